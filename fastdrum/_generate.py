@@ -1,0 +1,209 @@
+"""The front end of generation: checks every argument, then drives a backend."""
+
+import math
+import numbers
+import os
+
+import numpy as np
+
+from . import _backends
+from ._errors import GenerationError, LimitExceededError
+from .model import Model, load_model
+from .mulaw import mu_law_decode, mu_law_encode, silence_code
+
+__all__ = ["generate", "DEFAULT_MAX_SAMPLES"]
+
+#: Default cap on ``n * duration * sample_rate`` for one call (about 400 MB of
+#: working memory); pass ``max_samples=`` to raise it deliberately.
+DEFAULT_MAX_SAMPLES = 50_000_000
+
+#: Steps per call into the backend: between calls, progress is reported and
+#: Ctrl-C is honoured.
+_CHUNK = 2048
+
+
+def _check_int(name, value, lo, hi=None):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise GenerationError(f"{name} must be an integer, got {value!r}")
+    value = int(value)
+    if value < lo or (hi is not None and value > hi):
+        bound = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
+        raise GenerationError(f"{name} must be {bound}, got {value!r}")
+    return value
+
+
+def _check_float(name, value, *, positive=False):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise GenerationError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        raise GenerationError(f"{name} must be a finite {'positive' if positive else 'non-negative'} number, got {value!r}")
+    return value
+
+
+def _resolve_model(instrument_or_model, max_bytes=None):
+    if isinstance(instrument_or_model, Model):
+        return instrument_or_model
+    if isinstance(instrument_or_model, (str, os.PathLike)):
+        return load_model(instrument_or_model)
+    raise GenerationError(
+        f"expected a Model, a shipped model's name or a model path, got {instrument_or_model!r}"
+    )
+
+
+def _primers(model, primer, n, T, noise, rngs):
+    """Return the (n, P) int32 primer codes, one row per clip."""
+    q = model.quantization_channels
+    if isinstance(primer, str):
+        if primer == "auto":
+            primer = "data" if model.primers is not None else "silence"
+        if primer == "silence":
+            return np.full((n, 1), silence_code(q), dtype=np.int32)
+        if primer == "data":
+            if model.primers is None:
+                raise GenerationError("primer='data' needs a model with primers; this one has none")
+            P = min(model.primers.shape[1], T)
+            rows = []
+            for rng in rngs:
+                codes = model.primers[rng.integers(len(model.primers)), :P]
+                if noise > 0:
+                    y = mu_law_decode(codes, q) + rng.normal(0.0, noise, size=P)
+                    codes = mu_law_encode(y, q)
+                rows.append(codes)
+            return np.asarray(rows, dtype=np.int32)
+        raise GenerationError(
+            f"primer must be 'auto', 'data', 'silence' or an array of codes, got {primer!r}"
+        )
+    codes = np.asarray(primer)
+    if codes.dtype.kind not in "iu":
+        raise GenerationError(f"primer codes must be integers, got dtype {codes.dtype}")
+    if codes.ndim == 1:
+        codes = np.broadcast_to(codes, (n, codes.shape[0]))
+    if codes.ndim != 2 or codes.shape[0] != n or codes.shape[1] == 0:
+        raise GenerationError(f"primer must have shape (P,) or (n, P) = ({n}, P), got {codes.shape}")
+    if codes.shape[1] > T:
+        raise GenerationError(f"primer of {codes.shape[1]} codes is longer than the clip ({T} samples)")
+    if codes.min() < 0 or codes.max() >= q:
+        raise GenerationError(f"primer codes must lie in [0, {q}), got range [{codes.min()}, {codes.max()}]")
+    return np.array(codes, dtype=np.int32, order="C")
+
+
+def generate(instrument_or_model, n=1, *, duration=None, seed=None, temperature=1.0,
+             primer="auto", primer_noise=0.0, backend="auto", n_threads=1,
+             batch_size=64, progress=False, max_samples=DEFAULT_MAX_SAMPLES):
+    """Generate `n` drum clips from a WaveNet.
+
+    Parameters
+    ----------
+    instrument_or_model : str, os.PathLike or Model
+        A shipped model's name (e.g. ``"kick"``), a model file, or a Model.
+    n : int, default 1
+        Number of clips.
+    duration : float, optional
+        Seconds per clip; default the model's ``meta["clip_duration"]``.
+    seed : int or numpy.random.SeedSequence, optional
+        Same seed, same clips, on every backend and thread count. Clip ``i``
+        draws from its own stream (``SeedSequence(seed).spawn(n)[i]``), so it
+        does not depend on `batch_size`.
+    temperature : float, default 1.0
+        Softmax temperature; 0 is argmax (deterministic) decoding.
+    primer : {"auto", "data", "silence"} or array_like of int
+        Known codes fed first (teacher forcing). ``"data"``: the first codes of
+        a random training clip (the model's ``primers``) plus `primer_noise`;
+        ``"silence"``: the silence code; ``"auto"``: ``"data"`` when the model
+        has primers, else ``"silence"``; or codes of shape (P,) or (n, P).
+    primer_noise : float, default 0.0
+        Standard deviation of Gaussian noise added (in audio units) to a
+        ``"data"`` primer, so clips start alike but not identically.
+    backend : {"auto", "c", "numpy"}
+        ``"c"``: the compiled kernel; ``"numpy"``: the reference; ``"auto"``:
+        the kernel (an error says how to build it if it is missing).
+    n_threads : int, default 1
+        Threads the kernel splits each batch across (results do not change).
+    batch_size : int, default 64
+        Clips generated together (the rows of every matrix product).
+    progress : bool, default False
+        Show a tqdm progress bar.
+    max_samples : int
+        Refuse requests of more than ``n * duration * sample_rate`` samples.
+
+    Returns
+    -------
+    y : ndarray of float32, shape (n, round(duration * sample_rate))
+        Audio in [-1, 1] at ``model.sample_rate``; the primer is its start.
+
+    Raises
+    ------
+    GenerationError
+        If an argument is invalid.
+    LimitExceededError
+        If the request exceeds `max_samples`.
+    BackendUnavailableError
+        If the requested backend is not available.
+
+    Examples
+    --------
+    >>> from fastdrum.testing import random_model
+    >>> m = random_model(seed=0, sample_rate=8000)
+    >>> y = generate(m, 2, duration=0.01, seed=1, backend="numpy")
+    >>> y.shape, y.dtype
+    ((2, 80), dtype('float32'))
+    >>> bool(np.array_equal(y, generate(m, 2, duration=0.01, seed=1, backend="numpy")))
+    True
+    """
+    model = _resolve_model(instrument_or_model)
+    n = _check_int("n", n, 1)
+    if duration is None:
+        duration = model.duration
+        if duration is None:
+            raise GenerationError("the model has no default clip_duration; pass duration=")
+    duration = _check_float("duration", duration, positive=True)
+    temperature = _check_float("temperature", temperature)
+    primer_noise = _check_float("primer_noise", primer_noise)
+    n_threads = _check_int("n_threads", n_threads, 1, 256)
+    batch_size = _check_int("batch_size", batch_size, 1, 65536)
+    max_samples = _check_int("max_samples", max_samples, 1)
+    T = round(duration * model.sample_rate)
+    if T < 1:
+        raise GenerationError(f"duration {duration!r} s is shorter than one sample at {model.sample_rate} Hz")
+    if n * T > max_samples:
+        raise LimitExceededError(
+            f"n * duration * sample_rate = {n} * {T} = {n * T} samples exceeds max_samples={max_samples} "
+            "(pass a larger max_samples= to allow it)"
+        )
+    State = _backends.get(backend)
+    if isinstance(seed, np.random.SeedSequence):
+        seq = seed
+    else:
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
+            raise GenerationError(f"seed must be a non-negative integer or None, got {seed!r}")
+        seq = np.random.SeedSequence(seed)
+    rngs = [np.random.default_rng(s) for s in seq.spawn(n)]
+    primers = _primers(model, primer, n, T, primer_noise, rngs)
+    P = primers.shape[1]
+
+    out = np.empty((n, T), dtype=np.float32)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n * (T - 1), unit="sample", unit_scale=True, desc="generating")
+    try:
+        for b0 in range(0, n, batch_size):
+            b1 = min(b0 + batch_size, n)
+            codes = np.empty((b1 - b0, T), dtype=np.int32)
+            codes[:, :P] = primers[b0:b1]
+            state = State(model, b1 - b0, n_threads=n_threads)
+            for start in range(0, T - 1, _CHUNK):
+                stop = min(start + _CHUNK, T - 1)
+                uniforms = np.empty((b1 - b0, stop - start), dtype=np.float64)
+                for i, rng in enumerate(rngs[b0:b1]):
+                    uniforms[i] = rng.random(stop - start)
+                state.run(codes, P, uniforms, temperature, start, stop)
+                if bar is not None:
+                    bar.update((b1 - b0) * (stop - start))
+            out[b0:b1] = mu_law_decode(codes, model.quantization_channels)
+    finally:
+        if bar is not None:
+            bar.close()
+    return out

@@ -1,0 +1,150 @@
+"""The NumPy reference: the definition of the network, written for clarity.
+
+Two views of the same maths (docs/format.md):
+
+* :func:`forward`, the full causal convolution stack over a whole sequence,
+  non-incremental: the definition everything else is tested against;
+* :class:`State`, the Fast WaveNet incremental generator (Paine et al. 2016):
+  a ring buffer per dilated layer holding that layer's last ``d`` inputs, so
+  that one step costs O(layers), not O(receptive field).
+
+``State`` has the same interface as the compiled kernel's state
+(``fastdrum._ext._wavenet.State``), so the front end drives both alike.
+Nothing here is written for speed.
+"""
+
+import numpy as np
+
+__all__ = ["forward", "sample", "State"]
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _shift(x, d):
+    """x(t - d) along axis 0, with causal zero padding before t = 0."""
+    out = np.zeros_like(x)
+    if d < len(x):
+        out[d:] = x[: len(x) - d]
+    return out
+
+
+def forward(w, codes, dtype=np.float32):
+    """Logits of every step of a code sequence: ``logits[t]`` predicts ``codes[t+1]``.
+
+    Parameters
+    ----------
+    w : mapping
+        The format-1 arrays (``input_w``, ``dil_w``, ...) and ``dilations``.
+    codes : ndarray of int, shape (T,)
+    dtype : numpy dtype
+        Precision of the computation (float64 for tight comparisons).
+
+    Returns
+    -------
+    logits : ndarray, shape (T, Q)
+    """
+    W = {k: np.asarray(v, dtype=dtype) for k, v in w.items() if k != "dilations"}
+    codes = np.asarray(codes)
+    D = W["dil_b"].shape[1] // 2
+    # Input layer: a causal convolution of width 2 over one-hot codes,
+    # i.e. two table look-ups; the tap at t - 1 is all-zero at t = 0.
+    x = W["input_w"][1][codes] + W["input_b"]
+    x[1:] += W["input_w"][0][codes[:-1]]
+    skip = 0.0
+    for l, d in enumerate(w["dilations"]):
+        z = _shift(x, d) @ W["dil_w"][l, 0] + x @ W["dil_w"][l, 1] + W["dil_b"][l]
+        h = np.tanh(z[:, :D]) * _sigmoid(z[:, D:])
+        skip = skip + h @ W["skip_w"][l] + W["skip_b"][l]
+        x = x + h @ W["res_w"][l] + W["res_b"][l]
+    hidden = np.maximum(np.maximum(skip, 0) @ W["out1_w"] + W["out1_b"], 0)
+    return hidden @ W["out2_w"] + W["out2_b"]
+
+
+def sample(logits, uniforms, temperature):
+    """Draw one code per row from ``softmax(logits / temperature)``.
+
+    The draw is inverse-CDF sampling with a pre-drawn uniform ``u`` in [0, 1):
+    the first code ``k`` whose cumulative probability exceeds ``u``. The
+    compiled kernel implements the same rule, so both pick the same code from
+    the same uniform (up to float32 rounding at a CDF boundary).
+    ``temperature == 0`` is argmax (the first maximum).
+
+    Parameters
+    ----------
+    logits : ndarray, shape (B, Q)
+    uniforms : ndarray, shape (B,)
+    temperature : float, >= 0
+
+    Returns
+    -------
+    codes : ndarray of int32, shape (B,)
+    """
+    logits = np.asarray(logits)
+    if temperature == 0:
+        return np.argmax(logits, axis=1).astype(np.int32)
+    z = logits / np.float32(temperature)
+    p = np.exp((z - z.max(axis=1, keepdims=True)).astype(np.float32)).astype(np.float64)
+    cdf = np.cumsum(p, axis=1)
+    threshold = np.asarray(uniforms, dtype=np.float64) * cdf[:, -1]
+    k = (cdf <= threshold[:, None]).sum(axis=1)
+    return np.minimum(k, logits.shape[1] - 1).astype(np.int32)
+
+
+class State:
+    """Incremental generation state for a batch of rows (the reference).
+
+    Parameters
+    ----------
+    w : mapping
+        The format-1 arrays and ``dilations``.
+    batch_size : int
+    dtype : numpy dtype, default float32
+    """
+
+    def __init__(self, w, batch_size, dtype=np.float32):
+        self.w = {k: np.asarray(v, dtype=dtype) for k, v in w.items() if k != "dilations"}
+        self.dilations = [int(d) for d in w["dilations"]]
+        self.batch_size = int(batch_size)
+        R = self.w["input_b"].shape[0]
+        self.D = self.w["dil_b"].shape[1] // 2
+        # One ring buffer per layer: its last d inputs; zeros are the causal padding.
+        self.queues = [np.zeros((d, self.batch_size, R), dtype=dtype) for d in self.dilations]
+        self.heads = [0] * len(self.dilations)
+        self.prev_codes = None  # q(t-1); None before t = 0 (an all-zero one-hot)
+
+    def step(self, codes):
+        """Feed q(t) for every row; return the logits of q(t+1), shape (B, Q)."""
+        W, D = self.w, self.D
+        x = W["input_w"][1][codes] + W["input_b"]
+        if self.prev_codes is not None:
+            x = x + W["input_w"][0][self.prev_codes]
+        self.prev_codes = np.array(codes)
+        skip = 0.0
+        for l, d in enumerate(self.dilations):
+            queue, head = self.queues[l], self.heads[l]
+            x_old = queue[head].copy()      # x_l(t - d)
+            queue[head] = x                 # x_l(t) replaces it
+            self.heads[l] = (head + 1) % d
+            z = x_old @ W["dil_w"][l, 0] + x @ W["dil_w"][l, 1] + W["dil_b"][l]
+            h = np.tanh(z[:, :D]) * _sigmoid(z[:, D:])
+            skip = skip + h @ W["skip_w"][l] + W["skip_b"][l]
+            x = x + h @ W["res_w"][l] + W["res_b"][l]
+        hidden = np.maximum(np.maximum(skip, 0) @ W["out1_w"] + W["out1_b"], 0)
+        return hidden @ W["out2_w"] + W["out2_b"]
+
+    def run(self, codes, n_primer, uniforms, temperature, start, stop, logits_out=None):
+        """Advance steps ``t = start .. stop - 1``.
+
+        Step ``t`` feeds ``codes[:, t]``; if ``t + 1 >= n_primer`` it samples
+        ``codes[:, t + 1]`` from the logits with ``uniforms[:, t - start]``
+        (teacher forcing below ``n_primer``). ``logits_out[:, t - start]``
+        receives the logits when given. `codes` is modified in place.
+        """
+        for t in range(start, stop):
+            logits = self.step(codes[:, t])
+            if logits_out is not None:
+                logits_out[:, t - start] = logits
+            if t + 1 >= n_primer and t + 1 < codes.shape[1]:
+                codes[:, t + 1] = sample(logits, uniforms[:, t - start], temperature)

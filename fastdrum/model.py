@@ -1,0 +1,323 @@
+"""The :class:`Model`: a WaveNet's weights in model format 1, and how to load one."""
+
+import json
+import os
+from importlib import resources
+
+import numpy as np
+
+from . import _format, _reference
+from ._errors import GenerationError, ModelFormatError, ModelNotFoundError
+from .mulaw import mu_law_encode
+
+__all__ = ["Model", "load_model", "available_models"]
+
+_MODELS_PACKAGE = "fastdrum.models"
+
+
+def available_models():
+    """Names of the pretrained models shipped in the package.
+
+    Returns
+    -------
+    names : list of str
+        Sorted; each is accepted by :func:`load_model` and :func:`fastdrum.generate`.
+
+    Examples
+    --------
+    >>> isinstance(available_models(), list)
+    True
+    """
+    folder = resources.files(_MODELS_PACKAGE)
+    return sorted(p.name[:-4] for p in folder.iterdir() if p.name.endswith(".npz"))
+
+
+def _resolve(path_or_name):
+    if isinstance(path_or_name, (str, os.PathLike)):
+        path = os.fspath(path_or_name)
+        if os.path.isfile(path):
+            return path
+        if isinstance(path_or_name, str) and os.sep not in path and not path.endswith(".npz"):
+            candidate = resources.files(_MODELS_PACKAGE) / f"{path}.npz"
+            if candidate.is_file():
+                return os.fspath(candidate)
+            names = available_models()
+            raise ModelNotFoundError(
+                f"no model named {path!r}; shipped models: {names!r} "
+                "(or pass the path of a .npz model file)"
+            )
+        raise ModelNotFoundError(f"model file {path!r} does not exist")
+    raise TypeError(f"expected a model name or path, got {type(path_or_name).__name__}")
+
+
+def load_model(path_or_name, *, max_bytes=_format.DEFAULT_MAX_BYTES):
+    """Load a model from a format-1 .npz file or by the name of a shipped model.
+
+    Parameters
+    ----------
+    path_or_name : str or os.PathLike
+        A path to a .npz file, or the name of a shipped model (see
+        :func:`available_models`).
+    max_bytes : int, optional
+        Refuse files whose arrays would take more memory than this
+        (default 256 MiB); checked before any array is read.
+
+    Returns
+    -------
+    model : Model
+
+    Raises
+    ------
+    ModelNotFoundError
+        If no such file or shipped model exists.
+    ModelFormatError
+        If the file is not valid model format 1; the message names the key.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from fastdrum.testing import random_model
+    >>> path = os.path.join(tempfile.mkdtemp(), "tiny.npz")
+    >>> random_model(dilations=[1, 2], seed=0).save(path)
+    >>> load_model(path).receptive_field
+    5
+    """
+    path = _resolve(path_or_name)
+    arrays = _format.read_arrays(path, max_bytes=max_bytes)
+    model = Model._from_arrays(arrays)
+    model.path = path
+    return model
+
+
+class Model:
+    """An unconditional WaveNet in model format 1.
+
+    Build one with :func:`load_model`, or from arrays with the keyword
+    arguments below (the format-1 keys). Weights are stored read-only as
+    float32; a model is safe to share between threads.
+
+    Parameters
+    ----------
+    sample_rate : int
+    dilations : sequence of int
+    input_w, input_b, dil_w, dil_b, res_w, res_b, skip_w, skip_b, out1_w, out1_b, out2_w, out2_b : array_like
+        The weights, shaped as in the format-1 table.
+    primers : array_like of int, shape (N, P), optional
+        The first codes of training clips, used to seed generation.
+    meta : dict, optional
+        JSON-serialisable description (instrument, clip_duration, training ...).
+
+    Raises
+    ------
+    ModelFormatError
+        If the arrays do not form a valid format-1 model.
+    """
+
+    def __init__(self, *, sample_rate, dilations, primers=None, meta=None, **weights):
+        arrays = {"format_version": np.array(_format.FORMAT_VERSION),
+                  "sample_rate": np.array(sample_rate),
+                  "dilations": np.asarray(dilations)}
+        unknown = set(weights) - set(_format.WEIGHT_KEYS)
+        if unknown:
+            raise TypeError(f"unknown model keys {sorted(unknown)!r}")
+        for k, v in weights.items():
+            arrays[k] = np.asarray(v)
+        for k in _format.WEIGHT_KEYS:
+            if k not in arrays:
+                raise ModelFormatError(f"model key {k!r}: missing")
+        if primers is not None:
+            arrays["primers"] = np.asarray(primers)
+        if meta is not None:
+            try:
+                arrays["meta"] = np.array(json.dumps(meta))
+            except (TypeError, ValueError) as exc:
+                raise ModelFormatError(f"model key 'meta': not JSON-serialisable ({exc})") from None
+        self._init(arrays)
+
+    @classmethod
+    def _from_arrays(cls, arrays):
+        self = cls.__new__(cls)
+        self._init(arrays)
+        return self
+
+    def _init(self, arrays):
+        info = _format.validate(arrays)
+        self.path = None
+        self.sample_rate = info["sample_rate"]
+        self.dilations = info["dilations"]
+        self.meta = info["meta"]
+        self.primers = info["primers"]
+        if self.primers is not None:
+            self.primers.setflags(write=False)
+        self._sizes = {k: info[k] for k in "LQRDS"}
+        self.weights = {}
+        for k in _format.WEIGHT_KEYS:
+            a = np.array(arrays[k], dtype=np.float32, order="C")  # own, contiguous copy
+            a.setflags(write=False)
+            self.weights[k] = a
+        self._kernel_cache = {}
+
+    # -- description ---------------------------------------------------------------
+    @property
+    def instrument(self):
+        """The instrument the model was trained on (``meta["instrument"]``), or None."""
+        return self.meta.get("instrument")
+
+    @property
+    def quantization_channels(self):
+        """Number of mu-law codes ``Q``."""
+        return self._sizes["Q"]
+
+    @property
+    def residual_channels(self):
+        """``R``."""
+        return self._sizes["R"]
+
+    @property
+    def dilation_channels(self):
+        """``D`` (the gated activation's width)."""
+        return self._sizes["D"]
+
+    @property
+    def skip_channels(self):
+        """``S``."""
+        return self._sizes["S"]
+
+    @property
+    def n_layers(self):
+        """Number of dilated layers ``L``."""
+        return self._sizes["L"]
+
+    @property
+    def receptive_field(self):
+        """Samples of context the network sees: ``sum(dilations) + 2``."""
+        return sum(self.dilations) + 2
+
+    @property
+    def duration(self):
+        """Default clip duration in seconds (``meta["clip_duration"]``), or None."""
+        return self.meta.get("clip_duration")
+
+    @property
+    def flops_per_sample(self):
+        """Floating-point operations (2 per multiply-add) of one incremental step."""
+        L, Q, R, D, S = (self._sizes[k] for k in "LQRDS")
+        return 2 * (L * (2 * R * 2 * D + D * (R + S)) + S * S + S * Q)
+
+    def __repr__(self):
+        L, Q, R, D, S = (self._sizes[k] for k in "LQRDS")
+        return (f"<fastdrum.Model instrument={self.instrument!r} sample_rate={self.sample_rate} "
+                f"L={L} Q={Q} R={R} D={D} S={S} receptive_field={self.receptive_field}>")
+
+    def _arrays(self):
+        arrays = {"format_version": np.array(_format.FORMAT_VERSION, dtype=np.int64),
+                  "sample_rate": np.array(self.sample_rate, dtype=np.int64),
+                  "dilations": np.array(self.dilations, dtype=np.int64)}
+        arrays.update(self.weights)
+        if self.primers is not None:
+            arrays["primers"] = np.asarray(self.primers, dtype=np.int16 if self.quantization_channels <= 32768 else np.int32)
+        arrays["meta"] = np.array(json.dumps(self.meta, sort_keys=True))
+        return arrays
+
+    def _reference_weights(self):
+        w = dict(self.weights)
+        w["dilations"] = self.dilations
+        return w
+
+    def save(self, path, *, overwrite=True):
+        """Write the model to `path` in format 1, atomically.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+        overwrite : bool, default True
+            If False, refuse to replace an existing file.
+
+        Raises
+        ------
+        FileExistsError
+            If `path` exists and `overwrite` is False.
+        """
+        _format.write(path, self._arrays(), overwrite=overwrite)
+
+    # -- the reference maths ---------------------------------------------------------
+    def _check_codes(self, codes):
+        codes = np.asarray(codes)
+        if codes.dtype.kind not in "iu":
+            raise GenerationError(f"codes must be integers, got dtype {codes.dtype}")
+        if codes.ndim != 1 or codes.size == 0:
+            raise GenerationError(f"codes must be a non-empty 1-D array, got shape {codes.shape}")
+        q = self.quantization_channels
+        if codes.min() < 0 or codes.max() >= q:
+            raise GenerationError(f"codes must lie in [0, {q}), got range [{codes.min()}, {codes.max()}]")
+        return codes.astype(np.int64)
+
+    def forward(self, codes, *, dtype=np.float32):
+        """Logits of the whole sequence: the non-incremental definition of the network.
+
+        Parameters
+        ----------
+        codes : array_like of int, shape (T,)
+            mu-law codes in ``[0, Q)``.
+        dtype : numpy dtype, default float32
+            Precision of the computation.
+
+        Returns
+        -------
+        logits : ndarray, shape (T, Q)
+            ``logits[t]`` is the (unnormalised log) distribution of ``codes[t+1]``.
+
+        Examples
+        --------
+        >>> from fastdrum.testing import random_model
+        >>> m = random_model(quantization_channels=16, seed=0)
+        >>> m.forward([8, 9, 7]).shape
+        (3, 16)
+        """
+        return _reference.forward(self._reference_weights(), self._check_codes(codes), dtype=dtype)
+
+    def log_prob(self, y, *, codes=False):
+        """Log-likelihood (nats) of a clip under the model.
+
+        The first sample is given (not scored); each later one is scored by the
+        distribution the network predicts from the samples before it.
+
+        Parameters
+        ----------
+        y : array_like, shape (T,)
+            Audio in [-1, 1] (mu-law encoded first), or codes if `codes` is True.
+        codes : bool, default False
+
+        Returns
+        -------
+        float
+            ``sum_t log p(q[t+1] | q[:t+1])``; divide by ``T - 1`` for a mean.
+
+        Examples
+        --------
+        >>> from fastdrum.testing import random_model
+        >>> m = random_model(quantization_channels=16, seed=0)
+        >>> m.log_prob([0.0, 0.1, -0.1]) < 0
+        True
+        """
+        if codes:
+            q = self._check_codes(y)
+        else:
+            y = np.asarray(y, dtype=np.float64)
+            if y.ndim != 1 or y.size == 0:
+                raise GenerationError(f"y must be a non-empty 1-D array, got shape {y.shape}")
+            if not np.isfinite(y).all():
+                raise GenerationError("y contains NaN or Inf")
+            q = mu_law_encode(y, self.quantization_channels).astype(np.int64)
+        if len(q) < 2:
+            return 0.0
+        logits = _reference.forward(self._reference_weights(), q, dtype=np.float64)[:-1]
+        m = logits.max(axis=1, keepdims=True)
+        log_z = (m + np.log(np.exp(logits - m).sum(axis=1, keepdims=True)))[:, 0]
+        return float((logits[np.arange(len(q) - 1), q[1:]] - log_z).sum())
+
+    def generate(self, n=1, **kwargs):
+        """Generate `n` clips; see :func:`fastdrum.generate` for the parameters."""
+        from ._generate import generate
+
+        return generate(self, n, **kwargs)

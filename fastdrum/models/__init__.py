@@ -1,0 +1,1 @@
+"""Pretrained models shipped with fastdrum (format-1 .npz files and their model cards)."""

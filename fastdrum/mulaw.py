@@ -1,0 +1,115 @@
+"""mu-law companding between audio in [-1, 1] and integer codes in [0, Q).
+
+The standard mu-law curve with ``mu = Q - 1`` (ITU-T G.711 style, continuous
+form), the same quantisation as the WaveNet paper and ibab/tensorflow-wavenet:
+
+    f(y)   = sign(y) * log1p(mu * |y|) / log1p(mu)
+    code   = floor((f(y) + 1) / 2 * mu + 0.5)
+    y(code) = sign(f) * ((1 + mu) ** |f| - 1) / mu,  with f = 2 * code / mu - 1
+"""
+
+import numpy as np
+
+from ._errors import FastDrumError
+
+__all__ = ["mu_law_encode", "mu_law_decode", "silence_code"]
+
+
+class _MuLawError(FastDrumError, ValueError):
+    pass
+
+
+def _check_q(quantization_channels):
+    q = int(quantization_channels)
+    if q != quantization_channels or not 2 <= q <= 65536:
+        raise _MuLawError(
+            f"quantization_channels must be an integer in [2, 65536], got {quantization_channels!r}"
+        )
+    return q
+
+
+def silence_code(quantization_channels=256):
+    """Return the code that encodes silence (``Q // 2``).
+
+    Examples
+    --------
+    >>> silence_code(256)
+    128
+    """
+    return _check_q(quantization_channels) // 2
+
+
+def mu_law_encode(y, quantization_channels=256):
+    """Encode audio in [-1, 1] as integer mu-law codes in [0, Q).
+
+    Parameters
+    ----------
+    y : array_like of float
+        Audio samples. Values outside [-1, 1] are clipped; NaN is rejected.
+    quantization_channels : int, default 256
+        Number of codes ``Q``; ``mu = Q - 1``.
+
+    Returns
+    -------
+    codes : ndarray of int32
+        Same shape as `y`.
+
+    Raises
+    ------
+    FastDrumError
+        If `y` contains NaN or `quantization_channels` is out of range.
+
+    Examples
+    --------
+    >>> mu_law_encode([-1.0, 0.0, 1.0])
+    array([  0, 128, 255], dtype=int32)
+    """
+    q = _check_q(quantization_channels)
+    y = np.asarray(y, dtype=np.float64)
+    if np.isnan(y).any():
+        raise _MuLawError("audio contains NaN")
+    mu = q - 1
+    y = np.clip(y, -1.0, 1.0)
+    f = np.sign(y) * np.log1p(mu * np.abs(y)) / np.log1p(mu)
+    return np.floor((f + 1.0) / 2.0 * mu + 0.5).astype(np.int32)
+
+
+def mu_law_decode(codes, quantization_channels=256):
+    """Decode integer mu-law codes in [0, Q) to float32 audio in [-1, 1].
+
+    Parameters
+    ----------
+    codes : array_like of int
+        Codes in ``[0, Q)``.
+    quantization_channels : int, default 256
+        Number of codes ``Q``; ``mu = Q - 1``.
+
+    Returns
+    -------
+    y : ndarray of float32
+        Same shape as `codes`.
+
+    Raises
+    ------
+    FastDrumError
+        If a code is out of range or not an integer.
+
+    Examples
+    --------
+    >>> mu_law_decode([0, 255])
+    array([-1.,  1.], dtype=float32)
+    >>> bool(np.all(mu_law_encode(mu_law_decode(np.arange(256))) == np.arange(256)))
+    True
+    """
+    q = _check_q(quantization_channels)
+    codes = np.asarray(codes)
+    if codes.dtype.kind not in "iu":
+        raise _MuLawError(f"codes must be integers, got dtype {codes.dtype}")
+    if codes.size and (codes.min() < 0 or codes.max() >= q):
+        raise _MuLawError(
+            f"codes must lie in [0, {q}), got range [{codes.min()}, {codes.max()}]"
+        )
+    mu = q - 1
+    f = 2.0 * codes.astype(np.float64) / mu - 1.0
+    y = np.sign(f) * np.expm1(np.abs(f) * np.log1p(mu)) / mu
+    return y.astype(np.float32)
