@@ -84,48 +84,51 @@ def _check_member(key, shape, dtype, info):
 
 def read_arrays(path, *, max_bytes=DEFAULT_MAX_BYTES):
     """Read the arrays of a format-1 file into a dict, bounded and pickle-free."""
-    try:
-        npz = np.load(path, allow_pickle=False)
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
-        raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
-        raise ModelFormatError(f"not a model file (.npz) {os.fspath(path)!r}: {exc}") from None
-    if not isinstance(npz, np.lib.npyio.NpzFile):
-        raise ModelFormatError(f"not a model file (.npz archive) {os.fspath(path)!r}: a single .npy array")
+    with open(path, "rb") as fh:  # we own the handle: closed even when np.load fails
+        try:
+            npz = np.load(fh, allow_pickle=False)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
+            raise ModelFormatError(f"not a model file (.npz) {os.fspath(path)!r}: {exc}") from None
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise ModelFormatError(f"not a model file (.npz archive) {os.fspath(path)!r}: a single .npy array")
+        with npz:
+            return _read_members(npz, max_bytes)
+
+
+def _read_members(npz, max_bytes):
     arrays = {}
-    with npz:
-        zf = npz.zip
-        members = {}
-        total = 0
-        for info in zf.infolist():
-            name = info.filename
-            if not name.endswith(".npy"):
-                continue
-            key = name[:-4]
-            if key not in REQUIRED_KEYS + OPTIONAL_KEYS:
-                continue  # unknown keys are ignored (forward compatible)
-            try:
-                shape, dtype = _read_header(zf, name)
-            except (ValueError, EOFError, OSError, zipfile.BadZipFile, RuntimeError,
-                    SyntaxError, TypeError, KeyError, zlib.error) as exc:
-                _fail(key, f"unreadable array header ({exc})")
-            total += _check_member(key, shape, dtype, info)
-            if total > max_bytes:
-                raise ModelFormatError(
-                    f"model key {key!r}: arrays exceed the size limit of {max_bytes} bytes "
-                    f"(pass max_bytes= to raise it)"
-                )
-            members[key] = name
-        for key in REQUIRED_KEYS:
-            if key not in members:
-                _fail(key, "missing")
-        for key, name in members.items():
-            try:
-                with zf.open(name) as f:
-                    arrays[key] = np.lib.format.read_array(f, allow_pickle=False)
-            except (ValueError, EOFError, OSError, zipfile.BadZipFile, RuntimeError,
-                    zlib.error) as exc:
-                _fail(key, f"unreadable array data ({exc})")
+    zf = npz.zip
+    members = {}
+    total = 0
+    for info in zf.infolist():
+        name = info.filename
+        if not name.endswith(".npy"):
+            continue
+        key = name[:-4]
+        if key not in REQUIRED_KEYS + OPTIONAL_KEYS:
+            continue  # unknown keys are ignored (forward compatible)
+        try:
+            shape, dtype = _read_header(zf, name)
+        except (ValueError, EOFError, OSError, zipfile.BadZipFile, RuntimeError,
+                SyntaxError, TypeError, KeyError, zlib.error) as exc:
+            _fail(key, f"unreadable array header ({exc})")
+        total += _check_member(key, shape, dtype, info)
+        if total > max_bytes:
+            raise ModelFormatError(
+                f"model key {key!r}: arrays exceed the size limit of {max_bytes} bytes "
+                f"(pass max_bytes= to raise it)"
+            )
+        members[key] = name
+    for key in REQUIRED_KEYS:
+        if key not in members:
+            _fail(key, "missing")
+    for key, name in members.items():
+        try:
+            with zf.open(name) as f:
+                arrays[key] = np.lib.format.read_array(f, allow_pickle=False)
+        except (ValueError, EOFError, OSError, zipfile.BadZipFile, RuntimeError,
+                zlib.error) as exc:
+            _fail(key, f"unreadable array data ({exc})")
     return arrays
 
 
@@ -139,6 +142,24 @@ def _as_int_scalar(arrays, key, lo, hi):
     if not lo <= v <= hi:
         _fail(key, f"must lie in [{lo}, {hi}], got {v!r}")
     return v
+
+
+# Where each size appears: (key, axis, divisor). A size is what most keys
+# agree on, so an inconsistent file's error names the odd key out.
+_SIZE_SOURCES = {
+    "Q": (("input_w", 1, 1), ("out2_w", 1, 1), ("out2_b", 0, 1)),
+    "R": (("input_w", 2, 1), ("input_b", 0, 1), ("dil_w", 2, 1), ("res_w", 2, 1), ("res_b", 1, 1)),
+    "D": (("dil_w", 3, 2), ("dil_b", 1, 2), ("res_w", 1, 1), ("skip_w", 1, 1)),
+    "S": (("skip_w", 2, 1), ("skip_b", 1, 1), ("out1_w", 0, 1), ("out1_w", 1, 1), ("out2_w", 0, 1)),
+}
+
+
+def _infer_sizes(arrays):
+    sizes = []
+    for name in "QRDS":
+        votes = [arrays[key].shape[axis] // div for key, axis, div in _SIZE_SOURCES[name]]
+        sizes.append(max(votes, key=votes.count))  # ties: the first source listed
+    return sizes
 
 
 def validate(arrays):
@@ -166,14 +187,11 @@ def validate(arrays):
     for key in WEIGHT_KEYS:
         if arrays[key].dtype != np.float32:
             _fail(key, f"dtype must be float32, got {arrays[key].dtype}")
-    iw, dw, sw = arrays["input_w"], arrays["dil_w"], arrays["skip_w"]
-    if iw.ndim != 3 or iw.shape[0] != 2:
-        _fail("input_w", f"shape must be (2, Q, R), got {iw.shape}")
-    if dw.ndim != 4 or dw.shape[3] % 2:
-        _fail("dil_w", f"shape must be (L, 2, R, 2D), got {dw.shape}")
-    if sw.ndim != 3:
-        _fail("skip_w", f"shape must be (L, D, S), got {sw.shape}")
-    L, Q, R, D, S = len(dilations), iw.shape[1], iw.shape[2], dw.shape[3] // 2, sw.shape[2]
+    for key in WEIGHT_KEYS:
+        if arrays[key].ndim != len(expected_shapes(1, 1, 1, 1, 1)[key]):
+            _fail(key, f"must have {len(expected_shapes(1, 1, 1, 1, 1)[key])} dimensions, got shape {arrays[key].shape}")
+    L = len(dilations)
+    Q, R, D, S = _infer_sizes(arrays)
     if not 2 <= Q <= MAX_CHANNELS:
         _fail("input_w", f"quantization channels Q must lie in [2, {MAX_CHANNELS}], got {Q}")
     for name, v in (("R", R), ("D", D), ("S", S)):
