@@ -171,7 +171,6 @@ def generate(instrument_or_model, n=1, *, duration=None, seed=None, temperature=
             f"n * duration * sample_rate = {n} * {T} = {n * T} samples exceeds max_samples={max_samples} "
             "(pass a larger max_samples= to allow it)"
         )
-    State = _backends.get(backend)
     if isinstance(seed, np.random.SeedSequence):
         seq = seed
     else:
@@ -181,6 +180,7 @@ def generate(instrument_or_model, n=1, *, duration=None, seed=None, temperature=
     rngs = [np.random.default_rng(s) for s in seq.spawn(n)]
     primers = _primers(model, primer, n, T, primer_noise, rngs)
     P = primers.shape[1]
+    State = _backends.get(backend)
 
     out = np.empty((n, T), dtype=np.float32)
     bar = None
