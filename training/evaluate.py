@@ -21,6 +21,7 @@ Run from the repository root, e.g.::
 """
 
 import numpy as np
+import scipy.fft
 from scipy import signal
 
 __all__ = [
@@ -130,7 +131,7 @@ def max_normalised_xcorr(a, b):
 def _pairwise_max_xcorr(A, B):
     """Matrix of max_normalised_xcorr for every clip of A against every clip of B."""
     n = max(A.shape[1], B.shape[1])
-    size = signal.next_fast_len(2 * n - 1)
+    size = scipy.fft.next_fast_len(2 * n - 1)
     FA = np.fft.rfft(np.array([_unit(a) for a in A]), size)
     FB = np.fft.rfft(np.array([_unit(b) for b in B]), size)
     out = np.empty((len(A), len(B)))
