@@ -10,6 +10,7 @@ import io
 import json
 import math
 import os
+import struct
 import tempfile
 import zipfile
 import zlib
@@ -28,6 +29,18 @@ MAX_DILATION = 2**20
 MAX_LAYERS = 4096
 MAX_CHANNELS = 65536
 MAX_SAMPLE_RATE = 768_000
+#: Bound on sum(dilations): the ring buffers of generation hold that many
+#: steps of state per clip.
+MAX_RECEPTIVE_FIELD = 2**22
+
+#: Bounds on the container, checked before it is parsed: a format-1 file has
+#: at most 17 members; a header or directory beyond these is hostile.
+MAX_MEMBERS = 256
+MAX_DIRECTORY_BYTES = 2**20
+MAX_HEADER_BYTES = 10_000
+MAX_NDIM = 4
+#: Bound on the meta JSON string (characters).
+MAX_META_CHARS = 2**20
 
 WEIGHT_KEYS = (
     "input_w", "input_b", "dil_w", "dil_b", "res_w", "res_b",
@@ -53,82 +66,156 @@ def _fail(key, what):
     raise ModelFormatError(f"model key {key!r}: {what}")
 
 
-def _read_header(zf, member):
-    """Return (shape, dtype) of an .npy member without reading its data."""
-    with zf.open(member) as f:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-        elif version in ((2, 0), (3, 0)):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-        else:  # pragma: no cover - read_magic only returns known versions
-            raise ValueError(f"unsupported .npy version {version}")
-    return shape, dtype
+def _not_a_model(path, why):
+    raise ModelFormatError(f"not a model file (.npz archive) {os.fspath(path)!r}: {why}")
 
 
-def _check_member(key, shape, dtype, info):
-    if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
-        _fail(key, f"dtype {dtype} is not a plain numeric or string type")
+#: Errors the standard library and NumPy raise on malformed zip or .npy data.
+#: RecursionError: a deeply nested .npy header (ast.literal_eval); struct.error
+#: and OverflowError: absurd fields in zip records; RuntimeError includes
+#: NotImplementedError (unsupported zip features) and "File is encrypted".
+_READ_ERRORS = (ValueError, EOFError, OSError, zipfile.BadZipFile, zipfile.LargeZipFile,
+                RuntimeError, RecursionError, SyntaxError, TypeError, KeyError, IndexError,
+                OverflowError, struct.error, zlib.error, UnicodeDecodeError)
+
+#: Format-1 arrays are integers, floats or (meta) a unicode string.
+_ALLOWED_KINDS = "iufU"
+
+
+def _check_directory(f, path):
+    """Bound the zip's central directory *before* zipfile parses it.
+
+    ``zipfile.ZipFile`` builds one ``ZipInfo`` per directory entry, so a file
+    whose directory holds millions of tiny entries would cost gigabytes of
+    memory before any member is looked at. This reads the end-of-directory
+    record with zipfile's own locator (so both agree on which record counts).
+    """
+    try:
+        endrec = zipfile._EndRecData(f)  # the function ZipFile.__init__ uses
+    except _READ_ERRORS as exc:
+        _not_a_model(path, f"unreadable zip directory ({exc})")
+    if not endrec:
+        _not_a_model(path, "not a zip archive")
+    entries, size = endrec[zipfile._ECD_ENTRIES_TOTAL], endrec[zipfile._ECD_SIZE]
+    if entries > MAX_MEMBERS or size > MAX_DIRECTORY_BYTES:
+        _not_a_model(path, f"zip directory of {entries} entries and {size} bytes exceeds "
+                           f"{MAX_MEMBERS} entries or {MAX_DIRECTORY_BYTES} bytes")
+    f.seek(0)
+
+
+def _read_header(f):
+    """Return (shape, fortran_order, dtype) of an .npy stream, reading only its header."""
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(f, max_header_size=MAX_HEADER_BYTES)
+    # 2.0 and 3.0 share the layout (3.0 is utf-8; format-1 headers are ASCII).
+    return np.lib.format.read_array_header_2_0(f, max_header_size=MAX_HEADER_BYTES)
+
+
+def _check_member(key, info, shape, dtype, header_bytes):
+    """Check an .npy member's header against the zip entry; return its data size."""
+    if dtype.hasobject:
+        _fail(key, f"object arrays are not allowed (dtype {dtype!r}); they would need unpickling")
+    if dtype.kind not in _ALLOWED_KINDS or dtype.fields is not None or dtype.itemsize == 0:
+        _fail(key, f"dtype {dtype!r} is not an integer, float or unicode type")
+    if len(shape) > MAX_NDIM:
+        _fail(key, f"shape {shape!r} has more than {MAX_NDIM} dimensions")
     n = 1
     for s in shape:
-        if not isinstance(s, int) or s < 0:
+        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
             _fail(key, f"invalid shape {shape!r}")
         n *= s
-    expected = n * dtype.itemsize
-    # The member's declared uncompressed size must hold the data it claims:
-    # a shape promising more data than the member has is a truncated file.
-    if info.file_size < expected:
-        _fail(key, f"truncated: shape {shape!r} needs {expected} bytes, member has {info.file_size}")
-    return expected
+    nbytes = n * dtype.itemsize
+    # np.save writes exactly header + data; any other declared size means a
+    # truncated member, trailing data or a forged directory entry.
+    if info.file_size != header_bytes + nbytes:
+        _fail(key, f"sizes do not agree: shape {shape!r} of {dtype} needs {header_bytes} + {nbytes} "
+                   f"bytes, the zip entry declares {info.file_size}")
+    return nbytes
 
 
 def read_arrays(path, *, max_bytes=DEFAULT_MAX_BYTES):
-    """Read the arrays of a format-1 file into a dict, bounded and pickle-free."""
-    with open(path, "rb") as fh:  # we own the handle: closed even when np.load fails
+    """Read the arrays of a format-1 file into a dict, bounded and pickle-free.
+
+    Every member's header is checked (dtype, shape, declared sizes, and the
+    running total against `max_bytes`) before any array data is read; only
+    stored and deflated members are read (their decompression is bounded by
+    the sizes checked), and nothing is ever unpickled. Non-native byte order
+    (e.g. big-endian ``'>f4'`` written on another machine) is converted to
+    native.
+    """
+    with open(path, "rb") as f:
+        magic = f.read(4)
+        if magic[:4] != b"PK\x03\x04" and magic[:4] != b"PK\x05\x06":
+            if magic[:1] == b"\x93":
+                why = "a single .npy array, not an .npz archive"
+            elif magic[:1] == b"\x80":
+                why = "pickled data (never unpickled)"
+            elif not magic:
+                why = "the file is empty"
+            else:
+                why = f"not a zip archive (starts with {magic!r})"
+            _not_a_model(path, why)
+        _check_directory(f, path)
         try:
-            npz = np.load(fh, allow_pickle=False)
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
-            raise ModelFormatError(f"not a model file (.npz) {os.fspath(path)!r}: {exc}") from None
-        if not isinstance(npz, np.lib.npyio.NpzFile):
-            raise ModelFormatError(f"not a model file (.npz archive) {os.fspath(path)!r}: a single .npy array")
-        with npz:
-            return _read_members(npz, max_bytes)
+            zf = zipfile.ZipFile(f)
+        except _READ_ERRORS as exc:
+            _not_a_model(path, f"unreadable zip archive ({exc})")
+        with zf:
+            return _read_members(zf, path, max_bytes)
 
 
-def _read_members(npz, max_bytes):
-    arrays = {}
-    zf = npz.zip
+def _read_members(zf, path, max_bytes):
+    infos = zf.infolist()
+    if len(infos) > MAX_MEMBERS:
+        _not_a_model(path, f"{len(infos)} zip members exceed {MAX_MEMBERS}")
     members = {}
     total = 0
-    for info in zf.infolist():
+    seen = set()
+    for info in infos:
         name = info.filename
+        if name in seen:
+            _not_a_model(path, f"duplicate zip member {name!r}")
+        seen.add(name)
         if not name.endswith(".npy"):
-            continue
+            continue  # other members are ignored (forward compatible)
         key = name[:-4]
         if key not in REQUIRED_KEYS + OPTIONAL_KEYS:
             continue  # unknown keys are ignored (forward compatible)
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            # bzip2 and lzma members are decompressed without an output bound.
+            _fail(key, f"zip compression method {info.compress_type!r} is not allowed "
+                       "(only stored or deflated, as np.savez and np.savez_compressed write)")
+        if info.flag_bits & 0x1:
+            _fail(key, "the zip member is encrypted")
         try:
-            shape, dtype = _read_header(zf, name)
-        except (ValueError, EOFError, OSError, zipfile.BadZipFile, RuntimeError,
-                SyntaxError, TypeError, KeyError, zlib.error) as exc:
+            with zf.open(info) as f:
+                shape, _, dtype = _read_header(f)
+                header_bytes = f.tell()
+        except _READ_ERRORS as exc:
             _fail(key, f"unreadable array header ({exc})")
-        total += _check_member(key, shape, dtype, info)
+        total += _check_member(key, info, shape, dtype, header_bytes)
         if total > max_bytes:
             raise ModelFormatError(
                 f"model key {key!r}: arrays exceed the size limit of {max_bytes} bytes "
                 f"(pass max_bytes= to raise it)"
             )
-        members[key] = name
+        members[key] = info
     for key in REQUIRED_KEYS:
         if key not in members:
             _fail(key, "missing")
-    for key, name in members.items():
+    arrays = {}
+    for key, info in members.items():
         try:
-            with zf.open(name) as f:
-                arrays[key] = np.lib.format.read_array(f, allow_pickle=False)
-        except (ValueError, EOFError, OSError, zipfile.BadZipFile, RuntimeError,
-                zlib.error) as exc:
+            with zf.open(info) as f:
+                # The header promised exactly the member's size, so reading the
+                # data reaches the member's end, where zipfile checks its CRC.
+                a = np.lib.format.read_array(f, allow_pickle=False, max_header_size=MAX_HEADER_BYTES)
+        except _READ_ERRORS as exc:
             _fail(key, f"unreadable array data ({exc})")
+        if not a.dtype.isnative:
+            a = a.astype(a.dtype.newbyteorder("="))
+        arrays[key] = a
     return arrays
 
 
@@ -144,30 +231,79 @@ def _as_int_scalar(arrays, key, lo, hi):
     return v
 
 
-# Where each size appears: (key, axis, divisor). A size is what most keys
-# agree on, so an inconsistent file's error names the odd key out.
+def _is_float32(dtype):
+    """float32 in either byte order ('<f4' or '>f4')."""
+    return dtype.kind == "f" and dtype.itemsize == 4
+
+
+def _check_meta(m):
+    if m.shape != () or m.dtype.kind != "U":
+        _fail("meta", f"must be a unicode string scalar, got {m.dtype} {m.shape}")
+    text = str(m)
+    if len(text) > MAX_META_CHARS:
+        _fail("meta", f"JSON of {len(text)} characters exceeds {MAX_META_CHARS}")
+    try:
+        meta = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        _fail("meta", f"is not valid JSON ({type(exc).__name__}: {str(exc)[:200]})")
+    if not isinstance(meta, dict):
+        _fail("meta", f"must hold a JSON object, got {type(meta).__name__}")
+    dur = meta.get("clip_duration")
+    if dur is not None:
+        ok = isinstance(dur, (int, float)) and not isinstance(dur, bool)
+        if ok:
+            try:
+                ok = math.isfinite(float(dur)) and dur > 0
+            except OverflowError:  # an integer beyond float range
+                ok = False
+        if not ok:
+            _fail("meta", f"clip_duration must be a finite positive number, got {str(dur)[:100]!r}")
+    inst = meta.get("instrument")
+    if inst is not None and not isinstance(inst, str):
+        _fail("meta", f"instrument must be a string, got {str(inst)[:100]!r}")
+    return meta
+
+
+#: Where each size can be read: (key, ndim, axis, divisor). Each size is the
+#: value most keys agree on, so a shape error names the odd key out.
 _SIZE_SOURCES = {
-    "Q": (("input_w", 1, 1), ("out2_w", 1, 1), ("out2_b", 0, 1)),
-    "R": (("input_w", 2, 1), ("input_b", 0, 1), ("dil_w", 2, 1), ("res_w", 2, 1), ("res_b", 1, 1)),
-    "D": (("dil_w", 3, 2), ("dil_b", 1, 2), ("res_w", 1, 1), ("skip_w", 1, 1)),
-    "S": (("skip_w", 2, 1), ("skip_b", 1, 1), ("out1_w", 0, 1), ("out1_w", 1, 1), ("out2_w", 0, 1)),
+    "Q": [("input_w", 3, 1, 1), ("out2_w", 2, 1, 1), ("out2_b", 1, 0, 1)],
+    "R": [("input_w", 3, 2, 1), ("input_b", 1, 0, 1), ("dil_w", 4, 2, 1), ("res_w", 3, 2, 1),
+          ("res_b", 2, 1, 1)],
+    "D": [("dil_w", 4, 3, 2), ("dil_b", 2, 1, 2), ("res_w", 3, 1, 1), ("skip_w", 3, 1, 1)],
+    "S": [("skip_w", 3, 2, 1), ("skip_b", 2, 1, 1), ("out1_w", 2, 0, 1), ("out1_w", 2, 1, 1),
+          ("out1_b", 1, 0, 1), ("out2_w", 2, 0, 1)],
 }
 
 
-def _infer_sizes(arrays):
-    sizes = []
-    for name in "QRDS":
-        votes = [arrays[key].shape[axis] // div for key, axis, div in _SIZE_SOURCES[name]]
-        sizes.append(max(votes, key=votes.count))  # ties: the first source listed
-    return sizes
+def _vote(arrays, name):
+    votes = {}
+    for key, ndim, axis, div in _SIZE_SOURCES[name]:
+        a = arrays[key]
+        if a.ndim == ndim and a.shape[axis] % div == 0:
+            v = a.shape[axis] // div
+            votes[v] = votes.get(v, 0) + 1
+    if not votes:
+        key = _SIZE_SOURCES[name][0][0]
+        _fail(key, f"cannot infer size {name} from shape {arrays[key].shape} (see the format-1 table)")
+    return max(votes, key=votes.get)  # ties: the first source listed
 
 
 def validate(arrays):
     """Check a dict of arrays against format 1 and return the sizes.
 
     Returns a dict with L, Q, R, D, S, sample_rate, dilations (tuple), meta
-    (dict) and primers (int32 array or None).
+    (dict) and primers (int32 array or None). Weights may be float32 in
+    either byte order (callers convert to native); everything else about the
+    format-1 table is strict.
     """
+    for key in REQUIRED_KEYS:
+        if key not in arrays:
+            _fail(key, "missing")
+    arrays = {k: v if isinstance(v, np.ndarray) else np.asarray(v) for k, v in arrays.items()}
+    for key, a in arrays.items():
+        if a.dtype.hasobject:
+            _fail(key, f"object arrays are not allowed (dtype {a.dtype!r})")
     version = arrays["format_version"]
     if version.shape != () or version.dtype.kind not in "iu":
         _fail("format_version", f"must be an integer scalar, got {version.dtype} {version.shape}")
@@ -183,20 +319,19 @@ def validate(arrays):
     if dil.min() < 1 or dil.max() > MAX_DILATION:
         _fail("dilations", f"each must lie in [1, {MAX_DILATION}], got {dil.tolist()!r}")
     dilations = tuple(int(d) for d in dil)
+    if sum(dilations) > MAX_RECEPTIVE_FIELD:
+        _fail("dilations", f"sum {sum(dilations)} exceeds the receptive-field limit {MAX_RECEPTIVE_FIELD}")
 
     for key in WEIGHT_KEYS:
-        if arrays[key].dtype != np.float32:
+        if not _is_float32(arrays[key].dtype):
             _fail(key, f"dtype must be float32, got {arrays[key].dtype}")
-    for key in WEIGHT_KEYS:
-        if arrays[key].ndim != len(expected_shapes(1, 1, 1, 1, 1)[key]):
-            _fail(key, f"must have {len(expected_shapes(1, 1, 1, 1, 1)[key])} dimensions, got shape {arrays[key].shape}")
     L = len(dilations)
-    Q, R, D, S = _infer_sizes(arrays)
+    Q, R, D, S = (_vote(arrays, name) for name in "QRDS")
     if not 2 <= Q <= MAX_CHANNELS:
         _fail("input_w", f"quantization channels Q must lie in [2, {MAX_CHANNELS}], got {Q}")
     for name, v in (("R", R), ("D", D), ("S", S)):
         if not 1 <= v <= MAX_CHANNELS:
-            _fail({"R": "input_w", "D": "dil_w", "S": "skip_w"}[name],
+            _fail(_SIZE_SOURCES[name][0][0],
                   f"channel count {name} must lie in [1, {MAX_CHANNELS}], got {v}")
     for key, shape in expected_shapes(L, Q, R, D, S).items():
         if arrays[key].shape != shape:
@@ -212,24 +347,7 @@ def validate(arrays):
             _fail("primers", f"codes must lie in [0, {Q}), got range [{primers.min()}, {primers.max()}]")
         primers = primers.astype(np.int32)
 
-    meta = {}
-    if "meta" in arrays:
-        m = arrays["meta"]
-        if m.shape != () or m.dtype.kind != "U":
-            _fail("meta", f"must be a unicode string scalar, got {m.dtype} {m.shape}")
-        try:
-            meta = json.loads(str(m))
-        except ValueError as exc:
-            _fail("meta", f"is not valid JSON ({exc})")
-        if not isinstance(meta, dict):
-            _fail("meta", f"must hold a JSON object, got {type(meta).__name__}")
-        dur = meta.get("clip_duration")
-        if dur is not None and (not isinstance(dur, (int, float)) or isinstance(dur, bool)
-                                or not math.isfinite(dur) or dur <= 0):
-            _fail("meta", f"clip_duration must be a positive number, got {dur!r}")
-        inst = meta.get("instrument")
-        if inst is not None and not isinstance(inst, str):
-            _fail("meta", f"instrument must be a string, got {inst!r}")
+    meta = _check_meta(arrays["meta"]) if "meta" in arrays else {}
     return dict(L=L, Q=Q, R=R, D=D, S=S, sample_rate=sample_rate, dilations=dilations,
                 meta=meta, primers=primers)
 
