@@ -1,0 +1,293 @@
+/* Hand-vectorised small-matrix products, gated activation and sampling for
+ * fastdrum's incremental WaveNet kernel (_wavenet.pyx).
+ *
+ * Two families of functions:
+ *   fd_*_scalar  portable C (libm), used when the CPU lacks AVX2 + FMA;
+ *   fd_*_avx2    AVX2 + FMA intrinsics, compiled for those instructions only
+ *                through GCC/Clang's per-function target attribute, so the rest
+ *                of the module (and a wheel) still runs on any x86-64; callers
+ *                choose them only if fd_cpu_has_avx2_fma() says so.
+ *
+ * Products (fd_gemm_avx2) read weights packed in panels of FD_NR = 16 columns:
+ * panel p of a (K, N) matrix W is the contiguous (K, 16) block
+ * Wp[p*K*16 + k*16 + j] = W[k, 16*p + j]; N is a multiple of 16.
+ * Every output element is computed by the same sequence of operations whatever
+ * the tile it falls in (init = C and/or bias, then one FMA per k in order), so
+ * results do not depend on the number of rows handled together, i.e. on the
+ * batch split between threads.
+ */
+#ifndef FASTDRUM_SIMD_H
+#define FASTDRUM_SIMD_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FD_NR 16
+
+/* 64-byte aligned, zeroed memory; NULL on failure. Free with free(). */
+static void *fd_calloc_aligned(size_t nbytes)
+{
+    void *p = NULL;
+    if (nbytes == 0)
+        nbytes = 64;
+    nbytes = (nbytes + 63) & ~(size_t)63;
+    if (posix_memalign(&p, 64, nbytes) != 0)
+        return NULL;
+    memset(p, 0, nbytes);
+    return p;
+}
+
+/* ---- portable scalar versions ------------------------------------------- */
+
+/* h[i, j] = tanh(z[i, j]) * sigmoid(z[i, Dp + j]), z rows of 2*Dp, h rows of Dp */
+static void fd_gate_scalar(int nb, int Dp, const float *z, float *h)
+{
+    for (int i = 0; i < nb; i++) {
+        const float *zi = z + (size_t)i * 2 * Dp;
+        float *hi = h + (size_t)i * Dp;
+        for (int j = 0; j < Dp; j++)
+            hi[j] = tanhf(zi[j]) * (1.0f / (1.0f + expf(-zi[Dp + j])));
+    }
+}
+
+/* First maximum of logits[0:Q] (np.argmax). */
+static int fd_argmax(const float *logits, int Q)
+{
+    int best = 0;
+    for (int k = 1; k < Q; k++)
+        if (logits[k] > logits[best])
+            best = k;
+    return best;
+}
+
+/* Inverse-CDF draw from the cumulative sums of p[0:Q] (the rule of
+ * fastdrum._reference.sample): the number of k with cdf[k] <= u * cdf[Q-1],
+ * accumulated in double, clamped to Q - 1. */
+static int fd_draw(const float *p, int Q, double u)
+{
+    double total = 0.0, cdf = 0.0, threshold;
+    int k = 0;
+    for (int j = 0; j < Q; j++)
+        total += (double)p[j];
+    threshold = u * total;
+    while (k < Q) {
+        cdf += (double)p[k];
+        if (!(cdf <= threshold))
+            break;
+        k++;
+    }
+    return k < Q ? k : Q - 1;
+}
+
+/* Sample one code from softmax(logits / temperature); scratch holds Q floats. */
+static int fd_sample_scalar(const float *logits, int Q, double u, float temperature, float *scratch)
+{
+    float m;
+    if (temperature == 0.0f)
+        return fd_argmax(logits, Q);
+    for (int k = 0; k < Q; k++)
+        scratch[k] = logits[k] / temperature;
+    m = scratch[0];
+    for (int k = 1; k < Q; k++)
+        if (scratch[k] > m)
+            m = scratch[k];
+    for (int k = 0; k < Q; k++)
+        scratch[k] = expf(scratch[k] - m);
+    return fd_draw(scratch, Q, u);
+}
+
+/* ---- AVX2 + FMA ------------------------------------------------------------ */
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+#define FD_HAVE_X86 1
+#include <immintrin.h>
+
+#define FD_AVX2 __attribute__((target("avx2,fma")))
+#define FD_INLINE static inline __attribute__((always_inline))
+
+static int fd_cpu_has_avx2_fma(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+/* exp(x) for x <= 0 (Cephes expf polynomial, about 1 ulp); x below -87 gives
+ * exp(-87) (about 1.6e-38) instead of a denormal or zero. */
+FD_AVX2 FD_INLINE __m256 fd_exp_neg(__m256 x)
+{
+    const __m256 lo = _mm256_set1_ps(-87.0f);
+    const __m256 log2e = _mm256_set1_ps(1.44269504088896341f);
+    const __m256 c1 = _mm256_set1_ps(0.693359375f);
+    const __m256 c2 = _mm256_set1_ps(-2.12194440e-4f);
+    __m256 fx, y, z;
+    __m256i e;
+    x = _mm256_max_ps(x, lo);
+    fx = _mm256_round_ps(_mm256_mul_ps(x, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    x = _mm256_fnmadd_ps(fx, c1, x);
+    x = _mm256_fnmadd_ps(fx, c2, x);
+    z = _mm256_mul_ps(x, x);
+    y = _mm256_set1_ps(1.9875691500e-4f);
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507e-3f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073e-3f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894e-2f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459e-1f));
+    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201e-1f));
+    y = _mm256_fmadd_ps(y, z, x);
+    y = _mm256_add_ps(y, _mm256_set1_ps(1.0f));
+    e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+/* tanh(f) * sigmoid(g) with one division:
+ * tanh(f) = sign(f) (1 - a) / (1 + a), a = exp(-2|f|);
+ * sigmoid(g) = (g >= 0 ? 1 : b) / (1 + b), b = exp(-|g|). */
+FD_AVX2 FD_INLINE __m256 fd_gate8(__m256 f, __m256 g)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256 one = _mm256_set1_ps(1.0f);
+    __m256 af = _mm256_andnot_ps(sign, f), ag = _mm256_andnot_ps(sign, g);
+    __m256 a = fd_exp_neg(_mm256_mul_ps(af, _mm256_set1_ps(-2.0f)));
+    __m256 b = fd_exp_neg(_mm256_sub_ps(_mm256_setzero_ps(), ag));
+    __m256 num = _mm256_sub_ps(one, a);
+    __m256 gnum = _mm256_blendv_ps(one, b, g);          /* sign bit of g set -> b */
+    __m256 den = _mm256_mul_ps(_mm256_add_ps(one, a), _mm256_add_ps(one, b));
+    num = _mm256_or_ps(num, _mm256_and_ps(f, sign));    /* (1 - a) >= 0: copy f's sign */
+    return _mm256_div_ps(_mm256_mul_ps(num, gnum), den);
+}
+
+FD_AVX2 static void fd_gate_avx2(int nb, int Dp, const float *z, float *h)
+{
+    for (int i = 0; i < nb; i++) {
+        const float *zi = z + (size_t)i * 2 * Dp;
+        float *hi = h + (size_t)i * Dp;
+        for (int j = 0; j < Dp; j += 8)   /* Dp is a multiple of 8 */
+            _mm256_storeu_ps(hi + j, fd_gate8(_mm256_loadu_ps(zi + j), _mm256_loadu_ps(zi + Dp + j)));
+    }
+}
+
+FD_AVX2 static int fd_sample_avx2(const float *logits, int Q, double u, float temperature, float *scratch)
+{
+    int k, Q8 = Q & ~7;
+    __m256 vt, vm;
+    float m, lanes[8];
+    if (temperature == 0.0f)
+        return fd_argmax(logits, Q);
+    /* z = logits / temperature (an IEEE division, as NumPy's); m = max z */
+    vt = _mm256_set1_ps(temperature);
+    vm = _mm256_set1_ps(-INFINITY);
+    for (k = 0; k < Q8; k += 8) {
+        __m256 z = _mm256_div_ps(_mm256_loadu_ps(logits + k), vt);
+        _mm256_storeu_ps(scratch + k, z);
+        vm = _mm256_max_ps(vm, z);
+    }
+    _mm256_storeu_ps(lanes, vm);
+    m = lanes[0];
+    for (int j = 1; j < 8; j++)
+        m = lanes[j] > m ? lanes[j] : m;
+    for (; k < Q; k++) {
+        scratch[k] = logits[k] / temperature;
+        m = scratch[k] > m ? scratch[k] : m;
+    }
+    /* p = exp(z - m) */
+    vm = _mm256_set1_ps(m);
+    for (k = 0; k < Q8; k += 8)
+        _mm256_storeu_ps(scratch + k, fd_exp_neg(_mm256_sub_ps(_mm256_loadu_ps(scratch + k), vm)));
+    for (; k < Q; k++)
+        scratch[k] = expf(scratch[k] - m);
+    return fd_draw(scratch, Q, u);
+}
+
+/* One tile: C[0:MR, 0:16*NP] (+)= A[0:MR, 0:K] @ W[:, panels 0:NP] (+ bias).
+ * MR and NP are compile-time constants at every call site, so the
+ * accumulators live in registers. */
+FD_AVX2 FD_INLINE void fd_tile(const int MR, const int NP, int K,
+                                const float *A, ptrdiff_t lda,
+                                const float *Wp, ptrdiff_t pstride,
+                                const float *bias, float *C, ptrdiff_t ldc, int accumulate)
+{
+    __m256 acc[6][8];
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < 2 * NP; j++) {
+            __m256 v = accumulate ? _mm256_loadu_ps(C + i * ldc + 8 * j) : _mm256_setzero_ps();
+            if (bias)
+                v = _mm256_add_ps(v, _mm256_loadu_ps(bias + 8 * j));
+            acc[i][j] = v;
+        }
+    for (int k = 0; k < K; k++) {
+        __m256 w[8];
+        for (int j = 0; j < 2 * NP; j++)
+            w[j] = _mm256_loadu_ps(Wp + (j >> 1) * pstride + k * FD_NR + 8 * (j & 1));
+        for (int i = 0; i < MR; i++) {
+            __m256 a = _mm256_broadcast_ss(A + i * lda + k);
+            for (int j = 0; j < 2 * NP; j++)
+                acc[i][j] = _mm256_fmadd_ps(a, w[j], acc[i][j]);
+        }
+    }
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < 2 * NP; j++)
+            _mm256_storeu_ps(C + i * ldc + 8 * j, acc[i][j]);
+}
+
+/* All column panels of MR rows, NP panels at a time. */
+FD_AVX2 FD_INLINE void fd_rows(const int MR, const int NP, int N, int K,
+                                const float *A, ptrdiff_t lda, const float *Wp,
+                                const float *bias, float *C, ptrdiff_t ldc, int accumulate)
+{
+    const ptrdiff_t pstride = (ptrdiff_t)K * FD_NR;
+    const int P = N / FD_NR;
+    int p = 0;
+    for (; p + NP <= P; p += NP)
+        fd_tile(MR, NP, K, A, lda, Wp + p * pstride, pstride, bias ? bias + p * FD_NR : NULL,
+                C + p * FD_NR, ldc, accumulate);
+    switch (P - p) {   /* fewer than NP panels left */
+    case 3: fd_tile(MR, 3, K, A, lda, Wp + p * pstride, pstride, bias ? bias + p * FD_NR : NULL,
+                    C + p * FD_NR, ldc, accumulate); break;
+    case 2: fd_tile(MR, 2, K, A, lda, Wp + p * pstride, pstride, bias ? bias + p * FD_NR : NULL,
+                    C + p * FD_NR, ldc, accumulate); break;
+    case 1: fd_tile(MR, 1, K, A, lda, Wp + p * pstride, pstride, bias ? bias + p * FD_NR : NULL,
+                    C + p * FD_NR, ldc, accumulate); break;
+    default: break;
+    }
+}
+
+/* C[0:M, 0:N] = A[0:M, 0:K] @ W + bias (+ C if accumulate): row-major A and C,
+ * W packed in panels (see the top of this file), N a multiple of 16; bias may
+ * be NULL. Row tiles of 6 (12 accumulators); the last tile has M % 6 rows. */
+FD_AVX2 static void fd_gemm_avx2(int M, int N, int K, const float *A, ptrdiff_t lda,
+                                 const float *Wp, const float *bias, float *C, ptrdiff_t ldc,
+                                 int accumulate)
+{
+    int i = 0;
+    for (; i + 6 <= M; i += 6)
+        fd_rows(6, 2, N, K, A + i * lda, lda, Wp, bias, C + i * ldc, ldc, accumulate);
+    A += i * lda;
+    C += i * ldc;
+    switch (M - i) {
+    case 5: fd_rows(5, 2, N, K, A, lda, Wp, bias, C, ldc, accumulate); break;
+    case 4: fd_rows(4, 2, N, K, A, lda, Wp, bias, C, ldc, accumulate); break;
+    case 3: fd_rows(3, 2, N, K, A, lda, Wp, bias, C, ldc, accumulate); break;
+    case 2: fd_rows(2, 3, N, K, A, lda, Wp, bias, C, ldc, accumulate); break;
+    case 1: fd_rows(1, 4, N, K, A, lda, Wp, bias, C, ldc, accumulate); break;
+    default: break;
+    }
+}
+
+#else  /* not x86 with GCC/Clang: only the portable path exists */
+#define FD_HAVE_X86 0
+static int fd_cpu_has_avx2_fma(void) { return 0; }
+static void fd_gate_avx2(int nb, int Dp, const float *z, float *h) { fd_gate_scalar(nb, Dp, z, h); }
+static int fd_sample_avx2(const float *logits, int Q, double u, float temperature, float *scratch)
+{
+    return fd_sample_scalar(logits, Q, u, temperature, scratch);
+}
+static void fd_gemm_avx2(int M, int N, int K, const float *A, ptrdiff_t lda, const float *Wp,
+                         const float *bias, float *C, ptrdiff_t ldc, int accumulate)
+{
+    (void)M; (void)N; (void)K; (void)A; (void)lda; (void)Wp; (void)bias; (void)C; (void)ldc;
+    (void)accumulate;
+    abort();  /* never called: the kernel selects this path only if fd_cpu_has_avx2_fma() */
+}
+#endif
+
+#endif /* FASTDRUM_SIMD_H */

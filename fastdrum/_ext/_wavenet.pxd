@@ -1,0 +1,75 @@
+# Declarations of the compiled incremental WaveNet kernel (see _wavenet.pyx).
+
+cdef extern from "_simd.h" nogil:
+    int FD_NR
+    void *fd_calloc_aligned(size_t nbytes)
+    int fd_cpu_has_avx2_fma()
+    void fd_gate_scalar(int nb, int Dp, const float *z, float *h)
+    void fd_gate_avx2(int nb, int Dp, const float *z, float *h)
+    int fd_sample_scalar(const float *logits, int Q, double u, float temperature, float *scratch)
+    int fd_sample_avx2(const float *logits, int Q, double u, float temperature, float *scratch)
+    void fd_gemm_avx2(int M, int N, int K, const float *A, Py_ssize_t lda, const float *Wp,
+                      const float *bias, float *C, Py_ssize_t ldc, int accumulate)
+
+
+# The network, padded and packed once per State; shared read-only by all threads.
+# Padded sizes Rp, Sp, Qp are multiples of 16 and Dp of 8; padding holds zeros.
+cdef struct Plan:
+    int L, Q, R, D, S
+    int Rp, Dp, Sp, Qp
+    int rs              # row stride of a block's buf: [x_old (Rp) | x (Rp) | skip (Sp)]
+    bint simd_gemm      # products by fd_gemm_avx2 (packed panels) or BLAS (row-major)
+    bint simd_act       # gate and softmax by the AVX2 or the scalar (libm) functions
+    bint use_gemv       # BLAS path with batch size 1: sgemv instead of sgemm
+    const int *dil      # (L,) dilations
+    const float *iw     # (2, Q, Rp) input taps
+    const float *ib     # (Rp,)
+    const float *wd     # (L, 2Rp, 2Dp) dilated taps [x(t-d); x(t)] -> [filter | gate]
+    const float *bd     # (L, 2Dp)
+    const float *wrs    # (L, Dp, Rp + Sp) [res_w | skip_w]
+    const float *brs    # (L, Rp + Sp) [res_b | skip_b]
+    const float *w1     # (Sp, Sp)
+    const float *b1     # (Sp,)
+    const float *w2     # (Sp, Qp)
+    const float *b2     # (Qp,)
+
+
+# One thread's rows [row0, row0 + nb) and everything they own.
+cdef struct Block:
+    int row0, nb
+    float *ring         # layer l: (dil[l], nb, Rp) at ring + ring_off[l]
+    Py_ssize_t *ring_off
+    int *head           # (L,) next slot of each ring
+    int *prev           # (nb,) q(t-1)
+    bint has_prev       # False before t = 0 (all-zero one-hot)
+    float *buf          # (nb, rs)
+    float *z            # (nb, 2Dp)
+    float *h            # (nb, Dp)
+    float *sk           # (nb, Sp)
+    float *hid          # (nb, Sp)
+    float *logits       # (nb, Qp)
+    float *scratch      # (Qp,)
+
+
+cdef struct RunArgs:
+    int *codes          # (B, T)
+    int T
+    int n_primer
+    const double *u     # (B, n_steps)
+    float *logits_out   # (B, n_steps, Q) or NULL
+    int n_steps
+    float temperature
+    int start, stop
+
+
+cdef class State:
+    cdef Plan plan
+    cdef Block *blocks
+    cdef int n_blocks
+    cdef float *weights_mem
+    cdef int *dil_mem
+    cdef bint busy
+    cdef readonly int batch_size
+    cdef readonly int n_threads
+    cdef readonly str gemm_path
+    cdef readonly str act_path
