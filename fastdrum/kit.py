@@ -1,0 +1,525 @@
+"""Drum kits: generated clips per instrument, exported as SFZ and Hydrogen kits, and imported back.
+
+A :class:`Kit` holds several variations (one-shot clips) of each instrument
+at one sample rate. :func:`generate_kit` makes one with the WaveNets;
+:meth:`Kit.export` writes it as a folder of WAV or FLAC files with an SFZ
+instrument (General MIDI notes, round robin over the variations) and a
+Hydrogen ``drumkit.xml``; :meth:`Kit.load` reads any folder of clips.
+
+Examples
+--------
+>>> import os, tempfile
+>>> import numpy as np
+>>> kit = Kit({"kick": np.zeros((2, 100)), "hh": [np.zeros(50)]}, sr=16000)
+>>> kit
+<Kit sr=16000 kick: 2, hihat: 1>
+>>> path = kit.export(os.path.join(tempfile.mkdtemp(), "mykit"))
+>>> sorted(os.listdir(path))
+['drumkit.xml', 'hihat_000.wav', 'kick_000.wav', 'kick_001.wav', 'mykit.sfz']
+>>> Kit.load(path)
+<Kit sr=16000 kick: 2, hihat: 1>
+"""
+
+import math
+import numbers
+import os
+import re
+import xml.etree.ElementTree as ET
+import zlib
+from collections import Counter
+from fractions import Fraction
+
+import numpy as np
+from scipy import signal
+
+from . import _io
+from ._errors import FastDrumError
+from .sequencer import ALIASES, INSTRUMENTS
+
+__all__ = ["Kit", "KitError", "generate_kit", "gm_note", "HYDROGEN_MAX_LAYERS"]
+
+#: Hydrogen (1.x) loads at most this many layers per instrument component;
+#: the drumkit.xml lists the first 16 variations (the SFZ lists them all).
+HYDROGEN_MAX_LAYERS = 16
+
+_AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aif", ".aiff")
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+#: Display names in drumkit.xml, and Hydrogen mute (choke) groups.
+_DISPLAY = {"kick": "Kick", "snare": "Snare", "hihat": "Hi-Hat Closed", "openhat": "Hi-Hat Open",
+            "clap": "Clap", "tom_low": "Tom Low", "tom_mid": "Tom Mid", "tom_high": "Tom High",
+            "crash": "Crash", "ride": "Ride"}
+_CHOKE = {"hihat": 1, "openhat": 1}
+
+
+class KitError(FastDrumError, ValueError):
+    """A kit, its folder or a kit argument is invalid."""
+
+
+def _instrument_name(name):
+    if not isinstance(name, str):
+        raise KitError(f"instrument names must be strings, got {name!r}")
+    key = name.strip().lower()
+    key = ALIASES.get(key, key)
+    if not _NAME_RE.match(key):
+        raise KitError(f"bad instrument name {name!r} (letters, digits, '_' and '-' only)")
+    return key
+
+
+def gm_note(instrument, *, taken=()):
+    """The General MIDI drum note of `instrument`; others get free notes from 60 up.
+
+    Examples
+    --------
+    >>> gm_note("kick"), gm_note("cowbell"), gm_note("cowbell", taken={60})
+    (36, 60, 61)
+    """
+    if instrument in INSTRUMENTS:
+        return INSTRUMENTS[instrument]
+    note = 60
+    while note in taken or note in INSTRUMENTS.values():
+        note += 1
+    return note
+
+
+def _notes(instruments):
+    notes, taken = {}, set()
+    for inst in instruments:
+        notes[inst] = gm_note(inst, taken=taken)
+        taken.add(notes[inst])
+    return notes
+
+
+def _resample(y, sr_from, sr_to):
+    if sr_from == sr_to:
+        return np.asarray(y, dtype=np.float32)
+    frac = Fraction(int(sr_to), int(sr_from))
+    return signal.resample_poly(np.asarray(y, dtype=np.float64), frac.numerator, frac.denominator,
+                                axis=-1).astype(np.float32)
+
+
+class Kit:
+    """Variations of each instrument's one-shot, at one sample rate.
+
+    Parameters
+    ----------
+    clips : mapping of str to array_like
+        Instrument (a name from :data:`fastdrum.sequencer.INSTRUMENTS`, an
+        alias, or any other lowercase name) -> its clips: an ``(n, T)`` array
+        or a sequence of 1-D arrays (lengths may differ).
+    sr : int
+        Sample rate in Hz.
+    name : str, default "fastdrum"
+
+    Attributes
+    ----------
+    sr : int
+    name : str
+    instruments : list of str
+        General MIDI instruments first, in :data:`INSTRUMENTS` order.
+
+    Examples
+    --------
+    >>> kit = Kit({"snare": np.zeros((3, 10))}, sr=8000)
+    >>> kit.instruments, len(kit["snare"]), kit["snare"][0].dtype
+    (['snare'], 3, dtype('float32'))
+    """
+
+    def __init__(self, clips, sr, *, name="fastdrum"):
+        if isinstance(sr, bool) or not isinstance(sr, numbers.Integral) or not 1 <= sr <= 768_000:
+            raise KitError(f"sr must be a positive integer sample rate, got {sr!r}")
+        if not hasattr(clips, "items") or not clips:
+            raise KitError(f"a kit needs clips for at least one instrument, got {clips!r}")
+        if not isinstance(name, str) or not name.strip() or any(c in name for c in "/\\\0"):
+            raise KitError(f"bad kit name {name!r}")
+        self.sr = int(sr)
+        self.name = name
+        data = {}
+        for inst, rows in clips.items():
+            key = _instrument_name(inst)
+            if key in data:
+                raise KitError(f"instrument {inst!r} ({key!r}) given twice")
+            if isinstance(rows, np.ndarray) and rows.ndim == 1:
+                raise KitError(f"clips of {inst!r} must be (n, T) or a list of 1-D arrays, got shape {rows.shape!r}")
+            out = []
+            for y in rows:
+                y = np.array(y, dtype=np.float32)
+                if y.ndim != 1 or y.size == 0:
+                    raise KitError(f"each clip of {inst!r} must be non-empty and 1-D, got shape {y.shape!r}")
+                if not np.isfinite(y).all():
+                    raise KitError(f"a clip of {inst!r} contains NaN or Inf")
+                y.setflags(write=False)
+                out.append(y)
+            if not out:
+                raise KitError(f"instrument {inst!r} has no clips")
+            data[key] = tuple(out)
+        order = [k for k in INSTRUMENTS if k in data] + sorted(k for k in data if k not in INSTRUMENTS)
+        self._clips = {k: data[k] for k in order}
+
+    @property
+    def instruments(self):
+        return list(self._clips)
+
+    def __getitem__(self, instrument):
+        key = _instrument_name(instrument)
+        if key not in self._clips:
+            raise KitError(f"the kit has no {instrument!r}; it has {', '.join(self._clips)}")
+        return self._clips[key]
+
+    def __contains__(self, instrument):
+        try:
+            return _instrument_name(instrument) in self._clips
+        except KitError:
+            return False
+
+    def items(self):
+        """(instrument, clips) pairs."""
+        return self._clips.items()
+
+    def __repr__(self):
+        inner = ", ".join(f"{k}: {len(v)}" for k, v in self._clips.items())
+        return f"<Kit sr={self.sr} {inner}>"
+
+    def resample(self, sr):
+        """This kit at another sample rate (polyphase resampling, :func:`scipy.signal.resample_poly`).
+
+        Examples
+        --------
+        >>> Kit({"kick": np.zeros((1, 160))}, sr=16000).resample(44100)["kick"][0].shape
+        (441,)
+        """
+        if isinstance(sr, bool) or not isinstance(sr, numbers.Integral) or not 1 <= sr <= 768_000:
+            raise KitError(f"sr must be a positive integer sample rate, got {sr!r}")
+        if sr == self.sr:
+            return self
+        return Kit({k: [_resample(y, self.sr, sr) for y in v] for k, v in self._clips.items()},
+                   int(sr), name=self.name)
+
+    def process(self, **overrides):
+        """Each clip through :func:`fastdrum.post.process` with its instrument's settings."""
+        from . import post
+
+        return Kit({k: [post.process(y, self.sr, instrument=k, **overrides) for y in v]
+                    for k, v in self._clips.items()}, self.sr, name=self.name)
+
+    # -- export --------------------------------------------------------------------
+    def _filenames(self, ext):
+        return {k: [f"{k}_{i:03d}.{ext}" for i in range(len(v))] for k, v in self._clips.items()}
+
+    def export(self, directory, *, format="wav", overwrite=False, author="fastdrum",
+               license="CC0", info=None):
+        """Write the kit as a folder: audio files, ``<name>.sfz`` and Hydrogen's ``drumkit.xml``.
+
+        The folder is filled under a temporary name and renamed when
+        complete, so an interrupted export leaves nothing behind.
+
+        Parameters
+        ----------
+        directory : str or os.PathLike
+            The kit folder to create (its base name also names the kit in
+            the SFZ and drumkit.xml files).
+        format : {"wav", "flac"}
+            24-bit PCM either way.
+        overwrite : bool, default False
+            Replace an existing folder.
+        author, license, info : str
+            Written into drumkit.xml.
+
+        Returns
+        -------
+        path : str
+            `directory`.
+
+        Raises
+        ------
+        OutputExistsError
+            If `directory` exists and `overwrite` is False.
+        """
+        if format not in _io.AUDIO_FORMATS:
+            raise KitError(f"format must be one of {sorted(_io.AUDIO_FORMATS)!r}, got {format!r}")
+        directory = os.fspath(directory)
+        name = os.path.basename(os.path.normpath(directory)) or self.name
+        files = self._filenames(format)
+        with _io.atomic_dir(directory, overwrite=overwrite) as tmp:
+            for inst, clips in self._clips.items():
+                for fname, y in zip(files[inst], clips):
+                    _io._write_audio_raw(os.path.join(tmp, fname), y, self.sr, format)
+            with open(os.path.join(tmp, f"{name}.sfz"), "w", encoding="utf-8") as f:
+                f.write(self.to_sfz(files, name=name))
+            tree = self.to_hydrogen(files, name=name, author=author, license=license, info=info)
+            tree.write(os.path.join(tmp, "drumkit.xml"), encoding="UTF-8", xml_declaration=True)
+        return directory
+
+    def to_sfz(self, files, *, name="fastdrum"):
+        """The SFZ text: one ``<group>`` per instrument on its GM note, round robin over the files.
+
+        Each group has ``seq_length`` = its number of variations, and each
+        ``<region>`` its ``seq_position``; samples play to the end
+        (``loop_mode=one_shot``), and the closed hi-hat chokes the open one.
+        """
+        notes = _notes(self._clips)
+        lines = [f"// {name}: drum kit generated by fastdrum (https://github.com/) -- "
+                 "General MIDI drum notes, round robin over the variations",
+                 "<control>", "default_path=", "", "<global>", "loop_mode=one_shot", "amp_veltrack=100", ""]
+        choke_ids = {"hihat": 1, "openhat": 2}
+        for inst in self._clips:
+            n = len(files[inst])
+            lines.append(f"// {inst}: {n} variation{'s' if n != 1 else ''}")
+            group = f"<group> key={notes[inst]} seq_length={n}"
+            if inst in choke_ids:
+                group += f" group={choke_ids[inst]}"
+                if inst == "openhat":
+                    group += f" off_by={choke_ids['hihat']}"
+            lines.append(group)
+            for i, fname in enumerate(files[inst]):
+                lines.append(f"<region> sample={fname} seq_position={i + 1}")
+            lines.append("")
+        return "\n".join(lines)
+
+    def to_hydrogen(self, files, *, name="fastdrum", author="fastdrum", license="CC0", info=None):
+        """The Hydrogen drumkit.xml as an :class:`xml.etree.ElementTree.ElementTree`.
+
+        The schema is Hydrogen 1.2's (as in its GMRockKit): ``componentList``
+        with one component, and per instrument an ``instrumentComponent``
+        whose layers (all velocities 0..1) are played ``ROUND_ROBIN``.
+        """
+        ns = "http://www.hydrogen-music.org/drumkit"
+        ET.register_namespace("", ns)
+        ET.register_namespace("xsi", "http://www.w3.org/2001/XMLSchema-instance")
+
+        def sub(parent, tag, text=None):
+            e = ET.SubElement(parent, f"{{{ns}}}{tag}")
+            if text is not None:
+                e.text = str(text)
+            return e
+
+        root = ET.Element(f"{{{ns}}}drumkit_info")
+        sub(root, "name", name)
+        sub(root, "author", author)
+        sub(root, "info", info if info is not None else
+            "Drum one-shots generated by fastdrum's WaveNets; several variations per instrument, "
+            "played round robin.")
+        sub(root, "license", license)
+        sub(root, "image", "")
+        sub(root, "imageLicense", "undefined license")
+        comp = sub(sub(root, "componentList"), "drumkitComponent")
+        sub(comp, "id", 0)
+        sub(comp, "name", "Main")
+        sub(comp, "volume", 1)
+        ilist = sub(root, "instrumentList")
+        notes = _notes(self._clips)
+        from .sequencer import DEFAULT_PAN
+
+        for i, inst in enumerate(self._clips):
+            e = sub(ilist, "instrument")
+            for tag, value in [
+                ("id", i), ("name", _DISPLAY.get(inst, inst.replace("_", " ").title())), ("volume", 1),
+                ("isMuted", "false"), ("isSoloed", "false"), ("pan", DEFAULT_PAN.get(inst, 0.0)),
+                ("pitchOffset", 0), ("randomPitchFactor", 0), ("gain", 1), ("applyVelocity", "true"),
+                ("filterActive", "false"), ("filterCutoff", 1), ("filterResonance", 0), ("Attack", 0),
+                ("Decay", 0), ("Sustain", 1), ("Release", 1000), ("muteGroup", _CHOKE.get(inst, -1)),
+                ("midiOutChannel", -1), ("midiOutNote", notes[inst]), ("isStopNote", "false"),
+                ("sampleSelectionAlgo", "ROUND_ROBIN"), ("isHihat", -1), ("lower_cc", 0),
+                ("higher_cc", 127), ("FX1Level", 0), ("FX2Level", 0), ("FX3Level", 0), ("FX4Level", 0),
+            ]:
+                sub(e, tag, value)
+            ic = sub(e, "instrumentComponent")
+            sub(ic, "component_id", 0)
+            sub(ic, "gain", 1)
+            for fname in files[inst][:HYDROGEN_MAX_LAYERS]:
+                layer = sub(ic, "layer")
+                for tag, value in [("filename", fname), ("min", 0), ("max", 1), ("gain", 1), ("pitch", 0)]:
+                    sub(layer, tag, value)
+        ET.indent(root, space=" ")
+        return ET.ElementTree(root)
+
+    # -- import --------------------------------------------------------------------
+    @classmethod
+    def load(cls, directory, *, sr=None, name=None):
+        """Read a folder of one-shots as a kit.
+
+        Instruments are found by subfolder (``kick/*.wav``) or, for files at
+        the top, by file-name prefix (``kick_000.wav``, ``Kick-Soft.flac``,
+        ``808_Kick_Long.wav``, ``hh3.wav``), accepting the names and aliases
+        of :data:`fastdrum.sequencer.INSTRUMENTS`; other prefixes become
+        instruments of their own name. Stereo files are mixed to mono; all
+        clips are resampled to `sr` (default the highest rate found).
+
+        Raises
+        ------
+        KitError
+            If the folder holds no audio files.
+        FileNotFoundError
+            If the folder does not exist.
+        """
+        directory = os.fspath(directory)
+        if not os.path.isdir(directory):
+            raise FileNotFoundError(f"kit folder {directory!r} does not exist")
+        found = {}  # instrument -> list of paths
+
+        def audio_files(folder):
+            return sorted((f for f in os.listdir(folder) if f.lower().endswith(_AUDIO_EXTENSIONS)
+                           and not f.startswith(".") and os.path.isfile(os.path.join(folder, f))),
+                          key=_natural_key)
+
+        for entry in sorted(os.listdir(directory)):
+            sub = os.path.join(directory, entry)
+            if os.path.isdir(sub) and not entry.startswith("."):
+                paths = audio_files(sub)
+                if paths:
+                    try:
+                        inst = _instrument_name(entry)
+                    except KitError:
+                        inst = _instrument_from_filename(entry)
+                    if inst:
+                        found.setdefault(inst, []).extend(os.path.join(sub, p) for p in paths)
+        for f in audio_files(directory):
+            inst = _instrument_from_filename(os.path.splitext(f)[0])
+            if inst is None:
+                raise KitError(f"cannot tell the instrument of {os.path.join(directory, f)!r} from its name "
+                               "(start file names with an instrument, e.g. kick_001.wav, or use subfolders)")
+            found.setdefault(inst, []).append(os.path.join(directory, f))
+        if not found:
+            raise KitError(f"no audio files ({', '.join(_AUDIO_EXTENSIONS)}) in {directory!r} or its subfolders")
+        loaded = {}
+        rates = Counter()
+        for inst, paths in found.items():
+            for p in paths:
+                try:
+                    y, rate = _io.read_audio(p)
+                except RuntimeError as exc:  # soundfile.LibsndfileError
+                    raise KitError(f"cannot read {p!r}: {exc}") from None
+                if y.ndim == 2:
+                    y = y.mean(axis=0)
+                if y.size == 0:
+                    continue
+                loaded.setdefault(inst, []).append((y, rate))
+                rates[rate] += 1
+        if not loaded:
+            raise KitError(f"every audio file in {directory!r} is empty")
+        target = sr if sr is not None else max(rates)
+        if isinstance(target, bool) or not isinstance(target, numbers.Integral) or target <= 0:
+            raise KitError(f"sr must be a positive integer, got {sr!r}")
+        clips = {inst: [_resample(y, rate, target) for y, rate in ys] for inst, ys in loaded.items()}
+        kit_name = name or os.path.basename(os.path.normpath(directory)) or "kit"
+        return cls(clips, int(target), name=kit_name)
+
+
+def _natural_key(s):
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", s)]
+
+
+def _instrument_from_filename(stem):
+    """Instrument named by a file's stem, or None if it has no letters."""
+    s = stem.strip().lower()
+    tokens = [t for t in re.split(r"[^a-z]+", s) if t]
+    if not tokens:
+        return None
+    before_digit = re.split(r"\d", s, maxsplit=1)[0].strip(" _-.")
+    candidates = [before_digit, before_digit.replace("-", "_"), before_digit.replace(" ", "_")]
+    candidates += ["_".join(tokens[:2]), tokens[0]] + tokens
+    for c in candidates:
+        if c in INSTRUMENTS:
+            return c
+        if c in ALIASES:
+            return ALIASES[c]
+    custom = re.sub(r"[^a-z0-9_-]+", "_", before_digit or tokens[0]).strip("_-")
+    return custom or tokens[0]
+
+
+def _seed_for(base, instrument):
+    return np.random.SeedSequence(base.entropy, spawn_key=(zlib.crc32(instrument.encode()),))
+
+
+def generate_kit(models=None, *, n=8, duration=None, seed=None, temperature=1.0, primer="auto",
+                 primer_noise=0.0, backend="auto", n_threads=1, batch_size=64, post=True, sr=None,
+                 name="fastdrum", progress=False):
+    """Generate a kit: `n` new clips of each instrument from its WaveNet.
+
+    Parameters
+    ----------
+    models : mapping or sequence, optional
+        Instrument -> model (a :class:`~fastdrum.Model`, a shipped model's
+        name or a model file); or a sequence of shipped model names (each
+        names its instrument). Default: every shipped model
+        (:func:`fastdrum.available_models`).
+    n : int, default 8
+        Variations per instrument.
+    duration : float or mapping, optional
+        Seconds per clip (per instrument if a mapping); default each model's.
+    seed : int, optional
+        Repeatable kits; each instrument draws from its own stream, derived
+        from `seed` and its name, so adding an instrument changes no other.
+    temperature, primer, primer_noise, backend, n_threads, batch_size
+        Passed to :func:`fastdrum.generate`.
+    post : bool, default True
+        Clean each clip up with :func:`fastdrum.post.process` and its
+        instrument's settings.
+    sr : int, optional
+        Sample rate of the kit; default the highest of the models' (others
+        are resampled).
+    name : str
+    progress : bool
+        tqdm progress bars on stderr.
+
+    Returns
+    -------
+    Kit
+
+    Examples
+    --------
+    >>> from fastdrum.testing import random_model
+    >>> kit = generate_kit({"kick": random_model(seed=0), "hihat": random_model(seed=1)},
+    ...                    n=2, duration=0.01, seed=0, backend="numpy")
+    >>> kit
+    <Kit sr=16000 kick: 2, hihat: 2>
+    """
+    from ._generate import _resolve_model, generate
+    from .model import Model, available_models
+
+    if models is None:
+        names = available_models()
+        if not names:
+            raise KitError("no shipped models are installed; pass models= (instrument -> model file)")
+        models = {nm: nm for nm in names}
+    if not hasattr(models, "items"):
+        items = {}
+        for m in models:
+            if isinstance(m, Model):
+                key = m.instrument
+            elif isinstance(m, (str, os.PathLike)):
+                key = os.path.splitext(os.path.basename(os.fspath(m)))[0]
+            else:
+                raise KitError(f"expected a model, a model name or a path, got {m!r}")
+            if not key:
+                raise KitError(f"cannot tell the instrument of {m!r}; pass a mapping instrument -> model")
+            items[key] = m
+        models = items
+    if not models:
+        raise KitError("models is empty: a kit needs at least one instrument")
+    resolved = {}
+    for inst, m in models.items():
+        key = _instrument_name(inst)
+        if key in resolved:
+            raise KitError(f"instrument {inst!r} ({key!r}) given twice")
+        resolved[key] = _resolve_model(m)
+    rate = sr if sr is not None else max(m.sample_rate for m in resolved.values())
+    if isinstance(rate, bool) or not isinstance(rate, numbers.Integral) or not 1 <= rate <= 768_000:
+        raise KitError(f"sr must be a positive integer sample rate, got {sr!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
+        raise KitError(f"seed must be a non-negative integer or None, got {seed!r}")
+    base = np.random.SeedSequence(seed)
+    clips = {}
+    for inst, model in resolved.items():
+        d = duration.get(inst) if hasattr(duration, "get") else duration
+        if d is None and model.duration is None:
+            d = 0.25
+        y = generate(model, n, duration=d, seed=_seed_for(base, inst), temperature=temperature,
+                     primer=primer, primer_noise=primer_noise, backend=backend, n_threads=n_threads,
+                     batch_size=batch_size, progress=progress)
+        if post:
+            from . import post as _post
+
+            y = _post.process(y, model.sample_rate, instrument=inst)
+        clips[inst] = list(_resample(y, model.sample_rate, rate))
+    return Kit(clips, int(rate), name=name)

@@ -1,0 +1,486 @@
+"""Post-processing of drum clips and beats: filters, EQ, dynamics, normalisation.
+
+The original experiment applied no EQ or compression, "which would do
+wonders". Each function here takes audio ``y`` (float, time on the last axis,
+so a clip ``(T,)``, a batch of clips ``(n, T)`` or a stereo beat ``(2, T)``)
+and returns a new float32 array of the same shape. :func:`process` chains
+them with sensible per-instrument settings (:data:`SETTINGS`).
+
+Filters are RBJ "Audio EQ Cookbook" biquads (:func:`biquad`) and
+:func:`scipy.signal.butter` high-passes, applied with :mod:`scipy.signal`.
+
+Examples
+--------
+>>> import numpy as np
+>>> from fastdrum import post
+>>> sr = 16000
+>>> y = np.sin(2 * np.pi * 100 * np.arange(sr // 10) / sr).astype(np.float32) + 0.5
+>>> z = post.process(y, sr, instrument="kick")
+>>> z.dtype, z.shape, bool(abs(z).max() <= 1.0)
+(dtype('float32'), (1600,), True)
+"""
+
+import math
+import numbers
+
+import numpy as np
+from scipy import signal
+
+from ._errors import FastDrumError
+
+__all__ = [
+    "PostProcessingError", "SETTINGS", "biquad", "remove_dc", "highpass", "eq", "compress",
+    "gate", "fade_out", "normalize", "limit", "process", "master",
+]
+
+
+class PostProcessingError(FastDrumError, ValueError):
+    """A post-processing argument is invalid."""
+
+
+#: Default chain per instrument, used by :func:`process` (any key can be
+#: overridden there). ``eq`` bands are ``(kind, frequency_hz, gain_db, q)``;
+#: ``gate_db`` is relative to the clip's peak; ``None`` skips a stage.
+SETTINGS = {
+    "default": dict(highpass=20.0, eq=(), compress=None, gate_db=-60.0, fade=0.005,
+                    normalize="peak", target_db=-1.0),
+    "kick": dict(highpass=30.0, eq=(("lowshelf", 80.0, 4.0, 0.707), ("peaking", 350.0, -3.0, 1.0)),
+                 compress=dict(threshold_db=-14.0, ratio=3.0, time=0.005), gate_db=-54.0,
+                 fade=0.01, normalize="peak", target_db=-1.0),
+    "snare": dict(highpass=60.0, eq=(("peaking", 200.0, 2.0, 1.0), ("highshelf", 5000.0, 2.0, 0.707)),
+                  compress=dict(threshold_db=-16.0, ratio=3.0, time=0.003), gate_db=-54.0,
+                  fade=0.008, normalize="peak", target_db=-1.0),
+    "hihat": dict(highpass=300.0, eq=(("highshelf", 8000.0, 2.0, 0.707),), compress=None,
+                  gate_db=-48.0, fade=0.005, normalize="peak", target_db=-1.0),
+    "openhat": dict(highpass=300.0, eq=(("highshelf", 8000.0, 2.0, 0.707),), compress=None,
+                    gate_db=-54.0, fade=0.01, normalize="peak", target_db=-1.0),
+    "clap": dict(highpass=150.0, eq=(("peaking", 1200.0, 2.0, 1.0),),
+                 compress=dict(threshold_db=-16.0, ratio=3.0, time=0.003), gate_db=-54.0,
+                 fade=0.008, normalize="peak", target_db=-1.0),
+    "crash": dict(highpass=200.0, eq=(), compress=None, gate_db=-60.0, fade=0.02,
+                  normalize="peak", target_db=-1.0),
+    "ride": dict(highpass=200.0, eq=(), compress=None, gate_db=-60.0, fade=0.02,
+                 normalize="peak", target_db=-1.0),
+}
+for _tom in ("tom_low", "tom_mid", "tom_high"):
+    SETTINGS[_tom] = dict(highpass=40.0, eq=(("peaking", 3000.0, 2.0, 1.0),),
+                          compress=dict(threshold_db=-16.0, ratio=2.5, time=0.005), gate_db=-54.0,
+                          fade=0.01, normalize="peak", target_db=-1.0)
+
+_KINDS = ("peaking", "lowshelf", "highshelf", "lowpass", "highpass")
+
+
+def _num(name, value, *, lo=None, hi=None, lo_open=False):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise PostProcessingError(f"{name} must be a finite number, got {value!r}")
+    value = float(value)
+    if lo is not None and (value < lo or (lo_open and value == lo)):
+        raise PostProcessingError(f"{name} must be {'>' if lo_open else '>='} {lo}, got {value!r}")
+    if hi is not None and value > hi:
+        raise PostProcessingError(f"{name} must be <= {hi}, got {value!r}")
+    return value
+
+
+def _audio(y):
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim == 0 or y.shape[-1] == 0:
+        raise PostProcessingError(f"y must have at least one sample on its last axis, got shape {y.shape!r}")
+    if not np.isfinite(y).all():
+        raise PostProcessingError("y contains NaN or Inf")
+    return y
+
+
+def _sr(sr):
+    if isinstance(sr, bool) or not isinstance(sr, numbers.Integral) or sr <= 0:
+        raise PostProcessingError(f"sr must be a positive integer, got {sr!r}")
+    return int(sr)
+
+
+def _freq(name, f, sr):
+    f = _num(name, f, lo=0.0, lo_open=True)
+    if f >= sr / 2:
+        raise PostProcessingError(f"{name} must be below the Nyquist frequency {sr / 2} Hz, got {f!r}")
+    return f
+
+
+def biquad(kind, frequency, sr, *, gain_db=0.0, q=0.7071067811865476):
+    """Coefficients of an RBJ Audio-EQ-Cookbook biquad.
+
+    Parameters
+    ----------
+    kind : {"peaking", "lowshelf", "highshelf", "lowpass", "highpass"}
+    frequency : float
+        Centre (peaking), corner (shelves: the midpoint of the transition) or
+        cutoff frequency in Hz.
+    sr : int
+        Sample rate in Hz.
+    gain_db : float
+        Gain at `frequency` (peaking) or of the shelf, in dB.
+    q : float
+        Quality factor (for shelves, ``Q`` in the cookbook's sense; 0.707 is
+        the steepest slope without overshoot).
+
+    Returns
+    -------
+    b, a : ndarray of float64, shape (3,)
+        Normalised so that ``a[0] == 1``; use with :func:`scipy.signal.lfilter`.
+
+    Examples
+    --------
+    >>> from scipy.signal import freqz
+    >>> b, a = biquad("peaking", 1000.0, 48000, gain_db=6.0, q=1.0)
+    >>> _, h = freqz(b, a, worN=[1000.0], fs=48000)
+    >>> round(float(20 * np.log10(abs(h[0]))), 6)
+    6.0
+    """
+    if kind not in _KINDS:
+        raise PostProcessingError(f"biquad kind must be one of {_KINDS!r}, got {kind!r}")
+    sr = _sr(sr)
+    f0 = _freq("frequency", frequency, sr)
+    gain_db = _num("gain_db", gain_db, lo=-60.0, hi=60.0)
+    q = _num("q", q, lo=0.0, lo_open=True)
+    A = 10.0 ** (gain_db / 40.0)
+    w0 = 2.0 * math.pi * f0 / sr
+    cw, sw = math.cos(w0), math.sin(w0)
+    alpha = sw / (2.0 * q)
+    if kind == "peaking":
+        b = [1 + alpha * A, -2 * cw, 1 - alpha * A]
+        a = [1 + alpha / A, -2 * cw, 1 - alpha / A]
+    elif kind == "lowshelf":
+        s = 2 * math.sqrt(A) * alpha
+        b = [A * ((A + 1) - (A - 1) * cw + s), 2 * A * ((A - 1) - (A + 1) * cw), A * ((A + 1) - (A - 1) * cw - s)]
+        a = [(A + 1) + (A - 1) * cw + s, -2 * ((A - 1) + (A + 1) * cw), (A + 1) + (A - 1) * cw - s]
+    elif kind == "highshelf":
+        s = 2 * math.sqrt(A) * alpha
+        b = [A * ((A + 1) + (A - 1) * cw + s), -2 * A * ((A - 1) + (A + 1) * cw), A * ((A + 1) + (A - 1) * cw - s)]
+        a = [(A + 1) - (A - 1) * cw + s, 2 * ((A - 1) - (A + 1) * cw), (A + 1) - (A - 1) * cw - s]
+    elif kind == "lowpass":
+        b = [(1 - cw) / 2, 1 - cw, (1 - cw) / 2]
+        a = [1 + alpha, -2 * cw, 1 - alpha]
+    else:  # highpass
+        b = [(1 + cw) / 2, -(1 + cw), (1 + cw) / 2]
+        a = [1 + alpha, -2 * cw, 1 - alpha]
+    b, a = np.array(b), np.array(a)
+    return b / a[0], a / a[0]
+
+
+def remove_dc(y):
+    """Subtract the mean of each signal (along the last axis).
+
+    Examples
+    --------
+    >>> remove_dc(np.array([1.0, 2.0, 3.0]))
+    array([-1.,  0.,  1.], dtype=float32)
+    """
+    y = _audio(y)
+    return (y - y.mean(axis=-1, keepdims=True, dtype=np.float64)).astype(np.float32)
+
+
+def highpass(y, sr, *, cutoff=20.0, order=2):
+    """Butterworth high-pass filter (removes DC and rumble below `cutoff`).
+
+    Parameters
+    ----------
+    y : array_like, time on the last axis
+    sr : int
+    cutoff : float
+        -3 dB frequency in Hz.
+    order : int, default 2
+        Slope of ``6 * order`` dB/octave.
+
+    Examples
+    --------
+    >>> sr = 8000
+    >>> y = np.full(sr, 0.5, dtype=np.float32)   # pure DC
+    >>> bool(abs(highpass(y, sr, cutoff=50.0)[-100:]).max() < 1e-4)
+    True
+    """
+    y = _audio(y)
+    sr = _sr(sr)
+    cutoff = _freq("cutoff", cutoff, sr)
+    if isinstance(order, bool) or not isinstance(order, numbers.Integral) or not 1 <= order <= 8:
+        raise PostProcessingError(f"order must be an integer in [1, 8], got {order!r}")
+    sos = signal.butter(int(order), cutoff, btype="highpass", fs=sr, output="sos")
+    return signal.sosfilt(sos, y, axis=-1).astype(np.float32)
+
+
+def eq(y, sr, bands):
+    """Apply a chain of RBJ biquads (shelves, peaks, ...).
+
+    Parameters
+    ----------
+    y : array_like, time on the last axis
+    sr : int
+    bands : sequence of (kind, frequency, gain_db, q)
+        See :func:`biquad`; ``q`` may be left out (0.707).
+
+    Examples
+    --------
+    >>> sr = 16000
+    >>> t = np.arange(sr) / sr
+    >>> y = (0.1 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
+    >>> z = eq(y, sr, [("peaking", 1000.0, 6.0, 2.0)])
+    >>> round(float(20 * np.log10(abs(z[sr // 2:]).max() / 0.1)), 1)
+    6.0
+    """
+    y = _audio(y)
+    out = y.astype(np.float64)
+    for band in bands:
+        if isinstance(band, str) or len(band) not in (3, 4):
+            raise PostProcessingError(f"an EQ band must be (kind, frequency, gain_db[, q]), got {band!r}")
+        kind, f, g = band[:3]
+        q = band[3] if len(band) == 4 else 0.7071067811865476
+        b, a = biquad(kind, f, sr, gain_db=g, q=q)
+        out = signal.lfilter(b, a, out, axis=-1)
+    return out.astype(np.float32)
+
+
+def compress(y, sr, *, threshold_db=-18.0, ratio=4.0, time=0.01, makeup_db=0.0, link=False):
+    """Feed-forward RMS compressor.
+
+    The level is the mean square of ``y`` smoothed by a one-pole filter with
+    time constant `time`; above `threshold_db` (dBFS, RMS) the output level
+    rises only ``1 / ratio`` dB per dB. A steady tone at RMS level ``L > T``
+    therefore leaves at ``T + (L - T) / ratio + makeup_db``.
+
+    Parameters
+    ----------
+    y : array_like, time on the last axis
+    sr : int
+    threshold_db : float
+    ratio : float, >= 1
+    time : float
+        Detector time constant in seconds (attack and release alike).
+    makeup_db : float
+        Gain added after compression.
+    link : bool, default False
+        Use one detector for all signals (e.g. both channels of a stereo
+        beat) so the image does not shift.
+
+    Examples
+    --------
+    >>> sr = 16000
+    >>> t = np.arange(sr) / sr
+    >>> y = (np.sqrt(2) * 10 ** (-6 / 20) * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    >>> z = compress(y, sr, threshold_db=-18.0, ratio=4.0)   # -6 dB RMS in: -15 dB out
+    >>> round(float(10 * np.log10(np.mean(z[sr // 2:] ** 2.0))), 1)
+    -15.0
+    """
+    y = _audio(y)
+    sr = _sr(sr)
+    threshold_db = _num("threshold_db", threshold_db, lo=-120.0, hi=0.0)
+    ratio = _num("ratio", ratio, lo=1.0)
+    time = _num("time", time, lo=0.0, lo_open=True)
+    makeup_db = _num("makeup_db", makeup_db, lo=-60.0, hi=60.0)
+    x = y.astype(np.float64)
+    power = x * x
+    if link and x.ndim > 1:
+        power = power.reshape(-1, x.shape[-1]).mean(axis=0)
+    k = 1.0 - math.exp(-1.0 / (time * sr))
+    ms = signal.lfilter([k], [1.0, k - 1.0], power, axis=-1)
+    level_db = 10.0 * np.log10(np.maximum(ms, 1e-20))
+    over = np.maximum(level_db - threshold_db, 0.0)
+    gain_db = -over * (1.0 - 1.0 / ratio) + makeup_db
+    return (x * 10.0 ** (gain_db / 20.0)).astype(np.float32)
+
+
+def gate(y, sr, *, threshold_db=-50.0, release=0.01, window=0.005):
+    """Silence the quiet tail of a one-shot (WaveNets leave hiss there).
+
+    The envelope (moving RMS over `window` seconds) is compared with the
+    signal's peak envelope; after the last point where it is above
+    `threshold_db` relative to that peak, the signal fades to zero over
+    `release` seconds (raised cosine) and stays silent. Nothing before that
+    point changes.
+
+    Examples
+    --------
+    >>> y = np.r_[np.ones(100), 1e-4 * np.ones(900)].astype(np.float32)
+    >>> z = gate(y, 1000, threshold_db=-40.0, release=0.01)
+    >>> bool(np.all(z[:100] == 1.0)), bool(np.all(z[200:] == 0.0))
+    (True, True)
+    """
+    y = _audio(y)
+    sr = _sr(sr)
+    threshold_db = _num("threshold_db", threshold_db, lo=-200.0, hi=0.0)
+    release = _num("release", release, lo=0.0)
+    window = _num("window", window, lo=0.0, lo_open=True)
+    n_win = max(1, round(window * sr))
+    n_rel = round(release * sr)
+    flat = y.reshape(-1, y.shape[-1])
+    out = flat.copy()
+    for row, x in zip(out, flat):
+        env = np.sqrt(np.convolve(x.astype(np.float64) ** 2, np.ones(n_win) / n_win, mode="same"))
+        peak = env.max()
+        if peak <= 0:
+            continue
+        loud = np.flatnonzero(env >= peak * 10.0 ** (threshold_db / 20.0))
+        end = int(loud[-1]) + 1
+        ramp = _fade_curve(n_rel)[: max(0, len(x) - end)]
+        row[end:end + len(ramp)] *= ramp
+        row[end + len(ramp):] = 0.0
+    return out.reshape(y.shape)
+
+
+def _fade_curve(n):
+    """Raised-cosine fade from 1 to 0 over n samples (both ends excluded)."""
+    return (0.5 * (1.0 + np.cos(np.pi * np.arange(1, n + 1) / (n + 1)))).astype(np.float32)
+
+
+def fade_out(y, sr, *, duration=0.005):
+    """Raised-cosine fade over the last `duration` seconds (no click at the end).
+
+    Examples
+    --------
+    >>> fade_out(np.ones(5, dtype=np.float32), 1000, duration=0.003)
+    array([1.  , 1.  , 0.75, 0.25, 0.  ], dtype=float32)
+    """
+    y = _audio(y)
+    sr = _sr(sr)
+    duration = _num("duration", duration, lo=0.0)
+    n = min(round(duration * sr), y.shape[-1])
+    out = y.copy()
+    if n > 0:
+        curve = np.r_[_fade_curve(n - 1), np.float32(0.0)] if n > 1 else np.zeros(1, np.float32)
+        out[..., -n:] *= curve
+    return out
+
+
+def normalize(y, *, mode="peak", target_db=-1.0, axis=-1):
+    """Scale audio to a target peak or RMS level (dBFS).
+
+    Parameters
+    ----------
+    y : array_like
+    mode : {"peak", "rms"}
+        ``"peak"``: ``max|y|`` becomes ``10 ** (target_db / 20)``; ``"rms"``:
+        the root mean square does (a loudness normalisation; the peak may then
+        exceed 1, see :func:`limit`).
+    target_db : float
+    axis : int or None, default -1
+        Normalise each signal along this axis separately; None: the whole
+        array with one gain (e.g. both channels of a stereo beat).
+
+    Silent signals are returned unchanged.
+
+    Examples
+    --------
+    >>> normalize(np.array([0.25, -0.5]), target_db=0.0)
+    array([ 0.5, -1. ], dtype=float32)
+    """
+    y = _audio(y)
+    target_db = _num("target_db", target_db, lo=-120.0, hi=20.0)
+    x = y.astype(np.float64)
+    kw = dict(axis=axis, keepdims=True) if axis is not None else {}
+    if mode == "peak":
+        level = np.abs(x).max(**kw)
+    elif mode == "rms":
+        level = np.sqrt(np.mean(x * x, **kw))
+    else:
+        raise PostProcessingError(f"mode must be 'peak' or 'rms', got {mode!r}")
+    target = 10.0 ** (target_db / 20.0)
+    gain = np.where(level > 0, target / np.where(level > 0, level, 1.0), 1.0)
+    return (x * gain).astype(np.float32)
+
+
+def limit(y, *, ceiling=1.0):
+    """Scale the whole array down (one gain) if its peak exceeds `ceiling`; never clips.
+
+    Examples
+    --------
+    >>> limit(np.array([0.5, -2.0]))
+    array([ 0.25, -1.  ], dtype=float32)
+    >>> limit(np.array([0.5, -0.25]))
+    array([ 0.5 , -0.25], dtype=float32)
+    """
+    y = _audio(y)
+    ceiling = _num("ceiling", ceiling, lo=0.0, lo_open=True)
+    peak = float(np.abs(y).max())
+    if peak <= ceiling:
+        return y.copy()
+    out = (y.astype(np.float64) * (ceiling / peak)).astype(np.float32)
+    # float32 rounding may land a hair above the ceiling: nudge those samples
+    return np.clip(out, -ceiling, ceiling)
+
+
+def process(y, sr, *, instrument=None, **overrides):
+    """Clean up generated one-shots: the default chain for `instrument`.
+
+    Stages, each skipped when its setting is None or empty: high-pass
+    (removes DC too; ``highpass``, Hz), EQ (``eq`` bands), compressor (``compress``,
+    keyword arguments of :func:`compress`), tail gate (``gate_db``), fade-out
+    (``fade``, seconds), normalisation (``normalize`` mode to ``target_db``).
+
+    Parameters
+    ----------
+    y : array_like, shape (T,) or (n, T)
+        One clip or a batch of clips at `sr`.
+    sr : int
+    instrument : str, optional
+        Key of :data:`SETTINGS` (unknown or None: ``"default"``).
+    **overrides
+        Replace any setting, e.g. ``highpass=None`` or ``target_db=-3.0``.
+
+    Returns
+    -------
+    ndarray of float32, same shape as `y`
+
+    Examples
+    --------
+    >>> sr = 16000
+    >>> y = np.random.default_rng(0).normal(0, 0.1, (2, 800)).astype(np.float32)
+    >>> z = process(y, sr, instrument="hihat")
+    >>> np.round(20 * np.log10(abs(z).max(axis=1)), 3)
+    array([-1., -1.], dtype=float32)
+    """
+    y = _audio(y)
+    sr = _sr(sr)
+    settings = dict(SETTINGS.get(instrument, SETTINGS["default"]))
+    unknown = set(overrides) - set(settings)
+    if unknown:
+        raise PostProcessingError(f"unknown post-processing settings {sorted(unknown)!r}; "
+                                  f"known: {sorted(settings)!r}")
+    settings.update(overrides)
+    if settings["highpass"]:
+        y = highpass(y, sr, cutoff=min(settings["highpass"], 0.45 * sr))
+    if settings["eq"]:
+        bands = [b for b in settings["eq"] if b[1] < 0.45 * sr]  # skip bands above Nyquist
+        y = eq(y, sr, bands)
+    if settings["compress"]:
+        y = compress(y, sr, **settings["compress"])
+    if settings["gate_db"] is not None:
+        y = gate(y, sr, threshold_db=settings["gate_db"])
+    if settings["fade"]:
+        y = fade_out(y, sr, duration=settings["fade"])
+    if settings["normalize"]:
+        y = normalize(y, mode=settings["normalize"], target_db=settings["target_db"])
+    return limit(y) if settings["normalize"] != "peak" else y
+
+
+def master(y, sr, *, compress_settings=None, target_db=-1.0):
+    """The beat's master bus: high-pass 20 Hz, gentle linked compression, peak normalisation.
+
+    Parameters
+    ----------
+    y : array_like, shape (T,) or (2, T)
+    sr : int
+    compress_settings : dict, optional
+        Keyword arguments of :func:`compress` (default: threshold -10 dB,
+        ratio 2, 20 ms, linked).
+    target_db : float
+        Peak level of the result (dBFS, <= 0).
+
+    Examples
+    --------
+    >>> y = np.zeros((2, 1000), dtype=np.float32); y[:, 10] = 3.0
+    >>> round(float(20 * np.log10(abs(master(y, 16000)).max())), 3)
+    -1.0
+    """
+    y = _audio(y)
+    sr = _sr(sr)
+    target_db = _num("target_db", target_db, lo=-120.0, hi=0.0)
+    settings = dict(threshold_db=-10.0, ratio=2.0, time=0.02, link=True)
+    settings.update(compress_settings or {})
+    y = highpass(y, sr, cutoff=min(20.0, 0.45 * sr))
+    y = compress(y, sr, **settings)
+    return normalize(y, mode="peak", target_db=target_db, axis=None)
