@@ -1,0 +1,196 @@
+"""What the benchmarks run: backends, models, cases, and the check every case makes.
+
+A *backend* is a ``State`` factory ``State(model, batch_size, n_threads=1)``
+with ``run(codes, n_primer, uniforms, temperature, start, stop,
+logits_out=None)`` (see ``fastdrum._backends``):
+
+``naive``
+    :class:`bench.naive.NaiveState`: the whole receptive field recomputed for
+    every sample (WaveNet before Fast WaveNet).
+``numpy``
+    ``fastdrum._reference.State``: the incremental NumPy reference.
+``c``
+    ``fastdrum._ext._wavenet.State``: the compiled kernel.
+``tf``
+    the TensorFlow 2 incremental generator of the original approach
+    (``training.tfgen``), through :class:`bench.tf_backend.TFState`.
+
+A backend that is not available is skipped with the reason.
+"""
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+import fastdrum
+from fastdrum import _backends, _reference
+from fastdrum.mulaw import silence_code
+from fastdrum.testing import STANDARD_CONFIG, random_model
+
+from .naive import NaiveState
+
+__all__ = ["BACKENDS", "BATCHES", "Case", "cases", "get_model", "state_factory", "Workload",
+           "check_generation"]
+
+#: In the order the report shows them.
+BACKENDS = ("naive", "numpy", "tf", "c")
+BATCHES = (1, 8, 32, 128)
+#: The naive generator takes about 0.04 s a sample: only small batches.
+NAIVE_BATCHES = (1, 8)
+KERNEL_THREADS = (1, 2)
+
+#: Generated steps per timed round, by backend and batch size: rounds of
+#: about 0.05 to 0.5 s on a 2-core Zen machine, so the suite takes minutes.
+STEPS = {
+    "naive": {1: 4, 8: 1},
+    "numpy": {1: 256, 8: 128, 32: 64, 128: 64},
+    "tf": {1: 64, 8: 64, 32: 64, 128: 64},
+    "c": {1: 2048, 8: 1024, 32: 512, 128: 256},
+}
+ROUNDS = {"naive": 3, "numpy": 5, "tf": 5, "c": 10}
+#: With --benchmark-disable each case runs one round of at most this many steps.
+DISABLED_STEPS = 16
+#: Generated steps whose codes are checked against the definition (Model.forward).
+CHECK_STEPS = 16
+TEMPERATURE = 1.0
+
+
+@functools.lru_cache(maxsize=None)
+def get_model(config):
+    """The model of a case: ``"standard"`` (random weights, DESIGN.md's standard config, 16 kHz)
+    or the name of a shipped model."""
+    if config == "standard":
+        return random_model(**STANDARD_CONFIG, seed=0)
+    return fastdrum.load_model(config)
+
+
+def configs():
+    """``"standard"`` and every shipped model (none shipped: just the standard config)."""
+    return ["standard"] + list(fastdrum.available_models())
+
+
+@dataclass(frozen=True)
+class Case:
+    """One group of the report: a model, a batch size and a thread count."""
+
+    config: str
+    batch: int
+    threads: int
+
+    @property
+    def id(self):
+        return f"{self.config}-b{self.batch}-t{self.threads}"
+
+    @property
+    def group(self):
+        return f"generate {self.config} batch={self.batch} threads={self.threads}"
+
+
+def cases():
+    """(case, backend) pairs of the main suite."""
+    out = []
+    for config in configs():
+        for batch in BATCHES:
+            for backend in BACKENDS:
+                if backend == "naive" and batch not in NAIVE_BATCHES:
+                    continue
+                for threads in KERNEL_THREADS if backend == "c" else (1,):
+                    out.append((Case(config, batch, threads), backend))
+    return out
+
+
+def unavailable_reason(backend):
+    """Why `backend` cannot run here, or None."""
+    if backend == "c" and "c" not in _backends.available():
+        return ("the compiled kernel fastdrum._ext._wavenet is not built "
+                "(pip install -e . --no-build-isolation, or python setup.py build_ext --inplace)")
+    if backend == "tf":
+        from . import tf_backend
+
+        return tf_backend.unavailable_reason()
+    return None
+
+
+def state_factory(backend):
+    """The ``State`` factory of `backend` (check :func:`unavailable_reason` first)."""
+    if backend == "naive":
+        return NaiveState
+    if backend == "tf":
+        from . import tf_backend
+
+        return tf_backend.TFState
+    return _backends.get(backend)
+
+
+class Workload:
+    """One long generation cut into timed rounds of `steps` steps each.
+
+    The State is created once, before any round (not timed); round ``k``
+    continues the generation with steps ``start + k*steps ..``. Incremental
+    backends start at ``t = 0`` from one silence code. The naive generator
+    starts at ``t = receptive_field - 1`` after a random primer of
+    ``receptive_field`` codes, so that every timed step recomputes a full
+    receptive field (its steady state).
+    """
+
+    def __init__(self, backend, model, batch, threads, steps, n_calls, seed=0):
+        self.model, self.batch, self.steps = model, batch, steps
+        rng = np.random.default_rng(seed)
+        q = model.quantization_channels
+        if backend == "naive":
+            self.n_primer = model.receptive_field
+            self.start = model.receptive_field - 1
+        else:
+            self.n_primer = 1
+            self.start = 0
+        T = self.start + steps * n_calls + 1
+        self.codes = np.zeros((batch, T), dtype=np.int32)
+        if backend == "naive":
+            self.codes[:, :self.n_primer] = rng.integers(0, q, size=(batch, self.n_primer))
+        else:
+            self.codes[:, 0] = silence_code(q)
+        self.primer = self.codes[:, :self.n_primer].copy()
+        self.uniforms = rng.random((batch, steps * n_calls))
+        # One C-contiguous block of uniforms per round, made before timing.
+        self._u = [np.ascontiguousarray(self.uniforms[:, k * steps:(k + 1) * steps])
+                   for k in range(n_calls)]
+        self.state = state_factory(backend)(model, batch, n_threads=threads)
+        self.calls = 0
+
+    def __call__(self):
+        """One timed round: generate `steps` more samples in every row."""
+        k = self.calls
+        t0 = self.start + k * self.steps
+        self.state.run(self.codes, self.n_primer, self._u[k], TEMPERATURE, t0, t0 + self.steps)
+        self.calls += 1
+
+    @property
+    def generated(self):
+        """Samples generated so far, all rows."""
+        return self.batch * self.steps * self.calls
+
+
+def check_generation(w, n_steps=CHECK_STEPS):
+    """Check what a workload generated against the definition of the network.
+
+    Every generated code lies in ``[0, Q)``, the primer is untouched, and in
+    the first and the last row the first `n_steps` generated codes are exactly
+    those that inverse-CDF sampling (:func:`fastdrum._reference.sample`) picks
+    from the full causal forward pass (:meth:`fastdrum.Model.forward`) with the
+    same uniforms.
+    """
+    q = w.model.quantization_channels
+    end = w.start + w.steps * w.calls + 1
+    done = w.codes[:, :end]
+    assert w.calls >= 1
+    assert ((done >= 0) & (done < q)).all(), f"codes outside [0, {q}): {done.min()}..{done.max()}"
+    np.testing.assert_array_equal(w.codes[:, :w.n_primer], w.primer)
+    n = min(n_steps, w.steps * w.calls)
+    for row in sorted({0, w.batch - 1}):
+        logits = w.model.forward(w.codes[row, :w.start + n])
+        expected = [int(_reference.sample(logits[t:t + 1], w.uniforms[row, t - w.start:t - w.start + 1],
+                                          TEMPERATURE)[0])
+                    for t in range(w.start, w.start + n)]
+        got = w.codes[row, w.start + 1:w.start + n + 1].tolist()
+        assert got == expected, f"row {row}: generated {got}, the definition gives {expected}"

@@ -1,0 +1,59 @@
+"""Generation speed of every backend, side by side: one group per model, batch size and thread count.
+
+Each case times rounds of one continuing generation (the State is created
+before timing), records samples/s, the real-time factor at the model's
+sample rate and the achieved GFLOP/s, then checks the generated codes
+against the definition of the network.
+"""
+
+import pytest
+
+from .cases import DISABLED_STEPS, ROUNDS, STEPS, Case, Workload, cases, check_generation, get_model, unavailable_reason
+
+
+def record(benchmark, w, sgemm_gflops):
+    """Throughput figures into the benchmark's extra_info (median and best round)."""
+    stats = benchmark.stats.stats
+    model = w.model
+    per_round = w.batch * w.steps
+    for label, seconds in (("", stats.median), ("_best", stats.min)):
+        sps = per_round / seconds
+        gflops = model.flops_per_sample * sps / 1e9
+        benchmark.extra_info[f"samples_per_s{label}"] = sps
+        benchmark.extra_info[f"realtime_factor{label}"] = sps / model.sample_rate
+        benchmark.extra_info[f"gflops{label}"] = gflops
+        benchmark.extra_info[f"fraction_of_sgemm{label}"] = gflops / sgemm_gflops
+    benchmark.extra_info["sgemm_gflops"] = sgemm_gflops
+
+
+def run_case(benchmark, backend, model, batch, threads, steps, rounds, sgemm_gflops):
+    reason = unavailable_reason(backend)
+    if reason:
+        pytest.skip(f"backend {backend!r} unavailable: {reason}")
+    if benchmark.disabled:
+        steps, rounds, warmup = min(steps, DISABLED_STEPS), 1, 0
+    else:
+        warmup = 1
+    w = Workload(backend, model, batch, threads, steps, rounds + warmup)
+    benchmark.extra_info.update(
+        backend=backend, batch=batch, threads=threads, steps_per_round=steps,
+        sample_rate=model.sample_rate, flops_per_sample=model.flops_per_sample,
+        layers=model.n_layers, receptive_field=model.receptive_field,
+    )
+    benchmark.pedantic(w, rounds=rounds, warmup_rounds=warmup)
+    check_generation(w)
+    if not benchmark.disabled:
+        record(benchmark, w, sgemm_gflops)
+    return w
+
+
+@pytest.mark.parametrize(
+    "config,batch,threads,backend",
+    [pytest.param(c.config, c.batch, c.threads, b, id=f"{c.id}-{b}") for c, b in cases()],
+)
+def test_generate(benchmark, config, batch, threads, backend, sgemm_gflops):
+    case = Case(config, batch, threads)
+    benchmark.group = case.group
+    benchmark.extra_info["config"] = config
+    run_case(benchmark, backend, get_model(config), batch, threads, STEPS[backend][batch],
+             ROUNDS[backend], sgemm_gflops)
