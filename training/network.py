@@ -1,0 +1,136 @@
+"""The WaveNet of model format 1 in Keras 3, and its export to a :class:`fastdrum.Model`.
+
+The layers are exactly DESIGN.md's network: a width-2 causal convolution over
+one-hot codes, then per layer a width-2 dilated causal convolution (tap 0 is
+x(t-d), tap 1 is x(t)), the gate tanh(z[:D]) * sigmoid(z[D:]), a residual and
+a skip 1x1 projection, and the relu-dense-relu-dense output. Keras' Conv1D with
+``padding="causal"`` pads with zeros before t = 0, as the format requires, and
+its kernel ``(2, in, out)`` is the format's ``(tap, in, out)`` layout as is.
+"""
+
+import os
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import fastdrum
+
+from .errors import ConfigError, TrainingError
+
+__all__ = ["WaveNetConfig", "WaveNet", "to_fastdrum_model", "export_model"]
+
+
+class WaveNetConfig(dict):
+    """Sizes of a WaveNet: ``quantization_channels`` (Q), ``residual_channels`` (R),
+    ``dilation_channels`` (D), ``skip_channels`` (S), ``dilations``."""
+
+    KEYS = ("quantization_channels", "residual_channels", "dilation_channels", "skip_channels",
+            "dilations")
+
+    def __init__(self, *, quantization_channels=256, residual_channels=32, dilation_channels=32,
+                 skip_channels=128, dilations=tuple(2 ** i for i in range(10)) * 2):
+        super().__init__(quantization_channels=quantization_channels, residual_channels=residual_channels,
+                         dilation_channels=dilation_channels, skip_channels=skip_channels,
+                         dilations=[int(d) for d in dilations])
+        for k in ("residual_channels", "dilation_channels", "skip_channels"):
+            if isinstance(self[k], bool) or not isinstance(self[k], int) or not 1 <= self[k] <= 4096:
+                raise ConfigError(f"{k} must be an integer in [1, 4096], got {self[k]!r}")
+        q = self["quantization_channels"]
+        if isinstance(q, bool) or not isinstance(q, int) or not 2 <= q <= 65536:
+            raise ConfigError(f"quantization_channels must be an integer in [2, 65536], got {q!r}")
+        if not self["dilations"] or min(self["dilations"]) < 1 or max(self["dilations"]) > 2 ** 20:
+            raise ConfigError(f"dilations must be a non-empty list of integers in [1, 2**20], "
+                              f"got {list(dilations)!r}")
+
+    @property
+    def receptive_field(self):
+        """``sum(dilations) + 2`` samples."""
+        return sum(self["dilations"]) + 2
+
+
+class WaveNet(keras.Model):
+    """Keras 3 WaveNet: ``call(codes (B, T) int) -> logits (B, T, Q)``, logits[t] predicts codes[t+1]."""
+
+    def __init__(self, config, **kwargs):
+        super().__init__(**kwargs)
+        self.config = WaveNetConfig(**config)
+        Q, R, D, S = (self.config[k] for k in ("quantization_channels", "residual_channels",
+                                               "dilation_channels", "skip_channels"))
+        self.Q, self.D = Q, D
+        self.input_conv = keras.layers.Conv1D(R, 2, padding="causal", name="input_conv")
+        self.dil = [keras.layers.Conv1D(2 * D, 2, dilation_rate=d, padding="causal", name=f"dil_{l}")
+                    for l, d in enumerate(self.config["dilations"])]
+        self.res = [keras.layers.Dense(R, name=f"res_{l}") for l in range(len(self.dil))]
+        self.skip = [keras.layers.Dense(S, name=f"skip_{l}") for l in range(len(self.dil))]
+        self.out1 = keras.layers.Dense(S, name="out1")
+        self.out2 = keras.layers.Dense(Q, name="out2")
+        self.build((None, None))
+
+    def build(self, input_shape):
+        R = self.config["residual_channels"]
+        self.input_conv.build((None, None, self.Q))
+        for dil, res, skip in zip(self.dil, self.res, self.skip):
+            dil.build((None, None, R))
+            res.build((None, None, self.D))
+            skip.build((None, None, self.D))
+        self.out1.build((None, None, self.config["skip_channels"]))
+        self.out2.build((None, None, self.config["skip_channels"]))
+        self.built = True
+
+    def call(self, codes):
+        x = self.input_conv(tf.one_hot(codes, self.Q))
+        skip = 0.0
+        for dil, res, sk in zip(self.dil, self.res, self.skip):
+            z = dil(x)
+            h = tf.tanh(z[..., : self.D]) * tf.sigmoid(z[..., self.D:])
+            skip = skip + sk(h)
+            x = x + res(h)
+        return self.out2(tf.nn.relu(self.out1(tf.nn.relu(skip))))
+
+    def format1_weights(self):
+        """The weights as format-1 arrays (float32)."""
+        def np32(v):
+            return np.asarray(v.numpy(), dtype=np.float32)
+        return dict(
+            input_w=np32(self.input_conv.kernel), input_b=np32(self.input_conv.bias),
+            dil_w=np.stack([np32(l.kernel) for l in self.dil]), dil_b=np.stack([np32(l.bias) for l in self.dil]),
+            res_w=np.stack([np32(l.kernel) for l in self.res]), res_b=np.stack([np32(l.bias) for l in self.res]),
+            skip_w=np.stack([np32(l.kernel) for l in self.skip]),
+            skip_b=np.stack([np32(l.bias) for l in self.skip]),
+            out1_w=np32(self.out1.kernel), out1_b=np32(self.out1.bias),
+            out2_w=np32(self.out2.kernel), out2_b=np32(self.out2.bias),
+        )
+
+
+def to_fastdrum_model(net, *, sample_rate, primers=None, meta=None):
+    """A :class:`fastdrum.Model` holding `net`'s weights (validated by fastdrum's format-1 checks)."""
+    return fastdrum.Model(sample_rate=int(sample_rate), dilations=list(net.config["dilations"]),
+                          primers=primers, meta=meta, **net.format1_weights())
+
+
+def export_model(model, path):
+    """Save `model` to `path`, replacing an old file only after the new one loads and validates.
+
+    Writes a temporary file beside `path`, loads it with
+    :func:`fastdrum.load_model` (format-1 validation), checks its weights equal
+    `model`'s, then renames it over `path`.
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".export-", suffix=".npz", dir=directory)
+    os.close(fd)
+    try:
+        model.save(tmp)
+        loaded = fastdrum.load_model(tmp)
+        for k, v in model.weights.items():
+            if not np.array_equal(loaded.weights[k], v):
+                raise TrainingError(f"exported model key {k!r} does not read back equal")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path

@@ -1,0 +1,412 @@
+"""Train a WaveNet on drum one-shots and export it to model format 1.
+
+Run from the repository root::
+
+    python -m training.train --kits /usr/share/hydrogen/data/drumkits --instrument kick \\
+        --out fastdrum/models/kick.npz --steps 2000 --sample-rate 22050 --clip-duration 0.3
+
+Checkpoints go to ``--run-dir`` (default ``runs/<out name>``) every
+``--checkpoint-every`` steps; rerun the same command with ``--resume`` after a
+kill to continue from the last checkpoint. TensorBoard scalars (loss,
+val_loss, steps_per_sec) are written to ``<run-dir>/tb``.
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+from fastdrum import FastDrumError, __version__ as fastdrum_version
+
+from . import data as data_mod
+from .errors import ConfigError, DivergedError, ResumeError
+
+__all__ = ["main", "train", "parse_dilations", "build_parser", "TrainResult"]
+
+#: Options that may change between a run and its resumption.
+RESUMABLE_CHANGES = {"steps", "resume", "out", "log_every", "checkpoint_every", "patience",
+                     "loss_threshold", "eval_every"}
+
+
+def parse_dilations(text):
+    """Parse dilations: ``"1,2,4,8"``, ``"1..512"`` (powers of two), ``"1..512x2"`` (repeated).
+
+    Examples
+    --------
+    >>> parse_dilations("1..8x2")
+    [1, 2, 4, 8, 1, 2, 4, 8]
+    >>> parse_dilations("1,3,9")
+    [1, 3, 9]
+    """
+    s = str(text).replace(" ", "")
+    repeat = 1
+    if "x" in s:
+        s, _, r = s.rpartition("x")
+        try:
+            repeat = int(r)
+        except ValueError:
+            raise ConfigError(f"dilations {text!r}: repeat count {r!r} is not an integer") from None
+    out = []
+    try:
+        for item in s.split(","):
+            if ".." in item:
+                a, b = (int(v) for v in item.split(".."))
+                if a < 1 or b < a or (a & (a - 1)) or (b & (b - 1)):
+                    raise ConfigError(f"dilations {text!r}: range {item!r} must go between powers of two")
+                out += [2 ** i for i in range(a.bit_length() - 1, b.bit_length())]
+            else:
+                out.append(int(item))
+    except ValueError:
+        raise ConfigError(f"dilations {text!r}: expected e.g. '1..512x2' or '1,2,4,8'") from None
+    if repeat < 1 or not out or min(out) < 1:
+        raise ConfigError(f"dilations {text!r}: need positive dilations and repeat count")
+    return out * repeat
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line on stderr, exit status 2
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser():
+    p = _Parser(prog="python -m training.train", description=__doc__.split("\n\n")[0],
+                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    g = p.add_argument_group("data")
+    g.add_argument("--data", action="append", default=[], metavar="DIR",
+                   help="folder of WAV/FLAC one-shots (repeatable); files whose names match --instrument")
+    g.add_argument("--kits", action="append", default=[], metavar="DIR",
+                   help="a Hydrogen kit, or a folder of kits (repeatable)")
+    g.add_argument("--instrument", required=True,
+                   help=f"class {sorted(data_mod.INSTRUMENT_CLASSES)} or a regular expression on names; "
+                        "'all' takes every file of --data")
+    g.add_argument("--holdout-kits", action="append", default=[], metavar="NAMES",
+                   help="comma-separated kit names kept out of training entirely (for evaluation)")
+    g.add_argument("--val-fraction", type=float, default=0.1,
+                   help="fraction of clips held out for validation (whole instruments at a time)")
+    g.add_argument("--licence", default=None, help="licence recorded for files from --data")
+    g.add_argument("--sample-rate", type=int, default=16000, metavar="HZ")
+    g.add_argument("--clip-duration", type=float, default=0.2, metavar="SECONDS")
+    g.add_argument("--onset-threshold", type=float, default=0.1,
+                   help="a clip starts where it first reaches this fraction of its peak")
+    g.add_argument("--peak", type=float, default=0.95, help="peak level clips are normalised to")
+    g.add_argument("--gain-db", type=float, default=0.0,
+                   help="augmentation: random gain reduction of up to this many dB per clip and step")
+    g.add_argument("--pitch-semitones", type=float, default=0.0,
+                   help="augmentation: pitch shifts (by resampling) of up to +- this many semitones")
+    g.add_argument("--pitch-steps", type=int, default=5, help="number of pitch-shifted versions, incl. 0")
+    m = p.add_argument_group("model")
+    m.add_argument("--quantization-channels", type=int, default=256, metavar="Q")
+    m.add_argument("--residual-channels", type=int, default=32, metavar="R")
+    m.add_argument("--dilation-channels", type=int, default=32, metavar="D")
+    m.add_argument("--skip-channels", type=int, default=128, metavar="S")
+    m.add_argument("--dilations", default="1..512x2", help="e.g. '1..512x2' or '1,2,4,8'")
+    t = p.add_argument_group("training")
+    t.add_argument("--out", required=True, metavar="FILE.npz", help="exported model (format 1)")
+    t.add_argument("--steps", type=int, default=2000, help="step budget")
+    t.add_argument("--batch-size", type=int, default=4, help="clips per step")
+    t.add_argument("--learning-rate", type=float, default=1e-3)
+    t.add_argument("--clipnorm", type=float, default=1.0, help="global gradient norm clip (0: off)")
+    t.add_argument("--loss-threshold", type=float, default=0.0,
+                   help="stop when the mean training loss of the last --log-every steps falls below (0: off)")
+    t.add_argument("--eval-every", type=int, default=50, help="steps between validation losses")
+    t.add_argument("--patience", type=int, default=10,
+                   help="stop after this many validations without improvement (0: off); "
+                        "the best-validation weights are exported")
+    t.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints")
+    t.add_argument("--run-dir", default=None, help="checkpoints and logs (default runs/<out name>)")
+    t.add_argument("--resume", action="store_true", help="continue from the run dir's last checkpoint")
+    t.add_argument("--primers", type=int, default=32, help="codes of each training clip stored as primers")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--no-xla", dest="xla", action="store_false", help="disable jit_compile (XLA)")
+    t.add_argument("--log-every", type=int, default=10, help="steps between progress lines")
+    return p
+
+
+def _check_args(a):
+    def positive(name, v, integer=False):
+        if not (v > 0) or (integer and int(v) != v) or not math.isfinite(v):
+            raise ConfigError(f"--{name.replace('_', '-')} must be a positive "
+                              f"{'integer' if integer else 'number'}, got {v!r}")
+    for name in ("sample_rate", "steps", "batch_size", "eval_every", "checkpoint_every", "log_every",
+                 "pitch_steps", "primers"):
+        positive(name, getattr(a, name), integer=True)
+    for name in ("clip_duration", "learning_rate", "peak"):
+        positive(name, getattr(a, name))
+    for name in ("gain_db", "pitch_semitones", "loss_threshold", "clipnorm"):
+        v = getattr(a, name)
+        if not (math.isfinite(v) and v >= 0):
+            raise ConfigError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {v!r}")
+    if a.patience < 0:
+        raise ConfigError(f"--patience must be >= 0, got {a.patience!r}")
+    if a.peak > 1:
+        raise ConfigError(f"--peak must lie in (0, 1], got {a.peak!r}")
+    if not 0 < a.onset_threshold <= 1:
+        raise ConfigError(f"--onset-threshold must lie in (0, 1], got {a.onset_threshold!r}")
+    if not a.out.endswith(".npz"):
+        raise ConfigError(f"--out must name a .npz file, got {a.out!r}")
+
+
+class TrainResult(dict):
+    """What :func:`train` returns: ``model`` (fastdrum.Model), ``net`` (Keras), ``path``, figures."""
+
+
+def _log(msg):
+    print(msg, flush=True)
+
+
+def _fmt_time(s):
+    s = int(round(s))
+    return f"{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def _write_json(path, obj):
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def train(args):
+    """Train and export as `args` (the parsed command line) says; returns a :class:`TrainResult`."""
+    _check_args(args)
+    dilations = parse_dilations(args.dilations)
+    from .network import WaveNetConfig  # imports TensorFlow
+
+    cfg = WaveNetConfig(quantization_channels=args.quantization_channels,
+                        residual_channels=args.residual_channels, dilation_channels=args.dilation_channels,
+                        skip_channels=args.skip_channels, dilations=dilations)
+    T = int(round(args.clip_duration * args.sample_rate))
+    if T <= cfg.receptive_field:
+        raise ConfigError(f"clip of {T} samples ({args.clip_duration} s at {args.sample_rate} Hz) is not "
+                          f"longer than the receptive field ({cfg.receptive_field} samples): lengthen "
+                          "--clip-duration or use fewer/smaller --dilations")
+    holdout = [k for item in args.holdout_kits for k in item.split(",") if k.strip()]
+    dataset = data_mod.build_dataset(
+        instrument=args.instrument, sample_rate=args.sample_rate, clip_samples=T,
+        val_fraction=args.val_fraction, seed=args.seed, data_dirs=args.data, kit_dirs=args.kits,
+        holdout_kits=holdout, licence=args.licence, onset_threshold=args.onset_threshold, peak=args.peak)
+
+    run_dir = args.run_dir or os.path.join("runs", os.path.splitext(os.path.basename(args.out))[0])
+    os.makedirs(run_dir, exist_ok=True)
+    config = {k: v for k, v in sorted(vars(args).items())}
+    config["dilations"] = dilations
+    ckpt_dir = os.path.join(run_dir, "ckpt")
+    config_path = os.path.join(run_dir, "config.json")
+    has_ckpt = os.path.isdir(ckpt_dir) and any(f.startswith("ckpt-") for f in os.listdir(ckpt_dir))
+    if has_ckpt and not args.resume:
+        raise ResumeError(f"run dir {run_dir!r} already has checkpoints: pass --resume to continue it, "
+                          "or choose another --run-dir")
+    if has_ckpt:
+        try:
+            with open(config_path, encoding="utf-8") as f:
+                saved = json.load(f)
+        except (OSError, ValueError) as exc:
+            raise ResumeError(f"cannot read {config_path!r} to resume: {exc}") from None
+        for k in sorted(set(saved["config"]) | set(config)):
+            if k not in RESUMABLE_CHANGES and saved["config"].get(k) != config.get(k):
+                raise ResumeError(f"cannot resume {run_dir!r}: option {k!r} was "
+                                  f"{saved['config'].get(k)!r}, now {config.get(k)!r}")
+        if saved["manifest_sha256"] != dataset.manifest["sha256"]:
+            raise ResumeError(f"cannot resume {run_dir!r}: the training data changed (manifest hash)")
+    _write_json(config_path, {"config": config, "manifest_sha256": dataset.manifest["sha256"]})
+    _write_json(os.path.join(run_dir, "manifest.json"), dataset.manifest)
+
+    # -- arrays: every pitch-shifted version of every training clip, fitted to T samples
+    shifts = [0.0]
+    if args.pitch_semitones > 0 and args.pitch_steps > 1:
+        shifts = [float(s) for s in np.linspace(-args.pitch_semitones, args.pitch_semitones, args.pitch_steps)]
+    train_audio = np.stack([np.stack([data_mod.fit(data_mod.pitch_shift(c.audio, s), T, args.peak)
+                                      for c in dataset.train]) for s in shifts])
+    Q = cfg["quantization_channels"]
+    base = np.stack([data_mod.fit(c.audio, T, args.peak) for c in dataset.train])
+    primers = data_mod.encode(base, Q)[:, : min(args.primers, T)]
+    val_codes = (data_mod.encode(np.stack([data_mod.fit(c.audio, T, args.peak) for c in dataset.val]), Q)
+                 if dataset.val else None)
+    _log(f"data: {len(dataset.train)} training and {len(dataset.val)} validation clips of "
+         f"{args.instrument!r} from {len(dataset.manifest['kits'])} kit(s) and {len(args.data)} folder(s); "
+         f"held out kits {dataset.manifest['holdout_kits']}; {len(shifts)} pitch version(s); "
+         f"clip {T} samples, receptive field {cfg.receptive_field}")
+
+    import keras
+    import tensorflow as tf
+
+    from .network import WaveNet, export_model, to_fastdrum_model
+
+    keras.utils.set_random_seed(args.seed)
+    net = WaveNet(cfg)
+    opt_kwargs = {"global_clipnorm": args.clipnorm} if args.clipnorm > 0 else {}
+    optimizer = keras.optimizers.Adam(args.learning_rate, **opt_kwargs)
+    optimizer.build(net.trainable_variables)
+    variables = net.trainable_variables
+
+    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    best_val = tf.Variable(np.inf, dtype=tf.float64, trainable=False, name="best_val")
+    best_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="best_step")
+    bad_evals = tf.Variable(0, dtype=tf.int64, trainable=False, name="bad_evals")
+    last_val = tf.Variable(np.nan, dtype=tf.float64, trainable=False, name="last_val")
+    elapsed = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="elapsed")
+    best_weights = [tf.Variable(v.numpy(), trainable=False) for v in variables]
+    ckpt = tf.train.Checkpoint(model=net, optimizer=optimizer, step=step, best_val=best_val,
+                               best_step=best_step, bad_evals=bad_evals, last_val=last_val,
+                               elapsed=elapsed, best_weights=best_weights)
+    manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=2)
+    if args.resume and manager.latest_checkpoint:
+        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        _log(f"resumed from checkpoint {manager.latest_checkpoint} at step {int(step)}")
+    elif args.resume:
+        _log(f"--resume: no checkpoint in {ckpt_dir!r} yet, starting at step 0")
+
+    def loss_fn(codes):
+        logits = net(codes[:, :-1])
+        return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=codes[:, 1:], logits=logits))
+
+    @tf.function(jit_compile=args.xla, reduce_retracing=True)
+    def train_step(codes):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(codes)
+        grads = tape.gradient(loss, variables)
+        # The last layer's residual output feeds nothing: a zero gradient, not None.
+        grads = [tf.zeros(v.shape, v.dtype) if g is None else g for g, v in zip(grads, variables)]
+        optimizer.apply_gradients(zip(grads, variables))
+        return loss
+
+    @tf.function(jit_compile=args.xla)
+    def val_step(codes):
+        return loss_fn(codes)
+
+    writer = tf.summary.create_file_writer(os.path.join(run_dir, "tb"))
+    from tensorflow.core.framework import summary_pb2
+
+    # tf.summary.scalar lives in the tensorboard package; tf.summary.write with the
+    # scalars plugin's metadata writes the same event without that dependency.
+    scalar_meta = summary_pb2.SummaryMetadata(data_class=summary_pb2.DATA_CLASS_SCALAR)
+    scalar_meta.plugin_data.plugin_name = "scalars"
+
+    def scalar(tag, value, s):
+        with writer.as_default():
+            tf.summary.write(tag, tf.constant(value, tf.float32), step=s, metadata=scalar_meta)
+    n_train, n_shift, B = len(dataset.train), len(shifts), args.batch_size
+    recent, stop_reason, last_mean = [], "step budget", float("nan")
+    t_log, s_log = time.perf_counter(), int(step)
+    t_start = time.perf_counter()
+    elapsed0 = float(elapsed.numpy())
+    first_step_at = None
+    rate = float("nan")
+
+    def evaluate():
+        v = float(val_step(tf.constant(val_codes)))
+        last_val.assign(v)
+        if v < float(best_val):
+            best_val.assign(v)
+            best_step.assign(int(step))
+            bad_evals.assign(0)
+            for bw, w in zip(best_weights, variables):
+                bw.assign(w)
+        else:
+            bad_evals.assign_add(1)
+        scalar("val_loss", v, int(step))
+        return v
+
+    while int(step) < args.steps:
+        s = int(step)
+        rng = np.random.default_rng([args.seed, s])    # a function of (seed, step): resumes repeat exactly
+        idx = rng.integers(n_train, size=B)
+        ver = rng.integers(n_shift, size=B)
+        gain = 10.0 ** (-rng.uniform(0.0, args.gain_db, size=B) / 20.0)
+        codes = data_mod.encode(train_audio[ver, idx] * gain[:, None], Q)
+        loss = float(train_step(tf.constant(codes)))
+        if not math.isfinite(loss):
+            raise DivergedError(f"training loss became {loss} at step {s + 1}")
+        step.assign_add(1)
+        s += 1
+        recent.append(loss)
+        if first_step_at is None:
+            first_step_at = time.perf_counter()
+            _log(f"step 1 done (tracing and XLA compilation {first_step_at - t_start:.1f} s)")
+            t_log, s_log = first_step_at, s
+        elapsed.assign(elapsed0 + time.perf_counter() - t_start)
+        if s % args.eval_every == 0 and val_codes is not None:
+            evaluate()
+        if s % args.log_every == 0 or s == args.steps:
+            now = time.perf_counter()
+            if s > s_log:
+                rate = (s - s_log) / (now - t_log)
+            mean = last_mean = float(np.mean(recent))
+            scalar("loss", mean, s)
+            if math.isfinite(rate):
+                scalar("steps_per_sec", rate, s)
+            left = (args.steps - s) / rate if rate > 0 else float("nan")
+            _log(f"step {s}/{args.steps} loss {mean:.4f} val {float(last_val):.4f} "
+                 f"(best {float(best_val):.4f} @ {int(best_step)}) {rate:.2f} steps/s "
+                 f"{1000 / rate / 60 if rate > 0 else float('nan'):.1f} min/1000 steps, "
+                 f"left {_fmt_time(left) if math.isfinite(left) else '?'}")
+            t_log, s_log = now, s
+            if args.loss_threshold > 0 and mean < args.loss_threshold:
+                stop_reason = f"training loss {mean:.4f} < threshold {args.loss_threshold}"
+                recent = []
+                break
+            recent = []
+        if s % args.checkpoint_every == 0:
+            manager.save(checkpoint_number=s)
+        if args.patience and val_codes is not None and int(bad_evals) >= args.patience:
+            stop_reason = (f"early stopping: no validation improvement in {args.patience} evaluations "
+                           f"(best {float(best_val):.4f} at step {int(best_step)})")
+            break
+    if val_codes is not None and (int(step) % args.eval_every or not math.isfinite(float(last_val))):
+        evaluate()
+    final_train_loss = float(np.mean(recent)) if recent else last_mean
+    manager.save(checkpoint_number=int(step))
+    writer.flush()
+    steps_done = int(step)
+    _log(f"stopped at step {steps_done}: {stop_reason}")
+
+    exported_step = steps_done
+    if val_codes is not None and int(best_step) > 0:
+        for w, bw in zip(variables, best_weights):
+            w.assign(bw)
+        exported_step = int(best_step)
+    meta = dict(
+        instrument=args.instrument, sample_rate=args.sample_rate, clip_duration=args.clip_duration,
+        steps=exported_step, steps_trained=steps_done, stop_reason=stop_reason,
+        losses=dict(train=None if not math.isfinite(final_train_loss) else round(final_train_loss, 5),
+                    val_best=None if not math.isfinite(float(best_val)) else round(float(best_val), 5),
+                    val_last=None if not math.isfinite(float(last_val)) else round(float(last_val), 5)),
+        training_seconds=round(float(elapsed.numpy()), 1),
+        manifest_sha256=dataset.manifest["sha256"],
+        holdout_kits=dataset.manifest["holdout_kits"],
+        data=[{k: e.get(k) for k in ("file", "kit", "instrument", "licence", "sha256", "split")}
+              for e in dataset.manifest["files"]],
+        kits={k: v["licence"] for k, v in dataset.manifest["kits"].items()},
+        config={k: v for k, v in config.items() if k not in ("resume",)},
+        receptive_field=cfg.receptive_field,
+        trainer=dict(fastdrum=fastdrum_version, tensorflow=tf.__version__, keras=keras.__version__),
+    )
+    model = to_fastdrum_model(net, sample_rate=args.sample_rate, primers=primers, meta=meta)
+    path = export_model(model, args.out)
+    _log(f"exported {path} (weights of step {exported_step}; train loss {meta['losses']['train']}, "
+         f"best val loss {meta['losses']['val_best']})")
+    return TrainResult(model=model, net=net, path=path, steps=steps_done, exported_step=exported_step,
+                       steps_per_sec=rate, stop_reason=stop_reason, meta=meta, run_dir=run_dir)
+
+
+def main(argv=None):
+    """Command line entry point; returns the exit status (2 on bad input, one line on stderr)."""
+    args = build_parser().parse_args(argv)
+    try:
+        train(args)
+    except FastDrumError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: resume with --resume (the last checkpoint is kept)", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
