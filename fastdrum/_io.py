@@ -28,6 +28,12 @@ class OutputExistsError(FastDrumError, FileExistsError):
     """The output path exists and overwriting was not allowed."""
 
 
+def _umask():
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _check_dest(path, overwrite):
     path = os.fspath(path)
     if not overwrite and os.path.lexists(path):
@@ -68,6 +74,7 @@ def atomic_file(path, *, overwrite=False, suffix=""):
     fd, tmp = tempfile.mkstemp(prefix=".fastdrum-", suffix=suffix + ".tmp", dir=parent)
     os.close(fd)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
         yield tmp
         if not overwrite and os.path.lexists(path):
             raise OutputExistsError(f"{path!r} already exists (pass overwrite=True, or --force, to replace it)")
@@ -99,6 +106,7 @@ def atomic_dir(path, *, overwrite=False):
     tmp = tempfile.mkdtemp(prefix=".fastdrum-", suffix=".tmp", dir=parent)
     old = None
     try:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
         yield tmp
         if os.path.lexists(path):
             if not overwrite:

@@ -1,0 +1,584 @@
+"""The ``fastdrum`` command: generate clips, export kits, render beats, describe and plot models.
+
+Run ``fastdrum --help`` or ``fastdrum SUBCOMMAND --help``; ``python -m fastdrum``
+is the same command. :func:`main` is the entry point and never raises on bad
+input: it prints one line on stderr and returns 2.
+
+Examples
+--------
+>>> main(["beat", "--pattern", "nonsense"])
+2
+"""
+
+import argparse
+import json
+import os
+import secrets
+import sys
+
+import numpy as np
+
+from . import _io
+from ._errors import FastDrumError
+from ._version import __version__
+
+__all__ = ["main"]
+
+PROG = "fastdrum"
+
+
+class CLIError(FastDrumError, ValueError):
+    """A bad command-line argument (reported as one line, exit status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but errors are one line on stderr (exit status 2)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# -- argument types ---------------------------------------------------------------------
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _nonneg_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def _number(text):
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+# -- shared options ---------------------------------------------------------------------
+def _common(parser, *, models=True, generation=True):
+    if models:
+        parser.add_argument("--model", action="append", default=[], metavar="[INSTRUMENT=]NAME_OR_PATH",
+                            help="use this model (a shipped model's name or a .npz file) for INSTRUMENT; "
+                                 "repeatable, e.g. --model kick=my_kick.npz")
+    if generation:
+        parser.add_argument("--backend", choices=["auto", "c", "numpy"], default="auto",
+                            help="generation backend (default: auto, the compiled kernel)")
+        parser.add_argument("--threads", type=_positive_int, default=1, metavar="N",
+                            help="threads for generation (default 1)")
+        parser.add_argument("--seed", type=_nonneg_int, default=None, metavar="N",
+                            help="random seed: the same seed gives the same output (default: random, printed)")
+        parser.add_argument("--duration", type=_number, default=None, metavar="SECONDS",
+                            help="clip length in seconds (default: each model's own)")
+        parser.add_argument("--temperature", type=_number, default=1.0, metavar="T",
+                            help="sampling temperature; 0 is deterministic argmax (default 1)")
+        parser.add_argument("--primer-noise", type=_number, default=0.0, metavar="STD",
+                            help="noise added to the training primers that start each clip (default 0)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
+
+
+def _output(parser, *, what, audio=True):
+    parser.add_argument("-o", "--output", required=True, metavar="PATH", help=f"where to write the {what}")
+    parser.add_argument("--force", action="store_true", help="replace the output if it exists")
+    if audio:
+        parser.add_argument("--format", choices=sorted(_io.AUDIO_FORMATS), default=None,
+                            help="audio file format (default: from the file name, else wav)")
+        parser.add_argument("--sample-rate", type=_positive_int, default=None, metavar="HZ",
+                            help="resample the audio to this rate (default: the models')")
+        parser.add_argument("--no-post", dest="post", action="store_false",
+                            help="no post-processing (EQ, compression, gate, normalisation)")
+
+
+def build_parser():
+    """The argparse parser of the ``fastdrum`` command."""
+    from .presets import PRESETS
+
+    parser = _Parser(prog=PROG, description="New drum sounds from small WaveNets, and a drum machine to play them.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subs = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    subs.required = True
+
+    p = subs.add_parser("generate", help="generate one-shots of an instrument into a folder",
+                        description="Generate N one-shots of one instrument as audio files in a new folder "
+                                    "(INSTRUMENT_000.wav, ...).")
+    p.add_argument("instrument", metavar="INSTRUMENT", help="a shipped model's name (e.g. kick) or a model file")
+    p.add_argument("-n", type=_positive_int, default=16, metavar="N", help="number of clips (default 16)")
+    _output(p, what="folder of clips")
+    _common(p)
+    p.set_defaults(func=cmd_generate)
+
+    p = subs.add_parser("kit", help="generate a drum kit folder (clips, SFZ, Hydrogen drumkit.xml)",
+                        description="Generate N variations of each instrument and write them as a kit folder: "
+                                    "audio files, an SFZ instrument (GM notes, round robin) and a Hydrogen "
+                                    "drumkit.xml.")
+    p.add_argument("-n", type=_positive_int, default=8, metavar="N", help="variations per instrument (default 8)")
+    p.add_argument("--instruments", default=None, metavar="LIST",
+                   help="comma-separated instruments (default: every shipped model, or only the --model ones)")
+    p.add_argument("--author", default="fastdrum", help="author written into drumkit.xml")
+    p.add_argument("--license", default="CC0", help="licence written into drumkit.xml")
+    _output(p, what="kit folder")
+    _common(p)
+    p.set_defaults(func=cmd_kit)
+
+    p = subs.add_parser("beat", help="render a drum beat to audio (and/or MIDI)",
+                        description="Render a beat from a pattern (a preset or a grid) or a MIDI file, with "
+                                    "freshly generated clips or a kit folder. Writes audio, or a General MIDI "
+                                    "file if the output ends in .mid.",
+                        epilog="Grid syntax: instrument=steps, separated by commas, e.g. "
+                               "'kick=x...x...x...x...,snare=....x.......x...,hihat=..x...x...x...x.'. "
+                               "Steps: X accent, x hit, o ghost, 1-9 velocity, . rest; | and spaces are "
+                               "ignored. 16 steps are sixteenth notes. Presets: " + ", ".join(sorted(PRESETS)))
+    p.add_argument("--pattern", default="house", metavar="PRESET_OR_GRID",
+                   help="a preset name, a grid, or a file holding a grid (default: house)")
+    p.add_argument("--bpm", type=_number, default=None, help="tempo (default: the preset's, else 120)")
+    p.add_argument("--bars", type=_positive_int, default=4, help="number of bars (default 4)")
+    p.add_argument("--swing", type=_number, default=None,
+                   help="delay of the off-beat steps as a fraction of a step, in [0, 1) (default: the preset's, else 0)")
+    p.add_argument("--steps-per-beat", type=_number, default=None, metavar="N",
+                   help="steps in a beat (default: steps in the bar / 4)")
+    p.add_argument("--humanize-time", type=_number, default=0.0, metavar="MS",
+                   help="random timing offsets, standard deviation in milliseconds (default 0)")
+    p.add_argument("--humanize-velocity", type=_number, default=0.0, metavar="V",
+                   help="random velocity changes, standard deviation in [0, 1] (default 0)")
+    p.add_argument("--midi", default=None, metavar="FILE", help="play this MIDI file's drum notes instead of a pattern")
+    p.add_argument("--midi-out", default=None, metavar="FILE", help="also write the pattern as a General MIDI file")
+    p.add_argument("--kit", default=None, metavar="DIR", help="use the clips of this kit folder instead of generating")
+    p.add_argument("--variations", type=_positive_int, default=8, metavar="N",
+                   help="clips generated per instrument (default 8; with --no-repeat, at least one per hit)")
+    p.add_argument("--no-repeat", action="store_true", help="never play the same clip twice")
+    p.add_argument("--stereo", action="store_true", help="stereo output, instruments panned")
+    p.add_argument("--no-tail", dest="tail", action="store_false",
+                   help="cut the beat at the end of the last bar (for loops)")
+    _output(p, what="beat (.wav, .flac or .mid)")
+    _common(p)
+    p.set_defaults(func=cmd_beat)
+
+    p = subs.add_parser("info", help="describe a model", description="Describe a model: sizes, receptive field, "
+                                                                       "cost per sample, metadata.")
+    p.add_argument("model", metavar="MODEL", help="a shipped model's name or a model file")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_info, quiet=False)
+
+    p = subs.add_parser("plot", help="plot generated clips beside training primers (PNG)",
+                        description="Draw waveforms and spectrograms of generated clips beside the model's "
+                                    "training primers, per instrument, into a PNG (needs matplotlib).")
+    p.add_argument("instruments", nargs="*", metavar="INSTRUMENT",
+                   help="instruments to plot (default: every shipped model, or the --model ones)")
+    p.add_argument("-n", type=_positive_int, default=4, metavar="N", help="clips per instrument (default 4)")
+    _output(p, what="PNG file", audio=False)
+    p.add_argument("--no-post", dest="post", action="store_false", help="plot the raw clips")
+    _common(p)
+    p.set_defaults(func=cmd_plot)
+    return parser
+
+
+# -- helpers ----------------------------------------------------------------------------
+def _progress(args):
+    return not args.quiet and sys.stderr.isatty()
+
+
+def _say(args, text):
+    if not args.quiet:
+        print(text)
+
+
+def _check_output(path, force):
+    """Fail early (before any work) if `path` cannot be written."""
+    path = os.fspath(path)
+    if os.path.lexists(path) and not force:
+        raise _io.OutputExistsError(f"{path!r} already exists (use --force to replace it)")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise CLIError(f"cannot write {path!r}: directory {parent!r} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise CLIError(f"cannot write {path!r}: directory {parent!r} is not writable")
+    return path
+
+
+def _model_overrides(args):
+    """--model options -> {instrument: name_or_path}."""
+    from .model import load_model
+    from .sequencer import ALIASES, INSTRUMENTS
+
+    out = {}
+    for spec in args.model:
+        if "=" in spec:
+            inst, _, target = spec.partition("=")
+            inst, target = inst.strip(), target.strip()
+            if not inst or not target:
+                raise CLIError(f"bad --model {spec!r}: expected INSTRUMENT=NAME_OR_PATH")
+        else:
+            target = spec
+            model = load_model(target)
+            stem = os.path.splitext(os.path.basename(target))[0].lower()
+            cands = [str(model.instrument or "").lower(), stem]
+            inst = next((c for c in cands if c in INSTRUMENTS or c in ALIASES), None)
+            if inst is None:
+                raise CLIError(f"cannot tell which instrument the model {spec!r} plays "
+                               f"(meta instrument {model.instrument!r}); use --model INSTRUMENT={spec}")
+        key = _kit_name(inst)
+        if key in out:
+            raise CLIError(f"--model given twice for {key!r}")
+        out[key] = target
+    return out
+
+
+def _kit_name(inst):
+    from .kit import _instrument_name
+
+    return _instrument_name(inst)
+
+
+def _seed(args):
+    if args.seed is None:
+        args.seed = secrets.randbelow(2**31)
+    return args.seed
+
+
+def _gen_kwargs(args):
+    return dict(duration=args.duration, temperature=args.temperature, primer_noise=args.primer_noise,
+                backend=args.backend, n_threads=args.threads, progress=_progress(args))
+
+
+def _resolve_instrument_model(inst, overrides):
+    """The model (name or path) that plays `inst`, following FALLBACKS; or (None, None)."""
+    from .model import available_models
+    from .sequencer import FALLBACKS
+
+    shipped = set(available_models())
+    seen = []
+    cur = inst
+    while cur is not None and cur not in seen:
+        if cur in overrides:
+            return cur, overrides[cur]
+        if cur in shipped:
+            return cur, cur
+        seen.append(cur)
+        cur = FALLBACKS.get(cur)
+    return None, None
+
+
+# -- subcommands ------------------------------------------------------------------------
+def cmd_generate(args):
+    from ._generate import generate
+    from .kit import _instrument_from_filename, _resample
+    from .model import load_model
+
+    out = _check_output(args.output, args.force)
+    overrides = _model_overrides(args)
+    target = args.instrument
+    if os.path.isfile(target) or target.endswith(".npz"):
+        model = load_model(target)
+        inst = _kit_name(_instrument_from_filename(str(model.instrument or "")) or
+                         _instrument_from_filename(os.path.splitext(os.path.basename(target))[0]) or "clip")
+    else:
+        inst = _kit_name(target)
+        model = load_model(overrides.get(inst, target))
+    fmt = args.format or "wav"
+    seed = _seed(args)
+    y = generate(model, args.n, seed=seed, **_gen_kwargs(args))
+    sr = model.sample_rate
+    if args.post:
+        from . import post
+
+        y = post.process(y, sr, instrument=inst)
+    if args.sample_rate:
+        y = _resample(y, sr, args.sample_rate)
+        sr = args.sample_rate
+    with _io.atomic_dir(out, overwrite=args.force) as tmp:
+        for i, clip in enumerate(y):
+            _io._write_audio_raw(os.path.join(tmp, f"{inst}_{i:03d}.{fmt}"), clip, sr, fmt)
+    _say(args, f"wrote {args.n} {inst} clips ({y.shape[1] / sr:.3f} s, {sr} Hz) to {out} (seed {seed})")
+    return 0
+
+
+def _instrument_list(args, overrides):
+    from .model import available_models
+
+    if getattr(args, "instruments", None):
+        items = args.instruments if isinstance(args.instruments, list) else args.instruments.split(",")
+        names = [_kit_name(s) for s in items if s.strip()]
+        if not names:
+            raise CLIError(f"no instruments in {args.instruments!r}")
+        return list(dict.fromkeys(names))
+    if overrides:
+        return list(overrides)
+    names = available_models()
+    if not names:
+        raise CLIError("no shipped models are installed; pass --model INSTRUMENT=PATH")
+    return names
+
+
+def _models_for(instruments, overrides):
+    from .model import available_models
+
+    models = {}
+    for inst in instruments:
+        if inst in overrides:
+            models[inst] = overrides[inst]
+        elif inst in available_models():
+            models[inst] = inst
+        else:
+            raise CLIError(f"no model for instrument {inst!r}: shipped models are {available_models()!r}; "
+                           f"pass --model {inst}=PATH")
+    return models
+
+
+def cmd_kit(args):
+    from .kit import generate_kit
+
+    out = _check_output(args.output, args.force)
+    overrides = _model_overrides(args)
+    instruments = _instrument_list(args, overrides)
+    models = _models_for(instruments, overrides)
+    seed = _seed(args)
+    kit = generate_kit(models, n=args.n, seed=seed, post=args.post, sr=args.sample_rate, **_gen_kwargs(args))
+    kit.export(out, format=args.format or "wav", overwrite=args.force, author=args.author, license=args.license)
+    _say(args, f"wrote kit {out}: {', '.join(f'{k} x{len(v)}' for k, v in kit.items())} at {kit.sr} Hz (seed {seed})")
+    return 0
+
+
+def _read_pattern(args):
+    from .sequencer import Pattern
+
+    text = args.pattern
+    if "=" not in text and os.path.isfile(text):
+        with open(text, encoding="utf-8") as f:
+            text = f.read()
+    return Pattern.parse(text, steps_per_beat=args.steps_per_beat)
+
+
+def _beat_kit(args, hits, seed):
+    """Generate the clips the hits need: per instrument (or its fallback) with a model."""
+    from . import sequencer
+    from .kit import Kit, generate_kit
+    from .model import available_models
+
+    overrides = _model_overrides(args)
+    models, counts = {}, {}
+    for h in hits:
+        inst = sequencer.canonical_instrument(h.instrument)
+        source, model = _resolve_instrument_model(inst, overrides)
+        if source is None:
+            raise CLIError(f"no model for instrument {inst!r}: shipped models are {available_models()!r}; "
+                           f"pass --model {inst}=PATH")
+        models[source] = model
+        counts[source] = counts.get(source, 0) + 1
+    kits = []
+    for source, model in models.items():
+        n = max(args.variations, counts[source]) if args.no_repeat else args.variations
+        kits.append(generate_kit({source: model}, n=n, seed=seed, post=args.post, **_gen_kwargs(args)))
+    rate = max(k.sr for k in kits)
+    return Kit({inst: clips for k in kits for inst, clips in k.resample(rate).items()}, rate)
+
+
+def cmd_beat(args):
+    from . import midi, sequencer
+    from .kit import Kit
+
+    out = _check_output(args.output, args.force)
+    if args.midi_out:
+        _check_output(args.midi_out, args.force)
+        if os.path.abspath(args.midi_out) == os.path.abspath(out):
+            raise CLIError(f"--midi-out {args.midi_out!r} is the same file as --output")
+    seed = _seed(args)
+    kit_seed, sched_seed, mix_seed = (int(v) for v in np.random.SeedSequence(seed).generate_state(3))
+    timing = dict(humanize_time=args.humanize_time / 1000.0, humanize_velocity=args.humanize_velocity)
+    if args.midi is None:
+        pattern = _read_pattern(args)
+        bpm = args.bpm if args.bpm is not None else (pattern.bpm or 120.0)
+        sched = dict(bpm=bpm, bars=args.bars, swing=args.swing, seed=sched_seed, **timing)
+        hits = sequencer.schedule(pattern, **sched)
+        what = f"{args.bars} bar{'s' if args.bars != 1 else ''} of {pattern.name or 'pattern'} at {bpm:g} BPM"
+    else:
+        if args.midi_out:
+            raise CLIError("--midi-out writes a pattern; it cannot be combined with --midi")
+        if not args.tail:
+            raise CLIError("--no-tail applies to patterns, not to --midi")
+        pattern = None
+        hits = midi.read_midi(args.midi)
+        if not hits:
+            raise midi.MidiError(f"MIDI file {args.midi!r} has no GM drum notes on channel 10")
+        what = os.path.basename(args.midi)
+
+    is_midi_out = out.lower().endswith((".mid", ".midi"))
+    if is_midi_out:
+        if pattern is None:
+            raise CLIError("a .mid output needs a pattern, not --midi")
+        midi.write_midi(out, pattern, overwrite=args.force, **sched)
+        _say(args, f"wrote {out}: {what} (General MIDI, channel 10)")
+        return 0
+
+    if args.kit is not None:
+        if args.model:
+            raise CLIError("--kit and --model cannot be combined")
+        kit = Kit.load(args.kit)
+    else:
+        kit = _beat_kit(args, hits, kit_seed)
+    if args.sample_rate:
+        kit = kit.resample(args.sample_rate)
+    opts = dict(seed=mix_seed, no_repeat=args.no_repeat, stereo=args.stereo, post=args.post)
+    if pattern is not None:
+        length = sequencer.beat_length(pattern, bpm=bpm, bars=args.bars, sr=kit.sr)
+        y = sequencer.mix(hits, kit, length=length, tail=args.tail, **opts)
+    else:
+        y = midi.render_midi(args.midi, kit, **opts)
+    if args.midi_out:
+        midi.write_midi(args.midi_out, pattern, overwrite=args.force, **sched)
+    _io.write_audio(out, y, kit.sr, format=args.format, overwrite=args.force)
+    T = y.shape[-1]
+    _say(args, f"wrote {out}: {what}, {T / kit.sr:.2f} s, {kit.sr} Hz, "
+               f"{'stereo' if args.stereo else 'mono'} (seed {seed})")
+    if args.midi_out:
+        _say(args, f"wrote {args.midi_out} (General MIDI, channel 10)")
+    return 0
+
+
+def _describe(model):
+    n_params = int(sum(w.size for w in model.weights.values()))
+    rf = model.receptive_field
+    return {
+        "path": model.path,
+        "instrument": model.instrument,
+        "sample_rate": model.sample_rate,
+        "layers": model.n_layers,
+        "dilations": list(model.dilations),
+        "quantization_channels": model.quantization_channels,
+        "residual_channels": model.residual_channels,
+        "dilation_channels": model.dilation_channels,
+        "skip_channels": model.skip_channels,
+        "receptive_field_samples": rf,
+        "receptive_field_ms": round(1000.0 * rf / model.sample_rate, 2),
+        "parameters": n_params,
+        "flops_per_sample": model.flops_per_sample,
+        "clip_duration": model.duration,
+        "primers": None if model.primers is None else list(model.primers.shape),
+        "meta": model.meta,
+    }
+
+
+def cmd_info(args):
+    from .model import load_model
+
+    info = _describe(load_model(args.model))
+    if args.json:
+        print(json.dumps(info, indent=2, sort_keys=True, default=str))
+        return 0
+    d = info["dilations"]
+    rows = [
+        ("model", info["path"]),
+        ("instrument", info["instrument"]),
+        ("sample rate", f"{info['sample_rate']} Hz"),
+        ("layers", f"{info['layers']} (dilations {', '.join(map(str, d))})"),
+        ("channels", f"Q={info['quantization_channels']} R={info['residual_channels']} "
+                     f"D={info['dilation_channels']} S={info['skip_channels']}"),
+        ("receptive field", f"{info['receptive_field_samples']} samples ({info['receptive_field_ms']} ms)"),
+        ("parameters", f"{info['parameters']:,}"),
+        ("flops/sample", f"{info['flops_per_sample']:,}"),
+        ("clip duration", "unknown" if info["clip_duration"] is None else f"{info['clip_duration']} s"),
+        ("primers", "none" if info["primers"] is None else "{} x {} codes".format(*info["primers"])),
+    ]
+    for k, v in sorted(info["meta"].items()):
+        if k not in ("instrument", "clip_duration"):
+            rows.append((f"meta.{k}", json.dumps(v) if not isinstance(v, str) else v))
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"{k:<{width}}  {v}")
+    return 0
+
+
+def cmd_plot(args):
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise CLIError("fastdrum plot needs matplotlib: pip install 'fastdrum[plot]'") from None
+    from scipy import signal
+
+    from ._generate import generate
+    from .model import load_model
+    from .mulaw import mu_law_decode
+
+    out = _check_output(args.output, args.force)
+    overrides = _model_overrides(args)
+    instruments = _instrument_list(args, overrides)
+    models = {inst: load_model(m) for inst, m in _models_for(instruments, overrides).items()}
+    seed = _seed(args)
+    base = np.random.SeedSequence(seed)
+    fig = Figure(figsize=(14, 2.6 * len(models)), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(models), 4, squeeze=False)
+    for row, (inst, model) in zip(axes, models.items()):
+        sr = model.sample_rate
+        y = generate(model, args.n, seed=base.spawn(1)[0], **_gen_kwargs(args))
+        if args.post:
+            from . import post
+
+            y = post.process(y, sr, instrument=inst)
+        primers = None
+        if model.primers is not None:
+            primers = mu_law_decode(model.primers[: args.n], model.quantization_channels)
+        for (ax_w, ax_s), clips, label in ((row[:2], y, "generated"), (row[2:], primers, "training primers")):
+            ax_w.set_title(f"{inst}: {label}", fontsize=9)
+            if clips is None:
+                ax_w.text(0.5, 0.5, "the model has no primers", ha="center", va="center", transform=ax_w.transAxes)
+                ax_s.set_axis_off()
+                continue
+            t = np.arange(clips.shape[1]) / sr * 1000.0
+            for c in clips:
+                ax_w.plot(t, c, linewidth=0.6, alpha=0.7)
+            ax_w.set_xlabel("ms", fontsize=8)
+            ax_w.set_ylim(-1.05, 1.05)
+            nper = int(min(256, max(8, clips.shape[1] // 8), clips.shape[1]))
+            _, _, S = signal.spectrogram(clips.astype(np.float64), fs=sr, nperseg=nper,
+                                         noverlap=nper * 3 // 4, axis=-1)
+            S_db = 10 * np.log10(S.mean(axis=0) + 1e-12)
+            ax_s.imshow(S_db, origin="lower", aspect="auto", vmin=S_db.max() - 80, vmax=S_db.max(),
+                        extent=(0.0, t[-1] if len(t) > 1 else 1000.0 / sr, 0.0, sr / 2))
+            ax_s.set_title(f"{inst}: {label}, mean spectrogram (dB)", fontsize=9)
+            ax_s.set_xlabel("ms", fontsize=8)
+            ax_s.set_ylabel("Hz", fontsize=8)
+    with _io.atomic_file(out, overwrite=args.force, suffix=".png") as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    _say(args, f"wrote {out}: {', '.join(models)} (seed {seed})")
+    return 0
+
+
+def main(argv=None):
+    """Run the ``fastdrum`` command; returns the exit status.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 on success, 2 on bad input (one line on stderr), 130 on Ctrl-C.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, argparse errors
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except (FastDrumError, OSError) as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"{PROG} {args.command}: error: {message}", file=sys.stderr)
+        return 2
