@@ -1,0 +1,22 @@
+#!/bin/sh
+# Train the three shipped models (issue 5) one after another, from the repository root:
+#   nohup sh training/ship_models.sh > runs/ship.log 2>&1 &
+# Each run checkpoints into runs/<name>/ and logs to runs/<name>.log. After a kill,
+# rerun this script with RESUME=--resume to continue every run from its last checkpoint
+# (finished runs resume at their final step and just re-export).
+set -e
+KITS=/usr/share/hydrogen/data/drumkits
+HOLDOUT=Millo_MultiLayered3,VariBreaks      # kept out of training entirely, for evaluation
+PY=${PYTHON:-/work/venv/bin/python}
+COMMON="--kits $KITS --holdout-kits $HOLDOUT --sample-rate 22050 --val-fraction 0.12 \
+  --eval-every 50 --patience 8 --checkpoint-every 100 --log-every 25 \
+  --gain-db 6 --pitch-semitones 1 --pitch-steps 5 --batch-size 4 --seed 0 $RESUME"
+for name in ${MODELS:-hihat snare kick}; do
+  case $name in
+    hihat) ARGS="--instrument hihat --clip-duration 0.2 --steps 2500 --dilations 1..512x2" ;;
+    snare) ARGS="--instrument snare --clip-duration 0.3 --steps 2500 --dilations 1..512x2" ;;
+    kick)  ARGS="--instrument kick --clip-duration 0.4 --steps 2500 --dilations 1..2048x2" ;;
+  esac
+  $PY -m training.train $COMMON $ARGS --out fastdrum/models/$name.npz --run-dir runs/$name \
+    >> runs/$name.log 2>&1
+done
