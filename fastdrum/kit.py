@@ -367,10 +367,7 @@ class Kit:
             if os.path.isdir(sub) and not entry.startswith("."):
                 paths = audio_files(sub)
                 if paths:
-                    try:
-                        inst = _instrument_name(entry)
-                    except KitError:
-                        inst = _instrument_from_filename(entry)
+                    inst = _instrument_from_filename(entry)
                     if inst:
                         found.setdefault(inst, []).extend(os.path.join(sub, p) for p in paths)
         for f in audio_files(directory):
@@ -418,7 +415,7 @@ def _instrument_from_filename(stem):
     before_digit = re.split(r"\d", s, maxsplit=1)[0].strip(" _-.")
     candidates = [before_digit, before_digit.replace("-", "_"), before_digit.replace(" ", "_")]
     candidates += ["_".join(tokens[:2]), tokens[0]] + tokens
-    for c in candidates:
+    for c in candidates + [c[:-1] for c in candidates if c.endswith("s")]:  # plurals: "snares/"
         if c in INSTRUMENTS:
             return c
         if c in ALIASES:
