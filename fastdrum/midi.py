@@ -156,8 +156,8 @@ def read_midi(path_or_midi, *, channel=DRUM_CHANNEL):
         If the file is not a readable MIDI file (or is type 2).
     """
     mid = _load(path_or_midi)
-    if channel is not None:
-        channel = _integer("channel", channel, lo=0, hi=15)
+    if channel is not None and (isinstance(channel, bool) or not isinstance(channel, int) or not 0 <= channel <= 15):
+        raise MidiError(f"channel must be None or an integer in [0, 15] (9 is GM drums), got {channel!r}")
     if mid.type == 2:
         raise MidiError(f"MIDI file {getattr(mid, 'filename', None)!r} is type 2 (asynchronous tracks), "
                         "which has no single timeline")
