@@ -46,9 +46,9 @@ STEPS = {
     "naive": {1: 4, 8: 1},
     "numpy": {1: 256, 8: 128, 32: 64, 128: 64},
     "tf": {1: 64, 8: 64, 32: 64, 128: 64},
-    "c": {1: 2048, 8: 1024, 32: 512, 128: 256},
+    "c": {1: 4096, 8: 1024, 32: 512, 128: 256},
 }
-ROUNDS = {"naive": 3, "numpy": 5, "tf": 5, "c": 10}
+ROUNDS = {"naive": 3, "numpy": 7, "tf": 5, "c": 15}
 #: With --benchmark-disable each case runs one round of at most this many steps.
 DISABLED_STEPS = 16
 #: Generated steps whose codes are checked against the definition (Model.forward).

@@ -127,6 +127,13 @@ def pytest_benchmark_update_machine_info(config, machine_info):
     }
 
 
+def pytest_runtest_logreport(report):
+    """Remember skipped cases and why, for the report."""
+    if report.skipped and report.when in ("setup", "call"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        RUN_INFO.setdefault("skipped", []).append(f"{report.nodeid.split('::')[-1]}: {reason}")
+
+
 def _kernel_info():
     if "c" not in _backends.available():
         return None

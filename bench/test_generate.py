@@ -40,6 +40,10 @@ def run_case(benchmark, backend, model, batch, threads, steps, rounds, sgemm_gfl
         sample_rate=model.sample_rate, flops_per_sample=model.flops_per_sample,
         layers=model.n_layers, receptive_field=model.receptive_field,
     )
+    if backend == "tf":
+        from .tf_backend import tf_threads
+
+        benchmark.extra_info["tf_threads"] = tf_threads()
     benchmark.pedantic(w, rounds=rounds, warmup_rounds=warmup)
     check_generation(w)
     if not benchmark.disabled:
