@@ -230,7 +230,7 @@ def _model_overrides(args):
         key = _kit_name(inst)
         if key in out:
             raise CLIError(f"--model given twice for {key!r}")
-        out[key] = target
+        out[key] = load_model(target)  # fail early, naming the bad model
     return out
 
 
@@ -249,6 +249,17 @@ def _seed(args):
 def _gen_kwargs(args):
     return dict(duration=args.duration, temperature=args.temperature, primer_noise=args.primer_noise,
                 backend=args.backend, n_threads=args.threads, progress=_progress(args))
+
+
+def _fallback_chain(inst):
+    from .sequencer import FALLBACKS
+
+    chain = []
+    cur = FALLBACKS.get(inst)
+    while cur is not None and cur not in chain and cur != inst:
+        chain.append(cur)
+        cur = FALLBACKS.get(cur)
+    return chain
 
 
 def _resolve_instrument_model(inst, overrides):
@@ -284,7 +295,7 @@ def cmd_generate(args):
                          _instrument_from_filename(os.path.splitext(os.path.basename(target))[0]) or "clip")
     else:
         inst = _kit_name(target)
-        model = load_model(overrides.get(inst, target))
+        model = overrides[inst] if inst in overrides else load_model(target)
     fmt = args.format or "wav"
     seed = _seed(args)
     y = generate(model, args.n, seed=seed, **_gen_kwargs(args))
@@ -371,7 +382,9 @@ def _beat_kit(args, hits, seed):
         inst = sequencer.canonical_instrument(h.instrument)
         source, model = _resolve_instrument_model(inst, overrides)
         if source is None:
-            raise CLIError(f"no model for instrument {inst!r}: shipped models are {available_models()!r}; "
+            chain = _fallback_chain(inst)
+            also = f" (nor for {', '.join(map(repr, chain))}, which it can borrow)" if chain else ""
+            raise CLIError(f"no model for instrument {inst!r}{also}: shipped models are {available_models()!r}; "
                            f"pass --model {inst}=PATH")
         models[source] = model
         counts[source] = counts.get(source, 0) + 1
@@ -506,14 +519,13 @@ def cmd_plot(args):
         raise CLIError("fastdrum plot needs matplotlib: pip install 'fastdrum[plot]'") from None
     from scipy import signal
 
-    from ._generate import generate
-    from .model import load_model
+    from ._generate import _resolve_model, generate
     from .mulaw import mu_law_decode
 
     out = _check_output(args.output, args.force)
     overrides = _model_overrides(args)
     instruments = _instrument_list(args, overrides)
-    models = {inst: load_model(m) for inst, m in _models_for(instruments, overrides).items()}
+    models = {inst: _resolve_model(m) for inst, m in _models_for(instruments, overrides).items()}
     seed = _seed(args)
     base = np.random.SeedSequence(seed)
     fig = Figure(figsize=(14, 2.6 * len(models)), layout="constrained")

@@ -1,0 +1,273 @@
+"""The fastdrum command, driven through main([...]) with tiny random model files."""
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import mido
+import numpy as np
+import pytest
+import soundfile as sf
+
+import fastdrum
+from fastdrum import _io
+from fastdrum.cli import main
+from fastdrum.kit import Kit
+from fastdrum.midi import write_midi
+from fastdrum.sequencer import Pattern
+from fastdrum.testing import random_model
+
+SR = 16000
+CLIP = 0.01  # seconds per generated clip
+
+
+@pytest.fixture
+def models(tmp_path):
+    """Model files for kick, snare and hi-hat, and the CLI options that use them."""
+    d = tmp_path / "models"
+    d.mkdir()
+    opts = ["--backend", "numpy", "--quiet"]
+    for i, name in enumerate(["kick", "snare", "hihat"]):
+        path = d / f"{name}.npz"
+        random_model(seed=i, instrument=name, clip_duration=CLIP, primers=2).save(path)
+        opts += ["--model", f"{name}={path}"]
+    return opts
+
+
+@pytest.fixture
+def out(tmp_path):
+    d = tmp_path / "out"
+    d.mkdir()
+    return d
+
+
+def grid_samples(bars, steps, bpm, steps_per_beat, sr=SR):
+    return round(bars * steps * 60 / bpm / steps_per_beat * sr)
+
+
+# -- beat ---------------------------------------------------------------------------------
+def test_beat_with_nothing_else_renders_a_house_beat(models, out):
+    path = out / "beat.wav"
+    assert main(["beat", "-o", str(path), *models]) == 0
+    y, sr = sf.read(path, dtype="float32")
+    grid = grid_samples(4, 16, 124.0, 4)  # house: 124 BPM; 4 bars by default
+    assert sr == SR and y.ndim == 1
+    assert grid <= len(y) <= grid + round(CLIP * SR)
+    assert 0.5 < abs(y).max() <= 1.0
+
+
+@pytest.mark.parametrize("bpm, bars", [(120.0, 2), (97.3, 3)])
+def test_beat_length_is_exact_for_bpm_and_bars(models, out, bpm, bars):
+    pattern = "kick=x...x...x...x...,snare=....x.......x...,hihat=..x...x...x...x."
+    path = out / "b.wav"
+    assert main(["beat", "-o", str(path), "--pattern", pattern, "--bpm", str(bpm), "--bars", str(bars),
+                 "--seed", "1", *models]) == 0
+    last_onset = round(((bars - 1) * 16 + 14) * 60 / bpm / 4 * SR)  # the last hi-hat
+    grid = grid_samples(bars, 16, bpm, 4)
+    assert sf.info(path).frames == max(grid, last_onset + round(CLIP * SR))
+    assert main(["beat", "-o", str(path), "--pattern", pattern, "--bpm", str(bpm), "--bars", str(bars),
+                 "--no-tail", "--force", *models]) == 0
+    assert sf.info(path).frames == grid
+
+
+def test_beat_seed_repeats_and_options_apply(models, out):
+    args = ["--pattern", "hip-hop", "--bars", "1", "--seed", "42", *models]
+    assert main(["beat", "-o", str(out / "a.wav"), *args]) == 0
+    assert main(["beat", "-o", str(out / "b.wav"), *args]) == 0
+    assert main(["beat", "-o", str(out / "c.flac"), "--stereo", "--sample-rate", "22050", "--no-post",
+                 "--swing", "0.2", *args]) == 0
+    a, _ = sf.read(out / "a.wav")
+    b, _ = sf.read(out / "b.wav")
+    np.testing.assert_array_equal(a, b)
+    info = sf.info(out / "c.flac")
+    assert info.format == "FLAC" and info.channels == 2 and info.samplerate == 22050
+
+
+def test_beat_no_repeat_generates_a_clip_per_hit(models, out):
+    assert main(["beat", "-o", str(out / "a.wav"), "--pattern", "kick=xxxxxxxxxxxxxxxx", "--bars", "2",
+                 "--no-repeat", "--no-post", "--seed", "3", *models]) == 0
+    assert sf.info(out / "a.wav").frames >= grid_samples(2, 16, 120.0, 4)
+
+
+def test_beat_from_a_midi_file(models, out):
+    mid = out / "in.mid"
+    write_midi(mid, "breakbeat", bpm=140, bars=1)
+    path = out / "m.wav"
+    assert main(["beat", "-o", str(path), "--midi", str(mid), "--seed", "0", *models]) == 0
+    length = round(mido.MidiFile(mid).length * SR)
+    assert length <= sf.info(path).frames <= length + round(CLIP * SR)
+
+
+def test_beat_writes_midi(models, out):
+    assert main(["beat", "-o", str(out / "p.mid"), "--pattern", "techno", "--bars", "2"]) == 0
+    mid = mido.MidiFile(out / "p.mid")
+    assert sum(1 for m in mid if m.type == "note_on" and m.velocity > 0) == \
+        2 * sum(int(np.count_nonzero(r)) for r in Pattern.preset("techno").tracks.values())
+    assert main(["beat", "-o", str(out / "q.wav"), "--midi-out", str(out / "q.mid"), "--bars", "1", *models]) == 0
+    assert os.path.isfile(out / "q.wav") and os.path.isfile(out / "q.mid")
+
+
+def test_beat_with_a_kit_folder(models, out):
+    kit = out / "kit"
+    assert main(["kit", "-o", str(kit), "-n", "2", "--seed", "0", *models]) == 0
+    assert main(["beat", "-o", str(out / "k.wav"), "--kit", str(kit), "--pattern", "rock", "--bars", "1",
+                 "--quiet"]) == 0
+    assert sf.info(out / "k.wav").frames >= grid_samples(1, 16, 110.0, 4)
+
+
+# -- kit, generate, info, plot -------------------------------------------------------------
+def test_kit_writes_clips_sfz_and_drumkit_xml(models, out):
+    kit = out / "mykit"
+    assert main(["kit", "-o", str(kit), "-n", "3", "--format", "flac", "--seed", "0", *models]) == 0
+    files = sorted(os.listdir(kit))
+    assert "mykit.sfz" in files and "drumkit.xml" in files
+    assert sum(f.endswith(".flac") for f in files) == 9
+    root = ET.parse(kit / "drumkit.xml").getroot()
+    for fn in root.iter("{http://www.hydrogen-music.org/drumkit}filename"):
+        assert os.path.isfile(kit / fn.text)
+    loaded = Kit.load(kit)
+    assert {k: len(v) for k, v in loaded.items()} == {"kick": 3, "snare": 3, "hihat": 3}
+
+
+def test_kit_instruments_option(models, out):
+    assert main(["kit", "-o", str(out / "k"), "-n", "1", "--instruments", "kick,hh", *models]) == 0
+    assert Kit.load(out / "k").instruments == ["kick", "hihat"]
+
+
+def test_generate_writes_n_clips(models, out, tmp_path):
+    assert main(["generate", "kick", "-n", "5", "-o", str(out / "kicks"), "--duration", "0.005", *models]) == 0
+    files = sorted(os.listdir(out / "kicks"))
+    assert files == [f"kick_{i:03d}.wav" for i in range(5)]
+    assert sf.info(out / "kicks" / files[0]).frames == 80
+    path = tmp_path / "models" / "snare.npz"
+    assert main(["generate", str(path), "-n", "2", "-o", str(out / "s"), "--backend", "numpy", "-q"]) == 0
+    assert sorted(os.listdir(out / "s")) == ["snare_000.wav", "snare_001.wav"]
+
+
+def test_info_describes_the_model(tmp_path, capsys):
+    path = tmp_path / "m.npz"
+    m = random_model(dilations=[1, 2, 4, 8], seed=0, instrument="kick", sample_rate=22050)
+    m.save(path)
+    assert main(["info", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "17 samples (0.77 ms)" in text and f"{m.flops_per_sample:,}" in text and "Q=32 R=8 D=6 S=10" in text
+    assert main(["info", str(path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["receptive_field_samples"] == 1 + 2 + 4 + 8 + 2 == m.receptive_field
+    assert info["flops_per_sample"] == m.flops_per_sample and info["sample_rate"] == 22050
+    assert info["parameters"] == sum(w.size for w in m.weights.values())
+    assert info["meta"]["instrument"] == "kick"
+
+
+def test_plot_writes_a_png(models, out):
+    pytest.importorskip("matplotlib")
+    path = out / "p.png"
+    assert main(["plot", "-o", str(path), "-n", "2", "--seed", "0", *models]) == 0
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_without_matplotlib_is_a_clean_error(models, out, monkeypatch, capsys):
+    for name in list(sys.modules):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert main(["plot", "-o", str(out / "p.png"), *models]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "matplotlib" in err and not os.path.exists(out / "p.png")
+
+
+# -- bad input: exit 2, one line on stderr -------------------------------------------------
+BAD = [
+    (["beat", "--pattern", "cowbell=x..."], "'cowbell'"),
+    (["beat", "--pattern", "salsa"], "'salsa'"),
+    (["beat", "--pattern", "kick=x?.."], "'?'"),
+    (["beat", "--pattern", "kick=x...,snare=x.."], "3 steps"),
+    (["beat", "--bpm", "0"], "bpm"),
+    (["beat", "--bpm", "-120"], "-120"),
+    (["beat", "--bpm", "fast"], "'fast'"),
+    (["beat", "--bpm", "nan"], "nan"),
+    (["beat", "--swing", "1.5"], "1.5"),
+    (["beat", "--bars", "0"], "'0'"),
+    (["beat", "--format", "mp3"], "'mp3'"),
+    (["beat", "--pattern", "kick=xxxxxxxxxxxxxxxx", "--no-repeat", "--variations", "1", "--kit", "{kit}"],
+     "no_repeat needs"),
+    (["beat", "--kit", "{missing}"], "missing"),
+    (["beat", "--midi", "{missing}"], "missing"),
+    (["beat", "--model", "kick=/no/such/model.npz"], "'/no/such/model.npz'"),
+    (["beat", "--model", "kick=nosuchmodel"], "'nosuchmodel'"),
+    (["beat", "--pattern", "clap=x..."], "'snare'"),  # clap borrows the snare, which has no model here
+    (["generate", "cowbell"], "'cowbell'"),
+    (["info", "nosuchmodel"], "'nosuchmodel'"),
+    (["kit", "--instruments", "kick,cowbell"], "'cowbell'"),
+    (["kit", "--backend", "gpu"], "'gpu'"),
+    (["frobnicate"], "frobnicate"),
+]
+
+
+@pytest.mark.parametrize("argv, match", BAD)
+def test_bad_input_exits_2_with_one_line_on_stderr(argv, match, tmp_path, capsys):
+    kit = Kit({"kick": [np.ones(10)]}, SR).export(tmp_path / "kit")
+    argv = [a.format(kit=kit, missing=tmp_path / "missing") for a in argv]
+    model = tmp_path / "kick.npz"
+    random_model(seed=0, instrument="kick", clip_duration=CLIP).save(model)
+    extra = []
+    if argv[0] in ("beat", "kit", "generate") and "--model" not in argv and "--kit" not in argv:
+        extra = ["--model", f"kick={model}", "--backend", "numpy"]
+    if argv[0] != "frobnicate" and argv[0] != "info":
+        extra += ["-o", str(tmp_path / "o.wav")]
+    capsys.readouterr()
+    assert main(argv + extra) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert match in err
+    assert not os.path.exists(tmp_path / "o.wav")
+
+
+def test_unwritable_and_existing_outputs(models, tmp_path, capsys):
+    assert main(["beat", "-o", str(tmp_path / "no" / "dir" / "b.wav"), *models]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "does not exist" in err
+    existing = tmp_path / "b.wav"
+    existing.write_bytes(b"mine")
+    assert main(["beat", "-o", str(existing), *models]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--force" in err and existing.read_bytes() == b"mine"
+    assert main(["beat", "-o", str(existing), "--force", "--bars", "1", *models]) == 0
+    assert sf.info(existing).frames > 0
+    os.mkdir(tmp_path / "kitdir")
+    assert main(["kit", "-o", str(tmp_path / "kitdir"), *models]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_ctrl_c_leaves_no_partial_files(models, out, monkeypatch, capsys):
+    real = _io._write_audio_raw
+
+    def interrupted(path, *args, **kwargs):
+        with open(path, "wb") as f:
+            f.write(b"RIFF partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_io, "_write_audio_raw", interrupted)
+    assert main(["beat", "-o", str(out / "b.wav"), "--bars", "1", *models]) == 130
+    assert main(["kit", "-o", str(out / "kit"), "-n", "2", *models]) == 130
+    assert main(["generate", "kick", "-n", "2", "-o", str(out / "g"), *models]) == 130
+    assert os.listdir(out) == []
+    assert capsys.readouterr().err.count("interrupted") == 3
+    monkeypatch.setattr(_io, "_write_audio_raw", real)
+
+
+# -- help, version, python -m ----------------------------------------------------------
+@pytest.mark.parametrize("sub", [[], ["generate"], ["kit"], ["beat"], ["info"], ["plot"]])
+def test_help_everywhere(sub, capsys):
+    assert main(sub + ["--help"]) == 0
+    assert "usage: fastdrum" in capsys.readouterr().out
+
+
+def test_python_dash_m_runs_the_same_command():
+    r = subprocess.run([sys.executable, "-m", "fastdrum", "--version"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == f"fastdrum {fastdrum.__version__}"
+    r = subprocess.run([sys.executable, "-m", "fastdrum", "beat", "--bpm", "-1", "-o", "x.wav"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
