@@ -398,3 +398,29 @@ def test_tfgen_generate_samples_from_the_model():
     assert audio.dtype == np.float32 and np.all(np.abs(audio) <= 1)
     with pytest.raises(ConfigError, match="n_samples"):
         gen.generate(0)
+
+
+# ----------------------------------------------------------------------------- model card
+def test_model_card_describes_the_model(tmp_path):
+    from training import model_card
+
+    model = random_model(dilations=[1, 2, 4, 1, 2, 4], sample_rate=8000, seed=0, primers=3)
+    meta = dict(model.meta, data=[
+        dict(file="KitA/k1.wav", kit="KitA", instrument="Kick", licence="CC0", sha256="0" * 64, split="train"),
+        dict(file="KitA/k2.wav", kit="KitA", instrument="Kick", licence="CC0", sha256="1" * 64, split="train"),
+        dict(file="KitB/k.wav", kit="KitB", instrument="Kick", licence="GPL-2", sha256="2" * 64, split="val")],
+        kits={"KitA": "CC0", "KitB": "GPL-2"}, holdout_kits=["KitZ"], steps=40, steps_trained=90,
+        losses=dict(train=1.5, val_best=1.75, val_last=1.9), stop_reason="early stopping",
+        config=dict(gain_db=6.0, pitch_semitones=1.0, pitch_steps=5, peak=0.95, onset_threshold=0.1))
+    w = dict(model.weights)
+    model = fastdrum.Model(sample_rate=8000, dilations=model.dilations, primers=model.primers, meta=meta, **w)
+    path = tmp_path / "kick.npz"
+    model.save(path)
+    assert model_card.main([str(path), "--check", "--check-duration", "0.01"]) == 0
+    card = (tmp_path / "kick.md").read_text()
+    assert "| KitA | CC0 | 2 | 0 |" in card and "| KitB | GPL-2 | 0 | 1 |" in card
+    assert "held out of training entirely (for evaluation): KitZ" in card
+    assert "dilations 1..4 x 2" in card and f"{model.receptive_field} samples" in card
+    assert "| exported weights | step 40 (best validation loss) |" in card
+    check = model_card.sanity_check(model, n=2, duration=0.01)
+    assert check["finite"] and len(check["peaks"]) == 2 and np.shape(check["quarter_rms"]) == (2, 4)
