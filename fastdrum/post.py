@@ -30,7 +30,7 @@ from ._errors import FastDrumError
 
 __all__ = [
     "PostProcessingError", "SETTINGS", "biquad", "remove_dc", "highpass", "eq", "compress",
-    "gate", "fade_out", "normalize", "limit", "process", "master",
+    "gate", "fade_out", "k_weighting", "loudness", "normalize", "limit", "process", "master",
 ]
 
 
@@ -346,20 +346,74 @@ def fade_out(y, sr, *, duration=0.005):
     return out
 
 
-def normalize(y, *, mode="peak", target_db=-1.0, axis=-1):
-    """Scale audio to a target peak or RMS level (dBFS).
+def k_weighting(sr):
+    """ITU-R BS.1770 K-weighting filter at `sr` as second-order sections.
+
+    The two stages (a high shelf modelling the head, and the "RLB" high-pass)
+    are designed from their analogue prototypes for any rate, as libebur128
+    does; at 48 kHz they are BS.1770's published coefficients.
+
+    Examples
+    --------
+    >>> np.round(k_weighting(48000)[0], 8)
+    array([ 1.53512486, -2.69169619,  1.19839281,  1.        , -1.69065929,
+            0.73248077])
+    """
+    sr = _sr(sr)
+    f0, G, Q = 1681.974450955533, 3.999843853973347, 0.7071752369554196
+    K = math.tan(math.pi * f0 / sr)
+    Vh = 10.0 ** (G / 20.0)
+    Vb = Vh ** 0.4996667741545416
+    a0 = 1.0 + K / Q + K * K
+    shelf = [(Vh + Vb * K / Q + K * K) / a0, 2.0 * (K * K - Vh) / a0, (Vh - Vb * K / Q + K * K) / a0,
+             1.0, 2.0 * (K * K - 1.0) / a0, (1.0 - K / Q + K * K) / a0]
+    f0, Q = 38.13547087602444, 0.5003270373238773
+    K = math.tan(math.pi * f0 / sr)
+    a0 = 1.0 + K / Q + K * K
+    rlb = [1.0, -2.0, 1.0, 1.0, 2.0 * (K * K - 1.0) / a0, (1.0 - K / Q + K * K) / a0]
+    return np.array([shelf, rlb])
+
+
+def loudness(y, sr):
+    """Loudness in LUFS (ITU-R BS.1770 K-weighted mean square, without gating).
+
+    Drum one-shots are shorter than BS.1770's 400 ms gating blocks, so the
+    measure is the ungated K-weighted power of the whole signal, summed over
+    channels (``y`` of shape (channels, T)); a full-scale 997 Hz sine in one
+    channel reads -3.01 LUFS (BS.1770's calibration).
+
+    Examples
+    --------
+    >>> sr = 48000
+    >>> y = np.sin(2 * np.pi * 997 * np.arange(sr) / sr)
+    >>> round(loudness(y, sr), 2)
+    -3.01
+    """
+    y = _audio(y)
+    sr = _sr(sr)
+    z = signal.sosfilt(k_weighting(sr), y.astype(np.float64), axis=-1)
+    power = np.mean(z * z, axis=-1).sum()
+    return float(-0.691 + 10.0 * np.log10(power)) if power > 0 else -math.inf
+
+
+def normalize(y, *, mode="peak", target_db=-1.0, axis=-1, sr=None):
+    """Scale audio to a target peak, RMS or loudness level.
 
     Parameters
     ----------
     y : array_like
-    mode : {"peak", "rms"}
+    mode : {"peak", "rms", "lufs"}
         ``"peak"``: ``max|y|`` becomes ``10 ** (target_db / 20)``; ``"rms"``:
-        the root mean square does (a loudness normalisation; the peak may then
-        exceed 1, see :func:`limit`).
+        the root mean square does (dBFS); ``"lufs"``: the :func:`loudness`
+        becomes `target_db` LUFS (needs `sr`). After ``"rms"`` or ``"lufs"``
+        the peak may exceed 1 (see :func:`limit`).
     target_db : float
     axis : int or None, default -1
         Normalise each signal along this axis separately; None: the whole
-        array with one gain (e.g. both channels of a stereo beat).
+        array with one gain (e.g. both channels of a stereo beat; with
+        ``"lufs"`` the channels are always measured together).
+    sr : int, optional
+        Sample rate, for ``"lufs"``.
 
     Silent signals are returned unchanged.
 
@@ -371,16 +425,30 @@ def normalize(y, *, mode="peak", target_db=-1.0, axis=-1):
     y = _audio(y)
     target_db = _num("target_db", target_db, lo=-120.0, hi=20.0)
     x = y.astype(np.float64)
+    if mode == "lufs":
+        if sr is None:
+            raise PostProcessingError("mode='lufs' needs the sample rate: pass sr=")
+        if axis is None or x.ndim == 1:
+            return (_lufs_gain(x, sr, target_db) * x).astype(np.float32)
+        moved = np.moveaxis(x, axis, -1)
+        flat = moved.reshape(-1, moved.shape[-1])
+        out = np.stack([_lufs_gain(r, sr, target_db) * r for r in flat]).reshape(moved.shape)
+        return np.moveaxis(out, -1, axis).astype(np.float32)
     kw = dict(axis=axis, keepdims=True) if axis is not None else {}
     if mode == "peak":
         level = np.abs(x).max(**kw)
     elif mode == "rms":
         level = np.sqrt(np.mean(x * x, **kw))
     else:
-        raise PostProcessingError(f"mode must be 'peak' or 'rms', got {mode!r}")
+        raise PostProcessingError(f"mode must be 'peak', 'rms' or 'lufs', got {mode!r}")
     target = 10.0 ** (target_db / 20.0)
     gain = np.where(level > 0, target / np.where(level > 0, level, 1.0), 1.0)
     return (x * gain).astype(np.float32)
+
+
+def _lufs_gain(x, sr, target_db):
+    level = loudness(x, sr)
+    return 1.0 if not math.isfinite(level) else 10.0 ** ((target_db - level) / 20.0)
 
 
 def limit(y, *, ceiling=1.0):
@@ -453,7 +521,7 @@ def process(y, sr, *, instrument=None, **overrides):
     if settings["fade"]:
         y = fade_out(y, sr, duration=settings["fade"])
     if settings["normalize"]:
-        y = normalize(y, mode=settings["normalize"], target_db=settings["target_db"])
+        y = normalize(y, mode=settings["normalize"], target_db=settings["target_db"], sr=sr)
     return limit(y) if settings["normalize"] != "peak" else y
 
 

@@ -129,6 +129,26 @@ def test_rms_normalisation_hits_its_target_and_silence_stays_silent():
     np.testing.assert_array_equal(post.normalize(silent), silent)
 
 
+def test_k_weighting_at_48k_is_bs1770s_published_filter():
+    sos = post.k_weighting(48000)
+    np.testing.assert_allclose(sos[0], [1.53512485958697, -2.69169618940638, 1.19839281085285,
+                                        1.0, -1.69065929318241, 0.73248077421585], rtol=1e-9)
+    np.testing.assert_allclose(sos[1], [1.0, -2.0, 1.0, 1.0, -1.99004745483398, 0.99007225036621], rtol=1e-9)
+
+
+@pytest.mark.parametrize("sr", [16000, 44100, 48000])
+def test_loudness_of_the_calibration_tone_and_lufs_normalisation(sr):
+    y = tone(997.0, seconds=2.0, sr=sr)  # BS.1770: a full-scale 997 Hz sine in one channel is -3.01 LUFS
+    tol = 0.005 if sr == 48000 else 0.05  # at other rates the bilinear transform warps the shelf a little
+    assert abs(post.loudness(y, sr) - (-3.0103)) < tol
+    stereo = np.stack([y, y])  # channels add: +3.01 dB
+    assert abs(post.loudness(stereo, sr) - (-3.0103 + 10 * np.log10(2))) < tol
+    z = post.normalize(y * 0.1, mode="lufs", target_db=-14.0, sr=sr)
+    assert abs(post.loudness(z, sr) - (-14.0)) < 1e-6
+    with pytest.raises(PostProcessingError, match="sr="):
+        post.normalize(y, mode="lufs")
+
+
 def test_normalize_axis_none_uses_one_gain_for_all_channels():
     y = np.array([[0.5, -0.25], [0.1, 0.0]], dtype=np.float32)
     np.testing.assert_allclose(post.normalize(y, target_db=0.0, axis=None), y * 2)
