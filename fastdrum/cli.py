@@ -426,6 +426,9 @@ def cmd_beat(args):
         what = os.path.basename(args.midi)
 
     is_midi_out = out.lower().endswith((".mid", ".midi"))
+    ext = os.path.splitext(out)[1].lower().lstrip(".")
+    if args.format and ext in _io.AUDIO_FORMATS and ext != args.format:
+        raise CLIError(f"--format {args.format} does not match the output's extension {out!r}")
     if is_midi_out:
         if pattern is None:
             raise CLIError("a .mid output needs a pattern, not --midi")

@@ -236,7 +236,10 @@ class Pattern:
         if not isinstance(text, str):
             raise PatternError(f"a pattern must be a string, got {text!r}")
         if "=" not in text:
-            return cls.preset(text)
+            pattern = cls.preset(text)
+            if steps_per_beat is not None:
+                pattern.steps_per_beat = _number("steps_per_beat", steps_per_beat, lo=0.0, hi=1e4, lo_open=True)
+            return pattern
         lines = [ln for ln in text.splitlines() if not ln.strip().startswith("#")]
         tracks = {}
         for item in re.split(r"[,;\n]", "\n".join(lines)):

@@ -72,6 +72,17 @@ def test_beat_length_is_exact_for_bpm_and_bars(models, out, bpm, bars):
     assert sf.info(path).frames == grid
 
 
+def test_steps_per_beat_and_humanise_options(models, out):
+    path = out / "s.wav"
+    assert main(["beat", "-o", str(path), "--pattern", "kick=x...x...", "--steps-per-beat", "4", "--bars", "1",
+                 "--bpm", "120", "--no-tail", *models]) == 0
+    assert sf.info(path).frames == grid_samples(1, 8, 120.0, 4)
+    assert main(["beat", "-o", str(path), "--pattern", "house", "--steps-per-beat", "2", "--bars", "1",
+                 "--bpm", "120", "--no-tail", "--force", "--humanize-time", "3", "--humanize-velocity", "0.1",
+                 *models]) == 0
+    assert sf.info(path).frames == grid_samples(1, 16, 120.0, 2)
+
+
 def test_beat_seed_repeats_and_options_apply(models, out):
     args = ["--pattern", "hip-hop", "--bars", "1", "--seed", "42", *models]
     assert main(["beat", "-o", str(out / "a.wav"), *args]) == 0
@@ -191,6 +202,9 @@ BAD = [
     (["beat", "--swing", "1.5"], "1.5"),
     (["beat", "--bars", "0"], "'0'"),
     (["beat", "--format", "mp3"], "'mp3'"),
+    (["beat", "--format", "flac"], "does not match"),
+    (["beat", "--steps-per-beat", "0"], "steps_per_beat"),
+    (["beat", "--humanize-velocity", "2"], "humanize_velocity"),
     (["beat", "--pattern", "kick=xxxxxxxxxxxxxxxx", "--no-repeat", "--variations", "1", "--kit", "{kit}"],
      "no_repeat needs"),
     (["beat", "--kit", "{missing}"], "missing"),

@@ -58,6 +58,12 @@ def test_required_presets_exist_with_tempo_kick_and_snare(name):
     assert p.tracks["kick"].any() and p.tracks["snare"].any()
 
 
+def test_steps_per_beat_overrides_the_default_for_grids_and_presets():
+    assert Pattern.parse("kick=x.x.x.x.x.x.", steps_per_beat=3).steps_per_beat == 3.0
+    assert Pattern.parse("house", steps_per_beat=2).steps_per_beat == 2.0
+    assert Pattern.parse("kick=x.x.x.x.x.x.").steps_per_beat == 3.0  # 12 steps / 4 beats
+
+
 def test_every_preset_parses():
     for name in PRESETS:
         assert Pattern.preset(name).steps >= 1
