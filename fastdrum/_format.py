@@ -12,6 +12,7 @@ import math
 import os
 import struct
 import tempfile
+import tokenize
 import zipfile
 import zlib
 
@@ -73,10 +74,13 @@ def _not_a_model(path, why):
 #: Errors the standard library and NumPy raise on malformed zip or .npy data.
 #: RecursionError: a deeply nested .npy header (ast.literal_eval); struct.error
 #: and OverflowError: absurd fields in zip records; RuntimeError includes
-#: NotImplementedError (unsupported zip features) and "File is encrypted".
+#: NotImplementedError (unsupported zip features) and "File is encrypted";
+#: tokenize.TokenError: NumPy tokenizes version 1.0/2.0 headers. Found by
+#: tools/fuzz_models.py; MemoryError is deliberately not here (sizes are
+#: checked first, so one would be a bug to see, not to hide).
 _READ_ERRORS = (ValueError, EOFError, OSError, zipfile.BadZipFile, zipfile.LargeZipFile,
                 RuntimeError, RecursionError, SyntaxError, TypeError, KeyError, IndexError,
-                OverflowError, struct.error, zlib.error, UnicodeDecodeError)
+                OverflowError, struct.error, zlib.error, UnicodeDecodeError, tokenize.TokenError)
 
 #: Format-1 arrays are integers, floats or (meta) a unicode string.
 _ALLOWED_KINDS = "iufU"
