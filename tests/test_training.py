@@ -424,3 +424,18 @@ def test_model_card_describes_the_model(tmp_path):
     assert "| exported weights | step 40 (best validation loss) |" in card
     check = model_card.sanity_check(model, n=2, duration=0.01)
     assert check["finite"] and len(check["peaks"]) == 2 and np.shape(check["quarter_rms"]) == (2, 4)
+
+
+def test_early_stopping_exports_the_best_step(tmp_path):
+    """With a learning rate too small to change the float32 loss, validation never improves after its
+    first evaluation: training stops after `patience` more evaluations and exports that first step."""
+    data_dir = write_clips(tmp_path / "clips", [f"kick_{i}.wav" for i in range(4)])
+    args = build_parser().parse_args(
+        ["--data", str(data_dir), "--instrument", "kick", "--out", str(tmp_path / "m.npz"), "--steps", "50",
+         "--run-dir", str(tmp_path / "run"), "--eval-every", "2", "--patience", "2", "--val-fraction", "0.25",
+         "--learning-rate", "1e-12"] + TINY)
+    result = train(args)
+    meta = result["meta"]
+    assert meta["steps_trained"] == 6 and meta["steps"] == 2
+    assert meta["stop_reason"].startswith("early stopping")
+    assert meta["losses"]["val_last"] >= meta["losses"]["val_best"]

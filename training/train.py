@@ -313,6 +313,10 @@ def train(args):
         return v
 
     while int(step) < args.steps:
+        if args.patience and val_codes is not None and int(bad_evals) >= args.patience:
+            stop_reason = (f"early stopping: no validation improvement in {args.patience} evaluations "
+                           f"(best {float(best_val):.4f} at step {int(best_step)})")
+            break
         s = int(step)
         rng = np.random.default_rng([args.seed, s])    # a function of (seed, step): resumes repeat exactly
         idx = rng.integers(n_train, size=B)
@@ -353,10 +357,6 @@ def train(args):
             recent = []
         if s % args.checkpoint_every == 0:
             manager.save(checkpoint_number=s)
-        if args.patience and val_codes is not None and int(bad_evals) >= args.patience:
-            stop_reason = (f"early stopping: no validation improvement in {args.patience} evaluations "
-                           f"(best {float(best_val):.4f} at step {int(best_step)})")
-            break
     if val_codes is not None and (int(step) % args.eval_every or not math.isfinite(float(last_val))):
         evaluate()
     final_train_loss = float(np.mean(recent)) if recent else last_mean
