@@ -158,6 +158,10 @@ def build_parser():
                    help="clips generated per instrument (default 8; with --no-repeat, at least one per hit)")
     p.add_argument("--no-repeat", action="store_true", help="never play the same clip twice")
     p.add_argument("--stereo", action="store_true", help="stereo output, instruments panned")
+    p.add_argument("--pan", action="append", default=[], metavar="INSTRUMENT=P",
+                   help="stereo position of an instrument, -1 (left) to 1 (right); repeatable")
+    p.add_argument("--level", action="append", default=[], metavar="INSTRUMENT=DB",
+                   help="mix level of an instrument in dB (default: kick 0, snare -2, hats -7, ...); repeatable")
     p.add_argument("--no-tail", dest="tail", action="store_false",
                    help="cut the beat at the end of the last bar (for loops)")
     _output(p, what="beat (.wav, .flac or .mid)")
@@ -370,6 +374,23 @@ def _read_pattern(args):
     return Pattern.parse(text, steps_per_beat=args.steps_per_beat)
 
 
+def _instrument_values(specs, option, *, lo, hi):
+    """["hihat=0.5", ...] -> {"hihat": 0.5}, checked."""
+    from .sequencer import canonical_instrument
+
+    out = {}
+    for spec in specs:
+        inst, sep, value = spec.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        if not sep or number is None or not lo <= number <= hi:
+            raise CLIError(f"bad {option} {spec!r}: expected INSTRUMENT=NUMBER with the number in [{lo:g}, {hi:g}]")
+        out[canonical_instrument(inst)] = number
+    return out
+
+
 def _beat_kit(args, hits, seed):
     """Generate the clips the hits need: per instrument (or its fallback) with a model."""
     from . import sequencer
@@ -405,6 +426,8 @@ def cmd_beat(args):
         _check_output(args.midi_out, args.force)
         if os.path.abspath(args.midi_out) == os.path.abspath(out):
             raise CLIError(f"--midi-out {args.midi_out!r} is the same file as --output")
+    pan = _instrument_values(args.pan, "--pan", lo=-1.0, hi=1.0)
+    gain = {k: 10.0 ** (v / 20.0) for k, v in _instrument_values(args.level, "--level", lo=-120.0, hi=24.0).items()}
     seed = _seed(args)
     kit_seed, sched_seed, mix_seed = (int(v) for v in np.random.SeedSequence(seed).generate_state(3))
     timing = dict(humanize_time=args.humanize_time / 1000.0, humanize_velocity=args.humanize_velocity)
@@ -444,7 +467,8 @@ def cmd_beat(args):
         kit = _beat_kit(args, hits, kit_seed)
     if args.sample_rate:
         kit = kit.resample(args.sample_rate)
-    opts = dict(seed=mix_seed, no_repeat=args.no_repeat, stereo=args.stereo, post=args.post)
+    opts = dict(seed=mix_seed, no_repeat=args.no_repeat, stereo=args.stereo, post=args.post, pan=pan,
+                gain=gain)
     if pattern is not None:
         length = sequencer.beat_length(pattern, bpm=bpm, bars=args.bars, sr=kit.sr)
         y = sequencer.mix(hits, kit, length=length, tail=args.tail, **opts)

@@ -77,6 +77,8 @@ VELOCITIES.update({str(d): d / 9 for d in range(1, 10)})
 
 #: Upper bound on a rendered beat's length in samples (about 38 minutes at 44.1 kHz).
 MAX_SAMPLES = 100_000_000
+#: Upper bound on a scheduled beat's duration in seconds.
+MAX_SECONDS = 3600
 
 Hit = namedtuple("Hit", ["time", "instrument", "velocity"])
 Hit.__doc__ = """One drum hit: `time` in seconds, `instrument` name, `velocity` in (0, 1]."""
@@ -384,6 +386,9 @@ def schedule(pattern, *, bpm=None, bars=1, swing=None, humanize_time=0.0, humani
     humanize_velocity = _number("humanize_velocity", humanize_velocity, lo=0.0, hi=1.0)
     rng, _ = _rng_pair(seed)
     step = 60.0 / bpm / pattern.steps_per_beat
+    if bars * pattern.steps * step > MAX_SECONDS:
+        raise PatternError(f"{bars} bars at {bpm:g} BPM would last {bars * pattern.steps * step:.0f} s, "
+                           f"more than the limit of {MAX_SECONDS} s")
     hits = []
     for bar in range(bars):
         for i in range(pattern.steps):

@@ -96,6 +96,16 @@ def test_beat_seed_repeats_and_options_apply(models, out):
     assert info.format == "FLAC" and info.channels == 2 and info.samplerate == 22050
 
 
+def test_pan_and_level_options(models, out):
+    base = ["--pattern", "kick=x...,hihat=..x.", "--bars", "1", "--seed", "0", "--stereo", "--no-post",
+            "--bpm", "60", *models]
+    assert main(["beat", "-o", str(out / "a.wav"), "--pan", "hihat=-1", "--level", "kick=-120", *base]) == 0
+    y, _ = sf.read(out / "a.wav")
+    kick = y[:SR]  # the kick's beat: muted
+    hat = y[2 * SR:3 * SR]  # the hi-hat's beat: hard left
+    assert abs(kick).max() < 1e-5 and abs(hat[:, 0]).max() > 0.1 and abs(hat[:, 1]).max() < 1e-5
+
+
 def test_beat_no_repeat_generates_a_clip_per_hit(models, out):
     assert main(["beat", "-o", str(out / "a.wav"), "--pattern", "kick=xxxxxxxxxxxxxxxx", "--bars", "2",
                  "--no-repeat", "--no-post", "--seed", "3", *models]) == 0
@@ -203,6 +213,10 @@ BAD = [
     (["beat", "--bars", "0"], "'0'"),
     (["beat", "--format", "mp3"], "'mp3'"),
     (["beat", "--format", "flac"], "does not match"),
+    (["beat", "--pan", "hihat=2"], "'hihat=2'"),
+    (["beat", "--level", "kick"], "'kick'"),
+    (["beat", "--pan", "cowbell=0.5"], "'cowbell'"),
+    (["beat", "--bars", "100000", "--bpm", "1"], "limit"),
     (["beat", "--steps-per-beat", "0"], "steps_per_beat"),
     (["beat", "--humanize-velocity", "2"], "humanize_velocity"),
     (["beat", "--pattern", "kick=xxxxxxxxxxxxxxxx", "--no-repeat", "--variations", "1", "--kit", "{kit}"],
