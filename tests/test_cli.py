@@ -58,6 +58,31 @@ def test_beat_with_nothing_else_renders_a_house_beat(models, out):
     assert 0.5 < abs(y).max() <= 1.0
 
 
+def test_without_model_options_the_shipped_models_are_used_by_name(tmp_path, out, monkeypatch):
+    """Stand-in shipped models (the real ones may be large): the command must ask for them by name."""
+    import fastdrum._generate
+    import fastdrum.model
+
+    files = {}
+    for i, name in enumerate(["kick", "snare", "hihat", "clap"]):
+        files[name] = tmp_path / f"{name}.npz"
+        random_model(seed=i, instrument=name, clip_duration=CLIP).save(files[name])
+    asked = []
+
+    def load_shipped(name, **kwargs):
+        asked.append(name)
+        return fastdrum.model.load_model(files[name])
+
+    monkeypatch.setattr(fastdrum.model, "available_models", lambda: sorted(files))
+    monkeypatch.setattr(fastdrum._generate, "load_model", load_shipped)
+    assert main(["beat", "-o", str(out / "b.wav"), "--backend", "numpy", "-q", "--bars", "1"]) == 0
+    assert sorted(asked) == ["hihat", "kick", "snare"]  # house plays these three, nothing else is generated
+    asked.clear()
+    assert main(["kit", "-o", str(out / "kit"), "-n", "1", "--backend", "numpy", "-q"]) == 0
+    assert sorted(asked) == ["clap", "hihat", "kick", "snare"]  # a kit has every shipped instrument
+    assert Kit.load(out / "kit").instruments == ["kick", "snare", "hihat", "clap"]
+
+
 @pytest.mark.parametrize("bpm, bars", [(120.0, 2), (97.3, 3)])
 def test_beat_length_is_exact_for_bpm_and_bars(models, out, bpm, bars):
     pattern = "kick=x...x...x...x...,snare=....x.......x...,hihat=..x...x...x...x."
