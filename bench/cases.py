@@ -19,6 +19,7 @@ A backend that is not available is skipped with the reason.
 """
 
 import functools
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,18 +57,28 @@ CHECK_STEPS = 16
 TEMPERATURE = 1.0
 
 
+#: Extra model files to benchmark, separated by os.pathsep; each is named by its file stem.
+MODELS_ENV = "FASTDRUM_BENCH_MODELS"
+
+
+def _extra_models():
+    paths = [p for p in os.environ.get(MODELS_ENV, "").split(os.pathsep) if p]
+    return {os.path.splitext(os.path.basename(p))[0]: p for p in paths}
+
+
 @functools.lru_cache(maxsize=None)
 def get_model(config):
-    """The model of a case: ``"standard"`` (random weights, DESIGN.md's standard config, 16 kHz)
-    or the name of a shipped model."""
+    """The model of a case: ``"standard"`` (random weights, DESIGN.md's standard config, 16 kHz),
+    a shipped model's name, or the stem of a file listed in ``$FASTDRUM_BENCH_MODELS``."""
     if config == "standard":
         return random_model(**STANDARD_CONFIG, seed=0)
-    return fastdrum.load_model(config)
+    return fastdrum.load_model(_extra_models().get(config, config))
 
 
 def configs():
-    """``"standard"`` and every shipped model (none shipped: just the standard config)."""
-    return ["standard"] + list(fastdrum.available_models())
+    """``"standard"``, every shipped model (none shipped: none), then the files of ``$FASTDRUM_BENCH_MODELS``."""
+    names = ["standard"] + list(fastdrum.available_models())
+    return names + [n for n in _extra_models() if n not in names]
 
 
 @dataclass(frozen=True)
