@@ -211,21 +211,20 @@ def _check_output(path, force):
 
 
 def _model_overrides(args):
-    """--model options -> {instrument: name_or_path}."""
+    """--model options -> {instrument: Model}, loaded now so that a bad one fails before any work."""
     from .model import load_model
     from .sequencer import ALIASES, INSTRUMENTS
 
     out = {}
     for spec in args.model:
         if "=" in spec:
-            inst, _, target = spec.partition("=")
-            inst, target = inst.strip(), target.strip()
+            inst, _, target = (part.strip() for part in spec.partition("="))
             if not inst or not target:
                 raise CLIError(f"bad --model {spec!r}: expected INSTRUMENT=NAME_OR_PATH")
-        else:
-            target = spec
             model = load_model(target)
-            stem = os.path.splitext(os.path.basename(target))[0].lower()
+        else:
+            model = load_model(spec)
+            stem = os.path.splitext(os.path.basename(spec))[0].lower()
             cands = [str(model.instrument or "").lower(), stem]
             inst = next((c for c in cands if c in INSTRUMENTS or c in ALIASES), None)
             if inst is None:
@@ -234,7 +233,7 @@ def _model_overrides(args):
         key = _kit_name(inst)
         if key in out:
             raise CLIError(f"--model given twice for {key!r}")
-        out[key] = load_model(target)  # fail early, naming the bad model
+        out[key] = model
     return out
 
 
@@ -267,7 +266,7 @@ def _fallback_chain(inst):
 
 
 def _resolve_instrument_model(inst, overrides):
-    """The model (name or path) that plays `inst`, following FALLBACKS; or (None, None)."""
+    """(source instrument, model or shipped name) that plays `inst`, following FALLBACKS; or (None, None)."""
     from .model import available_models
     from .sequencer import FALLBACKS
 

@@ -324,3 +324,13 @@ def test_python_dash_m_runs_the_same_command():
     r = subprocess.run([sys.executable, "-m", "fastdrum", "beat", "--bpm", "-1", "-o", "x.wav"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and r.stderr.count("\n") == 1
+
+
+def test_model_option_without_instrument_uses_the_models_own(tmp_path, out, capsys):
+    random_model(seed=0, instrument="snare", clip_duration=CLIP).save(tmp_path / "x.npz")
+    random_model(seed=0, instrument="random", clip_duration=CLIP).save(tmp_path / "weird.npz")
+    base = ["--pattern", "snare=x...", "--bars", "1", "--backend", "numpy", "-q"]
+    assert main(["beat", "-o", str(out / "a.wav"), "--model", str(tmp_path / "x.npz"), *base]) == 0
+    assert main(["beat", "-o", str(out / "b.wav"), "--model", str(tmp_path / "weird.npz"), *base]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'random'" in err and "INSTRUMENT=" in err
