@@ -139,7 +139,7 @@ def build_parser():
                                "'kick=x...x...x...x...,snare=....x.......x...,hihat=..x...x...x...x.'. "
                                "Steps: X accent, x hit, o ghost, 1-9 velocity, . rest; | and spaces are "
                                "ignored. 16 steps are sixteenth notes. Presets: " + ", ".join(sorted(PRESETS)))
-    p.add_argument("--pattern", default="house", metavar="PRESET_OR_GRID",
+    p.add_argument("--pattern", default=None, metavar="PRESET_OR_GRID",
                    help="a preset name, a grid, or a file holding a grid (default: house)")
     p.add_argument("--bpm", type=_number, default=None, help="tempo (default: the preset's, else 120)")
     p.add_argument("--bars", type=_positive_int, default=4, help="number of bars (default 4)")
@@ -366,7 +366,7 @@ def cmd_kit(args):
 def _read_pattern(args):
     from .sequencer import Pattern
 
-    text = args.pattern
+    text = args.pattern or "house"
     if "=" not in text and os.path.isfile(text):
         with open(text, encoding="utf-8") as f:
             text = f.read()
@@ -439,6 +439,8 @@ def cmd_beat(args):
     else:
         if args.midi_out:
             raise CLIError("--midi-out writes a pattern; it cannot be combined with --midi")
+        if args.pattern is not None:
+            raise CLIError("--pattern and --midi cannot be combined: the MIDI file is the pattern")
         if not args.tail:
             raise CLIError("--no-tail applies to patterns, not to --midi")
         pattern = None

@@ -247,6 +247,7 @@ BAD = [
     (["beat", "--pattern", "kick=xxxxxxxxxxxxxxxx", "--no-repeat", "--variations", "1", "--kit", "{kit}"],
      "no_repeat needs"),
     (["beat", "--kit", "{missing}"], "missing"),
+    (["beat", "--midi", "{missing}", "--pattern", "house"], "cannot be combined"),
     (["beat", "--midi", "{missing}"], "missing"),
     (["beat", "--model", "kick=/no/such/model.npz"], "'/no/such/model.npz'"),
     (["beat", "--model", "kick=nosuchmodel"], "'nosuchmodel'"),
