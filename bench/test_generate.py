@@ -11,18 +11,20 @@ import pytest
 from .cases import DISABLED_STEPS, ROUNDS, STEPS, Case, Workload, cases, check_generation, get_model, unavailable_reason
 
 
+def throughput(per_round, seconds, flops_per_sample, sample_rate, sgemm_gflops, label=""):
+    """The figures of a round of `seconds` that generated `per_round` samples (all rows)."""
+    sps = per_round / seconds
+    gflops = flops_per_sample * sps / 1e9
+    return {f"samples_per_s{label}": sps, f"realtime_factor{label}": sps / sample_rate,
+            f"gflops{label}": gflops, f"fraction_of_sgemm{label}": gflops / sgemm_gflops}
+
+
 def record(benchmark, w, sgemm_gflops):
-    """Throughput figures into the benchmark's extra_info (median and best round)."""
+    """Throughput figures into the benchmark's extra_info: from the median round, and the best (``_best``)."""
     stats = benchmark.stats.stats
-    model = w.model
-    per_round = w.batch * w.steps
     for label, seconds in (("", stats.median), ("_best", stats.min)):
-        sps = per_round / seconds
-        gflops = model.flops_per_sample * sps / 1e9
-        benchmark.extra_info[f"samples_per_s{label}"] = sps
-        benchmark.extra_info[f"realtime_factor{label}"] = sps / model.sample_rate
-        benchmark.extra_info[f"gflops{label}"] = gflops
-        benchmark.extra_info[f"fraction_of_sgemm{label}"] = gflops / sgemm_gflops
+        benchmark.extra_info.update(throughput(w.batch * w.steps, seconds, w.model.flops_per_sample,
+                                               w.model.sample_rate, sgemm_gflops, label))
     benchmark.extra_info["sgemm_gflops"] = sgemm_gflops
 
 

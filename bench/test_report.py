@@ -1,0 +1,56 @@
+"""The report writer on a small synthetic benchmark JSON: derived ratios, goals, files."""
+
+import json
+
+from . import report
+from .test_generate import throughput
+
+FLOPS, RATE, SGEMM = 466_944, 16_000, 100.0
+
+
+def _bench(name, group, stats, **info):
+    median, best = stats
+    per_round = info["batch"] * info["steps_per_round"]
+    for label, seconds in (("", median), ("_best", best)):
+        info.update(throughput(per_round, seconds, FLOPS, RATE, SGEMM, label))
+    info.update(sample_rate=RATE, flops_per_sample=FLOPS, layers=20, receptive_field=2048)
+    return {"name": name, "group": group, "stats": {"min": best, "median": median, "rounds": 5},
+            "extra_info": info}
+
+
+def _data():
+    benches = []
+    for batch, numpy_s, c_s in ((1, 0.1, 0.004), (32, 0.2, 0.1)):
+        for backend, seconds in (("numpy", numpy_s), ("c", c_s)):
+            benches.append(_bench(f"test_generate[standard-b{batch}-t1-{backend}]",
+                                  f"generate standard batch={batch} threads=1", (seconds, seconds * 0.9),
+                                  config="standard", backend=backend, batch=batch, threads=1,
+                                  steps_per_round=256))
+    for layers, seconds in ((10, 0.01), (20, 0.02)):
+        b = _bench(f"test_layers[c-{layers}]", "scaling layers: c batch=1 threads=1", (seconds, seconds),
+                   config=f"layers={layers}", backend="c", batch=1, threads=1, steps_per_round=1024)
+        b["extra_info"]["layers"] = layers
+        benches.append(b)
+    sgemm_seconds = 2 * 512**3 / (SGEMM * 1e9)
+    benches.append({"name": "test_sgemm", "group": "machine", "extra_info": {"gflops": SGEMM},
+                    "stats": {"min": sgemm_seconds, "median": sgemm_seconds, "rounds": 30}})
+    return {"benchmarks": benches, "datetime": "2026-01-01T00:00:00", "commit_info": {"id": "abc"},
+            "machine_info": {"python_version": "3.11", "fastdrum": {
+                "cpu": {"model_name": "Test CPU"}, "logical_cpus": 2, "usable_cpus": 2,
+                "skipped": ["test_generate[standard-b1-t1-tf]: no TensorFlow"]}}}
+
+
+def test_report_files(tmp_path):
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(_data()))
+    assert report.main([str(path), "--no-run"]) == 0
+    md = (tmp_path / "run.md").read_text()
+    # c vs numpy at batch 1: 0.1 s against 0.004 s a round of the same work.
+    assert "| c vs numpy, batch 1 | 50x | 25.0x (25.0x) | no |" in md
+    sps_b1 = 256 / 0.004
+    assert f"| c samples/s, batch 1 | 64,000 | {sps_b1:,.0f} (" in md
+    frac = 32 * 256 / 0.1 * FLOPS / 1e9 / SGEMM
+    assert f"= {frac:.0%} (" in md
+    assert "Test CPU" in md and "no TensorFlow" in md
+    assert "| 20 | 2048 |" in md  # the scaling table
+    assert (tmp_path / "run.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
