@@ -339,10 +339,12 @@ class Kit:
         """Read a folder of one-shots as a kit.
 
         Instruments are found by subfolder (``kick/*.wav``) or, for files at
-        the top, by file-name prefix (``kick_000.wav``, ``Kick-Soft.flac``,
-        ``808_Kick_Long.wav``, ``hh3.wav``), accepting the names and aliases
-        of :data:`fastdrum.sequencer.INSTRUMENTS`; other prefixes become
-        instruments of their own name. Stereo files are mixed to mono; all
+        the top, by a Hydrogen ``drumkit.xml`` beside them (its instruments'
+        names, else their MIDI notes) or by file name (``kick_000.wav``,
+        ``Kick-Soft.flac``, ``808_Kick_Long.wav``, ``hh3.wav``,
+        ``HatOpen-Hard.wav``), accepting the names and aliases of
+        :data:`fastdrum.sequencer.INSTRUMENTS`; other names become
+        instruments of their own (their first word). Stereo files are mixed to mono; all
         clips are resampled to `sr` (default the highest rate found).
 
         Raises
@@ -370,8 +372,9 @@ class Kit:
                     inst = _instrument_from_filename(entry)
                     if inst:
                         found.setdefault(inst, []).extend(os.path.join(sub, p) for p in paths)
+        named = _hydrogen_map(directory)
         for f in audio_files(directory):
-            inst = _instrument_from_filename(os.path.splitext(f)[0])
+            inst = named.get(f) or _instrument_from_filename(os.path.splitext(f)[0])
             if inst is None:
                 raise KitError(f"cannot tell the instrument of {os.path.join(directory, f)!r} from its name "
                                "(start file names with an instrument, e.g. kick_001.wav, or use subfolders)")
@@ -406,22 +409,86 @@ def _natural_key(s):
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", s)]
 
 
+_HAT = {"hat", "hats", "hh", "hihat", "hihats", "chh", "ch", "ohh", "oh"}
+_WORDS = [  # (instrument, words any of which names it), tried in order
+    ("kick", {"kick", "kik", "kck", "bd", "bassdrum", "kickdrum"}),
+    ("snare", {"snare", "snr", "sd", "sn", "snaredrum"}),
+    ("clap", {"clap", "claps", "cp", "handclap"}),
+    ("crash", {"crash", "cymbal", "cym", "cy", "splash", "china"}),
+    ("ride", {"ride", "rd"}),
+]
+
+
 def _instrument_from_filename(stem):
-    """Instrument named by a file's stem, or None if it has no letters."""
-    s = stem.strip().lower()
-    tokens = [t for t in re.split(r"[^a-z]+", s) if t]
-    if not tokens:
+    """Guess the instrument a file, folder or Hydrogen instrument name means; None if it has no letters.
+
+    ``Kick-Soft`` -> kick, ``HatOpen-Hard`` and ``Hi-Hat Open`` -> openhat,
+    ``hh3`` and ``HatClosed`` -> hihat, ``Floor Tom`` -> tom_low,
+    ``snares`` -> snare; a name with no known word gives its first word
+    (``Bell-Hard`` -> bell).
+    """
+    text = re.sub(r"([a-z])([A-Z])", r"\1 \2", str(stem))  # split camelCase: HatOpen -> Hat Open
+    s = text.strip().lower()
+    words = re.findall(r"[a-z]+", s)
+    if not words:
         return None
     before_digit = re.split(r"\d", s, maxsplit=1)[0].strip(" _-.")
-    candidates = [before_digit, before_digit.replace("-", "_"), before_digit.replace(" ", "_")]
-    candidates += ["_".join(tokens[:2]), tokens[0]] + tokens
-    for c in candidates + [c[:-1] for c in candidates if c.endswith("s")]:  # plurals: "snares/"
+    for c in (before_digit, before_digit.replace("-", "_"), before_digit.replace(" ", "_")):
         if c in INSTRUMENTS:
             return c
         if c in ALIASES:
             return ALIASES[c]
-    custom = re.sub(r"[^a-z0-9_-]+", "_", before_digit or tokens[0]).strip("_-")
-    return custom or tokens[0]
+    tokens = set(words) | {w[:-1] for w in words if w.endswith("s") and len(w) > 3}  # plurals: snares
+    joined = "".join(words)
+    hat = bool(tokens & _HAT) or "hihat" in joined or "hat" in joined
+    if hat and ({"open", "opened", "ohh", "oh"} & tokens or "open" in joined):
+        return "openhat"
+    if hat and not ({"ride", "crash"} & tokens):
+        return "hihat"
+    if "tom" in tokens or "tom" in joined:
+        if {"floor", "low", "lo"} & tokens or "floor" in joined:
+            return "tom_low"
+        if {"high", "hi", "rack"} & tokens:
+            return "tom_high"
+        return "tom_mid"
+    for inst, names in _WORDS:
+        if names & tokens:
+            return inst
+    for w in words:
+        if w in ALIASES:
+            return ALIASES[w]
+    custom = re.sub(r"[^a-z0-9_-]+", "_", words[0]).strip("_-")
+    return custom or None
+
+
+def _hydrogen_map(directory):
+    """{file name: instrument} from a Hydrogen drumkit.xml in `directory`, or {} if none (or unreadable)."""
+    from .midi import NOTE_TO_INSTRUMENT
+
+    path = os.path.join(directory, "drumkit.xml")
+    if not os.path.isfile(path):
+        return {}
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as exc:
+        raise KitError(f"cannot read {path!r}: {exc}") from None
+
+    def local(e):
+        return e.tag.rsplit("}", 1)[-1]
+
+    mapping = {}
+    for inst in (e for e in root.iter() if local(e) == "instrument"):
+        fields = {local(c): (c.text or "").strip() for c in inst}
+        name = _instrument_from_filename(fields.get("name", ""))
+        if name is None or (name not in INSTRUMENTS and fields.get("midiOutNote", "").isdigit()):
+            name = NOTE_TO_INSTRUMENT.get(int(fields["midiOutNote"]), name) if fields.get(
+                "midiOutNote", "").isdigit() else name
+        if name is None:
+            continue
+        for fn in (e for e in inst.iter() if local(e) == "filename"):
+            if fn.text:
+                mapping.setdefault(os.path.basename(fn.text.strip()), name)
+    return mapping
 
 
 def _seed_for(base, instrument):

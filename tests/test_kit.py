@@ -292,3 +292,45 @@ def test_generate_kit_from_model_files_and_bad_arguments(tmp_path, models):
         generate_kit(models, n=1, seed=-1, backend="numpy")
     with pytest.raises(KitError, match="empty"):
         generate_kit({}, backend="numpy")
+
+
+@pytest.mark.parametrize("name, instrument", [
+    ("kick_000", "kick"), ("Kick-Soft", "kick"), ("808_Kick_Long", "kick"), ("BD 02", "kick"),
+    ("snares", "snare"), ("Snare Rim", "snare"), ("hh3", "hihat"), ("HatClosed-Hard", "hihat"),
+    ("Hi-Hat Closed", "hihat"), ("Hat Pedal", "hihat"), ("HatOpen-Soft", "openhat"), ("Hi-Hat Open", "openhat"),
+    ("oh_01", "openhat"), ("Clap", "clap"), ("Floor Tom", "tom_low"), ("Tom-Lo", "tom_low"),
+    ("Tom Hi", "tom_high"), ("Tom Mid", "tom_mid"), ("tom_low_003", "tom_low"), ("Crash Ride", "crash"),
+    ("RideBell", "ride"), ("Bell-Hard", "bell"), ("001", None),
+])
+def test_instrument_names_are_recognised(name, instrument):
+    from fastdrum.kit import _instrument_from_filename
+
+    assert _instrument_from_filename(name) == instrument
+
+
+def test_load_a_hydrogen_kit_uses_its_drumkit_xml(tmp_path):
+    d = tmp_path / "h2"
+    d.mkdir()
+    for fn in ("a.wav", "b.wav", "c.wav", "Snare1.wav"):
+        sf.write(d / fn, np.full(20, 0.1), 44100)
+    ns = "http://www.hydrogen-music.org/drumkit"
+    (d / "drumkit.xml").write_text(f"""<?xml version="1.0" encoding="UTF-8"?>
+<drumkit_info xmlns="{ns}"><name>h2</name><instrumentList>
+ <instrument><id>0</id><name>Big Boom</name><midiOutNote>36</midiOutNote>
+  <instrumentComponent><layer><filename>a.wav</filename></layer><layer><filename>b.wav</filename></layer>
+  </instrumentComponent></instrument>
+ <instrument><id>1</id><name>Hat Open</name><midiOutNote>37</midiOutNote>
+  <instrumentComponent><layer><filename>c.wav</filename></layer></instrumentComponent></instrument>
+</instrumentList></drumkit_info>""")
+    kit = Kit.load(d)
+    # by note (a name with no known word), by name (its note 37 is not a hat), and by file name
+    assert {k: len(v) for k, v in kit.items()} == {"kick": 2, "openhat": 1, "snare": 1}
+    (d / "drumkit.xml").write_text("<drumkit_info><unclosed>")
+    with pytest.raises(KitError, match="drumkit.xml"):
+        Kit.load(d)
+
+
+def test_our_own_export_with_more_variations_than_hydrogen_layers_loads_whole(tmp_path):
+    kit = small_kit(n=HYDROGEN_MAX_LAYERS + 3)
+    loaded = Kit.load(kit.export(tmp_path / "big"))
+    assert {k: len(v) for k, v in loaded.items()} == {k: len(v) for k, v in kit.items()}
