@@ -334,3 +334,12 @@ def test_our_own_export_with_more_variations_than_hydrogen_layers_loads_whole(tm
     kit = small_kit(n=HYDROGEN_MAX_LAYERS + 3)
     loaded = Kit.load(kit.export(tmp_path / "big"))
     assert {k: len(v) for k, v in loaded.items()} == {k: len(v) for k, v in kit.items()}
+
+
+def test_kit_process_applies_each_instruments_chain():
+    kit = small_kit(n=2).process()
+    for inst, clips in kit.items():
+        for y in clips:
+            assert abs(20 * np.log10(abs(y).max()) + 1.0) < 1e-3 and y[-1] == 0.0  # -1 dBFS peak, faded out
+    quiet = small_kit(n=1).process(target_db=-6.0, normalize="peak")
+    assert abs(20 * np.log10(abs(quiet["kick"][0]).max()) + 6.0) < 1e-3
