@@ -101,7 +101,13 @@ def _output(parser, *, what, audio=True):
 
 
 def build_parser():
-    """The argparse parser of the ``fastdrum`` command."""
+    """The argparse parser of the ``fastdrum`` command.
+
+    Examples
+    --------
+    >>> build_parser().parse_args(["beat", "-o", "b.wav", "--bpm", "90"]).bpm
+    90.0
+    """
     from .presets import PRESETS
 
     parser = _Parser(prog=PROG, description="New drum sounds from small WaveNets, and a drum machine to play them.")
@@ -116,7 +122,7 @@ def build_parser():
     p.add_argument("-n", type=_positive_int, default=16, metavar="N", help="number of clips (default 16)")
     _output(p, what="folder of clips")
     _common(p)
-    p.set_defaults(func=cmd_generate)
+    p.set_defaults(func=_cmd_generate)
 
     p = subs.add_parser("kit", help="generate a drum kit folder (clips, SFZ, Hydrogen drumkit.xml)",
                         description="Generate N variations of each instrument and write them as a kit folder: "
@@ -129,7 +135,7 @@ def build_parser():
     p.add_argument("--license", default="CC0", help="licence written into drumkit.xml")
     _output(p, what="kit folder")
     _common(p)
-    p.set_defaults(func=cmd_kit)
+    p.set_defaults(func=_cmd_kit)
 
     p = subs.add_parser("beat", help="render a drum beat to audio (and/or MIDI)",
                         description="Render a beat from a pattern (a preset or a grid) or a MIDI file, with "
@@ -166,13 +172,13 @@ def build_parser():
                    help="cut the beat at the end of the last bar (for loops)")
     _output(p, what="beat (.wav, .flac or .mid)")
     _common(p)
-    p.set_defaults(func=cmd_beat)
+    p.set_defaults(func=_cmd_beat)
 
     p = subs.add_parser("info", help="describe a model", description="Describe a model: sizes, receptive field, "
                                                                        "cost per sample, metadata.")
     p.add_argument("model", metavar="MODEL", help="a shipped model's name or a model file")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=cmd_info, quiet=False)
+    p.set_defaults(func=_cmd_info, quiet=False)
 
     p = subs.add_parser("plot", help="plot generated clips beside training primers (PNG)",
                         description="Draw waveforms and spectrograms of generated clips beside the model's "
@@ -183,7 +189,7 @@ def build_parser():
     _output(p, what="PNG file", audio=False)
     p.add_argument("--no-post", dest="post", action="store_false", help="plot the raw clips")
     _common(p)
-    p.set_defaults(func=cmd_plot)
+    p.set_defaults(func=_cmd_plot)
     return parser
 
 
@@ -284,7 +290,8 @@ def _resolve_instrument_model(inst, overrides):
 
 
 # -- subcommands ------------------------------------------------------------------------
-def cmd_generate(args):
+def _cmd_generate(args):
+    """``fastdrum generate``."""
     from ._generate import generate
     from .kit import _instrument_from_filename, _resample
     from .model import load_model
@@ -349,7 +356,8 @@ def _models_for(instruments, overrides):
     return models
 
 
-def cmd_kit(args):
+def _cmd_kit(args):
+    """``fastdrum kit``."""
     from .kit import generate_kit
 
     out = _check_output(args.output, args.force)
@@ -416,7 +424,8 @@ def _beat_kit(args, hits, seed):
     return Kit({inst: clips for k in kits for inst, clips in k.resample(rate).items()}, rate)
 
 
-def cmd_beat(args):
+def _cmd_beat(args):
+    """``fastdrum beat``."""
     from . import midi, sequencer
     from .kit import Kit
 
@@ -509,7 +518,8 @@ def _describe(model):
     }
 
 
-def cmd_info(args):
+def _cmd_info(args):
+    """``fastdrum info``."""
     from .model import load_model
 
     info = _describe(load_model(args.model))
@@ -539,7 +549,8 @@ def cmd_info(args):
     return 0
 
 
-def cmd_plot(args):
+def _cmd_plot(args):
+    """``fastdrum plot``."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -607,6 +618,14 @@ def main(argv=None):
     -------
     int
         0 on success, 2 on bad input (one line on stderr), 130 on Ctrl-C.
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stdout(io.StringIO()) as out:
+    ...     status = main(["info", "--help"])
+    >>> status, out.getvalue().splitlines()[0]
+    (0, 'usage: fastdrum info [-h] [--json] MODEL')
     """
     parser = build_parser()
     try:
