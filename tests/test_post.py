@@ -22,7 +22,7 @@ def db(x):
 
 
 def rms_db(y):
-    return 10 * np.log10(np.mean(np.asarray(y, np.float64) ** 2))
+    return 10 * np.log10(np.mean(np.asarray(y, np.float64) ** 2) + 1e-300)
 
 
 def gain_at(b, a, f, sr):
@@ -194,6 +194,18 @@ def test_hihat_chain_high_passes_and_kick_chain_keeps_the_lows():
     # 2nd-order Butterworth at 300 Hz: 10*log10(1 + (300/100)**4) = 19.1 dB down at 100 Hz
     assert drop_hat < -17.0
     assert drop_kick > -1.0   # kick: 30 Hz high-pass and a low-shelf boost keep 100 Hz
+
+
+@pytest.mark.parametrize("instrument", ["kick", "snare", "hihat"])
+def test_default_chain_silences_a_hiss_tail_45_db_down(instrument):
+    t = np.arange(round(0.3 * SR)) / SR
+    body = np.exp(-t / 0.02) * np.sin(2 * np.pi * (60 if instrument == "kick" else 2000) * t)
+    hiss = 10 ** (-45 / 20) * np.random.default_rng(0).uniform(-1, 1, len(t))  # WaveNet-like tail noise
+    z = post.process((body + hiss).astype(np.float32), SR, instrument=instrument)
+    raw = post.process((body + hiss).astype(np.float32), SR, instrument=instrument, gate_db=None)
+    tail = slice(len(t) // 2, None)  # the body has decayed by 65 dB there: only hiss is left
+    assert rms_db(raw[tail]) > -60.0       # without the gate the hiss stays
+    assert rms_db(z[tail]) < -100.0        # with it, silence (only the EQ's decaying ringing)
 
 
 def test_process_normalises_each_clip_to_minus_1_dbfs_and_keeps_shape():
