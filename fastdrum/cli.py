@@ -6,7 +6,7 @@ input: it prints one line on stderr and returns 2.
 
 Examples
 --------
->>> main(["beat", "--pattern", "nonsense"])
+>>> main(["beat", "-o", "beat.wav", "--pattern", "salsa"])   # no such preset: one line on stderr
 2
 """
 
