@@ -343,3 +343,13 @@ def test_kit_process_applies_each_instruments_chain():
             assert abs(20 * np.log10(abs(y).max()) + 1.0) < 1e-3 and y[-1] == 0.0  # -1 dBFS peak, faded out
     quiet = small_kit(n=1).process(target_db=-6.0, normalize="peak")
     assert abs(20 * np.log10(abs(quiet["kick"][0]).max()) + 6.0) < 1e-3
+
+
+@pytest.mark.skipif(not os.path.isfile(HYDROGEN_XSD), reason="Hydrogen's drumkit.xsd is not installed")
+def test_drumkit_xml_validates_against_hydrogens_xsd(tmp_path):
+    xmlschema = pytest.importorskip("xmlschema")
+    names = list(INSTRUMENTS) + ["cowbell"]
+    kit = Kit({n: np.zeros((HYDROGEN_MAX_LAYERS + 1, 10)) for n in names}, 16000)
+    path = kit.export(tmp_path / "full")
+    xmlschema.XMLSchema(HYDROGEN_XSD).validate(os.path.join(path, "drumkit.xml"))  # raises if invalid
+    assert len(ET.parse(os.path.join(path, "drumkit.xml")).getroot().findall(f".//{NS}instrument")) == len(names)
