@@ -270,3 +270,15 @@ def test_model_from_ragged_arrays_is_a_format_error(model):
                    reason="model.py: load_model(42) raises a bare TypeError")
 def test_load_model_of_a_number_is_a_fastdrum_error():
     _rejects(lambda: fastdrum.load_model(42), FastDrumError, r"got int")
+
+
+@pytest.mark.xfail(strict=True, raises=MemoryError,
+                   reason="_generate.py: the ring buffers (batch x sum(dilations) x R floats) are not bounded")
+def test_a_tiny_model_with_huge_dilations_cannot_make_generate_allocate_gigabytes():
+    """A valid 1 KB file with dilations 2**20 (x4) and R = 8: a batch of 64 needs 8.6 GB of rings.
+
+    It must be refused (LimitExceededError naming batch_size) before the rings are allocated.
+    """
+    m = random_model(dilations=[2**20] * 4, residual_channels=8, seed=0, sample_rate=SR)
+    _rejects(lambda: fastdrum.generate(m, 64, duration=0.001, seed=0, backend="numpy"),
+             LimitExceededError, r"batch_size")
