@@ -39,6 +39,9 @@ static void *fd_calloc_aligned(size_t nbytes)
     return p;
 }
 
+/* Floats of scratch space the sampling functions need for Q codes. */
+static int fd_sample_scratch(int Q) { return ((Q + 15) & ~15) + 2 * (Q / 8 + 1); }
+
 /* ---- portable scalar versions ------------------------------------------- */
 
 /* h[i, j] = tanh(z[i, j]) * sigmoid(z[i, Dp + j]), z rows of 2*Dp, h rows of Dp */
@@ -166,9 +169,39 @@ FD_AVX2 static void fd_gate_avx2(int nb, int Dp, const float *z, float *h)
     }
 }
 
+/* fd_draw with the sums of the blocks p[8j:8j+8] given (Q8 = Q & ~7 of them):
+ * whole blocks are skipped while the running sum stays <= u * total, then the
+ * block holding the boundary is scanned element by element, as fd_draw does.
+ * Summation order differs from fd_draw only by rounding (1e-16 relative). */
+static int fd_draw_blocked(const float *p, int Q, double u, const double *block)
+{
+    const int nblocks = Q >> 3;
+    double total = 0.0, cdf = 0.0, threshold;
+    int j, k = 0;
+    for (j = 0; j < nblocks; j++)
+        total += block[j];
+    for (k = nblocks * 8; k < Q; k++)
+        total += (double)p[k];
+    threshold = u * total;
+    k = 0;
+    for (j = 0; j < nblocks && cdf + block[j] <= threshold; j++) {
+        cdf += block[j];
+        k += 8;
+    }
+    while (k < Q) {
+        cdf += (double)p[k];
+        if (!(cdf <= threshold))
+            break;
+        k++;
+    }
+    return k < Q ? k : Q - 1;
+}
+
+/* scratch holds Q floats and (Q / 8) doubles after them (fd_sample_scratch floats). */
 FD_AVX2 static int fd_sample_avx2(const float *logits, int Q, double u, float temperature, float *scratch)
 {
     int k, Q8 = Q & ~7;
+    double *block = (double *)(scratch + ((Q + 15) & ~15));
     __m256 vt, vm;
     float m, lanes[8];
     if (temperature == 0.0f)
@@ -189,13 +222,19 @@ FD_AVX2 static int fd_sample_avx2(const float *logits, int Q, double u, float te
         scratch[k] = logits[k] / temperature;
         m = scratch[k] > m ? scratch[k] : m;
     }
-    /* p = exp(z - m) */
+    /* p = exp(z - m), and the sum of each block of 8 in double */
     vm = _mm256_set1_ps(m);
-    for (k = 0; k < Q8; k += 8)
-        _mm256_storeu_ps(scratch + k, fd_exp_neg(_mm256_sub_ps(_mm256_loadu_ps(scratch + k), vm)));
+    for (k = 0; k < Q8; k += 8) {
+        __m256 e = fd_exp_neg(_mm256_sub_ps(_mm256_loadu_ps(scratch + k), vm));
+        __m256d s4 = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(e)),
+                                   _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+        __m128d s2 = _mm_add_pd(_mm256_castpd256_pd128(s4), _mm256_extractf128_pd(s4, 1));
+        _mm256_storeu_ps(scratch + k, e);
+        block[k >> 3] = _mm_cvtsd_f64(_mm_add_sd(s2, _mm_unpackhi_pd(s2, s2)));
+    }
     for (; k < Q; k++)
         scratch[k] = expf(scratch[k] - m);
-    return fd_draw(scratch, Q, u);
+    return fd_draw_blocked(scratch, Q, u, block);
 }
 
 /* One tile: C[0:MR, 0:16*NP] (+)= A[0:MR, 0:K] @ W[:, panels 0:NP] (+ bias).
@@ -253,21 +292,22 @@ FD_AVX2 FD_INLINE void fd_rows(const int MR, const int NP, int N, int K,
 
 /* C[0:M, 0:N] = A[0:M, 0:K] @ W + bias (+ C if accumulate): row-major A and C,
  * W packed in panels (see the top of this file), N a multiple of 16; bias may
- * be NULL. Row tiles of 6 (12 accumulators); the last tile has M % 6 rows. */
+ * be NULL. Tiles of 6 rows x 16 columns (12 accumulators), fewer rows at the
+ * end with more columns (at most 12 accumulators, at least 8 when M % 6 != 3, 5). */
 FD_AVX2 static void fd_gemm_avx2(int M, int N, int K, const float *A, ptrdiff_t lda,
                                  const float *Wp, const float *bias, float *C, ptrdiff_t ldc,
                                  int accumulate)
 {
     int i = 0;
     for (; i + 6 <= M; i += 6)
-        fd_rows(6, 2, N, K, A + i * lda, lda, Wp, bias, C + i * ldc, ldc, accumulate);
+        fd_rows(6, 1, N, K, A + i * lda, lda, Wp, bias, C + i * ldc, ldc, accumulate);
     A += i * lda;
     C += i * ldc;
     switch (M - i) {
-    case 5: fd_rows(5, 2, N, K, A, lda, Wp, bias, C, ldc, accumulate); break;
-    case 4: fd_rows(4, 2, N, K, A, lda, Wp, bias, C, ldc, accumulate); break;
+    case 5: fd_rows(5, 1, N, K, A, lda, Wp, bias, C, ldc, accumulate); break;
+    case 4: fd_rows(4, 1, N, K, A, lda, Wp, bias, C, ldc, accumulate); break;
     case 3: fd_rows(3, 2, N, K, A, lda, Wp, bias, C, ldc, accumulate); break;
-    case 2: fd_rows(2, 3, N, K, A, lda, Wp, bias, C, ldc, accumulate); break;
+    case 2: fd_rows(2, 2, N, K, A, lda, Wp, bias, C, ldc, accumulate); break;
     case 1: fd_rows(1, 4, N, K, A, lda, Wp, bias, C, ldc, accumulate); break;
     default: break;
     }

@@ -3,6 +3,7 @@
 cdef extern from "_simd.h" nogil:
     int FD_NR
     void *fd_calloc_aligned(size_t nbytes)
+    int fd_sample_scratch(int Q)
     int fd_cpu_has_avx2_fma()
     void fd_gate_scalar(int nb, int Dp, const float *z, float *h)
     void fd_gate_avx2(int nb, int Dp, const float *z, float *h)
@@ -48,7 +49,7 @@ cdef struct Block:
     float *sk           # (nb, Sp)
     float *hid          # (nb, Sp)
     float *logits       # (nb, Qp)
-    float *scratch      # (Qp,)
+    float *scratch      # fd_sample_scratch(Q) floats
 
 
 cdef struct RunArgs:

@@ -340,7 +340,7 @@ cdef class State:
             b.sk = <float *>fd_calloc_aligned(<Py_ssize_t>b.nb * Sp * sizeof(float))
             b.hid = <float *>fd_calloc_aligned(<Py_ssize_t>b.nb * Sp * sizeof(float))
             b.logits = <float *>fd_calloc_aligned(<Py_ssize_t>b.nb * Qp * sizeof(float))
-            b.scratch = <float *>fd_calloc_aligned(Qp * sizeof(float))
+            b.scratch = <float *>fd_calloc_aligned(fd_sample_scratch(Q) * sizeof(float))
             if (b.ring == NULL or b.ring_off == NULL or b.head == NULL or b.prev == NULL
                     or b.buf == NULL or b.z == NULL or b.h == NULL or b.sk == NULL
                     or b.hid == NULL or b.logits == NULL or b.scratch == NULL):
