@@ -99,7 +99,7 @@ def _check_directory(f, path):
     except _READ_ERRORS as exc:
         _not_a_model(path, f"unreadable zip directory ({exc})")
     if not endrec:
-        _not_a_model(path, "not a zip archive")
+        _not_a_model(path, "no zip end-of-directory record (a truncated or damaged file?)")
     entries, size = endrec[zipfile._ECD_ENTRIES_TOTAL], endrec[zipfile._ECD_SIZE]
     if entries > MAX_MEMBERS or size > MAX_DIRECTORY_BYTES:
         _not_a_model(path, f"zip directory of {entries} entries and {size} bytes exceeds "
