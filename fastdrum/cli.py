@@ -374,7 +374,7 @@ def _cmd_kit(args):
 def _read_pattern(args):
     from .sequencer import Pattern
 
-    text = args.pattern or "house"
+    text = "house" if args.pattern is None else args.pattern
     if "=" not in text and os.path.isfile(text):
         with open(text, encoding="utf-8") as f:
             text = f.read()
@@ -438,6 +438,8 @@ def _cmd_beat(args):
     gain = {k: 10.0 ** (v / 20.0) for k, v in _instrument_values(args.level, "--level", lo=-120.0, hi=24.0).items()}
     seed = _seed(args)
     kit_seed, sched_seed, mix_seed = (int(v) for v in np.random.SeedSequence(seed).generate_state(3))
+    if not 0.0 <= args.humanize_time <= 1000.0:  # also refuses nan
+        raise CLIError(f"--humanize-time must be in [0, 1000] ms, got {args.humanize_time!r}")
     timing = dict(humanize_time=args.humanize_time / 1000.0, humanize_velocity=args.humanize_velocity)
     if args.midi is None:
         pattern = _read_pattern(args)

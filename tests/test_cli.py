@@ -244,6 +244,8 @@ BAD = [
     (["beat", "--bars", "100000", "--bpm", "1"], "limit"),
     (["beat", "--steps-per-beat", "0"], "steps_per_beat"),
     (["beat", "--humanize-velocity", "2"], "humanize_velocity"),
+    (["beat", "--humanize-time", "-5"], "--humanize-time"),
+    (["beat", "--pattern", ""], "''"),
     (["beat", "--pattern", "kick=xxxxxxxxxxxxxxxx", "--no-repeat", "--variations", "1", "--kit", "{kit}"],
      "no_repeat needs"),
     (["beat", "--kit", "{missing}"], "missing"),
