@@ -178,7 +178,8 @@ def build_parser():
                                                                        "cost per sample, metadata.")
     p.add_argument("model", metavar="MODEL", help="a shipped model's name or a model file")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=_cmd_info, quiet=False)
+    p.add_argument("-q", "--quiet", action="store_true", help="accepted for symmetry (info only prints)")
+    p.set_defaults(func=_cmd_info)
 
     p = subs.add_parser("plot", help="plot generated clips beside training primers (PNG)",
                         description="Draw waveforms and spectrograms of generated clips beside the model's "
@@ -327,7 +328,7 @@ def _cmd_generate(args):
 def _instrument_list(args, overrides):
     from .model import available_models
 
-    if getattr(args, "instruments", None):
+    if getattr(args, "instruments", None) is not None and args.instruments != []:
         items = args.instruments if isinstance(args.instruments, list) else args.instruments.split(",")
         names = [_kit_name(s) for s in items if s.strip()]
         if not names:

@@ -257,6 +257,8 @@ BAD = [
     (["generate", "cowbell"], "'cowbell'"),
     (["info", "nosuchmodel"], "'nosuchmodel'"),
     (["kit", "--instruments", "kick,cowbell"], "'cowbell'"),
+    (["kit", "--instruments", ""], "no instruments"),
+    (["info", "{missing}"], "missing"),
     (["kit", "--backend", "gpu"], "'gpu'"),
     (["frobnicate"], "frobnicate"),
 ]
