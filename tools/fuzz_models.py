@@ -12,7 +12,8 @@ that inflate to 2 GiB).
 
 The oracle: loading either raises a :class:`fastdrum.FastDrumError` subclass,
 or succeeds, and then the model must hold exactly the weights that were
-written and generate finite audio in [-1, 1] with the NumPy reference. Never
+written and generate finite audio in [-1, 1] with every available backend
+(the NumPy reference, and the C kernel once built). Never
 another exception, a hang (per-case alarm), a large allocation (the address
 space is capped, so one becomes a MemoryError) or code execution (the marker
 file must never appear).
@@ -622,19 +623,20 @@ def check_file(path, case=None, *, generate=True):
     if not generate:
         return "loaded"
     T = 16
-    try:
-        # Finite but extreme weights (e.g. 3e38) overflow float32 inside the
-        # network; NumPy's warnings about that are not the loader's concern.
-        with np.errstate(all="ignore"):
-            y = model.generate(2, duration=T / model.sample_rate, seed=0, backend="numpy")
-    except FastDrumError as exc:
-        return "loaded, then " + type(exc).__name__
-    except Exception as exc:
-        raise CaseFailure(f"generate raised {type(exc).__name__}: {exc}") from exc
-    if y.dtype != np.float32 or y.ndim != 2 or y.shape[0] != 2:
-        raise CaseFailure(f"generate returned {y.dtype} {y.shape}")
-    if not (np.isfinite(y).all() and np.abs(y).max() <= 1.0):
-        raise CaseFailure("generated audio is not finite in [-1, 1]")
+    for backend in fastdrum._backends.available():  # the kernel too, once built
+        try:
+            # Finite but extreme weights (e.g. 3e38) overflow float32 inside the
+            # network; NumPy's warnings about that are not the loader's concern.
+            with np.errstate(all="ignore"):
+                y = model.generate(2, duration=T / model.sample_rate, seed=0, backend=backend)
+        except FastDrumError as exc:
+            return "loaded, then " + type(exc).__name__
+        except Exception as exc:
+            raise CaseFailure(f"generate(backend={backend!r}) raised {type(exc).__name__}: {exc}") from exc
+        if y.dtype != np.float32 or y.ndim != 2 or y.shape[0] != 2:
+            raise CaseFailure(f"generate(backend={backend!r}) returned {y.dtype} {y.shape}")
+        if not (np.isfinite(y).all() and np.abs(y).max() <= 1.0):
+            raise CaseFailure(f"generate(backend={backend!r}): audio is not finite in [-1, 1]")
     return "loaded"
 
 
