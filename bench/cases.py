@@ -20,6 +20,7 @@ A backend that is not available is skipped with the reason.
 
 import functools
 import os
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -168,12 +169,16 @@ class Workload:
                    for k in range(n_calls)]
         self.state = state_factory(backend)(model, batch, n_threads=threads)
         self.calls = 0
+        #: CPU time of the whole process (all its threads) in each round, seconds.
+        self.cpu_seconds = []
 
     def __call__(self):
         """One timed round: generate `steps` more samples in every row."""
         k = self.calls
         t0 = self.start + k * self.steps
+        cpu = time.process_time()
         self.state.run(self.codes, self.n_primer, self._u[k], TEMPERATURE, t0, t0 + self.steps)
+        self.cpu_seconds.append(time.process_time() - cpu)
         self.calls += 1
 
     @property

@@ -6,6 +6,8 @@ sample rate and the achieved GFLOP/s, then checks the generated codes
 against the definition of the network.
 """
 
+import statistics
+
 import pytest
 
 from .cases import DISABLED_STEPS, ROUNDS, STEPS, Case, Workload, cases, check_generation, get_model, unavailable_reason
@@ -19,13 +21,18 @@ def throughput(per_round, seconds, flops_per_sample, sample_rate, sgemm_gflops, 
             f"gflops{label}": gflops, f"fraction_of_sgemm{label}": gflops / sgemm_gflops}
 
 
-def record(benchmark, w, sgemm_gflops):
-    """Throughput figures into the benchmark's extra_info: from the median round, and the best (``_best``)."""
+def record(benchmark, w, sgemm_gflops, warmup):
+    """Throughput figures into the benchmark's extra_info: from the median round, and the best
+    (``_best``); and samples per CPU-second of the process from the median timed round
+    (``samples_per_cpu_s``), which other jobs taking the cores hardly change."""
     stats = benchmark.stats.stats
     for label, seconds in (("", stats.median), ("_best", stats.min)):
         benchmark.extra_info.update(throughput(w.batch * w.steps, seconds, w.model.flops_per_sample,
                                                w.model.sample_rate, sgemm_gflops, label))
     benchmark.extra_info["sgemm_gflops"] = sgemm_gflops
+    cpu = statistics.median(w.cpu_seconds[warmup:])
+    benchmark.extra_info["cpu_seconds_median"] = cpu
+    benchmark.extra_info["samples_per_cpu_s"] = w.batch * w.steps / cpu if cpu > 0 else None
 
 
 def run_case(benchmark, backend, model, batch, threads, steps, rounds, sgemm_gflops):
@@ -49,7 +56,7 @@ def run_case(benchmark, backend, model, batch, threads, steps, rounds, sgemm_gfl
     benchmark.pedantic(w, rounds=rounds, warmup_rounds=warmup)
     check_generation(w)
     if not benchmark.disabled:
-        record(benchmark, w, sgemm_gflops)
+        record(benchmark, w, sgemm_gflops, warmup)
     return w
 
 
