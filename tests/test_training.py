@@ -320,7 +320,8 @@ def test_refuses_to_overwrite_a_run_without_resume(tmp_path, capsys):
 
 
 def test_kill_and_resume(tmp_path):
-    """SIGKILL a training process after a checkpoint appears; --resume continues from that step."""
+    """SIGKILL a training process after a checkpoint appears; --resume continues from that step; SIGTERM
+    stops it gracefully and exports."""
     data_dir = write_clips(tmp_path / "clips", [f"kick_{i}.wav" for i in range(4)])
     run_dir = tmp_path / "run"
     argv = [sys.executable, "-m", "training.train", "--data", str(data_dir), "--instrument", "kick",
@@ -351,16 +352,31 @@ def test_kill_and_resume(tmp_path):
     latest = tf.train.latest_checkpoint(str(ckpt_dir))
     ckpt_step = int(latest.rsplit("-", 1)[1])
     assert ckpt_step % 5 == 0 and ckpt_step >= 5
-    target = ckpt_step + 4
-    done = subprocess.run(argv + ["--steps", str(target), "--resume"], cwd=REPO, capture_output=True,
-                          text=True, timeout=120)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert f"resumed from checkpoint {latest} at step {ckpt_step}" in done.stdout
-    # It ran only the remaining steps: its first progress line is the first multiple of 2 after the checkpoint.
-    steps_logged = [int(l.split()[1].split("/")[0]) for l in done.stdout.splitlines() if l.startswith("step ")
-                    and "/" in l.split()[1]]
-    assert steps_logged and steps_logged[0] == ckpt_step + 2 and steps_logged[-1] == target
-    assert fastdrum.load_model(tmp_path / "m.npz").meta["steps_trained"] == target
+    # Resume; then SIGTERM, which stops gracefully: checkpoint, export of the best weights, status 0.
+    err = open(tmp_path / "err2.txt", "w")
+    proc = subprocess.Popen(argv + ["--steps", "100000", "--resume"], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=err, text=True)
+    lines = []
+    try:
+        for line in proc.stdout:
+            lines.append(line.strip())
+            if line.startswith("step ") and "/" in line.split()[1]:
+                break
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        err.close()
+    lines += rest.splitlines()
+    assert proc.returncode == 0, "\n".join(lines) + (tmp_path / "err2.txt").read_text()
+    assert f"resumed from checkpoint {latest} at step {ckpt_step}" in lines
+    # It continued from the checkpoint: its first progress line (every 2 steps) is the next after it.
+    steps_logged = [int(l.split()[1].split("/")[0]) for l in lines if l.startswith("step ") and "/" in l.split()[1]]
+    assert steps_logged[0] == (ckpt_step // 2 + 1) * 2
+    meta = fastdrum.load_model(tmp_path / "m.npz").meta
+    assert meta["stop_reason"].startswith("stopped by SIGTERM")
+    assert meta["steps_trained"] >= steps_logged[-1] > ckpt_step
 
 
 # ----------------------------------------------------------------------------- TF generator

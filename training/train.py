@@ -15,7 +15,9 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 
 import numpy as np
@@ -312,51 +314,63 @@ def train(args):
         scalar("val_loss", v, int(step))
         return v
 
-    while int(step) < args.steps:
-        if args.patience and val_codes is not None and int(bad_evals) >= args.patience:
-            stop_reason = (f"early stopping: no validation improvement in {args.patience} evaluations "
-                           f"(best {float(best_val):.4f} at step {int(best_step)})")
-            break
-        s = int(step)
-        rng = np.random.default_rng([args.seed, s])    # a function of (seed, step): resumes repeat exactly
-        idx = rng.integers(n_train, size=B)
-        ver = rng.integers(n_shift, size=B)
-        gain = 10.0 ** (-rng.uniform(0.0, args.gain_db, size=B) / 20.0)
-        codes = data_mod.encode(train_audio[ver, idx] * gain[:, None], Q)
-        loss = float(train_step(tf.constant(codes)))
-        if not math.isfinite(loss):
-            raise DivergedError(f"training loss became {loss} at step {s + 1}")
-        step.assign_add(1)
-        s += 1
-        recent.append(loss)
-        if first_step_at is None:
-            first_step_at = time.perf_counter()
-            _log(f"step 1 done (tracing and XLA compilation {first_step_at - t_start:.1f} s)")
-            t_log, s_log = first_step_at, s
-        elapsed.assign(elapsed0 + time.perf_counter() - t_start)
-        if s % args.eval_every == 0 and val_codes is not None:
-            evaluate()
-        if s % args.log_every == 0 or s == args.steps:
-            now = time.perf_counter()
-            if s > s_log:
-                rate = (s - s_log) / (now - t_log)
-            mean = last_mean = float(np.mean(recent))
-            scalar("loss", mean, s)
-            if math.isfinite(rate):
-                scalar("steps_per_sec", rate, s)
-            left = (args.steps - s) / rate if rate > 0 else float("nan")
-            _log(f"step {s}/{args.steps} loss {mean:.4f} val {float(last_val):.4f} "
-                 f"(best {float(best_val):.4f} @ {int(best_step)}) {rate:.2f} steps/s "
-                 f"{1000 / rate / 60 if rate > 0 else float('nan'):.1f} min/1000 steps, "
-                 f"left {_fmt_time(left) if math.isfinite(left) else '?'}")
-            t_log, s_log = now, s
-            if args.loss_threshold > 0 and mean < args.loss_threshold:
-                stop_reason = f"training loss {mean:.4f} < threshold {args.loss_threshold}"
-                recent = []
+    # SIGTERM stops a run gracefully: it finishes the step, checkpoints and exports the best weights.
+    stop_signal = []
+    old_handler = None
+    if threading.current_thread() is threading.main_thread():
+        old_handler = signal.signal(signal.SIGTERM, lambda signum, frame: stop_signal.append(signum))
+    try:
+        while int(step) < args.steps:
+            if args.patience and val_codes is not None and int(bad_evals) >= args.patience:
+                stop_reason = (f"early stopping: no validation improvement in {args.patience} evaluations "
+                               f"(best {float(best_val):.4f} at step {int(best_step)})")
                 break
-            recent = []
-        if s % args.checkpoint_every == 0:
-            manager.save(checkpoint_number=s)
+            if stop_signal:
+                stop_reason = f"stopped by SIGTERM at step {int(step)}"
+                break
+            s = int(step)
+            rng = np.random.default_rng([args.seed, s])    # a function of (seed, step): resumes repeat exactly
+            idx = rng.integers(n_train, size=B)
+            ver = rng.integers(n_shift, size=B)
+            gain = 10.0 ** (-rng.uniform(0.0, args.gain_db, size=B) / 20.0)
+            codes = data_mod.encode(train_audio[ver, idx] * gain[:, None], Q)
+            loss = float(train_step(tf.constant(codes)))
+            if not math.isfinite(loss):
+                raise DivergedError(f"training loss became {loss} at step {s + 1}")
+            step.assign_add(1)
+            s += 1
+            recent.append(loss)
+            if first_step_at is None:
+                first_step_at = time.perf_counter()
+                _log(f"step 1 done (tracing and XLA compilation {first_step_at - t_start:.1f} s)")
+                t_log, s_log = first_step_at, s
+            elapsed.assign(elapsed0 + time.perf_counter() - t_start)
+            if s % args.eval_every == 0 and val_codes is not None:
+                evaluate()
+            if s % args.log_every == 0 or s == args.steps:
+                now = time.perf_counter()
+                if s > s_log:
+                    rate = (s - s_log) / (now - t_log)
+                mean = last_mean = float(np.mean(recent))
+                scalar("loss", mean, s)
+                if math.isfinite(rate):
+                    scalar("steps_per_sec", rate, s)
+                left = (args.steps - s) / rate if rate > 0 else float("nan")
+                _log(f"step {s}/{args.steps} loss {mean:.4f} val {float(last_val):.4f} "
+                     f"(best {float(best_val):.4f} @ {int(best_step)}) {rate:.2f} steps/s "
+                     f"{1000 / rate / 60 if rate > 0 else float('nan'):.1f} min/1000 steps, "
+                     f"left {_fmt_time(left) if math.isfinite(left) else '?'}")
+                t_log, s_log = now, s
+                if args.loss_threshold > 0 and mean < args.loss_threshold:
+                    stop_reason = f"training loss {mean:.4f} < threshold {args.loss_threshold}"
+                    recent = []
+                    break
+                recent = []
+            if s % args.checkpoint_every == 0:
+                manager.save(checkpoint_number=s)
+    finally:
+        if old_handler is not None:
+            signal.signal(signal.SIGTERM, old_handler)
     if val_codes is not None and (int(step) % args.eval_every or not math.isfinite(float(last_val))):
         evaluate()
     final_train_loss = float(np.mean(recent)) if recent else last_mean
