@@ -1,9 +1,11 @@
 """Model format 1: reading, validating and writing WaveNet weights in .npz files.
 
 The table in the project's docs (docs/format.md) is the contract. Reading is
-strict and bounded: every member's header (shape, dtype) is checked *before*
-its data is read, so a hostile file can neither execute code (no pickles) nor
-make the loader allocate more than ``max_bytes``.
+strict and bounded: the zip directory is bounded before it is parsed, and
+every member's header (dtype, shape, declared size) is checked *before* its
+data is read, so a hostile file can neither execute code (no pickles) nor make
+the loader allocate more than ``max_bytes`` (docs/hardening.md lists what each
+kind of bad file gets; tools/fuzz_models.py is the fuzzer that checks it).
 """
 
 import io
@@ -235,6 +237,15 @@ def _as_int_scalar(arrays, key, lo, hi):
     return v
 
 
+def _as_array(key, value):
+    if isinstance(value, np.ndarray):
+        return value
+    try:
+        return np.asarray(value)
+    except (TypeError, ValueError) as exc:  # e.g. a ragged nested list
+        _fail(key, f"not an array ({exc})")
+
+
 def _is_float32(dtype):
     """float32 in either byte order ('<f4' or '>f4')."""
     return dtype.kind == "f" and dtype.itemsize == 4
@@ -304,7 +315,7 @@ def validate(arrays):
     for key in REQUIRED_KEYS:
         if key not in arrays:
             _fail(key, "missing")
-    arrays = {k: v if isinstance(v, np.ndarray) else np.asarray(v) for k, v in arrays.items()}
+    arrays = {k: _as_array(k, v) for k, v in arrays.items()}
     for key, a in arrays.items():
         if a.dtype.hasobject:
             _fail(key, f"object arrays are not allowed (dtype {a.dtype!r})")
