@@ -674,7 +674,14 @@ def run(cases, seed=0, timeout=20.0, extra_address_space=2**30, max_growth_mib=2
     """Run `cases` cases; return (outcomes Counter, failures list)."""
     outcomes = collections.Counter()
     failures = []
-    signal.signal(signal.SIGALRM, _alarm)
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    try:
+        return _run(cases, seed, timeout, extra_address_space, max_growth_mib, verbose, out, outcomes, failures)
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _run(cases, seed, timeout, extra_address_space, max_growth_mib, verbose, out, outcomes, failures):
     with tempfile.TemporaryDirectory(prefix="fastdrum-fuzz-") as tmp:
         marker = os.path.join(tmp, "MARKER-pickle-executed")
         path = os.path.join(tmp, "case.npz")
