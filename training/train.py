@@ -30,7 +30,7 @@ from .errors import ConfigError, DivergedError, ResumeError
 __all__ = ["main", "train", "parse_dilations", "build_parser", "TrainResult"]
 
 #: Options that may change between a run and its resumption.
-RESUMABLE_CHANGES = {"steps", "resume", "out", "log_every", "checkpoint_every", "patience",
+RESUMABLE_CHANGES = {"steps", "resume", "out", "run_dir", "log_every", "checkpoint_every", "patience",
                      "loss_threshold", "eval_every"}
 
 
