@@ -32,20 +32,18 @@ echo "== building the extension in $WORK/src"
     >"$WORK/build.log" 2>&1) || { cat "$WORK/build.log"; exit 1; }
 
 cd "$WORK/src"
+export PYTHONPATH="$WORK/src"
+"$PYTHON" -c 'import sys, fastdrum._ext._wavenet as k
+if not k.__file__.startswith(sys.argv[1]):
+    sys.exit(f"wrong kernel under test: {k.__file__}")
+print("kernel under test:", k.__file__)' "$WORK/src"
 echo "== valgrind memcheck: tests/test_kernel.py -k '$SUBSET'"
 status=0
-env PYTHONMALLOC=malloc OPENBLAS_NUM_THREADS=1 PYTHONPATH="$WORK/src" valgrind \
+env PYTHONMALLOC=malloc OPENBLAS_NUM_THREADS=1 valgrind \
     --tool=memcheck --error-exitcode=1 --leak-check=full \
     --errors-for-leak-kinds=definite --show-leak-kinds=definite \
     --num-callers=30 --suppressions="$ROOT/tools/valgrind-python.supp" \
-    "$PYTHON" -c '
-import sys, pytest
-import fastdrum._ext._wavenet as k
-if not k.__file__.startswith(sys.argv[1]):
-    sys.exit(f"wrong kernel under test: {k.__file__}")
-print("kernel under test:", k.__file__)
-sys.exit(pytest.main(["-p", "no:cacheprovider", "-q", "tests/test_kernel.py", "-k", sys.argv[2]]))
-' "$WORK/src" "$SUBSET" || status=$?
+    "$PYTHON" -m pytest -p no:cacheprovider -q tests/test_kernel.py -k "$SUBSET" || status=$?
 if [ "$status" -ne 0 ]; then
     echo "== valgrind.sh: FAILED (exit status $status)"
     exit "$status"

@@ -26,17 +26,28 @@
 
 #define FD_NR 16
 
-/* 64-byte aligned, zeroed memory; NULL on failure. Free with free(). */
+/* 64-byte aligned, zeroed memory; NULL on failure. Free with fd_free_aligned().
+ * calloc, not posix_memalign + memset: large blocks come zeroed from the OS and
+ * are only backed by memory when touched, so a ring buffer of a dilation far
+ * longer than the clip costs address space, not RAM. */
 static void *fd_calloc_aligned(size_t nbytes)
 {
-    void *p = NULL;
-    if (nbytes == 0)
-        nbytes = 64;
-    nbytes = (nbytes + 63) & ~(size_t)63;
-    if (posix_memalign(&p, 64, nbytes) != 0)
+    unsigned char *raw, *p;
+    if (nbytes > (size_t)-1 - 128)
         return NULL;
-    memset(p, 0, nbytes);
+    raw = (unsigned char *)calloc(1, nbytes + 64);
+    if (raw == NULL)
+        return NULL;
+    p = raw + 64 - ((size_t)raw & 63);            /* 1 to 64 bytes past raw */
+    p[-1] = (unsigned char)(p - raw);
     return p;
+}
+
+static void fd_free_aligned(void *ptr)
+{
+    unsigned char *p = (unsigned char *)ptr;
+    if (p != NULL)
+        free(p - p[-1]);
 }
 
 /* Floats of scratch space the sampling functions need for Q codes. */
@@ -255,6 +266,9 @@ FD_AVX2 FD_INLINE void fd_tile(const int MR, const int NP, int K,
         }
     for (int k = 0; k < K; k++) {
         __m256 w[8];
+        if (MR == 1)   /* one row: bound by streaming W from L2; fetch 1 KiB ahead */
+            for (int j = 0; j < NP; j++)
+                _mm_prefetch((const char *)(Wp + j * pstride + (k + 16) * FD_NR), _MM_HINT_T0);
         for (int j = 0; j < 2 * NP; j++)
             w[j] = _mm256_loadu_ps(Wp + (j >> 1) * pstride + k * FD_NR + 8 * (j & 1));
         for (int i = 0; i < MR; i++) {

@@ -3,6 +3,7 @@
 cdef extern from "_simd.h" nogil:
     int FD_NR
     void *fd_calloc_aligned(size_t nbytes)
+    void fd_free_aligned(void *ptr)
     int fd_sample_scratch(int Q)
     int fd_cpu_has_avx2_fma()
     void fd_gate_scalar(int nb, int Dp, const float *z, float *h)

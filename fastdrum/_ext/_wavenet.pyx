@@ -330,7 +330,10 @@ cdef class State:
             b = &self.blocks[i]
             b.row0 = i * base + min(i, extra)
             b.nb = base + (1 if i < extra else 0)
-            b.ring = <float *>fd_calloc_aligned(ring_size * b.nb * Rp * sizeof(float))
+            ring_bytes = int(ring_size) * b.nb * Rp * 4
+            if ring_bytes >= 1 << 62:
+                raise MemoryError(f"ring buffers of {ring_bytes} bytes requested")
+            b.ring = <float *>fd_calloc_aligned(<size_t>ring_bytes)
             b.ring_off = <Py_ssize_t *>malloc(L * sizeof(Py_ssize_t))
             b.head = <int *>fd_calloc_aligned(L * sizeof(int))
             b.prev = <int *>fd_calloc_aligned(b.nb * sizeof(int))
@@ -359,19 +362,19 @@ cdef class State:
         if self.blocks != NULL:
             for i in range(self.n_blocks):
                 b = &self.blocks[i]
-                free(b.ring)
+                fd_free_aligned(b.ring)
                 free(b.ring_off)
-                free(b.head)
-                free(b.prev)
-                free(b.buf)
-                free(b.z)
-                free(b.h)
-                free(b.sk)
-                free(b.hid)
-                free(b.logits)
-                free(b.scratch)
+                fd_free_aligned(b.head)
+                fd_free_aligned(b.prev)
+                fd_free_aligned(b.buf)
+                fd_free_aligned(b.z)
+                fd_free_aligned(b.h)
+                fd_free_aligned(b.sk)
+                fd_free_aligned(b.hid)
+                fd_free_aligned(b.logits)
+                fd_free_aligned(b.scratch)
             free(self.blocks)
-        free(self.weights_mem)
+        fd_free_aligned(self.weights_mem)
         free(self.dil_mem)
 
     def run(self, codes, n_primer, uniforms, temperature, start, stop, logits_out=None):
