@@ -324,6 +324,8 @@ BAD = [
     ("temperature", float("nan"), "temperature must be finite"),
     ("temperature", float("inf"), "temperature must be finite"),
     ("temperature", "1", "temperature must be a number"),
+    ("temperature", 1e39, "temperature must be finite and >= 0"),
+    ("temperature", 1e-40, "temperature must be finite and >= 0"),
     ("start", -1, r"start must be in \[0, 10\]"),
     ("start", 9, r"stop must be in \[9, 10\]"),
     ("stop", 11, r"stop must be in \[2, 10\]"),

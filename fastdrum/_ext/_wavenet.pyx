@@ -411,9 +411,12 @@ cdef class State:
         _check_array("uniforms", uniforms, np.float64, (B, stop - start))
         if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real):
             raise GenerationError(f"temperature must be a number, got {temperature!r}")
+        finfo = np.finfo(np.float32)
+        if not (temperature == 0 or float(finfo.tiny) <= temperature <= float(finfo.max)):
+            raise GenerationError(
+                f"temperature must be finite and >= 0 (0, or in [{finfo.tiny}, {finfo.max}] "
+                f"to be a float32), got {temperature!r}")
         temp32 = np.float32(temperature)
-        if not (np.isfinite(temp32) and temp32 >= 0):
-            raise GenerationError(f"temperature must be finite and >= 0, got {temperature!r}")
         if logits_out is not None:
             _check_array("logits_out", logits_out, np.float32, (B, stop - start, self.plan.Q),
                          writeable=True)
