@@ -17,6 +17,15 @@ __all__ = ["generate", "DEFAULT_MAX_SAMPLES"]
 #: working memory); pass ``max_samples=`` to raise it deliberately.
 DEFAULT_MAX_SAMPLES = 50_000_000
 
+#: Temperatures other than 0 (argmax) must lie in this range: outside it the
+#: float32 division in sampling overflows or underflows.
+TEMPERATURE_RANGE = (1e-3, 1e3)
+
+#: Cap on the generation state of one batch: a ring buffer of d steps of R
+#: float32 channels per layer and clip, batch x sum(dilations) x R x 4 bytes.
+#: A tiny model file can declare dilations that make this gigabytes.
+MAX_STATE_BYTES = 2**30
+
 #: Steps per call into the backend: between calls, progress is reported and
 #: Ctrl-C is honoured.
 _CHUNK = 2048
@@ -159,10 +168,20 @@ def generate(instrument_or_model, n=1, *, duration=None, seed=None, temperature=
             raise GenerationError("the model has no default clip_duration; pass duration=")
     duration = _check_float("duration", duration, positive=True)
     temperature = _check_float("temperature", temperature)
+    lo, hi = TEMPERATURE_RANGE
+    if temperature != 0 and not lo <= temperature <= hi:
+        raise GenerationError(f"temperature must be 0 (argmax) or in [{lo}, {hi}], got {temperature!r}")
+    if not isinstance(progress, (bool, np.bool_)):
+        raise GenerationError(f"progress must be True or False, got {progress!r}")
     primer_noise = _check_float("primer_noise", primer_noise)
     n_threads = _check_int("n_threads", n_threads, 1, 256)
     batch_size = _check_int("batch_size", batch_size, 1, 65536)
     max_samples = _check_int("max_samples", max_samples, 1)
+    if duration * model.sample_rate > max_samples:  # before round(): a huge duration overflows it
+        raise LimitExceededError(
+            f"duration * sample_rate = {duration!r} * {model.sample_rate} samples exceeds "
+            f"max_samples={max_samples} (pass a larger max_samples= to allow it)"
+        )
     T = round(duration * model.sample_rate)
     if T < 1:
         raise GenerationError(f"duration {duration!r} s is shorter than one sample at {model.sample_rate} Hz")
@@ -177,9 +196,15 @@ def generate(instrument_or_model, n=1, *, duration=None, seed=None, temperature=
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
             raise GenerationError(f"seed must be a non-negative integer or None, got {seed!r}")
         seq = np.random.SeedSequence(seed)
-    rngs = [np.random.default_rng(s) for s in seq.spawn(n)]
-    primers = _primers(model, primer, n, T, primer_noise, rngs)
-    P = primers.shape[1]
+    _primers(model, primer, n, T, primer_noise, [])  # check the primer up front (draws nothing)
+    rows = min(batch_size, n)
+    state_bytes = rows * sum(model.dilations) * model.residual_channels * 4
+    if state_bytes > MAX_STATE_BYTES:
+        raise LimitExceededError(
+            f"a batch of {rows} clips needs {state_bytes} bytes of generation state (receptive field "
+            f"{model.receptive_field}, R={model.residual_channels}), more than {MAX_STATE_BYTES}; "
+            "lower batch_size="
+        )
     State = _backends.get(backend)
 
     out = np.empty((n, T), dtype=np.float32)
@@ -191,13 +216,24 @@ def generate(instrument_or_model, n=1, *, duration=None, seed=None, temperature=
     try:
         for b0 in range(0, n, batch_size):
             b1 = min(b0 + batch_size, n)
+            # Clip i's stream is the i-th child of `seq` whatever the batch
+            # size: spawning batch by batch yields the same children as
+            # seq.spawn(n), without n Generators alive at once.
+            rngs = [np.random.default_rng(s) for s in seq.spawn(b1 - b0)]
+            batch_primer = primer
+            if not isinstance(primer, str):
+                batch_primer = np.asarray(primer)
+                if batch_primer.ndim == 2:
+                    batch_primer = batch_primer[b0:b1]
+            primers = _primers(model, batch_primer, b1 - b0, T, primer_noise, rngs)
+            P = primers.shape[1]
             codes = np.empty((b1 - b0, T), dtype=np.int32)
-            codes[:, :P] = primers[b0:b1]
+            codes[:, :P] = primers
             state = State(model, b1 - b0, n_threads=n_threads)
             for start in range(0, T - 1, _CHUNK):
                 stop = min(start + _CHUNK, T - 1)
                 uniforms = np.empty((b1 - b0, stop - start), dtype=np.float64)
-                for i, rng in enumerate(rngs[b0:b1]):
+                for i, rng in enumerate(rngs):
                     uniforms[i] = rng.random(stop - start)
                 state.run(codes, P, uniforms, temperature, start, stop)
                 if bar is not None:

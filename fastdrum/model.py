@@ -7,12 +7,30 @@ from importlib import resources
 import numpy as np
 
 from . import _format, _reference
-from ._errors import GenerationError, ModelFormatError, ModelNotFoundError
+from ._errors import GenerationError, LimitExceededError, ModelFormatError, ModelNotFoundError
 from .mulaw import mu_law_encode
 
 __all__ = ["Model", "load_model", "available_models"]
 
 _MODELS_PACKAGE = "fastdrum.models"
+
+#: Default cap on the length of :meth:`Model.forward` and :meth:`Model.log_prob`:
+#: the whole-sequence reference keeps every step's activations (about
+#: Q + 3R + 4D + 2S values a step, 3 KB in the standard config).
+MAX_FORWARD_SAMPLES = 2**18
+
+
+def _as_array(key, value):
+    try:
+        return np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise ModelFormatError(f"model key {key!r}: not an array ({exc})") from None
+
+
+def _check_max_samples(max_samples):
+    if isinstance(max_samples, bool) or not isinstance(max_samples, (int, np.integer)) or max_samples < 1:
+        raise GenerationError(f"max_samples must be a positive integer, got {max_samples!r}")
+    return int(max_samples)
 
 
 def available_models():
@@ -47,7 +65,8 @@ def _resolve(path_or_name):
                 "(or pass the path of a .npz model file)"
             )
         raise ModelNotFoundError(f"model file {path!r} does not exist")
-    raise TypeError(f"expected a model name or path, got {type(path_or_name).__name__}")
+    raise ModelNotFoundError(
+        f"expected a model name or path, got {type(path_or_name).__name__} {path_or_name!r}")
 
 
 def load_model(path_or_name, *, max_bytes=_format.DEFAULT_MAX_BYTES):
@@ -115,18 +134,18 @@ class Model:
 
     def __init__(self, *, sample_rate, dilations, primers=None, meta=None, **weights):
         arrays = {"format_version": np.array(_format.FORMAT_VERSION),
-                  "sample_rate": np.array(sample_rate),
-                  "dilations": np.asarray(dilations)}
+                  "sample_rate": _as_array("sample_rate", sample_rate),
+                  "dilations": _as_array("dilations", dilations)}
         unknown = set(weights) - set(_format.WEIGHT_KEYS)
         if unknown:
             raise TypeError(f"unknown model keys {sorted(unknown)!r}")
         for k, v in weights.items():
-            arrays[k] = np.asarray(v)
+            arrays[k] = _as_array(k, v)
         for k in _format.WEIGHT_KEYS:
             if k not in arrays:
                 raise ModelFormatError(f"model key {k!r}: missing")
         if primers is not None:
-            arrays["primers"] = np.asarray(primers)
+            arrays["primers"] = _as_array("primers", primers)
         if meta is not None:
             try:
                 arrays["meta"] = np.array(json.dumps(meta))
@@ -241,8 +260,15 @@ class Model:
         _format.write(path, self._arrays(), overwrite=overwrite)
 
     # -- the reference maths ---------------------------------------------------------
-    def _check_codes(self, codes):
-        codes = np.asarray(codes)
+    def _check_codes(self, codes, max_samples):
+        max_samples = _check_max_samples(max_samples)
+        try:
+            codes = np.asarray(codes)
+        except (TypeError, ValueError) as exc:
+            raise GenerationError(f"codes must be a 1-D array of integers ({exc})") from None
+        if codes.size > max_samples:
+            raise LimitExceededError(f"{codes.size} codes exceed max_samples={max_samples} "
+                                     "(pass a larger max_samples= to allow it)")
         if codes.dtype.kind not in "iu":
             raise GenerationError(f"codes must be integers, got dtype {codes.dtype}")
         if codes.ndim != 1 or codes.size == 0:
@@ -252,7 +278,7 @@ class Model:
             raise GenerationError(f"codes must lie in [0, {q}), got range [{codes.min()}, {codes.max()}]")
         return codes.astype(np.int64)
 
-    def forward(self, codes, *, dtype=np.float32):
+    def forward(self, codes, *, dtype=np.float32, max_samples=MAX_FORWARD_SAMPLES):
         """Logits of the whole sequence: the non-incremental definition of the network.
 
         Parameters
@@ -260,7 +286,9 @@ class Model:
         codes : array_like of int, shape (T,)
             mu-law codes in ``[0, Q)``.
         dtype : numpy dtype, default float32
-            Precision of the computation.
+            Precision of the computation: float32 or float64.
+        max_samples : int, default 2**18
+            Refuse longer sequences (every step's activations are kept).
 
         Returns
         -------
@@ -274,9 +302,15 @@ class Model:
         >>> m.forward([8, 9, 7]).shape
         (3, 16)
         """
-        return _reference.forward(self._reference_weights(), self._check_codes(codes), dtype=dtype)
+        try:
+            dt = np.dtype(dtype)
+        except TypeError:
+            dt = None
+        if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+            raise GenerationError(f"dtype must be float32 or float64, got {dtype!r}")
+        return _reference.forward(self._reference_weights(), self._check_codes(codes, max_samples), dtype=dt)
 
-    def log_prob(self, y, *, codes=False):
+    def log_prob(self, y, *, codes=False, max_samples=MAX_FORWARD_SAMPLES):
         """Log-likelihood (nats) of a clip under the model.
 
         The first sample is given (not scored); each later one is scored by the
@@ -287,6 +321,8 @@ class Model:
         y : array_like, shape (T,)
             Audio in [-1, 1] (mu-law encoded first), or codes if `codes` is True.
         codes : bool, default False
+        max_samples : int, default 2**18
+            Refuse longer clips (every step's activations are kept).
 
         Returns
         -------
@@ -301,9 +337,16 @@ class Model:
         True
         """
         if codes:
-            q = self._check_codes(y)
+            q = self._check_codes(y, max_samples)
         else:
-            y = np.asarray(y, dtype=np.float64)
+            max_samples = _check_max_samples(max_samples)
+            try:
+                y = np.asarray(y, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise GenerationError(f"y must be a 1-D array of numbers ({exc})") from None
+            if y.size > max_samples:
+                raise LimitExceededError(f"{y.size} samples exceed max_samples={max_samples} "
+                                         "(pass a larger max_samples= to allow it)")
             if y.ndim != 1 or y.size == 0:
                 raise GenerationError(f"y must be a non-empty 1-D array, got shape {y.shape}")
             if not np.isfinite(y).all():

@@ -3,10 +3,6 @@
 Every call runs under a memory guard: tracemalloc must see a small peak, and
 the address space is capped about 1 GiB above its current size, so a missing
 check fails this test with a MemoryError instead of exhausting the machine.
-
-Tests marked ``xfail(strict=True)`` need a fix in a file this test does not
-own (fastdrum/_generate.py, fastdrum/model.py); docs/hardening.md gives each
-fix. Strict: once the fix lands the test passes, and the marker must go.
 """
 
 import contextlib
@@ -195,24 +191,18 @@ def test_exotic_but_valid_numbers_are_accepted(model):
 
 
 # -- checks missing in files this test does not own (fixes in docs/hardening.md) ----------------
-@pytest.mark.xfail(strict=True, raises=OverflowError,
-                   reason="_generate.py: round(duration * sample_rate) overflows for finite huge durations")
 @pytest.mark.parametrize("duration", [1e305, 1.7e308])
 def test_huge_finite_duration_is_a_limit_error(model, duration):
     _rejects(lambda: fastdrum.generate(model, 1, duration=duration, backend="numpy"), LimitExceededError,
              r"exceeds max_samples")
 
 
-@pytest.mark.xfail(strict=True, raises=RuntimeWarning,
-                   reason="_generate.py: temperatures that float32 cannot hold overflow in sampling")
 @pytest.mark.parametrize("temperature", [5e-324, 1e-50, 1e-40, 1e300])
 def test_temperature_outside_float32_range_is_refused(model, temperature):
     _rejects(lambda: fastdrum.generate(model, 1, duration=0.01, temperature=temperature, backend="numpy"),
              GenerationError, r"temperature must be 0 \(argmax\) or in \[.*\], got " + re.escape(repr(temperature)))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="_generate.py: one Generator per clip is created up front (~0.9 KB each)")
 def test_many_one_sample_clips_cost_memory_in_proportion_to_the_output(model):
     """20,000 clips of 1 sample are 80 KB of output, within max_samples; memory must match.
 
@@ -224,15 +214,11 @@ def test_many_one_sample_clips_cost_memory_in_proportion_to_the_output(model):
     assert y.shape == (n, 1)
 
 
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception,
-                   reason="_generate.py: progress is not checked (progress='no' shows a bar)")
 def test_progress_must_be_a_bool(model):
     _rejects(lambda: fastdrum.generate(model, 1, duration=0.01, progress="no", backend="numpy"),
              GenerationError, r"progress must be True or False, got 'no'")
 
 
-@pytest.mark.xfail(strict=True, raises=(MemoryError, TypeError),
-                   reason="model.py: forward/log_prob have no length limit (max_samples=)")
 @pytest.mark.parametrize("method", ["forward", "log_prob"])
 def test_forward_and_log_prob_of_absurd_length_are_limit_errors(model, method):
     codes = np.zeros(2**24, dtype=np.int8)  # 16 MB of codes; the logits alone would be 2 GB
@@ -245,35 +231,25 @@ def test_forward_and_log_prob_of_absurd_length_are_limit_errors(model, method):
     call(np.zeros(100, dtype=np.int8), max_samples=100, **kw)
 
 
-@pytest.mark.xfail(strict=True, raises=(pytest.fail.Exception, TypeError),
-                   reason="model.py: forward(dtype=) accepts any dtype (int8 gives garbage)")
 @pytest.mark.parametrize("dtype", [np.int8, np.float16, np.complex64, object])
 def test_forward_dtype_must_be_float32_or_float64(model, dtype):
     _rejects(lambda: model.forward([1, 2, 3], dtype=dtype), GenerationError, r"dtype must be float32 or float64")
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="model.py: log_prob converts y with np.asarray(float64) outside its checks")
 @pytest.mark.parametrize("y", ["abc", [0.1, "x"], [[0.1], [0.2, 0.3]]])
 def test_log_prob_of_non_numbers_is_a_generation_error(model, y):
     _rejects(lambda: model.log_prob(y), GenerationError, r"y must be")
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="model.py: Model() converts arguments with np.asarray outside its checks")
 def test_model_from_ragged_arrays_is_a_format_error(model):
     _rejects(lambda: fastdrum.Model(sample_rate=SR, dilations=[1, [2]], **model.weights),
              fastdrum.ModelFormatError, r"'dilations'")
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="model.py: load_model(42) raises a bare TypeError")
 def test_load_model_of_a_number_is_a_fastdrum_error():
     _rejects(lambda: fastdrum.load_model(42), FastDrumError, r"got int")
 
 
-@pytest.mark.xfail(strict=True, raises=MemoryError,
-                   reason="_generate.py: the ring buffers (batch x sum(dilations) x R floats) are not bounded")
 def test_a_tiny_model_with_huge_dilations_cannot_make_generate_allocate_gigabytes():
     """A valid 1 KB file with dilations 2**20 (x4) and R = 8: a batch of 64 needs 8.6 GB of rings.
 
