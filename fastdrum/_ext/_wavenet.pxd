@@ -44,6 +44,7 @@ cdef struct Block:
     int *head           # (L,) next slot of each ring
     int *prev           # (nb,) q(t-1)
     bint has_prev       # False before t = 0 (all-zero one-hot)
+    bint ran            # set by the thread that ran this block in the last call
     float *buf          # (nb, rs)
     float *z            # (nb, 2Dp)
     float *h            # (nb, Dp)

@@ -163,6 +163,7 @@ cdef void _run_block(const Plan *p, Block *b, const RunArgs *a) noexcept nogil:
                     code = fd_sample_scalar(b.logits + <Py_ssize_t>i * Qp, Q,
                                             a.u[row * a.n_steps + (t - a.start)], a.temperature, b.scratch)
                 a.codes[row * a.T + t + 1] = code
+    b.ran = True
 
 
 # ---- Python boundary ------------------------------------------------------------------
@@ -446,11 +447,18 @@ cdef class State:
             if logits_out is not None:
                 lo_v = logits_out
                 a.logits_out = &lo_v[0, 0, 0]
+            for i in range(n_blocks):
+                self.blocks[i].ran = False
             with nogil:
                 if n_blocks == 1:
                     _run_block(&self_.plan, &self_.blocks[0], &a)
                 else:
                     for i in prange(n_blocks, num_threads=n_blocks, schedule="static", chunksize=1):
                         _run_block(&self_.plan, &self_.blocks[i], &a)
+            # OpenMP reports no thread-creation status; it runs every iteration
+            # whatever the number of threads it got. Check that it did.
+            for i in range(n_blocks):
+                if not self.blocks[i].ran:
+                    raise RuntimeError(f"the kernel's row block {i} did not run (OpenMP failure)")
         finally:
             self.busy = False
