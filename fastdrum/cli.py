@@ -521,6 +521,28 @@ def _describe(model):
     }
 
 
+def _dilations(d):
+    """1, 2, 4, ..., 512 x2 for repeated doubling stacks; the list itself otherwise."""
+    for k in range(1, len(d) + 1):
+        block = d[:k]
+        if len(d) % k == 0 and block * (len(d) // k) == d and block == [2**i for i in range(k)] and k > 4:
+            text = f"1, 2, 4, ..., {block[-1]}"
+            return text + (f" x{len(d) // k}" if len(d) > k else "")
+    return ", ".join(map(str, d))
+
+
+def _short(value, width=100):
+    """One line for a metadata value: long lists are counted, long text is cut (--json has it all)."""
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return text
+    if isinstance(value, (list, dict)):
+        kind = "list" if isinstance(value, list) else "mapping"
+        return f"({kind} of {len(value)} entries; see --json)"
+    return text[: width - 3] + "..."
+
+
 def _cmd_info(args):
     """``fastdrum info``."""
     from .model import load_model
@@ -534,7 +556,7 @@ def _cmd_info(args):
         ("model", info["path"]),
         ("instrument", info["instrument"]),
         ("sample rate", f"{info['sample_rate']} Hz"),
-        ("layers", f"{info['layers']} (dilations {', '.join(map(str, d))})"),
+        ("layers", f"{info['layers']} (dilations {_dilations(d)})"),
         ("channels", f"Q={info['quantization_channels']} R={info['residual_channels']} "
                      f"D={info['dilation_channels']} S={info['skip_channels']}"),
         ("receptive field", f"{info['receptive_field_samples']} samples ({info['receptive_field_ms']} ms)"),
@@ -545,7 +567,7 @@ def _cmd_info(args):
     ]
     for k, v in sorted(info["meta"].items()):
         if k not in ("instrument", "clip_duration"):
-            rows.append((f"meta.{k}", json.dumps(v) if not isinstance(v, str) else v))
+            rows.append((f"meta.{k}", _short(v)))
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         print(f"{k:<{width}}  {v}")
@@ -640,6 +662,10 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `fastdrum info kick | head`: stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except (FastDrumError, OSError) as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__
         print(f"{PROG} {args.command}: error: {message}", file=sys.stderr)

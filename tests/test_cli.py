@@ -207,6 +207,17 @@ def test_info_describes_the_model(tmp_path, capsys):
     assert info["meta"]["instrument"] == "kick"
 
 
+def test_info_summarises_long_metadata_and_dilation_stacks(tmp_path, capsys):
+    m = random_model(dilations=[1, 2, 4, 8, 16, 32] * 3, seed=0, instrument="snare")
+    m.meta["data"] = [{"file": f"clip{i}.wav", "sha256": "0" * 64} for i in range(50)]
+    m.save(tmp_path / "m.npz")
+    assert main(["info", str(tmp_path / "m.npz")]) == 0
+    text = capsys.readouterr().out
+    assert "18 (dilations 1, 2, 4, ..., 32 x3)" in text
+    assert "(list of 50 entries; see --json)" in text
+    assert max(len(line) for line in text.splitlines()) < 130
+
+
 def test_plot_writes_a_png(models, out):
     pytest.importorskip("matplotlib")
     path = out / "p.png"
