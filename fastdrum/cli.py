@@ -622,7 +622,7 @@ def _cmd_plot(args):
             S_db = 10 * np.log10(S.mean(axis=0) + 1e-12)
             ax_s.imshow(S_db, origin="lower", aspect="auto", vmin=S_db.max() - 80, vmax=S_db.max(),
                         extent=(0.0, t[-1] if len(t) > 1 else 1000.0 / sr, 0.0, sr / 2))
-            ax_s.set_title(f"{inst}: {label}, mean spectrogram (dB)", fontsize=9)
+            ax_s.set_title(f"{label}: mean spectrogram, dB", fontsize=9)
             ax_s.set_xlabel("ms", fontsize=8)
             ax_s.set_ylabel("Hz", fontsize=8)
     with _io.atomic_file(out, overwrite=args.force, suffix=".png") as tmp:
