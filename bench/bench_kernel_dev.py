@@ -11,6 +11,8 @@ steps per second), real-time factor at 16 kHz and 44.1 kHz, GFLOP/s from
 cython_blas calls) from the same run.
 """
 
+import time
+
 import numpy as np
 import pytest
 import scipy.linalg.blas
@@ -29,12 +31,14 @@ RESULTS = []
 def one_blas_thread():
     with threadpool_limits(limits=1, user_api="blas"):
         yield
-    print("\n\nbatch threads path        samples/s   x16kHz  x44.1kHz  GFLOP/s")
-    for name, value in RESULTS:
-        if name.startswith("sgemm"):
-            print(f"{name:28s} {value:45.1f} GFLOP/s")
+    print("\n\nbatch threads path        samples/s   x16kHz  x44.1kHz  GFLOP/s  samples/CPU-s")
+    for name, value, *cpu in RESULTS:
+        if name.startswith(("sgemm", "stream")):
+            print(f"{name:28s} {value:45.1f}")
         else:
-            print(f"{name:28s}{value:10.0f} {value / 16000:8.2f} {value / 44100:9.2f} {value * FLOPS / 1e9:8.1f}")
+            extra = f"{cpu[0]:12.0f}" if cpu else ""
+            print(f"{name:28s}{value:10.0f} {value / 16000:8.2f} {value / 44100:9.2f} "
+                  f"{value * FLOPS / 1e9:8.1f} {extra}")
 
 
 def _steps(B):
@@ -51,7 +55,13 @@ def _bench_state(benchmark, state, B, name, rounds=7):
         rate = B * (T - 1) / benchmark.stats.stats.median
         benchmark.extra_info["samples_per_s"] = rate
         benchmark.extra_info["gflops"] = rate * FLOPS / 1e9
-        RESULTS.append((name, rate))
+        # CPU time of all the process's threads: on a machine shared with other
+        # jobs, samples per CPU-second shows the kernel's own cost.
+        cpu = time.process_time()
+        state.run(codes, 1, uniforms, 1.0, 0, T - 1)
+        cpu = time.process_time() - cpu
+        benchmark.extra_info["samples_per_cpu_s"] = B * (T - 1) / cpu
+        RESULTS.append((name, rate, B * (T - 1) / cpu))
 
 
 def test_sgemm_scipy(benchmark):
@@ -88,3 +98,14 @@ def test_kernel(benchmark, B, n_threads, gemm):
     state = _wavenet.State(MODEL, B, n_threads, _gemm=gemm)
     benchmark.group = f"batch {B}"
     _bench_state(benchmark, state, B, f"{B} {n_threads} {gemm}/{state.act_path}")
+
+
+def test_stream_weights(benchmark):
+    """The bound of batch 1: reading every weight once (scipy sdot of the flat weights with
+    themselves, one pass over ~0.9 MB, i.e. L2 bandwidth), in passes per second."""
+    flat = np.concatenate([w.ravel() for w in MODEL.weights.values()])
+    benchmark.group = "batch 1"
+    benchmark.pedantic(scipy.linalg.blas.sdot, args=(flat, flat), rounds=200, iterations=10,
+                       warmup_rounds=5)
+    if not benchmark.disabled:
+        RESULTS.append(("stream weights (passes/s)", 1 / benchmark.stats.stats.median))
