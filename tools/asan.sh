@@ -17,13 +17,12 @@
 # from _wavenet.so, so its own leaks are still reported (checked by injecting
 # one). Not covered: reference-count leaks of Python objects.
 #
-# Usage: tools/asan.sh [extra pytest args]     (PYTHON defaults to /work/venv/bin/python,
-#                                                 or `python3` if that does not exist)
+# Usage: tools/asan.sh [extra pytest args]     (PYTHON defaults to the `python` on PATH,
+#                                                 e.g. an activated venv)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PYTHON="${PYTHON:-/work/venv/bin/python}"
-[ -x "$PYTHON" ] || PYTHON="$(command -v python3)"
+PYTHON="${PYTHON:-$(command -v python || command -v python3)}"
 CC="${CC:-gcc}"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT

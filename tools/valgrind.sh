@@ -15,8 +15,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PYTHON="${PYTHON:-/work/venv/bin/python}"
-[ -x "$PYTHON" ] || PYTHON="$(command -v python3)"
+PYTHON="${PYTHON:-$(command -v python || command -v python3)}"
 SUBSET="${1:-same_codes and (blas-scalar-1.0 or simd-simd-0.8) or independent and simd-simd or bad_run}"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
