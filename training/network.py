@@ -128,6 +128,9 @@ def export_model(model, path):
         for k, v in model.weights.items():
             if not np.array_equal(loaded.weights[k], v):
                 raise TrainingError(f"exported model key {k!r} does not read back equal")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)      # a normal file, not mkstemp's 0600
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
