@@ -24,7 +24,7 @@ def sanity_check(model, n=4, seed=0, duration=None):
     """Generate `n` clips and measure them: NaN, peak, and energy of each quarter of the clip.
 
     Returns a dict with ``backend``, ``duration``, ``finite``, ``peaks``,
-    ``quarter_rms`` (n, 4) and ``decays`` (rms of the last quarter below the first).
+    ``quarter_rms`` (n, 4) and ``decays`` (RMS of the last quarter below half the first's).
     """
     backend = "c" if "c" in fastdrum._backends.available() else "numpy"
     duration = duration or model.duration
@@ -34,7 +34,7 @@ def sanity_check(model, n=4, seed=0, duration=None):
     rms = np.stack([np.sqrt(np.mean(q.astype(np.float64) ** 2, axis=1)) for q in quarters], axis=1)
     return dict(backend=backend, duration=duration, n=n, seed=seed, finite=finite,
                 peaks=[round(float(p), 3) for p in np.abs(y).max(axis=1)], quarter_rms=rms.round(4).tolist(),
-                decays=[bool(r[-1] < r[0]) for r in rms])
+                decays=[bool(r[-1] < 0.5 * r[0]) for r in rms])
 
 
 def _dilations_text(dilations):
@@ -129,7 +129,7 @@ def render(model, name, check=None):
             "",
             f"{check['n']} clips of {check['duration']} s, seed {check['seed']}, backend `{check['backend']}`: "
             f"all finite: {check['finite']}; peaks {check['peaks']}; RMS per quarter of each clip "
-            f"{check['quarter_rms']}; last quarter quieter than the first: {check['decays']}.",
+            f"{check['quarter_rms']}; last quarter's RMS below half the first's: {check['decays']}.",
             "",
         ]
     lines += [
