@@ -30,7 +30,7 @@ from ._errors import FastDrumError
 
 __all__ = [
     "PostProcessingError", "SETTINGS", "biquad", "remove_dc", "highpass", "eq", "compress",
-    "gate", "fade_out", "k_weighting", "loudness", "normalize", "limit", "process", "master",
+    "gate", "decay", "fade_out", "k_weighting", "loudness", "normalize", "limit", "process", "master",
 ]
 
 
@@ -43,30 +43,32 @@ class PostProcessingError(FastDrumError, ValueError):
 #: ``gate_db`` is relative to the clip's peak (on the ~300 Hydrogen one-shots
 #: installed with Debian's hydrogen-drumkits, these thresholds remove at most
 #: 0.13% of a clip's energy, while a WaveNet's hiss tail some 40 dB down
-#: goes); ``None`` skips a stage.
+#: goes); ``decay`` is ``(hold, time)`` of :func:`decay`, set so that the median
+#: real one-shot loses nothing to it (docs/drum-machine.md has the figures);
+#: ``None`` skips a stage.
 SETTINGS = {
-    "default": dict(highpass=20.0, eq=(), compress=None, gate_db=-50.0, fade=0.005,
+    "default": dict(highpass=20.0, decay=None, eq=(), compress=None, gate_db=-50.0, fade=0.005,
                     normalize="peak", target_db=-1.0),
-    "kick": dict(highpass=30.0, eq=(("lowshelf", 80.0, 4.0, 0.707), ("peaking", 350.0, -3.0, 1.0)),
+    "kick": dict(highpass=30.0, decay=(0.05, 0.085), eq=(("lowshelf", 80.0, 4.0, 0.707), ("peaking", 350.0, -3.0, 1.0)),
                  compress=dict(threshold_db=-14.0, ratio=3.0, time=0.005), gate_db=-42.0,
                  fade=0.01, normalize="peak", target_db=-1.0),
-    "snare": dict(highpass=60.0, eq=(("peaking", 200.0, 2.0, 1.0), ("highshelf", 5000.0, 2.0, 0.707)),
+    "snare": dict(highpass=60.0, decay=(0.03, 0.075), eq=(("peaking", 200.0, 2.0, 1.0), ("highshelf", 5000.0, 2.0, 0.707)),
                   compress=dict(threshold_db=-16.0, ratio=3.0, time=0.003), gate_db=-42.0,
                   fade=0.008, normalize="peak", target_db=-1.0),
-    "hihat": dict(highpass=300.0, eq=(("highshelf", 8000.0, 2.0, 0.707),), compress=None,
+    "hihat": dict(highpass=300.0, decay=(0.02, 0.07), eq=(("highshelf", 8000.0, 2.0, 0.707),), compress=None,
                   gate_db=-40.0, fade=0.005, normalize="peak", target_db=-1.0),
-    "openhat": dict(highpass=300.0, eq=(("highshelf", 8000.0, 2.0, 0.707),), compress=None,
+    "openhat": dict(highpass=300.0, decay=(0.05, 0.2), eq=(("highshelf", 8000.0, 2.0, 0.707),), compress=None,
                     gate_db=-45.0, fade=0.01, normalize="peak", target_db=-1.0),
-    "clap": dict(highpass=150.0, eq=(("peaking", 1200.0, 2.0, 1.0),),
+    "clap": dict(highpass=150.0, decay=(0.03, 0.075), eq=(("peaking", 1200.0, 2.0, 1.0),),
                  compress=dict(threshold_db=-16.0, ratio=3.0, time=0.003), gate_db=-42.0,
                  fade=0.008, normalize="peak", target_db=-1.0),
-    "crash": dict(highpass=200.0, eq=(), compress=None, gate_db=-50.0, fade=0.02,
+    "crash": dict(highpass=200.0, decay=(0.1, 0.5), eq=(), compress=None, gate_db=-50.0, fade=0.02,
                   normalize="peak", target_db=-1.0),
-    "ride": dict(highpass=200.0, eq=(), compress=None, gate_db=-50.0, fade=0.02,
+    "ride": dict(highpass=200.0, decay=(0.1, 0.5), eq=(), compress=None, gate_db=-50.0, fade=0.02,
                  normalize="peak", target_db=-1.0),
 }
 for _tom in ("tom_low", "tom_mid", "tom_high"):
-    SETTINGS[_tom] = dict(highpass=40.0, eq=(("peaking", 3000.0, 2.0, 1.0),),
+    SETTINGS[_tom] = dict(highpass=40.0, decay=(0.05, 0.1), eq=(("peaking", 3000.0, 2.0, 1.0),),
                           compress=dict(threshold_db=-16.0, ratio=2.5, time=0.005), gate_db=-45.0,
                           fade=0.01, normalize="peak", target_db=-1.0)
 
@@ -325,6 +327,61 @@ def gate(y, sr, *, threshold_db=-50.0, release=0.01, window=0.005):
     return out.reshape(y.shape)
 
 
+def decay(y, sr, *, hold=0.03, time=0.08, window=0.01):
+    """Hold a one-shot's envelope under an exponential decay (a ceiling, not a fade).
+
+    The ceiling is the signal's peak envelope for `hold` seconds, then falls
+    as ``exp(-(t - hold) / time)``. Wherever the envelope (moving RMS over
+    `window` seconds) rises above it, the gain brings it down to it; a clip
+    that decays faster than the ceiling is unchanged. It reins in generated
+    clips that do not die away (a WaveNet drifting into noise) while leaving
+    real hits alone.
+
+    Parameters
+    ----------
+    y : array_like, time on the last axis
+    sr : int
+    hold : float
+        Seconds from the start at full level.
+    time : float
+        Time constant of the ceiling, in seconds (-8.7 dB per `time`).
+    window : float
+        Envelope window in seconds.
+
+    Examples
+    --------
+    >>> sr = 1000
+    >>> level = np.ones(sr, dtype=np.float32)   # never decays
+    >>> decay(level, sr, hold=0.1, time=0.1)[[0, 100, 200, 500]]   # 1 until 0.1 s, then exp(-(t - 0.1) / 0.1)
+    array([1.        , 1.        , 0.36787945, 0.01831564], dtype=float32)
+    >>> noise = np.random.default_rng(0).uniform(-1, 1, sr)
+    >>> hit = (np.exp(-np.arange(sr) / 20.0) * noise).astype(np.float32)   # dies away in 20 ms
+    >>> bool(np.array_equal(decay(hit, sr, hold=0.1, time=0.1), hit))
+    True
+    """
+    y = _audio(y)
+    sr = _sr(sr)
+    hold = _num("hold", hold, lo=0.0)
+    time = _num("time", time, lo=0.0, lo_open=True)
+    window = _num("window", window, lo=0.0, lo_open=True)
+    n_win = max(1, round(window * sr))
+    t = np.arange(y.shape[-1]) / sr
+    ceiling = np.exp(-np.maximum(t - hold, 0.0) / time)
+    flat = y.reshape(-1, y.shape[-1])
+    out = flat.astype(np.float64)
+    for row in out:
+        env = np.sqrt(np.convolve(row ** 2, np.ones(n_win) / n_win, mode="same"))
+        peak = env.max()
+        if peak <= 0:
+            continue
+        over = env > ceiling * peak
+        if over.any():
+            gain = np.ones_like(env)
+            gain[over] = ceiling[over] * peak / env[over]
+            row *= gain
+    return out.reshape(y.shape).astype(np.float32) if np.any(out != flat) else y.copy()
+
+
 def _fade_curve(n):
     """Raised-cosine fade from 1 to 0 over n samples (both ends excluded)."""
     return (0.5 * (1.0 + np.cos(np.pi * np.arange(1, n + 1) / (n + 1)))).astype(np.float32)
@@ -478,7 +535,8 @@ def process(y, sr, *, instrument=None, **overrides):
     """Clean up generated one-shots: the default chain for `instrument`.
 
     Stages, in this order, each skipped when its setting is None or empty:
-    high-pass (removes DC too; ``highpass``, Hz), tail gate (``gate_db``),
+    high-pass (removes DC too; ``highpass``, Hz), decay ceiling (``decay``,
+    ``(hold, time)`` of :func:`decay`), tail gate (``gate_db``),
     EQ (``eq`` bands), compressor (``compress``, keyword arguments of
     :func:`compress`), fade-out (``fade``, seconds), normalisation
     (``normalize`` mode to ``target_db``).
@@ -515,6 +573,9 @@ def process(y, sr, *, instrument=None, **overrides):
     settings.update(overrides)
     if settings["highpass"]:
         y = highpass(y, sr, cutoff=min(settings["highpass"], 0.45 * sr))
+    if settings["decay"]:
+        hold, time = settings["decay"]
+        y = decay(y, sr, hold=hold, time=time)
     if settings["gate_db"] is not None:  # before EQ and compression, as in a channel strip
         y = gate(y, sr, threshold_db=settings["gate_db"])
     if settings["eq"]:

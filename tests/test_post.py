@@ -171,6 +171,22 @@ def test_gate_silences_the_quiet_tail_and_keeps_the_body():
     assert np.all(z[len(body) + round(0.01 * SR):] == 0.0)
 
 
+@pytest.mark.parametrize("hold, time", [(0.02, 0.07), (0.05, 0.2)])
+def test_decay_holds_a_steady_tone_to_the_exponential_ceiling(hold, time):
+    y = tone(500.0, seconds=0.5)  # 32 samples a period; the 10 ms window holds 5 periods: a flat envelope
+    z = post.decay(y, SR, hold=hold, time=time)
+    t = np.arange(len(y)) / SR
+    ceiling = np.exp(-np.maximum(t - hold, 0) / time)
+    inner = slice(160, len(y) - 160)  # away from the window's half-empty edges
+    np.testing.assert_allclose(z[inner], (y * ceiling)[inner], atol=1e-6)
+
+
+def test_decay_leaves_a_clip_that_dies_away_faster_untouched():
+    t = np.arange(round(0.3 * SR)) / SR
+    hit = (np.exp(-t / 0.02) * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
+    np.testing.assert_array_equal(post.decay(hit, SR, hold=0.02, time=0.07), hit)
+
+
 def test_fade_out_reaches_zero_and_leaves_the_rest():
     y = np.ones(1000, dtype=np.float32)
     z = post.fade_out(y, 1000, duration=0.1)
