@@ -650,7 +650,7 @@ def main(argv=None):
     >>> with contextlib.redirect_stdout(io.StringIO()) as out:
     ...     status = main(["info", "--help"])
     >>> status, out.getvalue().splitlines()[0]
-    (0, 'usage: fastdrum info [-h] [--json] MODEL')
+    (0, 'usage: fastdrum info [-h] [--json] [-q] MODEL')
     """
     parser = build_parser()
     try:

@@ -315,7 +315,7 @@ def gate(y, sr, *, threshold_db=-50.0, release=0.01, window=0.005):
     flat = y.reshape(-1, y.shape[-1])
     out = flat.copy()
     for row, x in zip(out, flat):
-        env = np.sqrt(np.convolve(x.astype(np.float64) ** 2, np.ones(n_win) / n_win, mode="same"))
+        env = _moving_rms(x, n_win)
         peak = env.max()
         if peak <= 0:
             continue
@@ -370,7 +370,7 @@ def decay(y, sr, *, hold=0.03, time=0.08, window=0.01):
     flat = y.reshape(-1, y.shape[-1])
     out = flat.astype(np.float64)
     for row in out:
-        env = np.sqrt(np.convolve(row ** 2, np.ones(n_win) / n_win, mode="same"))
+        env = _moving_rms(row, n_win)
         peak = env.max()
         if peak <= 0:
             continue
@@ -380,6 +380,13 @@ def decay(y, sr, *, hold=0.03, time=0.08, window=0.01):
             gain[over] = ceiling[over] * peak / env[over]
             row *= gain
     return out.reshape(y.shape).astype(np.float32) if np.any(out != flat) else y.copy()
+
+
+def _moving_rms(x, n_win):
+    """Centred moving RMS over n_win samples, as long as x (the window may be longer than x)."""
+    full = np.convolve(np.asarray(x, dtype=np.float64) ** 2, np.ones(n_win) / n_win, mode="full")
+    start = (n_win - 1) // 2
+    return np.sqrt(np.maximum(full[start:start + len(x)], 0.0))
 
 
 def _fade_curve(n):

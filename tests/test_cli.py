@@ -276,7 +276,10 @@ BAD = [
 
 
 @pytest.mark.parametrize("argv, match", BAD)
-def test_bad_input_exits_2_with_one_line_on_stderr(argv, match, tmp_path, capsys):
+def test_bad_input_exits_2_with_one_line_on_stderr(argv, match, tmp_path, capsys, monkeypatch):
+    import fastdrum.model
+
+    monkeypatch.setattr(fastdrum.model, "available_models", lambda: [])  # whatever is shipped
     kit = Kit({"kick": [np.ones(10)]}, SR).export(tmp_path / "kit")
     argv = [a.format(kit=kit, missing=tmp_path / "missing") for a in argv]
     model = tmp_path / "kick.npz"

@@ -187,6 +187,15 @@ def test_decay_leaves_a_clip_that_dies_away_faster_untouched():
     np.testing.assert_array_equal(post.decay(hit, SR, hold=0.02, time=0.07), hit)
 
 
+@pytest.mark.parametrize("n", [1, 7, 80, 161])
+def test_every_stage_handles_clips_shorter_than_its_windows(n):
+    y = np.random.default_rng(n).normal(0, 0.3, n).astype(np.float32)
+    for inst in post.SETTINGS:
+        z = post.process(y, SR, instrument=inst)
+        assert z.shape == (n,) and np.isfinite(z).all()
+    assert post.gate(y, SR).shape == post.decay(y, SR).shape == (n,)
+
+
 def test_fade_out_reaches_zero_and_leaves_the_rest():
     y = np.ones(1000, dtype=np.float32)
     z = post.fade_out(y, 1000, duration=0.1)
