@@ -52,7 +52,7 @@ def _dilations_text(dilations):
     return str(d)
 
 
-def render(model, name, check=None):
+def render(model, name, check=None, note=None):
     m = model.meta
     cfg = m.get("config", {})
     lines = [f"# `{name}` model card", ""]
@@ -123,6 +123,8 @@ def render(model, name, check=None):
         f"| seed | {cfg.get('seed')} |",
         "",
     ]
+    if note:
+        lines += ["## Notes", "", note, ""]
     if check is not None:
         lines += [
             "## Sanity check",
@@ -149,6 +151,7 @@ def main(argv=None):
     p.add_argument("--out", default=None, help="card path (default: the model's path with .md)")
     p.add_argument("--check", action="store_true", help="generate a few clips and record a sanity check")
     p.add_argument("--check-duration", type=float, default=None, help="seconds per sanity-check clip")
+    p.add_argument("--note", default=None, help="a paragraph for a Notes section (e.g. why this checkpoint)")
     args = p.parse_args(argv)
     try:
         model = fastdrum.load_model(args.model)
@@ -158,7 +161,7 @@ def main(argv=None):
         return 2
     name = os.path.splitext(os.path.basename(args.model))[0]
     out = args.out or os.path.splitext(args.model)[0] + ".md"
-    text = render(model, name, check)
+    text = render(model, name, check, args.note)
     tmp = out + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)
