@@ -23,6 +23,26 @@ from ._version import __version__
 from .model import Model, available_models, load_model
 from .mulaw import mu_law_decode, mu_law_encode
 
+# The drum machine (sequencer, kits, post-processing, MIDI) needs scipy.signal,
+# which alone takes longer to import than the rest of fastdrum: its modules and
+# names load on first use (PEP 562), so `import fastdrum` stays fast.
+_LAZY_MODULES = ("sequencer", "kit", "post", "midi", "presets", "cli", "testing")
+_LAZY_NAMES = {"Kit": "kit", "generate_kit": "kit", "Pattern": "sequencer", "render": "sequencer"}
+
+
+def __getattr__(name):
+    import importlib
+
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f".{name}", __name__)
+    if name in _LAZY_NAMES:
+        return getattr(importlib.import_module(f".{_LAZY_NAMES[name]}", __name__), name)
+    raise AttributeError(f"module 'fastdrum' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_MODULES) | set(_LAZY_NAMES))
+
 __all__ = [
     "__version__",
     "generate",
@@ -38,4 +58,8 @@ __all__ = [
     "LimitExceededError",
     "BackendUnavailableError",
     "PatternError",
+    "Kit",
+    "generate_kit",
+    "Pattern",
+    "render",
 ]

@@ -375,6 +375,9 @@ def write(path, arrays, *, overwrite=True):
         raise FileExistsError(f"{path!r} exists (pass overwrite=True to replace it)")
     fd, tmp = tempfile.mkstemp(prefix=".fastdrum-", suffix=".npz.tmp", dir=directory)
     try:
+        from ._io import _umask
+
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a model file is for sharing
         with os.fdopen(fd, "wb") as f:
             buf = io.BytesIO()
             np.savez(buf, **arrays)

@@ -97,8 +97,8 @@ def _primers(model, primer, n, T, noise, rngs):
     return np.array(codes, dtype=np.int32, order="C")
 
 
-def generate(instrument_or_model, n=1, *, duration=None, seed=None, temperature=1.0,
-             primer="auto", primer_noise=0.0, backend="auto", n_threads=1,
+def generate(instrument_or_model, n=1, *, duration=None, seed=None, temperature=None,
+             primer="auto", primer_noise=None, backend="auto", n_threads=1,
              batch_size=64, progress=False, max_samples=DEFAULT_MAX_SAMPLES):
     """Generate `n` drum clips from a WaveNet.
 
@@ -114,16 +114,19 @@ def generate(instrument_or_model, n=1, *, duration=None, seed=None, temperature=
         Same seed, same clips, on every backend and thread count. Clip ``i``
         draws from its own stream (``SeedSequence(seed).spawn(n)[i]``), so it
         does not depend on `batch_size`.
-    temperature : float, default 1.0
-        Softmax temperature; 0 is argmax (deterministic) decoding.
+    temperature : float, optional
+        Softmax temperature; 0 is argmax (deterministic) decoding. Default: the
+        model's recommended value (``meta["generation"]["temperature"]``, set
+        for the shipped models from their evaluation), else 1.0.
     primer : {"auto", "data", "silence"} or array_like of int
         Known codes fed first (teacher forcing). ``"data"``: the first codes of
         a random training clip (the model's ``primers``) plus `primer_noise`;
         ``"silence"``: the silence code; ``"auto"``: ``"data"`` when the model
         has primers, else ``"silence"``; or codes of shape (P,) or (n, P).
-    primer_noise : float, default 0.0
+    primer_noise : float, optional
         Standard deviation of Gaussian noise added (in audio units) to a
-        ``"data"`` primer, so clips start alike but not identically.
+        ``"data"`` primer, so clips start alike but not identically. Default:
+        ``meta["generation"]["primer_noise"]``, else 0.0.
     backend : {"auto", "c", "numpy"}
         ``"c"``: the compiled kernel; ``"numpy"``: the reference; ``"auto"``:
         the kernel (an error says how to build it if it is missing).
@@ -167,6 +170,11 @@ def generate(instrument_or_model, n=1, *, duration=None, seed=None, temperature=
         if duration is None:
             raise GenerationError("the model has no default clip_duration; pass duration=")
     duration = _check_float("duration", duration, positive=True)
+    defaults = model.generation_defaults
+    if temperature is None:
+        temperature = defaults.get("temperature", 1.0)
+    if primer_noise is None:
+        primer_noise = defaults.get("primer_noise", 0.0)
     temperature = _check_float("temperature", temperature)
     lo, hi = TEMPERATURE_RANGE
     if temperature != 0 and not lo <= temperature <= hi:

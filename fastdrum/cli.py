@@ -81,10 +81,11 @@ def _common(parser, *, models=True, generation=True):
                             help="random seed: the same seed gives the same output (default: random, printed)")
         parser.add_argument("--duration", type=_number, default=None, metavar="SECONDS",
                             help="clip length in seconds (default: each model's own)")
-        parser.add_argument("--temperature", type=_number, default=1.0, metavar="T",
-                            help="sampling temperature; 0 is deterministic argmax (default 1)")
-        parser.add_argument("--primer-noise", type=_number, default=0.0, metavar="STD",
-                            help="noise added to the training primers that start each clip (default 0)")
+        parser.add_argument("--temperature", type=_number, default=None, metavar="T",
+                            help="sampling temperature; 0 is deterministic argmax "
+                                 "(default: each model's recommended value, else 1)")
+        parser.add_argument("--primer-noise", type=_number, default=None, metavar="STD",
+                            help="noise added to the training primers that start each clip (default: each model's recommended value, else 0)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
 
 

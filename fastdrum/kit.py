@@ -561,8 +561,8 @@ def _seed_for(base, instrument):
     return np.random.SeedSequence(base.entropy, spawn_key=(zlib.crc32(instrument.encode()),))
 
 
-def generate_kit(models=None, *, n=8, duration=None, seed=None, temperature=1.0, primer="auto",
-                 primer_noise=0.0, backend="auto", n_threads=1, batch_size=64, post=True, sr=None,
+def generate_kit(models=None, *, n=8, duration=None, seed=None, temperature=None, primer="auto",
+                 primer_noise=None, backend="auto", n_threads=1, batch_size=64, post=True, sr=None,
                  name="fastdrum", progress=False):
     """Generate a kit: `n` new clips of each instrument from its WaveNet.
 

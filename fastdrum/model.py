@@ -218,6 +218,12 @@ class Model:
         return self.meta.get("clip_duration")
 
     @property
+    def generation_defaults(self):
+        """Recommended generation settings (``meta["generation"]``: temperature, primer_noise), or {}."""
+        g = self.meta.get("generation")
+        return dict(g) if isinstance(g, dict) else {}
+
+    @property
     def flops_per_sample(self):
         """Floating-point operations (2 per multiply-add) of one incremental step."""
         L, Q, R, D, S = (self._sizes[k] for k in "LQRDS")

@@ -95,7 +95,7 @@ BAD_GENERATE = [
     (dict(temperature=float("nan")), GenerationError, r"temperature .* got nan"),
     (dict(temperature=float("inf")), GenerationError, r"temperature .* got inf"),
     (dict(temperature="hot"), GenerationError, r"temperature must be a number, got 'hot'"),
-    (dict(temperature=None), GenerationError, r"temperature must be a number, got None"),
+    (dict(temperature=[1.0]), GenerationError, r"temperature must be a number, got \[1.0\]"),
     # primer: longer than the clip, codes out of range, wrong types and shapes
     (dict(primer=np.full(161, 3)), GenerationError, r"primer of 161 codes is longer than the clip \(160 samples\)"),
     (dict(primer=[3, -1]), GenerationError, r"primer codes must lie in \[0, 32\), got range \[-1, 3\]"),
