@@ -113,7 +113,8 @@ def generate(instrument_or_model, n=1, *, duration=None, seed=None, temperature=
     seed : int or numpy.random.SeedSequence, optional
         Same seed, same clips, on every backend and thread count. Clip ``i``
         draws from its own stream (``SeedSequence(seed).spawn(n)[i]``), so it
-        does not depend on `batch_size`.
+        does not depend on `batch_size`. A SeedSequence
+        object is spawned from, so passing the same object again gives new clips.
     temperature : float, optional
         Softmax temperature; 0 is argmax (deterministic) decoding. Default: the
         model's recommended value (``meta["generation"]["temperature"]``, set
