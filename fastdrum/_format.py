@@ -21,6 +21,7 @@ import zlib
 import numpy as np
 
 from ._errors import ModelFormatError
+from ._io import _umask
 
 FORMAT_VERSION = 1
 
@@ -375,8 +376,6 @@ def write(path, arrays, *, overwrite=True):
         raise FileExistsError(f"{path!r} exists (pass overwrite=True to replace it)")
     fd, tmp = tempfile.mkstemp(prefix=".fastdrum-", suffix=".npz.tmp", dir=directory)
     try:
-        from ._io import _umask
-
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a model file is for sharing
         with os.fdopen(fd, "wb") as f:
             buf = io.BytesIO()

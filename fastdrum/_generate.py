@@ -8,6 +8,7 @@ import numpy as np
 
 from . import _backends
 from ._errors import GenerationError, LimitExceededError
+from ._seeds import seed_sequence
 from .model import Model, load_model
 from .mulaw import mu_law_decode, mu_law_encode, silence_code
 
@@ -199,12 +200,7 @@ def generate(instrument_or_model, n=1, *, duration=None, seed=None, temperature=
             f"n * duration * sample_rate = {n} * {T} = {n * T} samples exceeds max_samples={max_samples} "
             "(pass a larger max_samples= to allow it)"
         )
-    if isinstance(seed, np.random.SeedSequence):
-        seq = seed
-    else:
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
-            raise GenerationError(f"seed must be a non-negative integer or None, got {seed!r}")
-        seq = np.random.SeedSequence(seed)
+    seq = seed_sequence(seed, GenerationError)
     _primers(model, primer, n, T, primer_noise, [])  # check the primer up front (draws nothing)
     rows = min(batch_size, n)
     state_bytes = rows * sum(model.dilations) * model.residual_channels * 4

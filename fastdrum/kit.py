@@ -34,6 +34,7 @@ from scipy import signal
 
 from . import _io
 from ._errors import FastDrumError
+from ._seeds import seed_sequence
 from .sequencer import ALIASES, INSTRUMENTS
 
 __all__ = ["Kit", "KitError", "generate_kit", "gm_note", "HYDROGEN_MAX_LAYERS"]
@@ -636,9 +637,7 @@ def generate_kit(models=None, *, n=8, duration=None, seed=None, temperature=None
     rate = sr if sr is not None else max(m.sample_rate for m in resolved.values())
     if isinstance(rate, bool) or not isinstance(rate, numbers.Integral) or not 1 <= rate <= 768_000:
         raise KitError(f"sr must be a positive integer sample rate, got {sr!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
-        raise KitError(f"seed must be a non-negative integer or None, got {seed!r}")
-    base = np.random.SeedSequence(seed)
+    base = seed_sequence(seed, KitError)
     clips = {}
     for inst, model in resolved.items():
         d = duration.get(inst) if hasattr(duration, "get") else duration

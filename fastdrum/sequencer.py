@@ -33,6 +33,7 @@ from collections import namedtuple
 import numpy as np
 
 from ._errors import PatternError
+from ._seeds import seed_sequence
 from .presets import PRESETS
 
 __all__ = [
@@ -333,13 +334,7 @@ def beat_length(pattern, *, bpm=None, bars=1, sr):
 
 
 def _rng_pair(seed):
-    if isinstance(seed, np.random.SeedSequence):
-        seq = seed
-    else:
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
-            raise PatternError(f"seed must be a non-negative integer or None, got {seed!r}")
-        seq = np.random.SeedSequence(seed)
-    a, b = seq.spawn(2)
+    a, b = seed_sequence(seed, PatternError).spawn(2)
     return np.random.default_rng(a), np.random.default_rng(b)
 
 
@@ -584,8 +579,4 @@ def render(pattern, kit, *, bpm=None, bars=1, swing=None, seed=None, humanize_ti
 
 
 def _seed_pair(seed):
-    if isinstance(seed, np.random.SeedSequence):
-        return seed.spawn(2)
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
-        raise PatternError(f"seed must be a non-negative integer or None, got {seed!r}")
-    return np.random.SeedSequence(seed).spawn(2)
+    return seed_sequence(seed, PatternError).spawn(2)
