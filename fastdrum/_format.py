@@ -51,6 +51,19 @@ WEIGHT_KEYS = (
     "skip_w", "skip_b", "out1_w", "out1_b", "out2_w", "out2_b",
 )
 REQUIRED_KEYS = ("format_version", "sample_rate", "dilations") + WEIGHT_KEYS
+#: The weight matrices of the per-step products, which generation streams
+#: from memory at every step (the input taps are a table lookup, biases adds).
+MATRIX_KEYS = ("dil_w", "res_w", "skip_w", "out1_w", "out2_w")
+#: Largest finite float16.
+FLOAT16_MAX = 65504.0
+
+
+def is_float16_exact(a):
+    """Whether every element of float32 array `a` is exactly a float16 value."""
+    a = np.asarray(a, dtype=np.float32)
+    if a.size and not float(np.abs(a).max()) <= FLOAT16_MAX:
+        return False
+    return bool(np.array_equal(a.astype(np.float16).astype(np.float32), a))
 OPTIONAL_KEYS = ("primers", "meta")
 
 

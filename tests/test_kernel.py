@@ -1,7 +1,9 @@
 """The compiled kernel (fastdrum._ext._wavenet) against the NumPy reference.
 
 Every product path (BLAS, AVX2) and activation path (libm, AVX2) is forced in
-turn through the State's private ``_gemm=`` / ``_act=`` keywords.
+turn through the State's private ``_gemm=`` / ``_act=`` keywords, and the
+AVX2 path's two weight storages (float32, and binary16 for models whose
+weight matrices are float16-exact) through ``_weights=``.
 """
 
 import concurrent.futures
@@ -45,10 +47,10 @@ SHAPES = [
 ]
 
 
-def _kernel_logits(model, codes, gemm, act, n_threads=1, chunks=(None,)):
+def _kernel_logits(model, codes, gemm, act, n_threads=1, chunks=(None,), weights="auto"):
     """Teacher-forced logits (B, T, Q) of the kernel, run in the given chunks."""
     B, T = codes.shape
-    state = _wavenet.State(model, B, n_threads, _gemm=gemm, _act=act)
+    state = _wavenet.State(model, B, n_threads, _gemm=gemm, _act=act, _weights=weights)
     codes = codes.copy()
     out = np.empty((B, T, model.quantization_channels), np.float32)
     bounds = [0] + [c for c in chunks if c is not None] + [T]
@@ -78,6 +80,48 @@ def test_teacher_forced_logits_match_reference(config, B, T, gemm, act):
     for n_threads in (1, 3):
         got = _kernel_logits(model, codes, gemm, act, n_threads)
         np.testing.assert_allclose(got, expected, rtol=RTOL, atol=ATOL)
+
+
+# -- float16 storage of float16-exact weight matrices ---------------------------------------
+
+def test_float16_storage_is_chosen_only_when_lossless():
+    model = random_model(dilations=[1, 2, 4], seed=3)
+    rounded = model.round_weights()
+    assert not model.float16_exact and rounded.float16_exact
+    assert _wavenet.State(model, 2).weight_dtype == "float32"
+    assert _wavenet.State(rounded, 2, _gemm="blas").weight_dtype == "float32"
+    assert _wavenet.State(rounded, 2, _weights="float32").weight_dtype == "float32"
+    if _wavenet.simd_available():
+        assert _wavenet.State(rounded, 2).weight_dtype == "float16"
+    # One weight a float32 ulp away from a float16 value is enough to keep float32.
+    w = {k: v.copy() for k, v in rounded.weights.items()}
+    w["out2_w"][3, 1] = np.nextafter(w["out2_w"][3, 1], np.float32(np.inf))
+    nudged = fastdrum.Model(sample_rate=rounded.sample_rate, dilations=rounded.dilations, **w)
+    assert not nudged.float16_exact
+    assert _wavenet.State(nudged, 2).weight_dtype == "float32"
+    with pytest.raises(GenerationError, match="float16-exact"):
+        _wavenet.State(nudged, 2, _weights="float16")
+
+
+@pytest.mark.parametrize("config, B, T", SHAPES)
+def test_float16_storage_computes_the_same_numbers(config, B, T):
+    """binary16 storage widens to the very same float32 weights: bit-identical
+    logits and codes to the float32 storage, and the reference's within tolerance."""
+    _need("simd")
+    model = random_model(**config, seed=B).round_weights()
+    codes = _random_codes(model, B, T, seed=T)
+    for n_threads in (1, 3):
+        half = _kernel_logits(model, codes, "simd", "simd", n_threads, weights="float16")
+        single = _kernel_logits(model, codes, "simd", "simd", n_threads, weights="float32")
+        np.testing.assert_array_equal(half, single)
+    np.testing.assert_allclose(half, _reference_logits(model, codes), rtol=RTOL, atol=ATOL)
+    drawn = []
+    for weights in ("float16", "float32"):
+        c = codes.copy()
+        u = np.random.default_rng(T).random((B, T - 1))
+        _wavenet.State(model, B, 2, _weights=weights).run(c, 1, u, 0.9, 0, T - 1)
+        drawn.append(c)
+    np.testing.assert_array_equal(drawn[0], drawn[1])
 
 
 @settings(max_examples=40, deadline=None)
@@ -229,11 +273,14 @@ def test_generate_c_equals_numpy(seed):
 
 # -- independence of threads and chunking -------------------------------------------------
 
+@pytest.mark.parametrize("rounded", [False, True], ids=["float32-weights", "float16-exact-weights"])
 @pytest.mark.parametrize("gemm, act", PATHS)
-def test_independent_of_threads_and_chunking(gemm, act):
+def test_independent_of_threads_and_chunking(gemm, act, rounded):
     _need(gemm, act)
     model = random_model(dilations=[1, 2, 4, 8, 3], residual_channels=16, dilation_channels=16,
                          skip_channels=32, quantization_channels=64, seed=9)
+    if rounded:
+        model = model.round_weights()
     B, T, n_primer = 13, 90, 5
     rng = np.random.default_rng(12)
     start_codes = np.zeros((B, T), np.int32)
@@ -355,6 +402,8 @@ def test_bad_run_arguments_raise(name, value, message):
     (("model", 2, 0), {}, r"n_threads must be in \[1"),
     (("model", 2.5), {}, "batch_size must be an integer"),
     (("model", 2), {"_gemm": "fortran"}, "unknown kernel path"),
+    (("model", 2), {"_weights": "bfloat16"}, "unknown kernel path"),
+    (("model", 2), {"_weights": "float16"}, "needs the 'simd' path and float16-exact weights"),
 ])
 def test_bad_state_arguments_raise(args, kwargs, message):
     model = random_model(seed=0)

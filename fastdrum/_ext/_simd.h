@@ -3,14 +3,18 @@
  *
  * Two families of functions:
  *   fd_*_scalar  portable C (libm), used when the CPU lacks AVX2 + FMA;
- *   fd_*_avx2    AVX2 + FMA intrinsics, compiled for those instructions only
+ *   fd_*_avx2    AVX2 + FMA (+ F16C) intrinsics, compiled for those instructions only
  *                through GCC/Clang's per-function target attribute, so the rest
  *                of the module (and a wheel) still runs on any x86-64; callers
  *                choose them only if fd_cpu_has_avx2_fma() says so.
  *
  * Products (fd_gemm_avx2) read weights packed in panels of FD_NR = 16 columns:
  * panel p of a (K, N) matrix W is the contiguous (K, 16) block
- * Wp[p*K*16 + k*16 + j] = W[k, 16*p + j]; N is a multiple of 16.
+ * Wp[p*K*16 + k*16 + j] = W[k, 16*p + j]; N is a multiple of 16. The panels
+ * hold float32, or IEEE binary16 when every weight of the model is exactly a
+ * float16 value (_wavenet.pyx checks): F16C converts them back to the very same
+ * float32 numbers in registers, so the arithmetic is unchanged and only half
+ * the bytes stream from L2 at each step.
  * Every output element is computed by the same sequence of operations whatever
  * the tile it falls in (init = C and/or bias, then one FMA per k in order), so
  * results do not depend on the number of rows handled together, i.e. on the
@@ -117,13 +121,22 @@ static int fd_sample_scalar(const float *logits, int Q, double u, float temperat
 #define FD_HAVE_X86 1
 #include <immintrin.h>
 
-#define FD_AVX2 __attribute__((target("avx2,fma")))
+#include <cpuid.h>
+
+#define FD_AVX2 __attribute__((target("avx2,fma,f16c")))
 #define FD_INLINE static inline __attribute__((always_inline))
 
+/* AVX2, FMA and F16C (every x86 CPU with AVX2 so far also has F16C, but the
+ * bits are separate: check all three, and that the OS saves the YMM state). */
 static int fd_cpu_has_avx2_fma(void)
 {
+    unsigned int a, b, c, d;
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+        return 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d))
+        return 0;
+    return (c & bit_F16C) != 0;
 }
 
 /* exp(x) for x <= 0 (Cephes expf polynomial, about 1 ulp); x below -87 gives
@@ -248,14 +261,27 @@ FD_AVX2 static int fd_sample_avx2(const float *logits, int Q, double u, float te
     return fd_draw_blocked(scratch, Q, u, block);
 }
 
-/* One tile: C[0:MR, 0:16*NP] (+)= A[0:MR, 0:K] @ W[:, panels 0:NP] (+ bias).
- * MR and NP are compile-time constants at every call site, so the
- * accumulators live in registers. */
-FD_AVX2 FD_INLINE void fd_tile(const int MR, const int NP, int K,
+/* Eight weights W[off : off + 8], float32 (H = 0) or binary16 (H = 1). */
+FD_AVX2 FD_INLINE __m256 fd_load_w(const int H, const void *W, ptrdiff_t off)
+{
+    if (H)
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const unsigned short *)W + off)));
+    return _mm256_loadu_ps((const float *)W + off);
+}
+
+/* One tile: C[0:MR, 0:16*NP] (+)= A[0:MR, 0:K] @ W[:, panels 0:NP] (+ bias),
+ * the panels starting at element w0 of W. MR, NP and H are compile-time
+ * constants at every call site, so the accumulators live in registers. */
+FD_AVX2 FD_INLINE void fd_tile(const int MR, const int NP, const int H, int K,
                                 const float *A, ptrdiff_t lda,
-                                const float *Wp, ptrdiff_t pstride,
+                                const void *W, ptrdiff_t w0, ptrdiff_t pstride,
                                 const float *bias, float *C, ptrdiff_t ldc, int accumulate)
 {
+    /* Software prefetch distance for one row, in rows of a panel (1 KiB
+     * ahead), or 0 for none: it helped float32 panels at batch 1 by ~4% and
+     * slowed binary16 ones by ~15% (their lines last two k each). */
+    const int PF = H ? 0 : 16;
+    const size_t esize = H ? 2 : 4;
     __m256 acc[6][8];
     for (int i = 0; i < MR; i++)
         for (int j = 0; j < 2 * NP; j++) {
@@ -264,17 +290,34 @@ FD_AVX2 FD_INLINE void fd_tile(const int MR, const int NP, int K,
                 v = _mm256_add_ps(v, _mm256_loadu_ps(bias + 8 * j));
             acc[i][j] = v;
         }
+    /* Both loop orders below do, for every output element, the same FMAs in
+     * the same order of k; they differ in the registers they need (16 ymm):
+     * weights first holds 2NP weights and one broadcast, rows first MR
+     * broadcasts and one weight. Spilling either to the stack costs ~30%. */
+    const int weights_first = 2 * NP * MR + 2 * NP + 1 <= 16;
     for (int k = 0; k < K; k++) {
-        __m256 w[8];
-        if (MR == 1)   /* one row: bound by streaming W from L2; fetch 1 KiB ahead */
+        if (PF && MR == 1)   /* one row: bound by streaming W from L2 */
             for (int j = 0; j < NP; j++)
-                _mm_prefetch((const char *)(Wp + j * pstride + (k + 16) * FD_NR), _MM_HINT_T0);
-        for (int j = 0; j < 2 * NP; j++)
-            w[j] = _mm256_loadu_ps(Wp + (j >> 1) * pstride + k * FD_NR + 8 * (j & 1));
-        for (int i = 0; i < MR; i++) {
-            __m256 a = _mm256_broadcast_ss(A + i * lda + k);
+                _mm_prefetch((const char *)W + (w0 + j * pstride + (ptrdiff_t)(k + PF) * FD_NR) * esize,
+                             _MM_HINT_T0);
+        if (weights_first) {
+            __m256 w[8];
             for (int j = 0; j < 2 * NP; j++)
-                acc[i][j] = _mm256_fmadd_ps(a, w[j], acc[i][j]);
+                w[j] = fd_load_w(H, W, w0 + (j >> 1) * pstride + k * FD_NR + 8 * (j & 1));
+            for (int i = 0; i < MR; i++) {
+                __m256 a = _mm256_broadcast_ss(A + i * lda + k);
+                for (int j = 0; j < 2 * NP; j++)
+                    acc[i][j] = _mm256_fmadd_ps(a, w[j], acc[i][j]);
+            }
+        } else {
+            __m256 a[6];
+            for (int i = 0; i < MR; i++)
+                a[i] = _mm256_broadcast_ss(A + i * lda + k);
+            for (int j = 0; j < 2 * NP; j++) {
+                __m256 w = fd_load_w(H, W, w0 + (j >> 1) * pstride + k * FD_NR + 8 * (j & 1));
+                for (int i = 0; i < MR; i++)
+                    acc[i][j] = _mm256_fmadd_ps(a[i], w, acc[i][j]);
+            }
         }
     }
     for (int i = 0; i < MR; i++)
@@ -283,48 +326,59 @@ FD_AVX2 FD_INLINE void fd_tile(const int MR, const int NP, int K,
 }
 
 /* All column panels of MR rows, NP panels at a time. */
-FD_AVX2 FD_INLINE void fd_rows(const int MR, const int NP, int N, int K,
-                                const float *A, ptrdiff_t lda, const float *Wp,
+FD_AVX2 FD_INLINE void fd_rows(const int MR, const int NP, const int H, int N, int K,
+                                const float *A, ptrdiff_t lda, const void *W,
                                 const float *bias, float *C, ptrdiff_t ldc, int accumulate)
 {
     const ptrdiff_t pstride = (ptrdiff_t)K * FD_NR;
     const int P = N / FD_NR;
     int p = 0;
     for (; p + NP <= P; p += NP)
-        fd_tile(MR, NP, K, A, lda, Wp + p * pstride, pstride, bias ? bias + p * FD_NR : NULL,
+        fd_tile(MR, NP, H, K, A, lda, W, p * pstride, pstride, bias ? bias + p * FD_NR : NULL,
                 C + p * FD_NR, ldc, accumulate);
     switch (P - p) {   /* fewer than NP panels left */
-    case 3: fd_tile(MR, 3, K, A, lda, Wp + p * pstride, pstride, bias ? bias + p * FD_NR : NULL,
+    case 3: fd_tile(MR, 3, H, K, A, lda, W, p * pstride, pstride, bias ? bias + p * FD_NR : NULL,
                     C + p * FD_NR, ldc, accumulate); break;
-    case 2: fd_tile(MR, 2, K, A, lda, Wp + p * pstride, pstride, bias ? bias + p * FD_NR : NULL,
+    case 2: fd_tile(MR, 2, H, K, A, lda, W, p * pstride, pstride, bias ? bias + p * FD_NR : NULL,
                     C + p * FD_NR, ldc, accumulate); break;
-    case 1: fd_tile(MR, 1, K, A, lda, Wp + p * pstride, pstride, bias ? bias + p * FD_NR : NULL,
+    case 1: fd_tile(MR, 1, H, K, A, lda, W, p * pstride, pstride, bias ? bias + p * FD_NR : NULL,
                     C + p * FD_NR, ldc, accumulate); break;
     default: break;
     }
 }
 
-/* C[0:M, 0:N] = A[0:M, 0:K] @ W + bias (+ C if accumulate): row-major A and C,
- * W packed in panels (see the top of this file), N a multiple of 16; bias may
- * be NULL. Tiles of 6 rows x 16 columns (12 accumulators), fewer rows at the
- * end with more columns (at most 12 accumulators, at least 8 when M % 6 != 3, 5). */
-FD_AVX2 static void fd_gemm_avx2(int M, int N, int K, const float *A, ptrdiff_t lda,
-                                 const float *Wp, const float *bias, float *C, ptrdiff_t ldc,
-                                 int accumulate)
+FD_AVX2 FD_INLINE void fd_gemm_h(const int H, int M, int N, int K, const float *A, ptrdiff_t lda,
+                                  const void *W, const float *bias, float *C, ptrdiff_t ldc,
+                                  int accumulate)
 {
     int i = 0;
     for (; i + 6 <= M; i += 6)
-        fd_rows(6, 1, N, K, A + i * lda, lda, Wp, bias, C + i * ldc, ldc, accumulate);
+        fd_rows(6, 1, H, N, K, A + i * lda, lda, W, bias, C + i * ldc, ldc, accumulate);
     A += i * lda;
     C += i * ldc;
     switch (M - i) {
-    case 5: fd_rows(5, 1, N, K, A, lda, Wp, bias, C, ldc, accumulate); break;
-    case 4: fd_rows(4, 1, N, K, A, lda, Wp, bias, C, ldc, accumulate); break;
-    case 3: fd_rows(3, 2, N, K, A, lda, Wp, bias, C, ldc, accumulate); break;
-    case 2: fd_rows(2, 2, N, K, A, lda, Wp, bias, C, ldc, accumulate); break;
-    case 1: fd_rows(1, 4, N, K, A, lda, Wp, bias, C, ldc, accumulate); break;
+    case 5: fd_rows(5, 1, H, N, K, A, lda, W, bias, C, ldc, accumulate); break;
+    case 4: fd_rows(4, 1, H, N, K, A, lda, W, bias, C, ldc, accumulate); break;
+    case 3: fd_rows(3, 2, H, N, K, A, lda, W, bias, C, ldc, accumulate); break;
+    case 2: fd_rows(2, 2, H, N, K, A, lda, W, bias, C, ldc, accumulate); break;
+    case 1: fd_rows(1, 4, H, N, K, A, lda, W, bias, C, ldc, accumulate); break;
     default: break;
     }
+}
+
+/* C[0:M, 0:N] = A[0:M, 0:K] @ W + bias (+ C if accumulate): row-major A and C,
+ * W packed in panels (see the top of this file) of float32 (half = 0) or
+ * binary16 (half = 1), N a multiple of 16; bias may be NULL. Tiles of 6 rows x
+ * 16 columns (12 accumulators), fewer rows at the end with more columns (at
+ * most 12 accumulators, at least 8 when M % 6 != 3, 5). */
+FD_AVX2 static void fd_gemm_avx2(int M, int N, int K, const float *A, ptrdiff_t lda,
+                                 const void *W, int half, const float *bias, float *C,
+                                 ptrdiff_t ldc, int accumulate)
+{
+    if (half)
+        fd_gemm_h(1, M, N, K, A, lda, W, bias, C, ldc, accumulate);
+    else
+        fd_gemm_h(0, M, N, K, A, lda, W, bias, C, ldc, accumulate);
 }
 
 #else  /* not x86 with GCC/Clang: only the portable path exists */
@@ -335,11 +389,11 @@ static int fd_sample_avx2(const float *logits, int Q, double u, float temperatur
 {
     return fd_sample_scalar(logits, Q, u, temperature, scratch);
 }
-static void fd_gemm_avx2(int M, int N, int K, const float *A, ptrdiff_t lda, const float *Wp,
-                         const float *bias, float *C, ptrdiff_t ldc, int accumulate)
+static void fd_gemm_avx2(int M, int N, int K, const float *A, ptrdiff_t lda, const void *W,
+                         int half, const float *bias, float *C, ptrdiff_t ldc, int accumulate)
 {
-    (void)M; (void)N; (void)K; (void)A; (void)lda; (void)Wp; (void)bias; (void)C; (void)ldc;
-    (void)accumulate;
+    (void)M; (void)N; (void)K; (void)A; (void)lda; (void)W; (void)half; (void)bias; (void)C;
+    (void)ldc; (void)accumulate;
     abort();  /* never called: the kernel selects this path only if fd_cpu_has_avx2_fma() */
 }
 #endif

@@ -10,7 +10,7 @@ cdef extern from "_simd.h" nogil:
     void fd_gate_avx2(int nb, int Dp, const float *z, float *h)
     int fd_sample_scalar(const float *logits, int Q, double u, float temperature, float *scratch)
     int fd_sample_avx2(const float *logits, int Q, double u, float temperature, float *scratch)
-    void fd_gemm_avx2(int M, int N, int K, const float *A, Py_ssize_t lda, const float *Wp,
+    void fd_gemm_avx2(int M, int N, int K, const float *A, Py_ssize_t lda, const void *W, int half,
                       const float *bias, float *C, Py_ssize_t ldc, int accumulate)
 
 
@@ -23,16 +23,18 @@ cdef struct Plan:
     bint simd_gemm      # products by fd_gemm_avx2 (packed panels) or BLAS (row-major)
     bint simd_act       # gate and softmax by the AVX2 or the scalar (libm) functions
     bint use_gemv       # BLAS path with batch size 1: sgemv instead of sgemm
+    bint half           # the product weights wd, wrs, w1, w2 are binary16 (SIMD path only)
+    int wsize           # bytes per element of wd, wrs, w1, w2 (2 or 4)
     const int *dil      # (L,) dilations
     const float *iw     # (2, Q, Rp) input taps
     const float *ib     # (Rp,)
-    const float *wd     # (L, 2Rp, 2Dp) dilated taps [x(t-d); x(t)] -> [filter | gate]
+    const char *wd      # (L, 2Rp, 2Dp) dilated taps [x(t-d); x(t)] -> [filter | gate]
     const float *bd     # (L, 2Dp)
-    const float *wrs    # (L, Dp, Rp + Sp) [res_w | skip_w]
+    const char *wrs     # (L, Dp, Rp + Sp) [res_w | skip_w]
     const float *brs    # (L, Rp + Sp) [res_b | skip_b]
-    const float *w1     # (Sp, Sp)
+    const char *w1      # (Sp, Sp)
     const float *b1     # (Sp,)
-    const float *w2     # (Sp, Qp)
+    const char *w2      # (Sp, Qp)
     const float *b2     # (Qp,)
 
 
@@ -69,10 +71,11 @@ cdef class State:
     cdef Plan plan
     cdef Block *blocks
     cdef int n_blocks
-    cdef float *weights_mem
+    cdef char *weights_mem
     cdef int *dil_mem
     cdef bint busy
     cdef readonly int batch_size
     cdef readonly int n_threads
     cdef readonly str gemm_path
     cdef readonly str act_path
+    cdef readonly str weight_dtype

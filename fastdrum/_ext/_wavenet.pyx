@@ -16,12 +16,18 @@ whole time loop for them with the GIL released; per step and row block:
 Products go either through BLAS (scipy's cython_blas) or through the AVX2
 small-matrix kernel of _simd.h; activations through libm or AVX2. Each path is
 chosen once per State (``_gemm=``, ``_act=`` force one, for tests). "auto"
-takes AVX2 for both whenever the CPU has AVX2 + FMA: measured on the standard
+takes AVX2 for both whenever the CPU has AVX2 + FMA + F16C: measured on the standard
 config (bench/bench_kernel_dev.py, Zen 4), the AVX2 products were 10 to 30%
 faster than scipy's OpenBLAS (itself using AVX-512) at batch 8 to 128 and as
 fast at batch 1, where both stream the ~0.9 MB of weights from L2 at the rate
 of a bare streaming loop. The path depends on the CPU only, never on the
 batch split, so results do not depend on ``n_threads``.
+
+At batch 1 the products are bound by that stream (about 32 bytes a cycle
+from L2 on Zen 4), not by arithmetic. When every product weight of the model
+is exactly a float16 value (``Model.round_weights("float16")``; the shipped
+models are), the SIMD path keeps them as binary16 and F16C widens them in
+registers to the same float32 numbers: identical arithmetic, half the bytes.
 """
 
 import numbers
@@ -35,6 +41,7 @@ from libc.string cimport memcpy, memset
 from scipy.linalg.cython_blas cimport sgemm, sgemv
 
 from fastdrum._errors import GenerationError
+from fastdrum._format import MATRIX_KEYS, is_float16_exact
 
 __all__ = ["State", "simd_available"]
 
@@ -66,13 +73,14 @@ cdef inline void _sgemv_rm(int N, int K, const float *x, const float *B, int ldb
 
 
 cdef inline void _product(const Plan *p, int M, int N, int K, const float *A, int lda,
-                          const float *W, const float *bias, float *C, int ldc,
+                          const char *Wb, const float *bias, float *C, int ldc,
                           bint accumulate) noexcept nogil:
     """C := A @ W + bias (+ C if accumulate); W packed for the chosen path."""
     cdef int i, j
     cdef float *c
+    cdef const float *W = <const float *>Wb
     if p.simd_gemm:
-        fd_gemm_avx2(M, N, K, A, lda, W, bias, C, ldc, accumulate)
+        fd_gemm_avx2(M, N, K, A, lda, Wb, p.half, bias, C, ldc, accumulate)
         return
     # C = broadcast(bias) (+ C), then C += A @ W
     for i in range(M):
@@ -137,7 +145,7 @@ cdef void _run_block(const Plan *p, Block *b, const RunArgs *a) noexcept nogil:
             if b.head[l] == p.dil[l]:
                 b.head[l] = 0
             # z = concat(x_old, x) @ dil_w[l].reshape(2R, 2D) + dil_b[l]
-            _product(p, nb, 2 * Dp, 2 * Rp, b.buf, rs, p.wd + <Py_ssize_t>l * 4 * Rp * Dp,
+            _product(p, nb, 2 * Dp, 2 * Rp, b.buf, rs, p.wd + <Py_ssize_t>l * 4 * Rp * Dp * p.wsize,
                      p.bd + <Py_ssize_t>l * 2 * Dp, b.z, 2 * Dp, False)
             # h = tanh(z[:, :D]) * sigmoid(z[:, D:])
             if p.simd_act:
@@ -145,7 +153,7 @@ cdef void _run_block(const Plan *p, Block *b, const RunArgs *a) noexcept nogil:
             else:
                 fd_gate_scalar(nb, Dp, b.z, b.h)
             # [x | skip] += h @ [res_w[l] | skip_w[l]] + [res_b[l] | skip_b[l]]
-            _product(p, nb, Rp + Sp, Dp, b.h, Dp, p.wrs + <Py_ssize_t>l * Dp * (Rp + Sp),
+            _product(p, nb, Rp + Sp, Dp, b.h, Dp, p.wrs + <Py_ssize_t>l * Dp * (Rp + Sp) * p.wsize,
                      p.brs + <Py_ssize_t>l * (Rp + Sp), b.buf + Rp, rs, True)
 
         # hid = relu(relu(skip) @ out1_w + out1_b)
@@ -220,6 +228,18 @@ cdef class State:
         Private, for tests and benchmarks: force the path of the products.
     _act : {"auto", "simd", "scalar"}
         Private: force the path of the activations and the softmax.
+    _weights : {"auto", "float16", "float32"}
+        Private: how the SIMD path stores the product weights. "auto" takes
+        binary16 when every product weight is exactly a float16 value (same
+        numbers, half the bytes; see `weight_dtype`), else float32.
+
+    Attributes
+    ----------
+    gemm_path, act_path : str
+        The paths chosen ("simd" or "blas"; "simd" or "scalar").
+    weight_dtype : str
+        "float16" or "float32": how the product weights are stored. Either
+        way the products compute in float32 on the same values.
     """
 
     def __cinit__(self, *args, **kwargs):
@@ -229,14 +249,15 @@ cdef class State:
         self.dil_mem = NULL
         self.busy = False
 
-    def __init__(self, model, batch_size, n_threads=1, *, _gemm="auto", _act="auto"):
+    def __init__(self, model, batch_size, n_threads=1, *, _gemm="auto", _act="auto",
+                 _weights="auto"):
         cdef Plan *p = &self.plan
         cdef Block *b
         cdef int i, l, base, extra
         cdef Py_ssize_t ring_size
-        cdef float *mem
+        cdef char *mem
         cdef Py_ssize_t off
-        cdef float[::1] flat
+        cdef const unsigned char[::1] flat
         cdef Py_ssize_t st[10]
 
         try:
@@ -247,14 +268,25 @@ cdef class State:
         batch_size = _check_int("batch_size", batch_size, 1, 1 << 24)
         n_threads = _check_int("n_threads", n_threads, 1, 1024)
         simd = bool(fd_cpu_has_avx2_fma())
-        if _gemm not in ("auto", "simd", "blas") or _act not in ("auto", "simd", "scalar"):
-            raise GenerationError(f"unknown kernel path _gemm={_gemm!r}, _act={_act!r}")
+        if (_gemm not in ("auto", "simd", "blas") or _act not in ("auto", "simd", "scalar")
+                or _weights not in ("auto", "float16", "float32")):
+            raise GenerationError(
+                f"unknown kernel path _gemm={_gemm!r}, _act={_act!r}, _weights={_weights!r}")
         if not simd and "simd" in (_gemm, _act):
-            raise GenerationError("this CPU has no AVX2 + FMA: the 'simd' path is unavailable")
+            raise GenerationError("this CPU has no AVX2 + FMA + F16C: the 'simd' path is unavailable")
         self.gemm_path = ("simd" if simd else "blas") if _gemm == "auto" else _gemm
         self.act_path = ("simd" if simd else "scalar") if _act == "auto" else _act
 
         W = {k: np.asarray(v, dtype=np.float32) for k, v in weights.items()}
+        # The product weights are stored as binary16 when that loses nothing:
+        # every one of them is exactly a float16 value (Model.round_weights
+        # makes such models). The products then compute the same float32
+        # numbers from half the bytes.
+        exact16 = all(is_float16_exact(W[k]) for k in MATRIX_KEYS)
+        if _weights == "float16" and not (exact16 and self.gemm_path == "simd"):
+            raise GenerationError("_weights='float16' needs the 'simd' path and float16-exact weights")
+        half = exact16 and self.gemm_path == "simd" and _weights != "float32"
+        self.weight_dtype = "float16" if half else "float32"
         L = len(dilations)
         Q, R = W["input_w"].shape[1:]
         D = W["dil_b"].shape[1] // 2
@@ -268,6 +300,8 @@ cdef class State:
         p.simd_gemm = self.gemm_path == "simd"
         p.simd_act = self.act_path == "simd"
         p.use_gemv = batch_size == 1
+        p.half = half
+        p.wsize = 2 if half else 4
         self.batch_size = batch_size
         self.n_threads = n_threads
 
@@ -302,22 +336,26 @@ cdef class State:
             wd = np.stack([_panels(w) for w in wd])
             wrs = np.stack([_panels(w) for w in wrs])
             w1, w2 = _panels(w1), _panels(w2)
-        parts = [iw, ib, wd, bd, wrs, brs, w1, b1, w2, b2]
+        if half:
+            wd, wrs, w1, w2 = (a.astype(np.float16) for a in (wd, wrs, w1, w2))
+        parts = [np.ascontiguousarray(a).view(np.uint8).ravel()
+                 for a in (iw, ib, wd, bd, wrs, brs, w1, b1, w2, b2)]
         # each part starts on a 64-byte boundary
-        sizes = [_pad(a.size, 16) for a in parts]
-        self.weights_mem = <float *>fd_calloc_aligned(sum(sizes) * sizeof(float))
+        sizes = [_pad(a.size, 64) for a in parts]
+        self.weights_mem = <char *>fd_calloc_aligned(sum(sizes))
         self.dil_mem = <int *>malloc(L * sizeof(int))
         if self.weights_mem == NULL or self.dil_mem == NULL:
             raise MemoryError("cannot allocate the kernel's weights")
         mem = self.weights_mem
         off = 0
         for i in range(10):
-            flat = np.ascontiguousarray(parts[i], dtype=np.float32).ravel()
-            memcpy(mem + off, &flat[0], flat.shape[0] * sizeof(float))
+            flat = parts[i]
+            memcpy(mem + off, &flat[0], flat.shape[0])
             st[i] = off
             off += sizes[i]
-        p.iw, p.ib, p.wd, p.bd, p.wrs = mem + st[0], mem + st[1], mem + st[2], mem + st[3], mem + st[4]
-        p.brs, p.w1, p.b1, p.w2, p.b2 = mem + st[5], mem + st[6], mem + st[7], mem + st[8], mem + st[9]
+        p.iw, p.ib, p.bd = <float *>(mem + st[0]), <float *>(mem + st[1]), <float *>(mem + st[3])
+        p.brs, p.b1, p.b2 = <float *>(mem + st[5]), <float *>(mem + st[7]), <float *>(mem + st[9])
+        p.wd, p.wrs, p.w1, p.w2 = mem + st[2], mem + st[4], mem + st[6], mem + st[8]
         for l in range(L):
             self.dil_mem[l] = dilations[l]
         p.dil = self.dil_mem
