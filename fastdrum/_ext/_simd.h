@@ -282,7 +282,7 @@ FD_AVX2 FD_INLINE void fd_tile(const int MR, const int NP, const int H, int K,
      * slowed binary16 ones by ~15% (their lines last two k each). */
     const int PF = H ? 0 : 16;
     const size_t esize = H ? 2 : 4;
-    __m256 acc[6][8];
+    __m256 acc[6][12];
     for (int i = 0; i < MR; i++)
         for (int j = 0; j < 2 * NP; j++) {
             __m256 v = accumulate ? _mm256_loadu_ps(C + i * ldc + 8 * j) : _mm256_setzero_ps();
@@ -301,7 +301,7 @@ FD_AVX2 FD_INLINE void fd_tile(const int MR, const int NP, const int H, int K,
                 _mm_prefetch((const char *)W + (w0 + j * pstride + (ptrdiff_t)(k + PF) * FD_NR) * esize,
                              _MM_HINT_T0);
         if (weights_first) {
-            __m256 w[8];
+            __m256 w[12];
             for (int j = 0; j < 2 * NP; j++)
                 w[j] = fd_load_w(H, W, w0 + (j >> 1) * pstride + k * FD_NR + 8 * (j & 1));
             for (int i = 0; i < MR; i++) {
@@ -347,6 +347,30 @@ FD_AVX2 FD_INLINE void fd_rows(const int MR, const int NP, const int H, int N, i
     }
 }
 
+/* One row (batch size 1, or the last row of a block): the P panels in as few
+ * tiles as 12 accumulators allow, of near-equal widths, so that no tile is
+ * left with few accumulators, whose FMA chains would bound it by latency. */
+FD_AVX2 FD_INLINE void fd_row1(const int H, int N, int K, const float *A, const void *W,
+                                const float *bias, float *C, int accumulate)
+{
+    const ptrdiff_t pstride = (ptrdiff_t)K * FD_NR;
+    const int P = N / FD_NR, tiles = (P + 5) / 6;
+    int p = 0;
+    for (int t = 0; t < tiles; t++) {
+        const int np = (P - p) / (tiles - t);   /* widths differ by at most one */
+        const float *b = bias ? bias + p * FD_NR : NULL;
+        switch (np) {
+        case 6: fd_tile(1, 6, H, K, A, 0, W, p * pstride, pstride, b, C + p * FD_NR, 0, accumulate); break;
+        case 5: fd_tile(1, 5, H, K, A, 0, W, p * pstride, pstride, b, C + p * FD_NR, 0, accumulate); break;
+        case 4: fd_tile(1, 4, H, K, A, 0, W, p * pstride, pstride, b, C + p * FD_NR, 0, accumulate); break;
+        case 3: fd_tile(1, 3, H, K, A, 0, W, p * pstride, pstride, b, C + p * FD_NR, 0, accumulate); break;
+        case 2: fd_tile(1, 2, H, K, A, 0, W, p * pstride, pstride, b, C + p * FD_NR, 0, accumulate); break;
+        default: fd_tile(1, 1, H, K, A, 0, W, p * pstride, pstride, b, C + p * FD_NR, 0, accumulate); break;
+        }
+        p += np;
+    }
+}
+
 FD_AVX2 FD_INLINE void fd_gemm_h(const int H, int M, int N, int K, const float *A, ptrdiff_t lda,
                                   const void *W, const float *bias, float *C, ptrdiff_t ldc,
                                   int accumulate)
@@ -361,7 +385,7 @@ FD_AVX2 FD_INLINE void fd_gemm_h(const int H, int M, int N, int K, const float *
     case 4: fd_rows(4, 1, H, N, K, A, lda, W, bias, C, ldc, accumulate); break;
     case 3: fd_rows(3, 2, H, N, K, A, lda, W, bias, C, ldc, accumulate); break;
     case 2: fd_rows(2, 2, H, N, K, A, lda, W, bias, C, ldc, accumulate); break;
-    case 1: fd_rows(1, 4, H, N, K, A, lda, W, bias, C, ldc, accumulate); break;
+    case 1: fd_row1(H, N, K, A, W, bias, C, accumulate); break;
     default: break;
     }
 }
