@@ -32,8 +32,8 @@ from fastdrum.testing import STANDARD_CONFIG, random_model
 
 from .naive import NaiveState
 
-__all__ = ["BACKENDS", "BATCHES", "Case", "cases", "get_model", "state_factory", "Workload",
-           "check_generation"]
+__all__ = ["BACKENDS", "BATCHES", "STANDARD_F16", "Case", "cases", "get_model", "state_factory",
+           "Workload", "check_generation"]
 
 #: In the order the report shows them.
 BACKENDS = ("naive", "numpy", "tf", "c")
@@ -67,18 +67,28 @@ def _extra_models():
     return {os.path.splitext(os.path.basename(p))[0]: p for p in paths}
 
 
+#: The standard config with its weight matrices rounded to float16 values
+#: (Model.round_weights, as the shipped models are): the kernel stores them as
+#: binary16 and computes the same float32 numbers; the other backends are
+#: unaffected by the rounding, so only numpy and c run it.
+STANDARD_F16 = "standard-f16"
+
+
 @functools.lru_cache(maxsize=None)
 def get_model(config):
     """The model of a case: ``"standard"`` (random weights, DESIGN.md's standard config, 16 kHz),
-    a shipped model's name, or the stem of a file listed in ``$FASTDRUM_BENCH_MODELS``."""
+    ``"standard-f16"`` (the same, weight matrices rounded to float16 values), a shipped
+    model's name, or the stem of a file listed in ``$FASTDRUM_BENCH_MODELS``."""
     if config == "standard":
         return random_model(**STANDARD_CONFIG, seed=0)
+    if config == STANDARD_F16:
+        return get_model("standard").round_weights()
     return fastdrum.load_model(_extra_models().get(config, config))
 
 
 def configs():
-    """``"standard"``, every shipped model (none shipped: none), then the files of ``$FASTDRUM_BENCH_MODELS``."""
-    names = ["standard"] + list(fastdrum.available_models())
+    """``"standard"``, ``"standard-f16"``, every shipped model, then the files of ``$FASTDRUM_BENCH_MODELS``."""
+    names = ["standard", STANDARD_F16] + list(fastdrum.available_models())
     return names + [n for n in _extra_models() if n not in names]
 
 
@@ -106,6 +116,8 @@ def cases():
         for batch in BATCHES:
             for backend in BACKENDS:
                 if backend == "naive" and batch not in NAIVE_BATCHES:
+                    continue
+                if config == STANDARD_F16 and backend not in ("numpy", "c"):
                     continue
                 for threads in KERNEL_THREADS if backend == "c" else (1,):
                     out.append((Case(config, batch, threads), backend))

@@ -140,7 +140,10 @@ def _kernel_info():
     try:
         from fastdrum.testing import STANDARD_CONFIG, random_model
 
-        s = _backends.get("c")(random_model(**STANDARD_CONFIG, seed=0), 1, n_threads=1)
-        return {k: getattr(s, k, None) for k in ("gemm_path", "act_path")}
+        model = random_model(**STANDARD_CONFIG, seed=0)
+        s = _backends.get("c")(model, 1, n_threads=1)
+        info = {k: getattr(s, k, None) for k in ("gemm_path", "act_path", "weight_dtype")}
+        info["weight_dtype_f16"] = getattr(_backends.get("c")(model.round_weights(), 1), "weight_dtype", None)
+        return info
     except Exception as exc:  # describing the machine must not hide the results
         return {"error": repr(exc)}

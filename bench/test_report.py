@@ -20,14 +20,15 @@ def _bench(name, group, stats, **info):
 
 def _data():
     benches = []
-    for batch, numpy_s, c_s in ((1, 0.1, 0.004), (32, 0.2, 0.1)):
-        for backend, seconds in (("numpy", numpy_s), ("c", c_s)):
-            b = _bench(f"test_generate[standard-b{batch}-t1-{backend}]",
-                       f"generate standard batch={batch} threads=1", (seconds, seconds * 0.9),
-                       config="standard", backend=backend, batch=batch, threads=1, steps_per_round=256)
-            # CPU time per round: c 0.01 s against numpy 0.1 s at batch 1 (10x).
-            b["extra_info"]["samples_per_cpu_s"] = batch * 256 / (0.1 if backend == "numpy" else 0.01)
-            benches.append(b)
+    for config, c_b1 in (("standard", 0.004), ("standard-f16", 0.0019)):
+        for batch, numpy_s, c_s in ((1, 0.1, c_b1), (32, 0.2, 0.1)):
+            for backend, seconds in (("numpy", numpy_s), ("c", c_s)):
+                b = _bench(f"test_generate[{config}-b{batch}-t1-{backend}]",
+                           f"generate {config} batch={batch} threads=1", (seconds, seconds * 0.9),
+                           config=config, backend=backend, batch=batch, threads=1, steps_per_round=256)
+                # CPU time per round: c 0.01 s against numpy 0.1 s at batch 1 (10x).
+                b["extra_info"]["samples_per_cpu_s"] = batch * 256 / (0.1 if backend == "numpy" else 0.01)
+                benches.append(b)
     for layers, seconds in ((10, 0.01), (20, 0.02)):
         b = _bench(f"test_layers[c-{layers}]", "scaling layers: c batch=1 threads=1", (seconds, seconds),
                    config=f"layers={layers}", backend="c", batch=1, threads=1, steps_per_round=1024)
@@ -49,6 +50,8 @@ def test_report_files(tmp_path):
     md = (tmp_path / "run.md").read_text()
     # c vs numpy at batch 1: 0.1 s against 0.004 s a round of the same work.
     assert "| c vs numpy, batch 1 | 50x | 25.0x (25.0x) | 10.0x | no |" in md
+    # 0.1 s against 0.0019 s: 52.6x, met
+    assert "| c vs numpy, batch 1, float16-exact weights | 50x | 52.6x (52.6x) | 10.0x | yes |" in md
     sps_b1 = 256 / 0.004
     assert f"| c samples/s, batch 1 | 64,000 | {sps_b1:,.0f} (" in md
     frac = 32 * 256 / 0.1 * FLOPS / 1e9 / SGEMM
