@@ -516,6 +516,7 @@ def _describe(model):
         "receptive_field_ms": round(1000.0 * rf / model.sample_rate, 2),
         "parameters": n_params,
         "flops_per_sample": model.flops_per_sample,
+        "float16_exact": model.float16_exact,
         "clip_duration": model.duration,
         "primers": None if model.primers is None else list(model.primers.shape),
         "meta": model.meta,
@@ -563,6 +564,8 @@ def _cmd_info(args):
         ("receptive field", f"{info['receptive_field_samples']} samples ({info['receptive_field_ms']} ms)"),
         ("parameters", f"{info['parameters']:,}"),
         ("flops/sample", f"{info['flops_per_sample']:,}"),
+        ("weight matrices", "float16 values (the kernel stores them in half the memory)"
+                            if info["float16_exact"] else "float32"),
         ("clip duration", "unknown" if info["clip_duration"] is None else f"{info['clip_duration']} s"),
         ("primers", "none" if info["primers"] is None else "{} x {} codes".format(*info["primers"])),
     ]

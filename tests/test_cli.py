@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -205,6 +206,12 @@ def test_info_describes_the_model(tmp_path, capsys):
     assert info["flops_per_sample"] == m.flops_per_sample and info["sample_rate"] == 22050
     assert info["parameters"] == sum(w.size for w in m.weights.values())
     assert info["meta"]["instrument"] == "kick"
+    assert info["float16_exact"] is False
+    m.round_weights().save(path)
+    assert main(["info", str(path)]) == 0
+    assert re.search(r"^weight matrices +float16 values", capsys.readouterr().out, re.M)
+    assert main(["info", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["float16_exact"] is True
 
 
 def test_info_summarises_long_metadata_and_dilation_stacks(tmp_path, capsys):
