@@ -167,7 +167,20 @@ def _goals(records, sgemm):
                          f"{'yes' if f >= GOAL_SGEMM_FRACTION_B32 else 'no'} |")
     if len(lines) == header:
         lines.append("| (no kernel results in this run) | | | | |")
+    stream = next((r for r in records if r["name"].startswith("test_weight_stream")
+                   and "passes_per_s" in r), None)
+    num1 = _find(records, config="standard", batch=1, threads=1, backend="numpy")
     c1 = _find(records, config="standard", batch=1, threads=1, backend="c")
+    if stream and c1 and num1:
+        need = GOAL_SPEEDUP_B1 * num1["samples_per_s"]
+        lines += ["", f"Batch-1 ceiling with float32 weights: one pass over as many float32 weights as the "
+                  f"standard config's products hold ({stream['weights']:,}, numpy sgemv, 1 thread) ran "
+                  f"{stream['passes_per_s']:,.0f} passes/s (best round) = "
+                  f"{stream['passes_per_s'] / num1['samples_per_s']:.1f}x numpy's batch-1 samples/s. "
+                  f"A batch-1 step reads every weight once: the kernel's {c1['samples_per_s']:,.0f} samples/s "
+                  f"are {c1['samples_per_s'] / stream['passes_per_s']:.0%} of that pass rate, and "
+                  f"{GOAL_SPEEDUP_B1:.0f}x numpy ({need:,.0f}/s) would be "
+                  f"{need / stream['passes_per_s']:.2f}x it."]
     tf1 = _find(records, config="standard", batch=1, threads=1, backend="tf")
     if c1 and tf1:
         lines += ["", f"For scale: the original experiment generated about 640 samples/s on a GTX 1080 "
