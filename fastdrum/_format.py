@@ -382,7 +382,11 @@ def validate(arrays):
 
 
 def write(path, arrays, *, overwrite=True):
-    """Write arrays as an .npz atomically: a temporary file, then a rename."""
+    """Write arrays as a deflate-compressed .npz atomically: a temporary file, then a rename.
+
+    (Compressed: float16-exact weights, such as the shipped models', shrink to
+    about 60%; loading costs a few milliseconds more.)
+    """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     if not overwrite and os.path.exists(path):
@@ -392,7 +396,7 @@ def write(path, arrays, *, overwrite=True):
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a model file is for sharing
         with os.fdopen(fd, "wb") as f:
             buf = io.BytesIO()
-            np.savez(buf, **arrays)
+            np.savez_compressed(buf, **arrays)
             f.write(buf.getvalue())
             f.flush()
             os.fsync(f.fileno())
