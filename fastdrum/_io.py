@@ -11,6 +11,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import threading
 
 import numpy as np
 
@@ -28,9 +29,25 @@ class OutputExistsError(FastDrumError, FileExistsError):
     """The output path exists and overwriting was not allowed."""
 
 
+_UMASK_LOCK = threading.Lock()
+
+
 def _umask():
-    mask = os.umask(0o022)
-    os.umask(mask)
+    """The process's umask, read without changing it where the OS tells it (Linux 4.7+).
+
+    Elsewhere it is read by setting and restoring it, under a lock; a file
+    another thread of the program creates at that instant may get mode 0o022.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
     return mask
 
 
