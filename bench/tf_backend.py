@@ -52,8 +52,8 @@ class TFState:
     """``TFGenerator``'s step loop with the ``run()`` contract of ``fastdrum._reference.State``.
 
     Each step is one call of the generator's ``tf.function`` step, as its own
-    ``generate()`` makes it: ``_sample_step`` when the next code is sampled,
-    ``_step`` under teacher forcing. Uniforms are passed as float32, as
+    ``generate()`` makes it: ``sample_step`` when the next code is sampled,
+    ``step`` under teacher forcing. Uniforms are passed as float32, as
     ``generate()`` draws them.
 
     Parameters
@@ -87,7 +87,7 @@ class TFState:
         for t in range(start, stop):
             q = tf.constant(codes[:, t], tf.int32)
             if t + 1 >= n_primer and t + 1 < T:
-                codes[:, t + 1] = self.gen._sample_step(q, tf.constant(u32[:, t - start]), temp).numpy()
+                codes[:, t + 1] = self.gen.sample_step(q, tf.constant(u32[:, t - start]), temp).numpy()
             else:
-                self.gen._step(q)
+                self.gen.step(q)
         self.t = stop

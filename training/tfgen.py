@@ -72,8 +72,11 @@ class TFGenerator:
         self.t.assign(0)
 
     @tf.function
-    def _step(self, codes):
-        """Feed q(t) (B,) int32; return the logits (B, Q) of q(t+1)."""
+    def step(self, codes):
+        """Feed q(t), a (B,) int32 tensor, at the next step t; return the logits (B, Q) of q(t+1).
+
+        One step of the ring buffers, as :meth:`generate` makes them (``reset()`` starts at t = 0).
+        """
         x = tf.gather(self.input_w1, codes) + self.input_b + self.prev_tap
         self.prev_tap.assign(tf.gather(self.input_w0, codes))
         skip = 0.0
@@ -90,9 +93,12 @@ class TFGenerator:
         return hidden @ self.out2_w + self.out2_b
 
     @tf.function
-    def _sample_step(self, codes, uniforms, temperature):
-        """One step, then a code per row by inverse-CDF sampling with pre-drawn uniforms."""
-        logits = self._step(codes)
+    def sample_step(self, codes, uniforms, temperature):
+        """:meth:`step`, then q(t+1) per row by inverse-CDF sampling: (B,) int32.
+
+        `uniforms`: (B,) float32 tensor in [0, 1); `temperature`: float32 scalar tensor, 0 for argmax.
+        """
+        logits = self.step(codes)
         if temperature == 0.0:
             return tf.cast(tf.argmax(logits, axis=1), tf.int32)
         z = logits / temperature
@@ -108,7 +114,7 @@ class TFGenerator:
             codes = np.broadcast_to(codes, (self.batch_size, codes.shape[0]))
         self._check_codes(codes)
         self.reset()
-        out = [self._step(tf.constant(codes[:, t], tf.int32)).numpy() for t in range(codes.shape[1])]
+        out = [self.step(tf.constant(codes[:, t], tf.int32)).numpy() for t in range(codes.shape[1])]
         return np.stack(out, axis=1)
 
     def _check_codes(self, codes):
@@ -158,8 +164,8 @@ class TFGenerator:
         temp = tf.constant(float(temperature), tf.float32)
         self.reset()
         for t in range(P - 1):
-            self._step(tf.constant(codes[:, t]))
+            self.step(tf.constant(codes[:, t]))
         for t in range(P - 1, n_samples - 1):
-            nxt = self._sample_step(tf.constant(codes[:, t]), tf.constant(uniforms[:, t]), temp)
+            nxt = self.sample_step(tf.constant(codes[:, t]), tf.constant(uniforms[:, t]), temp)
             codes[:, t + 1] = nxt.numpy()
         return codes if return_codes else mu_law_decode(codes, self.Q)
