@@ -11,8 +11,8 @@
  * Products (fd_gemm_avx2) read weights packed in panels of FD_NR = 16 columns:
  * panel p of a (K, N) matrix W is the contiguous (K, 16) block
  * Wp[p*K*16 + k*16 + j] = W[k, 16*p + j]; N is a multiple of 16. The panels
- * hold float32, or IEEE binary16 when every weight of the model is exactly a
- * float16 value (_wavenet.pyx checks): F16C converts them back to the very same
+ * hold float32, or IEEE binary16 when every weight of the model's matrices is
+ * exactly a float16 value (_wavenet.pyx checks): F16C converts them back to the very same
  * float32 numbers in registers, so the arithmetic is unchanged and only half
  * the bytes stream from L2 at each step.
  * Every output element is computed by the same sequence of operations whatever
