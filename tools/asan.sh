@@ -21,29 +21,12 @@
 #                                                 e.g. an activated venv)
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PYTHON="${PYTHON:-$(command -v python || command -v python3)}"
 CC="${CC:-gcc}"
-WORK="$(mktemp -d)"
-trap 'rm -rf "$WORK"' EXIT
-
-mkdir -p "$WORK/src/tests"
-cp -r "$ROOT/fastdrum" "$WORK/src/fastdrum"
-find "$WORK/src/fastdrum" \( -name '*.so' -o -name '*.c' -o -name '__pycache__' \) -prune -exec rm -rf {} +
-cp "$ROOT/setup.py" "$ROOT/pyproject.toml" "$WORK/src/"
-cp "$ROOT/tests/test_kernel.py" "$ROOT/tests/conftest.py" "$WORK/src/tests/"
-[ -f "$ROOT/README.md" ] && cp "$ROOT/README.md" "$WORK/src/"
+. "$(dirname "${BASH_SOURCE[0]}")/kernel_copy.sh"
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 echo "== building the sanitized extension in $WORK/src"
-(cd "$WORK/src" && CC="$CC" FASTDRUM_EXTRA_CFLAGS="$SAN -O1 -g" FASTDRUM_EXTRA_LDFLAGS="$SAN" \
-    "$PYTHON" setup.py -q build_ext --inplace --build-temp "$WORK/build" >"$WORK/build.log" 2>&1) \
-    || { cat "$WORK/build.log"; exit 1; }
-
-cat >"$WORK/src/pytest.ini" <<'INI'
-[pytest]
-filterwarnings = error
-INI
+kernel_copy_build CC="$CC" FASTDRUM_EXTRA_CFLAGS="$SAN -O1 -g" FASTDRUM_EXTRA_LDFLAGS="$SAN"
 
 LIBASAN="$("$CC" -print-file-name=libasan.so)"
 LIBUBSAN="$("$CC" -print-file-name=libubsan.so)"

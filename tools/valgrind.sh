@@ -14,21 +14,10 @@
 #        1-3 threads, chunked calls and the argument checks (a few minutes).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PYTHON="${PYTHON:-$(command -v python || command -v python3)}"
 SUBSET="${1:-same_codes and (blas-scalar-1.0 or simd-simd-0.8) or independent and simd-simd or bad_run}"
-WORK="$(mktemp -d)"
-trap 'rm -rf "$WORK"' EXIT
-
-mkdir -p "$WORK/src/tests"
-cp -r "$ROOT/fastdrum" "$WORK/src/fastdrum"
-find "$WORK/src/fastdrum" \( -name '*.so' -o -name '*.c' -o -name '__pycache__' \) -prune -exec rm -rf {} +
-cp "$ROOT/setup.py" "$ROOT/pyproject.toml" "$WORK/src/"
-cp "$ROOT/tests/test_kernel.py" "$ROOT/tests/conftest.py" "$WORK/src/tests/"
-printf '[pytest]\nfilterwarnings = error\n' >"$WORK/src/pytest.ini"
+. "$(dirname "${BASH_SOURCE[0]}")/kernel_copy.sh"
 echo "== building the extension in $WORK/src"
-(cd "$WORK/src" && "$PYTHON" setup.py -q build_ext --inplace --build-temp "$WORK/build" \
-    >"$WORK/build.log" 2>&1) || { cat "$WORK/build.log"; exit 1; }
+kernel_copy_build
 
 cd "$WORK/src"
 export PYTHONPATH="$WORK/src"

@@ -83,13 +83,9 @@ static int fd_argmax(const float *logits, int Q)
 /* Inverse-CDF draw from the cumulative sums of p[0:Q] (the rule of
  * fastdrum._reference.sample): the number of k with cdf[k] <= u * cdf[Q-1],
  * accumulated in double, clamped to Q - 1. */
-static int fd_draw(const float *p, int Q, double u)
+/* Continue the inverse-CDF scan at code k with cdf the sum of p[0:k]. */
+static int fd_scan(const float *p, int Q, int k, double cdf, double threshold)
 {
-    double total = 0.0, cdf = 0.0, threshold;
-    int k = 0;
-    for (int j = 0; j < Q; j++)
-        total += (double)p[j];
-    threshold = u * total;
     while (k < Q) {
         cdf += (double)p[k];
         if (!(cdf <= threshold))
@@ -97,6 +93,14 @@ static int fd_draw(const float *p, int Q, double u)
         k++;
     }
     return k < Q ? k : Q - 1;
+}
+
+static int fd_draw(const float *p, int Q, double u)
+{
+    double total = 0.0;
+    for (int j = 0; j < Q; j++)
+        total += (double)p[j];
+    return fd_scan(p, Q, 0, 0.0, u * total);
 }
 
 /* Sample one code from softmax(logits / temperature); scratch holds Q floats. */
@@ -212,13 +216,7 @@ static int fd_draw_blocked(const float *p, int Q, double u, const double *block)
         cdf += block[j];
         k += 8;
     }
-    while (k < Q) {
-        cdf += (double)p[k];
-        if (!(cdf <= threshold))
-            break;
-        k++;
-    }
-    return k < Q ? k : Q - 1;
+    return fd_scan(p, Q, k, cdf, threshold);
 }
 
 /* scratch holds Q floats and (Q / 8) doubles after them (fd_sample_scratch floats). */

@@ -41,7 +41,6 @@ from libc.string cimport memcpy, memset
 from scipy.linalg.cython_blas cimport sgemm, sgemv
 
 from fastdrum._errors import GenerationError
-from fastdrum._format import MATRIX_KEYS, is_float16_exact
 
 __all__ = ["State", "simd_available"]
 
@@ -263,6 +262,7 @@ cdef class State:
         try:
             weights = model.weights
             dilations = [int(d) for d in model.dilations]
+            exact16 = bool(model.float16_exact)
         except (AttributeError, TypeError):
             raise GenerationError(f"model must be a fastdrum.Model, got {type(model).__name__}") from None
         batch_size = _check_int("batch_size", batch_size, 1, 1 << 24)
@@ -279,10 +279,9 @@ cdef class State:
 
         W = {k: np.asarray(v, dtype=np.float32) for k, v in weights.items()}
         # The product weights are stored as binary16 when that loses nothing:
-        # every one of them is exactly a float16 value (Model.round_weights
-        # makes such models). The products then compute the same float32
+        # every one of them is exactly a float16 value (Model.float16_exact;
+        # Model.round_weights makes such models). The products then compute the same float32
         # numbers from half the bytes.
-        exact16 = all(is_float16_exact(W[k]) for k in MATRIX_KEYS)
         if _weights == "float16" and not (exact16 and self.gemm_path == "simd"):
             raise GenerationError("_weights='float16' needs the 'simd' path and float16-exact weights")
         half = exact16 and self.gemm_path == "simd" and _weights != "float32"
