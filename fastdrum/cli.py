@@ -189,6 +189,10 @@ def build_parser():
     p.add_argument("--no-post", dest="post", action="store_false", help="plot the raw clips")
     _common(p)
     p.set_defaults(func=_cmd_plot)
+
+    from .serve.command import add_parser as add_serve_parser  # the drum machine in the browser
+
+    add_serve_parser(subs)
     return parser
 
 
