@@ -19,20 +19,6 @@ Every error is JSON, ``{"error": message}``: 400 for a bad request, 403 for a
 foreign Host or Origin (DNS rebinding, cross-site requests), 404/405, 413 for
 a body over the cap, 415 for a body that is not JSON, 429 when the generation
 queue is full, 503 while shutting down, 500 (without a traceback) otherwise.
-
-Examples
---------
->>> from starlette.testclient import TestClient
->>> from fastdrum.testing import random_model
->>> from fastdrum.serve.engine import Engine, Voice
->>> engine = Engine([Voice("kick", random_model(seed=0, instrument="kick"))], backend="numpy")
->>> client = TestClient(create_app(engine, hosts={"testserver"}))
->>> client.get("/api/state").json()["voices"][0]["name"]
-'kick'
->>> r = client.post("/api/regenerate", json={"voice": "tuba"})
->>> r.status_code, r.json()["error"]
-(400, "unknown voice 'tuba'; voices: kick")
->>> engine.close()
 """
 
 import asyncio
@@ -47,10 +33,13 @@ from starlette.staticfiles import StaticFiles
 from .._errors import FastDrumError
 from .engine import BusyError, ClosedError, RequestError, parse_json
 
-__all__ = ["create_app", "MAX_BODY_BYTES", "loopback_hosts"]
+__all__ = ["create_app", "MAX_BODY_BYTES", "MAX_CONNECTIONS", "loopback_hosts"]
 
 #: Largest request body accepted (a pattern of ten voices by 32 steps is about 3 kB).
 MAX_BODY_BYTES = 64 * 1024
+#: Connections served at once; uvicorn answers more with a plain 503. Generation work is bounded
+#: separately, and much lower, by the engine's pool (429 past it).
+MAX_CONNECTIONS = 200
 
 _LOG = logging.getLogger("fastdrum.serve")
 

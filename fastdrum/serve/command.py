@@ -96,7 +96,7 @@ def run(args):
     try:
         import uvicorn
 
-        from .app import create_app
+        from .app import MAX_CONNECTIONS, create_app
     except ImportError as exc:
         raise ServeError(f"fastdrum serve needs the serve extra ({exc.name} is missing): "
                          "pip install 'fastdrum[serve]'") from None
@@ -116,7 +116,7 @@ def run(args):
         print(f"{PROG}: {url}" + ("" if args.quiet else f"  ({', '.join(engine.voices)}; Ctrl-C stops)"),
               flush=True)
         config = uvicorn.Config(app, log_level="warning" if not args.quiet else "error", access_log=False,
-                                limit_concurrency=args.workers + args.queue + 32, timeout_graceful_shutdown=5)
+                                limit_concurrency=MAX_CONNECTIONS, timeout_graceful_shutdown=5)
         server = uvicorn.Server(config)
         if args.open:
             import webbrowser
