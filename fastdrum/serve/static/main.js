@@ -324,6 +324,7 @@ function applyPreset(name) {
   state.swing = p.swing;
   setSteps(p.steps);
   syncTransport();
+  status(`Preset ${name}: ${p.bpm} BPM${p.swing ? `, swing ${Math.round(p.swing * 100)}%` : ""}`);
 }
 
 let playhead = [];
