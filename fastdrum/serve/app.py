@@ -159,6 +159,7 @@ def create_app(engine, *, hosts):
     async def export(request):
         body = await _body(request)
         kind = request.path_params["kind"]
+        engine.check_export(kind, body)  # refused before it takes a place in the queue
         filename, media, data = await _run(engine, engine.export, kind, body)
         return Response(data, media_type=media,
                         headers={"content-disposition": f'attachment; filename="{filename}"'})

@@ -395,6 +395,20 @@ class Engine:
         return gain, pan
 
     # -- exports --------------------------------------------------------------------
+    def check_export(self, kind, body):
+        """Check an export request without doing it (RequestError if it is bad)."""
+        if kind not in EXPORTS:
+            raise RequestError(f"unknown export {kind!r}; exports: {', '.join(sorted(EXPORTS))}")
+        doc = self.pattern_json(body)
+        if kind in ("wav", "flac", "kit"):
+            specs = _field(body, "clips", dict, required=True)
+            for name, row in doc["tracks"].items():
+                if kind == "kit" or any(row):
+                    spec = specs.get(name)
+                    if spec is None:
+                        raise RequestError(f"no clip for voice {name!r} in 'clips'")
+                    self.clip_spec(dict(spec, voice=name) if isinstance(spec, dict) else spec, new_seed=False)
+
     def export(self, kind, body):
         """The bytes of an export: (file name, media type, bytes). Runs on a worker thread.
 
@@ -407,8 +421,7 @@ class Engine:
             audio and kits, the clips (``clips``: voice -> seed, temperature,
             duration), which are generated again (or taken from the cache).
         """
-        if kind not in EXPORTS:
-            raise RequestError(f"unknown export {kind!r}; exports: {', '.join(sorted(EXPORTS))}")
+        self.check_export(kind, body)
         filename, media = EXPORTS[kind]
         doc = self.pattern_json(body)
         if kind == "json":
@@ -437,12 +450,8 @@ class Engine:
         for name in names:
             if hits_only and not any(doc["tracks"][name]):
                 continue
-            if name not in specs:
-                raise RequestError(f"no clip for voice {name!r} in 'clips'")
-            spec = dict(specs[name]) if isinstance(specs[name], dict) else specs[name]
-            if isinstance(spec, dict):
-                spec["voice"] = name
-            clip = self.clip(spec, new_seed=False)
+            spec = specs[name]  # present: check_export saw to it
+            clip = self.clip(dict(spec, voice=name) if isinstance(spec, dict) else spec, new_seed=False)
             kits.append(Kit({name: [clip.y]}, clip.sr))
         if not kits:
             raise RequestError("the pattern has no hits: nothing to export")
