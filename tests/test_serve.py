@@ -143,6 +143,7 @@ def test_a_bad_regenerate_gets_400_and_one_json_error(client, body, message):
 @pytest.mark.parametrize("content, kind, status", [
     (b"{not json", "application/json", 400),
     (b"\xff\xfe", "application/json", 400),
+    (b"[" * 60000, "application/json", 400),
     (b'{"voice": "kick"}', "text/plain", 415),
     (b'{"voice": "kick"}', "", 415),
 ])

@@ -198,6 +198,8 @@ def parse_json(data):
         return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
         raise RequestError(f"the body is not JSON: {exc}") from None
+    except RecursionError:
+        raise RequestError("the body is nested too deeply") from None
 
 
 class Engine:
