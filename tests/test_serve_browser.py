@@ -179,6 +179,20 @@ def test_regenerate_brings_a_new_clip_and_lock_keeps_it(page):
     page.find_element("css selector", '.row[data-voice="snare"] .lock').click()
 
 
+def test_a_typed_seed_brings_back_that_clip(page):
+    from fastdrum.kit import generate_kit
+
+    before = _probe(page, "clips")["kick"]["count"]
+    page.execute_script(
+        "const el = document.querySelector('.row[data-voice=\"kick\"] .seed'); el.value = '12345';"
+        "el.dispatchEvent(new Event('change', {bubbles: true}));")
+    clip = wait_for(lambda: (c := _probe(page, "clips")["kick"])["count"] > before and c, what="the kick of seed 12345")
+    temperature = float(page.find_element("css selector", '.row[data-voice="kick"] .temperature').get_attribute("value"))
+    want = generate_kit({"kick": "kick"}, n=1, seed=12345, temperature=temperature, backend="c")["kick"][0]
+    assert clip["seed"] == 12345 and clip["length"] == len(want)
+    assert clip["sum"] == pytest.approx(float(np.abs(want.astype(np.float64)).sum()), rel=1e-9)
+
+
 # -- files -----------------------------------------------------------------------------------------
 def _download(page, downloads, kind, filename):
     path = downloads / filename

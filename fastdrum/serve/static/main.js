@@ -161,10 +161,20 @@ function buildRow(voice) {
     `New ${voice} clip`);
   regen.addEventListener("click", () => newClip(voice, { force: true }));
   const wave = control("canvas", { className: "wave", width: 120, height: 32 }, `${voice} waveform`);
-  const seed = document.createElement("span");
-  seed.className = "seed";
+  const seed = control("input", { type: "text", inputMode: "numeric", maxLength: 10, className: "seed" },
+    `${voice} seed: type one to hear that clip`);
+  seed.addEventListener("change", () => {
+    const value = /^[0-9]+$/.test(seed.value.trim()) ? Number(seed.value) : NaN;
+    if (Number.isInteger(value) && value >= 0 && value <= state.server.limits.seed) {
+      newClip(voice, { force: true, seed: value });
+    } else {
+      status(`A seed is an integer from 0 to ${state.server.limits.seed}`, true);
+      seed.value = state.clips[voice] ? String(state.clips[voice].seed) : "";
+    }
+  });
   const tag = (text) => Object.assign(document.createElement("span"), { className: "tag", textContent: text });
-  head.append(name, mute, solo, lock, tag("vol"), volume, tag("pan"), pan, tag("temp"), temp, regen, wave, seed);
+  head.append(name, mute, solo, lock, tag("vol"), volume, tag("pan"), pan, tag("temp"), temp, regen, wave,
+    tag("seed"), seed);
   const steps = document.createElement("div");
   steps.className = "steps";
   row.append(head, steps);
@@ -212,7 +222,7 @@ async function newClip(voice, { force = false, seed = null } = {}) {
     state.clips[voice] = clip;
     mixer.setClip(voice, clip.samples, clip.sample_rate);
     drawWaveform(r.wave, clip.samples);
-    r.seed.textContent = `seed ${clip.seed}`;
+    r.seed.value = String(clip.seed);
     let sum = 0;
     for (const x of clip.samples) sum += Math.abs(x);
     const count = (probe.clips[voice]?.count || 0) + 1;
