@@ -13,14 +13,14 @@ SF2=/usr/share/sounds/sf2
 HOLDOUT=Millo_MultiLayered3,VariBreaks,rumpf_kit_z01_h2,TR808EmulationKit,Millo-Drums_v.1
 PY=${PYTHON:-python}
 SEED=${SEED:-0}
-STEPS=${STEPS:-6000}
+STEPS=${STEPS:-20000}
 OUT=${OUT:-runs/drums-seed$SEED.npz}
 $PY -m training.train --voices all --kits $KITS \
   --sf2 $SF2/Black_Pearl_4_LV2.sf2 --sf2 $SF2/Red_Zeppelin_4_LV2.sf2 --sf2 $SF2/FluidR3_GM.sf2 \
   --holdout-kits $HOLDOUT --sample-rate 44100 --val-fraction 0.1 \
-  --preemphasis 0.85 --crop 12288 --dilations 1..1024x2 --embedding-size 16 \
-  --gain-db 6 --pitch-semitones 1 --pitch-steps 5 --batch-size 8 --learning-rate 1e-3 \
-  --steps $STEPS --eval-every 250 --patience 0 --checkpoint-every 100 --snapshot-every 500 --log-every 25 \
+  --preemphasis 0.85 --crop 8192 --dilations 1..1024x2 --embedding-size 16 \
+  --gain-db 6 --pitch-semitones 1 --pitch-steps 5 --batch-size 4 --learning-rate 1e-3 \
+  --steps $STEPS --eval-every 250 --patience 0 --checkpoint-every 100 --snapshot-every 250 --log-every 25 \
   --seed $SEED --out $OUT --run-dir runs/drums-seed$SEED $RESUME
 # Round the weight matrices to float16 values: the kernel then streams half the bytes
 # (about 1.6x at batch size 1) with the same float32 arithmetic.
