@@ -89,17 +89,16 @@ class Voice:
     name : str
         The instrument (a name of :data:`fastdrum.sequencer.INSTRUMENTS`).
     model : fastdrum.Model
-    key : str, optional
-        The voice's name in a conditioned model (one network, several
-        voices); None for a model of one instrument.
+        Its model: a model of that instrument, or a model conditioned on
+        several voices whose default voice is this one (as
+        :func:`fastdrum.load_model` returns for a voice's name).
     """
 
-    def __init__(self, name, model, key=None):
+    def __init__(self, name, model):
         self.name = name
         self.model = model
-        self.key = key
-        meta = model.meta.get("voices", {}) if isinstance(model.meta, dict) else {}
-        own = meta.get(key, {}) if key is not None and isinstance(meta, dict) else {}
+        per_voice = model.meta.get("voices", {}) if isinstance(model.meta, dict) else {}
+        own = per_voice.get(name, {}) if isinstance(per_voice, dict) else {}
         defaults = dict(model.generation_defaults)
         defaults.update(own if isinstance(own, dict) else {})
         duration = defaults.get("duration", model.duration)
@@ -118,9 +117,12 @@ class Voice:
 def discover_voices():
     """Every voice the shipped models offer, General MIDI order first.
 
-    A model of one instrument gives one voice; a conditioned model (whose
-    ``voices`` attribute names several) gives one voice each. The first model
-    offering a voice plays it; voices the sequencer cannot name are left out.
+    Each name of :func:`fastdrum.available_models` is a voice: a model file
+    of one instrument, or a voice of a shipped conditioned model (which
+    :func:`fastdrum.load_model` returns with that voice as its default).
+    Names the sequencer cannot play (not an instrument or alias of
+    :data:`fastdrum.sequencer.INSTRUMENTS`) are left out; of two names for
+    one instrument, the first in the list plays it.
 
     Returns
     -------
@@ -131,21 +133,17 @@ def discover_voices():
     >>> [v.name for v in discover_voices()][:3]
     ['kick', 'snare', 'hihat']
     """
-    from ..kit import _instrument_name
     from ..model import available_models, load_model
     from ..sequencer import INSTRUMENTS, canonical_instrument
 
     found = {}
     for name in available_models():
-        model = load_model(name)
-        keys = [str(v) for v in (getattr(model, "voices", None) or ())]
-        pairs = [(k, k) for k in keys] or [(model.instrument or name, None)]
-        for label, key in pairs:
-            try:
-                inst = canonical_instrument(_instrument_name(label))
-            except FastDrumError:
-                continue
-            found.setdefault(inst, Voice(inst, model, key))
+        try:
+            inst = canonical_instrument(name)
+        except FastDrumError:
+            continue
+        if inst not in found:
+            found[inst] = Voice(inst, load_model(name))
     order = [k for k in INSTRUMENTS if k in found] + sorted(k for k in found if k not in INSTRUMENTS)
     return [found[k] for k in order]
 
@@ -323,10 +321,8 @@ class Engine:
     def _generate(self, name, seed, temperature, duration):
         from ..kit import generate_kit
 
-        voice = self.voices[name]
-        extra = {} if voice.key is None else {"voice": voice.key}
-        kit = generate_kit({name: voice.model}, n=1, seed=seed, temperature=temperature, duration=duration,
-                           backend=self.backend, n_threads=1, **extra)
+        kit = generate_kit({name: self.voices[name].model}, n=1, seed=seed, temperature=temperature,
+                           duration=duration, backend=self.backend, n_threads=1)
         y = kit[name][0]
         return Clip(name, seed, temperature, duration, y, kit.sr)
 
@@ -450,7 +446,7 @@ class Engine:
         specs = _field(body, "clips", dict, required=True)
         kits = []
         for name in names:
-            if hits_only and not any(doc["tracks"][name]):
+            if hits_only and not any(doc["tracks"][name]):  # not played: needs no clip
                 continue
             spec = specs[name]  # present: check_export saw to it
             clip = self.clip(dict(spec, voice=name) if isinstance(spec, dict) else spec, new_seed=False)
