@@ -418,3 +418,12 @@ def test_serve_command_serves_and_stops_cleanly_on_ctrl_c():
             proc.communicate()
     assert proc.returncode == 0, err
     assert "stopped" in out and "Traceback" not in err
+
+
+def test_serve_warns_before_listening_beyond_loopback(capsys):
+    # 192.0.2.1 (TEST-NET-1) is no address of this machine: the bind fails, nothing is sent anywhere.
+    assert main(["serve", "--host", "192.0.2.1", "--port", "0", "-q"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2
+    assert err[0].startswith("fastdrum serve: warning: listening on 192.0.2.1, not loopback")
+    assert err[1].startswith("fastdrum serve: error: cannot listen on 192.0.2.1:0")
