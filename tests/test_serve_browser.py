@@ -127,10 +127,11 @@ def test_play_books_the_grids_notes_in_order_on_time(page):
     assert _velocities(page, "hihat") == [0, 1, 0, 0, 0, 0.35, 0, 0]
 
     page.execute_script("window.fastdrumTest.notes.length = 0")
-    page.find_element("tag name", "body").send_keys(Keys.SPACE)  # the keyboard starts it
+    page.switch_to.active_element.send_keys(Keys.SPACE)  # the keyboard starts it (focus is on a step)
     wait_for(lambda: len(_probe(page, "notes")) >= 12, timeout=30, what="12 notes to be booked")
-    page.find_element("tag name", "body").send_keys(Keys.SPACE)
+    page.switch_to.active_element.send_keys(Keys.SPACE)
     assert "playing" not in page.find_element("id", "play").get_attribute("class")
+    assert _velocities(page, "hihat") == [0, 1, 0, 0, 0, 0.35, 0, 0]  # space did not click the focused step
     notes = _probe(page, "notes")
     # One bar of 8 steps at 240 BPM: steps of 60 / 240 / 2 = 0.125 s; odd steps 0.25 step late.
     step = 0.125

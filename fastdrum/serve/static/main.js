@@ -406,12 +406,14 @@ function wire() {
     if (file) await loadPattern(file);
     e.target.value = "";
   });
+  const typing = (e) => e.target instanceof HTMLInputElement && e.target.type !== "range";
   document.addEventListener("keydown", (e) => {
-    const typing = e.target instanceof HTMLInputElement && e.target.type !== "range";
-    if (e.code === "Space" && !typing && !e.repeat) {
-      e.preventDefault();
-      togglePlay();
-    }
+    if (e.code !== "Space" || typing(e)) return;
+    e.preventDefault(); // no scrolling, and no click on the focused step
+    if (!e.repeat) togglePlay();
+  });
+  document.addEventListener("keyup", (e) => {
+    if (e.code === "Space" && !typing(e)) e.preventDefault(); // a focused button would click on keyup
   });
 }
 
