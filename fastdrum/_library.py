@@ -91,7 +91,10 @@ def _voice_plan(voice, *, duration, temperature, shard_size):
         raise LibraryError(f"a voice must be a model name or a model file, got {voice!r}")
     voice = os.fspath(voice)
     model = load_model(voice)  # ModelNotFoundError / ModelFormatError name the bad voice
-    folder = os.path.splitext(os.path.basename(voice))[0] if os.path.isfile(voice) else voice
+    folder = voice
+    if os.path.isfile(voice):  # a model file: absolute, for workers in another directory
+        voice = os.path.abspath(voice)
+        folder = os.path.splitext(os.path.basename(voice))[0]
     if not _FOLDER_NAME.fullmatch(folder):
         raise LibraryError(f"voice {voice!r} gives no usable folder name (letters, digits, _.+- only)")
     sr = model.sample_rate
@@ -376,8 +379,7 @@ def _run_dask(specs, client, bar):
 
 def _finish(out_dir, params):
     """Remove what killed workers left half-made; write the whole manifest from the shards'."""
-    for v in params["voices"]:
-        folder = os.path.join(out_dir, v["folder"])
+    for folder in [out_dir] + [os.path.join(out_dir, v["folder"]) for v in params["voices"]]:
         for name in _io.stale_temporaries(folder):
             path = os.path.join(folder, name)
             if os.path.isdir(path) and not os.path.islink(path):
@@ -474,8 +476,8 @@ def library(out_dir, voices, n_per_voice, *, seed, temperature=None, duration=No
                      shard_size=shard_size, format=format)
     if workers is not None:
         workers = _check_int("workers", workers, 0, 4096)
-    if workers == 0 and client is not None:
-        raise LibraryError("workers=0 runs in this process: pass no client with it")
+    if workers is not None and client is not None:
+        raise LibraryError("workers= sizes a local cluster: pass it or client=, not both")
     if backend not in ("auto", "c", "numpy"):
         raise LibraryError(f"backend must be 'auto', 'c' or 'numpy', got {backend!r}")
     out_dir, old = _check_folder(out_dir, params)

@@ -221,6 +221,7 @@ def test_other_arguments_than_the_library(tmp_path, voices):
     (dict(duration=1e9), "shard"),
     (dict(duration=0.0), "shard"),
     (dict(workers=-1), "workers"),
+    (dict(workers=1, client="tcp://127.0.0.1:9"), "not both"),
     (dict(backend="gpu"), "backend"),
     (dict(voices=[]), "voices"),
     (dict(voices=[3]), "voice"),
