@@ -147,6 +147,18 @@ def test_cli_resumes_with_the_library_seed(tmp_path, voices, capsys):
     assert capsys.readouterr().out == ""
 
 
+def test_help(capsys):
+    assert main(["library", "--help"]) == 0
+    assert "usage: fastdrum library" in capsys.readouterr().out
+
+
+def test_dask_is_imported_only_for_a_cluster():
+    code = ("import sys, fastdrum; fastdrum.library; import fastdrum.cli; fastdrum.cli.build_parser(); "
+            "print(sorted(m for m in ('dask', 'distributed') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", r.stderr
+
+
 # -- bad input: an exception of fastdrum's, and exit status 2 with one line -------------------
 def _cli_fails(capsys, args, match):
     assert main(args) == 2
