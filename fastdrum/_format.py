@@ -436,7 +436,7 @@ def _validate_2(arrays, info):
     present = [k for k in CONDITIONING_KEYS if k in arrays]
     if present and len(present) < len(CONDITIONING_KEYS):
         missing = [k for k in CONDITIONING_KEYS if k not in arrays]
-        _fail(missing[0], f"missing: {', '.join(CONDITIONING_KEYS)} go together "
+        _fail(missing[0], "missing: voices, voice_emb and cond_w go together "
                           f"(the file has {', '.join(present)})")
     if not present:
         if "primer_voices" in arrays:
