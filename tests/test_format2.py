@@ -335,3 +335,27 @@ def test_the_shipped_models_still_resolve():
     for name in fastdrum.available_models():
         m = load_model(name)
         assert m.instrument == name or name not in m.voices
+
+
+# -- the CLI's generate --voice -----------------------------------------------------------------
+def test_cli_generate_voice(tmp_path, shipped_folder, capsys):
+    import soundfile as sf
+
+    from fastdrum.cli import main
+
+    shutil.copy(TINY_DRUMS, shipped_folder / "drums.npz")
+    args = ["-n", "2", "--seed", "4", "--backend", "numpy", "--no-post", "-q", "--format", "flac"]
+    assert main(["generate", str(TINY_DRUMS), "--voice", "tom_low=1,kick=3", "-o", str(tmp_path / "a"), *args]) == 0
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["kick_000.flac", "kick_001.flac"]
+    y, sr = sf.read(tmp_path / "a" / "kick_000.flac", dtype="float32")
+    want = fastdrum.generate(TINY_DRUMS, 2, voice={"tom_low": 0.25, "kick": 0.75}, seed=4, backend="numpy")
+    np.testing.assert_allclose(y, want[0], atol=2**-15)  # 16-bit FLAC
+    assert main(["generate", "snare", "-o", str(tmp_path / "b"), *args]) == 0  # a shipped voice by its name
+    assert main(["generate", "drums", "--voice", "ride", "-o", str(tmp_path / "c"), *args]) == 0
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == ["ride_000.flac", "ride_001.flac"]
+    capsys.readouterr()
+    for bad in (["drums", "--voice", "cowbell"], ["drums"], ["drums", "--voice", "kick=0.5,,x"]):
+        assert main(["generate", *bad, "-o", str(tmp_path / "d"), *args]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "d").exists()
