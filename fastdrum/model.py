@@ -190,6 +190,11 @@ class Model:
     voices : tuple of str
         Empty for an unconditioned model.
     preemphasis : float
+        0.0 for format 1.
+    weights : dict of ndarray
+        The float32 arrays of the network (read-only): the format-1 weights,
+        and ``voice_emb`` and ``cond_w`` of a conditioned model.
+    primers, primer_voices : ndarray of int32 or None
 
     Raises
     ------
