@@ -43,7 +43,7 @@ MAX_SAMPLE_RATE = 768_000
 MAX_RECEPTIVE_FIELD = 2**22
 
 #: Bounds on the container, checked before it is parsed: a format-2 file has
-#: at most 23 members; a header or directory beyond these is hostile.
+#: at most 22 members; a header or directory beyond these is hostile.
 MAX_MEMBERS = 256
 MAX_DIRECTORY_BYTES = 2**20
 MAX_HEADER_BYTES = 10_000
