@@ -117,6 +117,23 @@ class WaveNet(keras.Model):
             out2_w=np32(self.out2.kernel), out2_b=np32(self.out2.bias),
         )
 
+    def set_weights_from(self, arrays):
+        """Load weights given as :meth:`format1_weights` and :meth:`conditioning_weights` arrays."""
+        pairs = [(self.input_conv.kernel, arrays["input_w"]), (self.input_conv.bias, arrays["input_b"]),
+                 (self.out1.kernel, arrays["out1_w"]), (self.out1.bias, arrays["out1_b"]),
+                 (self.out2.kernel, arrays["out2_w"]), (self.out2.bias, arrays["out2_b"])]
+        for l, (dil, res, skip) in enumerate(zip(self.dil, self.res, self.skip)):
+            pairs += [(dil.kernel, arrays["dil_w"][l]), (dil.bias, arrays["dil_b"][l]),
+                      (res.kernel, arrays["res_w"][l]), (res.bias, arrays["res_b"][l]),
+                      (skip.kernel, arrays["skip_w"][l]), (skip.bias, arrays["skip_b"][l])]
+        if self.n_voices:
+            pairs.append((self.voice_emb.embeddings, arrays["voice_emb"]))
+            pairs += [(c.kernel, arrays["cond_w"][l]) for l, c in enumerate(self.cond)]
+        for var, value in pairs:
+            if tuple(var.shape) != tuple(np.shape(value)):
+                raise TrainingError(f"weights of shape {np.shape(value)} do not fit {var.path} {tuple(var.shape)}")
+            var.assign(np.asarray(value, dtype=np.float32))
+
     def conditioning_weights(self):
         """``voice_emb`` (V, E) and ``cond_w`` (L, E, 2D) as format-2 arrays, or {} for an unconditioned net."""
         if not self.n_voices:

@@ -33,7 +33,7 @@ __all__ = ["main", "train", "parse_dilations", "build_parser", "TrainResult"]
 
 #: Options that may change between a run and its resumption.
 RESUMABLE_CHANGES = {"steps", "resume", "out", "run_dir", "log_every", "checkpoint_every", "patience",
-                     "loss_threshold", "eval_every", "snapshot_every"}
+                     "loss_threshold", "eval_every", "snapshot_every", "from_snapshot"}
 
 
 def parse_dilations(text):
@@ -138,6 +138,8 @@ def build_parser():
     t.add_argument("--snapshot-every", type=int, default=0, metavar="STEPS",
                    help="also keep the weights every this many steps in <run-dir>/snapshots/ "
                         "(to pick a step by listening, not by validation loss; 0: off)")
+    t.add_argument("--from-snapshot", type=int, default=0, metavar="STEP",
+                   help="with --resume: train no further; export the weights of <run-dir>/snapshots/ at STEP")
     t.add_argument("--run-dir", default=None, help="checkpoints and logs (default runs/<out name>)")
     t.add_argument("--resume", action="store_true", help="continue from the run dir's last checkpoint")
     t.add_argument("--primers", type=int, default=32, help="codes of each training clip stored as primers")
@@ -152,6 +154,8 @@ def _check_args(a):
         if not (v > 0) or (integer and int(v) != v) or not math.isfinite(v):
             raise ConfigError(f"--{name.replace('_', '-')} must be a positive "
                               f"{'integer' if integer else 'number'}, got {v!r}")
+    if a.from_snapshot and not a.resume:
+        raise ConfigError("--from-snapshot exports a snapshot of a run: it needs --resume")
     if a.snapshot_every < 0:
         raise ConfigError(f"--snapshot-every must be >= 0, got {a.snapshot_every!r}")
     for name in ("sample_rate", "steps", "batch_size", "eval_every", "checkpoint_every", "log_every",
@@ -404,7 +408,7 @@ def train(args):
     if threading.current_thread() is threading.main_thread():
         old_handler = signal.signal(signal.SIGTERM, lambda signum, frame: stop_signal.append(signum))
     try:
-        while int(step) < args.steps:
+        while int(step) < args.steps and not args.from_snapshot:
             if args.patience and val is not None and int(bad_evals) >= args.patience:
                 stop_reason = (f"early stopping: no validation improvement in {args.patience} evaluations "
                                f"(best {float(best_val):.4f} at step {int(best_step)})")
@@ -463,7 +467,14 @@ def train(args):
     _log(f"stopped at step {steps_done}: {stop_reason}")
 
     exported_step = steps_done
-    if val is not None and int(best_step) > 0:
+    if args.from_snapshot:
+        snap = os.path.join(run_dir, "snapshots", f"step-{args.from_snapshot:06d}.npz")
+        if not os.path.isfile(snap):
+            raise ResumeError(f"no snapshot {snap!r} (--snapshot-every writes them while a run trains)")
+        with np.load(snap, allow_pickle=False) as z:
+            net.set_weights_from({k: z[k] for k in z.files})
+        exported_step, stop_reason = args.from_snapshot, f"exported from snapshot of step {args.from_snapshot}"
+    elif val is not None and int(best_step) > 0:
         for w, bw in zip(variables, best_weights):
             w.assign(bw)
         exported_step = int(best_step)
