@@ -32,7 +32,7 @@ from fastdrum.testing import STANDARD_CONFIG, random_model
 
 from .naive import NaiveState
 
-__all__ = ["BACKENDS", "BATCHES", "STANDARD_F16", "Case", "cases", "get_model", "state_factory",
+__all__ = ["BACKENDS", "BATCHES", "STANDARD_F16", "STANDARD_COND", "Case", "cases", "get_model", "state_factory",
            "Workload", "check_generation"]
 
 #: In the order the report shows them.
@@ -72,6 +72,10 @@ def _extra_models():
 #: binary16 and computes the same float32 numbers; the other backends are
 #: unaffected by the rounding, so only numpy and c run it.
 STANDARD_F16 = "standard-f16"
+#: standard-f16 conditioned on ten voices (embedding size 16), generating one
+#: of them: beside standard-f16, it shows what conditioning costs per step
+#: (the kernel folds the voice into the bias of z once per clip: nothing).
+STANDARD_COND = "standard-f16-voices"
 
 
 @functools.lru_cache(maxsize=None)
@@ -83,6 +87,9 @@ def get_model(config):
         return random_model(**STANDARD_CONFIG, seed=0)
     if config == STANDARD_F16:
         return get_model("standard").round_weights()
+    if config == STANDARD_COND:
+        voices = ["kick", "snare", "hihat", "openhat", "clap", "tom_low", "tom_mid", "tom_high", "crash", "ride"]
+        return random_model(**STANDARD_CONFIG, seed=0, voices=voices, embedding_size=16).round_weights()
     return fastdrum.load_model(_extra_models().get(config, config))
 
 
@@ -98,7 +105,7 @@ def _shipped_files():
 
 def configs():
     """``"standard"``, ``"standard-f16"``, every shipped model file, then the files of ``$FASTDRUM_BENCH_MODELS``."""
-    names = ["standard", STANDARD_F16] + _shipped_files()
+    names = ["standard", STANDARD_F16, STANDARD_COND] + _shipped_files()
     return names + [n for n in _extra_models() if n not in names]
 
 
