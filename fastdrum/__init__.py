@@ -13,10 +13,13 @@ from ._errors import (
     BackendUnavailableError,
     FastDrumError,
     GenerationError,
+    LibraryError,
     LimitExceededError,
     ModelFormatError,
     ModelNotFoundError,
+    NotWritableError,
     PatternError,
+    SchedulerUnavailableError,
 )
 from ._generate import generate
 from ._version import __version__
@@ -27,7 +30,8 @@ from .mulaw import mu_law_decode, mu_law_encode
 # which alone takes longer to import than the rest of fastdrum: its modules and
 # names load on first use (PEP 562), so `import fastdrum` stays fast.
 _LAZY_MODULES = ("sequencer", "kit", "post", "midi", "presets", "cli", "testing")
-_LAZY_NAMES = {"Kit": "kit", "generate_kit": "kit", "Pattern": "sequencer", "render": "sequencer"}
+_LAZY_NAMES = {"Kit": "kit", "generate_kit": "kit", "Pattern": "sequencer", "render": "sequencer",
+               "library": "_library"}
 
 
 def __getattr__(name):
@@ -58,8 +62,12 @@ __all__ = [
     "LimitExceededError",
     "BackendUnavailableError",
     "PatternError",
+    "LibraryError",
+    "NotWritableError",
+    "SchedulerUnavailableError",
     "Kit",
     "generate_kit",
     "Pattern",
     "render",
+    "library",
 ]

@@ -13,6 +13,9 @@ __all__ = [
     "LimitExceededError",
     "BackendUnavailableError",
     "PatternError",
+    "LibraryError",
+    "NotWritableError",
+    "SchedulerUnavailableError",
 ]
 
 
@@ -42,3 +45,15 @@ class BackendUnavailableError(FastDrumError, ImportError):
 
 class PatternError(FastDrumError, ValueError):
     """A drum pattern, preset or sequencer argument is invalid."""
+
+
+class LibraryError(FastDrumError, ValueError):
+    """A library argument is invalid, or the folder holds something else."""
+
+
+class NotWritableError(FastDrumError, PermissionError):
+    """An output folder cannot be made or written."""
+
+
+class SchedulerUnavailableError(FastDrumError, ConnectionError):
+    """A Dask scheduler cannot be reached at the address given."""

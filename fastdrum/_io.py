@@ -18,11 +18,15 @@ import numpy as np
 from ._errors import FastDrumError
 
 __all__ = ["OutputExistsError", "atomic_file", "atomic_dir", "write_audio", "read_audio",
-           "AUDIO_FORMATS"]
+           "AUDIO_FORMATS", "TEMP_PREFIX", "stale_temporaries"]
 
 #: Audio container -> (soundfile format, subtype). 24-bit PCM keeps the
 #: generated clips' resolution and is read by every sampler.
 AUDIO_FORMATS = {"wav": ("WAV", "PCM_24"), "flac": ("FLAC", "PCM_24")}
+
+
+#: Start of the names that files and folders are written under before their rename.
+TEMP_PREFIX = ".fastdrum-"
 
 
 class OutputExistsError(FastDrumError, FileExistsError):
@@ -88,7 +92,7 @@ def atomic_file(path, *, overwrite=False, suffix=""):
     ['a.txt']
     """
     path, parent = _check_dest(path, overwrite)
-    fd, tmp = tempfile.mkstemp(prefix=".fastdrum-", suffix=suffix + ".tmp", dir=parent)
+    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=suffix + ".tmp", dir=parent)
     os.close(fd)
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
@@ -120,7 +124,7 @@ def atomic_dir(path, *, overwrite=False):
     (['kit'], ['x.txt'])
     """
     path, parent = _check_dest(path, overwrite)
-    tmp = tempfile.mkdtemp(prefix=".fastdrum-", suffix=".tmp", dir=parent)
+    tmp = tempfile.mkdtemp(prefix=TEMP_PREFIX, suffix=".tmp", dir=parent)
     old = None
     try:
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
@@ -128,7 +132,7 @@ def atomic_dir(path, *, overwrite=False):
         if os.path.lexists(path):
             if not overwrite:
                 raise OutputExistsError(f"{path!r} already exists (pass overwrite=True, or --force, to replace it)")
-            old = tempfile.mkdtemp(prefix=".fastdrum-old-", dir=parent)
+            old = tempfile.mkdtemp(prefix=TEMP_PREFIX + "old-", dir=parent)
             os.rmdir(old)
             os.replace(path, old)
         os.replace(tmp, path)
@@ -145,6 +149,23 @@ def atomic_dir(path, *, overwrite=False):
             else:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(old)
+
+
+def stale_temporaries(folder):
+    """Names in `folder` that :func:`atomic_file` and :func:`atomic_dir` write under.
+
+    Those calls remove them when they end, even on an exception; a name still
+    there once no writer runs is what a killed process left behind.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> os.mkdir(os.path.join(d, TEMP_PREFIX + "x.tmp")); open(os.path.join(d, "a.wav"), "w").close()
+    >>> stale_temporaries(d)
+    ['.fastdrum-x.tmp']
+    """
+    return sorted(n for n in os.listdir(folder) if n.startswith(TEMP_PREFIX))
 
 
 def audio_format(path, format=None):
