@@ -16,8 +16,6 @@ import os
 import secrets
 import sys
 
-import numpy as np
-
 from . import _io
 from ._errors import FastDrumError
 from ._version import __version__
@@ -202,14 +200,14 @@ def _say(args, text):
         print(text)
 
 
-def _check_output(path, force):
-    """Fail early (before any work) if `path` cannot be written."""
-    path = os.fspath(path)
-    if os.path.lexists(path) and not force:
-        raise _io.OutputExistsError(f"{path!r} already exists (use --force to replace it)")
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise CLIError(f"cannot write {path!r}: directory {parent!r} does not exist")
+def _check_output(path, force, *, folder=False):
+    """Fail early (before any work) if `path` cannot be written (or, with --force, replaced)."""
+    try:
+        path, parent = _io.check_dest(path, overwrite=force, folder=folder)
+    except _io.OutputExistsError as exc:
+        raise _io.OutputExistsError(str(exc).replace("pass overwrite=True, or --force,", "use --force")) from None
+    except FileNotFoundError as exc:
+        raise CLIError(str(exc)) from None
     if not os.access(parent, os.W_OK | os.X_OK):
         raise CLIError(f"cannot write {path!r}: directory {parent!r} is not writable")
     return path
@@ -295,7 +293,7 @@ def _cmd_generate(args):
     from .kit import _instrument_from_filename, _resample
     from .model import load_model
 
-    out = _check_output(args.output, args.force)
+    out = _check_output(args.output, args.force, folder=True)
     overrides = _model_overrides(args)
     target = args.instrument
     if os.path.isfile(target) or target.endswith(".npz"):
@@ -359,7 +357,7 @@ def _cmd_kit(args):
     """``fastdrum kit``."""
     from .kit import generate_kit
 
-    out = _check_output(args.output, args.force)
+    out = _check_output(args.output, args.force, folder=True)
     overrides = _model_overrides(args)
     instruments = _instrument_list(args, overrides)
     models = _models_for(instruments, overrides)
@@ -435,6 +433,8 @@ def _cmd_beat(args):
             raise CLIError(f"--midi-out {args.midi_out!r} is the same file as --output")
     pan = _instrument_values(args.pan, "--pan", lo=-1.0, hi=1.0)
     gain = {k: 10.0 ** (v / 20.0) for k, v in _instrument_values(args.level, "--level", lo=-120.0, hi=24.0).items()}
+    import numpy as np
+
     seed = _seed(args)
     kit_seed, sched_seed, mix_seed = (int(v) for v in np.random.SeedSequence(seed).generate_state(3))
     if not 0.0 <= args.humanize_time <= 1000.0:  # also refuses nan
@@ -582,6 +582,7 @@ def _cmd_plot(args):
         from matplotlib.figure import Figure
     except ImportError:
         raise CLIError("fastdrum plot needs matplotlib: pip install 'fastdrum[plot]'") from None
+    import numpy as np
     from scipy import signal
 
     from ._generate import _resolve_model, generate
@@ -643,7 +644,8 @@ def main(argv=None):
     Returns
     -------
     int
-        0 on success, 2 on bad input (one line on stderr), 130 on Ctrl-C.
+        0 on success, 2 on bad input (one line on stderr), 128 + the signal's number on
+        SIGINT (Ctrl-C: 130), SIGTERM (143) or SIGHUP (129), after removing temporary files.
 
     Examples
     --------
@@ -653,21 +655,37 @@ def main(argv=None):
     >>> status, out.getvalue().splitlines()[0]
     (0, 'usage: fastdrum info [-h] [--json] [-q] MODEL')
     """
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help, --version, argparse errors
-        return exc.code if isinstance(exc.code, int) else 2
+    import signal
+
+    with _io.handle_signals():  # SIGTERM and SIGHUP clean up as Ctrl-C does
+        try:
+            parser = build_parser()
+            try:
+                args = parser.parse_args(argv)
+            except SystemExit as exc:  # --help, --version, argparse errors
+                return exc.code if isinstance(exc.code, int) else 2
+            return _run(args)
+        except KeyboardInterrupt as exc:
+            signum = getattr(exc, "signum", signal.SIGINT)
+            name = {signal.SIGINT: "interrupted"}.get(signum) or f"stopped by {signal.Signals(signum).name}"
+            print(f"{PROG}: {name}", file=sys.stderr)
+            return 128 + int(signum)
+
+
+def _run(args):
     try:
         return args.func(args)
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:  # e.g. `fastdrum info kick | head`: stop quietly
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
+    except MemoryError:
+        print(f"{PROG} {args.command}: error: out of memory (ask for less: fewer clips, bars or hits)",
+              file=sys.stderr)
+        return 2
     except (FastDrumError, OSError) as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__
+        if len(message) > 500:  # never echo a huge argument whole
+            message = message[:400] + f" ... ({len(message)} characters)"
         print(f"{PROG} {args.command}: error: {message}", file=sys.stderr)
         return 2

@@ -15,7 +15,7 @@ Examples
 <Kit sr=16000 kick: 2, hihat: 1>
 >>> path = kit.export(os.path.join(tempfile.mkdtemp(), "mykit"))
 >>> sorted(os.listdir(path))
-['drumkit.xml', 'hihat_000.wav', 'kick_000.wav', 'kick_001.wav', 'mykit.sfz']
+['.fastdrum-manifest.json', 'drumkit.xml', 'hihat_000.wav', 'kick_000.wav', 'kick_001.wav', 'mykit.sfz']
 >>> Kit.load(path)
 <Kit sr=16000 kick: 2, hihat: 1>
 """
@@ -42,6 +42,10 @@ __all__ = ["Kit", "KitError", "generate_kit", "gm_note", "HYDROGEN_MAX_LAYERS"]
 #: Hydrogen (1.x) loads at most this many layers per instrument component;
 #: the drumkit.xml lists the first 16 variations (the SFZ lists them all).
 HYDROGEN_MAX_LAYERS = 16
+
+#: Bounds on reading a kit folder: audio files, and seconds of each clip (at the kit's rate).
+MAX_KIT_FILES = 10_000
+MAX_CLIP_SECONDS = 60
 
 _AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aif", ".aiff")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -255,7 +259,7 @@ class Kit:
         >>> kit = Kit({"kick": np.zeros((2, 100)), "snare": np.zeros((1, 80))}, sr=16000)
         >>> path = kit.export(os.path.join(tempfile.mkdtemp(), "808ish"), format="flac")
         >>> sorted(os.listdir(path))
-        ['808ish.sfz', 'drumkit.xml', 'kick_000.flac', 'kick_001.flac', 'snare_000.flac']
+        ['.fastdrum-manifest.json', '808ish.sfz', 'drumkit.xml', 'kick_000.flac', 'kick_001.flac', 'snare_000.flac']
         """
         if format not in _io.AUDIO_FORMATS:
             raise KitError(f"format must be one of {sorted(_io.AUDIO_FORMATS)!r}, got {format!r}")
@@ -423,7 +427,10 @@ class Kit:
         """
         directory = os.fspath(directory)
         if not os.path.isdir(directory):
+            if os.path.exists(directory):
+                raise KitError(f"kit folder {directory!r} is not a folder")
             raise FileNotFoundError(f"kit folder {directory!r} does not exist")
+        _refuse_links_out(directory)
         found = {}  # instrument -> list of paths
 
         def audio_files(folder):
@@ -439,6 +446,10 @@ class Kit:
                     inst = _instrument_from_filename(entry)
                     if inst:
                         found.setdefault(inst, []).extend(os.path.join(sub, p) for p in paths)
+        n_files = sum(len(v) for v in found.values()) + len(audio_files(directory))
+        if n_files > MAX_KIT_FILES:
+            raise KitError(f"kit folder {directory!r} holds {n_files} audio files, more than the limit of "
+                           f"{MAX_KIT_FILES}")
         named = _hydrogen_map(directory)
         for f in audio_files(directory):
             inst = named.get(f) or _instrument_from_filename(os.path.splitext(f)[0])
@@ -470,6 +481,27 @@ class Kit:
         clips = {inst: [_resample(y, rate, target) for y, rate in ys] for inst, ys in loaded.items()}
         kit_name = name or os.path.basename(os.path.normpath(directory)) or "kit"
         return cls(clips, int(target), name=kit_name)
+
+
+def _refuse_links_out(directory):
+    """Raise KitError naming every entry of the kit folder (and its subfolders) that resolves outside it."""
+    root = os.path.realpath(directory)
+    outside = []
+    for entry in sorted(os.listdir(directory)):
+        path = os.path.join(directory, entry)
+        targets = [(entry, path)]
+        if os.path.isdir(path):
+            real = os.path.realpath(path)
+            if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
+                targets += [(os.path.join(entry, f), os.path.join(path, f)) for f in sorted(os.listdir(path))]
+        for name, p in targets:
+            real = os.path.realpath(p)
+            if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
+                outside.append(f"{name!r} -> {real!r}")
+    if outside:
+        shown = ", ".join(outside[:3]) + (f" and {len(outside) - 3} more" if len(outside) > 3 else "")
+        raise KitError(f"kit folder {directory!r} has links that lead outside it, which fastdrum does not "
+                       f"follow: {shown}")
 
 
 def _natural_key(s):

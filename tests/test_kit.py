@@ -178,9 +178,43 @@ def test_export_never_overwrites_without_permission(tmp_path):
     with pytest.raises(OutputExistsError, match="'.*k'"):
         kit.export(target)
     assert os.listdir(target) == ["mine.txt"]
-    kit.export(target, overwrite=True)
-    assert "mine.txt" not in os.listdir(target) and "drumkit.xml" in os.listdir(target)
+    with pytest.raises(OutputExistsError, match="did not write"):  # not fastdrum's folder: never replaced
+        kit.export(target, overwrite=True)
+    assert os.listdir(target) == ["mine.txt"]
+    os.remove(target / "mine.txt")
+    os.rmdir(target)
+    kit.export(target)
+    small_kit(n=2).export(target, overwrite=True)  # fastdrum's own folder: replaced
+    assert "kick_001.wav" in os.listdir(target) and "drumkit.xml" in os.listdir(target)
     assert sorted(os.listdir(tmp_path)) == ["k"]
+    (target / "thesis.txt").write_text("mine")  # a user's file put into it: no longer replaceable
+    with pytest.raises(OutputExistsError, match="thesis.txt"):
+        kit.export(target, overwrite=True)
+    assert (target / "thesis.txt").read_text() == "mine"
+
+
+def test_kit_folders_refuse_links_that_lead_outside(tmp_path):
+    outside = tmp_path / "secret"
+    outside.mkdir()
+    sf.write(outside / "x.wav", np.ones(10), 8000)
+    d = tmp_path / "kit"
+    d.mkdir()
+    sf.write(d / "kick_000.wav", np.ones(10), 8000)
+    os.symlink(outside / "x.wav", d / "snare_000.wav")
+    with pytest.raises(KitError, match=r"outside it.*'snare_000.wav' -> '.*secret/x.wav'"):
+        Kit.load(d)
+    os.remove(d / "snare_000.wav")
+    os.symlink(outside, d / "snare")
+    with pytest.raises(KitError, match=r"'snare' -> "):
+        Kit.load(d)
+    os.remove(d / "snare")
+    (d / "hats").mkdir()
+    os.symlink(outside / "x.wav", d / "hats" / "h1.wav")
+    with pytest.raises(KitError, match=r"'hats/h1.wav' -> "):
+        Kit.load(d)
+    os.remove(d / "hats" / "h1.wav")
+    os.symlink(d / "kick_000.wav", d / "hats" / "h1.wav")  # a link inside the folder is fine
+    assert Kit.load(d).instruments == ["kick", "hihat"]
 
 
 def test_ctrl_c_during_export_leaves_nothing(tmp_path, monkeypatch):
