@@ -12,6 +12,7 @@ Examples
 from ._errors import (
     BackendUnavailableError,
     FastDrumError,
+    FastDrumWarning,
     GenerationError,
     LimitExceededError,
     ModelFormatError,
@@ -52,6 +53,7 @@ __all__ = [
     "mu_law_encode",
     "mu_law_decode",
     "FastDrumError",
+    "FastDrumWarning",
     "ModelFormatError",
     "ModelNotFoundError",
     "GenerationError",

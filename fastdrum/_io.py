@@ -446,13 +446,31 @@ def check_regular_file(path, what):
 
 
 def audio_format(path, format=None):
-    """The container ("wav" or "flac") for `path`: `format`, else the extension."""
-    if format is None:
-        ext = os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
-        format = ext if ext in AUDIO_FORMATS else "wav"
-    if format not in AUDIO_FORMATS:
+    """The container ("wav" or "flac") for `path`: its extension, else `format`; never another.
+
+    A name with another extension (``beat.mp3``, ``out.txt``) is refused
+    rather than given WAV data under a name that says otherwise.
+
+    Examples
+    --------
+    >>> audio_format("beat.FLAC"), audio_format("beat", "wav")
+    ('flac', 'wav')
+    >>> audio_format("beat.mp3")
+    Traceback (most recent call last):
+    ...
+    fastdrum._errors.FastDrumError: cannot write audio as 'beat.mp3': fastdrum writes .flac or .wav files
+    """
+    if format is not None and format not in AUDIO_FORMATS:
         raise FastDrumError(f"audio format must be one of {sorted(AUDIO_FORMATS)!r}, got {format!r}")
-    return format
+    ext = os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
+    if ext in AUDIO_FORMATS:
+        if format is not None and format != ext:
+            raise FastDrumError(f"format {format!r} does not match the extension of {os.fspath(path)!r}")
+        return ext
+    if not ext and format is not None:
+        return format
+    raise FastDrumError(f"cannot write audio as {os.fspath(path)!r}: fastdrum writes "
+                        f"{' or '.join('.' + f for f in sorted(AUDIO_FORMATS))} files")
 
 
 def _write_audio_raw(path, y, sr, format):

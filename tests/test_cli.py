@@ -287,7 +287,7 @@ def test_bad_input_exits_2_with_one_line_on_stderr(argv, match, tmp_path, capsys
     import fastdrum.model
 
     monkeypatch.setattr(fastdrum.model, "available_models", lambda: [])  # whatever is shipped
-    kit = Kit({"kick": [np.ones(10)]}, SR).export(tmp_path / "kit")
+    kit = Kit({"kick": [np.ones(100)]}, SR).export(tmp_path / "kit")
     argv = [a.format(kit=kit, missing=tmp_path / "missing") for a in argv]
     model = tmp_path / "kick.npz"
     random_model(seed=0, instrument="kick", clip_duration=CLIP).save(model)
