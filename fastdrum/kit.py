@@ -351,16 +351,21 @@ class Kit:
 
         Examples
         --------
-        >>> kit = Kit({"kick": np.zeros((2, 10))}, sr=8000)
-        >>> print(kit.to_sfz({"kick": ["k1.wav", "k2.wav"]}).split("// kick")[1])
-        : 2 variations, notes 35, 36
-        <group> key=35 seq_length=2
-        <region> sample=k1.wav seq_position=1
-        <region> sample=k2.wav seq_position=2
-        <group> key=36 seq_length=2
-        <region> sample=k1.wav seq_position=1
-        <region> sample=k2.wav seq_position=2
+        >>> kit = Kit({"kick": np.zeros((2, 10)), "snare": np.zeros((1, 10))}, sr=8000)
+        >>> sfz = kit.to_sfz({"kick": ["k1.wav", "k2.wav"], "snare": ["s.wav"]})
+        >>> print(sfz.split("// snare")[1])   # 37, 38, 40 are snares; a clap (39) borrows the snare
+        : 1 variation, notes 37, 38, 39, 40
+        <group> key=37 seq_length=1
+        <region> sample=s.wav seq_position=1
+        <group> key=38 seq_length=1
+        <region> sample=s.wav seq_position=1
+        <group> key=39 seq_length=1
+        <region> sample=s.wav seq_position=1
+        <group> key=40 seq_length=1
+        <region> sample=s.wav seq_position=1
         <BLANKLINE>
+        >>> [line for line in sfz.splitlines() if line.startswith("// kick")]   # toms borrow the kick
+        ['// kick: 2 variations, notes 35, 36, 41, 43, 45, 47, 48, 50']
         """
         name = _check_text("kit name", name)
         keys = _sfz_notes(self._clips)

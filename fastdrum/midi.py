@@ -159,7 +159,7 @@ def _midi_bytes(path_or_midi):
     if size > MAX_MIDI_BYTES:
         raise MidiError(f"MIDI file {path!r} is {size} bytes, more than the limit of {MAX_MIDI_BYTES}")
     with open(path, "rb") as f:
-        data = f.read(MAX_MIDI_BYTES + 1)
+        data = f.read(size + 1)  # (read(n) allocates n bytes first)
     if len(data) > MAX_MIDI_BYTES:
         raise MidiError(f"MIDI file {path!r} is more than the limit of {MAX_MIDI_BYTES} bytes")
     return data, path
@@ -248,8 +248,12 @@ def _parse(data, name, channel):
     from .sequencer import MAX_HITS
 
     r = _Reader(data, name)
-    if len(data) < 14 or data[:4] != b"MThd":
-        r.fail(0, "no MThd header (not a Standard MIDI File)" if len(data) >= 4 or not data else "the file ends early")
+    if not data:
+        r.fail(0, "the file is empty")
+    if not b"MThd".startswith(data[:4]):
+        r.fail(0, "no MThd header (not a Standard MIDI File)")
+    if len(data) < 14:
+        r.fail(len(data), "the file ends early, inside its header")
     hlen = int.from_bytes(data[4:8], "big")
     if hlen < 6 or 8 + hlen > len(data):
         r.fail(4, f"a header of {hlen} bytes (6 expected, {len(data) - 8} in the file)")

@@ -55,7 +55,8 @@ def write(tmp_path, data, name="f.mid"):
     (smf(b"\x00\x99\x24\xe4" + END), "above 127"),
     (smf(b"\x00\xf0\x85\x00" + END), "runs past the end"),
     (smf(NOTE + END, fmt=2), "type 2"),
-    (b"", "the file ends early"),
+    (b"", "the file is empty"),
+    (b"MThd\0\0", "the file ends early"),
     (b"RIFF....", "no MThd"),
 ])
 def test_bad_midi_files_are_one_midi_error_naming_the_file(data, match, tmp_path):
@@ -142,8 +143,10 @@ def test_kit_sample_rates_and_lengths_are_bounded(tmp_path):
     d.mkdir()
     sf.write(d / "kick_000.wav", np.zeros(4410), 44100)
     sf.write(d / "snare_000.wav", np.zeros(2000), 1)  # 2,000 s at 1 Hz: 88 million samples at 44.1 kHz
-    with pytest.raises(KitError, match=f"longer than the limit of {MAX_CLIP_SECONDS} s"):
+    with pytest.raises(KitError, match=f"more than a one-shot \\(limits: {MAX_CLIP_SECONDS} s"):
         Kit.load(d)
+    with pytest.raises(KitError, match=f"longer than the limit of {MAX_CLIP_SECONDS} s"):
+        Kit({"kick": [np.zeros(2000)]}, 1).resample(44100)
     for bad in (0, MAX_SAMPLE_RATE + 1, 2**31 - 1, 1.5, True):
         with pytest.raises(KitError, match=f"sample rate in \\[1, {MAX_SAMPLE_RATE}\\] Hz"):
             Kit({"kick": [np.zeros(10)]}, bad)
@@ -234,11 +237,13 @@ def test_memory_error_in_the_command_is_one_line(tmp_path, monkeypatch, capsys):
 def test_a_full_disk_is_one_line(tmp_path, monkeypatch, capsys):
     import soundfile
 
+    kit = _tiny_kit(tmp_path)
+
     def full(*args, **kwargs):
-        raise soundfile.LibsndfileError(b"System error.")
+        raise soundfile.LibsndfileError(2)  # SF_ERR_SYSTEM: what libsndfile reports for ENOSPC
 
     monkeypatch.setattr(soundfile, "write", full)
-    assert main(["beat", "-o", str(tmp_path / "b.wav"), "--kit", str(_tiny_kit(tmp_path)), "-q"]) == 2
+    assert main(["beat", "-o", str(tmp_path / "b.wav"), "--kit", str(kit), "-q"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "System error" in err and "Traceback" not in err
     assert sorted(os.listdir(tmp_path)) == ["kit"]

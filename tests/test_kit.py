@@ -145,7 +145,7 @@ def test_texts_xml_and_sfz_cannot_hold_are_refused(option, text, tmp_path):
 
 def test_a_kit_name_with_a_new_line_is_refused(tmp_path):
     with pytest.raises(KitError, match="kit name"):
-        small_kit(n=1).export(tmp_path / "a\n<region> sample=/etc/passwd")
+        small_kit(n=1).export(tmp_path / "a\n<region> sample=elsewhere.wav")
     assert os.listdir(tmp_path) == []
 
 

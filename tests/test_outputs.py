@@ -191,6 +191,7 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 SCRIPT = """
 import sys
 from fastdrum.cli import main
+print("ready", file=sys.stderr, flush=True)
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -199,9 +200,10 @@ sys.exit(main(sys.argv[1:]))
 def test_signals_at_random_moments_leave_nothing_behind(models, tmp_path):
     """kit, beat and generate (replacing an earlier output with --force) stopped at random moments.
 
-    The moments start 0.25 s after the process does: before fastdrum's first line runs, Python's
-    own start-up handles signals (SIGINT ends it with a traceback, SIGTERM kills it), and nothing
-    has been written yet. From then on (NumPy's import included) fastdrum handles them.
+    The moments start once `fastdrum.cli` is imported (the script says "ready"), plus 10 ms for the
+    call to main(): before that, Python's own start-up handles signals (SIGINT ends it with a
+    traceback, SIGTERM kills it) and nothing has been written. From then on (NumPy's import
+    included) fastdrum handles them.
     """
     rng = random.Random(13)
     work = tmp_path / "work"
@@ -223,9 +225,10 @@ def test_signals_at_random_moments_leave_nothing_behind(models, tmp_path):
             before = _snapshot(output)
             proc = subprocess.Popen([sys.executable, "-c", SCRIPT, *argv, "--force", *models], env=env,
                                     stderr=subprocess.PIPE, text=True)
-            time.sleep(rng.uniform(0.25, max(0.3, full * 1.1)))
+            assert proc.stderr.readline() == "ready\n"
+            time.sleep(rng.uniform(0.01, full * 1.1))
             proc.send_signal(sig)
-            _, err = proc.communicate(timeout=60)
+            _, err = proc.communicate(timeout=120)
             outcomes.append((name, proc.returncode))
             assert "Traceback" not in err, err
             assert leftovers(tmp_path) == [], (name, proc.returncode)
