@@ -69,3 +69,48 @@ def test_classifier_separates_known_instruments():
     clf = InstrumentClassifier().fit(clips, labels, SR)
     test = [kick() for _ in range(10)] + [hat() for _ in range(10)]
     assert list(clf.predict(test, SR)) == ["kick"] * 10 + ["hihat"] * 10
+
+
+def test_hf_share_of_known_mixture():
+    from training.evaluate import hf_share_db
+
+    t = np.arange(SR // 2) / SR
+    # 100 Hz at amplitude 1 and 8 kHz at amplitude 0.1: the 8 kHz share is 0.01 / 1.01 of the energy.
+    y = np.sin(2 * np.pi * 100 * t) + 0.1 * np.sin(2 * np.pi * 8000 * t)
+    assert hf_share_db(y, SR) == pytest.approx(10 * np.log10(0.01 / 1.01), abs=0.2)
+
+
+def test_decay_and_abrupt_cut():
+    from training.evaluate import abrupt_cuts, decays
+
+    rng = np.random.default_rng(6)
+    good = decaying(200, 0.05, rng, n=SR // 2)
+    steady = rng.standard_normal(SR // 2) * 0.3
+    cut = steady.copy()
+    cut[SR // 4:] = 0.0                # noise, then digital silence
+    assert decays(np.array([good, steady, cut])).tolist() == [True, False, True]
+    assert abrupt_cuts(np.array([good, steady, cut]), SR).tolist() == [False, False, True]
+
+
+def test_mel_distance_zero_for_same_clips_and_large_for_noise():
+    from training.evaluate import colored_noise, mel_distance_db
+
+    rng = np.random.default_rng(7)
+    kicks = np.array([decaying(rng.uniform(50, 70), 0.1, rng, n=SR // 2) for _ in range(8)])
+    assert mel_distance_db(kicks, kicks, SR) == 0.0
+    other = np.array([decaying(rng.uniform(50, 70), 0.1, rng, n=SR // 2) for _ in range(8)])
+    white = colored_noise(8, SR // 2, rng, exponent=0)
+    assert mel_distance_db(white, kicks, SR) > 5 * mel_distance_db(other, kicks, SR)
+
+
+def test_colored_noise_slopes():
+    from training.evaluate import colored_noise
+
+    rng = np.random.default_rng(8)
+    n = 1 << 14
+    f = np.fft.rfftfreq(n)
+    for exponent, slope in ((0, 0.0), (1, -10 * np.log10(2)), (2, -20 * np.log10(2))):
+        p = (np.abs(np.fft.rfft(colored_noise(16, n, rng, exponent=exponent), axis=1)) ** 2).mean(axis=0)
+        lo = p[(f > 0.01) & (f < 0.02)].mean()
+        hi = p[(f > 0.02) & (f < 0.04)].mean()
+        assert 10 * np.log10(hi / lo) == pytest.approx(slope, abs=1.0)   # dB per octave

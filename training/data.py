@@ -54,7 +54,19 @@ INSTRUMENT_CLASSES = {
                        exclude=r"semi"),
     "hihat-pedal": dict(notes=(44,), name=(r"hi[- ]?hat|\bhh\b|\bhat\b", r"pedal|foot|\bpd\b"),
                         exclude=None),
+    # The other voices of the drum machine (training/voices.py); notes are General MIDI's.
+    "clap": dict(notes=(39,), name=(r"clap",), exclude=None),
+    "tom_low": dict(notes=(41, 43), name=(r"tom", r"low|floor|\blo\b"), exclude=None),
+    "tom_mid": dict(notes=(45, 47), name=(r"tom", r"mid|med"), exclude=None),
+    "tom_high": dict(notes=(48, 50), name=(r"tom", r"\bhi\b|high|tomhi"), exclude=r"floor"),
+    "crash": dict(notes=(49, 52, 55, 57), name=(r"crash|splash|china|cymbal",), exclude=r"ride|choke"),
+    "ride": dict(notes=(51, 53, 59), name=(r"ride",), exclude=r"crash|choke"),
 }
+INSTRUMENT_CLASSES["openhat"] = INSTRUMENT_CLASSES["hihat-open"]
+
+#: Names that are no drum voice even where their General MIDI note says one (a kit that puts a
+#: stick click on note 39, the clap's): the note alone never makes them a voice.
+NOT_A_VOICE = r"stick|rim ?(click|shot)?$|cowbell|tambourine|clave|shaker|conga|agogo|maraca|whistle|bongo|cajon"
 
 
 @dataclass
@@ -205,12 +217,12 @@ def instrument_matcher(instrument):
     key = instrument.strip().lower()
     if key in INSTRUMENT_CLASSES:
         notes = INSTRUMENT_CLASSES[key]["notes"]
-        others = [c for c in INSTRUMENT_CLASSES if c != key]
+        others = [c for c in INSTRUMENT_CLASSES if INSTRUMENT_CLASSES[c] is not INSTRUMENT_CLASSES[key]]
 
         def match(name, note=None, notes_meaningful=False):
             if _name_matches(key, name):
                 return True
-            return (notes_meaningful and note in notes
+            return (notes_meaningful and note in notes and not re.search(NOT_A_VOICE, name, re.I)
                     and not any(_name_matches(c, name) for c in others))
         return match
     try:

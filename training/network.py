@@ -1,6 +1,6 @@
 """The WaveNet of model format 1 in Keras 3, and its export to a :class:`fastdrum.Model`.
 
-The layers are exactly DESIGN.md's network: a width-2 causal convolution over
+The layers are exactly the network of docs/format.md: a width-2 causal convolution over
 one-hot codes, then per layer a width-2 dilated causal convolution (tap 0 is
 x(t-d), tap 1 is x(t)), the gate tanh(z[:D]) * sigmoid(z[D:]), a residual and
 a skip 1x1 projection, and the relu-dense-relu-dense output. Keras' Conv1D with
@@ -53,9 +53,10 @@ class WaveNetConfig(dict):
 class WaveNet(keras.Model):
     """Keras 3 WaveNet: ``call(codes (B, T) int) -> logits (B, T, Q)``, logits[t] predicts codes[t+1]."""
 
-    def __init__(self, config, **kwargs):
+    def __init__(self, config, *, n_voices=0, embedding_size=16, **kwargs):
         super().__init__(**kwargs)
         self.config = WaveNetConfig(**config)
+        self.n_voices, self.E = int(n_voices), int(embedding_size)
         Q, R, D, S = (self.config[k] for k in ("quantization_channels", "residual_channels",
                                                "dilation_channels", "skip_channels"))
         self.Q, self.D = Q, D
@@ -66,6 +67,11 @@ class WaveNet(keras.Model):
         self.skip = [keras.layers.Dense(S, name=f"skip_{l}") for l in range(len(self.dil))]
         self.out1 = keras.layers.Dense(S, name="out1")
         self.out2 = keras.layers.Dense(Q, name="out2")
+        # Global conditioning (format 2): an embedding per voice, projected into every layer's z.
+        if self.n_voices:
+            self.voice_emb = keras.layers.Embedding(self.n_voices, self.E, name="voice_emb")
+            self.cond = [keras.layers.Dense(2 * D, use_bias=False, name=f"cond_{l}")
+                         for l in range(len(self.dil))]
         self.build((None, None))
 
     def build(self, input_shape):
@@ -77,13 +83,21 @@ class WaveNet(keras.Model):
             skip.build((None, None, self.D))
         self.out1.build((None, None, self.config["skip_channels"]))
         self.out2.build((None, None, self.config["skip_channels"]))
+        if self.n_voices:
+            self.voice_emb.build((None,))
+            for c in self.cond:
+                c.build((None, self.E))
         self.built = True
 
-    def call(self, codes):
+    def call(self, codes, voices=None):
+        """Logits (B, T, Q) of codes (B, T); `voices` (B,) int voice indices for a conditioned net."""
         x = self.input_conv(tf.one_hot(codes, self.Q))
         skip = 0.0
-        for dil, res, sk in zip(self.dil, self.res, self.skip):
+        c = self.voice_emb(voices) if self.n_voices else None
+        for l, (dil, res, sk) in enumerate(zip(self.dil, self.res, self.skip)):
             z = dil(x)
+            if c is not None:
+                z = z + self.cond[l](c)[:, None, :]       # a per-clip bias: WaveNet's global conditioning
             h = tf.tanh(z[..., : self.D]) * tf.sigmoid(z[..., self.D:])
             skip = skip + sk(h)
             x = x + res(h)
@@ -103,11 +117,47 @@ class WaveNet(keras.Model):
             out2_w=np32(self.out2.kernel), out2_b=np32(self.out2.bias),
         )
 
+    def set_weights_from(self, arrays):
+        """Load weights given as :meth:`format1_weights` and :meth:`conditioning_weights` arrays."""
+        pairs = [(self.input_conv.kernel, arrays["input_w"]), (self.input_conv.bias, arrays["input_b"]),
+                 (self.out1.kernel, arrays["out1_w"]), (self.out1.bias, arrays["out1_b"]),
+                 (self.out2.kernel, arrays["out2_w"]), (self.out2.bias, arrays["out2_b"])]
+        for l, (dil, res, skip) in enumerate(zip(self.dil, self.res, self.skip)):
+            pairs += [(dil.kernel, arrays["dil_w"][l]), (dil.bias, arrays["dil_b"][l]),
+                      (res.kernel, arrays["res_w"][l]), (res.bias, arrays["res_b"][l]),
+                      (skip.kernel, arrays["skip_w"][l]), (skip.bias, arrays["skip_b"][l])]
+        if self.n_voices:
+            pairs.append((self.voice_emb.embeddings, arrays["voice_emb"]))
+            pairs += [(c.kernel, arrays["cond_w"][l]) for l, c in enumerate(self.cond)]
+        for var, value in pairs:
+            if tuple(var.shape) != tuple(np.shape(value)):
+                raise TrainingError(f"weights of shape {np.shape(value)} do not fit {var.path} {tuple(var.shape)}")
+            var.assign(np.asarray(value, dtype=np.float32))
 
-def to_fastdrum_model(net, *, sample_rate, primers=None, meta=None):
-    """A :class:`fastdrum.Model` holding `net`'s weights (validated by fastdrum's format-1 checks)."""
+    def conditioning_weights(self):
+        """``voice_emb`` (V, E) and ``cond_w`` (L, E, 2D) as format-2 arrays, or {} for an unconditioned net."""
+        if not self.n_voices:
+            return {}
+        return dict(voice_emb=np.asarray(self.voice_emb.embeddings.numpy(), dtype=np.float32),
+                    cond_w=np.stack([np.asarray(c.kernel.numpy(), dtype=np.float32) for c in self.cond]))
+
+
+def to_fastdrum_model(net, *, sample_rate, primers=None, meta=None, preemphasis=0.0, voices=(),
+                      primer_voices=None):
+    """A :class:`fastdrum.Model` holding `net`'s weights (validated by fastdrum's format checks).
+
+    An unconditioned net without pre-emphasis is a format-1 model; pre-emphasis
+    or voices make it format 2 (docs/format.md).
+    """
+    arrays = net.format1_weights()
+    if preemphasis or voices:
+        arrays["preemphasis"] = np.float32(preemphasis)
+        if voices:
+            arrays.update(net.conditioning_weights(), voices=np.array(list(voices)))
+            if primers is not None:
+                arrays["primer_voices"] = np.asarray(primer_voices, dtype=np.int32)
     return fastdrum.Model(sample_rate=int(sample_rate), dilations=list(net.config["dilations"]),
-                          primers=primers, meta=meta, **net.format1_weights())
+                          primers=primers, meta=meta, **arrays)
 
 
 def export_model(model, path):

@@ -25,13 +25,15 @@ import numpy as np
 from fastdrum import FastDrumError, __version__ as fastdrum_version
 
 from . import data as data_mod
+from . import voices as voices_mod
+from .batches import TrainingSet
 from .errors import ConfigError, DivergedError, ResumeError
 
 __all__ = ["main", "train", "parse_dilations", "build_parser", "TrainResult"]
 
 #: Options that may change between a run and its resumption.
 RESUMABLE_CHANGES = {"steps", "resume", "out", "run_dir", "log_every", "checkpoint_every", "patience",
-                     "loss_threshold", "eval_every"}
+                     "loss_threshold", "eval_every", "snapshot_every", "from_snapshot"}
 
 
 def parse_dilations(text):
@@ -82,9 +84,17 @@ def build_parser():
                    help="folder of WAV/FLAC one-shots (repeatable); files whose names match --instrument")
     g.add_argument("--kits", action="append", default=[], metavar="DIR",
                    help="a Hydrogen kit, or a folder of kits (repeatable)")
-    g.add_argument("--instrument", required=True,
+    g.add_argument("--instrument",
                    help=f"class {sorted(data_mod.INSTRUMENT_CLASSES)} or a regular expression on names; "
-                        "'all' takes every file of --data")
+                        "'all' takes every file of --data (one unconditioned model)")
+    g.add_argument("--voices", default=None,
+                   help="comma-separated voices of one conditioned model (format 2), or 'all': "
+                        f"{','.join(voices_mod.VOICES)}")
+    g.add_argument("--sf2", action="append", default=[], metavar="FILE",
+                   help="a SoundFont 2 drum kit file (repeatable; with --voices)")
+    g.add_argument("--voice-durations", default="", metavar="V=S,...",
+                   help="clip seconds per voice, overriding the defaults "
+                        f"({','.join(f'{k}={v}' for k, v in voices_mod.VOICE_DURATIONS.items())})")
     g.add_argument("--holdout-kits", action="append", default=[], metavar="NAMES",
                    help="comma-separated kit names kept out of training entirely (for evaluation)")
     g.add_argument("--val-fraction", type=float, default=0.1,
@@ -100,12 +110,18 @@ def build_parser():
     g.add_argument("--pitch-semitones", type=float, default=0.0,
                    help="augmentation: pitch shifts (by resampling) of up to +- this many semitones")
     g.add_argument("--pitch-steps", type=int, default=5, help="number of pitch-shifted versions, incl. 0")
+    g.add_argument("--preemphasis", type=float, default=0.0, metavar="A",
+                   help="model e(t) = (y(t) - A y(t-1)) / (1 + A) instead of y: 8-bit noise lands under the "
+                        "spectrum (0: off; the model file records A and generate() undoes it)")
+    g.add_argument("--crop", type=int, default=0, metavar="SAMPLES",
+                   help="train on random windows of this many samples (half at the onset); 0: whole clips")
     m = p.add_argument_group("model")
     m.add_argument("--quantization-channels", type=int, default=256, metavar="Q")
     m.add_argument("--residual-channels", type=int, default=32, metavar="R")
     m.add_argument("--dilation-channels", type=int, default=32, metavar="D")
     m.add_argument("--skip-channels", type=int, default=128, metavar="S")
     m.add_argument("--dilations", default="1..512x2", help="e.g. '1..512x2' or '1,2,4,8'")
+    m.add_argument("--embedding-size", type=int, default=16, metavar="E", help="voice embedding size")
     t = p.add_argument_group("training")
     t.add_argument("--out", required=True, metavar="FILE.npz", help="exported model (format 1)")
     t.add_argument("--steps", type=int, default=2000, help="step budget")
@@ -119,6 +135,11 @@ def build_parser():
                    help="stop after this many validations without improvement (0: off); "
                         "the best-validation weights are exported")
     t.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints")
+    t.add_argument("--snapshot-every", type=int, default=0, metavar="STEPS",
+                   help="also keep the weights every this many steps in <run-dir>/snapshots/ "
+                        "(to pick a step by listening, not by validation loss; 0: off)")
+    t.add_argument("--from-snapshot", type=int, default=0, metavar="STEP",
+                   help="with --resume: train no further; export the weights of <run-dir>/snapshots/ at STEP")
     t.add_argument("--run-dir", default=None, help="checkpoints and logs (default runs/<out name>)")
     t.add_argument("--resume", action="store_true", help="continue from the run dir's last checkpoint")
     t.add_argument("--primers", type=int, default=32, help="codes of each training clip stored as primers")
@@ -133,6 +154,10 @@ def _check_args(a):
         if not (v > 0) or (integer and int(v) != v) or not math.isfinite(v):
             raise ConfigError(f"--{name.replace('_', '-')} must be a positive "
                               f"{'integer' if integer else 'number'}, got {v!r}")
+    if a.from_snapshot and not a.resume:
+        raise ConfigError("--from-snapshot exports a snapshot of a run: it needs --resume")
+    if a.snapshot_every < 0:
+        raise ConfigError(f"--snapshot-every must be >= 0, got {a.snapshot_every!r}")
     for name in ("sample_rate", "steps", "batch_size", "eval_every", "checkpoint_every", "log_every",
                  "pitch_steps", "primers"):
         positive(name, getattr(a, name), integer=True)
@@ -148,6 +173,17 @@ def _check_args(a):
         raise ConfigError(f"--peak must lie in (0, 1], got {a.peak!r}")
     if not 0 < a.onset_threshold <= 1:
         raise ConfigError(f"--onset-threshold must lie in (0, 1], got {a.onset_threshold!r}")
+    if (a.instrument is None) == (a.voices is None):
+        raise ConfigError("give exactly one of --instrument (one model per instrument) and --voices")
+    if a.sf2 and not a.voices:
+        raise ConfigError("--sf2 needs --voices (SoundFont kits are read by General MIDI note)")
+    if not (math.isfinite(a.preemphasis) and 0 <= a.preemphasis < 1):
+        raise ConfigError(f"--preemphasis must lie in [0, 1), got {a.preemphasis!r}")
+    if a.crop < 0 or (a.voices and a.crop == 0):
+        raise ConfigError(f"--crop must be a positive number of samples with --voices (>= 0 otherwise), "
+                          f"got {a.crop!r}")
+    if not 1 <= a.embedding_size <= 1024:
+        raise ConfigError(f"--embedding-size must lie in [1, 1024], got {a.embedding_size!r}")
     if not a.out.endswith(".npz"):
         raise ConfigError(f"--out must name a .npz file, got {a.out!r}")
 
@@ -172,6 +208,75 @@ def _write_json(path, obj):
     os.replace(tmp, path)
 
 
+def _snapshot(net, path):
+    """The net's weights as plain arrays (format-1 names, plus voice_emb/cond_w) in `path`."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + f".{os.getpid()}.tmp"
+    with open(tmp, "wb") as f:
+        np.savez(f, **net.format1_weights(), **net.conditioning_weights())
+    os.replace(tmp, path)
+
+
+def _durations(text):
+    """``"kick=0.5,crash=1.5"`` -> {"kick": 0.5, "crash": 1.5}."""
+    out = {}
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        name, _, value = item.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise ConfigError(f"--voice-durations: {item!r} is not VOICE=SECONDS") from None
+        if name.strip() not in voices_mod.VOICES or not 0 < out[name.strip()] <= 10:
+            raise ConfigError(f"--voice-durations: {item!r} needs a voice of {voices_mod.VOICES} "
+                              "and seconds in (0, 10]")
+    return out
+
+
+def _shifts(args):
+    if args.pitch_semitones > 0 and args.pitch_steps > 1:
+        return [float(s) for s in np.linspace(-args.pitch_semitones, args.pitch_semitones, args.pitch_steps)]
+    return [0.0]
+
+
+def _prepare_data(args, cfg):
+    """The dataset (clips and manifest), the :class:`TrainingSet` and the voice names ([] for one instrument)."""
+    holdout = [k for item in args.holdout_kits for k in item.split(",") if k.strip()]
+    rf = cfg.receptive_field
+    if args.voices:
+        voices = list(voices_mod.VOICES) if args.voices == "all" else [v.strip() for v in args.voices.split(",")]
+        unknown = [v for v in voices if v not in voices_mod.VOICES]
+        if unknown or len(set(voices)) != len(voices) or not voices:
+            raise ConfigError(f"--voices {args.voices!r}: unknown or repeated voice(s) {unknown!r}; "
+                              f"known: {', '.join(voices_mod.VOICES)}")
+        durations = dict(voices_mod.VOICE_DURATIONS, **_durations(args.voice_durations))
+        dataset = voices_mod.build_voice_dataset(
+            voices=voices, sample_rate=args.sample_rate, durations=durations, val_fraction=args.val_fraction,
+            seed=args.seed, kit_dirs=args.kits, sf2_files=args.sf2, holdout_kits=holdout,
+            onset_threshold=args.onset_threshold, peak=args.peak)
+        lengths = [int(round(durations[v] * args.sample_rate)) for v in voices]
+        by_voice = [[c for c in dataset.train if c.entry["voice"] == v] for v in voices]
+        val_by_voice = [[c for c in dataset.val if c.entry["voice"] == v] for v in voices]
+    else:
+        voices = []
+        T = int(round(args.clip_duration * args.sample_rate))
+        lengths = [T]
+        dataset = data_mod.build_dataset(
+            instrument=args.instrument, sample_rate=args.sample_rate, clip_samples=T,
+            val_fraction=args.val_fraction, seed=args.seed, data_dirs=args.data, kit_dirs=args.kits,
+            holdout_kits=holdout, licence=args.licence, onset_threshold=args.onset_threshold, peak=args.peak)
+        by_voice, val_by_voice = [dataset.train], [dataset.val]
+    window = args.crop or min(lengths)
+    if window <= rf or (not args.crop and min(lengths) <= rf):
+        raise ConfigError(f"{'--crop' if args.crop else 'clip'} of {window} samples "
+                          f"({window / args.sample_rate:g} s at {args.sample_rate} Hz) is not longer than the "
+                          f"receptive field ({rf} samples): lengthen "
+                          f"{'--crop' if args.crop else '--clip-duration'} or use fewer/smaller --dilations")
+    trainset = TrainingSet(by_voice, val_by_voice, lengths, crop=args.crop, receptive_field=rf,
+                           quantization_channels=cfg["quantization_channels"], preemphasis=args.preemphasis,
+                           shifts=_shifts(args), peak=args.peak, fade=bool(voices))
+    return dataset, trainset, voices
+
+
 def train(args):
     """Train and export as `args` (the parsed command line) says; returns a :class:`TrainResult`."""
     _check_args(args)
@@ -181,17 +286,7 @@ def train(args):
     cfg = WaveNetConfig(quantization_channels=args.quantization_channels,
                         residual_channels=args.residual_channels, dilation_channels=args.dilation_channels,
                         skip_channels=args.skip_channels, dilations=dilations)
-    T = int(round(args.clip_duration * args.sample_rate))
-    if T <= cfg.receptive_field:
-        raise ConfigError(f"clip of {T} samples ({args.clip_duration} s at {args.sample_rate} Hz) is not "
-                          f"longer than the receptive field ({cfg.receptive_field} samples): lengthen "
-                          "--clip-duration or use fewer/smaller --dilations")
-    holdout = [k for item in args.holdout_kits for k in item.split(",") if k.strip()]
-    dataset = data_mod.build_dataset(
-        instrument=args.instrument, sample_rate=args.sample_rate, clip_samples=T,
-        val_fraction=args.val_fraction, seed=args.seed, data_dirs=args.data, kit_dirs=args.kits,
-        holdout_kits=holdout, licence=args.licence, onset_threshold=args.onset_threshold, peak=args.peak)
-
+    dataset, trainset, voices = _prepare_data(args, cfg)
     run_dir = args.run_dir or os.path.join("runs", os.path.splitext(os.path.basename(args.out))[0])
     os.makedirs(run_dir, exist_ok=True)
     config = {k: v for k, v in sorted(vars(args).items())}
@@ -217,21 +312,14 @@ def train(args):
     _write_json(config_path, {"config": config, "manifest_sha256": dataset.manifest["sha256"]})
     _write_json(os.path.join(run_dir, "manifest.json"), dataset.manifest)
 
-    # -- arrays: every pitch-shifted version of every training clip, fitted to T samples
-    shifts = [0.0]
-    if args.pitch_semitones > 0 and args.pitch_steps > 1:
-        shifts = [float(s) for s in np.linspace(-args.pitch_semitones, args.pitch_semitones, args.pitch_steps)]
-    train_audio = np.stack([np.stack([data_mod.fit(data_mod.pitch_shift(c.audio, s), T, args.peak)
-                                      for c in dataset.train]) for s in shifts])
     Q = cfg["quantization_channels"]
-    base = np.stack([data_mod.fit(c.audio, T, args.peak) for c in dataset.train])
-    primers = data_mod.encode(base, Q)[:, : min(args.primers, T)]
-    val_codes = (data_mod.encode(np.stack([data_mod.fit(c.audio, T, args.peak) for c in dataset.val]), Q)
-                 if dataset.val else None)
+    primers, primer_voices = trainset.primers(args.primers)
+    val = trainset.validation()
     _log(f"data: {len(dataset.train)} training and {len(dataset.val)} validation clips of "
-         f"{args.instrument!r} from {len(dataset.manifest['kits'])} kit(s) and {len(args.data)} folder(s); "
-         f"held out kits {dataset.manifest['holdout_kits']}; {len(shifts)} pitch version(s); "
-         f"clip {T} samples, receptive field {cfg.receptive_field}")
+         f"{args.instrument or ','.join(voices)!r} (per voice {dict(zip(voices or [args.instrument], trainset.n_clips))}) "
+         f"from {len(dataset.manifest['kits'])} kit(s), {len(args.sf2)} SF2 file(s) and {len(args.data)} folder(s); "
+         f"held out kits {dataset.manifest['holdout_kits']}; {trainset.n_shift} pitch version(s); "
+         f"window {trainset.crop} samples, receptive field {cfg.receptive_field}")
 
     import keras
     import tensorflow as tf
@@ -239,7 +327,7 @@ def train(args):
     from .network import WaveNet, export_model, to_fastdrum_model
 
     keras.utils.set_random_seed(args.seed)
-    net = WaveNet(cfg)
+    net = WaveNet(cfg, n_voices=len(voices), embedding_size=args.embedding_size)
     opt_kwargs = {"global_clipnorm": args.clipnorm} if args.clipnorm > 0 else {}
     optimizer = keras.optimizers.Adam(args.learning_rate, **opt_kwargs)
     optimizer.build(net.trainable_variables)
@@ -262,15 +350,15 @@ def train(args):
     elif args.resume:
         _log(f"--resume: no checkpoint in {ckpt_dir!r} yet, starting at step 0")
 
-    def loss_fn(codes):
-        logits = net(codes[:, :-1])
-        return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-            labels=codes[:, 1:], logits=logits))
+    def loss_fn(codes, voice_ids, mask):
+        logits = net(codes[:, :-1], voice_ids if voices else None)
+        nll = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=codes[:, 1:], logits=logits)
+        return tf.reduce_sum(nll * mask) / tf.reduce_sum(mask)
 
     @tf.function(jit_compile=args.xla, reduce_retracing=True)
-    def train_step(codes):
+    def train_step(codes, voice_ids, mask):
         with tf.GradientTape() as tape:
-            loss = loss_fn(codes)
+            loss = loss_fn(codes, voice_ids, mask)
         grads = tape.gradient(loss, variables)
         # The last layer's residual output feeds nothing: a zero gradient, not None.
         grads = [tf.zeros(v.shape, v.dtype) if g is None else g for g, v in zip(grads, variables)]
@@ -278,8 +366,8 @@ def train(args):
         return loss
 
     @tf.function(jit_compile=args.xla)
-    def val_step(codes):
-        return loss_fn(codes)
+    def val_step(codes, voice_ids, mask):
+        return loss_fn(codes, voice_ids, mask)
 
     writer = tf.summary.create_file_writer(os.path.join(run_dir, "tb"))
     from tensorflow.core.framework import summary_pb2
@@ -292,7 +380,7 @@ def train(args):
     def scalar(tag, value, s):
         with writer.as_default():
             tf.summary.write(tag, tf.constant(value, tf.float32), step=s, metadata=scalar_meta)
-    n_train, n_shift, B = len(dataset.train), len(shifts), args.batch_size
+    B = args.batch_size
     recent, stop_reason, last_mean = [], "step budget", float("nan")
     t_log, s_log = time.perf_counter(), int(step)
     t_start = time.perf_counter()
@@ -301,7 +389,7 @@ def train(args):
     rate = float("nan")
 
     def evaluate():
-        v = float(val_step(tf.constant(val_codes)))
+        v = float(val_step(tf.constant(val.codes), tf.constant(val.voices), tf.constant(val.mask)))
         last_val.assign(v)
         if v < float(best_val):
             best_val.assign(v)
@@ -320,8 +408,8 @@ def train(args):
     if threading.current_thread() is threading.main_thread():
         old_handler = signal.signal(signal.SIGTERM, lambda signum, frame: stop_signal.append(signum))
     try:
-        while int(step) < args.steps:
-            if args.patience and val_codes is not None and int(bad_evals) >= args.patience:
+        while int(step) < args.steps and not args.from_snapshot:
+            if args.patience and val is not None and int(bad_evals) >= args.patience:
                 stop_reason = (f"early stopping: no validation improvement in {args.patience} evaluations "
                                f"(best {float(best_val):.4f} at step {int(best_step)})")
                 break
@@ -330,11 +418,8 @@ def train(args):
                 break
             s = int(step)
             rng = np.random.default_rng([args.seed, s])    # a function of (seed, step): resumes repeat exactly
-            idx = rng.integers(n_train, size=B)
-            ver = rng.integers(n_shift, size=B)
-            gain = 10.0 ** (-rng.uniform(0.0, args.gain_db, size=B) / 20.0)
-            codes = data_mod.encode(train_audio[ver, idx] * gain[:, None], Q)
-            loss = float(train_step(tf.constant(codes)))
+            batch = trainset.batch(rng, B, gain_db=args.gain_db)
+            loss = float(train_step(tf.constant(batch.codes), tf.constant(batch.voices), tf.constant(batch.mask)))
             if not math.isfinite(loss):
                 raise DivergedError(f"training loss became {loss} at step {s + 1}")
             step.assign_add(1)
@@ -345,7 +430,7 @@ def train(args):
                 _log(f"step 1 done (tracing and XLA compilation {first_step_at - t_start:.1f} s)")
                 t_log, s_log = first_step_at, s
             elapsed.assign(elapsed0 + time.perf_counter() - t_start)
-            if s % args.eval_every == 0 and val_codes is not None:
+            if s % args.eval_every == 0 and val is not None:
                 evaluate()
             if s % args.log_every == 0 or s == args.steps:
                 now = time.perf_counter()
@@ -368,10 +453,12 @@ def train(args):
                 recent = []
             if s % args.checkpoint_every == 0:
                 manager.save(checkpoint_number=s)
+            if args.snapshot_every and s % args.snapshot_every == 0:
+                _snapshot(net, os.path.join(run_dir, "snapshots", f"step-{s:06d}.npz"))
     finally:
         if old_handler is not None:
             signal.signal(signal.SIGTERM, old_handler)
-    if val_codes is not None and (int(step) % args.eval_every or not math.isfinite(float(last_val))):
+    if val is not None and (int(step) % args.eval_every or not math.isfinite(float(last_val))):
         evaluate()
     final_train_loss = float(np.mean(recent)) if recent else last_mean
     manager.save(checkpoint_number=int(step))
@@ -380,12 +467,20 @@ def train(args):
     _log(f"stopped at step {steps_done}: {stop_reason}")
 
     exported_step = steps_done
-    if val_codes is not None and int(best_step) > 0:
+    if args.from_snapshot:
+        snap = os.path.join(run_dir, "snapshots", f"step-{args.from_snapshot:06d}.npz")
+        if not os.path.isfile(snap):
+            raise ResumeError(f"no snapshot {snap!r} (--snapshot-every writes them while a run trains)")
+        with np.load(snap, allow_pickle=False) as z:
+            net.set_weights_from({k: z[k] for k in z.files})
+        exported_step, stop_reason = args.from_snapshot, f"exported from snapshot of step {args.from_snapshot}"
+    elif val is not None and int(best_step) > 0:
         for w, bw in zip(variables, best_weights):
             w.assign(bw)
         exported_step = int(best_step)
     meta = dict(
-        instrument=args.instrument, sample_rate=args.sample_rate, clip_duration=args.clip_duration,
+        instrument=args.instrument, sample_rate=args.sample_rate,
+        clip_duration=(args.clip_duration if not voices else max(d for d in dataset.manifest["durations"].values())),
         steps=exported_step, steps_trained=steps_done, stop_reason=stop_reason,
         losses=dict(train=None if not math.isfinite(final_train_loss) else round(final_train_loss, 5),
                     val_best=None if not math.isfinite(float(best_val)) else round(float(best_val), 5),
@@ -393,14 +488,19 @@ def train(args):
         training_seconds=round(float(elapsed.numpy()), 1),
         manifest_sha256=dataset.manifest["sha256"],
         holdout_kits=dataset.manifest["holdout_kits"],
-        data=[{k: e.get(k) for k in ("file", "kit", "instrument", "licence", "sha256", "split")}
+        data=[{k: e.get(k) for k in ("file", "kit", "instrument", "voice", "licence", "sha256", "split")}
               for e in dataset.manifest["files"]],
         kits={k: v["licence"] for k, v in dataset.manifest["kits"].items()},
         config={k: v for k, v in config.items() if k not in ("resume",)},
         receptive_field=cfg.receptive_field,
         trainer=dict(fastdrum=fastdrum_version, tensorflow=tf.__version__, keras=keras.__version__),
     )
-    model = to_fastdrum_model(net, sample_rate=args.sample_rate, primers=primers, meta=meta)
+    if voices:
+        meta["voices"] = {v: dict(duration=dataset.manifest["durations"][v]) for v in voices}
+        meta["holdout_data"] = [{k: e.get(k) for k in ("file", "kit", "instrument", "voice", "licence", "sha256")}
+                                for e in dataset.manifest["holdout"]]
+    model = to_fastdrum_model(net, sample_rate=args.sample_rate, primers=primers, meta=meta,
+                              preemphasis=args.preemphasis, voices=voices, primer_voices=primer_voices)
     path = export_model(model, args.out)
     _log(f"exported {path} (weights of step {exported_step}; train loss {meta['losses']['train']}, "
          f"best val loss {meta['losses']['val_best']})")

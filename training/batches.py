@@ -1,0 +1,146 @@
+"""What the training loop draws from: clips per voice, pre-emphasised, and random crops of them.
+
+A :class:`TrainingSet` holds, for every voice, every pitch-shifted version of
+every training clip as float32 audio *after* pre-emphasis (the signal the
+network models). A batch is B rows; each row picks a voice (uniformly, so
+small voices train as often as large ones), a clip of it, a pitch version, a
+gain, and a window of ``crop`` samples. Half the windows start at the onset
+(the attack, where most of a drum's character is); the rest start anywhere in
+the clip. A window that starts after the onset has no true context for its
+first ``receptive_field - 1`` outputs (the network sees zeros there), so the
+loss mask leaves those out; a window at the onset has its true context
+(silence) everywhere.
+
+Every draw is a function of ``(seed, step)``: a resumed run repeats exactly.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import data as data_mod
+
+__all__ = ["preemphasize", "fade_out", "TrainingSet", "Batch"]
+
+#: Share of each clip's length over which training clips fade out (half a cosine): the
+#: network learns that a one-shot ends in silence, never in a cut.
+FADE_FRACTION = 0.2
+
+
+def preemphasize(y, a):
+    """The signal a model with pre-emphasis `a` learns: ``e(t) = (y(t) - a*y(t-1)) / (1 + a)``, y(-1) = 0.
+
+    Examples
+    --------
+    >>> preemphasize(np.array([1.0, 1.0, 0.0], dtype=np.float32), 0.5).tolist()
+    [0.6666666865348816, 0.3333333432674408, -0.3333333432674408]
+    """
+    y = np.asarray(y, dtype=np.float32)
+    if a == 0:
+        return y.copy()
+    e = y.copy()
+    e[..., 1:] -= np.float32(a) * y[..., :-1]
+    return e / np.float32(1.0 + a)
+
+
+def fade_out(y, fraction=FADE_FRACTION):
+    """`y` with its last `fraction` of samples faded to zero by half a cosine."""
+    y = np.array(y, dtype=np.float32)
+    n = int(round(fraction * y.shape[-1]))
+    if n > 0:
+        y[..., -n:] *= (0.5 + 0.5 * np.cos(np.linspace(0.0, np.pi, n))).astype(np.float32)
+    return y
+
+
+@dataclass
+class Batch:
+    """``codes`` (B, W) int32, ``voices`` (B,) int32, ``mask`` (B, W - 1) float32 (which logits count)."""
+
+    codes: np.ndarray
+    voices: np.ndarray
+    mask: np.ndarray
+
+
+class TrainingSet:
+    """Pre-emphasised training clips of one or more voices, and the batches drawn from them.
+
+    Parameters
+    ----------
+    clips_by_voice : list of list of Clip
+        Training clips, one list per voice (the model's voice order).
+    val_by_voice : list of list of Clip
+        Validation clips, one list per voice (may be empty).
+    lengths : list of int
+        Clip length of each voice (samples).
+    crop : int
+        Window length W; 0 means whole clips (then every voice must have one length).
+    receptive_field, quantization_channels : int
+    preemphasis : float
+    shifts : list of float
+        Pitch shifts (semitones) of the augmentation, 0 included.
+    peak : float
+        Level clips are normalised to before pre-emphasis.
+    fade : bool
+        Fade each clip's end (voices whose clips are cut while still ringing).
+    """
+
+    def __init__(self, clips_by_voice, val_by_voice, lengths, *, crop, receptive_field,
+                 quantization_channels, preemphasis=0.0, shifts=(0.0,), peak=0.95, fade=False):
+        self.V = len(clips_by_voice)
+        self.Q = quantization_channels
+        self.rf = receptive_field
+        self.a = float(preemphasis)
+        self.crop = int(crop) or int(lengths[0])
+        if not crop and len(set(lengths)) != 1:
+            raise ValueError("whole-clip training needs one clip length for every voice")
+        self.lengths = [max(int(n), self.crop) for n in lengths]
+
+        def prepare(c, s, n, T):
+            y = data_mod.fit(data_mod.pitch_shift(c.audio, s), n, peak)
+            y = fade_out(y) if fade else y
+            return np.pad(preemphasize(y, self.a), (0, T - n))
+
+        self.audio = [np.stack([np.stack([prepare(c, s, n, T) for c in clips]) for s in shifts])
+                      for clips, n, T in zip(clips_by_voice, lengths, self.lengths)]
+        self.base = [np.stack([prepare(c, 0.0, n, T) for c in clips])
+                     for clips, n, T in zip(clips_by_voice, lengths, self.lengths)]
+        self.val = [np.stack([prepare(c, 0.0, n, T)[: self.crop] for c in clips]) if clips else None
+                    for clips, n, T in zip(val_by_voice, lengths, self.lengths)]
+        self.n_shift = len(shifts)
+
+    @property
+    def n_clips(self):
+        """Training clips per voice."""
+        return [a.shape[1] for a in self.audio]
+
+    def primers(self, n_codes):
+        """First `n_codes` codes of every unshifted training clip, and the voice of each: ``(codes, voices)``."""
+        codes = [data_mod.encode(a[:, :n_codes], self.Q) for a in self.base]
+        voices = [np.full(len(c), v, dtype=np.int32) for v, c in enumerate(codes)]
+        return np.concatenate(codes), np.concatenate(voices)
+
+    def batch(self, rng, batch_size, gain_db=0.0, onset_share=0.5):
+        """One batch drawn with `rng` (a ``numpy.random.Generator``)."""
+        B, W = batch_size, self.crop
+        voices = rng.integers(self.V, size=B)
+        codes = np.empty((B, W), dtype=np.int32)
+        mask = np.ones((B, W - 1), dtype=np.float32)
+        gains = 10.0 ** (-rng.uniform(0.0, gain_db, size=B) / 20.0)
+        for b, v in enumerate(voices):
+            a = self.audio[v]
+            clip, ver = rng.integers(a.shape[1]), rng.integers(a.shape[0])
+            last = a.shape[2] - W
+            start = 0 if (last == 0 or rng.random() < onset_share) else int(rng.integers(1, last + 1))
+            codes[b] = data_mod.encode(a[ver, clip, start:start + W] * np.float32(gains[b]), self.Q)
+            if start > 0:
+                mask[b, : self.rf - 1] = 0.0
+        return Batch(codes=codes, voices=voices.astype(np.int32), mask=mask)
+
+    def validation(self):
+        """The validation windows (each voice's clips from their onset): a :class:`Batch`, or None."""
+        parts = [(v, x) for v, x in enumerate(self.val) if x is not None]
+        if not parts:
+            return None
+        codes = np.concatenate([data_mod.encode(x, self.Q) for _, x in parts])
+        voices = np.concatenate([np.full(len(x), v, dtype=np.int32) for v, x in parts])
+        return Batch(codes=codes, voices=voices, mask=np.ones((len(codes), codes.shape[1] - 1), np.float32))
