@@ -14,10 +14,13 @@ from ._errors import (
     FastDrumError,
     FastDrumWarning,
     GenerationError,
+    LibraryError,
     LimitExceededError,
     ModelFormatError,
     ModelNotFoundError,
+    NotWritableError,
     PatternError,
+    SchedulerUnavailableError,
 )
 from ._version import __version__
 
@@ -28,7 +31,8 @@ from ._version import __version__
 _LAZY_MODULES = ("sequencer", "kit", "post", "midi", "presets", "cli", "testing")
 _LAZY_NAMES = {"Kit": "kit", "generate_kit": "kit", "Pattern": "sequencer", "render": "sequencer",
                "generate": "_generate", "Model": "model", "available_models": "model",
-               "load_model": "model", "mu_law_encode": "mulaw", "mu_law_decode": "mulaw"}
+               "load_model": "model", "mu_law_encode": "mulaw", "mu_law_decode": "mulaw",
+               "library": "_library"}
 
 
 def __getattr__(name):
@@ -60,8 +64,12 @@ __all__ = [
     "LimitExceededError",
     "BackendUnavailableError",
     "PatternError",
+    "LibraryError",
+    "NotWritableError",
+    "SchedulerUnavailableError",
     "Kit",
     "generate_kit",
     "Pattern",
     "render",
+    "library",
 ]

@@ -14,6 +14,9 @@ __all__ = [
     "BackendUnavailableError",
     "PatternError",
     "FastDrumWarning",
+    "LibraryError",
+    "NotWritableError",
+    "SchedulerUnavailableError",
 ]
 
 
@@ -47,3 +50,15 @@ class PatternError(FastDrumError, ValueError):
 
 class FastDrumWarning(UserWarning):
     """Input fastdrum can use but that looks wrong (e.g. clips too short to be drum hits)."""
+
+
+class LibraryError(FastDrumError, ValueError):
+    """A library argument is invalid, or the folder holds something else."""
+
+
+class NotWritableError(FastDrumError, PermissionError):
+    """An output folder cannot be made or written."""
+
+
+class SchedulerUnavailableError(FastDrumError, ConnectionError):
+    """A Dask scheduler cannot be reached at the address given."""

@@ -23,16 +23,20 @@ import threading
 from ._errors import FastDrumError
 
 __all__ = ["OutputExistsError", "Interrupted", "atomic_file", "atomic_dir", "check_dest", "handle_signals",
-           "write_audio", "read_audio", "AUDIO_FORMATS", "MANIFEST"]
+           "write_audio", "read_audio", "AUDIO_FORMATS", "MANIFEST", "TEMP_PREFIX", "stale_temporaries"]
 
 #: Audio container -> (soundfile format, subtype). 24-bit PCM keeps the
 #: generated clips' resolution and is read by every sampler.
 AUDIO_FORMATS = {"wav": ("WAV", "PCM_24"), "flac": ("FLAC", "PCM_24")}
 
 
+#: Start of the names that files and folders are written under before their rename.
+TEMP_PREFIX = ".fastdrum-"
+
 #: The file fastdrum puts in every folder it writes, listing the folder's files; ``--force``
 #: (``overwrite=True``) replaces only a folder that holds it and nothing it does not list.
-MANIFEST = ".fastdrum-manifest.json"
+#: (Not a TEMP_PREFIX name: it stays.)
+MANIFEST = ".fastdrum.manifest.json"
 MAX_MANIFEST_BYTES = 2**20
 
 
@@ -296,7 +300,7 @@ def _publish_dir(tmp, path, overwrite):
             _remove(tmp)  # it now holds the previous output
             return
         # Fallback (no renameat2): move the old folder aside, put the new one in place, delete the old.
-        old = tempfile.mkdtemp(prefix=".fastdrum-old-", dir=os.path.dirname(os.path.abspath(path)))
+        old = tempfile.mkdtemp(prefix=TEMP_PREFIX + "old-", dir=os.path.dirname(os.path.abspath(path)))
         os.rmdir(old)
         os.rename(path, old)
         try:
@@ -367,7 +371,7 @@ def atomic_file(path, *, overwrite=False, suffix=""):
     tmp = None
     try:
         with _uninterrupted():
-            fd, tmp = tempfile.mkstemp(prefix=".fastdrum-", suffix=suffix + ".tmp", dir=parent)
+            fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=suffix + ".tmp", dir=parent)
             os.close(fd)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
         yield tmp
@@ -403,13 +407,13 @@ def atomic_dir(path, *, overwrite=False):
     >>> with atomic_dir(os.path.join(d, "kit")) as tmp:
     ...     open(os.path.join(tmp, "x.txt"), "w").close()
     >>> sorted(os.listdir(d)), sorted(os.listdir(os.path.join(d, "kit")))
-    (['kit'], ['.fastdrum-manifest.json', 'x.txt'])
+    (['kit'], ['.fastdrum.manifest.json', 'x.txt'])
     """
     path, parent = check_dest(path, overwrite=overwrite, folder=True)
     tmp = None
     try:
         with _uninterrupted():
-            tmp = tempfile.mkdtemp(prefix=".fastdrum-", suffix=".tmp", dir=parent)
+            tmp = tempfile.mkdtemp(prefix=TEMP_PREFIX, suffix=".tmp", dir=parent)
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
         yield tmp
         _write_manifest(tmp)
@@ -443,6 +447,23 @@ def check_regular_file(path, what):
     if not stat.S_ISREG(mode):
         raise OSError(f"{what} {path!r} is not a regular file (a device, FIFO or folder)")
     return path
+
+
+def stale_temporaries(folder):
+    """Names in `folder` that :func:`atomic_file` and :func:`atomic_dir` write under.
+
+    Those calls remove them when they end, even on an exception; a name still
+    there once no writer runs is what a killed process left behind.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> os.mkdir(os.path.join(d, TEMP_PREFIX + "x.tmp")); open(os.path.join(d, "a.wav"), "w").close()
+    >>> stale_temporaries(d)
+    ['.fastdrum-x.tmp']
+    """
+    return sorted(n for n in os.listdir(folder) if n.startswith(TEMP_PREFIX))
 
 
 def audio_format(path, format=None):

@@ -1,4 +1,4 @@
-"""The ``fastdrum`` command: generate clips, export kits, render beats, describe and plot models.
+"""The ``fastdrum`` command: generate clips, export kits, render beats, describe and plot models, make libraries.
 
 Run ``fastdrum --help`` or ``fastdrum SUBCOMMAND --help``; ``python -m fastdrum``
 is the same command. :func:`main` is the entry point and never raises on bad
@@ -200,6 +200,7 @@ def build_parser():
     p.add_argument("--no-post", dest="post", action="store_false", help="plot the raw clips")
     _common(p)
     p.set_defaults(func=_cmd_plot)
+    _add_library(subs)
     return parser
 
 
@@ -660,6 +661,62 @@ def _cmd_plot(args):
     with _io.atomic_file(out, overwrite=args.force, suffix=".png") as tmp:
         fig.savefig(tmp, format="png", dpi=100)
     _say(args, f"wrote {out}: {', '.join(models)} (seed {seed})")
+    return 0
+
+
+# -- fastdrum library (on Dask: fastdrum/_library.py) ----------------------------------
+def _add_library(subs):
+    from ._library import DEFAULT_SHARD_SIZE
+
+    p = subs.add_parser("library", help="generate a sample library: many clips per voice, on Dask",
+                        description="Generate N clips of each voice into a library folder (shards of clips and "
+                                    "a manifest.jsonl) on a local Dask cluster or an existing one. Rerun the "
+                                    "same command to resume: complete, verified shards are kept.")
+    p.add_argument("-o", "--output", required=True, metavar="DIR",
+                   help="library folder: new, empty, or this library (to resume)")
+    p.add_argument("--voices", required=True, metavar="LIST",
+                   help="comma-separated voices: shipped model names (e.g. kick,snare) or model files")
+    p.add_argument("-n", "--n", type=_positive_int, required=True, metavar="N", help="clips per voice")
+    p.add_argument("--seed", type=_nonneg_int, default=None, metavar="N",
+                   help="random seed (default: the library's own when resuming, else random, printed)")
+    p.add_argument("--temperature", type=_number, default=None, metavar="T",
+                   help="sampling temperature (default: each model's recommended value, else 1)")
+    p.add_argument("--duration", type=_number, default=None, metavar="SECONDS",
+                   help="clip length in seconds (default: each model's own)")
+    p.add_argument("--shard-size", type=_positive_int, default=DEFAULT_SHARD_SIZE, metavar="N",
+                   help=f"clips per shard: one task, one kernel batch, one folder (default {DEFAULT_SHARD_SIZE})")
+    p.add_argument("--format", choices=sorted(_io.AUDIO_FORMATS), default="flac",
+                   help="audio file format, 24-bit (default flac)")
+    p.add_argument("--backend", choices=["auto", "c", "numpy"], default="auto",
+                   help="generation backend (default: auto, the compiled kernel)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="run on the Dask cluster of this scheduler (e.g. tcp://host:8786)")
+    where.add_argument("--workers", type=_nonneg_int, default=None, metavar="N",
+                       help="worker processes of a local Dask cluster (default: one per CPU; "
+                            "0: run in this process, without Dask)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    p.set_defaults(func=_cmd_library)
+
+
+def _cmd_library(args):
+    """``fastdrum library``."""
+    from ._library import library, read_library_params
+
+    voices = [v.strip() for v in args.voices.split(",") if v.strip()]
+    seed = args.seed
+    if seed is None:
+        old = read_library_params(args.output) if os.path.isdir(args.output) else None
+        seed = old.get("seed") if old is not None else None
+        if not isinstance(seed, int):
+            seed = secrets.randbelow(2**31)
+    result = library(args.output, voices, args.n, seed=seed, temperature=args.temperature,
+                     duration=args.duration, shard_size=args.shard_size, format=args.format,
+                     client=args.scheduler, workers=args.workers, backend=args.backend,
+                     progress=_progress(args))
+    kept = result["shards"] - result["written"]
+    _say(args, f"library {args.output}: {result['clips']} clips; {result['written']} shards written, {kept} "
+               f"complete already; seed {seed}; manifest {result['manifest']}")
     return 0
 
 

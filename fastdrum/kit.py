@@ -15,7 +15,7 @@ Examples
 <Kit sr=16000 kick: 2, hihat: 1>
 >>> path = kit.export(os.path.join(tempfile.mkdtemp(), "mykit"))
 >>> sorted(os.listdir(path))
-['.fastdrum-manifest.json', 'drumkit.xml', 'hihat_000.wav', 'kick_000.wav', 'kick_001.wav', 'mykit.sfz']
+['.fastdrum.manifest.json', 'drumkit.xml', 'hihat_000.wav', 'kick_000.wav', 'kick_001.wav', 'mykit.sfz']
 >>> Kit.load(path)
 <Kit sr=16000 kick: 2, hihat: 1>
 """
@@ -312,7 +312,7 @@ class Kit:
         >>> kit = Kit({"kick": np.zeros((2, 100)), "snare": np.zeros((1, 80))}, sr=16000)
         >>> path = kit.export(os.path.join(tempfile.mkdtemp(), "808ish"), format="flac")
         >>> sorted(os.listdir(path))
-        ['.fastdrum-manifest.json', '808ish.sfz', 'drumkit.xml', 'kick_000.flac', 'kick_001.flac', 'snare_000.flac']
+        ['.fastdrum.manifest.json', '808ish.sfz', 'drumkit.xml', 'kick_000.flac', 'kick_001.flac', 'snare_000.flac']
         """
         if format not in _io.AUDIO_FORMATS:
             raise KitError(f"format must be one of {sorted(_io.AUDIO_FORMATS)!r}, got {format!r}")

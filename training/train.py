@@ -461,7 +461,8 @@ def train(args):
     if val is not None and (int(step) % args.eval_every or not math.isfinite(float(last_val))):
         evaluate()
     final_train_loss = float(np.mean(recent)) if recent else last_mean
-    manager.save(checkpoint_number=int(step))
+    if not args.from_snapshot:          # an export of a snapshot leaves the run as it is
+        manager.save(checkpoint_number=int(step))
     writer.flush()
     steps_done = int(step)
     _log(f"stopped at step {steps_done}: {stop_reason}")
