@@ -32,7 +32,7 @@ from fastdrum.testing import STANDARD_CONFIG, random_model
 
 from .naive import NaiveState
 
-__all__ = ["BACKENDS", "BATCHES", "STANDARD_F16", "Case", "cases", "get_model", "state_factory",
+__all__ = ["BACKENDS", "BATCHES", "STANDARD_F16", "STANDARD_COND", "Case", "cases", "get_model", "state_factory",
            "Workload", "check_generation"]
 
 #: In the order the report shows them.
@@ -72,6 +72,10 @@ def _extra_models():
 #: binary16 and computes the same float32 numbers; the other backends are
 #: unaffected by the rounding, so only numpy and c run it.
 STANDARD_F16 = "standard-f16"
+#: standard-f16 conditioned on ten voices (embedding size 16), generating one
+#: of them: beside standard-f16, it shows what conditioning costs per step
+#: (the kernel folds the voice into the bias of z once per clip: nothing).
+STANDARD_COND = "standard-f16-voices"
 
 
 @functools.lru_cache(maxsize=None)
@@ -83,13 +87,31 @@ def get_model(config):
         return random_model(**STANDARD_CONFIG, seed=0)
     if config == STANDARD_F16:
         return get_model("standard").round_weights()
+    if config == STANDARD_COND:
+        voices = ["kick", "snare", "hihat", "openhat", "clap", "tom_low", "tom_mid", "tom_high", "crash", "ride"]
+        return random_model(**STANDARD_CONFIG, seed=0, voices=voices, embedding_size=16).round_weights()
     return fastdrum.load_model(_extra_models().get(config, config))
 
 
+def _shipped_files():
+    """One name per shipped model file: a conditioned model is benchmarked once, not once per voice."""
+    stems = []
+    for name in fastdrum.available_models():
+        stem = os.path.splitext(os.path.basename(fastdrum.load_model(name).path))[0]
+        if stem not in stems:
+            stems.append(stem)
+    return stems
+
+
 def configs():
-    """``"standard"``, ``"standard-f16"``, every shipped model, then the files of ``$FASTDRUM_BENCH_MODELS``."""
-    names = ["standard", STANDARD_F16] + list(fastdrum.available_models())
+    """``"standard"``, ``"standard-f16"``, every shipped model file, then the files of ``$FASTDRUM_BENCH_MODELS``."""
+    names = ["standard", STANDARD_F16, STANDARD_COND] + _shipped_files()
     return names + [n for n in _extra_models() if n not in names]
+
+
+def conditioned(config):
+    """Whether the model of `config` is conditioned on voices (only the numpy and c backends take a voice)."""
+    return bool(get_model(config).voices)
 
 
 @dataclass(frozen=True)
@@ -117,7 +139,7 @@ def cases():
             for backend in BACKENDS:
                 if backend == "naive" and batch not in NAIVE_BATCHES:
                     continue
-                if config == STANDARD_F16 and backend not in ("numpy", "c"):
+                if (config == STANDARD_F16 or conditioned(config)) and backend not in ("numpy", "c"):
                     continue
                 for threads in KERNEL_THREADS if backend == "c" else (1,):
                     out.append((Case(config, batch, threads), backend))
@@ -155,7 +177,8 @@ class Workload:
     backends start at ``t = 0`` from one silence code. The naive generator
     starts at ``t = receptive_field - 1`` after a random primer of
     ``receptive_field`` codes, so that every timed step recomputes a full
-    receptive field (its steady state).
+    receptive field (its steady state). A conditioned model generates its
+    default voice, else its first (:attr:`voice`).
     """
 
     def __init__(self, backend, model, batch, threads, steps, n_calls, seed=0):
@@ -179,7 +202,13 @@ class Workload:
         # One C-contiguous block of uniforms per round, made before timing.
         self._u = [np.ascontiguousarray(self.uniforms[:, k * steps:(k + 1) * steps])
                    for k in range(n_calls)]
-        self.state = state_factory(backend)(model, batch, n_threads=threads)
+        self.voice = None
+        kwargs = {}
+        if model.voices:
+            self.voice = model.default_voice or model.voices[0]
+            kwargs["cond"] = np.ascontiguousarray(
+                np.broadcast_to(model.conditioning(self.voice), (batch, model.n_layers, 2 * model.dilation_channels)))
+        self.state = state_factory(backend)(model, batch, n_threads=threads, **kwargs)
         self.calls = 0
         #: CPU time of the whole process (all its threads) in each round, seconds.
         self.cpu_seconds = []
@@ -216,7 +245,7 @@ def check_generation(w, n_steps=CHECK_STEPS):
     np.testing.assert_array_equal(w.codes[:, :w.n_primer], w.primer)
     n = min(n_steps, w.steps * w.calls)
     for row in sorted({0, w.batch - 1}):
-        logits = w.model.forward(w.codes[row, :w.start + n])
+        logits = w.model.forward(w.codes[row, :w.start + n], voice=w.voice)
         expected = [int(_reference.sample(logits[t:t + 1], w.uniforms[row, t - w.start:t - w.start + 1],
                                           TEMPERATURE)[0])
                     for t in range(w.start, w.start + n)]

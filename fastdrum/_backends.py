@@ -1,6 +1,6 @@
 """Generation backends: the compiled kernel ("c") and the NumPy reference ("numpy").
 
-A backend is a ``State`` factory ``State(model, batch_size, n_threads=1)``
+A backend is a ``State`` factory ``State(model, batch_size, n_threads=1, cond=None)``
 whose ``run(codes, n_primer, uniforms, temperature, start, stop,
 logits_out=None)`` advances generation (see ``fastdrum._reference.State``).
 There is no silent fallback: asking for the kernel when it is not built is an
@@ -23,8 +23,8 @@ _BUILD_HELP = (
 
 
 class _ReferenceState(_reference.State):
-    def __init__(self, model, batch_size, n_threads=1):
-        super().__init__(model._reference_weights(), batch_size)
+    def __init__(self, model, batch_size, n_threads=1, cond=None):
+        super().__init__(model._reference_weights(), batch_size, cond=cond)
 
 
 def _kernel():

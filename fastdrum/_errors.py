@@ -25,7 +25,7 @@ class FastDrumError(Exception):
 
 
 class ModelFormatError(FastDrumError, ValueError):
-    """A model file is not valid model format 1; the message names the key."""
+    """A model file is not a valid model (format 1 or 2); the message names the key."""
 
 
 class ModelNotFoundError(FastDrumError, FileNotFoundError):

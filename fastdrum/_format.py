@@ -1,6 +1,7 @@
-"""Model format 1: reading, validating and writing WaveNet weights in .npz files.
+"""Model formats 1 and 2: reading, validating and writing WaveNet weights in .npz files.
 
-The table in the project's docs (docs/format.md) is the contract. Reading is
+The tables in the project's docs (docs/format.md) are the contract: format 2
+is format 1 plus pre-emphasis and (optionally) voice conditioning. Reading is
 strict and bounded: the zip directory is bounded before it is parsed, and
 every member's header (dtype, shape, declared size) is checked *before* its
 data is read, so a hostile file can neither execute code (no pickles) nor make
@@ -12,6 +13,7 @@ import io
 import json
 import math
 import os
+import re
 import struct
 import tempfile
 import tokenize
@@ -23,7 +25,10 @@ import numpy as np
 from ._errors import ModelFormatError
 from ._io import _umask
 
-FORMAT_VERSION = 1
+#: The versions this fastdrum reads (and writes: the lowest one that holds a model).
+FORMAT_VERSIONS = (1, 2)
+#: The newest version.
+FORMAT_VERSION = 2
 
 #: Default bound on the total uncompressed size of a model file's arrays.
 DEFAULT_MAX_BYTES = 256 * 2**20
@@ -37,8 +42,8 @@ MAX_SAMPLE_RATE = 768_000
 #: steps of state per clip.
 MAX_RECEPTIVE_FIELD = 2**22
 
-#: Bounds on the container, checked before it is parsed: a format-1 file has
-#: at most 17 members; a header or directory beyond these is hostile.
+#: Bounds on the container, checked before it is parsed: a format-2 file has
+#: at most 22 members; a header or directory beyond these is hostile.
 MAX_MEMBERS = 256
 MAX_DIRECTORY_BYTES = 2**20
 MAX_HEADER_BYTES = 10_000
@@ -65,6 +70,17 @@ def is_float16_exact(a):
         return False
     return bool(np.array_equal(a.astype(np.float16).astype(np.float32), a))
 OPTIONAL_KEYS = ("primers", "meta")
+#: Format 2's conditioning keys: all present (a conditioned model) or all absent.
+CONDITIONING_KEYS = ("voices", "voice_emb", "cond_w")
+#: Every optional key of format 2 (``preemphasis`` is required in format 2).
+OPTIONAL_KEYS_2 = OPTIONAL_KEYS + CONDITIONING_KEYS + ("primer_voices",)
+#: Every key either format reads.
+KNOWN_KEYS = REQUIRED_KEYS + OPTIONAL_KEYS_2 + ("preemphasis",)
+
+#: Bounds of format 2: voices V, embedding size E, and the voice-name pattern.
+MAX_VOICES = 256
+MAX_EMBEDDING = 1024
+VOICE_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 
 def expected_shapes(L, Q, R, D, S):
@@ -154,8 +170,8 @@ def _check_member(key, info, shape, dtype, header_bytes):
     return nbytes
 
 
-def read_arrays(path, *, max_bytes=DEFAULT_MAX_BYTES):
-    """Read the arrays of a format-1 file into a dict, bounded and pickle-free.
+def read_arrays(path, *, max_bytes=DEFAULT_MAX_BYTES, only=None):
+    """Read the arrays of a model file into a dict, bounded and pickle-free.
 
     Every member's header is checked (dtype, shape, declared sizes, and the
     running total against `max_bytes`) before any array data is read; only
@@ -163,6 +179,9 @@ def read_arrays(path, *, max_bytes=DEFAULT_MAX_BYTES):
     the sizes checked), and nothing is ever unpickled. Non-native byte order
     (e.g. big-endian ``'>f4'`` written on another machine) is converted to
     native.
+
+    `only`, a collection of keys, reads just those (those present; none is
+    required): e.g. the voices of a file, without its weights.
     """
     with open(path, "rb") as f:
         magic = f.read(4)
@@ -182,10 +201,10 @@ def read_arrays(path, *, max_bytes=DEFAULT_MAX_BYTES):
         except _READ_ERRORS as exc:
             _not_a_model(path, f"unreadable zip archive ({exc})")
         with zf:
-            return _read_members(zf, path, max_bytes)
+            return _read_members(zf, path, max_bytes, only)
 
 
-def _read_members(zf, path, max_bytes):
+def _read_members(zf, path, max_bytes, only=None):
     infos = zf.infolist()
     if len(infos) > MAX_MEMBERS:
         _not_a_model(path, f"{len(infos)} zip members exceed {MAX_MEMBERS}")
@@ -200,8 +219,10 @@ def _read_members(zf, path, max_bytes):
         if not name.endswith(".npy"):
             continue  # other members are ignored (forward compatible)
         key = name[:-4]
-        if key not in REQUIRED_KEYS + OPTIONAL_KEYS:
+        if key not in KNOWN_KEYS:
             continue  # unknown keys are ignored (forward compatible)
+        if only is not None and key not in only:
+            continue
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
             # bzip2 and lzma members are decompressed without an output bound.
             _fail(key, f"zip compression method {info.compress_type!r} is not allowed "
@@ -221,7 +242,7 @@ def _read_members(zf, path, max_bytes):
                 f"(pass max_bytes= to raise it)"
             )
         members[key] = info
-    for key in REQUIRED_KEYS:
+    for key in REQUIRED_KEYS if only is None else ():
         if key not in members:
             _fail(key, "missing")
     arrays = {}
@@ -319,12 +340,15 @@ def _vote(arrays, name):
 
 
 def validate(arrays):
-    """Check a dict of arrays against format 1 and return the sizes.
+    """Check a dict of arrays against format 1 or 2 and return what they describe.
 
-    Returns a dict with L, Q, R, D, S, sample_rate, dilations (tuple), meta
-    (dict) and primers (int32 array or None). Weights may be float32 in
-    either byte order (callers convert to native); everything else about the
-    format-1 table is strict.
+    Returns a dict with version, L, Q, R, D, S, sample_rate, dilations
+    (tuple), meta (dict), primers (int32 array or None), preemphasis (float;
+    0.0 in format 1), voices (tuple of str, empty when unconditioned), E (the
+    embedding size, or None) and primer_voices (int32 array or None). Weights
+    may be float32 in either byte order (callers convert to native);
+    everything else about the tables is strict. A format-1 file's format-2
+    keys are unknown keys to it, so they are ignored.
     """
     for key in REQUIRED_KEYS:
         if key not in arrays:
@@ -336,8 +360,10 @@ def validate(arrays):
     version = arrays["format_version"]
     if version.shape != () or version.dtype.kind not in "iu":
         _fail("format_version", f"must be an integer scalar, got {version.dtype} {version.shape}")
-    if int(version) != FORMAT_VERSION:
-        _fail("format_version", f"unknown version {int(version)!r} (this fastdrum reads {FORMAT_VERSION})")
+    version = int(version)
+    if version not in FORMAT_VERSIONS:
+        _fail("format_version", f"unknown version {version!r} (this fastdrum reads "
+                                f"{', '.join(map(str, FORMAT_VERSIONS))})")
     sample_rate = _as_int_scalar(arrays, "sample_rate", 1, MAX_SAMPLE_RATE)
 
     dil = arrays["dilations"]
@@ -377,8 +403,105 @@ def validate(arrays):
         primers = primers.astype(np.int32)
 
     meta = _check_meta(arrays["meta"]) if "meta" in arrays else {}
-    return dict(L=L, Q=Q, R=R, D=D, S=S, sample_rate=sample_rate, dilations=dilations,
-                meta=meta, primers=primers)
+    info = dict(version=version, L=L, Q=Q, R=R, D=D, S=S, sample_rate=sample_rate,
+                dilations=dilations, meta=meta, primers=primers, preemphasis=0.0, voices=(),
+                E=None, primer_voices=None)
+    if version >= 2:
+        info.update(_validate_2(arrays, info))
+    return info
+
+
+def _check_float32(arrays, key, shape, sizes):
+    a = arrays[key]
+    if not _is_float32(a.dtype):
+        _fail(key, f"dtype must be float32, got {a.dtype}")
+    if a.shape != shape:
+        _fail(key, f"shape must be {shape} ({sizes}), got {a.shape}")
+    if not np.isfinite(a).all():
+        _fail(key, "contains NaN or Inf")
+
+
+def _validate_2(arrays, info):
+    """The format-2 keys (docs/format.md): pre-emphasis, voices, their embeddings and primers."""
+    if "preemphasis" not in arrays:
+        _fail("preemphasis", "missing (required in format 2)")
+    a = arrays["preemphasis"]
+    if a.shape != () or not _is_float32(a.dtype):
+        _fail("preemphasis", f"must be a float32 scalar, got {a.dtype} {a.shape}")
+    preemphasis = float(a)
+    if not 0.0 <= preemphasis < 1.0:  # also False for NaN
+        _fail("preemphasis", f"must lie in [0, 1), got {preemphasis!r}")
+    out = dict(preemphasis=preemphasis)
+
+    present = [k for k in CONDITIONING_KEYS if k in arrays]
+    if present and len(present) < len(CONDITIONING_KEYS):
+        missing = [k for k in CONDITIONING_KEYS if k not in arrays]
+        _fail(missing[0], "missing: voices, voice_emb and cond_w go together "
+                          f"(the file has {', '.join(present)})")
+    if not present:
+        if "primer_voices" in arrays:
+            _fail("primer_voices", "given, but the model has no voices")
+        return out
+
+    voices = arrays["voices"]
+    if voices.ndim != 1 or voices.dtype.kind != "U":
+        _fail("voices", f"must be a 1-D unicode array, got {voices.dtype} {voices.shape}")
+    V = voices.shape[0]
+    if not 1 <= V <= MAX_VOICES:
+        _fail("voices", f"needs 1 to {MAX_VOICES} voices, got {V}")
+    names = tuple(str(v) for v in voices)
+    bad = [v for v in names if not VOICE_NAME.fullmatch(v)]
+    if bad:
+        _fail("voices", f"names must match {VOICE_NAME.pattern}, got {bad[0][:40]!r}")
+    if len(set(names)) != V:
+        dup = sorted({v for v in names if names.count(v) > 1})
+        _fail("voices", f"names must be unique, got {dup!r} more than once")
+
+    emb = arrays["voice_emb"]
+    if emb.ndim != 2:
+        _fail("voice_emb", f"must be 2-D (V, E), got shape {emb.shape}")
+    E = emb.shape[1]
+    if not 1 <= E <= MAX_EMBEDDING:
+        _fail("voice_emb", f"embedding size E must lie in [1, {MAX_EMBEDDING}], got {E}")
+    L, D = info["L"], info["D"]
+    sizes = f"V={V}, E={E}, L={L}, D={D}"
+    _check_float32(arrays, "voice_emb", (V, E), sizes)
+    _check_float32(arrays, "cond_w", (L, E, 2 * D), sizes)
+    out.update(voices=names, E=E)
+    _check_voice_meta(info["meta"], names)
+
+    primers = info["primers"]
+    pv = arrays.get("primer_voices")
+    if primers is None:
+        if pv is not None:
+            _fail("primer_voices", "given, but the model has no primers")
+        return out
+    if pv is None:
+        _fail("primer_voices", "missing (required when primers and voices are both present)")
+    N = primers.shape[0]
+    if pv.shape != (N,) or pv.dtype.kind not in "iu":
+        _fail("primer_voices", f"must be a 1-D integer array of shape ({N},) (one per primer), "
+                               f"got {pv.dtype} {pv.shape}")
+    if pv.min() < 0 or pv.max() >= V:
+        _fail("primer_voices", f"voice indices must lie in [0, {V}), got range [{pv.min()}, {pv.max()}]")
+    out.update(primer_voices=pv.astype(np.int32))
+    return out
+
+
+def _check_voice_meta(meta, voices):
+    inst = meta.get("instrument")
+    if inst is not None and inst not in voices:
+        _fail("meta", f"instrument of a conditioned model must be one of its voices, got {inst[:100]!r}")
+    per_voice = meta.get("voices")
+    if per_voice is None:
+        return
+    if not isinstance(per_voice, dict):
+        _fail("meta", f"voices must map voice names to objects, got {str(per_voice)[:100]!r}")
+    for name, d in per_voice.items():
+        if name not in voices:
+            _fail("meta", f"voices names {name[:100]!r}, which is not a voice of the model")
+        if not isinstance(d, dict):
+            _fail("meta", f"voices[{name!r}] must be an object, got {str(d)[:100]!r}")
 
 
 def write(path, arrays, *, overwrite=True):

@@ -10,7 +10,7 @@ from . import _backends
 from ._errors import GenerationError, LimitExceededError
 from ._seeds import seed_sequence
 from .model import Model, load_model
-from .mulaw import mu_law_decode, mu_law_encode, silence_code
+from .mulaw import deemphasis, mu_law_decode, mu_law_encode, silence_code
 
 __all__ = ["generate", "DEFAULT_MAX_SAMPLES"]
 
@@ -61,21 +61,39 @@ def _resolve_model(instrument_or_model, max_bytes=None):
     )
 
 
-def _primers(model, primer, n, T, noise, rngs):
-    """Return the (n, P) int32 primer codes, one row per clip."""
+def _primer_pool(model, voice):
+    """The primer rows generation may draw from: all, or those of `voice` (an index), or None."""
+    if model.primers is None:
+        return None
+    if voice is None or model.primer_voices is None:
+        return model.primers
+    rows = model.primers[model.primer_voices == voice]
+    return rows if len(rows) else None
+
+
+def _primers(model, primer, n, T, noise, rngs, voice=None):
+    """Return the (n, P) int32 primer codes, one row per clip.
+
+    `voice` (an index into ``model.voices``, or None) restricts ``"data"`` to
+    the primers of that voice.
+    """
     q = model.quantization_channels
     if isinstance(primer, str):
+        pool = _primer_pool(model, voice)
         if primer == "auto":
-            primer = "data" if model.primers is not None else "silence"
+            primer = "data" if pool is not None else "silence"
         if primer == "silence":
             return np.full((n, 1), silence_code(q), dtype=np.int32)
         if primer == "data":
-            if model.primers is None:
-                raise GenerationError("primer='data' needs a model with primers; this one has none")
-            P = min(model.primers.shape[1], T)
+            if pool is None:
+                if model.primers is None:
+                    raise GenerationError("primer='data' needs a model with primers; this one has none")
+                raise GenerationError(f"primer='data': the model has no primers of voice "
+                                      f"{model.voices[voice]!r}")
+            P = min(pool.shape[1], T)
             rows = []
             for rng in rngs:
-                codes = model.primers[rng.integers(len(model.primers)), :P]
+                codes = pool[rng.integers(len(pool)), :P]
                 if noise > 0:
                     y = mu_law_decode(codes, q) + rng.normal(0.0, noise, size=P)
                     codes = mu_law_encode(y, q)
@@ -98,7 +116,28 @@ def _primers(model, primer, n, T, noise, rngs):
     return np.array(codes, dtype=np.int32, order="C")
 
 
-def generate(instrument_or_model, n=1, *, duration=None, seed=None, temperature=None,
+def _finish(codes, model):
+    """Codes to audio: mu-law decode; then, for a pre-emphasis model, de-emphasis and peak limiting."""
+    y = mu_law_decode(codes, model.quantization_channels)
+    if model.preemphasis == 0:
+        return y  # a = 0 is the identity: format-1 output exactly as it always was
+    y = deemphasis(y, model.preemphasis)
+    # De-emphasis can leave [-1, 1]: a clip whose peak exceeds 1 is divided by it.
+    peak = np.abs(y).max(axis=-1, keepdims=True)
+    return (y / np.maximum(peak, 1.0)).astype(np.float32)
+
+
+def _resolve_voice(model, voice):
+    """(conditioning bias (L, 2D) or None, index of the heaviest voice or None)."""
+    if not model.voices:
+        if voice is not None:
+            model.voice_weights(voice)  # raises: the model has no voices
+        return None, None
+    w = model.voice_weights(voice)
+    return model.conditioning(voice), int(np.argmax(w))
+
+
+def generate(instrument_or_model, n=1, *, voice=None, duration=None, seed=None, temperature=None,
              primer="auto", primer_noise=None, backend="auto", n_threads=1,
              batch_size=64, progress=False, max_samples=DEFAULT_MAX_SAMPLES):
     """Generate `n` drum clips from a WaveNet.
@@ -106,11 +145,21 @@ def generate(instrument_or_model, n=1, *, duration=None, seed=None, temperature=
     Parameters
     ----------
     instrument_or_model : str, os.PathLike or Model
-        A shipped model's name (e.g. ``"kick"``), a model file, or a Model.
+        A shipped model's name (e.g. ``"kick"``: a model file, or a voice of
+        a shipped conditioned model), a model file, or a Model.
     n : int, default 1
         Number of clips.
+    voice : str or dict, optional
+        For a model conditioned on voices (format 2): a voice name, or a
+        blend of voices ``{"tom_low": 0.5, "kick": 0.5}`` (non-negative
+        weights, divided by their sum). Default: the model's
+        ``default_voice`` (set when it was loaded by a voice's name); a
+        conditioned model with neither is an error, and so is a voice for an
+        unconditioned model. Per-voice defaults (``meta["voices"]``) and
+        ``"data"`` primers are those of the voice (of a blend: its heaviest voice).
     duration : float, optional
-        Seconds per clip; default the model's ``meta["clip_duration"]``.
+        Seconds per clip; default the voice's or the model's recommended
+        duration, else the model's ``meta["clip_duration"]``.
     seed : int or numpy.random.SeedSequence, optional
         Same seed, same clips, on every backend and thread count. Clip ``i``
         draws from its own stream (``SeedSequence(seed).spawn(n)[i]``), so it
@@ -145,6 +194,9 @@ def generate(instrument_or_model, n=1, *, duration=None, seed=None, temperature=
     -------
     y : ndarray of float32, shape (n, round(duration * sample_rate))
         Audio in [-1, 1] at ``model.sample_rate``; the primer is its start.
+        For a model with pre-emphasis ``a`` (format 2), the mu-law decoded
+        output is de-emphasised (:func:`fastdrum.mulaw.deemphasis`), then
+        each clip whose peak exceeds 1 is divided by its peak.
 
     Raises
     ------
@@ -167,12 +219,13 @@ def generate(instrument_or_model, n=1, *, duration=None, seed=None, temperature=
     """
     model = _resolve_model(instrument_or_model)
     n = _check_int("n", n, 1)
+    cond, heaviest = _resolve_voice(model, voice)
+    defaults = model._voice_defaults(None if heaviest is None else model.voices[heaviest])
     if duration is None:
-        duration = model.duration
+        duration = defaults.get("duration", model.meta.get("clip_duration"))
         if duration is None:
             raise GenerationError("the model has no default clip_duration; pass duration=")
     duration = _check_float("duration", duration, positive=True)
-    defaults = model.generation_defaults
     if temperature is None:
         temperature = defaults.get("temperature", 1.0)
     if primer_noise is None:
@@ -201,7 +254,7 @@ def generate(instrument_or_model, n=1, *, duration=None, seed=None, temperature=
             "(pass a larger max_samples= to allow it)"
         )
     seq = seed_sequence(seed, GenerationError)
-    _primers(model, primer, n, T, primer_noise, [])  # check the primer up front (draws nothing)
+    _primers(model, primer, n, T, primer_noise, [], heaviest)  # check the primer up front (draws nothing)
     rows = min(batch_size, n)
     state_bytes = rows * sum(model.dilations) * model.residual_channels * 4
     if state_bytes > MAX_STATE_BYTES:
@@ -231,11 +284,14 @@ def generate(instrument_or_model, n=1, *, duration=None, seed=None, temperature=
                 batch_primer = np.asarray(primer)
                 if batch_primer.ndim == 2:
                     batch_primer = batch_primer[b0:b1]
-            primers = _primers(model, batch_primer, b1 - b0, T, primer_noise, rngs)
+            primers = _primers(model, batch_primer, b1 - b0, T, primer_noise, rngs, heaviest)
             P = primers.shape[1]
             codes = np.empty((b1 - b0, T), dtype=np.int32)
             codes[:, :P] = primers
-            state = State(model, b1 - b0, n_threads=n_threads)
+            rows_cond = None
+            if cond is not None:  # every clip of the call has the same voice
+                rows_cond = np.ascontiguousarray(np.broadcast_to(cond, (b1 - b0,) + cond.shape))
+            state = State(model, b1 - b0, n_threads=n_threads, cond=rows_cond)
             for start in range(0, T - 1, _CHUNK):
                 stop = min(start + _CHUNK, T - 1)
                 uniforms = np.empty((b1 - b0, stop - start), dtype=np.float64)
@@ -244,7 +300,7 @@ def generate(instrument_or_model, n=1, *, duration=None, seed=None, temperature=
                 state.run(codes, P, uniforms, temperature, start, stop)
                 if bar is not None:
                     bar.update((b1 - b0) * (stop - start))
-            out[b0:b1] = mu_law_decode(codes, model.quantization_channels)
+            out[b0:b1] = _finish(codes, model)
     finally:
         if bar is not None:
             bar.close()

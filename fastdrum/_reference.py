@@ -30,7 +30,14 @@ def _shift(x, d):
     return out
 
 
-def forward(w, codes, dtype=np.float32):
+def _layer_bias(W, cond, dtype):
+    """dil_b[l] + cond[..., l, :] for every layer: the bias of z (the conditioning folded in)."""
+    if cond is None:
+        return W["dil_b"]
+    return (W["dil_b"].astype(np.float32) + np.asarray(cond, dtype=np.float32)).astype(dtype)
+
+
+def forward(w, codes, dtype=np.float32, cond=None):
     """Logits of every step of a code sequence: ``logits[t]`` predicts ``codes[t+1]``.
 
     Parameters
@@ -40,6 +47,10 @@ def forward(w, codes, dtype=np.float32):
     codes : ndarray of int, shape (T,)
     dtype : numpy dtype
         Precision of the computation (float64 for tight comparisons).
+    cond : ndarray of float32, shape (L, 2D), optional
+        A conditioned model's bias ``c @ cond_w[l]`` (format 2), added to z
+        of layer l at every step (the sum with ``dil_b`` is taken in float32,
+        as the kernel does).
 
     Returns
     -------
@@ -52,9 +63,10 @@ def forward(w, codes, dtype=np.float32):
     # i.e. two table look-ups; the tap at t - 1 is all-zero at t = 0.
     x = W["input_w"][1][codes] + W["input_b"]
     x[1:] += W["input_w"][0][codes[:-1]]
+    bias = _layer_bias(W, cond, dtype)
     skip = 0.0
     for l, d in enumerate(w["dilations"]):
-        z = _shift(x, d) @ W["dil_w"][l, 0] + x @ W["dil_w"][l, 1] + W["dil_b"][l]
+        z = _shift(x, d) @ W["dil_w"][l, 0] + x @ W["dil_w"][l, 1] + bias[l]
         h = np.tanh(z[:, :D]) * _sigmoid(z[:, D:])
         skip = skip + h @ W["skip_w"][l] + W["skip_b"][l]
         x = x + h @ W["res_w"][l] + W["res_b"][l]
@@ -101,12 +113,17 @@ class State:
         The format-1 arrays and ``dilations``.
     batch_size : int
     dtype : numpy dtype, default float32
+    cond : ndarray of float32, shape (batch_size, L, 2D), optional
+        Per-row conditioning bias (format 2), added to z of every layer at
+        every step.
     """
 
-    def __init__(self, w, batch_size, dtype=np.float32):
+    def __init__(self, w, batch_size, dtype=np.float32, cond=None):
         self.w = {k: np.asarray(v, dtype=dtype) for k, v in w.items() if k != "dilations"}
         self.dilations = [int(d) for d in w["dilations"]]
         self.batch_size = int(batch_size)
+        # (L, 2D) shared, or (B, L, 2D) one per row; indexed [..., l, :] either way
+        self.bias = _layer_bias(self.w, cond, dtype)
         R = self.w["input_b"].shape[0]
         self.D = self.w["dil_b"].shape[1] // 2
         # One ring buffer per layer: its last d inputs; zeros are the causal padding.
@@ -127,7 +144,7 @@ class State:
             x_old = queue[head].copy()      # x_l(t - d)
             queue[head] = x                 # x_l(t) replaces it
             self.heads[l] = (head + 1) % d
-            z = x_old @ W["dil_w"][l, 0] + x @ W["dil_w"][l, 1] + W["dil_b"][l]
+            z = x_old @ W["dil_w"][l, 0] + x @ W["dil_w"][l, 1] + self.bias[..., l, :]
             h = np.tanh(z[:, :D]) * _sigmoid(z[:, D:])
             skip = skip + h @ W["skip_w"][l] + W["skip_b"][l]
             x = x + h @ W["res_w"][l] + W["res_b"][l]

@@ -73,6 +73,19 @@ def _number(text):
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
+def _voice(text):
+    """``snare`` -> "snare"; ``tom_low=0.5,kick=0.5`` -> {"tom_low": 0.5, "kick": 0.5}."""
+    if "=" not in text:
+        return text
+    blend = {}
+    for part in text.split(","):
+        name, sep, weight = part.partition("=")
+        if not sep or not name.strip() or name.strip() in blend:
+            raise argparse.ArgumentTypeError(f"expected VOICE or VOICE=WEIGHT,..., got {text!r}")
+        blend[name.strip()] = _number(weight)
+    return blend
+
+
 # -- shared options ---------------------------------------------------------------------
 def _common(parser, *, models=True, generation=True):
     if models:
@@ -128,6 +141,9 @@ def build_parser():
                                     "(INSTRUMENT_000.wav, ...).")
     p.add_argument("instrument", metavar="INSTRUMENT", help="a shipped model's name (e.g. kick) or a model file")
     p.add_argument("-n", type=_positive_int, default=16, metavar="N", help="number of clips (default 16)")
+    p.add_argument("--voice", type=_voice, default=None, metavar="VOICE|VOICE=W,...",
+                   help="for a model conditioned on voices: a voice (e.g. snare), or a blend of voices "
+                        "with weights, e.g. tom_low=0.5,kick=0.5 (default: the voice INSTRUMENT names)")
     _output(p, what="folder of clips")
     _common(p)
     p.set_defaults(func=_cmd_generate)
@@ -201,6 +217,10 @@ def build_parser():
     _common(p)
     p.set_defaults(func=_cmd_plot)
     _add_library(subs)
+
+    from .serve.command import add_parser as add_serve_parser  # the drum machine in the browser
+
+    add_serve_parser(subs)
     return parser
 
 
@@ -310,16 +330,18 @@ def _cmd_generate(args):
     out = _check_output(args.output, args.force, folder=True)
     overrides = _model_overrides(args)
     target = args.instrument
+    # A voice (of a blend, the heaviest) names the clips and chooses their post-processing.
+    voice = args.voice if not isinstance(args.voice, dict) else max(args.voice, key=args.voice.get)
     if os.path.isfile(target) or target.endswith(".npz"):
         model = load_model(target)
-        inst = _kit_name(_instrument_from_filename(str(model.instrument or "")) or
+        inst = _kit_name(_instrument_from_filename(voice or str(model.instrument or "")) or
                          _instrument_from_filename(os.path.splitext(os.path.basename(target))[0]) or "clip")
     else:
-        inst = _kit_name(target)
+        inst = _kit_name(voice or target)
         model = overrides[inst] if inst in overrides else load_model(target)
     fmt = args.format or "wav"
     seed = _seed(args)
-    y = generate(model, args.n, seed=seed, **_gen_kwargs(args))
+    y = generate(model, args.n, seed=seed, voice=args.voice, **_gen_kwargs(args))
     sr = model.sample_rate
     if args.post:
         from . import post

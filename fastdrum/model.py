@@ -1,7 +1,10 @@
-"""The :class:`Model`: a WaveNet's weights in model format 1, and how to load one."""
+"""The :class:`Model`: a WaveNet's weights in model format 1 or 2, and how to load one."""
 
+import copy
 import functools
 import json
+import math
+import numbers
 import os
 from importlib import resources
 
@@ -9,7 +12,7 @@ import numpy as np
 
 from . import _format, _reference
 from ._errors import GenerationError, LimitExceededError, ModelFormatError, ModelNotFoundError
-from .mulaw import mu_law_encode
+from .mulaw import mu_law_encode, preemphasis
 
 __all__ = ["Model", "load_model", "available_models"]
 
@@ -34,8 +37,41 @@ def _check_max_samples(max_samples):
     return int(max_samples)
 
 
+def _models_folder():
+    """The folder of the shipped models (a function, so that tests can point it elsewhere)."""
+    return resources.files(_MODELS_PACKAGE)
+
+
+def _shipped():
+    """Every shipped name: ``{name: (path, voice)}``, voice None for a model of its own.
+
+    A file ``NAME.npz`` is the model ``NAME``; each voice of a shipped
+    conditioned model (format 2 with ``voices``) is a name too, resolving to
+    that model with the voice as its default. A model file of its own wins
+    over a voice of the same name (the more specific file is the one someone
+    put there on purpose); a voice in several conditioned files resolves to
+    the first file in name order. Only the small ``voices`` member of each
+    file is read.
+    """
+    folder = _models_folder()
+    files = sorted((p.name[:-4], p) for p in folder.iterdir() if p.name.endswith(".npz"))
+    names = {stem: (os.fspath(p), None) for stem, p in files}
+    for stem, p in files:
+        arrays = _format.read_arrays(os.fspath(p), only=("format_version", "voices"))
+        version = arrays.get("format_version")
+        if version is None or version.shape != () or version.dtype.kind not in "iu" or int(version) < 2:
+            continue  # format 1 has no voices (its unknown keys are ignored)
+        for v in np.atleast_1d(arrays.get("voices", np.array([], dtype=str))).tolist():
+            if isinstance(v, str) and _format.VOICE_NAME.fullmatch(v):
+                names.setdefault(v, (os.fspath(p), v))
+    return names
+
+
 def available_models():
     """Names of the pretrained models shipped in the package.
+
+    A shipped model file is a name, and so is each voice of a shipped
+    conditioned model (see :func:`load_model`).
 
     Returns
     -------
@@ -47,22 +83,21 @@ def available_models():
     >>> isinstance(available_models(), list)
     True
     """
-    folder = resources.files(_MODELS_PACKAGE)
-    return sorted(p.name[:-4] for p in folder.iterdir() if p.name.endswith(".npz"))
+    return sorted(_shipped())
 
 
 def _resolve(path_or_name):
+    """Return (path, voice): voice is the default voice a shipped name selects, or None."""
     if isinstance(path_or_name, (str, os.PathLike)):
         path = os.fspath(path_or_name)
         if os.path.isfile(path):
-            return path
+            return path, None
         if isinstance(path_or_name, str) and os.sep not in path and not path.endswith(".npz"):
-            candidate = resources.files(_MODELS_PACKAGE) / f"{path}.npz"
-            if candidate.is_file():
-                return os.fspath(candidate)
-            names = available_models()
+            shipped = _shipped()
+            if path in shipped:
+                return shipped[path]
             raise ModelNotFoundError(
-                f"no model named {path!r}; shipped models: {names!r} "
+                f"no model named {path!r}; shipped models: {sorted(shipped)!r} "
                 "(or pass the path of a .npz model file)"
             )
         raise ModelNotFoundError(f"model file {path!r} does not exist")
@@ -71,7 +106,13 @@ def _resolve(path_or_name):
 
 
 def load_model(path_or_name, *, max_bytes=_format.DEFAULT_MAX_BYTES):
-    """Load a model from a format-1 .npz file or by the name of a shipped model.
+    """Load a model from a .npz file (format 1 or 2) or by the name of a shipped model.
+
+    A shipped name is a model file of that name (``kick`` is ``kick.npz``)
+    or, failing that, a voice of a shipped conditioned model: ``"kick"`` then
+    returns that conditioned model with ``default_voice="kick"``, which
+    :func:`fastdrum.generate` uses when no ``voice=`` is given. A file of its
+    own wins over a voice of the same name.
 
     Parameters
     ----------
@@ -91,7 +132,7 @@ def load_model(path_or_name, *, max_bytes=_format.DEFAULT_MAX_BYTES):
     ModelNotFoundError
         If no such file or shipped model exists.
     ModelFormatError
-        If the file is not valid model format 1; the message names the key.
+        If the file is not a valid model (format 1 or 2); the message names the key.
 
     Examples
     --------
@@ -102,7 +143,7 @@ def load_model(path_or_name, *, max_bytes=_format.DEFAULT_MAX_BYTES):
     >>> load_model(path).receptive_field
     5
     """
-    path = _resolve(path_or_name)
+    path, voice = _resolve(path_or_name)
     try:
         model = Model._from_arrays(_format.read_arrays(path, max_bytes=max_bytes))
     except ModelFormatError as exc:  # say which file, once
@@ -110,14 +151,16 @@ def load_model(path_or_name, *, max_bytes=_format.DEFAULT_MAX_BYTES):
             raise
         raise ModelFormatError(f"{os.fspath(path)!r}: {exc}") from None
     model.path = path
+    if voice is not None:
+        model = model.with_voice(voice)
     return model
 
 
 class Model:
-    """An unconditional WaveNet in model format 1.
+    """A WaveNet in model format 1 or 2: unconditional, or conditioned on a voice.
 
     Build one with :func:`load_model`, or from arrays with the keyword
-    arguments below (the format-1 keys). Weights are stored read-only as
+    arguments below (the keys of docs/format.md). Weights are stored read-only as
     float32; a model is safe to share between threads.
 
     Parameters
@@ -130,15 +173,49 @@ class Model:
         The first codes of training clips, used to seed generation.
     meta : dict, optional
         JSON-serialisable description (instrument, clip_duration, training ...).
+    preemphasis : float, default 0.0
+        Format 2: the coefficient ``a`` in [0, 1) of the pre-emphasis the
+        network models (generation undoes it); 0 is none.
+    voices : sequence of str, optional
+        Format 2: the names of the voices the network is conditioned on.
+    voice_emb : array_like, shape (V, E), optional
+    cond_w : array_like, shape (L, E, 2D), optional
+        Format 2: the voice embeddings and the per-layer projections of the
+        conditioning vector into the gate pre-activation (given together with `voices`).
+    primer_voices : array_like of int, shape (N,), optional
+        Format 2: the voice index of each primer row (needed when both
+        `primers` and `voices` are given).
+
+    Attributes
+    ----------
+    format_version : int
+        1 or 2: a model built here is format 1 unless it uses a format-2
+        key (pre-emphasis other than 0, or voices); a loaded one keeps its file's.
+    voices : tuple of str
+        Empty for an unconditioned model.
+    preemphasis : float
+        0.0 for format 1.
+    weights : dict of ndarray
+        The float32 arrays of the network (read-only): the format-1 weights,
+        and ``voice_emb`` and ``cond_w`` of a conditioned model.
+    primers, primer_voices : ndarray of int32 or None
 
     Raises
     ------
     ModelFormatError
-        If the arrays do not form a valid format-1 model.
+        If the arrays do not form a valid model.
     """
 
-    def __init__(self, *, sample_rate, dilations, primers=None, meta=None, **weights):
-        arrays = {"format_version": np.array(_format.FORMAT_VERSION),
+    def __init__(self, *, sample_rate, dilations, primers=None, meta=None, preemphasis=0.0,
+                 voices=None, voice_emb=None, cond_w=None, primer_voices=None, **weights):
+        format2 = dict(voices=voices, voice_emb=voice_emb, cond_w=cond_w, primer_voices=primer_voices)
+        format2 = {k: v for k, v in format2.items() if v is not None}
+        try:
+            nonzero = bool(np.any(np.asarray(preemphasis) != 0))
+        except (TypeError, ValueError):
+            nonzero = True  # let validation name it
+        version = 2 if format2 or nonzero else 1
+        arrays = {"format_version": np.array(version),
                   "sample_rate": _as_array("sample_rate", sample_rate),
                   "dilations": _as_array("dilations", dilations)}
         unknown = set(weights) - set(_format.WEIGHT_KEYS)
@@ -149,6 +226,13 @@ class Model:
         for k in _format.WEIGHT_KEYS:
             if k not in arrays:
                 raise ModelFormatError(f"model key {k!r}: missing")
+        if version == 2:
+            a = _as_array("preemphasis", preemphasis)
+            arrays["preemphasis"] = a.astype(np.float32) if a.dtype.kind in "iuf" else a
+            for k, v in format2.items():
+                if k == "voices" and not isinstance(v, (np.ndarray, str)):
+                    v = [str(x) if isinstance(x, str) else x for x in v]
+                arrays[k] = _as_array(k, v)
         if primers is not None:
             arrays["primers"] = _as_array("primers", primers)
         if meta is not None:
@@ -167,23 +251,165 @@ class Model:
     def _init(self, arrays):
         info = _format.validate(arrays)
         self.path = None
+        self.format_version = info["version"]
         self.sample_rate = info["sample_rate"]
         self.dilations = info["dilations"]
         self.meta = info["meta"]
         self.primers = info["primers"]
         if self.primers is not None:
             self.primers.setflags(write=False)
+        self.preemphasis = info["preemphasis"]
+        self.voices = info["voices"]
+        self.primer_voices = info["primer_voices"]
+        if self.primer_voices is not None:
+            self.primer_voices.setflags(write=False)
         self._sizes = {k: info[k] for k in "LQRDS"}
         self.weights = {}
-        for k in _format.WEIGHT_KEYS:
+        keys = _format.WEIGHT_KEYS + (("voice_emb", "cond_w") if self.voices else ())
+        for k in keys:
             a = np.array(arrays[k], dtype=np.float32, order="C")  # own, contiguous copy
             a.setflags(write=False)
             self.weights[k] = a
+        inst = self.meta.get("instrument")
+        self._default_voice = inst if inst in self.voices else None
+
+    # -- voices ----------------------------------------------------------------------
+    @property
+    def default_voice(self):
+        """The voice generation uses when given none (None: none; see :meth:`with_voice`).
+
+        :func:`load_model` sets it when a shipped name is a voice of a
+        conditioned model; a model file sets it with ``meta["instrument"]``.
+        """
+        return self._default_voice
+
+    def with_voice(self, voice):
+        """The same model (sharing its read-only weights) with `voice` as its default voice.
+
+        Parameters
+        ----------
+        voice : str or None
+            One of :attr:`voices`, or None for no default.
+
+        Returns
+        -------
+        Model
+
+        Raises
+        ------
+        GenerationError
+            If the model has no such voice.
+
+        Examples
+        --------
+        >>> from fastdrum.testing import random_model
+        >>> m = random_model(seed=0, voices=["kick", "snare"])
+        >>> m.with_voice("snare").default_voice, m.with_voice("snare").instrument
+        ('snare', 'snare')
+        """
+        if voice is not None:
+            if not isinstance(voice, str):
+                raise GenerationError(f"a default voice must be one voice's name, got {voice!r}")
+            self.voice_weights(voice)  # checks the name
+        other = copy.copy(self)
+        other._default_voice = voice
+        return other
+
+    def voice_weights(self, voice=None):
+        """The normalised voice weights ``w`` (shape (V,)) that `voice` asks for.
+
+        Parameters
+        ----------
+        voice : str, dict or None
+            A voice name, or a blend ``{name: weight}`` (weights non-negative,
+            not all zero; they are divided by their sum), or None for
+            :attr:`default_voice`.
+
+        Returns
+        -------
+        w : ndarray of float64, shape (V,)
+            Non-negative, summing to 1.
+
+        Raises
+        ------
+        GenerationError
+            If the model is not conditioned, if `voice` is None and there is
+            no default voice, or if it names voices the model does not have or
+            has invalid weights.
+
+        Examples
+        --------
+        >>> from fastdrum.testing import random_model
+        >>> m = random_model(seed=0, voices=["kick", "snare", "tom_low"])
+        >>> m.voice_weights({"tom_low": 1, "kick": 3}).tolist()
+        [0.75, 0.0, 0.25]
+        """
+        if not self.voices:
+            if voice is None:
+                raise GenerationError("the model is not conditioned on a voice")
+            raise GenerationError(f"voice={voice!r} given, but the model is not conditioned on voices")
+        if voice is None:
+            voice = self._default_voice
+            if voice is None:
+                raise GenerationError(
+                    f"the model is conditioned on voices {list(self.voices)!r} and has no default "
+                    "voice: pass voice= (a name, or a blend such as {'kick': 0.5, 'tom_low': 0.5})")
+        w = np.zeros(len(self.voices))
+        if isinstance(voice, str):
+            voice = {voice: 1.0}
+        if not isinstance(voice, dict) or not voice:
+            raise GenerationError(f"voice must be a voice name or a non-empty dict of weights, got {voice!r}")
+        unknown = [k for k in voice if k not in self.voices]
+        if unknown:
+            raise GenerationError(f"unknown voices {unknown!r}; the model has {list(self.voices)!r}")
+        for k, v in voice.items():
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v < 0:
+                raise GenerationError(f"voice weight of {k!r} must be a finite non-negative number, got {v!r}")
+            w[self.voices.index(k)] = float(v)
+        total = w.sum()
+        if not total > 0 or not math.isfinite(total):
+            raise GenerationError(f"voice weights must not all be zero, got {voice!r}")
+        return w / total
+
+    def conditioning(self, voice=None):
+        """The per-layer bias ``(w @ voice_emb) @ cond_w[l]`` that `voice` adds to every z.
+
+        Parameters
+        ----------
+        voice : str, dict or None
+            As in :meth:`voice_weights`.
+
+        Returns
+        -------
+        bias : ndarray of float32, shape (L, 2D)
+            Added to the gate pre-activation of every layer at every step
+            (computed in float64, rounded once).
+
+        Raises
+        ------
+        GenerationError
+            As :meth:`voice_weights`.
+        """
+        w = self.voice_weights(voice)
+        c = w @ self.weights["voice_emb"].astype(np.float64)
+        bias = np.einsum("e,led->ld", c, self.weights["cond_w"].astype(np.float64))
+        return np.ascontiguousarray(bias, dtype=np.float32)
+
+    def _voice_defaults(self, voice):
+        """Generation defaults for `voice` (a name or None): meta["generation"], then meta["voices"][voice]."""
+        g = self.meta.get("generation")
+        out = dict(g) if isinstance(g, dict) else {}
+        per_voice = self.meta.get("voices")
+        if voice is not None and isinstance(per_voice, dict) and isinstance(per_voice.get(voice), dict):
+            out.update(per_voice[voice])
+        return out
 
     # -- description ---------------------------------------------------------------
     @property
     def instrument(self):
-        """The instrument the model was trained on (``meta["instrument"]``), or None."""
+        """The instrument the model makes: its :attr:`default_voice`, else ``meta["instrument"]``, or None."""
+        if self._default_voice is not None:
+            return self._default_voice
         return self.meta.get("instrument")
 
     @property
@@ -218,14 +444,21 @@ class Model:
 
     @property
     def duration(self):
-        """Default clip duration in seconds (``meta["clip_duration"]``), or None."""
-        return self.meta.get("clip_duration")
+        """Default clip duration in seconds, or None.
+
+        The default voice's ``duration`` (``meta["voices"]``), else
+        ``meta["generation"]["duration"]``, else ``meta["clip_duration"]``.
+        """
+        return self._voice_defaults(self._default_voice).get("duration", self.meta.get("clip_duration"))
 
     @property
     def generation_defaults(self):
-        """Recommended generation settings (``meta["generation"]``: temperature, primer_noise), or {}."""
-        g = self.meta.get("generation")
-        return dict(g) if isinstance(g, dict) else {}
+        """Recommended generation settings, or {}.
+
+        ``meta["generation"]`` (temperature, primer_noise, duration), updated
+        with the default voice's entry of ``meta["voices"]`` if there is one.
+        """
+        return self._voice_defaults(self._default_voice)
 
     @property
     def flops_per_sample(self):
@@ -251,8 +484,10 @@ class Model:
         ``skip_w``, ``out1_w``, ``out2_w``) are rounded to the nearest
         float16 (relative change at most 2**-11 down to 6.1e-5, float16's
         smallest normal; at most 3e-8 absolute below it); biases and the
-        input taps are unchanged. The result is still a
-        float32 format-1 model and computes in float32; on the shipped
+        input taps are unchanged, and so are a conditioned model's
+        ``voice_emb`` and ``cond_w``: they make one bias per clip, not a
+        product per step, so rounding them would cost accuracy and save
+        nothing. The result keeps its format and computes in float32; on the shipped
         models the teacher-forced likelihood moved by less than 1e-5 nats a
         sample. `meta["rounded_weights"]` records it.
 
@@ -300,26 +535,43 @@ class Model:
 
     def __repr__(self):
         L, Q, R, D, S = (self._sizes[k] for k in "LQRDS")
+        extra = f" voices={len(self.voices)}" if self.voices else ""
+        extra += f" preemphasis={self.preemphasis:g}" if self.preemphasis else ""
         return (f"<fastdrum.Model instrument={self.instrument!r} sample_rate={self.sample_rate} "
-                f"L={L} Q={Q} R={R} D={D} S={S} receptive_field={self.receptive_field}>")
+                f"L={L} Q={Q} R={R} D={D} S={S} receptive_field={self.receptive_field}{extra}>")
 
     def _arrays(self):
-        arrays = {"format_version": np.array(_format.FORMAT_VERSION, dtype=np.int64),
+        arrays = {"format_version": np.array(self.format_version, dtype=np.int64),
                   "sample_rate": np.array(self.sample_rate, dtype=np.int64),
                   "dilations": np.array(self.dilations, dtype=np.int64)}
         arrays.update(self.weights)
+        int_codes = np.int16 if self.quantization_channels <= 32768 else np.int32
         if self.primers is not None:
-            arrays["primers"] = np.asarray(self.primers, dtype=np.int16 if self.quantization_channels <= 32768 else np.int32)
+            arrays["primers"] = np.asarray(self.primers, dtype=int_codes)
+        if self.format_version >= 2:
+            arrays["preemphasis"] = np.array(self.preemphasis, dtype=np.float32)
+            if self.voices:
+                arrays["voices"] = np.array(self.voices, dtype=str)
+            if self.primer_voices is not None:
+                arrays["primer_voices"] = np.asarray(self.primer_voices, dtype=np.int16)
         arrays["meta"] = np.array(json.dumps(self.meta, sort_keys=True))
         return arrays
 
     def _reference_weights(self):
-        w = dict(self.weights)
+        w = {k: self.weights[k] for k in _format.WEIGHT_KEYS}
         w["dilations"] = self.dilations
         return w
 
+    def _check_voice(self, voice):
+        """The (L, 2D) conditioning bias of `voice`, or None for an unconditioned model."""
+        if not self.voices:
+            if voice is not None:
+                self.voice_weights(voice)  # raises: not conditioned
+            return None
+        return self.conditioning(voice)
+
     def save(self, path, *, overwrite=True):
-        """Write the model to `path` in format 1, atomically.
+        """Write the model to `path` in its format (:attr:`format_version`), atomically.
 
         Parameters
         ----------
@@ -353,13 +605,16 @@ class Model:
             raise GenerationError(f"codes must lie in [0, {q}), got range [{codes.min()}, {codes.max()}]")
         return codes.astype(np.int64)
 
-    def forward(self, codes, *, dtype=np.float32, max_samples=MAX_FORWARD_SAMPLES):
+    def forward(self, codes, *, voice=None, dtype=np.float32, max_samples=MAX_FORWARD_SAMPLES):
         """Logits of the whole sequence: the non-incremental definition of the network.
 
         Parameters
         ----------
         codes : array_like of int, shape (T,)
             mu-law codes in ``[0, Q)``.
+        voice : str or dict, optional
+            A conditioned model's voice or blend (see :meth:`voice_weights`;
+            default :attr:`default_voice`). Not allowed for an unconditioned model.
         dtype : numpy dtype, default float32
             Precision of the computation: float32 or float64.
         max_samples : int, default 2**18
@@ -383,9 +638,11 @@ class Model:
             dt = None
         if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
             raise GenerationError(f"dtype must be float32 or float64, got {dtype!r}")
-        return _reference.forward(self._reference_weights(), self._check_codes(codes, max_samples), dtype=dt)
+        cond = self._check_voice(voice)
+        return _reference.forward(self._reference_weights(), self._check_codes(codes, max_samples), dtype=dt,
+                                  cond=cond)
 
-    def log_prob(self, y, *, codes=False, max_samples=MAX_FORWARD_SAMPLES):
+    def log_prob(self, y, *, codes=False, voice=None, max_samples=MAX_FORWARD_SAMPLES):
         """Log-likelihood (nats) of a clip under the model.
 
         The first sample is given (not scored); each later one is scored by the
@@ -394,8 +651,12 @@ class Model:
         Parameters
         ----------
         y : array_like, shape (T,)
-            Audio in [-1, 1] (mu-law encoded first), or codes if `codes` is True.
+            Audio in [-1, 1], or codes if `codes` is True. Audio is
+            pre-emphasised (:func:`fastdrum.mulaw.preemphasis` with
+            :attr:`preemphasis`) and mu-law encoded first, as in training.
         codes : bool, default False
+        voice : str or dict, optional
+            As in :meth:`forward`.
         max_samples : int, default 2**18
             Refuse longer clips (every step's activations are kept).
 
@@ -411,6 +672,7 @@ class Model:
         >>> m.log_prob([0.0, 0.1, -0.1]) < 0
         True
         """
+        cond = self._check_voice(voice)
         if codes:
             q = self._check_codes(y, max_samples)
         else:
@@ -426,10 +688,10 @@ class Model:
                 raise GenerationError(f"y must be a non-empty 1-D array, got shape {y.shape}")
             if not np.isfinite(y).all():
                 raise GenerationError("y contains NaN or Inf")
-            q = mu_law_encode(y, self.quantization_channels).astype(np.int64)
+            q = mu_law_encode(preemphasis(y, self.preemphasis), self.quantization_channels).astype(np.int64)
         if len(q) < 2:
             return 0.0
-        logits = _reference.forward(self._reference_weights(), q, dtype=np.float64)[:-1]
+        logits = _reference.forward(self._reference_weights(), q, dtype=np.float64, cond=cond)[:-1]
         m = logits.max(axis=1, keepdims=True)
         log_z = (m + np.log(np.exp(logits - m).sum(axis=1, keepdims=True)))[:, 0]
         return float((logits[np.arange(len(q) - 1), q[1:]] - log_z).sum())

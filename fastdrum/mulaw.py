@@ -12,7 +12,7 @@ import numpy as np
 
 from ._errors import FastDrumError
 
-__all__ = ["mu_law_encode", "mu_law_decode", "silence_code"]
+__all__ = ["mu_law_encode", "mu_law_decode", "silence_code", "preemphasis", "deemphasis"]
 
 
 class _MuLawError(FastDrumError, ValueError):
@@ -37,6 +37,71 @@ def silence_code(quantization_channels=256):
     128
     """
     return _check_q(quantization_channels) // 2
+
+
+def _check_a(a):
+    if isinstance(a, bool) or not isinstance(a, (int, float, np.integer, np.floating)) or not 0 <= a < 1:
+        raise _MuLawError(f"the pre-emphasis coefficient must be a number in [0, 1), got {a!r}")
+    return float(a)
+
+
+def preemphasis(y, a):
+    """Pre-emphasis ``e(t) = (y(t) - a*y(t-1)) / (1 + a)``, ``y(-1) = 0``, along the last axis.
+
+    What a format-2 model with ``preemphasis = a`` models (before mu-law);
+    dividing by ``1 + a`` keeps ``e`` in [-1, 1] when ``y`` is. ``a = 0`` is
+    the identity: `y` is returned unchanged.
+
+    Parameters
+    ----------
+    y : array_like of float
+    a : float in [0, 1)
+
+    Returns
+    -------
+    e : ndarray (float64 unless `a` is 0)
+
+    Examples
+    --------
+    >>> preemphasis([1.0, 1.0, 0.0], 0.5).tolist()
+    [0.6666666666666666, 0.3333333333333333, -0.3333333333333333]
+    """
+    a = _check_a(a)
+    if a == 0:
+        return np.asarray(y)
+    y = np.asarray(y, dtype=np.float64)
+    e = y.copy()
+    e[..., 1:] -= a * y[..., :-1]
+    return e / (1.0 + a)
+
+
+def deemphasis(e, a):
+    """Undo :func:`preemphasis`: ``y(t) = (1 + a)*e(t) + a*y(t-1)``, ``y(-1) = 0``, along the last axis.
+
+    ``scipy.signal.lfilter([1 + a], [1, -a], e)``. ``a = 0`` is the
+    identity: `e` is returned unchanged.
+
+    Parameters
+    ----------
+    e : array_like of float
+    a : float in [0, 1)
+
+    Returns
+    -------
+    y : ndarray (float64 unless `a` is 0)
+
+    Examples
+    --------
+    >>> y = np.array([0.5, -0.25, 1.0, 0.0])
+    >>> bool(np.allclose(deemphasis(preemphasis(y, 0.85), 0.85), y))
+    True
+    """
+    a = _check_a(a)
+    if a == 0:
+        return np.asarray(e)
+    from scipy.signal import lfilter  # scipy.signal is slow to import: only when needed
+
+    return lfilter([1.0 + a], [1.0, -a], np.asarray(e, dtype=np.float64), axis=-1)
 
 
 def mu_law_encode(y, quantization_channels=256):

@@ -23,8 +23,11 @@ STANDARD_CONFIG = dict(
 
 def random_model(*, dilations=(1, 2, 4), quantization_channels=32, residual_channels=8,
                  dilation_channels=6, skip_channels=10, sample_rate=16000, seed=None,
-                 scale=1.0, primers=None, instrument="random", clip_duration=0.05):
+                 scale=1.0, primers=None, instrument="random", clip_duration=0.05, voices=None,
+                 embedding_size=4, preemphasis=0.0):
     """A Model with random weights, scaled so activations stay in a useful range.
+
+    With `voices` or a non-zero `preemphasis` it is a format-2 model.
 
     Parameters
     ----------
@@ -38,7 +41,13 @@ def random_model(*, dilations=(1, 2, 4), quantization_channels=32, residual_chan
     primers : int, optional
         If given, add this many random primer rows of 8 codes.
     instrument : str
+        ``meta["instrument"]``; of a conditioned model, only if it is one of `voices`.
     clip_duration : float
+    voices : sequence of str, optional
+        Condition the model on these voices (random ``voice_emb`` of
+        `embedding_size` values, ``cond_w`` and, with `primers`, ``primer_voices``).
+    embedding_size : int, default 4
+    preemphasis : float, default 0.0
 
     Returns
     -------
@@ -58,7 +67,17 @@ def random_model(*, dilations=(1, 2, 4), quantization_channels=32, residual_chan
         out1_w=w(S, S, fan_in=S), out1_b=w(S, fan_in=4),
         out2_w=w(S, Q, fan_in=S / 4), out2_b=w(Q, fan_in=4),
     )
+    meta = {"instrument": instrument, "clip_duration": clip_duration}
+    if voices is not None:
+        V, E = len(voices), embedding_size
+        arrays.update(voices=list(voices), voice_emb=w(V, E, fan_in=1),
+                      cond_w=w(L, E, 2 * D, fan_in=E))
+        if instrument not in voices:
+            del meta["instrument"]
     if primers:
-        primers = rng.integers(0, Q, size=(primers, 8))
-    return Model(sample_rate=sample_rate, dilations=list(dilations), primers=primers,
-                 meta={"instrument": instrument, "clip_duration": clip_duration}, **arrays)
+        n_rows = primers
+        primers = rng.integers(0, Q, size=(n_rows, 8))
+        if voices is not None:
+            arrays["primer_voices"] = np.arange(n_rows) % len(voices)
+    return Model(sample_rate=sample_rate, dilations=list(dilations), primers=primers, meta=meta,
+                 preemphasis=preemphasis, **arrays)

@@ -1,5 +1,7 @@
 """Shared fixtures: every API test runs on each generation backend."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -17,3 +19,27 @@ def backend(request):
     if request.param not in _backends.available():
         pytest.fail(f"backend {request.param!r} is not built: run `pip install -e .`")
     return request.param
+
+
+#: A tiny format-2 model conditioned on the sequencer's ten voices, with
+#: pre-emphasis 0.85 (random weights; made by tests/data/make_tiny_drums.py).
+TINY_DRUMS = Path(__file__).parent / "data" / "tiny_drums.npz"
+
+
+@pytest.fixture
+def tiny_drums():
+    """The tiny conditioned model, loaded from its file."""
+    from fastdrum import load_model
+
+    return load_model(TINY_DRUMS)
+
+
+@pytest.fixture
+def shipped_folder(tmp_path, monkeypatch):
+    """An empty folder that stands in for the shipped models (fastdrum/models) during the test."""
+    from fastdrum import model
+
+    folder = tmp_path / "shipped"
+    folder.mkdir()
+    monkeypatch.setattr(model, "_models_folder", lambda: folder)
+    return folder

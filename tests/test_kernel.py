@@ -300,7 +300,13 @@ def test_independent_of_threads_and_chunking(gemm, act, rounded):
             results.append((codes, logits))
     for codes, logits in results[1:]:
         np.testing.assert_array_equal(codes, results[0][0])
-        np.testing.assert_array_equal(logits, results[0][1])
+        if gemm == "blas":
+            # OpenBLAS picks its sgemm micro-kernels by matrix size, so a row's sums may round
+            # differently when the batch is split into other row counts (seen with scipy 1.17's
+            # OpenBLAS: a few float32 roundings). The hand-written paths sum every row in one fixed order.
+            np.testing.assert_allclose(logits, results[0][1], rtol=1e-5, atol=1e-5)
+        else:
+            np.testing.assert_array_equal(logits, results[0][1])
     np.testing.assert_allclose(results[0][1], _reference_logits(model, results[0][0])[:, :T - 1],
                                rtol=RTOL, atol=ATOL)
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run the kernel tests against an AddressSanitizer + UndefinedBehaviorSanitizer
-# build of fastdrum._ext._wavenet, with leak checking.
+# build of fastdrum._ext._wavenet, with leak checking: tests/test_kernel.py and
+# tests/test_conditioning.py (the per-row conditioning bias).
 #
 # The sanitized extension is built into a temporary copy of the package (the
 # normal in-place build is never touched), and tests/test_kernel.py runs
@@ -30,7 +31,7 @@ kernel_copy_build CC="$CC" FASTDRUM_EXTRA_CFLAGS="$SAN -O1 -g" FASTDRUM_EXTRA_LD
 
 LIBASAN="$("$CC" -print-file-name=libasan.so)"
 LIBUBSAN="$("$CC" -print-file-name=libubsan.so)"
-echo "== running tests/test_kernel.py with LD_PRELOAD=$LIBASAN"
+echo "== running the kernel's tests with LD_PRELOAD=$LIBASAN"
 cd "$WORK/src"
 status=0
 env LD_PRELOAD="$LIBASAN:$LIBUBSAN" \
@@ -45,7 +46,8 @@ import pytest
 import fastdrum._ext._wavenet as k
 assert "/src/fastdrum/" in k.__file__ and "/tmp" in k.__file__, k.__file__   # the sanitized copy
 print("kernel under test:", k.__file__)
-sys.exit(pytest.main(["-p", "no:cacheprovider", "-q", "tests/test_kernel.py", *sys.argv[1:]]))
+sys.exit(pytest.main(["-p", "no:cacheprovider", "-q", "tests/test_kernel.py", "tests/test_conditioning.py",
+                      *sys.argv[1:]]))
 PY
 if [ "$status" -ne 0 ]; then
     echo "== asan.sh: FAILED (exit status $status)"

@@ -1,9 +1,12 @@
-"""Fuzz fastdrum's model loader with hostile model files (format 1).
+"""Fuzz fastdrum's model loader with hostile model files (formats 1 and 2).
 
-Each case starts from a valid, randomly sized format-1 model and mutates it:
+Each case starts from a valid, randomly sized format-1 or format-2 model
+(pre-emphasis, and voice conditioning or none) and mutates it:
 structured mutations of its arrays (shapes, dtypes, NaN/Inf, object arrays
 holding a pickle that would create a marker file, absurd dilations, bad meta
-JSON, primer codes out of range, fortran order, big-endian), of its container
+JSON, primer codes out of range, fortran order, big-endian; format 2's
+pre-emphasis, voice names, partial conditioning keys, primer voices and
+per-voice meta), of its container
 (duplicate, unknown and non-.npy members, bzip2/lzma/unsupported compression,
 encrypted flag, forged .npy headers, declared sizes that disagree), byte-level
 damage (truncation, flips, insertions) and whole-file replacements (pickles,
@@ -12,7 +15,8 @@ that inflate to 2 GiB).
 
 The oracle: loading either raises a :class:`fastdrum.FastDrumError` subclass,
 or succeeds, and then the model must hold exactly the weights that were
-written and generate finite audio in [-1, 1] with every available backend
+written and generate finite audio in [-1, 1] (with its first voice, if it
+is conditioned) with every available backend
 (the NumPy reference, and the C kernel once built). Never
 another exception, a hang (per-case alarm), a large allocation (the address
 space is capped, so one becomes a MemoryError) or code execution (the marker
@@ -255,7 +259,29 @@ def base_arrays(rnd):
         arrays["primers"] = np.array(model.primers, dtype=rnd.choice([np.int16, np.int32, np.int64]))
     if rnd.random() < 0.8:
         arrays["meta"] = np.array(json.dumps(model.meta))
+    if rnd.random() < 0.4:
+        _make_format_2(arrays, model, rnd)
     return arrays
+
+
+VOICE_NAMES = ["kick", "snare", "hihat", "openhat", "clap", "tom_low", "tom_mid", "tom_high", "crash", "ride"]
+
+
+def _make_format_2(arrays, model, rnd):
+    """Turn the arrays into format 2: pre-emphasis, and (half the time) voice conditioning."""
+    arrays["format_version"] = np.array(2, dtype=rnd.choice([np.int64, np.int32, np.uint8]))
+    arrays["preemphasis"] = np.array(rnd.choice([0.0, 0.5, 0.85, 0.999]), dtype=np.float32)
+    if rnd.random() < 0.5:
+        return
+    V, E = rnd.randint(1, 4), rnd.randint(1, 5)
+    L, D2 = model.n_layers, 2 * model.dilation_channels
+    nprng = np.random.default_rng(rnd.randrange(2**32))
+    arrays["voices"] = np.array(rnd.sample(VOICE_NAMES, V))
+    arrays["voice_emb"] = nprng.standard_normal((V, E)).astype(np.float32)
+    arrays["cond_w"] = (nprng.standard_normal((L, E, D2)) / np.sqrt(E)).astype(np.float32)
+    if "primers" in arrays:
+        n = arrays["primers"].shape[0]
+        arrays["primer_voices"] = nprng.integers(0, V, n).astype(rnd.choice([np.int16, np.int64, np.uint8]))
 
 
 # -- structured mutations (they edit `case` and return a description) ------------------
@@ -435,6 +461,64 @@ def m_primers(c, rnd):
     return f"primers {shape} {np.dtype(dtype).str} with {bad}"
 
 
+_BAD_VOICES = [["kick", "kick"], ["Kick"], ["9"], [""], ["a" * 33], ["kick", "sn are"], ["\u00e9t\u00e9"],
+               ["x"] * 300, [f"v{i}" for i in range(257)], []]
+_BAD_VOICE_META = ['{"instrument": "cowbell"}', '{"voices": {"cowbell": {}}}', '{"voices": ["kick"]}',
+                   '{"voices": {"kick": 1}}', '{"voices": null}', '{"voices": {"kick": {"temperature": -1}}}']
+
+
+def m_format2(c, rnd):
+    """Format 2's own keys: versions, pre-emphasis, voices, partial conditioning, primer voices."""
+    kind = rnd.choice(["version", "preemphasis", "voices", "partial", "primer_voices", "meta", "emb"])
+    if kind == "version":
+        v = rnd.choice([1, 2, 3])
+        c.arrays["format_version"] = np.array(v)
+        return f"format_version {v}"
+    if kind == "preemphasis":
+        value = rnd.choice([1.0, -0.1, np.nan, np.inf, 0.5, 2.0, 0.0])
+        form = rnd.choice(["f4", "f8", "vector", "absent", "int"])
+        if form == "absent":
+            c.arrays.pop("preemphasis", None)
+        else:
+            c.arrays["preemphasis"] = {"f4": lambda: np.array(value, np.float32),
+                                       "f8": lambda: np.array(value),
+                                       "vector": lambda: np.array([value], np.float32),
+                                       "int": lambda: np.array(1)}[form]()
+        return f"preemphasis {value!r} as {form}"
+    if kind == "voices":
+        names = rnd.choice(_BAD_VOICES)
+        form = rnd.choice(["U", "U", "S", "2d"])
+        a = np.array(names, dtype=str) if names else np.array([], dtype="<U4")
+        if form == "S":
+            a = a.astype("S")
+        elif form == "2d":
+            a = a.reshape(1, -1)
+        c.arrays["voices"] = a
+        return f"voices {names[:3]} ({len(names)}) as {form}"
+    if kind == "partial":
+        key = rnd.choice(["voices", "voice_emb", "cond_w"])
+        if key in c.arrays:
+            del c.arrays[key]
+            return f"drop {key}"
+        c.arrays[key] = {"voices": np.array(["kick"]), "voice_emb": np.zeros((1, 2), np.float32),
+                         "cond_w": np.zeros((1, 2, 2), np.float32)}[key]
+        return f"add only {key}"
+    if kind == "primer_voices":
+        n = c.arrays["primers"].shape[0] if c.arrays.get("primers", np.zeros(0)).ndim == 2 else 2
+        bad = rnd.choice([-1, 4, 255, 2**40, 0])
+        shape = rnd.choice([(n,), (n + 1,), (n, 1), ()])
+        a = np.full(shape, bad, dtype=rnd.choice([np.int64, np.float32]))
+        c.arrays["primer_voices"] = a
+        return f"primer_voices {shape} = {bad}"
+    if kind == "meta":
+        c.arrays["meta"] = np.array(rnd.choice(_BAD_VOICE_META))
+        return f"voice meta {str(c.arrays['meta'])[:30]}"
+    key = rnd.choice(["voice_emb", "cond_w"])
+    shape = rnd.choice([(1, 1025), (0, 3), (2, 2, 2), (5,)])
+    c.arrays[key] = np.ones(shape, dtype=np.float32)
+    return f"{key} shape {shape}"
+
+
 def m_extra_member(c, rnd):
     kind = rnd.choice(["unknown-npy", "not-npy", "directory", "duplicate", "nested", "pickle-npy"])
     key = rnd.choice(c.keys())
@@ -509,10 +593,11 @@ def m_size_lie(c, rnd):
 
 STRUCTURED = [m_drop_key, m_wrong_shape, m_wrong_dtype, m_special_value, m_zero_d_or_empty, m_fortran,
               m_big_endian, m_object, m_dilations, m_scalar, m_meta, m_primers, m_extra_member,
-              m_compression, m_forged_header, m_size_lie]
+              m_compression, m_forged_header, m_size_lie, m_format2]
 #: Mutations after which the file still states exactly `case.arrays` (if it loads).
 KEEPS_EXACT = {m_fortran, m_big_endian, m_compression, m_extra_member, m_special_value, m_dilations,
-               m_scalar, m_meta, m_primers, m_wrong_dtype, m_wrong_shape, m_zero_d_or_empty, m_drop_key}
+               m_scalar, m_meta, m_primers, m_wrong_dtype, m_wrong_shape, m_zero_d_or_empty, m_drop_key,
+               m_format2}
 
 
 # -- byte-level damage -------------------------------------------------------------------
@@ -620,6 +705,14 @@ def check_file(path, case=None, *, generate=True):
                 raise CaseFailure(f"loaded weights {k!r} differ from the file's")
         if tuple(int(d) for d in case.arrays["dilations"]) != model.dilations:
             raise CaseFailure("loaded dilations differ from the file's")
+        if model.voices:
+            for k in ("voice_emb", "cond_w"):
+                if not np.array_equal(model.weights[k], np.asarray(case.arrays[k]).astype(np.float32)):
+                    raise CaseFailure(f"loaded weights {k!r} differ from the file's")
+            if model.voices != tuple(str(v) for v in case.arrays["voices"]):
+                raise CaseFailure("loaded voices differ from the file's")
+        if model.format_version == 2 and model.preemphasis != float(np.asarray(case.arrays["preemphasis"])):
+            raise CaseFailure("loaded preemphasis differs from the file's")
     if not generate:
         return "loaded"
     T = 16
@@ -628,7 +721,8 @@ def check_file(path, case=None, *, generate=True):
             # Finite but extreme weights (e.g. 3e38) overflow float32 inside the
             # network; NumPy's warnings about that are not the loader's concern.
             with np.errstate(all="ignore"):
-                y = model.generate(2, duration=T / model.sample_rate, seed=0, backend=backend)
+                y = model.generate(2, duration=T / model.sample_rate, seed=0, backend=backend,
+                                   voice=model.voices[0] if model.voices else None)
         except FastDrumError as exc:
             return "loaded, then " + type(exc).__name__
         except Exception as exc:

@@ -403,6 +403,15 @@ def evaluate_clips(y, voice, real):
     return row
 
 
+def post_figures(y, voice, real):
+    """Hiss, decay and recognition of `y` after the drum machine's post-processing (beside, never instead)."""
+    from fastdrum.post import process
+
+    z = np.asarray(process(np.asarray(y, dtype=np.float32), real.sr, instrument=voice), dtype=np.float64)
+    return dict(hf_db=float(np.median([hf_share_db(c, real.sr) for c in z])), decaying=float(decays(z).mean()),
+                recognised=real.recognised(z, voice)[0])
+
+
 def model_voices(model):
     """The voices a model generates: its conditioning voices, or its one instrument."""
     return list(getattr(model, "voices", ()) or ()) or [model.instrument]
@@ -459,6 +468,8 @@ def main(argv=None):
     p.add_argument("--baseline", choices=("noise", "untrained"), action="append", default=[],
                    help="also evaluate a bad generator in place of a model (shows the evaluation can fail)")
     p.add_argument("--sample-rate", type=int, default=44100, help="rate of the baselines")
+    p.add_argument("--post", action="store_true",
+                   help="also give the figures after post-processing, beside the raw ones")
     p.add_argument("--json", help="write the rows here as JSON")
     args = p.parse_args(argv)
     want = args.voices.split(",") if args.voices else None
@@ -481,12 +492,21 @@ def main(argv=None):
                 y = baseline_clips(name.split(": ")[1], args.n, T, sr, seed=args.seed)
             row = evaluate_clips(np.asarray(y, dtype=np.float64), v, real[sr])
             row["source"] = name
+            if args.post and m is not None:
+                row["post"] = post_figures(y, v, real[sr])
             rows.append(row)
             print(json.dumps({k: row[k] for k in ("source", "voice", "pass", "passes")}), file=sys.stderr)
     except (fastdrum.FastDrumError, OSError) as exc:
         print(f"python -m training.evaluate: error: {exc}", file=sys.stderr)
         return 2
     print(table(rows))
+    if args.post:
+        print("\nafter post-processing (fastdrum.post.process):\n\n| source | voice | above 5 kHz, dB | decay | "
+              "recognised |\n|---|---|---|---|---|")
+        for r in rows:
+            if "post" in r:
+                q = r["post"]
+                print(f"| {r['source']} | {r['voice']} | {q['hf_db']:.1f} | {q['decaying']:.0%} | {q['recognised']:.0%} |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(dict(criteria=CRITERIA, rows=rows,

@@ -268,12 +268,14 @@ FD_AVX2 FD_INLINE __m256 fd_load_w(const int H, const void *W, ptrdiff_t off)
 }
 
 /* One tile: C[0:MR, 0:16*NP] (+)= A[0:MR, 0:K] @ W[:, panels 0:NP] (+ bias),
- * the panels starting at element w0 of W. MR, NP and H are compile-time
+ * the panels starting at element w0 of W; row i adds bias + i*ldb (ldb = 0:
+ * one bias for every row; a per-row bias costs nothing more). MR, NP and H are compile-time
  * constants at every call site, so the accumulators live in registers. */
 FD_AVX2 FD_INLINE void fd_tile(const int MR, const int NP, const int H, int K,
                                 const float *A, ptrdiff_t lda,
                                 const void *W, ptrdiff_t w0, ptrdiff_t pstride,
-                                const float *bias, float *C, ptrdiff_t ldc, int accumulate)
+                                const float *bias, ptrdiff_t ldb, float *C, ptrdiff_t ldc,
+                                int accumulate)
 {
     /* Software prefetch distance for one row, in rows of a panel (1 KiB
      * ahead), or 0 for none: it helped float32 panels at batch 1 by ~4% and
@@ -285,7 +287,7 @@ FD_AVX2 FD_INLINE void fd_tile(const int MR, const int NP, const int H, int K,
         for (int j = 0; j < 2 * NP; j++) {
             __m256 v = accumulate ? _mm256_loadu_ps(C + i * ldc + 8 * j) : _mm256_setzero_ps();
             if (bias)
-                v = _mm256_add_ps(v, _mm256_loadu_ps(bias + 8 * j));
+                v = _mm256_add_ps(v, _mm256_loadu_ps(bias + i * ldb + 8 * j));
             acc[i][j] = v;
         }
     /* Both loop orders below do, for every output element, the same FMAs in
@@ -329,21 +331,22 @@ FD_AVX2 FD_INLINE void fd_tile(const int MR, const int NP, const int H, int K,
 /* All column panels of MR rows, NP panels at a time. */
 FD_AVX2 FD_INLINE void fd_rows(const int MR, const int NP, const int H, int N, int K,
                                 const float *A, ptrdiff_t lda, const void *W,
-                                const float *bias, float *C, ptrdiff_t ldc, int accumulate)
+                                const float *bias, ptrdiff_t ldb, float *C, ptrdiff_t ldc,
+                                int accumulate)
 {
     const ptrdiff_t pstride = (ptrdiff_t)K * FD_NR;
     const int P = N / FD_NR;
     int p = 0;
     for (; p + NP <= P; p += NP)
         fd_tile(MR, NP, H, K, A, lda, W, p * pstride, pstride, bias ? bias + p * FD_NR : NULL,
-                C + p * FD_NR, ldc, accumulate);
+                ldb, C + p * FD_NR, ldc, accumulate);
     switch (P - p) {   /* fewer than NP panels left */
     case 3: fd_tile(MR, 3, H, K, A, lda, W, p * pstride, pstride, bias ? bias + p * FD_NR : NULL,
-                    C + p * FD_NR, ldc, accumulate); break;
+                    ldb, C + p * FD_NR, ldc, accumulate); break;
     case 2: fd_tile(MR, 2, H, K, A, lda, W, p * pstride, pstride, bias ? bias + p * FD_NR : NULL,
-                    C + p * FD_NR, ldc, accumulate); break;
+                    ldb, C + p * FD_NR, ldc, accumulate); break;
     case 1: fd_tile(MR, 1, H, K, A, lda, W, p * pstride, pstride, bias ? bias + p * FD_NR : NULL,
-                    C + p * FD_NR, ldc, accumulate); break;
+                    ldb, C + p * FD_NR, ldc, accumulate); break;
     default: break;
     }
 }
@@ -361,31 +364,34 @@ FD_AVX2 FD_INLINE void fd_row1(const int H, int N, int K, const float *A, const 
         const int np = (P - p) / (tiles - t);   /* widths differ by at most one */
         const float *b = bias ? bias + p * FD_NR : NULL;
         switch (np) {
-        case 6: fd_tile(1, 6, H, K, A, 0, W, p * pstride, pstride, b, C + p * FD_NR, 0, accumulate); break;
-        case 5: fd_tile(1, 5, H, K, A, 0, W, p * pstride, pstride, b, C + p * FD_NR, 0, accumulate); break;
-        case 4: fd_tile(1, 4, H, K, A, 0, W, p * pstride, pstride, b, C + p * FD_NR, 0, accumulate); break;
-        case 3: fd_tile(1, 3, H, K, A, 0, W, p * pstride, pstride, b, C + p * FD_NR, 0, accumulate); break;
-        case 2: fd_tile(1, 2, H, K, A, 0, W, p * pstride, pstride, b, C + p * FD_NR, 0, accumulate); break;
-        default: fd_tile(1, 1, H, K, A, 0, W, p * pstride, pstride, b, C + p * FD_NR, 0, accumulate); break;
+        case 6: fd_tile(1, 6, H, K, A, 0, W, p * pstride, pstride, b, 0, C + p * FD_NR, 0, accumulate); break;
+        case 5: fd_tile(1, 5, H, K, A, 0, W, p * pstride, pstride, b, 0, C + p * FD_NR, 0, accumulate); break;
+        case 4: fd_tile(1, 4, H, K, A, 0, W, p * pstride, pstride, b, 0, C + p * FD_NR, 0, accumulate); break;
+        case 3: fd_tile(1, 3, H, K, A, 0, W, p * pstride, pstride, b, 0, C + p * FD_NR, 0, accumulate); break;
+        case 2: fd_tile(1, 2, H, K, A, 0, W, p * pstride, pstride, b, 0, C + p * FD_NR, 0, accumulate); break;
+        default: fd_tile(1, 1, H, K, A, 0, W, p * pstride, pstride, b, 0, C + p * FD_NR, 0, accumulate); break;
         }
         p += np;
     }
 }
 
 FD_AVX2 FD_INLINE void fd_gemm_h(const int H, int M, int N, int K, const float *A, ptrdiff_t lda,
-                                  const void *W, const float *bias, float *C, ptrdiff_t ldc,
-                                  int accumulate)
+                                  const void *W, const float *bias, ptrdiff_t ldb, float *C,
+                                  ptrdiff_t ldc, int accumulate)
 {
     int i = 0;
     for (; i + 6 <= M; i += 6)
-        fd_rows(6, 1, H, N, K, A + i * lda, lda, W, bias, C + i * ldc, ldc, accumulate);
+        fd_rows(6, 1, H, N, K, A + i * lda, lda, W, bias ? bias + i * ldb : NULL, ldb, C + i * ldc,
+                ldc, accumulate);
     A += i * lda;
     C += i * ldc;
+    if (bias)
+        bias += i * ldb;
     switch (M - i) {
-    case 5: fd_rows(5, 1, H, N, K, A, lda, W, bias, C, ldc, accumulate); break;
-    case 4: fd_rows(4, 1, H, N, K, A, lda, W, bias, C, ldc, accumulate); break;
-    case 3: fd_rows(3, 2, H, N, K, A, lda, W, bias, C, ldc, accumulate); break;
-    case 2: fd_rows(2, 2, H, N, K, A, lda, W, bias, C, ldc, accumulate); break;
+    case 5: fd_rows(5, 1, H, N, K, A, lda, W, bias, ldb, C, ldc, accumulate); break;
+    case 4: fd_rows(4, 1, H, N, K, A, lda, W, bias, ldb, C, ldc, accumulate); break;
+    case 3: fd_rows(3, 2, H, N, K, A, lda, W, bias, ldb, C, ldc, accumulate); break;
+    case 2: fd_rows(2, 2, H, N, K, A, lda, W, bias, ldb, C, ldc, accumulate); break;
     case 1: fd_row1(H, N, K, A, W, bias, C, accumulate); break;
     default: break;
     }
@@ -393,17 +399,18 @@ FD_AVX2 FD_INLINE void fd_gemm_h(const int H, int M, int N, int K, const float *
 
 /* C[0:M, 0:N] = A[0:M, 0:K] @ W + bias (+ C if accumulate): row-major A and C,
  * W packed in panels (see the top of this file) of float32 (half = 0) or
- * binary16 (half = 1), N a multiple of 16; bias may be NULL. Tiles of 6 rows x
+ * binary16 (half = 1), N a multiple of 16; bias may be NULL; row i of C adds
+ * bias + i*ldb (ldb = 0: the same bias for every row). Tiles of 6 rows x
  * 16 columns (12 accumulators), fewer rows at the end with more columns (at
  * most 12 accumulators, at least 8 when M % 6 != 3, 5). */
 FD_AVX2 static void fd_gemm_avx2(int M, int N, int K, const float *A, ptrdiff_t lda,
-                                 const void *W, int half, const float *bias, float *C,
-                                 ptrdiff_t ldc, int accumulate)
+                                 const void *W, int half, const float *bias, ptrdiff_t ldb,
+                                 float *C, ptrdiff_t ldc, int accumulate)
 {
     if (half)
-        fd_gemm_h(1, M, N, K, A, lda, W, bias, C, ldc, accumulate);
+        fd_gemm_h(1, M, N, K, A, lda, W, bias, ldb, C, ldc, accumulate);
     else
-        fd_gemm_h(0, M, N, K, A, lda, W, bias, C, ldc, accumulate);
+        fd_gemm_h(0, M, N, K, A, lda, W, bias, ldb, C, ldc, accumulate);
 }
 
 #else  /* not x86 with GCC/Clang: only the portable path exists */
@@ -415,9 +422,10 @@ static int fd_sample_avx2(const float *logits, int Q, double u, float temperatur
     return fd_sample_scalar(logits, Q, u, temperature, scratch);
 }
 static void fd_gemm_avx2(int M, int N, int K, const float *A, ptrdiff_t lda, const void *W,
-                         int half, const float *bias, float *C, ptrdiff_t ldc, int accumulate)
+                         int half, const float *bias, ptrdiff_t ldb, float *C, ptrdiff_t ldc,
+                         int accumulate)
 {
-    (void)M; (void)N; (void)K; (void)A; (void)lda; (void)W; (void)half; (void)bias; (void)C;
+    (void)M; (void)N; (void)K; (void)A; (void)lda; (void)W; (void)half; (void)bias; (void)ldb; (void)C;
     (void)ldc; (void)accumulate;
     abort();  /* never called: the kernel selects this path only if fd_cpu_has_avx2_fma() */
 }

@@ -11,7 +11,7 @@ cdef extern from "_simd.h" nogil:
     int fd_sample_scalar(const float *logits, int Q, double u, float temperature, float *scratch)
     int fd_sample_avx2(const float *logits, int Q, double u, float temperature, float *scratch)
     void fd_gemm_avx2(int M, int N, int K, const float *A, Py_ssize_t lda, const void *W, int half,
-                      const float *bias, float *C, Py_ssize_t ldc, int accumulate)
+                      const float *bias, Py_ssize_t ldb, float *C, Py_ssize_t ldc, int accumulate)
 
 
 # The network, padded and packed once per State; shared read-only by all threads.
@@ -42,6 +42,7 @@ cdef struct Plan:
 cdef struct Block:
     int row0, nb
     float *ring         # layer l: (dil[l], nb, Rp) at ring + ring_off[l]
+    float *zb           # (L, nb, 2Dp) per-row bias of z: dil_b[l] + conditioning; NULL: dil_b only
     Py_ssize_t *ring_off
     int *head           # (L,) next slot of each ring
     int *prev           # (nb,) q(t-1)

@@ -72,24 +72,29 @@ cdef inline void _sgemv_rm(int N, int K, const float *x, const float *B, int ldb
 
 
 cdef inline void _product(const Plan *p, int M, int N, int K, const float *A, int lda,
-                          const char *Wb, const float *bias, float *C, int ldc,
+                          const char *Wb, const float *bias, Py_ssize_t ldb, float *C, int ldc,
                           bint accumulate) noexcept nogil:
-    """C := A @ W + bias (+ C if accumulate); W packed for the chosen path."""
+    """C := A @ W + bias (+ C if accumulate); W packed for the chosen path.
+
+    Row i adds ``bias + i*ldb``: ldb = 0 is one bias for all rows.
+    """
     cdef int i, j
     cdef float *c
+    cdef const float *bi
     cdef const float *W = <const float *>Wb
     if p.simd_gemm:
-        fd_gemm_avx2(M, N, K, A, lda, Wb, p.half, bias, C, ldc, accumulate)
+        fd_gemm_avx2(M, N, K, A, lda, Wb, p.half, bias, ldb, C, ldc, accumulate)
         return
-    # C = broadcast(bias) (+ C), then C += A @ W
+    # C = bias (broadcast, or one row each) (+ C), then C += A @ W
     for i in range(M):
         c = C + <Py_ssize_t>i * ldc
+        bi = bias + i * ldb
         if accumulate:
             for j in range(N):
-                c[j] += bias[j]
+                c[j] += bi[j]
         else:
             for j in range(N):
-                c[j] = bias[j]
+                c[j] = bi[j]
     if p.use_gemv:
         # C[0] = A[0] @ W + C[0]
         _sgemv_rm(N, K, A, W, N, 1.0, C)
@@ -143,9 +148,13 @@ cdef void _run_block(const Plan *p, Block *b, const RunArgs *a) noexcept nogil:
             b.head[l] += 1
             if b.head[l] == p.dil[l]:
                 b.head[l] = 0
-            # z = concat(x_old, x) @ dil_w[l].reshape(2R, 2D) + dil_b[l]
-            _product(p, nb, 2 * Dp, 2 * Rp, b.buf, rs, p.wd + <Py_ssize_t>l * 4 * Rp * Dp * p.wsize,
-                     p.bd + <Py_ssize_t>l * 2 * Dp, b.z, 2 * Dp, False)
+            # z = concat(x_old, x) @ dil_w[l].reshape(2R, 2D) + dil_b[l] (+ cond[:, l], per row)
+            if b.zb != NULL:
+                _product(p, nb, 2 * Dp, 2 * Rp, b.buf, rs, p.wd + <Py_ssize_t>l * 4 * Rp * Dp * p.wsize,
+                         b.zb + <Py_ssize_t>l * nb * 2 * Dp, 2 * Dp, b.z, 2 * Dp, False)
+            else:
+                _product(p, nb, 2 * Dp, 2 * Rp, b.buf, rs, p.wd + <Py_ssize_t>l * 4 * Rp * Dp * p.wsize,
+                         p.bd + <Py_ssize_t>l * 2 * Dp, 0, b.z, 2 * Dp, False)
             # h = tanh(z[:, :D]) * sigmoid(z[:, D:])
             if p.simd_act:
                 fd_gate_avx2(nb, Dp, b.z, b.h)
@@ -153,14 +162,14 @@ cdef void _run_block(const Plan *p, Block *b, const RunArgs *a) noexcept nogil:
                 fd_gate_scalar(nb, Dp, b.z, b.h)
             # [x | skip] += h @ [res_w[l] | skip_w[l]] + [res_b[l] | skip_b[l]]
             _product(p, nb, Rp + Sp, Dp, b.h, Dp, p.wrs + <Py_ssize_t>l * Dp * (Rp + Sp) * p.wsize,
-                     p.brs + <Py_ssize_t>l * (Rp + Sp), b.buf + Rp, rs, True)
+                     p.brs + <Py_ssize_t>l * (Rp + Sp), 0, b.buf + Rp, rs, True)
 
         # hid = relu(relu(skip) @ out1_w + out1_b)
         _relu(nb, Sp, b.buf + 2 * Rp, b.sk, rs)
-        _product(p, nb, Sp, Sp, b.sk, Sp, p.w1, p.b1, b.hid, Sp, False)
+        _product(p, nb, Sp, Sp, b.sk, Sp, p.w1, p.b1, 0, b.hid, Sp, False)
         _relu(nb, Sp, b.hid, b.hid, Sp)
         # logits = hid @ out2_w + out2_b
-        _product(p, nb, Qp, Sp, b.hid, Sp, p.w2, p.b2, b.logits, Qp, False)
+        _product(p, nb, Qp, Sp, b.hid, Sp, p.w2, p.b2, 0, b.logits, Qp, False)
 
         if a.logits_out != NULL:
             for i in range(nb):
@@ -212,6 +221,18 @@ def _check_int(name, value, lo, hi):
     return int(value)
 
 
+cdef void _pack_bias(float *dst, dil_b, cond, int D, int Dp) except *:
+    """dst (L, nb, 2Dp) := dil_b[l] + cond[i, l] for each row i, [filter | gate] padded to Dp."""
+    cdef const unsigned char[::1] flat
+    nb, L = cond.shape[0], cond.shape[1]
+    full = (dil_b[None] + cond).transpose(1, 0, 2)  # (L, nb, 2D), a float32 sum
+    z = np.zeros((L, nb, 2 * Dp), np.float32)
+    z[:, :, :D] = full[:, :, :D]
+    z[:, :, Dp:Dp + D] = full[:, :, D:]
+    flat = z.view(np.uint8).ravel()
+    memcpy(dst, &flat[0], flat.shape[0])
+
+
 cdef class State:
     """Incremental generation state of the compiled kernel for `batch_size` clips.
 
@@ -223,6 +244,10 @@ cdef class State:
     n_threads : int, default 1
         Threads the rows are split across (at most `batch_size` are used).
         Results do not depend on it.
+    cond : ndarray of float32, shape (batch_size, L, 2D), optional
+        Per-row conditioning bias (format 2), added to z of every layer at
+        every step. It is folded into the bias of z once (``dil_b[l] +
+        cond[row, l]``, a float32 sum), so a step costs what it does without.
     _gemm : {"auto", "simd", "blas"}
         Private, for tests and benchmarks: force the path of the products.
     _act : {"auto", "simd", "scalar"}
@@ -248,7 +273,7 @@ cdef class State:
         self.dil_mem = NULL
         self.busy = False
 
-    def __init__(self, model, batch_size, n_threads=1, *, _gemm="auto", _act="auto",
+    def __init__(self, model, batch_size, n_threads=1, cond=None, *, _gemm="auto", _act="auto",
                  _weights="auto"):
         cdef Plan *p = &self.plan
         cdef Block *b
@@ -292,6 +317,8 @@ cdef class State:
         S = W["skip_b"].shape[1]
         if L < 1 or min(dilations) < 1:
             raise GenerationError(f"dilations must be positive, got {dilations!r}")
+        if cond is not None:
+            _check_array("cond", cond, np.float32, (batch_size, L, 2 * D))
         Rp, Dp, Sp, Qp = _pad(R, 16), _pad(D, 8), _pad(S, 16), _pad(Q, 16)
         p.L, p.Q, p.R, p.D, p.S = L, Q, R, D, S
         p.Rp, p.Dp, p.Sp, p.Qp = Rp, Dp, Sp, Qp
@@ -388,6 +415,11 @@ cdef class State:
             b.hid = <float *>fd_calloc_aligned(<Py_ssize_t>b.nb * Sp * sizeof(float))
             b.logits = <float *>fd_calloc_aligned(<Py_ssize_t>b.nb * Qp * sizeof(float))
             b.scratch = <float *>fd_calloc_aligned(fd_sample_scratch(Q) * sizeof(float))
+            if cond is not None:
+                b.zb = <float *>fd_calloc_aligned(<Py_ssize_t>L * b.nb * 2 * Dp * sizeof(float))
+                if b.zb == NULL:
+                    raise MemoryError("cannot allocate the kernel's conditioning bias")
+                _pack_bias(b.zb, W["dil_b"], cond[b.row0:b.row0 + b.nb], D, Dp)
             if (b.ring == NULL or b.ring_off == NULL or b.head == NULL or b.prev == NULL
                     or b.buf == NULL or b.z == NULL or b.h == NULL or b.sk == NULL
                     or b.hid == NULL or b.logits == NULL or b.scratch == NULL):
@@ -417,6 +449,7 @@ cdef class State:
                 fd_free_aligned(b.hid)
                 fd_free_aligned(b.logits)
                 fd_free_aligned(b.scratch)
+                fd_free_aligned(b.zb)
             free(self.blocks)
         fd_free_aligned(self.weights_mem)
         free(self.dil_mem)

@@ -1,1 +1,1 @@
-"""Pretrained models shipped with fastdrum (format-1 .npz files and their model cards)."""
+"""Pretrained models shipped with fastdrum (.npz model files, format 1 or 2, and their model cards)."""
