@@ -12,6 +12,7 @@ Examples
 from ._errors import (
     BackendUnavailableError,
     FastDrumError,
+    FastDrumWarning,
     GenerationError,
     LibraryError,
     LimitExceededError,
@@ -21,16 +22,16 @@ from ._errors import (
     PatternError,
     SchedulerUnavailableError,
 )
-from ._generate import generate
 from ._version import __version__
-from .model import Model, available_models, load_model
-from .mulaw import mu_law_decode, mu_law_encode
 
-# The drum machine (sequencer, kits, post-processing, MIDI) needs scipy.signal,
-# which alone takes longer to import than the rest of fastdrum: its modules and
-# names load on first use (PEP 562), so `import fastdrum` stays fast.
+# Modules and names load on first use (PEP 562): the drum machine needs
+# scipy.signal, which alone takes longer to import than the rest of fastdrum,
+# and the `fastdrum` command must set up its signal handling before it imports
+# NumPy (a Ctrl-C during that import would otherwise end in a traceback).
 _LAZY_MODULES = ("sequencer", "kit", "post", "midi", "presets", "cli", "testing")
 _LAZY_NAMES = {"Kit": "kit", "generate_kit": "kit", "Pattern": "sequencer", "render": "sequencer",
+               "generate": "_generate", "Model": "model", "available_models": "model",
+               "load_model": "model", "mu_law_encode": "mulaw", "mu_law_decode": "mulaw",
                "library": "_library"}
 
 
@@ -56,6 +57,7 @@ __all__ = [
     "mu_law_encode",
     "mu_law_decode",
     "FastDrumError",
+    "FastDrumWarning",
     "ModelFormatError",
     "ModelNotFoundError",
     "GenerationError",

@@ -13,6 +13,7 @@ __all__ = [
     "LimitExceededError",
     "BackendUnavailableError",
     "PatternError",
+    "FastDrumWarning",
     "LibraryError",
     "NotWritableError",
     "SchedulerUnavailableError",
@@ -45,6 +46,10 @@ class BackendUnavailableError(FastDrumError, ImportError):
 
 class PatternError(FastDrumError, ValueError):
     """A drum pattern, preset or sequencer argument is invalid."""
+
+
+class FastDrumWarning(UserWarning):
+    """Input fastdrum can use but that looks wrong (e.g. clips too short to be drum hits)."""
 
 
 class LibraryError(FastDrumError, ValueError):

@@ -270,7 +270,8 @@ def generate(instrument_or_model, n=1, *, voice=None, duration=None, seed=None, 
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=n * (T - 1), unit="sample", unit_scale=True, desc="generating")
+        bar = tqdm(total=n * (T - 1), unit="sample", unit_scale=True,
+                   desc=f"generating {model.instrument}" if model.instrument else "generating")
     try:
         for b0 in range(0, n, batch_size):
             b1 = min(b0 + batch_size, n)

@@ -1,24 +1,29 @@
 """Atomic file and folder writing, and audio file I/O.
 
 Every file fastdrum writes goes through here: it is written to a temporary
-name in the destination's own directory and renamed into place with
-:func:`os.replace` only once complete, so an interrupted write (an error, or
-Ctrl-C) leaves no partial file behind. An existing destination is never
-replaced unless the caller says so (``overwrite=True``, ``--force``).
+name in the destination's own directory and put in place only once complete,
+so an interrupted write (an error, Ctrl-C, SIGTERM or SIGHUP under
+:func:`handle_signals`) leaves no partial file behind. An existing
+destination is never replaced unless the caller says so (``overwrite=True``,
+``--force``), and then a folder only if fastdrum wrote it (:data:`MANIFEST`).
+Publishing never replaces by accident: of two writers racing for one new
+name, exactly one wins and the other gets :class:`OutputExistsError`.
 """
 
 import contextlib
+import errno
+import json
 import os
 import shutil
+import signal
+import sys
 import tempfile
 import threading
 
-import numpy as np
-
 from ._errors import FastDrumError
 
-__all__ = ["OutputExistsError", "atomic_file", "atomic_dir", "write_audio", "read_audio",
-           "AUDIO_FORMATS", "TEMP_PREFIX", "stale_temporaries"]
+__all__ = ["OutputExistsError", "Interrupted", "atomic_file", "atomic_dir", "check_dest", "handle_signals",
+           "write_audio", "read_audio", "AUDIO_FORMATS", "MANIFEST", "TEMP_PREFIX", "stale_temporaries"]
 
 #: Audio container -> (soundfile format, subtype). 24-bit PCM keeps the
 #: generated clips' resolution and is read by every sampler.
@@ -27,6 +32,12 @@ AUDIO_FORMATS = {"wav": ("WAV", "PCM_24"), "flac": ("FLAC", "PCM_24")}
 
 #: Start of the names that files and folders are written under before their rename.
 TEMP_PREFIX = ".fastdrum-"
+
+#: The file fastdrum puts in every folder it writes, listing the folder's files; ``--force``
+#: (``overwrite=True``) replaces only a folder that holds it and nothing it does not list.
+#: (Not a TEMP_PREFIX name: it stays.)
+MANIFEST = ".fastdrum.manifest.json"
+MAX_MANIFEST_BYTES = 2**20
 
 
 class OutputExistsError(FastDrumError, FileExistsError):
@@ -55,14 +66,276 @@ def _umask():
     return mask
 
 
-def _check_dest(path, overwrite):
+def _exists_error(path):
+    return OutputExistsError(f"{path!r} already exists (pass overwrite=True, or --force, to replace it)")
+
+
+def _read_manifest(path):
+    """The file names a fastdrum manifest in folder `path` lists, or None if it has no valid one."""
+    mpath = os.path.join(path, MANIFEST)
+    try:
+        if os.path.islink(mpath) or not os.path.isfile(mpath) or os.path.getsize(mpath) > MAX_MANIFEST_BYTES:
+            return None
+        with open(mpath, encoding="utf-8") as f:
+            data = json.load(f)
+        files = data["files"] if data.get("written_by") == "fastdrum" else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return None
+    if not isinstance(files, list) or not all(isinstance(n, str) for n in files):
+        return None
+    return set(files)
+
+
+def _check_replaceable(path, *, folder):
+    """Raise unless the existing `path` may be replaced by a file (`folder` False) or a folder.
+
+    A folder replaces only a folder fastdrum wrote (its manifest lists every
+    entry), never the working folder or one holding it; a file replaces only a
+    file or a link, never a folder.
+    """
+    is_dir = os.path.isdir(path) and not os.path.islink(path)
+    if not folder:
+        if is_dir:
+            raise OutputExistsError(f"{path!r} is a folder; refusing to replace it with a file")
+        return
+    if not is_dir:
+        raise OutputExistsError(f"{path!r} exists and is not a folder; refusing to replace it with a folder")
+    real = os.path.realpath(path)
+    cwd = os.path.realpath(os.getcwd())
+    if cwd == real or cwd.startswith(real.rstrip(os.sep) + os.sep):
+        raise OutputExistsError(f"{path!r} is the working folder or holds it; refusing to replace it")
+    listed = _read_manifest(path)
+    if listed is None:
+        raise OutputExistsError(f"{path!r} is a folder fastdrum did not write (it has no {MANIFEST}); "
+                                "refusing to replace it, even with --force")
+    extra = sorted(set(os.listdir(path)) - listed - {MANIFEST})
+    if extra:
+        shown = ", ".join(map(repr, extra[:3])) + (f" and {len(extra) - 3} more" if len(extra) > 3 else "")
+        raise OutputExistsError(f"{path!r} holds files fastdrum did not write ({shown}); "
+                                "refusing to replace it, even with --force")
+
+
+def check_dest(path, *, overwrite=False, folder=False):
+    """Check, before any work, that `path` can be written (a file, or a folder if `folder`).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    overwrite : bool, default False
+        Allow replacing an existing `path`: a file replaces a file; a folder
+        replaces only a folder that fastdrum wrote (it holds fastdrum's
+        manifest and nothing it does not list), never the working folder or
+        one holding it.
+    folder : bool, default False
+
+    Returns
+    -------
+    path : str
+    parent : str
+        The absolute path of the folder that holds `path`.
+
+    Raises
+    ------
+    OutputExistsError
+        If `path` exists and may not be replaced.
+    FileNotFoundError
+        If the folder that would hold `path` does not exist.
+    """
     path = os.fspath(path)
-    if not overwrite and os.path.lexists(path):
-        raise OutputExistsError(f"{path!r} already exists (pass overwrite=True, or --force, to replace it)")
+    if os.path.lexists(path):
+        if not overwrite:
+            raise _exists_error(path)
+        _check_replaceable(path, folder=folder)
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
         raise FileNotFoundError(f"cannot write {path!r}: directory {parent!r} does not exist")
     return path, parent
+
+
+# -- signals ----------------------------------------------------------------------------------
+_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT, SIGTERM or SIGHUP arrived (under :func:`handle_signals`); `signum` says which."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+_STOPPING = []  # non-empty once a handled signal has been raised: later ones are ignored
+
+
+def _on_signal(signum, frame):
+    if _STOPPING:
+        return  # already stopping: let the clean-up finish
+    _STOPPING.append(signum)
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def handle_signals():
+    """Make SIGINT, SIGTERM and SIGHUP raise :class:`Interrupted` (a KeyboardInterrupt) in this block.
+
+    So every signal that ends the process runs the same clean-up as Ctrl-C:
+    temporary files are removed, and a replacement either completes or leaves
+    the old output. Signals after the first are ignored while the clean-up
+    runs. Outside the main thread this does nothing (Python delivers signals
+    there only).
+    """
+    import threading as _threading
+
+    if _threading.current_thread() is not _threading.main_thread():
+        yield
+        return
+    old = {s: signal.getsignal(s) for s in _SIGNALS}
+    _STOPPING.clear()
+    for s in _SIGNALS:
+        signal.signal(s, _on_signal)
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h if h is not None else signal.SIG_DFL)
+        _STOPPING.clear()
+
+
+@contextlib.contextmanager
+def _uninterrupted():
+    """Hold back SIGINT, SIGTERM and SIGHUP in this block; they are delivered when it ends.
+
+    Used where an output is put in place and where temporary files are removed,
+    so that neither is cut half-way, whatever handler the program has.
+    """
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+# -- publishing without replacing -------------------------------------------------------------
+_AT_FDCWD = -100
+_RENAME_NOREPLACE = 1
+_RENAME_EXCHANGE = 2
+_RENAMEAT2 = []
+
+
+def _renameat2(src, dst, flags):
+    """Linux renameat2(2): True if done, False where the OS or file system lacks it; OSError else."""
+    if not _RENAMEAT2:
+        fn = None
+        if sys.platform.startswith("linux"):
+            try:
+                import ctypes
+
+                fn = ctypes.CDLL(None, use_errno=True).renameat2
+                fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+                fn.restype = ctypes.c_int
+            except (OSError, AttributeError):  # no glibc 2.28+ wrapper
+                fn = None
+        _RENAMEAT2.append(fn)
+    fn = _RENAMEAT2[0]
+    if fn is None:
+        return False
+    import ctypes
+
+    if fn(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), flags) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), os.fspath(dst))
+
+
+def _publish_file(tmp, path, overwrite):
+    """Move the finished `tmp` to `path`; unless `overwrite`, never over an existing `path`.
+
+    Without overwrite: a hard link (atomic, fails if `path` exists) and then
+    the temporary name is removed; where the file system has no hard links,
+    renameat2(RENAME_NOREPLACE); where that is missing too, `path` is claimed
+    with an exclusive create and then replaced.
+    """
+    if overwrite:
+        if os.path.isdir(path) and not os.path.islink(path):
+            raise OutputExistsError(f"{path!r} is a folder; refusing to replace it with a file")
+        os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path, follow_symlinks=False)
+    except FileExistsError:
+        raise _exists_error(path) from None
+    except OSError:  # no hard links here (e.g. FAT, some network file systems)
+        try:
+            if _renameat2(tmp, path, _RENAME_NOREPLACE):
+                return
+        except FileExistsError:
+            raise _exists_error(path) from None
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            raise _exists_error(path) from None
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)
+
+
+def _remove(path):
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+def _publish_dir(tmp, path, overwrite):
+    """Move the finished folder `tmp` to `path` (see :func:`atomic_dir`)."""
+    if overwrite and os.path.lexists(path):
+        _check_replaceable(path, folder=True)
+        if _renameat2(tmp, path, _RENAME_EXCHANGE):
+            _remove(tmp)  # it now holds the previous output
+            return
+        # Fallback (no renameat2): move the old folder aside, put the new one in place, delete the old.
+        old = tempfile.mkdtemp(prefix=TEMP_PREFIX + "old-", dir=os.path.dirname(os.path.abspath(path)))
+        os.rmdir(old)
+        os.rename(path, old)
+        try:
+            os.rename(tmp, path)
+        except BaseException:
+            os.rename(old, path)
+            raise
+        _remove(old)
+        return
+    try:
+        if _renameat2(tmp, path, _RENAME_NOREPLACE):
+            return
+    except FileExistsError:
+        raise _exists_error(path) from None
+    # Fallback (no renameat2): claim the name with an exclusive mkdir, then rename onto that empty
+    # folder (rename(2) replaces an empty folder, and fails if another writer put anything in it).
+    try:
+        os.mkdir(path)
+    except FileExistsError:
+        raise _exists_error(path) from None
+    try:
+        os.rename(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.rmdir(path)
+        raise
+
+
+def _write_manifest(folder):
+    names = sorted(n for n in os.listdir(folder) if n != MANIFEST)
+    from ._version import __version__
+
+    with open(os.path.join(folder, MANIFEST), "w", encoding="utf-8") as f:
+        json.dump({"written_by": "fastdrum", "version": __version__, "files": names}, f, indent=1)
+        f.write("\n")
 
 
 @contextlib.contextmanager
@@ -71,13 +344,16 @@ def atomic_file(path, *, overwrite=False, suffix=""):
 
     The temporary file lives in `path`'s directory (so the final rename is
     atomic); it is removed if the block raises, KeyboardInterrupt included.
+    Without `overwrite` the file is published with a hard link, which fails if
+    `path` exists: of two writers racing for one name, exactly one wins.
 
     Parameters
     ----------
     path : str or os.PathLike
         The destination.
     overwrite : bool, default False
-        Replace `path` if it exists; otherwise raise :class:`OutputExistsError`.
+        Replace `path` if it exists (a file, never a folder); otherwise raise
+        :class:`OutputExistsError`.
     suffix : str
         Suffix of the temporary name (some writers choose a format by it).
 
@@ -91,18 +367,21 @@ def atomic_file(path, *, overwrite=False, suffix=""):
     >>> os.listdir(d)
     ['a.txt']
     """
-    path, parent = _check_dest(path, overwrite)
-    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=suffix + ".tmp", dir=parent)
-    os.close(fd)
+    path, parent = check_dest(path, overwrite=overwrite)
+    tmp = None
     try:
+        with _uninterrupted():
+            fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=suffix + ".tmp", dir=parent)
+            os.close(fd)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
         yield tmp
-        if not overwrite and os.path.lexists(path):
-            raise OutputExistsError(f"{path!r} already exists (pass overwrite=True, or --force, to replace it)")
-        os.replace(tmp, path)
+        with _uninterrupted():
+            _publish_file(tmp, path, overwrite)
+            tmp = None
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with _uninterrupted():
+                _remove(tmp)
         raise
 
 
@@ -110,9 +389,16 @@ def atomic_file(path, *, overwrite=False, suffix=""):
 def atomic_dir(path, *, overwrite=False):
     """Context manager yielding a temporary folder that becomes `path` on success.
 
-    The folder is filled under a temporary name beside `path`, then renamed.
-    With `overwrite`, an existing `path` is moved aside first and deleted only
-    after the new folder is in place.
+    The folder is filled under a temporary name beside `path`; a manifest
+    (:data:`MANIFEST`, listing its files) is added, and it is renamed into
+    place without replacing anything (renameat2 ``RENAME_NOREPLACE``). With
+    `overwrite`, an existing `path` that fastdrum wrote (see
+    :func:`check_dest`) is swapped with the new folder in one step
+    (``RENAME_EXCHANGE``) and then deleted. Where renameat2 is missing (not
+    Linux, or an old C library or file system), the name is claimed with an
+    exclusive ``mkdir`` before the rename, and a replaced folder is moved aside
+    first; signals are held back meanwhile, so either way the swap completes
+    or the old folder stays.
 
     Examples
     --------
@@ -120,35 +406,47 @@ def atomic_dir(path, *, overwrite=False):
     >>> d = tempfile.mkdtemp()
     >>> with atomic_dir(os.path.join(d, "kit")) as tmp:
     ...     open(os.path.join(tmp, "x.txt"), "w").close()
-    >>> sorted(os.listdir(d)), os.listdir(os.path.join(d, "kit"))
-    (['kit'], ['x.txt'])
+    >>> sorted(os.listdir(d)), sorted(os.listdir(os.path.join(d, "kit")))
+    (['kit'], ['.fastdrum.manifest.json', 'x.txt'])
     """
-    path, parent = _check_dest(path, overwrite)
-    tmp = tempfile.mkdtemp(prefix=TEMP_PREFIX, suffix=".tmp", dir=parent)
-    old = None
+    path, parent = check_dest(path, overwrite=overwrite, folder=True)
+    tmp = None
     try:
+        with _uninterrupted():
+            tmp = tempfile.mkdtemp(prefix=TEMP_PREFIX, suffix=".tmp", dir=parent)
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
         yield tmp
-        if os.path.lexists(path):
-            if not overwrite:
-                raise OutputExistsError(f"{path!r} already exists (pass overwrite=True, or --force, to replace it)")
-            old = tempfile.mkdtemp(prefix=TEMP_PREFIX + "old-", dir=parent)
-            os.rmdir(old)
-            os.replace(path, old)
-        os.replace(tmp, path)
+        _write_manifest(tmp)
+        with _uninterrupted():
+            _publish_dir(tmp, path, overwrite)
+            tmp = None
     except BaseException:
-        if old is not None and not os.path.lexists(path):
-            os.replace(old, path)  # put the previous version back
-            old = None
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            with _uninterrupted():
+                _remove(tmp)
         raise
-    finally:
-        if old is not None:
-            if os.path.isdir(old) and not os.path.islink(old):
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(old)
+
+
+def check_regular_file(path, what):
+    """Raise FileNotFoundError (or OSError for a FIFO, device or folder) unless `path` is a regular file.
+
+    Examples
+    --------
+    >>> check_regular_file("/dev/null", "MIDI file")
+    Traceback (most recent call last):
+    ...
+    OSError: MIDI file '/dev/null' is not a regular file (a device, FIFO or folder)
+    """
+    import stat
+
+    path = os.fspath(path)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{what} {path!r} does not exist") from None
+    if not stat.S_ISREG(mode):
+        raise OSError(f"{what} {path!r} is not a regular file (a device, FIFO or folder)")
+    return path
 
 
 def stale_temporaries(folder):
@@ -169,22 +467,45 @@ def stale_temporaries(folder):
 
 
 def audio_format(path, format=None):
-    """The container ("wav" or "flac") for `path`: `format`, else the extension."""
-    if format is None:
-        ext = os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
-        format = ext if ext in AUDIO_FORMATS else "wav"
-    if format not in AUDIO_FORMATS:
+    """The container ("wav" or "flac") for `path`: its extension, else `format`; never another.
+
+    A name with another extension (``beat.mp3``, ``out.txt``) is refused
+    rather than given WAV data under a name that says otherwise.
+
+    Examples
+    --------
+    >>> audio_format("beat.FLAC"), audio_format("beat", "wav")
+    ('flac', 'wav')
+    >>> audio_format("beat.mp3")
+    Traceback (most recent call last):
+    ...
+    fastdrum._errors.FastDrumError: cannot write audio as 'beat.mp3': fastdrum writes .flac or .wav files
+    """
+    if format is not None and format not in AUDIO_FORMATS:
         raise FastDrumError(f"audio format must be one of {sorted(AUDIO_FORMATS)!r}, got {format!r}")
-    return format
+    ext = os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
+    if ext in AUDIO_FORMATS:
+        if format is not None and format != ext:
+            raise FastDrumError(f"format {format!r} does not match the extension of {os.fspath(path)!r}")
+        return ext
+    if not ext and format is not None:
+        return format
+    raise FastDrumError(f"cannot write audio as {os.fspath(path)!r}: fastdrum writes "
+                        f"{' or '.join('.' + f for f in sorted(AUDIO_FORMATS))} files")
 
 
 def _write_audio_raw(path, y, sr, format):
+    import numpy as np
     import soundfile as sf
 
     fmt, subtype = AUDIO_FORMATS[format]
     y = np.asarray(y, dtype=np.float32)
     data = y.T if y.ndim == 2 else y  # fastdrum's stereo is (2, T); soundfile wants (T, 2)
-    sf.write(path, np.clip(data, -1.0, 1.0), int(sr), format=fmt, subtype=subtype)
+    try:
+        sf.write(path, np.clip(data, -1.0, 1.0), int(sr), format=fmt, subtype=subtype)
+    except RuntimeError as exc:  # soundfile.LibsndfileError (e.g. "System error." on a full disk)
+        raise OSError(errno.EIO, f"cannot write audio ({' '.join(str(exc).split())}; is the disk full?)",
+                      os.fspath(path)) from None
 
 
 def write_audio(path, y, sr, *, format=None, overwrite=False):
@@ -202,6 +523,7 @@ def write_audio(path, y, sr, *, format=None, overwrite=False):
     Examples
     --------
     >>> import os, tempfile
+    >>> import numpy as np
     >>> p = os.path.join(tempfile.mkdtemp(), "tone.wav")
     >>> write_audio(p, np.zeros(100, dtype=np.float32), 16000)
     >>> read_audio(p)[0].shape
@@ -214,8 +536,11 @@ def write_audio(path, y, sr, *, format=None, overwrite=False):
 
 def read_audio(path):
     """Read an audio file as float32: ``(y, sr)``, ``y`` of shape (T,) or (channels, T)."""
+    import numpy as np
     import soundfile as sf
 
-    data, sr = sf.read(os.fspath(path), dtype="float32", always_2d=True)
+    path = os.fspath(path)
+    check_regular_file(path, "audio file")
+    data, sr = sf.read(path, dtype="float32", always_2d=True)
     y = data[:, 0] if data.shape[1] == 1 else data.T
     return np.ascontiguousarray(y), int(sr)

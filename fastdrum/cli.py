@@ -16,8 +16,6 @@ import os
 import secrets
 import sys
 
-import numpy as np
-
 from . import _io
 from ._errors import FastDrumError
 from ._version import __version__
@@ -25,6 +23,9 @@ from ._version import __version__
 __all__ = ["main"]
 
 PROG = "fastdrum"
+
+#: Bound on a pattern file's size (a bar of MAX_STEPS steps on every instrument is about 700 KB).
+MAX_PATTERN_BYTES = 2**20
 
 
 class CLIError(FastDrumError, ValueError):
@@ -53,6 +54,15 @@ def _int_at_least(lo, what):
 
 
 _positive_int = _int_at_least(1, "a positive integer")
+
+
+def _sample_rate(text):
+    from ._format import MAX_SAMPLE_RATE
+
+    value = _positive_int(text)
+    if value > MAX_SAMPLE_RATE:
+        raise argparse.ArgumentTypeError(f"expected a sample rate in [1, {MAX_SAMPLE_RATE}] Hz, got {text!r}")
+    return value
 _nonneg_int = _int_at_least(0, "a non-negative integer")
 
 
@@ -105,7 +115,7 @@ def _output(parser, *, what, audio=True):
     if audio:
         parser.add_argument("--format", choices=sorted(_io.AUDIO_FORMATS), default=None,
                             help="audio file format (default: from the file name, else wav)")
-        parser.add_argument("--sample-rate", type=_positive_int, default=None, metavar="HZ",
+        parser.add_argument("--sample-rate", type=_sample_rate, default=None, metavar="HZ",
                             help="resample the audio to this rate (default: the models')")
         parser.add_argument("--no-post", dest="post", action="store_false",
                             help="no post-processing (EQ, compression, gate, normalisation)")
@@ -197,7 +207,8 @@ def build_parser():
 
     p = subs.add_parser("plot", help="plot generated clips beside training primers (PNG)",
                         description="Draw waveforms and spectrograms of generated clips beside the model's "
-                                    "training primers, per instrument, into a PNG (needs matplotlib).")
+                                    "training primers (the first samples of its training clips), per "
+                                    "instrument, into a PNG (needs matplotlib: pip install 'fastdrum[plot]').")
     p.add_argument("instruments", nargs="*", metavar="INSTRUMENT",
                    help="instruments to plot (default: every shipped model, or the --model ones)")
     p.add_argument("-n", type=_positive_int, default=4, metavar="N", help="clips per instrument (default 4)")
@@ -223,14 +234,14 @@ def _say(args, text):
         print(text)
 
 
-def _check_output(path, force):
-    """Fail early (before any work) if `path` cannot be written."""
-    path = os.fspath(path)
-    if os.path.lexists(path) and not force:
-        raise _io.OutputExistsError(f"{path!r} already exists (use --force to replace it)")
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise CLIError(f"cannot write {path!r}: directory {parent!r} does not exist")
+def _check_output(path, force, *, folder=False):
+    """Fail early (before any work) if `path` cannot be written (or, with --force, replaced)."""
+    try:
+        path, parent = _io.check_dest(path, overwrite=force, folder=folder)
+    except _io.OutputExistsError as exc:
+        raise _io.OutputExistsError(str(exc).replace("pass overwrite=True, or --force,", "use --force")) from None
+    except FileNotFoundError as exc:
+        raise CLIError(str(exc)) from None
     if not os.access(parent, os.W_OK | os.X_OK):
         raise CLIError(f"cannot write {path!r}: directory {parent!r} is not writable")
     return path
@@ -316,7 +327,7 @@ def _cmd_generate(args):
     from .kit import _instrument_from_filename, _resample
     from .model import load_model
 
-    out = _check_output(args.output, args.force)
+    out = _check_output(args.output, args.force, folder=True)
     overrides = _model_overrides(args)
     target = args.instrument
     # A voice (of a blend, the heaviest) names the clips and chooses their post-processing.
@@ -382,7 +393,7 @@ def _cmd_kit(args):
     """``fastdrum kit``."""
     from .kit import generate_kit
 
-    out = _check_output(args.output, args.force)
+    out = _check_output(args.output, args.force, folder=True)
     overrides = _model_overrides(args)
     instruments = _instrument_list(args, overrides)
     models = _models_for(instruments, overrides)
@@ -397,9 +408,15 @@ def _read_pattern(args):
     from .sequencer import Pattern
 
     text = "house" if args.pattern is None else args.pattern
-    if "=" not in text and os.path.isfile(text):
-        with open(text, encoding="utf-8") as f:
-            text = f.read()
+    if "=" not in text and os.path.exists(text):
+        _io.check_regular_file(text, "pattern file")
+        if os.path.getsize(text) > MAX_PATTERN_BYTES:
+            raise CLIError(f"pattern file {text!r} is more than the limit of {MAX_PATTERN_BYTES} bytes")
+        try:
+            with open(text, encoding="utf-8") as f:
+                text = f.read(MAX_PATTERN_BYTES)
+        except UnicodeDecodeError as exc:
+            raise CLIError(f"pattern file {args.pattern!r} is not UTF-8 text ({exc.reason})") from None
     return Pattern.parse(text, steps_per_beat=args.steps_per_beat)
 
 
@@ -458,6 +475,8 @@ def _cmd_beat(args):
             raise CLIError(f"--midi-out {args.midi_out!r} is the same file as --output")
     pan = _instrument_values(args.pan, "--pan", lo=-1.0, hi=1.0)
     gain = {k: 10.0 ** (v / 20.0) for k, v in _instrument_values(args.level, "--level", lo=-120.0, hi=24.0).items()}
+    import numpy as np
+
     seed = _seed(args)
     kit_seed, sched_seed, mix_seed = (int(v) for v in np.random.SeedSequence(seed).generate_state(3))
     if not 0.0 <= args.humanize_time <= 1000.0:  # also refuses nan
@@ -477,15 +496,16 @@ def _cmd_beat(args):
         if not args.tail:
             raise CLIError("--no-tail applies to patterns, not to --midi")
         pattern = None
-        hits = midi.read_midi(args.midi)
+        hits, midi_seconds = midi.read_midi(args.midi, with_length=True)
         if not hits:
             raise midi.MidiError(f"MIDI file {args.midi!r} has no GM drum notes on channel 10")
         what = os.path.basename(args.midi)
 
     is_midi_out = out.lower().endswith((".mid", ".midi"))
-    ext = os.path.splitext(out)[1].lower().lstrip(".")
-    if args.format and ext in _io.AUDIO_FORMATS and ext != args.format:
-        raise CLIError(f"--format {args.format} does not match the output's extension {out!r}")
+    if not is_midi_out:
+        _io.audio_format(out, args.format)  # before any work: .wav, .flac (or --format with no extension)
+    if args.midi_out and not args.midi_out.lower().endswith((".mid", ".midi")):
+        raise CLIError(f"--midi-out {args.midi_out!r} must end in .mid or .midi")
     if is_midi_out:
         if pattern is None:
             raise CLIError("a .mid output needs a pattern, not --midi")
@@ -505,9 +525,9 @@ def _cmd_beat(args):
                 gain=gain)
     if pattern is not None:
         length = sequencer.beat_length(pattern, bpm=bpm, bars=args.bars, sr=kit.sr)
-        y = sequencer.mix(hits, kit, length=length, tail=args.tail, **opts)
     else:
-        y = midi.render_midi(args.midi, kit, **opts)
+        length = round(midi_seconds * kit.sr)  # as render_midi does, without reading the file again
+    y = sequencer.mix(hits, kit, length=length, tail=args.tail, **opts)
     if args.midi_out:
         midi.write_midi(args.midi_out, pattern, overwrite=args.force, **sched)
     _io.write_audio(out, y, kit.sr, format=args.format, overwrite=args.force)
@@ -605,12 +625,15 @@ def _cmd_plot(args):
         from matplotlib.figure import Figure
     except ImportError:
         raise CLIError("fastdrum plot needs matplotlib: pip install 'fastdrum[plot]'") from None
+    import numpy as np
     from scipy import signal
 
     from ._generate import _resolve_model, generate
     from .mulaw import mu_law_decode
 
     out = _check_output(args.output, args.force)
+    if os.path.splitext(out)[1].lower() != ".png":
+        raise CLIError(f"fastdrum plot writes PNG files: name the output .png, not {out!r}")
     overrides = _model_overrides(args)
     instruments = _instrument_list(args, overrides)
     models = {inst: _resolve_model(m) for inst, m in _models_for(instruments, overrides).items()}
@@ -637,9 +660,17 @@ def _cmd_plot(args):
                 continue
             t = np.arange(clips.shape[1]) / sr * 1000.0
             for c in clips:
-                ax_w.plot(t, c, linewidth=0.6, alpha=0.7)
+                ax_w.plot(t, c, linewidth=0.6, alpha=0.7, drawstyle="steps-post" if clips is primers else None)
             ax_w.set_xlabel("ms", fontsize=8)
             ax_w.set_ylim(-1.05, 1.05)
+            if clips is primers:  # only the first P codes of each training clip are in a model file
+                ax_w.set_title(f"{inst}: {label}, the first {clips.shape[1]} samples "
+                               f"({1000 * clips.shape[1] / sr:.1f} ms) of training clips", fontsize=9)
+                if clips.shape[1] < 256:
+                    ax_s.text(0.5, 0.5, f"{clips.shape[1]} samples: too short for a spectrogram", ha="center",
+                              va="center", transform=ax_s.transAxes)
+                    ax_s.set_axis_off()
+                    continue
             nper = int(min(256, max(8, clips.shape[1] // 8), clips.shape[1]))
             _, _, S = signal.spectrogram(clips.astype(np.float64), fs=sr, nperseg=nper,
                                          noverlap=nper * 3 // 4, axis=-1)
@@ -722,7 +753,8 @@ def main(argv=None):
     Returns
     -------
     int
-        0 on success, 2 on bad input (one line on stderr), 130 on Ctrl-C.
+        0 on success, 2 on bad input (one line on stderr), 128 + the signal's number on
+        SIGINT (Ctrl-C: 130), SIGTERM (143) or SIGHUP (129), after removing temporary files.
 
     Examples
     --------
@@ -732,21 +764,50 @@ def main(argv=None):
     >>> status, out.getvalue().splitlines()[0]
     (0, 'usage: fastdrum info [-h] [--json] [-q] MODEL')
     """
-    parser = build_parser()
+    import signal
+
+    with _io.handle_signals():  # SIGTERM and SIGHUP clean up as Ctrl-C does
+        try:
+            parser = build_parser()
+            try:
+                args = parser.parse_args(argv)
+            except SystemExit as exc:  # --help, --version, argparse errors
+                return exc.code if isinstance(exc.code, int) else 2
+            return _run(args)
+        except KeyboardInterrupt as exc:
+            signum = getattr(exc, "signum", signal.SIGINT)
+            name = {signal.SIGINT: "interrupted"}.get(signum) or f"stopped by {signal.Signals(signum).name}"
+            print(f"{PROG}: {name}", file=sys.stderr)
+            return 128 + int(signum)
+
+
+def _run(args):
+    import warnings
+
+    from ._errors import FastDrumWarning
+
+    def show(message, category, *rest, **kwargs):
+        print(f"{PROG} {args.command}: warning: {' '.join(str(message).split())}", file=sys.stderr)
+
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help, --version, argparse errors
-        return exc.code if isinstance(exc.code, int) else 2
-    try:
-        return args.func(args)
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", FastDrumWarning)
+            warnings.showwarning = show  # restored on leaving the block
+            return args.func(args)
     except BrokenPipeError:  # e.g. `fastdrum info kick | head`: stop quietly
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
+    except MemoryError:
+        print(f"{PROG} {args.command}: error: out of memory (ask for less: fewer clips, bars or hits)",
+              file=sys.stderr)
+        return 2
     except (FastDrumError, OSError) as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__
+        # the library's hint names a Python argument; the command's equivalent is asking for less
+        message = message.replace("(pass a larger max_samples= to allow it)",
+                                  "(ask for fewer clips with -n, or a shorter --duration)")
+        if len(message) > 500:  # never echo a huge argument whole
+            message = message[:400] + f" ... ({len(message)} characters)"
         print(f"{PROG} {args.command}: error: {message}", file=sys.stderr)
         return 2

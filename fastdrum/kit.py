@@ -10,12 +10,12 @@ Examples
 --------
 >>> import os, tempfile
 >>> import numpy as np
->>> kit = Kit({"kick": np.zeros((2, 100)), "hh": [np.zeros(50)]}, sr=16000)
+>>> kit = Kit({"kick": np.zeros((2, 100)), "hh": [np.zeros(100)]}, sr=16000)
 >>> kit
 <Kit sr=16000 kick: 2, hihat: 1>
 >>> path = kit.export(os.path.join(tempfile.mkdtemp(), "mykit"))
 >>> sorted(os.listdir(path))
-['drumkit.xml', 'hihat_000.wav', 'kick_000.wav', 'kick_001.wav', 'mykit.sfz']
+['.fastdrum.manifest.json', 'drumkit.xml', 'hihat_000.wav', 'kick_000.wav', 'kick_001.wav', 'mykit.sfz']
 >>> Kit.load(path)
 <Kit sr=16000 kick: 2, hihat: 1>
 """
@@ -24,6 +24,7 @@ import math
 import numbers
 import os
 import re
+import warnings
 import xml.etree.ElementTree as ET
 import zlib
 from collections import Counter
@@ -33,15 +34,25 @@ import numpy as np
 from scipy import signal
 
 from . import _io
-from ._errors import FastDrumError
+from ._errors import FastDrumError, FastDrumWarning
+from ._format import MAX_SAMPLE_RATE
 from ._seeds import seed_sequence
-from .sequencer import ALIASES, INSTRUMENTS
+from .sequencer import ALIASES, INSTRUMENTS, MAX_SAMPLES
 
 __all__ = ["Kit", "KitError", "generate_kit", "gm_note", "HYDROGEN_MAX_LAYERS"]
 
 #: Hydrogen (1.x) loads at most this many layers per instrument component;
 #: the drumkit.xml lists the first 16 variations (the SFZ lists them all).
 HYDROGEN_MAX_LAYERS = 16
+
+#: Bounds on a kit: audio files in a folder, samples (times channels) in one file, seconds of a
+#: clip (also after resampling to the kit's rate). Sample rates lie in [1, MAX_SAMPLE_RATE].
+MAX_KIT_FILES = 10_000
+MAX_FILE_SAMPLES = 2**24
+MAX_CLIP_SECONDS = 30
+#: Clips shorter than this (seconds) are read, with a warning: a truncated file?
+MIN_CLIP_SECONDS = 0.005
+MAX_DRUMKIT_XML_BYTES = 4 * 2**20
 
 _AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aif", ".aiff")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -91,12 +102,60 @@ def _notes(instruments):
     return notes
 
 
-def _resample(y, sr_from, sr_to):
+def _check_sr(sr, what="sr"):
+    """`sr` as an int, if it is an integer sample rate in [1, MAX_SAMPLE_RATE]; else KitError."""
+    if isinstance(sr, bool) or not isinstance(sr, numbers.Integral) or not 1 <= sr <= MAX_SAMPLE_RATE:
+        raise KitError(f"{what} must be an integer sample rate in [1, {MAX_SAMPLE_RATE}] Hz, got {sr!r}")
+    return int(sr)
+
+
+def _sfz_notes(instruments):
+    """{instrument: sorted MIDI notes it plays}: its GM notes, those of the GM instruments it stands in for."""
+    from .midi import NOTE_TO_INSTRUMENT
+    from .sequencer import FALLBACKS
+
+    notes = {inst: set() for inst in instruments}
+    for note, inst in NOTE_TO_INSTRUMENT.items():
+        seen = []
+        while inst is not None and inst not in notes and inst not in seen:
+            seen.append(inst)
+            inst = FALLBACKS.get(inst)
+        if inst in notes:
+            notes[inst].add(note)
+    own = _notes(instruments)
+    return {inst: sorted(notes[inst] | {own[inst]}) for inst in instruments}
+
+
+_BAD_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+def _check_text(what, text, *, newlines=False):
+    """`text` if XML 1.0 and an SFZ line can hold it: no control characters, valid UTF-8; else KitError."""
+    if not isinstance(text, str):
+        raise KitError(f"{what} must be a string, got {text!r}")
+    bad = _BAD_XML_CHARS.search(text) or (None if newlines else re.search("[\r\n\t]", text))
+    if bad:
+        kind = "invalid UTF-8" if "\ud800" <= bad.group() <= "\udfff" else "a control character"
+        raise KitError(f"{what} {text[:60]!r} holds {kind} ({bad.group()!r}), which drumkit.xml and SFZ "
+                       "files cannot hold")
+    return text
+
+
+def _resample(y, sr_from, sr_to, *, what="a clip"):
+    """`y` (last axis) from `sr_from` to `sr_to` Hz, float32; at most MAX_CLIP_SECONDS long after."""
     if sr_from == sr_to:
         return np.asarray(y, dtype=np.float32)
+    n = np.shape(y)[-1]
+    n_out = -(-n * int(sr_to) // int(sr_from))
+    if n_out > MAX_CLIP_SECONDS * sr_to:
+        raise KitError(f"{what} of {n} samples at {sr_from} Hz would be {n_out / sr_to:.1f} s at {sr_to} Hz, "
+                       f"longer than the limit of {MAX_CLIP_SECONDS} s a clip")
     frac = Fraction(int(sr_to), int(sr_from))
-    return signal.resample_poly(np.asarray(y, dtype=np.float64), frac.numerator, frac.denominator,
-                                axis=-1).astype(np.float32)
+    y = np.asarray(y, dtype=np.float64)
+    if max(frac.numerator, frac.denominator) > 4096:
+        # resample_poly's filter has ~20 * max(up, down) taps (768000/767999: 15 million); FFT instead
+        return signal.resample(y, n_out, axis=-1).astype(np.float32)
+    return signal.resample_poly(y, frac.numerator, frac.denominator, axis=-1).astype(np.float32)
 
 
 class Kit:
@@ -127,8 +186,7 @@ class Kit:
     """
 
     def __init__(self, clips, sr, *, name="fastdrum"):
-        if isinstance(sr, bool) or not isinstance(sr, numbers.Integral) or not 1 <= sr <= 768_000:
-            raise KitError(f"sr must be a positive integer sample rate, got {sr!r}")
+        _check_sr(sr)
         if not hasattr(clips, "items") or not clips:
             raise KitError(f"a kit needs clips for at least one instrument, got {clips!r}")
         if not isinstance(name, str) or not name.strip() or any(c in name for c in "/\\\0"):
@@ -190,8 +248,7 @@ class Kit:
         >>> Kit({"kick": np.zeros((1, 160))}, sr=16000).resample(44100)["kick"][0].shape
         (441,)
         """
-        if isinstance(sr, bool) or not isinstance(sr, numbers.Integral) or not 1 <= sr <= 768_000:
-            raise KitError(f"sr must be a positive integer sample rate, got {sr!r}")
+        _check_sr(sr)
         if sr == self.sr:
             return self
         return Kit({k: [_resample(y, self.sr, sr) for y in v] for k, v in self._clips.items()},
@@ -255,12 +312,16 @@ class Kit:
         >>> kit = Kit({"kick": np.zeros((2, 100)), "snare": np.zeros((1, 80))}, sr=16000)
         >>> path = kit.export(os.path.join(tempfile.mkdtemp(), "808ish"), format="flac")
         >>> sorted(os.listdir(path))
-        ['808ish.sfz', 'drumkit.xml', 'kick_000.flac', 'kick_001.flac', 'snare_000.flac']
+        ['.fastdrum.manifest.json', '808ish.sfz', 'drumkit.xml', 'kick_000.flac', 'kick_001.flac', 'snare_000.flac']
         """
         if format not in _io.AUDIO_FORMATS:
             raise KitError(f"format must be one of {sorted(_io.AUDIO_FORMATS)!r}, got {format!r}")
         directory = os.fspath(directory)
-        name = os.path.basename(os.path.normpath(directory)) or self.name
+        name = _check_text("kit name", os.path.basename(os.path.normpath(directory)) or self.name)
+        for what, text in (("author", author), ("license", license)):
+            _check_text(what, text)
+        if info is not None:
+            _check_text("info", info, newlines=True)
         files = self._filenames(format)
         with _io.atomic_dir(directory, overwrite=overwrite) as tmp:
             for inst, clips in self._clips.items():
@@ -273,11 +334,14 @@ class Kit:
         return directory
 
     def to_sfz(self, files, *, name="fastdrum"):
-        """The SFZ text: one ``<group>`` per instrument on its GM note, round robin over the files.
+        """The SFZ text: ``<group>`` s on every General MIDI drum note, round robin over the files.
 
-        Each group has ``seq_length`` = its number of variations, and each
-        ``<region>`` its ``seq_position``; samples play to the end
-        (``loop_mode=one_shot``), and the closed hi-hat chokes the open one.
+        Each instrument plays on every GM note that fastdrum's own player maps
+        to it (:data:`fastdrum.midi.NOTE_TO_INSTRUMENT`, and for instruments
+        the kit lacks, their :data:`fastdrum.sequencer.FALLBACKS`): one group
+        per note. Each group has ``seq_length`` = the number of variations, and
+        each ``<region>`` its ``seq_position``; samples play to the end
+        (``loop_mode=one_shot``), and the closed hi-hats choke the open one.
 
         Parameters
         ----------
@@ -287,30 +351,41 @@ class Kit:
 
         Examples
         --------
-        >>> kit = Kit({"kick": np.zeros((2, 10))}, sr=8000)
-        >>> print(kit.to_sfz({"kick": ["k1.wav", "k2.wav"]}).split("// kick")[1])
-        : 2 variations
-        <group> key=36 seq_length=2
-        <region> sample=k1.wav seq_position=1
-        <region> sample=k2.wav seq_position=2
+        >>> kit = Kit({"kick": np.zeros((2, 10)), "snare": np.zeros((1, 10))}, sr=8000)
+        >>> sfz = kit.to_sfz({"kick": ["k1.wav", "k2.wav"], "snare": ["s.wav"]})
+        >>> print(sfz.split("// snare")[1])   # 37, 38, 40 are snares; a clap (39) borrows the snare
+        : 1 variation, notes 37, 38, 39, 40
+        <group> key=37 seq_length=1
+        <region> sample=s.wav seq_position=1
+        <group> key=38 seq_length=1
+        <region> sample=s.wav seq_position=1
+        <group> key=39 seq_length=1
+        <region> sample=s.wav seq_position=1
+        <group> key=40 seq_length=1
+        <region> sample=s.wav seq_position=1
         <BLANKLINE>
+        >>> [line for line in sfz.splitlines() if line.startswith("// kick")]   # toms borrow the kick
+        ['// kick: 2 variations, notes 35, 36, 41, 43, 45, 47, 48, 50']
         """
-        notes = _notes(self._clips)
+        name = _check_text("kit name", name)
+        keys = _sfz_notes(self._clips)
         lines = [f"// {name}: drum kit generated by fastdrum. "
                  "General MIDI drum notes, round robin over the variations",
-                 "<control>", "default_path=", "", "<global>", "loop_mode=one_shot", "amp_veltrack=100", ""]
+                 "<global>", "loop_mode=one_shot", "amp_veltrack=100", ""]
         choke_ids = {"hihat": 1, "openhat": 2}
         for inst in self._clips:
             n = len(files[inst])
-            lines.append(f"// {inst}: {n} variation{'s' if n != 1 else ''}")
-            group = f"<group> key={notes[inst]} seq_length={n}"
-            if inst in choke_ids:
-                group += f" group={choke_ids[inst]}"
-                if inst == "openhat":
-                    group += f" off_by={choke_ids['hihat']}"
-            lines.append(group)
-            for i, fname in enumerate(files[inst]):
-                lines.append(f"<region> sample={fname} seq_position={i + 1}")
+            lines.append(f"// {inst}: {n} variation{'s' if n != 1 else ''}, "
+                         f"note{'s' if len(keys[inst]) > 1 else ''} {', '.join(map(str, keys[inst]))}")
+            for key in keys[inst]:
+                group = f"<group> key={key} seq_length={n}"
+                if inst in choke_ids:
+                    group += f" group={choke_ids[inst]}"
+                    if inst == "openhat":
+                        group += f" off_by={choke_ids['hihat']}"
+                lines.append(group)
+                for i, fname in enumerate(files[inst]):
+                    lines.append(f"<region> sample={fname} seq_position={i + 1}")
             lines.append("")
         return "\n".join(lines)
 
@@ -339,6 +414,11 @@ class Kit:
                 e.text = str(text)
             return e
 
+        name = _check_text("kit name", name)
+        author = _check_text("author", author)
+        license = _check_text("license", license)
+        if info is not None:
+            info = _check_text("info", info, newlines=True)
         root = ET.Element(f"{{{ns}}}drumkit_info")
         sub(root, "name", name)
         sub(root, "author", author)
@@ -417,13 +497,16 @@ class Kit:
         >>> import soundfile as sf
         >>> d = tempfile.mkdtemp()
         >>> for f in ["Kick-Soft.wav", "Kick-Hard.wav", "HatOpen-1.wav"]:
-        ...     sf.write(os.path.join(d, f), np.zeros(10), 44100)
+        ...     sf.write(os.path.join(d, f), np.zeros(441), 44100)
         >>> Kit.load(d)
         <Kit sr=44100 kick: 2, openhat: 1>
         """
         directory = os.fspath(directory)
         if not os.path.isdir(directory):
+            if os.path.exists(directory):
+                raise KitError(f"kit folder {directory!r} is not a folder")
             raise FileNotFoundError(f"kit folder {directory!r} does not exist")
+        _refuse_links_out(directory)
         found = {}  # instrument -> list of paths
 
         def audio_files(folder):
@@ -439,6 +522,10 @@ class Kit:
                     inst = _instrument_from_filename(entry)
                     if inst:
                         found.setdefault(inst, []).extend(os.path.join(sub, p) for p in paths)
+        n_files = sum(len(v) for v in found.values()) + len(audio_files(directory))
+        if n_files > MAX_KIT_FILES:
+            raise KitError(f"kit folder {directory!r} holds {n_files} audio files, more than the limit of "
+                           f"{MAX_KIT_FILES}")
         named = _hydrogen_map(directory)
         for f in audio_files(directory):
             inst = named.get(f) or _instrument_from_filename(os.path.splitext(f)[0])
@@ -450,26 +537,79 @@ class Kit:
             raise KitError(f"no audio files ({', '.join(_AUDIO_EXTENSIONS)}) in {directory!r} or its subfolders")
         loaded = {}
         rates = Counter()
+        short = []
         for inst, paths in found.items():
             for p in paths:
-                try:
-                    y, rate = _io.read_audio(p)
-                except RuntimeError as exc:  # soundfile.LibsndfileError
-                    raise KitError(f"cannot read {p!r}: {exc}") from None
-                if y.ndim == 2:
-                    y = y.mean(axis=0)
+                y, rate = _read_clip(p)
                 if y.size == 0:
                     continue
-                loaded.setdefault(inst, []).append((y, rate))
+                if y.size < MIN_CLIP_SECONDS * rate:
+                    short.append(f"{os.path.relpath(p, directory)!r} ({1000 * y.size / rate:.1f} ms)")
+                loaded.setdefault(inst, []).append((y, rate, p))
                 rates[rate] += 1
         if not loaded:
             raise KitError(f"every audio file in {directory!r} is empty")
-        target = sr if sr is not None else max(rates)
-        if isinstance(target, bool) or not isinstance(target, numbers.Integral) or target <= 0:
-            raise KitError(f"sr must be a positive integer, got {sr!r}")
-        clips = {inst: [_resample(y, rate, target) for y, rate in ys] for inst, ys in loaded.items()}
+        if short:
+            warnings.warn(f"kit folder {directory!r}: {len(short)} clip{'s are' if len(short) > 1 else ' is'} "
+                          f"shorter than {1000 * MIN_CLIP_SECONDS:g} ms (truncated files?): "
+                          + ", ".join(short[:3]) + (f" and {len(short) - 3} more" if len(short) > 3 else ""),
+                          FastDrumWarning, stacklevel=2)
+        target = _check_sr(sr if sr is not None else max(rates))
+        clips, total = {}, 0
+        for inst, ys in loaded.items():
+            for y, rate, p in ys:
+                clips.setdefault(inst, []).append(_resample(y, rate, target, what=repr(p)))
+                total += clips[inst][-1].size
+                if total > MAX_SAMPLES:
+                    raise KitError(f"the clips of {directory!r} at {target} Hz add up to more than the limit of "
+                                   f"{MAX_SAMPLES} samples")
         kit_name = name or os.path.basename(os.path.normpath(directory)) or "kit"
         return cls(clips, int(target), name=kit_name)
+
+
+def _read_clip(path):
+    """A kit file as mono float32 and its rate; its rate and size are checked from the header first."""
+    import soundfile as sf
+
+    try:
+        _io.check_regular_file(path, "audio file")
+        info = sf.info(path)
+        if not isinstance(info.samplerate, numbers.Integral) or not 1 <= info.samplerate <= MAX_SAMPLE_RATE:
+            raise KitError(f"cannot read {path!r}: sample rate {info.samplerate!r} Hz is outside "
+                           f"[1, {MAX_SAMPLE_RATE}]")
+        if info.frames * info.channels > MAX_FILE_SAMPLES or info.frames > MAX_CLIP_SECONDS * info.samplerate:
+            raise KitError(f"cannot read {path!r}: {info.frames} frames of {info.channels} channels at "
+                           f"{info.samplerate} Hz is more than a one-shot (limits: {MAX_CLIP_SECONDS} s, "
+                           f"{MAX_FILE_SAMPLES} samples)")
+        y, rate = _io.read_audio(path)
+    except RuntimeError as exc:  # soundfile.LibsndfileError
+        raise KitError(f"cannot read {path!r}: {' '.join(str(exc).split())}") from None
+    if y.ndim == 2:
+        y = y.mean(axis=0)
+    if not np.isfinite(y).all():
+        raise KitError(f"cannot read {path!r}: it holds NaN or Inf samples")
+    return y, rate
+
+
+def _refuse_links_out(directory):
+    """Raise KitError naming every entry of the kit folder (and its subfolders) that resolves outside it."""
+    root = os.path.realpath(directory)
+    outside = []
+    for entry in sorted(os.listdir(directory)):
+        path = os.path.join(directory, entry)
+        targets = [(entry, path)]
+        if os.path.isdir(path):
+            real = os.path.realpath(path)
+            if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
+                targets += [(os.path.join(entry, f), os.path.join(path, f)) for f in sorted(os.listdir(path))]
+        for name, p in targets:
+            real = os.path.realpath(p)
+            if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
+                outside.append(f"{name!r} -> {real!r}")
+    if outside:
+        shown = ", ".join(outside[:3]) + (f" and {len(outside) - 3} more" if len(outside) > 3 else "")
+        raise KitError(f"kit folder {directory!r} has links that lead outside it, which fastdrum does not "
+                       f"follow: {shown}")
 
 
 def _natural_key(s):
@@ -535,21 +675,25 @@ def _hydrogen_map(directory):
     path = os.path.join(directory, "drumkit.xml")
     if not os.path.isfile(path):
         return {}
+    if os.path.getsize(path) > MAX_DRUMKIT_XML_BYTES:
+        raise KitError(f"cannot read {path!r}: {os.path.getsize(path)} bytes, more than the limit of "
+                       f"{MAX_DRUMKIT_XML_BYTES}")
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as exc:
         raise KitError(f"cannot read {path!r}: {exc}") from None
 
     def local(e):
-        return e.tag.rsplit("}", 1)[-1]
+        return e.tag.rsplit("}", 1)[-1] if isinstance(e.tag, str) else ""
 
     mapping = {}
     for inst in (e for e in root.iter() if local(e) == "instrument"):
         fields = {local(c): (c.text or "").strip() for c in inst}
         name = _instrument_from_filename(fields.get("name", ""))
-        if name is None or (name not in INSTRUMENTS and fields.get("midiOutNote", "").isdigit()):
-            name = NOTE_TO_INSTRUMENT.get(int(fields["midiOutNote"]), name) if fields.get(
-                "midiOutNote", "").isdigit() else name
+        note = fields.get("midiOutNote", "")
+        note = int(note) if re.fullmatch(r"[0-9]{1,3}", note, flags=re.ASCII) else None
+        if note is not None and (name is None or name not in INSTRUMENTS):
+            name = NOTE_TO_INSTRUMENT.get(note, name)
         if name is None:
             continue
         for fn in (e for e in inst.iter() if local(e) == "filename"):
@@ -635,8 +779,7 @@ def generate_kit(models=None, *, n=8, duration=None, seed=None, temperature=None
             raise KitError(f"instrument {inst!r} ({key!r}) given twice")
         resolved[key] = _resolve_model(m)
     rate = sr if sr is not None else max(m.sample_rate for m in resolved.values())
-    if isinstance(rate, bool) or not isinstance(rate, numbers.Integral) or not 1 <= rate <= 768_000:
-        raise KitError(f"sr must be a positive integer sample rate, got {sr!r}")
+    _check_sr(rate)
     base = seed_sequence(seed, KitError)
     clips = {}
     for inst, model in resolved.items():

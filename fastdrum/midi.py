@@ -23,8 +23,8 @@ from . import _io
 from ._errors import FastDrumError
 from .sequencer import INSTRUMENTS, Hit, _as_pattern, _check_bpm, _integer, mix, schedule
 
-__all__ = ["MidiError", "DRUM_CHANNEL", "NOTE_TO_INSTRUMENT", "to_midi", "write_midi", "read_midi",
-           "render_midi"]
+__all__ = ["MidiError", "DRUM_CHANNEL", "NOTE_TO_INSTRUMENT", "MAX_MIDI_BYTES", "MAX_TEMPO_CHANGES",
+           "to_midi", "write_midi", "read_midi", "render_midi"]
 
 #: mido's (0-based) number of General MIDI's percussion channel 10.
 DRUM_CHANNEL = 9
@@ -129,63 +129,236 @@ def write_midi(path, pattern, *, overwrite=False, **kwargs):
             mid.save(file=f)
 
 
-def _load(path_or_midi):
+#: Bounds on reading a MIDI file, checked before the data they bound is read:
+#: the file's size, and the number of tempo changes (drum notes kept are bounded
+#: by :data:`fastdrum.sequencer.MAX_HITS`, its length by ``MAX_SECONDS``).
+MAX_MIDI_BYTES = 16 * 2**20
+MAX_TEMPO_CHANGES = 100_000
+
+_SMPTE_FPS = {24: 24.0, 25: 25.0, 29: 29.97, 30: 30.0}
+
+
+def _midi_bytes(path_or_midi):
+    """(bytes, name) of a MIDI file path or a mido.MidiFile, the size bounded before reading."""
+    import io
+
     import mido
 
     if isinstance(path_or_midi, mido.MidiFile):
-        return path_or_midi
-    path = os.fspath(path_or_midi)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"MIDI file {path!r} does not exist")
-    try:
-        return mido.MidiFile(path)
-    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as exc:
-        raise MidiError(f"cannot read MIDI file {path!r}: {exc}") from None
+        name = getattr(path_or_midi, "filename", None)
+        buf = io.BytesIO()
+        try:
+            path_or_midi.save(file=buf)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise MidiError(f"cannot write the MIDI object {name!r} out: {exc}") from None
+        return buf.getvalue(), name
+    if not isinstance(path_or_midi, (str, bytes, os.PathLike)):
+        raise MidiError(f"expected a MIDI file path or a mido.MidiFile, got {path_or_midi!r}")
+    path = _io.check_regular_file(path_or_midi, "MIDI file")
+    size = os.path.getsize(path)
+    if size > MAX_MIDI_BYTES:
+        raise MidiError(f"MIDI file {path!r} is {size} bytes, more than the limit of {MAX_MIDI_BYTES}")
+    with open(path, "rb") as f:
+        data = f.read(size + 1)  # (read(n) allocates n bytes first)
+    if len(data) > MAX_MIDI_BYTES:
+        raise MidiError(f"MIDI file {path!r} is more than the limit of {MAX_MIDI_BYTES} bytes")
+    return data, path
 
 
-def read_midi(path_or_midi, *, channel=DRUM_CHANNEL):
+class _Reader:
+    """Standard MIDI File events, every field's length checked against what is left."""
+
+    def __init__(self, data, name):
+        self.data, self.name = data, name
+
+    def fail(self, pos, what):
+        raise MidiError(f"cannot read MIDI file {self.name!r}: {what} (at byte {pos})")
+
+    def vlq(self, pos, end):
+        """A variable-length quantity (at most 4 bytes, as the standard says) -> (value, new pos)."""
+        value = 0
+        for i in range(4):
+            if pos + i >= end:
+                self.fail(pos, "the track ends inside a variable-length number")
+            b = self.data[pos + i]
+            value = (value << 7) | (b & 0x7F)
+            if not b & 0x80:
+                return value, pos + i + 1
+        self.fail(pos, "a variable-length number longer than 4 bytes")
+
+    def track(self, pos, end, keep, tempos):
+        """Walk one MTrk chunk's events; `keep(tick, status, note, velocity)`, tempos += (tick, us).
+
+        Returns the tick of its last event.
+        """
+        data = self.data
+        tick, status = 0, None
+        while pos < end:
+            delta, pos = self.vlq(pos, end)
+            tick += delta
+            if pos >= end:
+                self.fail(pos, "the track ends after a delta time, before its event")
+            b = data[pos]
+            if b == 0xFF:  # meta event: type, length, data
+                if pos + 1 >= end:
+                    self.fail(pos, "the track ends inside a meta event")
+                kind = data[pos + 1]
+                length, start = self.vlq(pos + 2, end)
+                if start + length > end:
+                    self.fail(pos, f"a meta event of {length} bytes runs past the end of its track")
+                if kind == 0x51:
+                    us = int.from_bytes(data[start:start + length], "big")
+                    if length != 3 or us == 0:
+                        self.fail(pos, f"a bad tempo event ({length} bytes, {us} us a beat)")
+                    if len(tempos) >= MAX_TEMPO_CHANGES:
+                        self.fail(pos, f"more than {MAX_TEMPO_CHANGES} tempo changes")
+                    tempos.append((tick, us))
+                pos = start + length
+                status = None
+                if kind == 0x2F:  # end of track
+                    break
+            elif b in (0xF0, 0xF7):  # system exclusive: length, data
+                length, start = self.vlq(pos + 1, end)
+                if start + length > end:
+                    self.fail(pos, f"a system-exclusive event of {length} bytes runs past the end of its track")
+                pos, status = start + length, None
+            else:
+                if b & 0x80:
+                    if b >= 0xF0:
+                        self.fail(pos, f"status byte 0x{b:02X} has no place in a MIDI file")
+                    status, pos = b, pos + 1
+                elif status is None:
+                    self.fail(pos, f"data byte 0x{b:02X} without a status byte")
+                n = 1 if status & 0xF0 in (0xC0, 0xD0) else 2
+                if pos + n > end:
+                    self.fail(pos, "the track ends inside a channel message")
+                args = data[pos:pos + n]
+                if any(a & 0x80 for a in args):
+                    self.fail(pos, f"a data byte above 127 in a channel message ({args.hex()})")
+                if status & 0xF0 == 0x90 and args[1] > 0:
+                    keep(tick, status & 0x0F, args[0], args[1])
+                pos += n
+        return tick
+
+
+def _parse(data, name, channel):
+    """(ticks, notes, velocities, tempo ticks, tempos, division, end tick) of the drum notes kept."""
+    from array import array
+
+    from .sequencer import MAX_HITS
+
+    r = _Reader(data, name)
+    if not data:
+        r.fail(0, "the file is empty")
+    if not b"MThd".startswith(data[:4]):
+        r.fail(0, "no MThd header (not a Standard MIDI File)")
+    if len(data) < 14:
+        r.fail(len(data), "the file ends early, inside its header")
+    hlen = int.from_bytes(data[4:8], "big")
+    if hlen < 6 or 8 + hlen > len(data):
+        r.fail(4, f"a header of {hlen} bytes (6 expected, {len(data) - 8} in the file)")
+    fmt, ntracks, division = (int.from_bytes(data[i:i + 2], "big") for i in (8, 10, 12))
+    if fmt == 2:
+        raise MidiError(f"MIDI file {name!r} is type 2 (asynchronous tracks), which has no single timeline")
+    if fmt > 2:
+        r.fail(8, f"unknown MIDI file type {fmt}")
+    if division & 0x8000:
+        fps = 256 - (division >> 8)
+        if fps not in _SMPTE_FPS or not division & 0xFF:
+            r.fail(12, f"a bad SMPTE time division 0x{division:04X}")
+    elif division == 0:
+        r.fail(12, "ticks per beat of 0")
+    ticks, notes, vels = array("q"), array("B"), array("B")
+    tempos = []
+
+    def keep(tick, ch, note, vel):
+        if (channel is None or ch == channel) and note in NOTE_TO_INSTRUMENT:
+            if len(ticks) >= MAX_HITS:
+                r.fail(pos, f"more than {MAX_HITS} drum notes")
+            ticks.append(tick)
+            notes.append(note)
+            vels.append(vel)
+
+    pos, found, last = 8 + hlen, 0, 0
+    while pos + 8 <= len(data) and found < ntracks:
+        kind, length = data[pos:pos + 4], int.from_bytes(data[pos + 4:pos + 8], "big")
+        if pos + 8 + length > len(data):
+            r.fail(pos, f"the file ends early: chunk {bytes(kind)!r} claims {length} bytes, "
+                        f"{len(data) - pos - 8} are left")
+        if kind == b"MTrk":
+            found += 1
+            last = max(last, r.track(pos + 8, pos + 8 + length, keep, tempos))
+        pos += 8 + length
+    if found < ntracks:
+        r.fail(pos, f"the file ends after {found} of the {ntracks} tracks its header declares")
+    return ticks, notes, vels, tempos, division, last
+
+
+def _seconds(ticks, tempos, division):
+    """Tick positions -> seconds, through the tempo map (default 120 BPM), as mido computes them."""
+    ticks = np.asarray(ticks, dtype=np.float64)
+    if division & 0x8000:  # SMPTE: a fixed number of ticks a second
+        return ticks / (_SMPTE_FPS[256 - (division >> 8)] * (division & 0xFF))
+    order = sorted(range(len(tempos)), key=lambda i: tempos[i][0])  # stable: track order at equal ticks
+    at = np.array([0] + [tempos[i][0] for i in order], dtype=np.float64)
+    us = np.array([500_000] + [tempos[i][1] for i in order], dtype=np.float64)
+    sec_per_tick = us / 1e6 / division
+    start = np.concatenate([[0.0], np.cumsum(np.diff(at) * sec_per_tick[:-1])])
+    seg = np.searchsorted(at, ticks, side="right") - 1
+    return start[seg] + (ticks - at[seg]) * sec_per_tick[seg]
+
+
+def read_midi(path_or_midi, *, channel=DRUM_CHANNEL, with_length=False):
     """The drum hits of a MIDI file, in seconds (tempo changes honoured).
+
+    The file is read once, by fastdrum's own reader of Standard MIDI Files,
+    which checks the length of every field before it reads it (variable-length
+    numbers of at most 4 bytes, chunks and events inside the file), and keeps
+    only the drum notes asked for: memory grows with the notes kept, never
+    with the rest of the file.
 
     Parameters
     ----------
     path_or_midi : str, os.PathLike or mido.MidiFile
     channel : int or None, default 9
         Channel to read (mido numbering: 9 is GM channel 10); None for all.
+    with_length : bool, default False
+        Also return the file's length in seconds (to its last event).
 
     Returns
     -------
     hits : list of fastdrum.sequencer.Hit
         One per note-on with a GM drum note fastdrum knows
         (:data:`NOTE_TO_INSTRUMENT`), velocity ``v / 127``.
+    length : float
+        Only if `with_length`.
 
     Raises
     ------
     MidiError
-        If the file is not a readable MIDI file (or is type 2).
+        If the file is not a readable MIDI file (or is type 2), or passes a
+        bound: :data:`MAX_MIDI_BYTES`, :data:`MAX_TEMPO_CHANGES`,
+        :data:`fastdrum.sequencer.MAX_HITS` notes kept,
+        :data:`fastdrum.sequencer.MAX_SECONDS` long.
 
     Examples
     --------
     >>> [(h.time, h.instrument, round(h.velocity, 2)) for h in read_midi(to_midi("sd=..X.", bpm=60))]
     [(2.0, 'snare', 1.0)]
     """
-    mid = _load(path_or_midi)
+    from .sequencer import MAX_SECONDS
+
     if channel is not None and (isinstance(channel, bool) or not isinstance(channel, int) or not 0 <= channel <= 15):
         raise MidiError(f"channel must be None or an integer in [0, 15] (9 is GM drums), got {channel!r}")
-    if mid.type == 2:
-        raise MidiError(f"MIDI file {getattr(mid, 'filename', None)!r} is type 2 (asynchronous tracks), "
-                        "which has no single timeline")
-    hits = []
-    t = 0.0
-    try:
-        for msg in mid:  # merged tracks, msg.time in seconds
-            t += msg.time
-            if msg.type == "note_on" and msg.velocity > 0 and (channel is None or msg.channel == channel):
-                inst = NOTE_TO_INSTRUMENT.get(msg.note)
-                if inst is not None:
-                    hits.append(Hit(t, inst, msg.velocity / 127.0))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise MidiError(f"cannot read MIDI file {getattr(mid, 'filename', None)!r}: {exc}") from None
-    return hits
+    data, name = _midi_bytes(path_or_midi)
+    ticks, notes, vels, tempos, division, last = _parse(data, name, channel)
+    length = float(_seconds([last], tempos, division)[0])
+    if length > MAX_SECONDS:
+        raise MidiError(f"MIDI file {name!r} lasts {length:.0f} s, more than the limit of {MAX_SECONDS} s")
+    order = np.argsort(np.asarray(ticks, dtype=np.int64), kind="stable")
+    times = _seconds(np.asarray(ticks, dtype=np.int64)[order], tempos, division)
+    hits = [Hit(float(t), NOTE_TO_INSTRUMENT[notes[i]], vels[i] / 127.0) for t, i in zip(times, order.tolist())]
+    return (hits, length) if with_length else hits
 
 
 def render_midi(path_or_midi, kit, *, channel=DRUM_CHANNEL, seed=None, no_repeat=False,
@@ -219,12 +392,12 @@ def render_midi(path_or_midi, kit, *, channel=DRUM_CHANNEL, seed=None, no_repeat
     >>> np.flatnonzero(y).tolist()   # two beats apart at 120 BPM: 1 s
     [0, 1000]
     """
-    mid = _load(path_or_midi)
-    hits = read_midi(mid, channel=channel)
+    hits, seconds = read_midi(path_or_midi, channel=channel, with_length=True)
     if not hits:
-        raise MidiError(f"MIDI file {getattr(mid, 'filename', None)!r} has no drum notes on "
+        name = getattr(path_or_midi, "filename", path_or_midi)
+        raise MidiError(f"MIDI file {os.fspath(name) if name is not None else None!r} has no drum notes on "
                         f"{'any channel' if channel is None else f'channel {channel + 1}'} "
                         f"(GM notes {sorted(NOTE_TO_INSTRUMENT)})")
-    length = round(mid.length * kit.sr)
+    length = round(seconds * kit.sr)
     return mix(hits, kit, length=length, seed=seed, no_repeat=no_repeat, stereo=stereo, pan=pan,
                gain=gain, post=post, substitute=substitute)

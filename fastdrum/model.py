@@ -144,8 +144,12 @@ def load_model(path_or_name, *, max_bytes=_format.DEFAULT_MAX_BYTES):
     5
     """
     path, voice = _resolve(path_or_name)
-    arrays = _format.read_arrays(path, max_bytes=max_bytes)
-    model = Model._from_arrays(arrays)
+    try:
+        model = Model._from_arrays(_format.read_arrays(path, max_bytes=max_bytes))
+    except ModelFormatError as exc:  # say which file, once
+        if repr(os.fspath(path)) in str(exc):
+            raise
+        raise ModelFormatError(f"{os.fspath(path)!r}: {exc}") from None
     model.path = path
     if voice is not None:
         model = model.with_voice(voice)

@@ -27,6 +27,7 @@ import numpy as np
 from scipy import signal
 
 from ._errors import FastDrumError
+from ._format import MAX_SAMPLE_RATE
 
 __all__ = [
     "PostProcessingError", "SETTINGS", "biquad", "remove_dc", "highpass", "eq", "compress",
@@ -96,8 +97,8 @@ def _audio(y):
 
 
 def _sr(sr):
-    if isinstance(sr, bool) or not isinstance(sr, numbers.Integral) or sr <= 0:
-        raise PostProcessingError(f"sr must be a positive integer, got {sr!r}")
+    if isinstance(sr, bool) or not isinstance(sr, numbers.Integral) or not 1 <= sr <= MAX_SAMPLE_RATE:
+        raise PostProcessingError(f"sr must be an integer sample rate in [1, {MAX_SAMPLE_RATE}] Hz, got {sr!r}")
     return int(sr)
 
 

@@ -186,11 +186,11 @@ def test_kit_instruments_option(models, out):
 def test_generate_writes_n_clips(models, out, tmp_path):
     assert main(["generate", "kick", "-n", "5", "-o", str(out / "kicks"), "--duration", "0.005", *models]) == 0
     files = sorted(os.listdir(out / "kicks"))
-    assert files == [f"kick_{i:03d}.wav" for i in range(5)]
-    assert sf.info(out / "kicks" / files[0]).frames == 80
+    assert files == [_io.MANIFEST] + [f"kick_{i:03d}.wav" for i in range(5)]
+    assert sf.info(out / "kicks" / files[1]).frames == 80
     path = tmp_path / "models" / "snare.npz"
     assert main(["generate", str(path), "-n", "2", "-o", str(out / "s"), "--backend", "numpy", "-q"]) == 0
-    assert sorted(os.listdir(out / "s")) == ["snare_000.wav", "snare_001.wav"]
+    assert sorted(os.listdir(out / "s")) == [_io.MANIFEST, "snare_000.wav", "snare_001.wav"]
 
 
 def test_info_describes_the_model(tmp_path, capsys):
@@ -287,7 +287,7 @@ def test_bad_input_exits_2_with_one_line_on_stderr(argv, match, tmp_path, capsys
     import fastdrum.model
 
     monkeypatch.setattr(fastdrum.model, "available_models", lambda: [])  # whatever is shipped
-    kit = Kit({"kick": [np.ones(10)]}, SR).export(tmp_path / "kit")
+    kit = Kit({"kick": [np.ones(100)]}, SR).export(tmp_path / "kit")
     argv = [a.format(kit=kit, missing=tmp_path / "missing") for a in argv]
     model = tmp_path / "kick.npz"
     random_model(seed=0, instrument="kick", clip_duration=CLIP).save(model)

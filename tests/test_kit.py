@@ -2,6 +2,8 @@
 
 import os
 import re
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -30,7 +32,7 @@ LAYER_SEQUENCE = ["filename", "min", "max", "gain", "pitch"]
 
 def small_kit(n=3, sr=16000, instruments=("kick", "snare", "hihat", "openhat")):
     rng = np.random.default_rng(0)
-    return Kit({inst: rng.uniform(-0.9, 0.9, (n, 50 + 10 * i)).astype(np.float32)
+    return Kit({inst: rng.uniform(-0.9, 0.9, (n, 100 + 10 * i)).astype(np.float32)
                 for i, inst in enumerate(instruments)}, sr)
 
 
@@ -69,7 +71,7 @@ def test_bad_kits_raise_kiterror(clips, sr, match):
 
 def test_resample_changes_lengths_by_the_rate_ratio():
     kit = small_kit(n=1).resample(44100)
-    assert kit.sr == 44100 and len(kit["kick"][0]) == round(50 * 44100 / 16000)
+    assert kit.sr == 44100 and len(kit["kick"][0]) == round(100 * 44100 / 16000)
 
 
 # -- export: SFZ --------------------------------------------------------------------------
@@ -89,26 +91,62 @@ def test_sfz_groups_sit_on_gm_notes_and_round_robin_over_files_that_exist(tmp_pa
     kit = small_kit(n=5)
     path = kit.export(tmp_path / "mykit")
     sections = parse_sfz((tmp_path / "mykit" / "mykit.sfz").read_text(encoding="utf-8"))
-    assert sections[0][0] == "control" and sections[1] == ("global", {"loop_mode": "one_shot", "amp_veltrack": "100"})
+    assert sections[0] == ("global", {"loop_mode": "one_shot", "amp_veltrack": "100"})
     groups = {}
     current = None
-    for header, ops in sections[2:]:
+    for header, ops in sections[1:]:
         if header == "group":
             current = int(ops["key"])
+            assert current not in groups
             groups[current] = (ops, [])
         else:
             assert header == "region"
             groups[current][1].append(ops)
-    assert sorted(groups) == sorted(INSTRUMENTS[i] for i in kit.instruments)
-    for inst in kit.instruments:
-        ops, regions = groups[INSTRUMENTS[inst]]
+    # every GM drum note fastdrum's own player maps plays the same instrument in a sampler
+    from fastdrum.midi import NOTE_TO_INSTRUMENT
+    from fastdrum.sequencer import _resolve
+
+    expected = {note: _resolve(kit, inst, True) for note, inst in NOTE_TO_INSTRUMENT.items()}
+    assert sorted(groups) == sorted(expected)
+    for note, inst in expected.items():
+        ops, regions = groups[note]
         assert int(ops["seq_length"]) == len(kit[inst]) == len(regions)
         assert [int(r["seq_position"]) for r in regions] == list(range(1, len(regions) + 1))
         for r in regions:
             assert os.path.isfile(os.path.join(path, r["sample"]))
             assert r["sample"].startswith(inst + "_")
-    # the closed hi-hat chokes the open one
-    assert groups[46][0]["off_by"] == groups[42][0]["group"]
+    # the closed hi-hats choke the open one
+    assert groups[46][0]["off_by"] == groups[42][0]["group"] == groups[44][0]["group"]
+
+
+def test_sfz_passes_sfzlint(tmp_path):
+    pytest.importorskip("sfzlint")
+    kit = Kit({"kick": np.zeros((2, 100)), "snare": np.zeros((1, 100)), "cowbell": np.zeros((1, 100))}, 16000)
+    path = kit.export(tmp_path / "linted")
+    lint = "import sys; from sfzlint.cli import sfzlint; sys.argv[0] = 'sfzlint'; sfzlint()"
+    for sfz, clean in ((os.path.join(path, "linted.sfz"), True), (tmp_path / "old.sfz", False)):
+        if not clean:  # what fastdrum wrote before: sfzlint flags its empty default_path= line
+            (tmp_path / "old.sfz").write_text("<control>\ndefault_path=\n<region> sample=linted/kick_000.wav\n")
+        proc = subprocess.run([sys.executable, "-c", lint, str(sfz)], capture_output=True, text=True)
+        assert (proc.stdout.strip() == "" and proc.stderr.strip() == "") == clean, proc
+
+
+@pytest.mark.parametrize("option", ["author", "license", "info"])
+@pytest.mark.parametrize("text", ["a\x01b", "bad \udcff utf-8", "new\nline"])
+def test_texts_xml_and_sfz_cannot_hold_are_refused(option, text, tmp_path):
+    if option == "info" and text == "new\nline":
+        path = small_kit(n=1).export(tmp_path / "k", info=text)  # a paragraph of info is fine
+        assert ET.parse(os.path.join(path, "drumkit.xml")).getroot() is not None
+        return
+    with pytest.raises(KitError, match=option):
+        small_kit(n=1).export(tmp_path / "k", **{option: text})
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_kit_name_with_a_new_line_is_refused(tmp_path):
+    with pytest.raises(KitError, match="kit name"):
+        small_kit(n=1).export(tmp_path / "a\n<region> sample=elsewhere.wav")
+    assert os.listdir(tmp_path) == []
 
 
 # -- export: Hydrogen ---------------------------------------------------------------------
@@ -178,9 +216,43 @@ def test_export_never_overwrites_without_permission(tmp_path):
     with pytest.raises(OutputExistsError, match="'.*k'"):
         kit.export(target)
     assert os.listdir(target) == ["mine.txt"]
-    kit.export(target, overwrite=True)
-    assert "mine.txt" not in os.listdir(target) and "drumkit.xml" in os.listdir(target)
+    with pytest.raises(OutputExistsError, match="did not write"):  # not fastdrum's folder: never replaced
+        kit.export(target, overwrite=True)
+    assert os.listdir(target) == ["mine.txt"]
+    os.remove(target / "mine.txt")
+    os.rmdir(target)
+    kit.export(target)
+    small_kit(n=2).export(target, overwrite=True)  # fastdrum's own folder: replaced
+    assert "kick_001.wav" in os.listdir(target) and "drumkit.xml" in os.listdir(target)
     assert sorted(os.listdir(tmp_path)) == ["k"]
+    (target / "thesis.txt").write_text("mine")  # a user's file put into it: no longer replaceable
+    with pytest.raises(OutputExistsError, match="thesis.txt"):
+        kit.export(target, overwrite=True)
+    assert (target / "thesis.txt").read_text() == "mine"
+
+
+def test_kit_folders_refuse_links_that_lead_outside(tmp_path):
+    outside = tmp_path / "secret"
+    outside.mkdir()
+    sf.write(outside / "x.wav", np.ones(80), 8000)
+    d = tmp_path / "kit"
+    d.mkdir()
+    sf.write(d / "kick_000.wav", np.ones(80), 8000)
+    os.symlink(outside / "x.wav", d / "snare_000.wav")
+    with pytest.raises(KitError, match=r"outside it.*'snare_000.wav' -> '.*secret/x.wav'"):
+        Kit.load(d)
+    os.remove(d / "snare_000.wav")
+    os.symlink(outside, d / "snare")
+    with pytest.raises(KitError, match=r"'snare' -> "):
+        Kit.load(d)
+    os.remove(d / "snare")
+    (d / "hats").mkdir()
+    os.symlink(outside / "x.wav", d / "hats" / "h1.wav")
+    with pytest.raises(KitError, match=r"'hats/h1.wav' -> "):
+        Kit.load(d)
+    os.remove(d / "hats" / "h1.wav")
+    os.symlink(d / "kick_000.wav", d / "hats" / "h1.wav")  # a link inside the folder is fine
+    assert Kit.load(d).instruments == ["kick", "hihat"]
 
 
 def test_ctrl_c_during_export_leaves_nothing(tmp_path, monkeypatch):
@@ -234,7 +306,7 @@ def test_load_by_prefix_and_subfolder_mixes_stereo_and_resamples(tmp_path):
     sf.write(d / "Kick-Soft.wav", np.full(100, 0.5), 16000)
     sf.write(d / "808_Kick_Long.wav", np.full(100, 0.25), 16000)
     sf.write(d / "hh3.flac", np.full(100, 0.1), 16000)
-    sf.write(d / "OpenHat_01.wav", np.stack([np.full(50, 0.2), np.full(50, 0.4)], axis=1), 32000)
+    sf.write(d / "OpenHat_01.wav", np.stack([np.full(200, 0.2), np.full(200, 0.4)], axis=1), 32000)
     (d / "snares").mkdir()
     sf.write(d / "snares" / "a.wav", np.full(80, 0.3), 16000)
     sf.write(d / "snares" / "b.wav", np.full(80, 0.3), 16000)
@@ -312,7 +384,7 @@ def test_load_a_hydrogen_kit_uses_its_drumkit_xml(tmp_path):
     d = tmp_path / "h2"
     d.mkdir()
     for fn in ("a.wav", "b.wav", "c.wav", "Snare1.wav"):
-        sf.write(d / fn, np.full(20, 0.1), 44100)
+        sf.write(d / fn, np.full(300, 0.1), 44100)
     ns = "http://www.hydrogen-music.org/drumkit"
     (d / "drumkit.xml").write_text(f"""<?xml version="1.0" encoding="UTF-8"?>
 <drumkit_info xmlns="{ns}"><name>h2</name><instrumentList>
