@@ -123,7 +123,8 @@ def build_parser():
     m.add_argument("--dilations", default="1..512x2", help="e.g. '1..512x2' or '1,2,4,8'")
     m.add_argument("--embedding-size", type=int, default=16, metavar="E", help="voice embedding size")
     t = p.add_argument_group("training")
-    t.add_argument("--out", required=True, metavar="FILE.npz", help="exported model (format 1)")
+    t.add_argument("--out", required=True, metavar="FILE.npz",
+                   help="exported model (format 1; format 2 with --voices or --preemphasis)")
     t.add_argument("--steps", type=int, default=2000, help="step budget")
     t.add_argument("--batch-size", type=int, default=4, help="clips per step")
     t.add_argument("--learning-rate", type=float, default=1e-3)
