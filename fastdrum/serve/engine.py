@@ -432,7 +432,11 @@ class Engine:
                 pattern, bpm, swing, bars = self.pattern(doc)
                 write_midi(path, pattern, bpm=bpm, swing=swing, bars=bars)
             elif kind == "kit":
-                self._kit(body, list(doc["tracks"]), hits_only=False).export(os.path.join(tmp, "fastdrum-kit"))
+                kit_dir = os.path.join(tmp, "fastdrum-kit")
+                self._kit(body, list(doc["tracks"]), hits_only=False).export(kit_dir)
+                # The zip is for samplers: fastdrum's output marker (for --force) stays out of it.
+                if os.path.exists(os.path.join(kit_dir, _io.MANIFEST)):
+                    os.unlink(os.path.join(kit_dir, _io.MANIFEST))
                 shutil.make_archive(path[:-len(".zip")], "zip", root_dir=tmp, base_dir="fastdrum-kit")
             else:
                 self._beat(path, kind, doc, body)
