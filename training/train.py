@@ -278,20 +278,38 @@ def _prepare_data(args, cfg):
     return dataset, trainset, voices
 
 
-def train(args):
-    """Train and export as `args` (the parsed command line) says; returns a :class:`TrainResult`."""
-    _check_args(args)
-    dilations = parse_dilations(args.dilations)
-    from .network import WaveNetConfig  # imports TensorFlow
+def _meta(args, config, cfg, dataset, voices, *, exported_step, steps_done, stop_reason, train_loss, val_best,
+          val_last, seconds, trainer):
+    """The exported model's ``meta``: what it learned from, how long, and how far."""
+    def rounded(v):
+        return None if not math.isfinite(v) else round(v, 5)
 
-    cfg = WaveNetConfig(quantization_channels=args.quantization_channels,
-                        residual_channels=args.residual_channels, dilation_channels=args.dilation_channels,
-                        skip_channels=args.skip_channels, dilations=dilations)
-    dataset, trainset, voices = _prepare_data(args, cfg)
+    meta = dict(
+        instrument=args.instrument, sample_rate=args.sample_rate,
+        clip_duration=(args.clip_duration if not voices else max(d for d in dataset.manifest["durations"].values())),
+        steps=exported_step, steps_trained=steps_done, stop_reason=stop_reason,
+        losses=dict(train=rounded(train_loss), val_best=rounded(val_best), val_last=rounded(val_last)),
+        training_seconds=round(seconds, 1),
+        manifest_sha256=dataset.manifest["sha256"],
+        holdout_kits=dataset.manifest["holdout_kits"],
+        data=[{k: e.get(k) for k in ("file", "kit", "instrument", "voice", "licence", "sha256", "split")}
+              for e in dataset.manifest["files"]],
+        kits={k: v["licence"] for k, v in dataset.manifest["kits"].items()},
+        config={k: v for k, v in config.items() if k not in ("resume",)},
+        receptive_field=cfg.receptive_field,
+        trainer=trainer,
+    )
+    if voices:
+        meta["voices"] = {v: dict(duration=dataset.manifest["durations"][v]) for v in voices}
+        meta["holdout_data"] = [{k: e.get(k) for k in ("file", "kit", "instrument", "voice", "licence", "sha256")}
+                                for e in dataset.manifest["holdout"]]
+    return meta
+
+
+def _open_run_dir(args, config, manifest):
+    """Create or check the run dir: a resume must keep every option outside RESUMABLE_CHANGES and the data."""
     run_dir = args.run_dir or os.path.join("runs", os.path.splitext(os.path.basename(args.out))[0])
     os.makedirs(run_dir, exist_ok=True)
-    config = {k: v for k, v in sorted(vars(args).items())}
-    config["dilations"] = dilations
     ckpt_dir = os.path.join(run_dir, "ckpt")
     config_path = os.path.join(run_dir, "config.json")
     has_ckpt = os.path.isdir(ckpt_dir) and any(f.startswith("ckpt-") for f in os.listdir(ckpt_dir))
@@ -308,12 +326,27 @@ def train(args):
             if k not in RESUMABLE_CHANGES and saved["config"].get(k) != config.get(k):
                 raise ResumeError(f"cannot resume {run_dir!r}: option {k!r} was "
                                   f"{saved['config'].get(k)!r}, now {config.get(k)!r}")
-        if saved["manifest_sha256"] != dataset.manifest["sha256"]:
+        if saved["manifest_sha256"] != manifest["sha256"]:
             raise ResumeError(f"cannot resume {run_dir!r}: the training data changed (manifest hash)")
-    _write_json(config_path, {"config": config, "manifest_sha256": dataset.manifest["sha256"]})
-    _write_json(os.path.join(run_dir, "manifest.json"), dataset.manifest)
+    _write_json(config_path, {"config": config, "manifest_sha256": manifest["sha256"]})
+    _write_json(os.path.join(run_dir, "manifest.json"), manifest)
+    return run_dir
 
-    Q = cfg["quantization_channels"]
+
+def train(args):
+    """Train and export as `args` (the parsed command line) says; returns a :class:`TrainResult`."""
+    _check_args(args)
+    dilations = parse_dilations(args.dilations)
+    from .network import WaveNetConfig  # imports TensorFlow
+
+    cfg = WaveNetConfig(quantization_channels=args.quantization_channels,
+                        residual_channels=args.residual_channels, dilation_channels=args.dilation_channels,
+                        skip_channels=args.skip_channels, dilations=dilations)
+    dataset, trainset, voices = _prepare_data(args, cfg)
+    config = {k: v for k, v in sorted(vars(args).items())}
+    config["dilations"] = dilations
+    run_dir = _open_run_dir(args, config, dataset.manifest)
+    ckpt_dir = os.path.join(run_dir, "ckpt")
     primers, primer_voices = trainset.primers(args.primers)
     val = trainset.validation()
     _log(f"data: {len(dataset.train)} training and {len(dataset.val)} validation clips of "
@@ -480,27 +513,10 @@ def train(args):
         for w, bw in zip(variables, best_weights):
             w.assign(bw)
         exported_step = int(best_step)
-    meta = dict(
-        instrument=args.instrument, sample_rate=args.sample_rate,
-        clip_duration=(args.clip_duration if not voices else max(d for d in dataset.manifest["durations"].values())),
-        steps=exported_step, steps_trained=steps_done, stop_reason=stop_reason,
-        losses=dict(train=None if not math.isfinite(final_train_loss) else round(final_train_loss, 5),
-                    val_best=None if not math.isfinite(float(best_val)) else round(float(best_val), 5),
-                    val_last=None if not math.isfinite(float(last_val)) else round(float(last_val), 5)),
-        training_seconds=round(float(elapsed.numpy()), 1),
-        manifest_sha256=dataset.manifest["sha256"],
-        holdout_kits=dataset.manifest["holdout_kits"],
-        data=[{k: e.get(k) for k in ("file", "kit", "instrument", "voice", "licence", "sha256", "split")}
-              for e in dataset.manifest["files"]],
-        kits={k: v["licence"] for k, v in dataset.manifest["kits"].items()},
-        config={k: v for k, v in config.items() if k not in ("resume",)},
-        receptive_field=cfg.receptive_field,
-        trainer=dict(fastdrum=fastdrum_version, tensorflow=tf.__version__, keras=keras.__version__),
-    )
-    if voices:
-        meta["voices"] = {v: dict(duration=dataset.manifest["durations"][v]) for v in voices}
-        meta["holdout_data"] = [{k: e.get(k) for k in ("file", "kit", "instrument", "voice", "licence", "sha256")}
-                                for e in dataset.manifest["holdout"]]
+    meta = _meta(args, config, cfg, dataset, voices, exported_step=exported_step, steps_done=steps_done,
+                 stop_reason=stop_reason, train_loss=final_train_loss, val_best=float(best_val),
+                 val_last=float(last_val), seconds=float(elapsed.numpy()),
+                 trainer=dict(fastdrum=fastdrum_version, tensorflow=tf.__version__, keras=keras.__version__))
     model = to_fastdrum_model(net, sample_rate=args.sample_rate, primers=primers, meta=meta,
                               preemphasis=args.preemphasis, voices=voices, primer_voices=primer_voices)
     path = export_model(model, args.out)
