@@ -270,11 +270,8 @@ def _publish_file(tmp, path, overwrite):
     except FileExistsError:
         raise _exists_error(path) from None
     except OSError:  # no hard links here (e.g. FAT, some network file systems)
-        try:
-            if _renameat2(tmp, path, _RENAME_NOREPLACE):
-                return
-        except FileExistsError:
-            raise _exists_error(path) from None
+        if _rename_noreplace(tmp, path):
+            return
         try:
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         except FileExistsError:
@@ -282,6 +279,14 @@ def _publish_file(tmp, path, overwrite):
         os.replace(tmp, path)
         return
     os.unlink(tmp)
+
+
+def _rename_noreplace(tmp, path):
+    """``renameat2(RENAME_NOREPLACE)``: True if done, False if the system lacks it; "exists" if `path` does."""
+    try:
+        return _renameat2(tmp, path, _RENAME_NOREPLACE)
+    except FileExistsError:
+        raise _exists_error(path) from None
 
 
 def _remove(path):
@@ -310,11 +315,8 @@ def _publish_dir(tmp, path, overwrite):
             raise
         _remove(old)
         return
-    try:
-        if _renameat2(tmp, path, _RENAME_NOREPLACE):
-            return
-    except FileExistsError:
-        raise _exists_error(path) from None
+    if _rename_noreplace(tmp, path):
+        return
     # Fallback (no renameat2): claim the name with an exclusive mkdir, then rename onto that empty
     # folder (rename(2) replaces an empty folder, and fails if another writer put anything in it).
     try:
