@@ -2,19 +2,20 @@
  * fastdrum's incremental WaveNet kernel (_wavenet.pyx).
  *
  * Two families of functions:
- *   fd_*_scalar  portable C (libm), used when the CPU lacks AVX2 + FMA;
- *   fd_*_avx2    AVX2 + FMA (+ F16C) intrinsics, compiled for those instructions only
+ *   fd_*_scalar  portable C (libm), used when the CPU lacks AVX2, FMA or F16C;
+ *   fd_*_avx2    AVX2 + FMA + F16C intrinsics, compiled for those instructions only
  *                through GCC/Clang's per-function target attribute, so the rest
  *                of the module (and a wheel) still runs on any x86-64; callers
- *                choose them only if fd_cpu_has_avx2_fma() says so.
+ *                choose them only if fd_cpu_has_avx2_fma_f16c() says so.
  *
  * Products (fd_gemm_avx2) read weights packed in panels of FD_NR = 16 columns:
  * panel p of a (K, N) matrix W is the contiguous (K, 16) block
  * Wp[p*K*16 + k*16 + j] = W[k, 16*p + j]; N is a multiple of 16. The panels
  * hold float32, or IEEE binary16 when every weight of the model's matrices is
- * exactly a float16 value (_wavenet.pyx checks): F16C converts them back to the very same
- * float32 numbers in registers, so the arithmetic is unchanged and only half
- * the bytes stream from L2 at each step.
+ * exactly a float16 value (fastdrum.Model.float16_exact checks that; _wavenet.pyx
+ * only reads its answer): F16C converts them back to the very same float32
+ * numbers in registers, so the arithmetic is unchanged and only half the bytes
+ * stream from L2 at each step.
  * Every output element is computed by the same sequence of operations whatever
  * the tile it falls in (init = C and/or bias, then one FMA per k in order), so
  * results do not depend on the number of rows handled together, i.e. on the
@@ -80,10 +81,8 @@ static int fd_argmax(const float *logits, int Q)
     return best;
 }
 
-/* Inverse-CDF draw from the cumulative sums of p[0:Q] (the rule of
- * fastdrum._reference.sample): the number of k with cdf[k] <= u * cdf[Q-1],
- * accumulated in double, clamped to Q - 1. */
-/* Continue the inverse-CDF scan at code k with cdf the sum of p[0:k]. */
+/* Continue the inverse-CDF scan at code k with cdf the sum of p[0:k]: the
+ * first code from k on whose running sum exceeds threshold, clamped to Q - 1. */
 static int fd_scan(const float *p, int Q, int k, double cdf, double threshold)
 {
     while (k < Q) {
@@ -95,6 +94,9 @@ static int fd_scan(const float *p, int Q, int k, double cdf, double threshold)
     return k < Q ? k : Q - 1;
 }
 
+/* Inverse-CDF draw from the cumulative sums of p[0:Q] (the rule of
+ * fastdrum._reference.sample): the number of k with cdf[k] <= u * cdf[Q-1],
+ * accumulated in double, clamped to Q - 1. */
 static int fd_draw(const float *p, int Q, double u)
 {
     double total = 0.0;
@@ -120,9 +122,8 @@ static int fd_sample_scalar(const float *logits, int Q, double u, float temperat
     return fd_draw(scratch, Q, u);
 }
 
-/* ---- AVX2 + FMA ------------------------------------------------------------ */
+/* ---- AVX2 + FMA + F16C ----------------------------------------------------- */
 #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
-#define FD_HAVE_X86 1
 #include <immintrin.h>
 
 #include <cpuid.h>
@@ -132,7 +133,7 @@ static int fd_sample_scalar(const float *logits, int Q, double u, float temperat
 
 /* AVX2, FMA and F16C (every x86 CPU with AVX2 so far also has F16C, but the
  * bits are separate: check all three, and that the OS saves the YMM state). */
-static int fd_cpu_has_avx2_fma(void)
+static int fd_cpu_has_avx2_fma_f16c(void)
 {
     unsigned int a, b, c, d;
     __builtin_cpu_init();
@@ -414,8 +415,7 @@ FD_AVX2 static void fd_gemm_avx2(int M, int N, int K, const float *A, ptrdiff_t 
 }
 
 #else  /* not x86 with GCC/Clang: only the portable path exists */
-#define FD_HAVE_X86 0
-static int fd_cpu_has_avx2_fma(void) { return 0; }
+static int fd_cpu_has_avx2_fma_f16c(void) { return 0; }
 static void fd_gate_avx2(int nb, int Dp, const float *z, float *h) { fd_gate_scalar(nb, Dp, z, h); }
 static int fd_sample_avx2(const float *logits, int Q, double u, float temperature, float *scratch)
 {
@@ -427,7 +427,7 @@ static void fd_gemm_avx2(int M, int N, int K, const float *A, ptrdiff_t lda, con
 {
     (void)M; (void)N; (void)K; (void)A; (void)lda; (void)W; (void)half; (void)bias; (void)ldb; (void)C;
     (void)ldc; (void)accumulate;
-    abort();  /* never called: the kernel selects this path only if fd_cpu_has_avx2_fma() */
+    abort();  /* never called: the kernel selects this path only if fd_cpu_has_avx2_fma_f16c() */
 }
 #endif
 

@@ -5,7 +5,7 @@ cdef extern from "_simd.h" nogil:
     void *fd_calloc_aligned(size_t nbytes)
     void fd_free_aligned(void *ptr)
     int fd_sample_scratch(int Q)
-    int fd_cpu_has_avx2_fma()
+    int fd_cpu_has_avx2_fma_f16c()
     void fd_gate_scalar(int nb, int Dp, const float *z, float *h)
     void fd_gate_avx2(int nb, int Dp, const float *z, float *h)
     int fd_sample_scalar(const float *logits, int Q, double u, float temperature, float *scratch)

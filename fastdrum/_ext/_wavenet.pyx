@@ -16,12 +16,13 @@ whole time loop for them with the GIL released; per step and row block:
 Products go either through BLAS (scipy's cython_blas) or through the AVX2
 small-matrix kernel of _simd.h; activations through libm or AVX2. Each path is
 chosen once per State (``_gemm=``, ``_act=`` force one, for tests). "auto"
-takes AVX2 for both whenever the CPU has AVX2 + FMA + F16C: measured on the standard
-config (bench/bench_kernel_dev.py, Zen 4), the AVX2 products were 10 to 30%
-faster than scipy's OpenBLAS (itself using AVX-512) at batch 8 to 128 and as
-fast at batch 1, where both stream the ~0.9 MB of weights from L2 at the rate
-of a bare streaming loop. The path depends on the CPU only, never on the
-batch split, so results do not depend on ``n_threads``.
+takes AVX2 for both whenever the CPU has AVX2 + FMA + F16C: on the standard
+config (bench/test_kernel_paths.py; figures in docs/benchmarks.md, Zen 4) the
+AVX2 products were 10 to 30% faster than scipy's OpenBLAS (itself using
+AVX-512) at batch 8 to 128 and as fast at batch 1, where both stream the
+~0.9 MB of weights from L2 at the rate of a bare streaming loop. The path
+depends on the CPU only, never on the batch split, so results do not depend
+on ``n_threads``.
 
 At batch 1 the products are bound by that stream (about 32 bytes a cycle
 from L2 on Zen 4), not by arithmetic. When every product weight of the model
@@ -46,8 +47,8 @@ __all__ = ["State", "simd_available"]
 
 
 def simd_available():
-    """Whether this CPU runs the AVX2 + FMA paths."""
-    return bool(fd_cpu_has_avx2_fma())
+    """Whether this CPU runs the SIMD paths: it has AVX2, FMA and F16C (and the OS saves YMM)."""
+    return bool(fd_cpu_has_avx2_fma_f16c())
 
 
 # ---- BLAS helpers (row-major views of Fortran BLAS) ------------------------------
@@ -114,81 +115,104 @@ cdef inline void _relu(int M, int N, const float *src, float *dst, int ld_src) n
 
 # ---- the time loop of one row block (no Python objects, no GIL) -------------------
 
-cdef void _run_block(const Plan *p, Block *b, const RunArgs *a) noexcept nogil:
-    cdef int nb = b.nb, Rp = p.Rp, Dp = p.Dp, Sp = p.Sp, Qp = p.Qp, rs = p.rs
-    cdef int t, l, i, j, code, Q = p.Q
-    cdef Py_ssize_t row
+cdef inline void _input_step(const Plan *p, Block *b, const RunArgs *a, int t) noexcept nogil:
+    """x = input_w[1][q(t)] + input_b (+ input_w[0][q(t-1)]); skip = 0."""
+    cdef int i, j, code, Rp = p.Rp
     cdef float *x
-    cdef float *slot
     cdef const float *w1
     cdef const float *w0
-    for t in range(a.start, a.stop):
-        # x = input_w[1][q(t)] + input_b (+ input_w[0][q(t-1)]); skip = 0
-        for i in range(nb):
-            row = b.row0 + i
-            code = a.codes[row * a.T + t]
-            x = b.buf + <Py_ssize_t>i * rs + Rp
-            w1 = p.iw + (<Py_ssize_t>Q + code) * Rp
+    for i in range(b.nb):
+        code = a.codes[(b.row0 + i) * <Py_ssize_t>a.T + t]
+        x = b.buf + <Py_ssize_t>i * p.rs + Rp
+        w1 = p.iw + (<Py_ssize_t>p.Q + code) * Rp
+        for j in range(Rp):
+            x[j] = w1[j] + p.ib[j]
+        if b.has_prev:
+            w0 = p.iw + <Py_ssize_t>b.prev[i] * Rp
             for j in range(Rp):
-                x[j] = w1[j] + p.ib[j]
-            if b.has_prev:
-                w0 = p.iw + <Py_ssize_t>b.prev[i] * Rp
-                for j in range(Rp):
-                    x[j] = x[j] + w0[j]
-            b.prev[i] = code
-            memset(x + Rp, 0, Sp * sizeof(float))
-        b.has_prev = True
+                x[j] = x[j] + w0[j]
+        b.prev[i] = code
+        memset(x + Rp, 0, p.Sp * sizeof(float))
+    b.has_prev = True
 
+
+cdef inline void _layer_step(const Plan *p, Block *b, int l) noexcept nogil:
+    """One residual layer on every row of the block: ring buffer, gated product, residual + skip."""
+    cdef int i, nb = b.nb, Rp = p.Rp, Dp = p.Dp, rs = p.rs
+    cdef float *slot
+    cdef const char *wd = p.wd + <Py_ssize_t>l * 4 * Rp * Dp * p.wsize
+    cdef const char *wrs = p.wrs + <Py_ssize_t>l * Dp * (Rp + p.Sp) * p.wsize
+    # buf[:, :R] = ring[l][head]; ring[l][head] = x; head += 1 (mod d)
+    slot = b.ring + b.ring_off[l] + <Py_ssize_t>b.head[l] * nb * Rp
+    for i in range(nb):
+        memcpy(b.buf + <Py_ssize_t>i * rs, slot + <Py_ssize_t>i * Rp, Rp * sizeof(float))
+        memcpy(slot + <Py_ssize_t>i * Rp, b.buf + <Py_ssize_t>i * rs + Rp, Rp * sizeof(float))
+    b.head[l] += 1
+    if b.head[l] == p.dil[l]:
+        b.head[l] = 0
+    # z = concat(x_old, x) @ dil_w[l].reshape(2R, 2D) + dil_b[l] (+ cond[:, l], per row)
+    if b.zb != NULL:
+        _product(p, nb, 2 * Dp, 2 * Rp, b.buf, rs, wd, b.zb + <Py_ssize_t>l * nb * 2 * Dp, 2 * Dp,
+                 b.z, 2 * Dp, False)
+    else:
+        _product(p, nb, 2 * Dp, 2 * Rp, b.buf, rs, wd, p.bd + <Py_ssize_t>l * 2 * Dp, 0,
+                 b.z, 2 * Dp, False)
+    # h = tanh(z[:, :D]) * sigmoid(z[:, D:])
+    if p.simd_act:
+        fd_gate_avx2(nb, Dp, b.z, b.h)
+    else:
+        fd_gate_scalar(nb, Dp, b.z, b.h)
+    # [x | skip] += h @ [res_w[l] | skip_w[l]] + [res_b[l] | skip_b[l]]
+    _product(p, nb, Rp + p.Sp, Dp, b.h, Dp, wrs, p.brs + <Py_ssize_t>l * (Rp + p.Sp), 0,
+             b.buf + Rp, rs, True)
+
+
+cdef inline void _output_step(const Plan *p, Block *b, const RunArgs *a, int t) noexcept nogil:
+    """logits from skip; copied out if asked; q(t+1) drawn once the primer is fed."""
+    cdef int i, code, Sp = p.Sp, Qp = p.Qp, Q = p.Q
+    cdef Py_ssize_t row
+    cdef double u
+    # hid = relu(relu(skip) @ out1_w + out1_b)
+    _relu(b.nb, Sp, b.buf + 2 * p.Rp, b.sk, p.rs)
+    _product(p, b.nb, Sp, Sp, b.sk, Sp, p.w1, p.b1, 0, b.hid, Sp, False)
+    _relu(b.nb, Sp, b.hid, b.hid, Sp)
+    # logits = hid @ out2_w + out2_b
+    _product(p, b.nb, Qp, Sp, b.hid, Sp, p.w2, p.b2, 0, b.logits, Qp, False)
+    if a.logits_out != NULL:
+        for i in range(b.nb):
+            memcpy(a.logits_out + ((b.row0 + i) * <Py_ssize_t>a.n_steps + (t - a.start)) * Q,
+                   b.logits + <Py_ssize_t>i * Qp, Q * sizeof(float))
+    if t + 1 < a.n_primer or t + 1 >= a.T:
+        return
+    for i in range(b.nb):
+        row = b.row0 + i
+        u = a.u[row * a.n_steps + (t - a.start)]
+        if p.simd_act:
+            code = fd_sample_avx2(b.logits + <Py_ssize_t>i * Qp, Q, u, a.temperature, b.scratch)
+        else:
+            code = fd_sample_scalar(b.logits + <Py_ssize_t>i * Qp, Q, u, a.temperature, b.scratch)
+        a.codes[row * a.T + t + 1] = code
+
+
+cdef void _run_block(const Plan *p, Block *b, const RunArgs *a) noexcept nogil:
+    cdef int t, l
+    for t in range(a.start, a.stop):
+        _input_step(p, b, a, t)
         for l in range(p.L):
-            # buf[:, :R] = ring[l][head]; ring[l][head] = x; head += 1 (mod d)
-            slot = b.ring + b.ring_off[l] + <Py_ssize_t>b.head[l] * nb * Rp
-            for i in range(nb):
-                memcpy(b.buf + <Py_ssize_t>i * rs, slot + <Py_ssize_t>i * Rp, Rp * sizeof(float))
-                memcpy(slot + <Py_ssize_t>i * Rp, b.buf + <Py_ssize_t>i * rs + Rp, Rp * sizeof(float))
-            b.head[l] += 1
-            if b.head[l] == p.dil[l]:
-                b.head[l] = 0
-            # z = concat(x_old, x) @ dil_w[l].reshape(2R, 2D) + dil_b[l] (+ cond[:, l], per row)
-            if b.zb != NULL:
-                _product(p, nb, 2 * Dp, 2 * Rp, b.buf, rs, p.wd + <Py_ssize_t>l * 4 * Rp * Dp * p.wsize,
-                         b.zb + <Py_ssize_t>l * nb * 2 * Dp, 2 * Dp, b.z, 2 * Dp, False)
-            else:
-                _product(p, nb, 2 * Dp, 2 * Rp, b.buf, rs, p.wd + <Py_ssize_t>l * 4 * Rp * Dp * p.wsize,
-                         p.bd + <Py_ssize_t>l * 2 * Dp, 0, b.z, 2 * Dp, False)
-            # h = tanh(z[:, :D]) * sigmoid(z[:, D:])
-            if p.simd_act:
-                fd_gate_avx2(nb, Dp, b.z, b.h)
-            else:
-                fd_gate_scalar(nb, Dp, b.z, b.h)
-            # [x | skip] += h @ [res_w[l] | skip_w[l]] + [res_b[l] | skip_b[l]]
-            _product(p, nb, Rp + Sp, Dp, b.h, Dp, p.wrs + <Py_ssize_t>l * Dp * (Rp + Sp) * p.wsize,
-                     p.brs + <Py_ssize_t>l * (Rp + Sp), 0, b.buf + Rp, rs, True)
-
-        # hid = relu(relu(skip) @ out1_w + out1_b)
-        _relu(nb, Sp, b.buf + 2 * Rp, b.sk, rs)
-        _product(p, nb, Sp, Sp, b.sk, Sp, p.w1, p.b1, 0, b.hid, Sp, False)
-        _relu(nb, Sp, b.hid, b.hid, Sp)
-        # logits = hid @ out2_w + out2_b
-        _product(p, nb, Qp, Sp, b.hid, Sp, p.w2, p.b2, 0, b.logits, Qp, False)
-
-        if a.logits_out != NULL:
-            for i in range(nb):
-                memcpy(a.logits_out + ((b.row0 + i) * <Py_ssize_t>a.n_steps + (t - a.start)) * Q,
-                       b.logits + <Py_ssize_t>i * Qp, Q * sizeof(float))
-        if t + 1 >= a.n_primer and t + 1 < a.T:
-            for i in range(nb):
-                row = b.row0 + i
-                if p.simd_act:
-                    code = fd_sample_avx2(b.logits + <Py_ssize_t>i * Qp, Q,
-                                          a.u[row * a.n_steps + (t - a.start)], a.temperature, b.scratch)
-                else:
-                    code = fd_sample_scalar(b.logits + <Py_ssize_t>i * Qp, Q,
-                                            a.u[row * a.n_steps + (t - a.start)], a.temperature, b.scratch)
-                a.codes[row * a.T + t + 1] = code
+            _layer_step(p, b, l)
+        _output_step(p, b, a, t)
     b.ran = True
 
 
 # ---- Python boundary ------------------------------------------------------------------
+
+#: The packed arrays of a Plan (its fields of the same names), in their order in State.weights_mem.
+_PACKED = ("iw", "ib", "wd", "bd", "wrs", "brs", "w1", "b1", "w2", "b2")
+#: Bytes each packed array is aligned to in State.weights_mem (one cache line).
+_ALIGN = 64
+#: Padded channel counts are multiples of these: FD_NR columns for R, S, Q; 8 lanes for D.
+_PAD_RSQ, _PAD_D = 16, 8
+
 
 cdef inline int _pad(int n, int m):
     return (n + m - 1) // m * m
@@ -221,6 +245,84 @@ def _check_int(name, value, lo, hi):
     return int(value)
 
 
+def _model_arrays(model):
+    """(float32 weights by name, dilations, float16-exact?) of a Model, or GenerationError."""
+    try:
+        weights = model.weights
+        dilations = [int(d) for d in model.dilations]
+        exact16 = bool(model.float16_exact)
+    except (AttributeError, TypeError):
+        raise GenerationError(
+            f"model must be a fastdrum.Model, got {type(model).__name__}") from None
+    if not dilations or min(dilations) < 1:
+        raise GenerationError(f"dilations must be positive, got {dilations!r}")
+    return {k: np.asarray(v, dtype=np.float32) for k, v in weights.items()}, dilations, exact16
+
+
+def _choose_paths(gemm, act, weights, exact16):
+    """(gemm path, activation path, binary16 weights?) from the CPU and the private overrides.
+
+    The product weights are stored as binary16 when that loses nothing: every
+    one of them is exactly a float16 value (Model.float16_exact; Model.round_weights
+    makes such models). The products then compute the same float32 numbers
+    from half the bytes.
+    """
+    if (gemm not in ("auto", "simd", "blas") or act not in ("auto", "simd", "scalar")
+            or weights not in ("auto", "float16", "float32")):
+        raise GenerationError(
+            f"unknown kernel path _gemm={gemm!r}, _act={act!r}, _weights={weights!r}")
+    simd = bool(fd_cpu_has_avx2_fma_f16c())
+    if not simd and "simd" in (gemm, act):
+        raise GenerationError("this CPU has no AVX2 + FMA + F16C: the 'simd' path is unavailable")
+    gemm_path = ("simd" if simd else "blas") if gemm == "auto" else gemm
+    act_path = ("simd" if simd else "scalar") if act == "auto" else act
+    if weights == "float16" and not (exact16 and gemm_path == "simd"):
+        raise GenerationError("_weights='float16' needs the 'simd' path and float16-exact weights")
+    return gemm_path, act_path, exact16 and gemm_path == "simd" and weights != "float32"
+
+
+def _padded(W, Rp, Dp, Sp, Qp):
+    """The format's arrays zero-padded and fused as the time loop reads them, by _PACKED name."""
+    L, Q, R = W["dil_w"].shape[0], W["input_w"].shape[1], W["input_w"].shape[2]
+    D, S = W["dil_b"].shape[1] // 2, W["skip_b"].shape[1]
+    a = {"iw": np.zeros((2, Q, Rp), np.float32), "ib": np.zeros(Rp, np.float32),
+         "wd": np.zeros((L, 2 * Rp, 2 * Dp), np.float32), "bd": np.zeros((L, 2 * Dp), np.float32),
+         "wrs": np.zeros((L, Dp, Rp + Sp), np.float32), "brs": np.zeros((L, Rp + Sp), np.float32),
+         "w1": np.zeros((Sp, Sp), np.float32), "b1": np.zeros(Sp, np.float32),
+         "w2": np.zeros((Sp, Qp), np.float32), "b2": np.zeros(Qp, np.float32)}
+    a["iw"][:, :, :R] = W["input_w"]
+    a["ib"][:R] = W["input_b"]
+    for tap in range(2):  # rows [x(t-d); x(t)], columns [filter | gate]
+        rows = slice(tap * Rp, tap * Rp + R)
+        a["wd"][:, rows, :D] = W["dil_w"][:, tap, :, :D]
+        a["wd"][:, rows, Dp:Dp + D] = W["dil_w"][:, tap, :, D:]
+    a["bd"][:, :D] = W["dil_b"][:, :D]
+    a["bd"][:, Dp:Dp + D] = W["dil_b"][:, D:]
+    a["wrs"][:, :D, :R] = W["res_w"]
+    a["wrs"][:, :D, Rp:Rp + S] = W["skip_w"]
+    a["brs"][:, :R] = W["res_b"]
+    a["brs"][:, Rp:Rp + S] = W["skip_b"]
+    a["w1"][:S, :S] = W["out1_w"]
+    a["b1"][:S] = W["out1_b"]
+    a["w2"][:S, :Q] = W["out2_w"]
+    a["b2"][:Q] = W["out2_b"]
+    return a
+
+
+def _packed(padded, simd_gemm, half):
+    """The padded arrays as bytes, by _PACKED name: product matrices in panels for the SIMD
+    path, and as binary16 if `half`."""
+    a = dict(padded)
+    if simd_gemm:
+        a["wd"] = np.stack([_panels(w) for w in a["wd"]])
+        a["wrs"] = np.stack([_panels(w) for w in a["wrs"]])
+        a["w1"], a["w2"] = _panels(a["w1"]), _panels(a["w2"])
+    if half:
+        for k in ("wd", "wrs", "w1", "w2"):
+            a[k] = a[k].astype(np.float16)
+    return {k: np.ascontiguousarray(v).view(np.uint8).ravel() for k, v in a.items()}
+
+
 cdef void _pack_bias(float *dst, dil_b, cond, int D, int Dp) except *:
     """dst (L, nb, 2Dp) := dil_b[l] + cond[i, l] for each row i, [filter | gate] padded to Dp."""
     cdef const unsigned char[::1] flat
@@ -233,7 +335,155 @@ cdef void _pack_bias(float *dst, dil_b, cond, int D, int Dp) except *:
     memcpy(dst, &flat[0], flat.shape[0])
 
 
+cdef void _set_sizes(Plan *p, W, int L, bint simd_gemm, bint simd_act, bint half,
+                     int batch_size) except *:
+    """The Plan's sizes and flags (its pointers are set by _load_weights)."""
+    p.L, p.Q, p.R = L, W["input_w"].shape[1], W["input_w"].shape[2]
+    p.D, p.S = W["dil_b"].shape[1] // 2, W["skip_b"].shape[1]
+    p.Rp, p.Dp = _pad(p.R, _PAD_RSQ), _pad(p.D, _PAD_D)
+    p.Sp, p.Qp = _pad(p.S, _PAD_RSQ), _pad(p.Q, _PAD_RSQ)
+    p.rs = 2 * p.Rp + p.Sp
+    p.simd_gemm = simd_gemm
+    p.simd_act = simd_act
+    p.use_gemv = batch_size == 1
+    p.half = half
+    p.wsize = 2 if half else 4
+
+
+cdef inline char *_at(State st, dict offsets, str name):
+    return st.weights_mem + <Py_ssize_t>offsets[name]
+
+
+cdef void _load_weights(State st, dict packed, list dilations) except *:
+    """Copy the packed arrays into one aligned allocation and point the Plan at them."""
+    cdef Plan *p = &st.plan
+    cdef const unsigned char[::1] flat
+    cdef int l
+    offsets, total = {}, 0
+    for name in _PACKED:
+        offsets[name] = total
+        total += _pad(packed[name].size, _ALIGN)
+    st.weights_mem = <char *>fd_calloc_aligned(total)
+    st.dil_mem = <int *>malloc(len(dilations) * sizeof(int))
+    if st.weights_mem == NULL or st.dil_mem == NULL:
+        raise MemoryError("cannot allocate the kernel's weights")
+    for name in _PACKED:
+        flat = packed[name]
+        memcpy(_at(st, offsets, name), &flat[0], flat.shape[0])
+    p.iw, p.ib = <float *>_at(st, offsets, "iw"), <float *>_at(st, offsets, "ib")
+    p.wd, p.bd = _at(st, offsets, "wd"), <float *>_at(st, offsets, "bd")
+    p.wrs, p.brs = _at(st, offsets, "wrs"), <float *>_at(st, offsets, "brs")
+    p.w1, p.b1 = _at(st, offsets, "w1"), <float *>_at(st, offsets, "b1")
+    p.w2, p.b2 = _at(st, offsets, "w2"), <float *>_at(st, offsets, "b2")
+    for l in range(len(dilations)):
+        st.dil_mem[l] = dilations[l]
+    p.dil = st.dil_mem
+
+
+cdef void _alloc_block(Block *b, const Plan *p, Py_ssize_t ring_size, int batch_size) except *:
+    """Zeroed buffers for the b.nb rows of b: ring buffers, activations, sampling scratch."""
+    cdef Py_ssize_t off = 0
+    cdef int l, nb = b.nb
+    ring_bytes = int(ring_size) * nb * p.Rp * 4
+    if ring_bytes >= 1 << 62:
+        raise MemoryError(f"ring buffers of {ring_bytes} bytes requested")
+    b.ring = <float *>fd_calloc_aligned(<size_t>ring_bytes)
+    b.ring_off = <Py_ssize_t *>malloc(p.L * sizeof(Py_ssize_t))
+    b.head = <int *>fd_calloc_aligned(p.L * sizeof(int))
+    b.prev = <int *>fd_calloc_aligned(nb * sizeof(int))
+    b.buf = <float *>fd_calloc_aligned(<Py_ssize_t>nb * p.rs * sizeof(float))
+    b.z = <float *>fd_calloc_aligned(<Py_ssize_t>nb * 2 * p.Dp * sizeof(float))
+    b.h = <float *>fd_calloc_aligned(<Py_ssize_t>nb * p.Dp * sizeof(float))
+    b.sk = <float *>fd_calloc_aligned(<Py_ssize_t>nb * p.Sp * sizeof(float))
+    b.hid = <float *>fd_calloc_aligned(<Py_ssize_t>nb * p.Sp * sizeof(float))
+    b.logits = <float *>fd_calloc_aligned(<Py_ssize_t>nb * p.Qp * sizeof(float))
+    b.scratch = <float *>fd_calloc_aligned(fd_sample_scratch(p.Q) * sizeof(float))
+    if (b.ring == NULL or b.ring_off == NULL or b.head == NULL or b.prev == NULL
+            or b.buf == NULL or b.z == NULL or b.h == NULL or b.sk == NULL
+            or b.hid == NULL or b.logits == NULL or b.scratch == NULL):
+        raise MemoryError(
+            f"cannot allocate the ring buffers of {batch_size} rows "
+            f"({ring_size * batch_size * p.Rp * 4 / 2**20:.1f} MiB)")
+    for l in range(p.L):
+        b.ring_off[l] = off
+        off += <Py_ssize_t>p.dil[l] * nb * p.Rp
+    b.has_prev = False
+
+
+cdef void _free_block(Block *b) noexcept nogil:
+    fd_free_aligned(b.ring)
+    free(b.ring_off)
+    fd_free_aligned(b.head)
+    fd_free_aligned(b.prev)
+    fd_free_aligned(b.buf)
+    fd_free_aligned(b.z)
+    fd_free_aligned(b.h)
+    fd_free_aligned(b.sk)
+    fd_free_aligned(b.hid)
+    fd_free_aligned(b.logits)
+    fd_free_aligned(b.scratch)
+    fd_free_aligned(b.zb)
+
+
+cdef void _alloc_blocks(State st, int n_threads, cond, dil_b) except *:
+    """One row block per thread (sizes differing by at most one), each with its buffers and,
+    given `cond`, its per-row bias of z."""
+    cdef const Plan *p = &st.plan
+    cdef Block *b
+    cdef Py_ssize_t ring_size = 0
+    cdef int i, l, base, extra, B = st.batch_size
+    st.n_blocks = min(n_threads, B)
+    st.blocks = <Block *>malloc(st.n_blocks * sizeof(Block))
+    if st.blocks == NULL:
+        st.n_blocks = 0
+        raise MemoryError("cannot allocate the kernel's row blocks")
+    memset(st.blocks, 0, st.n_blocks * sizeof(Block))
+    base, extra = divmod(B, st.n_blocks)
+    for l in range(p.L):
+        ring_size += p.dil[l]
+    for i in range(st.n_blocks):
+        b = &st.blocks[i]
+        b.row0 = i * base + min(i, extra)
+        b.nb = base + (1 if i < extra else 0)
+        _alloc_block(b, p, ring_size, B)
+        if cond is not None:
+            b.zb = <float *>fd_calloc_aligned(<Py_ssize_t>p.L * b.nb * 2 * p.Dp * sizeof(float))
+            if b.zb == NULL:
+                raise MemoryError("cannot allocate the kernel's conditioning bias")
+            _pack_bias(b.zb, dil_b, cond[b.row0:b.row0 + b.nb], p.D, p.Dp)
+
+
+def _check_run(B, Q, codes, n_primer, uniforms, temperature, start, stop, logits_out):
+    """The arguments of State.run checked: (T, start, stop, n_primer, float32 temperature)."""
+    if not isinstance(codes, np.ndarray) or codes.ndim != 2:
+        raise GenerationError(f"codes must be a 2-D numpy array, got {codes!r:.80}")
+    T = codes.shape[1]
+    _check_array("codes", codes, np.int32, (B, T), writeable=True)
+    if T >= 1 << 31:
+        raise GenerationError(f"codes has too many steps ({T})")
+    start = _check_int("start", start, 0, T)
+    stop = _check_int("stop", stop, start, T)
+    n_primer = _check_int("n_primer", n_primer, 0, (1 << 31) - 1)
+    _check_array("uniforms", uniforms, np.float64, (B, stop - start))
+    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real):
+        raise GenerationError(f"temperature must be a number, got {temperature!r}")
+    finfo = np.finfo(np.float32)
+    if not (temperature == 0 or float(finfo.tiny) <= temperature <= float(finfo.max)):
+        raise GenerationError(
+            f"temperature must be finite and >= 0 (0, or in [{finfo.tiny}, {finfo.max}] "
+            f"to be a float32), got {temperature!r}")
+    if logits_out is not None:
+        _check_array("logits_out", logits_out, np.float32, (B, stop - start, Q), writeable=True)
+    # Codes read but not written by this call: the primer and codes[:, start].
+    given = codes[:, start:min(stop, max(n_primer, start + 1))]
+    if given.size and (given.min() < 0 or given.max() >= Q):
+        raise GenerationError(
+            f"codes fed as input must lie in [0, {Q}), got range [{given.min()}, {given.max()}]")
+    return T, start, stop, n_primer, np.float32(temperature)
+
+
 cdef class State:
+
     """Incremental generation state of the compiled kernel for `batch_size` clips.
 
     Parameters
@@ -275,181 +525,26 @@ cdef class State:
 
     def __init__(self, model, batch_size, n_threads=1, cond=None, *, _gemm="auto", _act="auto",
                  _weights="auto"):
-        cdef Plan *p = &self.plan
-        cdef Block *b
-        cdef int i, l, base, extra
-        cdef Py_ssize_t ring_size
-        cdef char *mem
-        cdef Py_ssize_t off
-        cdef const unsigned char[::1] flat
-        cdef Py_ssize_t st[10]
-
-        try:
-            weights = model.weights
-            dilations = [int(d) for d in model.dilations]
-            exact16 = bool(model.float16_exact)
-        except (AttributeError, TypeError):
-            raise GenerationError(f"model must be a fastdrum.Model, got {type(model).__name__}") from None
+        W, dilations, exact16 = _model_arrays(model)
         batch_size = _check_int("batch_size", batch_size, 1, 1 << 24)
         n_threads = _check_int("n_threads", n_threads, 1, 1024)
-        simd = bool(fd_cpu_has_avx2_fma())
-        if (_gemm not in ("auto", "simd", "blas") or _act not in ("auto", "simd", "scalar")
-                or _weights not in ("auto", "float16", "float32")):
-            raise GenerationError(
-                f"unknown kernel path _gemm={_gemm!r}, _act={_act!r}, _weights={_weights!r}")
-        if not simd and "simd" in (_gemm, _act):
-            raise GenerationError("this CPU has no AVX2 + FMA + F16C: the 'simd' path is unavailable")
-        self.gemm_path = ("simd" if simd else "blas") if _gemm == "auto" else _gemm
-        self.act_path = ("simd" if simd else "scalar") if _act == "auto" else _act
-
-        W = {k: np.asarray(v, dtype=np.float32) for k, v in weights.items()}
-        # The product weights are stored as binary16 when that loses nothing:
-        # every one of them is exactly a float16 value (Model.float16_exact;
-        # Model.round_weights makes such models). The products then compute the same float32
-        # numbers from half the bytes.
-        if _weights == "float16" and not (exact16 and self.gemm_path == "simd"):
-            raise GenerationError("_weights='float16' needs the 'simd' path and float16-exact weights")
-        half = exact16 and self.gemm_path == "simd" and _weights != "float32"
+        self.gemm_path, self.act_path, half = _choose_paths(_gemm, _act, _weights, exact16)
         self.weight_dtype = "float16" if half else "float32"
-        L = len(dilations)
-        Q, R = W["input_w"].shape[1:]
-        D = W["dil_b"].shape[1] // 2
-        S = W["skip_b"].shape[1]
-        if L < 1 or min(dilations) < 1:
-            raise GenerationError(f"dilations must be positive, got {dilations!r}")
-        if cond is not None:
-            _check_array("cond", cond, np.float32, (batch_size, L, 2 * D))
-        Rp, Dp, Sp, Qp = _pad(R, 16), _pad(D, 8), _pad(S, 16), _pad(Q, 16)
-        p.L, p.Q, p.R, p.D, p.S = L, Q, R, D, S
-        p.Rp, p.Dp, p.Sp, p.Qp = Rp, Dp, Sp, Qp
-        p.rs = 2 * Rp + Sp
-        p.simd_gemm = self.gemm_path == "simd"
-        p.simd_act = self.act_path == "simd"
-        p.use_gemv = batch_size == 1
-        p.half = half
-        p.wsize = 2 if half else 4
         self.batch_size = batch_size
         self.n_threads = n_threads
-
-        # Zero-padded weights, laid out for the chosen product path.
-        iw = np.zeros((2, Q, Rp), np.float32)
-        iw[:, :, :R] = W["input_w"]
-        ib = np.zeros(Rp, np.float32)
-        ib[:R] = W["input_b"]
-        wd = np.zeros((L, 2 * Rp, 2 * Dp), np.float32)
-        bd = np.zeros((L, 2 * Dp), np.float32)
-        for tap in range(2):
-            rows = slice(tap * Rp, tap * Rp + R)
-            wd[:, rows, :D] = W["dil_w"][:, tap, :, :D]
-            wd[:, rows, Dp:Dp + D] = W["dil_w"][:, tap, :, D:]
-        bd[:, :D] = W["dil_b"][:, :D]
-        bd[:, Dp:Dp + D] = W["dil_b"][:, D:]
-        wrs = np.zeros((L, Dp, Rp + Sp), np.float32)
-        wrs[:, :D, :R] = W["res_w"]
-        wrs[:, :D, Rp:Rp + S] = W["skip_w"]
-        brs = np.zeros((L, Rp + Sp), np.float32)
-        brs[:, :R] = W["res_b"]
-        brs[:, Rp:Rp + S] = W["skip_b"]
-        w1 = np.zeros((Sp, Sp), np.float32)
-        w1[:S, :S] = W["out1_w"]
-        b1 = np.zeros(Sp, np.float32)
-        b1[:S] = W["out1_b"]
-        w2 = np.zeros((Sp, Qp), np.float32)
-        w2[:S, :Q] = W["out2_w"]
-        b2 = np.zeros(Qp, np.float32)
-        b2[:Q] = W["out2_b"]
-        if p.simd_gemm:
-            wd = np.stack([_panels(w) for w in wd])
-            wrs = np.stack([_panels(w) for w in wrs])
-            w1, w2 = _panels(w1), _panels(w2)
-        if half:
-            wd, wrs, w1, w2 = (a.astype(np.float16) for a in (wd, wrs, w1, w2))
-        parts = [np.ascontiguousarray(a).view(np.uint8).ravel()
-                 for a in (iw, ib, wd, bd, wrs, brs, w1, b1, w2, b2)]
-        # each part starts on a 64-byte boundary
-        sizes = [_pad(a.size, 64) for a in parts]
-        self.weights_mem = <char *>fd_calloc_aligned(sum(sizes))
-        self.dil_mem = <int *>malloc(L * sizeof(int))
-        if self.weights_mem == NULL or self.dil_mem == NULL:
-            raise MemoryError("cannot allocate the kernel's weights")
-        mem = self.weights_mem
-        off = 0
-        for i in range(10):
-            flat = parts[i]
-            memcpy(mem + off, &flat[0], flat.shape[0])
-            st[i] = off
-            off += sizes[i]
-        p.iw, p.ib, p.bd = <float *>(mem + st[0]), <float *>(mem + st[1]), <float *>(mem + st[3])
-        p.brs, p.b1, p.b2 = <float *>(mem + st[5]), <float *>(mem + st[7]), <float *>(mem + st[9])
-        p.wd, p.wrs, p.w1, p.w2 = mem + st[2], mem + st[4], mem + st[6], mem + st[8]
-        for l in range(L):
-            self.dil_mem[l] = dilations[l]
-        p.dil = self.dil_mem
-
-        # Row blocks, one per thread, sizes differing by at most one.
-        self.n_blocks = min(n_threads, batch_size)
-        self.blocks = <Block *>malloc(self.n_blocks * sizeof(Block))
-        if self.blocks == NULL:
-            self.n_blocks = 0
-            raise MemoryError("cannot allocate the kernel's row blocks")
-        memset(self.blocks, 0, self.n_blocks * sizeof(Block))
-        base, extra = divmod(batch_size, self.n_blocks)
-        ring_size = 0
-        for l in range(L):
-            ring_size += dilations[l]
-        for i in range(self.n_blocks):
-            b = &self.blocks[i]
-            b.row0 = i * base + min(i, extra)
-            b.nb = base + (1 if i < extra else 0)
-            ring_bytes = int(ring_size) * b.nb * Rp * 4
-            if ring_bytes >= 1 << 62:
-                raise MemoryError(f"ring buffers of {ring_bytes} bytes requested")
-            b.ring = <float *>fd_calloc_aligned(<size_t>ring_bytes)
-            b.ring_off = <Py_ssize_t *>malloc(L * sizeof(Py_ssize_t))
-            b.head = <int *>fd_calloc_aligned(L * sizeof(int))
-            b.prev = <int *>fd_calloc_aligned(b.nb * sizeof(int))
-            b.buf = <float *>fd_calloc_aligned(<Py_ssize_t>b.nb * p.rs * sizeof(float))
-            b.z = <float *>fd_calloc_aligned(<Py_ssize_t>b.nb * 2 * Dp * sizeof(float))
-            b.h = <float *>fd_calloc_aligned(<Py_ssize_t>b.nb * Dp * sizeof(float))
-            b.sk = <float *>fd_calloc_aligned(<Py_ssize_t>b.nb * Sp * sizeof(float))
-            b.hid = <float *>fd_calloc_aligned(<Py_ssize_t>b.nb * Sp * sizeof(float))
-            b.logits = <float *>fd_calloc_aligned(<Py_ssize_t>b.nb * Qp * sizeof(float))
-            b.scratch = <float *>fd_calloc_aligned(fd_sample_scratch(Q) * sizeof(float))
-            if cond is not None:
-                b.zb = <float *>fd_calloc_aligned(<Py_ssize_t>L * b.nb * 2 * Dp * sizeof(float))
-                if b.zb == NULL:
-                    raise MemoryError("cannot allocate the kernel's conditioning bias")
-                _pack_bias(b.zb, W["dil_b"], cond[b.row0:b.row0 + b.nb], D, Dp)
-            if (b.ring == NULL or b.ring_off == NULL or b.head == NULL or b.prev == NULL
-                    or b.buf == NULL or b.z == NULL or b.h == NULL or b.sk == NULL
-                    or b.hid == NULL or b.logits == NULL or b.scratch == NULL):
-                raise MemoryError(
-                    f"cannot allocate the ring buffers of {batch_size} rows "
-                    f"({ring_size * batch_size * Rp * 4 / 2**20:.1f} MiB)")
-            off = 0
-            for l in range(L):
-                b.ring_off[l] = off
-                off += <Py_ssize_t>dilations[l] * b.nb * Rp
-            b.has_prev = False
+        _set_sizes(&self.plan, W, len(dilations), self.gemm_path == "simd",
+                   self.act_path == "simd", half, batch_size)
+        if cond is not None:
+            _check_array("cond", cond, np.float32, (batch_size, self.plan.L, 2 * self.plan.D))
+        padded = _padded(W, self.plan.Rp, self.plan.Dp, self.plan.Sp, self.plan.Qp)
+        _load_weights(self, _packed(padded, self.plan.simd_gemm, half), dilations)
+        _alloc_blocks(self, n_threads, cond, W["dil_b"])
 
     def __dealloc__(self):
         cdef int i
-        cdef Block *b
         if self.blocks != NULL:
             for i in range(self.n_blocks):
-                b = &self.blocks[i]
-                fd_free_aligned(b.ring)
-                free(b.ring_off)
-                fd_free_aligned(b.head)
-                fd_free_aligned(b.prev)
-                fd_free_aligned(b.buf)
-                fd_free_aligned(b.z)
-                fd_free_aligned(b.h)
-                fd_free_aligned(b.sk)
-                fd_free_aligned(b.hid)
-                fd_free_aligned(b.logits)
-                fd_free_aligned(b.scratch)
-                fd_free_aligned(b.zb)
+                _free_block(&self.blocks[i])
             free(self.blocks)
         fd_free_aligned(self.weights_mem)
         free(self.dil_mem)
@@ -475,34 +570,9 @@ cdef class State:
         cdef float[:, :, ::1] lo_v
         cdef State self_ = self
         cdef int n_blocks = self.n_blocks
-        B = self.batch_size
-        if not isinstance(codes, np.ndarray) or codes.ndim != 2:
-            raise GenerationError(f"codes must be a 2-D numpy array, got {codes!r:.80}")
-        T = codes.shape[1]
-        _check_array("codes", codes, np.int32, (B, T), writeable=True)
-        if T >= 1 << 31:
-            raise GenerationError(f"codes has too many steps ({T})")
-        start = _check_int("start", start, 0, T)
-        stop = _check_int("stop", stop, start, T)
-        n_primer = _check_int("n_primer", n_primer, 0, (1 << 31) - 1)
-        _check_array("uniforms", uniforms, np.float64, (B, stop - start))
-        if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real):
-            raise GenerationError(f"temperature must be a number, got {temperature!r}")
-        finfo = np.finfo(np.float32)
-        if not (temperature == 0 or float(finfo.tiny) <= temperature <= float(finfo.max)):
-            raise GenerationError(
-                f"temperature must be finite and >= 0 (0, or in [{finfo.tiny}, {finfo.max}] "
-                f"to be a float32), got {temperature!r}")
-        temp32 = np.float32(temperature)
-        if logits_out is not None:
-            _check_array("logits_out", logits_out, np.float32, (B, stop - start, self.plan.Q),
-                         writeable=True)
-        # Codes read but not written by this call: the primer and codes[:, start].
-        given = codes[:, start:min(stop, max(n_primer, start + 1))]
-        if given.size and (given.min() < 0 or given.max() >= self.plan.Q):
-            raise GenerationError(
-                f"codes fed as input must lie in [0, {self.plan.Q}), got range "
-                f"[{given.min()}, {given.max()}]")
+        T, start, stop, n_primer, temp32 = _check_run(
+            self.batch_size, self.plan.Q, codes, n_primer, uniforms, temperature, start, stop,
+            logits_out)
         if stop == start:
             return
         if self.busy:
