@@ -80,7 +80,8 @@ STANDARD_COND = "standard-f16-voices"
 
 @functools.lru_cache(maxsize=None)
 def get_model(config):
-    """The model of a case: ``"standard"`` (random weights, DESIGN.md's standard config, 16 kHz),
+    """The model of a case: ``"standard"`` (random weights, the standard config of
+    docs/benchmarks.md, 16 kHz),
     ``"standard-f16"`` (the same, weight matrices rounded to float16 values), a shipped
     model's name, or the stem of a file listed in ``$FASTDRUM_BENCH_MODELS``."""
     if config == "standard":
@@ -181,7 +182,7 @@ class Workload:
     default voice, else its first (:attr:`voice`).
     """
 
-    def __init__(self, backend, model, batch, threads, steps, n_calls, seed=0):
+    def __init__(self, backend, model, batch, threads, steps, n_calls, seed=0, state_kwargs=None):
         self.model, self.batch, self.steps = model, batch, steps
         rng = np.random.default_rng(seed)
         q = model.quantization_channels
@@ -203,7 +204,7 @@ class Workload:
         self._u = [np.ascontiguousarray(self.uniforms[:, k * steps:(k + 1) * steps])
                    for k in range(n_calls)]
         self.voice = None
-        kwargs = {}
+        kwargs = dict(state_kwargs or {})
         if model.voices:
             self.voice = model.default_voice or model.voices[0]
             kwargs["cond"] = np.ascontiguousarray(

@@ -14,9 +14,6 @@ import pytest
 
 from fastdrum import _backends
 
-#: The kernel engineer's scratch file: not part of the suite (it would be imported by --doctest-modules).
-collect_ignore = ["bench_kernel_dev.py"]
-
 #: Filled during the run; merged into the JSON's machine_info at the end.
 RUN_INFO = {}
 

@@ -1,0 +1,50 @@
+"""The compiled kernel's product paths side by side: AVX2 panels against scipy's BLAS.
+
+The kernel chooses its path once per State: "simd" (the AVX2 + FMA + F16C
+small-matrix products of ``_simd.h``) whenever the CPU has those instructions,
+else "blas" (scipy's ``cython_blas``). These cases force each path on the
+standard config, float32 and float16-exact weights, one thread, so that one
+report shows what the choice is worth (the evidence behind "auto" in the
+kernel's docstring; figures in docs/benchmarks.md). Each case checks what it
+generated against the definition of the network, as every case of the suite.
+"""
+
+import pytest
+
+from fastdrum import _backends
+
+from .cases import (BATCHES, DISABLED_STEPS, ROUNDS, STANDARD_F16, STEPS, Workload,
+                    check_generation, get_model)
+from .test_generate import record
+
+
+def _paths():
+    if "c" not in _backends.available():
+        return []
+    from fastdrum._ext import _wavenet
+
+    return ["simd", "blas"] if _wavenet.simd_available() else ["blas"]
+
+
+@pytest.mark.parametrize("path", ["simd", "blas"])
+@pytest.mark.parametrize("batch", BATCHES)
+@pytest.mark.parametrize("config", ["standard", STANDARD_F16])
+def test_kernel_path(benchmark, config, batch, path, sgemm_gflops):
+    if path not in _paths():
+        pytest.skip(f"kernel path {path!r} unavailable here "
+                    "(kernel not built, or no AVX2 + FMA + F16C)")
+    steps, rounds, warmup = STEPS["c"][batch], ROUNDS["c"], 1
+    if benchmark.disabled:
+        steps, rounds, warmup = min(steps, DISABLED_STEPS), 1, 0
+    model = get_model(config)
+    w = Workload("c", model, batch, 1, steps, rounds + warmup, state_kwargs={"_gemm": path})
+    assert w.state.gemm_path == path
+    benchmark.group = f"kernel path {config} batch={batch}"
+    # backend "c/<path>": the report lists these cases, never mistaking them for test_generate's
+    benchmark.extra_info.update(backend=f"c/{path}", config=config, batch=batch, gemm_path=path,
+                                act_path=w.state.act_path, weight_dtype=w.state.weight_dtype,
+                                steps_per_round=steps)
+    benchmark.pedantic(w, rounds=rounds, warmup_rounds=warmup)
+    check_generation(w)
+    if not benchmark.disabled:
+        record(benchmark, w, sgemm_gflops, warmup)
