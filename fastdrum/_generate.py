@@ -161,9 +161,12 @@ def generate(instrument_or_model, n=1, *, voice=None, duration=None, seed=None, 
         Seconds per clip; default the voice's or the model's recommended
         duration, else the model's ``meta["clip_duration"]``.
     seed : int or numpy.random.SeedSequence, optional
-        Same seed, same clips, on every backend and thread count. Clip ``i``
-        draws from its own stream (``SeedSequence(seed).spawn(n)[i]``), so it
-        does not depend on `batch_size`. A SeedSequence
+        Same seed, same clips on one backend, for any `n_threads` and
+        `batch_size`: clip ``i`` draws from its own stream
+        (``SeedSequence(seed).spawn(n)[i]``). Across backends (and where
+        products go through OpenBLAS) a clip can part, differing from there
+        on, where a uniform falls within float32 rounding of a boundary
+        between two codes (docs/format.md). A SeedSequence
         object is spawned from, so passing the same object again gives new clips.
     temperature : float, optional
         Softmax temperature; 0 is argmax (deterministic) decoding. Default: the
