@@ -22,6 +22,7 @@ SKIPPED = (
     "python -m training.",      # training: TensorFlow and the Hydrogen kits; a stand-in model is made
     "python -m bench.",         # minutes of benchmarks
     "fastdrum serve",           # a server that runs until Ctrl-C: tests/test_serve.py starts the same command
+    "bash tools/wheel_check.sh",  # builds, repairs, installs a wheel: minutes, the release extra
 )
 
 
