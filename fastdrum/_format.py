@@ -22,6 +22,7 @@ import zlib
 
 import numpy as np
 
+from ._checks import MAX_SAMPLE_RATE
 from ._errors import ModelFormatError
 from ._io import _umask
 
@@ -37,7 +38,6 @@ DEFAULT_MAX_BYTES = 256 * 2**20
 MAX_DILATION = 2**20
 MAX_LAYERS = 4096
 MAX_CHANNELS = 65536
-MAX_SAMPLE_RATE = 768_000
 #: Bound on sum(dilations): the ring buffers of generation hold that many
 #: steps of state per clip.
 MAX_RECEPTIVE_FIELD = 2**22

@@ -1,12 +1,10 @@
 """The front end of generation: checks every argument, then drives a backend."""
 
-import math
-import numbers
 import os
 
 import numpy as np
 
-from . import _backends
+from . import _backends, _checks
 from ._errors import GenerationError, LimitExceededError
 from ._seeds import seed_sequence
 from .model import Model, load_model
@@ -18,10 +16,6 @@ __all__ = ["generate", "DEFAULT_MAX_SAMPLES"]
 #: working memory); pass ``max_samples=`` to raise it deliberately.
 DEFAULT_MAX_SAMPLES = 50_000_000
 
-#: Temperatures other than 0 (argmax) must lie in this range: outside it the
-#: float32 division in sampling overflows or underflows.
-TEMPERATURE_RANGE = (1e-3, 1e3)
-
 #: Cap on the generation state of one batch: a ring buffer of d steps of R
 #: float32 channels per layer and clip, batch x sum(dilations) x R x 4 bytes.
 #: A tiny model file can declare dilations that make this gigabytes.
@@ -30,25 +24,6 @@ MAX_STATE_BYTES = 2**30
 #: Steps per call into the backend: between calls, progress is reported and
 #: Ctrl-C is honoured.
 _CHUNK = 2048
-
-
-def _check_int(name, value, lo, hi=None):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise GenerationError(f"{name} must be an integer, got {value!r}")
-    value = int(value)
-    if value < lo or (hi is not None and value > hi):
-        bound = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
-        raise GenerationError(f"{name} must be {bound}, got {value!r}")
-    return value
-
-
-def _check_float(name, value, *, positive=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise GenerationError(f"{name} must be a number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or value < 0 or (positive and value == 0):
-        raise GenerationError(f"{name} must be a finite {'positive' if positive else 'non-negative'} number, got {value!r}")
-    return value
 
 
 def _resolve_model(instrument_or_model, max_bytes=None):
@@ -218,28 +193,24 @@ def generate(instrument_or_model, n=1, *, voice=None, duration=None, seed=None, 
     True
     """
     model = _resolve_model(instrument_or_model)
-    n = _check_int("n", n, 1)
+    n = _checks.integer("n", n, lo=1, error=GenerationError)
     cond, heaviest = _resolve_voice(model, voice)
     defaults = model._voice_defaults(None if heaviest is None else model.voices[heaviest])
     if duration is None:
         duration = defaults.get("duration", model.meta.get("clip_duration"))
         if duration is None:
             raise GenerationError("the model has no default clip_duration; pass duration=")
-    duration = _check_float("duration", duration, positive=True)
+    duration = _checks.duration(duration, error=GenerationError)
     if temperature is None:
         temperature = defaults.get("temperature", 1.0)
     if primer_noise is None:
         primer_noise = defaults.get("primer_noise", 0.0)
-    temperature = _check_float("temperature", temperature)
-    lo, hi = TEMPERATURE_RANGE
-    if temperature != 0 and not lo <= temperature <= hi:
-        raise GenerationError(f"temperature must be 0 (argmax) or in [{lo}, {hi}], got {temperature!r}")
-    if not isinstance(progress, (bool, np.bool_)):
-        raise GenerationError(f"progress must be True or False, got {progress!r}")
-    primer_noise = _check_float("primer_noise", primer_noise)
-    n_threads = _check_int("n_threads", n_threads, 1, 256)
-    batch_size = _check_int("batch_size", batch_size, 1, 65536)
-    max_samples = _check_int("max_samples", max_samples, 1)
+    temperature = _checks.temperature(temperature, error=GenerationError)
+    progress = _checks.flag("progress", progress, error=GenerationError)
+    primer_noise = _checks.number("primer_noise", primer_noise, lo=0.0, error=GenerationError)
+    n_threads = _checks.integer("n_threads", n_threads, lo=1, hi=256, error=GenerationError)
+    batch_size = _checks.integer("batch_size", batch_size, lo=1, hi=65536, error=GenerationError)
+    max_samples = _checks.integer("max_samples", max_samples, lo=1, error=GenerationError)
     if duration * model.sample_rate > max_samples:  # before round(): a huge duration overflows it
         raise LimitExceededError(
             f"duration * sample_rate = {duration!r} * {model.sample_rate} samples exceeds "

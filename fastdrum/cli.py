@@ -16,7 +16,7 @@ import os
 import secrets
 import sys
 
-from . import _io
+from . import _checks, _io
 from ._errors import FastDrumError
 from ._version import __version__
 
@@ -57,12 +57,13 @@ _positive_int = _int_at_least(1, "a positive integer")
 
 
 def _sample_rate(text):
-    from ._format import MAX_SAMPLE_RATE
-
     value = _positive_int(text)
-    if value > MAX_SAMPLE_RATE:
-        raise argparse.ArgumentTypeError(f"expected a sample rate in [1, {MAX_SAMPLE_RATE}] Hz, got {text!r}")
+    if value > _checks.MAX_SAMPLE_RATE:
+        raise argparse.ArgumentTypeError(
+            f"expected a sample rate in [1, {_checks.MAX_SAMPLE_RATE}] Hz, got {text!r}")
     return value
+
+
 _nonneg_int = _int_at_least(0, "a non-negative integer")
 
 

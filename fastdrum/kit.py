@@ -20,8 +20,6 @@ Examples
 <Kit sr=16000 kick: 2, hihat: 1>
 """
 
-import math
-import numbers
 import os
 import re
 import warnings
@@ -33,9 +31,8 @@ from fractions import Fraction
 import numpy as np
 from scipy import signal
 
-from . import _io
+from . import _checks, _io
 from ._errors import FastDrumError, FastDrumWarning
-from ._format import MAX_SAMPLE_RATE
 from ._seeds import seed_sequence
 from .sequencer import ALIASES, INSTRUMENTS, MAX_SAMPLES
 
@@ -46,7 +43,8 @@ __all__ = ["Kit", "KitError", "generate_kit", "gm_note", "HYDROGEN_MAX_LAYERS"]
 HYDROGEN_MAX_LAYERS = 16
 
 #: Bounds on a kit: audio files in a folder, samples (times channels) in one file, seconds of a
-#: clip (also after resampling to the kit's rate). Sample rates lie in [1, MAX_SAMPLE_RATE].
+#: clip (also after resampling to the kit's rate). Sample rates lie in
+#: [1, fastdrum._checks.MAX_SAMPLE_RATE].
 MAX_KIT_FILES = 10_000
 MAX_FILE_SAMPLES = 2**24
 MAX_CLIP_SECONDS = 30
@@ -103,10 +101,7 @@ def _notes(instruments):
 
 
 def _check_sr(sr, what="sr"):
-    """`sr` as an int, if it is an integer sample rate in [1, MAX_SAMPLE_RATE]; else KitError."""
-    if isinstance(sr, bool) or not isinstance(sr, numbers.Integral) or not 1 <= sr <= MAX_SAMPLE_RATE:
-        raise KitError(f"{what} must be an integer sample rate in [1, {MAX_SAMPLE_RATE}] Hz, got {sr!r}")
-    return int(sr)
+    return _checks.sample_rate(sr, name=what, error=KitError)
 
 
 def _sfz_notes(instruments):
@@ -574,9 +569,7 @@ def _read_clip(path):
     try:
         _io.check_regular_file(path, "audio file")
         info = sf.info(path)
-        if not isinstance(info.samplerate, numbers.Integral) or not 1 <= info.samplerate <= MAX_SAMPLE_RATE:
-            raise KitError(f"cannot read {path!r}: sample rate {info.samplerate!r} Hz is outside "
-                           f"[1, {MAX_SAMPLE_RATE}]")
+        _check_sr(info.samplerate, f"cannot read {path!r}: its sample rate")
         if info.frames * info.channels > MAX_FILE_SAMPLES or info.frames > MAX_CLIP_SECONDS * info.samplerate:
             raise KitError(f"cannot read {path!r}: {info.frames} frames of {info.channels} channels at "
                            f"{info.samplerate} Hz is more than a one-shot (limits: {MAX_CLIP_SECONDS} s, "

@@ -19,9 +19,9 @@ import os
 
 import numpy as np
 
-from . import _io
-from ._errors import FastDrumError
-from .sequencer import INSTRUMENTS, Hit, _as_pattern, _check_bpm, _integer, mix, schedule
+from . import _checks, _io
+from ._errors import FastDrumError, PatternError
+from .sequencer import INSTRUMENTS, Hit, _as_pattern, mix, schedule
 
 __all__ = ["MidiError", "DRUM_CHANNEL", "NOTE_TO_INSTRUMENT", "MAX_MIDI_BYTES", "MAX_TEMPO_CHANGES",
            "to_midi", "write_midi", "read_midi", "render_midi"]
@@ -71,8 +71,8 @@ def to_midi(pattern, *, bpm=None, bars=1, swing=None, humanize_time=0.0, humaniz
     import mido
 
     pattern = _as_pattern(pattern)
-    bpm = _check_bpm(bpm if bpm is not None else (pattern.bpm or 120.0))
-    tpb = _integer("ticks_per_beat", ticks_per_beat, lo=24, hi=32767)
+    bpm = _checks.pattern_bpm(bpm, pattern, error=PatternError)
+    tpb = _checks.integer("ticks_per_beat", ticks_per_beat, lo=24, hi=32767, error=MidiError)
     hits = schedule(pattern, bpm=bpm, bars=bars, swing=swing, humanize_time=humanize_time,
                     humanize_velocity=humanize_velocity, seed=seed)
     note_len = max(1, round(tpb / pattern.steps_per_beat / 2))
@@ -348,8 +348,8 @@ def read_midi(path_or_midi, *, channel=DRUM_CHANNEL, with_length=False):
     """
     from .sequencer import MAX_SECONDS
 
-    if channel is not None and (isinstance(channel, bool) or not isinstance(channel, int) or not 0 <= channel <= 15):
-        raise MidiError(f"channel must be None or an integer in [0, 15] (9 is GM drums), got {channel!r}")
+    if channel is not None:
+        _checks.integer("channel (None, or 9 for GM drums)", channel, lo=0, hi=15, error=MidiError)
     data, name = _midi_bytes(path_or_midi)
     ticks, notes, vels, tempos, division, last = _parse(data, name, channel)
     length = float(_seconds([last], tempos, division)[0])

@@ -4,13 +4,12 @@ import copy
 import functools
 import json
 import math
-import numbers
 import os
 from importlib import resources
 
 import numpy as np
 
-from . import _format, _reference
+from . import _checks, _format, _reference
 from ._errors import GenerationError, LimitExceededError, ModelFormatError, ModelNotFoundError
 from .mulaw import mu_law_encode, preemphasis
 
@@ -32,9 +31,7 @@ def _as_array(key, value):
 
 
 def _check_max_samples(max_samples):
-    if isinstance(max_samples, bool) or not isinstance(max_samples, (int, np.integer)) or max_samples < 1:
-        raise GenerationError(f"max_samples must be a positive integer, got {max_samples!r}")
-    return int(max_samples)
+    return _checks.integer("max_samples", max_samples, lo=1, error=GenerationError)
 
 
 def _models_folder():
@@ -363,9 +360,8 @@ class Model:
         if unknown:
             raise GenerationError(f"unknown voices {unknown!r}; the model has {list(self.voices)!r}")
         for k, v in voice.items():
-            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v < 0:
-                raise GenerationError(f"voice weight of {k!r} must be a finite non-negative number, got {v!r}")
-            w[self.voices.index(k)] = float(v)
+            w[self.voices.index(k)] = _checks.number(f"voice weight of {k!r}", v, lo=0.0,
+                                                     error=GenerationError)
         total = w.sum()
         if not total > 0 or not math.isfinite(total):
             raise GenerationError(f"voice weights must not all be zero, got {voice!r}")

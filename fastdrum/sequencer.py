@@ -27,14 +27,13 @@ Examples
 
 import itertools
 import math
-import numbers
 import re
 from collections import namedtuple
 
 import numpy as np
 
+from . import _checks
 from ._errors import PatternError
-from ._format import MAX_SAMPLE_RATE
 from ._seeds import seed_sequence
 from .presets import PRESETS
 
@@ -126,21 +125,12 @@ def canonical_instrument(name):
                        f"(or aliases {', '.join(sorted(ALIASES))})")
 
 
-def _number(name, value, *, lo, hi, lo_open=False, hi_open=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise PatternError(f"{name} must be a finite number, got {value!r}")
-    value = float(value)
-    if value < lo or value > hi or (lo_open and value == lo) or (hi_open and value == hi):
-        lb = "(" if lo_open else "["
-        rb = ")" if hi_open else "]"
-        raise PatternError(f"{name} must be in {lb}{lo}, {hi}{rb}, got {value!r}")
-    return value
+def _number(name, value, **bounds):
+    return _checks.number(name, value, error=PatternError, **bounds)
 
 
 def _integer(name, value, *, lo, hi):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not lo <= value <= hi:
-        raise PatternError(f"{name} must be an integer in [{lo}, {hi}], got {value!r}")
-    return int(value)
+    return _checks.integer(name, value, lo=lo, hi=hi, error=PatternError)
 
 
 def _parse_row(instrument, text):
@@ -217,7 +207,7 @@ class Pattern:
         if steps_per_beat is None:
             steps_per_beat = steps / 4
         self.steps_per_beat = _number("steps_per_beat", steps_per_beat, lo=0.0, hi=1e4, lo_open=True)
-        self.bpm = None if bpm is None else _check_bpm(bpm)
+        self.bpm = None if bpm is None else _checks.bpm(bpm, error=PatternError)
         self.swing = None if swing is None else _check_swing(swing)
         self.name = name
 
@@ -319,10 +309,6 @@ class Pattern:
         return f"<Pattern {self.name + ' ' if self.name else ''}{self.to_grid()!r} steps_per_beat={self.steps_per_beat:g}>"
 
 
-def _check_bpm(bpm):
-    return _number("bpm", bpm, lo=0.0, hi=10000.0, lo_open=True)
-
-
 def _check_swing(swing):
     return _number("swing", swing, lo=0.0, hi=1.0, hi_open=True)
 
@@ -346,9 +332,9 @@ def beat_length(pattern, *, bpm=None, bars=1, sr):
     128000
     """
     pattern = _as_pattern(pattern)
-    bpm = _check_bpm(bpm if bpm is not None else (pattern.bpm or 120.0))
+    bpm = _checks.pattern_bpm(bpm, pattern, error=PatternError)
     bars = _integer("bars", bars, lo=1, hi=100_000)
-    sr = _integer("sr", sr, lo=1, hi=MAX_SAMPLE_RATE)
+    sr = _checks.sample_rate(sr, error=PatternError)
     return round(bars * pattern.steps * 60.0 / bpm / pattern.steps_per_beat * sr)
 
 
@@ -393,7 +379,7 @@ def schedule(pattern, *, bpm=None, bars=1, swing=None, humanize_time=0.0, humani
     [0.0, 1.5, 2.0, 3.5]
     """
     pattern = _as_pattern(pattern)
-    bpm = _check_bpm(bpm if bpm is not None else (pattern.bpm or 120.0))
+    bpm = _checks.pattern_bpm(bpm, pattern, error=PatternError)
     swing = _check_swing(swing if swing is not None else (pattern.swing or 0.0))
     bars = _integer("bars", bars, lo=1, hi=100_000)
     humanize_time = _number("humanize_time", humanize_time, lo=0.0, hi=1.0)
@@ -591,7 +577,7 @@ def render(pattern, kit, *, bpm=None, bars=1, swing=None, seed=None, humanize_ti
     [0, 150, 400]
     """
     pattern = _as_pattern(pattern)
-    bpm = _check_bpm(bpm if bpm is not None else (pattern.bpm or 120.0))
+    bpm = _checks.pattern_bpm(bpm, pattern, error=PatternError)
     s1, s2 = _seed_pair(seed)
     hits = schedule(pattern, bpm=bpm, bars=bars, swing=swing, humanize_time=humanize_time,
                     humanize_velocity=humanize_velocity, seed=s1)

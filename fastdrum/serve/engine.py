@@ -27,8 +27,6 @@ import base64
 import collections
 import concurrent.futures
 import json
-import math
-import numbers
 import os
 import secrets
 import shutil
@@ -37,7 +35,7 @@ import threading
 
 import numpy as np
 
-from .. import _io
+from .. import _checks, _io
 from .._errors import FastDrumError
 
 __all__ = [
@@ -172,13 +170,9 @@ def _field(body, key, kind, *, required=False, default=None):
         return default
     value = body[key]
     if kind == "number":
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-            raise RequestError(f"{key} must be a finite number, got {value!r}")
-        return float(value)
+        return _checks.number(key, value, error=RequestError)
     if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise RequestError(f"{key} must be an integer, got {value!r}")
-        return int(value)
+        return _checks.integer(key, value, error=RequestError)
     if not isinstance(value, kind):
         raise RequestError(f"{key} must be a {kind.__name__}, got {value!r}")
     return value
