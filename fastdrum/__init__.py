@@ -9,26 +9,38 @@ Examples
 (2, 160)
 """
 
-from ._errors import (
+from ._version import __version__
+from .errors import (
+    AudioFormatError,
     BackendUnavailableError,
+    BusyError,
+    CLIError,
+    ClosedError,
     FastDrumError,
     FastDrumWarning,
     GenerationError,
+    InstrumentNotFoundError,
+    KitError,
     LibraryError,
     LimitExceededError,
+    MidiError,
     ModelFormatError,
     ModelNotFoundError,
+    MuLawError,
     NotWritableError,
+    OutputExistsError,
     PatternError,
+    PostProcessingError,
+    RequestError,
     SchedulerUnavailableError,
+    ServeError,
 )
-from ._version import __version__
 
 # Modules and names load on first use (PEP 562): the drum machine needs
 # scipy.signal, which alone takes longer to import than the rest of fastdrum,
 # and the `fastdrum` command must set up its signal handling before it imports
 # NumPy (a Ctrl-C during that import would otherwise end in a traceback).
-_LAZY_MODULES = ("sequencer", "kit", "post", "midi", "presets", "cli", "testing")
+_LAZY_MODULES = ("sequencer", "kit", "post", "midi", "presets", "cli", "testing", "instruments")
 _LAZY_NAMES = {"Kit": "kit", "generate_kit": "kit", "Pattern": "sequencer", "render": "sequencer",
                "generate": "_generate", "Model": "model", "available_models": "model",
                "load_model": "model", "mu_law_encode": "mulaw", "mu_law_decode": "mulaw",
@@ -63,10 +75,22 @@ __all__ = [
     "GenerationError",
     "LimitExceededError",
     "BackendUnavailableError",
+    "MuLawError",
     "PatternError",
-    "LibraryError",
+    "MidiError",
+    "KitError",
+    "InstrumentNotFoundError",
+    "PostProcessingError",
+    "AudioFormatError",
+    "OutputExistsError",
     "NotWritableError",
+    "LibraryError",
     "SchedulerUnavailableError",
+    "CLIError",
+    "ServeError",
+    "RequestError",
+    "BusyError",
+    "ClosedError",
     "Kit",
     "generate_kit",
     "Pattern",

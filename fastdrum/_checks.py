@@ -27,7 +27,7 @@ import numbers
 __all__ = [
     "MAX_SAMPLE_RATE", "TEMPERATURE_RANGE", "BPM_RANGE", "DEFAULT_BPM", "MAX_GAIN",
     "integer", "number", "sample_rate", "duration", "temperature", "bpm", "pattern_bpm", "gain",
-    "pan", "flag",
+    "pan", "flag", "short",
 ]
 
 #: Sample rates lie in [1, MAX_SAMPLE_RATE] Hz: models, kits, files read, post-processing, beats.
@@ -176,3 +176,18 @@ def flag(name, value, *, error):
     if isinstance(value, bool) or type(value).__name__ == "bool_":
         return bool(value)
     raise error(f"{name} must be True or False, got {value!r}")
+
+
+def short(value, width=60):
+    """``repr(value)``, cut to about `width` characters (an error message never echoes a huge input).
+
+    Examples
+    --------
+    >>> short("x" * 100, width=10)
+    "'xxxxxxxxx... (100 characters)"
+    """
+    text = repr(value)
+    if len(text) <= width:
+        return text
+    size = f"{len(value)} characters" if isinstance(value, str) else type(value).__name__
+    return f"{text[:width]}... ({size})"

@@ -1,13 +1,11 @@
 """The front end of generation: checks every argument, then drives a backend."""
 
-import os
-
 import numpy as np
 
 from . import _backends, _checks
-from ._errors import GenerationError, LimitExceededError
+from .errors import GenerationError, LimitExceededError
 from ._seeds import seed_sequence
-from .model import Model, load_model
+from .model import as_model
 from .mulaw import deemphasis, mu_law_decode, mu_law_encode, silence_code
 
 __all__ = ["generate", "DEFAULT_MAX_SAMPLES"]
@@ -24,16 +22,6 @@ MAX_STATE_BYTES = 2**30
 #: Steps per call into the backend: between calls, progress is reported and
 #: Ctrl-C is honoured.
 _CHUNK = 2048
-
-
-def _resolve_model(instrument_or_model, max_bytes=None):
-    if isinstance(instrument_or_model, Model):
-        return instrument_or_model
-    if isinstance(instrument_or_model, (str, os.PathLike)):
-        return load_model(instrument_or_model)
-    raise GenerationError(
-        f"expected a Model, a shipped model's name or a model path, got {instrument_or_model!r}"
-    )
 
 
 def _primer_pool(model, voice):
@@ -192,7 +180,7 @@ def generate(instrument_or_model, n=1, *, voice=None, duration=None, seed=None, 
     >>> bool(np.array_equal(y, generate(m, 2, duration=0.01, seed=1, backend="numpy")))
     True
     """
-    model = _resolve_model(instrument_or_model)
+    model = as_model(instrument_or_model)
     n = _checks.integer("n", n, lo=1, error=GenerationError)
     cond, heaviest = _resolve_voice(model, voice)
     defaults = model._voice_defaults(None if heaviest is None else model.voices[heaviest])

@@ -32,7 +32,7 @@ import tempfile
 import numpy as np
 
 from . import _checks, _io
-from ._errors import BackendUnavailableError, LibraryError, NotWritableError, SchedulerUnavailableError
+from .errors import BackendUnavailableError, LibraryError, NotWritableError, SchedulerUnavailableError
 from ._generate import DEFAULT_MAX_SAMPLES, generate
 from ._version import __version__
 from .model import load_model

@@ -17,7 +17,7 @@ import secrets
 import sys
 
 from . import _checks, _io
-from ._errors import FastDrumError
+from .errors import CLIError, FastDrumError, MidiError
 from ._version import __version__
 
 __all__ = ["main"]
@@ -26,10 +26,6 @@ PROG = "fastdrum"
 
 #: Bound on a pattern file's size (a bar of MAX_STEPS steps on every instrument is about 700 KB).
 MAX_PATTERN_BYTES = 2**20
-
-
-class CLIError(FastDrumError, ValueError):
-    """A bad command-line argument (reported as one line, exit status 2)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -237,21 +233,13 @@ def _say(args, text):
 
 def _check_output(path, force, *, folder=False):
     """Fail early (before any work) if `path` cannot be written (or, with --force, replaced)."""
-    try:
-        path, parent = _io.check_dest(path, overwrite=force, folder=folder)
-    except _io.OutputExistsError as exc:
-        raise _io.OutputExistsError(str(exc).replace("pass overwrite=True, or --force,", "use --force")) from None
-    except FileNotFoundError as exc:
-        raise CLIError(str(exc)) from None
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise CLIError(f"cannot write {path!r}: directory {parent!r} is not writable")
-    return path
+    return _io.check_dest(path, overwrite=force, folder=folder)[0]
 
 
 def _model_overrides(args):
     """--model options -> {instrument: Model}, loaded now so that a bad one fails before any work."""
+    from .instruments import ALIASES, INSTRUMENTS, instrument_name
     from .model import load_model
-    from .sequencer import ALIASES, INSTRUMENTS
 
     out = {}
     for spec in args.model:
@@ -268,17 +256,11 @@ def _model_overrides(args):
             if inst is None:
                 raise CLIError(f"cannot tell which instrument the model {spec!r} plays "
                                f"(meta instrument {model.instrument!r}); use --model INSTRUMENT={spec}")
-        key = _kit_name(inst)
+        key = instrument_name(inst)
         if key in out:
             raise CLIError(f"--model given twice for {key!r}")
         out[key] = model
     return out
-
-
-def _kit_name(inst):
-    from .kit import _instrument_name
-
-    return _instrument_name(inst)
 
 
 def _seed(args):
@@ -292,40 +274,23 @@ def _gen_kwargs(args):
                 backend=args.backend, n_threads=args.threads, progress=_progress(args))
 
 
-def _fallback_chain(inst):
-    from .sequencer import FALLBACKS
-
-    chain = []
-    cur = FALLBACKS.get(inst)
-    while cur is not None and cur not in chain and cur != inst:
-        chain.append(cur)
-        cur = FALLBACKS.get(cur)
-    return chain
-
-
 def _resolve_instrument_model(inst, overrides):
     """(source instrument, model or shipped name) that plays `inst`, following FALLBACKS; or (None, None)."""
+    from .instruments import first_available
     from .model import available_models
-    from .sequencer import FALLBACKS
 
-    shipped = set(available_models())
-    seen = []
-    cur = inst
-    while cur is not None and cur not in seen:
-        if cur in overrides:
-            return cur, overrides[cur]
-        if cur in shipped:
-            return cur, cur
-        seen.append(cur)
-        cur = FALLBACKS.get(cur)
-    return None, None
+    source = first_available(inst, set(overrides) | set(available_models()))
+    if source is None:
+        return None, None
+    return source, overrides.get(source, source)
 
 
 # -- subcommands ------------------------------------------------------------------------
 def _cmd_generate(args):
     """``fastdrum generate``."""
     from ._generate import generate
-    from .kit import _instrument_from_filename, _resample
+    from ._resample import resample
+    from .instruments import instrument_from_filename, instrument_name
     from .model import load_model
 
     out = _check_output(args.output, args.force, folder=True)
@@ -335,10 +300,11 @@ def _cmd_generate(args):
     voice = args.voice if not isinstance(args.voice, dict) else max(args.voice, key=args.voice.get)
     if os.path.isfile(target) or target.endswith(".npz"):
         model = load_model(target)
-        inst = _kit_name(_instrument_from_filename(voice or str(model.instrument or "")) or
-                         _instrument_from_filename(os.path.splitext(os.path.basename(target))[0]) or "clip")
+        inst = instrument_name(
+            instrument_from_filename(voice or str(model.instrument or ""))
+            or instrument_from_filename(os.path.splitext(os.path.basename(target))[0]) or "clip")
     else:
-        inst = _kit_name(voice or target)
+        inst = instrument_name(voice or target)
         model = overrides[inst] if inst in overrides else load_model(target)
     fmt = args.format or "wav"
     seed = _seed(args)
@@ -349,21 +315,22 @@ def _cmd_generate(args):
 
         y = post.process(y, sr, instrument=inst)
     if args.sample_rate:
-        y = _resample(y, sr, args.sample_rate)
+        y = resample(y, sr, args.sample_rate)
         sr = args.sample_rate
     with _io.atomic_dir(out, overwrite=args.force) as tmp:
         for i, clip in enumerate(y):
-            _io._write_audio_raw(os.path.join(tmp, f"{inst}_{i:03d}.{fmt}"), clip, sr, fmt)
+            _io.write_audio_data(os.path.join(tmp, f"{inst}_{i:03d}.{fmt}"), clip, sr, fmt)
     _say(args, f"wrote {args.n} {inst} clips ({y.shape[1] / sr:.3f} s, {sr} Hz) to {out} (seed {seed})")
     return 0
 
 
 def _instrument_list(args, overrides):
+    from .instruments import instrument_name
     from .model import available_models
 
     if getattr(args, "instruments", None) is not None and args.instruments != []:
         items = args.instruments if isinstance(args.instruments, list) else args.instruments.split(",")
-        names = [_kit_name(s) for s in items if s.strip()]
+        names = [instrument_name(s) for s in items if s.strip()]
         if not names:
             raise CLIError(f"no instruments in {args.instruments!r}")
         return list(dict.fromkeys(names))
@@ -423,7 +390,7 @@ def _read_pattern(args):
 
 def _instrument_values(specs, option, *, lo, hi):
     """["hihat=0.5", ...] -> {"hihat": 0.5}, checked."""
-    from .sequencer import canonical_instrument
+    from .instruments import canonical_instrument
 
     out = {}
     for spec in specs:
@@ -440,17 +407,17 @@ def _instrument_values(specs, option, *, lo, hi):
 
 def _beat_kit(args, hits, seed):
     """Generate the clips the hits need: per instrument (or its fallback) with a model."""
-    from . import sequencer
+    from .instruments import canonical_instrument, fallback_chain
     from .kit import Kit, generate_kit
     from .model import available_models
 
     overrides = _model_overrides(args)
     models, counts = {}, {}
     for h in hits:
-        inst = sequencer.canonical_instrument(h.instrument)
+        inst = canonical_instrument(h.instrument)
         source, model = _resolve_instrument_model(inst, overrides)
         if source is None:
-            chain = _fallback_chain(inst)
+            chain = fallback_chain(inst)[1:]
             also = f" (nor for {', '.join(map(repr, chain))}, which it can borrow)" if chain else ""
             raise CLIError(f"no model for instrument {inst!r}{also}: shipped models are {available_models()!r}; "
                            f"pass --model {inst}=PATH")
@@ -499,7 +466,7 @@ def _cmd_beat(args):
         pattern = None
         hits, midi_seconds = midi.read_midi(args.midi, with_length=True)
         if not hits:
-            raise midi.MidiError(f"MIDI file {args.midi!r} has no GM drum notes on channel 10")
+            raise MidiError(f"MIDI file {args.midi!r} has no GM drum notes on channel 10")
         what = os.path.basename(args.midi)
 
     is_midi_out = out.lower().endswith((".mid", ".midi"))
@@ -629,7 +596,8 @@ def _cmd_plot(args):
     import numpy as np
     from scipy import signal
 
-    from ._generate import _resolve_model, generate
+    from ._generate import generate
+    from .model import as_model
     from .mulaw import mu_law_decode
 
     out = _check_output(args.output, args.force)
@@ -637,7 +605,7 @@ def _cmd_plot(args):
         raise CLIError(f"fastdrum plot writes PNG files: name the output .png, not {out!r}")
     overrides = _model_overrides(args)
     instruments = _instrument_list(args, overrides)
-    models = {inst: _resolve_model(m) for inst, m in _models_for(instruments, overrides).items()}
+    models = {inst: as_model(m) for inst, m in _models_for(instruments, overrides).items()}
     seed = _seed(args)
     base = np.random.SeedSequence(seed)
     fig = Figure(figsize=(14, 2.6 * len(models)), layout="constrained")
@@ -785,7 +753,7 @@ def main(argv=None):
 def _run(args):
     import warnings
 
-    from ._errors import FastDrumWarning
+    from .errors import FastDrumWarning
 
     def show(message, category, *rest, **kwargs):
         print(f"{PROG} {args.command}: warning: {' '.join(str(message).split())}", file=sys.stderr)

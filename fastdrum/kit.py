@@ -26,17 +26,20 @@ import warnings
 import xml.etree.ElementTree as ET
 import zlib
 from collections import Counter
-from fractions import Fraction
 
 import numpy as np
-from scipy import signal
 
 from . import _checks, _io
-from ._errors import FastDrumError, FastDrumWarning
+from .errors import FastDrumWarning, InstrumentNotFoundError, KitError
+from ._resample import MAX_CLIP_SECONDS, resample
 from ._seeds import seed_sequence
-from .sequencer import ALIASES, INSTRUMENTS, MAX_SAMPLES
+from .instruments import (
+    DEFAULT_PAN, INSTRUMENTS, NOTE_TO_INSTRUMENT, first_available, gm_notes, instrument_from_filename,
+    instrument_name,
+)
+from .sequencer import MAX_SAMPLES
 
-__all__ = ["Kit", "KitError", "generate_kit", "gm_note", "HYDROGEN_MAX_LAYERS"]
+__all__ = ["Kit", "generate_kit", "HYDROGEN_MAX_LAYERS"]
 
 #: Hydrogen (1.x) loads at most this many layers per instrument component;
 #: the drumkit.xml lists the first 16 variations (the SFZ lists them all).
@@ -47,13 +50,11 @@ HYDROGEN_MAX_LAYERS = 16
 #: [1, fastdrum._checks.MAX_SAMPLE_RATE].
 MAX_KIT_FILES = 10_000
 MAX_FILE_SAMPLES = 2**24
-MAX_CLIP_SECONDS = 30
 #: Clips shorter than this (seconds) are read, with a warning: a truncated file?
 MIN_CLIP_SECONDS = 0.005
 MAX_DRUMKIT_XML_BYTES = 4 * 2**20
 
 _AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aif", ".aiff")
-_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 #: Display names in drumkit.xml, and Hydrogen mute (choke) groups.
 _DISPLAY = {"kick": "Kick", "snare": "Snare", "hihat": "Hi-Hat Closed", "openhat": "Hi-Hat Open",
@@ -62,62 +63,18 @@ _DISPLAY = {"kick": "Kick", "snare": "Snare", "hihat": "Hi-Hat Closed", "openhat
 _CHOKE = {"hihat": 1, "openhat": 1}
 
 
-class KitError(FastDrumError, ValueError):
-    """A kit, its folder or a kit argument is invalid."""
-
-
-def _instrument_name(name):
-    if not isinstance(name, str):
-        raise KitError(f"instrument names must be strings, got {name!r}")
-    key = name.strip().lower()
-    key = ALIASES.get(key, key)
-    if not _NAME_RE.match(key):
-        raise KitError(f"bad instrument name {name!r} (letters, digits, '_' and '-' only)")
-    return key
-
-
-def gm_note(instrument, *, taken=()):
-    """The General MIDI drum note of `instrument`; others get free notes from 60 up.
-
-    Examples
-    --------
-    >>> gm_note("kick"), gm_note("cowbell"), gm_note("cowbell", taken={60})
-    (36, 60, 61)
-    """
-    if instrument in INSTRUMENTS:
-        return INSTRUMENTS[instrument]
-    note = 60
-    while note in taken or note in INSTRUMENTS.values():
-        note += 1
-    return note
-
-
-def _notes(instruments):
-    notes, taken = {}, set()
-    for inst in instruments:
-        notes[inst] = gm_note(inst, taken=taken)
-        taken.add(notes[inst])
-    return notes
-
-
 def _check_sr(sr, what="sr"):
     return _checks.sample_rate(sr, name=what, error=KitError)
 
 
 def _sfz_notes(instruments):
     """{instrument: sorted MIDI notes it plays}: its GM notes, those of the GM instruments it stands in for."""
-    from .midi import NOTE_TO_INSTRUMENT
-    from .sequencer import FALLBACKS
-
     notes = {inst: set() for inst in instruments}
     for note, inst in NOTE_TO_INSTRUMENT.items():
-        seen = []
-        while inst is not None and inst not in notes and inst not in seen:
-            seen.append(inst)
-            inst = FALLBACKS.get(inst)
-        if inst in notes:
-            notes[inst].add(note)
-    own = _notes(instruments)
+        source = first_available(inst, notes)
+        if source is not None:
+            notes[source].add(note)
+    own = gm_notes(instruments)
     return {inst: sorted(notes[inst] | {own[inst]}) for inst in instruments}
 
 
@@ -136,30 +93,13 @@ def _check_text(what, text, *, newlines=False):
     return text
 
 
-def _resample(y, sr_from, sr_to, *, what="a clip"):
-    """`y` (last axis) from `sr_from` to `sr_to` Hz, float32; at most MAX_CLIP_SECONDS long after."""
-    if sr_from == sr_to:
-        return np.asarray(y, dtype=np.float32)
-    n = np.shape(y)[-1]
-    n_out = -(-n * int(sr_to) // int(sr_from))
-    if n_out > MAX_CLIP_SECONDS * sr_to:
-        raise KitError(f"{what} of {n} samples at {sr_from} Hz would be {n_out / sr_to:.1f} s at {sr_to} Hz, "
-                       f"longer than the limit of {MAX_CLIP_SECONDS} s a clip")
-    frac = Fraction(int(sr_to), int(sr_from))
-    y = np.asarray(y, dtype=np.float64)
-    if max(frac.numerator, frac.denominator) > 4096:
-        # resample_poly's filter has ~20 * max(up, down) taps (768000/767999: 15 million); FFT instead
-        return signal.resample(y, n_out, axis=-1).astype(np.float32)
-    return signal.resample_poly(y, frac.numerator, frac.denominator, axis=-1).astype(np.float32)
-
-
 class Kit:
     """Variations of each instrument's one-shot, at one sample rate.
 
     Parameters
     ----------
     clips : mapping of str to array_like
-        Instrument (a name from :data:`fastdrum.sequencer.INSTRUMENTS`, an
+        Instrument (a name from :data:`fastdrum.instruments.INSTRUMENTS`, an
         alias, or any other lowercase name) -> its clips: an ``(n, T)`` array
         or a sequence of 1-D arrays (lengths may differ).
     sr : int
@@ -171,7 +111,7 @@ class Kit:
     sr : int
     name : str
     instruments : list of str
-        General MIDI instruments first, in :data:`INSTRUMENTS` order.
+        General MIDI instruments first, in :data:`fastdrum.instruments.INSTRUMENTS` order.
 
     Examples
     --------
@@ -190,7 +130,7 @@ class Kit:
         self.name = name
         data = {}
         for inst, rows in clips.items():
-            key = _instrument_name(inst)
+            key = instrument_name(inst)
             if key in data:
                 raise KitError(f"instrument {inst!r} ({key!r}) given twice")
             if isinstance(rows, np.ndarray) and rows.ndim == 1:
@@ -212,18 +152,26 @@ class Kit:
 
     @property
     def instruments(self):
-        """The instruments, General MIDI ones first (in :data:`INSTRUMENTS` order), then the others."""
+        """The instruments, General MIDI ones first (in :data:`fastdrum.instruments.INSTRUMENTS` order), then the others."""
         return list(self._clips)
 
     def __getitem__(self, instrument):
-        key = _instrument_name(instrument)
+        """The clips of `instrument` (a name or an alias), a tuple of read-only float32 arrays.
+
+        Raises
+        ------
+        InstrumentNotFoundError
+            A KeyError (and a KitError), if the kit has no such instrument.
+        """
+        key = instrument_name(instrument)
         if key not in self._clips:
-            raise KitError(f"the kit has no {instrument!r}; it has {', '.join(self._clips)}")
+            raise InstrumentNotFoundError(
+                f"the kit has no {instrument!r}; it has {', '.join(self._clips)}")
         return self._clips[key]
 
     def __contains__(self, instrument):
         try:
-            return _instrument_name(instrument) in self._clips
+            return instrument_name(instrument) in self._clips
         except KitError:
             return False
 
@@ -246,7 +194,7 @@ class Kit:
         _check_sr(sr)
         if sr == self.sr:
             return self
-        return Kit({k: [_resample(y, self.sr, sr) for y in v] for k, v in self._clips.items()},
+        return Kit({k: [resample(y, self.sr, sr) for y in v] for k, v in self._clips.items()},
                    int(sr), name=self.name)
 
     def process(self, **overrides):
@@ -321,7 +269,7 @@ class Kit:
         with _io.atomic_dir(directory, overwrite=overwrite) as tmp:
             for inst, clips in self._clips.items():
                 for fname, y in zip(files[inst], clips):
-                    _io._write_audio_raw(os.path.join(tmp, fname), y, self.sr, format)
+                    _io.write_audio_data(os.path.join(tmp, fname), y, self.sr, format)
             with open(os.path.join(tmp, f"{name}.sfz"), "w", encoding="utf-8") as f:
                 f.write(self.to_sfz(files, name=name))
             tree = self.to_hydrogen(files, name=name, author=author, license=license, info=info)
@@ -332,8 +280,8 @@ class Kit:
         """The SFZ text: ``<group>`` s on every General MIDI drum note, round robin over the files.
 
         Each instrument plays on every GM note that fastdrum's own player maps
-        to it (:data:`fastdrum.midi.NOTE_TO_INSTRUMENT`, and for instruments
-        the kit lacks, their :data:`fastdrum.sequencer.FALLBACKS`): one group
+        to it (:data:`fastdrum.instruments.NOTE_TO_INSTRUMENT`, and for instruments
+        the kit lacks, their :data:`fastdrum.instruments.FALLBACKS`): one group
         per note. Each group has ``seq_length`` = the number of variations, and
         each ``<region>`` its ``seq_position``; samples play to the end
         (``loop_mode=one_shot``), and the closed hi-hats choke the open one.
@@ -428,8 +376,7 @@ class Kit:
         sub(comp, "name", "Main")
         sub(comp, "volume", 1)
         ilist = sub(root, "instrumentList")
-        notes = _notes(self._clips)
-        from .sequencer import DEFAULT_PAN
+        notes = gm_notes(self._clips)
 
         for i, inst in enumerate(self._clips):
             e = sub(ilist, "instrument")
@@ -464,7 +411,7 @@ class Kit:
         names, else their MIDI notes) or by file name (``kick_000.wav``,
         ``Kick-Soft.flac``, ``808_Kick_Long.wav``, ``hh3.wav``,
         ``HatOpen-Hard.wav``), accepting the names and aliases of
-        :data:`fastdrum.sequencer.INSTRUMENTS`; other names become
+        :data:`fastdrum.instruments.INSTRUMENTS`; other names become
         instruments of their own (their first word). Stereo files are mixed to mono; all
         clips are resampled to `sr` (default the highest rate found).
 
@@ -514,7 +461,7 @@ class Kit:
             if os.path.isdir(sub) and not entry.startswith("."):
                 paths = audio_files(sub)
                 if paths:
-                    inst = _instrument_from_filename(entry)
+                    inst = instrument_from_filename(entry)
                     if inst:
                         found.setdefault(inst, []).extend(os.path.join(sub, p) for p in paths)
         n_files = sum(len(v) for v in found.values()) + len(audio_files(directory))
@@ -523,7 +470,7 @@ class Kit:
                            f"{MAX_KIT_FILES}")
         named = _hydrogen_map(directory)
         for f in audio_files(directory):
-            inst = named.get(f) or _instrument_from_filename(os.path.splitext(f)[0])
+            inst = named.get(f) or instrument_from_filename(os.path.splitext(f)[0])
             if inst is None:
                 raise KitError(f"cannot tell the instrument of {os.path.join(directory, f)!r} from its name "
                                "(start file names with an instrument, e.g. kick_001.wav, or use subfolders)")
@@ -553,7 +500,7 @@ class Kit:
         clips, total = {}, 0
         for inst, ys in loaded.items():
             for y, rate, p in ys:
-                clips.setdefault(inst, []).append(_resample(y, rate, target, what=repr(p)))
+                clips.setdefault(inst, []).append(resample(y, rate, target, what=repr(p)))
                 total += clips[inst][-1].size
                 if total > MAX_SAMPLES:
                     raise KitError(f"the clips of {directory!r} at {target} Hz add up to more than the limit of "
@@ -609,62 +556,8 @@ def _natural_key(s):
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", s)]
 
 
-_HAT = {"hat", "hats", "hh", "hihat", "hihats", "chh", "ch", "ohh", "oh"}
-_WORDS = [  # (instrument, words any of which names it), tried in order
-    ("kick", {"kick", "kik", "kck", "bd", "bassdrum", "kickdrum"}),
-    ("snare", {"snare", "snr", "sd", "sn", "snaredrum"}),
-    ("clap", {"clap", "claps", "cp", "handclap"}),
-    ("crash", {"crash", "cymbal", "cym", "cy", "splash", "china"}),
-    ("ride", {"ride", "rd"}),
-]
-
-
-def _instrument_from_filename(stem):
-    """Guess the instrument a file, folder or Hydrogen instrument name means; None if it has no letters.
-
-    ``Kick-Soft`` -> kick, ``HatOpen-Hard`` and ``Hi-Hat Open`` -> openhat,
-    ``hh3`` and ``HatClosed`` -> hihat, ``Floor Tom`` -> tom_low,
-    ``snares`` -> snare; a name with no known word gives its first word
-    (``Bell-Hard`` -> bell).
-    """
-    text = re.sub(r"([a-z])([A-Z])", r"\1 \2", str(stem))  # split camelCase: HatOpen -> Hat Open
-    s = text.strip().lower()
-    words = re.findall(r"[a-z]+", s)
-    if not words:
-        return None
-    before_digit = re.split(r"\d", s, maxsplit=1)[0].strip(" _-.")
-    for c in (before_digit, before_digit.replace("-", "_"), before_digit.replace(" ", "_")):
-        if c in INSTRUMENTS:
-            return c
-        if c in ALIASES:
-            return ALIASES[c]
-    tokens = set(words) | {w[:-1] for w in words if w.endswith("s") and len(w) > 3}  # plurals: snares
-    joined = "".join(words)
-    hat = bool(tokens & _HAT) or "hihat" in joined or "hat" in joined
-    if hat and ({"open", "opened", "ohh", "oh"} & tokens or "open" in joined):
-        return "openhat"
-    if hat and not ({"ride", "crash"} & tokens):
-        return "hihat"
-    if "tom" in tokens or "tom" in joined:
-        if {"floor", "low", "lo"} & tokens or "floor" in joined:
-            return "tom_low"
-        if {"high", "hi", "rack"} & tokens:
-            return "tom_high"
-        return "tom_mid"
-    for inst, names in _WORDS:
-        if names & tokens:
-            return inst
-    for w in words:
-        if w in ALIASES:
-            return ALIASES[w]
-    custom = re.sub(r"[^a-z0-9_-]+", "_", words[0]).strip("_-")
-    return custom or None
-
-
 def _hydrogen_map(directory):
     """{file name: instrument} from a Hydrogen drumkit.xml in `directory`, or {} if none (or unreadable)."""
-    from .midi import NOTE_TO_INSTRUMENT
-
     path = os.path.join(directory, "drumkit.xml")
     if not os.path.isfile(path):
         return {}
@@ -682,7 +575,7 @@ def _hydrogen_map(directory):
     mapping = {}
     for inst in (e for e in root.iter() if local(e) == "instrument"):
         fields = {local(c): (c.text or "").strip() for c in inst}
-        name = _instrument_from_filename(fields.get("name", ""))
+        name = instrument_from_filename(fields.get("name", ""))
         note = fields.get("midiOutNote", "")
         note = int(note) if re.fullmatch(r"[0-9]{1,3}", note, flags=re.ASCII) else None
         if note is not None and (name is None or name not in INSTRUMENTS):
@@ -742,8 +635,8 @@ def generate_kit(models=None, *, n=8, duration=None, seed=None, temperature=None
     >>> kit
     <Kit sr=16000 kick: 2, hihat: 2>
     """
-    from ._generate import _resolve_model, generate
-    from .model import Model, available_models
+    from ._generate import generate
+    from .model import Model, as_model, available_models
 
     if models is None:
         names = available_models()
@@ -767,10 +660,10 @@ def generate_kit(models=None, *, n=8, duration=None, seed=None, temperature=None
         raise KitError("models is empty: a kit needs at least one instrument")
     resolved = {}
     for inst, m in models.items():
-        key = _instrument_name(inst)
+        key = instrument_name(inst)
         if key in resolved:
             raise KitError(f"instrument {inst!r} ({key!r}) given twice")
-        resolved[key] = _resolve_model(m)
+        resolved[key] = as_model(m)
     rate = sr if sr is not None else max(m.sample_rate for m in resolved.values())
     _check_sr(rate)
     base = seed_sequence(seed, KitError)
@@ -786,5 +679,5 @@ def generate_kit(models=None, *, n=8, duration=None, seed=None, temperature=None
             from . import post as _post
 
             y = _post.process(y, model.sample_rate, instrument=inst)
-        clips[inst] = list(_resample(y, model.sample_rate, rate))
+        clips[inst] = list(resample(y, model.sample_rate, rate))
     return Kit(clips, int(rate), name=name)

@@ -10,10 +10,10 @@ from importlib import resources
 import numpy as np
 
 from . import _checks, _format, _reference
-from ._errors import GenerationError, LimitExceededError, ModelFormatError, ModelNotFoundError
+from .errors import GenerationError, LimitExceededError, ModelFormatError, ModelNotFoundError
 from .mulaw import mu_law_encode, preemphasis
 
-__all__ = ["Model", "load_model", "available_models"]
+__all__ = ["Model", "load_model", "available_models", "as_model"]
 
 _MODELS_PACKAGE = "fastdrum.models"
 
@@ -151,6 +151,40 @@ def load_model(path_or_name, *, max_bytes=_format.DEFAULT_MAX_BYTES):
     if voice is not None:
         model = model.with_voice(voice)
     return model
+
+
+def as_model(model_or_name):
+    """`model_or_name` as a :class:`Model`: a Model as it is, else :func:`load_model` of it.
+
+    Parameters
+    ----------
+    model_or_name : Model, str or os.PathLike
+        A Model, a shipped model's name, or a model file.
+
+    Returns
+    -------
+    Model
+
+    Raises
+    ------
+    GenerationError
+        If `model_or_name` is none of these.
+    ModelNotFoundError, ModelFormatError
+        As :func:`load_model`.
+
+    Examples
+    --------
+    >>> from fastdrum.testing import random_model
+    >>> m = random_model(seed=0)
+    >>> as_model(m) is m
+    True
+    """
+    if isinstance(model_or_name, Model):
+        return model_or_name
+    if isinstance(model_or_name, (str, os.PathLike)):
+        return load_model(model_or_name)
+    raise GenerationError(
+        f"expected a Model, a shipped model's name or a model path, got {model_or_name!r}")
 
 
 class Model:
@@ -566,19 +600,22 @@ class Model:
             return None
         return self.conditioning(voice)
 
-    def save(self, path, *, overwrite=True):
+    def save(self, path, *, overwrite=False):
         """Write the model to `path` in its format (:attr:`format_version`), atomically.
+
+        The file is written under a temporary name in the same folder, flushed
+        to the disk and renamed into place, as every file fastdrum writes.
 
         Parameters
         ----------
         path : str or os.PathLike
-        overwrite : bool, default True
-            If False, refuse to replace an existing file.
+        overwrite : bool, default False
+            Replace an existing file (as every fastdrum writer, only when asked).
 
         Raises
         ------
-        FileExistsError
-            If `path` exists and `overwrite` is False.
+        OutputExistsError
+            A FileExistsError: `path` exists and `overwrite` is False.
         """
         _format.write(path, self._arrays(), overwrite=overwrite)
 

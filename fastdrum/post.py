@@ -26,16 +26,12 @@ import numpy as np
 from scipy import signal
 
 from . import _checks
-from ._errors import FastDrumError
+from .errors import PostProcessingError
 
 __all__ = [
-    "PostProcessingError", "SETTINGS", "biquad", "remove_dc", "highpass", "eq", "compress",
+    "SETTINGS", "biquad", "remove_dc", "highpass", "eq", "compress",
     "gate", "decay", "fade_out", "k_weighting", "loudness", "normalize", "limit", "process", "master",
 ]
-
-
-class PostProcessingError(FastDrumError, ValueError):
-    """A post-processing argument is invalid."""
 
 
 #: Default chain per instrument, used by :func:`process` (any key can be

@@ -33,46 +33,15 @@ from collections import namedtuple
 import numpy as np
 
 from . import _checks
-from ._errors import PatternError
+from .errors import PatternError
 from ._seeds import seed_sequence
+from .instruments import canonical_instrument, fallback_chain, first_available, gains, pans
 from .presets import PRESETS
 
 __all__ = [
-    "INSTRUMENTS", "ALIASES", "FALLBACKS", "MAX_SAMPLES", "MAX_SECONDS", "MAX_HITS", "MAX_STEPS",
-    "Hit", "Pattern", "canonical_instrument",
-    "schedule", "mix", "render", "beat_length",
+    "MAX_SAMPLES", "MAX_SECONDS", "MAX_HITS", "MAX_STEPS", "VELOCITIES",
+    "Hit", "Pattern", "as_pattern", "schedule", "mix", "render", "beat_length",
 ]
-
-#: The instruments a pattern can name, with their General MIDI drum notes.
-INSTRUMENTS = {
-    "kick": 36, "snare": 38, "hihat": 42, "openhat": 46, "clap": 39,
-    "tom_low": 41, "tom_mid": 45, "tom_high": 48, "crash": 49, "ride": 51,
-}
-
-#: Other names accepted for the instruments (case-insensitive).
-ALIASES = {
-    "bd": "kick", "bass": "kick", "bassdrum": "kick", "kickdrum": "kick",
-    "sd": "snare", "snaredrum": "snare",
-    "hh": "hihat", "hat": "hihat", "hats": "hihat", "ch": "hihat", "chh": "hihat",
-    "closedhat": "hihat", "closed_hat": "hihat", "hi_hat": "hihat", "hi-hat": "hihat",
-    "oh": "openhat", "ohh": "openhat", "open_hat": "openhat", "openhihat": "openhat",
-    "cp": "clap", "handclap": "clap", "claps": "clap",
-    "lt": "tom_low", "lowtom": "tom_low", "tom1": "tom_high", "mt": "tom_mid", "midtom": "tom_mid",
-    "tom2": "tom_mid", "ht": "tom_high", "hightom": "tom_high", "tom3": "tom_low", "tom": "tom_mid",
-    "cy": "crash", "cymbal": "crash", "rd": "ride",
-}
-
-#: When a kit lacks an instrument, its clips are borrowed from this one.
-FALLBACKS = {
-    "openhat": "hihat", "clap": "snare", "crash": "openhat", "ride": "hihat",
-    "tom_low": "kick", "tom_mid": "tom_low", "tom_high": "tom_mid",
-}
-
-#: Mix level (linear) and stereo position (-1 left .. 1 right) of each instrument.
-DEFAULT_GAIN = {"kick": 1.0, "snare": 0.8, "hihat": 0.45, "openhat": 0.45, "clap": 0.7,
-                "tom_low": 0.7, "tom_mid": 0.7, "tom_high": 0.7, "crash": 0.45, "ride": 0.45}
-DEFAULT_PAN = {"kick": 0.0, "snare": -0.1, "hihat": 0.35, "openhat": 0.35, "clap": -0.2,
-               "tom_low": -0.4, "tom_mid": 0.0, "tom_high": 0.4, "crash": -0.5, "ride": 0.5}
 
 #: Velocity of each grid character; digits 1-9 are n / 9, and "0" is a rest.
 VELOCITIES = {".": 0.0, "-": 0.0, "_": 0.0, "0": 0.0, "x": 0.7, "X": 1.0, "o": 0.35, "O": 0.5}
@@ -92,39 +61,6 @@ Hit = namedtuple("Hit", ["time", "instrument", "velocity"])
 Hit.__doc__ = """One drum hit: `time` in seconds, `instrument` name, `velocity` in (0, 1]."""
 
 
-def _short(value, width=60):
-    """``repr(value)``, cut to about `width` characters (an error message never echoes a huge input)."""
-    text = repr(value)
-    if len(text) <= width:
-        return text
-    size = f"{len(value)} characters" if isinstance(value, str) else type(value).__name__
-    return f"{text[:width]}... ({size})"
-
-
-def canonical_instrument(name):
-    """The canonical instrument name for `name` (an instrument or an alias).
-
-    Raises
-    ------
-    PatternError
-        If the name is not known.
-
-    Examples
-    --------
-    >>> canonical_instrument("HH"), canonical_instrument("kick")
-    ('hihat', 'kick')
-    """
-    if not isinstance(name, str):
-        raise PatternError(f"instrument name must be a string, got {_short(name)}")
-    key = name.strip().lower()
-    if key in INSTRUMENTS:
-        return key
-    if key in ALIASES:
-        return ALIASES[key]
-    raise PatternError(f"unknown instrument {_short(name)}; known: {', '.join(INSTRUMENTS)} "
-                       f"(or aliases {', '.join(sorted(ALIASES))})")
-
-
 def _number(name, value, **bounds):
     return _checks.number(name, value, error=PatternError, **bounds)
 
@@ -136,13 +72,13 @@ def _integer(name, value, *, lo, hi):
 def _parse_row(instrument, text):
     cells = [c for c in text if c not in "| \t"]
     if not cells:
-        raise PatternError(f"the grid of {_short(instrument)} has no steps: {_short(text)}")
+        raise PatternError(f"the grid of {_checks.short(instrument)} has no steps: {_checks.short(text)}")
     if len(cells) > MAX_STEPS:
-        raise PatternError(f"the grid of {_short(instrument)} has {len(cells)} steps, more than the limit of {MAX_STEPS}")
+        raise PatternError(f"the grid of {_checks.short(instrument)} has {len(cells)} steps, more than the limit of {MAX_STEPS}")
     bad = sorted({c for c in cells if c not in VELOCITIES})
     if bad:
-        raise PatternError(f"bad step character(s) {_short(''.join(bad))} in the grid of {_short(instrument)}: "
-                           f"{_short(text)} (use X accent, x hit, o ghost, 1-9 velocity, . rest)")
+        raise PatternError(f"bad step character(s) {_checks.short(''.join(bad))} in the grid of {_checks.short(instrument)}: "
+                           f"{_checks.short(text)} (use X accent, x hit, o ghost, 1-9 velocity, . rest)")
     return [VELOCITIES[c] for c in cells]
 
 
@@ -246,7 +182,7 @@ class Pattern:
         'house'
         """
         if not isinstance(text, str):
-            raise PatternError(f"a pattern must be a string, got {_short(text)}")
+            raise PatternError(f"a pattern must be a string, got {_checks.short(text)}")
         if "=" not in text:
             pattern = cls.preset(text)
             if steps_per_beat is not None:
@@ -258,15 +194,15 @@ class Pattern:
             if not item.strip():
                 continue
             if item.count("=") != 1:
-                raise PatternError(f"cannot parse pattern track {_short(item.strip())}: expected instrument=grid")
+                raise PatternError(f"cannot parse pattern track {_checks.short(item.strip())}: expected instrument=grid")
             inst, grid = (s.strip() for s in item.split("="))
             if not inst:
-                raise PatternError(f"cannot parse pattern track {_short(item.strip())}: no instrument name")
+                raise PatternError(f"cannot parse pattern track {_checks.short(item.strip())}: no instrument name")
             if inst in tracks:
-                raise PatternError(f"instrument {_short(inst)} appears twice in the pattern")
+                raise PatternError(f"instrument {_checks.short(inst)} appears twice in the pattern")
             tracks[inst] = grid
         if not tracks:
-            raise PatternError(f"cannot parse pattern {_short(text)}: no instrument=grid tracks")
+            raise PatternError(f"cannot parse pattern {_checks.short(text)}: no instrument=grid tracks")
         return cls(tracks, steps_per_beat=steps_per_beat)
 
     @classmethod
@@ -283,7 +219,7 @@ class Pattern:
         if key == "hiphop":
             key = "hip-hop"
         if key not in PRESETS:
-            raise PatternError(f"unknown preset {_short(name)}; presets: {', '.join(sorted(PRESETS))} "
+            raise PatternError(f"unknown preset {_checks.short(name)}; presets: {', '.join(sorted(PRESETS))} "
                                "(or give a grid such as 'kick=x...x...,snare=....x...')")
         p = PRESETS[key]
         pattern = cls.parse(p["grid"])
@@ -313,7 +249,8 @@ def _check_swing(swing):
     return _number("swing", swing, lo=0.0, hi=1.0, hi_open=True)
 
 
-def _as_pattern(pattern):
+def as_pattern(pattern):
+    """`pattern` as a :class:`Pattern`: a Pattern as it is, a preset name or a grid parsed."""
     if isinstance(pattern, Pattern):
         return pattern
     if isinstance(pattern, str):
@@ -331,7 +268,7 @@ def beat_length(pattern, *, bpm=None, bars=1, sr):
     >>> beat_length("house", bpm=120, bars=4, sr=16000)   # 16 beats at 2 beats/s
     128000
     """
-    pattern = _as_pattern(pattern)
+    pattern = as_pattern(pattern)
     bpm = _checks.pattern_bpm(bpm, pattern, error=PatternError)
     bars = _integer("bars", bars, lo=1, hi=100_000)
     sr = _checks.sample_rate(sr, error=PatternError)
@@ -378,7 +315,7 @@ def schedule(pattern, *, bpm=None, bars=1, swing=None, humanize_time=0.0, humani
     >>> [h.time for h in schedule("hihat=xxxx", bpm=60, swing=0.5)]
     [0.0, 1.5, 2.0, 3.5]
     """
-    pattern = _as_pattern(pattern)
+    pattern = as_pattern(pattern)
     bpm = _checks.pattern_bpm(bpm, pattern, error=PatternError)
     swing = _check_swing(swing if swing is not None else (pattern.swing or 0.0))
     bars = _integer("bars", bars, lo=1, hi=100_000)
@@ -410,17 +347,15 @@ def schedule(pattern, *, bpm=None, bars=1, swing=None, humanize_time=0.0, humani
     return hits
 
 
-def _resolve(kit, instrument, substitute):
-    seen = []
-    inst = instrument
-    while inst is not None and inst not in seen:
-        if inst in kit.instruments:
-            return inst
-        seen.append(inst)
-        inst = FALLBACKS.get(inst) if substitute else None
-    raise PatternError(f"the kit has no {instrument!r} clips"
-                       + (f" (nor {', '.join(repr(s) for s in seen[1:])})" if len(seen) > 1 else "")
-                       + f"; it has {', '.join(kit.instruments) or 'none'}")
+def _source(kit, instrument, substitute):
+    """The kit's instrument that plays `instrument` (itself, or a fallback); else PatternError."""
+    source = first_available(instrument, kit.instruments, substitute=substitute)
+    if source is None:
+        chain = fallback_chain(instrument)[1:] if substitute else []
+        nor = f" (nor {', '.join(map(repr, chain))})" if chain else ""
+        raise PatternError(f"the kit has no {instrument!r} clips{nor}; "
+                           f"it has {', '.join(kit.instruments) or 'none'}")
+    return source
 
 
 def _pan_gains(p):
@@ -451,15 +386,15 @@ def mix(hits, kit, *, length=None, tail=True, seed=None, no_repeat=False, stereo
     stereo : bool, default False
         Return ``(2, T)``, each instrument placed by `pan`.
     pan : mapping of str to float, optional
-        -1 (left) .. 1 (right), constant-power; defaults :data:`DEFAULT_PAN`.
+        -1 (left) .. 1 (right), constant-power; defaults :data:`fastdrum.instruments.DEFAULT_PAN`.
     gain : mapping of str to float, optional
-        Linear level of each instrument; defaults :data:`DEFAULT_GAIN`.
+        Linear level of each instrument; defaults :data:`fastdrum.instruments.DEFAULT_GAIN`.
     post : bool, default True
         Master the mix (:func:`fastdrum.post.master`: 20 Hz high-pass,
         gentle compression, peak at -1 dBFS). Either way the result never
         exceeds 1 in magnitude: a louder mix is scaled down.
     substitute : bool, default True
-        Borrow an instrument the kit lacks from a similar one (:data:`FALLBACKS`).
+        Borrow an instrument the kit lacks from a similar one (:data:`fastdrum.instruments.FALLBACKS`).
 
     Returns
     -------
@@ -478,10 +413,8 @@ def mix(hits, kit, *, length=None, tail=True, seed=None, no_repeat=False, stereo
     hits = [Hit(*h) for h in itertools.islice(hits, MAX_HITS + 1)]
     if len(hits) > MAX_HITS:
         raise PatternError(f"more than the limit of {MAX_HITS} hits")
-    gains = dict(DEFAULT_GAIN)
-    gains.update(gain or {})
-    pans = dict(DEFAULT_PAN)
-    pans.update(pan or {})
+    gain = gains(gain)
+    pan = pans(pan)
     if length is not None:
         length = _integer("length", length, lo=0, hi=MAX_SAMPLES)
     _, rng = _rng_pair(seed)
@@ -492,11 +425,11 @@ def mix(hits, kit, *, length=None, tail=True, seed=None, no_repeat=False, stereo
         t = _number("hit time", h.time, lo=0.0, hi=MAX_SAMPLES)
         v = _number("hit velocity", h.velocity, lo=0.0, hi=1.0)
         inst = canonical_instrument(h.instrument)
-        source = _resolve(kit, inst, substitute)
+        source = _source(kit, inst, substitute)
         by_source.setdefault(source, []).append(len(onsets))
         onsets.append(round(t * sr))
         clips.append(source)
-        amps.append((v * gains.get(inst, 1.0), pans.get(inst, 0.0)))
+        amps.append((v * gain.get(inst, 1.0), pan.get(inst, 0.0)))
 
     chosen = [None] * len(onsets)
     for source in sorted(by_source):
@@ -576,7 +509,7 @@ def render(pattern, kit, *, bpm=None, bars=1, swing=None, seed=None, humanize_ti
     >>> np.flatnonzero(y).tolist()   # off-beats (steps 1 and 3) 0.2 step = 25 ms late
     [0, 150, 400]
     """
-    pattern = _as_pattern(pattern)
+    pattern = as_pattern(pattern)
     bpm = _checks.pattern_bpm(bpm, pattern, error=PatternError)
     s1, s2 = _seed_pair(seed)
     hits = schedule(pattern, bpm=bpm, bars=bars, swing=swing, humanize_time=humanize_time,

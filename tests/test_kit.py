@@ -11,9 +11,9 @@ import pytest
 import soundfile as sf
 
 from fastdrum import _io
-from fastdrum._io import OutputExistsError
-from fastdrum.kit import HYDROGEN_MAX_LAYERS, Kit, KitError, generate_kit
-from fastdrum.sequencer import INSTRUMENTS
+from fastdrum import KitError, OutputExistsError
+from fastdrum.kit import HYDROGEN_MAX_LAYERS, Kit, generate_kit
+from fastdrum.instruments import INSTRUMENTS, NOTE_TO_INSTRUMENT, first_available, instrument_from_filename
 from fastdrum.testing import random_model
 
 NS = "{http://www.hydrogen-music.org/drumkit}"
@@ -103,10 +103,7 @@ def test_sfz_groups_sit_on_gm_notes_and_round_robin_over_files_that_exist(tmp_pa
             assert header == "region"
             groups[current][1].append(ops)
     # every GM drum note fastdrum's own player maps plays the same instrument in a sampler
-    from fastdrum.midi import NOTE_TO_INSTRUMENT
-    from fastdrum.sequencer import _resolve
-
-    expected = {note: _resolve(kit, inst, True) for note, inst in NOTE_TO_INSTRUMENT.items()}
+    expected = {note: first_available(inst, kit.instruments) for note, inst in NOTE_TO_INSTRUMENT.items()}
     assert sorted(groups) == sorted(expected)
     for note, inst in expected.items():
         ops, regions = groups[note]
@@ -375,9 +372,8 @@ def test_generate_kit_from_model_files_and_bad_arguments(tmp_path, models):
     ("RideBell", "ride"), ("Bell-Hard", "bell"), ("001", None),
 ])
 def test_instrument_names_are_recognised(name, instrument):
-    from fastdrum.kit import _instrument_from_filename
 
-    assert _instrument_from_filename(name) == instrument
+    assert instrument_from_filename(name) == instrument
 
 
 def test_load_a_hydrogen_kit_uses_its_drumkit_xml(tmp_path):

@@ -36,10 +36,10 @@ import threading
 import numpy as np
 
 from .. import _checks, _io
-from .._errors import FastDrumError
+from ..errors import BusyError, ClosedError, FastDrumError, RequestError
 
 __all__ = [
-    "RequestError", "BusyError", "ClosedError", "Voice", "Clip", "Engine", "discover_voices",
+    "Voice", "Clip", "Engine", "discover_voices",
     "MIN_STEPS", "MAX_STEPS", "MAX_BARS", "BPM_RANGE", "MAX_CLIP_SECONDS", "MAX_SEED",
 ]
 
@@ -67,25 +67,13 @@ EXPORTS = {
 PATTERN_FORMAT = "fastdrum-pattern"
 
 
-class RequestError(FastDrumError, ValueError):
-    """A request the server cannot serve (answered with HTTP 400 and the message)."""
-
-
-class BusyError(FastDrumError, RuntimeError):
-    """Every worker is busy and the queue is full (HTTP 429: try again shortly)."""
-
-
-class ClosedError(FastDrumError, RuntimeError):
-    """The server is shutting down (HTTP 503)."""
-
-
 class Voice:
     """One row of the drum machine: an instrument and the model that plays it.
 
     Parameters
     ----------
     name : str
-        The instrument (a name of :data:`fastdrum.sequencer.INSTRUMENTS`).
+        The instrument (a name of :data:`fastdrum.instruments.INSTRUMENTS`).
     model : fastdrum.Model
         Its model: a model of that instrument, or a model conditioned on
         several voices whose default voice is this one (as
@@ -105,7 +93,7 @@ class Voice:
 
     def describe(self):
         """The voice as the page sees it."""
-        from ..sequencer import DEFAULT_GAIN, DEFAULT_PAN, INSTRUMENTS
+        from ..instruments import DEFAULT_GAIN, DEFAULT_PAN, INSTRUMENTS
 
         return {"name": self.name, "sample_rate": self.model.sample_rate, "duration": self.duration,
                 "temperature": self.temperature, "gain": DEFAULT_GAIN.get(self.name, 0.7),
@@ -119,7 +107,7 @@ def discover_voices():
     of one instrument, or a voice of a shipped conditioned model (which
     :func:`fastdrum.load_model` returns with that voice as its default).
     Names the sequencer cannot play (not an instrument or alias of
-    :data:`fastdrum.sequencer.INSTRUMENTS`) are left out; of two names for
+    :data:`fastdrum.instruments.INSTRUMENTS`) are left out; of two names for
     one instrument, the first in the list plays it.
 
     Returns
@@ -132,7 +120,7 @@ def discover_voices():
     ['kick', 'snare', 'hihat']
     """
     from ..model import available_models, load_model
-    from ..sequencer import INSTRUMENTS, canonical_instrument
+    from ..instruments import INSTRUMENTS, canonical_instrument
 
     found = {}
     for name in available_models():
