@@ -24,6 +24,7 @@ from .errors import (
     LibraryError,
     LimitExceededError,
     MidiError,
+    MissingExtraError,
     ModelFormatError,
     ModelNotFoundError,
     MuLawError,
@@ -40,7 +41,8 @@ from .errors import (
 # scipy.signal, which alone takes longer to import than the rest of fastdrum,
 # and the `fastdrum` command must set up its signal handling before it imports
 # NumPy (a Ctrl-C during that import would otherwise end in a traceback).
-_LAZY_MODULES = ("sequencer", "kit", "post", "midi", "presets", "cli", "testing", "instruments")
+_LAZY_MODULES = ("sequencer", "kit", "post", "midi", "presets", "cli", "testing", "instruments",
+                 "plotting")
 _LAZY_NAMES = {"Kit": "kit", "generate_kit": "kit", "Pattern": "sequencer", "render": "sequencer",
                "generate": "_generate", "Model": "model", "available_models": "model",
                "load_model": "model", "mu_law_encode": "mulaw", "mu_law_decode": "mulaw",
@@ -75,6 +77,7 @@ __all__ = [
     "GenerationError",
     "LimitExceededError",
     "BackendUnavailableError",
+    "MissingExtraError",
     "MuLawError",
     "PatternError",
     "MidiError",

@@ -57,6 +57,17 @@ def _range(lo, hi, lo_open=False, hi_open=False):
     return ""
 
 
+def _as_float(value):
+    """(value as a float, else nan; what a message shows: the float, else the value as given)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return math.nan, value
+    try:
+        v = float(value)
+    except OverflowError:  # an int beyond float's range
+        return math.nan, value
+    return v, v  # a message shows nan, not np.float32(nan)
+
+
 def integer(name, value, *, lo=None, hi=None, error):
     """`value` as an int, if it is an integer (not a bool) in [lo, hi]; else `error`.
 
@@ -83,18 +94,14 @@ def number(name, value, *, lo=None, hi=None, lo_open=False, hi_open=False, error
     >>> number("duration", 0, lo=0.0, lo_open=True, error=ValueError)
     Traceback (most recent call last):
     ...
-    ValueError: duration must be a finite number > 0.0, got 0
+    ValueError: duration must be a finite number > 0.0, got 0.0
     """
-    ok = not isinstance(value, bool) and isinstance(value, numbers.Real)
-    try:
-        v = float(value) if ok else math.nan
-    except OverflowError:  # an int beyond float's range
-        v = math.nan
+    v, shown = _as_float(value)
     ok = math.isfinite(v) and (lo is None or v > lo or (v == lo and not lo_open)) and \
         (hi is None or v < hi or (v == hi and not hi_open))
     if not ok:
         raise error(f"{name} must be a finite number{_range(lo, hi, lo_open, hi_open)}, "
-                    f"got {value!r}")
+                    f"got {shown!r}")
     return v
 
 
@@ -131,16 +138,15 @@ def temperature(value, *, error):
     ValueError: temperature must be 0 (argmax) or a finite number in [0.001, 1000.0], got 1e-09
     """
     lo, hi = TEMPERATURE_RANGE
-    ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and \
-        (value == 0 or lo <= value <= hi)
-    if not ok:
+    v, shown = _as_float(value)
+    if not (v == 0 or lo <= v <= hi):
         raise error(f"temperature must be 0 (argmax) or a finite number in [{lo}, {hi}], "
-                    f"got {value!r}")
-    return float(value)
+                    f"got {shown!r}")
+    return v
 
 
 def bpm(value, *, error):
-    """`value` as a float, if it is a tempo in :data:`BPM_RANGE` (beats per minute); else `error`."""
+    """`value` as a float, if it is a tempo in :data:`BPM_RANGE` (beats a minute); else `error`."""
     lo, hi = BPM_RANGE
     return number("bpm", value, lo=lo, hi=hi, lo_open=True, error=error)
 
@@ -179,7 +185,7 @@ def flag(name, value, *, error):
 
 
 def short(value, width=60):
-    """``repr(value)``, cut to about `width` characters (an error message never echoes a huge input).
+    """``repr(value)``, cut to about `width` characters: a message never echoes a huge input.
 
     Examples
     --------

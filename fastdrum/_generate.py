@@ -1,10 +1,12 @@
 """The front end of generation: checks every argument, then drives a backend."""
 
+import contextlib
+
 import numpy as np
 
 from . import _backends, _checks
-from .errors import GenerationError, LimitExceededError
 from ._seeds import seed_sequence
+from .errors import GenerationError, LimitExceededError
 from .model import as_model
 from .mulaw import deemphasis, mu_law_decode, mu_law_encode, silence_code
 
@@ -50,7 +52,8 @@ def _primers(model, primer, n, T, noise, rngs, voice=None):
         if primer == "data":
             if pool is None:
                 if model.primers is None:
-                    raise GenerationError("primer='data' needs a model with primers; this one has none")
+                    raise GenerationError(
+                        "primer='data' needs a model with primers; this one has none")
                 raise GenerationError(f"primer='data': the model has no primers of voice "
                                       f"{model.voices[voice]!r}")
             P = min(pool.shape[1], T)
@@ -71,16 +74,19 @@ def _primers(model, primer, n, T, noise, rngs, voice=None):
     if codes.ndim == 1:
         codes = np.broadcast_to(codes, (n, codes.shape[0]))
     if codes.ndim != 2 or codes.shape[0] != n or codes.shape[1] == 0:
-        raise GenerationError(f"primer must have shape (P,) or (n, P) = ({n}, P), got {codes.shape}")
+        raise GenerationError(
+            f"primer must have shape (P,) or (n, P) = ({n}, P), got {codes.shape}")
     if codes.shape[1] > T:
-        raise GenerationError(f"primer of {codes.shape[1]} codes is longer than the clip ({T} samples)")
+        raise GenerationError(
+            f"primer of {codes.shape[1]} codes is longer than the clip ({T} samples)")
     if codes.min() < 0 or codes.max() >= q:
-        raise GenerationError(f"primer codes must lie in [0, {q}), got range [{codes.min()}, {codes.max()}]")
+        raise GenerationError(
+            f"primer codes must lie in [0, {q}), got range [{codes.min()}, {codes.max()}]")
     return np.array(codes, dtype=np.int32, order="C")
 
 
 def _finish(codes, model):
-    """Codes to audio: mu-law decode; then, for a pre-emphasis model, de-emphasis and peak limiting."""
+    """Codes to audio: mu-law decode; for a pre-emphasis model, de-emphasis and peak limiting."""
     y = mu_law_decode(codes, model.quantization_channels)
     if model.preemphasis == 0:
         return y  # a = 0 is the identity: format-1 output exactly as it always was
@@ -184,6 +190,35 @@ def generate(instrument_or_model, n=1, *, voice=None, duration=None, seed=None, 
     n = _checks.integer("n", n, lo=1, error=GenerationError)
     cond, heaviest = _resolve_voice(model, voice)
     defaults = model._voice_defaults(None if heaviest is None else model.voices[heaviest])
+    duration, temperature, primer_noise = _sampling_options(model, defaults, duration, temperature,
+                                                            primer_noise)
+    progress = _checks.flag("progress", progress, error=GenerationError)
+    n_threads = _checks.integer("n_threads", n_threads, lo=1, hi=256, error=GenerationError)
+    batch_size = _checks.integer("batch_size", batch_size, lo=1, hi=65536, error=GenerationError)
+    T = _clip_samples(model, n, duration, max_samples)
+    seq = seed_sequence(seed, GenerationError)
+    _primers(model, primer, n, T, primer_noise, [], heaviest)  # check it up front (draws nothing)
+    _check_state_bytes(model, min(batch_size, n))
+    State = _backends.get(backend)
+
+    out = np.empty((n, T), dtype=np.float32)
+    with _progress_bar(progress, model, n * (T - 1)) as bar:
+        for b0 in range(0, n, batch_size):
+            b1 = min(b0 + batch_size, n)
+            # Clip i's stream is the i-th child of `seq` whatever the batch
+            # size: spawning batch by batch yields the same children as
+            # seq.spawn(n), without n Generators alive at once.
+            rngs = [np.random.default_rng(s) for s in seq.spawn(b1 - b0)]
+            primers = _primers(model, _primer_rows(primer, b0, b1), b1 - b0, T, primer_noise, rngs,
+                               heaviest)
+            state = State(model, b1 - b0, n_threads=n_threads, cond=_rows(cond, b1 - b0))
+            codes = _sample(state, primers, T, rngs, temperature, bar)
+            out[b0:b1] = _finish(codes, model)
+    return out
+
+
+def _sampling_options(model, defaults, duration, temperature, primer_noise):
+    """(duration, temperature, primer_noise): each argument, else its default, checked."""
     if duration is None:
         duration = defaults.get("duration", model.meta.get("clip_duration"))
         if duration is None:
@@ -194,10 +229,12 @@ def generate(instrument_or_model, n=1, *, voice=None, duration=None, seed=None, 
     if primer_noise is None:
         primer_noise = defaults.get("primer_noise", 0.0)
     temperature = _checks.temperature(temperature, error=GenerationError)
-    progress = _checks.flag("progress", progress, error=GenerationError)
     primer_noise = _checks.number("primer_noise", primer_noise, lo=0.0, error=GenerationError)
-    n_threads = _checks.integer("n_threads", n_threads, lo=1, hi=256, error=GenerationError)
-    batch_size = _checks.integer("batch_size", batch_size, lo=1, hi=65536, error=GenerationError)
+    return duration, temperature, primer_noise
+
+
+def _clip_samples(model, n, duration, max_samples):
+    """Samples T of each clip, once ``n * T`` is known to be within `max_samples`."""
     max_samples = _checks.integer("max_samples", max_samples, lo=1, error=GenerationError)
     if duration * model.sample_rate > max_samples:  # before round(): a huge duration overflows it
         raise LimitExceededError(
@@ -206,61 +243,69 @@ def generate(instrument_or_model, n=1, *, voice=None, duration=None, seed=None, 
         )
     T = round(duration * model.sample_rate)
     if T < 1:
-        raise GenerationError(f"duration {duration!r} s is shorter than one sample at {model.sample_rate} Hz")
+        raise GenerationError(f"duration {duration!r} s is shorter than one sample at "
+                              f"{model.sample_rate} Hz")
     if n * T > max_samples:
         raise LimitExceededError(
-            f"n * duration * sample_rate = {n} * {T} = {n * T} samples exceeds max_samples={max_samples} "
-            "(pass a larger max_samples= to allow it)"
+            f"n * duration * sample_rate = {n} * {T} = {n * T} samples exceeds "
+            f"max_samples={max_samples} (pass a larger max_samples= to allow it)"
         )
-    seq = seed_sequence(seed, GenerationError)
-    _primers(model, primer, n, T, primer_noise, [], heaviest)  # check the primer up front (draws nothing)
-    rows = min(batch_size, n)
+    return T
+
+
+def _check_state_bytes(model, rows):
+    """Refuse a batch of `rows` clips whose ring buffers would exceed MAX_STATE_BYTES."""
     state_bytes = rows * sum(model.dilations) * model.residual_channels * 4
     if state_bytes > MAX_STATE_BYTES:
         raise LimitExceededError(
-            f"a batch of {rows} clips needs {state_bytes} bytes of generation state (receptive field "
-            f"{model.receptive_field}, R={model.residual_channels}), more than {MAX_STATE_BYTES}; "
-            "lower batch_size="
+            f"a batch of {rows} clips needs {state_bytes} bytes of generation state (receptive "
+            f"field {model.receptive_field}, R={model.residual_channels}), more than "
+            f"{MAX_STATE_BYTES}; lower batch_size="
         )
-    State = _backends.get(backend)
 
-    out = np.empty((n, T), dtype=np.float32)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
 
-        bar = tqdm(total=n * (T - 1), unit="sample", unit_scale=True,
-                   desc=f"generating {model.instrument}" if model.instrument else "generating")
+@contextlib.contextmanager
+def _progress_bar(progress, model, total):
+    """A tqdm bar of `total` samples if `progress`, else None; closed when the block ends."""
+    if not progress:
+        yield None
+        return
+    from tqdm.auto import tqdm
+
+    desc = f"generating {model.instrument}" if model.instrument else "generating"
+    bar = tqdm(total=total, unit="sample", unit_scale=True, desc=desc)
     try:
-        for b0 in range(0, n, batch_size):
-            b1 = min(b0 + batch_size, n)
-            # Clip i's stream is the i-th child of `seq` whatever the batch
-            # size: spawning batch by batch yields the same children as
-            # seq.spawn(n), without n Generators alive at once.
-            rngs = [np.random.default_rng(s) for s in seq.spawn(b1 - b0)]
-            batch_primer = primer
-            if not isinstance(primer, str):
-                batch_primer = np.asarray(primer)
-                if batch_primer.ndim == 2:
-                    batch_primer = batch_primer[b0:b1]
-            primers = _primers(model, batch_primer, b1 - b0, T, primer_noise, rngs, heaviest)
-            P = primers.shape[1]
-            codes = np.empty((b1 - b0, T), dtype=np.int32)
-            codes[:, :P] = primers
-            rows_cond = None
-            if cond is not None:  # every clip of the call has the same voice
-                rows_cond = np.ascontiguousarray(np.broadcast_to(cond, (b1 - b0,) + cond.shape))
-            state = State(model, b1 - b0, n_threads=n_threads, cond=rows_cond)
-            for start in range(0, T - 1, _CHUNK):
-                stop = min(start + _CHUNK, T - 1)
-                uniforms = np.empty((b1 - b0, stop - start), dtype=np.float64)
-                for i, rng in enumerate(rngs):
-                    uniforms[i] = rng.random(stop - start)
-                state.run(codes, P, uniforms, temperature, start, stop)
-                if bar is not None:
-                    bar.update((b1 - b0) * (stop - start))
-            out[b0:b1] = _finish(codes, model)
+        yield bar
     finally:
+        bar.close()
+
+
+def _primer_rows(primer, b0, b1):
+    """The primer of clips b0..b1: a name or a (P,) row as it is, rows b0:b1 of an (n, P) array."""
+    if isinstance(primer, str):
+        return primer
+    primer = np.asarray(primer)
+    return primer[b0:b1] if primer.ndim == 2 else primer
+
+
+def _rows(cond, rows):
+    """The conditioning bias repeated for each of `rows` clips (every clip has the same voice)."""
+    if cond is None:
+        return None
+    return np.ascontiguousarray(np.broadcast_to(cond, (rows,) + cond.shape))
+
+
+def _sample(state, primers, T, rngs, temperature, bar):
+    """Run `state` from the primers to T codes a clip, drawing each clip's uniforms from its rng."""
+    P = primers.shape[1]
+    codes = np.empty((len(primers), T), dtype=np.int32)
+    codes[:, :P] = primers
+    for start in range(0, T - 1, _CHUNK):
+        stop = min(start + _CHUNK, T - 1)
+        uniforms = np.empty((len(primers), stop - start), dtype=np.float64)
+        for i, rng in enumerate(rngs):
+            uniforms[i] = rng.random(stop - start)
+        state.run(codes, P, uniforms, temperature, start, stop)
         if bar is not None:
-            bar.close()
-    return out
+            bar.update(len(primers) * (stop - start))
+    return codes

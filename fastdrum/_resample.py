@@ -39,7 +39,8 @@ def resample(y, sr_from, sr_to, *, what="a clip"):
     frac = Fraction(int(sr_to), int(sr_from))
     y = np.asarray(y, dtype=np.float64)
     if max(frac.numerator, frac.denominator) > 4096:
-        # resample_poly's filter has ~20 * max(up, down) taps (768000/767999: 15 million); FFT instead
+        # resample_poly's filter has ~20 * max(up, down) taps (768000/767999: 15 million):
+        # FFT instead
         return signal.resample(y, n_out, axis=-1).astype(np.float32)
     up, down = frac.numerator, frac.denominator
     return signal.resample_poly(y, up, down, axis=-1).astype(np.float32)

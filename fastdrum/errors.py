@@ -8,8 +8,10 @@ callers who do not know fastdrum. Each is exported from :mod:`fastdrum`.
 Examples
 --------
 >>> import fastdrum
->>> issubclass(fastdrum.OutputExistsError, FileExistsError), issubclass(fastdrum.KitError, ValueError)
-(True, True)
+>>> issubclass(fastdrum.OutputExistsError, FileExistsError)
+True
+>>> issubclass(fastdrum.InstrumentNotFoundError, KeyError)
+True
 """
 
 __all__ = [
@@ -20,6 +22,7 @@ __all__ = [
     "GenerationError",
     "LimitExceededError",
     "BackendUnavailableError",
+    "MissingExtraError",
     "MuLawError",
     "PatternError",
     "MidiError",
@@ -68,6 +71,10 @@ class BackendUnavailableError(FastDrumError, ImportError):
     """The requested generation backend is not available (e.g. not built)."""
 
 
+class MissingExtraError(FastDrumError, ImportError):
+    """A part of fastdrum needs a package that is not installed (the message names the extra)."""
+
+
 class MuLawError(FastDrumError, ValueError):
     """An argument of mu-law companding or pre-emphasis is invalid (:mod:`fastdrum.mulaw`)."""
 
@@ -86,7 +93,7 @@ class KitError(FastDrumError, ValueError):
 
 
 class InstrumentNotFoundError(KitError, KeyError):
-    """A kit has no clips of the instrument asked for (``kit["cowbell"]``): a KeyError, as a mapping's."""
+    """The kit has no clips of the instrument asked for (``kit["cowbell"]``): a KeyError."""
 
     __str__ = Exception.__str__  # the message as it is (KeyError's own str() quotes it)
 

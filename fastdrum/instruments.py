@@ -45,7 +45,7 @@ ALIASES = {
     "cy": "crash", "cymbal": "crash", "rd": "ride",
 }
 
-#: When a kit lacks an instrument, its clips are borrowed from this one (see :func:`fallback_chain`).
+#: When a kit lacks an instrument, its clips are borrowed from this one (:func:`fallback_chain`).
 FALLBACKS = {
     "openhat": "hihat", "clap": "snare", "crash": "openhat", "ride": "hihat",
     "tom_low": "kick", "tom_mid": "tom_low", "tom_high": "tom_mid",
@@ -145,7 +145,7 @@ def _hat_or_tom(tokens, joined):
 
 
 def instrument_from_filename(stem):
-    """Guess the instrument a file, folder or Hydrogen instrument name means; None if it has no letters.
+    """Guess the instrument a file, folder or Hydrogen instrument name means (None: no letters).
 
     ``Kick-Soft`` -> kick, ``HatOpen-Hard`` and ``Hi-Hat Open`` -> openhat,
     ``hh3`` and ``HatClosed`` -> hihat, ``Floor Tom`` -> tom_low,

@@ -25,7 +25,6 @@ import re
 import warnings
 import xml.etree.ElementTree as ET
 import zlib
-from collections import Counter
 
 import numpy as np
 
@@ -39,7 +38,7 @@ from .instruments import (
 )
 from .sequencer import MAX_SAMPLES
 
-__all__ = ["Kit", "generate_kit", "HYDROGEN_MAX_LAYERS"]
+__all__ = ["Kit", "generate_kit", "HYDROGEN_MAX_LAYERS", "DEFAULT_CLIP_SECONDS"]
 
 #: Hydrogen (1.x) loads at most this many layers per instrument component;
 #: the drumkit.xml lists the first 16 variations (the SFZ lists them all).
@@ -52,6 +51,8 @@ MAX_KIT_FILES = 10_000
 MAX_FILE_SAMPLES = 2**24
 #: Clips shorter than this (seconds) are read, with a warning: a truncated file?
 MIN_CLIP_SECONDS = 0.005
+#: Seconds of each generated clip whose model names no duration, when generate_kit is given none.
+DEFAULT_CLIP_SECONDS = 0.25
 MAX_DRUMKIT_XML_BYTES = 4 * 2**20
 
 _AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aif", ".aiff")
@@ -449,64 +450,78 @@ class Kit:
                 raise KitError(f"kit folder {directory!r} is not a folder")
             raise FileNotFoundError(f"kit folder {directory!r} does not exist")
         _refuse_links_out(directory)
-        found = {}  # instrument -> list of paths
-
-        def audio_files(folder):
-            return sorted((f for f in os.listdir(folder) if f.lower().endswith(_AUDIO_EXTENSIONS)
-                           and not f.startswith(".") and os.path.isfile(os.path.join(folder, f))),
-                          key=_natural_key)
-
-        for entry in sorted(os.listdir(directory)):
-            sub = os.path.join(directory, entry)
-            if os.path.isdir(sub) and not entry.startswith("."):
-                paths = audio_files(sub)
-                if paths:
-                    inst = instrument_from_filename(entry)
-                    if inst:
-                        found.setdefault(inst, []).extend(os.path.join(sub, p) for p in paths)
-        n_files = sum(len(v) for v in found.values()) + len(audio_files(directory))
-        if n_files > MAX_KIT_FILES:
-            raise KitError(f"kit folder {directory!r} holds {n_files} audio files, more than the limit of "
-                           f"{MAX_KIT_FILES}")
-        named = _hydrogen_map(directory)
-        for f in audio_files(directory):
-            inst = named.get(f) or instrument_from_filename(os.path.splitext(f)[0])
-            if inst is None:
-                raise KitError(f"cannot tell the instrument of {os.path.join(directory, f)!r} from its name "
-                               "(start file names with an instrument, e.g. kick_001.wav, or use subfolders)")
-            found.setdefault(inst, []).append(os.path.join(directory, f))
-        if not found:
-            raise KitError(f"no audio files ({', '.join(_AUDIO_EXTENSIONS)}) in {directory!r} or its subfolders")
-        loaded = {}
-        rates = Counter()
-        short = []
-        for inst, paths in found.items():
-            for p in paths:
-                y, rate = _read_clip(p)
-                if y.size == 0:
-                    continue
-                if y.size < MIN_CLIP_SECONDS * rate:
-                    short.append(f"{os.path.relpath(p, directory)!r} ({1000 * y.size / rate:.1f} ms)")
-                loaded.setdefault(inst, []).append((y, rate, p))
-                rates[rate] += 1
-        if not loaded:
-            raise KitError(f"every audio file in {directory!r} is empty")
-        if short:
-            warnings.warn(f"kit folder {directory!r}: {len(short)} clip{'s are' if len(short) > 1 else ' is'} "
-                          f"shorter than {1000 * MIN_CLIP_SECONDS:g} ms (truncated files?): "
-                          + ", ".join(short[:3]) + (f" and {len(short) - 3} more" if len(short) > 3 else ""),
-                          FastDrumWarning, stacklevel=2)
-        target = _check_sr(sr if sr is not None else max(rates))
+        loaded = _read_clips(directory, _find_clips(directory))
+        target = _check_sr(sr if sr is not None else max(rate for ys in loaded.values()
+                                                         for _, rate, _ in ys))
         clips, total = {}, 0
         for inst, ys in loaded.items():
             for y, rate, p in ys:
                 clips.setdefault(inst, []).append(resample(y, rate, target, what=repr(p)))
                 total += clips[inst][-1].size
                 if total > MAX_SAMPLES:
-                    raise KitError(f"the clips of {directory!r} at {target} Hz add up to more than the limit of "
-                                   f"{MAX_SAMPLES} samples")
+                    raise KitError(f"the clips of {directory!r} at {target} Hz add up to more than "
+                                   f"the limit of {MAX_SAMPLES} samples")
         kit_name = name or os.path.basename(os.path.normpath(directory)) or "kit"
         return cls(clips, int(target), name=kit_name)
+
+
+def _audio_files(folder):
+    """The audio files directly in `folder` (not hidden ones), in natural order."""
+    return sorted((f for f in os.listdir(folder) if f.lower().endswith(_AUDIO_EXTENSIONS)
+                   and not f.startswith(".") and os.path.isfile(os.path.join(folder, f))),
+                  key=_natural_key)
+
+
+def _find_clips(directory):
+    """{instrument: [paths]} of a kit folder: by subfolder, else by drumkit.xml or file name."""
+    found = {}
+    for entry in sorted(os.listdir(directory)):
+        sub = os.path.join(directory, entry)
+        if os.path.isdir(sub) and not entry.startswith("."):
+            paths = _audio_files(sub)
+            inst = instrument_from_filename(entry) if paths else None
+            if inst:
+                found.setdefault(inst, []).extend(os.path.join(sub, p) for p in paths)
+    top = _audio_files(directory)
+    n_files = sum(len(v) for v in found.values()) + len(top)
+    if n_files > MAX_KIT_FILES:
+        raise KitError(f"kit folder {directory!r} holds {n_files} audio files, more than the limit "
+                       f"of {MAX_KIT_FILES}")
+    named = _hydrogen_map(directory)
+    for f in top:
+        inst = named.get(f) or instrument_from_filename(os.path.splitext(f)[0])
+        if inst is None:
+            raise KitError(f"cannot tell the instrument of {os.path.join(directory, f)!r} from its "
+                           "name (start file names with an instrument, e.g. kick_001.wav, or use "
+                           "subfolders)")
+        found.setdefault(inst, []).append(os.path.join(directory, f))
+    if not found:
+        raise KitError(f"no audio files ({', '.join(_AUDIO_EXTENSIONS)}) in {directory!r} or its "
+                       "subfolders")
+    return found
+
+
+def _read_clips(directory, found):
+    """{instrument: [(y, rate, path)]}, empty files left out; a warning names clips too short."""
+    loaded, short = {}, []
+    for inst, paths in found.items():
+        for p in paths:
+            y, rate = _read_clip(p)
+            if y.size == 0:
+                continue
+            if y.size < MIN_CLIP_SECONDS * rate:
+                short.append(f"{os.path.relpath(p, directory)!r} ({1000 * y.size / rate:.1f} ms)")
+            loaded.setdefault(inst, []).append((y, rate, p))
+    if not loaded:
+        raise KitError(f"every audio file in {directory!r} is empty")
+    if short:
+        more = f" and {len(short) - 3} more" if len(short) > 3 else ""
+        # stacklevel 3: the warning names the line that called Kit.load
+        warnings.warn(f"kit folder {directory!r}: {len(short)} clip"
+                      f"{'s are' if len(short) > 1 else ' is'} shorter than "
+                      f"{1000 * MIN_CLIP_SECONDS:g} ms (truncated files?): "
+                      + ", ".join(short[:3]) + more, FastDrumWarning, stacklevel=3)
+    return loaded
 
 
 def _read_clip(path):
@@ -607,7 +622,9 @@ def generate_kit(models=None, *, n=8, duration=None, seed=None, temperature=None
     n : int, default 8
         Variations per instrument.
     duration : float or mapping, optional
-        Seconds per clip (per instrument if a mapping); default each model's.
+        Seconds per clip (per instrument if a mapping); default each model's
+        (:attr:`fastdrum.Model.duration`), else :data:`DEFAULT_CLIP_SECONDS`
+        (0.25 s) for a model that names none.
     seed : int, optional
         Repeatable kits; each instrument draws from its own stream, derived
         from `seed` and its name, so adding an instrument changes no other.
@@ -636,7 +653,28 @@ def generate_kit(models=None, *, n=8, duration=None, seed=None, temperature=None
     <Kit sr=16000 kick: 2, hihat: 2>
     """
     from ._generate import generate
-    from .model import Model, as_model, available_models
+    from .post import process
+
+    resolved = _kit_models(models)
+    rate = _check_sr(sr if sr is not None else max(m.sample_rate for m in resolved.values()))
+    base = seed_sequence(seed, KitError)
+    clips = {}
+    for inst, model in resolved.items():
+        d = duration.get(inst) if hasattr(duration, "get") else duration
+        if d is None and model.duration is None:
+            d = DEFAULT_CLIP_SECONDS
+        y = generate(model, n, duration=d, seed=_seed_for(base, inst), temperature=temperature,
+                     primer=primer, primer_noise=primer_noise, backend=backend, n_threads=n_threads,
+                     batch_size=batch_size, progress=progress)
+        if post:
+            y = process(y, model.sample_rate, instrument=inst)
+        clips[inst] = list(resample(y, model.sample_rate, rate))
+    return Kit(clips, rate, name=name)
+
+
+def _kit_models(models):
+    """{instrument: Model} of generate_kit's `models` (a mapping, a sequence or None: every shipped one)."""
+    from .model import as_model, available_models
 
     if models is None:
         names = available_models()
@@ -644,18 +682,7 @@ def generate_kit(models=None, *, n=8, duration=None, seed=None, temperature=None
             raise KitError("no shipped models are installed; pass models= (instrument -> model file)")
         models = {nm: nm for nm in names}
     if not hasattr(models, "items"):
-        items = {}
-        for m in models:
-            if isinstance(m, Model):
-                key = m.instrument
-            elif isinstance(m, (str, os.PathLike)):
-                key = os.path.splitext(os.path.basename(os.fspath(m)))[0]
-            else:
-                raise KitError(f"expected a model, a model name or a path, got {m!r}")
-            if not key:
-                raise KitError(f"cannot tell the instrument of {m!r}; pass a mapping instrument -> model")
-            items[key] = m
-        models = items
+        models = {_model_instrument(m): m for m in models}
     if not models:
         raise KitError("models is empty: a kit needs at least one instrument")
     resolved = {}
@@ -664,20 +691,19 @@ def generate_kit(models=None, *, n=8, duration=None, seed=None, temperature=None
         if key in resolved:
             raise KitError(f"instrument {inst!r} ({key!r}) given twice")
         resolved[key] = as_model(m)
-    rate = sr if sr is not None else max(m.sample_rate for m in resolved.values())
-    _check_sr(rate)
-    base = seed_sequence(seed, KitError)
-    clips = {}
-    for inst, model in resolved.items():
-        d = duration.get(inst) if hasattr(duration, "get") else duration
-        if d is None and model.duration is None:
-            d = 0.25
-        y = generate(model, n, duration=d, seed=_seed_for(base, inst), temperature=temperature,
-                     primer=primer, primer_noise=primer_noise, backend=backend, n_threads=n_threads,
-                     batch_size=batch_size, progress=progress)
-        if post:
-            from . import post as _post
+    return resolved
 
-            y = _post.process(y, model.sample_rate, instrument=inst)
-        clips[inst] = list(resample(y, model.sample_rate, rate))
-    return Kit(clips, int(rate), name=name)
+
+def _model_instrument(m):
+    """The instrument a model of a sequence plays: a Model's own, a name's or a file's stem."""
+    from .model import Model
+
+    if isinstance(m, Model):
+        key = m.instrument
+    elif isinstance(m, (str, os.PathLike)):
+        key = os.path.splitext(os.path.basename(os.fspath(m)))[0]
+    else:
+        raise KitError(f"expected a model, a model name or a path, got {m!r}")
+    if not key:
+        raise KitError(f"cannot tell the instrument of {m!r}; pass a mapping instrument -> model")
+    return key

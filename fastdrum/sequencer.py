@@ -386,15 +386,18 @@ def mix(hits, kit, *, length=None, tail=True, seed=None, no_repeat=False, stereo
     stereo : bool, default False
         Return ``(2, T)``, each instrument placed by `pan`.
     pan : mapping of str to float, optional
-        -1 (left) .. 1 (right), constant-power; defaults :data:`fastdrum.instruments.DEFAULT_PAN`.
+        -1 (left) .. 1 (right), constant-power; defaults
+        :data:`fastdrum.instruments.DEFAULT_PAN`.
     gain : mapping of str to float, optional
-        Linear level of each instrument; defaults :data:`fastdrum.instruments.DEFAULT_GAIN`.
+        Linear level of each instrument, in [0, 15.8] (+24 dB); defaults
+        :data:`fastdrum.instruments.DEFAULT_GAIN`.
     post : bool, default True
         Master the mix (:func:`fastdrum.post.master`: 20 Hz high-pass,
         gentle compression, peak at -1 dBFS). Either way the result never
         exceeds 1 in magnitude: a louder mix is scaled down.
     substitute : bool, default True
-        Borrow an instrument the kit lacks from a similar one (:data:`fastdrum.instruments.FALLBACKS`).
+        Borrow an instrument the kit lacks from a similar one
+        (:data:`fastdrum.instruments.FALLBACKS`).
 
     Returns
     -------
@@ -407,50 +410,61 @@ def mix(hits, kit, *, length=None, tail=True, seed=None, no_repeat=False, stereo
     >>> mix([Hit(0.0, "kick", 1.0), Hit(0.3, "kick", 0.5)], kit, length=5, post=False)
     array([0.5  , 0.25 , 0.   , 0.25 , 0.125], dtype=float32)
     """
-    from . import post as _post
-
-    sr = kit.sr
     hits = [Hit(*h) for h in itertools.islice(hits, MAX_HITS + 1)]
     if len(hits) > MAX_HITS:
         raise PatternError(f"more than the limit of {MAX_HITS} hits")
-    gain = gains(gain)
-    pan = pans(pan)
     if length is not None:
         length = _integer("length", length, lo=0, hi=MAX_SAMPLES)
     _, rng = _rng_pair(seed)
+    onsets, sources, amps = _place(hits, kit, gains(gain), pans(pan), substitute)
+    chosen = _choose_clips(sources, kit, rng, no_repeat)
+    end = max((o + len(c) for o, c in zip(onsets, chosen)), default=0)
+    T = end if length is None else (max(length, end) if tail else length)
+    if T > MAX_SAMPLES:
+        raise PatternError(f"the beat would have {T} samples, more than the limit of {MAX_SAMPLES}")
+    y = _add_clips(onsets, chosen, amps, T, stereo)
+    return _master(y, kit.sr, post)
 
-    onsets, clips, amps = [], [], []
-    by_source = {}
+
+def _place(hits, kit, gain, pan, substitute):
+    """Per hit: its onset (samples), the kit's instrument that plays it, (amplitude, pan)."""
+    onsets, sources, amps = [], [], []
     for h in hits:
         t = _number("hit time", h.time, lo=0.0, hi=MAX_SAMPLES)
         v = _number("hit velocity", h.velocity, lo=0.0, hi=1.0)
         inst = canonical_instrument(h.instrument)
-        source = _source(kit, inst, substitute)
-        by_source.setdefault(source, []).append(len(onsets))
-        onsets.append(round(t * sr))
-        clips.append(source)
+        sources.append(_source(kit, inst, substitute))
+        onsets.append(round(t * kit.sr))
         amps.append((v * gain.get(inst, 1.0), pan.get(inst, 0.0)))
+    return onsets, sources, amps
 
-    chosen = [None] * len(onsets)
-    for source in sorted(by_source):
+
+def _choose_clips(sources, kit, rng, no_repeat):
+    """The clip each hit plays: uniformly at random among its instrument's, or never one twice."""
+    by_source = {}
+    for i, source in enumerate(sources):
+        by_source.setdefault(source, []).append(i)
+    chosen = [None] * len(sources)
+    for source in sorted(by_source):  # the draws' order does not depend on the hits' order
         idx = by_source[source]
         variations = kit[source]
         if no_repeat:
             if len(idx) > len(variations):
                 raise PatternError(f"no_repeat needs {len(idx)} different {source!r} clips, "
-                                   f"the kit has {len(variations)} (generate more, or allow repeats)")
+                                   f"the kit has {len(variations)} (generate more, or allow "
+                                   "repeats)")
             picks = rng.permutation(len(variations))[: len(idx)]
         else:
             picks = rng.integers(len(variations), size=len(idx))
         for i, j in zip(idx, picks):
             chosen[i] = variations[j]
+    return chosen
 
-    end = max((o + len(c) for o, c in zip(onsets, chosen)), default=0)
-    T = end if length is None else (max(length, end) if tail else length)
-    if T > MAX_SAMPLES:
-        raise PatternError(f"the beat would have {T} samples, more than the limit of {MAX_SAMPLES}")
+
+def _add_clips(onsets, clips, amps, T, stereo):
+    """The clips, scaled (and panned if `stereo`), added at their onsets into T samples: float32."""
     out = np.zeros((2 if stereo else 1, T), dtype=np.float64)
-    for onset, clip, (amp, p) in zip(onsets, chosen, amps):
+    for onset, clip, (amp, p) in zip(onsets, clips, amps):
         n = min(len(clip), T - onset)
         if n <= 0:
             continue
@@ -461,9 +475,14 @@ def mix(hits, kit, *, length=None, tail=True, seed=None, no_repeat=False, stereo
             out[1, onset:onset + n] += gr * seg
         else:
             out[0, onset:onset + n] += seg
-    y = out if stereo else out[0]
-    y = y.astype(np.float32)
-    if T == 0:
+    return (out if stereo else out[0]).astype(np.float32)
+
+
+def _master(y, sr, post):
+    """The mix mastered (`post`), or only kept within [-1, 1]; an empty mix as it is."""
+    from . import post as _post
+
+    if y.shape[-1] == 0:
         return y
     if post and np.any(y):
         return _post.master(y, sr)
