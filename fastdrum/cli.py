@@ -567,7 +567,11 @@ def _describe(model):
     rf = model.receptive_field
     return {
         "path": model.path,
+        "format_version": model.format_version,
         "instrument": model.instrument,
+        "voices": list(model.voices),
+        "default_voice": model.default_voice,
+        "preemphasis": model.preemphasis,
         "sample_rate": model.sample_rate,
         "layers": model.n_layers,
         "dilations": list(model.dilations),
@@ -608,6 +612,21 @@ def _short(value, width=100):
     return text[: width - 3] + "..."
 
 
+def _format2_rows(info):
+    """The rows of `fastdrum info` that only a format-2 model has: format, voices, pre-emphasis."""
+    voices = info["voices"]
+    if voices:
+        shown = ", ".join(voices) if len(voices) <= 12 else \
+            ", ".join(voices[:12]) + f" and {len(voices) - 12} more"
+        default = info["default_voice"]
+        voices_row = f"{len(voices)}: {shown}" + (f" (default {default})" if default else "")
+    else:
+        voices_row = "none (not conditioned)"
+    a = info["preemphasis"]
+    pre = f"{a:g} (generation de-emphasises its output)" if a else "none"
+    return [("format", "2"), ("voices", voices_row), ("pre-emphasis", pre)]
+
+
 def _cmd_info(args):
     """``fastdrum info``."""
     from .model import load_model
@@ -632,6 +651,8 @@ def _cmd_info(args):
         ("clip duration", "unknown" if info["clip_duration"] is None else f"{info['clip_duration']} s"),
         ("primers", "none" if info["primers"] is None else "{} x {} codes".format(*info["primers"])),
     ]
+    if info["format_version"] >= 2:
+        rows[1:1] = _format2_rows(info)
     for k, v in sorted(info["meta"].items()):
         if k not in ("instrument", "clip_duration"):
             rows.append((f"meta.{k}", _short(v)))

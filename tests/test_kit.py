@@ -55,6 +55,15 @@ def test_kit_canonicalises_names_orders_gm_first_and_freezes_clips():
         kit["kick"][0][0] = 1.0
 
 
+def test_a_missing_instrument_is_a_key_error_as_in_a_mapping():
+    kit = Kit({"kick": [np.zeros(3)]}, 8000)
+    with pytest.raises(KeyError) as info:
+        kit["snare"]
+    assert isinstance(info.value, KitError)  # and a fastdrum error, a ValueError too
+    assert str(info.value) == "the kit has no 'snare'; it has kick"  # not quoted as KeyError quotes
+    assert "snare" not in kit
+
+
 @pytest.mark.parametrize("clips, sr, match", [
     ({}, 16000, "at least one"),
     ({"kick": np.zeros(10)}, 16000, r"\(10,\)"),
@@ -254,7 +263,7 @@ def test_kit_folders_refuse_links_that_lead_outside(tmp_path):
 
 def test_ctrl_c_during_export_leaves_nothing(tmp_path, monkeypatch):
     kit = small_kit(n=3)
-    real = _io._write_audio_raw
+    real = _io.write_audio_data
     calls = []
 
     def interrupted(*args, **kwargs):
@@ -263,7 +272,7 @@ def test_ctrl_c_during_export_leaves_nothing(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(_io, "_write_audio_raw", interrupted)
+    monkeypatch.setattr(_io, "write_audio_data", interrupted)
     with pytest.raises(KeyboardInterrupt):
         kit.export(tmp_path / "k")
     assert os.listdir(tmp_path) == []
@@ -276,7 +285,7 @@ def test_ctrl_c_during_overwrite_keeps_the_old_kit(tmp_path, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(_io, "_write_audio_raw", interrupted)
+    monkeypatch.setattr(_io, "write_audio_data", interrupted)
     with pytest.raises(KeyboardInterrupt):
         small_kit(n=2).export(target, overwrite=True)
     assert sorted(os.listdir(target)) == before and os.listdir(tmp_path) == ["k"]
@@ -341,6 +350,18 @@ def test_generate_kit_makes_n_post_processed_clips_per_instrument(models):
     assert len(kit["kick"][0]) == 160 and len(kit["hihat"][0]) == 240  # 0.015 s at 8 kHz, resampled to 16 kHz
     for y in kit["kick"]:
         assert abs(20 * np.log10(abs(y).max()) + 1.0) < 1e-3  # peak-normalised to -1 dBFS
+
+
+def test_generate_kit_gives_a_model_without_a_duration_the_documented_default():
+    from fastdrum.kit import DEFAULT_CLIP_SECONDS
+
+    m = random_model(seed=0, sample_rate=8000, instrument="kick")
+    m.meta.pop("clip_duration")
+    assert m.duration is None
+    kit = generate_kit({"kick": m}, n=1, seed=0, backend="numpy", post=False)
+    assert len(kit["kick"][0]) == round(DEFAULT_CLIP_SECONDS * 8000) == 2000
+    kit = generate_kit({"kick": m}, n=1, duration=0.01, seed=0, backend="numpy", post=False)
+    assert len(kit["kick"][0]) == 80  # a duration given wins
 
 
 def test_generate_kit_is_seeded_per_instrument(models):
