@@ -9,7 +9,8 @@ a :class:`~fastdrum.KitError` in a kit), and returns the value as a plain
     <name> must be <what> <range>, got <value!r>
 
 Each limit is a named constant here, and every module checks against it.
-This module imports nothing heavy: the command line uses it before NumPy loads.
+The module imports no NumPy at import time: the command line uses it before
+NumPy loads.
 
 Examples
 --------
@@ -27,7 +28,7 @@ import numbers
 __all__ = [
     "MAX_SAMPLE_RATE", "TEMPERATURE_RANGE", "BPM_RANGE", "DEFAULT_BPM", "MAX_GAIN",
     "integer", "number", "sample_rate", "duration", "temperature", "bpm", "pattern_bpm", "gain",
-    "pan", "flag", "short",
+    "pan", "flag", "short", "seed_sequence",
 ]
 
 #: Sample rates lie in [1, MAX_SAMPLE_RATE] Hz: models, kits, files read, post-processing, beats.
@@ -197,3 +198,23 @@ def short(value, width=60):
         return text
     size = f"{len(value)} characters" if isinstance(value, str) else type(value).__name__
     return f"{text[:width]}... ({size})"
+
+
+def seed_sequence(seed, error):
+    """`seed` as a SeedSequence: None, a non-negative int, or a SeedSequence (as is); else `error`.
+
+    The one rule for the `seed` argument of every public function.
+
+    Examples
+    --------
+    >>> seed_sequence(5, ValueError).entropy
+    5
+    """
+    import numpy as np  # here, not at the top: the command line imports this module before NumPy
+
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
+                             or seed < 0):
+        raise error(f"seed must be a non-negative integer or None, got {seed!r}")
+    return np.random.SeedSequence(seed)

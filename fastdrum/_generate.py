@@ -5,7 +5,6 @@ import contextlib
 import numpy as np
 
 from . import _backends, _checks
-from ._seeds import seed_sequence
 from .errors import GenerationError, LimitExceededError
 from .model import as_model
 from .mulaw import deemphasis, mu_law_decode, mu_law_encode, silence_code
@@ -196,7 +195,7 @@ def generate(instrument_or_model, n=1, *, voice=None, duration=None, seed=None, 
     n_threads = _checks.integer("n_threads", n_threads, lo=1, hi=256, error=GenerationError)
     batch_size = _checks.integer("batch_size", batch_size, lo=1, hi=65536, error=GenerationError)
     T = _clip_samples(model, n, duration, max_samples)
-    seq = seed_sequence(seed, GenerationError)
+    seq = _checks.seed_sequence(seed, GenerationError)
     _primers(model, primer, n, T, primer_noise, [], heaviest)  # check it up front (draws nothing)
     _check_state_bytes(model, min(batch_size, n))
     State = _backends.get(backend)

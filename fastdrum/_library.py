@@ -32,9 +32,14 @@ import tempfile
 import numpy as np
 
 from . import _checks, _io
-from .errors import BackendUnavailableError, LibraryError, NotWritableError, SchedulerUnavailableError
 from ._generate import DEFAULT_MAX_SAMPLES, generate
 from ._version import __version__
+from .errors import (
+    BackendUnavailableError,
+    LibraryError,
+    NotWritableError,
+    SchedulerUnavailableError,
+)
 from .model import load_model
 
 __all__ = ["library", "read_library_params", "DEFAULT_SHARD_SIZE", "LIBRARY_FILE", "MANIFEST_FILE"]

@@ -18,8 +18,8 @@ import secrets
 import sys
 
 from . import _checks, _io
-from .errors import CLIError, FastDrumError, MidiError
 from ._version import __version__
+from .errors import CLIError, FastDrumError, MidiError
 
 __all__ = ["main"]
 

@@ -29,11 +29,15 @@ import zlib
 import numpy as np
 
 from . import _checks, _io
-from .errors import FastDrumWarning, InstrumentNotFoundError, KitError
 from ._resample import MAX_CLIP_SECONDS, resample
-from ._seeds import seed_sequence
+from .errors import FastDrumWarning, InstrumentNotFoundError, KitError
 from .instruments import (
-    DEFAULT_PAN, INSTRUMENTS, NOTE_TO_INSTRUMENT, first_available, gm_notes, instrument_from_filename,
+    DEFAULT_PAN,
+    INSTRUMENTS,
+    NOTE_TO_INSTRUMENT,
+    first_available,
+    gm_notes,
+    instrument_from_filename,
     instrument_name,
 )
 from .sequencer import MAX_SAMPLES
@@ -657,7 +661,7 @@ def generate_kit(models=None, *, n=8, duration=None, seed=None, temperature=None
 
     resolved = _kit_models(models)
     rate = _check_sr(sr if sr is not None else max(m.sample_rate for m in resolved.values()))
-    base = seed_sequence(seed, KitError)
+    base = _checks.seed_sequence(seed, KitError)
     clips = {}
     for inst, model in resolved.items():
         d = duration.get(inst) if hasattr(duration, "get") else duration

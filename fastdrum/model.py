@@ -10,7 +10,12 @@ from importlib import resources
 import numpy as np
 
 from . import _checks, _format, _reference
-from .errors import GenerationError, LimitExceededError, ModelFormatError, ModelNotFoundError
+from .errors import (
+    GenerationError,
+    LimitExceededError,
+    ModelFormatError,
+    ModelNotFoundError,
+)
 from .mulaw import mu_law_encode, preemphasis
 
 __all__ = ["Model", "load_model", "available_models", "as_model"]

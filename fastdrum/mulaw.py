@@ -10,6 +10,7 @@ form), the same quantisation as the WaveNet paper and ibab/tensorflow-wavenet:
 
 import numpy as np
 
+from . import _checks
 from .errors import MuLawError
 
 __all__ = ["mu_law_encode", "mu_law_decode", "silence_code", "preemphasis", "deemphasis"]
@@ -36,9 +37,8 @@ def silence_code(quantization_channels=256):
 
 
 def _check_a(a):
-    if isinstance(a, bool) or not isinstance(a, (int, float, np.integer, np.floating)) or not 0 <= a < 1:
-        raise MuLawError(f"the pre-emphasis coefficient must be a number in [0, 1), got {a!r}")
-    return float(a)
+    return _checks.number("the pre-emphasis coefficient", a, lo=0.0, hi=1.0, hi_open=True,
+                          error=MuLawError)
 
 
 def preemphasis(y, a):

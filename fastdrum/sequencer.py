@@ -34,8 +34,13 @@ import numpy as np
 
 from . import _checks
 from .errors import PatternError
-from ._seeds import seed_sequence
-from .instruments import canonical_instrument, fallback_chain, first_available, gains, pans
+from .instruments import (
+    canonical_instrument,
+    fallback_chain,
+    first_available,
+    gains,
+    pans,
+)
 from .presets import PRESETS
 
 __all__ = [
@@ -276,7 +281,7 @@ def beat_length(pattern, *, bpm=None, bars=1, sr):
 
 
 def _rng_pair(seed):
-    a, b = seed_sequence(seed, PatternError).spawn(2)
+    a, b = _checks.seed_sequence(seed, PatternError).spawn(2)
     return np.random.default_rng(a), np.random.default_rng(b)
 
 
@@ -539,4 +544,4 @@ def render(pattern, kit, *, bpm=None, bars=1, swing=None, seed=None, humanize_ti
 
 
 def _seed_pair(seed):
-    return seed_sequence(seed, PatternError).spawn(2)
+    return _checks.seed_sequence(seed, PatternError).spawn(2)

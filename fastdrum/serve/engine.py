@@ -119,8 +119,8 @@ def discover_voices():
     >>> [v.name for v in discover_voices()][:3]
     ['kick', 'snare', 'hihat']
     """
-    from ..model import available_models, load_model
     from ..instruments import INSTRUMENTS, canonical_instrument
+    from ..model import available_models, load_model
 
     found = {}
     for name in available_models():
