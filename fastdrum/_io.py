@@ -23,7 +23,8 @@ import threading
 from .errors import AudioFormatError, NotWritableError, OutputExistsError
 
 __all__ = ["Interrupted", "atomic_file", "atomic_dir", "check_dest", "handle_signals",
-           "write_audio", "write_audio_data", "read_audio", "AUDIO_FORMATS", "MANIFEST", "TEMP_PREFIX", "stale_temporaries"]
+           "write_audio", "write_audio_data", "read_audio", "AUDIO_FORMATS", "MANIFEST",
+           "TEMP_PREFIX", "stale_temporaries"]
 
 #: Audio container -> (soundfile format, subtype). 24-bit PCM keeps the
 #: generated clips' resolution and is read by every sampler.
@@ -524,7 +525,7 @@ def audio_format(path, format=None):
 
 
 def write_audio_data(path, y, sr, format):
-    """Write audio to `path` in `format` as it is, with no temporary name: for files in an :func:`atomic_dir`.
+    """Write audio to `path` in `format`, with no temporary name: for the files of an :func:`atomic_dir`.
 
     Stereo is ``(2, T)``; samples are clipped to [-1, 1]; a failed write (a
     full disk) is an OSError.

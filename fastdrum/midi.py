@@ -337,7 +337,7 @@ def read_midi(path_or_midi, *, channel=DRUM_CHANNEL, with_length=False):
     from .sequencer import MAX_SECONDS
 
     if channel is not None:
-        _checks.integer("channel (None, or 9 for GM drums)", channel, lo=0, hi=15, error=MidiError)
+        _checks.integer("channel (or None; 9 is GM drums)", channel, lo=0, hi=15, error=MidiError)
     data, name = _midi_bytes(path_or_midi)
     ticks, notes, vels, tempos, division, last = _parse(data, name, channel)
     length = float(_seconds([last], tempos, division)[0])

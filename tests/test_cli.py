@@ -61,7 +61,6 @@ def test_beat_with_nothing_else_renders_a_house_beat(models, out):
 
 def test_without_model_options_the_shipped_models_are_used_by_name(tmp_path, out, monkeypatch):
     """Stand-in shipped models (the real ones may be large): the command must ask for them by name."""
-    import fastdrum._generate
     import fastdrum.model
 
     files = {}
@@ -69,13 +68,14 @@ def test_without_model_options_the_shipped_models_are_used_by_name(tmp_path, out
         files[name] = tmp_path / f"{name}.npz"
         random_model(seed=i, instrument=name, clip_duration=CLIP).save(files[name])
     asked = []
+    real_load = fastdrum.model.load_model
 
     def load_shipped(name, **kwargs):
         asked.append(name)
-        return fastdrum.model.load_model(files[name])
+        return real_load(files[name])
 
     monkeypatch.setattr(fastdrum.model, "available_models", lambda: sorted(files))
-    monkeypatch.setattr(fastdrum._generate, "load_model", load_shipped)
+    monkeypatch.setattr(fastdrum.model, "load_model", load_shipped)  # as_model loads names with it
     assert main(["beat", "-o", str(out / "b.wav"), "--backend", "numpy", "-q", "--bars", "1"]) == 0
     assert sorted(asked) == ["hihat", "kick", "snare"]  # house plays these three, nothing else is generated
     asked.clear()
