@@ -69,6 +69,13 @@ DEFAULT_PAN = {"kick": 0.0, "snare": -0.1, "hihat": 0.35, "openhat": 0.35, "clap
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
+def _key(name, error):
+    """`name` trimmed and in lowercase, if it is a string; else `error`."""
+    if not isinstance(name, str):
+        raise error(f"instrument name must be a string, got {_checks.short(name)}")
+    return name.strip().lower()
+
+
 def canonical_instrument(name):
     """The canonical name of `name`: one of :data:`INSTRUMENTS`, or an alias of one.
 
@@ -82,9 +89,7 @@ def canonical_instrument(name):
     >>> canonical_instrument("HH"), canonical_instrument("kick")
     ('hihat', 'kick')
     """
-    if not isinstance(name, str):
-        raise PatternError(f"instrument name must be a string, got {_checks.short(name)}")
-    key = name.strip().lower()
+    key = _key(name, PatternError)
     if key in INSTRUMENTS:
         return key
     if key in ALIASES:
@@ -102,16 +107,15 @@ def instrument_name(name):
     Raises
     ------
     KitError
-        If `name` is not a string, or holds other characters.
+        If `name` is not a string, or holds characters other than letters,
+        digits, ``_`` and ``-``.
 
     Examples
     --------
     >>> instrument_name(" BD "), instrument_name("Cowbell")
     ('kick', 'cowbell')
     """
-    if not isinstance(name, str):
-        raise KitError(f"instrument names must be strings, got {name!r}")
-    key = name.strip().lower()
+    key = _key(name, KitError)
     key = ALIASES.get(key, key)
     if not _NAME_RE.match(key):
         raise KitError(f"bad instrument name {name!r} (letters, digits, '_' and '-' only)")

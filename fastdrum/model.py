@@ -169,6 +169,7 @@ def as_model(model_or_name):
     Returns
     -------
     Model
+        `model_or_name` itself if it is a Model, else the model it names.
 
     Raises
     ------

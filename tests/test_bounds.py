@@ -17,7 +17,7 @@ from fastdrum._format import MAX_SAMPLE_RATE
 from fastdrum.cli import main
 from fastdrum import KitError, MidiError
 from fastdrum.kit import MAX_CLIP_SECONDS, Kit
-from fastdrum.midi import MAX_MIDI_BYTES, read_midi, to_midi
+from fastdrum.midi import MAX_MIDI_BYTES, read_midi
 from fastdrum.sequencer import MAX_HITS, MAX_STEPS, Pattern, PatternError, schedule
 
 SR = 16000

@@ -38,7 +38,8 @@ def test_no_module_of_the_package_defines_an_exception_of_its_own():
         module = importlib.import_module(info.name)
         for name, obj in vars(module).items():
             if inspect.isclass(obj) and issubclass(obj, fastdrum.FastDrumError):
-                assert obj.__module__ == "fastdrum.errors", f"{info.name}.{name} is defined outside errors"
+                where = f"{info.name}.{name}"
+                assert obj.__module__ == "fastdrum.errors", f"{where} is defined outside errors"
 
 
 def test_a_missing_instrument_reads_as_its_message():

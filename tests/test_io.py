@@ -58,7 +58,7 @@ def test_a_file_is_flushed_before_it_is_put_in_place_and_its_folder_after(tmp_pa
             f.write(b"data")
         assert synced == []
     assert len(synced) == 2
-    assert os.path.basename(synced[0]).startswith(_io.TEMP_PREFIX)  # the file, under its temporary name
+    assert os.path.basename(synced[0]).startswith(_io.TEMP_PREFIX)  # the file, by its temp name
     assert os.path.dirname(synced[0]) == str(tmp_path)
     assert synced[1] == str(tmp_path)  # then the folder that now holds it
     assert path.read_bytes() == b"data"
@@ -77,7 +77,7 @@ def test_a_folder_is_flushed_file_by_file_before_it_is_put_in_place(tmp_path, mo
 
 
 def test_the_model_writer_is_the_one_atomic_writer(tmp_path, monkeypatch):
-    """Model.save goes through _io.atomic_file, so it refuses, flushes and cleans up as every writer does."""
+    """Model.save goes through _io.atomic_file: it refuses, flushes and cleans up as every writer."""
     from fastdrum.testing import random_model
 
     calls = []
