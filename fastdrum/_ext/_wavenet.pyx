@@ -41,7 +41,7 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 from scipy.linalg.cython_blas cimport sgemm, sgemv
 
-from fastdrum._errors import GenerationError
+from fastdrum.errors import GenerationError
 
 __all__ = ["State", "simd_available"]
 
