@@ -158,3 +158,33 @@ def test_multiworker_on_two_local_processes_equals_default(tmp_path, clips, undi
     assert {n.split(".")[0] for n in os.listdir(run / "ckpt")} == {"checkpoint", f"ckpt-{STEPS - 1}",
                                                                    f"ckpt-{STEPS}"}
     assert [os.listdir(t) for t in tmps] == [[], []]           # the other worker's checkpoints are gone
+
+
+@pytest.mark.slow
+def test_mirrored_conditioned_model_is_format2_and_equals_default(tmp_path):
+    """--voices under MirroredStrategy: each replica conditions its rows on their own voices."""
+    import soundfile
+
+    from test_training import write_kit
+
+    kits = tmp_path / "kits"
+    for k in range(2):
+        write_kit(kits, f"kit{k}", [("Kick", 36, [f"k{k}a.wav", f"k{k}b.wav"]), ("Snare", 38, [f"s{k}.wav"])])
+    rng = np.random.default_rng(4)
+    for wav in sorted(kits.glob("*/*.wav")):      # distinct sounds (near-duplicates are removed)
+        soundfile.write(wav, rng.standard_normal(800) * np.exp(-np.arange(800) / 150.0) * 0.5, 16000)
+    argv = ["--kits", str(kits), "--voices", "kick,snare", "--sample-rate", "8000", "--val-fraction", "0",
+            "--voice-durations", "kick=0.05,snare=0.05", "--crop", "64", "--preemphasis", "0.85",
+            "--dilations", "1..4x2", "--residual-channels", "4", "--dilation-channels", "4",
+            "--skip-channels", "8", "--quantization-channels", "32", "--embedding-size", "3",
+            "--batch-size", "4", "--steps", "3", "--log-every", "3", "--seed", "2"]
+    assert train_mod.main(argv + ["--out", str(tmp_path / "d.npz"), "--run-dir", str(tmp_path / "drun")]) == 0
+    _run(argv + ["--out", str(tmp_path / "m.npz"), "--run-dir", str(tmp_path / "mrun"),
+                 "--strategy", "mirrored", "--cpu-devices", "2"])
+    model, definition = fastdrum.load_model(tmp_path / "m.npz"), fastdrum.load_model(tmp_path / "d.npz")
+    assert model.format_version == definition.format_version == 2 and model.voices == ("kick", "snare")
+    assert sorted(model.weights) == sorted(definition.weights)
+    for key, w in definition.weights.items():
+        np.testing.assert_allclose(model.weights[key], w, rtol=WEIGHT_RTOL, atol=WEIGHT_ATOL, err_msg=key)
+    y = fastdrum.generate(model, 2, voice="snare", seed=0, duration=0.01)
+    assert y.shape == (2, 80) and np.isfinite(y).all()
