@@ -114,3 +114,28 @@ def test_colored_noise_slopes():
         lo = p[(f > 0.01) & (f < 0.02)].mean()
         hi = p[(f > 0.02) & (f < 0.04)].mean()
         assert 10 * np.log10(hi / lo) == pytest.approx(slope, abs=1.0)   # dB per octave
+
+
+def test_with_weights_takes_a_snapshots_weights_and_keeps_the_models_frame(tmp_path):
+    import fastdrum
+    from fastdrum._format import WEIGHT_KEYS
+    from training.evaluate import with_weights
+
+    model = fastdrum.load_model("tests/data/tiny_drums.npz")
+    rng = np.random.default_rng(0)
+    arrays = {k: v + rng.normal(0, 0.05, v.shape).astype(np.float32) for k, v in model.weights.items()}
+    snap = tmp_path / "step-000250.npz"
+    np.savez(snap, **arrays)
+    m = with_weights(model, snap)
+    assert m.meta["steps"] == 250 and list(m.voices) == list(model.voices)
+    assert m.sample_rate == model.sample_rate and m.preemphasis == model.preemphasis
+    for k in WEIGHT_KEYS + ("voice_emb", "cond_w"):
+        np.testing.assert_array_equal(m.weights[k], arrays[k])
+    np.testing.assert_array_equal(m.primers, model.primers)
+    voice = model.voices[0]
+    assert not np.array_equal(fastdrum.generate(m, 2, voice=voice, seed=1),
+                              fastdrum.generate(model, 2, voice=voice, seed=1))
+    del arrays["cond_w"]
+    np.savez(tmp_path / "bad.npz", **arrays, stray=np.zeros(3))
+    with pytest.raises(fastdrum.ModelFormatError, match="bad.npz"):
+        with_weights(model, tmp_path / "bad.npz")

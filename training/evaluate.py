@@ -43,6 +43,8 @@ Run from the repository root, e.g.::
     python -m training.evaluate --models fastdrum/models --n 100 --out eval.json
 """
 
+import os
+
 import numpy as np
 import scipy.fft
 from scipy import signal
@@ -412,6 +414,29 @@ def post_figures(y, voice, real):
                 recognised=real.recognised(z, voice)[0])
 
 
+def with_weights(model, snapshot):
+    """`model` (its sample rate, dilations, primers, pre-emphasis, voices, meta) with the weights of
+    `snapshot`, a run's ``snapshots/step-N.npz`` (train.py ``--snapshot-every``): a checkpoint of a
+    run that is still training can be heard without TensorFlow and without stopping it."""
+    import fastdrum
+
+    with np.load(snapshot, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    name = os.path.basename(os.fspath(snapshot))
+    meta = dict(model.meta, weights_from=name)
+    step = name.removeprefix("step-").removesuffix(".npz")
+    if step.isdigit():
+        meta["steps"] = meta["steps_trained"] = int(step)
+    extra = {}
+    if model.voices:
+        extra = dict(voices=list(model.voices), primer_voices=model.primer_voices)
+    try:
+        return fastdrum.Model(sample_rate=model.sample_rate, dilations=model.dilations, primers=model.primers,
+                              meta=meta, preemphasis=model.preemphasis, **extra, **arrays)
+    except TypeError as exc:
+        raise fastdrum.ModelFormatError(f"{snapshot}: not a snapshot of this model's weights ({exc})") from None
+
+
 def model_voices(model):
     """The voices a model generates: its conditioning voices, or its one instrument."""
     return list(getattr(model, "voices", ()) or ()) or [model.instrument]
@@ -471,11 +496,18 @@ def main(argv=None):
     p.add_argument("--post", action="store_true",
                    help="also give the figures after post-processing, beside the raw ones")
     p.add_argument("--json", help="write the rows here as JSON")
+    p.add_argument("--weights", metavar="SNAPSHOT",
+                   help="with one model: evaluate it with the weights of this snapshot of its run "
+                        "(<run-dir>/snapshots/step-N.npz), e.g. while the run still trains")
     args = p.parse_args(argv)
+    if args.weights and len(args.models) != 1:
+        p.error("--weights needs exactly one model (the run's export) to take the rest from")
     want = args.voices.split(",") if args.voices else None
     try:
         models = [] if (args.baseline and not args.models) else [
             (m, fastdrum.load_model(m)) for m in (args.models or fastdrum.available_models())]
+        if args.weights:
+            models = [(args.weights, with_weights(models[0][1], args.weights))]
         rates = {m.sample_rate for _, m in models} | ({args.sample_rate} if args.baseline else set())
         real = {sr: RealClips(sr, kits=[args.kits], holdout_kits=args.holdout_kits.split(","), seed=args.seed)
                 for sr in sorted(rates)}

@@ -92,15 +92,20 @@ class WaveNet(keras.Model):
     def call(self, codes, voices=None):
         """Logits (B, T, Q) of codes (B, T); `voices` (B,) int voice indices for a conditioned net."""
         x = self.input_conv(tf.one_hot(codes, self.Q))
-        skip = 0.0
         c = self.voice_emb(voices) if self.n_voices else None
-        for l, (dil, res, sk) in enumerate(zip(self.dil, self.res, self.skip)):
+        gates = []
+        for l, (dil, res) in enumerate(zip(self.dil, self.res)):
             z = dil(x)
             if c is not None:
                 z = z + self.cond[l](c)[:, None, :]       # a per-clip bias: WaveNet's global conditioning
             h = tf.tanh(z[..., : self.D]) * tf.sigmoid(z[..., self.D:])
-            skip = skip + sk(h)
+            gates.append(h)
             x = x + res(h)
+        # sum_l skip_l(h_l) as one product: [h_1 .. h_L] (L*D) times the stacked skip kernels. Same
+        # sum, but no (B, T, S) running total to read and write per layer (about 20% of a step).
+        skip_w = tf.concat([sk.kernel for sk in self.skip], axis=0)
+        skip_b = tf.add_n([sk.bias for sk in self.skip])
+        skip = tf.tensordot(tf.concat(gates, axis=-1), skip_w, axes=1) + skip_b
         return self.out2(tf.nn.relu(self.out1(tf.nn.relu(skip))))
 
     def format1_weights(self):
