@@ -9,26 +9,40 @@ Examples
 (2, 160)
 """
 
-from ._errors import (
+from ._version import __version__
+from .errors import (
+    AudioFormatError,
     BackendUnavailableError,
+    BusyError,
+    CLIError,
+    ClosedError,
     FastDrumError,
     FastDrumWarning,
     GenerationError,
+    InstrumentNotFoundError,
+    KitError,
     LibraryError,
     LimitExceededError,
+    MidiError,
+    MissingExtraError,
     ModelFormatError,
     ModelNotFoundError,
+    MuLawError,
     NotWritableError,
+    OutputExistsError,
     PatternError,
+    PostProcessingError,
+    RequestError,
     SchedulerUnavailableError,
+    ServeError,
 )
-from ._version import __version__
 
 # Modules and names load on first use (PEP 562): the drum machine needs
 # scipy.signal, which alone takes longer to import than the rest of fastdrum,
 # and the `fastdrum` command must set up its signal handling before it imports
 # NumPy (a Ctrl-C during that import would otherwise end in a traceback).
-_LAZY_MODULES = ("sequencer", "kit", "post", "midi", "presets", "cli", "testing")
+_LAZY_MODULES = ("sequencer", "kit", "post", "midi", "presets", "cli", "testing", "instruments",
+                 "plotting")
 _LAZY_NAMES = {"Kit": "kit", "generate_kit": "kit", "Pattern": "sequencer", "render": "sequencer",
                "generate": "_generate", "Model": "model", "available_models": "model",
                "load_model": "model", "mu_law_encode": "mulaw", "mu_law_decode": "mulaw",
@@ -56,20 +70,34 @@ __all__ = [
     "Model",
     "mu_law_encode",
     "mu_law_decode",
-    "FastDrumError",
-    "FastDrumWarning",
-    "ModelFormatError",
-    "ModelNotFoundError",
-    "GenerationError",
-    "LimitExceededError",
-    "BackendUnavailableError",
-    "PatternError",
-    "LibraryError",
-    "NotWritableError",
-    "SchedulerUnavailableError",
     "Kit",
     "generate_kit",
     "Pattern",
     "render",
     "library",
+    # the exceptions of fastdrum.errors, in the order of their names
+    "AudioFormatError",
+    "BackendUnavailableError",
+    "BusyError",
+    "CLIError",
+    "ClosedError",
+    "FastDrumError",
+    "FastDrumWarning",
+    "GenerationError",
+    "InstrumentNotFoundError",
+    "KitError",
+    "LibraryError",
+    "LimitExceededError",
+    "MidiError",
+    "MissingExtraError",
+    "ModelFormatError",
+    "ModelNotFoundError",
+    "MuLawError",
+    "NotWritableError",
+    "OutputExistsError",
+    "PatternError",
+    "PostProcessingError",
+    "RequestError",
+    "SchedulerUnavailableError",
+    "ServeError",
 ]

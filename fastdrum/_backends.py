@@ -8,7 +8,7 @@ error that says how to build it.
 """
 
 from . import _reference
-from ._errors import BackendUnavailableError, GenerationError
+from .errors import BackendUnavailableError, GenerationError
 
 __all__ = ["get", "available", "BACKENDS"]
 

@@ -1,15 +1,12 @@
 """The front end of generation: checks every argument, then drives a backend."""
 
-import math
-import numbers
-import os
+import contextlib
 
 import numpy as np
 
-from . import _backends
-from ._errors import GenerationError, LimitExceededError
-from ._seeds import seed_sequence
-from .model import Model, load_model
+from . import _backends, _checks
+from .errors import GenerationError, LimitExceededError
+from .model import as_model
 from .mulaw import deemphasis, mu_law_decode, mu_law_encode, silence_code
 
 __all__ = ["generate", "DEFAULT_MAX_SAMPLES"]
@@ -17,10 +14,6 @@ __all__ = ["generate", "DEFAULT_MAX_SAMPLES"]
 #: Default cap on ``n * duration * sample_rate`` for one call (about 400 MB of
 #: working memory); pass ``max_samples=`` to raise it deliberately.
 DEFAULT_MAX_SAMPLES = 50_000_000
-
-#: Temperatures other than 0 (argmax) must lie in this range: outside it the
-#: float32 division in sampling overflows or underflows.
-TEMPERATURE_RANGE = (1e-3, 1e3)
 
 #: Cap on the generation state of one batch: a ring buffer of d steps of R
 #: float32 channels per layer and clip, batch x sum(dilations) x R x 4 bytes.
@@ -30,35 +23,6 @@ MAX_STATE_BYTES = 2**30
 #: Steps per call into the backend: between calls, progress is reported and
 #: Ctrl-C is honoured.
 _CHUNK = 2048
-
-
-def _check_int(name, value, lo, hi=None):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise GenerationError(f"{name} must be an integer, got {value!r}")
-    value = int(value)
-    if value < lo or (hi is not None and value > hi):
-        bound = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
-        raise GenerationError(f"{name} must be {bound}, got {value!r}")
-    return value
-
-
-def _check_float(name, value, *, positive=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise GenerationError(f"{name} must be a number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or value < 0 or (positive and value == 0):
-        raise GenerationError(f"{name} must be a finite {'positive' if positive else 'non-negative'} number, got {value!r}")
-    return value
-
-
-def _resolve_model(instrument_or_model, max_bytes=None):
-    if isinstance(instrument_or_model, Model):
-        return instrument_or_model
-    if isinstance(instrument_or_model, (str, os.PathLike)):
-        return load_model(instrument_or_model)
-    raise GenerationError(
-        f"expected a Model, a shipped model's name or a model path, got {instrument_or_model!r}"
-    )
 
 
 def _primer_pool(model, voice):
@@ -87,7 +51,8 @@ def _primers(model, primer, n, T, noise, rngs, voice=None):
         if primer == "data":
             if pool is None:
                 if model.primers is None:
-                    raise GenerationError("primer='data' needs a model with primers; this one has none")
+                    raise GenerationError(
+                        "primer='data' needs a model with primers; this one has none")
                 raise GenerationError(f"primer='data': the model has no primers of voice "
                                       f"{model.voices[voice]!r}")
             P = min(pool.shape[1], T)
@@ -108,16 +73,19 @@ def _primers(model, primer, n, T, noise, rngs, voice=None):
     if codes.ndim == 1:
         codes = np.broadcast_to(codes, (n, codes.shape[0]))
     if codes.ndim != 2 or codes.shape[0] != n or codes.shape[1] == 0:
-        raise GenerationError(f"primer must have shape (P,) or (n, P) = ({n}, P), got {codes.shape}")
+        raise GenerationError(
+            f"primer must have shape (P,) or (n, P) = ({n}, P), got {codes.shape}")
     if codes.shape[1] > T:
-        raise GenerationError(f"primer of {codes.shape[1]} codes is longer than the clip ({T} samples)")
+        raise GenerationError(
+            f"primer of {codes.shape[1]} codes is longer than the clip ({T} samples)")
     if codes.min() < 0 or codes.max() >= q:
-        raise GenerationError(f"primer codes must lie in [0, {q}), got range [{codes.min()}, {codes.max()}]")
+        raise GenerationError(
+            f"primer codes must lie in [0, {q}), got range [{codes.min()}, {codes.max()}]")
     return np.array(codes, dtype=np.int32, order="C")
 
 
 def _finish(codes, model):
-    """Codes to audio: mu-law decode; then, for a pre-emphasis model, de-emphasis and peak limiting."""
+    """Codes to audio: mu-law decode; for a pre-emphasis model, de-emphasis and peak limiting."""
     y = mu_law_decode(codes, model.quantization_channels)
     if model.preemphasis == 0:
         return y  # a = 0 is the identity: format-1 output exactly as it always was
@@ -217,29 +185,56 @@ def generate(instrument_or_model, n=1, *, voice=None, duration=None, seed=None, 
     >>> bool(np.array_equal(y, generate(m, 2, duration=0.01, seed=1, backend="numpy")))
     True
     """
-    model = _resolve_model(instrument_or_model)
-    n = _check_int("n", n, 1)
+    model = as_model(instrument_or_model)
+    n = _checks.integer("n", n, lo=1, error=GenerationError)
     cond, heaviest = _resolve_voice(model, voice)
     defaults = model._voice_defaults(None if heaviest is None else model.voices[heaviest])
+    duration, temperature, primer_noise = _sampling_options(model, defaults, duration, temperature,
+                                                            primer_noise)
+    progress = _checks.flag("progress", progress, error=GenerationError)
+    n_threads = _checks.integer("n_threads", n_threads, lo=1, hi=256, error=GenerationError)
+    batch_size = _checks.integer("batch_size", batch_size, lo=1, hi=65536, error=GenerationError)
+    T = _clip_samples(model, n, duration, max_samples)
+    seq = _checks.seed_sequence(seed, GenerationError)
+    _primers(model, primer, n, T, primer_noise, [], heaviest)  # check it up front (draws nothing)
+    _check_state_bytes(model, min(batch_size, n))
+    State = _backends.get(backend)
+
+    out = np.empty((n, T), dtype=np.float32)
+    with _progress_bar(progress, model, n * (T - 1)) as bar:
+        for b0 in range(0, n, batch_size):
+            b1 = min(b0 + batch_size, n)
+            # Clip i's stream is the i-th child of `seq` whatever the batch
+            # size: spawning batch by batch yields the same children as
+            # seq.spawn(n), without n Generators alive at once.
+            rngs = [np.random.default_rng(s) for s in seq.spawn(b1 - b0)]
+            primers = _primers(model, _primer_rows(primer, b0, b1), b1 - b0, T, primer_noise, rngs,
+                               heaviest)
+            state = State(model, b1 - b0, n_threads=n_threads, cond=_rows(cond, b1 - b0))
+            codes = _sample(state, primers, T, rngs, temperature, bar)
+            out[b0:b1] = _finish(codes, model)
+    return out
+
+
+def _sampling_options(model, defaults, duration, temperature, primer_noise):
+    """(duration, temperature, primer_noise): each argument, else its default, checked."""
     if duration is None:
         duration = defaults.get("duration", model.meta.get("clip_duration"))
         if duration is None:
             raise GenerationError("the model has no default clip_duration; pass duration=")
-    duration = _check_float("duration", duration, positive=True)
+    duration = _checks.duration(duration, error=GenerationError)
     if temperature is None:
         temperature = defaults.get("temperature", 1.0)
     if primer_noise is None:
         primer_noise = defaults.get("primer_noise", 0.0)
-    temperature = _check_float("temperature", temperature)
-    lo, hi = TEMPERATURE_RANGE
-    if temperature != 0 and not lo <= temperature <= hi:
-        raise GenerationError(f"temperature must be 0 (argmax) or in [{lo}, {hi}], got {temperature!r}")
-    if not isinstance(progress, (bool, np.bool_)):
-        raise GenerationError(f"progress must be True or False, got {progress!r}")
-    primer_noise = _check_float("primer_noise", primer_noise)
-    n_threads = _check_int("n_threads", n_threads, 1, 256)
-    batch_size = _check_int("batch_size", batch_size, 1, 65536)
-    max_samples = _check_int("max_samples", max_samples, 1)
+    temperature = _checks.temperature(temperature, error=GenerationError)
+    primer_noise = _checks.number("primer_noise", primer_noise, lo=0.0, error=GenerationError)
+    return duration, temperature, primer_noise
+
+
+def _clip_samples(model, n, duration, max_samples):
+    """Samples T of each clip, once ``n * T`` is known to be within `max_samples`."""
+    max_samples = _checks.integer("max_samples", max_samples, lo=1, error=GenerationError)
     if duration * model.sample_rate > max_samples:  # before round(): a huge duration overflows it
         raise LimitExceededError(
             f"duration * sample_rate = {duration!r} * {model.sample_rate} samples exceeds "
@@ -247,61 +242,69 @@ def generate(instrument_or_model, n=1, *, voice=None, duration=None, seed=None, 
         )
     T = round(duration * model.sample_rate)
     if T < 1:
-        raise GenerationError(f"duration {duration!r} s is shorter than one sample at {model.sample_rate} Hz")
+        raise GenerationError(f"duration {duration!r} s is shorter than one sample at "
+                              f"{model.sample_rate} Hz")
     if n * T > max_samples:
         raise LimitExceededError(
-            f"n * duration * sample_rate = {n} * {T} = {n * T} samples exceeds max_samples={max_samples} "
-            "(pass a larger max_samples= to allow it)"
+            f"n * duration * sample_rate = {n} * {T} = {n * T} samples exceeds "
+            f"max_samples={max_samples} (pass a larger max_samples= to allow it)"
         )
-    seq = seed_sequence(seed, GenerationError)
-    _primers(model, primer, n, T, primer_noise, [], heaviest)  # check the primer up front (draws nothing)
-    rows = min(batch_size, n)
+    return T
+
+
+def _check_state_bytes(model, rows):
+    """Refuse a batch of `rows` clips whose ring buffers would exceed MAX_STATE_BYTES."""
     state_bytes = rows * sum(model.dilations) * model.residual_channels * 4
     if state_bytes > MAX_STATE_BYTES:
         raise LimitExceededError(
-            f"a batch of {rows} clips needs {state_bytes} bytes of generation state (receptive field "
-            f"{model.receptive_field}, R={model.residual_channels}), more than {MAX_STATE_BYTES}; "
-            "lower batch_size="
+            f"a batch of {rows} clips needs {state_bytes} bytes of generation state (receptive "
+            f"field {model.receptive_field}, R={model.residual_channels}), more than "
+            f"{MAX_STATE_BYTES}; lower batch_size="
         )
-    State = _backends.get(backend)
 
-    out = np.empty((n, T), dtype=np.float32)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
 
-        bar = tqdm(total=n * (T - 1), unit="sample", unit_scale=True,
-                   desc=f"generating {model.instrument}" if model.instrument else "generating")
+@contextlib.contextmanager
+def _progress_bar(progress, model, total):
+    """A tqdm bar of `total` samples if `progress`, else None; closed when the block ends."""
+    if not progress:
+        yield None
+        return
+    from tqdm.auto import tqdm
+
+    desc = f"generating {model.instrument}" if model.instrument else "generating"
+    bar = tqdm(total=total, unit="sample", unit_scale=True, desc=desc)
     try:
-        for b0 in range(0, n, batch_size):
-            b1 = min(b0 + batch_size, n)
-            # Clip i's stream is the i-th child of `seq` whatever the batch
-            # size: spawning batch by batch yields the same children as
-            # seq.spawn(n), without n Generators alive at once.
-            rngs = [np.random.default_rng(s) for s in seq.spawn(b1 - b0)]
-            batch_primer = primer
-            if not isinstance(primer, str):
-                batch_primer = np.asarray(primer)
-                if batch_primer.ndim == 2:
-                    batch_primer = batch_primer[b0:b1]
-            primers = _primers(model, batch_primer, b1 - b0, T, primer_noise, rngs, heaviest)
-            P = primers.shape[1]
-            codes = np.empty((b1 - b0, T), dtype=np.int32)
-            codes[:, :P] = primers
-            rows_cond = None
-            if cond is not None:  # every clip of the call has the same voice
-                rows_cond = np.ascontiguousarray(np.broadcast_to(cond, (b1 - b0,) + cond.shape))
-            state = State(model, b1 - b0, n_threads=n_threads, cond=rows_cond)
-            for start in range(0, T - 1, _CHUNK):
-                stop = min(start + _CHUNK, T - 1)
-                uniforms = np.empty((b1 - b0, stop - start), dtype=np.float64)
-                for i, rng in enumerate(rngs):
-                    uniforms[i] = rng.random(stop - start)
-                state.run(codes, P, uniforms, temperature, start, stop)
-                if bar is not None:
-                    bar.update((b1 - b0) * (stop - start))
-            out[b0:b1] = _finish(codes, model)
+        yield bar
     finally:
+        bar.close()
+
+
+def _primer_rows(primer, b0, b1):
+    """The primer of clips b0..b1: a name or a (P,) row as it is, rows b0:b1 of an (n, P) array."""
+    if isinstance(primer, str):
+        return primer
+    primer = np.asarray(primer)
+    return primer[b0:b1] if primer.ndim == 2 else primer
+
+
+def _rows(cond, rows):
+    """The conditioning bias repeated for each of `rows` clips (every clip has the same voice)."""
+    if cond is None:
+        return None
+    return np.ascontiguousarray(np.broadcast_to(cond, (rows,) + cond.shape))
+
+
+def _sample(state, primers, T, rngs, temperature, bar):
+    """Run `state` from the primers to T codes a clip, drawing each clip's uniforms from its rng."""
+    P = primers.shape[1]
+    codes = np.empty((len(primers), T), dtype=np.int32)
+    codes[:, :P] = primers
+    for start in range(0, T - 1, _CHUNK):
+        stop = min(start + _CHUNK, T - 1)
+        uniforms = np.empty((len(primers), stop - start), dtype=np.float64)
+        for i, rng in enumerate(rngs):
+            uniforms[i] = rng.random(stop - start)
+        state.run(codes, P, uniforms, temperature, start, stop)
         if bar is not None:
-            bar.close()
-    return out
+            bar.update(len(primers) * (stop - start))
+    return codes

@@ -20,10 +20,11 @@ import sys
 import tempfile
 import threading
 
-from ._errors import FastDrumError
+from .errors import AudioFormatError, NotWritableError, OutputExistsError
 
-__all__ = ["OutputExistsError", "Interrupted", "atomic_file", "atomic_dir", "check_dest", "handle_signals",
-           "write_audio", "read_audio", "AUDIO_FORMATS", "MANIFEST", "TEMP_PREFIX", "stale_temporaries"]
+__all__ = ["Interrupted", "atomic_file", "atomic_dir", "check_dest", "handle_signals",
+           "write_audio", "write_audio_data", "read_audio", "AUDIO_FORMATS", "MANIFEST",
+           "TEMP_PREFIX", "stale_temporaries"]
 
 #: Audio container -> (soundfile format, subtype). 24-bit PCM keeps the
 #: generated clips' resolution and is read by every sampler.
@@ -38,10 +39,6 @@ TEMP_PREFIX = ".fastdrum-"
 #: (Not a TEMP_PREFIX name: it stays.)
 MANIFEST = ".fastdrum.manifest.json"
 MAX_MANIFEST_BYTES = 2**20
-
-
-class OutputExistsError(FastDrumError, FileExistsError):
-    """The output path exists and overwriting was not allowed."""
 
 
 _UMASK_LOCK = threading.Lock()
@@ -140,6 +137,8 @@ def check_dest(path, *, overwrite=False, folder=False):
         If `path` exists and may not be replaced.
     FileNotFoundError
         If the folder that would hold `path` does not exist.
+    NotWritableError
+        If that folder is not writable.
     """
     path = os.fspath(path)
     if os.path.lexists(path):
@@ -149,7 +148,27 @@ def check_dest(path, *, overwrite=False, folder=False):
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
         raise FileNotFoundError(f"cannot write {path!r}: directory {parent!r} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise NotWritableError(f"cannot write {path!r}: directory {parent!r} is not writable")
     return path, parent
+
+
+def _fsync(path):
+    """Flush a file's or a folder's data and metadata to the disk (where the OS can)."""
+    flags = os.O_RDONLY
+    if os.path.isdir(path):
+        flags |= getattr(os, "O_DIRECTORY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:  # e.g. a folder cannot be opened on this OS
+        return
+    try:
+        os.fsync(fd)
+    except OSError as exc:  # a file system without fsync for this kind of file
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EBADF):
+            raise
+    finally:
+        os.close(fd)
 
 
 # -- signals ----------------------------------------------------------------------------------
@@ -344,10 +363,13 @@ def _write_manifest(folder):
 def atomic_file(path, *, overwrite=False, suffix=""):
     """Context manager yielding a temporary path that becomes `path` on success.
 
-    The temporary file lives in `path`'s directory (so the final rename is
-    atomic); it is removed if the block raises, KeyboardInterrupt included.
-    Without `overwrite` the file is published with a hard link, which fails if
-    `path` exists: of two writers racing for one name, exactly one wins.
+    fastdrum's one writer of files. The temporary file lives in `path`'s
+    directory (so the final rename is atomic); it is removed if the block
+    raises, KeyboardInterrupt included. When the block ends the file is
+    flushed to the disk (fsync), put in place, and the folder is flushed too,
+    so a crash leaves the old file or the new one, never a part. Without
+    `overwrite` the file is published with a hard link, which fails if `path`
+    exists: of two writers racing for one name, exactly one wins.
 
     Parameters
     ----------
@@ -377,9 +399,11 @@ def atomic_file(path, *, overwrite=False, suffix=""):
             os.close(fd)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
         yield tmp
+        _fsync(tmp)
         with _uninterrupted():
             _publish_file(tmp, path, overwrite)
             tmp = None
+        _fsync(parent)
     except BaseException:
         if tmp is not None:
             with _uninterrupted():
@@ -419,9 +443,13 @@ def atomic_dir(path, *, overwrite=False):
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
         yield tmp
         _write_manifest(tmp)
+        for name in os.listdir(tmp):
+            _fsync(os.path.join(tmp, name))
+        _fsync(tmp)
         with _uninterrupted():
             _publish_dir(tmp, path, overwrite)
             tmp = None
+        _fsync(parent)
     except BaseException:
         if tmp is not None:
             with _uninterrupted():
@@ -481,22 +509,27 @@ def audio_format(path, format=None):
     >>> audio_format("beat.mp3")
     Traceback (most recent call last):
     ...
-    fastdrum._errors.FastDrumError: cannot write audio as 'beat.mp3': fastdrum writes .flac or .wav files
+    fastdrum.errors.AudioFormatError: cannot write audio as 'beat.mp3': fastdrum writes .flac or .wav files
     """
     if format is not None and format not in AUDIO_FORMATS:
-        raise FastDrumError(f"audio format must be one of {sorted(AUDIO_FORMATS)!r}, got {format!r}")
+        raise AudioFormatError(f"audio format must be one of {sorted(AUDIO_FORMATS)!r}, got {format!r}")
     ext = os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
     if ext in AUDIO_FORMATS:
         if format is not None and format != ext:
-            raise FastDrumError(f"format {format!r} does not match the extension of {os.fspath(path)!r}")
+            raise AudioFormatError(f"format {format!r} does not match the extension of {os.fspath(path)!r}")
         return ext
     if not ext and format is not None:
         return format
-    raise FastDrumError(f"cannot write audio as {os.fspath(path)!r}: fastdrum writes "
+    raise AudioFormatError(f"cannot write audio as {os.fspath(path)!r}: fastdrum writes "
                         f"{' or '.join('.' + f for f in sorted(AUDIO_FORMATS))} files")
 
 
-def _write_audio_raw(path, y, sr, format):
+def write_audio_data(path, y, sr, format):
+    """Write audio to `path` in `format`, with no temporary name: for the files of an :func:`atomic_dir`.
+
+    Stereo is ``(2, T)``; samples are clipped to [-1, 1]; a failed write (a
+    full disk) is an OSError.
+    """
     import numpy as np
     import soundfile as sf
 
@@ -533,7 +566,7 @@ def write_audio(path, y, sr, *, format=None, overwrite=False):
     """
     format = audio_format(path, format)
     with atomic_file(path, overwrite=overwrite, suffix="." + format) as tmp:
-        _write_audio_raw(tmp, y, sr, format)
+        write_audio_data(tmp, y, sr, format)
 
 
 def read_audio(path):

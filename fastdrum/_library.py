@@ -24,7 +24,6 @@ import hashlib
 import io
 import json
 import math
-import numbers
 import os
 import re
 import shutil
@@ -33,10 +32,15 @@ import tempfile
 
 import numpy as np
 
-from . import _io
-from ._errors import BackendUnavailableError, LibraryError, NotWritableError, SchedulerUnavailableError
-from ._generate import DEFAULT_MAX_SAMPLES, TEMPERATURE_RANGE, generate
+from . import _checks, _io
+from ._generate import DEFAULT_MAX_SAMPLES, generate
 from ._version import __version__
+from .errors import (
+    BackendUnavailableError,
+    LibraryError,
+    NotWritableError,
+    SchedulerUnavailableError,
+)
 from .model import load_model
 
 __all__ = ["library", "read_library_params", "DEFAULT_SHARD_SIZE", "LIBRARY_FILE", "MANIFEST_FILE"]
@@ -74,18 +78,6 @@ _MODELS = {}
 
 
 # -- arguments --------------------------------------------------------------------------
-def _check_int(name, value, lo, hi):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not lo <= value <= hi:
-        raise LibraryError(f"{name} must be an integer in [{lo}, {hi}], got {value!r}")
-    return int(value)
-
-
-def _check_real(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
-        raise LibraryError(f"{name} must be a finite non-negative number, got {value!r}")
-    return float(value)
-
-
 def _sha256(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -111,16 +103,13 @@ def _voice_plan(voice, *, duration, temperature, shard_size):
         duration = model.duration
         if duration is None:
             raise LibraryError(f"voice {voice!r}: the model has no default clip_duration; pass duration=")
-    duration = _check_real("duration", duration)
+    duration = _checks.duration(duration, error=LibraryError)
     T = round(min(duration * sr, DEFAULT_MAX_SAMPLES + 1))
     if T < 1 or shard_size * T > DEFAULT_MAX_SAMPLES:
         raise LibraryError(f"voice {voice!r}: a shard of {shard_size} clips of {duration!r} s at {sr} Hz "
                            f"must hold 1 to {DEFAULT_MAX_SAMPLES} samples (lower shard_size or duration)")
     temp = model.generation_defaults.get("temperature", 1.0) if temperature is None else temperature
-    temp = _check_real("temperature", temp)
-    lo, hi = TEMPERATURE_RANGE
-    if temp != 0 and not lo <= temp <= hi:
-        raise LibraryError(f"temperature must be 0 (argmax) or in [{lo}, {hi}], got {temp!r}")
+    temp = _checks.temperature(temp, error=LibraryError)
     return {"voice": voice, "folder": folder, "model_sha256": _sha256(model.path),
             "sample_rate": sr, "duration": duration, "temperature": temp}
 
@@ -135,9 +124,10 @@ def _params(voices, n_per_voice, *, seed, temperature, duration, shard_size, for
         raise LibraryError(f"voices must be a list of model names or files, got {voices!r}") from None
     if not voices:
         raise LibraryError("voices is empty: name at least one voice")
-    n_per_voice = _check_int("n_per_voice", n_per_voice, 1, MAX_CLIPS_PER_VOICE)
-    shard_size = _check_int("shard_size", shard_size, 1, 65536)
-    seed = _check_int("seed", seed, 0, 2**63 - 1)
+    n_per_voice = _checks.integer("n_per_voice", n_per_voice, lo=1, hi=MAX_CLIPS_PER_VOICE,
+                                  error=LibraryError)
+    shard_size = _checks.integer("shard_size", shard_size, lo=1, hi=65536, error=LibraryError)
+    seed = _checks.integer("seed", seed, lo=0, hi=2**63 - 1, error=LibraryError)
     if format not in _io.AUDIO_FORMATS:
         raise LibraryError(f"format must be one of {sorted(_io.AUDIO_FORMATS)!r}, got {format!r}")
     plans = [_voice_plan(v, duration=duration, temperature=temperature, shard_size=shard_size)
@@ -532,7 +522,7 @@ def library(out_dir, voices, n_per_voice, *, seed, temperature=None, duration=No
     params = _params(voices, n_per_voice, seed=seed, temperature=temperature, duration=duration,
                      shard_size=shard_size, format=format)
     if workers is not None:
-        workers = _check_int("workers", workers, 0, 4096)
+        workers = _checks.integer("workers", workers, lo=0, hi=4096, error=LibraryError)
     if workers is not None and client is not None:
         raise LibraryError("workers= sizes a local cluster: pass it or client=, not both")
     if backend not in ("auto", "c", "numpy"):

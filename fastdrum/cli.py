@@ -11,14 +11,15 @@ Examples
 """
 
 import argparse
+import collections
 import json
 import os
 import secrets
 import sys
 
-from . import _io
-from ._errors import FastDrumError
+from . import _checks, _io
 from ._version import __version__
+from .errors import CLIError, FastDrumError, MidiError
 
 __all__ = ["main"]
 
@@ -26,10 +27,6 @@ PROG = "fastdrum"
 
 #: Bound on a pattern file's size (a bar of MAX_STEPS steps on every instrument is about 700 KB).
 MAX_PATTERN_BYTES = 2**20
-
-
-class CLIError(FastDrumError, ValueError):
-    """A bad command-line argument (reported as one line, exit status 2)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,12 +54,13 @@ _positive_int = _int_at_least(1, "a positive integer")
 
 
 def _sample_rate(text):
-    from ._format import MAX_SAMPLE_RATE
-
     value = _positive_int(text)
-    if value > MAX_SAMPLE_RATE:
-        raise argparse.ArgumentTypeError(f"expected a sample rate in [1, {MAX_SAMPLE_RATE}] Hz, got {text!r}")
+    if value > _checks.MAX_SAMPLE_RATE:
+        raise argparse.ArgumentTypeError(
+            f"expected a sample rate in [1, {_checks.MAX_SAMPLE_RATE}] Hz, got {text!r}")
     return value
+
+
 _nonneg_int = _int_at_least(0, "a non-negative integer")
 
 
@@ -129,13 +127,26 @@ def build_parser():
     >>> build_parser().parse_args(["beat", "-o", "b.wav", "--bpm", "90"]).bpm
     90.0
     """
-    from .presets import PRESETS
-
     parser = _Parser(prog=PROG, description="New drum sounds from small WaveNets, and a drum machine to play them.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subs = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subs.required = True
 
+    _add_generate(subs)
+    _add_kit(subs)
+    _add_beat(subs)
+    _add_info(subs)
+    _add_plot(subs)
+    _add_library(subs)
+
+    from .serve.command import add_parser as add_serve_parser  # the drum machine in the browser
+
+    add_serve_parser(subs)
+    return parser
+
+
+def _add_generate(subs):
+    """The ``fastdrum generate`` subcommand."""
     p = subs.add_parser("generate", help="generate one-shots of an instrument into a folder",
                         description="Generate N one-shots of one instrument as audio files in a new folder "
                                     "(INSTRUMENT_000.wav, ...).")
@@ -148,6 +159,9 @@ def build_parser():
     _common(p)
     p.set_defaults(func=_cmd_generate)
 
+
+def _add_kit(subs):
+    """The ``fastdrum kit`` subcommand."""
     p = subs.add_parser("kit", help="generate a drum kit folder (clips, SFZ, Hydrogen drumkit.xml)",
                         description="Generate N variations of each instrument and write them as a kit folder: "
                                     "audio files, an SFZ instrument (GM notes, round robin) and a Hydrogen "
@@ -160,6 +174,11 @@ def build_parser():
     _output(p, what="kit folder")
     _common(p)
     p.set_defaults(func=_cmd_kit)
+
+
+def _add_beat(subs):
+    """The ``fastdrum beat`` subcommand."""
+    from .presets import PRESETS
 
     p = subs.add_parser("beat", help="render a drum beat to audio (and/or MIDI)",
                         description="Render a beat from a pattern (a preset or a grid) or a MIDI file, with "
@@ -198,6 +217,9 @@ def build_parser():
     _common(p)
     p.set_defaults(func=_cmd_beat)
 
+
+def _add_info(subs):
+    """The ``fastdrum info`` subcommand."""
     p = subs.add_parser("info", help="describe a model", description="Describe a model: sizes, receptive field, "
                                                                        "cost per sample, metadata.")
     p.add_argument("model", metavar="MODEL", help="a shipped model's name or a model file")
@@ -205,6 +227,9 @@ def build_parser():
     p.add_argument("-q", "--quiet", action="store_true", help="accepted for symmetry (info only prints)")
     p.set_defaults(func=_cmd_info)
 
+
+def _add_plot(subs):
+    """The ``fastdrum plot`` subcommand."""
     p = subs.add_parser("plot", help="plot generated clips beside training primers (PNG)",
                         description="Draw waveforms and spectrograms of generated clips beside the model's "
                                     "training primers (the first samples of its training clips), per "
@@ -216,12 +241,6 @@ def build_parser():
     p.add_argument("--no-post", dest="post", action="store_false", help="plot the raw clips")
     _common(p)
     p.set_defaults(func=_cmd_plot)
-    _add_library(subs)
-
-    from .serve.command import add_parser as add_serve_parser  # the drum machine in the browser
-
-    add_serve_parser(subs)
-    return parser
 
 
 # -- helpers ----------------------------------------------------------------------------
@@ -236,21 +255,13 @@ def _say(args, text):
 
 def _check_output(path, force, *, folder=False):
     """Fail early (before any work) if `path` cannot be written (or, with --force, replaced)."""
-    try:
-        path, parent = _io.check_dest(path, overwrite=force, folder=folder)
-    except _io.OutputExistsError as exc:
-        raise _io.OutputExistsError(str(exc).replace("pass overwrite=True, or --force,", "use --force")) from None
-    except FileNotFoundError as exc:
-        raise CLIError(str(exc)) from None
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise CLIError(f"cannot write {path!r}: directory {parent!r} is not writable")
-    return path
+    return _io.check_dest(path, overwrite=force, folder=folder)[0]
 
 
 def _model_overrides(args):
     """--model options -> {instrument: Model}, loaded now so that a bad one fails before any work."""
+    from .instruments import ALIASES, INSTRUMENTS, instrument_name
     from .model import load_model
-    from .sequencer import ALIASES, INSTRUMENTS
 
     out = {}
     for spec in args.model:
@@ -267,17 +278,11 @@ def _model_overrides(args):
             if inst is None:
                 raise CLIError(f"cannot tell which instrument the model {spec!r} plays "
                                f"(meta instrument {model.instrument!r}); use --model INSTRUMENT={spec}")
-        key = _kit_name(inst)
+        key = instrument_name(inst)
         if key in out:
             raise CLIError(f"--model given twice for {key!r}")
         out[key] = model
     return out
-
-
-def _kit_name(inst):
-    from .kit import _instrument_name
-
-    return _instrument_name(inst)
 
 
 def _seed(args):
@@ -291,40 +296,23 @@ def _gen_kwargs(args):
                 backend=args.backend, n_threads=args.threads, progress=_progress(args))
 
 
-def _fallback_chain(inst):
-    from .sequencer import FALLBACKS
-
-    chain = []
-    cur = FALLBACKS.get(inst)
-    while cur is not None and cur not in chain and cur != inst:
-        chain.append(cur)
-        cur = FALLBACKS.get(cur)
-    return chain
-
-
 def _resolve_instrument_model(inst, overrides):
     """(source instrument, model or shipped name) that plays `inst`, following FALLBACKS; or (None, None)."""
+    from .instruments import first_available
     from .model import available_models
-    from .sequencer import FALLBACKS
 
-    shipped = set(available_models())
-    seen = []
-    cur = inst
-    while cur is not None and cur not in seen:
-        if cur in overrides:
-            return cur, overrides[cur]
-        if cur in shipped:
-            return cur, cur
-        seen.append(cur)
-        cur = FALLBACKS.get(cur)
-    return None, None
+    source = first_available(inst, set(overrides) | set(available_models()))
+    if source is None:
+        return None, None
+    return source, overrides.get(source, source)
 
 
 # -- subcommands ------------------------------------------------------------------------
 def _cmd_generate(args):
     """``fastdrum generate``."""
     from ._generate import generate
-    from .kit import _instrument_from_filename, _resample
+    from ._resample import resample
+    from .instruments import instrument_from_filename, instrument_name
     from .model import load_model
 
     out = _check_output(args.output, args.force, folder=True)
@@ -334,10 +322,11 @@ def _cmd_generate(args):
     voice = args.voice if not isinstance(args.voice, dict) else max(args.voice, key=args.voice.get)
     if os.path.isfile(target) or target.endswith(".npz"):
         model = load_model(target)
-        inst = _kit_name(_instrument_from_filename(voice or str(model.instrument or "")) or
-                         _instrument_from_filename(os.path.splitext(os.path.basename(target))[0]) or "clip")
+        inst = instrument_name(
+            instrument_from_filename(voice or str(model.instrument or ""))
+            or instrument_from_filename(os.path.splitext(os.path.basename(target))[0]) or "clip")
     else:
-        inst = _kit_name(voice or target)
+        inst = instrument_name(voice or target)
         model = overrides[inst] if inst in overrides else load_model(target)
     fmt = args.format or "wav"
     seed = _seed(args)
@@ -348,21 +337,22 @@ def _cmd_generate(args):
 
         y = post.process(y, sr, instrument=inst)
     if args.sample_rate:
-        y = _resample(y, sr, args.sample_rate)
+        y = resample(y, sr, args.sample_rate)
         sr = args.sample_rate
     with _io.atomic_dir(out, overwrite=args.force) as tmp:
         for i, clip in enumerate(y):
-            _io._write_audio_raw(os.path.join(tmp, f"{inst}_{i:03d}.{fmt}"), clip, sr, fmt)
+            _io.write_audio_data(os.path.join(tmp, f"{inst}_{i:03d}.{fmt}"), clip, sr, fmt)
     _say(args, f"wrote {args.n} {inst} clips ({y.shape[1] / sr:.3f} s, {sr} Hz) to {out} (seed {seed})")
     return 0
 
 
 def _instrument_list(args, overrides):
+    from .instruments import instrument_name
     from .model import available_models
 
     if getattr(args, "instruments", None) is not None and args.instruments != []:
         items = args.instruments if isinstance(args.instruments, list) else args.instruments.split(",")
-        names = [_kit_name(s) for s in items if s.strip()]
+        names = [instrument_name(s) for s in items if s.strip()]
         if not names:
             raise CLIError(f"no instruments in {args.instruments!r}")
         return list(dict.fromkeys(names))
@@ -422,7 +412,7 @@ def _read_pattern(args):
 
 def _instrument_values(specs, option, *, lo, hi):
     """["hihat=0.5", ...] -> {"hihat": 0.5}, checked."""
-    from .sequencer import canonical_instrument
+    from .instruments import canonical_instrument
 
     out = {}
     for spec in specs:
@@ -439,17 +429,17 @@ def _instrument_values(specs, option, *, lo, hi):
 
 def _beat_kit(args, hits, seed):
     """Generate the clips the hits need: per instrument (or its fallback) with a model."""
-    from . import sequencer
+    from .instruments import canonical_instrument, fallback_chain
     from .kit import Kit, generate_kit
     from .model import available_models
 
     overrides = _model_overrides(args)
     models, counts = {}, {}
     for h in hits:
-        inst = sequencer.canonical_instrument(h.instrument)
+        inst = canonical_instrument(h.instrument)
         source, model = _resolve_instrument_model(inst, overrides)
         if source is None:
-            chain = _fallback_chain(inst)
+            chain = fallback_chain(inst)[1:]
             also = f" (nor for {', '.join(map(repr, chain))}, which it can borrow)" if chain else ""
             raise CLIError(f"no model for instrument {inst!r}{also}: shipped models are {available_models()!r}; "
                            f"pass --model {inst}=PATH")
@@ -463,54 +453,85 @@ def _beat_kit(args, hits, seed):
     return Kit({inst: clips for k in kits for inst, clips in k.resample(rate).items()}, rate)
 
 
-def _cmd_beat(args):
-    """``fastdrum beat``."""
-    from . import midi, sequencer
-    from .kit import Kit
+#: What a beat plays: its hits; the pattern and schedule they came from (None for a MIDI file),
+#: which --midi-out writes; its length in samples at a rate; and a description.
+_Beat = collections.namedtuple("_Beat", "hits pattern schedule length what")
 
+
+def _pattern_beat(args, seed):
+    """The beat of --pattern (a preset, a grid or a file), --bpm, --bars, --swing, humanising."""
+    from . import sequencer
+
+    pattern = _read_pattern(args)
+    bpm = _checks.pattern_bpm(args.bpm, pattern, error=CLIError)
+    schedule = dict(bpm=bpm, bars=args.bars, swing=args.swing, seed=seed,
+                    humanize_time=args.humanize_time / 1000.0,
+                    humanize_velocity=args.humanize_velocity)
+    hits = sequencer.schedule(pattern, **schedule)
+    what = (f"{args.bars} bar{'s' if args.bars != 1 else ''} of {pattern.name or 'pattern'} "
+            f"at {bpm:g} BPM")
+
+    def length(sr):
+        return sequencer.beat_length(pattern, bpm=bpm, bars=args.bars, sr=sr)
+
+    return _Beat(hits, pattern, schedule, length, what)
+
+
+def _midi_beat(args):
+    """The beat of --midi: its drum notes, as long as the file."""
+    from . import midi
+
+    if args.midi_out:
+        raise CLIError("--midi-out writes a pattern; it cannot be combined with --midi")
+    if args.pattern is not None:
+        raise CLIError("--pattern and --midi cannot be combined: the MIDI file is the pattern")
+    if not args.tail:
+        raise CLIError("--no-tail applies to patterns, not to --midi")
+    hits, seconds = midi.read_midi(args.midi, with_length=True)
+    if not hits:
+        raise MidiError(f"MIDI file {args.midi!r} has no GM drum notes on channel 10")
+
+    def length(sr):
+        return round(seconds * sr)  # as render_midi does, without reading the file again
+
+    return _Beat(hits, None, None, length, os.path.basename(args.midi))
+
+
+def _beat_outputs(args):
+    """--output, and --midi-out if given: checked before any work."""
     out = _check_output(args.output, args.force)
     if args.midi_out:
         _check_output(args.midi_out, args.force)
         if os.path.abspath(args.midi_out) == os.path.abspath(out):
             raise CLIError(f"--midi-out {args.midi_out!r} is the same file as --output")
-    pan = _instrument_values(args.pan, "--pan", lo=-1.0, hi=1.0)
-    gain = {k: 10.0 ** (v / 20.0) for k, v in _instrument_values(args.level, "--level", lo=-120.0, hi=24.0).items()}
-    import numpy as np
+    return out
 
+
+def _cmd_beat(args):
+    """``fastdrum beat``."""
+    from . import midi, sequencer
+    from .kit import Kit
+
+    out = _beat_outputs(args)
+    pan = _instrument_values(args.pan, "--pan", lo=-1.0, hi=1.0)
+    levels = _instrument_values(args.level, "--level", lo=-120.0, hi=24.0)
+    gain = {k: 10.0 ** (v / 20.0) for k, v in levels.items()}
     seed = _seed(args)
-    kit_seed, sched_seed, mix_seed = (int(v) for v in np.random.SeedSequence(seed).generate_state(3))
+    kit_seed, sched_seed, mix_seed = _seed_triple(seed)
     if not 0.0 <= args.humanize_time <= 1000.0:  # also refuses nan
         raise CLIError(f"--humanize-time must be in [0, 1000] ms, got {args.humanize_time!r}")
-    timing = dict(humanize_time=args.humanize_time / 1000.0, humanize_velocity=args.humanize_velocity)
-    if args.midi is None:
-        pattern = _read_pattern(args)
-        bpm = args.bpm if args.bpm is not None else (pattern.bpm or 120.0)
-        sched = dict(bpm=bpm, bars=args.bars, swing=args.swing, seed=sched_seed, **timing)
-        hits = sequencer.schedule(pattern, **sched)
-        what = f"{args.bars} bar{'s' if args.bars != 1 else ''} of {pattern.name or 'pattern'} at {bpm:g} BPM"
-    else:
-        if args.midi_out:
-            raise CLIError("--midi-out writes a pattern; it cannot be combined with --midi")
-        if args.pattern is not None:
-            raise CLIError("--pattern and --midi cannot be combined: the MIDI file is the pattern")
-        if not args.tail:
-            raise CLIError("--no-tail applies to patterns, not to --midi")
-        pattern = None
-        hits, midi_seconds = midi.read_midi(args.midi, with_length=True)
-        if not hits:
-            raise midi.MidiError(f"MIDI file {args.midi!r} has no GM drum notes on channel 10")
-        what = os.path.basename(args.midi)
+    beat = _pattern_beat(args, sched_seed) if args.midi is None else _midi_beat(args)
 
     is_midi_out = out.lower().endswith((".mid", ".midi"))
     if not is_midi_out:
-        _io.audio_format(out, args.format)  # before any work: .wav, .flac (or --format with no extension)
+        _io.audio_format(out, args.format)  # before any work: .wav, .flac (or --format, no extension)
     if args.midi_out and not args.midi_out.lower().endswith((".mid", ".midi")):
         raise CLIError(f"--midi-out {args.midi_out!r} must end in .mid or .midi")
     if is_midi_out:
-        if pattern is None:
+        if beat.pattern is None:
             raise CLIError("a .mid output needs a pattern, not --midi")
-        midi.write_midi(out, pattern, overwrite=args.force, **sched)
-        _say(args, f"wrote {out}: {what} (General MIDI, channel 10)")
+        midi.write_midi(out, beat.pattern, overwrite=args.force, **beat.schedule)
+        _say(args, f"wrote {out}: {beat.what} (General MIDI, channel 10)")
         return 0
 
     if args.kit is not None:
@@ -518,25 +539,27 @@ def _cmd_beat(args):
             raise CLIError("--kit and --model cannot be combined")
         kit = Kit.load(args.kit)
     else:
-        kit = _beat_kit(args, hits, kit_seed)
+        kit = _beat_kit(args, beat.hits, kit_seed)
     if args.sample_rate:
         kit = kit.resample(args.sample_rate)
-    opts = dict(seed=mix_seed, no_repeat=args.no_repeat, stereo=args.stereo, post=args.post, pan=pan,
-                gain=gain)
-    if pattern is not None:
-        length = sequencer.beat_length(pattern, bpm=bpm, bars=args.bars, sr=kit.sr)
-    else:
-        length = round(midi_seconds * kit.sr)  # as render_midi does, without reading the file again
-    y = sequencer.mix(hits, kit, length=length, tail=args.tail, **opts)
+    y = sequencer.mix(beat.hits, kit, length=beat.length(kit.sr), tail=args.tail, seed=mix_seed,
+                      no_repeat=args.no_repeat, stereo=args.stereo, post=args.post, pan=pan,
+                      gain=gain)
     if args.midi_out:
-        midi.write_midi(args.midi_out, pattern, overwrite=args.force, **sched)
+        midi.write_midi(args.midi_out, beat.pattern, overwrite=args.force, **beat.schedule)
     _io.write_audio(out, y, kit.sr, format=args.format, overwrite=args.force)
-    T = y.shape[-1]
-    _say(args, f"wrote {out}: {what}, {T / kit.sr:.2f} s, {kit.sr} Hz, "
+    _say(args, f"wrote {out}: {beat.what}, {y.shape[-1] / kit.sr:.2f} s, {kit.sr} Hz, "
                f"{'stereo' if args.stereo else 'mono'} (seed {seed})")
     if args.midi_out:
         _say(args, f"wrote {args.midi_out} (General MIDI, channel 10)")
     return 0
+
+
+def _seed_triple(seed):
+    """Three independent seeds drawn from `seed`: the kit's, the schedule's, the mix's."""
+    import numpy as np
+
+    return (int(v) for v in np.random.SeedSequence(seed).generate_state(3))
 
 
 def _describe(model):
@@ -544,7 +567,11 @@ def _describe(model):
     rf = model.receptive_field
     return {
         "path": model.path,
+        "format_version": model.format_version,
         "instrument": model.instrument,
+        "voices": list(model.voices),
+        "default_voice": model.default_voice,
+        "preemphasis": model.preemphasis,
         "sample_rate": model.sample_rate,
         "layers": model.n_layers,
         "dilations": list(model.dilations),
@@ -585,6 +612,21 @@ def _short(value, width=100):
     return text[: width - 3] + "..."
 
 
+def _format2_rows(info):
+    """The rows of `fastdrum info` that only a format-2 model has: format, voices, pre-emphasis."""
+    voices = info["voices"]
+    if voices:
+        shown = ", ".join(voices) if len(voices) <= 12 else \
+            ", ".join(voices[:12]) + f" and {len(voices) - 12} more"
+        default = info["default_voice"]
+        voices_row = f"{len(voices)}: {shown}" + (f" (default {default})" if default else "")
+    else:
+        voices_row = "none (not conditioned)"
+    a = info["preemphasis"]
+    pre = f"{a:g} (generation de-emphasises its output)" if a else "none"
+    return [("format", "2"), ("voices", voices_row), ("pre-emphasis", pre)]
+
+
 def _cmd_info(args):
     """``fastdrum info``."""
     from .model import load_model
@@ -609,6 +651,8 @@ def _cmd_info(args):
         ("clip duration", "unknown" if info["clip_duration"] is None else f"{info['clip_duration']} s"),
         ("primers", "none" if info["primers"] is None else "{} x {} codes".format(*info["primers"])),
     ]
+    if info["format_version"] >= 2:
+        rows[1:1] = _format2_rows(info)
     for k, v in sorted(info["meta"].items()):
         if k not in ("instrument", "clip_duration"):
             rows.append((f"meta.{k}", _short(v)))
@@ -620,70 +664,42 @@ def _cmd_info(args):
 
 def _cmd_plot(args):
     """``fastdrum plot``."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise CLIError("fastdrum plot needs matplotlib: pip install 'fastdrum[plot]'") from None
-    import numpy as np
-    from scipy import signal
+    from . import plotting
 
-    from ._generate import _resolve_model, generate
-    from .mulaw import mu_law_decode
+    plotting.require_matplotlib()  # before any work
+    import numpy as np
+
+    from ._generate import generate
+    from .model import as_model
 
     out = _check_output(args.output, args.force)
     if os.path.splitext(out)[1].lower() != ".png":
         raise CLIError(f"fastdrum plot writes PNG files: name the output .png, not {out!r}")
     overrides = _model_overrides(args)
     instruments = _instrument_list(args, overrides)
-    models = {inst: _resolve_model(m) for inst, m in _models_for(instruments, overrides).items()}
+    models = {inst: as_model(m) for inst, m in _models_for(instruments, overrides).items()}
     seed = _seed(args)
-    base = np.random.SeedSequence(seed)
-    fig = Figure(figsize=(14, 2.6 * len(models)), layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(len(models), 4, squeeze=False)
-    for row, (inst, model) in zip(axes, models.items()):
-        sr = model.sample_rate
-        y = generate(model, args.n, seed=base.spawn(1)[0], **_gen_kwargs(args))
+    seeds = np.random.SeedSequence(seed).spawn(len(models))
+    rows = []
+    for (inst, model), s in zip(models.items(), seeds):
+        y = generate(model, args.n, seed=s, **_gen_kwargs(args))
         if args.post:
             from . import post
 
-            y = post.process(y, sr, instrument=inst)
-        primers = None
-        if model.primers is not None:
-            primers = mu_law_decode(model.primers[: args.n], model.quantization_channels)
-        for (ax_w, ax_s), clips, label in ((row[:2], y, "generated"), (row[2:], primers, "training primers")):
-            ax_w.set_title(f"{inst}: {label}", fontsize=9)
-            if clips is None:
-                ax_w.text(0.5, 0.5, "the model has no primers", ha="center", va="center", transform=ax_w.transAxes)
-                ax_s.set_axis_off()
-                continue
-            t = np.arange(clips.shape[1]) / sr * 1000.0
-            for c in clips:
-                ax_w.plot(t, c, linewidth=0.6, alpha=0.7, drawstyle="steps-post" if clips is primers else None)
-            ax_w.set_xlabel("ms", fontsize=8)
-            ax_w.set_ylim(-1.05, 1.05)
-            if clips is primers:  # only the first P codes of each training clip are in a model file
-                ax_w.set_title(f"{inst}: {label}, the first {clips.shape[1]} samples "
-                               f"({1000 * clips.shape[1] / sr:.1f} ms) of training clips", fontsize=9)
-                if clips.shape[1] < 256:
-                    ax_s.text(0.5, 0.5, f"{clips.shape[1]} samples: too short for a spectrogram", ha="center",
-                              va="center", transform=ax_s.transAxes)
-                    ax_s.set_axis_off()
-                    continue
-            nper = int(min(256, max(8, clips.shape[1] // 8), clips.shape[1]))
-            _, _, S = signal.spectrogram(clips.astype(np.float64), fs=sr, nperseg=nper,
-                                         noverlap=nper * 3 // 4, axis=-1)
-            S_db = 10 * np.log10(S.mean(axis=0) + 1e-12)
-            ax_s.imshow(S_db, origin="lower", aspect="auto", vmin=S_db.max() - 80, vmax=S_db.max(),
-                        extent=(0.0, t[-1] if len(t) > 1 else 1000.0 / sr, 0.0, sr / 2))
-            ax_s.set_title(f"{label}: mean spectrogram, dB", fontsize=9)
-            ax_s.set_xlabel("ms", fontsize=8)
-            ax_s.set_ylabel("Hz", fontsize=8)
-    with _io.atomic_file(out, overwrite=args.force, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
+            y = post.process(y, model.sample_rate, instrument=inst)
+        rows.append((inst, model.sample_rate, y, _primer_audio(model, args.n)))
+    plotting.write_png(plotting.clips_figure(rows), out, overwrite=args.force)
     _say(args, f"wrote {out}: {', '.join(models)} (seed {seed})")
     return 0
+
+
+def _primer_audio(model, n):
+    """The first `n` of the model's training primers as audio, or None if it has none."""
+    from .mulaw import mu_law_decode
+
+    if model.primers is None:
+        return None
+    return mu_law_decode(model.primers[:n], model.quantization_channels)
 
 
 # -- fastdrum library (on Dask: fastdrum/_library.py) ----------------------------------
@@ -784,7 +800,7 @@ def main(argv=None):
 def _run(args):
     import warnings
 
-    from ._errors import FastDrumWarning
+    from .errors import FastDrumWarning
 
     def show(message, category, *rest, **kwargs):
         print(f"{PROG} {args.command}: warning: {' '.join(str(message).split())}", file=sys.stderr)

@@ -20,42 +20,46 @@ Examples
 <Kit sr=16000 kick: 2, hihat: 1>
 """
 
-import math
-import numbers
 import os
 import re
 import warnings
 import xml.etree.ElementTree as ET
 import zlib
-from collections import Counter
-from fractions import Fraction
 
 import numpy as np
-from scipy import signal
 
-from . import _io
-from ._errors import FastDrumError, FastDrumWarning
-from ._format import MAX_SAMPLE_RATE
-from ._seeds import seed_sequence
-from .sequencer import ALIASES, INSTRUMENTS, MAX_SAMPLES
+from . import _checks, _io
+from ._resample import MAX_CLIP_SECONDS, resample
+from .errors import FastDrumWarning, InstrumentNotFoundError, KitError
+from .instruments import (
+    DEFAULT_PAN,
+    INSTRUMENTS,
+    NOTE_TO_INSTRUMENT,
+    first_available,
+    gm_notes,
+    instrument_from_filename,
+    instrument_name,
+)
+from .sequencer import MAX_SAMPLES
 
-__all__ = ["Kit", "KitError", "generate_kit", "gm_note", "HYDROGEN_MAX_LAYERS"]
+__all__ = ["Kit", "generate_kit", "HYDROGEN_MAX_LAYERS", "DEFAULT_CLIP_SECONDS"]
 
 #: Hydrogen (1.x) loads at most this many layers per instrument component;
 #: the drumkit.xml lists the first 16 variations (the SFZ lists them all).
 HYDROGEN_MAX_LAYERS = 16
 
 #: Bounds on a kit: audio files in a folder, samples (times channels) in one file, seconds of a
-#: clip (also after resampling to the kit's rate). Sample rates lie in [1, MAX_SAMPLE_RATE].
+#: clip (also after resampling to the kit's rate). Sample rates lie in
+#: [1, fastdrum._checks.MAX_SAMPLE_RATE].
 MAX_KIT_FILES = 10_000
 MAX_FILE_SAMPLES = 2**24
-MAX_CLIP_SECONDS = 30
 #: Clips shorter than this (seconds) are read, with a warning: a truncated file?
 MIN_CLIP_SECONDS = 0.005
+#: Seconds of each generated clip whose model names no duration, when generate_kit is given none.
+DEFAULT_CLIP_SECONDS = 0.25
 MAX_DRUMKIT_XML_BYTES = 4 * 2**20
 
 _AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aif", ".aiff")
-_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 #: Display names in drumkit.xml, and Hydrogen mute (choke) groups.
 _DISPLAY = {"kick": "Kick", "snare": "Snare", "hihat": "Hi-Hat Closed", "openhat": "Hi-Hat Open",
@@ -64,65 +68,18 @@ _DISPLAY = {"kick": "Kick", "snare": "Snare", "hihat": "Hi-Hat Closed", "openhat
 _CHOKE = {"hihat": 1, "openhat": 1}
 
 
-class KitError(FastDrumError, ValueError):
-    """A kit, its folder or a kit argument is invalid."""
-
-
-def _instrument_name(name):
-    if not isinstance(name, str):
-        raise KitError(f"instrument names must be strings, got {name!r}")
-    key = name.strip().lower()
-    key = ALIASES.get(key, key)
-    if not _NAME_RE.match(key):
-        raise KitError(f"bad instrument name {name!r} (letters, digits, '_' and '-' only)")
-    return key
-
-
-def gm_note(instrument, *, taken=()):
-    """The General MIDI drum note of `instrument`; others get free notes from 60 up.
-
-    Examples
-    --------
-    >>> gm_note("kick"), gm_note("cowbell"), gm_note("cowbell", taken={60})
-    (36, 60, 61)
-    """
-    if instrument in INSTRUMENTS:
-        return INSTRUMENTS[instrument]
-    note = 60
-    while note in taken or note in INSTRUMENTS.values():
-        note += 1
-    return note
-
-
-def _notes(instruments):
-    notes, taken = {}, set()
-    for inst in instruments:
-        notes[inst] = gm_note(inst, taken=taken)
-        taken.add(notes[inst])
-    return notes
-
-
 def _check_sr(sr, what="sr"):
-    """`sr` as an int, if it is an integer sample rate in [1, MAX_SAMPLE_RATE]; else KitError."""
-    if isinstance(sr, bool) or not isinstance(sr, numbers.Integral) or not 1 <= sr <= MAX_SAMPLE_RATE:
-        raise KitError(f"{what} must be an integer sample rate in [1, {MAX_SAMPLE_RATE}] Hz, got {sr!r}")
-    return int(sr)
+    return _checks.sample_rate(sr, name=what, error=KitError)
 
 
 def _sfz_notes(instruments):
     """{instrument: sorted MIDI notes it plays}: its GM notes, those of the GM instruments it stands in for."""
-    from .midi import NOTE_TO_INSTRUMENT
-    from .sequencer import FALLBACKS
-
     notes = {inst: set() for inst in instruments}
     for note, inst in NOTE_TO_INSTRUMENT.items():
-        seen = []
-        while inst is not None and inst not in notes and inst not in seen:
-            seen.append(inst)
-            inst = FALLBACKS.get(inst)
-        if inst in notes:
-            notes[inst].add(note)
-    own = _notes(instruments)
+        source = first_available(inst, notes)
+        if source is not None:
+            notes[source].add(note)
+    own = gm_notes(instruments)
     return {inst: sorted(notes[inst] | {own[inst]}) for inst in instruments}
 
 
@@ -141,30 +98,13 @@ def _check_text(what, text, *, newlines=False):
     return text
 
 
-def _resample(y, sr_from, sr_to, *, what="a clip"):
-    """`y` (last axis) from `sr_from` to `sr_to` Hz, float32; at most MAX_CLIP_SECONDS long after."""
-    if sr_from == sr_to:
-        return np.asarray(y, dtype=np.float32)
-    n = np.shape(y)[-1]
-    n_out = -(-n * int(sr_to) // int(sr_from))
-    if n_out > MAX_CLIP_SECONDS * sr_to:
-        raise KitError(f"{what} of {n} samples at {sr_from} Hz would be {n_out / sr_to:.1f} s at {sr_to} Hz, "
-                       f"longer than the limit of {MAX_CLIP_SECONDS} s a clip")
-    frac = Fraction(int(sr_to), int(sr_from))
-    y = np.asarray(y, dtype=np.float64)
-    if max(frac.numerator, frac.denominator) > 4096:
-        # resample_poly's filter has ~20 * max(up, down) taps (768000/767999: 15 million); FFT instead
-        return signal.resample(y, n_out, axis=-1).astype(np.float32)
-    return signal.resample_poly(y, frac.numerator, frac.denominator, axis=-1).astype(np.float32)
-
-
 class Kit:
     """Variations of each instrument's one-shot, at one sample rate.
 
     Parameters
     ----------
     clips : mapping of str to array_like
-        Instrument (a name from :data:`fastdrum.sequencer.INSTRUMENTS`, an
+        Instrument (a name from :data:`fastdrum.instruments.INSTRUMENTS`, an
         alias, or any other lowercase name) -> its clips: an ``(n, T)`` array
         or a sequence of 1-D arrays (lengths may differ).
     sr : int
@@ -176,7 +116,7 @@ class Kit:
     sr : int
     name : str
     instruments : list of str
-        General MIDI instruments first, in :data:`INSTRUMENTS` order.
+        General MIDI instruments first, in :data:`fastdrum.instruments.INSTRUMENTS` order.
 
     Examples
     --------
@@ -195,7 +135,7 @@ class Kit:
         self.name = name
         data = {}
         for inst, rows in clips.items():
-            key = _instrument_name(inst)
+            key = instrument_name(inst)
             if key in data:
                 raise KitError(f"instrument {inst!r} ({key!r}) given twice")
             if isinstance(rows, np.ndarray) and rows.ndim == 1:
@@ -217,18 +157,26 @@ class Kit:
 
     @property
     def instruments(self):
-        """The instruments, General MIDI ones first (in :data:`INSTRUMENTS` order), then the others."""
+        """The instruments, General MIDI ones first (in :data:`fastdrum.instruments.INSTRUMENTS` order), then the others."""
         return list(self._clips)
 
     def __getitem__(self, instrument):
-        key = _instrument_name(instrument)
+        """The clips of `instrument` (a name or an alias), a tuple of read-only float32 arrays.
+
+        Raises
+        ------
+        InstrumentNotFoundError
+            A KeyError (and a KitError), if the kit has no such instrument.
+        """
+        key = instrument_name(instrument)
         if key not in self._clips:
-            raise KitError(f"the kit has no {instrument!r}; it has {', '.join(self._clips)}")
+            raise InstrumentNotFoundError(
+                f"the kit has no {instrument!r}; it has {', '.join(self._clips)}")
         return self._clips[key]
 
     def __contains__(self, instrument):
         try:
-            return _instrument_name(instrument) in self._clips
+            return instrument_name(instrument) in self._clips
         except KitError:
             return False
 
@@ -251,7 +199,7 @@ class Kit:
         _check_sr(sr)
         if sr == self.sr:
             return self
-        return Kit({k: [_resample(y, self.sr, sr) for y in v] for k, v in self._clips.items()},
+        return Kit({k: [resample(y, self.sr, sr) for y in v] for k, v in self._clips.items()},
                    int(sr), name=self.name)
 
     def process(self, **overrides):
@@ -326,7 +274,7 @@ class Kit:
         with _io.atomic_dir(directory, overwrite=overwrite) as tmp:
             for inst, clips in self._clips.items():
                 for fname, y in zip(files[inst], clips):
-                    _io._write_audio_raw(os.path.join(tmp, fname), y, self.sr, format)
+                    _io.write_audio_data(os.path.join(tmp, fname), y, self.sr, format)
             with open(os.path.join(tmp, f"{name}.sfz"), "w", encoding="utf-8") as f:
                 f.write(self.to_sfz(files, name=name))
             tree = self.to_hydrogen(files, name=name, author=author, license=license, info=info)
@@ -337,8 +285,8 @@ class Kit:
         """The SFZ text: ``<group>`` s on every General MIDI drum note, round robin over the files.
 
         Each instrument plays on every GM note that fastdrum's own player maps
-        to it (:data:`fastdrum.midi.NOTE_TO_INSTRUMENT`, and for instruments
-        the kit lacks, their :data:`fastdrum.sequencer.FALLBACKS`): one group
+        to it (:data:`fastdrum.instruments.NOTE_TO_INSTRUMENT`, and for instruments
+        the kit lacks, their :data:`fastdrum.instruments.FALLBACKS`): one group
         per note. Each group has ``seq_length`` = the number of variations, and
         each ``<region>`` its ``seq_position``; samples play to the end
         (``loop_mode=one_shot``), and the closed hi-hats choke the open one.
@@ -433,8 +381,7 @@ class Kit:
         sub(comp, "name", "Main")
         sub(comp, "volume", 1)
         ilist = sub(root, "instrumentList")
-        notes = _notes(self._clips)
-        from .sequencer import DEFAULT_PAN
+        notes = gm_notes(self._clips)
 
         for i, inst in enumerate(self._clips):
             e = sub(ilist, "instrument")
@@ -469,7 +416,7 @@ class Kit:
         names, else their MIDI notes) or by file name (``kick_000.wav``,
         ``Kick-Soft.flac``, ``808_Kick_Long.wav``, ``hh3.wav``,
         ``HatOpen-Hard.wav``), accepting the names and aliases of
-        :data:`fastdrum.sequencer.INSTRUMENTS`; other names become
+        :data:`fastdrum.instruments.INSTRUMENTS`; other names become
         instruments of their own (their first word). Stereo files are mixed to mono; all
         clips are resampled to `sr` (default the highest rate found).
 
@@ -507,64 +454,78 @@ class Kit:
                 raise KitError(f"kit folder {directory!r} is not a folder")
             raise FileNotFoundError(f"kit folder {directory!r} does not exist")
         _refuse_links_out(directory)
-        found = {}  # instrument -> list of paths
-
-        def audio_files(folder):
-            return sorted((f for f in os.listdir(folder) if f.lower().endswith(_AUDIO_EXTENSIONS)
-                           and not f.startswith(".") and os.path.isfile(os.path.join(folder, f))),
-                          key=_natural_key)
-
-        for entry in sorted(os.listdir(directory)):
-            sub = os.path.join(directory, entry)
-            if os.path.isdir(sub) and not entry.startswith("."):
-                paths = audio_files(sub)
-                if paths:
-                    inst = _instrument_from_filename(entry)
-                    if inst:
-                        found.setdefault(inst, []).extend(os.path.join(sub, p) for p in paths)
-        n_files = sum(len(v) for v in found.values()) + len(audio_files(directory))
-        if n_files > MAX_KIT_FILES:
-            raise KitError(f"kit folder {directory!r} holds {n_files} audio files, more than the limit of "
-                           f"{MAX_KIT_FILES}")
-        named = _hydrogen_map(directory)
-        for f in audio_files(directory):
-            inst = named.get(f) or _instrument_from_filename(os.path.splitext(f)[0])
-            if inst is None:
-                raise KitError(f"cannot tell the instrument of {os.path.join(directory, f)!r} from its name "
-                               "(start file names with an instrument, e.g. kick_001.wav, or use subfolders)")
-            found.setdefault(inst, []).append(os.path.join(directory, f))
-        if not found:
-            raise KitError(f"no audio files ({', '.join(_AUDIO_EXTENSIONS)}) in {directory!r} or its subfolders")
-        loaded = {}
-        rates = Counter()
-        short = []
-        for inst, paths in found.items():
-            for p in paths:
-                y, rate = _read_clip(p)
-                if y.size == 0:
-                    continue
-                if y.size < MIN_CLIP_SECONDS * rate:
-                    short.append(f"{os.path.relpath(p, directory)!r} ({1000 * y.size / rate:.1f} ms)")
-                loaded.setdefault(inst, []).append((y, rate, p))
-                rates[rate] += 1
-        if not loaded:
-            raise KitError(f"every audio file in {directory!r} is empty")
-        if short:
-            warnings.warn(f"kit folder {directory!r}: {len(short)} clip{'s are' if len(short) > 1 else ' is'} "
-                          f"shorter than {1000 * MIN_CLIP_SECONDS:g} ms (truncated files?): "
-                          + ", ".join(short[:3]) + (f" and {len(short) - 3} more" if len(short) > 3 else ""),
-                          FastDrumWarning, stacklevel=2)
-        target = _check_sr(sr if sr is not None else max(rates))
+        loaded = _read_clips(directory, _find_clips(directory))
+        target = _check_sr(sr if sr is not None else max(rate for ys in loaded.values()
+                                                         for _, rate, _ in ys))
         clips, total = {}, 0
         for inst, ys in loaded.items():
             for y, rate, p in ys:
-                clips.setdefault(inst, []).append(_resample(y, rate, target, what=repr(p)))
+                clips.setdefault(inst, []).append(resample(y, rate, target, what=repr(p)))
                 total += clips[inst][-1].size
                 if total > MAX_SAMPLES:
-                    raise KitError(f"the clips of {directory!r} at {target} Hz add up to more than the limit of "
-                                   f"{MAX_SAMPLES} samples")
+                    raise KitError(f"the clips of {directory!r} at {target} Hz add up to more than "
+                                   f"the limit of {MAX_SAMPLES} samples")
         kit_name = name or os.path.basename(os.path.normpath(directory)) or "kit"
         return cls(clips, int(target), name=kit_name)
+
+
+def _audio_files(folder):
+    """The audio files directly in `folder` (not hidden ones), in natural order."""
+    return sorted((f for f in os.listdir(folder) if f.lower().endswith(_AUDIO_EXTENSIONS)
+                   and not f.startswith(".") and os.path.isfile(os.path.join(folder, f))),
+                  key=_natural_key)
+
+
+def _find_clips(directory):
+    """{instrument: [paths]} of a kit folder: by subfolder, else by drumkit.xml or file name."""
+    found = {}
+    for entry in sorted(os.listdir(directory)):
+        sub = os.path.join(directory, entry)
+        if os.path.isdir(sub) and not entry.startswith("."):
+            paths = _audio_files(sub)
+            inst = instrument_from_filename(entry) if paths else None
+            if inst:
+                found.setdefault(inst, []).extend(os.path.join(sub, p) for p in paths)
+    top = _audio_files(directory)
+    n_files = sum(len(v) for v in found.values()) + len(top)
+    if n_files > MAX_KIT_FILES:
+        raise KitError(f"kit folder {directory!r} holds {n_files} audio files, more than the limit "
+                       f"of {MAX_KIT_FILES}")
+    named = _hydrogen_map(directory)
+    for f in top:
+        inst = named.get(f) or instrument_from_filename(os.path.splitext(f)[0])
+        if inst is None:
+            raise KitError(f"cannot tell the instrument of {os.path.join(directory, f)!r} from its "
+                           "name (start file names with an instrument, e.g. kick_001.wav, or use "
+                           "subfolders)")
+        found.setdefault(inst, []).append(os.path.join(directory, f))
+    if not found:
+        raise KitError(f"no audio files ({', '.join(_AUDIO_EXTENSIONS)}) in {directory!r} or its "
+                       "subfolders")
+    return found
+
+
+def _read_clips(directory, found):
+    """{instrument: [(y, rate, path)]}, empty files left out; a warning names clips too short."""
+    loaded, short = {}, []
+    for inst, paths in found.items():
+        for p in paths:
+            y, rate = _read_clip(p)
+            if y.size == 0:
+                continue
+            if y.size < MIN_CLIP_SECONDS * rate:
+                short.append(f"{os.path.relpath(p, directory)!r} ({1000 * y.size / rate:.1f} ms)")
+            loaded.setdefault(inst, []).append((y, rate, p))
+    if not loaded:
+        raise KitError(f"every audio file in {directory!r} is empty")
+    if short:
+        more = f" and {len(short) - 3} more" if len(short) > 3 else ""
+        # stacklevel 3: the warning names the line that called Kit.load
+        warnings.warn(f"kit folder {directory!r}: {len(short)} clip"
+                      f"{'s are' if len(short) > 1 else ' is'} shorter than "
+                      f"{1000 * MIN_CLIP_SECONDS:g} ms (truncated files?): "
+                      + ", ".join(short[:3]) + more, FastDrumWarning, stacklevel=3)
+    return loaded
 
 
 def _read_clip(path):
@@ -574,9 +535,7 @@ def _read_clip(path):
     try:
         _io.check_regular_file(path, "audio file")
         info = sf.info(path)
-        if not isinstance(info.samplerate, numbers.Integral) or not 1 <= info.samplerate <= MAX_SAMPLE_RATE:
-            raise KitError(f"cannot read {path!r}: sample rate {info.samplerate!r} Hz is outside "
-                           f"[1, {MAX_SAMPLE_RATE}]")
+        _check_sr(info.samplerate, f"cannot read {path!r}: its sample rate")
         if info.frames * info.channels > MAX_FILE_SAMPLES or info.frames > MAX_CLIP_SECONDS * info.samplerate:
             raise KitError(f"cannot read {path!r}: {info.frames} frames of {info.channels} channels at "
                            f"{info.samplerate} Hz is more than a one-shot (limits: {MAX_CLIP_SECONDS} s, "
@@ -616,62 +575,8 @@ def _natural_key(s):
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", s)]
 
 
-_HAT = {"hat", "hats", "hh", "hihat", "hihats", "chh", "ch", "ohh", "oh"}
-_WORDS = [  # (instrument, words any of which names it), tried in order
-    ("kick", {"kick", "kik", "kck", "bd", "bassdrum", "kickdrum"}),
-    ("snare", {"snare", "snr", "sd", "sn", "snaredrum"}),
-    ("clap", {"clap", "claps", "cp", "handclap"}),
-    ("crash", {"crash", "cymbal", "cym", "cy", "splash", "china"}),
-    ("ride", {"ride", "rd"}),
-]
-
-
-def _instrument_from_filename(stem):
-    """Guess the instrument a file, folder or Hydrogen instrument name means; None if it has no letters.
-
-    ``Kick-Soft`` -> kick, ``HatOpen-Hard`` and ``Hi-Hat Open`` -> openhat,
-    ``hh3`` and ``HatClosed`` -> hihat, ``Floor Tom`` -> tom_low,
-    ``snares`` -> snare; a name with no known word gives its first word
-    (``Bell-Hard`` -> bell).
-    """
-    text = re.sub(r"([a-z])([A-Z])", r"\1 \2", str(stem))  # split camelCase: HatOpen -> Hat Open
-    s = text.strip().lower()
-    words = re.findall(r"[a-z]+", s)
-    if not words:
-        return None
-    before_digit = re.split(r"\d", s, maxsplit=1)[0].strip(" _-.")
-    for c in (before_digit, before_digit.replace("-", "_"), before_digit.replace(" ", "_")):
-        if c in INSTRUMENTS:
-            return c
-        if c in ALIASES:
-            return ALIASES[c]
-    tokens = set(words) | {w[:-1] for w in words if w.endswith("s") and len(w) > 3}  # plurals: snares
-    joined = "".join(words)
-    hat = bool(tokens & _HAT) or "hihat" in joined or "hat" in joined
-    if hat and ({"open", "opened", "ohh", "oh"} & tokens or "open" in joined):
-        return "openhat"
-    if hat and not ({"ride", "crash"} & tokens):
-        return "hihat"
-    if "tom" in tokens or "tom" in joined:
-        if {"floor", "low", "lo"} & tokens or "floor" in joined:
-            return "tom_low"
-        if {"high", "hi", "rack"} & tokens:
-            return "tom_high"
-        return "tom_mid"
-    for inst, names in _WORDS:
-        if names & tokens:
-            return inst
-    for w in words:
-        if w in ALIASES:
-            return ALIASES[w]
-    custom = re.sub(r"[^a-z0-9_-]+", "_", words[0]).strip("_-")
-    return custom or None
-
-
 def _hydrogen_map(directory):
     """{file name: instrument} from a Hydrogen drumkit.xml in `directory`, or {} if none (or unreadable)."""
-    from .midi import NOTE_TO_INSTRUMENT
-
     path = os.path.join(directory, "drumkit.xml")
     if not os.path.isfile(path):
         return {}
@@ -689,7 +594,7 @@ def _hydrogen_map(directory):
     mapping = {}
     for inst in (e for e in root.iter() if local(e) == "instrument"):
         fields = {local(c): (c.text or "").strip() for c in inst}
-        name = _instrument_from_filename(fields.get("name", ""))
+        name = instrument_from_filename(fields.get("name", ""))
         note = fields.get("midiOutNote", "")
         note = int(note) if re.fullmatch(r"[0-9]{1,3}", note, flags=re.ASCII) else None
         if note is not None and (name is None or name not in INSTRUMENTS):
@@ -721,7 +626,9 @@ def generate_kit(models=None, *, n=8, duration=None, seed=None, temperature=None
     n : int, default 8
         Variations per instrument.
     duration : float or mapping, optional
-        Seconds per clip (per instrument if a mapping); default each model's.
+        Seconds per clip (per instrument if a mapping); default each model's
+        (:attr:`fastdrum.Model.duration`), else :data:`DEFAULT_CLIP_SECONDS`
+        (0.25 s) for a model that names none.
     seed : int, optional
         Repeatable kits; each instrument draws from its own stream, derived
         from `seed` and its name, so adding an instrument changes no other.
@@ -749,8 +656,29 @@ def generate_kit(models=None, *, n=8, duration=None, seed=None, temperature=None
     >>> kit
     <Kit sr=16000 kick: 2, hihat: 2>
     """
-    from ._generate import _resolve_model, generate
-    from .model import Model, available_models
+    from ._generate import generate
+    from .post import process
+
+    resolved = _kit_models(models)
+    rate = _check_sr(sr if sr is not None else max(m.sample_rate for m in resolved.values()))
+    base = _checks.seed_sequence(seed, KitError)
+    clips = {}
+    for inst, model in resolved.items():
+        d = duration.get(inst) if hasattr(duration, "get") else duration
+        if d is None and model.duration is None:
+            d = DEFAULT_CLIP_SECONDS
+        y = generate(model, n, duration=d, seed=_seed_for(base, inst), temperature=temperature,
+                     primer=primer, primer_noise=primer_noise, backend=backend, n_threads=n_threads,
+                     batch_size=batch_size, progress=progress)
+        if post:
+            y = process(y, model.sample_rate, instrument=inst)
+        clips[inst] = list(resample(y, model.sample_rate, rate))
+    return Kit(clips, rate, name=name)
+
+
+def _kit_models(models):
+    """{instrument: Model} of generate_kit's `models` (a mapping, a sequence or None: every shipped one)."""
+    from .model import as_model, available_models
 
     if models is None:
         names = available_models()
@@ -758,40 +686,28 @@ def generate_kit(models=None, *, n=8, duration=None, seed=None, temperature=None
             raise KitError("no shipped models are installed; pass models= (instrument -> model file)")
         models = {nm: nm for nm in names}
     if not hasattr(models, "items"):
-        items = {}
-        for m in models:
-            if isinstance(m, Model):
-                key = m.instrument
-            elif isinstance(m, (str, os.PathLike)):
-                key = os.path.splitext(os.path.basename(os.fspath(m)))[0]
-            else:
-                raise KitError(f"expected a model, a model name or a path, got {m!r}")
-            if not key:
-                raise KitError(f"cannot tell the instrument of {m!r}; pass a mapping instrument -> model")
-            items[key] = m
-        models = items
+        models = {_model_instrument(m): m for m in models}
     if not models:
         raise KitError("models is empty: a kit needs at least one instrument")
     resolved = {}
     for inst, m in models.items():
-        key = _instrument_name(inst)
+        key = instrument_name(inst)
         if key in resolved:
             raise KitError(f"instrument {inst!r} ({key!r}) given twice")
-        resolved[key] = _resolve_model(m)
-    rate = sr if sr is not None else max(m.sample_rate for m in resolved.values())
-    _check_sr(rate)
-    base = seed_sequence(seed, KitError)
-    clips = {}
-    for inst, model in resolved.items():
-        d = duration.get(inst) if hasattr(duration, "get") else duration
-        if d is None and model.duration is None:
-            d = 0.25
-        y = generate(model, n, duration=d, seed=_seed_for(base, inst), temperature=temperature,
-                     primer=primer, primer_noise=primer_noise, backend=backend, n_threads=n_threads,
-                     batch_size=batch_size, progress=progress)
-        if post:
-            from . import post as _post
+        resolved[key] = as_model(m)
+    return resolved
 
-            y = _post.process(y, model.sample_rate, instrument=inst)
-        clips[inst] = list(_resample(y, model.sample_rate, rate))
-    return Kit(clips, int(rate), name=name)
+
+def _model_instrument(m):
+    """The instrument a model of a sequence plays: a Model's own, a name's or a file's stem."""
+    from .model import Model
+
+    if isinstance(m, Model):
+        key = m.instrument
+    elif isinstance(m, (str, os.PathLike)):
+        key = os.path.splitext(os.path.basename(os.fspath(m)))[0]
+    else:
+        raise KitError(f"expected a model, a model name or a path, got {m!r}")
+    if not key:
+        raise KitError(f"cannot tell the instrument of {m!r}; pass a mapping instrument -> model")
+    return key

@@ -1,10 +1,10 @@
 """General MIDI drum files: write a pattern as a ``.mid``, or play a MIDI file's drums with a kit.
 
 Drums are on MIDI channel 10 (``channel=9`` in mido, which counts from 0),
-one note per instrument (:data:`fastdrum.sequencer.INSTRUMENTS`: 36 kick,
+one note per instrument (:data:`fastdrum.instruments.INSTRUMENTS`: 36 kick,
 38 snare, 42 closed hi-hat, 46 open hi-hat, 39 clap, 41/45/48 toms, 49 crash,
 51 ride). Reading also accepts the neighbouring GM drum notes
-(:data:`NOTE_TO_INSTRUMENT`, e.g. 35 kick, 40 snare, 44 pedal hi-hat).
+(:data:`fastdrum.instruments.NOTE_TO_INSTRUMENT`, e.g. 35 kick, 40 snare, 44 pedal hi-hat).
 
 Examples
 --------
@@ -19,28 +19,16 @@ import os
 
 import numpy as np
 
-from . import _io
-from ._errors import FastDrumError
-from .sequencer import INSTRUMENTS, Hit, _as_pattern, _check_bpm, _integer, mix, schedule
+from . import _checks, _io
+from .errors import MidiError, PatternError
+from .instruments import INSTRUMENTS, NOTE_TO_INSTRUMENT
+from .sequencer import Hit, as_pattern, mix, schedule
 
-__all__ = ["MidiError", "DRUM_CHANNEL", "NOTE_TO_INSTRUMENT", "MAX_MIDI_BYTES", "MAX_TEMPO_CHANGES",
+__all__ = ["DRUM_CHANNEL", "MAX_MIDI_BYTES", "MAX_TEMPO_CHANGES",
            "to_midi", "write_midi", "read_midi", "render_midi"]
 
 #: mido's (0-based) number of General MIDI's percussion channel 10.
 DRUM_CHANNEL = 9
-
-#: GM percussion note -> fastdrum instrument, for reading MIDI files.
-NOTE_TO_INSTRUMENT = {
-    35: "kick", 36: "kick", 37: "snare", 38: "snare", 40: "snare", 39: "clap",
-    42: "hihat", 44: "hihat", 46: "openhat",
-    41: "tom_low", 43: "tom_low", 45: "tom_mid", 47: "tom_mid", 48: "tom_high", 50: "tom_high",
-    49: "crash", 52: "crash", 55: "crash", 57: "crash", 51: "ride", 53: "ride", 59: "ride",
-}
-
-
-class MidiError(FastDrumError, ValueError):
-    """A MIDI file cannot be read, or a MIDI argument is invalid."""
-
 
 def to_midi(pattern, *, bpm=None, bars=1, swing=None, humanize_time=0.0, humanize_velocity=0.0,
             seed=None, ticks_per_beat=480):
@@ -70,9 +58,9 @@ def to_midi(pattern, *, bpm=None, bars=1, swing=None, humanize_time=0.0, humaniz
     """
     import mido
 
-    pattern = _as_pattern(pattern)
-    bpm = _check_bpm(bpm if bpm is not None else (pattern.bpm or 120.0))
-    tpb = _integer("ticks_per_beat", ticks_per_beat, lo=24, hi=32767)
+    pattern = as_pattern(pattern)
+    bpm = _checks.pattern_bpm(bpm, pattern, error=PatternError)
+    tpb = _checks.integer("ticks_per_beat", ticks_per_beat, lo=24, hi=32767, error=MidiError)
     hits = schedule(pattern, bpm=bpm, bars=bars, swing=swing, humanize_time=humanize_time,
                     humanize_velocity=humanize_velocity, seed=seed)
     note_len = max(1, round(tpb / pattern.steps_per_beat / 2))
@@ -329,7 +317,7 @@ def read_midi(path_or_midi, *, channel=DRUM_CHANNEL, with_length=False):
     -------
     hits : list of fastdrum.sequencer.Hit
         One per note-on with a GM drum note fastdrum knows
-        (:data:`NOTE_TO_INSTRUMENT`), velocity ``v / 127``.
+        (:data:`fastdrum.instruments.NOTE_TO_INSTRUMENT`), velocity ``v / 127``.
     length : float
         Only if `with_length`.
 
@@ -348,8 +336,8 @@ def read_midi(path_or_midi, *, channel=DRUM_CHANNEL, with_length=False):
     """
     from .sequencer import MAX_SECONDS
 
-    if channel is not None and (isinstance(channel, bool) or not isinstance(channel, int) or not 0 <= channel <= 15):
-        raise MidiError(f"channel must be None or an integer in [0, 15] (9 is GM drums), got {channel!r}")
+    if channel is not None:
+        _checks.integer("channel (or None; 9 is GM drums)", channel, lo=0, hi=15, error=MidiError)
     data, name = _midi_bytes(path_or_midi)
     ticks, notes, vels, tempos, division, last = _parse(data, name, channel)
     length = float(_seconds([last], tempos, division)[0])

@@ -4,17 +4,21 @@ import copy
 import functools
 import json
 import math
-import numbers
 import os
 from importlib import resources
 
 import numpy as np
 
-from . import _format, _reference
-from ._errors import GenerationError, LimitExceededError, ModelFormatError, ModelNotFoundError
+from . import _checks, _format, _reference
+from .errors import (
+    GenerationError,
+    LimitExceededError,
+    ModelFormatError,
+    ModelNotFoundError,
+)
 from .mulaw import mu_law_encode, preemphasis
 
-__all__ = ["Model", "load_model", "available_models"]
+__all__ = ["Model", "load_model", "available_models", "as_model"]
 
 _MODELS_PACKAGE = "fastdrum.models"
 
@@ -32,9 +36,7 @@ def _as_array(key, value):
 
 
 def _check_max_samples(max_samples):
-    if isinstance(max_samples, bool) or not isinstance(max_samples, (int, np.integer)) or max_samples < 1:
-        raise GenerationError(f"max_samples must be a positive integer, got {max_samples!r}")
-    return int(max_samples)
+    return _checks.integer("max_samples", max_samples, lo=1, error=GenerationError)
 
 
 def _models_folder():
@@ -154,6 +156,41 @@ def load_model(path_or_name, *, max_bytes=_format.DEFAULT_MAX_BYTES):
     if voice is not None:
         model = model.with_voice(voice)
     return model
+
+
+def as_model(model_or_name):
+    """`model_or_name` as a :class:`Model`: a Model as it is, else :func:`load_model` of it.
+
+    Parameters
+    ----------
+    model_or_name : Model, str or os.PathLike
+        A Model, a shipped model's name, or a model file.
+
+    Returns
+    -------
+    Model
+        `model_or_name` itself if it is a Model, else the model it names.
+
+    Raises
+    ------
+    GenerationError
+        If `model_or_name` is none of these.
+    ModelNotFoundError, ModelFormatError
+        As :func:`load_model`.
+
+    Examples
+    --------
+    >>> from fastdrum.testing import random_model
+    >>> m = random_model(seed=0)
+    >>> as_model(m) is m
+    True
+    """
+    if isinstance(model_or_name, Model):
+        return model_or_name
+    if isinstance(model_or_name, (str, os.PathLike)):
+        return load_model(model_or_name)
+    raise GenerationError(
+        f"expected a Model, a shipped model's name or a model path, got {model_or_name!r}")
 
 
 class Model:
@@ -363,9 +400,8 @@ class Model:
         if unknown:
             raise GenerationError(f"unknown voices {unknown!r}; the model has {list(self.voices)!r}")
         for k, v in voice.items():
-            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v < 0:
-                raise GenerationError(f"voice weight of {k!r} must be a finite non-negative number, got {v!r}")
-            w[self.voices.index(k)] = float(v)
+            w[self.voices.index(k)] = _checks.number(f"voice weight of {k!r}", v, lo=0.0,
+                                                     error=GenerationError)
         total = w.sum()
         if not total > 0 or not math.isfinite(total):
             raise GenerationError(f"voice weights must not all be zero, got {voice!r}")
@@ -570,19 +606,22 @@ class Model:
             return None
         return self.conditioning(voice)
 
-    def save(self, path, *, overwrite=True):
+    def save(self, path, *, overwrite=False):
         """Write the model to `path` in its format (:attr:`format_version`), atomically.
+
+        The file is written under a temporary name in the same folder, flushed
+        to the disk and renamed into place, as every file fastdrum writes.
 
         Parameters
         ----------
         path : str or os.PathLike
-        overwrite : bool, default True
-            If False, refuse to replace an existing file.
+        overwrite : bool, default False
+            Replace an existing file (as every fastdrum writer, only when asked).
 
         Raises
         ------
-        FileExistsError
-            If `path` exists and `overwrite` is False.
+        OutputExistsError
+            A FileExistsError: `path` exists and `overwrite` is False.
         """
         _format.write(path, self._arrays(), overwrite=overwrite)
 

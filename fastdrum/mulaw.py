@@ -10,19 +10,16 @@ form), the same quantisation as the WaveNet paper and ibab/tensorflow-wavenet:
 
 import numpy as np
 
-from ._errors import FastDrumError
+from . import _checks
+from .errors import MuLawError
 
 __all__ = ["mu_law_encode", "mu_law_decode", "silence_code", "preemphasis", "deemphasis"]
-
-
-class _MuLawError(FastDrumError, ValueError):
-    pass
 
 
 def _check_q(quantization_channels):
     q = int(quantization_channels)
     if q != quantization_channels or not 2 <= q <= 65536:
-        raise _MuLawError(
+        raise MuLawError(
             f"quantization_channels must be an integer in [2, 65536], got {quantization_channels!r}"
         )
     return q
@@ -40,9 +37,8 @@ def silence_code(quantization_channels=256):
 
 
 def _check_a(a):
-    if isinstance(a, bool) or not isinstance(a, (int, float, np.integer, np.floating)) or not 0 <= a < 1:
-        raise _MuLawError(f"the pre-emphasis coefficient must be a number in [0, 1), got {a!r}")
-    return float(a)
+    return _checks.number("the pre-emphasis coefficient", a, lo=0.0, hi=1.0, hi_open=True,
+                          error=MuLawError)
 
 
 def preemphasis(y, a):
@@ -121,7 +117,7 @@ def mu_law_encode(y, quantization_channels=256):
 
     Raises
     ------
-    FastDrumError
+    MuLawError
         If `y` contains NaN or `quantization_channels` is out of range.
 
     Examples
@@ -132,7 +128,7 @@ def mu_law_encode(y, quantization_channels=256):
     q = _check_q(quantization_channels)
     y = np.asarray(y, dtype=np.float64)
     if np.isnan(y).any():
-        raise _MuLawError("audio contains NaN")
+        raise MuLawError("audio contains NaN")
     mu = q - 1
     y = np.clip(y, -1.0, 1.0)
     f = np.sign(y) * np.log1p(mu * np.abs(y)) / np.log1p(mu)
@@ -156,7 +152,7 @@ def mu_law_decode(codes, quantization_channels=256):
 
     Raises
     ------
-    FastDrumError
+    MuLawError
         If a code is out of range or not an integer.
 
     Examples
@@ -169,9 +165,9 @@ def mu_law_decode(codes, quantization_channels=256):
     q = _check_q(quantization_channels)
     codes = np.asarray(codes)
     if codes.dtype.kind not in "iu":
-        raise _MuLawError(f"codes must be integers, got dtype {codes.dtype}")
+        raise MuLawError(f"codes must be integers, got dtype {codes.dtype}")
     if codes.size and (codes.min() < 0 or codes.max() >= q):
-        raise _MuLawError(
+        raise MuLawError(
             f"codes must lie in [0, {q}), got range [{codes.min()}, {codes.max()}]"
         )
     mu = q - 1

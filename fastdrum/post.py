@@ -21,22 +21,17 @@ Examples
 """
 
 import math
-import numbers
 
 import numpy as np
 from scipy import signal
 
-from ._errors import FastDrumError
-from ._format import MAX_SAMPLE_RATE
+from . import _checks
+from .errors import PostProcessingError
 
 __all__ = [
-    "PostProcessingError", "SETTINGS", "biquad", "remove_dc", "highpass", "eq", "compress",
+    "SETTINGS", "biquad", "remove_dc", "highpass", "eq", "compress",
     "gate", "decay", "fade_out", "k_weighting", "loudness", "normalize", "limit", "process", "master",
 ]
-
-
-class PostProcessingError(FastDrumError, ValueError):
-    """A post-processing argument is invalid."""
 
 
 #: Default chain per instrument, used by :func:`process` (any key can be
@@ -76,15 +71,8 @@ for _tom in ("tom_low", "tom_mid", "tom_high"):
 _KINDS = ("peaking", "lowshelf", "highshelf", "lowpass", "highpass")
 
 
-def _num(name, value, *, lo=None, hi=None, lo_open=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise PostProcessingError(f"{name} must be a finite number, got {value!r}")
-    value = float(value)
-    if lo is not None and (value < lo or (lo_open and value == lo)):
-        raise PostProcessingError(f"{name} must be {'>' if lo_open else '>='} {lo}, got {value!r}")
-    if hi is not None and value > hi:
-        raise PostProcessingError(f"{name} must be <= {hi}, got {value!r}")
-    return value
+def _num(name, value, **bounds):
+    return _checks.number(name, value, error=PostProcessingError, **bounds)
 
 
 def _audio(y):
@@ -97,9 +85,7 @@ def _audio(y):
 
 
 def _sr(sr):
-    if isinstance(sr, bool) or not isinstance(sr, numbers.Integral) or not 1 <= sr <= MAX_SAMPLE_RATE:
-        raise PostProcessingError(f"sr must be an integer sample rate in [1, {MAX_SAMPLE_RATE}] Hz, got {sr!r}")
-    return int(sr)
+    return _checks.sample_rate(sr, error=PostProcessingError)
 
 
 def _freq(name, f, sr):
@@ -204,9 +190,8 @@ def highpass(y, sr, *, cutoff=20.0, order=2):
     y = _audio(y)
     sr = _sr(sr)
     cutoff = _freq("cutoff", cutoff, sr)
-    if isinstance(order, bool) or not isinstance(order, numbers.Integral) or not 1 <= order <= 8:
-        raise PostProcessingError(f"order must be an integer in [1, 8], got {order!r}")
-    sos = signal.butter(int(order), cutoff, btype="highpass", fs=sr, output="sos")
+    order = _checks.integer("order", order, lo=1, hi=8, error=PostProcessingError)
+    sos = signal.butter(order, cutoff, btype="highpass", fs=sr, output="sos")
     return signal.sosfilt(sos, y, axis=-1).astype(np.float32)
 
 

@@ -27,53 +27,26 @@ Examples
 
 import itertools
 import math
-import numbers
 import re
 from collections import namedtuple
 
 import numpy as np
 
-from ._errors import PatternError
-from ._format import MAX_SAMPLE_RATE
-from ._seeds import seed_sequence
+from . import _checks
+from .errors import PatternError
+from .instruments import (
+    canonical_instrument,
+    fallback_chain,
+    first_available,
+    gains,
+    pans,
+)
 from .presets import PRESETS
 
 __all__ = [
-    "INSTRUMENTS", "ALIASES", "FALLBACKS", "MAX_SAMPLES", "MAX_SECONDS", "MAX_HITS", "MAX_STEPS",
-    "Hit", "Pattern", "canonical_instrument",
-    "schedule", "mix", "render", "beat_length",
+    "MAX_SAMPLES", "MAX_SECONDS", "MAX_HITS", "MAX_STEPS", "VELOCITIES",
+    "Hit", "Pattern", "as_pattern", "schedule", "mix", "render", "beat_length",
 ]
-
-#: The instruments a pattern can name, with their General MIDI drum notes.
-INSTRUMENTS = {
-    "kick": 36, "snare": 38, "hihat": 42, "openhat": 46, "clap": 39,
-    "tom_low": 41, "tom_mid": 45, "tom_high": 48, "crash": 49, "ride": 51,
-}
-
-#: Other names accepted for the instruments (case-insensitive).
-ALIASES = {
-    "bd": "kick", "bass": "kick", "bassdrum": "kick", "kickdrum": "kick",
-    "sd": "snare", "snaredrum": "snare",
-    "hh": "hihat", "hat": "hihat", "hats": "hihat", "ch": "hihat", "chh": "hihat",
-    "closedhat": "hihat", "closed_hat": "hihat", "hi_hat": "hihat", "hi-hat": "hihat",
-    "oh": "openhat", "ohh": "openhat", "open_hat": "openhat", "openhihat": "openhat",
-    "cp": "clap", "handclap": "clap", "claps": "clap",
-    "lt": "tom_low", "lowtom": "tom_low", "tom1": "tom_high", "mt": "tom_mid", "midtom": "tom_mid",
-    "tom2": "tom_mid", "ht": "tom_high", "hightom": "tom_high", "tom3": "tom_low", "tom": "tom_mid",
-    "cy": "crash", "cymbal": "crash", "rd": "ride",
-}
-
-#: When a kit lacks an instrument, its clips are borrowed from this one.
-FALLBACKS = {
-    "openhat": "hihat", "clap": "snare", "crash": "openhat", "ride": "hihat",
-    "tom_low": "kick", "tom_mid": "tom_low", "tom_high": "tom_mid",
-}
-
-#: Mix level (linear) and stereo position (-1 left .. 1 right) of each instrument.
-DEFAULT_GAIN = {"kick": 1.0, "snare": 0.8, "hihat": 0.45, "openhat": 0.45, "clap": 0.7,
-                "tom_low": 0.7, "tom_mid": 0.7, "tom_high": 0.7, "crash": 0.45, "ride": 0.45}
-DEFAULT_PAN = {"kick": 0.0, "snare": -0.1, "hihat": 0.35, "openhat": 0.35, "clap": -0.2,
-               "tom_low": -0.4, "tom_mid": 0.0, "tom_high": 0.4, "crash": -0.5, "ride": 0.5}
 
 #: Velocity of each grid character; digits 1-9 are n / 9, and "0" is a rest.
 VELOCITIES = {".": 0.0, "-": 0.0, "_": 0.0, "0": 0.0, "x": 0.7, "X": 1.0, "o": 0.35, "O": 0.5}
@@ -93,66 +66,24 @@ Hit = namedtuple("Hit", ["time", "instrument", "velocity"])
 Hit.__doc__ = """One drum hit: `time` in seconds, `instrument` name, `velocity` in (0, 1]."""
 
 
-def _short(value, width=60):
-    """``repr(value)``, cut to about `width` characters (an error message never echoes a huge input)."""
-    text = repr(value)
-    if len(text) <= width:
-        return text
-    size = f"{len(value)} characters" if isinstance(value, str) else type(value).__name__
-    return f"{text[:width]}... ({size})"
-
-
-def canonical_instrument(name):
-    """The canonical instrument name for `name` (an instrument or an alias).
-
-    Raises
-    ------
-    PatternError
-        If the name is not known.
-
-    Examples
-    --------
-    >>> canonical_instrument("HH"), canonical_instrument("kick")
-    ('hihat', 'kick')
-    """
-    if not isinstance(name, str):
-        raise PatternError(f"instrument name must be a string, got {_short(name)}")
-    key = name.strip().lower()
-    if key in INSTRUMENTS:
-        return key
-    if key in ALIASES:
-        return ALIASES[key]
-    raise PatternError(f"unknown instrument {_short(name)}; known: {', '.join(INSTRUMENTS)} "
-                       f"(or aliases {', '.join(sorted(ALIASES))})")
-
-
-def _number(name, value, *, lo, hi, lo_open=False, hi_open=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise PatternError(f"{name} must be a finite number, got {value!r}")
-    value = float(value)
-    if value < lo or value > hi or (lo_open and value == lo) or (hi_open and value == hi):
-        lb = "(" if lo_open else "["
-        rb = ")" if hi_open else "]"
-        raise PatternError(f"{name} must be in {lb}{lo}, {hi}{rb}, got {value!r}")
-    return value
+def _number(name, value, **bounds):
+    return _checks.number(name, value, error=PatternError, **bounds)
 
 
 def _integer(name, value, *, lo, hi):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not lo <= value <= hi:
-        raise PatternError(f"{name} must be an integer in [{lo}, {hi}], got {value!r}")
-    return int(value)
+    return _checks.integer(name, value, lo=lo, hi=hi, error=PatternError)
 
 
 def _parse_row(instrument, text):
     cells = [c for c in text if c not in "| \t"]
     if not cells:
-        raise PatternError(f"the grid of {_short(instrument)} has no steps: {_short(text)}")
+        raise PatternError(f"the grid of {_checks.short(instrument)} has no steps: {_checks.short(text)}")
     if len(cells) > MAX_STEPS:
-        raise PatternError(f"the grid of {_short(instrument)} has {len(cells)} steps, more than the limit of {MAX_STEPS}")
+        raise PatternError(f"the grid of {_checks.short(instrument)} has {len(cells)} steps, more than the limit of {MAX_STEPS}")
     bad = sorted({c for c in cells if c not in VELOCITIES})
     if bad:
-        raise PatternError(f"bad step character(s) {_short(''.join(bad))} in the grid of {_short(instrument)}: "
-                           f"{_short(text)} (use X accent, x hit, o ghost, 1-9 velocity, . rest)")
+        raise PatternError(f"bad step character(s) {_checks.short(''.join(bad))} in the grid of {_checks.short(instrument)}: "
+                           f"{_checks.short(text)} (use X accent, x hit, o ghost, 1-9 velocity, . rest)")
     return [VELOCITIES[c] for c in cells]
 
 
@@ -217,7 +148,7 @@ class Pattern:
         if steps_per_beat is None:
             steps_per_beat = steps / 4
         self.steps_per_beat = _number("steps_per_beat", steps_per_beat, lo=0.0, hi=1e4, lo_open=True)
-        self.bpm = None if bpm is None else _check_bpm(bpm)
+        self.bpm = None if bpm is None else _checks.bpm(bpm, error=PatternError)
         self.swing = None if swing is None else _check_swing(swing)
         self.name = name
 
@@ -256,7 +187,7 @@ class Pattern:
         'house'
         """
         if not isinstance(text, str):
-            raise PatternError(f"a pattern must be a string, got {_short(text)}")
+            raise PatternError(f"a pattern must be a string, got {_checks.short(text)}")
         if "=" not in text:
             pattern = cls.preset(text)
             if steps_per_beat is not None:
@@ -268,15 +199,15 @@ class Pattern:
             if not item.strip():
                 continue
             if item.count("=") != 1:
-                raise PatternError(f"cannot parse pattern track {_short(item.strip())}: expected instrument=grid")
+                raise PatternError(f"cannot parse pattern track {_checks.short(item.strip())}: expected instrument=grid")
             inst, grid = (s.strip() for s in item.split("="))
             if not inst:
-                raise PatternError(f"cannot parse pattern track {_short(item.strip())}: no instrument name")
+                raise PatternError(f"cannot parse pattern track {_checks.short(item.strip())}: no instrument name")
             if inst in tracks:
-                raise PatternError(f"instrument {_short(inst)} appears twice in the pattern")
+                raise PatternError(f"instrument {_checks.short(inst)} appears twice in the pattern")
             tracks[inst] = grid
         if not tracks:
-            raise PatternError(f"cannot parse pattern {_short(text)}: no instrument=grid tracks")
+            raise PatternError(f"cannot parse pattern {_checks.short(text)}: no instrument=grid tracks")
         return cls(tracks, steps_per_beat=steps_per_beat)
 
     @classmethod
@@ -293,7 +224,7 @@ class Pattern:
         if key == "hiphop":
             key = "hip-hop"
         if key not in PRESETS:
-            raise PatternError(f"unknown preset {_short(name)}; presets: {', '.join(sorted(PRESETS))} "
+            raise PatternError(f"unknown preset {_checks.short(name)}; presets: {', '.join(sorted(PRESETS))} "
                                "(or give a grid such as 'kick=x...x...,snare=....x...')")
         p = PRESETS[key]
         pattern = cls.parse(p["grid"])
@@ -319,15 +250,12 @@ class Pattern:
         return f"<Pattern {self.name + ' ' if self.name else ''}{self.to_grid()!r} steps_per_beat={self.steps_per_beat:g}>"
 
 
-def _check_bpm(bpm):
-    return _number("bpm", bpm, lo=0.0, hi=10000.0, lo_open=True)
-
-
 def _check_swing(swing):
     return _number("swing", swing, lo=0.0, hi=1.0, hi_open=True)
 
 
-def _as_pattern(pattern):
+def as_pattern(pattern):
+    """`pattern` as a :class:`Pattern`: a Pattern as it is, a preset name or a grid parsed."""
     if isinstance(pattern, Pattern):
         return pattern
     if isinstance(pattern, str):
@@ -345,15 +273,15 @@ def beat_length(pattern, *, bpm=None, bars=1, sr):
     >>> beat_length("house", bpm=120, bars=4, sr=16000)   # 16 beats at 2 beats/s
     128000
     """
-    pattern = _as_pattern(pattern)
-    bpm = _check_bpm(bpm if bpm is not None else (pattern.bpm or 120.0))
+    pattern = as_pattern(pattern)
+    bpm = _checks.pattern_bpm(bpm, pattern, error=PatternError)
     bars = _integer("bars", bars, lo=1, hi=100_000)
-    sr = _integer("sr", sr, lo=1, hi=MAX_SAMPLE_RATE)
+    sr = _checks.sample_rate(sr, error=PatternError)
     return round(bars * pattern.steps * 60.0 / bpm / pattern.steps_per_beat * sr)
 
 
 def _rng_pair(seed):
-    a, b = seed_sequence(seed, PatternError).spawn(2)
+    a, b = _checks.seed_sequence(seed, PatternError).spawn(2)
     return np.random.default_rng(a), np.random.default_rng(b)
 
 
@@ -392,8 +320,8 @@ def schedule(pattern, *, bpm=None, bars=1, swing=None, humanize_time=0.0, humani
     >>> [h.time for h in schedule("hihat=xxxx", bpm=60, swing=0.5)]
     [0.0, 1.5, 2.0, 3.5]
     """
-    pattern = _as_pattern(pattern)
-    bpm = _check_bpm(bpm if bpm is not None else (pattern.bpm or 120.0))
+    pattern = as_pattern(pattern)
+    bpm = _checks.pattern_bpm(bpm, pattern, error=PatternError)
     swing = _check_swing(swing if swing is not None else (pattern.swing or 0.0))
     bars = _integer("bars", bars, lo=1, hi=100_000)
     humanize_time = _number("humanize_time", humanize_time, lo=0.0, hi=1.0)
@@ -424,17 +352,15 @@ def schedule(pattern, *, bpm=None, bars=1, swing=None, humanize_time=0.0, humani
     return hits
 
 
-def _resolve(kit, instrument, substitute):
-    seen = []
-    inst = instrument
-    while inst is not None and inst not in seen:
-        if inst in kit.instruments:
-            return inst
-        seen.append(inst)
-        inst = FALLBACKS.get(inst) if substitute else None
-    raise PatternError(f"the kit has no {instrument!r} clips"
-                       + (f" (nor {', '.join(repr(s) for s in seen[1:])})" if len(seen) > 1 else "")
-                       + f"; it has {', '.join(kit.instruments) or 'none'}")
+def _source(kit, instrument, substitute):
+    """The kit's instrument that plays `instrument` (itself, or a fallback); else PatternError."""
+    source = first_available(instrument, kit.instruments, substitute=substitute)
+    if source is None:
+        chain = fallback_chain(instrument)[1:] if substitute else []
+        nor = f" (nor {', '.join(map(repr, chain))})" if chain else ""
+        raise PatternError(f"the kit has no {instrument!r} clips{nor}; "
+                           f"it has {', '.join(kit.instruments) or 'none'}")
+    return source
 
 
 def _pan_gains(p):
@@ -465,15 +391,18 @@ def mix(hits, kit, *, length=None, tail=True, seed=None, no_repeat=False, stereo
     stereo : bool, default False
         Return ``(2, T)``, each instrument placed by `pan`.
     pan : mapping of str to float, optional
-        -1 (left) .. 1 (right), constant-power; defaults :data:`DEFAULT_PAN`.
+        -1 (left) .. 1 (right), constant-power; defaults
+        :data:`fastdrum.instruments.DEFAULT_PAN`.
     gain : mapping of str to float, optional
-        Linear level of each instrument; defaults :data:`DEFAULT_GAIN`.
+        Linear level of each instrument, in [0, 15.8] (+24 dB); defaults
+        :data:`fastdrum.instruments.DEFAULT_GAIN`.
     post : bool, default True
         Master the mix (:func:`fastdrum.post.master`: 20 Hz high-pass,
         gentle compression, peak at -1 dBFS). Either way the result never
         exceeds 1 in magnitude: a louder mix is scaled down.
     substitute : bool, default True
-        Borrow an instrument the kit lacks from a similar one (:data:`FALLBACKS`).
+        Borrow an instrument the kit lacks from a similar one
+        (:data:`fastdrum.instruments.FALLBACKS`).
 
     Returns
     -------
@@ -486,52 +415,61 @@ def mix(hits, kit, *, length=None, tail=True, seed=None, no_repeat=False, stereo
     >>> mix([Hit(0.0, "kick", 1.0), Hit(0.3, "kick", 0.5)], kit, length=5, post=False)
     array([0.5  , 0.25 , 0.   , 0.25 , 0.125], dtype=float32)
     """
-    from . import post as _post
-
-    sr = kit.sr
     hits = [Hit(*h) for h in itertools.islice(hits, MAX_HITS + 1)]
     if len(hits) > MAX_HITS:
         raise PatternError(f"more than the limit of {MAX_HITS} hits")
-    gains = dict(DEFAULT_GAIN)
-    gains.update(gain or {})
-    pans = dict(DEFAULT_PAN)
-    pans.update(pan or {})
     if length is not None:
         length = _integer("length", length, lo=0, hi=MAX_SAMPLES)
     _, rng = _rng_pair(seed)
+    onsets, sources, amps = _place(hits, kit, gains(gain), pans(pan), substitute)
+    chosen = _choose_clips(sources, kit, rng, no_repeat)
+    end = max((o + len(c) for o, c in zip(onsets, chosen)), default=0)
+    T = end if length is None else (max(length, end) if tail else length)
+    if T > MAX_SAMPLES:
+        raise PatternError(f"the beat would have {T} samples, more than the limit of {MAX_SAMPLES}")
+    y = _add_clips(onsets, chosen, amps, T, stereo)
+    return _master(y, kit.sr, post)
 
-    onsets, clips, amps = [], [], []
-    by_source = {}
+
+def _place(hits, kit, gain, pan, substitute):
+    """Per hit: its onset (samples), the kit's instrument that plays it, (amplitude, pan)."""
+    onsets, sources, amps = [], [], []
     for h in hits:
         t = _number("hit time", h.time, lo=0.0, hi=MAX_SAMPLES)
         v = _number("hit velocity", h.velocity, lo=0.0, hi=1.0)
         inst = canonical_instrument(h.instrument)
-        source = _resolve(kit, inst, substitute)
-        by_source.setdefault(source, []).append(len(onsets))
-        onsets.append(round(t * sr))
-        clips.append(source)
-        amps.append((v * gains.get(inst, 1.0), pans.get(inst, 0.0)))
+        sources.append(_source(kit, inst, substitute))
+        onsets.append(round(t * kit.sr))
+        amps.append((v * gain.get(inst, 1.0), pan.get(inst, 0.0)))
+    return onsets, sources, amps
 
-    chosen = [None] * len(onsets)
-    for source in sorted(by_source):
+
+def _choose_clips(sources, kit, rng, no_repeat):
+    """The clip each hit plays: uniformly at random among its instrument's, or never one twice."""
+    by_source = {}
+    for i, source in enumerate(sources):
+        by_source.setdefault(source, []).append(i)
+    chosen = [None] * len(sources)
+    for source in sorted(by_source):  # the draws' order does not depend on the hits' order
         idx = by_source[source]
         variations = kit[source]
         if no_repeat:
             if len(idx) > len(variations):
                 raise PatternError(f"no_repeat needs {len(idx)} different {source!r} clips, "
-                                   f"the kit has {len(variations)} (generate more, or allow repeats)")
+                                   f"the kit has {len(variations)} (generate more, or allow "
+                                   "repeats)")
             picks = rng.permutation(len(variations))[: len(idx)]
         else:
             picks = rng.integers(len(variations), size=len(idx))
         for i, j in zip(idx, picks):
             chosen[i] = variations[j]
+    return chosen
 
-    end = max((o + len(c) for o, c in zip(onsets, chosen)), default=0)
-    T = end if length is None else (max(length, end) if tail else length)
-    if T > MAX_SAMPLES:
-        raise PatternError(f"the beat would have {T} samples, more than the limit of {MAX_SAMPLES}")
+
+def _add_clips(onsets, clips, amps, T, stereo):
+    """The clips, scaled (and panned if `stereo`), added at their onsets into T samples: float32."""
     out = np.zeros((2 if stereo else 1, T), dtype=np.float64)
-    for onset, clip, (amp, p) in zip(onsets, chosen, amps):
+    for onset, clip, (amp, p) in zip(onsets, clips, amps):
         n = min(len(clip), T - onset)
         if n <= 0:
             continue
@@ -542,9 +480,14 @@ def mix(hits, kit, *, length=None, tail=True, seed=None, no_repeat=False, stereo
             out[1, onset:onset + n] += gr * seg
         else:
             out[0, onset:onset + n] += seg
-    y = out if stereo else out[0]
-    y = y.astype(np.float32)
-    if T == 0:
+    return (out if stereo else out[0]).astype(np.float32)
+
+
+def _master(y, sr, post):
+    """The mix mastered (`post`), or only kept within [-1, 1]; an empty mix as it is."""
+    from . import post as _post
+
+    if y.shape[-1] == 0:
         return y
     if post and np.any(y):
         return _post.master(y, sr)
@@ -590,8 +533,8 @@ def render(pattern, kit, *, bpm=None, bars=1, swing=None, seed=None, humanize_ti
     >>> np.flatnonzero(y).tolist()   # off-beats (steps 1 and 3) 0.2 step = 25 ms late
     [0, 150, 400]
     """
-    pattern = _as_pattern(pattern)
-    bpm = _check_bpm(bpm if bpm is not None else (pattern.bpm or 120.0))
+    pattern = as_pattern(pattern)
+    bpm = _checks.pattern_bpm(bpm, pattern, error=PatternError)
     s1, s2 = _seed_pair(seed)
     hits = schedule(pattern, bpm=bpm, bars=bars, swing=swing, humanize_time=humanize_time,
                     humanize_velocity=humanize_velocity, seed=s1)
@@ -601,4 +544,4 @@ def render(pattern, kit, *, bpm=None, bars=1, swing=None, seed=None, humanize_ti
 
 
 def _seed_pair(seed):
-    return seed_sequence(seed, PatternError).spawn(2)
+    return _checks.seed_sequence(seed, PatternError).spawn(2)

@@ -15,8 +15,9 @@ import soundfile as sf
 from fastdrum import FastDrumWarning
 from fastdrum._format import MAX_SAMPLE_RATE
 from fastdrum.cli import main
-from fastdrum.kit import MAX_CLIP_SECONDS, Kit, KitError
-from fastdrum.midi import MAX_MIDI_BYTES, MidiError, read_midi, to_midi
+from fastdrum import KitError, MidiError
+from fastdrum.kit import MAX_CLIP_SECONDS, Kit
+from fastdrum.midi import MAX_MIDI_BYTES, read_midi
 from fastdrum.sequencer import MAX_HITS, MAX_STEPS, Pattern, PatternError, schedule
 
 SR = 16000

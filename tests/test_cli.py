@@ -61,7 +61,6 @@ def test_beat_with_nothing_else_renders_a_house_beat(models, out):
 
 def test_without_model_options_the_shipped_models_are_used_by_name(tmp_path, out, monkeypatch):
     """Stand-in shipped models (the real ones may be large): the command must ask for them by name."""
-    import fastdrum._generate
     import fastdrum.model
 
     files = {}
@@ -69,13 +68,14 @@ def test_without_model_options_the_shipped_models_are_used_by_name(tmp_path, out
         files[name] = tmp_path / f"{name}.npz"
         random_model(seed=i, instrument=name, clip_duration=CLIP).save(files[name])
     asked = []
+    real_load = fastdrum.model.load_model
 
     def load_shipped(name, **kwargs):
         asked.append(name)
-        return fastdrum.model.load_model(files[name])
+        return real_load(files[name])
 
     monkeypatch.setattr(fastdrum.model, "available_models", lambda: sorted(files))
-    monkeypatch.setattr(fastdrum._generate, "load_model", load_shipped)
+    monkeypatch.setattr(fastdrum.model, "load_model", load_shipped)  # as_model loads names with it
     assert main(["beat", "-o", str(out / "b.wav"), "--backend", "numpy", "-q", "--bars", "1"]) == 0
     assert sorted(asked) == ["hihat", "kick", "snare"]  # house plays these three, nothing else is generated
     asked.clear()
@@ -207,11 +207,29 @@ def test_info_describes_the_model(tmp_path, capsys):
     assert info["parameters"] == sum(w.size for w in m.weights.values())
     assert info["meta"]["instrument"] == "kick"
     assert info["float16_exact"] is False
-    m.round_weights().save(path)
+    m.round_weights().save(path, overwrite=True)
     assert main(["info", str(path)]) == 0
     assert re.search(r"^weight matrices +float16 values", capsys.readouterr().out, re.M)
     assert main(["info", str(path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["float16_exact"] is True
+
+
+def test_info_shows_a_format_2_models_voices_and_preemphasis(tmp_path, capsys):
+    m = random_model(seed=0, voices=["kick", "snare", "tom_low"], preemphasis=0.85)
+    m.save(tmp_path / "m.npz")
+    assert main(["info", str(tmp_path / "m.npz")]) == 0
+    text = capsys.readouterr().out
+    assert re.search(r"^format +2$", text, re.M)
+    assert re.search(r"^voices +3: kick, snare, tom_low$", text, re.M)
+    assert re.search(r"^pre-emphasis +0\.85 ", text, re.M)
+    assert main(["info", str(tmp_path / "m.npz"), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["format_version"] == 2 and info["voices"] == ["kick", "snare", "tom_low"]
+    assert info["preemphasis"] == pytest.approx(0.85)
+    # a format-1 model has no such rows
+    random_model(seed=0).save(tmp_path / "one.npz")
+    assert main(["info", str(tmp_path / "one.npz")]) == 0
+    assert not re.search(r"^(voices|pre-emphasis) ", capsys.readouterr().out, re.M)
 
 
 def test_info_summarises_long_metadata_and_dilation_stacks(tmp_path, capsys):
@@ -321,20 +339,20 @@ def test_unwritable_and_existing_outputs(models, tmp_path, capsys):
 
 
 def test_ctrl_c_leaves_no_partial_files(models, out, monkeypatch, capsys):
-    real = _io._write_audio_raw
+    real = _io.write_audio_data
 
     def interrupted(path, *args, **kwargs):
         with open(path, "wb") as f:
             f.write(b"RIFF partial")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(_io, "_write_audio_raw", interrupted)
+    monkeypatch.setattr(_io, "write_audio_data", interrupted)
     assert main(["beat", "-o", str(out / "b.wav"), "--bars", "1", *models]) == 130
     assert main(["kit", "-o", str(out / "kit"), "-n", "2", *models]) == 130
     assert main(["generate", "kick", "-n", "2", "-o", str(out / "g"), *models]) == 130
     assert os.listdir(out) == []
     assert capsys.readouterr().err.count("interrupted") == 3
-    monkeypatch.setattr(_io, "_write_audio_raw", real)
+    monkeypatch.setattr(_io, "write_audio_data", real)
 
 
 # -- help, version, python -m ----------------------------------------------------------

@@ -60,12 +60,16 @@ def test_file_written_by_another_program(tmp_path, good):
     assert model.receptive_field == 1 + 2 + 4 + 2
 
 
-def test_save_refuses_to_overwrite_when_asked(tmp_path):
-    model = random_model(seed=0)
+def test_save_replaces_a_file_only_when_asked(tmp_path):
+    model, other = random_model(seed=0), random_model(seed=1)
     model.save(tmp_path / "m.npz")
-    with pytest.raises(FileExistsError):
-        model.save(tmp_path / "m.npz", overwrite=False)
+    with pytest.raises(fastdrum.OutputExistsError, match="already exists"):
+        other.save(tmp_path / "m.npz")  # overwrite=False is the default, as for every writer
     assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]  # no temporary left behind
+    assert np.array_equal(load_model(tmp_path / "m.npz").weights["out2_b"], model.weights["out2_b"])
+    other.save(tmp_path / "m.npz", overwrite=True)
+    assert np.array_equal(load_model(tmp_path / "m.npz").weights["out2_b"], other.weights["out2_b"])
+    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]
 
 
 @pytest.mark.parametrize("key", ["format_version", "sample_rate", "dilations", "input_w", "dil_b", "out2_b"])

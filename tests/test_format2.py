@@ -196,7 +196,7 @@ def test_voice_weights_are_normalised(tiny_drums):
 @pytest.mark.parametrize("voice, match", [
     ("cowbell", r"unknown voices \['cowbell'\]"),
     ({"kick": 0.5, "gong": 0.2, "bell": 0.3}, r"unknown voices \['gong', 'bell'\]"),
-    ({"kick": -0.5, "snare": 1.5}, "voice weight of 'kick' must be a finite non-negative number"),
+    ({"kick": -0.5, "snare": 1.5}, "voice weight of 'kick' must be a finite number >= 0.0, got -0.5"),
     ({"kick": float("nan")}, "voice weight of 'kick'"),
     ({"kick": True}, "voice weight of 'kick'"),
     ({"kick": 0, "snare": 0.0}, "must not all be zero"),

@@ -112,11 +112,11 @@ def test_unknown_model_name():
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    (dict(n=0), "n must be >= 1"),
+    (dict(n=0), "n must be an integer >= 1"),
     (dict(n=2.5), "n must be an integer"),
-    (dict(duration=-1.0), "duration must be a finite positive"),
-    (dict(duration=float("nan")), "duration must be a finite positive"),
-    (dict(temperature=-0.5), "temperature must be a finite non-negative"),
+    (dict(duration=-1.0), "duration must be a finite number > 0"),
+    (dict(duration=float("nan")), "duration must be a finite number > 0"),
+    (dict(temperature=-0.5), "temperature must be 0 \\(argmax\\) or a finite number"),
     (dict(primer=np.arange(100)), "longer than the clip"),
     (dict(primer=[0, 99]), r"primer codes must lie in \[0, 32\)"),
     (dict(primer="drums"), "primer must be"),

@@ -11,9 +11,9 @@ import pytest
 import soundfile as sf
 
 from fastdrum import _io
-from fastdrum._io import OutputExistsError
-from fastdrum.kit import HYDROGEN_MAX_LAYERS, Kit, KitError, generate_kit
-from fastdrum.sequencer import INSTRUMENTS
+from fastdrum import KitError, OutputExistsError
+from fastdrum.kit import HYDROGEN_MAX_LAYERS, Kit, generate_kit
+from fastdrum.instruments import INSTRUMENTS, NOTE_TO_INSTRUMENT, first_available, instrument_from_filename
 from fastdrum.testing import random_model
 
 NS = "{http://www.hydrogen-music.org/drumkit}"
@@ -53,6 +53,15 @@ def test_kit_canonicalises_names_orders_gm_first_and_freezes_clips():
     assert len(kit["hihat"]) == 2 and "kick" in kit and "snare" not in kit
     with pytest.raises(ValueError):
         kit["kick"][0][0] = 1.0
+
+
+def test_a_missing_instrument_is_a_key_error_as_in_a_mapping():
+    kit = Kit({"kick": [np.zeros(3)]}, 8000)
+    with pytest.raises(KeyError) as info:
+        kit["snare"]
+    assert isinstance(info.value, KitError)  # and a fastdrum error, a ValueError too
+    assert str(info.value) == "the kit has no 'snare'; it has kick"  # not quoted as KeyError quotes
+    assert "snare" not in kit
 
 
 @pytest.mark.parametrize("clips, sr, match", [
@@ -103,10 +112,7 @@ def test_sfz_groups_sit_on_gm_notes_and_round_robin_over_files_that_exist(tmp_pa
             assert header == "region"
             groups[current][1].append(ops)
     # every GM drum note fastdrum's own player maps plays the same instrument in a sampler
-    from fastdrum.midi import NOTE_TO_INSTRUMENT
-    from fastdrum.sequencer import _resolve
-
-    expected = {note: _resolve(kit, inst, True) for note, inst in NOTE_TO_INSTRUMENT.items()}
+    expected = {note: first_available(inst, kit.instruments) for note, inst in NOTE_TO_INSTRUMENT.items()}
     assert sorted(groups) == sorted(expected)
     for note, inst in expected.items():
         ops, regions = groups[note]
@@ -257,7 +263,7 @@ def test_kit_folders_refuse_links_that_lead_outside(tmp_path):
 
 def test_ctrl_c_during_export_leaves_nothing(tmp_path, monkeypatch):
     kit = small_kit(n=3)
-    real = _io._write_audio_raw
+    real = _io.write_audio_data
     calls = []
 
     def interrupted(*args, **kwargs):
@@ -266,7 +272,7 @@ def test_ctrl_c_during_export_leaves_nothing(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(_io, "_write_audio_raw", interrupted)
+    monkeypatch.setattr(_io, "write_audio_data", interrupted)
     with pytest.raises(KeyboardInterrupt):
         kit.export(tmp_path / "k")
     assert os.listdir(tmp_path) == []
@@ -279,7 +285,7 @@ def test_ctrl_c_during_overwrite_keeps_the_old_kit(tmp_path, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(_io, "_write_audio_raw", interrupted)
+    monkeypatch.setattr(_io, "write_audio_data", interrupted)
     with pytest.raises(KeyboardInterrupt):
         small_kit(n=2).export(target, overwrite=True)
     assert sorted(os.listdir(target)) == before and os.listdir(tmp_path) == ["k"]
@@ -346,6 +352,18 @@ def test_generate_kit_makes_n_post_processed_clips_per_instrument(models):
         assert abs(20 * np.log10(abs(y).max()) + 1.0) < 1e-3  # peak-normalised to -1 dBFS
 
 
+def test_generate_kit_gives_a_model_without_a_duration_the_documented_default():
+    from fastdrum.kit import DEFAULT_CLIP_SECONDS
+
+    m = random_model(seed=0, sample_rate=8000, instrument="kick")
+    m.meta.pop("clip_duration")
+    assert m.duration is None
+    kit = generate_kit({"kick": m}, n=1, seed=0, backend="numpy", post=False)
+    assert len(kit["kick"][0]) == round(DEFAULT_CLIP_SECONDS * 8000) == 2000
+    kit = generate_kit({"kick": m}, n=1, duration=0.01, seed=0, backend="numpy", post=False)
+    assert len(kit["kick"][0]) == 80  # a duration given wins
+
+
 def test_generate_kit_is_seeded_per_instrument(models):
     a = generate_kit(models, n=2, seed=5, backend="numpy", post=False)
     b = generate_kit({"kick": models["kick"]}, n=2, seed=5, backend="numpy", post=False)
@@ -375,9 +393,8 @@ def test_generate_kit_from_model_files_and_bad_arguments(tmp_path, models):
     ("RideBell", "ride"), ("Bell-Hard", "bell"), ("001", None),
 ])
 def test_instrument_names_are_recognised(name, instrument):
-    from fastdrum.kit import _instrument_from_filename
 
-    assert _instrument_from_filename(name) == instrument
+    assert instrument_from_filename(name) == instrument
 
 
 def test_load_a_hydrogen_kit_uses_its_drumkit_xml(tmp_path):

@@ -231,7 +231,7 @@ def test_other_arguments_than_the_library(tmp_path, voices):
     (dict(temperature=1e9), "temperature"),
     (dict(temperature=float("nan")), "temperature"),
     (dict(duration=1e9), "shard"),
-    (dict(duration=0.0), "shard"),
+    (dict(duration=0.0), r"duration must be a finite number > 0\.0, got 0\.0"),
     (dict(workers=-1), "workers"),
     (dict(workers=1, client="tcp://127.0.0.1:9"), "not both"),
     (dict(backend="gpu"), "backend"),

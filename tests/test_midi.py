@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 from fastdrum import FastDrumError
-from fastdrum._io import OutputExistsError
+from fastdrum import MidiError, OutputExistsError
 from fastdrum.kit import Kit
-from fastdrum.midi import DRUM_CHANNEL, MidiError, read_midi, render_midi, to_midi, write_midi
-from fastdrum.sequencer import INSTRUMENTS, Hit, Pattern
+from fastdrum.midi import DRUM_CHANNEL, read_midi, render_midi, to_midi, write_midi
+from fastdrum.instruments import INSTRUMENTS
+from fastdrum.sequencer import Hit, Pattern
 
 SR = 16000
 

@@ -13,7 +13,8 @@ import pytest
 import soundfile as sf
 
 from fastdrum import _io
-from fastdrum._io import MANIFEST, OutputExistsError
+from fastdrum import OutputExistsError
+from fastdrum._io import MANIFEST
 from fastdrum.cli import main
 from fastdrum.kit import Kit
 from fastdrum.testing import random_model

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from scipy.signal import freqz
 
 from fastdrum import FastDrumError, post
-from fastdrum.post import PostProcessingError
+from fastdrum import PostProcessingError
 
 SR = 16000
 

@@ -8,10 +8,8 @@ import pytest
 from fastdrum import PatternError
 from fastdrum.kit import Kit
 from fastdrum.presets import PRESETS
-from fastdrum.sequencer import (
-    DEFAULT_GAIN, DEFAULT_PAN, INSTRUMENTS, VELOCITIES, Hit, Pattern, beat_length, canonical_instrument, mix,
-    render, schedule,
-)
+from fastdrum.instruments import DEFAULT_GAIN, DEFAULT_PAN, INSTRUMENTS, canonical_instrument
+from fastdrum.sequencer import VELOCITIES, Hit, Pattern, beat_length, mix, render, schedule
 
 SR = 16000
 

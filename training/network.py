@@ -178,7 +178,7 @@ def export_model(model, path):
     fd, tmp = tempfile.mkstemp(prefix=".export-", suffix=".npz", dir=directory)
     os.close(fd)
     try:
-        model.save(tmp)
+        model.save(tmp, overwrite=True)      # the temp file mkstemp just made
         loaded = fastdrum.load_model(tmp)
         for k, v in model.weights.items():
             if not np.array_equal(loaded.weights[k], v):

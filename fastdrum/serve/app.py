@@ -30,8 +30,8 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from .._errors import FastDrumError
-from .engine import BusyError, ClosedError, RequestError, parse_json
+from ..errors import BusyError, ClosedError, FastDrumError, RequestError
+from .engine import parse_json
 
 __all__ = ["create_app", "MAX_BODY_BYTES", "MAX_CONNECTIONS", "loopback_hosts"]
 

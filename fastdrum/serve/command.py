@@ -10,15 +10,11 @@ import os
 import socket
 import sys
 
-from .._errors import FastDrumError
+from ..errors import ServeError
 
-__all__ = ["add_parser", "run", "ServeError"]
+__all__ = ["add_parser", "run"]
 
 PROG = "fastdrum serve"
-
-
-class ServeError(FastDrumError, ValueError):
-    """The server cannot start (missing extra, port taken, bad address)."""
 
 
 def _count(lo, hi):

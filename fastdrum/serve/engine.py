@@ -27,8 +27,6 @@ import base64
 import collections
 import concurrent.futures
 import json
-import math
-import numbers
 import os
 import secrets
 import shutil
@@ -37,11 +35,11 @@ import threading
 
 import numpy as np
 
-from .. import _io
-from .._errors import FastDrumError
+from .. import _checks, _io
+from ..errors import BusyError, ClosedError, FastDrumError, RequestError
 
 __all__ = [
-    "RequestError", "BusyError", "ClosedError", "Voice", "Clip", "Engine", "discover_voices",
+    "Voice", "Clip", "Engine", "discover_voices",
     "MIN_STEPS", "MAX_STEPS", "MAX_BARS", "BPM_RANGE", "MAX_CLIP_SECONDS", "MAX_SEED",
 ]
 
@@ -69,25 +67,13 @@ EXPORTS = {
 PATTERN_FORMAT = "fastdrum-pattern"
 
 
-class RequestError(FastDrumError, ValueError):
-    """A request the server cannot serve (answered with HTTP 400 and the message)."""
-
-
-class BusyError(FastDrumError, RuntimeError):
-    """Every worker is busy and the queue is full (HTTP 429: try again shortly)."""
-
-
-class ClosedError(FastDrumError, RuntimeError):
-    """The server is shutting down (HTTP 503)."""
-
-
 class Voice:
     """One row of the drum machine: an instrument and the model that plays it.
 
     Parameters
     ----------
     name : str
-        The instrument (a name of :data:`fastdrum.sequencer.INSTRUMENTS`).
+        The instrument (a name of :data:`fastdrum.instruments.INSTRUMENTS`).
     model : fastdrum.Model
         Its model: a model of that instrument, or a model conditioned on
         several voices whose default voice is this one (as
@@ -107,7 +93,7 @@ class Voice:
 
     def describe(self):
         """The voice as the page sees it."""
-        from ..sequencer import DEFAULT_GAIN, DEFAULT_PAN, INSTRUMENTS
+        from ..instruments import DEFAULT_GAIN, DEFAULT_PAN, INSTRUMENTS
 
         return {"name": self.name, "sample_rate": self.model.sample_rate, "duration": self.duration,
                 "temperature": self.temperature, "gain": DEFAULT_GAIN.get(self.name, 0.7),
@@ -121,7 +107,7 @@ def discover_voices():
     of one instrument, or a voice of a shipped conditioned model (which
     :func:`fastdrum.load_model` returns with that voice as its default).
     Names the sequencer cannot play (not an instrument or alias of
-    :data:`fastdrum.sequencer.INSTRUMENTS`) are left out; of two names for
+    :data:`fastdrum.instruments.INSTRUMENTS`) are left out; of two names for
     one instrument, the first in the list plays it.
 
     Returns
@@ -133,8 +119,8 @@ def discover_voices():
     >>> [v.name for v in discover_voices()][:3]
     ['kick', 'snare', 'hihat']
     """
+    from ..instruments import INSTRUMENTS, canonical_instrument
     from ..model import available_models, load_model
-    from ..sequencer import INSTRUMENTS, canonical_instrument
 
     found = {}
     for name in available_models():
@@ -172,13 +158,9 @@ def _field(body, key, kind, *, required=False, default=None):
         return default
     value = body[key]
     if kind == "number":
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-            raise RequestError(f"{key} must be a finite number, got {value!r}")
-        return float(value)
+        return _checks.number(key, value, error=RequestError)
     if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise RequestError(f"{key} must be an integer, got {value!r}")
-        return int(value)
+        return _checks.integer(key, value, error=RequestError)
     if not isinstance(value, kind):
         raise RequestError(f"{key} must be a {kind.__name__}, got {value!r}")
     return value
