@@ -323,7 +323,7 @@ def _write_clip(path, clip, spec):
     26 ms a clip written by libsndfile, 7 ms encoded in memory; the bytes are the same.)
     """
     buf = io.BytesIO()
-    _io._write_audio_raw(buf, clip, spec["sample_rate"], spec["format"])
+    _io.write_audio_data(buf, clip, spec["sample_rate"], spec["format"])
     data = buf.getbuffer()
     with open(path, "wb") as f:
         f.write(data)
