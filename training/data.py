@@ -342,6 +342,74 @@ def _folder_files(folder):
     return files
 
 
+class _Collector:
+    """Reads and preprocesses clips, once per file content (SHA-256); keeps the silent ones it skipped."""
+
+    def __init__(self, **preprocess_kwargs):
+        self.kwargs = preprocess_kwargs
+        self.clips, self.skipped, self.seen = [], [], {}
+
+    def add(self, path, entry, group):
+        digest = sha256_file(path)
+        if digest in self.seen:             # the same file listed twice (e.g. two instruments share it)
+            first = self.seen[digest]
+            first["also"] = first.get("also", []) + [entry.get("instrument") or entry["file"]]
+            return
+        y, sr = read_audio(path)
+        audio = preprocess(y, sr, **self.kwargs)
+        entry.update(sha256=digest, source_sample_rate=sr, source_samples=int(len(y)))
+        if audio is None:
+            self.skipped.append(dict(entry, reason="silent"))
+            return
+        self.seen[digest] = entry
+        self.clips.append(Clip(audio=audio, entry=entry, group=group))
+
+
+def _add_folder(collector, folder, instrument, match, licence):
+    """Every audio file under `folder` whose relative path (without extension) `match`-es."""
+    matched = 0
+    for path in _folder_files(folder):
+        rel = os.path.relpath(path, folder)
+        if not match(os.path.splitext(rel)[0]):
+            continue
+        matched += 1
+        collector.add(path, dict(file=os.path.abspath(path), kit=None, instrument=None, midi_note=None,
+                                 licence=licence or "unknown"), group=f"file:{os.path.abspath(path)}")
+    if not matched:
+        raise DataError(f"no audio file in {folder!r} has a name matching instrument {instrument!r}"
+                        " (use --instrument all to take every file)")
+
+
+def _add_kits(collector, kits_path, instrument, holdout, holdout_found):
+    """The `instrument` samples of every kit under `kits_path` but the held-out ones; the kits used.
+
+    Adds the held-out names it meets to `holdout_found`.
+    """
+    kits = find_kits(kits_path)
+    used = {}
+    for kit_dir in kits:
+        kit = parse_kit(kit_dir)
+        names = {kit["name"], os.path.basename(os.path.normpath(kit_dir))}
+        if names & holdout:
+            holdout_found |= names & holdout
+            continue
+        chosen = select_instruments(kit, instrument)
+        if chosen:
+            used[kit["name"]] = dict(licence=kit["licence"], licence_source=kit["licence_source"], dir=kit["dir"])
+        for ins in chosen:
+            for path in ins["files"]:
+                if not os.path.isfile(path):
+                    raise DataError(f"kit {kit['name']!r}: instrument {ins['name']!r} names a sample "
+                                    f"file that does not exist: {path!r}")
+                collector.add(path, dict(file=os.path.relpath(path, os.path.dirname(kit["dir"])), kit=kit["name"],
+                                         instrument=ins["name"], midi_note=ins["midi_note"], licence=kit["licence"]),
+                              group=f"kit:{kit['name']}/{ins['name']}")
+    if not used and not holdout_found:
+        names = ", ".join(repr(parse_kit(k)["name"]) for k in kits)
+        raise DataError(f"no instrument of kit(s) {names} is a {instrument!r}")
+    return used
+
+
 def load_clips(*, instrument, sample_rate, clip_samples, data_dirs=(), kit_dirs=(),
                holdout_kits=(), licence=None, onset_threshold=0.1, peak=0.95, margin=1.25):
     """Find, read and preprocess every clip of `instrument`.
@@ -375,70 +443,21 @@ def load_clips(*, instrument, sample_rate, clip_samples, data_dirs=(), kit_dirs=
     if not data_dirs and not kit_dirs:
         raise DataError("no training data: give --data DIR (audio files) and/or --kits DIR (Hydrogen kits)")
     match = instrument_matcher(instrument) if instrument.lower() != "all" else (lambda *a, **k: True)
-    clips, skipped, kits_used, seen = [], [], {}, {}
+    collector = _Collector(sample_rate=sample_rate, clip_samples=clip_samples, onset_threshold=onset_threshold,
+                           peak=peak, margin=margin)
     holdout = {h.strip() for h in holdout_kits if h.strip()}
-    holdout_found = set()
-
-    def add(path, entry, group):
-        digest = sha256_file(path)
-        if digest in seen:                  # the same file listed twice (e.g. two instruments share it)
-            seen[digest]["also"] = seen[digest].get("also", []) + [entry.get("instrument") or entry["file"]]
-            return
-        y, sr = read_audio(path)
-        audio = preprocess(y, sr, sample_rate=sample_rate, clip_samples=clip_samples,
-                           onset_threshold=onset_threshold, peak=peak, margin=margin)
-        entry.update(sha256=digest, source_sample_rate=sr, source_samples=int(len(y)))
-        if audio is None:
-            skipped.append(dict(entry, reason="silent"))
-            return
-        seen[digest] = entry
-        clips.append(Clip(audio=audio, entry=entry, group=group))
-
+    holdout_found, kits_used = set(), {}
     for folder in data_dirs:
-        matched = 0
-        for path in _folder_files(folder):
-            rel = os.path.relpath(path, folder)
-            if not match(os.path.splitext(rel)[0]):
-                continue
-            matched += 1
-            add(path, dict(file=os.path.abspath(path), kit=None, instrument=None, midi_note=None,
-                           licence=licence or "unknown"), group=f"file:{os.path.abspath(path)}")
-        if not matched:
-            raise DataError(f"no audio file in {folder!r} has a name matching instrument {instrument!r}"
-                            " (use --instrument all to take every file)")
+        _add_folder(collector, folder, instrument, match, licence)
     for kits_path in kit_dirs:
-        kits = find_kits(kits_path)
-        any_match = False
-        for kit_dir in kits:
-            kit = parse_kit(kit_dir)
-            if kit["name"] in holdout or os.path.basename(os.path.normpath(kit_dir)) in holdout:
-                holdout_found |= {kit["name"], os.path.basename(os.path.normpath(kit_dir))} & holdout
-                continue
-            chosen = select_instruments(kit, instrument)
-            if not chosen:
-                continue
-            any_match = True
-            kits_used[kit["name"]] = dict(licence=kit["licence"], licence_source=kit["licence_source"],
-                                          dir=kit["dir"])
-            for ins in chosen:
-                for path in ins["files"]:
-                    if not os.path.isfile(path):
-                        raise DataError(f"kit {kit['name']!r}: instrument {ins['name']!r} names a sample "
-                                        f"file that does not exist: {path!r}")
-                    add(path, dict(file=os.path.relpath(path, os.path.dirname(kit["dir"])), kit=kit["name"],
-                                   instrument=ins["name"], midi_note=ins["midi_note"],
-                                   licence=kit["licence"]),
-                        group=f"kit:{kit['name']}/{ins['name']}")
-        if not any_match and not holdout_found:
-            names = ", ".join(repr(parse_kit(k)["name"]) for k in kits)
-            raise DataError(f"no instrument of kit(s) {names} is a {instrument!r}")
+        kits_used.update(_add_kits(collector, kits_path, instrument, holdout, holdout_found))
     missing = holdout - holdout_found
     if missing:
         raise DataError(f"held-out kit(s) {sorted(missing)!r} not found among the kits given")
-    if not clips:
+    if not collector.clips:
         raise DataError(f"no usable (non-silent) clips of {instrument!r} found"
-                        + (f"; {len(skipped)} silent file(s) skipped" if skipped else ""))
-    return clips, dict(kits=kits_used, holdout_kits=sorted(holdout), skipped=skipped)
+                        + (f"; {len(collector.skipped)} silent file(s) skipped" if collector.skipped else ""))
+    return collector.clips, dict(kits=kits_used, holdout_kits=sorted(holdout), skipped=collector.skipped)
 
 
 def split(clips, val_fraction, seed):

@@ -15,7 +15,7 @@ import sys
 import numpy as np
 
 import fastdrum
-from fastdrum import FastDrumError
+from fastdrum import FastDrumError, _io
 
 __all__ = ["sanity_check", "render", "main"]
 
@@ -52,15 +52,9 @@ def _dilations_text(dilations):
     return str(d)
 
 
-def render(model, name, check=None, note=None):
-    m = model.meta
-    cfg = m.get("config", {})
-    lines = [f"# `{name}` model card", ""]
+def _config_lines(model):
     rf = model.receptive_field
-    lines += [
-        f"An unconditional WaveNet that generates **{m.get('instrument')}** one-shots "
-        f"({model.sample_rate} Hz, {model.duration} s clips), in fastdrum model format 1.",
-        "",
+    return [
         "## Configuration",
         "",
         "| | |", "|---|---|",
@@ -75,15 +69,19 @@ def render(model, name, check=None, note=None):
         f"| cost per generated sample | {model.flops_per_sample:,} FLOPs |",
         f"| primers | {None if model.primers is None else model.primers.shape} (first codes of each training clip) |",
         "",
-        "## Data",
-        "",
     ]
-    data = m.get("data", [])
+
+
+def _data_lines(model):
+    m = model.meta
+    cfg = m.get("config", {})
     counts = collections.defaultdict(lambda: collections.Counter())
-    for e in data:
+    for e in m.get("data", []):
         counts[e.get("kit") or "(folder)"][e.get("split")] += 1
     lic = m.get("kits", {})
-    lines += [
+    lines = [
+        "## Data",
+        "",
         f"{sum(c['train'] for c in counts.values())} training and {sum(c['val'] for c in counts.values())} "
         f"validation clips (whole instruments held out for validation), from Debian's `hydrogen-drumkits` "
         "and `hydrogen-data` kits. Licences as recorded by Debian's copyright files "
@@ -91,9 +89,9 @@ def render(model, name, check=None, note=None):
         "",
         "| kit | licence | training clips | validation clips |", "|---|---|---|---|",
     ]
-    for kit in sorted(counts):
-        lines.append(f"| {kit} | {lic.get(kit, 'unknown')} | {counts[kit]['train']} | {counts[kit]['val']} |")
-    lines += [
+    lines += [f"| {kit} | {lic.get(kit, 'unknown')} | {counts[kit]['train']} | {counts[kit]['val']} |"
+              for kit in sorted(counts)]
+    return lines + [
         "",
         f"- Kits held out of training entirely (for evaluation): {', '.join(m.get('holdout_kits', [])) or 'none'}.",
         f"- Manifest SHA-256: `{m.get('manifest_sha256')}`; every file with its SHA-256, kit, licence and "
@@ -106,34 +104,52 @@ def render(model, name, check=None, note=None):
             f"semitones by resampling ({cfg.get('pitch_steps')} versions)."
             if cfg.get("gain_db") or cfg.get("pitch_semitones") else "none."),
         "",
+    ]
+
+
+def _training_lines(meta):
+    cfg, losses, trainer = meta.get("config", {}), meta.get("losses", {}), meta.get("trainer", {})
+    return [
         "## Training",
         "",
         "| | |", "|---|---|",
-        f"| steps trained | {m.get('steps_trained')} (batch {cfg.get('batch_size')} clips, Adam lr "
+        f"| steps trained | {meta.get('steps_trained')} (batch {cfg.get('batch_size')} clips, Adam lr "
         f"{cfg.get('learning_rate')}, gradient clip {cfg.get('clipnorm')}) |",
-        f"| exported weights | step {m.get('steps')}"
-        f"{' (best validation loss)' if m.get('losses', {}).get('val_best') is not None else ''} |",
-        f"| stopped by | {m.get('stop_reason')} |",
-        f"| training loss (last {cfg.get('log_every')} steps) | {m.get('losses', {}).get('train')} nats |",
-        f"| validation loss, best | {m.get('losses', {}).get('val_best')} nats |",
-        f"| validation loss, last | {m.get('losses', {}).get('val_last')} nats |",
-        f"| training time | {m.get('training_seconds', 0) / 60:.1f} min on 2 shared CPU cores |",
-        f"| trainer | fastdrum {m.get('trainer', {}).get('fastdrum')}, TensorFlow "
-        f"{m.get('trainer', {}).get('tensorflow')}, Keras {m.get('trainer', {}).get('keras')} |",
+        f"| exported weights | step {meta.get('steps')}"
+        f"{' (best validation loss)' if losses.get('val_best') is not None else ''} |",
+        f"| stopped by | {meta.get('stop_reason')} |",
+        f"| training loss (last {cfg.get('log_every')} steps) | {losses.get('train')} nats |",
+        f"| validation loss, best | {losses.get('val_best')} nats |",
+        f"| validation loss, last | {losses.get('val_last')} nats |",
+        f"| training time | {meta.get('training_seconds', 0) / 60:.1f} min on 2 shared CPU cores |",
+        f"| trainer | fastdrum {trainer.get('fastdrum')}, TensorFlow "
+        f"{trainer.get('tensorflow')}, Keras {trainer.get('keras')} |",
         f"| seed | {cfg.get('seed')} |",
         "",
     ]
+
+
+def _check_lines(check):
+    return [
+        "## Sanity check",
+        "",
+        f"{check['n']} clips of {check['duration']} s, seed {check['seed']}, backend `{check['backend']}`: "
+        f"all finite: {check['finite']}; peaks {check['peaks']}; RMS per quarter of each clip "
+        f"{check['quarter_rms']}; last quarter's RMS below half the first's: {check['decays']}.",
+        "",
+    ]
+
+
+def render(model, name, check=None, note=None):
+    """The model card of `model` (Markdown): configuration, data, training, notes and sanity check."""
+    lines = [f"# `{name}` model card", "",
+             f"An unconditional WaveNet that generates **{model.meta.get('instrument')}** one-shots "
+             f"({model.sample_rate} Hz, {model.duration} s clips), in fastdrum model format 1.", ""]
+    lines += _config_lines(model) + _data_lines(model) + _training_lines(model.meta)
     if note:
         lines += ["## Notes", "", note, ""]
     if check is not None:
-        lines += [
-            "## Sanity check",
-            "",
-            f"{check['n']} clips of {check['duration']} s, seed {check['seed']}, backend `{check['backend']}`: "
-            f"all finite: {check['finite']}; peaks {check['peaks']}; RMS per quarter of each clip "
-            f"{check['quarter_rms']}; last quarter's RMS below half the first's: {check['decays']}.",
-            "",
-        ]
+        lines += _check_lines(check)
     lines += [
         "## Evaluation",
         "",
@@ -162,10 +178,9 @@ def main(argv=None):
     name = os.path.splitext(os.path.basename(args.model))[0]
     out = args.out or os.path.splitext(args.model)[0] + ".md"
     text = render(model, name, check, args.note)
-    tmp = out + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, out)
+    with _io.atomic_file(out, overwrite=True) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
     print(out)
     if check is not None:
         print(f"sanity: finite={check['finite']} peaks={check['peaks']} decays={check['decays']}")

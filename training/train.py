@@ -9,9 +9,15 @@ Checkpoints go to ``--run-dir`` (default ``runs/<out name>``) every
 ``--checkpoint-every`` steps; rerun the same command with ``--resume`` after a
 kill to continue from the last checkpoint. TensorBoard scalars (loss,
 val_loss, steps_per_sec) are written to ``<run-dir>/tb``.
+
+``--strategy mirrored`` trains on several GPUs (or ``--cpu-devices N`` parts of
+the CPU) of one machine, ``--strategy multiworker`` on several machines named
+by ``TF_CONFIG`` (:mod:`training.distribute`, docs/scale-out.md); the exported
+model is the same file either way.
 """
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -23,8 +29,10 @@ import time
 import numpy as np
 
 from fastdrum import FastDrumError, __version__ as fastdrum_version
+from fastdrum import _io
 
 from . import data as data_mod
+from . import distribute
 from . import voices as voices_mod
 from .batches import TrainingSet
 from .errors import ConfigError, DivergedError, ResumeError
@@ -33,7 +41,8 @@ __all__ = ["main", "train", "parse_dilations", "build_parser", "TrainResult"]
 
 #: Options that may change between a run and its resumption.
 RESUMABLE_CHANGES = {"steps", "resume", "out", "run_dir", "log_every", "checkpoint_every", "patience",
-                     "loss_threshold", "eval_every", "snapshot_every", "from_snapshot"}
+                     "loss_threshold", "eval_every", "snapshot_every", "from_snapshot", "strategy",
+                     "cpu_devices"}
 
 
 def parse_dilations(text):
@@ -146,6 +155,11 @@ def build_parser():
     t.add_argument("--primers", type=int, default=32, help="codes of each training clip stored as primers")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--no-xla", dest="xla", action="store_false", help="disable jit_compile (XLA)")
+    t.add_argument("--strategy", choices=distribute.STRATEGIES, default="default",
+                   help="tf.distribute: none, MirroredStrategy (this machine's GPUs or --cpu-devices), or "
+                        "MultiWorkerMirroredStrategy (the workers of TF_CONFIG); --batch-size is the global batch")
+    t.add_argument("--cpu-devices", type=int, default=0, metavar="N",
+                   help="with --strategy mirrored and no GPU: split the CPU into N logical devices (0: one)")
     t.add_argument("--log-every", type=int, default=10, help="steps between progress lines")
     return p
 
@@ -187,6 +201,7 @@ def _check_args(a):
         raise ConfigError(f"--embedding-size must lie in [1, 1024], got {a.embedding_size!r}")
     if not a.out.endswith(".npz"):
         raise ConfigError(f"--out must name a .npz file, got {a.out!r}")
+    distribute.check_strategy_args(a.strategy, a.cpu_devices)
 
 
 class TrainResult(dict):
@@ -203,19 +218,17 @@ def _fmt_time(s):
 
 
 def _write_json(path, obj):
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    with _io.atomic_file(path, overwrite=True) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(obj, f, indent=1, sort_keys=True)
 
 
 def _snapshot(net, path):
     """The net's weights as plain arrays (format-1 names, plus voice_emb/cond_w) in `path`."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + f".{os.getpid()}.tmp"
-    with open(tmp, "wb") as f:
-        np.savez(f, **net.format1_weights(), **net.conditioning_weights())
-    os.replace(tmp, path)
+    with _io.atomic_file(path, overwrite=True) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **net.format1_weights(), **net.conditioning_weights())
 
 
 def _durations(text):
@@ -306,10 +319,14 @@ def _meta(args, config, cfg, dataset, voices, *, exported_step, steps_done, stop
     return meta
 
 
-def _open_run_dir(args, config, manifest):
-    """Create or check the run dir: a resume must keep every option outside RESUMABLE_CHANGES and the data."""
+def _open_run_dir(args, config, manifest, *, write=True):
+    """Create or check the run dir: a resume must keep every option outside RESUMABLE_CHANGES and the data.
+
+    Only the chief (`write`) creates it and records the run's config and manifest; another worker checks.
+    """
     run_dir = args.run_dir or os.path.join("runs", os.path.splitext(os.path.basename(args.out))[0])
-    os.makedirs(run_dir, exist_ok=True)
+    if write:
+        os.makedirs(run_dir, exist_ok=True)
     ckpt_dir = os.path.join(run_dir, "ckpt")
     config_path = os.path.join(run_dir, "config.json")
     has_ckpt = os.path.isdir(ckpt_dir) and any(f.startswith("ckpt-") for f in os.listdir(ckpt_dir))
@@ -328,16 +345,329 @@ def _open_run_dir(args, config, manifest):
                                   f"{saved['config'].get(k)!r}, now {config.get(k)!r}")
         if saved["manifest_sha256"] != manifest["sha256"]:
             raise ResumeError(f"cannot resume {run_dir!r}: the training data changed (manifest hash)")
-    _write_json(config_path, {"config": config, "manifest_sha256": manifest["sha256"]})
-    _write_json(os.path.join(run_dir, "manifest.json"), manifest)
+    if write:
+        _write_json(config_path, {"config": config, "manifest_sha256": manifest["sha256"]})
+        _write_json(os.path.join(run_dir, "manifest.json"), manifest)
     return run_dir
 
 
+class _State:
+    """The run's counters and best weights: saved in every checkpoint beside the model and optimizer."""
+
+    def __init__(self, tf, variables):
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self.best_val = tf.Variable(np.inf, dtype=tf.float64, trainable=False, name="best_val")
+        self.best_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="best_step")
+        self.bad_evals = tf.Variable(0, dtype=tf.int64, trainable=False, name="bad_evals")
+        self.last_val = tf.Variable(np.nan, dtype=tf.float64, trainable=False, name="last_val")
+        self.elapsed = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="elapsed")
+        self.best_weights = [tf.Variable(v.numpy(), trainable=False) for v in variables]
+
+    def checkpoint(self, tf, net, optimizer):
+        """A ``tf.train.Checkpoint`` of everything a resumed run needs (the keys of every earlier run)."""
+        return tf.train.Checkpoint(model=net, optimizer=optimizer, step=self.step, best_val=self.best_val,
+                                   best_step=self.best_step, bad_evals=self.bad_evals, last_val=self.last_val,
+                                   elapsed=self.elapsed, best_weights=self.best_weights)
+
+
+class _Scalars:
+    """TensorBoard scalars in ``<run-dir>/tb`` (the chief's; other workers write nothing)."""
+
+    def __init__(self, tf, run_dir, chief):
+        from tensorflow.core.framework import summary_pb2
+
+        self.tf = tf
+        self.writer = (tf.summary.create_file_writer(os.path.join(run_dir, "tb")) if chief
+                       else tf.summary.create_noop_writer())
+        # tf.summary.scalar lives in the tensorboard package; tf.summary.write with the
+        # scalars plugin's metadata writes the same event without that dependency.
+        self.meta = summary_pb2.SummaryMetadata(data_class=summary_pb2.DATA_CLASS_SCALAR)
+        self.meta.plugin_data.plugin_name = "scalars"
+
+    def __call__(self, tag, value, step):
+        with self.writer.as_default():
+            self.tf.summary.write(tag, self.tf.constant(value, self.tf.float32), step=step, metadata=self.meta)
+
+    def flush(self):
+        self.writer.flush()
+
+
+def _masked_nll_sum(tf, net, conditioned, codes, voice_ids, mask):
+    """Sum over the batch of each counted position's negative log-likelihood (nats)."""
+    logits = net(codes[:, :-1], voice_ids if conditioned else None)
+    nll = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=codes[:, 1:], logits=logits)
+    return tf.reduce_sum(nll * mask)
+
+
+def _make_steps(tf, net, optimizer, strategy, *, conditioned, xla, clipnorm):
+    """``(train_step(batch, stop) -> (loss, stop_any), val_step(batch) -> loss)`` for `strategy` (None: none).
+
+    Without a strategy one XLA-compiled function computes and applies the gradient. Under one, XLA
+    compiles each replica's gradient; the sum across replicas and the update run outside it, and
+    validation (the whole validation batch, on every worker alike) runs without XLA.
+    """
+    variables = net.trainable_variables
+
+    def gradients(codes, voice_ids, mask, norm):
+        with tf.GradientTape() as tape:
+            loss = _masked_nll_sum(tf, net, conditioned, codes, voice_ids, mask) / norm
+        grads = tape.gradient(loss, variables)
+        # The last layer's residual output feeds nothing: a zero gradient, not None.
+        return loss, [tf.zeros(v.shape, v.dtype) if g is None else g for g, v in zip(grads, variables)]
+
+    @tf.function(jit_compile=xla and strategy is None)
+    def val_loss(codes, voice_ids, mask):
+        return _masked_nll_sum(tf, net, conditioned, codes, voice_ids, mask) / tf.reduce_sum(mask)
+
+    def val_step(batch):
+        return float(val_loss(tf.constant(batch.codes), tf.constant(batch.voices), tf.constant(batch.mask)))
+
+    if strategy is None:
+        @tf.function(jit_compile=xla, reduce_retracing=True)
+        def step(codes, voice_ids, mask):
+            loss, grads = gradients(codes, voice_ids, mask, tf.reduce_sum(mask))
+            optimizer.apply_gradients(zip(grads, variables))
+            return loss
+
+        def train_step(batch, stop):
+            return float(step(tf.constant(batch.codes), tf.constant(batch.voices), tf.constant(batch.mask))), stop
+        return train_step, val_step
+    return _make_replica_step(tf, strategy, optimizer, variables, tf.function(gradients, jit_compile=xla),
+                              clipnorm), val_step
+
+
+def _make_replica_step(tf, strategy, optimizer, variables, gradients, clipnorm):
+    """The distributed ``train_step``: each replica's gradient, summed over replicas, clipped, applied."""
+    SUM = tf.distribute.ReduceOp.SUM
+
+    def replica_step(codes, voice_ids, mask, norm, stop):
+        loss, grads = gradients(codes, voice_ids, mask, norm)
+        ctx = tf.distribute.get_replica_context()
+        # Keras clips each replica's gradient before it sums them; the global norm is the norm of the
+        # sum. So sum here, clip, and hand the optimizer 1/N of it: its own sum makes it whole again.
+        grads = ctx.all_reduce(SUM, grads)
+        if clipnorm > 0:
+            grads, _ = tf.clip_by_global_norm(grads, clipnorm)
+        optimizer.apply_gradients(zip([g / ctx.num_replicas_in_sync for g in grads], variables))
+        return loss, stop
+
+    @tf.function(reduce_retracing=True)
+    def step(inputs):
+        loss, stop = strategy.run(replica_step, args=inputs)
+        return strategy.reduce(SUM, loss, axis=None), strategy.reduce(SUM, stop, axis=None)
+
+    def train_step(batch, stop):
+        loss, stop_any = step(distribute.distribute_batch(strategy, batch, stop))
+        return float(loss), float(stop_any) > 0
+    return train_step
+
+
+@contextlib.contextmanager
+def _sigterm_requests():
+    """A list that SIGTERM appends to while the block runs (in the main thread): a graceful stop."""
+    requests = []
+    if threading.current_thread() is not threading.main_thread():
+        yield requests
+        return
+    old = signal.signal(signal.SIGTERM, lambda signum, frame: requests.append(signum))
+    try:
+        yield requests
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+class _Progress:
+    """Training losses since the last progress line, and the rate in steps/s."""
+
+    def __init__(self, args, start_step):
+        self.args, self.recent, self.last_mean, self.rate = args, [], float("nan"), float("nan")
+        self.t_start = self.t_log = time.perf_counter()
+        self.s_log, self.first = start_step, True
+
+    def add(self, s, loss):
+        self.recent.append(loss)
+        if self.first:
+            self.first, now = False, time.perf_counter()
+            _log(f"first step (step {s}) done (tracing and XLA compilation {now - self.t_start:.1f} s)")
+            self.t_log, self.s_log = now, s
+
+    def line(self, s, state):
+        """Close the interval ending at step `s`: its mean loss, logged with the validation figures."""
+        now = time.perf_counter()
+        if s > self.s_log:
+            self.rate = (s - self.s_log) / (now - self.t_log)
+        mean = self.last_mean = float(np.mean(self.recent))
+        rate, steps = self.rate, self.args.steps
+        left = (steps - s) / rate if rate > 0 else float("nan")
+        _log(f"step {s}/{steps} loss {mean:.4f} val {float(state.last_val):.4f} "
+             f"(best {float(state.best_val):.4f} @ {int(state.best_step)}) {rate:.2f} steps/s "
+             f"{1000 / rate / 60 if rate > 0 else float('nan'):.1f} min/1000 steps, "
+             f"left {_fmt_time(left) if math.isfinite(left) else '?'}")
+        self.t_log, self.s_log, self.recent = now, s, []
+        return mean
+
+    def final_loss(self):
+        return float(np.mean(self.recent)) if self.recent else self.last_mean
+
+
+class _Trainer:
+    """One run's TensorFlow side: net, optimizer, counters, checkpoints, and the loop that trains them."""
+
+    def __init__(self, args, cfg, trainset, voices, *, strategy, run_dir, chief):
+        import keras
+        import tensorflow as tf
+
+        from .network import WaveNet
+
+        self.args, self.tf, self.trainset, self.voices, self.run_dir = args, tf, trainset, voices, run_dir
+        self.strategy, self.chief = strategy, chief
+        distributed = args.strategy != "default"
+        keras.utils.set_random_seed(args.seed)
+        with strategy.scope():
+            self.net = WaveNet(cfg, n_voices=len(voices), embedding_size=args.embedding_size)
+            # Under a strategy the step clips the replicas' summed gradient itself (_make_replica_step).
+            clip = {"global_clipnorm": args.clipnorm} if args.clipnorm > 0 and not distributed else {}
+            self.optimizer = keras.optimizers.Adam(args.learning_rate, **clip)
+            self.optimizer.build(self.net.trainable_variables)
+        self.variables = self.net.trainable_variables
+        self.state = _State(tf, self.variables)
+        self.checkpoints = distribute.CheckpointWriter(self.state.checkpoint(tf, self.net, self.optimizer),
+                                                       os.path.join(run_dir, "ckpt"), chief=chief)
+        self.train_step, self.val_step = _make_steps(
+            tf, self.net, self.optimizer, strategy if distributed else None, conditioned=bool(voices),
+            xla=args.xla, clipnorm=args.clipnorm)
+        self.scalar = _Scalars(tf, run_dir, chief)
+        self.val = trainset.validation()
+
+    def restore(self):
+        """Continue from the run's last checkpoint under --resume (under any strategy)."""
+        if not self.args.resume:
+            return
+        latest = self.checkpoints.restore()
+        if latest:
+            _log(f"resumed from checkpoint {latest} at step {int(self.state.step)}")
+        else:
+            _log(f"--resume: no checkpoint in {self.checkpoints.ckpt_dir!r} yet, starting at step 0")
+
+    def evaluate(self):
+        """Validation loss of the current weights; keep them if they are the best so far."""
+        st = self.state
+        v = self.val_step(self.val)
+        st.last_val.assign(v)
+        if v < float(st.best_val):
+            st.best_val.assign(v)
+            st.best_step.assign(int(st.step))
+            st.bad_evals.assign(0)
+            for bw, w in zip(st.best_weights, self.variables):
+                bw.assign(w)
+        else:
+            st.bad_evals.assign_add(1)
+        self.scalar("val_loss", v, int(st.step))
+        return v
+
+    def _patience_spent(self):
+        a, st = self.args, self.state
+        if a.patience and self.val is not None and int(st.bad_evals) >= a.patience:
+            return (f"early stopping: no validation improvement in {a.patience} evaluations "
+                    f"(best {float(st.best_val):.4f} at step {int(st.best_step)})")
+        return None
+
+    def _after_step(self, s, progress):
+        """Validation, progress line, checkpoint and snapshot due at step `s`; a stop reason or None."""
+        a, reason = self.args, None
+        if s % a.eval_every == 0 and self.val is not None:
+            self.evaluate()
+        if s % a.log_every == 0 or s == a.steps:
+            mean = progress.line(s, self.state)
+            self.scalar("loss", mean, s)
+            if math.isfinite(progress.rate):
+                self.scalar("steps_per_sec", progress.rate, s)
+            if a.loss_threshold > 0 and mean < a.loss_threshold:
+                reason = f"training loss {mean:.4f} < threshold {a.loss_threshold}"
+        if s % a.checkpoint_every == 0:
+            self.checkpoints.save(s)
+        if self.chief and a.snapshot_every and s % a.snapshot_every == 0:
+            _snapshot(self.net, os.path.join(self.run_dir, "snapshots", f"step-{s:06d}.npz"))
+        return reason
+
+    def loop(self, progress):
+        """Train to the step budget, early stopping, the loss threshold or SIGTERM; the stop reason."""
+        a, st = self.args, self.state
+        elapsed0, t0 = float(st.elapsed.numpy()), time.perf_counter()
+        with _sigterm_requests() as sigterm:
+            while int(st.step) < a.steps:
+                reason = self._patience_spent()
+                if reason:
+                    return reason
+                s = int(st.step)
+                rng = np.random.default_rng([a.seed, s])    # a function of (seed, step): resumes repeat exactly
+                batch = self.trainset.batch(rng, a.batch_size, gain_db=a.gain_db)
+                loss, stop = self.train_step(batch, bool(sigterm))
+                if not math.isfinite(loss):
+                    raise DivergedError(f"training loss became {loss} at step {s + 1}")
+                st.step.assign_add(1)
+                progress.add(s + 1, loss)
+                st.elapsed.assign(elapsed0 + time.perf_counter() - t0)
+                reason = self._after_step(s + 1, progress)
+                if stop:     # any worker's SIGTERM: every worker stops after this same step
+                    return f"stopped by SIGTERM at step {s + 1}"
+                if reason:
+                    return reason
+        return "step budget"
+
+    def finish(self):
+        """Validate the last weights if not yet done; checkpoint (unless exporting a snapshot)."""
+        st = self.state
+        if self.val is not None and (int(st.step) % self.args.eval_every or not math.isfinite(float(st.last_val))):
+            self.evaluate()
+        if not self.args.from_snapshot:          # an export of a snapshot leaves the run as it is
+            self.checkpoints.save(int(st.step))
+        self.scalar.flush()
+
+    def exported_weights(self, stop_reason):
+        """Load the weights to export into the net: a snapshot's, the best validation's, or the last."""
+        a, st = self.args, self.state
+        if a.from_snapshot:
+            snap = os.path.join(self.run_dir, "snapshots", f"step-{a.from_snapshot:06d}.npz")
+            if not os.path.isfile(snap):
+                raise ResumeError(f"no snapshot {snap!r} (--snapshot-every writes them while a run trains)")
+            with np.load(snap, allow_pickle=False) as z:
+                self.net.set_weights_from({k: z[k] for k in z.files})
+            return a.from_snapshot, f"exported from snapshot of step {a.from_snapshot}"
+        if self.val is not None and int(st.best_step) > 0:
+            for w, bw in zip(self.variables, st.best_weights):
+                w.assign(bw)
+            return int(st.best_step), stop_reason
+        return int(st.step), stop_reason
+
+
+def _log_data(args, cfg, dataset, trainset, voices):
+    _log(f"data: {len(dataset.train)} training and {len(dataset.val)} validation clips of "
+         f"{args.instrument or ','.join(voices)!r} (per voice {dict(zip(voices or [args.instrument], trainset.n_clips))}) "
+         f"from {len(dataset.manifest['kits'])} kit(s), {len(args.sf2)} SF2 file(s) and {len(args.data)} folder(s); "
+         f"held out kits {dataset.manifest['holdout_kits']}; {trainset.n_shift} pitch version(s); "
+         f"window {trainset.crop} samples, receptive field {cfg.receptive_field}")
+
+
+def _check_replicas(args, strategy):
+    n = distribute.replicas(strategy)
+    if args.batch_size % n:
+        raise ConfigError(f"--batch-size {args.batch_size} must be a multiple of the {n} replicas of "
+                          f"--strategy {args.strategy} (each replica takes an equal share of the batch)")
+    _log(f"strategy {args.strategy}: {n} replica(s) of {args.batch_size // n} clip(s) each"
+         + ("" if distribute.is_chief(strategy) else " (not the chief: the run dir is the chief's)"))
+
+
 def train(args):
-    """Train and export as `args` (the parsed command line) says; returns a :class:`TrainResult`."""
+    """Train and export as `args` (the parsed command line) says; returns a :class:`TrainResult`.
+
+    Under a strategy whose process is not the chief, nothing is exported (``path`` is None).
+    """
     _check_args(args)
     dilations = parse_dilations(args.dilations)
-    from .network import WaveNetConfig  # imports TensorFlow
+    strategy = distribute.make_strategy(args.strategy, args.cpu_devices)   # before any other TF op
+    _check_replicas(args, strategy)
+    from .network import WaveNetConfig
 
     cfg = WaveNetConfig(quantization_channels=args.quantization_channels,
                         residual_channels=args.residual_channels, dilation_channels=args.dilation_channels,
@@ -345,185 +675,44 @@ def train(args):
     dataset, trainset, voices = _prepare_data(args, cfg)
     config = {k: v for k, v in sorted(vars(args).items())}
     config["dilations"] = dilations
-    run_dir = _open_run_dir(args, config, dataset.manifest)
-    ckpt_dir = os.path.join(run_dir, "ckpt")
-    primers, primer_voices = trainset.primers(args.primers)
-    val = trainset.validation()
-    _log(f"data: {len(dataset.train)} training and {len(dataset.val)} validation clips of "
-         f"{args.instrument or ','.join(voices)!r} (per voice {dict(zip(voices or [args.instrument], trainset.n_clips))}) "
-         f"from {len(dataset.manifest['kits'])} kit(s), {len(args.sf2)} SF2 file(s) and {len(args.data)} folder(s); "
-         f"held out kits {dataset.manifest['holdout_kits']}; {trainset.n_shift} pitch version(s); "
-         f"window {trainset.crop} samples, receptive field {cfg.receptive_field}")
+    chief = distribute.is_chief(strategy)
+    run_dir = _open_run_dir(args, config, dataset.manifest, write=chief)
+    _log_data(args, cfg, dataset, trainset, voices)
+    trainer = _Trainer(args, cfg, trainset, voices, strategy=strategy, run_dir=run_dir, chief=chief)
+    with trainer.checkpoints:
+        trainer.restore()
+        progress = _Progress(args, int(trainer.state.step))
+        stop_reason = "step budget" if args.from_snapshot else trainer.loop(progress)
+        trainer.finish()
+    steps_done = int(trainer.state.step)
+    _log(f"stopped at step {steps_done}: {stop_reason}")
+    exported_step, stop_reason = trainer.exported_weights(stop_reason)
+    return _export(args, config, cfg, dataset, voices, trainer, progress, steps_done=steps_done,
+                   exported_step=exported_step, stop_reason=stop_reason)
 
+
+def _export(args, config, cfg, dataset, voices, trainer, progress, *, steps_done, exported_step, stop_reason):
+    """The model of the net's weights (format 1, or 2 with voices or pre-emphasis), written by the chief."""
     import keras
     import tensorflow as tf
 
-    from .network import WaveNet, export_model, to_fastdrum_model
+    from .network import export_model, to_fastdrum_model
 
-    keras.utils.set_random_seed(args.seed)
-    net = WaveNet(cfg, n_voices=len(voices), embedding_size=args.embedding_size)
-    opt_kwargs = {"global_clipnorm": args.clipnorm} if args.clipnorm > 0 else {}
-    optimizer = keras.optimizers.Adam(args.learning_rate, **opt_kwargs)
-    optimizer.build(net.trainable_variables)
-    variables = net.trainable_variables
-
-    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-    best_val = tf.Variable(np.inf, dtype=tf.float64, trainable=False, name="best_val")
-    best_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="best_step")
-    bad_evals = tf.Variable(0, dtype=tf.int64, trainable=False, name="bad_evals")
-    last_val = tf.Variable(np.nan, dtype=tf.float64, trainable=False, name="last_val")
-    elapsed = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="elapsed")
-    best_weights = [tf.Variable(v.numpy(), trainable=False) for v in variables]
-    ckpt = tf.train.Checkpoint(model=net, optimizer=optimizer, step=step, best_val=best_val,
-                               best_step=best_step, bad_evals=bad_evals, last_val=last_val,
-                               elapsed=elapsed, best_weights=best_weights)
-    manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=2)
-    if args.resume and manager.latest_checkpoint:
-        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        _log(f"resumed from checkpoint {manager.latest_checkpoint} at step {int(step)}")
-    elif args.resume:
-        _log(f"--resume: no checkpoint in {ckpt_dir!r} yet, starting at step 0")
-
-    def loss_fn(codes, voice_ids, mask):
-        logits = net(codes[:, :-1], voice_ids if voices else None)
-        nll = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=codes[:, 1:], logits=logits)
-        return tf.reduce_sum(nll * mask) / tf.reduce_sum(mask)
-
-    @tf.function(jit_compile=args.xla, reduce_retracing=True)
-    def train_step(codes, voice_ids, mask):
-        with tf.GradientTape() as tape:
-            loss = loss_fn(codes, voice_ids, mask)
-        grads = tape.gradient(loss, variables)
-        # The last layer's residual output feeds nothing: a zero gradient, not None.
-        grads = [tf.zeros(v.shape, v.dtype) if g is None else g for g, v in zip(grads, variables)]
-        optimizer.apply_gradients(zip(grads, variables))
-        return loss
-
-    @tf.function(jit_compile=args.xla)
-    def val_step(codes, voice_ids, mask):
-        return loss_fn(codes, voice_ids, mask)
-
-    writer = tf.summary.create_file_writer(os.path.join(run_dir, "tb"))
-    from tensorflow.core.framework import summary_pb2
-
-    # tf.summary.scalar lives in the tensorboard package; tf.summary.write with the
-    # scalars plugin's metadata writes the same event without that dependency.
-    scalar_meta = summary_pb2.SummaryMetadata(data_class=summary_pb2.DATA_CLASS_SCALAR)
-    scalar_meta.plugin_data.plugin_name = "scalars"
-
-    def scalar(tag, value, s):
-        with writer.as_default():
-            tf.summary.write(tag, tf.constant(value, tf.float32), step=s, metadata=scalar_meta)
-    B = args.batch_size
-    recent, stop_reason, last_mean = [], "step budget", float("nan")
-    t_log, s_log = time.perf_counter(), int(step)
-    t_start = time.perf_counter()
-    elapsed0 = float(elapsed.numpy())
-    first_step_at = None
-    rate = float("nan")
-
-    def evaluate():
-        v = float(val_step(tf.constant(val.codes), tf.constant(val.voices), tf.constant(val.mask)))
-        last_val.assign(v)
-        if v < float(best_val):
-            best_val.assign(v)
-            best_step.assign(int(step))
-            bad_evals.assign(0)
-            for bw, w in zip(best_weights, variables):
-                bw.assign(w)
-        else:
-            bad_evals.assign_add(1)
-        scalar("val_loss", v, int(step))
-        return v
-
-    # SIGTERM stops a run gracefully: it finishes the step, checkpoints and exports the best weights.
-    stop_signal = []
-    old_handler = None
-    if threading.current_thread() is threading.main_thread():
-        old_handler = signal.signal(signal.SIGTERM, lambda signum, frame: stop_signal.append(signum))
-    try:
-        while int(step) < args.steps and not args.from_snapshot:
-            if args.patience and val is not None and int(bad_evals) >= args.patience:
-                stop_reason = (f"early stopping: no validation improvement in {args.patience} evaluations "
-                               f"(best {float(best_val):.4f} at step {int(best_step)})")
-                break
-            if stop_signal:
-                stop_reason = f"stopped by SIGTERM at step {int(step)}"
-                break
-            s = int(step)
-            rng = np.random.default_rng([args.seed, s])    # a function of (seed, step): resumes repeat exactly
-            batch = trainset.batch(rng, B, gain_db=args.gain_db)
-            loss = float(train_step(tf.constant(batch.codes), tf.constant(batch.voices), tf.constant(batch.mask)))
-            if not math.isfinite(loss):
-                raise DivergedError(f"training loss became {loss} at step {s + 1}")
-            step.assign_add(1)
-            s += 1
-            recent.append(loss)
-            if first_step_at is None:
-                first_step_at = time.perf_counter()
-                _log(f"step 1 done (tracing and XLA compilation {first_step_at - t_start:.1f} s)")
-                t_log, s_log = first_step_at, s
-            elapsed.assign(elapsed0 + time.perf_counter() - t_start)
-            if s % args.eval_every == 0 and val is not None:
-                evaluate()
-            if s % args.log_every == 0 or s == args.steps:
-                now = time.perf_counter()
-                if s > s_log:
-                    rate = (s - s_log) / (now - t_log)
-                mean = last_mean = float(np.mean(recent))
-                scalar("loss", mean, s)
-                if math.isfinite(rate):
-                    scalar("steps_per_sec", rate, s)
-                left = (args.steps - s) / rate if rate > 0 else float("nan")
-                _log(f"step {s}/{args.steps} loss {mean:.4f} val {float(last_val):.4f} "
-                     f"(best {float(best_val):.4f} @ {int(best_step)}) {rate:.2f} steps/s "
-                     f"{1000 / rate / 60 if rate > 0 else float('nan'):.1f} min/1000 steps, "
-                     f"left {_fmt_time(left) if math.isfinite(left) else '?'}")
-                t_log, s_log = now, s
-                if args.loss_threshold > 0 and mean < args.loss_threshold:
-                    stop_reason = f"training loss {mean:.4f} < threshold {args.loss_threshold}"
-                    recent = []
-                    break
-                recent = []
-            if s % args.checkpoint_every == 0:
-                manager.save(checkpoint_number=s)
-            if args.snapshot_every and s % args.snapshot_every == 0:
-                _snapshot(net, os.path.join(run_dir, "snapshots", f"step-{s:06d}.npz"))
-    finally:
-        if old_handler is not None:
-            signal.signal(signal.SIGTERM, old_handler)
-    if val is not None and (int(step) % args.eval_every or not math.isfinite(float(last_val))):
-        evaluate()
-    final_train_loss = float(np.mean(recent)) if recent else last_mean
-    if not args.from_snapshot:          # an export of a snapshot leaves the run as it is
-        manager.save(checkpoint_number=int(step))
-    writer.flush()
-    steps_done = int(step)
-    _log(f"stopped at step {steps_done}: {stop_reason}")
-
-    exported_step = steps_done
-    if args.from_snapshot:
-        snap = os.path.join(run_dir, "snapshots", f"step-{args.from_snapshot:06d}.npz")
-        if not os.path.isfile(snap):
-            raise ResumeError(f"no snapshot {snap!r} (--snapshot-every writes them while a run trains)")
-        with np.load(snap, allow_pickle=False) as z:
-            net.set_weights_from({k: z[k] for k in z.files})
-        exported_step, stop_reason = args.from_snapshot, f"exported from snapshot of step {args.from_snapshot}"
-    elif val is not None and int(best_step) > 0:
-        for w, bw in zip(variables, best_weights):
-            w.assign(bw)
-        exported_step = int(best_step)
+    st = trainer.state
+    primers, primer_voices = trainer.trainset.primers(args.primers)
     meta = _meta(args, config, cfg, dataset, voices, exported_step=exported_step, steps_done=steps_done,
-                 stop_reason=stop_reason, train_loss=final_train_loss, val_best=float(best_val),
-                 val_last=float(last_val), seconds=float(elapsed.numpy()),
-                 trainer=dict(fastdrum=fastdrum_version, tensorflow=tf.__version__, keras=keras.__version__))
-    model = to_fastdrum_model(net, sample_rate=args.sample_rate, primers=primers, meta=meta,
+                 stop_reason=stop_reason, train_loss=progress.final_loss(), val_best=float(st.best_val),
+                 val_last=float(st.last_val), seconds=float(st.elapsed.numpy()),
+                 trainer=dict(fastdrum=fastdrum_version, tensorflow=tf.__version__, keras=keras.__version__,
+                              strategy=args.strategy, replicas=distribute.replicas(trainer.strategy)))
+    model = to_fastdrum_model(trainer.net, sample_rate=args.sample_rate, primers=primers, meta=meta,
                               preemphasis=args.preemphasis, voices=voices, primer_voices=primer_voices)
-    path = export_model(model, args.out)
-    _log(f"exported {path} (weights of step {exported_step}; train loss {meta['losses']['train']}, "
-         f"best val loss {meta['losses']['val_best']})")
-    return TrainResult(model=model, net=net, path=path, steps=steps_done, exported_step=exported_step,
-                       steps_per_sec=rate, stop_reason=stop_reason, meta=meta, run_dir=run_dir)
+    path = export_model(model, args.out) if trainer.chief else None
+    if path:
+        _log(f"exported {path} (weights of step {exported_step}; train loss {meta['losses']['train']}, "
+             f"best val loss {meta['losses']['val_best']})")
+    return TrainResult(model=model, net=trainer.net, path=path, steps=steps_done, exported_step=exported_step,
+                       steps_per_sec=progress.rate, stop_reason=stop_reason, meta=meta, run_dir=trainer.run_dir)
 
 
 def main(argv=None):
