@@ -32,8 +32,18 @@ from fastdrum.testing import STANDARD_CONFIG, random_model
 
 from .naive import NaiveState
 
-__all__ = ["BACKENDS", "BATCHES", "STANDARD_F16", "STANDARD_COND", "Case", "cases", "get_model", "state_factory",
-           "Workload", "check_generation"]
+__all__ = [
+    "BACKENDS",
+    "BATCHES",
+    "STANDARD_F16",
+    "STANDARD_COND",
+    "Case",
+    "cases",
+    "get_model",
+    "state_factory",
+    "Workload",
+    "check_generation",
+]
 
 #: In the order the report shows them.
 BACKENDS = ("naive", "numpy", "tf", "c")
@@ -78,7 +88,7 @@ STANDARD_F16 = "standard-f16"
 STANDARD_COND = "standard-f16-voices"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def get_model(config):
     """The model of a case: ``"standard"`` (random weights, the standard config of
     docs/benchmarks.md, 16 kHz),
@@ -89,8 +99,21 @@ def get_model(config):
     if config == STANDARD_F16:
         return get_model("standard").round_weights()
     if config == STANDARD_COND:
-        voices = ["kick", "snare", "hihat", "openhat", "clap", "tom_low", "tom_mid", "tom_high", "crash", "ride"]
-        return random_model(**STANDARD_CONFIG, seed=0, voices=voices, embedding_size=16).round_weights()
+        voices = [
+            "kick",
+            "snare",
+            "hihat",
+            "openhat",
+            "clap",
+            "tom_low",
+            "tom_mid",
+            "tom_high",
+            "crash",
+            "ride",
+        ]
+        return random_model(
+            **STANDARD_CONFIG, seed=0, voices=voices, embedding_size=16
+        ).round_weights()
     return fastdrum.load_model(_extra_models().get(config, config))
 
 
@@ -140,7 +163,10 @@ def cases():
             for backend in BACKENDS:
                 if backend == "naive" and batch not in NAIVE_BATCHES:
                     continue
-                if (config == STANDARD_F16 or conditioned(config)) and backend not in ("numpy", "c"):
+                if (config == STANDARD_F16 or conditioned(config)) and backend not in (
+                    "numpy",
+                    "c",
+                ):
                     continue
                 for threads in KERNEL_THREADS if backend == "c" else (1,):
                     out.append((Case(config, batch, threads), backend))
@@ -150,8 +176,10 @@ def cases():
 def unavailable_reason(backend):
     """Why `backend` cannot run here, or None."""
     if backend == "c" and "c" not in _backends.available():
-        return ("the compiled kernel fastdrum._ext._wavenet is not built "
-                "(pip install -e . --no-build-isolation, or python setup.py build_ext --inplace)")
+        return (
+            "the compiled kernel fastdrum._ext._wavenet is not built "
+            "(pip install -e . --no-build-isolation, or python setup.py build_ext --inplace)"
+        )
     if backend == "tf":
         from . import tf_backend
 
@@ -195,20 +223,26 @@ class Workload:
         T = self.start + steps * n_calls + 1
         self.codes = np.zeros((batch, T), dtype=np.int32)
         if backend == "naive":
-            self.codes[:, :self.n_primer] = rng.integers(0, q, size=(batch, self.n_primer))
+            self.codes[:, : self.n_primer] = rng.integers(0, q, size=(batch, self.n_primer))
         else:
             self.codes[:, 0] = silence_code(q)
-        self.primer = self.codes[:, :self.n_primer].copy()
+        self.primer = self.codes[:, : self.n_primer].copy()
         self.uniforms = rng.random((batch, steps * n_calls))
         # One C-contiguous block of uniforms per round, made before timing.
-        self._u = [np.ascontiguousarray(self.uniforms[:, k * steps:(k + 1) * steps])
-                   for k in range(n_calls)]
+        self._u = [
+            np.ascontiguousarray(self.uniforms[:, k * steps : (k + 1) * steps])
+            for k in range(n_calls)
+        ]
         self.voice = None
         kwargs = dict(state_kwargs or {})
         if model.voices:
             self.voice = model.default_voice or model.voices[0]
             kwargs["cond"] = np.ascontiguousarray(
-                np.broadcast_to(model.conditioning(self.voice), (batch, model.n_layers, 2 * model.dilation_channels)))
+                np.broadcast_to(
+                    model.conditioning(self.voice),
+                    (batch, model.n_layers, 2 * model.dilation_channels),
+                )
+            )
         self.state = state_factory(backend)(model, batch, n_threads=threads, **kwargs)
         self.calls = 0
         #: CPU time of the whole process (all its threads) in each round, seconds.
@@ -243,12 +277,17 @@ def check_generation(w, n_steps=CHECK_STEPS):
     done = w.codes[:, :end]
     assert w.calls >= 1
     assert ((done >= 0) & (done < q)).all(), f"codes outside [0, {q}): {done.min()}..{done.max()}"
-    np.testing.assert_array_equal(w.codes[:, :w.n_primer], w.primer)
+    np.testing.assert_array_equal(w.codes[:, : w.n_primer], w.primer)
     n = min(n_steps, w.steps * w.calls)
     for row in sorted({0, w.batch - 1}):
-        logits = w.model.forward(w.codes[row, :w.start + n], voice=w.voice)
-        expected = [int(_reference.sample(logits[t:t + 1], w.uniforms[row, t - w.start:t - w.start + 1],
-                                          TEMPERATURE)[0])
-                    for t in range(w.start, w.start + n)]
-        got = w.codes[row, w.start + 1:w.start + n + 1].tolist()
+        logits = w.model.forward(w.codes[row, : w.start + n], voice=w.voice)
+        expected = [
+            int(
+                _reference.sample(
+                    logits[t : t + 1], w.uniforms[row, t - w.start : t - w.start + 1], TEMPERATURE
+                )[0]
+            )
+            for t in range(w.start, w.start + n)
+        ]
+        got = w.codes[row, w.start + 1 : w.start + n + 1].tolist()
         assert got == expected, f"row {row}: generated {got}, the definition gives {expected}"

@@ -37,9 +37,19 @@ def pinned_blas():
     RUN_INFO["loadavg_start"] = _loadavg()
     with threadpool_limits(limits=1, user_api="blas"):
         RUN_INFO["blas"] = [
-            {k: lib.get(k) for k in ("internal_api", "version", "architecture", "threading_layer",
-                                     "num_threads", "filepath")}
-            for lib in threadpool_info() if lib.get("user_api") == "blas"
+            {
+                k: lib.get(k)
+                for k in (
+                    "internal_api",
+                    "version",
+                    "architecture",
+                    "threading_layer",
+                    "num_threads",
+                    "filepath",
+                )
+            }
+            for lib in threadpool_info()
+            if lib.get("user_api") == "blas"
         ]
         yield
     RUN_INFO["loadavg_end"] = _loadavg()
@@ -92,7 +102,9 @@ def _cpuinfo():
     flags = set(info.get("flags", "").split())
     return {
         "model_name": info.get("model name") or platform.processor(),
-        "family_model": f"family {info.get('cpu family')} model {info.get('model')}" if "cpu family" in info else None,
+        "family_model": f"family {info.get('cpu family')} model {info.get('model')}"
+        if "cpu family" in info
+        else None,
         "cache_size": info.get("cache size"),
         "mhz": info.get("cpu MHz"),
         "simd": " ".join(f for f in ("sse4_2", "avx", "avx2", "fma", "avx512f") if f in flags),
@@ -103,8 +115,16 @@ def _versions():
     from importlib import metadata
 
     out = {}
-    for dist in ("numpy", "scipy", "fastdrum", "tensorflow-cpu", "tensorflow", "threadpoolctl",
-                 "pytest-benchmark", "Cython"):
+    for dist in (
+        "numpy",
+        "scipy",
+        "fastdrum",
+        "tensorflow-cpu",
+        "tensorflow",
+        "threadpoolctl",
+        "pytest-benchmark",
+        "Cython",
+    ):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -140,7 +160,9 @@ def _kernel_info():
         model = random_model(**STANDARD_CONFIG, seed=0)
         s = _backends.get("c")(model, 1, n_threads=1)
         info = {k: getattr(s, k, None) for k in ("gemm_path", "act_path", "weight_dtype")}
-        info["weight_dtype_f16"] = getattr(_backends.get("c")(model.round_weights(), 1), "weight_dtype", None)
+        info["weight_dtype_f16"] = getattr(
+            _backends.get("c")(model.round_weights(), 1), "weight_dtype", None
+        )
         return info
     except Exception as exc:  # describing the machine must not hide the results
         return {"error": repr(exc)}

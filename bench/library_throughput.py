@@ -42,24 +42,40 @@ def _loadavg():
 def _library(out, args, **kwargs):
     import fastdrum
 
-    return fastdrum.library(out, args.voices, args.n, seed=args.seed, duration=args.duration,
-                            shard_size=args.shard_size, **kwargs)
+    return fastdrum.library(
+        out,
+        args.voices,
+        args.n,
+        seed=args.seed,
+        duration=args.duration,
+        shard_size=args.shard_size,
+        **kwargs,
+    )
 
 
 def _pool_run(out, args, pool):
     """The library's shards, run as plain tasks of `pool` (a process pool): what Dask runs, without Dask."""
     from fastdrum import _library
 
-    params = _library._params(args.voices, args.n, seed=args.seed, temperature=None, duration=args.duration,
-                              shard_size=args.shard_size, format="flac")
+    params = _library._params(
+        args.voices,
+        args.n,
+        seed=args.seed,
+        temperature=None,
+        duration=args.duration,
+        shard_size=args.shard_size,
+        format="flac",
+    )
     out, old = _library._check_folder(out, params)
     _library._make_folder(out, params, old)
     specs = list(_library._shards(out, params))
     for _ in pool.map(_library._make_shard, specs):
         pass
     _library._finish(out, params)
-    return {"clips": params["n_per_voice"] * len(params["voices"]),
-            "manifest": os.path.join(out, _library.MANIFEST_FILE)}
+    return {
+        "clips": params["n_per_voice"] * len(params["voices"]),
+        "manifest": os.path.join(out, _library.MANIFEST_FILE),
+    }
 
 
 def _start(kind, workers):
@@ -76,11 +92,22 @@ def _start(kind, workers):
         def close():
             client.close()
             cluster.close()
-        return (lambda out, args: _library(out, args, client=client)), close, time.perf_counter() - t0
+
+        return (
+            (lambda out, args: _library(out, args, client=client)),
+            close,
+            time.perf_counter() - t0,
+        )
     if kind == "pool":
         os.environ.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-        pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-        return (lambda out, args: _pool_run(out, args, pool)), pool.shutdown, time.perf_counter() - t0
+        pool = concurrent.futures.ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn")
+        )
+        return (
+            (lambda out, args: _pool_run(out, args, pool)),
+            pool.shutdown,
+            time.perf_counter() - t0,
+        )
     return (lambda out, args: _library(out, args, workers=0)), (lambda: None), 0.0
 
 
@@ -108,36 +135,61 @@ def measure(workers, args):
         if close is not None:
             close()
         shutil.rmtree(tmp, ignore_errors=True)
-    return {"workers": workers if kind == "pool" else n, "kind": kind, "clips": result["clips"],
-            "seconds": seconds, "startup_seconds": round(startup, 2), "clips_per_s": result["clips"] / seconds,
-            "samples_per_s": round(samples / seconds), "loadavg_start": load0, "loadavg_end": _loadavg()}
+    return {
+        "workers": workers if kind == "pool" else n,
+        "kind": kind,
+        "clips": result["clips"],
+        "seconds": seconds,
+        "startup_seconds": round(startup, 2),
+        "clips_per_s": result["clips"] / seconds,
+        "samples_per_s": round(samples / seconds),
+        "loadavg_start": load0,
+        "loadavg_end": _loadavg(),
+    }
 
 
 def _table(rows):
     base = {r["kind"]: r["clips_per_s"] for r in rows if str(r["workers"]).lstrip("p") == "1"}
-    lines = ["| workers | clips | seconds | start-up s | clips/s | samples/s | vs 1 of its kind | load avg |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| workers | clips | seconds | start-up s | clips/s | samples/s | vs 1 of its kind | load avg |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         b = base.get(r["kind"])
         ratio = f"{r['clips_per_s'] / b:.2f}x" if b and r["kind"] != "here" else "-"
-        name = {"here": "0 (in process)", "pool": f"{r['workers']} (plain processes)"}.get(r["kind"], str(r["workers"]))
-        lines.append(f"| {name} | {r['clips']} | {r['seconds']:.2f} | {r['startup_seconds']} | "
-                     f"{r['clips_per_s']:.1f} | {r['samples_per_s']:,} | {ratio} | "
-                     f"{r['loadavg_start']} -> {r['loadavg_end']} |")
+        name = {"here": "0 (in process)", "pool": f"{r['workers']} (plain processes)"}.get(
+            r["kind"], str(r["workers"])
+        )
+        lines.append(
+            f"| {name} | {r['clips']} | {r['seconds']:.2f} | {r['startup_seconds']} | "
+            f"{r['clips_per_s']:.1f} | {r['samples_per_s']:,} | {ratio} | "
+            f"{r['loadavg_start']} -> {r['loadavg_end']} |"
+        )
     return "\n".join(lines)
 
 
 def main(argv=None):
     """Measure, print a markdown table, and optionally write JSON; returns 0."""
-    p = argparse.ArgumentParser(prog="python -m bench.library_throughput", description=__doc__.split("\n")[0])
-    p.add_argument("--voices", default="kick,snare", help="comma-separated voices (default kick,snare)")
+    p = argparse.ArgumentParser(
+        prog="python -m bench.library_throughput", description=__doc__.split("\n")[0]
+    )
+    p.add_argument(
+        "--voices", default="kick,snare", help="comma-separated voices (default kick,snare)"
+    )
     p.add_argument("--n", type=int, default=256, help="clips per voice (default 256)")
-    p.add_argument("--duration", type=float, default=None, help="seconds per clip (default: the models')")
+    p.add_argument(
+        "--duration", type=float, default=None, help="seconds per clip (default: the models')"
+    )
     p.add_argument("--shard-size", type=int, default=32, help="clips per shard (default 32)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", default="0,1,2,p1,p2",
-                   help="comma-separated: N Dask workers, 0 in process, pN plain processes (default 0,1,2,p1,p2)")
-    p.add_argument("--json", default=None, metavar="PATH", help="also write the rows and settings here")
+    p.add_argument(
+        "--workers",
+        default="0,1,2,p1,p2",
+        help="comma-separated: N Dask workers, 0 in process, pN plain processes (default 0,1,2,p1,p2)",
+    )
+    p.add_argument(
+        "--json", default=None, metavar="PATH", help="also write the rows and settings here"
+    )
     args = p.parse_args(argv)
     args.voices = args.voices.split(",")
     counts = [w if w.startswith("p") else int(w) for w in args.workers.split(",")]

@@ -50,8 +50,9 @@ class NaiveState:
         """
         for t in range(start, stop):
             lo = max(0, t + 1 - self.window)
-            logits = np.stack([self.model.forward(codes[b, lo:t + 1])[-1]
-                               for b in range(self.batch_size)])
+            logits = np.stack(
+                [self.model.forward(codes[b, lo : t + 1])[-1] for b in range(self.batch_size)]
+            )
             if logits_out is not None:
                 logits_out[:, t - start] = logits
             if t + 1 >= n_primer and t + 1 < codes.shape[1]:

@@ -75,8 +75,15 @@ def tie(logits_kernel, logits_ref, u, temperature, code_kernel, code_ref):
     lo, hi = sorted((int(code_kernel), int(code_ref)))
     mass_between = float(c[hi - 1] - c[lo]) if hi > lo + 1 else 0.0
     distance = abs(float(u) - float(c[lo]))
-    return {"at_tie": lo != hi and mass_between <= tol and distance <= tol, "lo": lo, "hi": hi,
-            "mass_between": mass_between, "distance": distance, "tol": tol, "delta": delta}
+    return {
+        "at_tie": lo != hi and mass_between <= tol and distance <= tol,
+        "lo": lo,
+        "hi": hi,
+        "mass_between": mass_between,
+        "distance": distance,
+        "tol": tol,
+        "delta": delta,
+    }
 
 
 def _primers(model, n):
@@ -109,7 +116,7 @@ def partings(model, n, T, temperature, seed=0, batch_size=64):
     for b0 in range(0, n, batch_size):
         B = min(batch_size, n - b0)
         codes = np.zeros((B, T), np.int32)
-        codes[:, :P] = primers[b0:b0 + B]
+        codes[:, :P] = primers[b0 : b0 + B]
         u = rng.random((B, T - 1))
         kernel, ref = Kernel(model, B), Reference(model, B)
         for start in range(0, T - 1, CHUNK):
@@ -125,8 +132,16 @@ def partings(model, n, T, temperature, seed=0, batch_size=64):
                 draws += B
                 for i in np.flatnonzero(drawn != codes[:, t + 1]):
                     f = tie(lk[i, j], lr[i, j], u[i, t], temperature, codes[i, t + 1], drawn[i])
-                    found.append({"clip": b0 + int(i), "t": t, "kernel": int(codes[i, t + 1]),
-                                  "reference": int(drawn[i]), "u": float(u[i, t]), **f})
+                    found.append(
+                        {
+                            "clip": b0 + int(i),
+                            "t": t,
+                            "kernel": int(codes[i, t + 1]),
+                            "reference": int(drawn[i]),
+                            "u": float(u[i, t]),
+                            **f,
+                        }
+                    )
     return draws, found
 
 
@@ -143,27 +158,41 @@ def measure(name, draws=1_000_000, seed=0, batch_size=64):
     n = -(-draws // (T - P))
     total, found = partings(model, n, T, temperature, seed=seed, batch_size=batch_size)
     parted = {f["clip"] for f in found}
-    return {"model": name, "temperature": temperature, "clip_samples": T, "clips": n,
-            "draws": total,
-            "partings": len(found), "per_million_draws": 1e6 * len(found) / total,
-            "clips_parted": len(parted), "all_at_ties": all(f["at_tie"] for f in found),
-            "neighbours": sum(f["hi"] == f["lo"] + 1 for f in found), "found": found}
+    return {
+        "model": name,
+        "temperature": temperature,
+        "clip_samples": T,
+        "clips": n,
+        "draws": total,
+        "partings": len(found),
+        "per_million_draws": 1e6 * len(found) / total,
+        "clips_parted": len(parted),
+        "all_at_ties": all(f["at_tie"] for f in found),
+        "neighbours": sum(f["hi"] == f["lo"] + 1 for f in found),
+        "found": found,
+    }
 
 
 def _table(rows):
-    lines = ["| model | temperature | clip samples | clips | draws | partings | per million draws "
-             "| clips parted | all at ties |", "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    lines = [
+        "| model | temperature | clip samples | clips | draws | partings | per million draws "
+        "| clips parted | all at ties |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['model']} | {r['temperature']} | {r['clip_samples']} | {r['clips']} | "
-                     f"{r['draws']:,} | {r['partings']} | {r['per_million_draws']:.1f} | "
-                     f"{r['clips_parted']} ({r['clips_parted'] / r['clips']:.1%}) | "
-                     f"{'yes' if r['all_at_ties'] else 'NO'} |")
+        lines.append(
+            f"| {r['model']} | {r['temperature']} | {r['clip_samples']} | {r['clips']} | "
+            f"{r['draws']:,} | {r['partings']} | {r['per_million_draws']:.1f} | "
+            f"{r['clips_parted']} ({r['clips_parted'] / r['clips']:.1%}) | "
+            f"{'yes' if r['all_at_ties'] else 'NO'} |"
+        )
     return "\n".join(lines)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m bench.partings",
-                                     description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.partings", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("models", nargs="*", default=["kick", "snare", "hihat"])
     parser.add_argument("--draws", type=int, default=1_000_000, help="at least this many per model")
     parser.add_argument("--seed", type=int, default=0)

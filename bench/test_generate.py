@@ -10,15 +10,29 @@ import statistics
 
 import pytest
 
-from .cases import DISABLED_STEPS, ROUNDS, STEPS, Case, Workload, cases, check_generation, get_model, unavailable_reason
+from .cases import (
+    DISABLED_STEPS,
+    ROUNDS,
+    STEPS,
+    Case,
+    Workload,
+    cases,
+    check_generation,
+    get_model,
+    unavailable_reason,
+)
 
 
 def throughput(per_round, seconds, flops_per_sample, sample_rate, sgemm_gflops, label=""):
     """The figures of a round of `seconds` that generated `per_round` samples (all rows)."""
     sps = per_round / seconds
     gflops = flops_per_sample * sps / 1e9
-    return {f"samples_per_s{label}": sps, f"realtime_factor{label}": sps / sample_rate,
-            f"gflops{label}": gflops, f"fraction_of_sgemm{label}": gflops / sgemm_gflops}
+    return {
+        f"samples_per_s{label}": sps,
+        f"realtime_factor{label}": sps / sample_rate,
+        f"gflops{label}": gflops,
+        f"fraction_of_sgemm{label}": gflops / sgemm_gflops,
+    }
 
 
 def record(benchmark, w, sgemm_gflops, warmup):
@@ -27,8 +41,16 @@ def record(benchmark, w, sgemm_gflops, warmup):
     (``samples_per_cpu_s``), which other jobs taking the cores hardly change."""
     stats = benchmark.stats.stats
     for label, seconds in (("", stats.median), ("_best", stats.min)):
-        benchmark.extra_info.update(throughput(w.batch * w.steps, seconds, w.model.flops_per_sample,
-                                               w.model.sample_rate, sgemm_gflops, label))
+        benchmark.extra_info.update(
+            throughput(
+                w.batch * w.steps,
+                seconds,
+                w.model.flops_per_sample,
+                w.model.sample_rate,
+                sgemm_gflops,
+                label,
+            )
+        )
     benchmark.extra_info["sgemm_gflops"] = sgemm_gflops
     cpu = statistics.median(w.cpu_seconds[warmup:])
     benchmark.extra_info["cpu_seconds_median"] = cpu
@@ -45,9 +67,14 @@ def run_case(benchmark, backend, model, batch, threads, steps, rounds, sgemm_gfl
         warmup = 1
     w = Workload(backend, model, batch, threads, steps, rounds + warmup)
     benchmark.extra_info.update(
-        backend=backend, batch=batch, threads=threads, steps_per_round=steps,
-        sample_rate=model.sample_rate, flops_per_sample=model.flops_per_sample,
-        layers=model.n_layers, receptive_field=model.receptive_field,
+        backend=backend,
+        batch=batch,
+        threads=threads,
+        steps_per_round=steps,
+        sample_rate=model.sample_rate,
+        flops_per_sample=model.flops_per_sample,
+        layers=model.n_layers,
+        receptive_field=model.receptive_field,
     )
     if backend == "tf":
         from .tf_backend import tf_threads
@@ -68,9 +95,19 @@ def test_generate(benchmark, config, batch, threads, backend, sgemm_gflops):
     case = Case(config, batch, threads)
     if benchmark.disabled and backend == "tf" and config != "standard" and batch != 1:
         # Each TensorFlow generator traces its step (1 to 2 s): keep the correctness run short.
-        pytest.skip("benchmarks disabled: the tf backend is checked on the standard config "
-                    "and at batch 1 only")
+        pytest.skip(
+            "benchmarks disabled: the tf backend is checked on the standard config "
+            "and at batch 1 only"
+        )
     benchmark.group = case.group
     benchmark.extra_info["config"] = config
-    run_case(benchmark, backend, get_model(config), batch, threads, STEPS[backend][batch],
-             ROUNDS[backend], sgemm_gflops)
+    run_case(
+        benchmark,
+        backend,
+        get_model(config),
+        batch,
+        threads,
+        STEPS[backend][batch],
+        ROUNDS[backend],
+        sgemm_gflops,
+    )

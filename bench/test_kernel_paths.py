@@ -13,8 +13,16 @@ import pytest
 
 from fastdrum import _backends
 
-from .cases import (BATCHES, DISABLED_STEPS, ROUNDS, STANDARD_F16, STEPS, Workload,
-                    check_generation, get_model)
+from .cases import (
+    BATCHES,
+    DISABLED_STEPS,
+    ROUNDS,
+    STANDARD_F16,
+    STEPS,
+    Workload,
+    check_generation,
+    get_model,
+)
 from .test_generate import record
 
 
@@ -31,8 +39,9 @@ def _paths():
 @pytest.mark.parametrize("config", ["standard", STANDARD_F16])
 def test_kernel_path(benchmark, config, batch, path, sgemm_gflops):
     if path not in _paths():
-        pytest.skip(f"kernel path {path!r} unavailable here "
-                    "(kernel not built, or no AVX2 + FMA + F16C)")
+        pytest.skip(
+            f"kernel path {path!r} unavailable here (kernel not built, or no AVX2 + FMA + F16C)"
+        )
     steps, rounds, warmup = STEPS["c"][batch], ROUNDS["c"], 1
     if benchmark.disabled:
         steps, rounds, warmup = min(steps, DISABLED_STEPS), 1, 0
@@ -41,9 +50,15 @@ def test_kernel_path(benchmark, config, batch, path, sgemm_gflops):
     assert w.state.gemm_path == path
     benchmark.group = f"kernel path {config} batch={batch}"
     # backend "c/<path>": the report lists these cases, never mistaking them for test_generate's
-    benchmark.extra_info.update(backend=f"c/{path}", config=config, batch=batch, gemm_path=path,
-                                act_path=w.state.act_path, weight_dtype=w.state.weight_dtype,
-                                steps_per_round=steps)
+    benchmark.extra_info.update(
+        backend=f"c/{path}",
+        config=config,
+        batch=batch,
+        gemm_path=path,
+        act_path=w.state.act_path,
+        weight_dtype=w.state.weight_dtype,
+        steps_per_round=steps,
+    )
     benchmark.pedantic(w, rounds=rounds, warmup_rounds=warmup)
     check_generation(w)
     if not benchmark.disabled:

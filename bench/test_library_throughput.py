@@ -13,7 +13,9 @@ def test_measure_in_process(tmp_path):
     args = argparse.Namespace(voices=[str(path)], n=6, duration=None, shard_size=4, seed=0)
     row = measure(0, args)
     assert row["workers"] == 0 and row["clips"] == 6
-    assert row["samples_per_s"] == round(6 * 160 / row["seconds"])  # 160 samples a clip: 0.01 s at 16 kHz
+    assert row["samples_per_s"] == round(
+        6 * 160 / row["seconds"]
+    )  # 160 samples a clip: 0.01 s at 16 kHz
     assert row["clips_per_s"] == 6 / row["seconds"]
     assert "| 0 (in process) | 6 |" in _table([row])
 

@@ -42,7 +42,9 @@ def test_weight_stream(benchmark):
     x = rng.standard_normal(n_weights // 256, dtype=np.float32)
     y = np.empty(256, dtype=np.float32)
     benchmark.group = "machine: weight stream, 0.93 MB float32, 1 thread"
-    benchmark.pedantic(np.dot, args=(w, x), kwargs={"out": y}, rounds=50, iterations=20, warmup_rounds=5)
+    benchmark.pedantic(
+        np.dot, args=(w, x), kwargs={"out": y}, rounds=50, iterations=20, warmup_rounds=5
+    )
     np.testing.assert_allclose(y, w.astype(np.float64) @ x, rtol=0, atol=1e-3)
     if not benchmark.disabled:
         benchmark.extra_info["weights"] = int(w.size)

@@ -19,7 +19,7 @@ STEPS = {"naive": 2, "numpy": 128, "c": 1024}
 ROUNDS = {"naive": 3, "numpy": 5, "c": 15}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def layered_model(n_layers):
     config = dict(STANDARD_CONFIG, dilations=[2 ** (i % 10) for i in range(n_layers)])
     return random_model(**config, seed=0)
@@ -30,6 +30,14 @@ def layered_model(n_layers):
 def test_layers(benchmark, backend, layers, sgemm_gflops):
     benchmark.group = f"scaling layers: {backend} batch=1 threads=1"
     benchmark.extra_info["config"] = f"layers={layers}"
-    w = run_case(benchmark, backend, layered_model(layers), 1, 1, STEPS[backend], ROUNDS[backend],
-                 sgemm_gflops)
+    w = run_case(
+        benchmark,
+        backend,
+        layered_model(layers),
+        1,
+        1,
+        STEPS[backend],
+        ROUNDS[backend],
+        sgemm_gflops,
+    )
     assert w.model.n_layers == layers

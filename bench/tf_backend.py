@@ -44,8 +44,10 @@ def _tf():
 def tf_threads():
     """(intra-op, inter-op) thread counts TensorFlow was given (0 means its default: all cores)."""
     tf = _tf()
-    return (tf.config.threading.get_intra_op_parallelism_threads(),
-            tf.config.threading.get_inter_op_parallelism_threads())
+    return (
+        tf.config.threading.get_intra_op_parallelism_threads(),
+        tf.config.threading.get_inter_op_parallelism_threads(),
+    )
 
 
 class TFState:
@@ -78,7 +80,9 @@ class TFState:
         """Advance steps ``t = start .. stop - 1``; steps must follow on from the previous call."""
         tf = self.tf
         if start != self.t:
-            raise ValueError(f"the TensorFlow generator is at step {self.t}, cannot start at {start}")
+            raise ValueError(
+                f"the TensorFlow generator is at step {self.t}, cannot start at {start}"
+            )
         if logits_out is not None:
             raise ValueError("the TensorFlow adapter does not return logits")
         temp = tf.constant(float(temperature), tf.float32)
@@ -87,7 +91,9 @@ class TFState:
         for t in range(start, stop):
             q = tf.constant(codes[:, t], tf.int32)
             if t + 1 >= n_primer and t + 1 < T:
-                codes[:, t + 1] = self.gen.sample_step(q, tf.constant(u32[:, t - start]), temp).numpy()
+                codes[:, t + 1] = self.gen.sample_step(
+                    q, tf.constant(u32[:, t - start]), temp
+                ).numpy()
             else:
                 self.gen.step(q)
         self.t = stop

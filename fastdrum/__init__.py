@@ -41,12 +41,30 @@ from .errors import (
 # scipy.signal, which alone takes longer to import than the rest of fastdrum,
 # and the `fastdrum` command must set up its signal handling before it imports
 # NumPy (a Ctrl-C during that import would otherwise end in a traceback).
-_LAZY_MODULES = ("sequencer", "kit", "post", "midi", "presets", "cli", "testing", "instruments",
-                 "plotting")
-_LAZY_NAMES = {"Kit": "kit", "generate_kit": "kit", "Pattern": "sequencer", "render": "sequencer",
-               "generate": "_generate", "Model": "model", "available_models": "model",
-               "load_model": "model", "mu_law_encode": "mulaw", "mu_law_decode": "mulaw",
-               "library": "_library"}
+_LAZY_MODULES = (
+    "sequencer",
+    "kit",
+    "post",
+    "midi",
+    "presets",
+    "cli",
+    "testing",
+    "instruments",
+    "plotting",
+)
+_LAZY_NAMES = {
+    "Kit": "kit",
+    "generate_kit": "kit",
+    "Pattern": "sequencer",
+    "render": "sequencer",
+    "generate": "_generate",
+    "Model": "model",
+    "available_models": "model",
+    "load_model": "model",
+    "mu_law_encode": "mulaw",
+    "mu_law_decode": "mulaw",
+    "library": "_library",
+}
 
 
 def __getattr__(name):
@@ -61,6 +79,7 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(set(globals()) | set(_LAZY_MODULES) | set(_LAZY_NAMES))
+
 
 __all__ = [
     "__version__",

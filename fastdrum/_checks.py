@@ -26,9 +26,23 @@ import math
 import numbers
 
 __all__ = [
-    "MAX_SAMPLE_RATE", "TEMPERATURE_RANGE", "BPM_RANGE", "DEFAULT_BPM", "MAX_GAIN",
-    "integer", "number", "sample_rate", "duration", "temperature", "bpm", "pattern_bpm", "gain",
-    "pan", "flag", "short", "seed_sequence",
+    "MAX_SAMPLE_RATE",
+    "TEMPERATURE_RANGE",
+    "BPM_RANGE",
+    "DEFAULT_BPM",
+    "MAX_GAIN",
+    "integer",
+    "number",
+    "sample_rate",
+    "duration",
+    "temperature",
+    "bpm",
+    "pattern_bpm",
+    "gain",
+    "pan",
+    "flag",
+    "short",
+    "seed_sequence",
 ]
 
 #: Sample rates lie in [1, MAX_SAMPLE_RATE] Hz: models, kits, files read, post-processing, beats.
@@ -98,11 +112,15 @@ def number(name, value, *, lo=None, hi=None, lo_open=False, hi_open=False, error
     ValueError: duration must be a finite number > 0.0, got 0.0
     """
     v, shown = _as_float(value)
-    ok = math.isfinite(v) and (lo is None or v > lo or (v == lo and not lo_open)) and \
-        (hi is None or v < hi or (v == hi and not hi_open))
+    ok = (
+        math.isfinite(v)
+        and (lo is None or v > lo or (v == lo and not lo_open))
+        and (hi is None or v < hi or (v == hi and not hi_open))
+    )
     if not ok:
-        raise error(f"{name} must be a finite number{_range(lo, hi, lo_open, hi_open)}, "
-                    f"got {shown!r}")
+        raise error(
+            f"{name} must be a finite number{_range(lo, hi, lo_open, hi_open)}, got {shown!r}"
+        )
     return v
 
 
@@ -116,10 +134,14 @@ def sample_rate(value, *, name="sr", error):
     ...
     ValueError: sr must be an integer sample rate in [1, 768000] Hz, got 10000000
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) \
-            or not 1 <= value <= MAX_SAMPLE_RATE:
-        raise error(f"{name} must be an integer sample rate in [1, {MAX_SAMPLE_RATE}] Hz, "
-                    f"got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or not 1 <= value <= MAX_SAMPLE_RATE
+    ):
+        raise error(
+            f"{name} must be an integer sample rate in [1, {MAX_SAMPLE_RATE}] Hz, got {value!r}"
+        )
     return int(value)
 
 
@@ -141,8 +163,9 @@ def temperature(value, *, error):
     lo, hi = TEMPERATURE_RANGE
     v, shown = _as_float(value)
     if not (v == 0 or lo <= v <= hi):
-        raise error(f"temperature must be 0 (argmax) or a finite number in [{lo}, {hi}], "
-                    f"got {shown!r}")
+        raise error(
+            f"temperature must be 0 (argmax) or a finite number in [{lo}, {hi}], got {shown!r}"
+        )
     return v
 
 
@@ -214,7 +237,8 @@ def seed_sequence(seed, error):
 
     if isinstance(seed, np.random.SeedSequence):
         return seed
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
-                             or seed < 0):
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0
+    ):
         raise error(f"seed must be a non-negative integer or None, got {seed!r}")
     return np.random.SeedSequence(seed)

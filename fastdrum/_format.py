@@ -50,8 +50,18 @@ MAX_NDIM = 4
 MAX_META_CHARS = 2**20
 
 WEIGHT_KEYS = (
-    "input_w", "input_b", "dil_w", "dil_b", "res_w", "res_b",
-    "skip_w", "skip_b", "out1_w", "out1_b", "out2_w", "out2_b",
+    "input_w",
+    "input_b",
+    "dil_w",
+    "dil_b",
+    "res_w",
+    "res_b",
+    "skip_w",
+    "skip_b",
+    "out1_w",
+    "out1_b",
+    "out2_w",
+    "out2_b",
 )
 REQUIRED_KEYS = ("format_version", "sample_rate", "dilations") + WEIGHT_KEYS
 #: The weight matrices of the per-step products, which generation streams
@@ -67,6 +77,8 @@ def is_float16_exact(a):
     if a.size and not float(np.abs(a).max()) <= FLOAT16_MAX:
         return False
     return bool(np.array_equal(a.astype(np.float16).astype(np.float32), a))
+
+
 OPTIONAL_KEYS = ("primers", "meta")
 #: Format 2's conditioning keys: all present (a conditioned model) or all absent.
 CONDITIONING_KEYS = ("voices", "voice_emb", "cond_w")
@@ -84,12 +96,18 @@ VOICE_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 def expected_shapes(L, Q, R, D, S):
     """Shape of every weight key for the given sizes (format 1 table)."""
     return {
-        "input_w": (2, Q, R), "input_b": (R,),
-        "dil_w": (L, 2, R, 2 * D), "dil_b": (L, 2 * D),
-        "res_w": (L, D, R), "res_b": (L, R),
-        "skip_w": (L, D, S), "skip_b": (L, S),
-        "out1_w": (S, S), "out1_b": (S,),
-        "out2_w": (S, Q), "out2_b": (Q,),
+        "input_w": (2, Q, R),
+        "input_b": (R,),
+        "dil_w": (L, 2, R, 2 * D),
+        "dil_b": (L, 2 * D),
+        "res_w": (L, D, R),
+        "res_b": (L, R),
+        "skip_w": (L, D, S),
+        "skip_b": (L, S),
+        "out1_w": (S, S),
+        "out1_b": (S,),
+        "out2_w": (S, Q),
+        "out2_b": (Q,),
     }
 
 
@@ -108,9 +126,24 @@ def _not_a_model(path, why):
 #: tokenize.TokenError: NumPy tokenizes version 1.0/2.0 headers. Found by
 #: tools/fuzz_models.py; MemoryError is deliberately not here (sizes are
 #: checked first, so one would be a bug to see, not to hide).
-_READ_ERRORS = (ValueError, EOFError, OSError, zipfile.BadZipFile, zipfile.LargeZipFile,
-                RuntimeError, RecursionError, SyntaxError, TypeError, KeyError, IndexError,
-                OverflowError, struct.error, zlib.error, UnicodeDecodeError, tokenize.TokenError)
+_READ_ERRORS = (
+    ValueError,
+    EOFError,
+    OSError,
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    RuntimeError,
+    RecursionError,
+    SyntaxError,
+    TypeError,
+    KeyError,
+    IndexError,
+    OverflowError,
+    struct.error,
+    zlib.error,
+    UnicodeDecodeError,
+    tokenize.TokenError,
+)
 
 #: Format-1 arrays are integers, floats or (meta) a unicode string.
 _ALLOWED_KINDS = "iufU"
@@ -132,8 +165,11 @@ def _check_directory(f, path):
         _not_a_model(path, "no zip end-of-directory record (a truncated or damaged file?)")
     entries, size = endrec[zipfile._ECD_ENTRIES_TOTAL], endrec[zipfile._ECD_SIZE]
     if entries > MAX_MEMBERS or size > MAX_DIRECTORY_BYTES:
-        _not_a_model(path, f"zip directory of {entries} entries and {size} bytes exceeds "
-                           f"{MAX_MEMBERS} entries or {MAX_DIRECTORY_BYTES} bytes")
+        _not_a_model(
+            path,
+            f"zip directory of {entries} entries and {size} bytes exceeds "
+            f"{MAX_MEMBERS} entries or {MAX_DIRECTORY_BYTES} bytes",
+        )
     f.seek(0)
 
 
@@ -163,8 +199,11 @@ def _check_member(key, info, shape, dtype, header_bytes):
     # np.save writes exactly header + data; any other declared size means a
     # truncated member, trailing data or a forged directory entry.
     if info.file_size != header_bytes + nbytes:
-        _fail(key, f"sizes do not agree: shape {shape!r} of {dtype} needs {header_bytes} + {nbytes} "
-                   f"bytes, the zip entry declares {info.file_size}")
+        _fail(
+            key,
+            f"sizes do not agree: shape {shape!r} of {dtype} needs {header_bytes} + {nbytes} "
+            f"bytes, the zip entry declares {info.file_size}",
+        )
     return nbytes
 
 
@@ -223,8 +262,11 @@ def _read_members(zf, path, max_bytes, only=None):
             continue
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
             # bzip2 and lzma members are decompressed without an output bound.
-            _fail(key, f"zip compression method {info.compress_type!r} is not allowed "
-                       "(only stored or deflated, as np.savez and np.savez_compressed write)")
+            _fail(
+                key,
+                f"zip compression method {info.compress_type!r} is not allowed "
+                "(only stored or deflated, as np.savez and np.savez_compressed write)",
+            )
         if info.flag_bits & 0x1:
             _fail(key, "the zip member is encrypted")
         try:
@@ -249,7 +291,9 @@ def _read_members(zf, path, max_bytes, only=None):
             with zf.open(info) as f:
                 # The header promised exactly the member's size, so reading the
                 # data reaches the member's end, where zipfile checks its CRC.
-                a = np.lib.format.read_array(f, allow_pickle=False, max_header_size=MAX_HEADER_BYTES)
+                a = np.lib.format.read_array(
+                    f, allow_pickle=False, max_header_size=MAX_HEADER_BYTES
+                )
         except _READ_ERRORS as exc:
             _fail(key, f"unreadable array data ({exc})")
         if not a.dtype.isnative:
@@ -316,11 +360,22 @@ def _check_meta(m):
 #: value most keys agree on, so a shape error names the odd key out.
 _SIZE_SOURCES = {
     "Q": [("input_w", 3, 1, 1), ("out2_w", 2, 1, 1), ("out2_b", 1, 0, 1)],
-    "R": [("input_w", 3, 2, 1), ("input_b", 1, 0, 1), ("dil_w", 4, 2, 1), ("res_w", 3, 2, 1),
-          ("res_b", 2, 1, 1)],
+    "R": [
+        ("input_w", 3, 2, 1),
+        ("input_b", 1, 0, 1),
+        ("dil_w", 4, 2, 1),
+        ("res_w", 3, 2, 1),
+        ("res_b", 2, 1, 1),
+    ],
     "D": [("dil_w", 4, 3, 2), ("dil_b", 2, 1, 2), ("res_w", 3, 1, 1), ("skip_w", 3, 1, 1)],
-    "S": [("skip_w", 3, 2, 1), ("skip_b", 2, 1, 1), ("out1_w", 2, 0, 1), ("out1_w", 2, 1, 1),
-          ("out1_b", 1, 0, 1), ("out2_w", 2, 0, 1)],
+    "S": [
+        ("skip_w", 3, 2, 1),
+        ("skip_b", 2, 1, 1),
+        ("out1_w", 2, 0, 1),
+        ("out1_w", 2, 1, 1),
+        ("out1_b", 1, 0, 1),
+        ("out2_w", 2, 0, 1),
+    ],
 }
 
 
@@ -333,7 +388,9 @@ def _vote(arrays, name):
             votes[v] = votes.get(v, 0) + 1
     if not votes:
         key = _SIZE_SOURCES[name][0][0]
-        _fail(key, f"cannot infer size {name} from shape {arrays[key].shape} (see the format-1 table)")
+        _fail(
+            key, f"cannot infer size {name} from shape {arrays[key].shape} (see the format-1 table)"
+        )
     return max(votes, key=votes.get)  # ties: the first source listed
 
 
@@ -360,8 +417,11 @@ def validate(arrays):
         _fail("format_version", f"must be an integer scalar, got {version.dtype} {version.shape}")
     version = int(version)
     if version not in FORMAT_VERSIONS:
-        _fail("format_version", f"unknown version {version!r} (this fastdrum reads "
-                                f"{', '.join(map(str, FORMAT_VERSIONS))})")
+        _fail(
+            "format_version",
+            f"unknown version {version!r} (this fastdrum reads "
+            f"{', '.join(map(str, FORMAT_VERSIONS))})",
+        )
     sample_rate = _as_int_scalar(arrays, "sample_rate", 1, MAX_SAMPLE_RATE)
 
     dil = arrays["dilations"]
@@ -373,7 +433,10 @@ def validate(arrays):
         _fail("dilations", f"each must lie in [1, {MAX_DILATION}], got {dil.tolist()!r}")
     dilations = tuple(int(d) for d in dil)
     if sum(dilations) > MAX_RECEPTIVE_FIELD:
-        _fail("dilations", f"sum {sum(dilations)} exceeds the receptive-field limit {MAX_RECEPTIVE_FIELD}")
+        _fail(
+            "dilations",
+            f"sum {sum(dilations)} exceeds the receptive-field limit {MAX_RECEPTIVE_FIELD}",
+        )
 
     for key in WEIGHT_KEYS:
         if not _is_float32(arrays[key].dtype):
@@ -384,26 +447,50 @@ def validate(arrays):
         _fail("input_w", f"quantization channels Q must lie in [2, {MAX_CHANNELS}], got {Q}")
     for name, v in (("R", R), ("D", D), ("S", S)):
         if not 1 <= v <= MAX_CHANNELS:
-            _fail(_SIZE_SOURCES[name][0][0],
-                  f"channel count {name} must lie in [1, {MAX_CHANNELS}], got {v}")
+            _fail(
+                _SIZE_SOURCES[name][0][0],
+                f"channel count {name} must lie in [1, {MAX_CHANNELS}], got {v}",
+            )
     for key, shape in expected_shapes(L, Q, R, D, S).items():
         if arrays[key].shape != shape:
-            _fail(key, f"shape must be {shape} (L={L}, Q={Q}, R={R}, D={D}, S={S}), got {arrays[key].shape}")
+            _fail(
+                key,
+                f"shape must be {shape} (L={L}, Q={Q}, R={R}, D={D}, S={S}), got {arrays[key].shape}",
+            )
         if not np.isfinite(arrays[key]).all():
             _fail(key, "contains NaN or Inf")
 
     primers = arrays.get("primers")
     if primers is not None:
         if primers.ndim != 2 or primers.dtype.kind not in "iu" or 0 in primers.shape:
-            _fail("primers", f"must be a non-empty 2-D integer array (N, P), got {primers.dtype} {primers.shape}")
+            _fail(
+                "primers",
+                f"must be a non-empty 2-D integer array (N, P), got {primers.dtype} {primers.shape}",
+            )
         if primers.min() < 0 or primers.max() >= Q:
-            _fail("primers", f"codes must lie in [0, {Q}), got range [{primers.min()}, {primers.max()}]")
+            _fail(
+                "primers",
+                f"codes must lie in [0, {Q}), got range [{primers.min()}, {primers.max()}]",
+            )
         primers = primers.astype(np.int32)
 
     meta = _check_meta(arrays["meta"]) if "meta" in arrays else {}
-    info = dict(version=version, L=L, Q=Q, R=R, D=D, S=S, sample_rate=sample_rate,
-                dilations=dilations, meta=meta, primers=primers, preemphasis=0.0, voices=(),
-                E=None, primer_voices=None)
+    info = dict(
+        version=version,
+        L=L,
+        Q=Q,
+        R=R,
+        D=D,
+        S=S,
+        sample_rate=sample_rate,
+        dilations=dilations,
+        meta=meta,
+        primers=primers,
+        preemphasis=0.0,
+        voices=(),
+        E=None,
+        primer_voices=None,
+    )
     if version >= 2:
         info.update(_validate_2(arrays, info))
     return info
@@ -434,8 +521,11 @@ def _validate_2(arrays, info):
     present = [k for k in CONDITIONING_KEYS if k in arrays]
     if present and len(present) < len(CONDITIONING_KEYS):
         missing = [k for k in CONDITIONING_KEYS if k not in arrays]
-        _fail(missing[0], "missing: voices, voice_emb and cond_w go together "
-                          f"(the file has {', '.join(present)})")
+        _fail(
+            missing[0],
+            "missing: voices, voice_emb and cond_w go together "
+            f"(the file has {', '.join(present)})",
+        )
     if not present:
         if "primer_voices" in arrays:
             _fail("primer_voices", "given, but the model has no voices")
@@ -478,10 +568,16 @@ def _validate_2(arrays, info):
         _fail("primer_voices", "missing (required when primers and voices are both present)")
     N = primers.shape[0]
     if pv.shape != (N,) or pv.dtype.kind not in "iu":
-        _fail("primer_voices", f"must be a 1-D integer array of shape ({N},) (one per primer), "
-                               f"got {pv.dtype} {pv.shape}")
+        _fail(
+            "primer_voices",
+            f"must be a 1-D integer array of shape ({N},) (one per primer), "
+            f"got {pv.dtype} {pv.shape}",
+        )
     if pv.min() < 0 or pv.max() >= V:
-        _fail("primer_voices", f"voice indices must lie in [0, {V}), got range [{pv.min()}, {pv.max()}]")
+        _fail(
+            "primer_voices",
+            f"voice indices must lie in [0, {V}), got range [{pv.min()}, {pv.max()}]",
+        )
     out.update(primer_voices=pv.astype(np.int32))
     return out
 
@@ -489,7 +585,10 @@ def _validate_2(arrays, info):
 def _check_voice_meta(meta, voices):
     inst = meta.get("instrument")
     if inst is not None and inst not in voices:
-        _fail("meta", f"instrument of a conditioned model must be one of its voices, got {inst[:100]!r}")
+        _fail(
+            "meta",
+            f"instrument of a conditioned model must be one of its voices, got {inst[:100]!r}",
+        )
     per_voice = meta.get("voices")
     if per_voice is None:
         return

@@ -52,9 +52,11 @@ def _primers(model, primer, n, T, noise, rngs, voice=None):
             if pool is None:
                 if model.primers is None:
                     raise GenerationError(
-                        "primer='data' needs a model with primers; this one has none")
-                raise GenerationError(f"primer='data': the model has no primers of voice "
-                                      f"{model.voices[voice]!r}")
+                        "primer='data' needs a model with primers; this one has none"
+                    )
+                raise GenerationError(
+                    f"primer='data': the model has no primers of voice {model.voices[voice]!r}"
+                )
             P = min(pool.shape[1], T)
             rows = []
             for rng in rngs:
@@ -74,13 +76,16 @@ def _primers(model, primer, n, T, noise, rngs, voice=None):
         codes = np.broadcast_to(codes, (n, codes.shape[0]))
     if codes.ndim != 2 or codes.shape[0] != n or codes.shape[1] == 0:
         raise GenerationError(
-            f"primer must have shape (P,) or (n, P) = ({n}, P), got {codes.shape}")
+            f"primer must have shape (P,) or (n, P) = ({n}, P), got {codes.shape}"
+        )
     if codes.shape[1] > T:
         raise GenerationError(
-            f"primer of {codes.shape[1]} codes is longer than the clip ({T} samples)")
+            f"primer of {codes.shape[1]} codes is longer than the clip ({T} samples)"
+        )
     if codes.min() < 0 or codes.max() >= q:
         raise GenerationError(
-            f"primer codes must lie in [0, {q}), got range [{codes.min()}, {codes.max()}]")
+            f"primer codes must lie in [0, {q}), got range [{codes.min()}, {codes.max()}]"
+        )
     return np.array(codes, dtype=np.int32, order="C")
 
 
@@ -105,9 +110,22 @@ def _resolve_voice(model, voice):
     return model.conditioning(voice), int(np.argmax(w))
 
 
-def generate(instrument_or_model, n=1, *, voice=None, duration=None, seed=None, temperature=None,
-             primer="auto", primer_noise=None, backend="auto", n_threads=1,
-             batch_size=64, progress=False, max_samples=DEFAULT_MAX_SAMPLES):
+def generate(
+    instrument_or_model,
+    n=1,
+    *,
+    voice=None,
+    duration=None,
+    seed=None,
+    temperature=None,
+    primer="auto",
+    primer_noise=None,
+    backend="auto",
+    n_threads=1,
+    batch_size=64,
+    progress=False,
+    max_samples=DEFAULT_MAX_SAMPLES,
+):
     """Generate `n` drum clips from a WaveNet.
 
     Parameters
@@ -192,8 +210,9 @@ def generate(instrument_or_model, n=1, *, voice=None, duration=None, seed=None, 
     n = _checks.integer("n", n, lo=1, error=GenerationError)
     cond, heaviest = _resolve_voice(model, voice)
     defaults = model._voice_defaults(None if heaviest is None else model.voices[heaviest])
-    duration, temperature, primer_noise = _sampling_options(model, defaults, duration, temperature,
-                                                            primer_noise)
+    duration, temperature, primer_noise = _sampling_options(
+        model, defaults, duration, temperature, primer_noise
+    )
     progress = _checks.flag("progress", progress, error=GenerationError)
     n_threads = _checks.integer("n_threads", n_threads, lo=1, hi=256, error=GenerationError)
     batch_size = _checks.integer("batch_size", batch_size, lo=1, hi=65536, error=GenerationError)
@@ -211,8 +230,9 @@ def generate(instrument_or_model, n=1, *, voice=None, duration=None, seed=None, 
             # size: spawning batch by batch yields the same children as
             # seq.spawn(n), without n Generators alive at once.
             rngs = [np.random.default_rng(s) for s in seq.spawn(b1 - b0)]
-            primers = _primers(model, _primer_rows(primer, b0, b1), b1 - b0, T, primer_noise, rngs,
-                               heaviest)
+            primers = _primers(
+                model, _primer_rows(primer, b0, b1), b1 - b0, T, primer_noise, rngs, heaviest
+            )
             state = State(model, b1 - b0, n_threads=n_threads, cond=_rows(cond, b1 - b0))
             codes = _sample(state, primers, T, rngs, temperature, bar)
             out[b0:b1] = _finish(codes, model)
@@ -245,8 +265,9 @@ def _clip_samples(model, n, duration, max_samples):
         )
     T = round(duration * model.sample_rate)
     if T < 1:
-        raise GenerationError(f"duration {duration!r} s is shorter than one sample at "
-                              f"{model.sample_rate} Hz")
+        raise GenerationError(
+            f"duration {duration!r} s is shorter than one sample at {model.sample_rate} Hz"
+        )
     if n * T > max_samples:
         raise LimitExceededError(
             f"n * duration * sample_rate = {n} * {T} = {n * T} samples exceeds "

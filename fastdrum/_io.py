@@ -22,9 +22,20 @@ import threading
 
 from .errors import AudioFormatError, NotWritableError, OutputExistsError
 
-__all__ = ["Interrupted", "atomic_file", "atomic_dir", "check_dest", "handle_signals",
-           "write_audio", "write_audio_data", "read_audio", "AUDIO_FORMATS", "MANIFEST",
-           "TEMP_PREFIX", "stale_temporaries"]
+__all__ = [
+    "Interrupted",
+    "atomic_file",
+    "atomic_dir",
+    "check_dest",
+    "handle_signals",
+    "write_audio",
+    "write_audio_data",
+    "read_audio",
+    "AUDIO_FORMATS",
+    "MANIFEST",
+    "TEMP_PREFIX",
+    "stale_temporaries",
+]
 
 #: Audio container -> (soundfile format, subtype). 24-bit PCM keeps the
 #: generated clips' resolution and is read by every sampler.
@@ -64,14 +75,20 @@ def _umask():
 
 
 def _exists_error(path):
-    return OutputExistsError(f"{path!r} already exists (pass overwrite=True, or --force, to replace it)")
+    return OutputExistsError(
+        f"{path!r} already exists (pass overwrite=True, or --force, to replace it)"
+    )
 
 
 def _read_manifest(path):
     """The file names a fastdrum manifest in folder `path` lists, or None if it has no valid one."""
     mpath = os.path.join(path, MANIFEST)
     try:
-        if os.path.islink(mpath) or not os.path.isfile(mpath) or os.path.getsize(mpath) > MAX_MANIFEST_BYTES:
+        if (
+            os.path.islink(mpath)
+            or not os.path.isfile(mpath)
+            or os.path.getsize(mpath) > MAX_MANIFEST_BYTES
+        ):
             return None
         with open(mpath, encoding="utf-8") as f:
             data = json.load(f)
@@ -96,20 +113,30 @@ def _check_replaceable(path, *, folder):
             raise OutputExistsError(f"{path!r} is a folder; refusing to replace it with a file")
         return
     if not is_dir:
-        raise OutputExistsError(f"{path!r} exists and is not a folder; refusing to replace it with a folder")
+        raise OutputExistsError(
+            f"{path!r} exists and is not a folder; refusing to replace it with a folder"
+        )
     real = os.path.realpath(path)
     cwd = os.path.realpath(os.getcwd())
     if cwd == real or cwd.startswith(real.rstrip(os.sep) + os.sep):
-        raise OutputExistsError(f"{path!r} is the working folder or holds it; refusing to replace it")
+        raise OutputExistsError(
+            f"{path!r} is the working folder or holds it; refusing to replace it"
+        )
     listed = _read_manifest(path)
     if listed is None:
-        raise OutputExistsError(f"{path!r} is a folder fastdrum did not write (it has no {MANIFEST}); "
-                                "refusing to replace it, even with --force")
+        raise OutputExistsError(
+            f"{path!r} is a folder fastdrum did not write (it has no {MANIFEST}); "
+            "refusing to replace it, even with --force"
+        )
     extra = sorted(set(os.listdir(path)) - listed - {MANIFEST})
     if extra:
-        shown = ", ".join(map(repr, extra[:3])) + (f" and {len(extra) - 3} more" if len(extra) > 3 else "")
-        raise OutputExistsError(f"{path!r} holds files fastdrum did not write ({shown}); "
-                                "refusing to replace it, even with --force")
+        shown = ", ".join(map(repr, extra[:3])) + (
+            f" and {len(extra) - 3} more" if len(extra) > 3 else ""
+        )
+        raise OutputExistsError(
+            f"{path!r} holds files fastdrum did not write ({shown}); "
+            "refusing to replace it, even with --force"
+        )
 
 
 def check_dest(path, *, overwrite=False, folder=False):
@@ -253,7 +280,13 @@ def _renameat2(src, dst, flags):
                 import ctypes
 
                 fn = ctypes.CDLL(None, use_errno=True).renameat2
-                fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+                fn.argtypes = [
+                    ctypes.c_int,
+                    ctypes.c_char_p,
+                    ctypes.c_int,
+                    ctypes.c_char_p,
+                    ctypes.c_uint,
+                ]
                 fn.restype = ctypes.c_int
             except (OSError, AttributeError):  # no glibc 2.28+ wrapper
                 fn = None
@@ -324,7 +357,9 @@ def _publish_dir(tmp, path, overwrite):
             _remove(tmp)  # it now holds the previous output
             return
         # Fallback (no renameat2): move the old folder aside, put the new one in place, delete the old.
-        old = tempfile.mkdtemp(prefix=TEMP_PREFIX + "old-", dir=os.path.dirname(os.path.abspath(path)))
+        old = tempfile.mkdtemp(
+            prefix=TEMP_PREFIX + "old-", dir=os.path.dirname(os.path.abspath(path))
+        )
         os.rmdir(old)
         os.rename(path, old)
         try:
@@ -512,16 +547,22 @@ def audio_format(path, format=None):
     fastdrum.errors.AudioFormatError: cannot write audio as 'beat.mp3': fastdrum writes .flac or .wav files
     """
     if format is not None and format not in AUDIO_FORMATS:
-        raise AudioFormatError(f"audio format must be one of {sorted(AUDIO_FORMATS)!r}, got {format!r}")
+        raise AudioFormatError(
+            f"audio format must be one of {sorted(AUDIO_FORMATS)!r}, got {format!r}"
+        )
     ext = os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
     if ext in AUDIO_FORMATS:
         if format is not None and format != ext:
-            raise AudioFormatError(f"format {format!r} does not match the extension of {os.fspath(path)!r}")
+            raise AudioFormatError(
+                f"format {format!r} does not match the extension of {os.fspath(path)!r}"
+            )
         return ext
     if not ext and format is not None:
         return format
-    raise AudioFormatError(f"cannot write audio as {os.fspath(path)!r}: fastdrum writes "
-                        f"{' or '.join('.' + f for f in sorted(AUDIO_FORMATS))} files")
+    raise AudioFormatError(
+        f"cannot write audio as {os.fspath(path)!r}: fastdrum writes "
+        f"{' or '.join('.' + f for f in sorted(AUDIO_FORMATS))} files"
+    )
 
 
 def write_audio_data(path, y, sr, format):
@@ -539,8 +580,11 @@ def write_audio_data(path, y, sr, format):
     try:
         sf.write(path, np.clip(data, -1.0, 1.0), int(sr), format=fmt, subtype=subtype)
     except RuntimeError as exc:  # soundfile.LibsndfileError (e.g. "System error." on a full disk)
-        raise OSError(errno.EIO, f"cannot write audio ({' '.join(str(exc).split())}; is the disk full?)",
-                      os.fspath(path)) from None
+        raise OSError(
+            errno.EIO,
+            f"cannot write audio ({' '.join(str(exc).split())}; is the disk full?)",
+            os.fspath(path),
+        ) from None
 
 
 def write_audio(path, y, sr, *, format=None, overwrite=False):

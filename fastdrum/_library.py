@@ -97,21 +97,33 @@ def _voice_plan(voice, *, duration, temperature, shard_size):
         voice = os.path.abspath(voice)
         folder = os.path.splitext(os.path.basename(voice))[0]
     if not _FOLDER_NAME.fullmatch(folder):
-        raise LibraryError(f"voice {voice!r} gives no usable folder name (letters, digits, _.+- only)")
+        raise LibraryError(
+            f"voice {voice!r} gives no usable folder name (letters, digits, _.+- only)"
+        )
     sr = model.sample_rate
     if duration is None:
         duration = model.duration
         if duration is None:
-            raise LibraryError(f"voice {voice!r}: the model has no default clip_duration; pass duration=")
+            raise LibraryError(
+                f"voice {voice!r}: the model has no default clip_duration; pass duration="
+            )
     duration = _checks.duration(duration, error=LibraryError)
     T = round(min(duration * sr, DEFAULT_MAX_SAMPLES + 1))
     if T < 1 or shard_size * T > DEFAULT_MAX_SAMPLES:
-        raise LibraryError(f"voice {voice!r}: a shard of {shard_size} clips of {duration!r} s at {sr} Hz "
-                           f"must hold 1 to {DEFAULT_MAX_SAMPLES} samples (lower shard_size or duration)")
+        raise LibraryError(
+            f"voice {voice!r}: a shard of {shard_size} clips of {duration!r} s at {sr} Hz "
+            f"must hold 1 to {DEFAULT_MAX_SAMPLES} samples (lower shard_size or duration)"
+        )
     temp = model.generation_defaults.get("temperature", 1.0) if temperature is None else temperature
     temp = _checks.temperature(temp, error=LibraryError)
-    return {"voice": voice, "folder": folder, "model_sha256": _sha256(model.path),
-            "sample_rate": sr, "duration": duration, "temperature": temp}
+    return {
+        "voice": voice,
+        "folder": folder,
+        "model_sha256": _sha256(model.path),
+        "sample_rate": sr,
+        "duration": duration,
+        "temperature": temp,
+    }
 
 
 def _params(voices, n_per_voice, *, seed, temperature, duration, shard_size, format):
@@ -121,23 +133,34 @@ def _params(voices, n_per_voice, *, seed, temperature, duration, shard_size, for
     try:
         voices = list(voices)
     except TypeError:
-        raise LibraryError(f"voices must be a list of model names or files, got {voices!r}") from None
+        raise LibraryError(
+            f"voices must be a list of model names or files, got {voices!r}"
+        ) from None
     if not voices:
         raise LibraryError("voices is empty: name at least one voice")
-    n_per_voice = _checks.integer("n_per_voice", n_per_voice, lo=1, hi=MAX_CLIPS_PER_VOICE,
-                                  error=LibraryError)
+    n_per_voice = _checks.integer(
+        "n_per_voice", n_per_voice, lo=1, hi=MAX_CLIPS_PER_VOICE, error=LibraryError
+    )
     shard_size = _checks.integer("shard_size", shard_size, lo=1, hi=65536, error=LibraryError)
     seed = _checks.integer("seed", seed, lo=0, hi=2**63 - 1, error=LibraryError)
     if format not in _io.AUDIO_FORMATS:
         raise LibraryError(f"format must be one of {sorted(_io.AUDIO_FORMATS)!r}, got {format!r}")
-    plans = [_voice_plan(v, duration=duration, temperature=temperature, shard_size=shard_size)
-             for v in voices]
+    plans = [
+        _voice_plan(v, duration=duration, temperature=temperature, shard_size=shard_size)
+        for v in voices
+    ]
     folders = [p["folder"] for p in plans]
     dup = next((f for f in folders if folders.count(f) > 1), None)
     if dup is not None:
         raise LibraryError(f"two voices would share the folder {dup!r}")
-    return {"library_version": 1, "n_per_voice": n_per_voice, "seed": seed, "shard_size": shard_size,
-            "format": format, "voices": plans}
+    return {
+        "library_version": 1,
+        "n_per_voice": n_per_voice,
+        "seed": seed,
+        "shard_size": shard_size,
+        "format": format,
+        "voices": plans,
+    }
 
 
 # -- the folder -------------------------------------------------------------------------
@@ -191,12 +214,16 @@ def _check_folder(out_dir, params):
         raise NotWritableError(f"cannot write the library to {out_dir!r}: it is not a directory")
     old = read_library_params(out_dir) if os.path.isdir(out_dir) else None
     if old is None and os.path.isdir(out_dir) and os.listdir(out_dir):
-        raise LibraryError(f"{out_dir!r} is not empty and holds no library: choose a new or empty folder")
+        raise LibraryError(
+            f"{out_dir!r} is not empty and holds no library: choose a new or empty folder"
+        )
     if old is not None and old != params:
         where, there, here = _difference(old, params)
-        raise LibraryError(f"{out_dir!r} holds a library made with other arguments ({where}: "
-                           f"{_short(there)} there, {_short(here)} now); "
-                           "rerun with the same arguments to resume, or choose a new folder")
+        raise LibraryError(
+            f"{out_dir!r} holds a library made with other arguments ({where}: "
+            f"{_short(there)} there, {_short(here)} now); "
+            "rerun with the same arguments to resume, or choose a new folder"
+        )
     return out_dir, old
 
 
@@ -215,7 +242,9 @@ def _make_folder(out_dir, params, old):
                 with open(tmp, "w", encoding="utf-8") as f:
                     json.dump(params, f, indent=1)
     except OSError as exc:
-        raise NotWritableError(f"cannot write the library to {out_dir!r}: {exc.strerror or exc}") from None
+        raise NotWritableError(
+            f"cannot write the library to {out_dir!r}: {exc.strerror or exc}"
+        ) from None
     return out_dir
 
 
@@ -245,9 +274,17 @@ def _shards(out_dir, params):
     for v in params["voices"]:
         for start in range(0, n, size):
             stop = min(start + size, n)
-            yield dict(v, out_dir=out_dir, start=start, stop=stop, width=width, seed=params["seed"],
-                       format=params["format"], version=__version__,
-                       shard=f"{v['folder']}/{start:0{width}d}-{stop - 1:0{width}d}")
+            yield dict(
+                v,
+                out_dir=out_dir,
+                start=start,
+                stop=stop,
+                width=width,
+                seed=params["seed"],
+                format=params["format"],
+                version=__version__,
+                shard=f"{v['folder']}/{start:0{width}d}-{stop - 1:0{width}d}",
+            )
 
 
 def _clip_name(spec, i):
@@ -260,11 +297,19 @@ def _row(spec, i, clip, digest):
 
     peak = float(np.max(np.abs(clip)))
     lufs = loudness(clip, spec["sample_rate"])
-    return {"path": f"{spec['shard']}/{_clip_name(spec, i)}", "voice": spec["voice"], "index": i,
-            "seed": spec["seed"], "temperature": spec["temperature"], "model_sha256": spec["model_sha256"],
-            "sample_rate": spec["sample_rate"], "duration": clip.shape[-1] / spec["sample_rate"],
-            "peak": peak, "loudness_lufs": lufs if math.isfinite(lufs) else None,
-            "sha256": digest}
+    return {
+        "path": f"{spec['shard']}/{_clip_name(spec, i)}",
+        "voice": spec["voice"],
+        "index": i,
+        "seed": spec["seed"],
+        "temperature": spec["temperature"],
+        "model_sha256": spec["model_sha256"],
+        "sample_rate": spec["sample_rate"],
+        "duration": clip.shape[-1] / spec["sample_rate"],
+        "peak": peak,
+        "loudness_lufs": lufs if math.isfinite(lufs) else None,
+        "sha256": digest,
+    }
 
 
 _ROW_KEYS = ("voice", "seed", "temperature", "model_sha256", "sample_rate")
@@ -339,12 +384,22 @@ def _make_shard(spec):
         raise LibraryError(f"this worker runs fastdrum {__version__}, the client {spec['version']}")
     model, digest = _shard_model(spec["voice"])
     if digest != spec["model_sha256"]:
-        raise LibraryError(f"the model of voice {spec['voice']!r} on this worker differs from the client's")
+        raise LibraryError(
+            f"the model of voice {spec['voice']!r} on this worker differs from the client's"
+        )
     # Clip i draws from the i-th child of SeedSequence(seed), as in generate(voice, n_per_voice):
     # a SeedSequence that has spawned `start` children already spawns exactly those of this shard.
     seq = np.random.SeedSequence(spec["seed"], n_children_spawned=spec["start"])
-    y = generate(model, n, seed=seq, duration=spec["duration"], temperature=spec["temperature"],
-                 batch_size=n, n_threads=1, backend=spec.get("backend", "auto"))
+    y = generate(
+        model,
+        n,
+        seed=seq,
+        duration=spec["duration"],
+        temperature=spec["temperature"],
+        batch_size=n,
+        n_threads=1,
+        backend=spec.get("backend", "auto"),
+    )
     with _io.atomic_dir(os.path.join(spec["out_dir"], spec["shard"]), overwrite=True) as tmp:
         rows = []
         for k, clip in enumerate(y):
@@ -372,7 +427,8 @@ def _connect(client, workers, progress):
         import distributed
     except ImportError:
         raise BackendUnavailableError(
-            "running a library on Dask needs dask and distributed: pip install 'fastdrum[scale]'") from None
+            "running a library on Dask needs dask and distributed: pip install 'fastdrum[scale]'"
+        ) from None
     if isinstance(client, distributed.Client):
         return client, None, False
     if isinstance(client, str):
@@ -380,9 +436,12 @@ def _connect(client, workers, progress):
             return distributed.Client(client, timeout=CONNECT_TIMEOUT), None, True
         except (OSError, ValueError, TypeError) as exc:
             raise SchedulerUnavailableError(
-                f"cannot reach a Dask scheduler at {client!r}: {' '.join(str(exc).split())}") from None
+                f"cannot reach a Dask scheduler at {client!r}: {' '.join(str(exc).split())}"
+            ) from None
     if client is not None:
-        raise LibraryError(f"client must be a distributed.Client, a scheduler address or None, got {client!r}")
+        raise LibraryError(
+            f"client must be a distributed.Client, a scheduler address or None, got {client!r}"
+        )
     cluster = local_cluster(workers)
     if progress:
         print(f"Dask dashboard: {cluster.dashboard_link}", file=sys.stderr)
@@ -397,8 +456,13 @@ def local_cluster(workers=None):
     import distributed
 
     with dask.config.set({"distributed.worker.profile.enabled": False}):
-        return distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                        dashboard_address=":0", env=_WORKER_ENV)
+        return distributed.LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            env=_WORKER_ENV,
+        )
 
 
 def _run_dask(specs, client, bar):
@@ -406,8 +470,13 @@ def _run_dask(specs, client, bar):
 
     # retries=1: a shard whose worker died is rescheduled by Dask anyway; this covers a
     # shard run twice at once (its second rename then fails) without hiding a real error.
-    futures = client.map(_make_shard, specs, key=[f"fastdrum-library-{s['shard']}" for s in specs],
-                         pure=False, retries=1)
+    futures = client.map(
+        _make_shard,
+        specs,
+        key=[f"fastdrum-library-{s['shard']}" for s in specs],
+        pure=False,
+        retries=1,
+    )
     written = 0
     try:
         for fut in as_completed(futures):
@@ -417,8 +486,10 @@ def _run_dask(specs, client, bar):
                 bar.update(n)
             fut.release()
     except KilledWorker as exc:
-        raise LibraryError(f"Dask gave up on a shard after its workers died ({exc}); "
-                           "rerun with the same arguments to resume") from None
+        raise LibraryError(
+            f"Dask gave up on a shard after its workers died ({exc}); "
+            "rerun with the same arguments to resume"
+        ) from None
     finally:
         client.cancel(futures)
     return written
@@ -436,13 +507,27 @@ def _finish(out_dir, params):
     with _io.atomic_file(os.path.join(out_dir, MANIFEST_FILE), overwrite=True) as tmp:
         with open(tmp, "w", encoding="utf-8") as out:
             for spec in _shards(out_dir, params):
-                with open(os.path.join(out_dir, spec["shard"], MANIFEST_FILE), encoding="utf-8") as f:
+                with open(
+                    os.path.join(out_dir, spec["shard"], MANIFEST_FILE), encoding="utf-8"
+                ) as f:
                     out.writelines(f)
 
 
-def library(out_dir, voices, n_per_voice, *, seed, temperature=None, duration=None,
-            shard_size=DEFAULT_SHARD_SIZE, format="flac", client=None, workers=None, backend="auto",
-            progress=False):
+def library(
+    out_dir,
+    voices,
+    n_per_voice,
+    *,
+    seed,
+    temperature=None,
+    duration=None,
+    shard_size=DEFAULT_SHARD_SIZE,
+    format="flac",
+    client=None,
+    workers=None,
+    backend="auto",
+    progress=False,
+):
     """Generate a library of `n_per_voice` clips per voice into `out_dir`, on Dask or in this process.
 
     Clip ``i`` of a voice is clip ``i`` of ``fastdrum.generate(voice,
@@ -519,8 +604,15 @@ def library(out_dir, voices, n_per_voice, *, seed, temperature=None, duration=No
     >>> library(out, [os.path.join(d, "tiny.npz")], 5, seed=1, shard_size=2, workers=0)["written"]
     0
     """
-    params = _params(voices, n_per_voice, seed=seed, temperature=temperature, duration=duration,
-                     shard_size=shard_size, format=format)
+    params = _params(
+        voices,
+        n_per_voice,
+        seed=seed,
+        temperature=temperature,
+        duration=duration,
+        shard_size=shard_size,
+        format=format,
+    )
     if workers is not None:
         workers = _checks.integer("workers", workers, lo=0, hi=4096, error=LibraryError)
     if workers is not None and client is not None:
@@ -553,5 +645,9 @@ def library(out_dir, voices, n_per_voice, *, seed, temperature=None, duration=No
         if cluster is not None:
             cluster.close()
     _finish(out_dir, params)
-    return {"clips": total, "shards": len(specs), "written": written,
-            "manifest": os.path.join(out_dir, MANIFEST_FILE)}
+    return {
+        "clips": total,
+        "shards": len(specs),
+        "written": written,
+        "manifest": os.path.join(out_dir, MANIFEST_FILE),
+    }

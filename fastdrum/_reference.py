@@ -141,8 +141,8 @@ class State:
         skip = 0.0
         for l, d in enumerate(self.dilations):
             queue, head = self.queues[l], self.heads[l]
-            x_old = queue[head].copy()      # x_l(t - d)
-            queue[head] = x                 # x_l(t) replaces it
+            x_old = queue[head].copy()  # x_l(t - d)
+            queue[head] = x  # x_l(t) replaces it
             self.heads[l] = (head + 1) % d
             z = x_old @ W["dil_w"][l, 0] + x @ W["dil_w"][l, 1] + self.bias[..., l, :]
             h = np.tanh(z[:, :D]) * _sigmoid(z[:, D:])

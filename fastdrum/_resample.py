@@ -34,8 +34,10 @@ def resample(y, sr_from, sr_to, *, what="a clip"):
     n = np.shape(y)[-1]
     n_out = -(-n * int(sr_to) // int(sr_from))
     if n_out > MAX_CLIP_SECONDS * sr_to:
-        raise KitError(f"{what} of {n} samples at {sr_from} Hz would be {n_out / sr_to:.1f} s at "
-                       f"{sr_to} Hz, longer than the limit of {MAX_CLIP_SECONDS} s a clip")
+        raise KitError(
+            f"{what} of {n} samples at {sr_from} Hz would be {n_out / sr_to:.1f} s at "
+            f"{sr_to} Hz, longer than the limit of {MAX_CLIP_SECONDS} s a clip"
+        )
     frac = Fraction(int(sr_to), int(sr_from))
     y = np.asarray(y, dtype=np.float64)
     if max(frac.numerator, frac.denominator) > 4096:

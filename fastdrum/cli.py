@@ -39,6 +39,7 @@ class _Parser(argparse.ArgumentParser):
 # -- argument types ---------------------------------------------------------------------
 def _int_at_least(lo, what):
     """An argparse type: an integer >= lo, else an error "expected <what>"."""
+
     def parse(text):
         try:
             value = int(text)
@@ -47,6 +48,7 @@ def _int_at_least(lo, what):
         if value < lo:
             raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
         return value
+
     return parse
 
 
@@ -57,7 +59,8 @@ def _sample_rate(text):
     value = _positive_int(text)
     if value > _checks.MAX_SAMPLE_RATE:
         raise argparse.ArgumentTypeError(
-            f"expected a sample rate in [1, {_checks.MAX_SAMPLE_RATE}] Hz, got {text!r}")
+            f"expected a sample rate in [1, {_checks.MAX_SAMPLE_RATE}] Hz, got {text!r}"
+        )
     return value
 
 
@@ -87,36 +90,85 @@ def _voice(text):
 # -- shared options ---------------------------------------------------------------------
 def _common(parser, *, models=True, generation=True):
     if models:
-        parser.add_argument("--model", action="append", default=[], metavar="[INSTRUMENT=]NAME_OR_PATH",
-                            help="use this model (a shipped model's name or a .npz file) for INSTRUMENT; "
-                                 "repeatable, e.g. --model kick=my_kick.npz")
+        parser.add_argument(
+            "--model",
+            action="append",
+            default=[],
+            metavar="[INSTRUMENT=]NAME_OR_PATH",
+            help="use this model (a shipped model's name or a .npz file) for INSTRUMENT; "
+            "repeatable, e.g. --model kick=my_kick.npz",
+        )
     if generation:
-        parser.add_argument("--backend", choices=["auto", "c", "numpy"], default="auto",
-                            help="generation backend (default: auto, the compiled kernel)")
-        parser.add_argument("--threads", type=_positive_int, default=1, metavar="N",
-                            help="threads for generation (default 1)")
-        parser.add_argument("--seed", type=_nonneg_int, default=None, metavar="N",
-                            help="random seed: the same seed gives the same output (default: random, printed)")
-        parser.add_argument("--duration", type=_number, default=None, metavar="SECONDS",
-                            help="clip length in seconds (default: each model's own)")
-        parser.add_argument("--temperature", type=_number, default=None, metavar="T",
-                            help="sampling temperature; 0 is deterministic argmax "
-                                 "(default: each model's recommended value, else 1)")
-        parser.add_argument("--primer-noise", type=_number, default=None, metavar="STD",
-                            help="noise added to the training primers that start each clip (default: each model's recommended value, else 0)")
+        parser.add_argument(
+            "--backend",
+            choices=["auto", "c", "numpy"],
+            default="auto",
+            help="generation backend (default: auto, the compiled kernel)",
+        )
+        parser.add_argument(
+            "--threads",
+            type=_positive_int,
+            default=1,
+            metavar="N",
+            help="threads for generation (default 1)",
+        )
+        parser.add_argument(
+            "--seed",
+            type=_nonneg_int,
+            default=None,
+            metavar="N",
+            help="random seed: the same seed gives the same output (default: random, printed)",
+        )
+        parser.add_argument(
+            "--duration",
+            type=_number,
+            default=None,
+            metavar="SECONDS",
+            help="clip length in seconds (default: each model's own)",
+        )
+        parser.add_argument(
+            "--temperature",
+            type=_number,
+            default=None,
+            metavar="T",
+            help="sampling temperature; 0 is deterministic argmax "
+            "(default: each model's recommended value, else 1)",
+        )
+        parser.add_argument(
+            "--primer-noise",
+            type=_number,
+            default=None,
+            metavar="STD",
+            help="noise added to the training primers that start each clip (default: each model's recommended value, else 0)",
+        )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
 
 
 def _output(parser, *, what, audio=True):
-    parser.add_argument("-o", "--output", required=True, metavar="PATH", help=f"where to write the {what}")
+    parser.add_argument(
+        "-o", "--output", required=True, metavar="PATH", help=f"where to write the {what}"
+    )
     parser.add_argument("--force", action="store_true", help="replace the output if it exists")
     if audio:
-        parser.add_argument("--format", choices=sorted(_io.AUDIO_FORMATS), default=None,
-                            help="audio file format (default: from the file name, else wav)")
-        parser.add_argument("--sample-rate", type=_sample_rate, default=None, metavar="HZ",
-                            help="resample the audio to this rate (default: the models')")
-        parser.add_argument("--no-post", dest="post", action="store_false",
-                            help="no post-processing (EQ, compression, gate, normalisation)")
+        parser.add_argument(
+            "--format",
+            choices=sorted(_io.AUDIO_FORMATS),
+            default=None,
+            help="audio file format (default: from the file name, else wav)",
+        )
+        parser.add_argument(
+            "--sample-rate",
+            type=_sample_rate,
+            default=None,
+            metavar="HZ",
+            help="resample the audio to this rate (default: the models')",
+        )
+        parser.add_argument(
+            "--no-post",
+            dest="post",
+            action="store_false",
+            help="no post-processing (EQ, compression, gate, normalisation)",
+        )
 
 
 def build_parser():
@@ -127,7 +179,10 @@ def build_parser():
     >>> build_parser().parse_args(["beat", "-o", "b.wav", "--bpm", "90"]).bpm
     90.0
     """
-    parser = _Parser(prog=PROG, description="New drum sounds from small WaveNets, and a drum machine to play them.")
+    parser = _Parser(
+        prog=PROG,
+        description="New drum sounds from small WaveNets, and a drum machine to play them.",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subs = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subs.required = True
@@ -147,14 +202,28 @@ def build_parser():
 
 def _add_generate(subs):
     """The ``fastdrum generate`` subcommand."""
-    p = subs.add_parser("generate", help="generate one-shots of an instrument into a folder",
-                        description="Generate N one-shots of one instrument as audio files in a new folder "
-                                    "(INSTRUMENT_000.wav, ...).")
-    p.add_argument("instrument", metavar="INSTRUMENT", help="a shipped model's name (e.g. kick) or a model file")
-    p.add_argument("-n", type=_positive_int, default=16, metavar="N", help="number of clips (default 16)")
-    p.add_argument("--voice", type=_voice, default=None, metavar="VOICE|VOICE=W,...",
-                   help="for a model conditioned on voices: a voice (e.g. snare), or a blend of voices "
-                        "with weights, e.g. tom_low=0.5,kick=0.5 (default: the voice INSTRUMENT names)")
+    p = subs.add_parser(
+        "generate",
+        help="generate one-shots of an instrument into a folder",
+        description="Generate N one-shots of one instrument as audio files in a new folder "
+        "(INSTRUMENT_000.wav, ...).",
+    )
+    p.add_argument(
+        "instrument",
+        metavar="INSTRUMENT",
+        help="a shipped model's name (e.g. kick) or a model file",
+    )
+    p.add_argument(
+        "-n", type=_positive_int, default=16, metavar="N", help="number of clips (default 16)"
+    )
+    p.add_argument(
+        "--voice",
+        type=_voice,
+        default=None,
+        metavar="VOICE|VOICE=W,...",
+        help="for a model conditioned on voices: a voice (e.g. snare), or a blend of voices "
+        "with weights, e.g. tom_low=0.5,kick=0.5 (default: the voice INSTRUMENT names)",
+    )
     _output(p, what="folder of clips")
     _common(p)
     p.set_defaults(func=_cmd_generate)
@@ -162,13 +231,26 @@ def _add_generate(subs):
 
 def _add_kit(subs):
     """The ``fastdrum kit`` subcommand."""
-    p = subs.add_parser("kit", help="generate a drum kit folder (clips, SFZ, Hydrogen drumkit.xml)",
-                        description="Generate N variations of each instrument and write them as a kit folder: "
-                                    "audio files, an SFZ instrument (GM notes, round robin) and a Hydrogen "
-                                    "drumkit.xml.")
-    p.add_argument("-n", type=_positive_int, default=8, metavar="N", help="variations per instrument (default 8)")
-    p.add_argument("--instruments", default=None, metavar="LIST",
-                   help="comma-separated instruments (default: every shipped model, or only the --model ones)")
+    p = subs.add_parser(
+        "kit",
+        help="generate a drum kit folder (clips, SFZ, Hydrogen drumkit.xml)",
+        description="Generate N variations of each instrument and write them as a kit folder: "
+        "audio files, an SFZ instrument (GM notes, round robin) and a Hydrogen "
+        "drumkit.xml.",
+    )
+    p.add_argument(
+        "-n",
+        type=_positive_int,
+        default=8,
+        metavar="N",
+        help="variations per instrument (default 8)",
+    )
+    p.add_argument(
+        "--instruments",
+        default=None,
+        metavar="LIST",
+        help="comma-separated instruments (default: every shipped model, or only the --model ones)",
+    )
     p.add_argument("--author", default="fastdrum", help="author written into drumkit.xml")
     p.add_argument("--license", default="CC0", help="licence written into drumkit.xml")
     _output(p, what="kit folder")
@@ -180,39 +262,101 @@ def _add_beat(subs):
     """The ``fastdrum beat`` subcommand."""
     from .presets import PRESETS
 
-    p = subs.add_parser("beat", help="render a drum beat to audio (and/or MIDI)",
-                        description="Render a beat from a pattern (a preset or a grid) or a MIDI file, with "
-                                    "freshly generated clips or a kit folder. Writes audio, or a General MIDI "
-                                    "file if the output ends in .mid.",
-                        epilog="Grid syntax: instrument=steps, separated by commas, e.g. "
-                               "'kick=x...x...x...x...,snare=....x.......x...,hihat=..x...x...x...x.'. "
-                               "Steps: X accent, x hit, o ghost, 1-9 velocity, . rest; | and spaces are "
-                               "ignored. 16 steps are sixteenth notes. Presets: " + ", ".join(sorted(PRESETS)))
-    p.add_argument("--pattern", default=None, metavar="PRESET_OR_GRID",
-                   help="a preset name, a grid, or a file holding a grid (default: house)")
-    p.add_argument("--bpm", type=_number, default=None, help="tempo (default: the preset's, else 120)")
+    p = subs.add_parser(
+        "beat",
+        help="render a drum beat to audio (and/or MIDI)",
+        description="Render a beat from a pattern (a preset or a grid) or a MIDI file, with "
+        "freshly generated clips or a kit folder. Writes audio, or a General MIDI "
+        "file if the output ends in .mid.",
+        epilog="Grid syntax: instrument=steps, separated by commas, e.g. "
+        "'kick=x...x...x...x...,snare=....x.......x...,hihat=..x...x...x...x.'. "
+        "Steps: X accent, x hit, o ghost, 1-9 velocity, . rest; | and spaces are "
+        "ignored. 16 steps are sixteenth notes. Presets: " + ", ".join(sorted(PRESETS)),
+    )
+    p.add_argument(
+        "--pattern",
+        default=None,
+        metavar="PRESET_OR_GRID",
+        help="a preset name, a grid, or a file holding a grid (default: house)",
+    )
+    p.add_argument(
+        "--bpm", type=_number, default=None, help="tempo (default: the preset's, else 120)"
+    )
     p.add_argument("--bars", type=_positive_int, default=4, help="number of bars (default 4)")
-    p.add_argument("--swing", type=_number, default=None,
-                   help="delay of the off-beat steps as a fraction of a step, in [0, 1) (default: the preset's, else 0)")
-    p.add_argument("--steps-per-beat", type=_number, default=None, metavar="N",
-                   help="steps in a beat (default: steps in the bar / 4)")
-    p.add_argument("--humanize-time", type=_number, default=0.0, metavar="MS",
-                   help="random timing offsets, standard deviation in milliseconds (default 0)")
-    p.add_argument("--humanize-velocity", type=_number, default=0.0, metavar="V",
-                   help="random velocity changes, standard deviation in [0, 1] (default 0)")
-    p.add_argument("--midi", default=None, metavar="FILE", help="play this MIDI file's drum notes instead of a pattern")
-    p.add_argument("--midi-out", default=None, metavar="FILE", help="also write the pattern as a General MIDI file")
-    p.add_argument("--kit", default=None, metavar="DIR", help="use the clips of this kit folder instead of generating")
-    p.add_argument("--variations", type=_positive_int, default=8, metavar="N",
-                   help="clips generated per instrument (default 8; with --no-repeat, at least one per hit)")
+    p.add_argument(
+        "--swing",
+        type=_number,
+        default=None,
+        help="delay of the off-beat steps as a fraction of a step, in [0, 1) (default: the preset's, else 0)",
+    )
+    p.add_argument(
+        "--steps-per-beat",
+        type=_number,
+        default=None,
+        metavar="N",
+        help="steps in a beat (default: steps in the bar / 4)",
+    )
+    p.add_argument(
+        "--humanize-time",
+        type=_number,
+        default=0.0,
+        metavar="MS",
+        help="random timing offsets, standard deviation in milliseconds (default 0)",
+    )
+    p.add_argument(
+        "--humanize-velocity",
+        type=_number,
+        default=0.0,
+        metavar="V",
+        help="random velocity changes, standard deviation in [0, 1] (default 0)",
+    )
+    p.add_argument(
+        "--midi",
+        default=None,
+        metavar="FILE",
+        help="play this MIDI file's drum notes instead of a pattern",
+    )
+    p.add_argument(
+        "--midi-out",
+        default=None,
+        metavar="FILE",
+        help="also write the pattern as a General MIDI file",
+    )
+    p.add_argument(
+        "--kit",
+        default=None,
+        metavar="DIR",
+        help="use the clips of this kit folder instead of generating",
+    )
+    p.add_argument(
+        "--variations",
+        type=_positive_int,
+        default=8,
+        metavar="N",
+        help="clips generated per instrument (default 8; with --no-repeat, at least one per hit)",
+    )
     p.add_argument("--no-repeat", action="store_true", help="never play the same clip twice")
     p.add_argument("--stereo", action="store_true", help="stereo output, instruments panned")
-    p.add_argument("--pan", action="append", default=[], metavar="INSTRUMENT=P",
-                   help="stereo position of an instrument, -1 (left) to 1 (right); repeatable")
-    p.add_argument("--level", action="append", default=[], metavar="INSTRUMENT=DB",
-                   help="mix level of an instrument in dB (default: kick 0, snare -2, hats -7, ...); repeatable")
-    p.add_argument("--no-tail", dest="tail", action="store_false",
-                   help="cut the beat at the end of the last bar (for loops)")
+    p.add_argument(
+        "--pan",
+        action="append",
+        default=[],
+        metavar="INSTRUMENT=P",
+        help="stereo position of an instrument, -1 (left) to 1 (right); repeatable",
+    )
+    p.add_argument(
+        "--level",
+        action="append",
+        default=[],
+        metavar="INSTRUMENT=DB",
+        help="mix level of an instrument in dB (default: kick 0, snare -2, hats -7, ...); repeatable",
+    )
+    p.add_argument(
+        "--no-tail",
+        dest="tail",
+        action="store_false",
+        help="cut the beat at the end of the last bar (for loops)",
+    )
     _output(p, what="beat (.wav, .flac or .mid)")
     _common(p)
     p.set_defaults(func=_cmd_beat)
@@ -220,23 +364,37 @@ def _add_beat(subs):
 
 def _add_info(subs):
     """The ``fastdrum info`` subcommand."""
-    p = subs.add_parser("info", help="describe a model", description="Describe a model: sizes, receptive field, "
-                                                                       "cost per sample, metadata.")
+    p = subs.add_parser(
+        "info",
+        help="describe a model",
+        description="Describe a model: sizes, receptive field, cost per sample, metadata.",
+    )
     p.add_argument("model", metavar="MODEL", help="a shipped model's name or a model file")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("-q", "--quiet", action="store_true", help="accepted for symmetry (info only prints)")
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="accepted for symmetry (info only prints)"
+    )
     p.set_defaults(func=_cmd_info)
 
 
 def _add_plot(subs):
     """The ``fastdrum plot`` subcommand."""
-    p = subs.add_parser("plot", help="plot generated clips beside training primers (PNG)",
-                        description="Draw waveforms and spectrograms of generated clips beside the model's "
-                                    "training primers (the first samples of its training clips), per "
-                                    "instrument, into a PNG (needs matplotlib: pip install 'fastdrum[plot]').")
-    p.add_argument("instruments", nargs="*", metavar="INSTRUMENT",
-                   help="instruments to plot (default: every shipped model, or the --model ones)")
-    p.add_argument("-n", type=_positive_int, default=4, metavar="N", help="clips per instrument (default 4)")
+    p = subs.add_parser(
+        "plot",
+        help="plot generated clips beside training primers (PNG)",
+        description="Draw waveforms and spectrograms of generated clips beside the model's "
+        "training primers (the first samples of its training clips), per "
+        "instrument, into a PNG (needs matplotlib: pip install 'fastdrum[plot]').",
+    )
+    p.add_argument(
+        "instruments",
+        nargs="*",
+        metavar="INSTRUMENT",
+        help="instruments to plot (default: every shipped model, or the --model ones)",
+    )
+    p.add_argument(
+        "-n", type=_positive_int, default=4, metavar="N", help="clips per instrument (default 4)"
+    )
     _output(p, what="PNG file", audio=False)
     p.add_argument("--no-post", dest="post", action="store_false", help="plot the raw clips")
     _common(p)
@@ -276,8 +434,10 @@ def _model_overrides(args):
             cands = [str(model.instrument or "").lower(), stem]
             inst = next((c for c in cands if c in INSTRUMENTS or c in ALIASES), None)
             if inst is None:
-                raise CLIError(f"cannot tell which instrument the model {spec!r} plays "
-                               f"(meta instrument {model.instrument!r}); use --model INSTRUMENT={spec}")
+                raise CLIError(
+                    f"cannot tell which instrument the model {spec!r} plays "
+                    f"(meta instrument {model.instrument!r}); use --model INSTRUMENT={spec}"
+                )
         key = instrument_name(inst)
         if key in out:
             raise CLIError(f"--model given twice for {key!r}")
@@ -292,8 +452,14 @@ def _seed(args):
 
 
 def _gen_kwargs(args):
-    return dict(duration=args.duration, temperature=args.temperature, primer_noise=args.primer_noise,
-                backend=args.backend, n_threads=args.threads, progress=_progress(args))
+    return dict(
+        duration=args.duration,
+        temperature=args.temperature,
+        primer_noise=args.primer_noise,
+        backend=args.backend,
+        n_threads=args.threads,
+        progress=_progress(args),
+    )
 
 
 def _resolve_instrument_model(inst, overrides):
@@ -324,7 +490,9 @@ def _cmd_generate(args):
         model = load_model(target)
         inst = instrument_name(
             instrument_from_filename(voice or str(model.instrument or ""))
-            or instrument_from_filename(os.path.splitext(os.path.basename(target))[0]) or "clip")
+            or instrument_from_filename(os.path.splitext(os.path.basename(target))[0])
+            or "clip"
+        )
     else:
         inst = instrument_name(voice or target)
         model = overrides[inst] if inst in overrides else load_model(target)
@@ -342,7 +510,10 @@ def _cmd_generate(args):
     with _io.atomic_dir(out, overwrite=args.force) as tmp:
         for i, clip in enumerate(y):
             _io.write_audio_data(os.path.join(tmp, f"{inst}_{i:03d}.{fmt}"), clip, sr, fmt)
-    _say(args, f"wrote {args.n} {inst} clips ({y.shape[1] / sr:.3f} s, {sr} Hz) to {out} (seed {seed})")
+    _say(
+        args,
+        f"wrote {args.n} {inst} clips ({y.shape[1] / sr:.3f} s, {sr} Hz) to {out} (seed {seed})",
+    )
     return 0
 
 
@@ -351,7 +522,9 @@ def _instrument_list(args, overrides):
     from .model import available_models
 
     if getattr(args, "instruments", None) is not None and args.instruments != []:
-        items = args.instruments if isinstance(args.instruments, list) else args.instruments.split(",")
+        items = (
+            args.instruments if isinstance(args.instruments, list) else args.instruments.split(",")
+        )
         names = [instrument_name(s) for s in items if s.strip()]
         if not names:
             raise CLIError(f"no instruments in {args.instruments!r}")
@@ -374,8 +547,10 @@ def _models_for(instruments, overrides):
         elif inst in available_models():
             models[inst] = inst
         else:
-            raise CLIError(f"no model for instrument {inst!r}: shipped models are {available_models()!r}; "
-                           f"pass --model {inst}=PATH")
+            raise CLIError(
+                f"no model for instrument {inst!r}: shipped models are {available_models()!r}; "
+                f"pass --model {inst}=PATH"
+            )
     return models
 
 
@@ -388,9 +563,20 @@ def _cmd_kit(args):
     instruments = _instrument_list(args, overrides)
     models = _models_for(instruments, overrides)
     seed = _seed(args)
-    kit = generate_kit(models, n=args.n, seed=seed, post=args.post, sr=args.sample_rate, **_gen_kwargs(args))
-    kit.export(out, format=args.format or "wav", overwrite=args.force, author=args.author, license=args.license)
-    _say(args, f"wrote kit {out}: {', '.join(f'{k} x{len(v)}' for k, v in kit.items())} at {kit.sr} Hz (seed {seed})")
+    kit = generate_kit(
+        models, n=args.n, seed=seed, post=args.post, sr=args.sample_rate, **_gen_kwargs(args)
+    )
+    kit.export(
+        out,
+        format=args.format or "wav",
+        overwrite=args.force,
+        author=args.author,
+        license=args.license,
+    )
+    _say(
+        args,
+        f"wrote kit {out}: {', '.join(f'{k} x{len(v)}' for k, v in kit.items())} at {kit.sr} Hz (seed {seed})",
+    )
     return 0
 
 
@@ -401,12 +587,16 @@ def _read_pattern(args):
     if "=" not in text and os.path.exists(text):
         _io.check_regular_file(text, "pattern file")
         if os.path.getsize(text) > MAX_PATTERN_BYTES:
-            raise CLIError(f"pattern file {text!r} is more than the limit of {MAX_PATTERN_BYTES} bytes")
+            raise CLIError(
+                f"pattern file {text!r} is more than the limit of {MAX_PATTERN_BYTES} bytes"
+            )
         try:
             with open(text, encoding="utf-8") as f:
                 text = f.read(MAX_PATTERN_BYTES)
         except UnicodeDecodeError as exc:
-            raise CLIError(f"pattern file {args.pattern!r} is not UTF-8 text ({exc.reason})") from None
+            raise CLIError(
+                f"pattern file {args.pattern!r} is not UTF-8 text ({exc.reason})"
+            ) from None
     return Pattern.parse(text, steps_per_beat=args.steps_per_beat)
 
 
@@ -422,7 +612,9 @@ def _instrument_values(specs, option, *, lo, hi):
         except ValueError:
             number = None
         if not sep or number is None or not lo <= number <= hi:
-            raise CLIError(f"bad {option} {spec!r}: expected INSTRUMENT=NUMBER with the number in [{lo:g}, {hi:g}]")
+            raise CLIError(
+                f"bad {option} {spec!r}: expected INSTRUMENT=NUMBER with the number in [{lo:g}, {hi:g}]"
+            )
         out[canonical_instrument(inst)] = number
     return out
 
@@ -441,14 +633,18 @@ def _beat_kit(args, hits, seed):
         if source is None:
             chain = fallback_chain(inst)[1:]
             also = f" (nor for {', '.join(map(repr, chain))}, which it can borrow)" if chain else ""
-            raise CLIError(f"no model for instrument {inst!r}{also}: shipped models are {available_models()!r}; "
-                           f"pass --model {inst}=PATH")
+            raise CLIError(
+                f"no model for instrument {inst!r}{also}: shipped models are {available_models()!r}; "
+                f"pass --model {inst}=PATH"
+            )
         models[source] = model
         counts[source] = counts.get(source, 0) + 1
     kits = []
     for source, model in models.items():
         n = max(args.variations, counts[source]) if args.no_repeat else args.variations
-        kits.append(generate_kit({source: model}, n=n, seed=seed, post=args.post, **_gen_kwargs(args)))
+        kits.append(
+            generate_kit({source: model}, n=n, seed=seed, post=args.post, **_gen_kwargs(args))
+        )
     rate = max(k.sr for k in kits)
     return Kit({inst: clips for k in kits for inst, clips in k.resample(rate).items()}, rate)
 
@@ -464,12 +660,19 @@ def _pattern_beat(args, seed):
 
     pattern = _read_pattern(args)
     bpm = _checks.pattern_bpm(args.bpm, pattern, error=CLIError)
-    schedule = dict(bpm=bpm, bars=args.bars, swing=args.swing, seed=seed,
-                    humanize_time=args.humanize_time / 1000.0,
-                    humanize_velocity=args.humanize_velocity)
+    schedule = dict(
+        bpm=bpm,
+        bars=args.bars,
+        swing=args.swing,
+        seed=seed,
+        humanize_time=args.humanize_time / 1000.0,
+        humanize_velocity=args.humanize_velocity,
+    )
     hits = sequencer.schedule(pattern, **schedule)
-    what = (f"{args.bars} bar{'s' if args.bars != 1 else ''} of {pattern.name or 'pattern'} "
-            f"at {bpm:g} BPM")
+    what = (
+        f"{args.bars} bar{'s' if args.bars != 1 else ''} of {pattern.name or 'pattern'} "
+        f"at {bpm:g} BPM"
+    )
 
     def length(sr):
         return sequencer.beat_length(pattern, bpm=bpm, bars=args.bars, sr=sr)
@@ -524,7 +727,9 @@ def _cmd_beat(args):
 
     is_midi_out = out.lower().endswith((".mid", ".midi"))
     if not is_midi_out:
-        _io.audio_format(out, args.format)  # before any work: .wav, .flac (or --format, no extension)
+        _io.audio_format(
+            out, args.format
+        )  # before any work: .wav, .flac (or --format, no extension)
     if args.midi_out and not args.midi_out.lower().endswith((".mid", ".midi")):
         raise CLIError(f"--midi-out {args.midi_out!r} must end in .mid or .midi")
     if is_midi_out:
@@ -542,14 +747,26 @@ def _cmd_beat(args):
         kit = _beat_kit(args, beat.hits, kit_seed)
     if args.sample_rate:
         kit = kit.resample(args.sample_rate)
-    y = sequencer.mix(beat.hits, kit, length=beat.length(kit.sr), tail=args.tail, seed=mix_seed,
-                      no_repeat=args.no_repeat, stereo=args.stereo, post=args.post, pan=pan,
-                      gain=gain)
+    y = sequencer.mix(
+        beat.hits,
+        kit,
+        length=beat.length(kit.sr),
+        tail=args.tail,
+        seed=mix_seed,
+        no_repeat=args.no_repeat,
+        stereo=args.stereo,
+        post=args.post,
+        pan=pan,
+        gain=gain,
+    )
     if args.midi_out:
         midi.write_midi(args.midi_out, beat.pattern, overwrite=args.force, **beat.schedule)
     _io.write_audio(out, y, kit.sr, format=args.format, overwrite=args.force)
-    _say(args, f"wrote {out}: {beat.what}, {y.shape[-1] / kit.sr:.2f} s, {kit.sr} Hz, "
-               f"{'stereo' if args.stereo else 'mono'} (seed {seed})")
+    _say(
+        args,
+        f"wrote {out}: {beat.what}, {y.shape[-1] / kit.sr:.2f} s, {kit.sr} Hz, "
+        f"{'stereo' if args.stereo else 'mono'} (seed {seed})",
+    )
     if args.midi_out:
         _say(args, f"wrote {args.midi_out} (General MIDI, channel 10)")
     return 0
@@ -594,7 +811,12 @@ def _dilations(d):
     """1, 2, 4, ..., 512 x2 for repeated doubling stacks; the list itself otherwise."""
     for k in range(1, len(d) + 1):
         block = d[:k]
-        if len(d) % k == 0 and block * (len(d) // k) == d and block == [2**i for i in range(k)] and k > 4:
+        if (
+            len(d) % k == 0
+            and block * (len(d) // k) == d
+            and block == [2**i for i in range(k)]
+            and k > 4
+        ):
             text = f"1, 2, 4, ..., {block[-1]}"
             return text + (f" x{len(d) // k}" if len(d) > k else "")
     return ", ".join(map(str, d))
@@ -616,8 +838,11 @@ def _format2_rows(info):
     """The rows of `fastdrum info` that only a format-2 model has: format, voices, pre-emphasis."""
     voices = info["voices"]
     if voices:
-        shown = ", ".join(voices) if len(voices) <= 12 else \
-            ", ".join(voices[:12]) + f" and {len(voices) - 12} more"
+        shown = (
+            ", ".join(voices)
+            if len(voices) <= 12
+            else ", ".join(voices[:12]) + f" and {len(voices) - 12} more"
+        )
         default = info["default_voice"]
         voices_row = f"{len(voices)}: {shown}" + (f" (default {default})" if default else "")
     else:
@@ -641,15 +866,31 @@ def _cmd_info(args):
         ("instrument", info["instrument"]),
         ("sample rate", f"{info['sample_rate']} Hz"),
         ("layers", f"{info['layers']} (dilations {_dilations(d)})"),
-        ("channels", f"Q={info['quantization_channels']} R={info['residual_channels']} "
-                     f"D={info['dilation_channels']} S={info['skip_channels']}"),
-        ("receptive field", f"{info['receptive_field_samples']} samples ({info['receptive_field_ms']} ms)"),
+        (
+            "channels",
+            f"Q={info['quantization_channels']} R={info['residual_channels']} "
+            f"D={info['dilation_channels']} S={info['skip_channels']}",
+        ),
+        (
+            "receptive field",
+            f"{info['receptive_field_samples']} samples ({info['receptive_field_ms']} ms)",
+        ),
         ("parameters", f"{info['parameters']:,}"),
         ("flops/sample", f"{info['flops_per_sample']:,}"),
-        ("weight matrices", "float16 values (the kernel stores them in half the memory)"
-                            if info["float16_exact"] else "float32"),
-        ("clip duration", "unknown" if info["clip_duration"] is None else f"{info['clip_duration']} s"),
-        ("primers", "none" if info["primers"] is None else "{} x {} codes".format(*info["primers"])),
+        (
+            "weight matrices",
+            "float16 values (the kernel stores them in half the memory)"
+            if info["float16_exact"]
+            else "float32",
+        ),
+        (
+            "clip duration",
+            "unknown" if info["clip_duration"] is None else f"{info['clip_duration']} s",
+        ),
+        (
+            "primers",
+            "none" if info["primers"] is None else "{} x {} codes".format(*info["primers"]),
+        ),
     ]
     if info["format_version"] >= 2:
         rows[1:1] = _format2_rows(info)
@@ -706,33 +947,84 @@ def _primer_audio(model, n):
 def _add_library(subs):
     from ._library import DEFAULT_SHARD_SIZE
 
-    p = subs.add_parser("library", help="generate a sample library: many clips per voice, on Dask",
-                        description="Generate N clips of each voice into a library folder (shards of clips and "
-                                    "a manifest.jsonl) on a local Dask cluster or an existing one. Rerun the "
-                                    "same command to resume: complete, verified shards are kept.")
-    p.add_argument("-o", "--output", required=True, metavar="DIR",
-                   help="library folder: new, empty, or this library (to resume)")
-    p.add_argument("--voices", required=True, metavar="LIST",
-                   help="comma-separated voices: shipped model names (e.g. kick,snare) or model files")
-    p.add_argument("-n", "--n", type=_positive_int, required=True, metavar="N", help="clips per voice")
-    p.add_argument("--seed", type=_nonneg_int, default=None, metavar="N",
-                   help="random seed (default: the library's own when resuming, else random, printed)")
-    p.add_argument("--temperature", type=_number, default=None, metavar="T",
-                   help="sampling temperature (default: each model's recommended value, else 1)")
-    p.add_argument("--duration", type=_number, default=None, metavar="SECONDS",
-                   help="clip length in seconds (default: each model's own)")
-    p.add_argument("--shard-size", type=_positive_int, default=DEFAULT_SHARD_SIZE, metavar="N",
-                   help=f"clips per shard: one task, one kernel batch, one folder (default {DEFAULT_SHARD_SIZE})")
-    p.add_argument("--format", choices=sorted(_io.AUDIO_FORMATS), default="flac",
-                   help="audio file format, 24-bit (default flac)")
-    p.add_argument("--backend", choices=["auto", "c", "numpy"], default="auto",
-                   help="generation backend (default: auto, the compiled kernel)")
+    p = subs.add_parser(
+        "library",
+        help="generate a sample library: many clips per voice, on Dask",
+        description="Generate N clips of each voice into a library folder (shards of clips and "
+        "a manifest.jsonl) on a local Dask cluster or an existing one. Rerun the "
+        "same command to resume: complete, verified shards are kept.",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="DIR",
+        help="library folder: new, empty, or this library (to resume)",
+    )
+    p.add_argument(
+        "--voices",
+        required=True,
+        metavar="LIST",
+        help="comma-separated voices: shipped model names (e.g. kick,snare) or model files",
+    )
+    p.add_argument(
+        "-n", "--n", type=_positive_int, required=True, metavar="N", help="clips per voice"
+    )
+    p.add_argument(
+        "--seed",
+        type=_nonneg_int,
+        default=None,
+        metavar="N",
+        help="random seed (default: the library's own when resuming, else random, printed)",
+    )
+    p.add_argument(
+        "--temperature",
+        type=_number,
+        default=None,
+        metavar="T",
+        help="sampling temperature (default: each model's recommended value, else 1)",
+    )
+    p.add_argument(
+        "--duration",
+        type=_number,
+        default=None,
+        metavar="SECONDS",
+        help="clip length in seconds (default: each model's own)",
+    )
+    p.add_argument(
+        "--shard-size",
+        type=_positive_int,
+        default=DEFAULT_SHARD_SIZE,
+        metavar="N",
+        help=f"clips per shard: one task, one kernel batch, one folder (default {DEFAULT_SHARD_SIZE})",
+    )
+    p.add_argument(
+        "--format",
+        choices=sorted(_io.AUDIO_FORMATS),
+        default="flac",
+        help="audio file format, 24-bit (default flac)",
+    )
+    p.add_argument(
+        "--backend",
+        choices=["auto", "c", "numpy"],
+        default="auto",
+        help="generation backend (default: auto, the compiled kernel)",
+    )
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                       help="run on the Dask cluster of this scheduler (e.g. tcp://host:8786)")
-    where.add_argument("--workers", type=_nonneg_int, default=None, metavar="N",
-                       help="worker processes of a local Dask cluster (default: one per CPU; "
-                            "0: run in this process, without Dask)")
+    where.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="run on the Dask cluster of this scheduler (e.g. tcp://host:8786)",
+    )
+    where.add_argument(
+        "--workers",
+        type=_nonneg_int,
+        default=None,
+        metavar="N",
+        help="worker processes of a local Dask cluster (default: one per CPU; "
+        "0: run in this process, without Dask)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=_cmd_library)
 
@@ -748,13 +1040,26 @@ def _cmd_library(args):
         seed = old.get("seed") if old is not None else None
         if not isinstance(seed, int):
             seed = secrets.randbelow(2**31)
-    result = library(args.output, voices, args.n, seed=seed, temperature=args.temperature,
-                     duration=args.duration, shard_size=args.shard_size, format=args.format,
-                     client=args.scheduler, workers=args.workers, backend=args.backend,
-                     progress=_progress(args))
+    result = library(
+        args.output,
+        voices,
+        args.n,
+        seed=seed,
+        temperature=args.temperature,
+        duration=args.duration,
+        shard_size=args.shard_size,
+        format=args.format,
+        client=args.scheduler,
+        workers=args.workers,
+        backend=args.backend,
+        progress=_progress(args),
+    )
     kept = result["shards"] - result["written"]
-    _say(args, f"library {args.output}: {result['clips']} clips; {result['written']} shards written, {kept} "
-               f"complete already; seed {seed}; manifest {result['manifest']}")
+    _say(
+        args,
+        f"library {args.output}: {result['clips']} clips; {result['written']} shards written, {kept} "
+        f"complete already; seed {seed}; manifest {result['manifest']}",
+    )
     return 0
 
 
@@ -792,7 +1097,9 @@ def main(argv=None):
             return _run(args)
         except KeyboardInterrupt as exc:
             signum = getattr(exc, "signum", signal.SIGINT)
-            name = {signal.SIGINT: "interrupted"}.get(signum) or f"stopped by {signal.Signals(signum).name}"
+            name = {signal.SIGINT: "interrupted"}.get(
+                signum
+            ) or f"stopped by {signal.Signals(signum).name}"
             print(f"{PROG}: {name}", file=sys.stderr)
             return 128 + int(signum)
 
@@ -815,14 +1122,18 @@ def _run(args):
         os.dup2(devnull, sys.stdout.fileno())
         return 1
     except MemoryError:
-        print(f"{PROG} {args.command}: error: out of memory (ask for less: fewer clips, bars or hits)",
-              file=sys.stderr)
+        print(
+            f"{PROG} {args.command}: error: out of memory (ask for less: fewer clips, bars or hits)",
+            file=sys.stderr,
+        )
         return 2
     except (FastDrumError, OSError) as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__
         # the library's hint names a Python argument; the command's equivalent is asking for less
-        message = message.replace("(pass a larger max_samples= to allow it)",
-                                  "(ask for fewer clips with -n, or a shorter --duration)")
+        message = message.replace(
+            "(pass a larger max_samples= to allow it)",
+            "(ask for fewer clips with -n, or a shorter --duration)",
+        )
         if len(message) > 500:  # never echo a huge argument whole
             message = message[:400] + f" ... ({len(message)} characters)"
         print(f"{PROG} {args.command}: error: {message}", file=sys.stderr)

@@ -21,49 +21,138 @@ from . import _checks
 from .errors import KitError, PatternError
 
 __all__ = [
-    "INSTRUMENTS", "ALIASES", "FALLBACKS", "NOTE_TO_INSTRUMENT", "DEFAULT_GAIN", "DEFAULT_PAN",
-    "canonical_instrument", "instrument_name", "instrument_from_filename", "gm_note", "gm_notes",
-    "fallback_chain", "first_available", "gains", "pans",
+    "INSTRUMENTS",
+    "ALIASES",
+    "FALLBACKS",
+    "NOTE_TO_INSTRUMENT",
+    "DEFAULT_GAIN",
+    "DEFAULT_PAN",
+    "canonical_instrument",
+    "instrument_name",
+    "instrument_from_filename",
+    "gm_note",
+    "gm_notes",
+    "fallback_chain",
+    "first_available",
+    "gains",
+    "pans",
 ]
 
 #: The instruments a pattern can name, with their General MIDI drum notes.
 INSTRUMENTS = {
-    "kick": 36, "snare": 38, "hihat": 42, "openhat": 46, "clap": 39,
-    "tom_low": 41, "tom_mid": 45, "tom_high": 48, "crash": 49, "ride": 51,
+    "kick": 36,
+    "snare": 38,
+    "hihat": 42,
+    "openhat": 46,
+    "clap": 39,
+    "tom_low": 41,
+    "tom_mid": 45,
+    "tom_high": 48,
+    "crash": 49,
+    "ride": 51,
 }
 
 #: Other names accepted for the instruments (case-insensitive).
 ALIASES = {
-    "bd": "kick", "bass": "kick", "bassdrum": "kick", "kickdrum": "kick",
-    "sd": "snare", "snaredrum": "snare",
-    "hh": "hihat", "hat": "hihat", "hats": "hihat", "ch": "hihat", "chh": "hihat",
-    "closedhat": "hihat", "closed_hat": "hihat", "hi_hat": "hihat", "hi-hat": "hihat",
-    "oh": "openhat", "ohh": "openhat", "open_hat": "openhat", "openhihat": "openhat",
-    "cp": "clap", "handclap": "clap", "claps": "clap",
-    "lt": "tom_low", "lowtom": "tom_low", "tom1": "tom_high", "mt": "tom_mid", "midtom": "tom_mid",
-    "tom2": "tom_mid", "ht": "tom_high", "hightom": "tom_high", "tom3": "tom_low", "tom": "tom_mid",
-    "cy": "crash", "cymbal": "crash", "rd": "ride",
+    "bd": "kick",
+    "bass": "kick",
+    "bassdrum": "kick",
+    "kickdrum": "kick",
+    "sd": "snare",
+    "snaredrum": "snare",
+    "hh": "hihat",
+    "hat": "hihat",
+    "hats": "hihat",
+    "ch": "hihat",
+    "chh": "hihat",
+    "closedhat": "hihat",
+    "closed_hat": "hihat",
+    "hi_hat": "hihat",
+    "hi-hat": "hihat",
+    "oh": "openhat",
+    "ohh": "openhat",
+    "open_hat": "openhat",
+    "openhihat": "openhat",
+    "cp": "clap",
+    "handclap": "clap",
+    "claps": "clap",
+    "lt": "tom_low",
+    "lowtom": "tom_low",
+    "tom1": "tom_high",
+    "mt": "tom_mid",
+    "midtom": "tom_mid",
+    "tom2": "tom_mid",
+    "ht": "tom_high",
+    "hightom": "tom_high",
+    "tom3": "tom_low",
+    "tom": "tom_mid",
+    "cy": "crash",
+    "cymbal": "crash",
+    "rd": "ride",
 }
 
 #: When a kit lacks an instrument, its clips are borrowed from this one (:func:`fallback_chain`).
 FALLBACKS = {
-    "openhat": "hihat", "clap": "snare", "crash": "openhat", "ride": "hihat",
-    "tom_low": "kick", "tom_mid": "tom_low", "tom_high": "tom_mid",
+    "openhat": "hihat",
+    "clap": "snare",
+    "crash": "openhat",
+    "ride": "hihat",
+    "tom_low": "kick",
+    "tom_mid": "tom_low",
+    "tom_high": "tom_mid",
 }
 
 #: GM percussion note -> instrument, for reading MIDI files (the neighbouring GM notes too).
 NOTE_TO_INSTRUMENT = {
-    35: "kick", 36: "kick", 37: "snare", 38: "snare", 40: "snare", 39: "clap",
-    42: "hihat", 44: "hihat", 46: "openhat",
-    41: "tom_low", 43: "tom_low", 45: "tom_mid", 47: "tom_mid", 48: "tom_high", 50: "tom_high",
-    49: "crash", 52: "crash", 55: "crash", 57: "crash", 51: "ride", 53: "ride", 59: "ride",
+    35: "kick",
+    36: "kick",
+    37: "snare",
+    38: "snare",
+    40: "snare",
+    39: "clap",
+    42: "hihat",
+    44: "hihat",
+    46: "openhat",
+    41: "tom_low",
+    43: "tom_low",
+    45: "tom_mid",
+    47: "tom_mid",
+    48: "tom_high",
+    50: "tom_high",
+    49: "crash",
+    52: "crash",
+    55: "crash",
+    57: "crash",
+    51: "ride",
+    53: "ride",
+    59: "ride",
 }
 
 #: Mix level (linear) and stereo position (-1 left .. 1 right) of each instrument.
-DEFAULT_GAIN = {"kick": 1.0, "snare": 0.8, "hihat": 0.45, "openhat": 0.45, "clap": 0.7,
-                "tom_low": 0.7, "tom_mid": 0.7, "tom_high": 0.7, "crash": 0.45, "ride": 0.45}
-DEFAULT_PAN = {"kick": 0.0, "snare": -0.1, "hihat": 0.35, "openhat": 0.35, "clap": -0.2,
-               "tom_low": -0.4, "tom_mid": 0.0, "tom_high": 0.4, "crash": -0.5, "ride": 0.5}
+DEFAULT_GAIN = {
+    "kick": 1.0,
+    "snare": 0.8,
+    "hihat": 0.45,
+    "openhat": 0.45,
+    "clap": 0.7,
+    "tom_low": 0.7,
+    "tom_mid": 0.7,
+    "tom_high": 0.7,
+    "crash": 0.45,
+    "ride": 0.45,
+}
+DEFAULT_PAN = {
+    "kick": 0.0,
+    "snare": -0.1,
+    "hihat": 0.35,
+    "openhat": 0.35,
+    "clap": -0.2,
+    "tom_low": -0.4,
+    "tom_mid": 0.0,
+    "tom_high": 0.4,
+    "crash": -0.5,
+    "ride": 0.5,
+}
 
 #: A kit's own instrument name: lowercase letters, digits, "_" and "-".
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -94,8 +183,10 @@ def canonical_instrument(name):
         return key
     if key in ALIASES:
         return ALIASES[key]
-    raise PatternError(f"unknown instrument {_checks.short(name)}; known: {', '.join(INSTRUMENTS)} "
-                       f"(or aliases {', '.join(sorted(ALIASES))})")
+    raise PatternError(
+        f"unknown instrument {_checks.short(name)}; known: {', '.join(INSTRUMENTS)} "
+        f"(or aliases {', '.join(sorted(ALIASES))})"
+    )
 
 
 def instrument_name(name):

@@ -62,9 +62,18 @@ MAX_DRUMKIT_XML_BYTES = 4 * 2**20
 _AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aif", ".aiff")
 
 #: Display names in drumkit.xml, and Hydrogen mute (choke) groups.
-_DISPLAY = {"kick": "Kick", "snare": "Snare", "hihat": "Hi-Hat Closed", "openhat": "Hi-Hat Open",
-            "clap": "Clap", "tom_low": "Tom Low", "tom_mid": "Tom Mid", "tom_high": "Tom High",
-            "crash": "Crash", "ride": "Ride"}
+_DISPLAY = {
+    "kick": "Kick",
+    "snare": "Snare",
+    "hihat": "Hi-Hat Closed",
+    "openhat": "Hi-Hat Open",
+    "clap": "Clap",
+    "tom_low": "Tom Low",
+    "tom_mid": "Tom Mid",
+    "tom_high": "Tom High",
+    "crash": "Crash",
+    "ride": "Ride",
+}
 _CHOKE = {"hihat": 1, "openhat": 1}
 
 
@@ -93,8 +102,10 @@ def _check_text(what, text, *, newlines=False):
     bad = _BAD_XML_CHARS.search(text) or (None if newlines else re.search("[\r\n\t]", text))
     if bad:
         kind = "invalid UTF-8" if "\ud800" <= bad.group() <= "\udfff" else "a control character"
-        raise KitError(f"{what} {text[:60]!r} holds {kind} ({bad.group()!r}), which drumkit.xml and SFZ "
-                       "files cannot hold")
+        raise KitError(
+            f"{what} {text[:60]!r} holds {kind} ({bad.group()!r}), which drumkit.xml and SFZ "
+            "files cannot hold"
+        )
     return text
 
 
@@ -139,12 +150,16 @@ class Kit:
             if key in data:
                 raise KitError(f"instrument {inst!r} ({key!r}) given twice")
             if isinstance(rows, np.ndarray) and rows.ndim == 1:
-                raise KitError(f"clips of {inst!r} must be (n, T) or a list of 1-D arrays, got shape {rows.shape!r}")
+                raise KitError(
+                    f"clips of {inst!r} must be (n, T) or a list of 1-D arrays, got shape {rows.shape!r}"
+                )
             out = []
             for y in rows:
                 y = np.array(y, dtype=np.float32)
                 if y.ndim != 1 or y.size == 0:
-                    raise KitError(f"each clip of {inst!r} must be non-empty and 1-D, got shape {y.shape!r}")
+                    raise KitError(
+                        f"each clip of {inst!r} must be non-empty and 1-D, got shape {y.shape!r}"
+                    )
                 if not np.isfinite(y).all():
                     raise KitError(f"a clip of {inst!r} contains NaN or Inf")
                 y.setflags(write=False)
@@ -152,7 +167,9 @@ class Kit:
             if not out:
                 raise KitError(f"instrument {inst!r} has no clips")
             data[key] = tuple(out)
-        order = [k for k in INSTRUMENTS if k in data] + sorted(k for k in data if k not in INSTRUMENTS)
+        order = [k for k in INSTRUMENTS if k in data] + sorted(
+            k for k in data if k not in INSTRUMENTS
+        )
         self._clips = {k: data[k] for k in order}
 
     @property
@@ -171,7 +188,8 @@ class Kit:
         key = instrument_name(instrument)
         if key not in self._clips:
             raise InstrumentNotFoundError(
-                f"the kit has no {instrument!r}; it has {', '.join(self._clips)}")
+                f"the kit has no {instrument!r}; it has {', '.join(self._clips)}"
+            )
         return self._clips[key]
 
     def __contains__(self, instrument):
@@ -199,8 +217,11 @@ class Kit:
         _check_sr(sr)
         if sr == self.sr:
             return self
-        return Kit({k: [resample(y, self.sr, sr) for y in v] for k, v in self._clips.items()},
-                   int(sr), name=self.name)
+        return Kit(
+            {k: [resample(y, self.sr, sr) for y in v] for k, v in self._clips.items()},
+            int(sr),
+            name=self.name,
+        )
 
     def process(self, **overrides):
         """Each clip through :func:`fastdrum.post.process` with its instrument's settings.
@@ -218,15 +239,29 @@ class Kit:
         """
         from . import post
 
-        return Kit({k: [post.process(y, self.sr, instrument=k, **overrides) for y in v]
-                    for k, v in self._clips.items()}, self.sr, name=self.name)
+        return Kit(
+            {
+                k: [post.process(y, self.sr, instrument=k, **overrides) for y in v]
+                for k, v in self._clips.items()
+            },
+            self.sr,
+            name=self.name,
+        )
 
     # -- export --------------------------------------------------------------------
     def _filenames(self, ext):
         return {k: [f"{k}_{i:03d}.{ext}" for i in range(len(v))] for k, v in self._clips.items()}
 
-    def export(self, directory, *, format="wav", overwrite=False, author="fastdrum",
-               license="CC0", info=None):
+    def export(
+        self,
+        directory,
+        *,
+        format="wav",
+        overwrite=False,
+        author="fastdrum",
+        license="CC0",
+        info=None,
+    ):
         """Write the kit as a folder: audio files, ``<name>.sfz`` and Hydrogen's ``drumkit.xml``.
 
         The folder is filled under a temporary name and renamed when
@@ -317,14 +352,21 @@ class Kit:
         """
         name = _check_text("kit name", name)
         keys = _sfz_notes(self._clips)
-        lines = [f"// {name}: drum kit generated by fastdrum. "
-                 "General MIDI drum notes, round robin over the variations",
-                 "<global>", "loop_mode=one_shot", "amp_veltrack=100", ""]
+        lines = [
+            f"// {name}: drum kit generated by fastdrum. "
+            "General MIDI drum notes, round robin over the variations",
+            "<global>",
+            "loop_mode=one_shot",
+            "amp_veltrack=100",
+            "",
+        ]
         choke_ids = {"hihat": 1, "openhat": 2}
         for inst in self._clips:
             n = len(files[inst])
-            lines.append(f"// {inst}: {n} variation{'s' if n != 1 else ''}, "
-                         f"note{'s' if len(keys[inst]) > 1 else ''} {', '.join(map(str, keys[inst]))}")
+            lines.append(
+                f"// {inst}: {n} variation{'s' if n != 1 else ''}, "
+                f"note{'s' if len(keys[inst]) > 1 else ''} {', '.join(map(str, keys[inst]))}"
+            )
             for key in keys[inst]:
                 group = f"<group> key={key} seq_length={n}"
                 if inst in choke_ids:
@@ -370,9 +412,14 @@ class Kit:
         root = ET.Element(f"{{{ns}}}drumkit_info")
         sub(root, "name", name)
         sub(root, "author", author)
-        sub(root, "info", info if info is not None else
-            "Drum one-shots generated by fastdrum's WaveNets; several variations per instrument, "
-            "played round robin.")
+        sub(
+            root,
+            "info",
+            info
+            if info is not None
+            else "Drum one-shots generated by fastdrum's WaveNets; several variations per instrument, "
+            "played round robin.",
+        )
         sub(root, "license", license)
         sub(root, "image", "")
         sub(root, "imageLicense", "undefined license")
@@ -386,14 +433,35 @@ class Kit:
         for i, inst in enumerate(self._clips):
             e = sub(ilist, "instrument")
             for tag, value in [
-                ("id", i), ("name", _DISPLAY.get(inst, inst.replace("_", " ").title())), ("volume", 1),
-                ("isMuted", "false"), ("isSoloed", "false"), ("pan", DEFAULT_PAN.get(inst, 0.0)),
-                ("pitchOffset", 0), ("randomPitchFactor", 0), ("gain", 1), ("applyVelocity", "true"),
-                ("filterActive", "false"), ("filterCutoff", 1), ("filterResonance", 0), ("Attack", 0),
-                ("Decay", 0), ("Sustain", 1), ("Release", 1000), ("muteGroup", _CHOKE.get(inst, -1)),
-                ("midiOutChannel", -1), ("midiOutNote", notes[inst]), ("isStopNote", "false"),
-                ("sampleSelectionAlgo", "ROUND_ROBIN"), ("isHihat", -1), ("lower_cc", 0),
-                ("higher_cc", 127), ("FX1Level", 0), ("FX2Level", 0), ("FX3Level", 0), ("FX4Level", 0),
+                ("id", i),
+                ("name", _DISPLAY.get(inst, inst.replace("_", " ").title())),
+                ("volume", 1),
+                ("isMuted", "false"),
+                ("isSoloed", "false"),
+                ("pan", DEFAULT_PAN.get(inst, 0.0)),
+                ("pitchOffset", 0),
+                ("randomPitchFactor", 0),
+                ("gain", 1),
+                ("applyVelocity", "true"),
+                ("filterActive", "false"),
+                ("filterCutoff", 1),
+                ("filterResonance", 0),
+                ("Attack", 0),
+                ("Decay", 0),
+                ("Sustain", 1),
+                ("Release", 1000),
+                ("muteGroup", _CHOKE.get(inst, -1)),
+                ("midiOutChannel", -1),
+                ("midiOutNote", notes[inst]),
+                ("isStopNote", "false"),
+                ("sampleSelectionAlgo", "ROUND_ROBIN"),
+                ("isHihat", -1),
+                ("lower_cc", 0),
+                ("higher_cc", 127),
+                ("FX1Level", 0),
+                ("FX2Level", 0),
+                ("FX3Level", 0),
+                ("FX4Level", 0),
             ]:
                 sub(e, tag, value)
             ic = sub(e, "instrumentComponent")
@@ -401,7 +469,13 @@ class Kit:
             sub(ic, "gain", 1)
             for fname in files[inst][:HYDROGEN_MAX_LAYERS]:
                 layer = sub(ic, "layer")
-                for tag, value in [("filename", fname), ("min", 0), ("max", 1), ("gain", 1), ("pitch", 0)]:
+                for tag, value in [
+                    ("filename", fname),
+                    ("min", 0),
+                    ("max", 1),
+                    ("gain", 1),
+                    ("pitch", 0),
+                ]:
                     sub(layer, tag, value)
         ET.indent(root, space=" ")
         return ET.ElementTree(root)
@@ -455,25 +529,35 @@ class Kit:
             raise FileNotFoundError(f"kit folder {directory!r} does not exist")
         _refuse_links_out(directory)
         loaded = _read_clips(directory, _find_clips(directory))
-        target = _check_sr(sr if sr is not None else max(rate for ys in loaded.values()
-                                                         for _, rate, _ in ys))
+        target = _check_sr(
+            sr if sr is not None else max(rate for ys in loaded.values() for _, rate, _ in ys)
+        )
         clips, total = {}, 0
         for inst, ys in loaded.items():
             for y, rate, p in ys:
                 clips.setdefault(inst, []).append(resample(y, rate, target, what=repr(p)))
                 total += clips[inst][-1].size
                 if total > MAX_SAMPLES:
-                    raise KitError(f"the clips of {directory!r} at {target} Hz add up to more than "
-                                   f"the limit of {MAX_SAMPLES} samples")
+                    raise KitError(
+                        f"the clips of {directory!r} at {target} Hz add up to more than "
+                        f"the limit of {MAX_SAMPLES} samples"
+                    )
         kit_name = name or os.path.basename(os.path.normpath(directory)) or "kit"
         return cls(clips, int(target), name=kit_name)
 
 
 def _audio_files(folder):
     """The audio files directly in `folder` (not hidden ones), in natural order."""
-    return sorted((f for f in os.listdir(folder) if f.lower().endswith(_AUDIO_EXTENSIONS)
-                   and not f.startswith(".") and os.path.isfile(os.path.join(folder, f))),
-                  key=_natural_key)
+    return sorted(
+        (
+            f
+            for f in os.listdir(folder)
+            if f.lower().endswith(_AUDIO_EXTENSIONS)
+            and not f.startswith(".")
+            and os.path.isfile(os.path.join(folder, f))
+        ),
+        key=_natural_key,
+    )
 
 
 def _find_clips(directory):
@@ -489,19 +573,24 @@ def _find_clips(directory):
     top = _audio_files(directory)
     n_files = sum(len(v) for v in found.values()) + len(top)
     if n_files > MAX_KIT_FILES:
-        raise KitError(f"kit folder {directory!r} holds {n_files} audio files, more than the limit "
-                       f"of {MAX_KIT_FILES}")
+        raise KitError(
+            f"kit folder {directory!r} holds {n_files} audio files, more than the limit "
+            f"of {MAX_KIT_FILES}"
+        )
     named = _hydrogen_map(directory)
     for f in top:
         inst = named.get(f) or instrument_from_filename(os.path.splitext(f)[0])
         if inst is None:
-            raise KitError(f"cannot tell the instrument of {os.path.join(directory, f)!r} from its "
-                           "name (start file names with an instrument, e.g. kick_001.wav, or use "
-                           "subfolders)")
+            raise KitError(
+                f"cannot tell the instrument of {os.path.join(directory, f)!r} from its "
+                "name (start file names with an instrument, e.g. kick_001.wav, or use "
+                "subfolders)"
+            )
         found.setdefault(inst, []).append(os.path.join(directory, f))
     if not found:
-        raise KitError(f"no audio files ({', '.join(_AUDIO_EXTENSIONS)}) in {directory!r} or its "
-                       "subfolders")
+        raise KitError(
+            f"no audio files ({', '.join(_AUDIO_EXTENSIONS)}) in {directory!r} or its subfolders"
+        )
     return found
 
 
@@ -521,10 +610,13 @@ def _read_clips(directory, found):
     if short:
         more = f" and {len(short) - 3} more" if len(short) > 3 else ""
         # stacklevel 3: the warning names the line that called Kit.load
-        warnings.warn(f"kit folder {directory!r}: {len(short)} clip"
-                      f"{'s are' if len(short) > 1 else ' is'} shorter than "
-                      f"{1000 * MIN_CLIP_SECONDS:g} ms (truncated files?): "
-                      + ", ".join(short[:3]) + more, FastDrumWarning, stacklevel=3)
+        warnings.warn(
+            f"kit folder {directory!r}: {len(short)} clip"
+            f"{'s are' if len(short) > 1 else ' is'} shorter than "
+            f"{1000 * MIN_CLIP_SECONDS:g} ms (truncated files?): " + ", ".join(short[:3]) + more,
+            FastDrumWarning,
+            stacklevel=3,
+        )
     return loaded
 
 
@@ -536,10 +628,15 @@ def _read_clip(path):
         _io.check_regular_file(path, "audio file")
         info = sf.info(path)
         _check_sr(info.samplerate, f"cannot read {path!r}: its sample rate")
-        if info.frames * info.channels > MAX_FILE_SAMPLES or info.frames > MAX_CLIP_SECONDS * info.samplerate:
-            raise KitError(f"cannot read {path!r}: {info.frames} frames of {info.channels} channels at "
-                           f"{info.samplerate} Hz is more than a one-shot (limits: {MAX_CLIP_SECONDS} s, "
-                           f"{MAX_FILE_SAMPLES} samples)")
+        if (
+            info.frames * info.channels > MAX_FILE_SAMPLES
+            or info.frames > MAX_CLIP_SECONDS * info.samplerate
+        ):
+            raise KitError(
+                f"cannot read {path!r}: {info.frames} frames of {info.channels} channels at "
+                f"{info.samplerate} Hz is more than a one-shot (limits: {MAX_CLIP_SECONDS} s, "
+                f"{MAX_FILE_SAMPLES} samples)"
+            )
         y, rate = _io.read_audio(path)
     except RuntimeError as exc:  # soundfile.LibsndfileError
         raise KitError(f"cannot read {path!r}: {' '.join(str(exc).split())}") from None
@@ -560,15 +657,22 @@ def _refuse_links_out(directory):
         if os.path.isdir(path):
             real = os.path.realpath(path)
             if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
-                targets += [(os.path.join(entry, f), os.path.join(path, f)) for f in sorted(os.listdir(path))]
+                targets += [
+                    (os.path.join(entry, f), os.path.join(path, f))
+                    for f in sorted(os.listdir(path))
+                ]
         for name, p in targets:
             real = os.path.realpath(p)
             if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
                 outside.append(f"{name!r} -> {real!r}")
     if outside:
-        shown = ", ".join(outside[:3]) + (f" and {len(outside) - 3} more" if len(outside) > 3 else "")
-        raise KitError(f"kit folder {directory!r} has links that lead outside it, which fastdrum does not "
-                       f"follow: {shown}")
+        shown = ", ".join(outside[:3]) + (
+            f" and {len(outside) - 3} more" if len(outside) > 3 else ""
+        )
+        raise KitError(
+            f"kit folder {directory!r} has links that lead outside it, which fastdrum does not "
+            f"follow: {shown}"
+        )
 
 
 def _natural_key(s):
@@ -581,8 +685,10 @@ def _hydrogen_map(directory):
     if not os.path.isfile(path):
         return {}
     if os.path.getsize(path) > MAX_DRUMKIT_XML_BYTES:
-        raise KitError(f"cannot read {path!r}: {os.path.getsize(path)} bytes, more than the limit of "
-                       f"{MAX_DRUMKIT_XML_BYTES}")
+        raise KitError(
+            f"cannot read {path!r}: {os.path.getsize(path)} bytes, more than the limit of "
+            f"{MAX_DRUMKIT_XML_BYTES}"
+        )
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as exc:
@@ -611,9 +717,23 @@ def _seed_for(base, instrument):
     return np.random.SeedSequence(base.entropy, spawn_key=(zlib.crc32(instrument.encode()),))
 
 
-def generate_kit(models=None, *, n=8, duration=None, seed=None, temperature=None, primer="auto",
-                 primer_noise=None, backend="auto", n_threads=1, batch_size=64, post=True, sr=None,
-                 name="fastdrum", progress=False):
+def generate_kit(
+    models=None,
+    *,
+    n=8,
+    duration=None,
+    seed=None,
+    temperature=None,
+    primer="auto",
+    primer_noise=None,
+    backend="auto",
+    n_threads=1,
+    batch_size=64,
+    post=True,
+    sr=None,
+    name="fastdrum",
+    progress=False,
+):
     """Generate a kit: `n` new clips of each instrument from its WaveNet.
 
     Parameters
@@ -667,9 +787,19 @@ def generate_kit(models=None, *, n=8, duration=None, seed=None, temperature=None
         d = duration.get(inst) if hasattr(duration, "get") else duration
         if d is None and model.duration is None:
             d = DEFAULT_CLIP_SECONDS
-        y = generate(model, n, duration=d, seed=_seed_for(base, inst), temperature=temperature,
-                     primer=primer, primer_noise=primer_noise, backend=backend, n_threads=n_threads,
-                     batch_size=batch_size, progress=progress)
+        y = generate(
+            model,
+            n,
+            duration=d,
+            seed=_seed_for(base, inst),
+            temperature=temperature,
+            primer=primer,
+            primer_noise=primer_noise,
+            backend=backend,
+            n_threads=n_threads,
+            batch_size=batch_size,
+            progress=progress,
+        )
         if post:
             y = process(y, model.sample_rate, instrument=inst)
         clips[inst] = list(resample(y, model.sample_rate, rate))
@@ -683,7 +813,9 @@ def _kit_models(models):
     if models is None:
         names = available_models()
         if not names:
-            raise KitError("no shipped models are installed; pass models= (instrument -> model file)")
+            raise KitError(
+                "no shipped models are installed; pass models= (instrument -> model file)"
+            )
         models = {nm: nm for nm in names}
     if not hasattr(models, "items"):
         models = {_model_instrument(m): m for m in models}

@@ -24,14 +24,31 @@ from .errors import MidiError, PatternError
 from .instruments import INSTRUMENTS, NOTE_TO_INSTRUMENT
 from .sequencer import Hit, as_pattern, mix, schedule
 
-__all__ = ["DRUM_CHANNEL", "MAX_MIDI_BYTES", "MAX_TEMPO_CHANGES",
-           "to_midi", "write_midi", "read_midi", "render_midi"]
+__all__ = [
+    "DRUM_CHANNEL",
+    "MAX_MIDI_BYTES",
+    "MAX_TEMPO_CHANGES",
+    "to_midi",
+    "write_midi",
+    "read_midi",
+    "render_midi",
+]
 
 #: mido's (0-based) number of General MIDI's percussion channel 10.
 DRUM_CHANNEL = 9
 
-def to_midi(pattern, *, bpm=None, bars=1, swing=None, humanize_time=0.0, humanize_velocity=0.0,
-            seed=None, ticks_per_beat=480):
+
+def to_midi(
+    pattern,
+    *,
+    bpm=None,
+    bars=1,
+    swing=None,
+    humanize_time=0.0,
+    humanize_velocity=0.0,
+    seed=None,
+    ticks_per_beat=480,
+):
     """A :class:`mido.MidiFile` (type 0) playing `pattern` on the GM drum channel.
 
     Parameters
@@ -61,16 +78,31 @@ def to_midi(pattern, *, bpm=None, bars=1, swing=None, humanize_time=0.0, humaniz
     pattern = as_pattern(pattern)
     bpm = _checks.pattern_bpm(bpm, pattern, error=PatternError)
     tpb = _checks.integer("ticks_per_beat", ticks_per_beat, lo=24, hi=32767, error=MidiError)
-    hits = schedule(pattern, bpm=bpm, bars=bars, swing=swing, humanize_time=humanize_time,
-                    humanize_velocity=humanize_velocity, seed=seed)
+    hits = schedule(
+        pattern,
+        bpm=bpm,
+        bars=bars,
+        swing=swing,
+        humanize_time=humanize_time,
+        humanize_velocity=humanize_velocity,
+        seed=seed,
+    )
     note_len = max(1, round(tpb / pattern.steps_per_beat / 2))
     events = []  # (tick, order, message): note-offs sort before note-ons at the same tick
     for h in hits:
         tick = round(h.time * bpm / 60.0 * tpb)
         note = INSTRUMENTS[h.instrument]
         vel = int(np.clip(round(127 * h.velocity), 1, 127))
-        events.append((tick, 1, mido.Message("note_on", channel=DRUM_CHANNEL, note=note, velocity=vel)))
-        events.append((tick + note_len, 0, mido.Message("note_off", channel=DRUM_CHANNEL, note=note, velocity=0)))
+        events.append(
+            (tick, 1, mido.Message("note_on", channel=DRUM_CHANNEL, note=note, velocity=vel))
+        )
+        events.append(
+            (
+                tick + note_len,
+                0,
+                mido.Message("note_off", channel=DRUM_CHANNEL, note=note, velocity=0),
+            )
+        )
     events.sort(key=lambda e: (e[0], e[1]))
     track = mido.MidiTrack()
     track.append(mido.MetaMessage("track_name", name=pattern.name or "fastdrum", time=0))
@@ -145,7 +177,9 @@ def _midi_bytes(path_or_midi):
     path = _io.check_regular_file(path_or_midi, "MIDI file")
     size = os.path.getsize(path)
     if size > MAX_MIDI_BYTES:
-        raise MidiError(f"MIDI file {path!r} is {size} bytes, more than the limit of {MAX_MIDI_BYTES}")
+        raise MidiError(
+            f"MIDI file {path!r} is {size} bytes, more than the limit of {MAX_MIDI_BYTES}"
+        )
     with open(path, "rb") as f:
         data = f.read(size + 1)  # (read(n) allocates n bytes first)
     if len(data) > MAX_MIDI_BYTES:
@@ -195,7 +229,7 @@ class _Reader:
                 if start + length > end:
                     self.fail(pos, f"a meta event of {length} bytes runs past the end of its track")
                 if kind == 0x51:
-                    us = int.from_bytes(data[start:start + length], "big")
+                    us = int.from_bytes(data[start : start + length], "big")
                     if length != 3 or us == 0:
                         self.fail(pos, f"a bad tempo event ({length} bytes, {us} us a beat)")
                     if len(tempos) >= MAX_TEMPO_CHANGES:
@@ -208,7 +242,10 @@ class _Reader:
             elif b in (0xF0, 0xF7):  # system exclusive: length, data
                 length, start = self.vlq(pos + 1, end)
                 if start + length > end:
-                    self.fail(pos, f"a system-exclusive event of {length} bytes runs past the end of its track")
+                    self.fail(
+                        pos,
+                        f"a system-exclusive event of {length} bytes runs past the end of its track",
+                    )
                 pos, status = start + length, None
             else:
                 if b & 0x80:
@@ -220,7 +257,7 @@ class _Reader:
                 n = 1 if status & 0xF0 in (0xC0, 0xD0) else 2
                 if pos + n > end:
                     self.fail(pos, "the track ends inside a channel message")
-                args = data[pos:pos + n]
+                args = data[pos : pos + n]
                 if any(a & 0x80 for a in args):
                     self.fail(pos, f"a data byte above 127 in a channel message ({args.hex()})")
                 if status & 0xF0 == 0x90 and args[1] > 0:
@@ -245,9 +282,11 @@ def _parse(data, name, channel):
     hlen = int.from_bytes(data[4:8], "big")
     if hlen < 6 or 8 + hlen > len(data):
         r.fail(4, f"a header of {hlen} bytes (6 expected, {len(data) - 8} in the file)")
-    fmt, ntracks, division = (int.from_bytes(data[i:i + 2], "big") for i in (8, 10, 12))
+    fmt, ntracks, division = (int.from_bytes(data[i : i + 2], "big") for i in (8, 10, 12))
     if fmt == 2:
-        raise MidiError(f"MIDI file {name!r} is type 2 (asynchronous tracks), which has no single timeline")
+        raise MidiError(
+            f"MIDI file {name!r} is type 2 (asynchronous tracks), which has no single timeline"
+        )
     if fmt > 2:
         r.fail(8, f"unknown MIDI file type {fmt}")
     if division & 0x8000:
@@ -269,10 +308,13 @@ def _parse(data, name, channel):
 
     pos, found, last = 8 + hlen, 0, 0
     while pos + 8 <= len(data) and found < ntracks:
-        kind, length = data[pos:pos + 4], int.from_bytes(data[pos + 4:pos + 8], "big")
+        kind, length = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "big")
         if pos + 8 + length > len(data):
-            r.fail(pos, f"the file ends early: chunk {bytes(kind)!r} claims {length} bytes, "
-                        f"{len(data) - pos - 8} are left")
+            r.fail(
+                pos,
+                f"the file ends early: chunk {bytes(kind)!r} claims {length} bytes, "
+                f"{len(data) - pos - 8} are left",
+            )
         if kind == b"MTrk":
             found += 1
             last = max(last, r.track(pos + 8, pos + 8 + length, keep, tempos))
@@ -287,7 +329,9 @@ def _seconds(ticks, tempos, division):
     ticks = np.asarray(ticks, dtype=np.float64)
     if division & 0x8000:  # SMPTE: a fixed number of ticks a second
         return ticks / (_SMPTE_FPS[256 - (division >> 8)] * (division & 0xFF))
-    order = sorted(range(len(tempos)), key=lambda i: tempos[i][0])  # stable: track order at equal ticks
+    order = sorted(
+        range(len(tempos)), key=lambda i: tempos[i][0]
+    )  # stable: track order at equal ticks
     at = np.array([0] + [tempos[i][0] for i in order], dtype=np.float64)
     us = np.array([500_000] + [tempos[i][1] for i in order], dtype=np.float64)
     sec_per_tick = us / 1e6 / division
@@ -342,15 +386,31 @@ def read_midi(path_or_midi, *, channel=DRUM_CHANNEL, with_length=False):
     ticks, notes, vels, tempos, division, last = _parse(data, name, channel)
     length = float(_seconds([last], tempos, division)[0])
     if length > MAX_SECONDS:
-        raise MidiError(f"MIDI file {name!r} lasts {length:.0f} s, more than the limit of {MAX_SECONDS} s")
+        raise MidiError(
+            f"MIDI file {name!r} lasts {length:.0f} s, more than the limit of {MAX_SECONDS} s"
+        )
     order = np.argsort(np.asarray(ticks, dtype=np.int64), kind="stable")
     times = _seconds(np.asarray(ticks, dtype=np.int64)[order], tempos, division)
-    hits = [Hit(float(t), NOTE_TO_INSTRUMENT[notes[i]], vels[i] / 127.0) for t, i in zip(times, order.tolist())]
+    hits = [
+        Hit(float(t), NOTE_TO_INSTRUMENT[notes[i]], vels[i] / 127.0)
+        for t, i in zip(times, order.tolist())
+    ]
     return (hits, length) if with_length else hits
 
 
-def render_midi(path_or_midi, kit, *, channel=DRUM_CHANNEL, seed=None, no_repeat=False,
-                stereo=False, pan=None, gain=None, post=True, substitute=True):
+def render_midi(
+    path_or_midi,
+    kit,
+    *,
+    channel=DRUM_CHANNEL,
+    seed=None,
+    no_repeat=False,
+    stereo=False,
+    pan=None,
+    gain=None,
+    post=True,
+    substitute=True,
+):
     """Play a MIDI file's drum notes with a kit.
 
     Parameters
@@ -383,9 +443,21 @@ def render_midi(path_or_midi, kit, *, channel=DRUM_CHANNEL, seed=None, no_repeat
     hits, seconds = read_midi(path_or_midi, channel=channel, with_length=True)
     if not hits:
         name = getattr(path_or_midi, "filename", path_or_midi)
-        raise MidiError(f"MIDI file {os.fspath(name) if name is not None else None!r} has no drum notes on "
-                        f"{'any channel' if channel is None else f'channel {channel + 1}'} "
-                        f"(GM notes {sorted(NOTE_TO_INSTRUMENT)})")
+        raise MidiError(
+            f"MIDI file {os.fspath(name) if name is not None else None!r} has no drum notes on "
+            f"{'any channel' if channel is None else f'channel {channel + 1}'} "
+            f"(GM notes {sorted(NOTE_TO_INSTRUMENT)})"
+        )
     length = round(seconds * kit.sr)
-    return mix(hits, kit, length=length, seed=seed, no_repeat=no_repeat, stereo=stereo, pan=pan,
-               gain=gain, post=post, substitute=substitute)
+    return mix(
+        hits,
+        kit,
+        length=length,
+        seed=seed,
+        no_repeat=no_repeat,
+        stereo=stereo,
+        pan=pan,
+        gain=gain,
+        post=post,
+        substitute=substitute,
+    )

@@ -58,10 +58,15 @@ def _shipped():
     folder = _models_folder()
     files = sorted((p.name[:-4], p) for p in folder.iterdir() if p.name.endswith(".npz"))
     names = {stem: (os.fspath(p), None) for stem, p in files}
-    for stem, p in files:
+    for _, p in files:
         arrays = _format.read_arrays(os.fspath(p), only=("format_version", "voices"))
         version = arrays.get("format_version")
-        if version is None or version.shape != () or version.dtype.kind not in "iu" or int(version) < 2:
+        if (
+            version is None
+            or version.shape != ()
+            or version.dtype.kind not in "iu"
+            or int(version) < 2
+        ):
             continue  # format 1 has no voices (its unknown keys are ignored)
         for v in np.atleast_1d(arrays.get("voices", np.array([], dtype=str))).tolist():
             if isinstance(v, str) and _format.VOICE_NAME.fullmatch(v):
@@ -104,7 +109,8 @@ def _resolve(path_or_name):
             )
         raise ModelNotFoundError(f"model file {path!r} does not exist")
     raise ModelNotFoundError(
-        f"expected a model name or path, got {type(path_or_name).__name__} {path_or_name!r}")
+        f"expected a model name or path, got {type(path_or_name).__name__} {path_or_name!r}"
+    )
 
 
 def load_model(path_or_name, *, max_bytes=_format.DEFAULT_MAX_BYTES):
@@ -190,7 +196,8 @@ def as_model(model_or_name):
     if isinstance(model_or_name, (str, os.PathLike)):
         return load_model(model_or_name)
     raise GenerationError(
-        f"expected a Model, a shipped model's name or a model path, got {model_or_name!r}")
+        f"expected a Model, a shipped model's name or a model path, got {model_or_name!r}"
+    )
 
 
 class Model:
@@ -243,18 +250,34 @@ class Model:
         If the arrays do not form a valid model.
     """
 
-    def __init__(self, *, sample_rate, dilations, primers=None, meta=None, preemphasis=0.0,
-                 voices=None, voice_emb=None, cond_w=None, primer_voices=None, **weights):
-        format2 = dict(voices=voices, voice_emb=voice_emb, cond_w=cond_w, primer_voices=primer_voices)
+    def __init__(
+        self,
+        *,
+        sample_rate,
+        dilations,
+        primers=None,
+        meta=None,
+        preemphasis=0.0,
+        voices=None,
+        voice_emb=None,
+        cond_w=None,
+        primer_voices=None,
+        **weights,
+    ):
+        format2 = dict(
+            voices=voices, voice_emb=voice_emb, cond_w=cond_w, primer_voices=primer_voices
+        )
         format2 = {k: v for k, v in format2.items() if v is not None}
         try:
             nonzero = bool(np.any(np.asarray(preemphasis) != 0))
         except (TypeError, ValueError):
             nonzero = True  # let validation name it
         version = 2 if format2 or nonzero else 1
-        arrays = {"format_version": np.array(version),
-                  "sample_rate": _as_array("sample_rate", sample_rate),
-                  "dilations": _as_array("dilations", dilations)}
+        arrays = {
+            "format_version": np.array(version),
+            "sample_rate": _as_array("sample_rate", sample_rate),
+            "dilations": _as_array("dilations", dilations),
+        }
         unknown = set(weights) - set(_format.WEIGHT_KEYS)
         if unknown:
             raise TypeError(f"unknown model keys {sorted(unknown)!r}")
@@ -384,24 +407,32 @@ class Model:
         if not self.voices:
             if voice is None:
                 raise GenerationError("the model is not conditioned on a voice")
-            raise GenerationError(f"voice={voice!r} given, but the model is not conditioned on voices")
+            raise GenerationError(
+                f"voice={voice!r} given, but the model is not conditioned on voices"
+            )
         if voice is None:
             voice = self._default_voice
             if voice is None:
                 raise GenerationError(
                     f"the model is conditioned on voices {list(self.voices)!r} and has no default "
-                    "voice: pass voice= (a name, or a blend such as {'kick': 0.5, 'tom_low': 0.5})")
+                    "voice: pass voice= (a name, or a blend such as {'kick': 0.5, 'tom_low': 0.5})"
+                )
         w = np.zeros(len(self.voices))
         if isinstance(voice, str):
             voice = {voice: 1.0}
         if not isinstance(voice, dict) or not voice:
-            raise GenerationError(f"voice must be a voice name or a non-empty dict of weights, got {voice!r}")
+            raise GenerationError(
+                f"voice must be a voice name or a non-empty dict of weights, got {voice!r}"
+            )
         unknown = [k for k in voice if k not in self.voices]
         if unknown:
-            raise GenerationError(f"unknown voices {unknown!r}; the model has {list(self.voices)!r}")
+            raise GenerationError(
+                f"unknown voices {unknown!r}; the model has {list(self.voices)!r}"
+            )
         for k, v in voice.items():
-            w[self.voices.index(k)] = _checks.number(f"voice weight of {k!r}", v, lo=0.0,
-                                                     error=GenerationError)
+            w[self.voices.index(k)] = _checks.number(
+                f"voice weight of {k!r}", v, lo=0.0, error=GenerationError
+            )
         total = w.sum()
         if not total > 0 or not math.isfinite(total):
             raise GenerationError(f"voice weights must not all be zero, got {voice!r}")
@@ -436,7 +467,11 @@ class Model:
         g = self.meta.get("generation")
         out = dict(g) if isinstance(g, dict) else {}
         per_voice = self.meta.get("voices")
-        if voice is not None and isinstance(per_voice, dict) and isinstance(per_voice.get(voice), dict):
+        if (
+            voice is not None
+            and isinstance(per_voice, dict)
+            and isinstance(per_voice.get(voice), dict)
+        ):
             out.update(per_voice[voice])
         return out
 
@@ -485,7 +520,9 @@ class Model:
         The default voice's ``duration`` (``meta["voices"]``), else
         ``meta["generation"]["duration"]``, else ``meta["clip_duration"]``.
         """
-        return self._voice_defaults(self._default_voice).get("duration", self.meta.get("clip_duration"))
+        return self._voice_defaults(self._default_voice).get(
+            "duration", self.meta.get("clip_duration")
+        )
 
     @property
     def generation_defaults(self):
@@ -562,7 +599,8 @@ class Model:
             big = int((np.abs(w) > _format.FLOAT16_MAX).sum())
             if big:
                 raise ModelFormatError(
-                    f"model key {k!r}: {big} weights exceed float16's range ({_format.FLOAT16_MAX:g})")
+                    f"model key {k!r}: {big} weights exceed float16's range ({_format.FLOAT16_MAX:g})"
+                )
             arrays[k] = w.astype(np.float16).astype(np.float32)
         meta = dict(self.meta)
         meta["rounded_weights"] = "float16"
@@ -573,13 +611,17 @@ class Model:
         L, Q, R, D, S = (self._sizes[k] for k in "LQRDS")
         extra = f" voices={len(self.voices)}" if self.voices else ""
         extra += f" preemphasis={self.preemphasis:g}" if self.preemphasis else ""
-        return (f"<fastdrum.Model instrument={self.instrument!r} sample_rate={self.sample_rate} "
-                f"L={L} Q={Q} R={R} D={D} S={S} receptive_field={self.receptive_field}{extra}>")
+        return (
+            f"<fastdrum.Model instrument={self.instrument!r} sample_rate={self.sample_rate} "
+            f"L={L} Q={Q} R={R} D={D} S={S} receptive_field={self.receptive_field}{extra}>"
+        )
 
     def _arrays(self):
-        arrays = {"format_version": np.array(self.format_version, dtype=np.int64),
-                  "sample_rate": np.array(self.sample_rate, dtype=np.int64),
-                  "dilations": np.array(self.dilations, dtype=np.int64)}
+        arrays = {
+            "format_version": np.array(self.format_version, dtype=np.int64),
+            "sample_rate": np.array(self.sample_rate, dtype=np.int64),
+            "dilations": np.array(self.dilations, dtype=np.int64),
+        }
         arrays.update(self.weights)
         int_codes = np.int16 if self.quantization_channels <= 32768 else np.int32
         if self.primers is not None:
@@ -633,15 +675,19 @@ class Model:
         except (TypeError, ValueError) as exc:
             raise GenerationError(f"codes must be a 1-D array of integers ({exc})") from None
         if codes.size > max_samples:
-            raise LimitExceededError(f"{codes.size} codes exceed max_samples={max_samples} "
-                                     "(pass a larger max_samples= to allow it)")
+            raise LimitExceededError(
+                f"{codes.size} codes exceed max_samples={max_samples} "
+                "(pass a larger max_samples= to allow it)"
+            )
         if codes.dtype.kind not in "iu":
             raise GenerationError(f"codes must be integers, got dtype {codes.dtype}")
         if codes.ndim != 1 or codes.size == 0:
             raise GenerationError(f"codes must be a non-empty 1-D array, got shape {codes.shape}")
         q = self.quantization_channels
         if codes.min() < 0 or codes.max() >= q:
-            raise GenerationError(f"codes must lie in [0, {q}), got range [{codes.min()}, {codes.max()}]")
+            raise GenerationError(
+                f"codes must lie in [0, {q}), got range [{codes.min()}, {codes.max()}]"
+            )
         return codes.astype(np.int64)
 
     def forward(self, codes, *, voice=None, dtype=np.float32, max_samples=MAX_FORWARD_SAMPLES):
@@ -678,8 +724,9 @@ class Model:
         if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
             raise GenerationError(f"dtype must be float32 or float64, got {dtype!r}")
         cond = self._check_voice(voice)
-        return _reference.forward(self._reference_weights(), self._check_codes(codes, max_samples), dtype=dt,
-                                  cond=cond)
+        return _reference.forward(
+            self._reference_weights(), self._check_codes(codes, max_samples), dtype=dt, cond=cond
+        )
 
     def log_prob(self, y, *, codes=False, voice=None, max_samples=MAX_FORWARD_SAMPLES):
         """Log-likelihood (nats) of a clip under the model.
@@ -721,13 +768,17 @@ class Model:
             except (TypeError, ValueError) as exc:
                 raise GenerationError(f"y must be a 1-D array of numbers ({exc})") from None
             if y.size > max_samples:
-                raise LimitExceededError(f"{y.size} samples exceed max_samples={max_samples} "
-                                         "(pass a larger max_samples= to allow it)")
+                raise LimitExceededError(
+                    f"{y.size} samples exceed max_samples={max_samples} "
+                    "(pass a larger max_samples= to allow it)"
+                )
             if y.ndim != 1 or y.size == 0:
                 raise GenerationError(f"y must be a non-empty 1-D array, got shape {y.shape}")
             if not np.isfinite(y).all():
                 raise GenerationError("y contains NaN or Inf")
-            q = mu_law_encode(preemphasis(y, self.preemphasis), self.quantization_channels).astype(np.int64)
+            q = mu_law_encode(preemphasis(y, self.preemphasis), self.quantization_channels).astype(
+                np.int64
+            )
         if len(q) < 2:
             return 0.0
         logits = _reference.forward(self._reference_weights(), q, dtype=np.float64, cond=cond)[:-1]

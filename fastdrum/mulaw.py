@@ -37,8 +37,9 @@ def silence_code(quantization_channels=256):
 
 
 def _check_a(a):
-    return _checks.number("the pre-emphasis coefficient", a, lo=0.0, hi=1.0, hi_open=True,
-                          error=MuLawError)
+    return _checks.number(
+        "the pre-emphasis coefficient", a, lo=0.0, hi=1.0, hi_open=True, error=MuLawError
+    )
 
 
 def preemphasis(y, a):
@@ -167,9 +168,7 @@ def mu_law_decode(codes, quantization_channels=256):
     if codes.dtype.kind not in "iu":
         raise MuLawError(f"codes must be integers, got dtype {codes.dtype}")
     if codes.size and (codes.min() < 0 or codes.max() >= q):
-        raise MuLawError(
-            f"codes must lie in [0, {q}), got range [{codes.min()}, {codes.max()}]"
-        )
+        raise MuLawError(f"codes must lie in [0, {q}), got range [{codes.min()}, {codes.max()}]")
     mu = q - 1
     f = 2.0 * codes.astype(np.float64) / mu - 1.0
     y = np.sign(f) * np.expm1(np.abs(f) * np.log1p(mu)) / mu

@@ -36,8 +36,7 @@ def require_matplotlib():
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
-        raise MissingExtraError(
-            "plotting needs matplotlib: pip install 'fastdrum[plot]'") from None
+        raise MissingExtraError("plotting needs matplotlib: pip install 'fastdrum[plot]'") from None
     return Figure, FigureCanvasAgg
 
 
@@ -70,8 +69,14 @@ def clips_figure(rows):
         _draw(ax[0], ax[1], inst, sr, generated, "generated", steps=False)
         if primers is None:
             ax[2].set_title(f"{inst}: training primers", fontsize=9)
-            ax[2].text(0.5, 0.5, "the model has no primers", ha="center", va="center",
-                       transform=ax[2].transAxes)
+            ax[2].text(
+                0.5,
+                0.5,
+                "the model has no primers",
+                ha="center",
+                va="center",
+                transform=ax[2].transAxes,
+            )
             ax[3].set_axis_off()
         else:
             _draw(ax[2], ax[3], inst, sr, primers, "training primers", steps=True)
@@ -87,11 +92,20 @@ def _draw(ax_w, ax_s, inst, sr, clips, label, *, steps):
     ax_w.set_ylim(-1.05, 1.05)
     ax_w.set_title(f"{inst}: {label}", fontsize=9)
     if steps:  # only the first P codes of each training clip are in a model file
-        ax_w.set_title(f"{inst}: {label}, the first {clips.shape[1]} samples "
-                       f"({1000 * clips.shape[1] / sr:.1f} ms) of training clips", fontsize=9)
+        ax_w.set_title(
+            f"{inst}: {label}, the first {clips.shape[1]} samples "
+            f"({1000 * clips.shape[1] / sr:.1f} ms) of training clips",
+            fontsize=9,
+        )
         if clips.shape[1] < MIN_SPECTROGRAM_SAMPLES:
-            ax_s.text(0.5, 0.5, f"{clips.shape[1]} samples: too short for a spectrogram",
-                      ha="center", va="center", transform=ax_s.transAxes)
+            ax_s.text(
+                0.5,
+                0.5,
+                f"{clips.shape[1]} samples: too short for a spectrogram",
+                ha="center",
+                va="center",
+                transform=ax_s.transAxes,
+            )
             ax_s.set_axis_off()
             return
     _spectrogram(ax_s, clips, sr, t, label)
@@ -102,11 +116,18 @@ def _spectrogram(ax, clips, sr, t, label):
     from scipy import signal
 
     nper = int(min(256, max(8, clips.shape[1] // 8), clips.shape[1]))
-    _, _, S = signal.spectrogram(clips.astype(np.float64), fs=sr, nperseg=nper,
-                                 noverlap=nper * 3 // 4, axis=-1)
+    _, _, S = signal.spectrogram(
+        clips.astype(np.float64), fs=sr, nperseg=nper, noverlap=nper * 3 // 4, axis=-1
+    )
     S_db = 10 * np.log10(S.mean(axis=0) + 1e-12)
-    ax.imshow(S_db, origin="lower", aspect="auto", vmin=S_db.max() - 80, vmax=S_db.max(),
-              extent=(0.0, t[-1] if len(t) > 1 else 1000.0 / sr, 0.0, sr / 2))
+    ax.imshow(
+        S_db,
+        origin="lower",
+        aspect="auto",
+        vmin=S_db.max() - 80,
+        vmax=S_db.max(),
+        extent=(0.0, t[-1] if len(t) > 1 else 1000.0 / sr, 0.0, sr / 2),
+    )
     ax.set_title(f"{label}: mean spectrogram, dB", fontsize=9)
     ax.set_xlabel("ms", fontsize=8)
     ax.set_ylabel("Hz", fontsize=8)

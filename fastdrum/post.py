@@ -29,8 +29,21 @@ from . import _checks
 from .errors import PostProcessingError
 
 __all__ = [
-    "SETTINGS", "biquad", "remove_dc", "highpass", "eq", "compress",
-    "gate", "decay", "fade_out", "k_weighting", "loudness", "normalize", "limit", "process", "master",
+    "SETTINGS",
+    "biquad",
+    "remove_dc",
+    "highpass",
+    "eq",
+    "compress",
+    "gate",
+    "decay",
+    "fade_out",
+    "k_weighting",
+    "loudness",
+    "normalize",
+    "limit",
+    "process",
+    "master",
 ]
 
 
@@ -43,30 +56,98 @@ __all__ = [
 #: real one-shot loses nothing to it (docs/drum-machine.md has the figures);
 #: ``None`` skips a stage.
 SETTINGS = {
-    "default": dict(highpass=20.0, decay=None, eq=(), compress=None, gate_db=-50.0, fade=0.005,
-                    normalize="peak", target_db=-1.0),
-    "kick": dict(highpass=30.0, decay=(0.05, 0.085), eq=(("lowshelf", 80.0, 4.0, 0.707), ("peaking", 350.0, -3.0, 1.0)),
-                 compress=dict(threshold_db=-14.0, ratio=3.0, time=0.005), gate_db=-42.0,
-                 fade=0.01, normalize="peak", target_db=-1.0),
-    "snare": dict(highpass=60.0, decay=(0.03, 0.075), eq=(("peaking", 200.0, 2.0, 1.0), ("highshelf", 5000.0, 2.0, 0.707)),
-                  compress=dict(threshold_db=-16.0, ratio=3.0, time=0.003), gate_db=-42.0,
-                  fade=0.008, normalize="peak", target_db=-1.0),
-    "hihat": dict(highpass=300.0, decay=(0.02, 0.07), eq=(("highshelf", 8000.0, 2.0, 0.707),), compress=None,
-                  gate_db=-40.0, fade=0.005, normalize="peak", target_db=-1.0),
-    "openhat": dict(highpass=300.0, decay=(0.05, 0.2), eq=(("highshelf", 8000.0, 2.0, 0.707),), compress=None,
-                    gate_db=-45.0, fade=0.01, normalize="peak", target_db=-1.0),
-    "clap": dict(highpass=150.0, decay=(0.03, 0.075), eq=(("peaking", 1200.0, 2.0, 1.0),),
-                 compress=dict(threshold_db=-16.0, ratio=3.0, time=0.003), gate_db=-42.0,
-                 fade=0.008, normalize="peak", target_db=-1.0),
-    "crash": dict(highpass=200.0, decay=(0.1, 0.5), eq=(), compress=None, gate_db=-50.0, fade=0.02,
-                  normalize="peak", target_db=-1.0),
-    "ride": dict(highpass=200.0, decay=(0.1, 0.5), eq=(), compress=None, gate_db=-50.0, fade=0.02,
-                 normalize="peak", target_db=-1.0),
+    "default": dict(
+        highpass=20.0,
+        decay=None,
+        eq=(),
+        compress=None,
+        gate_db=-50.0,
+        fade=0.005,
+        normalize="peak",
+        target_db=-1.0,
+    ),
+    "kick": dict(
+        highpass=30.0,
+        decay=(0.05, 0.085),
+        eq=(("lowshelf", 80.0, 4.0, 0.707), ("peaking", 350.0, -3.0, 1.0)),
+        compress=dict(threshold_db=-14.0, ratio=3.0, time=0.005),
+        gate_db=-42.0,
+        fade=0.01,
+        normalize="peak",
+        target_db=-1.0,
+    ),
+    "snare": dict(
+        highpass=60.0,
+        decay=(0.03, 0.075),
+        eq=(("peaking", 200.0, 2.0, 1.0), ("highshelf", 5000.0, 2.0, 0.707)),
+        compress=dict(threshold_db=-16.0, ratio=3.0, time=0.003),
+        gate_db=-42.0,
+        fade=0.008,
+        normalize="peak",
+        target_db=-1.0,
+    ),
+    "hihat": dict(
+        highpass=300.0,
+        decay=(0.02, 0.07),
+        eq=(("highshelf", 8000.0, 2.0, 0.707),),
+        compress=None,
+        gate_db=-40.0,
+        fade=0.005,
+        normalize="peak",
+        target_db=-1.0,
+    ),
+    "openhat": dict(
+        highpass=300.0,
+        decay=(0.05, 0.2),
+        eq=(("highshelf", 8000.0, 2.0, 0.707),),
+        compress=None,
+        gate_db=-45.0,
+        fade=0.01,
+        normalize="peak",
+        target_db=-1.0,
+    ),
+    "clap": dict(
+        highpass=150.0,
+        decay=(0.03, 0.075),
+        eq=(("peaking", 1200.0, 2.0, 1.0),),
+        compress=dict(threshold_db=-16.0, ratio=3.0, time=0.003),
+        gate_db=-42.0,
+        fade=0.008,
+        normalize="peak",
+        target_db=-1.0,
+    ),
+    "crash": dict(
+        highpass=200.0,
+        decay=(0.1, 0.5),
+        eq=(),
+        compress=None,
+        gate_db=-50.0,
+        fade=0.02,
+        normalize="peak",
+        target_db=-1.0,
+    ),
+    "ride": dict(
+        highpass=200.0,
+        decay=(0.1, 0.5),
+        eq=(),
+        compress=None,
+        gate_db=-50.0,
+        fade=0.02,
+        normalize="peak",
+        target_db=-1.0,
+    ),
 }
 for _tom in ("tom_low", "tom_mid", "tom_high"):
-    SETTINGS[_tom] = dict(highpass=40.0, decay=(0.05, 0.1), eq=(("peaking", 3000.0, 2.0, 1.0),),
-                          compress=dict(threshold_db=-16.0, ratio=2.5, time=0.005), gate_db=-45.0,
-                          fade=0.01, normalize="peak", target_db=-1.0)
+    SETTINGS[_tom] = dict(
+        highpass=40.0,
+        decay=(0.05, 0.1),
+        eq=(("peaking", 3000.0, 2.0, 1.0),),
+        compress=dict(threshold_db=-16.0, ratio=2.5, time=0.005),
+        gate_db=-45.0,
+        fade=0.01,
+        normalize="peak",
+        target_db=-1.0,
+    )
 
 _KINDS = ("peaking", "lowshelf", "highshelf", "lowpass", "highpass")
 
@@ -78,7 +159,9 @@ def _num(name, value, **bounds):
 def _audio(y):
     y = np.asarray(y, dtype=np.float32)
     if y.ndim == 0 or y.shape[-1] == 0:
-        raise PostProcessingError(f"y must have at least one sample on its last axis, got shape {y.shape!r}")
+        raise PostProcessingError(
+            f"y must have at least one sample on its last axis, got shape {y.shape!r}"
+        )
     if not np.isfinite(y).all():
         raise PostProcessingError("y contains NaN or Inf")
     return y
@@ -91,7 +174,9 @@ def _sr(sr):
 def _freq(name, f, sr):
     f = _num(name, f, lo=0.0, lo_open=True)
     if f >= sr / 2:
-        raise PostProcessingError(f"{name} must be below the Nyquist frequency {sr / 2} Hz, got {f!r}")
+        raise PostProcessingError(
+            f"{name} must be below the Nyquist frequency {sr / 2} Hz, got {f!r}"
+        )
     return f
 
 
@@ -140,11 +225,19 @@ def biquad(kind, frequency, sr, *, gain_db=0.0, q=0.7071067811865476):
         a = [1 + alpha / A, -2 * cw, 1 - alpha / A]
     elif kind == "lowshelf":
         s = 2 * math.sqrt(A) * alpha
-        b = [A * ((A + 1) - (A - 1) * cw + s), 2 * A * ((A - 1) - (A + 1) * cw), A * ((A + 1) - (A - 1) * cw - s)]
+        b = [
+            A * ((A + 1) - (A - 1) * cw + s),
+            2 * A * ((A - 1) - (A + 1) * cw),
+            A * ((A + 1) - (A - 1) * cw - s),
+        ]
         a = [(A + 1) + (A - 1) * cw + s, -2 * ((A - 1) + (A + 1) * cw), (A + 1) + (A - 1) * cw - s]
     elif kind == "highshelf":
         s = 2 * math.sqrt(A) * alpha
-        b = [A * ((A + 1) + (A - 1) * cw + s), -2 * A * ((A - 1) + (A + 1) * cw), A * ((A + 1) + (A - 1) * cw - s)]
+        b = [
+            A * ((A + 1) + (A - 1) * cw + s),
+            -2 * A * ((A - 1) + (A + 1) * cw),
+            A * ((A + 1) + (A - 1) * cw - s),
+        ]
         a = [(A + 1) - (A - 1) * cw + s, 2 * ((A - 1) - (A + 1) * cw), (A + 1) - (A - 1) * cw - s]
     elif kind == "lowpass":
         b = [(1 - cw) / 2, 1 - cw, (1 - cw) / 2]
@@ -218,7 +311,9 @@ def eq(y, sr, bands):
     out = y.astype(np.float64)
     for band in bands:
         if isinstance(band, str) or len(band) not in (3, 4):
-            raise PostProcessingError(f"an EQ band must be (kind, frequency, gain_db[, q]), got {band!r}")
+            raise PostProcessingError(
+                f"an EQ band must be (kind, frequency, gain_db[, q]), got {band!r}"
+            )
         kind, f, g = band[:3]
         q = band[3] if len(band) == 4 else 0.7071067811865476
         b, a = biquad(kind, f, sr, gain_db=g, q=q)
@@ -308,8 +403,8 @@ def gate(y, sr, *, threshold_db=-50.0, release=0.01, window=0.005):
         loud = np.flatnonzero(env >= peak * 10.0 ** (threshold_db / 20.0))
         end = int(loud[-1]) + 1
         ramp = _fade_curve(n_rel)[: max(0, len(x) - end)]
-        row[end:end + len(ramp)] *= ramp
-        row[end + len(ramp):] = 0.0
+        row[end : end + len(ramp)] *= ramp
+        row[end + len(ramp) :] = 0.0
     return out.reshape(y.shape)
 
 
@@ -372,7 +467,7 @@ def _moving_rms(x, n_win):
     """Centred moving RMS over n_win samples, as long as x (the window may be longer than x)."""
     full = np.convolve(np.asarray(x, dtype=np.float64) ** 2, np.ones(n_win) / n_win, mode="full")
     start = (n_win - 1) // 2
-    return np.sqrt(np.maximum(full[start:start + len(x)], 0.0))
+    return np.sqrt(np.maximum(full[start : start + len(x)], 0.0))
 
 
 def _fade_curve(n):
@@ -416,10 +511,16 @@ def k_weighting(sr):
     f0, G, Q = 1681.974450955533, 3.999843853973347, 0.7071752369554196
     K = math.tan(math.pi * f0 / sr)
     Vh = 10.0 ** (G / 20.0)
-    Vb = Vh ** 0.4996667741545416
+    Vb = Vh**0.4996667741545416
     a0 = 1.0 + K / Q + K * K
-    shelf = [(Vh + Vb * K / Q + K * K) / a0, 2.0 * (K * K - Vh) / a0, (Vh - Vb * K / Q + K * K) / a0,
-             1.0, 2.0 * (K * K - 1.0) / a0, (1.0 - K / Q + K * K) / a0]
+    shelf = [
+        (Vh + Vb * K / Q + K * K) / a0,
+        2.0 * (K * K - Vh) / a0,
+        (Vh - Vb * K / Q + K * K) / a0,
+        1.0,
+        2.0 * (K * K - 1.0) / a0,
+        (1.0 - K / Q + K * K) / a0,
+    ]
     f0, Q = 38.13547087602444, 0.5003270373238773
     K = math.tan(math.pi * f0 / sr)
     a0 = 1.0 + K / Q + K * K
@@ -561,8 +662,9 @@ def process(y, sr, *, instrument=None, **overrides):
     settings = dict(SETTINGS.get(instrument, SETTINGS["default"]))
     unknown = set(overrides) - set(settings)
     if unknown:
-        raise PostProcessingError(f"unknown post-processing settings {sorted(unknown)!r}; "
-                                  f"known: {sorted(settings)!r}")
+        raise PostProcessingError(
+            f"unknown post-processing settings {sorted(unknown)!r}; known: {sorted(settings)!r}"
+        )
     settings.update(overrides)
     if settings["highpass"]:
         y = highpass(y, sr, cutoff=min(settings["highpass"], 0.45 * sr))

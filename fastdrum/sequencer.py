@@ -44,8 +44,18 @@ from .instruments import (
 from .presets import PRESETS
 
 __all__ = [
-    "MAX_SAMPLES", "MAX_SECONDS", "MAX_HITS", "MAX_STEPS", "VELOCITIES",
-    "Hit", "Pattern", "as_pattern", "schedule", "mix", "render", "beat_length",
+    "MAX_SAMPLES",
+    "MAX_SECONDS",
+    "MAX_HITS",
+    "MAX_STEPS",
+    "VELOCITIES",
+    "Hit",
+    "Pattern",
+    "as_pattern",
+    "schedule",
+    "mix",
+    "render",
+    "beat_length",
 ]
 
 #: Velocity of each grid character; digits 1-9 are n / 9, and "0" is a rest.
@@ -77,13 +87,19 @@ def _integer(name, value, *, lo, hi):
 def _parse_row(instrument, text):
     cells = [c for c in text if c not in "| \t"]
     if not cells:
-        raise PatternError(f"the grid of {_checks.short(instrument)} has no steps: {_checks.short(text)}")
+        raise PatternError(
+            f"the grid of {_checks.short(instrument)} has no steps: {_checks.short(text)}"
+        )
     if len(cells) > MAX_STEPS:
-        raise PatternError(f"the grid of {_checks.short(instrument)} has {len(cells)} steps, more than the limit of {MAX_STEPS}")
+        raise PatternError(
+            f"the grid of {_checks.short(instrument)} has {len(cells)} steps, more than the limit of {MAX_STEPS}"
+        )
     bad = sorted({c for c in cells if c not in VELOCITIES})
     if bad:
-        raise PatternError(f"bad step character(s) {_checks.short(''.join(bad))} in the grid of {_checks.short(instrument)}: "
-                           f"{_checks.short(text)} (use X accent, x hit, o ghost, 1-9 velocity, . rest)")
+        raise PatternError(
+            f"bad step character(s) {_checks.short(''.join(bad))} in the grid of {_checks.short(instrument)}: "
+            f"{_checks.short(text)} (use X accent, x hit, o ghost, 1-9 velocity, . rest)"
+        )
     return [VELOCITIES[c] for c in cells]
 
 
@@ -130,7 +146,9 @@ class Pattern:
                 try:
                     vel = [float(v) for v in steps]
                 except (TypeError, ValueError):
-                    raise PatternError(f"steps of {inst!r} must be a grid string or numbers, got {steps!r}") from None
+                    raise PatternError(
+                        f"steps of {inst!r} must be a grid string or numbers, got {steps!r}"
+                    ) from None
                 if not vel:
                     raise PatternError(f"the track of {inst!r} has no steps")
                 for v in vel:
@@ -139,15 +157,21 @@ class Pattern:
         steps = max(len(v) for v in rows.values())
         for inst, vel in rows.items():
             if steps % len(vel):
-                raise PatternError(f"the track of {inst!r} has {len(vel)} steps, which does not divide "
-                                   f"the pattern's {steps} steps")
-        self.tracks = {k: np.array(v * (steps // len(v)), dtype=np.float64) for k, v in rows.items()}
+                raise PatternError(
+                    f"the track of {inst!r} has {len(vel)} steps, which does not divide "
+                    f"the pattern's {steps} steps"
+                )
+        self.tracks = {
+            k: np.array(v * (steps // len(v)), dtype=np.float64) for k, v in rows.items()
+        }
         for v in self.tracks.values():
             v.setflags(write=False)
         self.steps = steps
         if steps_per_beat is None:
             steps_per_beat = steps / 4
-        self.steps_per_beat = _number("steps_per_beat", steps_per_beat, lo=0.0, hi=1e4, lo_open=True)
+        self.steps_per_beat = _number(
+            "steps_per_beat", steps_per_beat, lo=0.0, hi=1e4, lo_open=True
+        )
         self.bpm = None if bpm is None else _checks.bpm(bpm, error=PatternError)
         self.swing = None if swing is None else _check_swing(swing)
         self.name = name
@@ -191,7 +215,9 @@ class Pattern:
         if "=" not in text:
             pattern = cls.preset(text)
             if steps_per_beat is not None:
-                pattern.steps_per_beat = _number("steps_per_beat", steps_per_beat, lo=0.0, hi=1e4, lo_open=True)
+                pattern.steps_per_beat = _number(
+                    "steps_per_beat", steps_per_beat, lo=0.0, hi=1e4, lo_open=True
+                )
             return pattern
         lines = [ln for ln in text.splitlines() if not ln.strip().startswith("#")]
         tracks = {}
@@ -199,15 +225,21 @@ class Pattern:
             if not item.strip():
                 continue
             if item.count("=") != 1:
-                raise PatternError(f"cannot parse pattern track {_checks.short(item.strip())}: expected instrument=grid")
+                raise PatternError(
+                    f"cannot parse pattern track {_checks.short(item.strip())}: expected instrument=grid"
+                )
             inst, grid = (s.strip() for s in item.split("="))
             if not inst:
-                raise PatternError(f"cannot parse pattern track {_checks.short(item.strip())}: no instrument name")
+                raise PatternError(
+                    f"cannot parse pattern track {_checks.short(item.strip())}: no instrument name"
+                )
             if inst in tracks:
                 raise PatternError(f"instrument {_checks.short(inst)} appears twice in the pattern")
             tracks[inst] = grid
         if not tracks:
-            raise PatternError(f"cannot parse pattern {_checks.short(text)}: no instrument=grid tracks")
+            raise PatternError(
+                f"cannot parse pattern {_checks.short(text)}: no instrument=grid tracks"
+            )
         return cls(tracks, steps_per_beat=steps_per_beat)
 
     @classmethod
@@ -224,8 +256,10 @@ class Pattern:
         if key == "hiphop":
             key = "hip-hop"
         if key not in PRESETS:
-            raise PatternError(f"unknown preset {_checks.short(name)}; presets: {', '.join(sorted(PRESETS))} "
-                               "(or give a grid such as 'kick=x...x...,snare=....x...')")
+            raise PatternError(
+                f"unknown preset {_checks.short(name)}; presets: {', '.join(sorted(PRESETS))} "
+                "(or give a grid such as 'kick=x...x...,snare=....x...')"
+            )
         p = PRESETS[key]
         pattern = cls.parse(p["grid"])
         pattern.bpm, pattern.swing, pattern.name = p["bpm"], p["swing"], key
@@ -285,8 +319,9 @@ def _rng_pair(seed):
     return np.random.default_rng(a), np.random.default_rng(b)
 
 
-def schedule(pattern, *, bpm=None, bars=1, swing=None, humanize_time=0.0, humanize_velocity=0.0,
-             seed=None):
+def schedule(
+    pattern, *, bpm=None, bars=1, swing=None, humanize_time=0.0, humanize_velocity=0.0, seed=None
+):
     """The hits of `bars` bars of `pattern`, in time order.
 
     Parameters
@@ -329,13 +364,21 @@ def schedule(pattern, *, bpm=None, bars=1, swing=None, humanize_time=0.0, humani
     rng, _ = _rng_pair(seed)
     step = 60.0 / bpm / pattern.steps_per_beat
     if bars * pattern.steps * step > MAX_SECONDS:
-        raise PatternError(f"{bars} bars at {bpm:g} BPM would last {bars * pattern.steps * step:.0f} s, "
-                           f"more than the limit of {MAX_SECONDS} s")
-    template = [(i, inst, row[i]) for i in range(pattern.steps) for inst, row in pattern.tracks.items()
-                if row[i] > 0]  # one bar's hits, in the order they are drawn
+        raise PatternError(
+            f"{bars} bars at {bpm:g} BPM would last {bars * pattern.steps * step:.0f} s, "
+            f"more than the limit of {MAX_SECONDS} s"
+        )
+    template = [
+        (i, inst, row[i])
+        for i in range(pattern.steps)
+        for inst, row in pattern.tracks.items()
+        if row[i] > 0
+    ]  # one bar's hits, in the order they are drawn
     if bars * len(template) > MAX_HITS:
-        raise PatternError(f"{bars} bars of {len(template)} hits would make {bars * len(template)} hits, "
-                           f"more than the limit of {MAX_HITS}")
+        raise PatternError(
+            f"{bars} bars of {len(template)} hits would make {bars * len(template)} hits, "
+            f"more than the limit of {MAX_HITS}"
+        )
     hits = []
     for bar in range(bars):
         for i, inst, v in template:
@@ -358,8 +401,10 @@ def _source(kit, instrument, substitute):
     if source is None:
         chain = fallback_chain(instrument)[1:] if substitute else []
         nor = f" (nor {', '.join(map(repr, chain))})" if chain else ""
-        raise PatternError(f"the kit has no {instrument!r} clips{nor}; "
-                           f"it has {', '.join(kit.instruments) or 'none'}")
+        raise PatternError(
+            f"the kit has no {instrument!r} clips{nor}; "
+            f"it has {', '.join(kit.instruments) or 'none'}"
+        )
     return source
 
 
@@ -368,8 +413,20 @@ def _pan_gains(p):
     return math.cos(theta), math.sin(theta)
 
 
-def mix(hits, kit, *, length=None, tail=True, seed=None, no_repeat=False, stereo=False, pan=None,
-        gain=None, post=True, substitute=True):
+def mix(
+    hits,
+    kit,
+    *,
+    length=None,
+    tail=True,
+    seed=None,
+    no_repeat=False,
+    stereo=False,
+    pan=None,
+    gain=None,
+    post=True,
+    substitute=True,
+):
     """Play timed hits with a kit's clips, additively, into one float32 signal.
 
     Parameters
@@ -455,9 +512,11 @@ def _choose_clips(sources, kit, rng, no_repeat):
         variations = kit[source]
         if no_repeat:
             if len(idx) > len(variations):
-                raise PatternError(f"no_repeat needs {len(idx)} different {source!r} clips, "
-                                   f"the kit has {len(variations)} (generate more, or allow "
-                                   "repeats)")
+                raise PatternError(
+                    f"no_repeat needs {len(idx)} different {source!r} clips, "
+                    f"the kit has {len(variations)} (generate more, or allow "
+                    "repeats)"
+                )
             picks = rng.permutation(len(variations))[: len(idx)]
         else:
             picks = rng.integers(len(variations), size=len(idx))
@@ -476,10 +535,10 @@ def _add_clips(onsets, clips, amps, T, stereo):
         seg = clip[:n].astype(np.float64) * amp
         if stereo:
             gl, gr = _pan_gains(p)
-            out[0, onset:onset + n] += gl * seg
-            out[1, onset:onset + n] += gr * seg
+            out[0, onset : onset + n] += gl * seg
+            out[1, onset : onset + n] += gr * seg
         else:
-            out[0, onset:onset + n] += seg
+            out[0, onset : onset + n] += seg
     return (out if stereo else out[0]).astype(np.float32)
 
 
@@ -494,9 +553,24 @@ def _master(y, sr, post):
     return _post.limit(y)
 
 
-def render(pattern, kit, *, bpm=None, bars=1, swing=None, seed=None, humanize_time=0.0,
-           humanize_velocity=0.0, no_repeat=False, stereo=False, pan=None, gain=None, post=True,
-           tail=True, substitute=True):
+def render(
+    pattern,
+    kit,
+    *,
+    bpm=None,
+    bars=1,
+    swing=None,
+    seed=None,
+    humanize_time=0.0,
+    humanize_velocity=0.0,
+    no_repeat=False,
+    stereo=False,
+    pan=None,
+    gain=None,
+    post=True,
+    tail=True,
+    substitute=True,
+):
     """Render a drum pattern with a kit into audio.
 
     Parameters
@@ -536,11 +610,29 @@ def render(pattern, kit, *, bpm=None, bars=1, swing=None, seed=None, humanize_ti
     pattern = as_pattern(pattern)
     bpm = _checks.pattern_bpm(bpm, pattern, error=PatternError)
     s1, s2 = _seed_pair(seed)
-    hits = schedule(pattern, bpm=bpm, bars=bars, swing=swing, humanize_time=humanize_time,
-                    humanize_velocity=humanize_velocity, seed=s1)
+    hits = schedule(
+        pattern,
+        bpm=bpm,
+        bars=bars,
+        swing=swing,
+        humanize_time=humanize_time,
+        humanize_velocity=humanize_velocity,
+        seed=s1,
+    )
     length = beat_length(pattern, bpm=bpm, bars=bars, sr=kit.sr)
-    return mix(hits, kit, length=length, tail=tail, seed=s2, no_repeat=no_repeat, stereo=stereo,
-               pan=pan, gain=gain, post=post, substitute=substitute)
+    return mix(
+        hits,
+        kit,
+        length=length,
+        tail=tail,
+        seed=s2,
+        no_repeat=no_repeat,
+        stereo=stereo,
+        pan=pan,
+        gain=gain,
+        post=post,
+        substitute=substitute,
+    )
 
 
 def _seed_pair(seed):

@@ -16,15 +16,31 @@ __all__ = ["random_model", "STANDARD_CONFIG"]
 #: The configuration used for benchmarks (docs/format.md): Q = 256,
 #: R = D = 32, S = 128, dilations 1..512 twice (20 layers).
 STANDARD_CONFIG = dict(
-    quantization_channels=256, residual_channels=32, dilation_channels=32, skip_channels=128,
+    quantization_channels=256,
+    residual_channels=32,
+    dilation_channels=32,
+    skip_channels=128,
     dilations=[2**i for i in range(10)] * 2,
 )
 
 
-def random_model(*, dilations=(1, 2, 4), quantization_channels=32, residual_channels=8,
-                 dilation_channels=6, skip_channels=10, sample_rate=16000, seed=None,
-                 scale=1.0, primers=None, instrument="random", clip_duration=0.05, voices=None,
-                 embedding_size=4, preemphasis=0.0):
+def random_model(
+    *,
+    dilations=(1, 2, 4),
+    quantization_channels=32,
+    residual_channels=8,
+    dilation_channels=6,
+    skip_channels=10,
+    sample_rate=16000,
+    seed=None,
+    scale=1.0,
+    primers=None,
+    instrument="random",
+    clip_duration=0.05,
+    voices=None,
+    embedding_size=4,
+    preemphasis=0.0,
+):
     """A Model with random weights, scaled so activations stay in a useful range.
 
     With `voices` or a non-zero `preemphasis` it is a format-2 model.
@@ -54,24 +70,37 @@ def random_model(*, dilations=(1, 2, 4), quantization_channels=32, residual_chan
     Model
     """
     rng = np.random.default_rng(seed)
-    L, Q, R, D, S = len(dilations), quantization_channels, residual_channels, dilation_channels, skip_channels
+    L, Q, R, D, S = (
+        len(dilations),
+        quantization_channels,
+        residual_channels,
+        dilation_channels,
+        skip_channels,
+    )
 
     def w(*shape, fan_in):
         return (rng.standard_normal(shape) * scale / np.sqrt(fan_in)).astype(np.float32)
 
     arrays = dict(
-        input_w=w(2, Q, R, fan_in=2), input_b=w(R, fan_in=4),
-        dil_w=w(L, 2, R, 2 * D, fan_in=2 * R), dil_b=w(L, 2 * D, fan_in=4),
-        res_w=w(L, D, R, fan_in=D), res_b=w(L, R, fan_in=4),
-        skip_w=w(L, D, S, fan_in=D), skip_b=w(L, S, fan_in=4),
-        out1_w=w(S, S, fan_in=S), out1_b=w(S, fan_in=4),
-        out2_w=w(S, Q, fan_in=S / 4), out2_b=w(Q, fan_in=4),
+        input_w=w(2, Q, R, fan_in=2),
+        input_b=w(R, fan_in=4),
+        dil_w=w(L, 2, R, 2 * D, fan_in=2 * R),
+        dil_b=w(L, 2 * D, fan_in=4),
+        res_w=w(L, D, R, fan_in=D),
+        res_b=w(L, R, fan_in=4),
+        skip_w=w(L, D, S, fan_in=D),
+        skip_b=w(L, S, fan_in=4),
+        out1_w=w(S, S, fan_in=S),
+        out1_b=w(S, fan_in=4),
+        out2_w=w(S, Q, fan_in=S / 4),
+        out2_b=w(Q, fan_in=4),
     )
     meta = {"instrument": instrument, "clip_duration": clip_duration}
     if voices is not None:
         V, E = len(voices), embedding_size
-        arrays.update(voices=list(voices), voice_emb=w(V, E, fan_in=1),
-                      cond_w=w(L, E, 2 * D, fan_in=E))
+        arrays.update(
+            voices=list(voices), voice_emb=w(V, E, fan_in=1), cond_w=w(L, E, 2 * D, fan_in=E)
+        )
         if instrument not in voices:
             del meta["instrument"]
     if primers:
@@ -79,5 +108,11 @@ def random_model(*, dilations=(1, 2, 4), quantization_channels=32, residual_chan
         primers = rng.integers(0, Q, size=(n_rows, 8))
         if voices is not None:
             arrays["primer_voices"] = np.arange(n_rows) % len(voices)
-    return Model(sample_rate=sample_rate, dilations=list(dilations), primers=primers, meta=meta,
-                 preemphasis=preemphasis, **arrays)
+    return Model(
+        sample_rate=sample_rate,
+        dilations=list(dilations),
+        primers=primers,
+        meta=meta,
+        preemphasis=preemphasis,
+        **arrays,
+    )

@@ -11,9 +11,16 @@ import pytest
 
 #: Chromium's flags for the tests: headless, offline, no first-run work, a fresh profile each time.
 CHROMIUM_FLAGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage", "--autoplay-policy=no-user-gesture-required",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--autoplay-policy=no-user-gesture-required",
 ]
 CHROMIUM = os.environ.get("FASTDRUM_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("FASTDRUM_CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -27,7 +34,9 @@ def in_ci():
 def unavailable(reason):
     """Skip the test here; fail it in CI, loudly."""
     if in_ci():
-        pytest.fail(f"{reason} (CI=true: the browser tests must run; see tools/ci_deps.sh)", pytrace=False)
+        pytest.fail(
+            f"{reason} (CI=true: the browser tests must run; see tools/ci_deps.sh)", pytrace=False
+        )
     pytest.skip(reason)
 
 
@@ -42,8 +51,9 @@ def live_server(engine, *, host="127.0.0.1"):
     sock = _listen(host, 0)
     port = sock.getsockname()[1]
     app = create_app(engine, hosts=loopback_hosts(port))
-    config = uvicorn.Config(app, log_level="error", access_log=False, lifespan="off",
-                            limit_concurrency=MAX_CONNECTIONS)
+    config = uvicorn.Config(
+        app, log_level="error", access_log=False, lifespan="off", limit_concurrency=MAX_CONNECTIONS
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -77,8 +87,10 @@ def chromium(download_dir):
     options.binary_location = CHROMIUM
     for flag in CHROMIUM_FLAGS + [f"--user-data-dir={profile}", "--window-size=1280,800"]:
         options.add_argument(flag)
-    options.add_experimental_option("prefs", {"download.default_directory": str(download_dir),
-                                              "download.prompt_for_download": False})
+    options.add_experimental_option(
+        "prefs",
+        {"download.default_directory": str(download_dir), "download.prompt_for_download": False},
+    )
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = None
     try:
@@ -86,8 +98,9 @@ def chromium(download_dir):
             driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
         except WebDriverException as exc:
             unavailable(f"Chromium did not start: {exc.msg or exc}")
-        driver.execute_cdp_cmd("Browser.setDownloadBehavior",
-                               {"behavior": "allow", "downloadPath": str(download_dir)})
+        driver.execute_cdp_cmd(
+            "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(download_dir)}
+        )
         yield driver
     finally:
         if driver is not None:

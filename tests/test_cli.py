@@ -77,7 +77,11 @@ def test_without_model_options_the_shipped_models_are_used_by_name(tmp_path, out
     monkeypatch.setattr(fastdrum.model, "available_models", lambda: sorted(files))
     monkeypatch.setattr(fastdrum.model, "load_model", load_shipped)  # as_model loads names with it
     assert main(["beat", "-o", str(out / "b.wav"), "--backend", "numpy", "-q", "--bars", "1"]) == 0
-    assert sorted(asked) == ["hihat", "kick", "snare"]  # house plays these three, nothing else is generated
+    assert sorted(asked) == [
+        "hihat",
+        "kick",
+        "snare",
+    ]  # house plays these three, nothing else is generated
     asked.clear()
     assert main(["kit", "-o", str(out / "kit"), "-n", "1", "--backend", "numpy", "-q"]) == 0
     assert sorted(asked) == ["clap", "hihat", "kick", "snare"]  # a kit has every shipped instrument
@@ -88,24 +92,98 @@ def test_without_model_options_the_shipped_models_are_used_by_name(tmp_path, out
 def test_beat_length_is_exact_for_bpm_and_bars(models, out, bpm, bars):
     pattern = "kick=x...x...x...x...,snare=....x.......x...,hihat=..x...x...x...x."
     path = out / "b.wav"
-    assert main(["beat", "-o", str(path), "--pattern", pattern, "--bpm", str(bpm), "--bars", str(bars),
-                 "--seed", "1", *models]) == 0
+    assert (
+        main(
+            [
+                "beat",
+                "-o",
+                str(path),
+                "--pattern",
+                pattern,
+                "--bpm",
+                str(bpm),
+                "--bars",
+                str(bars),
+                "--seed",
+                "1",
+                *models,
+            ]
+        )
+        == 0
+    )
     last_onset = round(((bars - 1) * 16 + 14) * 60 / bpm / 4 * SR)  # the last hi-hat
     grid = grid_samples(bars, 16, bpm, 4)
     assert sf.info(path).frames == max(grid, last_onset + round(CLIP * SR))
-    assert main(["beat", "-o", str(path), "--pattern", pattern, "--bpm", str(bpm), "--bars", str(bars),
-                 "--no-tail", "--force", *models]) == 0
+    assert (
+        main(
+            [
+                "beat",
+                "-o",
+                str(path),
+                "--pattern",
+                pattern,
+                "--bpm",
+                str(bpm),
+                "--bars",
+                str(bars),
+                "--no-tail",
+                "--force",
+                *models,
+            ]
+        )
+        == 0
+    )
     assert sf.info(path).frames == grid
 
 
 def test_steps_per_beat_and_humanise_options(models, out):
     path = out / "s.wav"
-    assert main(["beat", "-o", str(path), "--pattern", "kick=x...x...", "--steps-per-beat", "4", "--bars", "1",
-                 "--bpm", "120", "--no-tail", *models]) == 0
+    assert (
+        main(
+            [
+                "beat",
+                "-o",
+                str(path),
+                "--pattern",
+                "kick=x...x...",
+                "--steps-per-beat",
+                "4",
+                "--bars",
+                "1",
+                "--bpm",
+                "120",
+                "--no-tail",
+                *models,
+            ]
+        )
+        == 0
+    )
     assert sf.info(path).frames == grid_samples(1, 8, 120.0, 4)
-    assert main(["beat", "-o", str(path), "--pattern", "house", "--steps-per-beat", "2", "--bars", "1",
-                 "--bpm", "120", "--no-tail", "--force", "--humanize-time", "3", "--humanize-velocity", "0.1",
-                 *models]) == 0
+    assert (
+        main(
+            [
+                "beat",
+                "-o",
+                str(path),
+                "--pattern",
+                "house",
+                "--steps-per-beat",
+                "2",
+                "--bars",
+                "1",
+                "--bpm",
+                "120",
+                "--no-tail",
+                "--force",
+                "--humanize-time",
+                "3",
+                "--humanize-velocity",
+                "0.1",
+                *models,
+            ]
+        )
+        == 0
+    )
     assert sf.info(path).frames == grid_samples(1, 16, 120.0, 2)
 
 
@@ -113,8 +191,23 @@ def test_beat_seed_repeats_and_options_apply(models, out):
     args = ["--pattern", "hip-hop", "--bars", "1", "--seed", "42", *models]
     assert main(["beat", "-o", str(out / "a.wav"), *args]) == 0
     assert main(["beat", "-o", str(out / "b.wav"), *args]) == 0
-    assert main(["beat", "-o", str(out / "c.flac"), "--stereo", "--sample-rate", "22050", "--no-post",
-                 "--swing", "0.2", *args]) == 0
+    assert (
+        main(
+            [
+                "beat",
+                "-o",
+                str(out / "c.flac"),
+                "--stereo",
+                "--sample-rate",
+                "22050",
+                "--no-post",
+                "--swing",
+                "0.2",
+                *args,
+            ]
+        )
+        == 0
+    )
     a, _ = sf.read(out / "a.wav")
     b, _ = sf.read(out / "b.wav")
     np.testing.assert_array_equal(a, b)
@@ -123,18 +216,49 @@ def test_beat_seed_repeats_and_options_apply(models, out):
 
 
 def test_pan_and_level_options(models, out):
-    base = ["--pattern", "kick=x...,hihat=..x.", "--bars", "1", "--seed", "0", "--stereo", "--no-post",
-            "--bpm", "60", *models]
-    assert main(["beat", "-o", str(out / "a.wav"), "--pan", "hihat=-1", "--level", "kick=-120", *base]) == 0
+    base = [
+        "--pattern",
+        "kick=x...,hihat=..x.",
+        "--bars",
+        "1",
+        "--seed",
+        "0",
+        "--stereo",
+        "--no-post",
+        "--bpm",
+        "60",
+        *models,
+    ]
+    assert (
+        main(["beat", "-o", str(out / "a.wav"), "--pan", "hihat=-1", "--level", "kick=-120", *base])
+        == 0
+    )
     y, _ = sf.read(out / "a.wav")
     kick = y[:SR]  # the kick's beat: muted
-    hat = y[2 * SR:3 * SR]  # the hi-hat's beat: hard left
+    hat = y[2 * SR : 3 * SR]  # the hi-hat's beat: hard left
     assert abs(kick).max() < 1e-5 and abs(hat[:, 0]).max() > 0.1 and abs(hat[:, 1]).max() < 1e-5
 
 
 def test_beat_no_repeat_generates_a_clip_per_hit(models, out):
-    assert main(["beat", "-o", str(out / "a.wav"), "--pattern", "kick=xxxxxxxxxxxxxxxx", "--bars", "2",
-                 "--no-repeat", "--no-post", "--seed", "3", *models]) == 0
+    assert (
+        main(
+            [
+                "beat",
+                "-o",
+                str(out / "a.wav"),
+                "--pattern",
+                "kick=xxxxxxxxxxxxxxxx",
+                "--bars",
+                "2",
+                "--no-repeat",
+                "--no-post",
+                "--seed",
+                "3",
+                *models,
+            ]
+        )
+        == 0
+    )
     assert sf.info(out / "a.wav").frames >= grid_samples(2, 16, 120.0, 4)
 
 
@@ -150,17 +274,47 @@ def test_beat_from_a_midi_file(models, out):
 def test_beat_writes_midi(models, out):
     assert main(["beat", "-o", str(out / "p.mid"), "--pattern", "techno", "--bars", "2"]) == 0
     mid = mido.MidiFile(out / "p.mid")
-    assert sum(1 for m in mid if m.type == "note_on" and m.velocity > 0) == \
-        2 * sum(int(np.count_nonzero(r)) for r in Pattern.preset("techno").tracks.values())
-    assert main(["beat", "-o", str(out / "q.wav"), "--midi-out", str(out / "q.mid"), "--bars", "1", *models]) == 0
+    assert sum(1 for m in mid if m.type == "note_on" and m.velocity > 0) == 2 * sum(
+        int(np.count_nonzero(r)) for r in Pattern.preset("techno").tracks.values()
+    )
+    assert (
+        main(
+            [
+                "beat",
+                "-o",
+                str(out / "q.wav"),
+                "--midi-out",
+                str(out / "q.mid"),
+                "--bars",
+                "1",
+                *models,
+            ]
+        )
+        == 0
+    )
     assert os.path.isfile(out / "q.wav") and os.path.isfile(out / "q.mid")
 
 
 def test_beat_with_a_kit_folder(models, out):
     kit = out / "kit"
     assert main(["kit", "-o", str(kit), "-n", "2", "--seed", "0", *models]) == 0
-    assert main(["beat", "-o", str(out / "k.wav"), "--kit", str(kit), "--pattern", "rock", "--bars", "1",
-                 "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "beat",
+                "-o",
+                str(out / "k.wav"),
+                "--kit",
+                str(kit),
+                "--pattern",
+                "rock",
+                "--bars",
+                "1",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert sf.info(out / "k.wav").frames >= grid_samples(1, 16, 110.0, 4)
 
 
@@ -184,12 +338,30 @@ def test_kit_instruments_option(models, out):
 
 
 def test_generate_writes_n_clips(models, out, tmp_path):
-    assert main(["generate", "kick", "-n", "5", "-o", str(out / "kicks"), "--duration", "0.005", *models]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "kick",
+                "-n",
+                "5",
+                "-o",
+                str(out / "kicks"),
+                "--duration",
+                "0.005",
+                *models,
+            ]
+        )
+        == 0
+    )
     files = sorted(os.listdir(out / "kicks"))
     assert files == [_io.MANIFEST] + [f"kick_{i:03d}.wav" for i in range(5)]
     assert sf.info(out / "kicks" / files[1]).frames == 80
     path = tmp_path / "models" / "snare.npz"
-    assert main(["generate", str(path), "-n", "2", "-o", str(out / "s"), "--backend", "numpy", "-q"]) == 0
+    assert (
+        main(["generate", str(path), "-n", "2", "-o", str(out / "s"), "--backend", "numpy", "-q"])
+        == 0
+    )
     assert sorted(os.listdir(out / "s")) == [_io.MANIFEST, "snare_000.wav", "snare_001.wav"]
 
 
@@ -199,7 +371,11 @@ def test_info_describes_the_model(tmp_path, capsys):
     m.save(path)
     assert main(["info", str(path)]) == 0
     text = capsys.readouterr().out
-    assert "17 samples (0.77 ms)" in text and f"{m.flops_per_sample:,}" in text and "Q=32 R=8 D=6 S=10" in text
+    assert (
+        "17 samples (0.77 ms)" in text
+        and f"{m.flops_per_sample:,}" in text
+        and "Q=32 R=8 D=6 S=10" in text
+    )
     assert main(["info", str(path), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["receptive_field_samples"] == 1 + 2 + 4 + 8 + 2 == m.receptive_field
@@ -282,14 +458,28 @@ BAD = [
     (["beat", "--humanize-velocity", "2"], "humanize_velocity"),
     (["beat", "--humanize-time", "-5"], "--humanize-time"),
     (["beat", "--pattern", ""], "''"),
-    (["beat", "--pattern", "kick=xxxxxxxxxxxxxxxx", "--no-repeat", "--variations", "1", "--kit", "{kit}"],
-     "no_repeat needs"),
+    (
+        [
+            "beat",
+            "--pattern",
+            "kick=xxxxxxxxxxxxxxxx",
+            "--no-repeat",
+            "--variations",
+            "1",
+            "--kit",
+            "{kit}",
+        ],
+        "no_repeat needs",
+    ),
     (["beat", "--kit", "{missing}"], "missing"),
     (["beat", "--midi", "{missing}", "--pattern", "house"], "cannot be combined"),
     (["beat", "--midi", "{missing}"], "missing"),
     (["beat", "--model", "kick=/no/such/model.npz"], "'/no/such/model.npz'"),
     (["beat", "--model", "kick=nosuchmodel"], "'nosuchmodel'"),
-    (["beat", "--pattern", "clap=x..."], "'snare'"),  # clap borrows the snare, which has no model here
+    (
+        ["beat", "--pattern", "clap=x..."],
+        "'snare'",
+    ),  # clap borrows the snare, which has no model here
     (["generate", "cowbell"], "'cowbell'"),
     (["info", "nosuchmodel"], "'nosuchmodel'"),
     (["kit", "--instruments", "kick,cowbell"], "'cowbell'"),
@@ -363,10 +553,16 @@ def test_help_everywhere(sub, capsys):
 
 
 def test_python_dash_m_runs_the_same_command():
-    r = subprocess.run([sys.executable, "-m", "fastdrum", "--version"], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "fastdrum", "--version"], capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0 and r.stdout.strip() == f"fastdrum {fastdrum.__version__}"
-    r = subprocess.run([sys.executable, "-m", "fastdrum", "beat", "--bpm", "-1", "-o", "x.wav"],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "fastdrum", "beat", "--bpm", "-1", "-o", "x.wav"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2 and r.stderr.count("\n") == 1
 
 
@@ -375,6 +571,8 @@ def test_model_option_without_instrument_uses_the_models_own(tmp_path, out, caps
     random_model(seed=0, instrument="random", clip_duration=CLIP).save(tmp_path / "weird.npz")
     base = ["--pattern", "snare=x...", "--bars", "1", "--backend", "numpy", "-q"]
     assert main(["beat", "-o", str(out / "a.wav"), "--model", str(tmp_path / "x.npz"), *base]) == 0
-    assert main(["beat", "-o", str(out / "b.wav"), "--model", str(tmp_path / "weird.npz"), *base]) == 2
+    assert (
+        main(["beat", "-o", str(out / "b.wav"), "--model", str(tmp_path / "weird.npz"), *base]) == 2
+    )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "'random'" in err and "INSTRUMENT=" in err

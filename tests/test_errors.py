@@ -9,8 +9,11 @@ from fastdrum import errors
 
 
 def test_every_exception_of_the_package_is_defined_in_fastdrum_errors_and_exported():
-    defined = {name for name, obj in inspect.getmembers(errors, inspect.isclass)
-               if issubclass(obj, (Exception, Warning)) and obj.__module__ == errors.__name__}
+    defined = {
+        name
+        for name, obj in inspect.getmembers(errors, inspect.isclass)
+        if issubclass(obj, (Exception, Warning)) and obj.__module__ == errors.__name__
+    }
     assert defined == set(errors.__all__)
     for name in errors.__all__:
         assert name in fastdrum.__all__ and getattr(fastdrum, name) is getattr(errors, name)
@@ -23,8 +26,11 @@ ERRORS = [n for n in errors.__all__ if n not in ("FastDrumError", "FastDrumWarni
 def test_each_error_is_a_fastdrum_error_and_the_builtin_it_means(name):
     cls = getattr(errors, name)
     assert issubclass(cls, fastdrum.FastDrumError)
-    builtins = [b for b in cls.__mro__
-                if b.__module__ == "builtins" and b not in (Exception, BaseException, object)]
+    builtins = [
+        b
+        for b in cls.__mro__
+        if b.__module__ == "builtins" and b not in (Exception, BaseException, object)
+    ]
     assert builtins, f"{name} is not also a builtin exception"
 
 

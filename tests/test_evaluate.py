@@ -87,7 +87,7 @@ def test_decay_and_abrupt_cut():
     good = decaying(200, 0.05, rng, n=SR // 2)
     steady = rng.standard_normal(SR // 2) * 0.3
     cut = steady.copy()
-    cut[SR // 4:] = 0.0                # noise, then digital silence
+    cut[SR // 4 :] = 0.0  # noise, then digital silence
     assert decays(np.array([good, steady, cut])).tolist() == [True, False, True]
     assert abrupt_cuts(np.array([good, steady, cut]), SR).tolist() == [False, False, True]
 
@@ -110,10 +110,12 @@ def test_colored_noise_slopes():
     n = 1 << 14
     f = np.fft.rfftfreq(n)
     for exponent, slope in ((0, 0.0), (1, -10 * np.log10(2)), (2, -20 * np.log10(2))):
-        p = (np.abs(np.fft.rfft(colored_noise(16, n, rng, exponent=exponent), axis=1)) ** 2).mean(axis=0)
+        p = (np.abs(np.fft.rfft(colored_noise(16, n, rng, exponent=exponent), axis=1)) ** 2).mean(
+            axis=0
+        )
         lo = p[(f > 0.01) & (f < 0.02)].mean()
         hi = p[(f > 0.02) & (f < 0.04)].mean()
-        assert 10 * np.log10(hi / lo) == pytest.approx(slope, abs=1.0)   # dB per octave
+        assert 10 * np.log10(hi / lo) == pytest.approx(slope, abs=1.0)  # dB per octave
 
 
 def test_with_weights_takes_a_snapshots_weights_and_keeps_the_models_frame(tmp_path):
@@ -123,7 +125,9 @@ def test_with_weights_takes_a_snapshots_weights_and_keeps_the_models_frame(tmp_p
 
     model = fastdrum.load_model("tests/data/tiny_drums.npz")
     rng = np.random.default_rng(0)
-    arrays = {k: v + rng.normal(0, 0.05, v.shape).astype(np.float32) for k, v in model.weights.items()}
+    arrays = {
+        k: v + rng.normal(0, 0.05, v.shape).astype(np.float32) for k, v in model.weights.items()
+    }
     snap = tmp_path / "step-000250.npz"
     np.savez(snap, **arrays)
     m = with_weights(model, snap)
@@ -133,8 +137,10 @@ def test_with_weights_takes_a_snapshots_weights_and_keeps_the_models_frame(tmp_p
         np.testing.assert_array_equal(m.weights[k], arrays[k])
     np.testing.assert_array_equal(m.primers, model.primers)
     voice = model.voices[0]
-    assert not np.array_equal(fastdrum.generate(m, 2, voice=voice, seed=1),
-                              fastdrum.generate(model, 2, voice=voice, seed=1))
+    assert not np.array_equal(
+        fastdrum.generate(m, 2, voice=voice, seed=1),
+        fastdrum.generate(model, 2, voice=voice, seed=1),
+    )
     del arrays["cond_w"]
     np.savez(tmp_path / "bad.npz", **arrays, stray=np.zeros(3))
     with pytest.raises(fastdrum.ModelFormatError, match="bad.npz"):

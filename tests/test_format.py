@@ -55,8 +55,13 @@ def test_file_written_by_another_program(tmp_path, good):
     np.savez_compressed(path, **good)
     model = load_model(path)
     assert model.sample_rate == 22050 and model.primers is None and model.instrument is None
-    assert (model.n_layers, model.quantization_channels, model.residual_channels,
-            model.dilation_channels, model.skip_channels) == (3, 32, 8, 6, 10)
+    assert (
+        model.n_layers,
+        model.quantization_channels,
+        model.residual_channels,
+        model.dilation_channels,
+        model.skip_channels,
+    ) == (3, 32, 8, 6, 10)
     assert model.receptive_field == 1 + 2 + 4 + 2
 
 
@@ -72,22 +77,34 @@ def test_save_replaces_a_file_only_when_asked(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]
 
 
-@pytest.mark.parametrize("key", ["format_version", "sample_rate", "dilations", "input_w", "dil_b", "out2_b"])
+@pytest.mark.parametrize(
+    "key", ["format_version", "sample_rate", "dilations", "input_w", "dil_b", "out2_b"]
+)
 def test_missing_key(tmp_path, good, key):
     del good[key]
     with pytest.raises(ModelFormatError, match=f"'{key}': missing"):
         load_model(write(tmp_path, good))
 
 
-@pytest.mark.parametrize("key,shape", [("input_w", (2, 32, 9)), ("dil_w", (3, 2, 8, 13)),
-                                       ("res_w", (3, 6, 7)), ("out1_w", (10, 11)), ("skip_b", (4, 10))])
+@pytest.mark.parametrize(
+    "key,shape",
+    [
+        ("input_w", (2, 32, 9)),
+        ("dil_w", (3, 2, 8, 13)),
+        ("res_w", (3, 6, 7)),
+        ("out1_w", (10, 11)),
+        ("skip_b", (4, 10)),
+    ],
+)
 def test_wrong_shape(tmp_path, good, key, shape):
     good[key] = np.zeros(shape, dtype=np.float32)
     with pytest.raises(ModelFormatError, match=f"'{key}'"):
         load_model(write(tmp_path, good))
 
 
-@pytest.mark.parametrize("key,dtype", [("input_w", np.float64), ("dil_b", np.float16), ("out2_w", np.int32)])
+@pytest.mark.parametrize(
+    "key,dtype", [("input_w", np.float64), ("dil_b", np.float16), ("out2_w", np.int32)]
+)
 def test_wrong_dtype(tmp_path, good, key, dtype):
     good[key] = good[key].astype(dtype)
     with pytest.raises(ModelFormatError, match=f"'{key}': dtype must be float32"):
@@ -184,7 +201,9 @@ def test_errors_are_value_errors_and_fastdrum_errors(tmp_path, good):
 
 
 def test_unknown_name_lists_shipped_models():
-    with pytest.raises(ModelNotFoundError, match=r"no model named 'cowbell-9000'; shipped models: \["):
+    with pytest.raises(
+        ModelNotFoundError, match=r"no model named 'cowbell-9000'; shipped models: \["
+    ):
         load_model("cowbell-9000")
 
 

@@ -12,11 +12,21 @@ import pytest
 from conftest import TINY_DRUMS
 
 import fastdrum
-from fastdrum import GenerationError, ModelFormatError, ModelNotFoundError, load_model
+from fastdrum import GenerationError, ModelFormatError, ModelNotFoundError, _io, load_model
 from fastdrum.testing import random_model
-from fastdrum import _io
 
-VOICES = ("kick", "snare", "hihat", "openhat", "clap", "tom_low", "tom_mid", "tom_high", "crash", "ride")
+VOICES = (
+    "kick",
+    "snare",
+    "hihat",
+    "openhat",
+    "clap",
+    "tom_low",
+    "tom_mid",
+    "tom_high",
+    "crash",
+    "ride",
+)
 
 
 @pytest.fixture
@@ -46,12 +56,18 @@ def test_the_tiny_file_loads_as_written(good):
 def test_round_trip(tmp_path, tiny_drums):
     tiny_drums.save(tmp_path / "d.npz")
     back = load_model(tmp_path / "d.npz")
-    assert (back.format_version, back.voices, back.preemphasis) == (2, VOICES, tiny_drums.preemphasis)
+    assert (back.format_version, back.voices, back.preemphasis) == (
+        2,
+        VOICES,
+        tiny_drums.preemphasis,
+    )
     assert back.meta == tiny_drums.meta
     for k, v in tiny_drums.weights.items():
         np.testing.assert_array_equal(back.weights[k], v)
     np.testing.assert_array_equal(back.primer_voices, tiny_drums.primer_voices)
-    np.testing.assert_array_equal(back.forward([1, 2, 3], voice="clap"), tiny_drums.forward([1, 2, 3], voice="clap"))
+    np.testing.assert_array_equal(
+        back.forward([1, 2, 3], voice="clap"), tiny_drums.forward([1, 2, 3], voice="clap")
+    )
 
 
 def test_unconditioned_format_2(tmp_path, good):
@@ -68,7 +84,9 @@ def test_models_built_without_format_2_keys_stay_format_1(tmp_path):
     random_model(seed=0).save(tmp_path / "one.npz")
     random_model(seed=0, preemphasis=0.5).save(tmp_path / "two.npz")
     random_model(seed=0, voices=["kick"]).save(tmp_path / "three.npz")
-    versions = [int(np.load(tmp_path / f"{n}.npz")["format_version"]) for n in ("one", "two", "three")]
+    versions = [
+        int(np.load(tmp_path / f"{n}.npz")["format_version"]) for n in ("one", "two", "three")
+    ]
     assert versions == [1, 2, 2]
     assert "preemphasis" not in np.load(tmp_path / "one.npz").files
 
@@ -82,14 +100,17 @@ def test_format_1_ignores_format_2_keys(tmp_path, good):
 
 
 # -- one test per kind of bad format-2 file ----------------------------------------------------
-@pytest.mark.parametrize("value, match", [
-    (None, "'preemphasis': missing"),
-    (np.array(0.5), "'preemphasis': must be a float32 scalar"),
-    (np.array([0.5], np.float32), "'preemphasis': must be a float32 scalar"),
-    (np.array(1.0, np.float32), r"'preemphasis': must lie in \[0, 1\)"),
-    (np.array(-0.1, np.float32), r"'preemphasis': must lie in \[0, 1\)"),
-    (np.array(np.nan, np.float32), r"'preemphasis': must lie in \[0, 1\)"),
-])
+@pytest.mark.parametrize(
+    "value, match",
+    [
+        (None, "'preemphasis': missing"),
+        (np.array(0.5), "'preemphasis': must be a float32 scalar"),
+        (np.array([0.5], np.float32), "'preemphasis': must be a float32 scalar"),
+        (np.array(1.0, np.float32), r"'preemphasis': must lie in \[0, 1\)"),
+        (np.array(-0.1, np.float32), r"'preemphasis': must lie in \[0, 1\)"),
+        (np.array(np.nan, np.float32), r"'preemphasis': must lie in \[0, 1\)"),
+    ],
+)
 def test_bad_preemphasis(tmp_path, good, value, match):
     if value is None:
         del good["preemphasis"]
@@ -99,30 +120,43 @@ def test_bad_preemphasis(tmp_path, good, value, match):
         load_model(write(tmp_path, good))
 
 
-@pytest.mark.parametrize("voices, match", [
-    (["kick"] * 2 + list(VOICES[2:]), r"'voices': names must be unique, got \['kick'\]"),
-    (["Kick"] + list(VOICES[1:]), "'voices': names must match .*'Kick'"),
-    (["9x"] + list(VOICES[1:]), "'voices': names must match"),
-    (["a" * 33] + list(VOICES[1:]), "'voices': names must match"),
-    ([""] + list(VOICES[1:]), "'voices': names must match"),
-    (np.array([v.encode() for v in VOICES]), "'voices': dtype .* is not an integer, float or unicode"),
-    (np.array([VOICES[:5], VOICES[5:]]), "'voices': must be a 1-D unicode array"),
-    (np.array([], dtype="<U4"), "'voices': needs 1 to 256 voices"),
-])
+@pytest.mark.parametrize(
+    "voices, match",
+    [
+        (["kick"] * 2 + list(VOICES[2:]), r"'voices': names must be unique, got \['kick'\]"),
+        (["Kick"] + list(VOICES[1:]), "'voices': names must match .*'Kick'"),
+        (["9x"] + list(VOICES[1:]), "'voices': names must match"),
+        (["a" * 33] + list(VOICES[1:]), "'voices': names must match"),
+        ([""] + list(VOICES[1:]), "'voices': names must match"),
+        (
+            np.array([v.encode() for v in VOICES]),
+            "'voices': dtype .* is not an integer, float or unicode",
+        ),
+        (np.array([VOICES[:5], VOICES[5:]]), "'voices': must be a 1-D unicode array"),
+        (np.array([], dtype="<U4"), "'voices': needs 1 to 256 voices"),
+    ],
+)
 def test_bad_voices(tmp_path, good, voices, match):
     good["voices"] = np.asarray(voices)
     with pytest.raises(ModelFormatError, match=match):
         load_model(write(tmp_path, good))
 
 
-@pytest.mark.parametrize("key, edit, match", [
-    ("voice_emb", lambda a: a[:9], r"'voice_emb': shape must be \(10, 5\)"),
-    ("voice_emb", lambda a: a.astype(np.float64), "'voice_emb': dtype must be float32"),
-    ("voice_emb", lambda a: a[0], r"'voice_emb': must be 2-D"),
-    ("voice_emb", lambda a: np.zeros((10, 1025), np.float32), r"'voice_emb': embedding size E must lie in \[1, 1024\]"),
-    ("cond_w", lambda a: a[:, :4], r"'cond_w': shape must be \(3, 5, 12\)"),
-    ("cond_w", lambda a: a.astype(np.float16), "'cond_w': dtype must be float32"),
-])
+@pytest.mark.parametrize(
+    "key, edit, match",
+    [
+        ("voice_emb", lambda a: a[:9], r"'voice_emb': shape must be \(10, 5\)"),
+        ("voice_emb", lambda a: a.astype(np.float64), "'voice_emb': dtype must be float32"),
+        ("voice_emb", lambda a: a[0], r"'voice_emb': must be 2-D"),
+        (
+            "voice_emb",
+            lambda a: np.zeros((10, 1025), np.float32),
+            r"'voice_emb': embedding size E must lie in \[1, 1024\]",
+        ),
+        ("cond_w", lambda a: a[:, :4], r"'cond_w': shape must be \(3, 5, 12\)"),
+        ("cond_w", lambda a: a.astype(np.float16), "'cond_w': dtype must be float32"),
+    ],
+)
 def test_bad_conditioning_arrays(tmp_path, good, key, edit, match):
     good[key] = edit(good[key])
     with pytest.raises(ModelFormatError, match=match):
@@ -138,35 +172,63 @@ def test_conditioning_not_finite(tmp_path, good, key, bad):
         load_model(write(tmp_path, good))
 
 
-@pytest.mark.parametrize("dropped", [["voices"], ["voice_emb"], ["cond_w"], ["voice_emb", "cond_w"]])
+@pytest.mark.parametrize(
+    "dropped", [["voices"], ["voice_emb"], ["cond_w"], ["voice_emb", "cond_w"]]
+)
 def test_partial_conditioning_names_the_missing_key(tmp_path, good, dropped):
     for k in dropped:
         del good[k]
-    with pytest.raises(ModelFormatError, match=f"'{dropped[0]}': missing: voices, voice_emb and cond_w go together"):
+    with pytest.raises(
+        ModelFormatError, match=f"'{dropped[0]}': missing: voices, voice_emb and cond_w go together"
+    ):
         load_model(write(tmp_path, good))
 
 
-@pytest.mark.parametrize("edit, match", [
-    (lambda g: g.update(primer_voices=np.full(20, 10)), r"'primer_voices': voice indices must lie in \[0, 10\)"),
-    (lambda g: g.update(primer_voices=np.full(20, -1)), r"'primer_voices': voice indices must lie in \[0, 10\)"),
-    (lambda g: g.update(primer_voices=np.zeros(19, np.int64)), r"'primer_voices': must be a 1-D integer array of shape \(20,\)"),
-    (lambda g: g.update(primer_voices=np.zeros(20, np.float32)), "'primer_voices': must be a 1-D integer"),
-    (lambda g: g.pop("primer_voices"), "'primer_voices': missing"),
-    (lambda g: g.pop("primers"), "'primer_voices': given, but the model has no primers"),
-    (lambda g: [g.pop(k) for k in ("voices", "voice_emb", "cond_w")], "'primer_voices': given, but the model has no voices"),
-])
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (
+            lambda g: g.update(primer_voices=np.full(20, 10)),
+            r"'primer_voices': voice indices must lie in \[0, 10\)",
+        ),
+        (
+            lambda g: g.update(primer_voices=np.full(20, -1)),
+            r"'primer_voices': voice indices must lie in \[0, 10\)",
+        ),
+        (
+            lambda g: g.update(primer_voices=np.zeros(19, np.int64)),
+            r"'primer_voices': must be a 1-D integer array of shape \(20,\)",
+        ),
+        (
+            lambda g: g.update(primer_voices=np.zeros(20, np.float32)),
+            "'primer_voices': must be a 1-D integer",
+        ),
+        (lambda g: g.pop("primer_voices"), "'primer_voices': missing"),
+        (lambda g: g.pop("primers"), "'primer_voices': given, but the model has no primers"),
+        (
+            lambda g: [g.pop(k) for k in ("voices", "voice_emb", "cond_w")],
+            "'primer_voices': given, but the model has no voices",
+        ),
+    ],
+)
 def test_bad_primer_voices(tmp_path, good, edit, match):
     edit(good)
     with pytest.raises(ModelFormatError, match=match):
         load_model(write(tmp_path, good))
 
 
-@pytest.mark.parametrize("meta, match", [
-    ({"instrument": "cowbell"}, "'meta': instrument of a conditioned model must be one of its voices"),
-    ({"voices": {"cowbell": {}}}, "'meta': voices names 'cowbell'"),
-    ({"voices": ["kick"]}, "'meta': voices must map voice names to objects"),
-    ({"voices": {"kick": 0.5}}, r"'meta': voices\['kick'\] must be an object"),
-])
+@pytest.mark.parametrize(
+    "meta, match",
+    [
+        (
+            {"instrument": "cowbell"},
+            "'meta': instrument of a conditioned model must be one of its voices",
+        ),
+        ({"voices": {"cowbell": {}}}, "'meta': voices names 'cowbell'"),
+        ({"voices": ["kick"]}, "'meta': voices must map voice names to objects"),
+        ({"voices": {"kick": 0.5}}, r"'meta': voices\['kick'\] must be an object"),
+    ],
+)
 def test_bad_voice_meta(tmp_path, good, meta, match):
     good["meta"] = np.array(json.dumps(meta))
     with pytest.raises(ModelFormatError, match=match):
@@ -193,16 +255,22 @@ def test_voice_weights_are_normalised(tiny_drums):
     np.testing.assert_array_equal(tiny_drums.voice_weights("ride"), np.eye(10)[9])
 
 
-@pytest.mark.parametrize("voice, match", [
-    ("cowbell", r"unknown voices \['cowbell'\]"),
-    ({"kick": 0.5, "gong": 0.2, "bell": 0.3}, r"unknown voices \['gong', 'bell'\]"),
-    ({"kick": -0.5, "snare": 1.5}, "voice weight of 'kick' must be a finite number >= 0.0, got -0.5"),
-    ({"kick": float("nan")}, "voice weight of 'kick'"),
-    ({"kick": True}, "voice weight of 'kick'"),
-    ({"kick": 0, "snare": 0.0}, "must not all be zero"),
-    ({}, "non-empty dict"),
-    (["kick"], "voice must be a voice name or a non-empty dict"),
-])
+@pytest.mark.parametrize(
+    "voice, match",
+    [
+        ("cowbell", r"unknown voices \['cowbell'\]"),
+        ({"kick": 0.5, "gong": 0.2, "bell": 0.3}, r"unknown voices \['gong', 'bell'\]"),
+        (
+            {"kick": -0.5, "snare": 1.5},
+            "voice weight of 'kick' must be a finite number >= 0.0, got -0.5",
+        ),
+        ({"kick": float("nan")}, "voice weight of 'kick'"),
+        ({"kick": True}, "voice weight of 'kick'"),
+        ({"kick": 0, "snare": 0.0}, "must not all be zero"),
+        ({}, "non-empty dict"),
+        (["kick"], "voice must be a voice name or a non-empty dict"),
+    ],
+)
 def test_bad_voice_requests(tiny_drums, voice, match):
     with pytest.raises(GenerationError, match=match):
         fastdrum.generate(tiny_drums, voice=voice, backend="numpy")
@@ -211,7 +279,9 @@ def test_bad_voice_requests(tiny_drums, voice, match):
 
 
 def test_conditioned_model_needs_a_voice(tiny_drums):
-    with pytest.raises(GenerationError, match="conditioned on voices .* has no default voice: pass voice="):
+    with pytest.raises(
+        GenerationError, match="conditioned on voices .* has no default voice: pass voice="
+    ):
         fastdrum.generate(tiny_drums, backend="numpy")
     with pytest.raises(GenerationError, match="no default voice"):
         tiny_drums.log_prob([0.0, 0.1])
@@ -219,7 +289,9 @@ def test_conditioned_model_needs_a_voice(tiny_drums):
 
 def test_voice_for_an_unconditioned_model_is_an_error():
     m = random_model(seed=0)
-    with pytest.raises(GenerationError, match="voice='kick' given, but the model is not conditioned"):
+    with pytest.raises(
+        GenerationError, match="voice='kick' given, but the model is not conditioned"
+    ):
         fastdrum.generate(m, voice="kick", backend="numpy")
     with pytest.raises(GenerationError, match="not conditioned"):
         m.forward([1, 2], voice="kick")
@@ -230,7 +302,9 @@ def test_default_voice(tiny_drums):
     assert snare.default_voice == "snare" and snare.instrument == "snare"
     assert tiny_drums.default_voice is None  # a copy; the original is unchanged
     assert snare.weights["cond_w"] is tiny_drums.weights["cond_w"]  # shared, read-only
-    np.testing.assert_array_equal(snare.forward([3, 4, 5]), tiny_drums.forward([3, 4, 5], voice="snare"))
+    np.testing.assert_array_equal(
+        snare.forward([3, 4, 5]), tiny_drums.forward([3, 4, 5], voice="snare")
+    )
     with pytest.raises(GenerationError, match="unknown voices"):
         tiny_drums.with_voice("cowbell")
     with pytest.raises(GenerationError, match="one voice's name"):
@@ -253,16 +327,22 @@ def test_per_voice_generation_defaults(tiny_drums):
     assert kick.duration == 0.02 and tiny_drums.with_voice("snare").duration == 0.01
     # the duration (and temperature) of the voice; of a blend, of its heaviest voice
     assert fastdrum.generate(tiny_drums, voice="kick", backend="numpy").shape == (1, 320)
-    assert fastdrum.generate(tiny_drums, voice={"crash": 0.6, "kick": 0.4}, backend="numpy").shape == (1, 480)
+    assert fastdrum.generate(
+        tiny_drums, voice={"crash": 0.6, "kick": 0.4}, backend="numpy"
+    ).shape == (1, 480)
     assert fastdrum.generate(tiny_drums, voice="snare", backend="numpy").shape == (1, 160)
     a = fastdrum.generate(tiny_drums, 2, voice="kick", seed=1, backend="numpy")
-    b = fastdrum.generate(tiny_drums, 2, voice="kick", seed=1, temperature=0.8, duration=0.02, backend="numpy")
+    b = fastdrum.generate(
+        tiny_drums, 2, voice="kick", seed=1, temperature=0.8, duration=0.02, backend="numpy"
+    )
     np.testing.assert_array_equal(a, b)
 
 
 def test_data_primers_are_those_of_the_voice(tmp_path, good):
     """A "data" primer is a primer row of the voice (of a blend: of its heaviest voice)."""
-    good["preemphasis"] = np.array(0.0, np.float32)  # so that each clip starts with its primer's codes
+    good["preemphasis"] = np.array(
+        0.0, np.float32
+    )  # so that each clip starts with its primer's codes
     m = load_model(write(tmp_path, good))
     for voice, index in (("tom_mid", 6), ({"hihat": 0.7, "ride": 0.3}, 2)):
         y = fastdrum.generate(m, 6, voice=voice, primer="data", seed=3, backend="numpy")
@@ -310,7 +390,9 @@ def test_a_voice_of_a_shipped_conditioned_model_is_a_name(shipped_folder):
     a = fastdrum.generate("tom_low", 2, seed=0, backend="numpy")
     b = fastdrum.generate(load_model(TINY_DRUMS), 2, voice="tom_low", seed=0, backend="numpy")
     np.testing.assert_array_equal(a, b)
-    with pytest.raises(ModelNotFoundError, match=r"no model named 'cowbell'; shipped models: \['clap', 'crash'"):
+    with pytest.raises(
+        ModelNotFoundError, match=r"no model named 'cowbell'; shipped models: \['clap', 'crash'"
+    ):
         load_model("cowbell")
 
 
@@ -319,7 +401,11 @@ def test_a_model_file_of_its_own_wins_over_a_voice(shipped_folder):
     random_model(seed=0, instrument="kick").save(shipped_folder / "kick.npz")
     assert fastdrum.available_models().count("kick") == 1
     kick = load_model("kick")
-    assert kick.format_version == 1 and kick.voices == () and kick.path == str(shipped_folder / "kick.npz")
+    assert (
+        kick.format_version == 1
+        and kick.voices == ()
+        and kick.path == str(shipped_folder / "kick.npz")
+    )
     assert load_model("snare").voices == VOICES
 
 
@@ -345,14 +431,37 @@ def test_cli_generate_voice(tmp_path, shipped_folder, capsys):
 
     shutil.copy(TINY_DRUMS, shipped_folder / "drums.npz")
     args = ["-n", "2", "--seed", "4", "--backend", "numpy", "--no-post", "-q", "--format", "flac"]
-    assert main(["generate", str(TINY_DRUMS), "--voice", "tom_low=1,kick=3", "-o", str(tmp_path / "a"), *args]) == 0
-    assert sorted(p.name for p in (tmp_path / "a").iterdir() if p.name != _io.MANIFEST) == ["kick_000.flac", "kick_001.flac"]
+    assert (
+        main(
+            [
+                "generate",
+                str(TINY_DRUMS),
+                "--voice",
+                "tom_low=1,kick=3",
+                "-o",
+                str(tmp_path / "a"),
+                *args,
+            ]
+        )
+        == 0
+    )
+    assert sorted(p.name for p in (tmp_path / "a").iterdir() if p.name != _io.MANIFEST) == [
+        "kick_000.flac",
+        "kick_001.flac",
+    ]
     y, sr = sf.read(tmp_path / "a" / "kick_000.flac", dtype="float32")
-    want = fastdrum.generate(TINY_DRUMS, 2, voice={"tom_low": 0.25, "kick": 0.75}, seed=4, backend="numpy")
+    want = fastdrum.generate(
+        TINY_DRUMS, 2, voice={"tom_low": 0.25, "kick": 0.75}, seed=4, backend="numpy"
+    )
     np.testing.assert_allclose(y, want[0], atol=2**-15)  # 16-bit FLAC
-    assert main(["generate", "snare", "-o", str(tmp_path / "b"), *args]) == 0  # a shipped voice by its name
+    assert (
+        main(["generate", "snare", "-o", str(tmp_path / "b"), *args]) == 0
+    )  # a shipped voice by its name
     assert main(["generate", "drums", "--voice", "ride", "-o", str(tmp_path / "c"), *args]) == 0
-    assert sorted(p.name for p in (tmp_path / "c").iterdir() if p.name != _io.MANIFEST) == ["ride_000.flac", "ride_001.flac"]
+    assert sorted(p.name for p in (tmp_path / "c").iterdir() if p.name != _io.MANIFEST) == [
+        "ride_000.flac",
+        "ride_001.flac",
+    ]
     capsys.readouterr()
     for bad in (["drums", "--voice", "cowbell"], ["drums"], ["drums", "--voice", "kick=0.5,,x"]):
         assert main(["generate", *bad, "-o", str(tmp_path / "d"), *args]) == 2

@@ -37,8 +37,13 @@ LOAD_PEAK_LIMIT = 3 * fz.LOAD_LIMIT
 #: 0.4 s for both), yet well above LOAD_PEAK_LIMIT if a reader inflates them.
 SMALL_BOMBS = {"bzip2": 32, "lzma": 32}
 
-FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +74,9 @@ def test_hostile_files_load_correctly_or_raise_fastdrum_errors(workdir, rnd):
     path.write_bytes(data)
     peak = _load_peak(path)
     assert peak <= LOAD_PEAK_LIMIT, f"loading {case.steps} allocated {peak} bytes"
-    fz.check_file(path, case)  # raises CaseFailure unless: loaded and generated right, or FastDrumError
+    fz.check_file(
+        path, case
+    )  # raises CaseFailure unless: loaded and generated right, or FastDrumError
     assert not marker.exists(), f"a pickle ran: {case.steps}"
 
 
@@ -134,12 +141,20 @@ def test_zip_bombs_are_refused_without_inflating_them(workdir):
             path = workdir / f"bomb-{kind}.npz"
             path.write_bytes(fz.zip_bytes(others + fz.bomb_members(kind)))
             paths.append(str(path))
-    proc = subprocess.run([sys.executable, "-c", _CHILD, *paths], capture_output=True, text=True,
-                          timeout=120, cwd=workdir)
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD, *paths],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=workdir,
+    )
     assert proc.returncode == 0, proc.stderr
     for path, outcome, seconds, rss_growth, traced in json.loads(proc.stdout):
         name = os.path.basename(path)
-        assert outcome.startswith("ModelFormatError: ") and "model key 'input_w'" in outcome, (name, outcome)
+        assert outcome.startswith("ModelFormatError: ") and "model key 'input_w'" in outcome, (
+            name,
+            outcome,
+        )
         assert seconds < 5, (name, seconds)
         assert rss_growth < 8 * 2**20, f"{name}: peak RSS grew by {rss_growth / 2**20:.0f} MiB"
         assert traced < 2**20, f"{name}: {traced / 2**20:.0f} MiB allocated"
@@ -148,8 +163,13 @@ def test_zip_bombs_are_refused_without_inflating_them(workdir):
 def test_bomb_messages_say_why(workdir):
     case = fz.Case(__import__("random").Random(1), str(workdir / "unused"))
     others = [m for m in case.members() if m.name != "input_w.npy"]
-    expect = {"header": "size limit", "small-claim": "sizes do not agree", "zeros": "unreadable array header",
-              "bzip2": "compression method 12 is not allowed", "lzma": "compression method 14 is not allowed"}
+    expect = {
+        "header": "size limit",
+        "small-claim": "sizes do not agree",
+        "zeros": "unreadable array header",
+        "bzip2": "compression method 12 is not allowed",
+        "lzma": "compression method 14 is not allowed",
+    }
     with mock.patch.dict(fz.BOMB_MIB, SMALL_BOMBS):
         for kind, message in expect.items():
             path = workdir / f"why-{kind}.npz"
@@ -171,8 +191,17 @@ def test_a_directory_of_many_entries_is_refused_before_parsing(workdir):
     assert peak < 2**20  # zipfile would build 20,000 ZipInfo objects (about 10 MB)
 
 
-@pytest.mark.parametrize("kind", ["object-member", "pickle-file", "pickle-member", "pk-pickle", "header-code",
-                                  "object-unknown-key"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "object-member",
+        "pickle-file",
+        "pickle-member",
+        "pk-pickle",
+        "header-code",
+        "object-unknown-key",
+    ],
+)
 def test_pickles_never_run(workdir, kind):
     marker = workdir / f"MARKER-{kind}"
     evil = fz.Evil(marker)
@@ -189,7 +218,8 @@ def test_pickles_never_run(workdir, kind):
         data = b"PK\x03\x04" + __import__("pickle").dumps(evil)
     elif kind == "header-code":
         case.forged["dil_w"] = fz.forged_npy(
-            f"{{'descr': '<f4', 'fortran_order': False, 'shape': (__import__('os').system('touch {marker}'),)}}")
+            f"{{'descr': '<f4', 'fortran_order': False, 'shape': (__import__('os').system('touch {marker}'),)}}"
+        )
         data = case.to_bytes()
     else:
         case.extra.append(fz.Member("evil.npy", fz.npy_bytes(np.array([evil], dtype=object))))
@@ -206,13 +236,16 @@ def test_pickles_never_run(workdir, kind):
 
 # -- variants that must load to the same model --------------------------------------------
 @settings(max_examples=40, deadline=None, derandomize=True, database=None)
-@given(big_endian=st.sets(st.sampled_from(sorted(fastdrum._format.REQUIRED_KEYS + ("primers",)))),
-       fortran=st.sets(st.sampled_from(sorted(fastdrum._format.WEIGHT_KEYS + ("primers",)))),
-       deflated=st.sets(st.sampled_from(sorted(fastdrum._format.REQUIRED_KEYS))),
-       int_dtype=st.sampled_from(["<i8", ">i8", "<i4", "<u2", "|u1", ">u4"]),
-       unknown_members=st.booleans())
-def test_friendly_variants_load_to_the_same_model(workdir, big_endian, fortran, deflated, int_dtype,
-                                                  unknown_members):
+@given(
+    big_endian=st.sets(st.sampled_from(sorted(fastdrum._format.REQUIRED_KEYS + ("primers",)))),
+    fortran=st.sets(st.sampled_from(sorted(fastdrum._format.WEIGHT_KEYS + ("primers",)))),
+    deflated=st.sets(st.sampled_from(sorted(fastdrum._format.REQUIRED_KEYS))),
+    int_dtype=st.sampled_from(["<i8", ">i8", "<i4", "<u2", "|u1", ">u4"]),
+    unknown_members=st.booleans(),
+)
+def test_friendly_variants_load_to_the_same_model(
+    workdir, big_endian, fortran, deflated, int_dtype, unknown_members
+):
     """Big-endian, fortran order, deflate, any integer dtype, extra members: same model, same audio."""
     model = random_model(dilations=[1, 2, 4, 8], seed=3, primers=2)
     case = fz.Case(__import__("random").Random(3), str(workdir / "unused"))
@@ -224,7 +257,10 @@ def test_friendly_variants_load_to_the_same_model(workdir, big_endian, fortran, 
     case.fortran = set(fortran)
     case.methods = {k: zipfile.ZIP_DEFLATED for k in deflated}
     if unknown_members:
-        case.extra = [fz.Member("notes.txt", b"hello"), fz.Member("future_key.npy", fz.npy_bytes(np.arange(4)))]
+        case.extra = [
+            fz.Member("notes.txt", b"hello"),
+            fz.Member("future_key.npy", fz.npy_bytes(np.arange(4))),
+        ]
     path = workdir / "variant.npz"
     path.write_bytes(case.to_bytes())
     back = load_model(path)
@@ -236,7 +272,9 @@ def test_friendly_variants_load_to_the_same_model(workdir, big_endian, fortran, 
         assert back.weights[k].flags.c_contiguous
         np.testing.assert_array_equal(back.weights[k], v)
     y = fastdrum.generate(back, 2, duration=0.002, seed=5, backend="numpy")
-    np.testing.assert_array_equal(y, fastdrum.generate(model, 2, duration=0.002, seed=5, backend="numpy"))
+    np.testing.assert_array_equal(
+        y, fastdrum.generate(model, 2, duration=0.002, seed=5, backend="numpy")
+    )
 
 
 def test_duplicate_members_are_refused_not_resolved_silently(workdir):

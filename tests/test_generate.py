@@ -10,8 +10,9 @@ from fastdrum.testing import random_model
 
 @pytest.fixture(scope="module")
 def model():
-    return random_model(seed=11, dilations=[1, 2, 4, 8, 1], sample_rate=8000, primers=5,
-                        clip_duration=0.004)
+    return random_model(
+        seed=11, dilations=[1, 2, 4, 8, 1], sample_rate=8000, primers=5, clip_duration=0.004
+    )
 
 
 def test_shape_dtype_range(model, backend):
@@ -61,14 +62,19 @@ def test_data_primer_comes_from_the_model(model, backend):
     y = fastdrum.generate(model, 6, duration=0.01, seed=0, primer="data", backend=backend)
     starts = {tuple(r) for r in mu_law_encode(y[:, :8], 32)}
     assert starts <= {tuple(r) for r in model.primers}
-    noisy = fastdrum.generate(model, 6, duration=0.01, seed=0, primer="data", primer_noise=0.05,
-                              backend=backend)
+    noisy = fastdrum.generate(
+        model, 6, duration=0.01, seed=0, primer="data", primer_noise=0.05, backend=backend
+    )
     assert not np.array_equal(noisy[:, :8], y[:, :8])
 
 
 def test_temperature_zero_is_deterministic_argmax(model, backend):
-    a = fastdrum.generate(model, 2, duration=0.01, seed=1, temperature=0, primer="silence", backend=backend)
-    b = fastdrum.generate(model, 2, duration=0.01, seed=2, temperature=0, primer="silence", backend=backend)
+    a = fastdrum.generate(
+        model, 2, duration=0.01, seed=1, temperature=0, primer="silence", backend=backend
+    )
+    b = fastdrum.generate(
+        model, 2, duration=0.01, seed=2, temperature=0, primer="silence", backend=backend
+    )
     np.testing.assert_array_equal(a, b)
     codes = mu_law_encode(a[0], 32)
     # greedy decoding: each code is the argmax of the logits given the codes before it
@@ -79,7 +85,9 @@ def test_samples_follow_the_model_distribution(model, backend):
     """One sampled step from a fixed primer: the empirical histogram matches softmax(logits)."""
     n = 4000
     primer = np.array([16, 20])
-    y = fastdrum.generate(model, n, duration=3 / 8000, seed=0, primer=primer, backend=backend, batch_size=n)
+    y = fastdrum.generate(
+        model, n, duration=3 / 8000, seed=0, primer=primer, backend=backend, batch_size=n
+    )
     counts = np.bincount(mu_law_encode(y[:, 2], 32), minlength=32)
     logits = model.forward(primer, dtype=np.float64)[-1]
     p = np.exp(logits - logits.max())
@@ -111,17 +119,20 @@ def test_unknown_model_name():
         fastdrum.generate("tuba")
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(n=0), "n must be an integer >= 1"),
-    (dict(n=2.5), "n must be an integer"),
-    (dict(duration=-1.0), "duration must be a finite number > 0"),
-    (dict(duration=float("nan")), "duration must be a finite number > 0"),
-    (dict(temperature=-0.5), "temperature must be 0 \\(argmax\\) or a finite number"),
-    (dict(primer=np.arange(100)), "longer than the clip"),
-    (dict(primer=[0, 99]), r"primer codes must lie in \[0, 32\)"),
-    (dict(primer="drums"), "primer must be"),
-    (dict(seed=-1), "seed must be a non-negative integer"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(n=0), "n must be an integer >= 1"),
+        (dict(n=2.5), "n must be an integer"),
+        (dict(duration=-1.0), "duration must be a finite number > 0"),
+        (dict(duration=float("nan")), "duration must be a finite number > 0"),
+        (dict(temperature=-0.5), "temperature must be 0 \\(argmax\\) or a finite number"),
+        (dict(primer=np.arange(100)), "longer than the clip"),
+        (dict(primer=[0, 99]), r"primer codes must lie in \[0, 32\)"),
+        (dict(primer="drums"), "primer must be"),
+        (dict(seed=-1), "seed must be a non-negative integer"),
+    ],
+)
 def test_bad_arguments(model, kwargs, match):
     with pytest.raises(GenerationError, match=match):
         fastdrum.generate(model, **{"duration": 0.01, **kwargs})

@@ -33,7 +33,7 @@ def test_new_files_get_the_umask_permissions(umask_027, tmp_path):
         with open(tmp, "wb") as f:
             f.write(b"x")
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o640
-    assert os.umask(0o027) == 0o027   # unchanged by the write
+    assert os.umask(0o027) == 0o027  # unchanged by the write
 
 
 def _record_fsyncs(monkeypatch):

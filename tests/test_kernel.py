@@ -10,15 +10,17 @@ import concurrent.futures
 
 import numpy as np
 import pytest
+from conftest import TOLERANCES
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from conftest import TOLERANCES
 
 import fastdrum
 from fastdrum import GenerationError, _reference
 from fastdrum.testing import STANDARD_CONFIG, random_model
 
-_wavenet = pytest.importorskip("fastdrum._ext._wavenet", reason="kernel not built: pip install -e .")
+_wavenet = pytest.importorskip(
+    "fastdrum._ext._wavenet", reason="kernel not built: pip install -e ."
+)
 
 RTOL, ATOL = TOLERANCES[np.float32]
 GEMM_PATHS = ["blas", "simd"]
@@ -35,14 +37,54 @@ def _need(*paths):
 SHAPES = [
     pytest.param(dict(dilations=[1]), 1, 30, id="L1"),
     pytest.param(dict(dilations=[1, 2, 4]), 5, 40, id="small"),
-    pytest.param(dict(dilations=[1, 1, 2, 2, 3], residual_channels=7, dilation_channels=5,
-                      skip_channels=11, quantization_channels=13), 7, 40, id="odd-repeated"),
-    pytest.param(dict(dilations=[3, 64, 1], residual_channels=5, dilation_channels=3,
-                      skip_channels=9, quantization_channels=2), 3, 20, id="dilation-longer-than-clip"),
-    pytest.param(dict(dilations=[2**i for i in range(10)] * 2, residual_channels=8, dilation_channels=8,
-                      skip_channels=16, quantization_channels=256), 13, 40, id="L20-Q256"),
-    pytest.param(dict(dilations=[1, 2, 4, 8], residual_channels=17, dilation_channels=33,
-                      skip_channels=31, quantization_channels=100), 64, 24, id="B64-odd"),
+    pytest.param(
+        dict(
+            dilations=[1, 1, 2, 2, 3],
+            residual_channels=7,
+            dilation_channels=5,
+            skip_channels=11,
+            quantization_channels=13,
+        ),
+        7,
+        40,
+        id="odd-repeated",
+    ),
+    pytest.param(
+        dict(
+            dilations=[3, 64, 1],
+            residual_channels=5,
+            dilation_channels=3,
+            skip_channels=9,
+            quantization_channels=2,
+        ),
+        3,
+        20,
+        id="dilation-longer-than-clip",
+    ),
+    pytest.param(
+        dict(
+            dilations=[2**i for i in range(10)] * 2,
+            residual_channels=8,
+            dilation_channels=8,
+            skip_channels=16,
+            quantization_channels=256,
+        ),
+        13,
+        40,
+        id="L20-Q256",
+    ),
+    pytest.param(
+        dict(
+            dilations=[1, 2, 4, 8],
+            residual_channels=17,
+            dilation_channels=33,
+            skip_channels=31,
+            quantization_channels=100,
+        ),
+        64,
+        24,
+        id="B64-odd",
+    ),
     pytest.param(dict(STANDARD_CONFIG), 2, 24, id="standard"),
 ]
 
@@ -67,7 +109,11 @@ def _reference_logits(model, codes):
 
 
 def _random_codes(model, B, T, seed):
-    return np.random.default_rng(seed).integers(0, model.quantization_channels, (B, T)).astype(np.int32)
+    return (
+        np.random.default_rng(seed)
+        .integers(0, model.quantization_channels, (B, T))
+        .astype(np.int32)
+    )
 
 
 @pytest.mark.parametrize("gemm, act", PATHS)
@@ -83,6 +129,7 @@ def test_teacher_forced_logits_match_reference(config, B, T, gemm, act):
 
 
 # -- float16 storage of float16-exact weight matrices ---------------------------------------
+
 
 def test_float16_storage_is_chosen_only_when_lossless():
     model = random_model(dilations=[1, 2, 4], seed=3)
@@ -125,16 +172,32 @@ def test_float16_storage_computes_the_same_numbers(config, B, T):
 
 
 @settings(max_examples=40, deadline=None)
-@given(L=st.integers(1, 6), R=st.integers(1, 20), D=st.integers(1, 20), S=st.integers(1, 40),
-       Q=st.integers(2, 40), B=st.integers(1, 14), T=st.integers(1, 30), dmax=st.integers(1, 40),
-       n_threads=st.integers(1, 4), path=st.sampled_from(PATHS), seed=st.integers(0, 2**16))
+@given(
+    L=st.integers(1, 6),
+    R=st.integers(1, 20),
+    D=st.integers(1, 20),
+    S=st.integers(1, 40),
+    Q=st.integers(2, 40),
+    B=st.integers(1, 14),
+    T=st.integers(1, 30),
+    dmax=st.integers(1, 40),
+    n_threads=st.integers(1, 4),
+    path=st.sampled_from(PATHS),
+    seed=st.integers(0, 2**16),
+)
 def test_teacher_forced_logits_random_shapes(L, R, D, S, Q, B, T, dmax, n_threads, path, seed):
     gemm, act = path
     if "simd" in path and not _wavenet.simd_available():
         gemm, act = "blas", "scalar"
     rng = np.random.default_rng(seed)
-    model = random_model(dilations=rng.integers(1, dmax + 1, L).tolist(), residual_channels=R,
-                         dilation_channels=D, skip_channels=S, quantization_channels=Q, seed=seed)
+    model = random_model(
+        dilations=rng.integers(1, dmax + 1, L).tolist(),
+        residual_channels=R,
+        dilation_channels=D,
+        skip_channels=S,
+        quantization_channels=Q,
+        seed=seed,
+    )
     codes = _random_codes(model, B, T, seed)
     got = _kernel_logits(model, codes, gemm, act, n_threads)
     np.testing.assert_allclose(got, _reference_logits(model, codes), rtol=RTOL, atol=ATOL)
@@ -151,6 +214,7 @@ def test_reference_state_agrees_with_forward():
 
 
 # -- sampling -----------------------------------------------------------------------------
+
 
 def _cdf(logits, temperature):
     """The reference's sampling maths (_reference.sample): float64 CDF of each row."""
@@ -176,22 +240,29 @@ def test_sampled_codes_satisfy_reference_cdf(gemm, act, temperature):
     for that uniform, up to float32 error in the CDF (the kernel's codes are
     teacher-forced into the reference)."""
     _need(gemm, act)
-    model = random_model(**STANDARD_CONFIG, seed=3, scale=1.5) if gemm == "simd" else \
-        random_model(dilations=[1, 2, 4, 8, 1, 2], quantization_channels=64, seed=3, scale=1.5)
+    model = (
+        random_model(**STANDARD_CONFIG, seed=3, scale=1.5)
+        if gemm == "simd"
+        else random_model(dilations=[1, 2, 4, 8, 1, 2], quantization_channels=64, seed=3, scale=1.5)
+    )
     B, T, n_primer = 5, 120, 4
     codes, uniforms = _sample_with_kernel(model, B, T, n_primer, temperature, gemm, act, seed=7)
     Q = model.quantization_channels
-    logits = _reference_logits(model, codes)[:, n_primer - 1:T - 1]   # predicts codes[:, n_primer:]
+    logits = _reference_logits(model, codes)[
+        :, n_primer - 1 : T - 1
+    ]  # predicts codes[:, n_primer:]
     cdf = _cdf(logits, temperature)
     total = cdf[..., -1]
-    threshold = uniforms[:, n_primer - 1:] * total
+    threshold = uniforms[:, n_primer - 1 :] * total
     k = codes[:, n_primer:]
-    eps = 1e-3 * total    # logits within ~1e-5: the CDF is within ~1e-5 * total / temperature
-    below = np.where(k > 0, np.take_along_axis(cdf, np.maximum(k - 1, 0)[..., None], -1)[..., 0], 0.0)
+    eps = 1e-3 * total  # logits within ~1e-5: the CDF is within ~1e-5 * total / temperature
+    below = np.where(
+        k > 0, np.take_along_axis(cdf, np.maximum(k - 1, 0)[..., None], -1)[..., 0], 0.0
+    )
     above = np.where(k < Q - 1, np.take_along_axis(cdf, k[..., None], -1)[..., 0], np.inf)
     assert np.all(below - eps <= threshold), "a drawn code lies above the reference's"
     assert np.all(threshold <= above + eps), "a drawn code lies below the reference's"
-    assert len(np.unique(k)) >= 5   # the draws are spread, not a constant
+    assert len(np.unique(k)) >= 5  # the draws are spread, not a constant
 
 
 @pytest.mark.parametrize("gemm, act", PATHS)
@@ -200,11 +271,13 @@ def test_temperature_zero_is_argmax(gemm, act):
     model = random_model(dilations=[1, 2, 4, 8], quantization_channels=64, seed=4, scale=2.0)
     B, T, n_primer = 4, 80, 3
     codes, _ = _sample_with_kernel(model, B, T, n_primer, 0.0, gemm, act, seed=8)
-    logits = _reference_logits(model, codes)[:, n_primer - 1:T - 1]
+    logits = _reference_logits(model, codes)[:, n_primer - 1 : T - 1]
     chosen = np.take_along_axis(logits, codes[:, n_primer:, None], -1)[..., 0]
     np.testing.assert_array_less(logits.max(axis=-1) - chosen, 2 * ATOL + RTOL * np.abs(chosen))
-    assert np.array_equal(codes[:, :n_primer], _sample_with_kernel(
-        model, B, T, n_primer, 0.0, gemm, act, seed=8)[0][:, :n_primer])
+    assert np.array_equal(
+        codes[:, :n_primer],
+        _sample_with_kernel(model, B, T, n_primer, 0.0, gemm, act, seed=8)[0][:, :n_primer],
+    )
 
 
 def _min_margin(logits, uniforms, temperature):
@@ -227,8 +300,12 @@ def test_same_codes_as_reference_state(gemm, act, temperature):
     start_codes[:, :n_primer] = rng.integers(0, 16, (B, n_primer))
     uniforms = rng.random((B, T - 1))
     got, want = start_codes.copy(), start_codes.copy()
-    _wavenet.State(model, B, 2, _gemm=gemm, _act=act).run(got, n_primer, uniforms, temperature, 0, T - 1)
-    _reference.State(model._reference_weights(), B).run(want, n_primer, uniforms, temperature, 0, T - 1)
+    _wavenet.State(model, B, 2, _gemm=gemm, _act=act).run(
+        got, n_primer, uniforms, temperature, 0, T - 1
+    )
+    _reference.State(model._reference_weights(), B).run(
+        want, n_primer, uniforms, temperature, 0, T - 1
+    )
     np.testing.assert_array_equal(got, want)
     ref = _reference_logits(model, want)
     kernel = _kernel_logits(model, want, gemm, act)
@@ -239,7 +316,10 @@ def test_same_codes_as_reference_state(gemm, act, temperature):
         assert np.min(top2[..., 1] - top2[..., 0]) > 30 * 2 * error
     else:
         # A logit error e moves the CDF by at most about 2e/temperature (relative).
-        assert _min_margin(ref[:, steps], uniforms[:, steps], temperature) > 30 * 2 * error / temperature
+        assert (
+            _min_margin(ref[:, steps], uniforms[:, steps], temperature)
+            > 30 * 2 * error / temperature
+        )
 
 
 # Seeds whose uniforms all lie at least ~100x the kernel's CDF error from a
@@ -249,13 +329,16 @@ SEEDS = [0, 2, 7]
 
 def _generate_uniforms(seed, n, T):
     # fastdrum.generate: clip i draws from SeedSequence(seed).spawn(n)[i]; one chunk here.
-    return np.stack([np.random.default_rng(s).random(T - 1) for s in np.random.SeedSequence(seed).spawn(n)])
+    return np.stack(
+        [np.random.default_rng(s).random(T - 1) for s in np.random.SeedSequence(seed).spawn(n)]
+    )
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_generate_c_equals_numpy(seed):
-    model = random_model(dilations=[1, 2, 4, 8, 1, 2, 4, 8], quantization_channels=16, seed=6,
-                         sample_rate=1000)
+    model = random_model(
+        dilations=[1, 2, 4, 8, 1, 2, 4, 8], quantization_channels=16, seed=6, sample_rate=1000
+    )
     n, duration = 3, 0.04
     y_numpy = fastdrum.generate(model, n, duration=duration, seed=seed, backend="numpy")
     y_c = fastdrum.generate(model, n, duration=duration, seed=seed, backend="c", n_threads=2)
@@ -263,22 +346,35 @@ def test_generate_c_equals_numpy(seed):
     # Why this cannot flake: the uniforms are far from every CDF boundary.
     codes = fastdrum.mu_law_encode(y_numpy, 16).astype(np.int32)
     T = codes.shape[1]
-    ref = _reference_logits(model, codes)[:, :T - 1]
-    error = np.abs(_kernel_logits(model, codes, "blas", "scalar") - _reference_logits(model, codes)).max()
+    ref = _reference_logits(model, codes)[:, : T - 1]
+    error = np.abs(
+        _kernel_logits(model, codes, "blas", "scalar") - _reference_logits(model, codes)
+    ).max()
     if _wavenet.simd_available():
-        error = max(error, np.abs(_kernel_logits(model, codes, "simd", "simd")
-                                  - _reference_logits(model, codes)).max())
+        error = max(
+            error,
+            np.abs(
+                _kernel_logits(model, codes, "simd", "simd") - _reference_logits(model, codes)
+            ).max(),
+        )
     assert _min_margin(ref, _generate_uniforms(seed, n, T), 1.0) > 30 * 2 * error
 
 
 # -- independence of threads and chunking -------------------------------------------------
 
+
 @pytest.mark.parametrize("rounded", [False, True], ids=["float32-weights", "float16-exact-weights"])
 @pytest.mark.parametrize("gemm, act", PATHS)
 def test_independent_of_threads_and_chunking(gemm, act, rounded):
     _need(gemm, act)
-    model = random_model(dilations=[1, 2, 4, 8, 3], residual_channels=16, dilation_channels=16,
-                         skip_channels=32, quantization_channels=64, seed=9)
+    model = random_model(
+        dilations=[1, 2, 4, 8, 3],
+        residual_channels=16,
+        dilation_channels=16,
+        skip_channels=32,
+        quantization_channels=64,
+        seed=9,
+    )
     if rounded:
         model = model.round_weights()
     B, T, n_primer = 13, 90, 5
@@ -294,8 +390,15 @@ def test_independent_of_threads_and_chunking(gemm, act, rounded):
             state = _wavenet.State(model, B, n_threads, _gemm=gemm, _act=act)
             for start, stop in zip(bounds[:-1], bounds[1:]):
                 part = np.empty((B, stop - start, 64), np.float32)
-                state.run(codes, n_primer, np.ascontiguousarray(uniforms[:, start:stop]), 0.9,
-                          start, stop, part)
+                state.run(
+                    codes,
+                    n_primer,
+                    np.ascontiguousarray(uniforms[:, start:stop]),
+                    0.9,
+                    start,
+                    stop,
+                    part,
+                )
                 logits[:, start:stop] = part
             results.append((codes, logits))
     for codes, logits in results[1:]:
@@ -307,8 +410,9 @@ def test_independent_of_threads_and_chunking(gemm, act, rounded):
             np.testing.assert_allclose(logits, results[0][1], rtol=1e-5, atol=1e-5)
         else:
             np.testing.assert_array_equal(logits, results[0][1])
-    np.testing.assert_allclose(results[0][1], _reference_logits(model, results[0][0])[:, :T - 1],
-                               rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(
+        results[0][1], _reference_logits(model, results[0][0])[:, : T - 1], rtol=RTOL, atol=ATOL
+    )
 
 
 def test_primer_is_not_overwritten_and_last_step_writes_nothing():
@@ -321,19 +425,24 @@ def test_primer_is_not_overwritten_and_last_step_writes_nothing():
     np.testing.assert_array_equal(codes[:, :n_primer], original[:, :n_primer])
     one = _random_codes(model, B, 1, seed=4)
     copy = one.copy()
-    _wavenet.State(model, B).run(one, 1, np.zeros((B, 1)), 1.0, 0, 1)   # T = 1: feeds, samples nothing
+    _wavenet.State(model, B).run(
+        one, 1, np.zeros((B, 1)), 1.0, 0, 1
+    )  # T = 1: feeds, samples nothing
     np.testing.assert_array_equal(one, copy)
 
 
 def test_concurrent_generate_matches_serial():
-    models = [random_model(dilations=[1, 2, 4, 8], quantization_channels=64, seed=s, sample_rate=4000)
-              for s in range(2)]
+    models = [
+        random_model(dilations=[1, 2, 4, 8], quantization_channels=64, seed=s, sample_rate=4000)
+        for s in range(2)
+    ]
     jobs = [(models[i % 2], i, 1 + i % 2) for i in range(16)]
 
     def run(job):
         model, seed, n_threads = job
-        return fastdrum.generate(model, 3, duration=0.05, seed=seed, backend="c", n_threads=n_threads,
-                                 batch_size=2)
+        return fastdrum.generate(
+            model, 3, duration=0.05, seed=seed, backend="c", n_threads=n_threads, batch_size=2
+        )
 
     serial = [run(job) for job in jobs]
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
@@ -348,9 +457,15 @@ B_BAD, T_BAD, Q_BAD = 3, 10, 32
 
 
 def _good_args():
-    return dict(codes=np.full((B_BAD, T_BAD), 5, np.int32), n_primer=2,
-                uniforms=np.zeros((B_BAD, 6)), temperature=1.0, start=2, stop=8,
-                logits_out=np.zeros((B_BAD, 6, Q_BAD), np.float32))
+    return dict(
+        codes=np.full((B_BAD, T_BAD), 5, np.int32),
+        n_primer=2,
+        uniforms=np.zeros((B_BAD, 6)),
+        temperature=1.0,
+        start=2,
+        stop=8,
+        logits_out=np.zeros((B_BAD, 6, Q_BAD), np.float32),
+    )
 
 
 def _readonly(a):
@@ -365,7 +480,11 @@ BAD = [
     ("codes", [[5] * T_BAD] * B_BAD, "codes must be a 2-D numpy array"),
     ("codes", np.full((B_BAD, 2 * T_BAD), 5, np.int32)[:, ::2], "codes must be C-contiguous"),
     ("codes", _readonly(np.full((B_BAD, T_BAD), 5, np.int32)), "codes must be writeable"),
-    ("codes", np.full((B_BAD, T_BAD), Q_BAD, np.int32), r"codes fed as input must lie in \[0, 32\)"),
+    (
+        "codes",
+        np.full((B_BAD, T_BAD), Q_BAD, np.int32),
+        r"codes fed as input must lie in \[0, 32\)",
+    ),
     ("codes", np.full((B_BAD, T_BAD), -1, np.int32), "codes fed as input"),
     ("uniforms", np.zeros((B_BAD, 6), np.float32), "uniforms must have dtype float64"),
     ("uniforms", np.zeros((B_BAD, 7)), "uniforms must have shape"),
@@ -373,8 +492,16 @@ BAD = [
     ("uniforms", None, "uniforms must be a numpy array"),
     ("logits_out", np.zeros((B_BAD, 6, Q_BAD)), "logits_out must have dtype float32"),
     ("logits_out", np.zeros((B_BAD, 6, Q_BAD + 1), np.float32), "logits_out must have shape"),
-    ("logits_out", np.zeros((B_BAD, 6, 2 * Q_BAD), np.float32)[:, :, ::2], "logits_out must be C-contiguous"),
-    ("logits_out", _readonly(np.zeros((B_BAD, 6, Q_BAD), np.float32)), "logits_out must be writeable"),
+    (
+        "logits_out",
+        np.zeros((B_BAD, 6, 2 * Q_BAD), np.float32)[:, :, ::2],
+        "logits_out must be C-contiguous",
+    ),
+    (
+        "logits_out",
+        _readonly(np.zeros((B_BAD, 6, Q_BAD), np.float32)),
+        "logits_out must be writeable",
+    ),
     ("temperature", -1.0, "temperature must be finite and >= 0"),
     ("temperature", float("nan"), "temperature must be finite"),
     ("temperature", float("inf"), "temperature must be finite"),
@@ -390,7 +517,9 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize("name, value, message", BAD, ids=[f"{b[0]}-{i}" for i, b in enumerate(BAD)])
+@pytest.mark.parametrize(
+    "name, value, message", BAD, ids=[f"{b[0]}-{i}" for i, b in enumerate(BAD)]
+)
 def test_bad_run_arguments_raise(name, value, message):
     model = random_model(quantization_channels=Q_BAD, seed=0)
     state = _wavenet.State(model, B_BAD)
@@ -398,19 +527,22 @@ def test_bad_run_arguments_raise(name, value, message):
     args[name] = value
     with pytest.raises(GenerationError, match=message):
         state.run(**args)
-    state.run(**_good_args())   # the state is still usable
+    state.run(**_good_args())  # the state is still usable
 
 
-@pytest.mark.parametrize("args, kwargs, message", [
-    ((object(), 2), {}, "model must be a fastdrum.Model"),
-    ((None, 0), {}, "model must be"),
-    (("model", 0), {}, r"batch_size must be in \[1"),
-    (("model", 2, 0), {}, r"n_threads must be in \[1"),
-    (("model", 2.5), {}, "batch_size must be an integer"),
-    (("model", 2), {"_gemm": "fortran"}, "unknown kernel path"),
-    (("model", 2), {"_weights": "bfloat16"}, "unknown kernel path"),
-    (("model", 2), {"_weights": "float16"}, "needs the 'simd' path and float16-exact weights"),
-])
+@pytest.mark.parametrize(
+    "args, kwargs, message",
+    [
+        ((object(), 2), {}, "model must be a fastdrum.Model"),
+        ((None, 0), {}, "model must be"),
+        (("model", 0), {}, r"batch_size must be in \[1"),
+        (("model", 2, 0), {}, r"n_threads must be in \[1"),
+        (("model", 2.5), {}, "batch_size must be an integer"),
+        (("model", 2), {"_gemm": "fortran"}, "unknown kernel path"),
+        (("model", 2), {"_weights": "bfloat16"}, "unknown kernel path"),
+        (("model", 2), {"_weights": "float16"}, "needs the 'simd' path and float16-exact weights"),
+    ],
+)
 def test_bad_state_arguments_raise(args, kwargs, message):
     model = random_model(seed=0)
     args = tuple(model if a == "model" else a for a in args)

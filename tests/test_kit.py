@@ -10,10 +10,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from fastdrum import _io
-from fastdrum import KitError, OutputExistsError
+from fastdrum import KitError, OutputExistsError, _io
+from fastdrum.instruments import (
+    INSTRUMENTS,
+    NOTE_TO_INSTRUMENT,
+    first_available,
+    instrument_from_filename,
+)
 from fastdrum.kit import HYDROGEN_MAX_LAYERS, Kit, generate_kit
-from fastdrum.instruments import INSTRUMENTS, NOTE_TO_INSTRUMENT, first_available, instrument_from_filename
 from fastdrum.testing import random_model
 
 NS = "{http://www.hydrogen-music.org/drumkit}"
@@ -21,19 +25,59 @@ HYDROGEN_XSD = "/usr/share/hydrogen/data/xsd/drumkit.xsd"
 
 #: The order of an <instrument>'s children in Hydrogen 1.2's drumkit.xsd (choice of pan_L/pan_R or pan).
 INSTRUMENT_SEQUENCE = [
-    "id", "name", "volume", "isMuted", "isSoloed", "pan", "pitchOffset", "randomPitchFactor", "gain",
-    "applyVelocity", "filterActive", "filterCutoff", "filterResonance", "Attack", "Decay", "Sustain",
-    "Release", "muteGroup", "midiOutChannel", "midiOutNote", "isStopNote", "sampleSelectionAlgo", "isHihat",
-    "lower_cc", "higher_cc", "FX1Level", "FX2Level", "FX3Level", "FX4Level", "instrumentComponent",
+    "id",
+    "name",
+    "volume",
+    "isMuted",
+    "isSoloed",
+    "pan",
+    "pitchOffset",
+    "randomPitchFactor",
+    "gain",
+    "applyVelocity",
+    "filterActive",
+    "filterCutoff",
+    "filterResonance",
+    "Attack",
+    "Decay",
+    "Sustain",
+    "Release",
+    "muteGroup",
+    "midiOutChannel",
+    "midiOutNote",
+    "isStopNote",
+    "sampleSelectionAlgo",
+    "isHihat",
+    "lower_cc",
+    "higher_cc",
+    "FX1Level",
+    "FX2Level",
+    "FX3Level",
+    "FX4Level",
+    "instrumentComponent",
 ]
-DRUMKIT_SEQUENCE = ["name", "author", "info", "license", "image", "imageLicense", "componentList", "instrumentList"]
+DRUMKIT_SEQUENCE = [
+    "name",
+    "author",
+    "info",
+    "license",
+    "image",
+    "imageLicense",
+    "componentList",
+    "instrumentList",
+]
 LAYER_SEQUENCE = ["filename", "min", "max", "gain", "pitch"]
 
 
 def small_kit(n=3, sr=16000, instruments=("kick", "snare", "hihat", "openhat")):
     rng = np.random.default_rng(0)
-    return Kit({inst: rng.uniform(-0.9, 0.9, (n, 100 + 10 * i)).astype(np.float32)
-                for i, inst in enumerate(instruments)}, sr)
+    return Kit(
+        {
+            inst: rng.uniform(-0.9, 0.9, (n, 100 + 10 * i)).astype(np.float32)
+            for i, inst in enumerate(instruments)
+        },
+        sr,
+    )
 
 
 def parse_sfz(text):
@@ -64,15 +108,18 @@ def test_a_missing_instrument_is_a_key_error_as_in_a_mapping():
     assert "snare" not in kit
 
 
-@pytest.mark.parametrize("clips, sr, match", [
-    ({}, 16000, "at least one"),
-    ({"kick": np.zeros(10)}, 16000, r"\(10,\)"),
-    ({"kick": []}, 16000, "'kick' has no clips"),
-    ({"kick": [np.array([0.0, np.inf])]}, 16000, "NaN or Inf"),
-    ({"kick": [np.zeros(3)]}, 0, "0"),
-    ({"ki ck": [np.zeros(3)]}, 16000, "'ki ck'"),
-    ({"kick": [np.zeros(3)], "bd": [np.zeros(3)]}, 16000, "'bd'"),
-])
+@pytest.mark.parametrize(
+    "clips, sr, match",
+    [
+        ({}, 16000, "at least one"),
+        ({"kick": np.zeros(10)}, 16000, r"\(10,\)"),
+        ({"kick": []}, 16000, "'kick' has no clips"),
+        ({"kick": [np.array([0.0, np.inf])]}, 16000, "NaN or Inf"),
+        ({"kick": [np.zeros(3)]}, 0, "0"),
+        ({"ki ck": [np.zeros(3)]}, 16000, "'ki ck'"),
+        ({"kick": [np.zeros(3)], "bd": [np.zeros(3)]}, 16000, "'bd'"),
+    ],
+)
 def test_bad_kits_raise_kiterror(clips, sr, match):
     with pytest.raises(KitError, match=match):
         Kit(clips, sr)
@@ -93,7 +140,7 @@ def test_export_writes_audio_files_that_read_back(tmp_path, fmt):
             data, sr = sf.read(os.path.join(path, f"{inst}_{i:03d}.{fmt}"), dtype="float32")
             info = sf.info(os.path.join(path, f"{inst}_{i:03d}.{fmt}"))
             assert sr == 16000 and info.format == fmt.upper() and info.subtype == "PCM_24"
-            np.testing.assert_allclose(data, y, atol=2.0 ** -22)
+            np.testing.assert_allclose(data, y, atol=2.0**-22)
 
 
 def test_sfz_groups_sit_on_gm_notes_and_round_robin_over_files_that_exist(tmp_path):
@@ -112,7 +159,9 @@ def test_sfz_groups_sit_on_gm_notes_and_round_robin_over_files_that_exist(tmp_pa
             assert header == "region"
             groups[current][1].append(ops)
     # every GM drum note fastdrum's own player maps plays the same instrument in a sampler
-    expected = {note: first_available(inst, kit.instruments) for note, inst in NOTE_TO_INSTRUMENT.items()}
+    expected = {
+        note: first_available(inst, kit.instruments) for note, inst in NOTE_TO_INSTRUMENT.items()
+    }
     assert sorted(groups) == sorted(expected)
     for note, inst in expected.items():
         ops, regions = groups[note]
@@ -127,13 +176,20 @@ def test_sfz_groups_sit_on_gm_notes_and_round_robin_over_files_that_exist(tmp_pa
 
 def test_sfz_passes_sfzlint(tmp_path):
     pytest.importorskip("sfzlint")
-    kit = Kit({"kick": np.zeros((2, 100)), "snare": np.zeros((1, 100)), "cowbell": np.zeros((1, 100))}, 16000)
+    kit = Kit(
+        {"kick": np.zeros((2, 100)), "snare": np.zeros((1, 100)), "cowbell": np.zeros((1, 100))},
+        16000,
+    )
     path = kit.export(tmp_path / "linted")
     lint = "import sys; from sfzlint.cli import sfzlint; sys.argv[0] = 'sfzlint'; sfzlint()"
     for sfz, clean in ((os.path.join(path, "linted.sfz"), True), (tmp_path / "old.sfz", False)):
         if not clean:  # what fastdrum wrote before: sfzlint flags its empty default_path= line
-            (tmp_path / "old.sfz").write_text("<control>\ndefault_path=\n<region> sample=linted/kick_000.wav\n")
-        proc = subprocess.run([sys.executable, "-c", lint, str(sfz)], capture_output=True, text=True)
+            (tmp_path / "old.sfz").write_text(
+                "<control>\ndefault_path=\n<region> sample=linted/kick_000.wav\n"
+            )
+        proc = subprocess.run(
+            [sys.executable, "-c", lint, str(sfz)], capture_output=True, text=True
+        )
         assert (proc.stdout.strip() == "" and proc.stderr.strip() == "") == clean, proc
 
 
@@ -167,13 +223,13 @@ def test_drumkit_xml_matches_hydrogens_schema_and_points_at_files(tmp_path):
     path = kit.export(tmp_path / "h2kit", author="me", license="CC-BY")
     root = ET.parse(os.path.join(path, "drumkit.xml")).getroot()
     assert root.tag == NS + "drumkit_info"
-    assert [c.tag[len(NS):] for c in root] == DRUMKIT_SEQUENCE
+    assert [c.tag[len(NS) :] for c in root] == DRUMKIT_SEQUENCE
     assert root.find(NS + "name").text == "h2kit" and root.find(NS + "author").text == "me"
     assert root.find(NS + "license").text == "CC-BY"
     instruments = root.find(NS + "instrumentList").findall(NS + "instrument")
     assert len(instruments) == len(kit.instruments)
     for i, (inst, e) in enumerate(zip(kit.instruments, instruments)):
-        tags = [c.tag[len(NS):] for c in e]
+        tags = [c.tag[len(NS) :] for c in e]
         assert tags == INSTRUMENT_SEQUENCE
         assert int(e.find(NS + "id").text) == i
         assert int(e.find(NS + "midiOutNote").text) == INSTRUMENTS[inst]
@@ -182,14 +238,19 @@ def test_drumkit_xml_matches_hydrogens_schema_and_points_at_files(tmp_path):
         layers = e.find(NS + "instrumentComponent").findall(NS + "layer")
         assert len(layers) == HYDROGEN_MAX_LAYERS  # Hydrogen reads at most 16
         for layer in layers:
-            assert [c.tag[len(NS):] for c in layer] == LAYER_SEQUENCE
+            assert [c.tag[len(NS) :] for c in layer] == LAYER_SEQUENCE
             assert os.path.isfile(os.path.join(path, layer.find(NS + "filename").text))
-            assert float(layer.find(NS + "min").text) == 0.0 and float(layer.find(NS + "max").text) == 1.0
+            assert (
+                float(layer.find(NS + "min").text) == 0.0
+                and float(layer.find(NS + "max").text) == 1.0
+            )
     hats = {e.find(NS + "midiOutNote").text: e.find(NS + "muteGroup").text for e in instruments}
     assert hats["42"] == hats["46"] != "-1"
 
 
-@pytest.mark.skipif(not os.path.isfile(HYDROGEN_XSD), reason="Hydrogen's drumkit.xsd is not installed")
+@pytest.mark.skipif(
+    not os.path.isfile(HYDROGEN_XSD), reason="Hydrogen's drumkit.xsd is not installed"
+)
 def test_element_orders_agree_with_the_installed_drumkit_xsd():
     xs = "{http://www.w3.org/2001/XMLSchema}"
     schema = ET.parse(HYDROGEN_XSD).getroot()
@@ -205,9 +266,14 @@ def test_element_orders_agree_with_the_installed_drumkit_xsd():
 
     inst = sequence("instrument")
     assert _in_order(INSTRUMENT_SEQUENCE, inst)
-    required = [e.get("name") for e in elements["instrument"].iter(xs + "element")
-                if e.get("name") and e.get("minOccurs") != "0" and e.get("name") not in ("pan_L", "pan_R", "pan")
-                and e is not elements["instrument"]]
+    required = [
+        e.get("name")
+        for e in elements["instrument"].iter(xs + "element")
+        if e.get("name")
+        and e.get("minOccurs") != "0"
+        and e.get("name") not in ("pan_L", "pan_R", "pan")
+        and e is not elements["instrument"]
+    ]
     assert set(required) <= set(INSTRUMENT_SEQUENCE)
     assert sequence("layer") == LAYER_SEQUENCE
     assert [n for n in sequence("drumkit_info") if n in DRUMKIT_SEQUENCE] == DRUMKIT_SEQUENCE
@@ -222,7 +288,9 @@ def test_export_never_overwrites_without_permission(tmp_path):
     with pytest.raises(OutputExistsError, match="'.*k'"):
         kit.export(target)
     assert os.listdir(target) == ["mine.txt"]
-    with pytest.raises(OutputExistsError, match="did not write"):  # not fastdrum's folder: never replaced
+    with pytest.raises(
+        OutputExistsError, match="did not write"
+    ):  # not fastdrum's folder: never replaced
         kit.export(target, overwrite=True)
     assert os.listdir(target) == ["mine.txt"]
     os.remove(target / "mine.txt")
@@ -303,7 +371,7 @@ def test_export_then_load_round_trips(tmp_path):
     assert loaded.instruments == kit.instruments and loaded.sr == kit.sr and loaded.name == "k"
     for inst in kit.instruments:
         for a, b in zip(kit[inst], loaded[inst]):
-            np.testing.assert_allclose(a, b, atol=2.0 ** -22)
+            np.testing.assert_allclose(a, b, atol=2.0**-22)
 
 
 def test_load_by_prefix_and_subfolder_mixes_stereo_and_resamples(tmp_path):
@@ -339,15 +407,19 @@ def test_load_errors(tmp_path):
 # -- generation ---------------------------------------------------------------------------
 @pytest.fixture
 def models():
-    return {"kick": random_model(seed=0, clip_duration=0.01, instrument="kick"),
-            "hihat": random_model(seed=1, clip_duration=0.015, sample_rate=8000, instrument="hihat")}
+    return {
+        "kick": random_model(seed=0, clip_duration=0.01, instrument="kick"),
+        "hihat": random_model(seed=1, clip_duration=0.015, sample_rate=8000, instrument="hihat"),
+    }
 
 
 def test_generate_kit_makes_n_post_processed_clips_per_instrument(models):
     kit = generate_kit(models, n=3, seed=0, backend="numpy")
     assert kit.sr == 16000 and kit.instruments == ["kick", "hihat"]
     assert [len(kit[i]) for i in kit.instruments] == [3, 3]
-    assert len(kit["kick"][0]) == 160 and len(kit["hihat"][0]) == 240  # 0.015 s at 8 kHz, resampled to 16 kHz
+    assert (
+        len(kit["kick"][0]) == 160 and len(kit["hihat"][0]) == 240
+    )  # 0.015 s at 8 kHz, resampled to 16 kHz
     for y in kit["kick"]:
         assert abs(20 * np.log10(abs(y).max()) + 1.0) < 1e-3  # peak-normalised to -1 dBFS
 
@@ -384,14 +456,34 @@ def test_generate_kit_from_model_files_and_bad_arguments(tmp_path, models):
         generate_kit({}, backend="numpy")
 
 
-@pytest.mark.parametrize("name, instrument", [
-    ("kick_000", "kick"), ("Kick-Soft", "kick"), ("808_Kick_Long", "kick"), ("BD 02", "kick"),
-    ("snares", "snare"), ("Snare Rim", "snare"), ("hh3", "hihat"), ("HatClosed-Hard", "hihat"),
-    ("Hi-Hat Closed", "hihat"), ("Hat Pedal", "hihat"), ("HatOpen-Soft", "openhat"), ("Hi-Hat Open", "openhat"),
-    ("oh_01", "openhat"), ("Clap", "clap"), ("Floor Tom", "tom_low"), ("Tom-Lo", "tom_low"),
-    ("Tom Hi", "tom_high"), ("Tom Mid", "tom_mid"), ("tom_low_003", "tom_low"), ("Crash Ride", "crash"),
-    ("RideBell", "ride"), ("Bell-Hard", "bell"), ("001", None),
-])
+@pytest.mark.parametrize(
+    "name, instrument",
+    [
+        ("kick_000", "kick"),
+        ("Kick-Soft", "kick"),
+        ("808_Kick_Long", "kick"),
+        ("BD 02", "kick"),
+        ("snares", "snare"),
+        ("Snare Rim", "snare"),
+        ("hh3", "hihat"),
+        ("HatClosed-Hard", "hihat"),
+        ("Hi-Hat Closed", "hihat"),
+        ("Hat Pedal", "hihat"),
+        ("HatOpen-Soft", "openhat"),
+        ("Hi-Hat Open", "openhat"),
+        ("oh_01", "openhat"),
+        ("Clap", "clap"),
+        ("Floor Tom", "tom_low"),
+        ("Tom-Lo", "tom_low"),
+        ("Tom Hi", "tom_high"),
+        ("Tom Mid", "tom_mid"),
+        ("tom_low_003", "tom_low"),
+        ("Crash Ride", "crash"),
+        ("RideBell", "ride"),
+        ("Bell-Hard", "bell"),
+        ("001", None),
+    ],
+)
 def test_instrument_names_are_recognised(name, instrument):
 
     assert instrument_from_filename(name) == instrument
@@ -427,18 +519,26 @@ def test_our_own_export_with_more_variations_than_hydrogen_layers_loads_whole(tm
 
 def test_kit_process_applies_each_instruments_chain():
     kit = small_kit(n=2).process()
-    for inst, clips in kit.items():
+    for _, clips in kit.items():
         for y in clips:
-            assert abs(20 * np.log10(abs(y).max()) + 1.0) < 1e-3 and y[-1] == 0.0  # -1 dBFS peak, faded out
+            assert (
+                abs(20 * np.log10(abs(y).max()) + 1.0) < 1e-3 and y[-1] == 0.0
+            )  # -1 dBFS peak, faded out
     quiet = small_kit(n=1).process(target_db=-6.0, normalize="peak")
     assert abs(20 * np.log10(abs(quiet["kick"][0]).max()) + 6.0) < 1e-3
 
 
-@pytest.mark.skipif(not os.path.isfile(HYDROGEN_XSD), reason="Hydrogen's drumkit.xsd is not installed")
+@pytest.mark.skipif(
+    not os.path.isfile(HYDROGEN_XSD), reason="Hydrogen's drumkit.xsd is not installed"
+)
 def test_drumkit_xml_validates_against_hydrogens_xsd(tmp_path):
     xmlschema = pytest.importorskip("xmlschema")
     names = list(INSTRUMENTS) + ["cowbell"]
     kit = Kit({n: np.zeros((HYDROGEN_MAX_LAYERS + 1, 10)) for n in names}, 16000)
     path = kit.export(tmp_path / "full")
-    xmlschema.XMLSchema(HYDROGEN_XSD).validate(os.path.join(path, "drumkit.xml"))  # raises if invalid
-    assert len(ET.parse(os.path.join(path, "drumkit.xml")).getroot().findall(f".//{NS}instrument")) == len(names)
+    xmlschema.XMLSchema(HYDROGEN_XSD).validate(
+        os.path.join(path, "drumkit.xml")
+    )  # raises if invalid
+    assert len(
+        ET.parse(os.path.join(path, "drumkit.xml")).getroot().findall(f".//{NS}instrument")
+    ) == len(names)

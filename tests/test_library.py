@@ -35,7 +35,9 @@ def voices(tmp_path_factory):
     paths = []
     for i, name in enumerate(["tom", "clap"]):
         path = d / f"{name}.npz"
-        random_model(seed=10 + i, instrument=name, clip_duration=0.01, primers=3 if i == 0 else None).save(path)
+        random_model(
+            seed=10 + i, instrument=name, clip_duration=0.01, primers=3 if i == 0 else None
+        ).save(path)
         paths.append(str(path))
     return paths
 
@@ -57,8 +59,10 @@ def all_verified(out):
 def snapshot(out, folder):
     """(inode, mtime) of every shard folder: unchanged when a rerun keeps the shard."""
     root = os.path.join(out, folder)
-    return {n: (os.stat(os.path.join(root, n)).st_ino, os.stat(os.path.join(root, n)).st_mtime_ns)
-            for n in shard_dirs(out, folder)}
+    return {
+        n: (os.stat(os.path.join(root, n)).st_ino, os.stat(os.path.join(root, n)).st_mtime_ns)
+        for n in shard_dirs(out, folder)
+    }
 
 
 # -- the definition, in this process -------------------------------------------------------
@@ -66,7 +70,12 @@ def test_clips_are_generate_output(tmp_path, voices):
     out = str(tmp_path / "lib")
     n = 7
     result = fastdrum.library(out, voices, n, seed=5, shard_size=3, workers=0, format="wav")
-    assert result == {"clips": 2 * n, "shards": 6, "written": 6, "manifest": os.path.join(out, "manifest.jsonl")}
+    assert result == {
+        "clips": 2 * n,
+        "shards": 6,
+        "written": 6,
+        "manifest": os.path.join(out, "manifest.jsonl"),
+    }
     rows = rows_of(out)
     assert [(r["voice"], r["index"]) for r in rows] == [(v, i) for v in voices for i in range(n)]
     for v in voices:
@@ -91,7 +100,9 @@ def test_shipped_voice_by_name(tmp_path):
     fastdrum.library(out, ["kick"], 2, seed=1, duration=0.005, workers=0)
     (r0, r1) = rows_of(out)
     y = fastdrum.generate("kick", 2, seed=1, duration=0.005)
-    np.testing.assert_allclose(_io.read_audio(os.path.join(out, r1["path"]))[0], y[1], atol=PCM24_STEP, rtol=0)
+    np.testing.assert_allclose(
+        _io.read_audio(os.path.join(out, r1["path"]))[0], y[1], atol=PCM24_STEP, rtol=0
+    )
     assert r0["path"].startswith("kick/") and r0["voice"] == "kick"
 
 
@@ -137,7 +148,19 @@ def test_rerun_writes_only_missing_and_bad_shards(tmp_path, voices):
 
 def test_cli_resumes_with_the_library_seed(tmp_path, voices, capsys):
     out = str(tmp_path / "lib")
-    args = ["library", "-o", out, "--voices", ",".join(voices), "-n", "3", "--workers", "0", "--shard-size", "2"]
+    args = [
+        "library",
+        "-o",
+        out,
+        "--voices",
+        ",".join(voices),
+        "-n",
+        "3",
+        "--workers",
+        "0",
+        "--shard-size",
+        "2",
+    ]
     assert main(args) == 0
     seed = _library.read_library_params(out)["seed"]
     first = rows_of(out)
@@ -153,8 +176,10 @@ def test_help(capsys):
 
 
 def test_dask_is_imported_only_for_a_cluster():
-    code = ("import sys, fastdrum; fastdrum.library; import fastdrum.cli; fastdrum.cli.build_parser(); "
-            "print(sorted(m for m in ('dask', 'distributed') if m in sys.modules))")
+    code = (
+        "import sys, fastdrum; fastdrum.library; import fastdrum.cli; fastdrum.cli.build_parser(); "
+        "print(sorted(m for m in ('dask', 'distributed') if m in sys.modules))"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and r.stdout.strip() == "[]", r.stderr
 
@@ -171,7 +196,11 @@ def test_unknown_voice(tmp_path, capsys):
     out = str(tmp_path / "lib")
     with pytest.raises(fastdrum.ModelNotFoundError, match="no model named 'bogus'"):
         fastdrum.library(out, ["kick", "bogus"], 2, seed=0, workers=0)
-    _cli_fails(capsys, ["library", "-o", out, "--voices", "kick,bogus", "-n", "2", "--workers", "0"], "bogus")
+    _cli_fails(
+        capsys,
+        ["library", "-o", out, "--voices", "kick,bogus", "-n", "2", "--workers", "0"],
+        "bogus",
+    )
     assert not os.path.exists(out)
 
 
@@ -183,11 +212,17 @@ def test_unwritable_folder(tmp_path, voices, capsys):
         fastdrum.library(out, voices, 1, seed=0, workers=0)
     with pytest.raises(fastdrum.NotWritableError, match="not a directory"):
         fastdrum.library(str(afile), voices, 1, seed=0, workers=0)
-    _cli_fails(capsys, ["library", "-o", out, "--voices", voices[0], "-n", "1", "--workers", "0"], "cannot write")
+    _cli_fails(
+        capsys,
+        ["library", "-o", out, "--voices", voices[0], "-n", "1", "--workers", "0"],
+        "cannot write",
+    )
     assert afile.read_text() == "x"
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes into read-only folders")
+@pytest.mark.skipif(
+    os.name != "posix" or os.geteuid() == 0, reason="root writes into read-only folders"
+)
 def test_read_only_folder(tmp_path, voices):
     ro = tmp_path / "ro"
     ro.mkdir()
@@ -212,8 +247,12 @@ def test_other_arguments_than_the_library(tmp_path, voices):
     out = str(tmp_path / "lib")
     fastdrum.library(out, voices, 2, seed=0, workers=0)
     first = rows_of(out)
-    for change, where in [(dict(seed=1), "seed"), (dict(temperature=0.5), "voices[0].temperature"),
-                          (dict(shard_size=1), "shard_size"), (dict(format="wav"), "format")]:
+    for change, where in [
+        (dict(seed=1), "seed"),
+        (dict(temperature=0.5), "voices[0].temperature"),
+        (dict(shard_size=1), "shard_size"),
+        (dict(format="wav"), "format"),
+    ]:
         kwargs = dict(seed=0, workers=0)
         kwargs.update(change)
         with pytest.raises(fastdrum.LibraryError, match=re.escape(f"({where}:")):
@@ -221,23 +260,26 @@ def test_other_arguments_than_the_library(tmp_path, voices):
     assert rows_of(out) == first
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(n_per_voice=0), "n_per_voice"),
-    (dict(n_per_voice=2.5), "n_per_voice"),
-    (dict(seed=-1), "seed"),
-    (dict(seed=None), "seed"),
-    (dict(shard_size=0), "shard_size"),
-    (dict(format="mp3"), "format"),
-    (dict(temperature=1e9), "temperature"),
-    (dict(temperature=float("nan")), "temperature"),
-    (dict(duration=1e9), "shard"),
-    (dict(duration=0.0), r"duration must be a finite number > 0\.0, got 0\.0"),
-    (dict(workers=-1), "workers"),
-    (dict(workers=1, client="tcp://127.0.0.1:9"), "not both"),
-    (dict(backend="gpu"), "backend"),
-    (dict(voices=[]), "voices"),
-    (dict(voices=[3]), "voice"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(n_per_voice=0), "n_per_voice"),
+        (dict(n_per_voice=2.5), "n_per_voice"),
+        (dict(seed=-1), "seed"),
+        (dict(seed=None), "seed"),
+        (dict(shard_size=0), "shard_size"),
+        (dict(format="mp3"), "format"),
+        (dict(temperature=1e9), "temperature"),
+        (dict(temperature=float("nan")), "temperature"),
+        (dict(duration=1e9), "shard"),
+        (dict(duration=0.0), r"duration must be a finite number > 0\.0, got 0\.0"),
+        (dict(workers=-1), "workers"),
+        (dict(workers=1, client="tcp://127.0.0.1:9"), "not both"),
+        (dict(backend="gpu"), "backend"),
+        (dict(voices=[]), "voices"),
+        (dict(voices=[3]), "voice"),
+    ],
+)
 def test_bad_arguments(tmp_path, voices, kwargs, match):
     args = dict(voices=voices, n_per_voice=2, seed=0, workers=0)
     args.update(kwargs)
@@ -258,8 +300,21 @@ def test_unreachable_scheduler(tmp_path, voices, capsys, monkeypatch):
     out = str(tmp_path / "lib")
     with pytest.raises(fastdrum.SchedulerUnavailableError, match="tcp://127.0.0.1:9"):
         fastdrum.library(out, voices, 1, seed=0, client="tcp://127.0.0.1:9")
-    _cli_fails(capsys, ["library", "-o", out, "--voices", voices[0], "-n", "1", "--scheduler", "tcp://127.0.0.1:9"],
-               "cannot reach a Dask scheduler")
+    _cli_fails(
+        capsys,
+        [
+            "library",
+            "-o",
+            out,
+            "--voices",
+            voices[0],
+            "-n",
+            "1",
+            "--scheduler",
+            "tcp://127.0.0.1:9",
+        ],
+        "cannot reach a Dask scheduler",
+    )
     assert not os.path.exists(out)
 
 
@@ -267,7 +322,9 @@ def test_unreachable_scheduler(tmp_path, voices, capsys, monkeypatch):
 def _cluster(n=2):
     from distributed import Client, LocalCluster
 
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0")
+    cluster = LocalCluster(
+        n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0"
+    )
     return cluster, Client(cluster)
 
 
@@ -333,8 +390,22 @@ def test_killed_worker(tmp_path):
 def test_rerun_after_interrupted_run(tmp_path, voices, client):
     """The command killed (SIGKILL, with its local cluster) mid-run; a rerun writes the rest only."""
     out = str(tmp_path / "lib")
-    args = ["library", "-o", out, "--voices", "kick", "-n", "60", "--seed", "7", "--shard-size", "2",
-            "--duration", "0.05", "-q"]
+    args = [
+        "library",
+        "-o",
+        out,
+        "--voices",
+        "kick",
+        "-n",
+        "60",
+        "--seed",
+        "7",
+        "--shard-size",
+        "2",
+        "--duration",
+        "0.05",
+        "-q",
+    ]
     cmd = [sys.executable, "-m", "fastdrum"] + args + ["--workers", "1"]
     proc = subprocess.Popen(cmd, start_new_session=True, stderr=subprocess.DEVNULL)
     try:

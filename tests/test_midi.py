@@ -6,11 +6,10 @@ import mido
 import numpy as np
 import pytest
 
-from fastdrum import FastDrumError
-from fastdrum import MidiError, OutputExistsError
+from fastdrum import FastDrumError, MidiError, OutputExistsError
+from fastdrum.instruments import INSTRUMENTS
 from fastdrum.kit import Kit
 from fastdrum.midi import DRUM_CHANNEL, read_midi, render_midi, to_midi, write_midi
-from fastdrum.instruments import INSTRUMENTS
 from fastdrum.sequencer import Hit, Pattern
 
 SR = 16000
@@ -61,30 +60,55 @@ def test_write_then_read_gives_the_scheduled_hits(tmp_path):
     hits = read_midi(path)
     p = Pattern.preset("house")
     step = 60 / 124 / 4
-    expected = sorted((bar * 16 + i) * step for bar in range(2) for row in p.tracks.values()
-                      for i in np.flatnonzero(row))
+    expected = sorted(
+        (bar * 16 + i) * step
+        for bar in range(2)
+        for row in p.tracks.values()
+        for i in np.flatnonzero(row)
+    )
     np.testing.assert_allclose(sorted(h.time for h in hits), expected, atol=1e-6)
     assert {h.instrument for h in hits} == {"kick", "snare", "hihat"}
 
 
 def test_read_honours_tempo_changes_channels_and_gm_aliases(tmp_path):
     mid = mido.MidiFile(type=1, ticks_per_beat=100)
-    tempo = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000, time=0),      # 120 BPM
-                            mido.MetaMessage("set_tempo", tempo=1000000, time=200)])  # 60 BPM from beat 2
-    notes = mido.MidiTrack([
-        mido.Message("note_on", channel=9, note=35, velocity=127, time=0),     # acoustic bass drum -> kick
-        mido.Message("note_on", channel=9, note=40, velocity=64, time=100),    # electric snare at 0.5 s
-        mido.Message("note_on", channel=0, note=36, velocity=100, time=0),     # piano channel: ignored
-        mido.Message("note_on", channel=9, note=44, velocity=50, time=200),    # pedal hat at 1.0 + 1.0 s
-        mido.Message("note_on", channel=9, note=81, velocity=50, time=0),      # triangle: not played
-        mido.Message("note_on", channel=9, note=44, velocity=0, time=10),      # a note-off as velocity 0
-    ])
+    tempo = mido.MidiTrack(
+        [
+            mido.MetaMessage("set_tempo", tempo=500000, time=0),  # 120 BPM
+            mido.MetaMessage("set_tempo", tempo=1000000, time=200),
+        ]
+    )  # 60 BPM from beat 2
+    notes = mido.MidiTrack(
+        [
+            mido.Message(
+                "note_on", channel=9, note=35, velocity=127, time=0
+            ),  # acoustic bass drum -> kick
+            mido.Message(
+                "note_on", channel=9, note=40, velocity=64, time=100
+            ),  # electric snare at 0.5 s
+            mido.Message(
+                "note_on", channel=0, note=36, velocity=100, time=0
+            ),  # piano channel: ignored
+            mido.Message(
+                "note_on", channel=9, note=44, velocity=50, time=200
+            ),  # pedal hat at 1.0 + 1.0 s
+            mido.Message(
+                "note_on", channel=9, note=81, velocity=50, time=0
+            ),  # triangle: not played
+            mido.Message(
+                "note_on", channel=9, note=44, velocity=0, time=10
+            ),  # a note-off as velocity 0
+        ]
+    )
     mid.tracks += [tempo, notes]
     path = tmp_path / "t.mid"
     mid.save(path)
     hits = read_midi(path)
     assert [(round(h.time, 9), h.instrument, round(h.velocity * 127)) for h in hits] == [
-        (0.0, "kick", 127), (0.5, "snare", 64), (2.0, "hihat", 50)]
+        (0.0, "kick", 127),
+        (0.5, "snare", 64),
+        (2.0, "hihat", 50),
+    ]
     assert len(read_midi(path, channel=None)) == 4
 
 

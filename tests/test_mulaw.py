@@ -12,7 +12,9 @@ def test_codes_round_trip(q):
 
 def test_known_values():
     # mu = 255: f(0.5) = log(1 + 127.5) / log(256) = 0.87601..., code = floor(1.87601 / 2 * 255 + 0.5)
-    assert mu_law_encode([0.5])[0] == int(np.floor((1 + np.log1p(127.5) / np.log(256)) / 2 * 255 + 0.5))
+    assert mu_law_encode([0.5])[0] == int(
+        np.floor((1 + np.log1p(127.5) / np.log(256)) / 2 * 255 + 0.5)
+    )
     np.testing.assert_array_equal(mu_law_encode([-1.0, 0.0, 1.0, 2.0, -3.0]), [0, 128, 255, 255, 0])
     np.testing.assert_allclose(mu_law_decode([0, 255]), [-1.0, 1.0])
 

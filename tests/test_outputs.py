@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from fastdrum import _io
-from fastdrum import OutputExistsError
+from fastdrum import OutputExistsError, _io
 from fastdrum._io import MANIFEST
 from fastdrum.cli import main
 from fastdrum.kit import Kit
@@ -38,13 +37,19 @@ def leftovers(folder):
     """fastdrum's temporary names anywhere under `folder`."""
     found = []
     for root, dirs, files in os.walk(folder):
-        found += [os.path.join(root, n) for n in dirs + files if n.startswith(".fastdrum-") and n != MANIFEST]
+        found += [
+            os.path.join(root, n)
+            for n in dirs + files
+            if n.startswith(".fastdrum-") and n != MANIFEST
+        ]
     return found
 
 
 # -- --force ------------------------------------------------------------------------------
 @pytest.mark.parametrize("command", [["kit", "-n", "1"], ["generate", "kick", "-n", "1"]])
-def test_force_never_replaces_a_folder_fastdrum_did_not_write(command, models, tmp_path, capsys, monkeypatch):
+def test_force_never_replaces_a_folder_fastdrum_did_not_write(
+    command, models, tmp_path, capsys, monkeypatch
+):
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "thesis.txt").write_text("thesis")
@@ -90,8 +95,15 @@ def test_a_file_output_never_replaces_a_folder(models, tmp_path, capsys):
 def test_a_forged_or_damaged_manifest_does_not_unlock_a_folder(tmp_path):
     kit = Kit({"kick": [np.ones(10)]}, SR)
     d = tmp_path / "k"
-    for text in ["", "{", "[]", '{"written_by": "someone", "files": []}', '{"written_by": "fastdrum"}',
-                 '{"written_by": "fastdrum", "files": [1]}', "x" * (2**20 + 1)]:
+    for text in [
+        "",
+        "{",
+        "[]",
+        '{"written_by": "someone", "files": []}',
+        '{"written_by": "fastdrum"}',
+        '{"written_by": "fastdrum", "files": [1]}',
+        "x" * (2**20 + 1),
+    ]:
         d.mkdir()
         (d / MANIFEST).write_text(text)
         with pytest.raises(OutputExistsError):
@@ -152,7 +164,13 @@ def test_folder_publishing_without_renameat2_keeps_the_same_rules(renameat2, tmp
     with pytest.raises(OutputExistsError):
         kit.export(d)
     Kit({"kick": [np.ones(10)] * 2}, SR).export(d, overwrite=True)
-    assert sorted(os.listdir(d)) == [MANIFEST, "drumkit.xml", "k.sfz", "kick_000.wav", "kick_001.wav"]
+    assert sorted(os.listdir(d)) == [
+        MANIFEST,
+        "drumkit.xml",
+        "k.sfz",
+        "kick_000.wav",
+        "kick_001.wav",
+    ]
     assert os.listdir(tmp_path) == ["k"]
 
 
@@ -220,12 +238,21 @@ def test_signals_at_random_moments_leave_nothing_behind(models, tmp_path):
         assert main([*argv, *models]) == 0  # an earlier output, which --force replaces
         output = argv[argv.index("-o") + 1]
         t0 = time.monotonic()
-        assert subprocess.run([sys.executable, "-c", SCRIPT, *argv, "--force", *models], env=env).returncode == 0
+        assert (
+            subprocess.run(
+                [sys.executable, "-c", SCRIPT, *argv, "--force", *models], env=env
+            ).returncode
+            == 0
+        )
         full = time.monotonic() - t0
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, rng.choice(SIGNALS)):
             before = _snapshot(output)
-            proc = subprocess.Popen([sys.executable, "-c", SCRIPT, *argv, "--force", *models], env=env,
-                                    stderr=subprocess.PIPE, text=True)
+            proc = subprocess.Popen(
+                [sys.executable, "-c", SCRIPT, *argv, "--force", *models],
+                env=env,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             assert proc.stderr.readline() == "ready\n"
             time.sleep(rng.uniform(0.01, full * 1.1))
             proc.send_signal(sig)

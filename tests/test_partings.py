@@ -75,10 +75,10 @@ def test_tie_rejects_a_parting_away_from_a_boundary():
     """The check can fail: different codes drawn from the same logits with a uniform in the
     middle of a code's interval, or two codes with probability mass between them."""
     logits = np.log(np.array([0.25, 0.25, 0.25, 0.25], np.float32))
-    assert tie(logits, logits, 0.5, 1.0, 1, 2)["at_tie"]          # u on cdf[1] = 0.5
-    assert not tie(logits, logits, 0.375, 1.0, 1, 2)["at_tie"]    # u inside code 1's interval
-    assert not tie(logits, logits, 0.25, 1.0, 0, 2)["at_tie"]     # code 1's 0.25 lies between
-    assert not tie(logits, logits, 0.5, 1.0, 2, 2)["at_tie"]      # no parting at all
-    skewed = logits + np.float32([0, 0, 0.1, 0])                  # logits 0.1 apart: a wide tie
+    assert tie(logits, logits, 0.5, 1.0, 1, 2)["at_tie"]  # u on cdf[1] = 0.5
+    assert not tie(logits, logits, 0.375, 1.0, 1, 2)["at_tie"]  # u inside code 1's interval
+    assert not tie(logits, logits, 0.25, 1.0, 0, 2)["at_tie"]  # code 1's 0.25 lies between
+    assert not tie(logits, logits, 0.5, 1.0, 2, 2)["at_tie"]  # no parting at all
+    skewed = logits + np.float32([0, 0, 0.1, 0])  # logits 0.1 apart: a wide tie
     assert tie(skewed, logits, 0.52, 1.0, 1, 2)["at_tie"]
     assert not tie(logits, logits, 0.52, 1.0, 1, 2)["at_tie"]

@@ -6,8 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.signal import freqz
 
-from fastdrum import FastDrumError, post
-from fastdrum import PostProcessingError
+from fastdrum import FastDrumError, PostProcessingError, post
 
 SR = 16000
 
@@ -34,13 +33,13 @@ def gain_at(b, a, f, sr):
 def test_highpass_removes_dc_to_zero():
     y = np.full(SR, 0.5, dtype=np.float32)
     z = post.highpass(y, SR, cutoff=30.0)
-    assert abs(z[-SR // 4:]).max() < 1e-4  # the steady state of DC through a high-pass is 0
+    assert abs(z[-SR // 4 :]).max() < 1e-4  # the steady state of DC through a high-pass is 0
 
 
 def test_highpass_keeps_the_passband_and_its_cutoff_is_minus_3_db():
     y = tone(1000.0) + 0.3
     z = post.highpass(y, SR, cutoff=30.0)
-    steady = z[SR // 2:]
+    steady = z[SR // 2 :]
     assert abs(steady.mean()) < 1e-3
     assert abs(db(abs(steady).max()) - 0.0) < 0.05  # 1 kHz, far above 30 Hz, passes unchanged
     # at the cutoff a Butterworth high-pass is -3.01 dB
@@ -55,8 +54,12 @@ def test_remove_dc_makes_the_mean_zero():
 
 # -- EQ -----------------------------------------------------------------------------------
 @settings(max_examples=40, deadline=None)
-@given(f=st.floats(50.0, 7000.0), gain=st.floats(-18.0, 18.0), q=st.floats(0.3, 8.0),
-       sr=st.sampled_from([16000, 22050, 44100, 48000]))
+@given(
+    f=st.floats(50.0, 7000.0),
+    gain=st.floats(-18.0, 18.0),
+    q=st.floats(0.3, 8.0),
+    sr=st.sampled_from([16000, 22050, 44100, 48000]),
+)
 def test_peaking_gain_at_centre_equals_the_asked_db(f, gain, q, sr):
     b, a = post.biquad("peaking", f, sr, gain_db=gain, q=q)
     assert abs(gain_at(b, a, f, sr) - gain) < 1e-6
@@ -66,11 +69,11 @@ def test_peaking_gain_at_centre_equals_the_asked_db(f, gain, q, sr):
 def test_shelves_reach_their_gain_and_half_of_it_at_the_corner(gain):
     sr = 48000
     b, a = post.biquad("lowshelf", 200.0, sr, gain_db=gain)
-    assert abs(gain_at(b, a, 0.0, sr) - gain) < 1e-6          # shelf level at DC
-    assert abs(gain_at(b, a, 200.0, sr) - gain / 2) < 1e-6    # RBJ: the midpoint (in dB) at f0
-    assert abs(gain_at(b, a, 20000.0, sr)) < 0.05             # unchanged far above
+    assert abs(gain_at(b, a, 0.0, sr) - gain) < 1e-6  # shelf level at DC
+    assert abs(gain_at(b, a, 200.0, sr) - gain / 2) < 1e-6  # RBJ: the midpoint (in dB) at f0
+    assert abs(gain_at(b, a, 20000.0, sr)) < 0.05  # unchanged far above
     b, a = post.biquad("highshelf", 4000.0, sr, gain_db=gain)
-    assert abs(gain_at(b, a, sr / 2, sr) - gain) < 1e-6       # shelf level at Nyquist
+    assert abs(gain_at(b, a, sr / 2, sr) - gain) < 1e-6  # shelf level at Nyquist
     assert abs(gain_at(b, a, 4000.0, sr) - gain / 2) < 1e-6
     assert abs(gain_at(b, a, 20.0, sr)) < 0.05
 
@@ -78,9 +81,14 @@ def test_shelves_reach_their_gain_and_half_of_it_at_the_corner(gain):
 def test_eq_applies_the_filters_response_to_a_tone():
     bands = [("peaking", 1000.0, 6.0, 2.0), ("lowshelf", 100.0, -6.0)]
     z = post.eq(tone(1000.0, amp=0.1), SR, bands)
-    expected = sum(gain_at(*post.biquad(k, f, SR, gain_db=g, **({"q": b[3]} if len(b) == 4 else {})), 1000.0, SR)
-                   for b in bands for k, f, g in [b[:3]])
-    amplitude = np.sqrt(2 * np.mean(z[SR // 2:].astype(np.float64) ** 2))  # 500 whole periods
+    expected = sum(
+        gain_at(
+            *post.biquad(k, f, SR, gain_db=g, **({"q": b[3]} if len(b) == 4 else {})), 1000.0, SR
+        )
+        for b in bands
+        for k, f, g in [b[:3]]
+    )
+    amplitude = np.sqrt(2 * np.mean(z[SR // 2 :].astype(np.float64) ** 2))  # 500 whole periods
     assert abs(db(amplitude / 0.1) - expected) < 0.01
 
 
@@ -91,12 +99,14 @@ def test_lowpass_and_highpass_biquads_are_minus_3_db_at_cutoff_for_q_0707():
 
 
 # -- dynamics -----------------------------------------------------------------------------
-@pytest.mark.parametrize("level, threshold, ratio", [(-6.0, -18.0, 4.0), (-3.0, -20.0, 2.0), (-10.0, -30.0, 10.0)])
+@pytest.mark.parametrize(
+    "level, threshold, ratio", [(-6.0, -18.0, 4.0), (-3.0, -20.0, 2.0), (-10.0, -30.0, 10.0)]
+)
 def test_compressor_reduces_a_loud_tone_by_the_expected_amount(level, threshold, ratio):
     y = tone(440.0, seconds=1.0, amp=np.sqrt(2) * 10 ** (level / 20))  # RMS = level dBFS
     z = post.compress(y, SR, threshold_db=threshold, ratio=ratio, time=0.01)
     expected = threshold + (level - threshold) / ratio
-    assert abs(rms_db(z[SR // 2:]) - expected) < 0.05
+    assert abs(rms_db(z[SR // 2 :]) - expected) < 0.05
 
 
 def test_compressor_leaves_quiet_signals_alone_and_adds_makeup():
@@ -109,8 +119,14 @@ def test_compressor_leaves_quiet_signals_alone_and_adds_makeup():
 def test_linked_compressor_applies_one_gain_to_both_channels():
     y = np.stack([tone(440.0, amp=0.9), tone(440.0, amp=0.1)])
     z = post.compress(y, SR, threshold_db=-20.0, ratio=4.0, link=True)
-    ratio = z[1, SR // 2:][np.abs(y[1, SR // 2:]) > 0.01] / y[1, SR // 2:][np.abs(y[1, SR // 2:]) > 0.01]
-    ratio0 = z[0, SR // 2:][np.abs(y[1, SR // 2:]) > 0.01] / y[0, SR // 2:][np.abs(y[1, SR // 2:]) > 0.01]
+    ratio = (
+        z[1, SR // 2 :][np.abs(y[1, SR // 2 :]) > 0.01]
+        / y[1, SR // 2 :][np.abs(y[1, SR // 2 :]) > 0.01]
+    )
+    ratio0 = (
+        z[0, SR // 2 :][np.abs(y[1, SR // 2 :]) > 0.01]
+        / y[0, SR // 2 :][np.abs(y[1, SR // 2 :]) > 0.01]
+    )
     np.testing.assert_allclose(ratio, ratio0, rtol=1e-4)
 
 
@@ -131,15 +147,31 @@ def test_rms_normalisation_hits_its_target_and_silence_stays_silent():
 
 def test_k_weighting_at_48k_is_bs1770s_published_filter():
     sos = post.k_weighting(48000)
-    np.testing.assert_allclose(sos[0], [1.53512485958697, -2.69169618940638, 1.19839281085285,
-                                        1.0, -1.69065929318241, 0.73248077421585], rtol=1e-9)
-    np.testing.assert_allclose(sos[1], [1.0, -2.0, 1.0, 1.0, -1.99004745483398, 0.99007225036621], rtol=1e-9)
+    np.testing.assert_allclose(
+        sos[0],
+        [
+            1.53512485958697,
+            -2.69169618940638,
+            1.19839281085285,
+            1.0,
+            -1.69065929318241,
+            0.73248077421585,
+        ],
+        rtol=1e-9,
+    )
+    np.testing.assert_allclose(
+        sos[1], [1.0, -2.0, 1.0, 1.0, -1.99004745483398, 0.99007225036621], rtol=1e-9
+    )
 
 
 @pytest.mark.parametrize("sr", [16000, 44100, 48000])
 def test_loudness_of_the_calibration_tone_and_lufs_normalisation(sr):
-    y = tone(997.0, seconds=2.0, sr=sr)  # BS.1770: a full-scale 997 Hz sine in one channel is -3.01 LUFS
-    tol = 0.005 if sr == 48000 else 0.05  # at other rates the bilinear transform warps the shelf a little
+    y = tone(
+        997.0, seconds=2.0, sr=sr
+    )  # BS.1770: a full-scale 997 Hz sine in one channel is -3.01 LUFS
+    tol = (
+        0.005 if sr == 48000 else 0.05
+    )  # at other rates the bilinear transform warps the shelf a little
     assert abs(post.loudness(y, sr) - (-3.0103)) < tol
     stereo = np.stack([y, y])  # channels add: +3.01 dB
     assert abs(post.loudness(stereo, sr) - (-3.0103 + 10 * np.log10(2))) < tol
@@ -166,14 +198,18 @@ def test_gate_silences_the_quiet_tail_and_keeps_the_body():
     hiss = np.random.default_rng(0).normal(0, 1e-3, SR // 10).astype(np.float32)  # about -58 dB
     y = np.r_[body, hiss]
     z = post.gate(y, SR, threshold_db=-40.0, release=0.005)
-    n_body = len(body) - round(0.005 * SR)  # the window reaching into the hiss does not move the body
+    n_body = len(body) - round(
+        0.005 * SR
+    )  # the window reaching into the hiss does not move the body
     np.testing.assert_array_equal(z[:n_body], y[:n_body])
-    assert np.all(z[len(body) + round(0.01 * SR):] == 0.0)
+    assert np.all(z[len(body) + round(0.01 * SR) :] == 0.0)
 
 
 @pytest.mark.parametrize("hold, time", [(0.02, 0.07), (0.05, 0.2)])
 def test_decay_holds_a_steady_tone_to_the_exponential_ceiling(hold, time):
-    y = tone(500.0, seconds=0.5)  # 32 samples a period; the 10 ms window holds 5 periods: a flat envelope
+    y = tone(
+        500.0, seconds=0.5
+    )  # 32 samples a period; the 10 ms window holds 5 periods: a flat envelope
     z = post.decay(y, SR, hold=hold, time=time)
     t = np.arange(len(y)) / SR
     ceiling = np.exp(-np.maximum(t - hold, 0) / time)
@@ -218,19 +254,21 @@ def test_hihat_chain_high_passes_and_kick_chain_keeps_the_lows():
     drop_kick = db(_band_level(kick, 100) / _band_level(kick, 3000))
     # 2nd-order Butterworth at 300 Hz: 10*log10(1 + (300/100)**4) = 19.1 dB down at 100 Hz
     assert drop_hat < -17.0
-    assert drop_kick > -1.0   # kick: 30 Hz high-pass and a low-shelf boost keep 100 Hz
+    assert drop_kick > -1.0  # kick: 30 Hz high-pass and a low-shelf boost keep 100 Hz
 
 
 @pytest.mark.parametrize("instrument", ["kick", "snare", "hihat"])
 def test_default_chain_silences_a_hiss_tail_45_db_down(instrument):
     t = np.arange(round(0.3 * SR)) / SR
     body = np.exp(-t / 0.02) * np.sin(2 * np.pi * (60 if instrument == "kick" else 2000) * t)
-    hiss = 10 ** (-45 / 20) * np.random.default_rng(0).uniform(-1, 1, len(t))  # WaveNet-like tail noise
+    hiss = 10 ** (-45 / 20) * np.random.default_rng(0).uniform(
+        -1, 1, len(t)
+    )  # WaveNet-like tail noise
     z = post.process((body + hiss).astype(np.float32), SR, instrument=instrument)
     raw = post.process((body + hiss).astype(np.float32), SR, instrument=instrument, gate_db=None)
     tail = slice(len(t) // 2, None)  # the body has decayed by 65 dB there: only hiss is left
-    assert rms_db(raw[tail]) > -60.0       # without the gate the hiss stays
-    assert rms_db(z[tail]) < -100.0        # with it, silence (only the EQ's decaying ringing)
+    assert rms_db(raw[tail]) > -60.0  # without the gate the hiss stays
+    assert rms_db(z[tail]) < -100.0  # with it, silence (only the EQ's decaying ringing)
 
 
 def test_process_normalises_each_clip_to_minus_1_dbfs_and_keeps_shape():
@@ -243,7 +281,9 @@ def test_process_normalises_each_clip_to_minus_1_dbfs_and_keeps_shape():
 
 def test_process_with_every_stage_off_is_the_identity():
     y = np.random.default_rng(4).normal(0, 0.3, 300).astype(np.float32)
-    z = post.process(y, SR, highpass=None, eq=(), compress=None, gate_db=None, fade=None, normalize=None)
+    z = post.process(
+        y, SR, highpass=None, eq=(), compress=None, gate_db=None, fade=None, normalize=None
+    )
     np.testing.assert_array_equal(z, y)
 
 
@@ -255,19 +295,22 @@ def test_master_peaks_at_minus_1_db_and_handles_stereo():
 
 
 # -- bad input ----------------------------------------------------------------------------
-@pytest.mark.parametrize("call, match", [
-    (lambda: post.biquad("notch", 100.0, SR), "'notch'"),
-    (lambda: post.biquad("peaking", 9000.0, SR), "9000.0"),
-    (lambda: post.biquad("peaking", 100.0, SR, q=0), "0"),
-    (lambda: post.highpass(np.zeros(10), SR, cutoff=-5.0), "-5.0"),
-    (lambda: post.highpass(np.zeros(10), 0), "0"),
-    (lambda: post.compress(np.zeros(10), SR, ratio=0.5), "0.5"),
-    (lambda: post.normalize(np.zeros(10), mode="lufs"), "'lufs'"),
-    (lambda: post.process(np.zeros(10), SR, bass=3), "'bass'"),
-    (lambda: post.process(np.array([0.0, np.nan]), SR), "NaN"),
-    (lambda: post.eq(np.zeros(10), SR, ["peaking"]), "'peaking'"),
-    (lambda: post.process(np.zeros(0), SR), r"\(0,\)"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: post.biquad("notch", 100.0, SR), "'notch'"),
+        (lambda: post.biquad("peaking", 9000.0, SR), "9000.0"),
+        (lambda: post.biquad("peaking", 100.0, SR, q=0), "0"),
+        (lambda: post.highpass(np.zeros(10), SR, cutoff=-5.0), "-5.0"),
+        (lambda: post.highpass(np.zeros(10), 0), "0"),
+        (lambda: post.compress(np.zeros(10), SR, ratio=0.5), "0.5"),
+        (lambda: post.normalize(np.zeros(10), mode="lufs"), "'lufs'"),
+        (lambda: post.process(np.zeros(10), SR, bass=3), "'bass'"),
+        (lambda: post.process(np.array([0.0, np.nan]), SR), "NaN"),
+        (lambda: post.eq(np.zeros(10), SR, ["peaking"]), "'peaking'"),
+        (lambda: post.process(np.zeros(0), SR), r"\(0,\)"),
+    ],
+)
 def test_bad_arguments_raise_postprocessingerror_showing_the_value(call, match):
     with pytest.raises(PostProcessingError, match=match) as info:
         call()

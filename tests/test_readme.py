@@ -14,14 +14,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: Commands this test does not run, and why. Each line of a ```bash block is split at `&&`, and a
 #: part is skipped if it starts with one of these:
 SKIPPED = (
-    "python3 -m venv",          # setting up: the test runs in the environment it was started in,
-    ". .venv/bin/activate",     # whose fastdrum is this checkout (PYTHONPATH) and which holds the
-    "pip install",              # test extra (matplotlib for plot)
-    "pytest",                   # the test suite itself
-    "sudo apt-get",             # system packages (the training data)
-    "python -m training.",      # training: TensorFlow and the Hydrogen kits; a stand-in model is made
-    "python -m bench.",         # minutes of benchmarks
-    "fastdrum serve",           # a server that runs until Ctrl-C: tests/test_serve.py starts the same command
+    "python3 -m venv",  # setting up: the test runs in the environment it was started in,
+    ". .venv/bin/activate",  # whose fastdrum is this checkout (PYTHONPATH) and which holds the
+    "pip install",  # test extra (matplotlib for plot)
+    "pytest",  # the test suite itself
+    "sudo apt-get",  # system packages (the training data)
+    "python -m training.",  # training: TensorFlow and the Hydrogen kits; a stand-in model is made
+    "python -m bench.",  # minutes of benchmarks
+    "fastdrum serve",  # a server that runs until Ctrl-C: tests/test_serve.py starts the same command
     "bash tools/wheel_check.sh",  # builds, repairs, installs a wheel: minutes, the release extra
 )
 
@@ -44,7 +44,9 @@ def stand_in(command, folder):
         import fastdrum
 
         inst = words[words.index("--instrument") + 1]
-        shutil.copy(fastdrum.load_model(inst).path, os.path.join(folder, words[words.index("--out") + 1]))
+        shutil.copy(
+            fastdrum.load_model(inst).path, os.path.join(folder, words[words.index("--out") + 1])
+        )
 
 
 def test_readme_has_the_commands_this_test_knows():
@@ -64,10 +66,22 @@ def test_every_readme_command_runs_in_order_in_a_fresh_folder(tmp_path):
         argv = shlex.split(command)
         if argv[0] == "fastdrum":  # this checkout's command, whatever `fastdrum` is on the PATH
             argv = [sys.executable, "-m", "fastdrum", *argv[1:]]
-        proc = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1800)
+        proc = subprocess.run(
+            argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1800
+        )
         assert proc.returncode == 0, f"README command failed: {command}\n{proc.stderr}"
         ran.append(command)
     assert len(ran) >= 10
-    for made in ("beat.wav", "my-kit", "breakbeat.wav", "grid.wav", "hip-hop.mid", "song.flac", "kicks",
-                 "clips.png", "my-kick.wav", "my-library/manifest.jsonl"):
+    for made in (
+        "beat.wav",
+        "my-kit",
+        "breakbeat.wav",
+        "grid.wav",
+        "hip-hop.mid",
+        "song.flac",
+        "kicks",
+        "clips.png",
+        "my-kick.wav",
+        "my-library/manifest.jsonl",
+    ):
         assert os.path.exists(tmp_path / made), made

@@ -38,36 +38,48 @@ def table_maths(path, codes):
 
 
 SHAPES = [
-    dict(dilations=[1]),                                           # one layer
+    dict(dilations=[1]),  # one layer
     dict(dilations=[1, 2, 4, 8], residual_channels=7, dilation_channels=5, skip_channels=11),  # odd
-    dict(dilations=[2, 2, 1, 1, 3]),                               # repeated, non-power-of-2
-    dict(dilations=[1, 64], quantization_channels=7),              # dilation longer than the clip
+    dict(dilations=[2, 2, 1, 1, 3]),  # repeated, non-power-of-2
+    dict(dilations=[1, 64], quantization_channels=7),  # dilation longer than the clip
 ]
 
 
-@pytest.mark.parametrize("shape", SHAPES, ids=["one-layer", "odd-channels", "repeated", "long-dilation"])
+@pytest.mark.parametrize(
+    "shape", SHAPES, ids=["one-layer", "odd-channels", "repeated", "long-dilation"]
+)
 def test_forward_equals_the_table(tmp_path, shape):
     model = random_model(seed=1, **shape)
     path = tmp_path / "m.npz"
     model.save(path)
     codes = np.random.default_rng(2).integers(0, model.quantization_channels, 40)
     expected = table_maths(path, codes)
-    np.testing.assert_allclose(model.forward(codes, dtype=np.float64), expected, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(
+        model.forward(codes, dtype=np.float64), expected, rtol=1e-10, atol=1e-10
+    )
     np.testing.assert_allclose(model.forward(codes), expected, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("shape", SHAPES, ids=["one-layer", "odd-channels", "repeated", "long-dilation"])
+@pytest.mark.parametrize(
+    "shape", SHAPES, ids=["one-layer", "odd-channels", "repeated", "long-dilation"]
+)
 @pytest.mark.parametrize("batch", [1, 3])
 def test_incremental_teacher_forcing_reproduces_forward(shape, batch):
     model = random_model(seed=3, **shape)
     T = 50
-    codes = np.random.default_rng(4).integers(0, model.quantization_channels, (batch, T)).astype(np.int32)
+    codes = (
+        np.random.default_rng(4)
+        .integers(0, model.quantization_channels, (batch, T))
+        .astype(np.int32)
+    )
     state = _reference.State(model._reference_weights(), batch, dtype=np.float64)
     logits = np.zeros((batch, T, model.quantization_channels))
     # n_primer = T: every step is teacher-forced, codes are left untouched.
     state.run(codes, T, np.zeros((batch, T)), 1.0, 0, T, logits_out=logits)
     for b in range(batch):
-        np.testing.assert_allclose(logits[b], model.forward(codes[b], dtype=np.float64), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            logits[b], model.forward(codes[b], dtype=np.float64), rtol=1e-12, atol=1e-12
+        )
 
 
 def test_run_in_chunks_equals_one_call():

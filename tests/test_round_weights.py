@@ -69,6 +69,6 @@ def test_weights_beyond_float16_range_are_refused():
 def test_float16_exact_accepts_subnormals_and_zeros():
     model = random_model(seed=5)
     w = {k: v.copy() for k, v in model.round_weights().weights.items()}
-    w["res_w"][0, 0, :3] = [0.0, -0.0, np.float32(np.float16(6e-8))]   # a float16 subnormal
+    w["res_w"][0, 0, :3] = [0.0, -0.0, np.float32(np.float16(6e-8))]  # a float16 subnormal
     m = fastdrum.Model(sample_rate=model.sample_rate, dilations=model.dilations, **w)
     assert m.float16_exact

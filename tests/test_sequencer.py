@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from fastdrum import PatternError
+from fastdrum.instruments import DEFAULT_GAIN, DEFAULT_PAN, INSTRUMENTS, canonical_instrument
 from fastdrum.kit import Kit
 from fastdrum.presets import PRESETS
-from fastdrum.instruments import DEFAULT_GAIN, DEFAULT_PAN, INSTRUMENTS, canonical_instrument
 from fastdrum.sequencer import VELOCITIES, Hit, Pattern, beat_length, mix, render, schedule
 
 SR = 16000
@@ -31,8 +31,9 @@ def expected_onset(k, *, bpm, steps_per_beat, swing, sr):
 # -- patterns -----------------------------------------------------------------------------
 def test_grid_characters_map_to_their_documented_velocities():
     p = Pattern.parse("kick=Xxo.O|123 456-789_0")
-    assert p.tracks["kick"].tolist() == [1.0, 0.7, 0.35, 0.0, 0.5] + [d / 9 for d in range(1, 10)][:3] + \
-        [d / 9 for d in (4, 5, 6)] + [0.0] + [d / 9 for d in (7, 8, 9)] + [0.0, 0.0]
+    assert p.tracks["kick"].tolist() == [1.0, 0.7, 0.35, 0.0, 0.5] + [d / 9 for d in range(1, 10)][
+        :3
+    ] + [d / 9 for d in (4, 5, 6)] + [0.0] + [d / 9 for d in (7, 8, 9)] + [0.0, 0.0]
     assert VELOCITIES["X"] == 1.0 and VELOCITIES["."] == 0.0
 
 
@@ -67,18 +68,21 @@ def test_every_preset_parses():
         assert Pattern.preset(name).steps >= 1
 
 
-@pytest.mark.parametrize("text, match", [
-    ("kick=x..?", r"'\?'"),
-    ("cowbell=x...", "'cowbell'"),
-    ("salsa", "'salsa'"),
-    ("kick=", "'kick'"),
-    ("kick=x...,kick=x...", "'kick'"),
-    ("kick=x...,bd=x...", "'bd'"),
-    ("kick=x..,snare=x...", "3 steps"),
-    ("kick==x...", "'kick==x...'"),
-    ("=x...", "'=x...'"),
-    (", ; ,=", "no instrument name"),
-])
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("kick=x..?", r"'\?'"),
+        ("cowbell=x...", "'cowbell'"),
+        ("salsa", "'salsa'"),
+        ("kick=", "'kick'"),
+        ("kick=x...,kick=x...", "'kick'"),
+        ("kick=x...,bd=x...", "'bd'"),
+        ("kick=x..,snare=x...", "3 steps"),
+        ("kick==x...", "'kick==x...'"),
+        ("=x...", "'=x...'"),
+        (", ; ,=", "no instrument name"),
+    ],
+)
 def test_bad_patterns_raise_patternerror_with_the_bad_value(text, match):
     with pytest.raises(PatternError, match=match):
         Pattern.parse(text)
@@ -93,19 +97,24 @@ def test_pattern_from_velocities_checks_them():
 
 
 # -- timing -------------------------------------------------------------------------------
-@pytest.mark.parametrize("bpm, bars, grid, sr", [
-    (120.0, 1, "kick=x...x...x...x...", 16000),
-    (123.7, 3, "kick=x.......,snare=....x...", 22050),
-    (90.0, 2, "kick=x..x..x..x..x..x..x..x..", 44100),  # 24 steps: triplet sixteenths
-    (174.0, 5, "hihat=x.x.x.", 8000),
-])
+@pytest.mark.parametrize(
+    "bpm, bars, grid, sr",
+    [
+        (120.0, 1, "kick=x...x...x...x...", 16000),
+        (123.7, 3, "kick=x.......,snare=....x...", 22050),
+        (90.0, 2, "kick=x..x..x..x..x..x..x..x..", 44100),  # 24 steps: triplet sixteenths
+        (174.0, 5, "hihat=x.x.x.", 8000),
+    ],
+)
 def test_beat_is_exactly_bars_times_steps_long_plus_the_last_tail(bpm, bars, grid, sr):
     p = Pattern.parse(grid)
     clip_len = 3001
     kit = Kit({k: np.ones((1, clip_len)) * 0.01 for k in p.tracks}, sr)
     grid_len = round(bars * p.steps * 60 / bpm / p.steps_per_beat * sr)
     assert beat_length(p, bpm=bpm, bars=bars, sr=sr) == grid_len
-    last_step = max(i for row in p.tracks.values() for i in np.flatnonzero(row)) + (bars - 1) * p.steps
+    last_step = (
+        max(i for row in p.tracks.values() for i in np.flatnonzero(row)) + (bars - 1) * p.steps
+    )
     last_onset = expected_onset(last_step, bpm=bpm, steps_per_beat=p.steps_per_beat, swing=0, sr=sr)
     tail = max(0, last_onset + clip_len - grid_len)
     y = render(p, kit, bpm=bpm, bars=bars, post=False)
@@ -129,8 +138,14 @@ def test_swing_moves_the_off_beats_by_the_right_number_of_samples(swing, bpm):
 
 def test_schedule_times_and_velocities():
     hits = schedule("kick=X.x.,snare=..o.", bpm=60.0, bars=2)
-    assert hits == [Hit(0.0, "kick", 1.0), Hit(2.0, "kick", 0.7), Hit(2.0, "snare", 0.35),
-                    Hit(4.0, "kick", 1.0), Hit(6.0, "kick", 0.7), Hit(6.0, "snare", 0.35)]
+    assert hits == [
+        Hit(0.0, "kick", 1.0),
+        Hit(2.0, "kick", 0.7),
+        Hit(2.0, "snare", 0.35),
+        Hit(4.0, "kick", 1.0),
+        Hit(6.0, "kick", 0.7),
+        Hit(6.0, "snare", 0.35),
+    ]
 
 
 def test_humanise_is_seeded_bounded_and_off_by_default():
@@ -147,12 +162,21 @@ def test_humanise_is_seeded_bounded_and_off_by_default():
     assert len({h.velocity for h in a}) > 10
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(bpm=0), "bpm"), (dict(bpm=-120), "-120"), (dict(bpm=float("nan")), "nan"),
-    (dict(bpm="fast"), "'fast'"), (dict(swing=1.0), "swing"), (dict(swing=-0.1), "-0.1"),
-    (dict(bars=0), "bars"), (dict(bars=1.5), "1.5"), (dict(seed=-1), "-1"),
-    (dict(humanize_time=-0.01), "-0.01"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(bpm=0), "bpm"),
+        (dict(bpm=-120), "-120"),
+        (dict(bpm=float("nan")), "nan"),
+        (dict(bpm="fast"), "'fast'"),
+        (dict(swing=1.0), "swing"),
+        (dict(swing=-0.1), "-0.1"),
+        (dict(bars=0), "bars"),
+        (dict(bars=1.5), "1.5"),
+        (dict(seed=-1), "-1"),
+        (dict(humanize_time=-0.01), "-0.01"),
+    ],
+)
 def test_bad_timing_arguments_raise_patternerror(kwargs, match):
     with pytest.raises(PatternError, match=match):
         render("house", impulse_kit(), **kwargs)
@@ -175,14 +199,18 @@ def test_no_repeat_repeats_nothing():
     kit = impulse_kit(["kick"], n=n_hits)
     onsets = [expected_onset(k, bpm=120, steps_per_beat=4, swing=0, sr=SR) for k in range(0, 16, 4)]
     for seed in range(5):
-        y = render("kick=x...x...x...x...", kit, bpm=120, bars=3, no_repeat=True, seed=seed, post=False)
+        y = render(
+            "kick=x...x...x...x...", kit, bpm=120, bars=3, no_repeat=True, seed=seed, post=False
+        )
         played = _played(y, [o + bar * 32000 for bar in range(3) for o in onsets])
         assert sorted(played) == sorted(set(played)) and len(played) == n_hits
 
 
 def test_no_repeat_with_too_few_clips_is_an_error():
     kit = impulse_kit(["kick"], n=3)
-    with pytest.raises(PatternError, match="no_repeat needs 4 different 'kick' clips, the kit has 3"):
+    with pytest.raises(
+        PatternError, match="no_repeat needs 4 different 'kick' clips, the kit has 3"
+    ):
         render("kick=x...x...x...x...", kit, no_repeat=True)
 
 
@@ -211,8 +239,13 @@ def test_missing_instruments_borrow_from_fallbacks_or_fail():
 # -- mixing -------------------------------------------------------------------------------
 def test_mix_adds_clips_scaled_by_velocity_and_gain():
     kit = Kit({"kick": [np.array([0.5, 0.25])], "snare": [np.array([0.1])]}, sr=10)
-    y = mix([Hit(0.0, "kick", 1.0), Hit(0.1, "kick", 0.5), Hit(0.1, "snare", 1.0)], kit, length=4,
-            post=False, gain={"kick": 1.0, "snare": 1.0})
+    y = mix(
+        [Hit(0.0, "kick", 1.0), Hit(0.1, "kick", 0.5), Hit(0.1, "snare", 1.0)],
+        kit,
+        length=4,
+        post=False,
+        gain={"kick": 1.0, "snare": 1.0},
+    )
     np.testing.assert_allclose(y, [0.5, 0.25 + 0.25 + 0.1, 0.125, 0.0])
 
 
@@ -229,7 +262,7 @@ def test_stereo_pans_with_constant_power():
     mono = render("kick=x...,hihat=..x.", kit, post=False)
     st = render("kick=x...,hihat=..x.", kit, post=False, stereo=True)
     assert st.shape == (2, mono.shape[0])
-    np.testing.assert_allclose(st[0] ** 2 + st[1] ** 2, mono ** 2, rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(st[0] ** 2 + st[1] ** 2, mono**2, rtol=1e-5, atol=1e-9)
     k, h = 0, expected_onset(2, bpm=120, steps_per_beat=1, swing=0, sr=SR)
     assert st[0, k] == pytest.approx(st[1, k])  # kick in the centre
     theta = (DEFAULT_PAN["hihat"] + 1) * math.pi / 4
@@ -238,5 +271,15 @@ def test_stereo_pans_with_constant_power():
 
 
 def test_gm_notes_are_the_documented_ones():
-    assert INSTRUMENTS == {"kick": 36, "snare": 38, "hihat": 42, "openhat": 46, "clap": 39, "tom_low": 41,
-                           "tom_mid": 45, "tom_high": 48, "crash": 49, "ride": 51}
+    assert INSTRUMENTS == {
+        "kick": 36,
+        "snare": 38,
+        "hihat": 42,
+        "openhat": 46,
+        "clap": 39,
+        "tom_low": 41,
+        "tom_mid": 45,
+        "tom_high": 48,
+        "crash": 49,
+        "ride": 51,
+    }

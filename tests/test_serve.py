@@ -4,7 +4,6 @@ import asyncio
 import base64
 import io
 import json
-import math
 import os
 import signal
 import socket
@@ -21,8 +20,11 @@ import soundfile as sf
 pytest.importorskip("starlette", reason="the serve extra is not installed")
 httpx = pytest.importorskip("httpx", reason="httpx (test extra) is not installed")
 
-from fastdrum import _io  # noqa: E402
-from fastdrum import available_models, load_model  # noqa: E402
+from fastdrum import (  # noqa: E402
+    _io,  # noqa: E402
+    available_models,
+    load_model,
+)
 from fastdrum.cli import main  # noqa: E402
 from fastdrum.kit import Kit, generate_kit  # noqa: E402
 from fastdrum.midi import to_midi  # noqa: E402
@@ -30,6 +32,7 @@ from fastdrum.sequencer import Pattern, beat_length, render  # noqa: E402
 from fastdrum.serve import engine as eng  # noqa: E402
 from fastdrum.serve.app import MAX_BODY_BYTES  # noqa: E402
 from fastdrum.serve.command import _hosts, _is_loopback  # noqa: E402
+
 from serve_support import HYDROGEN_XSD, live_server, require_xsd  # noqa: E402
 
 
@@ -53,10 +56,22 @@ def _samples(clip_json):
 
 
 def _pattern_body(**extra):
-    body = {"steps": 16, "bpm": 120.0, "swing": 0.0, "bars": 2,
-            "tracks": {"kick": [1.0, 0, 0, 0] * 4, "snare": [0, 0, 0, 0, 0.7, 0, 0, 0] * 2,
-                       "hihat": [0.35, 0, 0.7, 0] * 4},
-            "clips": {"kick": {"seed": 1}, "snare": {"seed": 2, "temperature": 0.9}, "hihat": {"seed": 3}}}
+    body = {
+        "steps": 16,
+        "bpm": 120.0,
+        "swing": 0.0,
+        "bars": 2,
+        "tracks": {
+            "kick": [1.0, 0, 0, 0] * 4,
+            "snare": [0, 0, 0, 0, 0.7, 0, 0, 0] * 2,
+            "hihat": [0.35, 0, 0.7, 0] * 4,
+        },
+        "clips": {
+            "kick": {"seed": 1},
+            "snare": {"seed": 2, "temperature": 0.9},
+            "hihat": {"seed": 3},
+        },
+    }
     body.update(extra)
     return body
 
@@ -107,7 +122,9 @@ def test_no_seed_draws_one_and_reports_it(client):
 
 
 def test_temperature_and_duration_are_used(client):
-    r = client.post("/api/regenerate", json={"voice": "snare", "seed": 1, "temperature": 0, "duration": 0.1})
+    r = client.post(
+        "/api/regenerate", json={"voice": "snare", "seed": 1, "temperature": 0, "duration": 0.1}
+    )
     body = r.json()
     assert r.status_code == 200 and body["temperature"] == 0.0
     want = generate_kit({"snare": "snare"}, n=1, seed=1, temperature=0, duration=0.1, backend="c")
@@ -135,28 +152,41 @@ BAD = [
 
 @pytest.mark.parametrize("body, message", BAD)
 def test_a_bad_regenerate_gets_400_and_one_json_error(client, body, message):
-    r = client.post("/api/regenerate", content=json.dumps(body), headers={"content-type": "application/json"})
+    r = client.post(
+        "/api/regenerate", content=json.dumps(body), headers={"content-type": "application/json"}
+    )
     assert r.status_code == 400
     assert message in r.json()["error"]
     assert "Traceback" not in r.text
 
 
-@pytest.mark.parametrize("content, kind, status", [
-    (b"{not json", "application/json", 400),
-    (b"\xff\xfe", "application/json", 400),
-    (b"[" * 60000, "application/json", 400),
-    (b'{"voice": "kick"}', "text/plain", 415),
-    (b'{"voice": "kick"}', "", 415),
-])
+@pytest.mark.parametrize(
+    "content, kind, status",
+    [
+        (b"{not json", "application/json", 400),
+        (b"\xff\xfe", "application/json", 400),
+        (b"[" * 60000, "application/json", 400),
+        (b'{"voice": "kick"}', "text/plain", 415),
+        (b'{"voice": "kick"}', "", 415),
+    ],
+)
 def test_a_body_that_is_not_json_is_refused(client, content, kind, status):
-    r = client.post("/api/regenerate", content=content, headers={"content-type": kind} if kind else {})
+    r = client.post(
+        "/api/regenerate", content=content, headers={"content-type": kind} if kind else {}
+    )
     assert r.status_code == status and "error" in r.json()
 
 
-@pytest.mark.parametrize("method, path, status", [
-    ("GET", "/api/regenerate", 405), ("GET", "/nowhere", 404), ("GET", "/static/../engine.py", 404),
-    ("POST", "/api/state", 405), ("DELETE", "/api/pattern", 405),
-])
+@pytest.mark.parametrize(
+    "method, path, status",
+    [
+        ("GET", "/api/regenerate", 405),
+        ("GET", "/nowhere", 404),
+        ("GET", "/static/../engine.py", 404),
+        ("POST", "/api/state", 405),
+        ("DELETE", "/api/pattern", 405),
+    ],
+)
 def test_wrong_routes_and_methods_get_json_errors(client, method, path, status):
     r = client.request(method, path)
     assert r.status_code == status and "error" in r.json()
@@ -175,27 +205,34 @@ def test_an_oversized_streamed_body_without_length_gets_413(client):
             yield b"x" * 1024
         yield b'"}'
 
-    r = client.post("/api/regenerate", content=chunks(), headers={"content-type": "application/json"})
+    r = client.post(
+        "/api/regenerate", content=chunks(), headers={"content-type": "application/json"}
+    )
     assert r.status_code == 413
 
 
-@pytest.mark.parametrize("body, message", [
-    (_pattern_body(steps=7), "steps must be in"),
-    (_pattern_body(steps=40), "steps must be in"),
-    (_pattern_body(bpm=1000), "bpm must be in"),
-    (_pattern_body(bars=17), "bars must be in"),
-    (_pattern_body(swing=1), "swing must be in"),
-    (_pattern_body(tracks={}), "tracks is empty"),
-    (_pattern_body(tracks={"kick": [1] * 8}), "list of 16 velocities"),
-    (_pattern_body(tracks={"kick": [2] + [0] * 15}),
-     "velocity of 'kick' must be a finite number in"),
-    (_pattern_body(tracks={"kick": ["x"] * 16}), "must be a grid string or numbers"),
-    (_pattern_body(tracks={"kick": [None] * 16}), "must be a grid string or numbers"),
-    (_pattern_body(tracks={"tuba": [1] * 16}), "unknown voice 'tuba'"),
-    (_pattern_body(voices={"kick": {"volume": 9}}), "kick.volume must be in"),
-    (_pattern_body(voices={"kick": {"mute": "yes"}}), "mute must be a bool"),
-    (_pattern_body(format="something-else"), "not a fastdrum pattern"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (_pattern_body(steps=7), "steps must be in"),
+        (_pattern_body(steps=40), "steps must be in"),
+        (_pattern_body(bpm=1000), "bpm must be in"),
+        (_pattern_body(bars=17), "bars must be in"),
+        (_pattern_body(swing=1), "swing must be in"),
+        (_pattern_body(tracks={}), "tracks is empty"),
+        (_pattern_body(tracks={"kick": [1] * 8}), "list of 16 velocities"),
+        (
+            _pattern_body(tracks={"kick": [2] + [0] * 15}),
+            "velocity of 'kick' must be a finite number in",
+        ),
+        (_pattern_body(tracks={"kick": ["x"] * 16}), "must be a grid string or numbers"),
+        (_pattern_body(tracks={"kick": [None] * 16}), "must be a grid string or numbers"),
+        (_pattern_body(tracks={"tuba": [1] * 16}), "unknown voice 'tuba'"),
+        (_pattern_body(voices={"kick": {"volume": 9}}), "kick.volume must be in"),
+        (_pattern_body(voices={"kick": {"mute": "yes"}}), "mute must be a bool"),
+        (_pattern_body(format="something-else"), "not a fastdrum pattern"),
+    ],
+)
 def test_a_bad_pattern_gets_400(client, body, message):
     for path in ("/api/pattern", "/api/export/wav", "/api/export/midi"):
         r = client.post(path, json=body)
@@ -214,10 +251,17 @@ def test_an_export_needs_the_clips_it_plays(client):
 
 
 # -- Host and Origin ---------------------------------------------------------------------------
-@pytest.mark.parametrize("headers", [
-    {"host": "evil.example:8000"}, {"host": "127.0.0.1.nip.io"}, {"host": ""},
-    {"origin": "http://evil.example"}, {"origin": "null"}, {"origin": "https://127.0.0.1"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"host": "evil.example:8000"},
+        {"host": "127.0.0.1.nip.io"},
+        {"host": ""},
+        {"origin": "http://evil.example"},
+        {"origin": "null"},
+        {"origin": "https://127.0.0.1"},
+    ],
+)
 def test_a_foreign_host_or_origin_is_refused(client, headers):
     for method, path in (("GET", "/api/state"), ("GET", "/"), ("POST", "/api/regenerate")):
         r = client.request(method, path, headers=headers, json={"voice": "kick", "seed": 1})
@@ -226,7 +270,11 @@ def test_a_foreign_host_or_origin_is_refused(client, headers):
 
 
 def test_the_servers_own_origin_is_accepted(client):
-    r = client.post("/api/regenerate", json={"voice": "kick", "seed": 1}, headers={"origin": f"http://{client.host}"})
+    r = client.post(
+        "/api/regenerate",
+        json={"voice": "kick", "seed": 1},
+        headers={"origin": f"http://{client.host}"},
+    )
     assert r.status_code == 200
 
 
@@ -235,7 +283,11 @@ def test_accepted_hosts_of_the_command():
     assert "myhost.lan:80" in _hosts("0.0.0.0", 80, ["MyHost.lan"])
     assert "[::1]:80" in _hosts("::1", 80, [])
     assert _is_loopback("127.0.0.2") and _is_loopback("::1") and _is_loopback("localhost")
-    assert not _is_loopback("0.0.0.0") and not _is_loopback("192.0.2.1") and not _is_loopback("example.org")
+    assert (
+        not _is_loopback("0.0.0.0")
+        and not _is_loopback("192.0.2.1")
+        and not _is_loopback("example.org")
+    )
 
 
 # -- the flood ---------------------------------------------------------------------------------
@@ -279,7 +331,11 @@ def test_a_flood_of_regenerates_is_answered_with_bounded_work():
 
     async def one(c, i):
         r = await c.post("/api/regenerate", json={"voice": "hihat", "seed": i})
-        return r.status_code, r.headers.get("retry-after"), r.json() if r.status_code == 429 else None
+        return (
+            r.status_code,
+            r.headers.get("retry-after"),
+            r.json() if r.status_code == 429 else None,
+        )
 
     async def storm(url):
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=0)
@@ -310,8 +366,10 @@ def test_a_closed_engine_answers_503():
 
 # -- exports -------------------------------------------------------------------------------
 def _kit_of(body):
-    kits = [generate_kit({v: v}, n=1, seed=s["seed"], temperature=s.get("temperature"), backend="c")
-            for v, s in body["clips"].items()]
+    kits = [
+        generate_kit({v: v}, n=1, seed=s["seed"], temperature=s.get("temperature"), backend="c")
+        for v, s in body["clips"].items()
+    ]
     return Kit({k: c for kit in kits for k, c in kit.items()}, kits[0].sr)
 
 
@@ -324,8 +382,18 @@ def test_beat_export_is_the_sequencers_render_of_those_clips(client, tmp_path, k
     y, sr = sf.read(io.BytesIO(r.content), dtype="float32", always_2d=True)
     kit = _kit_of(body)
     pattern = Pattern({k: v for k, v in body["tracks"].items()}, steps_per_beat=4, bpm=120, swing=0)
-    want = render(pattern, kit, bpm=120, bars=2, swing=0, seed=0, stereo=True, substitute=False,
-                  gain={"kick": 1.0, "snare": 0.0, "hihat": 0.3}, pan={"kick": 0.0, "snare": -0.1, "hihat": 0.5})
+    want = render(
+        pattern,
+        kit,
+        bpm=120,
+        bars=2,
+        swing=0,
+        seed=0,
+        stereo=True,
+        substitute=False,
+        gain={"kick": 1.0, "snare": 0.0, "hihat": 0.3},
+        pan={"kick": 0.0, "snare": -0.1, "hihat": 0.5},
+    )
     path = tmp_path / f"want.{kind}"
     from fastdrum._io import write_audio
 
@@ -343,8 +411,9 @@ def test_midi_export_is_to_midis_file(client):
     got = mido.MidiFile(file=io.BytesIO(r.content))
     pattern = Pattern(body["tracks"], steps_per_beat=4)
     want = to_midi(pattern, bpm=120, bars=2, swing=0.2)
-    assert [(m.type, getattr(m, "note", None), m.time) for m in got.tracks[0]] == \
-           [(m.type, getattr(m, "note", None), m.time) for m in want.tracks[0]]
+    assert [(m.type, getattr(m, "note", None), m.time) for m in got.tracks[0]] == [
+        (m.type, getattr(m, "note", None), m.time) for m in want.tracks[0]
+    ]
 
 
 def test_kit_export_is_a_zip_of_kit_export(client, tmp_path):
@@ -356,14 +425,18 @@ def test_kit_export_is_a_zip_of_kit_export(client, tmp_path):
         z.extractall(tmp_path / "got")
     _kit_of(body).export(tmp_path / "fastdrum-kit")
     # Kit.export's folder, less fastdrum's output marker (the zip is for samplers).
-    want = sorted(f"fastdrum-kit/{n}" for n in os.listdir(tmp_path / "fastdrum-kit") if n != _io.MANIFEST)
+    want = sorted(
+        f"fastdrum-kit/{n}" for n in os.listdir(tmp_path / "fastdrum-kit") if n != _io.MANIFEST
+    )
     assert [n for n in names if not n.endswith("/")] == want
     for n in want:
         assert (tmp_path / "got" / n).read_bytes() == (tmp_path / n).read_bytes(), n
     require_xsd()
     import xmlschema
 
-    xmlschema.XMLSchema(HYDROGEN_XSD).validate(str(tmp_path / "got" / "fastdrum-kit" / "drumkit.xml"))
+    xmlschema.XMLSchema(HYDROGEN_XSD).validate(
+        str(tmp_path / "got" / "fastdrum-kit" / "drumkit.xml")
+    )
 
 
 def test_pattern_json_round_trips(client):
@@ -405,14 +478,23 @@ def test_serve_without_the_extra_says_how_to_install_it(capsys, monkeypatch):
 
 @pytest.mark.slow
 def test_serve_command_serves_and_stops_cleanly_on_ctrl_c():
-    proc = subprocess.Popen([sys.executable, "-m", "fastdrum", "serve", "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fastdrum", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()
         assert line.startswith("fastdrum serve: http://127.0.0.1:"), line
         url = line.split()[2]
         assert httpx.get(url + "api/state", timeout=30).status_code == 200
-        assert httpx.get(url + "api/state", headers={"host": "attacker.example"}, timeout=30).status_code == 403
+        assert (
+            httpx.get(
+                url + "api/state", headers={"host": "attacker.example"}, timeout=30
+            ).status_code
+            == 403
+        )
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     finally:

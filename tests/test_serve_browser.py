@@ -6,7 +6,6 @@ and check those, and the files it downloads. Without Chromium these tests skip,
 except under CI (CI=true), where they fail: tools/ci_deps.sh installs it.
 """
 
-import io
 import json
 import os
 import struct
@@ -22,7 +21,8 @@ pytest.importorskip("starlette", reason="the serve extra is not installed")
 
 from fastdrum.sequencer import Pattern  # noqa: E402
 from fastdrum.serve import engine as eng  # noqa: E402
-from serve_support import HYDROGEN_XSD, chromium, live_server, require_xsd, unavailable, wait_for  # noqa: E402
+
+from serve_support import HYDROGEN_XSD, chromium, live_server, require_xsd, wait_for  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -50,8 +50,13 @@ def browser(server, downloads):
     with chromium(downloads) as driver:
         driver.get(server + "/")
         try:
-            wait_for(lambda: driver.execute_script("return window.fastdrumTest && window.fastdrumTest.ready"),
-                     timeout=120, what="the page to load its first clips")
+            wait_for(
+                lambda: driver.execute_script(
+                    "return window.fastdrumTest && window.fastdrumTest.ready"
+                ),
+                timeout=120,
+                what="the page to load its first clips",
+            )
         except AssertionError:
             logs = driver.get_log("browser")
             raise AssertionError(f"the page did not get ready; browser log: {logs}") from None
@@ -62,7 +67,9 @@ def browser(server, downloads):
 def page(browser):
     """The page, stopped, with no errors so far."""
     yield browser
-    if browser.execute_script("return document.getElementById('play').classList.contains('playing')"):
+    if browser.execute_script(
+        "return document.getElementById('play').classList.contains('playing')"
+    ):
         browser.find_element("id", "play").click()
     errors = browser.execute_script("return window.fastdrumTest.errors")
     assert errors == [], errors
@@ -73,13 +80,19 @@ def _probe(driver, key):
 
 
 def _voices(driver):
-    return driver.execute_script("return [...document.querySelectorAll('.row')].map(r => r.dataset.voice)")
+    return driver.execute_script(
+        "return [...document.querySelectorAll('.row')].map(r => r.dataset.voice)"
+    )
 
 
 def _set(driver, element_id, value, event="change"):
     driver.execute_script(
         "const el = document.getElementById(arguments[0]); el.value = arguments[1];"
-        "el.dispatchEvent(new Event(arguments[2], {bubbles: true}));", element_id, str(value), event)
+        "el.dispatchEvent(new Event(arguments[2], {bubbles: true}));",
+        element_id,
+        str(value),
+        event,
+    )
 
 
 def _cell(driver, voice, step):
@@ -89,7 +102,9 @@ def _cell(driver, voice, step):
 def _velocities(driver, voice):
     return driver.execute_script(
         "return [...document.querySelectorAll(`.step[data-voice='${arguments[0]}']`)]"
-        ".map(c => Number(c.dataset.velocity))", voice)
+        ".map(c => Number(c.dataset.velocity))",
+        voice,
+    )
 
 
 # -- loading ---------------------------------------------------------------------------------
@@ -119,7 +134,9 @@ def test_play_books_the_grids_notes_in_order_on_time(page):
     _cell(page, "snare", 4).click()
     _cell(page, "snare", 4).click()  # toggled off again
     _cell(page, "snare", 2).click()
-    ActionChains(page).key_down(Keys.SHIFT).click(_cell(page, "hihat", 1)).key_up(Keys.SHIFT).perform()  # accent
+    ActionChains(page).key_down(Keys.SHIFT).click(_cell(page, "hihat", 1)).key_up(
+        Keys.SHIFT
+    ).perform()  # accent
     ActionChains(page).context_click(_cell(page, "hihat", 5)).perform()  # accent
     ActionChains(page).context_click(_cell(page, "hihat", 5)).perform()  # then ghost
     assert _velocities(page, "kick") == [0.7] + [0] * 7
@@ -127,11 +144,22 @@ def test_play_books_the_grids_notes_in_order_on_time(page):
     assert _velocities(page, "hihat") == [0, 1, 0, 0, 0, 0.35, 0, 0]
 
     page.execute_script("window.fastdrumTest.notes.length = 0")
-    page.switch_to.active_element.send_keys(Keys.SPACE)  # the keyboard starts it (focus is on a step)
+    page.switch_to.active_element.send_keys(
+        Keys.SPACE
+    )  # the keyboard starts it (focus is on a step)
     wait_for(lambda: len(_probe(page, "notes")) >= 12, timeout=30, what="12 notes to be booked")
     page.switch_to.active_element.send_keys(Keys.SPACE)
     assert "playing" not in page.find_element("id", "play").get_attribute("class")
-    assert _velocities(page, "hihat") == [0, 1, 0, 0, 0, 0.35, 0, 0]  # space did not click the focused step
+    assert _velocities(page, "hihat") == [
+        0,
+        1,
+        0,
+        0,
+        0,
+        0.35,
+        0,
+        0,
+    ]  # space did not click the focused step
     notes = _probe(page, "notes")
     # One bar of 8 steps at 240 BPM: steps of 60 / 240 / 2 = 0.125 s; odd steps 0.25 step late.
     step = 0.125
@@ -167,14 +195,18 @@ def test_mute_and_solo_silence_voices(page):
 def test_regenerate_brings_a_new_clip_and_lock_keeps_it(page):
     before = _probe(page, "clips")["snare"]
     page.find_element("css selector", '.row[data-voice="snare"] .regen').click()
-    after = wait_for(lambda: (c := _probe(page, "clips")["snare"])["count"] > before["count"] and c,
-                     what="a new snare clip")
+    after = wait_for(
+        lambda: (c := _probe(page, "clips")["snare"])["count"] > before["count"] and c,
+        what="a new snare clip",
+    )
     assert after["seed"] != before["seed"] and after["sum"] != before["sum"]
     page.find_element("css selector", '.row[data-voice="snare"] .lock').click()
     others = {v: c["count"] for v, c in _probe(page, "clips").items() if v != "snare"}
     page.find_element("id", "regen-all").click()
-    wait_for(lambda: all(_probe(page, "clips")[v]["count"] > n for v, n in others.items()),
-             what="new clips for the unlocked voices")
+    wait_for(
+        lambda: all(_probe(page, "clips")[v]["count"] > n for v, n in others.items()),
+        what="new clips for the unlocked voices",
+    )
     time.sleep(1.0)
     assert _probe(page, "clips")["snare"]["seed"] == after["seed"]  # locked
     page.find_element("css selector", '.row[data-voice="snare"] .lock').click()
@@ -186,10 +218,20 @@ def test_a_typed_seed_brings_back_that_clip(page):
     before = _probe(page, "clips")["kick"]["count"]
     page.execute_script(
         "const el = document.querySelector('.row[data-voice=\"kick\"] .seed'); el.value = '12345';"
-        "el.dispatchEvent(new Event('change', {bubbles: true}));")
-    clip = wait_for(lambda: (c := _probe(page, "clips")["kick"])["count"] > before and c, what="the kick of seed 12345")
-    temperature = float(page.find_element("css selector", '.row[data-voice="kick"] .temperature').get_attribute("value"))
-    want = generate_kit({"kick": "kick"}, n=1, seed=12345, temperature=temperature, backend="c")["kick"][0]
+        "el.dispatchEvent(new Event('change', {bubbles: true}));"
+    )
+    clip = wait_for(
+        lambda: (c := _probe(page, "clips")["kick"])["count"] > before and c,
+        what="the kick of seed 12345",
+    )
+    temperature = float(
+        page.find_element("css selector", '.row[data-voice="kick"] .temperature').get_attribute(
+            "value"
+        )
+    )
+    want = generate_kit({"kick": "kick"}, n=1, seed=12345, temperature=temperature, backend="c")[
+        "kick"
+    ][0]
     assert clip["seed"] == 12345 and clip["length"] == len(want)
     assert clip["sum"] == pytest.approx(float(np.abs(want.astype(np.float64)).sum()), rel=1e-9)
 
@@ -200,13 +242,22 @@ def _download(page, downloads, kind, filename):
     if path.exists():
         path.unlink()
     page.find_element("css selector", f'[data-export="{kind}"]').click()
-    wait_for(lambda: path.exists() and not any(p.suffix == ".crdownload" for p in downloads.iterdir())
-             and path.stat().st_size > 0, timeout=60, what=f"{filename} to download")
+    wait_for(
+        lambda: (
+            path.exists()
+            and not any(p.suffix == ".crdownload" for p in downloads.iterdir())
+            and path.stat().st_size > 0
+        ),
+        timeout=60,
+        what=f"{filename} to download",
+    )
     return path
 
 
 def test_exports_download_valid_files(page, downloads, tmp_path):
-    page.find_element("id", "preset").find_element("css selector", 'option[value="hip-hop"]').click()
+    page.find_element("id", "preset").find_element(
+        "css selector", 'option[value="hip-hop"]'
+    ).click()
     _set(page, "bars", 2)
     hiphop = Pattern.preset("hip-hop")
 
@@ -217,7 +268,9 @@ def test_exports_download_valid_files(page, downloads, tmp_path):
     flac = _download(page, downloads, "flac", "fastdrum-beat.flac")
     assert sf.info(str(flac)).format == "FLAC"
     # the same beat; libsndfile rounds float to 24-bit differently for WAV and FLAC: one step apart at most
-    np.testing.assert_allclose(sf.read(flac, dtype="float32", always_2d=True)[0], y, rtol=0, atol=2.0**-23)
+    np.testing.assert_allclose(
+        sf.read(flac, dtype="float32", always_2d=True)[0], y, rtol=0, atol=2.0**-23
+    )
 
     mid = mido.MidiFile(_download(page, downloads, "midi", "fastdrum-beat.mid"))
     notes = [m.note for m in mid.tracks[0] if m.type == "note_on"]
@@ -229,8 +282,13 @@ def test_exports_download_valid_files(page, downloads, tmp_path):
     with zipfile.ZipFile(kit) as z:
         z.extractall(tmp_path)
     folder = tmp_path / "fastdrum-kit"
-    assert sorted(os.listdir(folder)) == ["drumkit.xml", "fastdrum-kit.sfz", "hihat_000.wav", "kick_000.wav",
-                                          "snare_000.wav"]
+    assert sorted(os.listdir(folder)) == [
+        "drumkit.xml",
+        "fastdrum-kit.sfz",
+        "hihat_000.wav",
+        "kick_000.wav",
+        "snare_000.wav",
+    ]
     for voice in ("kick", "snare", "hihat"):
         clip, rate = sf.read(folder / f"{voice}_000.wav", dtype="float32")
         assert rate == sr and len(clip) == _probe(page, "clips")[voice]["length"]
@@ -243,24 +301,42 @@ def test_exports_download_valid_files(page, downloads, tmp_path):
     assert doc["format"] == "fastdrum-pattern" and doc["bars"] == 2 and doc["bpm"] == hiphop.bpm
     assert doc["tracks"] == {k: v.tolist() for k, v in hiphop.tracks.items()}
     assert doc["voices"]["kick"]["seed"] == _probe(page, "clips")["kick"]["seed"]
-    assert [e["kind"] for e in _probe(page, "exports")][-5:] == ["wav", "flac", "midi", "kit", "json"]
+    assert [e["kind"] for e in _probe(page, "exports")][-5:] == [
+        "wav",
+        "flac",
+        "midi",
+        "kit",
+        "json",
+    ]
 
 
 def test_a_pattern_file_loads_back(page, tmp_path):
-    doc = {"format": "fastdrum-pattern", "version": 1, "steps": 12, "bpm": 100, "swing": 0.1, "bars": 3,
-           "tracks": {"kick": [1, 0, 0] * 4, "hihat": [0.35, 0.7, 0] * 4},
-           "voices": {"snare": {"mute": True, "volume": 0.5}}}
+    doc = {
+        "format": "fastdrum-pattern",
+        "version": 1,
+        "steps": 12,
+        "bpm": 100,
+        "swing": 0.1,
+        "bars": 3,
+        "tracks": {"kick": [1, 0, 0] * 4, "hihat": [0.35, 0.7, 0] * 4},
+        "voices": {"snare": {"mute": True, "volume": 0.5}},
+    }
     path = tmp_path / "mine.json"
     path.write_text(json.dumps(doc))
     page.find_element("id", "load").send_keys(str(path))
-    wait_for(lambda: "Loaded mine.json" in page.find_element("id", "status").text, what="the file to load")
+    wait_for(
+        lambda: "Loaded mine.json" in page.find_element("id", "status").text,
+        what="the file to load",
+    )
     assert page.find_element("id", "steps").get_attribute("value") == "12"
     assert page.find_element("id", "bpm").get_attribute("value") == "100"
     assert page.find_element("id", "bars").get_attribute("value") == "3"
     assert _velocities(page, "kick") == doc["tracks"]["kick"]
     assert _velocities(page, "hihat") == doc["tracks"]["hihat"]
     assert _velocities(page, "snare") == [0] * 12
-    assert "active" in page.find_element("css selector", '.row[data-voice="snare"] .mute').get_attribute("class")
+    assert "active" in page.find_element(
+        "css selector", '.row[data-voice="snare"] .mute'
+    ).get_attribute("class")
     page.find_element("css selector", '.row[data-voice="snare"] .mute').click()
 
 
@@ -269,7 +345,10 @@ def test_a_bad_pattern_file_is_reported_not_loaded(browser, tmp_path):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps({"steps": 16, "tracks": {"kick": [5] * 16}}))
     browser.find_element("id", "load").send_keys(str(path))
-    wait_for(lambda: "Cannot load bad.json" in browser.find_element("id", "status").text, what="the error")
+    wait_for(
+        lambda: "Cannot load bad.json" in browser.find_element("id", "status").text,
+        what="the error",
+    )
     status = browser.find_element("id", "status").text
     assert "velocity of 'kick' must be a finite number in" in status
     assert browser.find_element("id", "steps").get_attribute("value") == steps
@@ -283,19 +362,25 @@ def _png_size(data):
 
 
 def _viewport(driver, width, height, mobile):
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
+    )
 
 
 def test_screenshot_at_1280x800(page, tmp_path):
-    page.find_element("id", "preset").find_element("css selector", 'option[value="breakbeat"]').click()
+    page.find_element("id", "preset").find_element(
+        "css selector", 'option[value="breakbeat"]'
+    ).click()
     _viewport(page, 1280, 800, False)
     page.find_element("id", "play").click()  # playing: the playhead shows
     try:
         wait_for(lambda: page.find_elements("css selector", ".step.now"), what="the playhead")
         assert page.execute_script("return document.documentElement.scrollWidth") <= 1280
         last = page.find_element("css selector", ".row:last-child .step:last-child").rect
-        assert last["x"] + last["width"] <= 1280 and last["y"] + last["height"] <= 800  # all of the grid shows
+        assert (
+            last["x"] + last["width"] <= 1280 and last["y"] + last["height"] <= 800
+        )  # all of the grid shows
         data = page.get_screenshot_as_png()
     finally:
         page.find_element("id", "play").click()
@@ -312,7 +397,9 @@ def test_usable_on_a_phone_sized_viewport(page):
     try:
         assert page.execute_script("return document.documentElement.scrollWidth") <= 390
         cell = page.find_element("css selector", '.step[data-voice="kick"][data-step="1"]')
-        page.execute_script("arguments[0].scrollIntoView({block: 'center', inline: 'center'})", cell)
+        page.execute_script(
+            "arguments[0].scrollIntoView({block: 'center', inline: 'center'})", cell
+        )
         before = _velocities(page, "kick")[1]
         cell.click()
         assert _velocities(page, "kick")[1] != before

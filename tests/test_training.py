@@ -18,6 +18,8 @@ import pytest
 soundfile = pytest.importorskip("soundfile")
 tf = pytest.importorskip("tensorflow")
 
+from conftest import TOLERANCES  # noqa: E402
+
 import fastdrum  # noqa: E402
 from fastdrum.mulaw import mu_law_encode  # noqa: E402
 from fastdrum.testing import random_model  # noqa: E402
@@ -27,15 +29,30 @@ from training.network import WaveNet, WaveNetConfig, to_fastdrum_model  # noqa: 
 from training.tfgen import TFGenerator  # noqa: E402
 from training.train import build_parser, main, parse_dilations, train  # noqa: E402
 
-from conftest import TOLERANCES  # noqa: E402
-
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RTOL, ATOL = TOLERANCES[np.float32]
 
 #: A tiny configuration: receptive field 1+2+4+1+2+4+2 = 16 samples.
-TINY = ["--sample-rate", "8000", "--clip-duration", "0.03", "--dilations", "1..4x2",
-        "--residual-channels", "4", "--dilation-channels", "4", "--skip-channels", "8",
-        "--quantization-channels", "32", "--batch-size", "2", "--log-every", "2"]
+TINY = [
+    "--sample-rate",
+    "8000",
+    "--clip-duration",
+    "0.03",
+    "--dilations",
+    "1..4x2",
+    "--residual-channels",
+    "4",
+    "--dilation-channels",
+    "4",
+    "--skip-channels",
+    "8",
+    "--quantization-channels",
+    "32",
+    "--batch-size",
+    "2",
+    "--log-every",
+    "2",
+]
 
 
 def hit(sr, seconds, freq, decay, delay=0.0, stereo=False, seed=0):
@@ -50,8 +67,11 @@ def hit(sr, seconds, freq, decay, delay=0.0, stereo=False, seed=0):
 def write_clips(folder, names, sr=16000, seconds=0.1):
     os.makedirs(folder, exist_ok=True)
     for i, name in enumerate(names):
-        soundfile.write(os.path.join(folder, name),
-                        hit(sr, seconds, 80 + 20 * i, 30, delay=0.002 * i, stereo=i % 2 == 1, seed=i), sr)
+        soundfile.write(
+            os.path.join(folder, name),
+            hit(sr, seconds, 80 + 20 * i, 30, delay=0.002 * i, stereo=i % 2 == 1, seed=i),
+            sr,
+        )
     return folder
 
 
@@ -80,7 +100,9 @@ def write_kit(root, name, instruments, sr=16000):
     parts = []
     k = 0
     for i, (iname, note, files) in enumerate(instruments):
-        layers = "\n".join(f"    <layer><filename>{f}</filename><min>0</min><max>1</max></layer>" for f in files)
+        layers = "\n".join(
+            f"    <layer><filename>{f}</filename><min>0</min><max>1</max></layer>" for f in files
+        )
         parts.append(INSTRUMENT_XML.format(i=i, name=iname, note=note, layers=layers))
         for f in files:
             k += 1
@@ -94,7 +116,7 @@ def write_kit(root, name, instruments, sr=16000):
 
 # ----------------------------------------------------------------------------- data
 def test_parse_dilations():
-    assert parse_dilations("1..512x2") == [2 ** i for i in range(10)] * 2
+    assert parse_dilations("1..512x2") == [2**i for i in range(10)] * 2
     assert parse_dilations("1,2,4") == [1, 2, 4]
     assert parse_dilations("4..16") == [4, 8, 16]
     for bad in ("1..6", "a,b", "1..4xq", "0,1"):
@@ -107,7 +129,9 @@ def test_preprocess_aligns_resamples_and_normalises():
     delay = 0.05
     y = hit(sr_in, 0.2, 200, 20, delay=delay)
     clip_samples = 1600
-    out = data_mod.preprocess(y, sr_in, sample_rate=sr, clip_samples=clip_samples, preroll_s=0.0, peak=0.9)
+    out = data_mod.preprocess(
+        y, sr_in, sample_rate=sr, clip_samples=clip_samples, preroll_s=0.0, peak=0.9
+    )
     assert out.dtype == np.float32 and out.shape == (int(np.ceil(clip_samples * 1.25)),)
     assert np.abs(out).max() == pytest.approx(0.9, rel=1e-6)
     # The onset (first sample reaching 10% of the peak) is now at index 0.
@@ -116,7 +140,9 @@ def test_preprocess_aligns_resamples_and_normalises():
     ref = data_mod.resample(y, sr_in, sr)
     start = data_mod.onset(ref, 0.1)
     assert abs(start - delay * sr) <= 2
-    np.testing.assert_allclose(out[:100], ref[start:start + 100] * (0.9 / np.abs(ref[start:]).max()), atol=1e-6)
+    np.testing.assert_allclose(
+        out[:100], ref[start : start + 100] * (0.9 / np.abs(ref[start:]).max()), atol=1e-6
+    )
     fitted = data_mod.fit(out, 500, peak=0.5)
     assert fitted.shape == (500,) and np.abs(fitted).max() == pytest.approx(0.5)
     assert data_mod.preprocess(np.zeros(1000), 16000, sample_rate=16000, clip_samples=100) is None
@@ -126,46 +152,70 @@ def test_pitch_shift_changes_frequency():
     sr = 16000
     t = np.arange(sr) / sr
     y = np.sin(2 * np.pi * 500 * t)
-    up = data_mod.pitch_shift(y, 12.0)          # an octave up: half as long, twice the frequency
+    up = data_mod.pitch_shift(y, 12.0)  # an octave up: half as long, twice the frequency
     assert abs(len(up) - sr / 2) <= 2
     spectrum = np.abs(np.fft.rfft(up[:4000]))
     assert abs(np.argmax(spectrum) * sr / 4000 - 1000) <= 8
 
 
 def test_kits_select_by_name_and_note_and_write_manifest(tmp_path):
-    write_kit(tmp_path / "kits", "KitA", [("Kick", 36, ["k1.wav", "k2.wav"]), ("Snare", 38, ["s1.wav"]),
-                                          ("Closed HH", 42, ["h1.wav"]), ("Open HH", 46, ["o1.wav"])])
+    write_kit(
+        tmp_path / "kits",
+        "KitA",
+        [
+            ("Kick", 36, ["k1.wav", "k2.wav"]),
+            ("Snare", 38, ["s1.wav"]),
+            ("Closed HH", 42, ["h1.wav"]),
+            ("Open HH", 46, ["o1.wav"]),
+        ],
+    )
     # Notes are meaningful here (distinct), so "Thing" (GM note 35) is a kick by its note.
-    write_kit(tmp_path / "kits", "KitB", [("Thing", 35, ["b1.wav"]), ("Hat Closed", 42, ["b2.wav"])])
+    write_kit(
+        tmp_path / "kits", "KitB", [("Thing", 35, ["b1.wav"]), ("Hat Closed", 42, ["b2.wav"])]
+    )
     # Every note 60: notes carry no meaning, names decide.
     write_kit(tmp_path / "kits", "KitC", [("Pearl Kick", 60, ["c1.wav"]), ("Tom", 60, ["c2.wav"])])
-    clips, info = data_mod.load_clips(instrument="kick", sample_rate=8000, clip_samples=400,
-                                      kit_dirs=[str(tmp_path / "kits")])
+    clips, info = data_mod.load_clips(
+        instrument="kick", sample_rate=8000, clip_samples=400, kit_dirs=[str(tmp_path / "kits")]
+    )
     got = sorted((c.entry["kit"], c.entry["instrument"]) for c in clips)
     assert got == [("KitA", "Kick"), ("KitA", "Kick"), ("KitB", "Thing"), ("KitC", "Pearl Kick")]
-    hats, _ = data_mod.load_clips(instrument="hihat", sample_rate=8000, clip_samples=400,
-                                  kit_dirs=[str(tmp_path / "kits")])
+    hats, _ = data_mod.load_clips(
+        instrument="hihat", sample_rate=8000, clip_samples=400, kit_dirs=[str(tmp_path / "kits")]
+    )
     assert sorted(c.entry["instrument"] for c in hats) == ["Closed HH", "Hat Closed"]
     for c in clips:
         path = tmp_path / "kits" / c.entry["file"]
         assert c.entry["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
         assert c.entry["licence"] == "CC0"
     # Held-out kits are left out entirely; an unknown held-out name is an error.
-    kept, info = data_mod.load_clips(instrument="kick", sample_rate=8000, clip_samples=400,
-                                     kit_dirs=[str(tmp_path / "kits")], holdout_kits=["KitB"])
+    kept, info = data_mod.load_clips(
+        instrument="kick",
+        sample_rate=8000,
+        clip_samples=400,
+        kit_dirs=[str(tmp_path / "kits")],
+        holdout_kits=["KitB"],
+    )
     assert {c.entry["kit"] for c in kept} == {"KitA", "KitC"} and info["holdout_kits"] == ["KitB"]
     with pytest.raises(DataError, match="NoSuchKit"):
-        data_mod.load_clips(instrument="kick", sample_rate=8000, clip_samples=400,
-                            kit_dirs=[str(tmp_path / "kits")], holdout_kits=["NoSuchKit"])
+        data_mod.load_clips(
+            instrument="kick",
+            sample_rate=8000,
+            clip_samples=400,
+            kit_dirs=[str(tmp_path / "kits")],
+            holdout_kits=["NoSuchKit"],
+        )
 
 
 def test_split_holds_out_whole_groups():
-    clips = [data_mod.Clip(audio=np.zeros(4, np.float32), entry={"n": i}, group=f"g{i // 3}")
-             for i in range(12)]
+    clips = [
+        data_mod.Clip(audio=np.zeros(4, np.float32), entry={"n": i}, group=f"g{i // 3}")
+        for i in range(12)
+    ]
     train, val = data_mod.split(clips, 0.25, seed=1)
     assert len(train) + len(val) == 12 and len(val) >= 3 and train
     assert not {c.group for c in train} & {c.group for c in val}
-    assert data_mod.split(clips, 0.25, seed=1)[1] == val          # seeded: repeatable
+    assert data_mod.split(clips, 0.25, seed=1)[1] == val  # seeded: repeatable
     assert data_mod.split(clips, 0.0, seed=1) == (clips, [])
 
 
@@ -173,8 +223,13 @@ def test_split_holds_out_whole_groups():
 def test_keras_network_is_format_1():
     """The Keras model's logits equal the format-1 definition (fastdrum's NumPy forward)."""
     tf.keras.utils.set_random_seed(3)
-    cfg = WaveNetConfig(quantization_channels=16, residual_channels=5, dilation_channels=3,
-                        skip_channels=7, dilations=[1, 2, 4, 8, 1, 3])
+    cfg = WaveNetConfig(
+        quantization_channels=16,
+        residual_channels=5,
+        dilation_channels=3,
+        skip_channels=7,
+        dilations=[1, 2, 4, 8, 1, 3],
+    )
     net = WaveNet(cfg)
     # Non-zero biases so that every bias is checked too.
     for v in net.trainable_variables:
@@ -186,13 +241,41 @@ def test_keras_network_is_format_1():
 
 
 def test_train_export_load_matches_keras(tmp_path):
-    data_dir = write_clips(tmp_path / "clips", [f"kick_{i}.wav" for i in range(5)] + ["snare_0.wav"])
+    data_dir = write_clips(
+        tmp_path / "clips", [f"kick_{i}.wav" for i in range(5)] + ["snare_0.wav"]
+    )
     out = tmp_path / "model.npz"
     args = build_parser().parse_args(
-        ["--data", str(data_dir), "--instrument", "kick", "--out", str(out), "--steps", "6",
-         "--run-dir", str(tmp_path / "run"), "--eval-every", "3", "--checkpoint-every", "3",
-         "--val-fraction", "0.2", "--gain-db", "6", "--pitch-semitones", "1", "--pitch-steps", "3",
-         "--primers", "8", "--seed", "1"] + TINY)
+        [
+            "--data",
+            str(data_dir),
+            "--instrument",
+            "kick",
+            "--out",
+            str(out),
+            "--steps",
+            "6",
+            "--run-dir",
+            str(tmp_path / "run"),
+            "--eval-every",
+            "3",
+            "--checkpoint-every",
+            "3",
+            "--val-fraction",
+            "0.2",
+            "--gain-db",
+            "6",
+            "--pitch-semitones",
+            "1",
+            "--pitch-steps",
+            "3",
+            "--primers",
+            "8",
+            "--seed",
+            "1",
+        ]
+        + TINY
+    )
     result = train(args)
     model = fastdrum.load_model(out)
     codes = np.random.default_rng(0).integers(0, 32, size=200)
@@ -200,29 +283,46 @@ def test_train_export_load_matches_keras(tmp_path):
     np.testing.assert_allclose(model.forward(codes), keras_logits, rtol=RTOL, atol=ATOL)
     # What the model says it learned from.
     meta = model.meta
-    assert meta["instrument"] == "kick" and meta["sample_rate"] == 8000 and meta["clip_duration"] == 0.03
+    assert (
+        meta["instrument"] == "kick"
+        and meta["sample_rate"] == 8000
+        and meta["clip_duration"] == 0.03
+    )
     assert meta["steps_trained"] == 6 and 1 <= meta["steps"] <= 6
     assert np.isfinite(meta["losses"]["train"]) and np.isfinite(meta["losses"]["val_best"])
     files = sorted(os.path.basename(e["file"]) for e in meta["data"])
-    assert files == [f"kick_{i}.wav" for i in range(5)]            # the snare was not picked
+    assert files == [f"kick_{i}.wav" for i in range(5)]  # the snare was not picked
     assert {e["split"] for e in meta["data"]} == {"train", "val"}
     with open(tmp_path / "run" / "manifest.json", encoding="utf-8") as f:
         manifest = json.load(f)
-    assert manifest["sha256"] == meta["manifest_sha256"] == data_mod.manifest_hash(manifest["files"])
+    assert (
+        manifest["sha256"] == meta["manifest_sha256"] == data_mod.manifest_hash(manifest["files"])
+    )
     # Primers: the first 8 codes of each training clip, as the pipeline encodes it.
     train_entries = [e for e in manifest["files"] if e["split"] == "train"]
     assert model.primers.shape == (len(train_entries), 8)
     y, sr = soundfile.read(train_entries[0]["file"])
-    clip = data_mod.fit(data_mod.preprocess(y.mean(axis=1) if y.ndim == 2 else y, sr, sample_rate=8000,
-                                            clip_samples=240), 240)
+    clip = data_mod.fit(
+        data_mod.preprocess(
+            y.mean(axis=1) if y.ndim == 2 else y, sr, sample_rate=8000, clip_samples=240
+        ),
+        240,
+    )
     np.testing.assert_array_equal(model.primers[0], mu_law_encode(clip, 32)[:8])
     # The exported weights are the best-validation ones: their val loss is the recorded best.
     val_entries = [e for e in manifest["files"] if e["split"] == "val"]
     total, n = 0.0, 0
     for e in val_entries:
         y, sr = soundfile.read(e["file"])
-        c = mu_law_encode(data_mod.fit(data_mod.preprocess(y.mean(axis=1) if y.ndim == 2 else y, sr,
-                                                           sample_rate=8000, clip_samples=240), 240), 32)
+        c = mu_law_encode(
+            data_mod.fit(
+                data_mod.preprocess(
+                    y.mean(axis=1) if y.ndim == 2 else y, sr, sample_rate=8000, clip_samples=240
+                ),
+                240,
+            ),
+            32,
+        )
         total += -model.log_prob(c, codes=True)
         n += len(c) - 1
     assert total / n == pytest.approx(meta["losses"]["val_best"], abs=1e-4)
@@ -238,11 +338,12 @@ def test_export_replaces_only_after_validation(tmp_path, monkeypatch):
 
     def broken_load(p):
         raise fastdrum.ModelFormatError("model key 'dil_w': simulated bad file")
+
     monkeypatch.setattr(network.fastdrum, "load_model", broken_load)
     with pytest.raises(fastdrum.ModelFormatError, match="simulated"):
         network.export_model(random_model(seed=1), path)
-    assert path.read_bytes() == before                      # the old model is untouched
-    assert sorted(os.listdir(tmp_path)) == ["m.npz"]        # and no temporary file is left
+    assert path.read_bytes() == before  # the old model is untouched
+    assert sorted(os.listdir(tmp_path)) == ["m.npz"]  # and no temporary file is left
 
 
 # ----------------------------------------------------------------------------- errors
@@ -252,8 +353,10 @@ def run_main(argv, capsys):
     return status, err
 
 
-@pytest.mark.parametrize("case", ["empty", "not_audio", "no_instrument", "clip_too_short", "holdout",
-                                  "bad_xml", "bad_option"])
+@pytest.mark.parametrize(
+    "case",
+    ["empty", "not_audio", "no_instrument", "clip_too_short", "holdout", "bad_xml", "bad_option"],
+)
 def test_broken_input_gives_a_clear_error(tmp_path, capsys, case):
     out = str(tmp_path / "m.npz")
     base = ["--out", out, "--steps", "2", "--run-dir", str(tmp_path / "run")] + TINY
@@ -263,10 +366,16 @@ def test_broken_input_gives_a_clear_error(tmp_path, capsys, case):
     elif case == "not_audio":
         write_clips(tmp_path / "d", ["kick_0.wav"])
         (tmp_path / "d" / "kick_1.wav").write_bytes(b"this is not a wave file at all" * 10)
-        argv, match = ["--data", str(tmp_path / "d"), "--instrument", "kick"], "kick_1.wav.*not a readable audio"
+        argv, match = (
+            ["--data", str(tmp_path / "d"), "--instrument", "kick"],
+            "kick_1.wav.*not a readable audio",
+        )
     elif case == "no_instrument":
         write_kit(tmp_path / "kits", "OnlySnares", [("Snare", 38, ["s.wav"])])
-        argv, match = ["--kits", str(tmp_path / "kits"), "--instrument", "kick"], "OnlySnares.*'kick'"
+        argv, match = (
+            ["--kits", str(tmp_path / "kits"), "--instrument", "kick"],
+            "OnlySnares.*'kick'",
+        )
     elif case == "clip_too_short":
         write_clips(tmp_path / "d", ["kick_0.wav"])
         argv = ["--data", str(tmp_path / "d"), "--instrument", "kick", "--clip-duration", "0.001"]
@@ -281,12 +390,16 @@ def test_broken_input_gives_a_clear_error(tmp_path, capsys, case):
         argv, match = ["--kits", str(tmp_path / "kits"), "--instrument", "kick"], "not valid XML"
     else:
         write_clips(tmp_path / "d", ["kick_0.wav"])
-        argv, match = ["--data", str(tmp_path / "d"), "--instrument", "kick", "--gain-db", "-3"], "--gain-db"
+        argv, match = (
+            ["--data", str(tmp_path / "d"), "--instrument", "kick", "--gain-db", "-3"],
+            "--gain-db",
+        )
     status, err = run_main(base + argv, capsys)
     assert status == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err
     import re
+
     assert re.search(match, lines[0]), lines[0]
     assert not os.path.exists(out)
 
@@ -294,14 +407,19 @@ def test_broken_input_gives_a_clear_error(tmp_path, capsys, case):
 def test_errors_are_fastdrum_errors_and_builtins(tmp_path):
     os.makedirs(tmp_path / "empty")
     with pytest.raises(DataError, match="no audio files") as info:
-        data_mod.load_clips(instrument="kick", sample_rate=8000, clip_samples=100, data_dirs=[str(tmp_path / "empty")])
+        data_mod.load_clips(
+            instrument="kick",
+            sample_rate=8000,
+            clip_samples=100,
+            data_dirs=[str(tmp_path / "empty")],
+        )
     assert isinstance(info.value, fastdrum.FastDrumError) and isinstance(info.value, ValueError)
     assert issubclass(ResumeError, RuntimeError) and issubclass(ResumeError, TrainingError)
 
 
 def test_cli_argument_error_is_one_line(capsys):
     with pytest.raises(SystemExit) as exc:
-        main(["--instrument", "kick"])            # --out missing
+        main(["--instrument", "kick"])  # --out missing
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--out" in err[0]
@@ -310,8 +428,20 @@ def test_cli_argument_error_is_one_line(capsys):
 # ----------------------------------------------------------------------------- checkpoints
 def test_refuses_to_overwrite_a_run_without_resume(tmp_path, capsys):
     data_dir = write_clips(tmp_path / "clips", [f"kick_{i}.wav" for i in range(3)])
-    argv = ["--data", str(data_dir), "--instrument", "kick", "--out", str(tmp_path / "m.npz"),
-            "--steps", "2", "--run-dir", str(tmp_path / "run"), "--checkpoint-every", "1"] + TINY
+    argv = [
+        "--data",
+        str(data_dir),
+        "--instrument",
+        "kick",
+        "--out",
+        str(tmp_path / "m.npz"),
+        "--steps",
+        "2",
+        "--run-dir",
+        str(tmp_path / "run"),
+        "--checkpoint-every",
+        "1",
+    ] + TINY
     assert main(argv) == 0
     status, err = run_main(argv, capsys)
     assert status == 2 and "--resume" in err
@@ -324,11 +454,29 @@ def test_kill_and_resume(tmp_path):
     stops it gracefully and exports."""
     data_dir = write_clips(tmp_path / "clips", [f"kick_{i}.wav" for i in range(4)])
     run_dir = tmp_path / "run"
-    argv = [sys.executable, "-m", "training.train", "--data", str(data_dir), "--instrument", "kick",
-            "--out", str(tmp_path / "m.npz"), "--run-dir", str(run_dir), "--checkpoint-every", "5",
-            "--eval-every", "5", "--val-fraction", "0.25"] + TINY
-    log = open(tmp_path / "log1.txt", "w")
-    proc = subprocess.Popen(argv + ["--steps", "100000"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    argv = [
+        sys.executable,
+        "-m",
+        "training.train",
+        "--data",
+        str(data_dir),
+        "--instrument",
+        "kick",
+        "--out",
+        str(tmp_path / "m.npz"),
+        "--run-dir",
+        str(run_dir),
+        "--checkpoint-every",
+        "5",
+        "--eval-every",
+        "5",
+        "--val-fraction",
+        "0.25",
+    ] + TINY
+    log = open(tmp_path / "log1.txt", "w")  # noqa: SIM115 - the child writes it; closed below
+    proc = subprocess.Popen(
+        argv + ["--steps", "100000"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT
+    )
     ckpt_dir = run_dir / "ckpt"
     deadline = time.monotonic() + 90
     try:
@@ -340,7 +488,7 @@ def test_kill_and_resume(tmp_path):
             time.sleep(0.1)
         else:
             pytest.fail("no checkpoint appeared within 90 s")
-        time.sleep(0.5)                   # let it run on past the checkpoint
+        time.sleep(0.5)  # let it run on past the checkpoint
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
     finally:
@@ -353,9 +501,14 @@ def test_kill_and_resume(tmp_path):
     ckpt_step = int(latest.rsplit("-", 1)[1])
     assert ckpt_step % 5 == 0 and ckpt_step >= 5
     # Resume; then SIGTERM, which stops gracefully: checkpoint, export of the best weights, status 0.
-    err = open(tmp_path / "err2.txt", "w")
-    proc = subprocess.Popen(argv + ["--steps", "100000", "--resume"], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=err, text=True)
+    err = open(tmp_path / "err2.txt", "w")  # noqa: SIM115 - the child writes it; closed below
+    proc = subprocess.Popen(
+        argv + ["--steps", "100000", "--resume"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=err,
+        text=True,
+    )
     lines = []
     try:
         for line in proc.stdout:
@@ -372,7 +525,11 @@ def test_kill_and_resume(tmp_path):
     assert proc.returncode == 0, "\n".join(lines) + (tmp_path / "err2.txt").read_text()
     assert f"resumed from checkpoint {latest} at step {ckpt_step}" in lines
     # It continued from the checkpoint: its first progress line (every 2 steps) is the next after it.
-    steps_logged = [int(l.split()[1].split("/")[0]) for l in lines if l.startswith("step ") and "/" in l.split()[1]]
+    steps_logged = [
+        int(l.split()[1].split("/")[0])
+        for l in lines
+        if l.startswith("step ") and "/" in l.split()[1]
+    ]
     assert steps_logged[0] == (ckpt_step // 2 + 1) * 2
     meta = fastdrum.load_model(tmp_path / "m.npz").meta
     assert meta["stop_reason"].startswith("stopped by SIGTERM")
@@ -381,8 +538,14 @@ def test_kill_and_resume(tmp_path):
 
 # ----------------------------------------------------------------------------- TF generator
 def test_tfgen_teacher_forced_logits_match_forward():
-    model = random_model(dilations=[1, 2, 4, 1, 3], quantization_channels=16, residual_channels=5,
-                         dilation_channels=4, skip_channels=6, seed=2)
+    model = random_model(
+        dilations=[1, 2, 4, 1, 3],
+        quantization_channels=16,
+        residual_channels=5,
+        dilation_channels=4,
+        skip_channels=6,
+        seed=2,
+    )
     gen = TFGenerator(model, batch_size=2)
     codes = np.random.default_rng(1).integers(0, 16, size=(2, 30))
     logits = gen.teacher_forced_logits(codes)
@@ -393,8 +556,14 @@ def test_tfgen_teacher_forced_logits_match_forward():
 
 
 def test_tfgen_generate_samples_from_the_model():
-    model = random_model(dilations=[1, 2], quantization_channels=8, residual_channels=3,
-                         dilation_channels=2, skip_channels=4, seed=4)
+    model = random_model(
+        dilations=[1, 2],
+        quantization_channels=8,
+        residual_channels=3,
+        dilation_channels=2,
+        skip_channels=4,
+        seed=4,
+    )
     gen = TFGenerator(model, batch_size=3)
     codes = gen.generate(20, seed=7, return_codes=True, primer=[4, 5])
     assert codes.shape == (3, 20) and codes.dtype == np.int32
@@ -406,6 +575,7 @@ def test_tfgen_generate_samples_from_the_model():
         np.testing.assert_array_equal(np.argmax(model.forward(row[:-1]), axis=1), row[1:])
     # The NumPy reference's inverse-CDF rule with the same uniforms draws the same codes.
     from fastdrum import _reference
+
     u = np.random.default_rng(7).random((3, 20), dtype=np.float32)
     for t in range(1, 19):
         logits = np.stack([model.forward(r[: t + 1])[-1] for r in codes])
@@ -421,15 +591,48 @@ def test_model_card_describes_the_model(tmp_path):
     from training import model_card
 
     model = random_model(dilations=[1, 2, 4, 1, 2, 4], sample_rate=8000, seed=0, primers=3)
-    meta = dict(model.meta, data=[
-        dict(file="KitA/k1.wav", kit="KitA", instrument="Kick", licence="CC0", sha256="0" * 64, split="train"),
-        dict(file="KitA/k2.wav", kit="KitA", instrument="Kick", licence="CC0", sha256="1" * 64, split="train"),
-        dict(file="KitB/k.wav", kit="KitB", instrument="Kick", licence="GPL-2", sha256="2" * 64, split="val")],
-        kits={"KitA": "CC0", "KitB": "GPL-2"}, holdout_kits=["KitZ"], steps=40, steps_trained=90,
-        losses=dict(train=1.5, val_best=1.75, val_last=1.9), stop_reason="early stopping",
-        config=dict(gain_db=6.0, pitch_semitones=1.0, pitch_steps=5, peak=0.95, onset_threshold=0.1))
+    meta = dict(
+        model.meta,
+        data=[
+            dict(
+                file="KitA/k1.wav",
+                kit="KitA",
+                instrument="Kick",
+                licence="CC0",
+                sha256="0" * 64,
+                split="train",
+            ),
+            dict(
+                file="KitA/k2.wav",
+                kit="KitA",
+                instrument="Kick",
+                licence="CC0",
+                sha256="1" * 64,
+                split="train",
+            ),
+            dict(
+                file="KitB/k.wav",
+                kit="KitB",
+                instrument="Kick",
+                licence="GPL-2",
+                sha256="2" * 64,
+                split="val",
+            ),
+        ],
+        kits={"KitA": "CC0", "KitB": "GPL-2"},
+        holdout_kits=["KitZ"],
+        steps=40,
+        steps_trained=90,
+        losses=dict(train=1.5, val_best=1.75, val_last=1.9),
+        stop_reason="early stopping",
+        config=dict(
+            gain_db=6.0, pitch_semitones=1.0, pitch_steps=5, peak=0.95, onset_threshold=0.1
+        ),
+    )
     w = dict(model.weights)
-    model = fastdrum.Model(sample_rate=8000, dilations=model.dilations, primers=model.primers, meta=meta, **w)
+    model = fastdrum.Model(
+        sample_rate=8000, dilations=model.dilations, primers=model.primers, meta=meta, **w
+    )
     path = tmp_path / "kick.npz"
     model.save(path)
     assert model_card.main([str(path), "--check", "--check-duration", "0.01"]) == 0
@@ -447,9 +650,28 @@ def test_early_stopping_exports_the_best_step(tmp_path):
     first evaluation: training stops after `patience` more evaluations and exports that first step."""
     data_dir = write_clips(tmp_path / "clips", [f"kick_{i}.wav" for i in range(4)])
     args = build_parser().parse_args(
-        ["--data", str(data_dir), "--instrument", "kick", "--out", str(tmp_path / "m.npz"), "--steps", "50",
-         "--run-dir", str(tmp_path / "run"), "--eval-every", "2", "--patience", "2", "--val-fraction", "0.25",
-         "--learning-rate", "1e-12"] + TINY)
+        [
+            "--data",
+            str(data_dir),
+            "--instrument",
+            "kick",
+            "--out",
+            str(tmp_path / "m.npz"),
+            "--steps",
+            "50",
+            "--run-dir",
+            str(tmp_path / "run"),
+            "--eval-every",
+            "2",
+            "--patience",
+            "2",
+            "--val-fraction",
+            "0.25",
+            "--learning-rate",
+            "1e-12",
+        ]
+        + TINY
+    )
     result = train(args)
     meta = result["meta"]
     assert meta["steps_trained"] == 6 and meta["steps"] == 2

@@ -1,6 +1,5 @@
 """Tests of the conditioned (format 2) training path: SF2 reading, the batch sampler, export = Keras net."""
 
-import os
 import struct
 
 import numpy as np
@@ -9,14 +8,14 @@ import pytest
 soundfile = pytest.importorskip("soundfile")
 tf = pytest.importorskip("tensorflow")
 
+from test_training import write_kit  # noqa: E402
+
 import fastdrum  # noqa: E402
 from fastdrum.mulaw import mu_law_encode  # noqa: E402
 from training import data as data_mod  # noqa: E402
 from training.batches import TrainingSet, preemphasize  # noqa: E402
 from training.sf2 import read_sf2  # noqa: E402
 from training.train import main  # noqa: E402
-
-from test_training import write_kit  # noqa: E402
 
 
 # ----------------------------------------------------------------------------- SF2
@@ -33,27 +32,53 @@ def write_sf2(path, pcm):
     starts, smpl = [], b""
     for p in pcm:
         starts.append(len(smpl) // 2)
-        smpl += np.asarray(p, "<i2").tobytes() + b"\0" * 92          # 46 zero frames between samples
+        smpl += np.asarray(p, "<i2").tobytes() + b"\0" * 92  # 46 zero frames between samples
     shdr = b""
-    kinds = [(1, 0), (4, 2), (2, 1)]                                 # (type, link)
+    kinds = [(1, 0), (4, 2), (2, 1)]  # (type, link)
     for i, p in enumerate(pcm):
         s, e = starts[i], starts[i] + len(p)
-        shdr += struct.pack("<20sIIIIIBbHH", f"s{i}".encode(), s, e, s, e, 44100, 60, 0, kinds[i][1], kinds[i][0])
+        shdr += struct.pack(
+            "<20sIIIIIBbHH", f"s{i}".encode(), s, e, s, e, 44100, 60, 0, kinds[i][1], kinds[i][0]
+        )
     shdr += struct.pack("<20sIIIIIBbHH", b"EOS", 0, 0, 0, 0, 0, 0, 0, 0, 0)
     # instrument 0: zone (keys 36-36, sample 0), zones (keys 38-38, samples 1 and 2)
-    igen = b"".join(struct.pack("<HH", op, amt) for op, amt in
-                    [(43, 36 | 36 << 8), (53, 0), (43, 38 | 38 << 8), (53, 1), (43, 38 | 38 << 8), (53, 2)])
+    igen = b"".join(
+        struct.pack("<HH", op, amt)
+        for op, amt in [
+            (43, 36 | 36 << 8),
+            (53, 0),
+            (43, 38 | 38 << 8),
+            (53, 1),
+            (43, 38 | 38 << 8),
+            (53, 2),
+        ]
+    )
     igen += struct.pack("<HH", 0, 0)
     ibag = b"".join(struct.pack("<HH", g, 0) for g in (0, 2, 4, 6))
     inst = struct.pack("<20sH", b"kit", 0) + struct.pack("<20sH", b"EOI", 3)
     pgen = struct.pack("<HH", 41, 0) + struct.pack("<HH", 0, 0)
     pbag = struct.pack("<HH", 0, 0) + struct.pack("<HH", 1, 0)
-    phdr = (struct.pack("<20sHHHIII", b"Standard", 0, 128, 0, 0, 0, 0)
-            + struct.pack("<20sHHHIII", b"EOP", 0, 0, 1, 0, 0, 0))
-    pdta = _list(b"pdta", _chunk(b"phdr", phdr), _chunk(b"pbag", pbag), _chunk(b"pmod", b"\0" * 10),
-                 _chunk(b"pgen", pgen), _chunk(b"inst", inst), _chunk(b"ibag", ibag), _chunk(b"imod", b"\0" * 10),
-                 _chunk(b"igen", igen), _chunk(b"shdr", shdr))
-    body = b"sfbk" + _list(b"INFO", _chunk(b"ifil", struct.pack("<HH", 2, 1))) + _list(b"sdta", _chunk(b"smpl", smpl)) + pdta
+    phdr = struct.pack("<20sHHHIII", b"Standard", 0, 128, 0, 0, 0, 0) + struct.pack(
+        "<20sHHHIII", b"EOP", 0, 0, 1, 0, 0, 0
+    )
+    pdta = _list(
+        b"pdta",
+        _chunk(b"phdr", phdr),
+        _chunk(b"pbag", pbag),
+        _chunk(b"pmod", b"\0" * 10),
+        _chunk(b"pgen", pgen),
+        _chunk(b"inst", inst),
+        _chunk(b"ibag", ibag),
+        _chunk(b"imod", b"\0" * 10),
+        _chunk(b"igen", igen),
+        _chunk(b"shdr", shdr),
+    )
+    body = (
+        b"sfbk"
+        + _list(b"INFO", _chunk(b"ifil", struct.pack("<HH", 2, 1)))
+        + _list(b"sdta", _chunk(b"smpl", smpl))
+        + pdta
+    )
     with open(path, "wb") as f:
         f.write(b"RIFF" + struct.pack("<I", len(body)) + body)
 
@@ -81,20 +106,39 @@ def test_sf2_reader_refuses_other_files(tmp_path):
 # ----------------------------------------------------------------------------- batches
 def test_batches_windows_mask_and_preemphasis():
     rng = np.random.default_rng(1)
-    clips = [[data_mod.Clip(audio=rng.uniform(-0.5, 0.5, 400).astype(np.float32), entry={}) for _ in range(3)],
-             [data_mod.Clip(audio=rng.uniform(-0.5, 0.5, 300).astype(np.float32), entry={}) for _ in range(2)]]
-    ts = TrainingSet(clips, [[], []], [400, 300], crop=64, receptive_field=16, quantization_channels=32,
-                     preemphasis=0.85)
+    clips = [
+        [
+            data_mod.Clip(audio=rng.uniform(-0.5, 0.5, 400).astype(np.float32), entry={})
+            for _ in range(3)
+        ],
+        [
+            data_mod.Clip(audio=rng.uniform(-0.5, 0.5, 300).astype(np.float32), entry={})
+            for _ in range(2)
+        ],
+    ]
+    ts = TrainingSet(
+        clips,
+        [[], []],
+        [400, 300],
+        crop=64,
+        receptive_field=16,
+        quantization_channels=32,
+        preemphasis=0.85,
+    )
     b = ts.batch(np.random.default_rng(2), 200)
     assert b.codes.shape == (200, 64) and b.mask.shape == (200, 63)
     assert set(b.voices.tolist()) == {0, 1}
     starts_at_onset = b.mask[:, 0] == 1
-    assert 0.3 < starts_at_onset.mean() < 0.7                      # half the windows start at the onset
+    assert 0.3 < starts_at_onset.mean() < 0.7  # half the windows start at the onset
     assert (b.mask[~starts_at_onset, :15] == 0).all() and (b.mask[:, 15:] == 1).all()
     # Every window at the onset is the encoded pre-emphasised start of one of its voice's clips.
     for codes, v in zip(b.codes[starts_at_onset], b.voices[starts_at_onset]):
-        starts = [mu_law_encode(preemphasize(data_mod.fit(c.audio, len(c.audio) if v == 0 else 300), 0.85)[:64], 32)
-                  for c in clips[v]]
+        starts = [
+            mu_law_encode(
+                preemphasize(data_mod.fit(c.audio, len(c.audio) if v == 0 else 300), 0.85)[:64], 32
+            )
+            for c in clips[v]
+        ]
         assert any(np.array_equal(codes, s) for s in starts)
 
 
@@ -103,36 +147,97 @@ def test_batches_windows_mask_and_preemphasis():
 def test_conditioned_training_exports_format2_equal_to_keras(tmp_path):
     kits = tmp_path / "kits"
     for k in range(3):
-        write_kit(kits, f"kit{k}", [("Kick", 36, [f"k{k}a.wav", f"k{k}b.wav"]),
-                                     ("Snare", 38, [f"s{k}a.wav", f"s{k}b.wav"])])
+        write_kit(
+            kits,
+            f"kit{k}",
+            [
+                ("Kick", 36, [f"k{k}a.wav", f"k{k}b.wav"]),
+                ("Snare", 38, [f"s{k}a.wav", f"s{k}b.wav"]),
+            ],
+        )
     # Distinct sounds (similar decaying sines would be removed as near-duplicates of the held-out kit's).
     rng = np.random.default_rng(4)
     for wav in sorted(kits.glob("*/*.wav")):
-        soundfile.write(wav, rng.standard_normal(800) * np.exp(-np.arange(800) / 150.0) * 0.5, 16000)
+        soundfile.write(
+            wav, rng.standard_normal(800) * np.exp(-np.arange(800) / 150.0) * 0.5, 16000
+        )
     out = tmp_path / "drums.npz"
-    argv = ["--kits", str(kits), "--voices", "kick,snare", "--holdout-kits", "kit2", "--sample-rate", "8000",
-            "--voice-durations", "kick=0.05,snare=0.05", "--crop", "64", "--preemphasis", "0.85",
-            "--dilations", "1..4x2", "--residual-channels", "4", "--dilation-channels", "4",
-            "--skip-channels", "8", "--quantization-channels", "32", "--embedding-size", "3",
-            "--batch-size", "2", "--steps", "4", "--eval-every", "2", "--log-every", "2",
-            "--snapshot-every", "2", "--out", str(out), "--run-dir", str(tmp_path / "run"), "--no-xla"]
+    argv = [
+        "--kits",
+        str(kits),
+        "--voices",
+        "kick,snare",
+        "--holdout-kits",
+        "kit2",
+        "--sample-rate",
+        "8000",
+        "--voice-durations",
+        "kick=0.05,snare=0.05",
+        "--crop",
+        "64",
+        "--preemphasis",
+        "0.85",
+        "--dilations",
+        "1..4x2",
+        "--residual-channels",
+        "4",
+        "--dilation-channels",
+        "4",
+        "--skip-channels",
+        "8",
+        "--quantization-channels",
+        "32",
+        "--embedding-size",
+        "3",
+        "--batch-size",
+        "2",
+        "--steps",
+        "4",
+        "--eval-every",
+        "2",
+        "--log-every",
+        "2",
+        "--snapshot-every",
+        "2",
+        "--out",
+        str(out),
+        "--run-dir",
+        str(tmp_path / "run"),
+        "--no-xla",
+    ]
     assert main(argv) == 0
     model = fastdrum.load_model(out)
     assert model.voices == ("kick", "snare") and model.preemphasis == pytest.approx(0.85)
-    assert sorted(e["voice"] for e in model.meta["holdout_data"]) == ["kick", "kick", "snare", "snare"]
+    assert sorted(e["voice"] for e in model.meta["holdout_data"]) == [
+        "kick",
+        "kick",
+        "snare",
+        "snare",
+    ]
     # The exported file computes what the Keras net computes, per voice.
     from training.network import WaveNet
 
-    net = WaveNet(dict(quantization_channels=32, residual_channels=4, dilation_channels=4, skip_channels=8,
-                       dilations=list(model.dilations)), n_voices=2, embedding_size=3)
-    net.set_weights_from(model.weights)            # format-1 keys plus voice_emb and cond_w
+    net = WaveNet(
+        dict(
+            quantization_channels=32,
+            residual_channels=4,
+            dilation_channels=4,
+            skip_channels=8,
+            dilations=list(model.dilations),
+        ),
+        n_voices=2,
+        embedding_size=3,
+    )
+    net.set_weights_from(model.weights)  # format-1 keys plus voice_emb and cond_w
     codes = np.random.default_rng(3).integers(0, 32, (2, 40)).astype(np.int32)
     keras_logits = net(codes, np.array([0, 1], np.int32)).numpy()
     for row, voice in enumerate(("kick", "snare")):
-        np.testing.assert_allclose(model.forward(codes[row], voice=voice), keras_logits[row],
-                                   rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(
+            model.forward(codes[row], voice=voice), keras_logits[row], rtol=1e-4, atol=1e-4
+        )
     # A kept snapshot exports too, and generation decodes every voice.
     assert main(argv + ["--resume", "--from-snapshot", "2", "--out", str(tmp_path / "s2.npz")]) == 0
-    y = fastdrum.generate(fastdrum.load_model(tmp_path / "s2.npz"), 2, voice="snare", seed=0, duration=0.02)
+    y = fastdrum.generate(
+        fastdrum.load_model(tmp_path / "s2.npz"), 2, voice="snare", seed=0, duration=0.02
+    )
     assert y.shape == (2, 160) and np.isfinite(y).all() and np.abs(y).max() <= 1.0
-

@@ -43,7 +43,6 @@ import struct
 import sys
 import tempfile
 import time
-import tracemalloc
 import warnings
 import zipfile
 import zlib
@@ -98,8 +97,17 @@ def forged_npy(header, data=b"", version=(1, 0), magic=b"\x93NUMPY"):
 class Member:
     """One zip entry: `payload` is the uncompressed data unless `raw` is given."""
 
-    def __init__(self, name, payload=b"", method=zipfile.ZIP_STORED, *, raw=None, crc=None,
-                 file_size=None, flags=0):
+    def __init__(
+        self,
+        name,
+        payload=b"",
+        method=zipfile.ZIP_STORED,
+        *,
+        raw=None,
+        crc=None,
+        file_size=None,
+        flags=0,
+    ):
         self.name = name
         self.method = method
         self.flags = flags
@@ -132,10 +140,28 @@ def zip_bytes(members, prefix=b"", comment=b""):
         name = m.name.encode("utf-8")
         offset = len(out)
         sizes = (m.crc & 0xFFFFFFFF, len(m.raw) & 0xFFFFFFFF, m.file_size & 0xFFFFFFFF)
-        out += struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, m.flags, m.method, 0, 0x21, *sizes, len(name), 0)
+        out += struct.pack(
+            "<4s5H3L2H", b"PK\x03\x04", 20, m.flags, m.method, 0, 0x21, *sizes, len(name), 0
+        )
         out += name + m.raw
-        central += struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, m.flags, m.method, 0, 0x21, *sizes,
-                               len(name), 0, 0, 0, 0, 0, offset & 0xFFFFFFFF)
+        central += struct.pack(
+            "<4s6H3L5H2L",
+            b"PK\x01\x02",
+            20,
+            20,
+            m.flags,
+            m.method,
+            0,
+            0x21,
+            *sizes,
+            len(name),
+            0,
+            0,
+            0,
+            0,
+            0,
+            offset & 0xFFFFFFFF,
+        )
         central += name
     cd_offset = len(out)
     out += central
@@ -220,20 +246,40 @@ def bomb_members(kind):
         method = {"bzip2": zipfile.ZIP_BZIP2, "lzma": zipfile.ZIP_LZMA}[kind]
         mib = BOMB_MIB[kind]
         header = npy_bytes(np.zeros((2, 16, 8), dtype=np.float32))
-        return [Member("input_w.npy", raw=compressed_zeros(method, mib), method=method,
-                       crc=crc32_zeros(0, mib * 2**20), file_size=len(header))]
+        return [
+            Member(
+                "input_w.npy",
+                raw=compressed_zeros(method, mib),
+                method=method,
+                crc=crc32_zeros(0, mib * 2**20),
+                file_size=len(header),
+            )
+        ]
     if kind == "zeros":  # no .npy header at all: 2 GiB of zeros
-        return [Member("input_w.npy", raw=deflated_zeros(n_mib), method=zipfile.ZIP_DEFLATED,
-                       crc=crc32_zeros(0, BOMB_BYTES), file_size=BOMB_BYTES)]
+        return [
+            Member(
+                "input_w.npy",
+                raw=deflated_zeros(n_mib),
+                method=zipfile.ZIP_DEFLATED,
+                crc=crc32_zeros(0, BOMB_BYTES),
+                file_size=BOMB_BYTES,
+            )
+        ]
     # A true header: a float32 array of 2 GiB, followed by its (zero) data.
     n = BOMB_BYTES // 4
     header = forged_npy({"descr": "<f4", "fortran_order": False, "shape": (2, n // 2 // 8, 8)})
     size = BOMB_BYTES
     if kind == "small-claim":  # the directory claims (and checksums) 64 bytes; the stream is 2 GiB
         size = 64
-    return [Member("input_w.npy", raw=_deflate_prefix_then_zeros(header, n_mib),
-                   method=zipfile.ZIP_DEFLATED, crc=crc32_zeros(zlib.crc32(header), size),
-                   file_size=len(header) + size)]
+    return [
+        Member(
+            "input_w.npy",
+            raw=_deflate_prefix_then_zeros(header, n_mib),
+            method=zipfile.ZIP_DEFLATED,
+            crc=crc32_zeros(zlib.crc32(header), size),
+            file_size=len(header) + size,
+        )
+    ]
 
 
 # -- valid starting points ---------------------------------------------------------------
@@ -243,12 +289,17 @@ def base_arrays(rnd):
     model = random_model(
         dilations=[rnd.choice([1, 2, 3, 4, 8]) for _ in range(L)],
         quantization_channels=rnd.choice([2, 3, 16, 32, 256]),
-        residual_channels=rnd.randint(1, 8), dilation_channels=rnd.randint(1, 8),
-        skip_channels=rnd.randint(1, 8), sample_rate=rnd.choice([8000, 16000, 22050]),
-        seed=rnd.randrange(2**32), primers=rnd.choice([None, 1, 3]),
+        residual_channels=rnd.randint(1, 8),
+        dilation_channels=rnd.randint(1, 8),
+        skip_channels=rnd.randint(1, 8),
+        sample_rate=rnd.choice([8000, 16000, 22050]),
+        seed=rnd.randrange(2**32),
+        primers=rnd.choice([None, 1, 3]),
         clip_duration=rnd.choice([0.01, 0.2]),
     )
-    int_dtype = rnd.choice([np.int64, np.int32, np.uint16, np.uint8 if max(model.dilations) < 256 else np.int64])
+    int_dtype = rnd.choice(
+        [np.int64, np.int32, np.uint16, np.uint8 if max(model.dilations) < 256 else np.int64]
+    )
     arrays = {
         "format_version": np.array(1, dtype=rnd.choice([np.int64, np.int32, np.uint8])),
         "sample_rate": np.array(model.sample_rate, dtype=rnd.choice([np.int64, np.int32])),
@@ -256,7 +307,9 @@ def base_arrays(rnd):
     }
     arrays.update({k: np.array(v) for k, v in model.weights.items()})
     if model.primers is not None:
-        arrays["primers"] = np.array(model.primers, dtype=rnd.choice([np.int16, np.int32, np.int64]))
+        arrays["primers"] = np.array(
+            model.primers, dtype=rnd.choice([np.int16, np.int32, np.int64])
+        )
     if rnd.random() < 0.8:
         arrays["meta"] = np.array(json.dumps(model.meta))
     if rnd.random() < 0.4:
@@ -264,7 +317,18 @@ def base_arrays(rnd):
     return arrays
 
 
-VOICE_NAMES = ["kick", "snare", "hihat", "openhat", "clap", "tom_low", "tom_mid", "tom_high", "crash", "ride"]
+VOICE_NAMES = [
+    "kick",
+    "snare",
+    "hihat",
+    "openhat",
+    "clap",
+    "tom_low",
+    "tom_mid",
+    "tom_high",
+    "crash",
+    "ride",
+]
 
 
 def _make_format_2(arrays, model, rnd):
@@ -281,7 +345,9 @@ def _make_format_2(arrays, model, rnd):
     arrays["cond_w"] = (nprng.standard_normal((L, E, D2)) / np.sqrt(E)).astype(np.float32)
     if "primers" in arrays:
         n = arrays["primers"].shape[0]
-        arrays["primer_voices"] = nprng.integers(0, V, n).astype(rnd.choice([np.int16, np.int64, np.uint8]))
+        arrays["primer_voices"] = nprng.integers(0, V, n).astype(
+            rnd.choice([np.int16, np.int64, np.uint8])
+        )
 
 
 # -- structured mutations (they edit `case` and return a description) ------------------
@@ -293,13 +359,13 @@ class Case:
         self.marker = marker
         self.arrays = base_arrays(rnd)
         self.fortran = set()
-        self.forged = {}        # key -> raw .npy bytes replacing the array
-        self.extra = []         # extra Members
-        self.methods = {}       # key -> compression method
-        self.flags = {}         # key -> zip flag bits
-        self.size_lies = {}     # key -> declared file_size
-        self.exact = True       # False once the file no longer says exactly `arrays`
-        self.whole = None       # bytes replacing the whole file
+        self.forged = {}  # key -> raw .npy bytes replacing the array
+        self.extra = []  # extra Members
+        self.methods = {}  # key -> compression method
+        self.flags = {}  # key -> zip flag bits
+        self.size_lies = {}  # key -> declared file_size
+        self.exact = True  # False once the file no longer says exactly `arrays`
+        self.whole = None  # bytes replacing the whole file
         self.steps = []
 
     def keys(self):
@@ -311,8 +377,12 @@ class Case:
             payload = self.forged.get(key)
             if payload is None:
                 payload = npy_bytes(self.arrays[key], fortran=key in self.fortran)
-            m = Member(key + ".npy", payload, self.methods.get(key, zipfile.ZIP_STORED),
-                       flags=self.flags.get(key, 0))
+            m = Member(
+                key + ".npy",
+                payload,
+                self.methods.get(key, zipfile.ZIP_STORED),
+                flags=self.flags.get(key, 0),
+            )
             if key in self.size_lies:
                 m.file_size = self.size_lies[key]
             out.append(m)
@@ -337,12 +407,29 @@ def m_drop_key(c, rnd):
 def m_wrong_shape(c, rnd):
     key = rnd.choice(c.keys())
     shape = _random_shape(rnd)
-    c.arrays[key] = np.zeros(shape, dtype=c.arrays[key].dtype if c.arrays[key].dtype.kind != "U" else np.float32)
+    c.arrays[key] = np.zeros(
+        shape, dtype=c.arrays[key].dtype if c.arrays[key].dtype.kind != "U" else np.float32
+    )
     return f"{key} shape {shape}"
 
 
-_DTYPES = ["<f8", "<f2", "<i4", "|i1", "|u1", "|b1", "<c8", "<U3", "|S3", "|V4", "<M8[s]", ">f4", "<f4",
-           ">i8", "<u8"]
+_DTYPES = [
+    "<f8",
+    "<f2",
+    "<i4",
+    "|i1",
+    "|u1",
+    "|b1",
+    "<c8",
+    "<U3",
+    "|S3",
+    "|V4",
+    "<M8[s]",
+    ">f4",
+    "<f4",
+    ">i8",
+    "<u8",
+]
 
 
 def m_wrong_dtype(c, rnd):
@@ -358,7 +445,8 @@ def m_wrong_dtype(c, rnd):
 
 
 def m_special_value(c, rnd):
-    key = rnd.choice([k for k in c.keys() if c.arrays[k].dtype.kind == "f" and c.arrays[k].size] or ["input_b"])
+    floats = [k for k in c.arrays if c.arrays[k].dtype.kind == "f" and c.arrays[k].size]
+    key = rnd.choice(sorted(floats) or ["input_b"])
     if key not in c.arrays or not c.arrays[key].size:
         return "special value: nothing to edit"
     a = np.array(c.arrays[key])
@@ -397,8 +485,13 @@ def m_big_endian(c, rnd):
 def m_object(c, rnd):
     key = rnd.choice(c.keys())
     evil = Evil(c.marker)
-    c.arrays[key] = rnd.choice([np.array([evil], dtype=object), np.array(evil, dtype=object),
-                                np.array([1.0, evil], dtype=object)])
+    c.arrays[key] = rnd.choice(
+        [
+            np.array([evil], dtype=object),
+            np.array(evil, dtype=object),
+            np.array([1.0, evil], dtype=object),
+        ]
+    )
     return f"{key} object array with a pickle"
 
 
@@ -406,7 +499,11 @@ _DILATIONS = [0, -1, -(2**40), 2**40, 2**20, 2**20 + 1, 2**31, 2**63 - 1, 1, 2, 
 
 
 def m_dilations(c, rnd):
-    L = np.size(c.arrays.get("dilations", [1])) if rnd.random() < 0.8 else rnd.choice([0, 1, 5, 5000])
+    L = (
+        np.size(c.arrays.get("dilations", [1]))
+        if rnd.random() < 0.8
+        else rnd.choice([0, 1, 5, 5000])
+    )
     values = [rnd.choice(_DILATIONS) for _ in range(min(L, 8))] + [1] * max(0, L - 8)
     dtype = np.uint64 if min(values, default=0) >= 0 and rnd.random() < 0.3 else np.int64
     c.arrays["dilations"] = np.array(values, dtype=dtype)
@@ -417,21 +514,42 @@ def m_scalar(c, rnd):
     key = rnd.choice(["sample_rate", "format_version"])
     value = rnd.choice([0, -1, 1, 2, 2**40, 768000, 768001, 16000, 2**63 - 1])
     form = rnd.choice(["int", "float", "vector", "string", "uint"])
-    c.arrays[key] = {"int": lambda: np.array(value, dtype=np.int64),
-                     "uint": lambda: np.array(abs(value), dtype=np.uint64),
-                     "float": lambda: np.array(float(value)),
-                     "vector": lambda: np.array([value], dtype=np.int64),
-                     "string": lambda: np.array(str(value))}[form]()
+    c.arrays[key] = {
+        "int": lambda: np.array(value, dtype=np.int64),
+        "uint": lambda: np.array(abs(value), dtype=np.uint64),
+        "float": lambda: np.array(float(value)),
+        "vector": lambda: np.array([value], dtype=np.int64),
+        "string": lambda: np.array(str(value)),
+    }[form]()
     return f"{key} = {value!r} as {form}"
 
 
-_BAD_META = ["", "{", "null", "[]", '"x"', "1", "[" * 100_000 + "]" * 100_000, "{\"a\":" * 50_000,
-             '{"clip_duration": NaN}', '{"clip_duration": Infinity}', '{"clip_duration": -1}',
-             '{"clip_duration": 0}', '{"clip_duration": "0.2"}', '{"clip_duration": true}',
-             '{"clip_duration": 1e400}', '{"clip_duration": 1' + "0" * 400 + "}",
-             '{"clip_duration": 1e300}', '{"clip_duration": 1' + "0" * 5000 + "}", '{"instrument": 5}',
-             '{"instrument": ["kick"]}', '{"instrument": "\\ud800"}', "\x00", '{"x": 1}',
-             '{"clip_duration": 0.05, "instrument": "kick", "training": {"steps": 5}}']
+_BAD_META = [
+    "",
+    "{",
+    "null",
+    "[]",
+    '"x"',
+    "1",
+    "[" * 100_000 + "]" * 100_000,
+    '{"a":' * 50_000,
+    '{"clip_duration": NaN}',
+    '{"clip_duration": Infinity}',
+    '{"clip_duration": -1}',
+    '{"clip_duration": 0}',
+    '{"clip_duration": "0.2"}',
+    '{"clip_duration": true}',
+    '{"clip_duration": 1e400}',
+    '{"clip_duration": 1' + "0" * 400 + "}",
+    '{"clip_duration": 1e300}',
+    '{"clip_duration": 1' + "0" * 5000 + "}",
+    '{"instrument": 5}',
+    '{"instrument": ["kick"]}',
+    '{"instrument": "\\ud800"}',
+    "\x00",
+    '{"x": 1}',
+    '{"clip_duration": 0.05, "instrument": "kick", "training": {"steps": 5}}',
+]
 
 
 def m_meta(c, rnd):
@@ -456,20 +574,40 @@ def m_primers(c, rnd):
     a = np.zeros(shape, dtype=dtype)
     if a.size:
         with np.errstate(all="ignore"):
-            a.flat[rnd.randrange(a.size)] = np.array(bad).astype(dtype) if dtype != np.uint64 else abs(bad)
+            a.flat[rnd.randrange(a.size)] = (
+                np.array(bad).astype(dtype) if dtype != np.uint64 else abs(bad)
+            )
     c.arrays["primers"] = a
     return f"primers {shape} {np.dtype(dtype).str} with {bad}"
 
 
-_BAD_VOICES = [["kick", "kick"], ["Kick"], ["9"], [""], ["a" * 33], ["kick", "sn are"], ["\u00e9t\u00e9"],
-               ["x"] * 300, [f"v{i}" for i in range(257)], []]
-_BAD_VOICE_META = ['{"instrument": "cowbell"}', '{"voices": {"cowbell": {}}}', '{"voices": ["kick"]}',
-                   '{"voices": {"kick": 1}}', '{"voices": null}', '{"voices": {"kick": {"temperature": -1}}}']
+_BAD_VOICES = [
+    ["kick", "kick"],
+    ["Kick"],
+    ["9"],
+    [""],
+    ["a" * 33],
+    ["kick", "sn are"],
+    ["\u00e9t\u00e9"],
+    ["x"] * 300,
+    [f"v{i}" for i in range(257)],
+    [],
+]
+_BAD_VOICE_META = [
+    '{"instrument": "cowbell"}',
+    '{"voices": {"cowbell": {}}}',
+    '{"voices": ["kick"]}',
+    '{"voices": {"kick": 1}}',
+    '{"voices": null}',
+    '{"voices": {"kick": {"temperature": -1}}}',
+]
 
 
 def m_format2(c, rnd):
     """Format 2's own keys: versions, pre-emphasis, voices, partial conditioning, primer voices."""
-    kind = rnd.choice(["version", "preemphasis", "voices", "partial", "primer_voices", "meta", "emb"])
+    kind = rnd.choice(
+        ["version", "preemphasis", "voices", "partial", "primer_voices", "meta", "emb"]
+    )
     if kind == "version":
         v = rnd.choice([1, 2, 3])
         c.arrays["format_version"] = np.array(v)
@@ -480,10 +618,12 @@ def m_format2(c, rnd):
         if form == "absent":
             c.arrays.pop("preemphasis", None)
         else:
-            c.arrays["preemphasis"] = {"f4": lambda: np.array(value, np.float32),
-                                       "f8": lambda: np.array(value),
-                                       "vector": lambda: np.array([value], np.float32),
-                                       "int": lambda: np.array(1)}[form]()
+            c.arrays["preemphasis"] = {
+                "f4": lambda: np.array(value, np.float32),
+                "f8": lambda: np.array(value),
+                "vector": lambda: np.array([value], np.float32),
+                "int": lambda: np.array(1),
+            }[form]()
         return f"preemphasis {value!r} as {form}"
     if kind == "voices":
         names = rnd.choice(_BAD_VOICES)
@@ -500,8 +640,11 @@ def m_format2(c, rnd):
         if key in c.arrays:
             del c.arrays[key]
             return f"drop {key}"
-        c.arrays[key] = {"voices": np.array(["kick"]), "voice_emb": np.zeros((1, 2), np.float32),
-                         "cond_w": np.zeros((1, 2, 2), np.float32)}[key]
+        c.arrays[key] = {
+            "voices": np.array(["kick"]),
+            "voice_emb": np.zeros((1, 2), np.float32),
+            "cond_w": np.zeros((1, 2, 2), np.float32),
+        }[key]
         return f"add only {key}"
     if kind == "primer_voices":
         n = c.arrays["primers"].shape[0] if c.arrays.get("primers", np.zeros(0)).ndim == 2 else 2
@@ -525,8 +668,9 @@ def m_extra_member(c, rnd):
     if kind == "unknown-npy":
         c.extra.append(Member("future_key.npy", npy_bytes(np.arange(3))))
     elif kind == "not-npy":
-        c.extra.append(Member(rnd.choice(["README.txt", key, key + ".pkl"]),
-                              pickle.dumps(Evil(c.marker))))
+        c.extra.append(
+            Member(rnd.choice(["README.txt", key, key + ".pkl"]), pickle.dumps(Evil(c.marker)))
+        )
     elif kind == "directory":
         c.extra.append(Member("weights/", b""))
     elif kind == "duplicate":
@@ -540,7 +684,9 @@ def m_extra_member(c, rnd):
 
 def m_compression(c, rnd):
     key = rnd.choice(c.keys())
-    method = rnd.choice([zipfile.ZIP_DEFLATED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA, 9, 99])
+    method = rnd.choice(
+        [zipfile.ZIP_DEFLATED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA, 9, 99]
+    )
     c.methods[key] = method
     if rnd.random() < 0.1:
         c.flags[key] = 0x1  # "encrypted"
@@ -586,18 +732,50 @@ def m_forged_header(c, rnd):
 
 def m_size_lie(c, rnd):
     key = rnd.choice(c.keys())
-    c.size_lies[key] = rnd.choice([0, 1, 2**32 - 1, 2**31, 10**9]) if rnd.random() < 0.5 else \
-        len(npy_bytes(c.arrays[key])) + rnd.choice([-1, 1, -64, 4096])
+    c.size_lies[key] = (
+        rnd.choice([0, 1, 2**32 - 1, 2**31, 10**9])
+        if rnd.random() < 0.5
+        else len(npy_bytes(c.arrays[key])) + rnd.choice([-1, 1, -64, 4096])
+    )
     return f"{key} declared size {c.size_lies[key]}"
 
 
-STRUCTURED = [m_drop_key, m_wrong_shape, m_wrong_dtype, m_special_value, m_zero_d_or_empty, m_fortran,
-              m_big_endian, m_object, m_dilations, m_scalar, m_meta, m_primers, m_extra_member,
-              m_compression, m_forged_header, m_size_lie, m_format2]
+STRUCTURED = [
+    m_drop_key,
+    m_wrong_shape,
+    m_wrong_dtype,
+    m_special_value,
+    m_zero_d_or_empty,
+    m_fortran,
+    m_big_endian,
+    m_object,
+    m_dilations,
+    m_scalar,
+    m_meta,
+    m_primers,
+    m_extra_member,
+    m_compression,
+    m_forged_header,
+    m_size_lie,
+    m_format2,
+]
 #: Mutations after which the file still states exactly `case.arrays` (if it loads).
-KEEPS_EXACT = {m_fortran, m_big_endian, m_compression, m_extra_member, m_special_value, m_dilations,
-               m_scalar, m_meta, m_primers, m_wrong_dtype, m_wrong_shape, m_zero_d_or_empty, m_drop_key,
-               m_format2}
+KEEPS_EXACT = {
+    m_fortran,
+    m_big_endian,
+    m_compression,
+    m_extra_member,
+    m_special_value,
+    m_dilations,
+    m_scalar,
+    m_meta,
+    m_primers,
+    m_wrong_dtype,
+    m_wrong_shape,
+    m_zero_d_or_empty,
+    m_drop_key,
+    m_format2,
+}
 
 
 # -- byte-level damage -------------------------------------------------------------------
@@ -614,9 +792,9 @@ def damage(data, rnd):
     elif kind == "insert":
         data[pos:pos] = bytes(rnd.randrange(256) for _ in range(rnd.randint(1, 64)))
     elif kind == "delete":
-        del data[pos:pos + rnd.randint(1, 64)]
+        del data[pos : pos + rnd.randint(1, 64)]
     elif kind == "zero":
-        data[pos:pos + rnd.randint(1, 512)] = bytes(len(data[pos:pos + rnd.randint(1, 512)]))
+        data[pos : pos + rnd.randint(1, 512)] = bytes(len(data[pos : pos + rnd.randint(1, 512)]))
     elif kind == "append":
         data += bytes(rnd.randrange(256) for _ in range(rnd.randint(1, 256)))
     else:
@@ -625,9 +803,24 @@ def damage(data, rnd):
 
 
 def whole_file(c, rnd):
-    kind = rnd.choice(["empty", "junk", "pickle", "npy", "pk-pickle", "text", "no-members", "many-members",
-                       "bomb-header", "bomb-small-claim", "bomb-zeros", "bomb-bzip2", "bomb-lzma",
-                       "huge-directory-claim"])
+    kind = rnd.choice(
+        [
+            "empty",
+            "junk",
+            "pickle",
+            "npy",
+            "pk-pickle",
+            "text",
+            "no-members",
+            "many-members",
+            "bomb-header",
+            "bomb-small-claim",
+            "bomb-zeros",
+            "bomb-bzip2",
+            "bomb-lzma",
+            "huge-directory-claim",
+        ]
+    )
     if kind == "empty":
         data = b""
     elif kind == "junk":
@@ -647,7 +840,9 @@ def whole_file(c, rnd):
     elif kind == "huge-directory-claim":
         data = zip_bytes(c.members())
         # The end record claims 65535 entries and a 4 GiB directory.
-        data = data[:-22] + struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFF0, 0, 0)
+        data = data[:-22] + struct.pack(
+            "<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFF0, 0, 0
+        )
     else:
         members = [m for m in c.members() if m.name != "input_w.npy"] + bomb_members(kind[5:])
         data = zip_bytes(members)
@@ -691,7 +886,7 @@ def check_file(path, case=None, *, generate=True):
         model = load_model(path, max_bytes=LOAD_LIMIT)
     except FastDrumError as exc:
         if not str(exc):
-            raise CaseFailure(f"{type(exc).__name__} without a message")
+            raise CaseFailure(f"{type(exc).__name__} without a message") from None
         return type(exc).__name__
     except BaseException as exc:  # noqa: BLE001 - the point is to see what escapes
         if isinstance(exc, KeyboardInterrupt):
@@ -707,11 +902,15 @@ def check_file(path, case=None, *, generate=True):
             raise CaseFailure("loaded dilations differ from the file's")
         if model.voices:
             for k in ("voice_emb", "cond_w"):
-                if not np.array_equal(model.weights[k], np.asarray(case.arrays[k]).astype(np.float32)):
+                if not np.array_equal(
+                    model.weights[k], np.asarray(case.arrays[k]).astype(np.float32)
+                ):
                     raise CaseFailure(f"loaded weights {k!r} differ from the file's")
             if model.voices != tuple(str(v) for v in case.arrays["voices"]):
                 raise CaseFailure("loaded voices differ from the file's")
-        if model.format_version == 2 and model.preemphasis != float(np.asarray(case.arrays["preemphasis"])):
+        if model.format_version == 2 and model.preemphasis != float(
+            np.asarray(case.arrays["preemphasis"])
+        ):
             raise CaseFailure("loaded preemphasis differs from the file's")
     if not generate:
         return "loaded"
@@ -721,12 +920,19 @@ def check_file(path, case=None, *, generate=True):
             # Finite but extreme weights (e.g. 3e38) overflow float32 inside the
             # network; NumPy's warnings about that are not the loader's concern.
             with np.errstate(all="ignore"):
-                y = model.generate(2, duration=T / model.sample_rate, seed=0, backend=backend,
-                                   voice=model.voices[0] if model.voices else None)
+                y = model.generate(
+                    2,
+                    duration=T / model.sample_rate,
+                    seed=0,
+                    backend=backend,
+                    voice=model.voices[0] if model.voices else None,
+                )
         except FastDrumError as exc:
             return "loaded, then " + type(exc).__name__
         except Exception as exc:
-            raise CaseFailure(f"generate(backend={backend!r}) raised {type(exc).__name__}: {exc}") from exc
+            raise CaseFailure(
+                f"generate(backend={backend!r}) raised {type(exc).__name__}: {exc}"
+            ) from exc
         if y.dtype != np.float32 or y.ndim != 2 or y.shape[0] != 2:
             raise CaseFailure(f"generate(backend={backend!r}) returned {y.dtype} {y.shape}")
         if not (np.isfinite(y).all() and np.abs(y).max() <= 1.0):
@@ -763,19 +969,38 @@ def peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run(cases, seed=0, timeout=20.0, extra_address_space=2**30, max_growth_mib=256, verbose=False,
-        out=sys.stdout):
+def run(
+    cases,
+    seed=0,
+    timeout=20.0,
+    extra_address_space=2**30,
+    max_growth_mib=256,
+    verbose=False,
+    out=sys.stdout,
+):
     """Run `cases` cases; return (outcomes Counter, failures list)."""
     outcomes = collections.Counter()
     failures = []
     previous = signal.signal(signal.SIGALRM, _alarm)
     try:
-        return _run(cases, seed, timeout, extra_address_space, max_growth_mib, verbose, out, outcomes, failures)
+        return _run(
+            cases,
+            seed,
+            timeout,
+            extra_address_space,
+            max_growth_mib,
+            verbose,
+            out,
+            outcomes,
+            failures,
+        )
     finally:
         signal.signal(signal.SIGALRM, previous)
 
 
-def _run(cases, seed, timeout, extra_address_space, max_growth_mib, verbose, out, outcomes, failures):
+def _run(
+    cases, seed, timeout, extra_address_space, max_growth_mib, verbose, out, outcomes, failures
+):
     with tempfile.TemporaryDirectory(prefix="fastdrum-fuzz-") as tmp:
         marker = os.path.join(tmp, "MARKER-pickle-executed")
         path = os.path.join(tmp, "case.npz")
@@ -785,8 +1010,11 @@ def _run(cases, seed, timeout, extra_address_space, max_growth_mib, verbose, out
         compressed_zeros(zipfile.ZIP_LZMA, BOMB_MIB["lzma"])
         limit = _cap_address_space(extra_address_space)
         peak0 = peak_rss_mib()
-        print(f"address space capped at {limit / 2**30:.2f} GiB; RSS {rss_mib():.0f} MiB, "
-              f"peak so far {peak0:.0f} MiB", file=out)
+        print(
+            f"address space capped at {limit / 2**30:.2f} GiB; RSS {rss_mib():.0f} MiB, "
+            f"peak so far {peak0:.0f} MiB",
+            file=out,
+        )
         t0 = time.monotonic()
         for i in range(cases):
             rnd = random.Random(f"{seed}-{i}")
@@ -816,8 +1044,12 @@ def _run(cases, seed, timeout, extra_address_space, max_growth_mib, verbose, out
             if verbose:
                 print(i, label, case.steps, file=out)
             if (i + 1) % 1000 == 0:
-                print(f"{i + 1} cases, {time.monotonic() - t0:.0f} s, RSS {rss_mib():.0f} MiB, "
-                      f"{len(failures)} failures", file=out, flush=True)
+                print(
+                    f"{i + 1} cases, {time.monotonic() - t0:.0f} s, RSS {rss_mib():.0f} MiB, "
+                    f"{len(failures)} failures",
+                    file=out,
+                    flush=True,
+                )
     return outcomes, failures
 
 

@@ -42,8 +42,17 @@ def peak_rss_mib():
     return _status("VmHWM")
 
 
-def run(samples, backend, *, clips_per_call=32, clip_duration=0.5, batch_size=32, n_threads=1,
-        max_growth_mib=16.0, out=sys.stdout):
+def run(
+    samples,
+    backend,
+    *,
+    clips_per_call=32,
+    clip_duration=0.5,
+    batch_size=32,
+    n_threads=1,
+    max_growth_mib=16.0,
+    out=sys.stdout,
+):
     """Generate at least `samples` samples; return a report dict (``ok`` says whether memory was flat)."""
     from threadpoolctl import threadpool_limits
 
@@ -55,18 +64,34 @@ def run(samples, backend, *, clips_per_call=32, clip_duration=0.5, batch_size=32
     per_call = clips_per_call * T
     calls = max(2, -(-samples // per_call))
     warmup = max(1, calls // 10)
-    report = {"backend": backend, "samples_requested": samples, "samples_per_call": per_call, "calls": calls,
-              "warmup_calls": warmup,
-              "batch_size": batch_size, "clip_samples": T, "n_threads": n_threads}
+    report = {
+        "backend": backend,
+        "samples_requested": samples,
+        "samples_per_call": per_call,
+        "calls": calls,
+        "warmup_calls": warmup,
+        "batch_size": batch_size,
+        "clip_samples": T,
+        "n_threads": n_threads,
+    }
     with threadpool_limits(limits=1):
         report["rss_start_mib"] = rss_mib()
         t0 = time.monotonic()
         trace = []
         bad = 0
         for i in range(calls):
-            y = fastdrum.generate(model, clips_per_call, duration=clip_duration, seed=i, backend=backend,
-                                  batch_size=batch_size, n_threads=n_threads)
-            if not (y.shape == (clips_per_call, T) and np.isfinite(y).all() and np.abs(y).max() <= 1.0):
+            y = fastdrum.generate(
+                model,
+                clips_per_call,
+                duration=clip_duration,
+                seed=i,
+                backend=backend,
+                batch_size=batch_size,
+                n_threads=n_threads,
+            )
+            if not (
+                y.shape == (clips_per_call, T) and np.isfinite(y).all() and np.abs(y).max() <= 1.0
+            ):
                 bad += 1
             del y
             trace.append(rss_mib())
@@ -77,17 +102,22 @@ def run(samples, backend, *, clips_per_call=32, clip_duration=0.5, batch_size=32
                 t_warm = time.monotonic()
             if (i + 1) % max(1, calls // 10) == 0 or i + 1 == calls:
                 done = (i + 1) * per_call
-                print(f"{done:>11,d} samples  {time.monotonic() - t0:7.1f} s  RSS {trace[-1]:7.1f} MiB",
-                      file=out, flush=True)
+                print(
+                    f"{done:>11,d} samples  {time.monotonic() - t0:7.1f} s  RSS {trace[-1]:7.1f} MiB",
+                    file=out,
+                    flush=True,
+                )
         elapsed = time.monotonic() - t0
     report.update(
         samples_generated=calls * per_call,
         seconds=round(elapsed, 1),
-        samples_per_second=round((calls - warmup) * per_call / max(time.monotonic() - t_warm, 1e-9)),
+        samples_per_second=round(
+            (calls - warmup) * per_call / max(time.monotonic() - t_warm, 1e-9)
+        ),
         rss_end_mib=trace[-1],
-        rss_max_after_warmup_mib=max(trace[warmup - 1:]),
+        rss_max_after_warmup_mib=max(trace[warmup - 1 :]),
         peak_rss_mib=peak_rss_mib(),
-        growth_after_warmup_mib=round(max(trace[warmup - 1:]) - trace[warmup - 1], 2),
+        growth_after_warmup_mib=round(max(trace[warmup - 1 :]) - trace[warmup - 1], 2),
         rss_trace_mib=[round(r, 1) for r in trace[:: max(1, calls // 20)]] + [round(trace[-1], 1)],
         bad_outputs=bad,
     )
@@ -97,8 +127,12 @@ def run(samples, backend, *, clips_per_call=32, clip_duration=0.5, batch_size=32
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--samples", type=int, default=None,
-                        help="samples to generate (default 10,000,000; 200,000 for the NumPy reference)")
+    parser.add_argument(
+        "--samples",
+        type=int,
+        default=None,
+        help="samples to generate (default 10,000,000; 200,000 for the NumPy reference)",
+    )
     parser.add_argument("--backend", default="auto", choices=["auto", "c", "numpy"])
     parser.add_argument("--clips-per-call", type=int, default=32)
     parser.add_argument("--clip-duration", type=float, default=0.5)
@@ -114,14 +148,23 @@ def main(argv=None):
         if "c" in _backends.available():
             backend = "c"
         else:
-            print("the C kernel is not built: the 10-million-sample run cannot be done yet; "
-                  "running the NumPy reference on 200,000 samples instead")
+            print(
+                "the C kernel is not built: the 10-million-sample run cannot be done yet; "
+                "running the NumPy reference on 200,000 samples instead"
+            )
             backend = "numpy"
     samples = args.samples
     if samples is None:
         samples = 10_000_000 if backend == "c" else 200_000
-    report = run(samples, backend, clips_per_call=args.clips_per_call, clip_duration=args.clip_duration,
-                 batch_size=args.batch_size, n_threads=args.threads, max_growth_mib=args.max_growth_mib)
+    report = run(
+        samples,
+        backend,
+        clips_per_call=args.clips_per_call,
+        clip_duration=args.clip_duration,
+        batch_size=args.batch_size,
+        n_threads=args.threads,
+        max_growth_mib=args.max_growth_mib,
+    )
     print(json.dumps(report, indent=2))
     return 0 if report["ok"] else 1
 

@@ -84,8 +84,20 @@ class TrainingSet:
         Fade each clip's end (voices whose clips are cut while still ringing).
     """
 
-    def __init__(self, clips_by_voice, val_by_voice, lengths, *, crop, receptive_field,
-                 quantization_channels, preemphasis=0.0, shifts=(0.0,), peak=0.95, fade=False):
+    def __init__(
+        self,
+        clips_by_voice,
+        val_by_voice,
+        lengths,
+        *,
+        crop,
+        receptive_field,
+        quantization_channels,
+        preemphasis=0.0,
+        shifts=(0.0,),
+        peak=0.95,
+        fade=False,
+    ):
         self.V = len(clips_by_voice)
         self.Q = quantization_channels
         self.rf = receptive_field
@@ -100,12 +112,18 @@ class TrainingSet:
             y = fade_out(y) if fade else y
             return np.pad(preemphasize(y, self.a), (0, T - n))
 
-        self.audio = [np.stack([np.stack([prepare(c, s, n, T) for c in clips]) for s in shifts])
-                      for clips, n, T in zip(clips_by_voice, lengths, self.lengths)]
-        self.base = [np.stack([prepare(c, 0.0, n, T) for c in clips])
-                     for clips, n, T in zip(clips_by_voice, lengths, self.lengths)]
-        self.val = [np.stack([prepare(c, 0.0, n, T)[: self.crop] for c in clips]) if clips else None
-                    for clips, n, T in zip(val_by_voice, lengths, self.lengths)]
+        self.audio = [
+            np.stack([np.stack([prepare(c, s, n, T) for c in clips]) for s in shifts])
+            for clips, n, T in zip(clips_by_voice, lengths, self.lengths)
+        ]
+        self.base = [
+            np.stack([prepare(c, 0.0, n, T) for c in clips])
+            for clips, n, T in zip(clips_by_voice, lengths, self.lengths)
+        ]
+        self.val = [
+            np.stack([prepare(c, 0.0, n, T)[: self.crop] for c in clips]) if clips else None
+            for clips, n, T in zip(val_by_voice, lengths, self.lengths)
+        ]
         self.n_shift = len(shifts)
 
     @property
@@ -130,8 +148,12 @@ class TrainingSet:
             a = self.audio[v]
             clip, ver = rng.integers(a.shape[1]), rng.integers(a.shape[0])
             last = a.shape[2] - W
-            start = 0 if (last == 0 or rng.random() < onset_share) else int(rng.integers(1, last + 1))
-            codes[b] = data_mod.encode(a[ver, clip, start:start + W] * np.float32(gains[b]), self.Q)
+            start = (
+                0 if (last == 0 or rng.random() < onset_share) else int(rng.integers(1, last + 1))
+            )
+            codes[b] = data_mod.encode(
+                a[ver, clip, start : start + W] * np.float32(gains[b]), self.Q
+            )
             if start > 0:
                 mask[b, : self.rf - 1] = 0.0
         return Batch(codes=codes, voices=voices.astype(np.int32), mask=mask)
@@ -143,4 +165,6 @@ class TrainingSet:
             return None
         codes = np.concatenate([data_mod.encode(x, self.Q) for _, x in parts])
         voices = np.concatenate([np.full(len(x), v, dtype=np.int32) for v, x in parts])
-        return Batch(codes=codes, voices=voices, mask=np.ones((len(codes), codes.shape[1] - 1), np.float32))
+        return Batch(
+            codes=codes, voices=voices, mask=np.ones((len(codes), codes.shape[1] - 1), np.float32)
+        )

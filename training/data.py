@@ -28,9 +28,20 @@ from fastdrum import mu_law_encode
 from .errors import ConfigError, DataError
 
 __all__ = [
-    "INSTRUMENT_CLASSES", "Clip", "Dataset", "parse_kit", "find_kits", "select_instruments",
-    "load_clips", "preprocess", "split", "encode", "manifest_hash", "licence_for_kit",
-    "AUDIO_EXTENSIONS", "HYDROGEN_COPYRIGHT_FILES",
+    "INSTRUMENT_CLASSES",
+    "Clip",
+    "Dataset",
+    "parse_kit",
+    "find_kits",
+    "select_instruments",
+    "load_clips",
+    "preprocess",
+    "split",
+    "encode",
+    "manifest_hash",
+    "licence_for_kit",
+    "AUDIO_EXTENSIONS",
+    "HYDROGEN_COPYRIGHT_FILES",
 ]
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".aif", ".aiff", ".ogg")
@@ -48,18 +59,27 @@ HYDROGEN_COPYRIGHT_FILES = (
 INSTRUMENT_CLASSES = {
     "kick": dict(notes=(35, 36), name=(r"kick|bass ?drum|\bbd\b",), exclude=None),
     "snare": dict(notes=(38, 40), name=(r"snare",), exclude=r"\broll\b"),
-    "hihat": dict(notes=(42,), name=(r"hi[- ]?hat|\bhh\b|\bhat\b|\bchh\b", r"clos|\bcl\b|\bchh\b"),
-                  exclude=r"open|pedal|foot"),
-    "hihat-open": dict(notes=(46,), name=(r"hi[- ]?hat|\bhh\b|\bhat\b|\bohh\b", r"open|\bop\b|\bohh\b"),
-                       exclude=r"semi"),
-    "hihat-pedal": dict(notes=(44,), name=(r"hi[- ]?hat|\bhh\b|\bhat\b", r"pedal|foot|\bpd\b"),
-                        exclude=None),
+    "hihat": dict(
+        notes=(42,),
+        name=(r"hi[- ]?hat|\bhh\b|\bhat\b|\bchh\b", r"clos|\bcl\b|\bchh\b"),
+        exclude=r"open|pedal|foot",
+    ),
+    "hihat-open": dict(
+        notes=(46,),
+        name=(r"hi[- ]?hat|\bhh\b|\bhat\b|\bohh\b", r"open|\bop\b|\bohh\b"),
+        exclude=r"semi",
+    ),
+    "hihat-pedal": dict(
+        notes=(44,), name=(r"hi[- ]?hat|\bhh\b|\bhat\b", r"pedal|foot|\bpd\b"), exclude=None
+    ),
     # The other voices of the drum machine (training/voices.py); notes are General MIDI's.
     "clap": dict(notes=(39,), name=(r"clap",), exclude=None),
     "tom_low": dict(notes=(41, 43), name=(r"tom", r"low|floor|\blo\b"), exclude=None),
     "tom_mid": dict(notes=(45, 47), name=(r"tom", r"mid|med"), exclude=None),
     "tom_high": dict(notes=(48, 50), name=(r"tom", r"\bhi\b|high|tomhi"), exclude=r"floor"),
-    "crash": dict(notes=(49, 52, 55, 57), name=(r"crash|splash|china|cymbal",), exclude=r"ride|choke"),
+    "crash": dict(
+        notes=(49, 52, 55, 57), name=(r"crash|splash|china|cymbal",), exclude=r"ride|choke"
+    ),
     "ride": dict(notes=(51, 53, 59), name=(r"ride",), exclude=r"crash|choke"),
 }
 INSTRUMENT_CLASSES["openhat"] = INSTRUMENT_CLASSES["hihat-open"]
@@ -73,9 +93,9 @@ NOT_A_VOICE = r"stick|rim ?(click|shot)?$|cowbell|tambourine|clave|shaker|conga|
 class Clip:
     """One training clip: aligned, normalised audio at the model's rate and its provenance."""
 
-    audio: np.ndarray          # float32, aligned to the onset, longer than the clip (for pitch shifts)
-    entry: dict                # manifest entry: file, kit, instrument, licence, sha256, ...
-    group: str = ""            # clips of one group go to the same split (velocity layers of one instrument)
+    audio: np.ndarray  # float32, aligned to the onset, longer than the clip (for pitch shifts)
+    entry: dict  # manifest entry: file, kit, instrument, licence, sha256, ...
+    group: str = ""  # clips of one group go to the same split (velocity layers of one instrument)
 
 
 @dataclass
@@ -123,10 +143,14 @@ def licence_for_kit(kit_dir, xml_licence=None, copyright_files=HYDROGEN_COPYRIGH
         for patterns, licence in rules:
             for pat in patterns:
                 base = os.path.basename(pat)
-                if base.endswith(".h2drumkit") and fnmatch.fnmatchcase(name, base[: -len(".h2drumkit")]):
+                if base.endswith(".h2drumkit") and fnmatch.fnmatchcase(
+                    name, base[: -len(".h2drumkit")]
+                ):
                     return licence, path
         # hydrogen-data ships its kits under its catch-all "Files: *" stanza.
-        if "hydrogen-data" in path and os.path.realpath(kit_dir).startswith("/usr/share/hydrogen/data/drumkits"):
+        if "hydrogen-data" in path and os.path.realpath(kit_dir).startswith(
+            "/usr/share/hydrogen/data/drumkits"
+        ):
             pkg_list = "/var/lib/dpkg/info/hydrogen-data.list"
             try:
                 with open(pkg_list, encoding="utf-8") as f:
@@ -176,13 +200,18 @@ def parse_kit(kit_dir):
         except ValueError:
             note = None
         files = [(l.findtext("filename") or "").strip() for l in ins.iter("layer")]
-        if not files and ins.findtext("filename"):   # old single-sample format
+        if not files and ins.findtext("filename"):  # old single-sample format
             files = [ins.findtext("filename").strip()]
         files = [os.path.join(kit_dir, f) for f in files if f]
         instruments.append(dict(name=name, midi_note=note, files=files))
-    return dict(name=(root.findtext("name") or os.path.basename(kit_dir)).strip(),
-                dir=os.path.abspath(kit_dir), licence=licence, licence_source=source,
-                xml_licence=xml_licence, instruments=instruments)
+    return dict(
+        name=(root.findtext("name") or os.path.basename(kit_dir)).strip(),
+        dir=os.path.abspath(kit_dir),
+        licence=licence,
+        licence_source=source,
+        xml_licence=xml_licence,
+        instruments=instruments,
+    )
 
 
 def find_kits(path):
@@ -191,8 +220,11 @@ def find_kits(path):
         raise DataError(f"kits folder {path!r} does not exist or is not a folder")
     if os.path.isfile(os.path.join(path, "drumkit.xml")):
         return [path]
-    kits = sorted(os.path.join(path, d) for d in os.listdir(path)
-                  if os.path.isfile(os.path.join(path, d, "drumkit.xml")))
+    kits = sorted(
+        os.path.join(path, d)
+        for d in os.listdir(path)
+        if os.path.isfile(os.path.join(path, d, "drumkit.xml"))
+    )
     if not kits:
         raise DataError(f"no Hydrogen kits (folders with a drumkit.xml) in {path!r}")
     return kits
@@ -217,19 +249,28 @@ def instrument_matcher(instrument):
     key = instrument.strip().lower()
     if key in INSTRUMENT_CLASSES:
         notes = INSTRUMENT_CLASSES[key]["notes"]
-        others = [c for c in INSTRUMENT_CLASSES if INSTRUMENT_CLASSES[c] is not INSTRUMENT_CLASSES[key]]
+        others = [
+            c for c in INSTRUMENT_CLASSES if INSTRUMENT_CLASSES[c] is not INSTRUMENT_CLASSES[key]
+        ]
 
         def match(name, note=None, notes_meaningful=False):
             if _name_matches(key, name):
                 return True
-            return (notes_meaningful and note in notes and not re.search(NOT_A_VOICE, name, re.I)
-                    and not any(_name_matches(c, name) for c in others))
+            return (
+                notes_meaningful
+                and note in notes
+                and not re.search(NOT_A_VOICE, name, re.I)
+                and not any(_name_matches(c, name) for c in others)
+            )
+
         return match
     try:
         rx = re.compile(instrument, re.I)
     except re.error as exc:
-        raise ConfigError(f"instrument {instrument!r} is neither a known class "
-                          f"{sorted(INSTRUMENT_CLASSES)!r} nor a valid regular expression: {exc}") from None
+        raise ConfigError(
+            f"instrument {instrument!r} is neither a known class "
+            f"{sorted(INSTRUMENT_CLASSES)!r} nor a valid regular expression: {exc}"
+        ) from None
     return lambda name, note=None, notes_meaningful=False: bool(rx.search(name))
 
 
@@ -238,7 +279,9 @@ def select_instruments(kit, instrument):
     match = instrument_matcher(instrument)
     notes = {i["midi_note"] for i in kit["instruments"] if i["files"]}
     meaningful = len(notes - {None}) > 1
-    return [i for i in kit["instruments"] if i["files"] and match(i["name"], i["midi_note"], meaningful)]
+    return [
+        i for i in kit["instruments"] if i["files"] and match(i["name"], i["midi_note"], meaningful)
+    ]
 
 
 # ----------------------------------------------------------------------------- audio
@@ -284,8 +327,17 @@ def onset(y, threshold=0.1, preroll=0):
 SILENCE_PEAK = 1e-4
 
 
-def preprocess(y, sr_in, *, sample_rate, clip_samples, margin=1.25, onset_threshold=0.1,
-               preroll_s=0.001, peak=0.95):
+def preprocess(
+    y,
+    sr_in,
+    *,
+    sample_rate,
+    clip_samples,
+    margin=1.25,
+    onset_threshold=0.1,
+    preroll_s=0.001,
+    peak=0.95,
+):
     """Mono audio -> aligned, peak-normalised audio at `sample_rate`, ``margin x clip_samples`` long.
 
     The extra length lets pitch-shift augmentation (which shortens a clip
@@ -298,7 +350,7 @@ def preprocess(y, sr_in, *, sample_rate, clip_samples, margin=1.25, onset_thresh
     start = onset(y, onset_threshold, round(preroll_s * sample_rate))
     n = int(math.ceil(clip_samples * margin))
     seg = np.zeros(n, dtype=np.float64)
-    part = y[start:start + n]
+    part = y[start : start + n]
     seg[: len(part)] = part
     return (seg * (peak / np.abs(seg).max())).astype(np.float32)
 
@@ -351,7 +403,7 @@ class _Collector:
 
     def add(self, path, entry, group):
         digest = sha256_file(path)
-        if digest in self.seen:             # the same file listed twice (e.g. two instruments share it)
+        if digest in self.seen:  # the same file listed twice (e.g. two instruments share it)
             first = self.seen[digest]
             first["also"] = first.get("also", []) + [entry.get("instrument") or entry["file"]]
             return
@@ -373,11 +425,22 @@ def _add_folder(collector, folder, instrument, match, licence):
         if not match(os.path.splitext(rel)[0]):
             continue
         matched += 1
-        collector.add(path, dict(file=os.path.abspath(path), kit=None, instrument=None, midi_note=None,
-                                 licence=licence or "unknown"), group=f"file:{os.path.abspath(path)}")
+        collector.add(
+            path,
+            dict(
+                file=os.path.abspath(path),
+                kit=None,
+                instrument=None,
+                midi_note=None,
+                licence=licence or "unknown",
+            ),
+            group=f"file:{os.path.abspath(path)}",
+        )
     if not matched:
-        raise DataError(f"no audio file in {folder!r} has a name matching instrument {instrument!r}"
-                        " (use --instrument all to take every file)")
+        raise DataError(
+            f"no audio file in {folder!r} has a name matching instrument {instrument!r}"
+            " (use --instrument all to take every file)"
+        )
 
 
 def _add_kits(collector, kits_path, instrument, holdout, holdout_found):
@@ -395,23 +458,46 @@ def _add_kits(collector, kits_path, instrument, holdout, holdout_found):
             continue
         chosen = select_instruments(kit, instrument)
         if chosen:
-            used[kit["name"]] = dict(licence=kit["licence"], licence_source=kit["licence_source"], dir=kit["dir"])
+            used[kit["name"]] = dict(
+                licence=kit["licence"], licence_source=kit["licence_source"], dir=kit["dir"]
+            )
         for ins in chosen:
             for path in ins["files"]:
                 if not os.path.isfile(path):
-                    raise DataError(f"kit {kit['name']!r}: instrument {ins['name']!r} names a sample "
-                                    f"file that does not exist: {path!r}")
-                collector.add(path, dict(file=os.path.relpath(path, os.path.dirname(kit["dir"])), kit=kit["name"],
-                                         instrument=ins["name"], midi_note=ins["midi_note"], licence=kit["licence"]),
-                              group=f"kit:{kit['name']}/{ins['name']}")
+                    raise DataError(
+                        f"kit {kit['name']!r}: instrument {ins['name']!r} names a sample "
+                        f"file that does not exist: {path!r}"
+                    )
+                collector.add(
+                    path,
+                    dict(
+                        file=os.path.relpath(path, os.path.dirname(kit["dir"])),
+                        kit=kit["name"],
+                        instrument=ins["name"],
+                        midi_note=ins["midi_note"],
+                        licence=kit["licence"],
+                    ),
+                    group=f"kit:{kit['name']}/{ins['name']}",
+                )
     if not used and not holdout_found:
         names = ", ".join(repr(parse_kit(k)["name"]) for k in kits)
         raise DataError(f"no instrument of kit(s) {names} is a {instrument!r}")
     return used
 
 
-def load_clips(*, instrument, sample_rate, clip_samples, data_dirs=(), kit_dirs=(),
-               holdout_kits=(), licence=None, onset_threshold=0.1, peak=0.95, margin=1.25):
+def load_clips(
+    *,
+    instrument,
+    sample_rate,
+    clip_samples,
+    data_dirs=(),
+    kit_dirs=(),
+    holdout_kits=(),
+    licence=None,
+    onset_threshold=0.1,
+    peak=0.95,
+    margin=1.25,
+):
     """Find, read and preprocess every clip of `instrument`.
 
     Parameters
@@ -441,10 +527,19 @@ def load_clips(*, instrument, sample_rate, clip_samples, data_dirs=(), kit_dirs=
         No data given, no clips found, an unreadable file, a bad kit.
     """
     if not data_dirs and not kit_dirs:
-        raise DataError("no training data: give --data DIR (audio files) and/or --kits DIR (Hydrogen kits)")
-    match = instrument_matcher(instrument) if instrument.lower() != "all" else (lambda *a, **k: True)
-    collector = _Collector(sample_rate=sample_rate, clip_samples=clip_samples, onset_threshold=onset_threshold,
-                           peak=peak, margin=margin)
+        raise DataError(
+            "no training data: give --data DIR (audio files) and/or --kits DIR (Hydrogen kits)"
+        )
+    match = (
+        instrument_matcher(instrument) if instrument.lower() != "all" else (lambda *a, **k: True)
+    )
+    collector = _Collector(
+        sample_rate=sample_rate,
+        clip_samples=clip_samples,
+        onset_threshold=onset_threshold,
+        peak=peak,
+        margin=margin,
+    )
     holdout = {h.strip() for h in holdout_kits if h.strip()}
     holdout_found, kits_used = set(), {}
     for folder in data_dirs:
@@ -455,9 +550,13 @@ def load_clips(*, instrument, sample_rate, clip_samples, data_dirs=(), kit_dirs=
     if missing:
         raise DataError(f"held-out kit(s) {sorted(missing)!r} not found among the kits given")
     if not collector.clips:
-        raise DataError(f"no usable (non-silent) clips of {instrument!r} found"
-                        + (f"; {len(collector.skipped)} silent file(s) skipped" if collector.skipped else ""))
-    return collector.clips, dict(kits=kits_used, holdout_kits=sorted(holdout), skipped=collector.skipped)
+        raise DataError(
+            f"no usable (non-silent) clips of {instrument!r} found"
+            + (f"; {len(collector.skipped)} silent file(s) skipped" if collector.skipped else "")
+        )
+    return collector.clips, dict(
+        kits=kits_used, holdout_kits=sorted(holdout), skipped=collector.skipped
+    )
 
 
 def split(clips, val_fraction, seed):
@@ -497,15 +596,21 @@ def manifest_hash(entries):
 
 def build_dataset(*, instrument, sample_rate, clip_samples, val_fraction=0.1, seed=0, **kwargs):
     """:func:`load_clips` + :func:`split` + the manifest."""
-    clips, info = load_clips(instrument=instrument, sample_rate=sample_rate, clip_samples=clip_samples,
-                             **kwargs)
+    clips, info = load_clips(
+        instrument=instrument, sample_rate=sample_rate, clip_samples=clip_samples, **kwargs
+    )
     train, val = split(clips, val_fraction, seed)
     for c in train:
         c.entry["split"] = "train"
     for c in val:
         c.entry["split"] = "val"
     entries = [c.entry for c in train + val]
-    manifest = dict(instrument=instrument, files=entries, kits=info["kits"],
-                    holdout_kits=info["holdout_kits"], skipped=info["skipped"],
-                    sha256=manifest_hash(entries))
+    manifest = dict(
+        instrument=instrument,
+        files=entries,
+        kits=info["kits"],
+        holdout_kits=info["holdout_kits"],
+        skipped=info["skipped"],
+        sha256=manifest_hash(entries),
+    )
     return Dataset(train=train, val=val, manifest=manifest)

@@ -22,7 +22,14 @@ import numpy as np
 
 from .errors import ConfigError
 
-__all__ = ["STRATEGIES", "make_strategy", "is_chief", "replicas", "distribute_batch", "CheckpointWriter"]
+__all__ = [
+    "STRATEGIES",
+    "make_strategy",
+    "is_chief",
+    "replicas",
+    "distribute_batch",
+    "CheckpointWriter",
+]
 
 #: Values of ``--strategy``.
 STRATEGIES = ("default", "mirrored", "multiworker")
@@ -46,9 +53,11 @@ def check_strategy_args(strategy, cpu_devices):
 def _check_tf_config(text):
     """TF_CONFIG must name the cluster's workers and this process's task in it."""
     if not text:
-        raise ConfigError("--strategy multiworker needs TF_CONFIG, e.g. "
-                          '{"cluster": {"worker": ["host1:2222", "host2:2222"]}, '
-                          '"task": {"type": "worker", "index": 0}} (docs/scale-out.md)')
+        raise ConfigError(
+            "--strategy multiworker needs TF_CONFIG, e.g. "
+            '{"cluster": {"worker": ["host1:2222", "host2:2222"]}, '
+            '"task": {"type": "worker", "index": 0}} (docs/scale-out.md)'
+        )
     try:
         conf = json.loads(text)
         cluster, task = conf["cluster"], conf["task"]
@@ -57,19 +66,25 @@ def _check_tf_config(text):
     except (ValueError, KeyError, TypeError):
         ok = False
     if not ok:
-        raise ConfigError(f"TF_CONFIG {text[:120]!r} does not name a cluster and this task's place in it")
+        raise ConfigError(
+            f"TF_CONFIG {text[:120]!r} does not name a cluster and this task's place in it"
+        )
 
 
 def _split_cpu(tf, n):
     """Make the CPU `n` logical devices (possible only before TensorFlow's runtime starts)."""
     cpu = tf.config.list_physical_devices("CPU")[0]
     try:
-        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * n
+        )
     except RuntimeError:
         have = len(tf.config.list_logical_devices("CPU"))
         if have != n:
-            raise ConfigError(f"--cpu-devices {n}: TensorFlow already runs with {have} CPU device(s) "
-                              "in this process (start a new one)") from None
+            raise ConfigError(
+                f"--cpu-devices {n}: TensorFlow already runs with {have} CPU device(s) "
+                "in this process (start a new one)"
+            ) from None
 
 
 def make_strategy(strategy, cpu_devices=0):
@@ -84,7 +99,9 @@ def make_strategy(strategy, cpu_devices=0):
     if cpu_devices:
         _split_cpu(tf, cpu_devices)
     devices = [d.name for d in tf.config.list_logical_devices("GPU")]
-    return tf.distribute.MirroredStrategy(devices or [d.name for d in tf.config.list_logical_devices("CPU")])
+    return tf.distribute.MirroredStrategy(
+        devices or [d.name for d in tf.config.list_logical_devices("CPU")]
+    )
 
 
 def replicas(strategy):
@@ -99,8 +116,11 @@ def is_chief(strategy):
         return True
     if resolver.task_type == "chief":
         return True
-    return (resolver.task_type == "worker" and resolver.task_id == 0
-            and "chief" not in resolver.cluster_spec().as_dict())
+    return (
+        resolver.task_type == "worker"
+        and resolver.task_id == 0
+        and "chief" not in resolver.cluster_spec().as_dict()
+    )
 
 
 def distribute_batch(strategy, batch, stop):
@@ -119,8 +139,13 @@ def distribute_batch(strategy, batch, stop):
 
     def value(ctx):
         part = slice(ctx.replica_id_in_sync_group * rows, (ctx.replica_id_in_sync_group + 1) * rows)
-        return (tf.constant(batch.codes[part]), tf.constant(batch.voices[part]), tf.constant(batch.mask[part]),
-                tf.constant(norm), tf.constant(np.float32(stop)))
+        return (
+            tf.constant(batch.codes[part]),
+            tf.constant(batch.voices[part]),
+            tf.constant(batch.mask[part]),
+            tf.constant(norm),
+            tf.constant(np.float32(stop)),
+        )
 
     return strategy.experimental_distribute_values_from_function(value)
 
@@ -136,7 +161,9 @@ class CheckpointWriter:
 
         self.ckpt_dir, self.chief, self.checkpoint = ckpt_dir, chief, checkpoint
         self.write_dir = ckpt_dir if chief else tempfile.mkdtemp(prefix="fastdrum-worker-ckpt-")
-        self.manager = tf.train.CheckpointManager(checkpoint, self.write_dir, max_to_keep=max_to_keep)
+        self.manager = tf.train.CheckpointManager(
+            checkpoint, self.write_dir, max_to_keep=max_to_keep
+        )
 
     def latest(self):
         """The path of the run's last checkpoint, or None."""
@@ -166,4 +193,3 @@ class CheckpointWriter:
 
     def __exit__(self, *exc):
         self.close()
-

@@ -50,8 +50,17 @@ import scipy.fft
 from scipy import signal
 
 __all__ = [
-    "features", "hf_share_db", "decays", "abrupt_cuts", "mean_log_mel", "mel_distance_db",
-    "colored_noise", "noise_clips", "RealClips", "evaluate_clips", "table",
+    "features",
+    "hf_share_db",
+    "decays",
+    "abrupt_cuts",
+    "mean_log_mel",
+    "mel_distance_db",
+    "colored_noise",
+    "noise_clips",
+    "RealClips",
+    "evaluate_clips",
+    "table",
     "InstrumentClassifier",
     "max_normalised_xcorr",
     "novelty",
@@ -91,7 +100,9 @@ def features(y, sr, *, duration=0.5):
     mel = lambda f: 2595 * np.log10(1 + f / 700)  # noqa: E731
     edges_mel = np.linspace(mel(30), mel(min(16000, sr / 2)), _N_BANDS + 1)
     edges = 700 * (10 ** (edges_mel / 2595) - 1)
-    bands = np.array([spec[(freqs >= lo) & (freqs < hi)].sum() for lo, hi in zip(edges[:-1], edges[1:])])
+    bands = np.array(
+        [spec[(freqs >= lo) & (freqs < hi)].sum() for lo, hi in zip(edges[:-1], edges[1:])]
+    )
     log_bands = np.log10(bands + eps * spec.sum() + eps)
     log_bands -= log_bands.mean()
     # Envelope: RMS in 5 ms frames, in dB relative to the peak frame, at fixed times.
@@ -109,8 +120,13 @@ def features(y, sr, *, duration=0.5):
     flatness = np.exp(np.mean(np.log(band))) / np.mean(band)
     q = max(1, n_frames // 4)
     late = 10 * np.log10((rms[-q:] ** 2).mean() / (rms[:q] ** 2).mean())
-    return np.concatenate([log_bands, env / 20, [np.log10(centroid + 1), zcr * 10, peak_time * 100,
-                                                 flatness * 10, late / 20]])
+    return np.concatenate(
+        [
+            log_bands,
+            env / 20,
+            [np.log10(centroid + 1), zcr * 10, peak_time * 100, flatness * 10, late / 20],
+        ]
+    )
 
 
 class InstrumentClassifier:
@@ -175,8 +191,11 @@ def _pairwise_max_xcorr(A, B):
 def novelty(generated, training, *, copy_threshold=0.95):
     """Largest correlation of each generated clip with any training clip, and the copy rate."""
     m = _pairwise_max_xcorr(np.asarray(generated), np.asarray(training)).max(axis=1)
-    return {"max_xcorr_median": float(np.median(m)), "max_xcorr_max": float(m.max()),
-            "copy_rate": float(np.mean(m > copy_threshold))}
+    return {
+        "max_xcorr_median": float(np.median(m)),
+        "max_xcorr_max": float(m.max()),
+        "copy_rate": float(np.mean(m > copy_threshold)),
+    }
 
 
 def variety(generated, *, copy_threshold=0.95):
@@ -185,7 +204,10 @@ def variety(generated, *, copy_threshold=0.95):
     m = _pairwise_max_xcorr(g, g)
     iu = np.triu_indices(len(g), k=1)
     pairs = m[iu]
-    return {"pair_xcorr_median": float(np.median(pairs)), "duplicate_pair_rate": float(np.mean(pairs > copy_threshold))}
+    return {
+        "pair_xcorr_median": float(np.median(pairs)),
+        "duplicate_pair_rate": float(np.mean(pairs > copy_threshold)),
+    }
 
 
 def sound_checks(clips, *, silence_peak=0.01, decay_db=6.0, max_dc=0.02):
@@ -200,9 +222,13 @@ def sound_checks(clips, *, silence_peak=0.01, decay_db=6.0, max_dc=0.02):
     decaying = 10 * np.log10(first / last) >= decay_db
     dc = np.abs(safe.mean(axis=1)) / np.maximum(peak, 1e-12)
     ok = finite & (peak > silence_peak) & decaying & (dc < max_dc)
-    return {"finite": float(finite.mean()), "not_silent": float(np.mean(peak > silence_peak)),
-            "decaying": float(decaying.mean()), "no_dc": float(np.mean(dc < max_dc)),
-            "all_sound_checks": float(ok.mean())}
+    return {
+        "finite": float(finite.mean()),
+        "not_silent": float(np.mean(peak > silence_peak)),
+        "decaying": float(decaying.mean()),
+        "no_dc": float(np.mean(dc < max_dc)),
+        "all_sound_checks": float(ok.mean()),
+    }
 
 
 # ----------------------------------------------------------------------------- raw-output measures
@@ -223,7 +249,7 @@ def hf_share_db(y, sr, *, cutoff=5000.0, window=0.25):
     """
     y = np.asarray(y, dtype=np.float64)
     i = _onset(y)
-    seg = y[i:i + int(round(window * sr))]
+    seg = y[i : i + int(round(window * sr))]
     spec = np.abs(np.fft.rfft(seg)) ** 2
     freqs = np.fft.rfftfreq(len(seg), 1 / sr)
     total = spec.sum()
@@ -303,7 +329,9 @@ def untrained_clips(n, length, sr, *, seed=0):
     out = []
     for k in range(4):
         m = random_model(**STANDARD_CONFIG, sample_rate=sr, seed=seed + k, scale=0.5 + 0.5 * k)
-        out.append(fastdrum.generate(m, -(-n // 4), duration=length / sr, seed=seed + k, primer="silence"))
+        out.append(
+            fastdrum.generate(m, -(-n // 4), duration=length / sr, seed=seed + k, primer="silence")
+        )
     return np.concatenate(out)[:n, :length]
 
 
@@ -319,9 +347,18 @@ def noise_clips(n, length, sr, *, seed=0):
 
 # ----------------------------------------------------------------------------- the driver
 DEFAULT_KITS = "/usr/share/hydrogen/data/drumkits"
-DEFAULT_SF2 = ("/usr/share/sounds/sf2/Black_Pearl_4_LV2.sf2", "/usr/share/sounds/sf2/Red_Zeppelin_4_LV2.sf2",
-               "/usr/share/sounds/sf2/FluidR3_GM.sf2")
-DEFAULT_HOLDOUT = ("Millo_MultiLayered3", "VariBreaks", "rumpf_kit_z01_h2", "TR808EmulationKit", "Millo-Drums_v.1")
+DEFAULT_SF2 = (
+    "/usr/share/sounds/sf2/Black_Pearl_4_LV2.sf2",
+    "/usr/share/sounds/sf2/Red_Zeppelin_4_LV2.sf2",
+    "/usr/share/sounds/sf2/FluidR3_GM.sf2",
+)
+DEFAULT_HOLDOUT = (
+    "Millo_MultiLayered3",
+    "VariBreaks",
+    "rumpf_kit_z01_h2",
+    "TR808EmulationKit",
+    "Millo-Drums_v.1",
+)
 #: Length of the clips the classifier sees (seconds).
 CLASSIFIER_SECONDS = 0.5
 #: The done-when figures of the evaluation (issue 12): a voice passes when every one holds.
@@ -347,15 +384,25 @@ class RealClips:
     ``real_accuracy`` (per voice).
     """
 
-    def __init__(self, sample_rate, *, kits=(DEFAULT_KITS,), sf2_files=DEFAULT_SF2, holdout_kits=DEFAULT_HOLDOUT,
-                 seed=0):
+    def __init__(
+        self,
+        sample_rate,
+        *,
+        kits=(DEFAULT_KITS,),
+        sf2_files=DEFAULT_SF2,
+        holdout_kits=DEFAULT_HOLDOUT,
+        seed=0,
+    ):
         from .voices import VOICE_DURATIONS, VOICES, load_voice_clips
 
         self.sr = sample_rate
-        train, held, self.info = load_voice_clips(sample_rate=sample_rate, kit_dirs=list(kits),
-                                                  sf2_files=list(sf2_files), holdout_kits=list(holdout_kits),
-                                                  durations={v: max(d, CLASSIFIER_SECONDS)
-                                                             for v, d in VOICE_DURATIONS.items()})
+        train, held, self.info = load_voice_clips(
+            sample_rate=sample_rate,
+            kit_dirs=list(kits),
+            sf2_files=list(sf2_files),
+            holdout_kits=list(holdout_kits),
+            durations={v: max(d, CLASSIFIER_SECONDS) for v, d in VOICE_DURATIONS.items()},
+        )
         self.train = {v: [c.audio for c in train if c.entry["voice"] == v] for v in VOICES}
         self.held = {v: [c.audio for c in held if c.entry["voice"] == v] for v in VOICES}
         n = int(round(CLASSIFIER_SECONDS * sample_rate))
@@ -374,7 +421,9 @@ class RealClips:
                 self.real_accuracy[v] = float(np.mean(pred == v))
 
     def recognised(self, clips, voice):
-        pred = self.classifier.predict(_fit_len(clips, int(round(CLASSIFIER_SECONDS * self.sr))), self.sr)
+        pred = self.classifier.predict(
+            _fit_len(clips, int(round(CLASSIFIER_SECONDS * self.sr))), self.sr
+        )
         return float(np.mean(pred == voice)), {c: int(np.sum(pred == c)) for c in set(pred)}
 
 
@@ -383,14 +432,25 @@ def evaluate_clips(y, voice, real):
     sr, T = real.sr, y.shape[1]
     held, train = _fit_len(real.held[voice], T), _fit_len(real.train[voice], T)
     rec, predicted = real.recognised(y, voice)
-    row = dict(voice=voice, n=len(y), samples=T, sample_rate=sr,
-               hf_db=float(np.median([hf_share_db(c, sr) for c in y])),
-               hf_db_real=float(np.median([hf_share_db(c, sr) for c in held])),
-               decaying=float(decays(y).mean()), decaying_real=float(decays(held).mean()),
-               abrupt_cut=float(abrupt_cuts(y, sr).mean()), abrupt_cut_real=float(abrupt_cuts(held, sr).mean()),
-               mel_db=mel_distance_db(y, held, sr), mel_db_real=mel_distance_db(train, held, sr),
-               recognised=rec, recognised_real=real.real_accuracy.get(voice, float("nan")), predicted=predicted,
-               n_real_heldout=len(held), n_real_train=len(train))
+    row = dict(
+        voice=voice,
+        n=len(y),
+        samples=T,
+        sample_rate=sr,
+        hf_db=float(np.median([hf_share_db(c, sr) for c in y])),
+        hf_db_real=float(np.median([hf_share_db(c, sr) for c in held])),
+        decaying=float(decays(y).mean()),
+        decaying_real=float(decays(held).mean()),
+        abrupt_cut=float(abrupt_cuts(y, sr).mean()),
+        abrupt_cut_real=float(abrupt_cuts(held, sr).mean()),
+        mel_db=mel_distance_db(y, held, sr),
+        mel_db_real=mel_distance_db(train, held, sr),
+        recognised=rec,
+        recognised_real=real.real_accuracy.get(voice, float("nan")),
+        predicted=predicted,
+        n_real_heldout=len(held),
+        n_real_train=len(train),
+    )
     row.update(novelty(y, train))
     row.update(variety(y))
     row["passes"] = {
@@ -409,9 +469,14 @@ def post_figures(y, voice, real):
     """Hiss, decay and recognition of `y` after the drum machine's post-processing (beside, never instead)."""
     from fastdrum.post import process
 
-    z = np.asarray(process(np.asarray(y, dtype=np.float32), real.sr, instrument=voice), dtype=np.float64)
-    return dict(hf_db=float(np.median([hf_share_db(c, real.sr) for c in z])), decaying=float(decays(z).mean()),
-                recognised=real.recognised(z, voice)[0])
+    z = np.asarray(
+        process(np.asarray(y, dtype=np.float32), real.sr, instrument=voice), dtype=np.float64
+    )
+    return dict(
+        hf_db=float(np.median([hf_share_db(c, real.sr) for c in z])),
+        decaying=float(decays(z).mean()),
+        recognised=real.recognised(z, voice)[0],
+    )
 
 
 def with_weights(model, snapshot):
@@ -431,10 +496,19 @@ def with_weights(model, snapshot):
     if model.voices:
         extra = dict(voices=list(model.voices), primer_voices=model.primer_voices)
     try:
-        return fastdrum.Model(sample_rate=model.sample_rate, dilations=model.dilations, primers=model.primers,
-                              meta=meta, preemphasis=model.preemphasis, **extra, **arrays)
+        return fastdrum.Model(
+            sample_rate=model.sample_rate,
+            dilations=model.dilations,
+            primers=model.primers,
+            meta=meta,
+            preemphasis=model.preemphasis,
+            **extra,
+            **arrays,
+        )
     except TypeError as exc:
-        raise fastdrum.ModelFormatError(f"{snapshot}: not a snapshot of this model's weights ({exc})") from None
+        raise fastdrum.ModelFormatError(
+            f"{snapshot}: not a snapshot of this model's weights ({exc})"
+        ) from None
 
 
 def model_voices(model):
@@ -461,8 +535,10 @@ def baseline_clips(kind, n, T, sr, seed=0):
 
 def table(rows):
     """The markdown table of evaluation rows (generated / real held-out in each cell)."""
-    head = ("| source | voice | above 5 kHz, dB (real) | decay (real) | abrupt cuts | log-mel dist, dB "
-            "(real kits) | recognised (real) | copies | dup. pairs | pass |")
+    head = (
+        "| source | voice | above 5 kHz, dB (real) | decay (real) | abrupt cuts | log-mel dist, dB "
+        "(real kits) | recognised (real) | copies | dup. pairs | pass |"
+    )
     lines = [head, "|---" * 10 + "|"]
     for r in rows:
         failed = [k for k, ok in r["passes"].items() if not ok]
@@ -471,7 +547,8 @@ def table(rows):
             f"{r['decaying']:.0%} ({r['decaying_real']:.0%}) | {r['abrupt_cut']:.0%} | "
             f"{r['mel_db']:.1f} ({r['mel_db_real']:.1f}) | {r['recognised']:.0%} ({r['recognised_real']:.0%}) | "
             f"{r['copy_rate']:.0%} | {r['duplicate_pair_rate']:.1%} | "
-            f"{'yes' if r['pass'] else 'no: ' + ', '.join(failed)} |")
+            f"{'yes' if r['pass'] else 'no: ' + ', '.join(failed)} |"
+        )
     return "\n".join(lines)
 
 
@@ -485,41 +562,72 @@ def main(argv=None):
 
     p = argparse.ArgumentParser(prog="python -m training.evaluate", description=main.__doc__)
     p.add_argument("models", nargs="*", help="model names or paths (default: every shipped model)")
-    p.add_argument("--voices", default=None, help="comma-separated voices to evaluate (default: all of each model)")
+    p.add_argument(
+        "--voices",
+        default=None,
+        help="comma-separated voices to evaluate (default: all of each model)",
+    )
     p.add_argument("-n", type=int, default=100, help="clips generated per voice (default 100)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--kits", default=DEFAULT_KITS, help="folder of Hydrogen kits")
     p.add_argument("--holdout-kits", default=",".join(DEFAULT_HOLDOUT))
-    p.add_argument("--baseline", choices=("noise", "untrained"), action="append", default=[],
-                   help="also evaluate a bad generator in place of a model (shows the evaluation can fail)")
+    p.add_argument(
+        "--baseline",
+        choices=("noise", "untrained"),
+        action="append",
+        default=[],
+        help="also evaluate a bad generator in place of a model (shows the evaluation can fail)",
+    )
     p.add_argument("--sample-rate", type=int, default=44100, help="rate of the baselines")
-    p.add_argument("--post", action="store_true",
-                   help="also give the figures after post-processing, beside the raw ones")
+    p.add_argument(
+        "--post",
+        action="store_true",
+        help="also give the figures after post-processing, beside the raw ones",
+    )
     p.add_argument("--json", help="write the rows here as JSON")
-    p.add_argument("--weights", metavar="SNAPSHOT",
-                   help="with one model: evaluate it with the weights of this snapshot of its run "
-                        "(<run-dir>/snapshots/step-N.npz), e.g. while the run still trains")
+    p.add_argument(
+        "--weights",
+        metavar="SNAPSHOT",
+        help="with one model: evaluate it with the weights of this snapshot of its run "
+        "(<run-dir>/snapshots/step-N.npz), e.g. while the run still trains",
+    )
     args = p.parse_args(argv)
     if args.weights and len(args.models) != 1:
         p.error("--weights needs exactly one model (the run's export) to take the rest from")
     want = args.voices.split(",") if args.voices else None
     try:
-        models = [] if (args.baseline and not args.models) else [
-            (m, fastdrum.load_model(m)) for m in (args.models or fastdrum.available_models())]
+        models = (
+            []
+            if (args.baseline and not args.models)
+            else [(m, fastdrum.load_model(m)) for m in (args.models or fastdrum.available_models())]
+        )
         if args.weights:
             models = [(args.weights, with_weights(models[0][1], args.weights))]
-        rates = {m.sample_rate for _, m in models} | ({args.sample_rate} if args.baseline else set())
-        real = {sr: RealClips(sr, kits=[args.kits], holdout_kits=args.holdout_kits.split(","), seed=args.seed)
-                for sr in sorted(rates)}
+        rates = {m.sample_rate for _, m in models} | (
+            {args.sample_rate} if args.baseline else set()
+        )
+        real = {
+            sr: RealClips(
+                sr, kits=[args.kits], holdout_kits=args.holdout_kits.split(","), seed=args.seed
+            )
+            for sr in sorted(rates)
+        }
         rows = []
-        jobs = [(name, m, v) for name, m in models for v in model_voices(m) if not want or v in want]
-        jobs += [(f"baseline: {b}", None, v) for b in args.baseline for v in (want or list(real[args.sample_rate].held))]
+        jobs = [
+            (name, m, v) for name, m in models for v in model_voices(m) if not want or v in want
+        ]
+        jobs += [
+            (f"baseline: {b}", None, v)
+            for b in args.baseline
+            for v in (want or list(real[args.sample_rate].held))
+        ]
         for name, m, v in jobs:
             sr = m.sample_rate if m is not None else args.sample_rate
             if m is not None:
                 y = _generate(m, v, args.n, args.seed)
             else:
                 from .voices import VOICE_DURATIONS
+
                 T = int(round(VOICE_DURATIONS[v] * sr))
                 y = baseline_clips(name.split(": ")[1], args.n, T, sr, seed=args.seed)
             row = evaluate_clips(np.asarray(y, dtype=np.float64), v, real[sr])
@@ -527,22 +635,36 @@ def main(argv=None):
             if args.post and m is not None:
                 row["post"] = post_figures(y, v, real[sr])
             rows.append(row)
-            print(json.dumps({k: row[k] for k in ("source", "voice", "pass", "passes")}), file=sys.stderr)
+            print(
+                json.dumps({k: row[k] for k in ("source", "voice", "pass", "passes")}),
+                file=sys.stderr,
+            )
     except (fastdrum.FastDrumError, OSError) as exc:
         print(f"python -m training.evaluate: error: {exc}", file=sys.stderr)
         return 2
     print(table(rows))
     if args.post:
-        print("\nafter post-processing (fastdrum.post.process):\n\n| source | voice | above 5 kHz, dB | decay | "
-              "recognised |\n|---|---|---|---|---|")
+        print(
+            "\nafter post-processing (fastdrum.post.process):\n\n| source | voice | above 5 kHz, dB | decay | "
+            "recognised |\n|---|---|---|---|---|"
+        )
         for r in rows:
             if "post" in r:
                 q = r["post"]
-                print(f"| {r['source']} | {r['voice']} | {q['hf_db']:.1f} | {q['decaying']:.0%} | {q['recognised']:.0%} |")
+                print(
+                    f"| {r['source']} | {r['voice']} | {q['hf_db']:.1f} | {q['decaying']:.0%} | {q['recognised']:.0%} |"
+                )
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(dict(criteria=CRITERIA, rows=rows,
-                           classifier={str(sr): r.real_accuracy for sr, r in real.items()}), f, indent=1)
+            json.dump(
+                dict(
+                    criteria=CRITERIA,
+                    rows=rows,
+                    classifier={str(sr): r.real_accuracy for sr, r in real.items()},
+                ),
+                f,
+                indent=1,
+            )
     return 0
 
 

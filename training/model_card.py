@@ -32,9 +32,16 @@ def sanity_check(model, n=4, seed=0, duration=None):
     finite = bool(np.isfinite(y).all())
     quarters = np.array_split(y, 4, axis=1)
     rms = np.stack([np.sqrt(np.mean(q.astype(np.float64) ** 2, axis=1)) for q in quarters], axis=1)
-    return dict(backend=backend, duration=duration, n=n, seed=seed, finite=finite,
-                peaks=[round(float(p), 3) for p in np.abs(y).max(axis=1)], quarter_rms=rms.round(4).tolist(),
-                decays=[bool(r[-1] < 0.5 * r[0]) for r in rms])
+    return dict(
+        backend=backend,
+        duration=duration,
+        n=n,
+        seed=seed,
+        finite=finite,
+        peaks=[round(float(p), 3) for p in np.abs(y).max(axis=1)],
+        quarter_rms=rms.round(4).tolist(),
+        decays=[bool(r[-1] < 0.5 * r[0]) for r in rms],
+    )
 
 
 def _dilations_text(dilations):
@@ -57,7 +64,8 @@ def _config_lines(model):
     return [
         "## Configuration",
         "",
-        "| | |", "|---|---|",
+        "| | |",
+        "|---|---|",
         f"| sample rate | {model.sample_rate} Hz |",
         f"| clip duration | {model.duration} s |",
         f"| quantization (mu-law) Q | {model.quantization_channels} |",
@@ -87,22 +95,28 @@ def _data_lines(model):
         "and `hydrogen-data` kits. Licences as recorded by Debian's copyright files "
         "(`/usr/share/doc/hydrogen-drumkits/copyright`, `/usr/share/doc/hydrogen-data/copyright`).",
         "",
-        "| kit | licence | training clips | validation clips |", "|---|---|---|---|",
+        "| kit | licence | training clips | validation clips |",
+        "|---|---|---|---|",
     ]
-    lines += [f"| {kit} | {lic.get(kit, 'unknown')} | {counts[kit]['train']} | {counts[kit]['val']} |"
-              for kit in sorted(counts)]
+    lines += [
+        f"| {kit} | {lic.get(kit, 'unknown')} | {counts[kit]['train']} | {counts[kit]['val']} |"
+        for kit in sorted(counts)
+    ]
     return lines + [
         "",
         f"- Kits held out of training entirely (for evaluation): {', '.join(m.get('holdout_kits', [])) or 'none'}.",
         f"- Manifest SHA-256: `{m.get('manifest_sha256')}`; every file with its SHA-256, kit, licence and "
-        "split is listed in the model's `meta[\"data\"]` (`fastdrum.load_model(path).meta`).",
+        'split is listed in the model\'s `meta["data"]` (`fastdrum.load_model(path).meta`).',
         f"- Preprocessing: mono, resampled to {model.sample_rate} Hz (`scipy.signal.resample_poly`), aligned to "
         f"the onset (first sample at {cfg.get('onset_threshold')} of the peak, 1 ms pre-roll), cut or "
         f"zero-padded to {model.duration} s, peak-normalised to {cfg.get('peak')}, mu-law encoded.",
-        "- Augmentation: " + (
+        "- Augmentation: "
+        + (
             f"random gain down to -{cfg.get('gain_db')} dB; pitch shifts of +-{cfg.get('pitch_semitones')} "
             f"semitones by resampling ({cfg.get('pitch_steps')} versions)."
-            if cfg.get("gain_db") or cfg.get("pitch_semitones") else "none."),
+            if cfg.get("gain_db") or cfg.get("pitch_semitones")
+            else "none."
+        ),
         "",
     ]
 
@@ -112,7 +126,8 @@ def _training_lines(meta):
     return [
         "## Training",
         "",
-        "| | |", "|---|---|",
+        "| | |",
+        "|---|---|",
         f"| steps trained | {meta.get('steps_trained')} (batch {cfg.get('batch_size')} clips, Adam lr "
         f"{cfg.get('learning_rate')}, gradient clip {cfg.get('clipnorm')}) |",
         f"| exported weights | step {meta.get('steps')}"
@@ -142,9 +157,13 @@ def _check_lines(check):
 
 def render(model, name, check=None, note=None):
     """The model card of `model` (Markdown): configuration, data, training, notes and sanity check."""
-    lines = [f"# `{name}` model card", "",
-             f"An unconditional WaveNet that generates **{model.meta.get('instrument')}** one-shots "
-             f"({model.sample_rate} Hz, {model.duration} s clips), in fastdrum model format 1.", ""]
+    lines = [
+        f"# `{name}` model card",
+        "",
+        f"An unconditional WaveNet that generates **{model.meta.get('instrument')}** one-shots "
+        f"({model.sample_rate} Hz, {model.duration} s clips), in fastdrum model format 1.",
+        "",
+    ]
     lines += _config_lines(model) + _data_lines(model) + _training_lines(model.meta)
     if note:
         lines += ["## Notes", "", note, ""]
@@ -155,19 +174,29 @@ def render(model, name, check=None, note=None):
         "",
         "To be filled in by the evaluation step (held-out kits above).",
         "",
-        "| metric | value |", "|---|---|", "| | |",
+        "| metric | value |",
+        "|---|---|",
+        "| | |",
         "",
     ]
     return "\n".join(lines)
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m training.model_card", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m training.model_card", description=__doc__.split("\n\n")[0]
+    )
     p.add_argument("model", help="a format-1 .npz file")
     p.add_argument("--out", default=None, help="card path (default: the model's path with .md)")
-    p.add_argument("--check", action="store_true", help="generate a few clips and record a sanity check")
-    p.add_argument("--check-duration", type=float, default=None, help="seconds per sanity-check clip")
-    p.add_argument("--note", default=None, help="a paragraph for a Notes section (e.g. why this checkpoint)")
+    p.add_argument(
+        "--check", action="store_true", help="generate a few clips and record a sanity check"
+    )
+    p.add_argument(
+        "--check-duration", type=float, default=None, help="seconds per sanity-check clip"
+    )
+    p.add_argument(
+        "--note", default=None, help="a paragraph for a Notes section (e.g. why this checkpoint)"
+    )
     args = p.parse_args(argv)
     try:
         model = fastdrum.load_model(args.model)

@@ -26,23 +26,45 @@ class WaveNetConfig(dict):
     """Sizes of a WaveNet: ``quantization_channels`` (Q), ``residual_channels`` (R),
     ``dilation_channels`` (D), ``skip_channels`` (S), ``dilations``."""
 
-    KEYS = ("quantization_channels", "residual_channels", "dilation_channels", "skip_channels",
-            "dilations")
+    KEYS = (
+        "quantization_channels",
+        "residual_channels",
+        "dilation_channels",
+        "skip_channels",
+        "dilations",
+    )
 
-    def __init__(self, *, quantization_channels=256, residual_channels=32, dilation_channels=32,
-                 skip_channels=128, dilations=tuple(2 ** i for i in range(10)) * 2):
-        super().__init__(quantization_channels=quantization_channels, residual_channels=residual_channels,
-                         dilation_channels=dilation_channels, skip_channels=skip_channels,
-                         dilations=[int(d) for d in dilations])
+    def __init__(
+        self,
+        *,
+        quantization_channels=256,
+        residual_channels=32,
+        dilation_channels=32,
+        skip_channels=128,
+        dilations=tuple(2**i for i in range(10)) * 2,
+    ):
+        super().__init__(
+            quantization_channels=quantization_channels,
+            residual_channels=residual_channels,
+            dilation_channels=dilation_channels,
+            skip_channels=skip_channels,
+            dilations=[int(d) for d in dilations],
+        )
         for k in ("residual_channels", "dilation_channels", "skip_channels"):
-            if isinstance(self[k], bool) or not isinstance(self[k], int) or not 1 <= self[k] <= 4096:
+            if (
+                isinstance(self[k], bool)
+                or not isinstance(self[k], int)
+                or not 1 <= self[k] <= 4096
+            ):
                 raise ConfigError(f"{k} must be an integer in [1, 4096], got {self[k]!r}")
         q = self["quantization_channels"]
         if isinstance(q, bool) or not isinstance(q, int) or not 2 <= q <= 65536:
             raise ConfigError(f"quantization_channels must be an integer in [2, 65536], got {q!r}")
-        if not self["dilations"] or min(self["dilations"]) < 1 or max(self["dilations"]) > 2 ** 20:
-            raise ConfigError(f"dilations must be a non-empty list of integers in [1, 2**20], "
-                              f"got {list(dilations)!r}")
+        if not self["dilations"] or min(self["dilations"]) < 1 or max(self["dilations"]) > 2**20:
+            raise ConfigError(
+                f"dilations must be a non-empty list of integers in [1, 2**20], "
+                f"got {list(dilations)!r}"
+            )
 
     @property
     def receptive_field(self):
@@ -57,12 +79,21 @@ class WaveNet(keras.Model):
         super().__init__(**kwargs)
         self.config = WaveNetConfig(**config)
         self.n_voices, self.E = int(n_voices), int(embedding_size)
-        Q, R, D, S = (self.config[k] for k in ("quantization_channels", "residual_channels",
-                                               "dilation_channels", "skip_channels"))
+        Q, R, D, S = (
+            self.config[k]
+            for k in (
+                "quantization_channels",
+                "residual_channels",
+                "dilation_channels",
+                "skip_channels",
+            )
+        )
         self.Q, self.D = Q, D
         self.input_conv = keras.layers.Conv1D(R, 2, padding="causal", name="input_conv")
-        self.dil = [keras.layers.Conv1D(2 * D, 2, dilation_rate=d, padding="causal", name=f"dil_{l}")
-                    for l, d in enumerate(self.config["dilations"])]
+        self.dil = [
+            keras.layers.Conv1D(2 * D, 2, dilation_rate=d, padding="causal", name=f"dil_{l}")
+            for l, d in enumerate(self.config["dilations"])
+        ]
         self.res = [keras.layers.Dense(R, name=f"res_{l}") for l in range(len(self.dil))]
         self.skip = [keras.layers.Dense(S, name=f"skip_{l}") for l in range(len(self.dil))]
         self.out1 = keras.layers.Dense(S, name="out1")
@@ -70,8 +101,10 @@ class WaveNet(keras.Model):
         # Global conditioning (format 2): an embedding per voice, projected into every layer's z.
         if self.n_voices:
             self.voice_emb = keras.layers.Embedding(self.n_voices, self.E, name="voice_emb")
-            self.cond = [keras.layers.Dense(2 * D, use_bias=False, name=f"cond_{l}")
-                         for l in range(len(self.dil))]
+            self.cond = [
+                keras.layers.Dense(2 * D, use_bias=False, name=f"cond_{l}")
+                for l in range(len(self.dil))
+            ]
         self.build((None, None))
 
     def build(self, input_shape):
@@ -97,8 +130,10 @@ class WaveNet(keras.Model):
         for l, (dil, res) in enumerate(zip(self.dil, self.res)):
             z = dil(x)
             if c is not None:
-                z = z + self.cond[l](c)[:, None, :]       # a per-clip bias: WaveNet's global conditioning
-            h = tf.tanh(z[..., : self.D]) * tf.sigmoid(z[..., self.D:])
+                z = (
+                    z + self.cond[l](c)[:, None, :]
+                )  # a per-clip bias: WaveNet's global conditioning
+            h = tf.tanh(z[..., : self.D]) * tf.sigmoid(z[..., self.D :])
             gates.append(h)
             x = x + res(h)
         # sum_l skip_l(h_l) as one product: [h_1 .. h_L] (L*D) times the stacked skip kernels. Same
@@ -110,45 +145,67 @@ class WaveNet(keras.Model):
 
     def format1_weights(self):
         """The weights as format-1 arrays (float32)."""
+
         def np32(v):
             return np.asarray(v.numpy(), dtype=np.float32)
+
         return dict(
-            input_w=np32(self.input_conv.kernel), input_b=np32(self.input_conv.bias),
-            dil_w=np.stack([np32(l.kernel) for l in self.dil]), dil_b=np.stack([np32(l.bias) for l in self.dil]),
-            res_w=np.stack([np32(l.kernel) for l in self.res]), res_b=np.stack([np32(l.bias) for l in self.res]),
+            input_w=np32(self.input_conv.kernel),
+            input_b=np32(self.input_conv.bias),
+            dil_w=np.stack([np32(l.kernel) for l in self.dil]),
+            dil_b=np.stack([np32(l.bias) for l in self.dil]),
+            res_w=np.stack([np32(l.kernel) for l in self.res]),
+            res_b=np.stack([np32(l.bias) for l in self.res]),
             skip_w=np.stack([np32(l.kernel) for l in self.skip]),
             skip_b=np.stack([np32(l.bias) for l in self.skip]),
-            out1_w=np32(self.out1.kernel), out1_b=np32(self.out1.bias),
-            out2_w=np32(self.out2.kernel), out2_b=np32(self.out2.bias),
+            out1_w=np32(self.out1.kernel),
+            out1_b=np32(self.out1.bias),
+            out2_w=np32(self.out2.kernel),
+            out2_b=np32(self.out2.bias),
         )
 
     def set_weights_from(self, arrays):
         """Load weights given as :meth:`format1_weights` and :meth:`conditioning_weights` arrays."""
-        pairs = [(self.input_conv.kernel, arrays["input_w"]), (self.input_conv.bias, arrays["input_b"]),
-                 (self.out1.kernel, arrays["out1_w"]), (self.out1.bias, arrays["out1_b"]),
-                 (self.out2.kernel, arrays["out2_w"]), (self.out2.bias, arrays["out2_b"])]
+        pairs = [
+            (self.input_conv.kernel, arrays["input_w"]),
+            (self.input_conv.bias, arrays["input_b"]),
+            (self.out1.kernel, arrays["out1_w"]),
+            (self.out1.bias, arrays["out1_b"]),
+            (self.out2.kernel, arrays["out2_w"]),
+            (self.out2.bias, arrays["out2_b"]),
+        ]
         for l, (dil, res, skip) in enumerate(zip(self.dil, self.res, self.skip)):
-            pairs += [(dil.kernel, arrays["dil_w"][l]), (dil.bias, arrays["dil_b"][l]),
-                      (res.kernel, arrays["res_w"][l]), (res.bias, arrays["res_b"][l]),
-                      (skip.kernel, arrays["skip_w"][l]), (skip.bias, arrays["skip_b"][l])]
+            pairs += [
+                (dil.kernel, arrays["dil_w"][l]),
+                (dil.bias, arrays["dil_b"][l]),
+                (res.kernel, arrays["res_w"][l]),
+                (res.bias, arrays["res_b"][l]),
+                (skip.kernel, arrays["skip_w"][l]),
+                (skip.bias, arrays["skip_b"][l]),
+            ]
         if self.n_voices:
             pairs.append((self.voice_emb.embeddings, arrays["voice_emb"]))
             pairs += [(c.kernel, arrays["cond_w"][l]) for l, c in enumerate(self.cond)]
         for var, value in pairs:
             if tuple(var.shape) != tuple(np.shape(value)):
-                raise TrainingError(f"weights of shape {np.shape(value)} do not fit {var.path} {tuple(var.shape)}")
+                raise TrainingError(
+                    f"weights of shape {np.shape(value)} do not fit {var.path} {tuple(var.shape)}"
+                )
             var.assign(np.asarray(value, dtype=np.float32))
 
     def conditioning_weights(self):
         """``voice_emb`` (V, E) and ``cond_w`` (L, E, 2D) as format-2 arrays, or {} for an unconditioned net."""
         if not self.n_voices:
             return {}
-        return dict(voice_emb=np.asarray(self.voice_emb.embeddings.numpy(), dtype=np.float32),
-                    cond_w=np.stack([np.asarray(c.kernel.numpy(), dtype=np.float32) for c in self.cond]))
+        return dict(
+            voice_emb=np.asarray(self.voice_emb.embeddings.numpy(), dtype=np.float32),
+            cond_w=np.stack([np.asarray(c.kernel.numpy(), dtype=np.float32) for c in self.cond]),
+        )
 
 
-def to_fastdrum_model(net, *, sample_rate, primers=None, meta=None, preemphasis=0.0, voices=(),
-                      primer_voices=None):
+def to_fastdrum_model(
+    net, *, sample_rate, primers=None, meta=None, preemphasis=0.0, voices=(), primer_voices=None
+):
     """A :class:`fastdrum.Model` holding `net`'s weights (validated by fastdrum's format checks).
 
     An unconditioned net without pre-emphasis is a format-1 model; pre-emphasis
@@ -161,8 +218,13 @@ def to_fastdrum_model(net, *, sample_rate, primers=None, meta=None, preemphasis=
             arrays.update(net.conditioning_weights(), voices=np.array(list(voices)))
             if primers is not None:
                 arrays["primer_voices"] = np.asarray(primer_voices, dtype=np.int32)
-    return fastdrum.Model(sample_rate=int(sample_rate), dilations=list(net.config["dilations"]),
-                          primers=primers, meta=meta, **arrays)
+    return fastdrum.Model(
+        sample_rate=int(sample_rate),
+        dilations=list(net.config["dilations"]),
+        primers=primers,
+        meta=meta,
+        **arrays,
+    )
 
 
 def export_model(model, path):
@@ -178,14 +240,14 @@ def export_model(model, path):
     fd, tmp = tempfile.mkstemp(prefix=".export-", suffix=".npz", dir=directory)
     os.close(fd)
     try:
-        model.save(tmp, overwrite=True)      # the temp file mkstemp just made
+        model.save(tmp, overwrite=True)  # the temp file mkstemp just made
         loaded = fastdrum.load_model(tmp)
         for k, v in model.weights.items():
             if not np.array_equal(loaded.weights[k], v):
                 raise TrainingError(f"exported model key {k!r} does not read back equal")
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)      # a normal file, not mkstemp's 0600
+        os.chmod(tmp, 0o666 & ~umask)  # a normal file, not mkstemp's 0600
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -28,8 +28,17 @@ __all__ = ["SF2Sample", "SF2Zone", "read_sf2", "kit_zones"]
 #: Generator numbers used here (SoundFont 2.04, section 8.1.2).
 GEN_INSTRUMENT, GEN_KEY_RANGE, GEN_VEL_RANGE, GEN_SAMPLE_ID = 41, 43, 44, 53
 #: Record sizes of the hydra's sub-chunks.
-_RECORDS = {"phdr": 38, "pbag": 4, "pmod": 10, "pgen": 4, "inst": 22, "ibag": 4, "imod": 10, "igen": 4,
-            "shdr": 46}
+_RECORDS = {
+    "phdr": 38,
+    "pbag": 4,
+    "pmod": 10,
+    "pgen": 4,
+    "inst": 22,
+    "ibag": 4,
+    "imod": 10,
+    "igen": 4,
+    "shdr": 46,
+}
 #: Bound on the file size read into memory.
 MAX_SF2_BYTES = 2**31
 
@@ -44,7 +53,7 @@ class SF2Sample:
     end: int
     rate: int
     link: int
-    kind: int          # 1 mono, 2 right, 4 left, 8 linked (bit 0x8000: ROM)
+    kind: int  # 1 mono, 2 right, 4 left, 8 linked (bit 0x8000: ROM)
 
 
 @dataclass(frozen=True)
@@ -67,7 +76,7 @@ def _chunks(buf, start, end, path):
     """Yield ``(id, data_start, data_end)`` of the RIFF chunks in ``buf[start:end]``."""
     pos = start
     while pos + 8 <= end:
-        cid = buf[pos:pos + 4].decode("latin-1")
+        cid = buf[pos : pos + 4].decode("latin-1")
         (size,) = struct.unpack_from("<I", buf, pos + 4)
         if pos + 8 + size > end:
             raise DataError(f"{path!r}: SF2 chunk {cid!r} runs past the end of its container")
@@ -93,7 +102,7 @@ class _SF2:
         for cid, a, b in _chunks(buf, 12, end, path):
             if cid != "LIST":
                 continue
-            kind = buf[a:a + 4]
+            kind = buf[a : a + 4]
             for sub, c, d in _chunks(buf, a + 4, b, path):
                 if kind == b"sdta" and sub == "smpl":
                     self.smpl = (c, d)
@@ -103,7 +112,9 @@ class _SF2:
                     hydra[sub] = (c, d)
         missing = [k for k in _RECORDS if k not in hydra]
         if self.smpl is None or missing:
-            raise DataError(f"{path!r}: SF2 file lacks {(['smpl'] if self.smpl is None else []) + missing}")
+            raise DataError(
+                f"{path!r}: SF2 file lacks {(['smpl'] if self.smpl is None else []) + missing}"
+            )
         self.hydra = {}
         for k, (c, d) in hydra.items():
             n = (d - c) // _RECORDS[k]
@@ -122,7 +133,7 @@ def _zone_gens(bags, gens, first, last):
     out = []
     for z in range(first, min(last, len(bags) - 1)):
         g0, g1 = bags[z][0], bags[z + 1][0]
-        out.append({op: amt for op, amt in gens[g0:min(g1, len(gens))]})
+        out.append({op: amt for op, amt in gens[g0 : min(g1, len(gens))]})
     return out
 
 
@@ -154,7 +165,7 @@ def read_sf2(path):
     samples = []
     for i, (name, start, end, _ls, _le, rate, _pitch, _corr, link, kind) in enumerate(shdr[:-1]):
         if not (start < end <= n_smpl) or not 1 <= rate <= 768_000:
-            continue                       # a bad or ROM header: never read
+            continue  # a bad or ROM header: never read
         samples.append(SF2Sample(i, _cstr(name), start, end, rate, link, kind))
     by_index = {s.index: s for s in samples}
 
@@ -183,10 +194,16 @@ def read_sf2(path):
 
     def reader(sample):
         a = sf.smpl[0] + 2 * sample.start
-        pcm = np.frombuffer(sf.buf, dtype="<i2", count=sample.end - sample.start, offset=a).astype(np.float64)
+        pcm = np.frombuffer(sf.buf, dtype="<i2", count=sample.end - sample.start, offset=a).astype(
+            np.float64
+        )
         if sf.sm24 is not None and sf.sm24[0] + sample.end <= sf.sm24[1]:
-            low = np.frombuffer(sf.buf, dtype=np.uint8, count=sample.end - sample.start,
-                                offset=sf.sm24[0] + sample.start).astype(np.float64)
+            low = np.frombuffer(
+                sf.buf,
+                dtype=np.uint8,
+                count=sample.end - sample.start,
+                offset=sf.sm24[0] + sample.start,
+            ).astype(np.float64)
             return (pcm * 256.0 + low) / 2.0**23
         return pcm / 2.0**15
 

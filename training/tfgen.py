@@ -40,7 +40,11 @@ class TFGenerator:
     def __init__(self, model, batch_size=1):
         if not isinstance(model, fastdrum.Model):
             model = fastdrum.load_model(model)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        if (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, (int, np.integer))
+            or batch_size < 1
+        ):
             raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.model = model
         self.batch_size = B = int(batch_size)
@@ -48,7 +52,11 @@ class TFGenerator:
         L, R, D = model.n_layers, model.residual_channels, model.dilation_channels
         self.Q, self.D = model.quantization_channels, D
         c = tf.constant
-        self.input_w0, self.input_w1, self.input_b = c(W["input_w"][0]), c(W["input_w"][1]), c(W["input_b"])
+        self.input_w0, self.input_w1, self.input_b = (
+            c(W["input_w"][0]),
+            c(W["input_w"][1]),
+            c(W["input_b"]),
+        )
         # The two taps fused: [x(t-d), x(t)] @ dil_w[l].reshape(2R, 2D).
         self.dil_w = [c(W["dil_w"][l].reshape(2 * R, 2 * D)) for l in range(L)]
         self.dil_b = [c(W["dil_b"][l]) for l in range(L)]
@@ -61,7 +69,9 @@ class TFGenerator:
         self.dilations = list(model.dilations)
         # Per layer, the last d inputs x_l; zeros are the causal padding before t = 0.
         self.queues = [tf.Variable(tf.zeros((d, B, R)), trainable=False) for d in self.dilations]
-        self.prev_tap = tf.Variable(tf.zeros((B, R)), trainable=False)   # input_w[0][q(t-1)], 0 at t = 0
+        self.prev_tap = tf.Variable(
+            tf.zeros((B, R)), trainable=False
+        )  # input_w[0][q(t-1)], 0 at t = 0
         self.t = tf.Variable(0, dtype=tf.int64, trainable=False)
 
     def reset(self):
@@ -82,10 +92,10 @@ class TFGenerator:
         skip = 0.0
         for l, d in enumerate(self.dilations):
             i = tf.reshape(self.t % d, (1, 1))
-            x_old = tf.gather_nd(self.queues[l], i)[0]          # x_l(t - d)
-            self.queues[l].scatter_nd_update(i, x[None])       # x_l(t) takes its place
+            x_old = tf.gather_nd(self.queues[l], i)[0]  # x_l(t - d)
+            self.queues[l].scatter_nd_update(i, x[None])  # x_l(t) takes its place
             z = tf.concat([x_old, x], axis=1) @ self.dil_w[l] + self.dil_b[l]
-            h = tf.tanh(z[:, : self.D]) * tf.sigmoid(z[:, self.D:])
+            h = tf.tanh(z[:, : self.D]) * tf.sigmoid(z[:, self.D :])
             skip = skip + h @ self.skip_w[l] + self.skip_b[l]
             x = x + h @ self.res_w[l] + self.res_b[l]
         self.t.assign_add(1)
@@ -118,12 +128,20 @@ class TFGenerator:
         return np.stack(out, axis=1)
 
     def _check_codes(self, codes):
-        if codes.dtype.kind not in "iu" or codes.ndim != 2 or codes.shape[0] != self.batch_size \
-                or codes.shape[1] == 0:
-            raise ConfigError(f"codes must be integers of shape ({self.batch_size}, T), "
-                              f"got {codes.dtype} {codes.shape}")
+        if (
+            codes.dtype.kind not in "iu"
+            or codes.ndim != 2
+            or codes.shape[0] != self.batch_size
+            or codes.shape[1] == 0
+        ):
+            raise ConfigError(
+                f"codes must be integers of shape ({self.batch_size}, T), "
+                f"got {codes.dtype} {codes.shape}"
+            )
         if codes.min() < 0 or codes.max() >= self.Q:
-            raise ConfigError(f"codes must lie in [0, {self.Q}), got range [{codes.min()}, {codes.max()}]")
+            raise ConfigError(
+                f"codes must lie in [0, {self.Q}), got range [{codes.min()}, {codes.max()}]"
+            )
 
     def generate(self, n_samples, seed=None, *, temperature=1.0, primer=None, return_codes=False):
         """Generate `batch_size` clips of `n_samples` samples.
@@ -144,7 +162,11 @@ class TFGenerator:
         -------
         ndarray, shape (B, n_samples): float32 audio, or int32 codes.
         """
-        if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+        if (
+            isinstance(n_samples, bool)
+            or not isinstance(n_samples, (int, np.integer))
+            or n_samples < 1
+        ):
             raise ConfigError(f"n_samples must be a positive integer, got {n_samples!r}")
         if not np.isfinite(temperature) or temperature < 0:
             raise ConfigError(f"temperature must be a finite number >= 0, got {temperature!r}")
@@ -156,7 +178,7 @@ class TFGenerator:
             primer = np.broadcast_to(primer, (B, primer.shape[0]))
         self._check_codes(primer)
         P = primer.shape[1]
-        if P > n_samples:
+        if n_samples < P:
             raise ConfigError(f"primer of {P} codes is longer than n_samples={n_samples}")
         codes = np.zeros((B, n_samples), dtype=np.int32)
         codes[:, :P] = primer

@@ -28,8 +28,8 @@ import time
 
 import numpy as np
 
-from fastdrum import FastDrumError, __version__ as fastdrum_version
-from fastdrum import _io
+from fastdrum import FastDrumError, _io
+from fastdrum import __version__ as fastdrum_version
 
 from . import data as data_mod
 from . import distribute
@@ -40,9 +40,21 @@ from .errors import ConfigError, DivergedError, ResumeError
 __all__ = ["main", "train", "parse_dilations", "build_parser", "TrainResult"]
 
 #: Options that may change between a run and its resumption.
-RESUMABLE_CHANGES = {"steps", "resume", "out", "run_dir", "log_every", "checkpoint_every", "patience",
-                     "loss_threshold", "eval_every", "snapshot_every", "from_snapshot", "strategy",
-                     "cpu_devices"}
+RESUMABLE_CHANGES = {
+    "steps",
+    "resume",
+    "out",
+    "run_dir",
+    "log_every",
+    "checkpoint_every",
+    "patience",
+    "loss_threshold",
+    "eval_every",
+    "snapshot_every",
+    "from_snapshot",
+    "strategy",
+    "cpu_devices",
+}
 
 
 def parse_dilations(text):
@@ -69,8 +81,10 @@ def parse_dilations(text):
             if ".." in item:
                 a, b = (int(v) for v in item.split(".."))
                 if a < 1 or b < a or (a & (a - 1)) or (b & (b - 1)):
-                    raise ConfigError(f"dilations {text!r}: range {item!r} must go between powers of two")
-                out += [2 ** i for i in range(a.bit_length() - 1, b.bit_length())]
+                    raise ConfigError(
+                        f"dilations {text!r}: range {item!r} must go between powers of two"
+                    )
+                out += [2**i for i in range(a.bit_length() - 1, b.bit_length())]
             else:
                 out.append(int(item))
     except ValueError:
@@ -86,80 +100,177 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser():
-    p = _Parser(prog="python -m training.train", description=__doc__.split("\n\n")[0],
-                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = _Parser(
+        prog="python -m training.train",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     g = p.add_argument_group("data")
-    g.add_argument("--data", action="append", default=[], metavar="DIR",
-                   help="folder of WAV/FLAC one-shots (repeatable); files whose names match --instrument")
-    g.add_argument("--kits", action="append", default=[], metavar="DIR",
-                   help="a Hydrogen kit, or a folder of kits (repeatable)")
-    g.add_argument("--instrument",
-                   help=f"class {sorted(data_mod.INSTRUMENT_CLASSES)} or a regular expression on names; "
-                        "'all' takes every file of --data (one unconditioned model)")
-    g.add_argument("--voices", default=None,
-                   help="comma-separated voices of one conditioned model (format 2), or 'all': "
-                        f"{','.join(voices_mod.VOICES)}")
-    g.add_argument("--sf2", action="append", default=[], metavar="FILE",
-                   help="a SoundFont 2 drum kit file (repeatable; with --voices)")
-    g.add_argument("--voice-durations", default="", metavar="V=S,...",
-                   help="clip seconds per voice, overriding the defaults "
-                        f"({','.join(f'{k}={v}' for k, v in voices_mod.VOICE_DURATIONS.items())})")
-    g.add_argument("--holdout-kits", action="append", default=[], metavar="NAMES",
-                   help="comma-separated kit names kept out of training entirely (for evaluation)")
-    g.add_argument("--val-fraction", type=float, default=0.1,
-                   help="fraction of clips held out for validation (whole instruments at a time)")
+    g.add_argument(
+        "--data",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="folder of WAV/FLAC one-shots (repeatable); files whose names match --instrument",
+    )
+    g.add_argument(
+        "--kits",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a Hydrogen kit, or a folder of kits (repeatable)",
+    )
+    g.add_argument(
+        "--instrument",
+        help=f"class {sorted(data_mod.INSTRUMENT_CLASSES)} or a regular expression on names; "
+        "'all' takes every file of --data (one unconditioned model)",
+    )
+    g.add_argument(
+        "--voices",
+        default=None,
+        help="comma-separated voices of one conditioned model (format 2), or 'all': "
+        f"{','.join(voices_mod.VOICES)}",
+    )
+    g.add_argument(
+        "--sf2",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a SoundFont 2 drum kit file (repeatable; with --voices)",
+    )
+    g.add_argument(
+        "--voice-durations",
+        default="",
+        metavar="V=S,...",
+        help="clip seconds per voice, overriding the defaults "
+        f"({','.join(f'{k}={v}' for k, v in voices_mod.VOICE_DURATIONS.items())})",
+    )
+    g.add_argument(
+        "--holdout-kits",
+        action="append",
+        default=[],
+        metavar="NAMES",
+        help="comma-separated kit names kept out of training entirely (for evaluation)",
+    )
+    g.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.1,
+        help="fraction of clips held out for validation (whole instruments at a time)",
+    )
     g.add_argument("--licence", default=None, help="licence recorded for files from --data")
     g.add_argument("--sample-rate", type=int, default=16000, metavar="HZ")
     g.add_argument("--clip-duration", type=float, default=0.2, metavar="SECONDS")
-    g.add_argument("--onset-threshold", type=float, default=0.1,
-                   help="a clip starts where it first reaches this fraction of its peak")
+    g.add_argument(
+        "--onset-threshold",
+        type=float,
+        default=0.1,
+        help="a clip starts where it first reaches this fraction of its peak",
+    )
     g.add_argument("--peak", type=float, default=0.95, help="peak level clips are normalised to")
-    g.add_argument("--gain-db", type=float, default=0.0,
-                   help="augmentation: random gain reduction of up to this many dB per clip and step")
-    g.add_argument("--pitch-semitones", type=float, default=0.0,
-                   help="augmentation: pitch shifts (by resampling) of up to +- this many semitones")
-    g.add_argument("--pitch-steps", type=int, default=5, help="number of pitch-shifted versions, incl. 0")
-    g.add_argument("--preemphasis", type=float, default=0.0, metavar="A",
-                   help="model e(t) = (y(t) - A y(t-1)) / (1 + A) instead of y: 8-bit noise lands under the "
-                        "spectrum (0: off; the model file records A and generate() undoes it)")
-    g.add_argument("--crop", type=int, default=0, metavar="SAMPLES",
-                   help="train on random windows of this many samples (half at the onset); 0: whole clips")
+    g.add_argument(
+        "--gain-db",
+        type=float,
+        default=0.0,
+        help="augmentation: random gain reduction of up to this many dB per clip and step",
+    )
+    g.add_argument(
+        "--pitch-semitones",
+        type=float,
+        default=0.0,
+        help="augmentation: pitch shifts (by resampling) of up to +- this many semitones",
+    )
+    g.add_argument(
+        "--pitch-steps", type=int, default=5, help="number of pitch-shifted versions, incl. 0"
+    )
+    g.add_argument(
+        "--preemphasis",
+        type=float,
+        default=0.0,
+        metavar="A",
+        help="model e(t) = (y(t) - A y(t-1)) / (1 + A) instead of y: 8-bit noise lands under the "
+        "spectrum (0: off; the model file records A and generate() undoes it)",
+    )
+    g.add_argument(
+        "--crop",
+        type=int,
+        default=0,
+        metavar="SAMPLES",
+        help="train on random windows of this many samples (half at the onset); 0: whole clips",
+    )
     m = p.add_argument_group("model")
     m.add_argument("--quantization-channels", type=int, default=256, metavar="Q")
     m.add_argument("--residual-channels", type=int, default=32, metavar="R")
     m.add_argument("--dilation-channels", type=int, default=32, metavar="D")
     m.add_argument("--skip-channels", type=int, default=128, metavar="S")
     m.add_argument("--dilations", default="1..512x2", help="e.g. '1..512x2' or '1,2,4,8'")
-    m.add_argument("--embedding-size", type=int, default=16, metavar="E", help="voice embedding size")
+    m.add_argument(
+        "--embedding-size", type=int, default=16, metavar="E", help="voice embedding size"
+    )
     t = p.add_argument_group("training")
-    t.add_argument("--out", required=True, metavar="FILE.npz",
-                   help="exported model (format 1; format 2 with --voices or --preemphasis)")
+    t.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE.npz",
+        help="exported model (format 1; format 2 with --voices or --preemphasis)",
+    )
     t.add_argument("--steps", type=int, default=2000, help="step budget")
     t.add_argument("--batch-size", type=int, default=4, help="clips per step")
     t.add_argument("--learning-rate", type=float, default=1e-3)
     t.add_argument("--clipnorm", type=float, default=1.0, help="global gradient norm clip (0: off)")
-    t.add_argument("--loss-threshold", type=float, default=0.0,
-                   help="stop when the mean training loss of the last --log-every steps falls below (0: off)")
+    t.add_argument(
+        "--loss-threshold",
+        type=float,
+        default=0.0,
+        help="stop when the mean training loss of the last --log-every steps falls below (0: off)",
+    )
     t.add_argument("--eval-every", type=int, default=50, help="steps between validation losses")
-    t.add_argument("--patience", type=int, default=10,
-                   help="stop after this many validations without improvement (0: off); "
-                        "the best-validation weights are exported")
+    t.add_argument(
+        "--patience",
+        type=int,
+        default=10,
+        help="stop after this many validations without improvement (0: off); "
+        "the best-validation weights are exported",
+    )
     t.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints")
-    t.add_argument("--snapshot-every", type=int, default=0, metavar="STEPS",
-                   help="also keep the weights every this many steps in <run-dir>/snapshots/ "
-                        "(to pick a step by listening, not by validation loss; 0: off)")
-    t.add_argument("--from-snapshot", type=int, default=0, metavar="STEP",
-                   help="with --resume: train no further; export the weights of <run-dir>/snapshots/ at STEP")
+    t.add_argument(
+        "--snapshot-every",
+        type=int,
+        default=0,
+        metavar="STEPS",
+        help="also keep the weights every this many steps in <run-dir>/snapshots/ "
+        "(to pick a step by listening, not by validation loss; 0: off)",
+    )
+    t.add_argument(
+        "--from-snapshot",
+        type=int,
+        default=0,
+        metavar="STEP",
+        help="with --resume: train no further; export the weights of <run-dir>/snapshots/ at STEP",
+    )
     t.add_argument("--run-dir", default=None, help="checkpoints and logs (default runs/<out name>)")
-    t.add_argument("--resume", action="store_true", help="continue from the run dir's last checkpoint")
-    t.add_argument("--primers", type=int, default=32, help="codes of each training clip stored as primers")
+    t.add_argument(
+        "--resume", action="store_true", help="continue from the run dir's last checkpoint"
+    )
+    t.add_argument(
+        "--primers", type=int, default=32, help="codes of each training clip stored as primers"
+    )
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--no-xla", dest="xla", action="store_false", help="disable jit_compile (XLA)")
-    t.add_argument("--strategy", choices=distribute.STRATEGIES, default="default",
-                   help="tf.distribute: none, MirroredStrategy (this machine's GPUs or --cpu-devices), or "
-                        "MultiWorkerMirroredStrategy (the workers of TF_CONFIG); --batch-size is the global batch")
-    t.add_argument("--cpu-devices", type=int, default=0, metavar="N",
-                   help="with --strategy mirrored and no GPU: split the CPU into N logical devices (0: one)")
+    t.add_argument(
+        "--strategy",
+        choices=distribute.STRATEGIES,
+        default="default",
+        help="tf.distribute: none, MirroredStrategy (this machine's GPUs or --cpu-devices), or "
+        "MultiWorkerMirroredStrategy (the workers of TF_CONFIG); --batch-size is the global batch",
+    )
+    t.add_argument(
+        "--cpu-devices",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --strategy mirrored and no GPU: split the CPU into N logical devices (0: one)",
+    )
     t.add_argument("--log-every", type=int, default=10, help="steps between progress lines")
     return p
 
@@ -167,14 +278,25 @@ def build_parser():
 def _check_args(a):
     def positive(name, v, integer=False):
         if not (v > 0) or (integer and int(v) != v) or not math.isfinite(v):
-            raise ConfigError(f"--{name.replace('_', '-')} must be a positive "
-                              f"{'integer' if integer else 'number'}, got {v!r}")
+            raise ConfigError(
+                f"--{name.replace('_', '-')} must be a positive "
+                f"{'integer' if integer else 'number'}, got {v!r}"
+            )
+
     if a.from_snapshot and not a.resume:
         raise ConfigError("--from-snapshot exports a snapshot of a run: it needs --resume")
     if a.snapshot_every < 0:
         raise ConfigError(f"--snapshot-every must be >= 0, got {a.snapshot_every!r}")
-    for name in ("sample_rate", "steps", "batch_size", "eval_every", "checkpoint_every", "log_every",
-                 "pitch_steps", "primers"):
+    for name in (
+        "sample_rate",
+        "steps",
+        "batch_size",
+        "eval_every",
+        "checkpoint_every",
+        "log_every",
+        "pitch_steps",
+        "primers",
+    ):
         positive(name, getattr(a, name), integer=True)
     for name in ("clip_duration", "learning_rate", "peak"):
         positive(name, getattr(a, name))
@@ -189,14 +311,18 @@ def _check_args(a):
     if not 0 < a.onset_threshold <= 1:
         raise ConfigError(f"--onset-threshold must lie in (0, 1], got {a.onset_threshold!r}")
     if (a.instrument is None) == (a.voices is None):
-        raise ConfigError("give exactly one of --instrument (one model per instrument) and --voices")
+        raise ConfigError(
+            "give exactly one of --instrument (one model per instrument) and --voices"
+        )
     if a.sf2 and not a.voices:
         raise ConfigError("--sf2 needs --voices (SoundFont kits are read by General MIDI note)")
     if not (math.isfinite(a.preemphasis) and 0 <= a.preemphasis < 1):
         raise ConfigError(f"--preemphasis must lie in [0, 1), got {a.preemphasis!r}")
     if a.crop < 0 or (a.voices and a.crop == 0):
-        raise ConfigError(f"--crop must be a positive number of samples with --voices (>= 0 otherwise), "
-                          f"got {a.crop!r}")
+        raise ConfigError(
+            f"--crop must be a positive number of samples with --voices (>= 0 otherwise), "
+            f"got {a.crop!r}"
+        )
     if not 1 <= a.embedding_size <= 1024:
         raise ConfigError(f"--embedding-size must lie in [1, 1024], got {a.embedding_size!r}")
     if not a.out.endswith(".npz"):
@@ -241,14 +367,19 @@ def _durations(text):
         except ValueError:
             raise ConfigError(f"--voice-durations: {item!r} is not VOICE=SECONDS") from None
         if name.strip() not in voices_mod.VOICES or not 0 < out[name.strip()] <= 10:
-            raise ConfigError(f"--voice-durations: {item!r} needs a voice of {voices_mod.VOICES} "
-                              "and seconds in (0, 10]")
+            raise ConfigError(
+                f"--voice-durations: {item!r} needs a voice of {voices_mod.VOICES} "
+                "and seconds in (0, 10]"
+            )
     return out
 
 
 def _shifts(args):
     if args.pitch_semitones > 0 and args.pitch_steps > 1:
-        return [float(s) for s in np.linspace(-args.pitch_semitones, args.pitch_semitones, args.pitch_steps)]
+        return [
+            float(s)
+            for s in np.linspace(-args.pitch_semitones, args.pitch_semitones, args.pitch_steps)
+        ]
     return [0.0]
 
 
@@ -257,16 +388,30 @@ def _prepare_data(args, cfg):
     holdout = [k for item in args.holdout_kits for k in item.split(",") if k.strip()]
     rf = cfg.receptive_field
     if args.voices:
-        voices = list(voices_mod.VOICES) if args.voices == "all" else [v.strip() for v in args.voices.split(",")]
+        voices = (
+            list(voices_mod.VOICES)
+            if args.voices == "all"
+            else [v.strip() for v in args.voices.split(",")]
+        )
         unknown = [v for v in voices if v not in voices_mod.VOICES]
         if unknown or len(set(voices)) != len(voices) or not voices:
-            raise ConfigError(f"--voices {args.voices!r}: unknown or repeated voice(s) {unknown!r}; "
-                              f"known: {', '.join(voices_mod.VOICES)}")
+            raise ConfigError(
+                f"--voices {args.voices!r}: unknown or repeated voice(s) {unknown!r}; "
+                f"known: {', '.join(voices_mod.VOICES)}"
+            )
         durations = dict(voices_mod.VOICE_DURATIONS, **_durations(args.voice_durations))
         dataset = voices_mod.build_voice_dataset(
-            voices=voices, sample_rate=args.sample_rate, durations=durations, val_fraction=args.val_fraction,
-            seed=args.seed, kit_dirs=args.kits, sf2_files=args.sf2, holdout_kits=holdout,
-            onset_threshold=args.onset_threshold, peak=args.peak)
+            voices=voices,
+            sample_rate=args.sample_rate,
+            durations=durations,
+            val_fraction=args.val_fraction,
+            seed=args.seed,
+            kit_dirs=args.kits,
+            sf2_files=args.sf2,
+            holdout_kits=holdout,
+            onset_threshold=args.onset_threshold,
+            peak=args.peak,
+        )
         lengths = [int(round(durations[v] * args.sample_rate)) for v in voices]
         by_voice = [[c for c in dataset.train if c.entry["voice"] == v] for v in voices]
         val_by_voice = [[c for c in dataset.val if c.entry["voice"] == v] for v in voices]
@@ -275,38 +420,87 @@ def _prepare_data(args, cfg):
         T = int(round(args.clip_duration * args.sample_rate))
         lengths = [T]
         dataset = data_mod.build_dataset(
-            instrument=args.instrument, sample_rate=args.sample_rate, clip_samples=T,
-            val_fraction=args.val_fraction, seed=args.seed, data_dirs=args.data, kit_dirs=args.kits,
-            holdout_kits=holdout, licence=args.licence, onset_threshold=args.onset_threshold, peak=args.peak)
+            instrument=args.instrument,
+            sample_rate=args.sample_rate,
+            clip_samples=T,
+            val_fraction=args.val_fraction,
+            seed=args.seed,
+            data_dirs=args.data,
+            kit_dirs=args.kits,
+            holdout_kits=holdout,
+            licence=args.licence,
+            onset_threshold=args.onset_threshold,
+            peak=args.peak,
+        )
         by_voice, val_by_voice = [dataset.train], [dataset.val]
     window = args.crop or min(lengths)
     if window <= rf or (not args.crop and min(lengths) <= rf):
-        raise ConfigError(f"{'--crop' if args.crop else 'clip'} of {window} samples "
-                          f"({window / args.sample_rate:g} s at {args.sample_rate} Hz) is not longer than the "
-                          f"receptive field ({rf} samples): lengthen "
-                          f"{'--crop' if args.crop else '--clip-duration'} or use fewer/smaller --dilations")
-    trainset = TrainingSet(by_voice, val_by_voice, lengths, crop=args.crop, receptive_field=rf,
-                           quantization_channels=cfg["quantization_channels"], preemphasis=args.preemphasis,
-                           shifts=_shifts(args), peak=args.peak, fade=bool(voices))
+        raise ConfigError(
+            f"{'--crop' if args.crop else 'clip'} of {window} samples "
+            f"({window / args.sample_rate:g} s at {args.sample_rate} Hz) is not longer than the "
+            f"receptive field ({rf} samples): lengthen "
+            f"{'--crop' if args.crop else '--clip-duration'} or use fewer/smaller --dilations"
+        )
+    trainset = TrainingSet(
+        by_voice,
+        val_by_voice,
+        lengths,
+        crop=args.crop,
+        receptive_field=rf,
+        quantization_channels=cfg["quantization_channels"],
+        preemphasis=args.preemphasis,
+        shifts=_shifts(args),
+        peak=args.peak,
+        fade=bool(voices),
+    )
     return dataset, trainset, voices
 
 
-def _meta(args, config, cfg, dataset, voices, *, exported_step, steps_done, stop_reason, train_loss, val_best,
-          val_last, seconds, trainer):
+def _meta(
+    args,
+    config,
+    cfg,
+    dataset,
+    voices,
+    *,
+    exported_step,
+    steps_done,
+    stop_reason,
+    train_loss,
+    val_best,
+    val_last,
+    seconds,
+    trainer,
+):
     """The exported model's ``meta``: what it learned from, how long, and how far."""
+
     def rounded(v):
         return None if not math.isfinite(v) else round(v, 5)
 
     meta = dict(
-        instrument=args.instrument, sample_rate=args.sample_rate,
-        clip_duration=(args.clip_duration if not voices else max(d for d in dataset.manifest["durations"].values())),
-        steps=exported_step, steps_trained=steps_done, stop_reason=stop_reason,
-        losses=dict(train=rounded(train_loss), val_best=rounded(val_best), val_last=rounded(val_last)),
+        instrument=args.instrument,
+        sample_rate=args.sample_rate,
+        clip_duration=(
+            args.clip_duration
+            if not voices
+            else max(d for d in dataset.manifest["durations"].values())
+        ),
+        steps=exported_step,
+        steps_trained=steps_done,
+        stop_reason=stop_reason,
+        losses=dict(
+            train=rounded(train_loss), val_best=rounded(val_best), val_last=rounded(val_last)
+        ),
         training_seconds=round(seconds, 1),
         manifest_sha256=dataset.manifest["sha256"],
         holdout_kits=dataset.manifest["holdout_kits"],
-        data=[{k: e.get(k) for k in ("file", "kit", "instrument", "voice", "licence", "sha256", "split")}
-              for e in dataset.manifest["files"]],
+        data=[
+            {
+                k: e.get(k)
+                for k in ("file", "kit", "instrument", "voice", "licence", "sha256", "split")
+            }
+            for e in dataset.manifest["files"]
+        ],
         kits={k: v["licence"] for k, v in dataset.manifest["kits"].items()},
         config={k: v for k, v in config.items() if k not in ("resume",)},
         receptive_field=cfg.receptive_field,
@@ -314,8 +508,10 @@ def _meta(args, config, cfg, dataset, voices, *, exported_step, steps_done, stop
     )
     if voices:
         meta["voices"] = {v: dict(duration=dataset.manifest["durations"][v]) for v in voices}
-        meta["holdout_data"] = [{k: e.get(k) for k in ("file", "kit", "instrument", "voice", "licence", "sha256")}
-                                for e in dataset.manifest["holdout"]]
+        meta["holdout_data"] = [
+            {k: e.get(k) for k in ("file", "kit", "instrument", "voice", "licence", "sha256")}
+            for e in dataset.manifest["holdout"]
+        ]
     return meta
 
 
@@ -331,8 +527,10 @@ def _open_run_dir(args, config, manifest, *, write=True):
     config_path = os.path.join(run_dir, "config.json")
     has_ckpt = os.path.isdir(ckpt_dir) and any(f.startswith("ckpt-") for f in os.listdir(ckpt_dir))
     if has_ckpt and not args.resume:
-        raise ResumeError(f"run dir {run_dir!r} already has checkpoints: pass --resume to continue it, "
-                          "or choose another --run-dir")
+        raise ResumeError(
+            f"run dir {run_dir!r} already has checkpoints: pass --resume to continue it, "
+            "or choose another --run-dir"
+        )
     if has_ckpt:
         try:
             with open(config_path, encoding="utf-8") as f:
@@ -341,10 +539,14 @@ def _open_run_dir(args, config, manifest, *, write=True):
             raise ResumeError(f"cannot read {config_path!r} to resume: {exc}") from None
         for k in sorted(set(saved["config"]) | set(config)):
             if k not in RESUMABLE_CHANGES and saved["config"].get(k) != config.get(k):
-                raise ResumeError(f"cannot resume {run_dir!r}: option {k!r} was "
-                                  f"{saved['config'].get(k)!r}, now {config.get(k)!r}")
+                raise ResumeError(
+                    f"cannot resume {run_dir!r}: option {k!r} was "
+                    f"{saved['config'].get(k)!r}, now {config.get(k)!r}"
+                )
         if saved["manifest_sha256"] != manifest["sha256"]:
-            raise ResumeError(f"cannot resume {run_dir!r}: the training data changed (manifest hash)")
+            raise ResumeError(
+                f"cannot resume {run_dir!r}: the training data changed (manifest hash)"
+            )
     if write:
         _write_json(config_path, {"config": config, "manifest_sha256": manifest["sha256"]})
         _write_json(os.path.join(run_dir, "manifest.json"), manifest)
@@ -365,9 +567,17 @@ class _State:
 
     def checkpoint(self, tf, net, optimizer):
         """A ``tf.train.Checkpoint`` of everything a resumed run needs (the keys of every earlier run)."""
-        return tf.train.Checkpoint(model=net, optimizer=optimizer, step=self.step, best_val=self.best_val,
-                                   best_step=self.best_step, bad_evals=self.bad_evals, last_val=self.last_val,
-                                   elapsed=self.elapsed, best_weights=self.best_weights)
+        return tf.train.Checkpoint(
+            model=net,
+            optimizer=optimizer,
+            step=self.step,
+            best_val=self.best_val,
+            best_step=self.best_step,
+            bad_evals=self.bad_evals,
+            last_val=self.last_val,
+            elapsed=self.elapsed,
+            best_weights=self.best_weights,
+        )
 
 
 class _Scalars:
@@ -377,8 +587,11 @@ class _Scalars:
         from tensorflow.core.framework import summary_pb2
 
         self.tf = tf
-        self.writer = (tf.summary.create_file_writer(os.path.join(run_dir, "tb")) if chief
-                       else tf.summary.create_noop_writer())
+        self.writer = (
+            tf.summary.create_file_writer(os.path.join(run_dir, "tb"))
+            if chief
+            else tf.summary.create_noop_writer()
+        )
         # tf.summary.scalar lives in the tensorboard package; tf.summary.write with the
         # scalars plugin's metadata writes the same event without that dependency.
         self.meta = summary_pb2.SummaryMetadata(data_class=summary_pb2.DATA_CLASS_SCALAR)
@@ -386,7 +599,9 @@ class _Scalars:
 
     def __call__(self, tag, value, step):
         with self.writer.as_default():
-            self.tf.summary.write(tag, self.tf.constant(value, self.tf.float32), step=step, metadata=self.meta)
+            self.tf.summary.write(
+                tag, self.tf.constant(value, self.tf.float32), step=step, metadata=self.meta
+            )
 
     def flush(self):
         self.writer.flush()
@@ -413,16 +628,21 @@ def _make_steps(tf, net, optimizer, strategy, *, conditioned, xla, clipnorm):
             loss = _masked_nll_sum(tf, net, conditioned, codes, voice_ids, mask) / norm
         grads = tape.gradient(loss, variables)
         # The last layer's residual output feeds nothing: a zero gradient, not None.
-        return loss, [tf.zeros(v.shape, v.dtype) if g is None else g for g, v in zip(grads, variables)]
+        return loss, [
+            tf.zeros(v.shape, v.dtype) if g is None else g for g, v in zip(grads, variables)
+        ]
 
     @tf.function(jit_compile=xla and strategy is None)
     def val_loss(codes, voice_ids, mask):
         return _masked_nll_sum(tf, net, conditioned, codes, voice_ids, mask) / tf.reduce_sum(mask)
 
     def val_step(batch):
-        return float(val_loss(tf.constant(batch.codes), tf.constant(batch.voices), tf.constant(batch.mask)))
+        return float(
+            val_loss(tf.constant(batch.codes), tf.constant(batch.voices), tf.constant(batch.mask))
+        )
 
     if strategy is None:
+
         @tf.function(jit_compile=xla, reduce_retracing=True)
         def step(codes, voice_ids, mask):
             loss, grads = gradients(codes, voice_ids, mask, tf.reduce_sum(mask))
@@ -430,10 +650,14 @@ def _make_steps(tf, net, optimizer, strategy, *, conditioned, xla, clipnorm):
             return loss
 
         def train_step(batch, stop):
-            return float(step(tf.constant(batch.codes), tf.constant(batch.voices), tf.constant(batch.mask))), stop
+            return float(
+                step(tf.constant(batch.codes), tf.constant(batch.voices), tf.constant(batch.mask))
+            ), stop
+
         return train_step, val_step
-    return _make_replica_step(tf, strategy, optimizer, variables, tf.function(gradients, jit_compile=xla),
-                              clipnorm), val_step
+    return _make_replica_step(
+        tf, strategy, optimizer, variables, tf.function(gradients, jit_compile=xla), clipnorm
+    ), val_step
 
 
 def _make_replica_step(tf, strategy, optimizer, variables, gradients, clipnorm):
@@ -445,7 +669,9 @@ def _make_replica_step(tf, strategy, optimizer, variables, gradients, clipnorm):
         ctx = tf.distribute.get_replica_context()
         # Keras clips each replica's gradient before it sums them; the global norm is the norm of the
         # sum. So sum here, clip, and hand the optimizer 1/N of it: its own sum makes it whole again.
-        grads = ctx.all_reduce(SUM, grads)
+        # The voice embedding's gradient comes as IndexedSlices (rows of the batch's voices): dense
+        # (a V x E table) so that it sums, clips and divides like the rest.
+        grads = ctx.all_reduce(SUM, [tf.convert_to_tensor(g) for g in grads])
         if clipnorm > 0:
             grads, _ = tf.clip_by_global_norm(grads, clipnorm)
         optimizer.apply_gradients(zip([g / ctx.num_replicas_in_sync for g in grads], variables))
@@ -459,6 +685,7 @@ def _make_replica_step(tf, strategy, optimizer, variables, gradients, clipnorm):
     def train_step(batch, stop):
         loss, stop_any = step(distribute.distribute_batch(strategy, batch, stop))
         return float(loss), float(stop_any) > 0
+
     return train_step
 
 
@@ -488,7 +715,9 @@ class _Progress:
         self.recent.append(loss)
         if self.first:
             self.first, now = False, time.perf_counter()
-            _log(f"first step (step {s}) done (tracing and XLA compilation {now - self.t_start:.1f} s)")
+            _log(
+                f"first step (step {s}) done (tracing and XLA compilation {now - self.t_start:.1f} s)"
+            )
             self.t_log, self.s_log = now, s
 
     def line(self, s, state):
@@ -499,10 +728,12 @@ class _Progress:
         mean = self.last_mean = float(np.mean(self.recent))
         rate, steps = self.rate, self.args.steps
         left = (steps - s) / rate if rate > 0 else float("nan")
-        _log(f"step {s}/{steps} loss {mean:.4f} val {float(state.last_val):.4f} "
-             f"(best {float(state.best_val):.4f} @ {int(state.best_step)}) {rate:.2f} steps/s "
-             f"{1000 / rate / 60 if rate > 0 else float('nan'):.1f} min/1000 steps, "
-             f"left {_fmt_time(left) if math.isfinite(left) else '?'}")
+        _log(
+            f"step {s}/{steps} loss {mean:.4f} val {float(state.last_val):.4f} "
+            f"(best {float(state.best_val):.4f} @ {int(state.best_step)}) {rate:.2f} steps/s "
+            f"{1000 / rate / 60 if rate > 0 else float('nan'):.1f} min/1000 steps, "
+            f"left {_fmt_time(left) if math.isfinite(left) else '?'}"
+        )
         self.t_log, self.s_log, self.recent = now, s, []
         return mean
 
@@ -519,23 +750,40 @@ class _Trainer:
 
         from .network import WaveNet
 
-        self.args, self.tf, self.trainset, self.voices, self.run_dir = args, tf, trainset, voices, run_dir
+        self.args, self.tf, self.trainset, self.voices, self.run_dir = (
+            args,
+            tf,
+            trainset,
+            voices,
+            run_dir,
+        )
         self.strategy, self.chief = strategy, chief
         distributed = args.strategy != "default"
         keras.utils.set_random_seed(args.seed)
         with strategy.scope():
             self.net = WaveNet(cfg, n_voices=len(voices), embedding_size=args.embedding_size)
             # Under a strategy the step clips the replicas' summed gradient itself (_make_replica_step).
-            clip = {"global_clipnorm": args.clipnorm} if args.clipnorm > 0 and not distributed else {}
+            clip = (
+                {"global_clipnorm": args.clipnorm} if args.clipnorm > 0 and not distributed else {}
+            )
             self.optimizer = keras.optimizers.Adam(args.learning_rate, **clip)
             self.optimizer.build(self.net.trainable_variables)
         self.variables = self.net.trainable_variables
         self.state = _State(tf, self.variables)
-        self.checkpoints = distribute.CheckpointWriter(self.state.checkpoint(tf, self.net, self.optimizer),
-                                                       os.path.join(run_dir, "ckpt"), chief=chief)
+        self.checkpoints = distribute.CheckpointWriter(
+            self.state.checkpoint(tf, self.net, self.optimizer),
+            os.path.join(run_dir, "ckpt"),
+            chief=chief,
+        )
         self.train_step, self.val_step = _make_steps(
-            tf, self.net, self.optimizer, strategy if distributed else None, conditioned=bool(voices),
-            xla=args.xla, clipnorm=args.clipnorm)
+            tf,
+            self.net,
+            self.optimizer,
+            strategy if distributed else None,
+            conditioned=bool(voices),
+            xla=args.xla,
+            clipnorm=args.clipnorm,
+        )
         self.scalar = _Scalars(tf, run_dir, chief)
         self.val = trainset.validation()
 
@@ -547,7 +795,9 @@ class _Trainer:
         if latest:
             _log(f"resumed from checkpoint {latest} at step {int(self.state.step)}")
         else:
-            _log(f"--resume: no checkpoint in {self.checkpoints.ckpt_dir!r} yet, starting at step 0")
+            _log(
+                f"--resume: no checkpoint in {self.checkpoints.ckpt_dir!r} yet, starting at step 0"
+            )
 
     def evaluate(self):
         """Validation loss of the current weights; keep them if they are the best so far."""
@@ -568,8 +818,10 @@ class _Trainer:
     def _patience_spent(self):
         a, st = self.args, self.state
         if a.patience and self.val is not None and int(st.bad_evals) >= a.patience:
-            return (f"early stopping: no validation improvement in {a.patience} evaluations "
-                    f"(best {float(st.best_val):.4f} at step {int(st.best_step)})")
+            return (
+                f"early stopping: no validation improvement in {a.patience} evaluations "
+                f"(best {float(st.best_val):.4f} at step {int(st.best_step)})"
+            )
         return None
 
     def _after_step(self, s, progress):
@@ -600,7 +852,9 @@ class _Trainer:
                 if reason:
                     return reason
                 s = int(st.step)
-                rng = np.random.default_rng([a.seed, s])    # a function of (seed, step): resumes repeat exactly
+                rng = np.random.default_rng(
+                    [a.seed, s]
+                )  # a function of (seed, step): resumes repeat exactly
                 batch = self.trainset.batch(rng, a.batch_size, gain_db=a.gain_db)
                 loss, stop = self.train_step(batch, bool(sigterm))
                 if not math.isfinite(loss):
@@ -609,7 +863,7 @@ class _Trainer:
                 progress.add(s + 1, loss)
                 st.elapsed.assign(elapsed0 + time.perf_counter() - t0)
                 reason = self._after_step(s + 1, progress)
-                if stop:     # any worker's SIGTERM: every worker stops after this same step
+                if stop:  # any worker's SIGTERM: every worker stops after this same step
                     return f"stopped by SIGTERM at step {s + 1}"
                 if reason:
                     return reason
@@ -618,9 +872,11 @@ class _Trainer:
     def finish(self):
         """Validate the last weights if not yet done; checkpoint (unless exporting a snapshot)."""
         st = self.state
-        if self.val is not None and (int(st.step) % self.args.eval_every or not math.isfinite(float(st.last_val))):
+        if self.val is not None and (
+            int(st.step) % self.args.eval_every or not math.isfinite(float(st.last_val))
+        ):
             self.evaluate()
-        if not self.args.from_snapshot:          # an export of a snapshot leaves the run as it is
+        if not self.args.from_snapshot:  # an export of a snapshot leaves the run as it is
             self.checkpoints.save(int(st.step))
         self.scalar.flush()
 
@@ -630,7 +886,9 @@ class _Trainer:
         if a.from_snapshot:
             snap = os.path.join(self.run_dir, "snapshots", f"step-{a.from_snapshot:06d}.npz")
             if not os.path.isfile(snap):
-                raise ResumeError(f"no snapshot {snap!r} (--snapshot-every writes them while a run trains)")
+                raise ResumeError(
+                    f"no snapshot {snap!r} (--snapshot-every writes them while a run trains)"
+                )
             with np.load(snap, allow_pickle=False) as z:
                 self.net.set_weights_from({k: z[k] for k in z.files})
             return a.from_snapshot, f"exported from snapshot of step {a.from_snapshot}"
@@ -642,20 +900,26 @@ class _Trainer:
 
 
 def _log_data(args, cfg, dataset, trainset, voices):
-    _log(f"data: {len(dataset.train)} training and {len(dataset.val)} validation clips of "
-         f"{args.instrument or ','.join(voices)!r} (per voice {dict(zip(voices or [args.instrument], trainset.n_clips))}) "
-         f"from {len(dataset.manifest['kits'])} kit(s), {len(args.sf2)} SF2 file(s) and {len(args.data)} folder(s); "
-         f"held out kits {dataset.manifest['holdout_kits']}; {trainset.n_shift} pitch version(s); "
-         f"window {trainset.crop} samples, receptive field {cfg.receptive_field}")
+    _log(
+        f"data: {len(dataset.train)} training and {len(dataset.val)} validation clips of "
+        f"{args.instrument or ','.join(voices)!r} (per voice {dict(zip(voices or [args.instrument], trainset.n_clips))}) "
+        f"from {len(dataset.manifest['kits'])} kit(s), {len(args.sf2)} SF2 file(s) and {len(args.data)} folder(s); "
+        f"held out kits {dataset.manifest['holdout_kits']}; {trainset.n_shift} pitch version(s); "
+        f"window {trainset.crop} samples, receptive field {cfg.receptive_field}"
+    )
 
 
 def _check_replicas(args, strategy):
     n = distribute.replicas(strategy)
     if args.batch_size % n:
-        raise ConfigError(f"--batch-size {args.batch_size} must be a multiple of the {n} replicas of "
-                          f"--strategy {args.strategy} (each replica takes an equal share of the batch)")
-    _log(f"strategy {args.strategy}: {n} replica(s) of {args.batch_size // n} clip(s) each"
-         + ("" if distribute.is_chief(strategy) else " (not the chief: the run dir is the chief's)"))
+        raise ConfigError(
+            f"--batch-size {args.batch_size} must be a multiple of the {n} replicas of "
+            f"--strategy {args.strategy} (each replica takes an equal share of the batch)"
+        )
+    _log(
+        f"strategy {args.strategy}: {n} replica(s) of {args.batch_size // n} clip(s) each"
+        + ("" if distribute.is_chief(strategy) else " (not the chief: the run dir is the chief's)")
+    )
 
 
 def train(args):
@@ -665,13 +929,17 @@ def train(args):
     """
     _check_args(args)
     dilations = parse_dilations(args.dilations)
-    strategy = distribute.make_strategy(args.strategy, args.cpu_devices)   # before any other TF op
+    strategy = distribute.make_strategy(args.strategy, args.cpu_devices)  # before any other TF op
     _check_replicas(args, strategy)
     from .network import WaveNetConfig
 
-    cfg = WaveNetConfig(quantization_channels=args.quantization_channels,
-                        residual_channels=args.residual_channels, dilation_channels=args.dilation_channels,
-                        skip_channels=args.skip_channels, dilations=dilations)
+    cfg = WaveNetConfig(
+        quantization_channels=args.quantization_channels,
+        residual_channels=args.residual_channels,
+        dilation_channels=args.dilation_channels,
+        skip_channels=args.skip_channels,
+        dilations=dilations,
+    )
     dataset, trainset, voices = _prepare_data(args, cfg)
     config = {k: v for k, v in sorted(vars(args).items())}
     config["dilations"] = dilations
@@ -687,11 +955,23 @@ def train(args):
     steps_done = int(trainer.state.step)
     _log(f"stopped at step {steps_done}: {stop_reason}")
     exported_step, stop_reason = trainer.exported_weights(stop_reason)
-    return _export(args, config, cfg, dataset, voices, trainer, progress, steps_done=steps_done,
-                   exported_step=exported_step, stop_reason=stop_reason)
+    return _export(
+        args,
+        config,
+        cfg,
+        dataset,
+        voices,
+        trainer,
+        progress,
+        steps_done=steps_done,
+        exported_step=exported_step,
+        stop_reason=stop_reason,
+    )
 
 
-def _export(args, config, cfg, dataset, voices, trainer, progress, *, steps_done, exported_step, stop_reason):
+def _export(
+    args, config, cfg, dataset, voices, trainer, progress, *, steps_done, exported_step, stop_reason
+):
     """The model of the net's weights (format 1, or 2 with voices or pre-emphasis), written by the chief."""
     import keras
     import tensorflow as tf
@@ -700,19 +980,53 @@ def _export(args, config, cfg, dataset, voices, trainer, progress, *, steps_done
 
     st = trainer.state
     primers, primer_voices = trainer.trainset.primers(args.primers)
-    meta = _meta(args, config, cfg, dataset, voices, exported_step=exported_step, steps_done=steps_done,
-                 stop_reason=stop_reason, train_loss=progress.final_loss(), val_best=float(st.best_val),
-                 val_last=float(st.last_val), seconds=float(st.elapsed.numpy()),
-                 trainer=dict(fastdrum=fastdrum_version, tensorflow=tf.__version__, keras=keras.__version__,
-                              strategy=args.strategy, replicas=distribute.replicas(trainer.strategy)))
-    model = to_fastdrum_model(trainer.net, sample_rate=args.sample_rate, primers=primers, meta=meta,
-                              preemphasis=args.preemphasis, voices=voices, primer_voices=primer_voices)
+    meta = _meta(
+        args,
+        config,
+        cfg,
+        dataset,
+        voices,
+        exported_step=exported_step,
+        steps_done=steps_done,
+        stop_reason=stop_reason,
+        train_loss=progress.final_loss(),
+        val_best=float(st.best_val),
+        val_last=float(st.last_val),
+        seconds=float(st.elapsed.numpy()),
+        trainer=dict(
+            fastdrum=fastdrum_version,
+            tensorflow=tf.__version__,
+            keras=keras.__version__,
+            strategy=args.strategy,
+            replicas=distribute.replicas(trainer.strategy),
+        ),
+    )
+    model = to_fastdrum_model(
+        trainer.net,
+        sample_rate=args.sample_rate,
+        primers=primers,
+        meta=meta,
+        preemphasis=args.preemphasis,
+        voices=voices,
+        primer_voices=primer_voices,
+    )
     path = export_model(model, args.out) if trainer.chief else None
     if path:
-        _log(f"exported {path} (weights of step {exported_step}; train loss {meta['losses']['train']}, "
-             f"best val loss {meta['losses']['val_best']})")
-    return TrainResult(model=model, net=trainer.net, path=path, steps=steps_done, exported_step=exported_step,
-                       steps_per_sec=progress.rate, stop_reason=stop_reason, meta=meta, run_dir=trainer.run_dir)
+        _log(
+            f"exported {path} (weights of step {exported_step}; train loss {meta['losses']['train']}, "
+            f"best val loss {meta['losses']['val_best']})"
+        )
+    return TrainResult(
+        model=model,
+        net=trainer.net,
+        path=path,
+        steps=steps_done,
+        exported_step=exported_step,
+        steps_per_sec=progress.rate,
+        stop_reason=stop_reason,
+        meta=meta,
+        run_dir=trainer.run_dir,
+    )
 
 
 def main(argv=None):

@@ -24,31 +24,73 @@ from . import data as data_mod
 from .errors import DataError
 from .sf2 import read_sf2
 
-__all__ = ["VOICES", "VOICE_DURATIONS", "GM_NOTES", "SF2_SOURCES", "load_voice_clips", "dedupe",
-           "build_voice_dataset"]
+__all__ = [
+    "VOICES",
+    "VOICE_DURATIONS",
+    "GM_NOTES",
+    "SF2_SOURCES",
+    "load_voice_clips",
+    "dedupe",
+    "build_voice_dataset",
+]
 
 #: The voices of the drum machine, in the order of the model's embedding table.
-VOICES = ("kick", "snare", "hihat", "openhat", "clap", "tom_low", "tom_mid", "tom_high", "crash", "ride")
+VOICES = (
+    "kick",
+    "snare",
+    "hihat",
+    "openhat",
+    "clap",
+    "tom_low",
+    "tom_mid",
+    "tom_high",
+    "crash",
+    "ride",
+)
 
 #: Clip length per voice (seconds): long enough for each voice's decay (cymbals and open hats >= 1 s).
-VOICE_DURATIONS = dict(kick=0.5, snare=0.5, hihat=0.3, openhat=1.0, clap=0.4, tom_low=0.8, tom_mid=0.7,
-                       tom_high=0.6, crash=1.5, ride=1.2)
+VOICE_DURATIONS = dict(
+    kick=0.5,
+    snare=0.5,
+    hihat=0.3,
+    openhat=1.0,
+    clap=0.4,
+    tom_low=0.8,
+    tom_mid=0.7,
+    tom_high=0.6,
+    crash=1.5,
+    ride=1.2,
+)
 
 #: General MIDI drum notes of each voice (GM level 1 percussion map). 44 (pedal hat) is left out:
 #: it is neither a closed nor an open hat; 37 (side stick) and the percussion above 59 likewise.
-GM_NOTES = dict(kick=(35, 36), snare=(38, 40), clap=(39,), hihat=(42,), openhat=(46,),
-                tom_low=(41, 43), tom_mid=(45, 47), tom_high=(48, 50), crash=(49, 52, 55, 57),
-                ride=(51, 53, 59))
+GM_NOTES = dict(
+    kick=(35, 36),
+    snare=(38, 40),
+    clap=(39,),
+    hihat=(42,),
+    openhat=(46,),
+    tom_low=(41, 43),
+    tom_mid=(45, 47),
+    tom_high=(48, 50),
+    crash=(49, 52, 55, 57),
+    ride=(51, 53, 59),
+)
 
 #: SoundFont sources: file, licence of record, notes to skip (not General MIDI in that file).
 SF2_SOURCES = {
     # AVL Drumkits: GM up to 47; 48 is a hat swish, 50/52/58 cymbal chokes, 60 a gong.
     "/usr/share/sounds/sf2/Black_Pearl_4_LV2.sf2": dict(
-        licence="GPL-2+ (Debian's copyright file of avldrums.lv2-soundfont)", skip_notes=(48, 50, 52, 58)),
+        licence="GPL-2+ (Debian's copyright file of avldrums.lv2-soundfont)",
+        skip_notes=(48, 50, 52, 58),
+    ),
     "/usr/share/sounds/sf2/Red_Zeppelin_4_LV2.sf2": dict(
-        licence="GPL-2+ (Debian's copyright file of avldrums.lv2-soundfont)", skip_notes=(48, 50, 52, 58)),
+        licence="GPL-2+ (Debian's copyright file of avldrums.lv2-soundfont)",
+        skip_notes=(48, 50, 52, 58),
+    ),
     "/usr/share/sounds/sf2/FluidR3_GM.sf2": dict(
-        licence="MIT (Debian's copyright file of fluid-soundfont-gm)", skip_notes=()),
+        licence="MIT (Debian's copyright file of fluid-soundfont-gm)", skip_notes=()
+    ),
 }
 
 #: Two recordings of one voice whose onset-aligned first 0.1 s correlate above this are one sound.
@@ -83,9 +125,15 @@ def _hydrogen_candidates(kit_dirs, holdout):
                     for path in ins["files"]:
                         if not os.path.isfile(path):
                             continue
-                        entry = dict(file=os.path.relpath(path, os.path.dirname(kit["dir"])), kit=kit["name"],
-                                     instrument=ins["name"], midi_note=ins["midi_note"], voice=voice,
-                                     licence=kit["licence"], source="hydrogen")
+                        entry = dict(
+                            file=os.path.relpath(path, os.path.dirname(kit["dir"])),
+                            kit=kit["name"],
+                            instrument=ins["name"],
+                            midi_note=ins["midi_note"],
+                            voice=voice,
+                            licence=kit["licence"],
+                            source="hydrogen",
+                        )
                         out.append((voice, path, entry, f"kit:{kit['name']}/{ins['name']}", held))
     missing = holdout - found
     if missing:
@@ -105,18 +153,32 @@ def _sf2_candidates(sf2_files):
         for z in drums:
             voice = _voice_of_note(z.note, spec["skip_notes"])
             s = by_index[z.sample]
-            if voice is None or s.kind & 2:          # right halves join their left half below
+            if voice is None or s.kind & 2:  # right halves join their left half below
                 continue
             key = (voice, s.index)
             if key in seen:
                 continue
             seen.add(key)
             right = by_index.get(s.link) if s.kind & 4 else None
-            entry = dict(file=f"{os.path.basename(path)}#{s.name}", kit=f"{os.path.basename(path)}:{z.preset_name}",
-                         instrument=s.name, midi_note=z.note, voice=voice, licence=spec["licence"], source="sf2",
-                         velocity=list(z.velocity))
-            out.append((voice, (path, s, right, reader), entry,
-                        f"sf2:{os.path.basename(path)}/{z.preset_name}/{z.note}", False))
+            entry = dict(
+                file=f"{os.path.basename(path)}#{s.name}",
+                kit=f"{os.path.basename(path)}:{z.preset_name}",
+                instrument=s.name,
+                midi_note=z.note,
+                voice=voice,
+                licence=spec["licence"],
+                source="sf2",
+                velocity=list(z.velocity),
+            )
+            out.append(
+                (
+                    voice,
+                    (path, s, right, reader),
+                    entry,
+                    f"sf2:{os.path.basename(path)}/{z.preset_name}/{z.note}",
+                    False,
+                )
+            )
     return out
 
 
@@ -154,8 +216,18 @@ def dedupe(clips, *, threshold=DUPLICATE_CORRELATION, window=None):
     return keep
 
 
-def load_voice_clips(*, sample_rate, kit_dirs=(), sf2_files=(), holdout_kits=(), voices=VOICES,
-                     durations=None, onset_threshold=0.1, peak=0.95, margin=1.25):
+def load_voice_clips(
+    *,
+    sample_rate,
+    kit_dirs=(),
+    sf2_files=(),
+    holdout_kits=(),
+    voices=VOICES,
+    durations=None,
+    onset_threshold=0.1,
+    peak=0.95,
+    margin=1.25,
+):
     """Every clip of every voice: ``(train_clips, holdout_clips, info)``.
 
     Each clip's entry has ``voice`` and provenance (file, kit, licence, sha256 of
@@ -173,7 +245,7 @@ def load_voice_clips(*, sample_rate, kit_dirs=(), sf2_files=(), holdout_kits=(),
     holdout = {h.strip() for h in holdout_kits if h.strip()}
     cands = _hydrogen_candidates(kit_dirs, holdout) + _sf2_candidates(sf2_files)
     cands = [c for c in cands if c[0] in voices]
-    cands.sort(key=lambda c: not c[4])                 # held-out clips first: dedupe keeps them
+    cands.sort(key=lambda c: not c[4])  # held-out clips first: dedupe keeps them
     clips, held, digests, copies = [], [], set(), 0
     for voice, src, entry, group, is_held in cands:
         y, sr = _read(src)
@@ -183,12 +255,23 @@ def load_voice_clips(*, sample_rate, kit_dirs=(), sf2_files=(), holdout_kits=(),
             continue
         digests.add(digest)
         T = int(round(durations[voice] * sample_rate))
-        audio = data_mod.preprocess(y, sr, sample_rate=sample_rate, clip_samples=T, margin=margin,
-                                    onset_threshold=onset_threshold, peak=peak)
+        audio = data_mod.preprocess(
+            y,
+            sr,
+            sample_rate=sample_rate,
+            clip_samples=T,
+            margin=margin,
+            onset_threshold=onset_threshold,
+            peak=peak,
+        )
         if audio is None:
             continue
-        entry.update(sha256=digest, source_sample_rate=int(sr), source_samples=int(len(y)),
-                     split="holdout" if is_held else None)
+        entry.update(
+            sha256=digest,
+            source_sample_rate=int(sr),
+            source_samples=int(len(y)),
+            split="holdout" if is_held else None,
+        )
         clip = data_mod.Clip(audio=audio, entry=entry, group=group)
         (held if is_held else clips).append(clip)
     every, n_held = held + clips, len(held)
@@ -200,8 +283,13 @@ def load_voice_clips(*, sample_rate, kit_dirs=(), sf2_files=(), holdout_kits=(),
     empty = [v for v, n in counts.items() if n == 0]
     if empty:
         raise DataError(f"no training clip of voice(s) {empty!r} in the sources given")
-    info = dict(counts=counts, holdout_counts={v: sum(c.entry["voice"] == v for c in held) for v in voices},
-                bit_identical_copies=copies, near_duplicates=near, holdout_kits=sorted(holdout))
+    info = dict(
+        counts=counts,
+        holdout_counts={v: sum(c.entry["voice"] == v for c in held) for v in voices},
+        bit_identical_copies=copies,
+        near_duplicates=near,
+        holdout_kits=sorted(holdout),
+    )
     return clips, held, info
 
 
@@ -210,7 +298,9 @@ def build_voice_dataset(*, voices, sample_rate, durations, val_fraction=0.1, see
 
     The manifest also lists the held-out clips (``holdout``): the evaluation's real clips.
     """
-    clips, held, info = load_voice_clips(sample_rate=sample_rate, voices=voices, durations=durations, **kwargs)
+    clips, held, info = load_voice_clips(
+        sample_rate=sample_rate, voices=voices, durations=durations, **kwargs
+    )
     train, val = [], []
     for v in voices:
         t, va = data_mod.split([c for c in clips if c.entry["voice"] == v], val_fraction, seed)
@@ -224,9 +314,18 @@ def build_voice_dataset(*, voices, sample_rate, durations, val_fraction=0.1, see
     kits = {}
     for e in entries:
         kits.setdefault(e["kit"], dict(licence=e["licence"]))
-    manifest = dict(voices=list(voices), files=entries, holdout=[c.entry for c in held], kits=kits,
-                    holdout_kits=info["holdout_kits"], durations={v: durations[v] for v in voices},
-                    counts=info["counts"], holdout_counts=info["holdout_counts"],
-                    bit_identical_copies=info["bit_identical_copies"], near_duplicates=info["near_duplicates"],
-                    skipped=[], sha256=data_mod.manifest_hash(entries))
+    manifest = dict(
+        voices=list(voices),
+        files=entries,
+        holdout=[c.entry for c in held],
+        kits=kits,
+        holdout_kits=info["holdout_kits"],
+        durations={v: durations[v] for v in voices},
+        counts=info["counts"],
+        holdout_counts=info["holdout_counts"],
+        bit_identical_copies=info["bit_identical_copies"],
+        near_duplicates=info["near_duplicates"],
+        skipped=[],
+        sha256=data_mod.manifest_hash(entries),
+    )
     return data_mod.Dataset(train=train, val=val, manifest=manifest)

@@ -46,8 +46,8 @@ _LOG = logging.getLogger("fastdrum.serve")
 #: Headers on every response: the page loads only its own files, never in a frame.
 SECURITY_HEADERS = {
     "content-security-policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
-                               "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; "
-                               "base-uri 'none'; form-action 'none'",
+    "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'none'",
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
     "cache-control": "no-store",
@@ -88,12 +88,18 @@ class _Guard:
         if host not in self.hosts:
             return await _error(403, f"Host {host!r} is not this server's")(scope, receive, send)
         if origin is not None and origin.strip().lower() not in {f"http://{h}" for h in self.hosts}:
-            return await _error(403, f"Origin {origin!r} is not this server's")(scope, receive, send)
+            return await _error(403, f"Origin {origin!r} is not this server's")(
+                scope, receive, send
+            )
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
                 have = {k.lower() for k, _ in message.get("headers", [])}
-                extra = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items() if k.encode() not in have]
+                extra = [
+                    (k.encode(), v.encode())
+                    for k, v in SECURITY_HEADERS.items()
+                    if k.encode() not in have
+                ]
                 message = dict(message, headers=list(message.get("headers", [])) + extra)
             await send(message)
 
@@ -161,8 +167,11 @@ def create_app(engine, *, hosts):
         kind = request.path_params["kind"]
         engine.check_export(kind, body)  # refused before it takes a place in the queue
         filename, media, data = await _run(engine, engine.export, kind, body)
-        return Response(data, media_type=media,
-                        headers={"content-disposition": f'attachment; filename="{filename}"'})
+        return Response(
+            data,
+            media_type=media,
+            headers={"content-disposition": f'attachment; filename="{filename}"'},
+        )
 
     async def http_error(request, exc):
         return _error(exc.status_code, exc.detail, getattr(exc, "headers", None))
@@ -188,8 +197,14 @@ def create_app(engine, *, hosts):
         Route("/api/export/{kind}", export, methods=["POST"]),
         Mount("/static", StaticFiles(directory=str(static)), name="static"),
     ]
-    handlers = {HTTPException: http_error, BusyError: busy, ClosedError: closed, RequestError: bad_request,
-                FastDrumError: bad_request, Exception: internal}
+    handlers = {
+        HTTPException: http_error,
+        BusyError: busy,
+        ClosedError: closed,
+        RequestError: bad_request,
+        FastDrumError: bad_request,
+        Exception: internal,
+    }
     app = Starlette(routes=routes, exception_handlers=handlers)
     app.add_middleware(_Guard, hosts=hosts)
     return app

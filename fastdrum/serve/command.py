@@ -29,25 +29,52 @@ def _count(lo, hi):
         if not lo <= value <= hi:
             raise argparse.ArgumentTypeError(f"expected an integer in [{lo}, {hi}], got {text!r}")
         return value
+
     return parse
 
 
 def add_parser(subs):
     """Add ``serve`` to the ``fastdrum`` command's subparsers."""
-    p = subs.add_parser("serve", help="the drum machine in the browser (needs fastdrum[serve])",
-                        description="Start the drum machine as a local web app: a step sequencer that plays "
-                                    "in the browser, with new clips generated on demand by the CPU kernel. "
-                                    "Listens on 127.0.0.1 unless --host says otherwise.")
-    p.add_argument("--port", type=_count(0, 65535), default=0, help="port to listen on (default: a free one, printed)")
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default 127.0.0.1; anything but loopback prints a warning)")
-    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
-                   help="also accept requests addressed to NAME (with --host, e.g. the machine's name); repeatable")
+    p = subs.add_parser(
+        "serve",
+        help="the drum machine in the browser (needs fastdrum[serve])",
+        description="Start the drum machine as a local web app: a step sequencer that plays "
+        "in the browser, with new clips generated on demand by the CPU kernel. "
+        "Listens on 127.0.0.1 unless --host says otherwise.",
+    )
+    p.add_argument(
+        "--port",
+        type=_count(0, 65535),
+        default=0,
+        help="port to listen on (default: a free one, printed)",
+    )
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; anything but loopback prints a warning)",
+    )
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also accept requests addressed to NAME (with --host, e.g. the machine's name); repeatable",
+    )
     p.add_argument("--open", action="store_true", help="open the page in the default browser")
-    p.add_argument("--workers", type=_count(1, 64), default=min(2, os.cpu_count() or 1), metavar="N",
-                   help="generation threads (default: 2, or 1 on one core)")
-    p.add_argument("--queue", type=_count(0, 1024), default=8, metavar="N",
-                   help="regenerate/export requests that may wait for a worker; more get HTTP 429 (default 8)")
+    p.add_argument(
+        "--workers",
+        type=_count(1, 64),
+        default=min(2, os.cpu_count() or 1),
+        metavar="N",
+        help="generation threads (default: 2, or 1 on one core)",
+    )
+    p.add_argument(
+        "--queue",
+        type=_count(0, 1024),
+        default=8,
+        metavar="N",
+        help="regenerate/export requests that may wait for a worker; more get HTTP 429 (default 8)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="print only the address")
     p.set_defaults(func=run)
     return p
@@ -94,13 +121,18 @@ def run(args):
 
         from .app import MAX_CONNECTIONS, create_app
     except ImportError as exc:
-        raise ServeError(f"fastdrum serve needs the serve extra ({exc.name} is missing): "
-                         "pip install 'fastdrum[serve]'") from None
+        raise ServeError(
+            f"fastdrum serve needs the serve extra ({exc.name} is missing): "
+            "pip install 'fastdrum[serve]'"
+        ) from None
     from .engine import Engine
 
     if not _is_loopback(args.host):
-        print(f"{PROG}: warning: listening on {args.host}, not loopback: anyone who can reach this machine "
-              "can use the drum machine (and its CPU)", file=sys.stderr)
+        print(
+            f"{PROG}: warning: listening on {args.host}, not loopback: anyone who can reach this machine "
+            "can use the drum machine (and its CPU)",
+            file=sys.stderr,
+        )
     engine = Engine(workers=args.workers, queue=args.queue)
     sock = None
     try:
@@ -109,10 +141,18 @@ def run(args):
         app = create_app(engine, hosts=_hosts(args.host, port, args.allow_host))
         shown = "127.0.0.1" if _is_loopback(args.host) else args.host
         url = f"http://{f'[{shown}]' if ':' in shown else shown}:{port}/"
-        print(f"{PROG}: {url}" + ("" if args.quiet else f"  ({', '.join(engine.voices)}; Ctrl-C stops)"),
-              flush=True)
-        config = uvicorn.Config(app, log_level="warning" if not args.quiet else "error", access_log=False,
-                                limit_concurrency=MAX_CONNECTIONS, timeout_graceful_shutdown=5)
+        print(
+            f"{PROG}: {url}"
+            + ("" if args.quiet else f"  ({', '.join(engine.voices)}; Ctrl-C stops)"),
+            flush=True,
+        )
+        config = uvicorn.Config(
+            app,
+            log_level="warning" if not args.quiet else "error",
+            access_log=False,
+            limit_concurrency=MAX_CONNECTIONS,
+            timeout_graceful_shutdown=5,
+        )
         server = uvicorn.Server(config)
         if args.open:
             import webbrowser

@@ -39,8 +39,16 @@ from .. import _checks, _io
 from ..errors import BusyError, ClosedError, FastDrumError, RequestError
 
 __all__ = [
-    "Voice", "Clip", "Engine", "discover_voices",
-    "MIN_STEPS", "MAX_STEPS", "MAX_BARS", "BPM_RANGE", "MAX_CLIP_SECONDS", "MAX_SEED",
+    "Voice",
+    "Clip",
+    "Engine",
+    "discover_voices",
+    "MIN_STEPS",
+    "MAX_STEPS",
+    "MAX_BARS",
+    "BPM_RANGE",
+    "MAX_CLIP_SECONDS",
+    "MAX_SEED",
 ]
 
 #: Steps in a bar of the page's grid.
@@ -95,9 +103,15 @@ class Voice:
         """The voice as the page sees it."""
         from ..instruments import DEFAULT_GAIN, DEFAULT_PAN, INSTRUMENTS
 
-        return {"name": self.name, "sample_rate": self.model.sample_rate, "duration": self.duration,
-                "temperature": self.temperature, "gain": DEFAULT_GAIN.get(self.name, 0.7),
-                "pan": DEFAULT_PAN.get(self.name, 0.0), "note": INSTRUMENTS.get(self.name)}
+        return {
+            "name": self.name,
+            "sample_rate": self.model.sample_rate,
+            "duration": self.duration,
+            "temperature": self.temperature,
+            "gain": DEFAULT_GAIN.get(self.name, 0.7),
+            "pan": DEFAULT_PAN.get(self.name, 0.0),
+            "note": INSTRUMENTS.get(self.name),
+        }
 
 
 def discover_voices():
@@ -130,7 +144,9 @@ def discover_voices():
             continue
         if inst not in found:
             found[inst] = Voice(inst, load_model(name))
-    order = [k for k in INSTRUMENTS if k in found] + sorted(k for k in found if k not in INSTRUMENTS)
+    order = [k for k in INSTRUMENTS if k in found] + sorted(
+        k for k in found if k not in INSTRUMENTS
+    )
     return [found[k] for k in order]
 
 
@@ -144,8 +160,14 @@ class Clip:
     def to_json(self):
         """The clip for the page: its parameters and little-endian float32 samples in base64."""
         data = base64.b64encode(np.asarray(self.y, dtype="<f4").tobytes()).decode("ascii")
-        return {"voice": self.voice, "seed": self.seed, "temperature": self.temperature,
-                "duration": self.duration, "sample_rate": self.sr, "samples": data}
+        return {
+            "voice": self.voice,
+            "seed": self.seed,
+            "temperature": self.temperature,
+            "duration": self.duration,
+            "sample_rate": self.sr,
+            "samples": data,
+        }
 
 
 # -- checks of request bodies -----------------------------------------------------------
@@ -204,10 +226,14 @@ class Engine:
         _backends.get(backend)  # fail now (with the build hint) if the kernel is missing
         self.voices = {v.name: v for v in (discover_voices() if voices is None else voices)}
         if not self.voices:
-            raise RequestError("no voices: no shipped model plays an instrument the sequencer knows")
+            raise RequestError(
+                "no voices: no shipped model plays an instrument the sequencer knows"
+            )
         self.backend = backend
         self.workers, self.queue = int(workers), int(queue)
-        self._pool = concurrent.futures.ThreadPoolExecutor(self.workers, thread_name_prefix="fastdrum-gen")
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            self.workers, thread_name_prefix="fastdrum-gen"
+        )
         self._slots = threading.BoundedSemaphore(self.workers + self.queue)
         self._closed = False
         self._cache = collections.OrderedDict()
@@ -227,7 +253,9 @@ class Engine:
         if self._closed:
             raise ClosedError("the server is shutting down")
         if not self._slots.acquire(blocking=False):
-            raise BusyError(f"busy: {self.workers + self.queue} requests in flight; try again shortly")
+            raise BusyError(
+                f"busy: {self.workers + self.queue} requests in flight; try again shortly"
+            )
         try:
             future = self._pool.submit(fn, *args)
         except RuntimeError:  # the pool was shut down meanwhile
@@ -250,12 +278,25 @@ class Engine:
         presets = {}
         for name in PRESETS:
             p = Pattern.preset(name)
-            presets[name] = {"bpm": p.bpm, "swing": p.swing, "steps": p.steps,
-                             "tracks": {k: v.tolist() for k, v in p.tracks.items()}}
-        return {"voices": [v.describe() for v in self.voices.values()], "presets": presets,
-                "limits": {"steps": [MIN_STEPS, MAX_STEPS], "bars": [1, MAX_BARS], "bpm": list(BPM_RANGE),
-                           "swing": [0.0, 0.9], "clip_seconds": MAX_CLIP_SECONDS, "seed": MAX_SEED},
-                "exports": sorted(EXPORTS)}
+            presets[name] = {
+                "bpm": p.bpm,
+                "swing": p.swing,
+                "steps": p.steps,
+                "tracks": {k: v.tolist() for k, v in p.tracks.items()},
+            }
+        return {
+            "voices": [v.describe() for v in self.voices.values()],
+            "presets": presets,
+            "limits": {
+                "steps": [MIN_STEPS, MAX_STEPS],
+                "bars": [1, MAX_BARS],
+                "bpm": list(BPM_RANGE),
+                "swing": [0.0, 0.9],
+                "clip_seconds": MAX_CLIP_SECONDS,
+                "seed": MAX_SEED,
+            },
+            "exports": sorted(EXPORTS),
+        }
 
     # -- clips ----------------------------------------------------------------------
     def _voice(self, name):
@@ -275,7 +316,9 @@ class Engine:
         temperature = _field(body, "temperature", "number", default=voice.temperature)
         _in_range("temperature", temperature, 0.0, 10.0)
         if 0.0 < temperature < 1e-3:
-            raise RequestError(f"temperature must be 0 (argmax) or at least 0.001, got {temperature!r}")
+            raise RequestError(
+                f"temperature must be 0 (argmax) or at least 0.001, got {temperature!r}"
+            )
         duration = _field(body, "duration", "number", default=voice.duration)
         _in_range("duration", duration, 0.01, MAX_CLIP_SECONDS)
         return voice.name, seed, temperature, duration
@@ -303,8 +346,15 @@ class Engine:
     def _generate(self, name, seed, temperature, duration):
         from ..kit import generate_kit
 
-        kit = generate_kit({name: self.voices[name].model}, n=1, seed=seed, temperature=temperature,
-                           duration=duration, backend=self.backend, n_threads=1)
+        kit = generate_kit(
+            {name: self.voices[name].model},
+            n=1,
+            seed=seed,
+            temperature=temperature,
+            duration=duration,
+            backend=self.backend,
+            n_threads=1,
+        )
         y = kit[name][0]
         return Clip(name, seed, temperature, duration, y, kit.sr)
 
@@ -313,7 +363,9 @@ class Engine:
         """The beat of a request -> (Pattern, bpm, swing, bars), checked by :class:`~fastdrum.Pattern`."""
         from ..sequencer import Pattern
 
-        steps = _in_range("steps", _field(body, "steps", "int", required=True), MIN_STEPS, MAX_STEPS)
+        steps = _in_range(
+            "steps", _field(body, "steps", "int", required=True), MIN_STEPS, MAX_STEPS
+        )
         bpm = _in_range("bpm", _field(body, "bpm", "number", default=120.0), *BPM_RANGE)
         swing = _in_range("swing", _field(body, "swing", "number", default=0.0), 0.0, 0.9)
         bars = _in_range("bars", _field(body, "bars", "int", default=1), 1, MAX_BARS)
@@ -337,9 +389,16 @@ class Engine:
         if isinstance(body, dict) and "format" in body and body["format"] != PATTERN_FORMAT:
             raise RequestError(f"not a fastdrum pattern: format {body['format']!r}")
         pattern, bpm, swing, bars = self.pattern(body)
-        doc = {"format": PATTERN_FORMAT, "version": 1, "steps": pattern.steps, "bpm": bpm, "swing": swing,
-               "bars": bars, "grid": pattern.to_grid(),
-               "tracks": {k: v.tolist() for k, v in pattern.tracks.items()}}
+        doc = {
+            "format": PATTERN_FORMAT,
+            "version": 1,
+            "steps": pattern.steps,
+            "bpm": bpm,
+            "swing": swing,
+            "bars": bars,
+            "grid": pattern.to_grid(),
+            "tracks": {k: v.tolist() for k, v in pattern.tracks.items()},
+        }
         voices = _field(body, "voices", dict, default={})
         doc["voices"] = {name: self._voice_settings(name, s) for name, s in voices.items()}
         return doc
@@ -387,7 +446,9 @@ class Engine:
                     spec = specs.get(name)
                     if spec is None:
                         raise RequestError(f"no clip for voice {name!r} in 'clips'")
-                    self.clip_spec(dict(spec, voice=name) if isinstance(spec, dict) else spec, new_seed=False)
+                    self.clip_spec(
+                        dict(spec, voice=name) if isinstance(spec, dict) else spec, new_seed=False
+                    )
 
     def export(self, kind, body):
         """The bytes of an export: (file name, media type, bytes). Runs on a worker thread.
@@ -419,7 +480,9 @@ class Engine:
                 # The zip is for samplers: fastdrum's output marker (for --force) stays out of it.
                 if os.path.exists(os.path.join(kit_dir, _io.MANIFEST)):
                     os.unlink(os.path.join(kit_dir, _io.MANIFEST))
-                shutil.make_archive(path[:-len(".zip")], "zip", root_dir=tmp, base_dir="fastdrum-kit")
+                shutil.make_archive(
+                    path[: -len(".zip")], "zip", root_dir=tmp, base_dir="fastdrum-kit"
+                )
             else:
                 self._beat(path, kind, doc, body)
             with open(path, "rb") as f:
@@ -435,12 +498,16 @@ class Engine:
             if hits_only and not any(doc["tracks"][name]):  # not played: needs no clip
                 continue
             spec = specs[name]  # present: check_export saw to it
-            clip = self.clip(dict(spec, voice=name) if isinstance(spec, dict) else spec, new_seed=False)
+            clip = self.clip(
+                dict(spec, voice=name) if isinstance(spec, dict) else spec, new_seed=False
+            )
             kits.append(Kit({name: [clip.y]}, clip.sr))
         if not kits:
             raise RequestError("the pattern has no hits: nothing to export")
         rate = max(k.sr for k in kits)
-        return Kit({n: c for k in kits for n, c in k.resample(rate).items()}, rate, name="fastdrum-kit")
+        return Kit(
+            {n: c for k in kits for n, c in k.resample(rate).items()}, rate, name="fastdrum-kit"
+        )
 
     def _beat(self, path, kind, doc, body):
         from ..sequencer import render
@@ -448,7 +515,16 @@ class Engine:
         pattern, bpm, swing, bars = self.pattern(doc)
         kit = self._kit(body, list(doc["tracks"]), hits_only=True, doc=doc)
         gain, pan = self._mix_settings(doc)
-        y = render(pattern, kit, bpm=bpm, bars=bars, swing=swing, seed=0, stereo=True, pan=pan, gain=gain,
-                   substitute=False)
+        y = render(
+            pattern,
+            kit,
+            bpm=bpm,
+            bars=bars,
+            swing=swing,
+            seed=0,
+            stereo=True,
+            pan=pan,
+            gain=gain,
+            substitute=False,
+        )
         _io.write_audio(path, y, kit.sr, format=kind)
-

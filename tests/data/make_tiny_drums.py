@@ -13,7 +13,18 @@ import os
 
 import numpy as np
 
-VOICES = ["kick", "snare", "hihat", "openhat", "clap", "tom_low", "tom_mid", "tom_high", "crash", "ride"]
+VOICES = [
+    "kick",
+    "snare",
+    "hihat",
+    "openhat",
+    "clap",
+    "tom_low",
+    "tom_mid",
+    "tom_high",
+    "crash",
+    "ride",
+]
 DILATIONS = [1, 2, 4]
 Q, R, D, S, E = 32, 8, 6, 10, 5
 N_PRIMERS, P = 20, 8
@@ -37,12 +48,18 @@ def arrays(seed=0):
         "format_version": np.array(2, dtype=np.int64),
         "sample_rate": np.array(16000, dtype=np.int64),
         "dilations": np.array(DILATIONS, dtype=np.int64),
-        "input_w": w(2, Q, R, fan_in=2), "input_b": w(R, fan_in=4),
-        "dil_w": w(L, 2, R, 2 * D, fan_in=2 * R), "dil_b": w(L, 2 * D, fan_in=4),
-        "res_w": w(L, D, R, fan_in=D), "res_b": w(L, R, fan_in=4),
-        "skip_w": w(L, D, S, fan_in=D), "skip_b": w(L, S, fan_in=4),
-        "out1_w": w(S, S, fan_in=S), "out1_b": w(S, fan_in=4),
-        "out2_w": w(S, Q, fan_in=S / 4), "out2_b": w(Q, fan_in=4),
+        "input_w": w(2, Q, R, fan_in=2),
+        "input_b": w(R, fan_in=4),
+        "dil_w": w(L, 2, R, 2 * D, fan_in=2 * R),
+        "dil_b": w(L, 2 * D, fan_in=4),
+        "res_w": w(L, D, R, fan_in=D),
+        "res_b": w(L, R, fan_in=4),
+        "skip_w": w(L, D, S, fan_in=D),
+        "skip_b": w(L, S, fan_in=4),
+        "out1_w": w(S, S, fan_in=S),
+        "out1_b": w(S, fan_in=4),
+        "out2_w": w(S, Q, fan_in=S / 4),
+        "out2_b": w(Q, fan_in=4),
         "preemphasis": np.array(PREEMPHASIS, dtype=np.float32),
         "voices": np.array(VOICES),
         "voice_emb": w(V, E, fan_in=1),
@@ -54,5 +71,6 @@ def arrays(seed=0):
 
 
 if __name__ == "__main__":
-    np.savez_compressed(os.path.join(os.path.dirname(os.path.abspath(__file__)), "tiny_drums.npz"),
-                        **arrays())
+    np.savez_compressed(
+        os.path.join(os.path.dirname(os.path.abspath(__file__)), "tiny_drums.npz"), **arrays()
+    )
