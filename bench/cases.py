@@ -27,6 +27,7 @@ import numpy as np
 
 import fastdrum
 from fastdrum import _backends, _reference
+from fastdrum.instruments import INSTRUMENTS
 from fastdrum.mulaw import silence_code
 from fastdrum.testing import STANDARD_CONFIG, random_model
 
@@ -99,18 +100,7 @@ def get_model(config):
     if config == STANDARD_F16:
         return get_model("standard").round_weights()
     if config == STANDARD_COND:
-        voices = [
-            "kick",
-            "snare",
-            "hihat",
-            "openhat",
-            "clap",
-            "tom_low",
-            "tom_mid",
-            "tom_high",
-            "crash",
-            "ride",
-        ]
+        voices = list(INSTRUMENTS)
         return random_model(
             **STANDARD_CONFIG, seed=0, voices=voices, embedding_size=16
         ).round_weights()

@@ -13,20 +13,10 @@ from conftest import TINY_DRUMS
 
 import fastdrum
 from fastdrum import GenerationError, ModelFormatError, ModelNotFoundError, _io, load_model
+from fastdrum.instruments import INSTRUMENTS
 from fastdrum.testing import random_model
 
-VOICES = (
-    "kick",
-    "snare",
-    "hihat",
-    "openhat",
-    "clap",
-    "tom_low",
-    "tom_mid",
-    "tom_high",
-    "crash",
-    "ride",
-)
+VOICES = tuple(INSTRUMENTS)
 
 
 @pytest.fixture

@@ -51,6 +51,7 @@ import numpy as np
 
 import fastdrum
 from fastdrum import FastDrumError, load_model
+from fastdrum.instruments import INSTRUMENTS
 from fastdrum.testing import random_model
 
 #: max_bytes passed to load_model: valid fuzz models are tens of KB, so any
@@ -317,18 +318,7 @@ def base_arrays(rnd):
     return arrays
 
 
-VOICE_NAMES = [
-    "kick",
-    "snare",
-    "hihat",
-    "openhat",
-    "clap",
-    "tom_low",
-    "tom_mid",
-    "tom_high",
-    "crash",
-    "ride",
-]
+VOICE_NAMES = list(INSTRUMENTS)
 
 
 def _make_format_2(arrays, model, rnd):

@@ -20,6 +20,8 @@ import os
 
 import numpy as np
 
+from fastdrum.instruments import INSTRUMENTS
+
 from . import data as data_mod
 from .errors import DataError
 from .sf2 import read_sf2
@@ -35,18 +37,7 @@ __all__ = [
 ]
 
 #: The voices of the drum machine, in the order of the model's embedding table.
-VOICES = (
-    "kick",
-    "snare",
-    "hihat",
-    "openhat",
-    "clap",
-    "tom_low",
-    "tom_mid",
-    "tom_high",
-    "crash",
-    "ride",
-)
+VOICES = tuple(INSTRUMENTS)
 
 #: Clip length per voice (seconds): long enough for each voice's decay (cymbals and open hats >= 1 s).
 VOICE_DURATIONS = dict(
