@@ -6,7 +6,7 @@ Usage (from the repository root, on a quiet machine; needs ``fastdrum[scale]``):
     python -m bench.library_throughput --workers 1,2,4 --n 1024 --json bench/results/library.json
 
 For each worker count ``N`` a fresh cluster (``fastdrum._library.local_cluster``: processes, one
-thread each, BLAS pinned, the workers' profiler off) is started and timed, warmed up with one shard
+thread each, BLAS pinned, the workers' profiler and the dashboard off) is started and timed, warmed up with one shard
 per worker (imports, model loading), then timed over a whole library written to a new temporary
 folder (deleted afterwards): the start-up is reported beside the run, not inside it. ``0`` is the
 same library made in this process without Dask, BLAS pinned to one thread. ``pN`` runs the very
@@ -86,7 +86,7 @@ def _start(kind, workers):
 
         from fastdrum._library import local_cluster
 
-        cluster = local_cluster(workers)
+        cluster = local_cluster(workers, dashboard=False)
         client = Client(cluster)
 
         def close():

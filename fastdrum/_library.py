@@ -442,16 +442,18 @@ def _connect(client, workers, progress):
         raise LibraryError(
             f"client must be a distributed.Client, a scheduler address or None, got {client!r}"
         )
-    cluster = local_cluster(workers)
+    cluster = local_cluster(workers, dashboard=progress)
     if progress:
         print(f"Dask dashboard: {cluster.dashboard_link}", file=sys.stderr)
     return distributed.Client(cluster), cluster, True
 
 
-def local_cluster(workers=None):
+def local_cluster(workers=None, *, dashboard=True):
     """A ``distributed.LocalCluster`` for libraries: `workers` processes (default one a CPU), one
     thread each, BLAS and OpenMP pinned to that thread, the workers' statistical profiler off (a
-    thread sampling every stack 100 times a second, on cores the kernel wants whole)."""
+    thread sampling every stack 100 times a second, on cores the kernel wants whole). The
+    dashboard (a Bokeh server in this process, on a free port) only with `dashboard`: on a machine
+    whose cores all run workers it costs them about 10% (docs/scale-out.md)."""
     import dask
     import distributed
 
@@ -460,7 +462,7 @@ def local_cluster(workers=None):
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=":0",
+            dashboard_address=":0" if dashboard else None,
             env=_WORKER_ENV,
         )
 

@@ -1025,7 +1025,9 @@ def _add_library(subs):
         help="worker processes of a local Dask cluster (default: one per CPU; "
         "0: run in this process, without Dask)",
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bar, summary or Dask dashboard"
+    )
     p.set_defaults(func=_cmd_library)
 
 
