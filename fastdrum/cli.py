@@ -1097,13 +1097,34 @@ def main(argv=None):
             except SystemExit as exc:  # --help, --version, argparse errors
                 return exc.code if isinstance(exc.code, int) else 2
             return _run(args)
+        except ImportError as exc:
+            # A signal that lands while an extension module initialises (scipy's, imported lazily)
+            # comes out as "ImportError: initialization failed" caused by our KeyboardInterrupt.
+            exc = _interrupt_behind(exc)
+            signum = getattr(exc, "signum", signal.SIGINT)
+            print(f"{PROG}: {_stopped_by(signum)}", file=sys.stderr)
+            return 128 + int(signum)
         except KeyboardInterrupt as exc:
             signum = getattr(exc, "signum", signal.SIGINT)
-            name = {signal.SIGINT: "interrupted"}.get(
-                signum
-            ) or f"stopped by {signal.Signals(signum).name}"
-            print(f"{PROG}: {name}", file=sys.stderr)
+            print(f"{PROG}: {_stopped_by(signum)}", file=sys.stderr)
             return 128 + int(signum)
+
+
+def _interrupt_behind(exc):
+    """The KeyboardInterrupt in `exc`'s chain of causes; re-raises `exc` if there is none."""
+    seen, e = set(), exc
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return e
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    raise exc
+
+
+def _stopped_by(signum):
+    import signal
+
+    return {signal.SIGINT: "interrupted"}.get(signum) or f"stopped by {signal.Signals(signum).name}"
 
 
 def _run(args):
