@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_BPM",
     "MAX_GAIN",
     "integer",
+    "integer_arg",
     "number",
     "sample_rate",
     "duration",
@@ -97,6 +98,39 @@ def integer(name, value, *, lo=None, hi=None, error):
     if not ok or (lo is not None and value < lo) or (hi is not None and value > hi):
         raise error(f"{name} must be an integer{_range(lo, hi)}, got {value!r}")
     return int(value)
+
+
+def integer_arg(lo, hi=None, *, what=None):
+    """An argparse type: the text as an int in [lo, hi] (no upper bound when `hi` is None).
+
+    Anything else raises ``argparse.ArgumentTypeError("expected <what>, got <text!r>")``,
+    which argparse prints as one line (exit status 2); `what` defaults to "an integer"
+    and the range.
+
+    Examples
+    --------
+    >>> integer_arg(0, 15)(" 9")
+    9
+    >>> integer_arg(1, what="a positive integer")("0")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected a positive integer, got '0'
+    """
+    import argparse
+
+    if what is None:
+        what = f"an integer{_range(lo, hi)}"
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < lo or (hi is not None and value > hi):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    return parse
 
 
 def number(name, value, *, lo=None, hi=None, lo_open=False, hi_open=False, error):

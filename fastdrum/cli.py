@@ -37,22 +37,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 # -- argument types ---------------------------------------------------------------------
-def _int_at_least(lo, what):
-    """An argparse type: an integer >= lo, else an error "expected <what>"."""
-
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            value = lo - 1
-        if value < lo:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
-        return value
-
-    return parse
-
-
-_positive_int = _int_at_least(1, "a positive integer")
+_positive_int = _checks.integer_arg(1, what="a positive integer")
+_nonneg_int = _checks.integer_arg(0, what="a non-negative integer")
 
 
 def _sample_rate(text):
@@ -62,9 +48,6 @@ def _sample_rate(text):
             f"expected a sample rate in [1, {_checks.MAX_SAMPLE_RATE}] Hz, got {text!r}"
         )
     return value
-
-
-_nonneg_int = _int_at_least(0, "a non-negative integer")
 
 
 def _number(text):
@@ -99,12 +82,7 @@ def _common(parser, *, models=True, generation=True):
             "repeatable, e.g. --model kick=my_kick.npz",
         )
     if generation:
-        parser.add_argument(
-            "--backend",
-            choices=["auto", "c", "numpy"],
-            default="auto",
-            help="generation backend (default: auto, the compiled kernel)",
-        )
+        _backend_option(parser)
         parser.add_argument(
             "--threads",
             type=_positive_int,
@@ -119,13 +97,7 @@ def _common(parser, *, models=True, generation=True):
             metavar="N",
             help="random seed: the same seed gives the same output (default: random, printed)",
         )
-        parser.add_argument(
-            "--duration",
-            type=_number,
-            default=None,
-            metavar="SECONDS",
-            help="clip length in seconds (default: each model's own)",
-        )
+        _duration_option(parser)
         parser.add_argument(
             "--temperature",
             type=_number,
@@ -142,6 +114,27 @@ def _common(parser, *, models=True, generation=True):
             help="noise added to the training primers that start each clip (default: each model's recommended value, else 0)",
         )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
+
+
+def _backend_option(parser):
+    """--backend: the generation backend."""
+    parser.add_argument(
+        "--backend",
+        choices=["auto", "c", "numpy"],
+        default="auto",
+        help="generation backend (default: auto, the compiled kernel)",
+    )
+
+
+def _duration_option(parser):
+    """--duration: seconds per clip."""
+    parser.add_argument(
+        "--duration",
+        type=_number,
+        default=None,
+        metavar="SECONDS",
+        help="clip length in seconds (default: each model's own)",
+    )
 
 
 def _output(parser, *, what, audio=True):
@@ -273,6 +266,16 @@ def _add_beat(subs):
         "Steps: X accent, x hit, o ghost, 1-9 velocity, . rest; | and spaces are "
         "ignored. 16 steps are sixteenth notes. Presets: " + ", ".join(sorted(PRESETS)),
     )
+    _add_beat_timing(p)
+    _add_beat_sources(p)
+    _add_beat_mix(p)
+    _output(p, what="beat (.wav, .flac or .mid)")
+    _common(p)
+    p.set_defaults(func=_cmd_beat)
+
+
+def _add_beat_timing(p):
+    """``fastdrum beat``: what is played when (pattern, tempo, bars, swing, humanisation)."""
     p.add_argument(
         "--pattern",
         default=None,
@@ -310,6 +313,10 @@ def _add_beat(subs):
         metavar="V",
         help="random velocity changes, standard deviation in [0, 1] (default 0)",
     )
+
+
+def _add_beat_sources(p):
+    """``fastdrum beat``: where the notes and the clips come from (MIDI, kit, variations)."""
     p.add_argument(
         "--midi",
         default=None,
@@ -336,6 +343,10 @@ def _add_beat(subs):
         help="clips generated per instrument (default 8; with --no-repeat, at least one per hit)",
     )
     p.add_argument("--no-repeat", action="store_true", help="never play the same clip twice")
+
+
+def _add_beat_mix(p):
+    """``fastdrum beat``: how the hits are mixed (stereo, pan, levels, tail)."""
     p.add_argument("--stereo", action="store_true", help="stereo output, instruments panned")
     p.add_argument(
         "--pan",
@@ -357,9 +368,6 @@ def _add_beat(subs):
         action="store_false",
         help="cut the beat at the end of the last bar (for loops)",
     )
-    _output(p, what="beat (.wav, .flac or .mid)")
-    _common(p)
-    p.set_defaults(func=_cmd_beat)
 
 
 def _add_info(subs):
@@ -945,6 +953,7 @@ def _primer_audio(model, n):
 
 # -- fastdrum library (on Dask: fastdrum/_library.py) ----------------------------------
 def _add_library(subs):
+    """The ``fastdrum library`` subcommand."""
     from ._library import DEFAULT_SHARD_SIZE
 
     p = subs.add_parser(
@@ -984,13 +993,7 @@ def _add_library(subs):
         metavar="T",
         help="sampling temperature (default: each model's recommended value, else 1)",
     )
-    p.add_argument(
-        "--duration",
-        type=_number,
-        default=None,
-        metavar="SECONDS",
-        help="clip length in seconds (default: each model's own)",
-    )
+    _duration_option(p)
     p.add_argument(
         "--shard-size",
         type=_positive_int,
@@ -1004,12 +1007,16 @@ def _add_library(subs):
         default="flac",
         help="audio file format, 24-bit (default flac)",
     )
+    _backend_option(p)
+    _add_library_cluster(p)
     p.add_argument(
-        "--backend",
-        choices=["auto", "c", "numpy"],
-        default="auto",
-        help="generation backend (default: auto, the compiled kernel)",
+        "-q", "--quiet", action="store_true", help="no progress bar, summary or Dask dashboard"
     )
+    p.set_defaults(func=_cmd_library)
+
+
+def _add_library_cluster(p):
+    """``fastdrum library``: where it runs (an existing Dask cluster, a local one, or this process)."""
     where = p.add_mutually_exclusive_group()
     where.add_argument(
         "--scheduler",
@@ -1025,10 +1032,6 @@ def _add_library(subs):
         help="worker processes of a local Dask cluster (default: one per CPU; "
         "0: run in this process, without Dask)",
     )
-    p.add_argument(
-        "-q", "--quiet", action="store_true", help="no progress bar, summary or Dask dashboard"
-    )
-    p.set_defaults(func=_cmd_library)
 
 
 def _cmd_library(args):

@@ -10,27 +10,12 @@ import os
 import socket
 import sys
 
+from .._checks import integer_arg
 from ..errors import ServeError
 
 __all__ = ["add_parser", "run"]
 
 PROG = "fastdrum serve"
-
-
-def _count(lo, hi):
-    """An argparse type: an integer in [lo, hi]."""
-    import argparse
-
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            value = lo - 1
-        if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"expected an integer in [{lo}, {hi}], got {text!r}")
-        return value
-
-    return parse
 
 
 def add_parser(subs):
@@ -44,7 +29,7 @@ def add_parser(subs):
     )
     p.add_argument(
         "--port",
-        type=_count(0, 65535),
+        type=integer_arg(0, 65535),
         default=0,
         help="port to listen on (default: a free one, printed)",
     )
@@ -63,14 +48,14 @@ def add_parser(subs):
     p.add_argument("--open", action="store_true", help="open the page in the default browser")
     p.add_argument(
         "--workers",
-        type=_count(1, 64),
+        type=integer_arg(1, 64),
         default=min(2, os.cpu_count() or 1),
         metavar="N",
         help="generation threads (default: 2, or 1 on one core)",
     )
     p.add_argument(
         "--queue",
-        type=_count(0, 1024),
+        type=integer_arg(0, 1024),
         default=8,
         metavar="N",
         help="regenerate/export requests that may wait for a worker; more get HTTP 429 (default 8)",
