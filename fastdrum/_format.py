@@ -405,75 +405,13 @@ def validate(arrays):
     everything else about the tables is strict. A format-1 file's format-2
     keys are unknown keys to it, so they are ignored.
     """
-    for key in REQUIRED_KEYS:
-        if key not in arrays:
-            _fail(key, "missing")
-    arrays = {k: _as_array(k, v) for k, v in arrays.items()}
-    for key, a in arrays.items():
-        if a.dtype.hasobject:
-            _fail(key, f"object arrays are not allowed (dtype {a.dtype!r})")
-    version = arrays["format_version"]
-    if version.shape != () or version.dtype.kind not in "iu":
-        _fail("format_version", f"must be an integer scalar, got {version.dtype} {version.shape}")
-    version = int(version)
-    if version not in FORMAT_VERSIONS:
-        _fail(
-            "format_version",
-            f"unknown version {version!r} (this fastdrum reads "
-            f"{', '.join(map(str, FORMAT_VERSIONS))})",
-        )
+    arrays = _check_arrays(arrays)
+    version = _check_version(arrays["format_version"])
     sample_rate = _as_int_scalar(arrays, "sample_rate", 1, MAX_SAMPLE_RATE)
-
-    dil = arrays["dilations"]
-    if dil.ndim != 1 or dil.dtype.kind not in "iu":
-        _fail("dilations", f"must be a 1-D integer array, got {dil.dtype} {dil.shape}")
-    if not 1 <= dil.shape[0] <= MAX_LAYERS:
-        _fail("dilations", f"needs 1 to {MAX_LAYERS} layers, got {dil.shape[0]}")
-    if dil.min() < 1 or dil.max() > MAX_DILATION:
-        _fail("dilations", f"each must lie in [1, {MAX_DILATION}], got {dil.tolist()!r}")
-    dilations = tuple(int(d) for d in dil)
-    if sum(dilations) > MAX_RECEPTIVE_FIELD:
-        _fail(
-            "dilations",
-            f"sum {sum(dilations)} exceeds the receptive-field limit {MAX_RECEPTIVE_FIELD}",
-        )
-
-    for key in WEIGHT_KEYS:
-        if not _is_float32(arrays[key].dtype):
-            _fail(key, f"dtype must be float32, got {arrays[key].dtype}")
+    dilations = _check_dilations(arrays["dilations"])
     L = len(dilations)
-    Q, R, D, S = (_vote(arrays, name) for name in "QRDS")
-    if not 2 <= Q <= MAX_CHANNELS:
-        _fail("input_w", f"quantization channels Q must lie in [2, {MAX_CHANNELS}], got {Q}")
-    for name, v in (("R", R), ("D", D), ("S", S)):
-        if not 1 <= v <= MAX_CHANNELS:
-            _fail(
-                _SIZE_SOURCES[name][0][0],
-                f"channel count {name} must lie in [1, {MAX_CHANNELS}], got {v}",
-            )
-    for key, shape in expected_shapes(L, Q, R, D, S).items():
-        if arrays[key].shape != shape:
-            _fail(
-                key,
-                f"shape must be {shape} (L={L}, Q={Q}, R={R}, D={D}, S={S}), got {arrays[key].shape}",
-            )
-        if not np.isfinite(arrays[key]).all():
-            _fail(key, "contains NaN or Inf")
-
-    primers = arrays.get("primers")
-    if primers is not None:
-        if primers.ndim != 2 or primers.dtype.kind not in "iu" or 0 in primers.shape:
-            _fail(
-                "primers",
-                f"must be a non-empty 2-D integer array (N, P), got {primers.dtype} {primers.shape}",
-            )
-        if primers.min() < 0 or primers.max() >= Q:
-            _fail(
-                "primers",
-                f"codes must lie in [0, {Q}), got range [{primers.min()}, {primers.max()}]",
-            )
-        primers = primers.astype(np.int32)
-
+    Q, R, D, S = _check_weights(arrays, L)
+    primers = _check_primers(arrays.get("primers"), Q)
     meta = _check_meta(arrays["meta"]) if "meta" in arrays else {}
     info = dict(
         version=version,
@@ -494,6 +432,86 @@ def validate(arrays):
     if version >= 2:
         info.update(_validate_2(arrays, info))
     return info
+
+
+def _check_arrays(arrays):
+    """`arrays` with every required key, each value an array (not of objects)."""
+    for key in REQUIRED_KEYS:
+        if key not in arrays:
+            _fail(key, "missing")
+    arrays = {k: _as_array(k, v) for k, v in arrays.items()}
+    for key, a in arrays.items():
+        if a.dtype.hasobject:
+            _fail(key, f"object arrays are not allowed (dtype {a.dtype!r})")
+    return arrays
+
+
+def _check_version(version):
+    """The format version as an int, if this fastdrum reads it."""
+    if version.shape != () or version.dtype.kind not in "iu":
+        _fail("format_version", f"must be an integer scalar, got {version.dtype} {version.shape}")
+    version = int(version)
+    if version not in FORMAT_VERSIONS:
+        _fail(
+            "format_version",
+            f"unknown version {version!r} (this fastdrum reads "
+            f"{', '.join(map(str, FORMAT_VERSIONS))})",
+        )
+    return version
+
+
+def _check_dilations(dil):
+    """The dilations as a tuple of ints, within the layer, dilation and receptive-field limits."""
+    if dil.ndim != 1 or dil.dtype.kind not in "iu":
+        _fail("dilations", f"must be a 1-D integer array, got {dil.dtype} {dil.shape}")
+    if not 1 <= dil.shape[0] <= MAX_LAYERS:
+        _fail("dilations", f"needs 1 to {MAX_LAYERS} layers, got {dil.shape[0]}")
+    if dil.min() < 1 or dil.max() > MAX_DILATION:
+        _fail("dilations", f"each must lie in [1, {MAX_DILATION}], got {dil.tolist()!r}")
+    dilations = tuple(int(d) for d in dil)
+    if sum(dilations) > MAX_RECEPTIVE_FIELD:
+        _fail(
+            "dilations",
+            f"sum {sum(dilations)} exceeds the receptive-field limit {MAX_RECEPTIVE_FIELD}",
+        )
+    return dilations
+
+
+def _check_weights(arrays, L):
+    """(Q, R, D, S) that the weights of an `L`-layer network agree on; each weight float32, finite."""
+    for key in WEIGHT_KEYS:
+        if not _is_float32(arrays[key].dtype):
+            _fail(key, f"dtype must be float32, got {arrays[key].dtype}")
+    Q, R, D, S = (_vote(arrays, name) for name in "QRDS")
+    if not 2 <= Q <= MAX_CHANNELS:
+        _fail("input_w", f"quantization channels Q must lie in [2, {MAX_CHANNELS}], got {Q}")
+    for name, v in (("R", R), ("D", D), ("S", S)):
+        if not 1 <= v <= MAX_CHANNELS:
+            _fail(
+                _SIZE_SOURCES[name][0][0],
+                f"channel count {name} must lie in [1, {MAX_CHANNELS}], got {v}",
+            )
+    sizes = f"L={L}, Q={Q}, R={R}, D={D}, S={S}"
+    for key, shape in expected_shapes(L, Q, R, D, S).items():
+        _check_float32(arrays, key, shape, sizes)
+    return Q, R, D, S
+
+
+def _check_primers(primers, Q):
+    """The primers as int32 codes in [0, Q), or None."""
+    if primers is None:
+        return None
+    if primers.ndim != 2 or primers.dtype.kind not in "iu" or 0 in primers.shape:
+        _fail(
+            "primers",
+            f"must be a non-empty 2-D integer array (N, P), got {primers.dtype} {primers.shape}",
+        )
+    if primers.min() < 0 or primers.max() >= Q:
+        _fail(
+            "primers",
+            f"codes must lie in [0, {Q}), got range [{primers.min()}, {primers.max()}]",
+        )
+    return primers.astype(np.int32)
 
 
 def _check_float32(arrays, key, shape, sizes):
