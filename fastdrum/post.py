@@ -47,6 +47,44 @@ __all__ = [
 ]
 
 
+# fmt: off
+#: Per instrument: high-pass (Hz), decay ceiling (hold, time), gate (dB), fade-out (seconds).
+_STAGES = {
+    #            highpass  decay          gate_db  fade
+    "default":  (20.0,     None,          -50.0,   0.005),
+    "kick":     (30.0,     (0.05, 0.085), -42.0,   0.01),
+    "snare":    (60.0,     (0.03, 0.075), -42.0,   0.008),
+    "hihat":    (300.0,    (0.02, 0.07),  -40.0,   0.005),
+    "openhat":  (300.0,    (0.05, 0.2),   -45.0,   0.01),
+    "clap":     (150.0,    (0.03, 0.075), -42.0,   0.008),
+    "crash":    (200.0,    (0.1, 0.5),    -50.0,   0.02),
+    "ride":     (200.0,    (0.1, 0.5),    -50.0,   0.02),
+    "tom_low":  (40.0,     (0.05, 0.1),   -45.0,   0.01),
+    "tom_mid":  (40.0,     (0.05, 0.1),   -45.0,   0.01),
+    "tom_high": (40.0,     (0.05, 0.1),   -45.0,   0.01),
+}
+#: EQ bands; an instrument not named here has none.
+_EQ = {
+    "kick": (("lowshelf", 80.0, 4.0, 0.707), ("peaking", 350.0, -3.0, 1.0)),
+    "snare": (("peaking", 200.0, 2.0, 1.0), ("highshelf", 5000.0, 2.0, 0.707)),
+    "hihat": (("highshelf", 8000.0, 2.0, 0.707),),
+    "openhat": (("highshelf", 8000.0, 2.0, 0.707),),
+    "clap": (("peaking", 1200.0, 2.0, 1.0),),
+    "tom_low": (("peaking", 3000.0, 2.0, 1.0),),
+    "tom_mid": (("peaking", 3000.0, 2.0, 1.0),),
+    "tom_high": (("peaking", 3000.0, 2.0, 1.0),),
+}
+#: Compressor (threshold_db, ratio, time); an instrument not named here has none.
+_COMPRESS = {
+    "kick":     (-14.0, 3.0, 0.005),
+    "snare":    (-16.0, 3.0, 0.003),
+    "clap":     (-16.0, 3.0, 0.003),
+    "tom_low":  (-16.0, 2.5, 0.005),
+    "tom_mid":  (-16.0, 2.5, 0.005),
+    "tom_high": (-16.0, 2.5, 0.005),
+}
+# fmt: on
+
 #: Default chain per instrument, used by :func:`process` (any key can be
 #: overridden there). ``eq`` bands are ``(kind, frequency_hz, gain_db, q)``;
 #: ``gate_db`` is relative to the clip's peak (on the ~300 Hydrogen one-shots
@@ -56,98 +94,22 @@ __all__ = [
 #: real one-shot loses nothing to it (docs/drum-machine.md has the figures);
 #: ``None`` skips a stage.
 SETTINGS = {
-    "default": dict(
-        highpass=20.0,
-        decay=None,
-        eq=(),
-        compress=None,
-        gate_db=-50.0,
-        fade=0.005,
-        normalize="peak",
-        target_db=-1.0,
-    ),
-    "kick": dict(
-        highpass=30.0,
-        decay=(0.05, 0.085),
-        eq=(("lowshelf", 80.0, 4.0, 0.707), ("peaking", 350.0, -3.0, 1.0)),
-        compress=dict(threshold_db=-14.0, ratio=3.0, time=0.005),
-        gate_db=-42.0,
-        fade=0.01,
-        normalize="peak",
-        target_db=-1.0,
-    ),
-    "snare": dict(
-        highpass=60.0,
-        decay=(0.03, 0.075),
-        eq=(("peaking", 200.0, 2.0, 1.0), ("highshelf", 5000.0, 2.0, 0.707)),
-        compress=dict(threshold_db=-16.0, ratio=3.0, time=0.003),
-        gate_db=-42.0,
-        fade=0.008,
-        normalize="peak",
-        target_db=-1.0,
-    ),
-    "hihat": dict(
-        highpass=300.0,
-        decay=(0.02, 0.07),
-        eq=(("highshelf", 8000.0, 2.0, 0.707),),
-        compress=None,
-        gate_db=-40.0,
-        fade=0.005,
-        normalize="peak",
-        target_db=-1.0,
-    ),
-    "openhat": dict(
-        highpass=300.0,
-        decay=(0.05, 0.2),
-        eq=(("highshelf", 8000.0, 2.0, 0.707),),
-        compress=None,
-        gate_db=-45.0,
-        fade=0.01,
-        normalize="peak",
-        target_db=-1.0,
-    ),
-    "clap": dict(
-        highpass=150.0,
-        decay=(0.03, 0.075),
-        eq=(("peaking", 1200.0, 2.0, 1.0),),
-        compress=dict(threshold_db=-16.0, ratio=3.0, time=0.003),
-        gate_db=-42.0,
-        fade=0.008,
-        normalize="peak",
-        target_db=-1.0,
-    ),
-    "crash": dict(
-        highpass=200.0,
-        decay=(0.1, 0.5),
-        eq=(),
-        compress=None,
-        gate_db=-50.0,
-        fade=0.02,
-        normalize="peak",
-        target_db=-1.0,
-    ),
-    "ride": dict(
-        highpass=200.0,
-        decay=(0.1, 0.5),
-        eq=(),
-        compress=None,
-        gate_db=-50.0,
-        fade=0.02,
-        normalize="peak",
-        target_db=-1.0,
-    ),
-}
-for _tom in ("tom_low", "tom_mid", "tom_high"):
-    SETTINGS[_tom] = dict(
-        highpass=40.0,
-        decay=(0.05, 0.1),
-        eq=(("peaking", 3000.0, 2.0, 1.0),),
-        compress=dict(threshold_db=-16.0, ratio=2.5, time=0.005),
-        gate_db=-45.0,
-        fade=0.01,
+    inst: dict(
+        highpass=highpass,
+        decay=decay,
+        eq=_EQ.get(inst, ()),
+        compress=(
+            dict(zip(("threshold_db", "ratio", "time"), _COMPRESS[inst]))
+            if inst in _COMPRESS
+            else None
+        ),
+        gate_db=gate_db,
+        fade=fade,
         normalize="peak",
         target_db=-1.0,
     )
+    for inst, (highpass, decay, gate_db, fade) in _STAGES.items()
+}
 
 _KINDS = ("peaking", "lowshelf", "highshelf", "lowpass", "highpass")
 

@@ -13,40 +13,20 @@ Examples
 
 __all__ = ["PRESETS"]
 
+# fmt: off
+#: One bar of each preset: tempo (bpm), swing, and the kick, snare and hi-hat steps.
+_BARS = {
+    "house":     (124.0, 0.0,  "X...|X...|X...|X...", "....|x...|....|x...", "o.x.|o.x.|o.x.|o.x."),
+    "techno":    (130.0, 0.0,  "X...|X...|X...|X...", "....|o...|....|o...", "oox.|oox.|oox.|ooxo"),
+    "hip-hop":   (90.0,  0.15, "X...|....|..x.|X...", "....|X...|....|X...", "x.x.|x.x.|x.x.|x.xo"),
+    "boom-bap":  (92.0,  0.2,  "X..x|....|..X.|....", "....|X...|....|X..o", "x.x.|x.x.|x.x.|x.x."),
+    "breakbeat": (136.0, 0.0,  "X.x.|....|..xX|....", "....|X..o|.o..|X..o", "x.x.|x.x.|x.x.|x.x."),
+    "rock":      (110.0, 0.0,  "X...|....|X.x.|....", "....|X...|....|X...", "x.x.|x.x.|x.x.|x.x."),
+    "disco":     (118.0, 0.0,  "X...|X...|X...|X...", "....|X...|....|X...", "x.o.|x.o.|x.o.|x.o."),
+}
+# fmt: on
+
 PRESETS = {
-    "house": dict(
-        grid="kick=X...|X...|X...|X...,snare=....|x...|....|x...,hihat=o.x.|o.x.|o.x.|o.x.",
-        bpm=124.0,
-        swing=0.0,
-    ),
-    "techno": dict(
-        grid="kick=X...|X...|X...|X...,snare=....|o...|....|o...,hihat=oox.|oox.|oox.|ooxo",
-        bpm=130.0,
-        swing=0.0,
-    ),
-    "hip-hop": dict(
-        grid="kick=X...|....|..x.|X...,snare=....|X...|....|X...,hihat=x.x.|x.x.|x.x.|x.xo",
-        bpm=90.0,
-        swing=0.15,
-    ),
-    "boom-bap": dict(
-        grid="kick=X..x|....|..X.|....,snare=....|X...|....|X..o,hihat=x.x.|x.x.|x.x.|x.x.",
-        bpm=92.0,
-        swing=0.2,
-    ),
-    "breakbeat": dict(
-        grid="kick=X.x.|....|..xX|....,snare=....|X..o|.o..|X..o,hihat=x.x.|x.x.|x.x.|x.x.",
-        bpm=136.0,
-        swing=0.0,
-    ),
-    "rock": dict(
-        grid="kick=X...|....|X.x.|....,snare=....|X...|....|X...,hihat=x.x.|x.x.|x.x.|x.x.",
-        bpm=110.0,
-        swing=0.0,
-    ),
-    "disco": dict(
-        grid="kick=X...|X...|X...|X...,snare=....|X...|....|X...,hihat=x.o.|x.o.|x.o.|x.o.",
-        bpm=118.0,
-        swing=0.0,
-    ),
+    name: dict(grid=f"kick={kick},snare={snare},hihat={hihat}", bpm=bpm, swing=swing)
+    for name, (bpm, swing, kick, snare, hihat) in _BARS.items()
 }
