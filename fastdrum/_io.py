@@ -395,6 +395,33 @@ def _write_manifest(folder):
 
 
 @contextlib.contextmanager
+def _atomic(path, overwrite, *, folder, make, mode, seal, publish):
+    """What :func:`atomic_file` and :func:`atomic_dir` share: yield ``make(parent)``, then publish it.
+
+    The temporary (made with signals held back, given `mode` less the umask)
+    is flushed to the disk by ``seal(tmp)`` and put in place by
+    ``publish(tmp, path, overwrite)``, then `path`'s folder is flushed; it is
+    removed if anything raises, KeyboardInterrupt included.
+    """
+    path, parent = check_dest(path, overwrite=overwrite, folder=folder)
+    tmp = None
+    try:
+        with _uninterrupted():
+            tmp = make(parent)
+        os.chmod(tmp, mode & ~_umask())
+        yield tmp
+        seal(tmp)
+        with _uninterrupted():
+            publish(tmp, path, overwrite)
+            tmp = None
+        _fsync(parent)
+    except BaseException:
+        if tmp is not None:
+            with _uninterrupted():
+                _remove(tmp)
+        raise
+
+
 def atomic_file(path, *, overwrite=False, suffix=""):
     """Context manager yielding a temporary path that becomes `path` on success.
 
@@ -426,27 +453,18 @@ def atomic_file(path, *, overwrite=False, suffix=""):
     >>> os.listdir(d)
     ['a.txt']
     """
-    path, parent = check_dest(path, overwrite=overwrite)
-    tmp = None
-    try:
-        with _uninterrupted():
-            fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=suffix + ".tmp", dir=parent)
-            os.close(fd)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
-        yield tmp
-        _fsync(tmp)
-        with _uninterrupted():
-            _publish_file(tmp, path, overwrite)
-            tmp = None
-        _fsync(parent)
-    except BaseException:
-        if tmp is not None:
-            with _uninterrupted():
-                _remove(tmp)
-        raise
+
+    def make(parent):
+        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=suffix + ".tmp", dir=parent)
+        os.close(fd)
+        return tmp
+
+    # mkstemp makes 0600: give the file normal permissions
+    return _atomic(
+        path, overwrite, folder=False, make=make, mode=0o666, seal=_fsync, publish=_publish_file
+    )
 
 
-@contextlib.contextmanager
 def atomic_dir(path, *, overwrite=False):
     """Context manager yielding a temporary folder that becomes `path` on success.
 
@@ -470,26 +488,20 @@ def atomic_dir(path, *, overwrite=False):
     >>> sorted(os.listdir(d)), sorted(os.listdir(os.path.join(d, "kit")))
     (['kit'], ['.fastdrum.manifest.json', 'x.txt'])
     """
-    path, parent = check_dest(path, overwrite=overwrite, folder=True)
-    tmp = None
-    try:
-        with _uninterrupted():
-            tmp = tempfile.mkdtemp(prefix=TEMP_PREFIX, suffix=".tmp", dir=parent)
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
-        yield tmp
+
+    def make(parent):
+        return tempfile.mkdtemp(prefix=TEMP_PREFIX, suffix=".tmp", dir=parent)
+
+    def seal(tmp):
         _write_manifest(tmp)
         for name in os.listdir(tmp):
             _fsync(os.path.join(tmp, name))
         _fsync(tmp)
-        with _uninterrupted():
-            _publish_dir(tmp, path, overwrite)
-            tmp = None
-        _fsync(parent)
-    except BaseException:
-        if tmp is not None:
-            with _uninterrupted():
-                _remove(tmp)
-        raise
+
+    # mkdtemp makes 0700
+    return _atomic(
+        path, overwrite, folder=True, make=make, mode=0o777, seal=seal, publish=_publish_dir
+    )
 
 
 def check_regular_file(path, what):
