@@ -8,6 +8,9 @@ a :class:`~fastdrum.KitError` in a kit), and returns the value as a plain
 
     <name> must be <what> <range>, got <value!r>
 
+The command line's argparse types (:func:`integer_arg`) say ``expected <what>,
+got <text!r>`` instead, after argparse's own ``argument --bars:``.
+
 Each limit is a named constant here, and every module checks against it.
 The module imports no NumPy at import time: the command line uses it before
 NumPy loads.
