@@ -10,12 +10,14 @@ TINY = "tests/data/tiny_drums.npz"
 
 
 def _run_dir(tmp_path, steps=(250, 500, 750, 1000)):
-    """A run dir whose snapshot at step s is the tiny model's weights plus s / 1000 everywhere."""
+    """A run dir whose snapshot at step s is the tiny model's weights plus s / 100,000 everywhere."""
     model = fastdrum.load_model(TINY)
     snaps = tmp_path / "run" / "snapshots"
     snaps.mkdir(parents=True)
     for s in steps:
-        np.savez(snaps / f"step-{s:06d}.npz", **{k: v + s / 1000 for k, v in model.weights.items()})
+        np.savez(
+            snaps / f"step-{s:06d}.npz", **{k: v + s / 100_000 for k, v in model.weights.items()}
+        )
     (snaps / "notes.txt").write_text("not a snapshot")
     return model, tmp_path / "run"
 
@@ -26,7 +28,7 @@ def test_mean_of_the_chosen_steps(tmp_path):
     arrays, steps = average_snapshots(run, 500, 750)
     assert steps == [500, 750]
     for k, v in model.weights.items():
-        np.testing.assert_allclose(arrays[k], v + 0.625, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(arrays[k], v + 0.00625, rtol=0, atol=1e-6)
         assert arrays[k].dtype == np.float32
     _, steps = average_snapshots(run, 600)
     assert steps == [750, 1000]
@@ -38,7 +40,7 @@ def test_averaged_model_keeps_the_frame_and_records_the_steps(tmp_path):
     assert m.meta["weights_averaged"] == {"first": 250, "last": 1000, "snapshots": 4}
     assert m.meta["steps"] == 1000
     assert list(m.voices) == list(model.voices) and m.preemphasis == model.preemphasis
-    np.testing.assert_allclose(m.weights["cond_w"], model.weights["cond_w"] + 0.625, atol=1e-6)
+    np.testing.assert_allclose(m.weights["cond_w"], model.weights["cond_w"] + 0.00625, atol=1e-6)
     np.testing.assert_array_equal(m.primers, model.primers)
 
 
@@ -72,3 +74,30 @@ def test_cli_writes_once_and_fails_in_one_line(tmp_path, capsys):
     assert fastdrum.load_model(out).meta["weights_averaged"]["snapshots"] == 4
     assert main([TINY, "--run-dir", str(tmp_path / "none"), "--first", "1", "-o", "x.npz"]) == 2
     assert "no snapshots" in capsys.readouterr().err
+
+
+def test_temperatures_become_the_voices_defaults(tmp_path, capsys):
+    model, run = _run_dir(tmp_path)
+    voice, other = model.voices[0], model.voices[1]
+    out = tmp_path / "t.npz"
+    args = [TINY, "--run-dir", str(run), "--first", "250", "-o", str(out)]
+    assert main([*args, "--temperature", f"{voice}=0.5"]) == 0
+    m = fastdrum.load_model(out)
+    assert m.meta["voices"][voice]["temperature"] == 0.5
+    assert "temperature" not in m.meta["voices"].get(other, {})
+    np.testing.assert_array_equal(
+        fastdrum.generate(m, 2, voice=voice, seed=3, duration=0.05),
+        fastdrum.generate(m, 2, voice=voice, seed=3, duration=0.05, temperature=0.5),
+    )
+    assert not np.array_equal(
+        fastdrum.generate(m, 2, voice=voice, seed=3, duration=0.05),
+        fastdrum.generate(m, 2, voice=voice, seed=3, duration=0.05, temperature=1.0),
+    )
+    assert main([*args, "--overwrite", "--temperature", "cowbell=0.5"]) == 2
+    assert "no voice 'cowbell'" in capsys.readouterr().err
+    assert main([*args, "--overwrite", "--temperature", f"{voice}=-1"]) == 2
+    assert "temperature must be" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main([*args, "--temperature", "kick"])
+    assert exc.value.code == 2
+    assert fastdrum.load_model(out).meta["voices"][voice]["temperature"] == 0.5

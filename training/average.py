@@ -13,6 +13,8 @@ docs/evaluation.md has the figures. Averaging is done offline from the run's ``s
 
 The model file given first supplies everything but the weights (sample rate, dilations, primers,
 pre-emphasis, voices, meta); ``meta["weights_averaged"]`` records the steps averaged.
+``--temperature kick=0.8`` (repeatable) records a voice's recommended temperature, the one
+``generate()`` uses by default (``meta["voices"][voice]["temperature"]``, docs/format.md).
 """
 
 import argparse
@@ -23,9 +25,16 @@ import sys
 import numpy as np
 
 import fastdrum
-from fastdrum import FastDrumError
+from fastdrum import FastDrumError, _checks
 
-__all__ = ["snapshot_steps", "average_snapshots", "model_with_arrays", "averaged_model", "main"]
+__all__ = [
+    "snapshot_steps",
+    "average_snapshots",
+    "model_with_arrays",
+    "averaged_model",
+    "with_temperatures",
+    "main",
+]
 
 _SNAPSHOT = re.compile(r"step-(\d+)\.npz")
 
@@ -105,6 +114,33 @@ def averaged_model(model, run_dir, first, last=None):
     return model_with_arrays(model, arrays, meta, f"the snapshots of {run_dir!r}")
 
 
+def with_temperatures(model, temperatures):
+    """`model` with ``{voice: temperature}`` recorded as the voices' default temperatures."""
+    meta = dict(model.meta)
+    voices = {v: dict(s) for v, s in (meta.get("voices") or {}).items()}
+    for voice, t in temperatures.items():
+        if voice not in model.voices:
+            raise fastdrum.ModelFormatError(
+                f"--temperature {voice}=...: the model has no voice {voice!r} "
+                f"(it has {list(model.voices)!r})"
+            )
+        voices.setdefault(voice, {})["temperature"] = _checks.temperature(
+            t, error=fastdrum.ModelFormatError
+        )
+    meta["voices"] = voices
+    return model_with_arrays(model, model.weights, meta, "the model")
+
+
+def _voice_temperature(text):
+    voice, sep, t = text.partition("=")
+    try:
+        if not sep:
+            raise ValueError
+        return voice.strip(), float(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected VOICE=T, e.g. kick=0.8, got {text!r}") from None
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(
         prog="python -m training.average", description=__doc__.split("\n\n")[0]
@@ -119,9 +155,18 @@ def main(argv=None):
     )
     p.add_argument("-o", "--out", required=True, help="the averaged model file (.npz)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument(
+        "--temperature",
+        type=_voice_temperature,
+        action="append",
+        default=[],
+        metavar="VOICE=T",
+        help="record a voice's default temperature (repeatable)",
+    )
     args = p.parse_args(argv)
     try:
         model = averaged_model(fastdrum.load_model(args.model), args.run_dir, args.first, args.last)
+        model = with_temperatures(model, dict(args.temperature))
         model.save(args.out, overwrite=args.overwrite)
     except FastDrumError as exc:
         print(f"error: {exc}", file=sys.stderr)
