@@ -69,6 +69,8 @@ __all__ = [
 ]
 
 _N_BANDS = 24
+#: The voice weights a snapshot of a conditioned model holds beside format 1's weights.
+_VOICE_WEIGHT_KEYS = ("voice_emb", "cond_w")
 _ENV_POINTS = (0.005, 0.01, 0.02, 0.04, 0.08, 0.12, 0.16, 0.2, 0.25, 0.35, 0.5)
 
 
@@ -482,11 +484,14 @@ def post_figures(y, voice, real):
 def with_weights(model, snapshot):
     """`model` (its sample rate, dilations, primers, pre-emphasis, voices, meta) with the weights of
     `snapshot`, a run's ``snapshots/step-N.npz`` (train.py ``--snapshot-every``): a checkpoint of a
-    run that is still training can be heard without TensorFlow and without stopping it."""
-    import fastdrum
+    run that is still training can be heard without TensorFlow and without stopping it.
 
-    with np.load(snapshot, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
+    The snapshot is read as a model file is (bounded, never unpickled; other members are ignored);
+    a file that is not one, or weights that do not fit `model`, raise a ModelFormatError naming it.
+    """
+    import fastdrum
+    from fastdrum._format import WEIGHT_KEYS, read_arrays
+
     name = os.path.basename(os.fspath(snapshot))
     meta = dict(model.meta, weights_from=name)
     step = name.removeprefix("step-").removesuffix(".npz")
@@ -496,6 +501,7 @@ def with_weights(model, snapshot):
     if model.voices:
         extra = dict(voices=list(model.voices), primer_voices=model.primer_voices)
     try:
+        arrays = read_arrays(snapshot, only=WEIGHT_KEYS + _VOICE_WEIGHT_KEYS)
         return fastdrum.Model(
             sample_rate=model.sample_rate,
             dilations=model.dilations,
@@ -505,9 +511,9 @@ def with_weights(model, snapshot):
             **extra,
             **arrays,
         )
-    except TypeError as exc:
+    except (TypeError, fastdrum.ModelFormatError) as exc:
         raise fastdrum.ModelFormatError(
-            f"{snapshot}: not a snapshot of this model's weights ({exc})"
+            f"{os.fspath(snapshot)}: not a snapshot of this model's weights ({exc})"
         ) from None
 
 
