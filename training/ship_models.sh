@@ -22,6 +22,11 @@ $PY -m training.train --voices all --kits $KITS \
   --gain-db 6 --pitch-semitones 1 --pitch-steps 5 --batch-size 4 --learning-rate 1e-3 \
   --steps $STEPS --eval-every 250 --patience 0 --checkpoint-every 100 --snapshot-every 250 --log-every 25 \
   --seed $SEED --out $OUT --run-dir runs/drums-seed$SEED $RESUME
+# The shipped weights are the mean of the snapshots from step $SWA_FIRST to the end (stochastic weight
+# averaging, training/average.py): at this constant learning rate single snapshots wander between
+# steady noise and decaying drums; their mean generates steadily (docs/evaluation.md).
+SWA_FIRST=${SWA_FIRST:-$((STEPS / 4))}
+$PY -m training.average $OUT --run-dir runs/drums-seed$SEED --first $SWA_FIRST -o $OUT --overwrite
 # Round the weight matrices to float16 values: the kernel then streams half the bytes
 # (about 1.6x at batch size 1) with the same float32 arithmetic.
 $PY -c "import sys, fastdrum; fastdrum.load_model(sys.argv[1]).round_weights().save(sys.argv[1], overwrite=True)" $OUT
