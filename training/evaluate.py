@@ -69,8 +69,6 @@ __all__ = [
 ]
 
 _N_BANDS = 24
-#: The voice weights a snapshot of a conditioned model holds beside format 1's weights.
-_VOICE_WEIGHT_KEYS = ("voice_emb", "cond_w")
 _ENV_POINTS = (0.005, 0.01, 0.02, 0.04, 0.08, 0.12, 0.16, 0.2, 0.25, 0.35, 0.5)
 
 
@@ -486,35 +484,18 @@ def with_weights(model, snapshot):
     `snapshot`, a run's ``snapshots/step-N.npz`` (train.py ``--snapshot-every``): a checkpoint of a
     run that is still training can be heard without TensorFlow and without stopping it.
 
-    The snapshot is read as a model file is (bounded, never unpickled; other members are ignored);
-    a file that is not one, or weights that do not fit `model`, raise a ModelFormatError naming it.
+    A file that is not a snapshot, or weights that do not fit `model`, raise a ModelFormatError
+    naming it (:func:`training.average.read_snapshot`, :func:`training.average.model_with_arrays`).
     """
-    import fastdrum
-    from fastdrum._format import WEIGHT_KEYS, read_arrays
+    from .average import model_with_arrays, read_snapshot
 
+    arrays = read_snapshot(snapshot)
     name = os.path.basename(os.fspath(snapshot))
     meta = dict(model.meta, weights_from=name)
     step = name.removeprefix("step-").removesuffix(".npz")
     if step.isdigit():
         meta["steps"] = meta["steps_trained"] = int(step)
-    extra = {}
-    if model.voices:
-        extra = dict(voices=list(model.voices), primer_voices=model.primer_voices)
-    try:
-        arrays = read_arrays(snapshot, only=WEIGHT_KEYS + _VOICE_WEIGHT_KEYS)
-        return fastdrum.Model(
-            sample_rate=model.sample_rate,
-            dilations=model.dilations,
-            primers=model.primers,
-            meta=meta,
-            preemphasis=model.preemphasis,
-            **extra,
-            **arrays,
-        )
-    except (TypeError, fastdrum.ModelFormatError) as exc:
-        raise fastdrum.ModelFormatError(
-            f"{os.fspath(snapshot)}: not a snapshot of this model's weights ({exc})"
-        ) from None
+    return model_with_arrays(model, arrays, meta, os.fspath(snapshot))
 
 
 def model_voices(model):

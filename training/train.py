@@ -34,6 +34,7 @@ from fastdrum import __version__ as fastdrum_version
 from . import data as data_mod
 from . import distribute
 from . import voices as voices_mod
+from .average import read_snapshot
 from .batches import TrainingSet
 from .errors import ConfigError, DivergedError, ResumeError
 
@@ -919,8 +920,7 @@ class _Trainer:
                 raise ResumeError(
                     f"no snapshot {snap!r} (--snapshot-every writes them while a run trains)"
                 )
-            with np.load(snap, allow_pickle=False) as z:
-                self.net.set_weights_from({k: z[k] for k in z.files})
+            self.net.set_weights_from(read_snapshot(snap))
             return a.from_snapshot, f"exported from snapshot of step {a.from_snapshot}"
         if self.val is not None and int(st.best_step) > 0:
             for w, bw in zip(self.variables, st.best_weights):
