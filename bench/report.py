@@ -356,16 +356,39 @@ def render_markdown(data, records):
     return "\n".join(lines) + "\n"
 
 
+#: Line colour of each backend in the plots.
+_COLORS = {"naive": "tab:gray", "numpy": "tab:blue", "tf": "tab:orange", "c": "tab:green"}
+
+
 def plot(records, path):
     """samples/s against batch size per backend, and µs a sample against layers; saved as PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib import ticker
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
-    colors = {"naive": "tab:gray", "numpy": "tab:blue", "tf": "tab:orange", "c": "tab:green"}
+    _plot_throughput(ax1, records)
+    _plot_depth(ax2, records)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _log_log_axes(ax, xticks, **labels):
+    """Log-log axes with `labels` (xlabel, ylabel, title), `xticks` (if any) in plain numbers, a grid."""
+    from matplotlib import ticker
+
+    ax.set(xscale="log", yscale="log", **labels)
+    if xticks:
+        ax.set_xticks(xticks)
+    ax.get_xaxis().set_major_formatter(ticker.ScalarFormatter())
+    ax.get_xaxis().set_minor_formatter(ticker.NullFormatter())
+    ax.grid(True, which="both", alpha=0.3)
+
+
+def _plot_throughput(ax, records):
+    """samples/s against batch size: a line per config, backend and thread count; real time marked."""
     styles = ["-", "--", ":", "-."]
     gen = _generate_records(records)
     for i, config in enumerate(_configs(records)):
@@ -379,31 +402,31 @@ def plot(records, path):
                 continue
             x, y = zip(*pts)
             label = f"{backend}{f' ×{threads}' if backend == 'c' else ''} ({config})"
-            ax1.plot(
+            ax.plot(
                 x,
                 y,
                 styles[i % len(styles)],
                 marker="o" if threads == 1 else "s",
-                color=colors[backend],
+                color=_COLORS[backend],
                 alpha=1.0 if threads == 1 else 0.6,
                 label=label,
             )
     rates = sorted({r["sample_rate"] for r in gen})
     for rate in rates:
-        ax1.axhline(rate, color="k", lw=0.6, ls=":")
-        ax1.text(1, rate, f" real time at {rate} Hz", va="bottom", fontsize=7)
-    ax1.set(
-        xscale="log",
-        yscale="log",
+        ax.axhline(rate, color="k", lw=0.6, ls=":")
+        ax.text(1, rate, f" real time at {rate} Hz", va="bottom", fontsize=7)
+    _log_log_axes(
+        ax,
+        sorted({r["batch"] for r in gen}) or [1],
         xlabel="batch size",
         ylabel="samples/s (median round)",
         title="Generation throughput",
     )
-    ax1.set_xticks(sorted({r["batch"] for r in gen}) or [1])
-    ax1.get_xaxis().set_major_formatter(ticker.ScalarFormatter())
-    ax1.get_xaxis().set_minor_formatter(ticker.NullFormatter())
-    ax1.grid(True, which="both", alpha=0.3)
-    ax1.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, ncol=2)
+
+
+def _plot_depth(ax, records):
+    """µs a sample (batch 1) against layers per backend, beside a line of slope 1 (cost ∝ layers)."""
     rows = [r for r in records if r["name"].startswith("test_layers") and "samples_per_s" in r]
     for backend in ("naive", "numpy", "c"):
         pts = sorted(
@@ -411,31 +434,23 @@ def plot(records, path):
         )
         if pts:
             x, y = zip(*pts)
-            ax2.plot(x, y, marker="o", color=colors[backend], label=backend)
+            ax.plot(x, y, marker="o", color=_COLORS[backend], label=backend)
     if rows:
         # Slope 1 on log-log axes is cost proportional to layers (the incremental generators);
         # the naive generator's slope is about 2 (layers x receptive field).
         lo, hi = min(r["layers"] for r in rows), max(r["layers"] for r in rows)
         ref = [r for r in rows if r["backend"] == "c" and r["layers"] == lo] or rows[:1]
         y0 = 1e6 / ref[0]["samples_per_s"]
-        ax2.plot([lo, hi], [y0, y0 * hi / lo], color="k", lw=0.8, ls=":", label="∝ layers")
-    ax2.set(
-        xscale="log",
-        yscale="log",
+        ax.plot([lo, hi], [y0, y0 * hi / lo], color="k", lw=0.8, ls=":", label="∝ layers")
+    _log_log_axes(
+        ax,
+        sorted({r["layers"] for r in rows}),
         xlabel="layers (dilations 1..512 cycled)",
         ylabel="µs per sample (batch 1)",
         title="Cost against depth (log-log: slope 1 is linear)",
     )
     if rows:
-        ax2.set_xticks(sorted({r["layers"] for r in rows}))
-    ax2.get_xaxis().set_major_formatter(ticker.ScalarFormatter())
-    ax2.get_xaxis().set_minor_formatter(ticker.NullFormatter())
-    ax2.grid(True, which="both", alpha=0.3)
-    if rows:
-        ax2.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+        ax.legend(fontsize=8)
 
 
 def run_suite(json_path, pytest_args=()):

@@ -145,3 +145,38 @@ def test_with_weights_takes_a_snapshots_weights_and_keeps_the_models_frame(tmp_p
     np.savez(tmp_path / "bad.npz", **arrays, stray=np.zeros(3))
     with pytest.raises(fastdrum.ModelFormatError, match="bad.npz"):
         with_weights(model, tmp_path / "bad.npz")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"step 250: not an archive\n", b"PK\x03\x04 cut short", None, "missing"],
+    ids=["text", "damaged-zip", "single-npy", "missing"],
+)
+def test_evaluate_cli_weights_not_a_snapshot_exits_2_naming_it(tmp_path, capsys, content):
+    """``--weights FILE`` that is not a snapshot: exit status 2, one line on stderr naming FILE."""
+    from training.evaluate import main
+
+    path = tmp_path / "notasnapshot.txt"
+    if content is None:
+        np.save(tmp_path / "notasnapshot.npy", np.zeros(3, np.float32))
+        path = tmp_path / "notasnapshot.npy"
+    elif content != "missing":
+        path.write_bytes(content)
+    assert main(["tests/data/tiny_drums.npz", "--weights", str(path), "-n", "2"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith("python -m training.evaluate: error: ")
+    assert str(path) in err
+
+
+def test_with_weights_of_another_models_snapshot_names_it(tmp_path):
+    """Weights of another shape: a ModelFormatError naming the snapshot, not the model's key alone."""
+    import fastdrum
+    from fastdrum.testing import random_model
+    from training.evaluate import with_weights
+
+    model = fastdrum.load_model("tests/data/tiny_drums.npz")
+    other = random_model(dilations=[1, 2], residual_channels=3, seed=1)
+    np.savez(tmp_path / "step-000010.npz", **other.weights)
+    with pytest.raises(fastdrum.ModelFormatError, match="step-000010.npz"):
+        with_weights(model, tmp_path / "step-000010.npz")

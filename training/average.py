@@ -26,8 +26,11 @@ import numpy as np
 
 import fastdrum
 from fastdrum import FastDrumError, _checks
+from fastdrum._format import WEIGHT_KEYS, read_arrays
 
 __all__ = [
+    "SNAPSHOT_KEYS",
+    "read_snapshot",
     "snapshot_steps",
     "average_snapshots",
     "model_with_arrays",
@@ -37,6 +40,25 @@ __all__ = [
 ]
 
 _SNAPSHOT = re.compile(r"step-(\d+)\.npz")
+
+#: The arrays of a weight snapshot (train.py ``--snapshot-every``): format 1's weights, and the
+#: voice weights of a conditioned model.
+SNAPSHOT_KEYS = WEIGHT_KEYS + ("voice_emb", "cond_w")
+
+
+def read_snapshot(path):
+    """The arrays of the weight snapshot `path`, by their format names.
+
+    Read as a model file is (sizes bounded, nothing unpickled; members other than
+    :data:`SNAPSHOT_KEYS` ignored); a file that is missing or not a snapshot raises
+    :class:`fastdrum.ModelFormatError` naming it.
+    """
+    try:
+        return read_arrays(path, only=SNAPSHOT_KEYS)
+    except (OSError, fastdrum.ModelFormatError) as exc:
+        raise fastdrum.ModelFormatError(
+            f"{os.fspath(path)}: not a weight snapshot ({exc})"
+        ) from None
 
 
 def snapshot_steps(run_dir):
@@ -62,11 +84,7 @@ def average_snapshots(run_dir, first, last=None):
     total = None
     for s in steps:
         path = os.path.join(os.fspath(run_dir), "snapshots", f"step-{s:06d}.npz")
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-        except (OSError, ValueError) as exc:
-            raise fastdrum.ModelFormatError(f"{path}: not a weight snapshot ({exc})") from None
+        arrays = read_snapshot(path)
         if total is None:
             total = {k: v.astype(np.float64) for k, v in arrays.items()}
             continue
@@ -99,7 +117,7 @@ def model_with_arrays(model, arrays, meta, source):
             **extra,
             **arrays,
         )
-    except TypeError as exc:
+    except (TypeError, fastdrum.ModelFormatError) as exc:  # missing or extra names, other shapes
         raise fastdrum.ModelFormatError(
             f"{source}: not a snapshot of this model's weights ({exc})"
         ) from None

@@ -286,11 +286,9 @@ def select_instruments(kit, instrument):
 
 # ----------------------------------------------------------------------------- audio
 def sha256_file(path):
-    h = hashlib.sha256()
+    """The SHA-256 of the file at `path`, as hex digits (read in blocks, as hashlib reads it)."""
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def read_audio(path):

@@ -482,33 +482,20 @@ def post_figures(y, voice, real):
 def with_weights(model, snapshot):
     """`model` (its sample rate, dilations, primers, pre-emphasis, voices, meta) with the weights of
     `snapshot`, a run's ``snapshots/step-N.npz`` (train.py ``--snapshot-every``): a checkpoint of a
-    run that is still training can be heard without TensorFlow and without stopping it."""
-    import fastdrum
+    run that is still training can be heard without TensorFlow and without stopping it.
 
-    with np.load(snapshot, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
+    A file that is not a snapshot, or weights that do not fit `model`, raise a ModelFormatError
+    naming it (:func:`training.average.read_snapshot`, :func:`training.average.model_with_arrays`).
+    """
+    from .average import model_with_arrays, read_snapshot
+
+    arrays = read_snapshot(snapshot)
     name = os.path.basename(os.fspath(snapshot))
     meta = dict(model.meta, weights_from=name)
     step = name.removeprefix("step-").removesuffix(".npz")
     if step.isdigit():
         meta["steps"] = meta["steps_trained"] = int(step)
-    extra = {}
-    if model.voices:
-        extra = dict(voices=list(model.voices), primer_voices=model.primer_voices)
-    try:
-        return fastdrum.Model(
-            sample_rate=model.sample_rate,
-            dilations=model.dilations,
-            primers=model.primers,
-            meta=meta,
-            preemphasis=model.preemphasis,
-            **extra,
-            **arrays,
-        )
-    except TypeError as exc:
-        raise fastdrum.ModelFormatError(
-            f"{snapshot}: not a snapshot of this model's weights ({exc})"
-        ) from None
+    return model_with_arrays(model, arrays, meta, os.fspath(snapshot))
 
 
 def model_voices(model):
@@ -552,13 +539,9 @@ def table(rows):
     return "\n".join(lines)
 
 
-def main(argv=None):
-    """``python -m training.evaluate``: evaluate models (default: the shipped ones) on raw output."""
+def _parser():
+    """The argument parser of ``python -m training.evaluate``."""
     import argparse
-    import json
-    import sys
-
-    import fastdrum
 
     p = argparse.ArgumentParser(prog="python -m training.evaluate", description=main.__doc__)
     p.add_argument("models", nargs="*", help="model names or paths (default: every shipped model)")
@@ -591,49 +574,109 @@ def main(argv=None):
         help="with one model: evaluate it with the weights of this snapshot of its run "
         "(<run-dir>/snapshots/step-N.npz), e.g. while the run still trains",
     )
+    return p
+
+
+def _models(args):
+    """(name, Model) of each model named (every shipped one if none and no baseline), or of the
+    one model with the weights of ``--weights``."""
+    import fastdrum
+
+    if args.baseline and not args.models:
+        return []
+    models = [(m, fastdrum.load_model(m)) for m in (args.models or fastdrum.available_models())]
+    if args.weights:
+        return [(args.weights, with_weights(models[0][1], args.weights))]
+    return models
+
+
+def _real_clips(args, models):
+    """The real clips at each sample rate to be evaluated: {rate: RealClips}."""
+    rates = {m.sample_rate for _, m in models} | ({args.sample_rate} if args.baseline else set())
+    holdout = args.holdout_kits.split(",")
+    return {
+        sr: RealClips(sr, kits=[args.kits], holdout_kits=holdout, seed=args.seed)
+        for sr in sorted(rates)
+    }
+
+
+def _jobs(args, models, real):
+    """(source name, Model or None for a baseline, voice) of every row to evaluate."""
+    want = args.voices.split(",") if args.voices else None
+    jobs = [(name, m, v) for name, m in models for v in model_voices(m) if not want or v in want]
+    jobs += [
+        (f"baseline: {b}", None, v)
+        for b in args.baseline
+        for v in (want or list(real[args.sample_rate].held))
+    ]
+    return jobs
+
+
+def _evaluate_job(args, name, m, v, real):
+    """Generate `args.n` clips of voice `v` with model `m` (or the baseline `name`) and evaluate them."""
+    sr = m.sample_rate if m is not None else args.sample_rate
+    if m is not None:
+        y = _generate(m, v, args.n, args.seed)
+    else:
+        from .voices import VOICE_DURATIONS
+
+        T = int(round(VOICE_DURATIONS[v] * sr))
+        y = baseline_clips(name.split(": ")[1], args.n, T, sr, seed=args.seed)
+    row = evaluate_clips(np.asarray(y, dtype=np.float64), v, real[sr])
+    row["source"] = name
+    if args.post and m is not None:
+        row["post"] = post_figures(y, v, real[sr])
+    return row
+
+
+def _post_table(rows):
+    """The markdown table of the figures after post-processing (of the rows that have them)."""
+    lines = [
+        "\nafter post-processing (fastdrum.post.process):\n\n| source | voice | above 5 kHz, dB | decay | "
+        "recognised |\n|---|---|---|---|---|"
+    ]
+    for r in rows:
+        if "post" in r:
+            q = r["post"]
+            lines.append(
+                f"| {r['source']} | {r['voice']} | {q['hf_db']:.1f} | {q['decaying']:.0%} | {q['recognised']:.0%} |"
+            )
+    return "\n".join(lines)
+
+
+def _write_json(path, rows, real):
+    """The rows, the criteria and the classifier's accuracy on real clips, as JSON in `path`."""
+    import json
+
+    with open(path, "w") as f:
+        json.dump(
+            dict(
+                criteria=CRITERIA,
+                rows=rows,
+                classifier={str(sr): r.real_accuracy for sr, r in real.items()},
+            ),
+            f,
+            indent=1,
+        )
+
+
+def main(argv=None):
+    """``python -m training.evaluate``: evaluate models (default: the shipped ones) on raw output."""
+    import json
+    import sys
+
+    import fastdrum
+
+    p = _parser()
     args = p.parse_args(argv)
     if args.weights and len(args.models) != 1:
         p.error("--weights needs exactly one model (the run's export) to take the rest from")
-    want = args.voices.split(",") if args.voices else None
     try:
-        models = (
-            []
-            if (args.baseline and not args.models)
-            else [(m, fastdrum.load_model(m)) for m in (args.models or fastdrum.available_models())]
-        )
-        if args.weights:
-            models = [(args.weights, with_weights(models[0][1], args.weights))]
-        rates = {m.sample_rate for _, m in models} | (
-            {args.sample_rate} if args.baseline else set()
-        )
-        real = {
-            sr: RealClips(
-                sr, kits=[args.kits], holdout_kits=args.holdout_kits.split(","), seed=args.seed
-            )
-            for sr in sorted(rates)
-        }
+        models = _models(args)
+        real = _real_clips(args, models)
         rows = []
-        jobs = [
-            (name, m, v) for name, m in models for v in model_voices(m) if not want or v in want
-        ]
-        jobs += [
-            (f"baseline: {b}", None, v)
-            for b in args.baseline
-            for v in (want or list(real[args.sample_rate].held))
-        ]
-        for name, m, v in jobs:
-            sr = m.sample_rate if m is not None else args.sample_rate
-            if m is not None:
-                y = _generate(m, v, args.n, args.seed)
-            else:
-                from .voices import VOICE_DURATIONS
-
-                T = int(round(VOICE_DURATIONS[v] * sr))
-                y = baseline_clips(name.split(": ")[1], args.n, T, sr, seed=args.seed)
-            row = evaluate_clips(np.asarray(y, dtype=np.float64), v, real[sr])
-            row["source"] = name
-            if args.post and m is not None:
-                row["post"] = post_figures(y, v, real[sr])
+        for name, m, v in _jobs(args, models, real):
+            row = _evaluate_job(args, name, m, v, real)
             rows.append(row)
             print(
                 json.dumps({k: row[k] for k in ("source", "voice", "pass", "passes")}),
@@ -644,27 +687,9 @@ def main(argv=None):
         return 2
     print(table(rows))
     if args.post:
-        print(
-            "\nafter post-processing (fastdrum.post.process):\n\n| source | voice | above 5 kHz, dB | decay | "
-            "recognised |\n|---|---|---|---|---|"
-        )
-        for r in rows:
-            if "post" in r:
-                q = r["post"]
-                print(
-                    f"| {r['source']} | {r['voice']} | {q['hf_db']:.1f} | {q['decaying']:.0%} | {q['recognised']:.0%} |"
-                )
+        print(_post_table(rows))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(
-                dict(
-                    criteria=CRITERIA,
-                    rows=rows,
-                    classifier={str(sr): r.real_accuracy for sr, r in real.items()},
-                ),
-                f,
-                indent=1,
-            )
+        _write_json(args.json, rows, real)
     return 0
 
 

@@ -34,6 +34,7 @@ from fastdrum import __version__ as fastdrum_version
 from . import data as data_mod
 from . import distribute
 from . import voices as voices_mod
+from .average import read_snapshot
 from .batches import TrainingSet
 from .errors import ConfigError, DivergedError, ResumeError
 
@@ -100,12 +101,32 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser():
+    """The argument parser of ``python -m training.train``."""
     p = _Parser(
         prog="python -m training.train",
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    g = p.add_argument_group("data")
+    data = p.add_argument_group("data")
+    _add_source_arguments(data)
+    _add_clip_arguments(data)
+    _add_model_arguments(p.add_argument_group("model"))
+    t = p.add_argument_group("training")
+    t.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE.npz",
+        help="exported model (format 1; format 2 with --voices or --preemphasis)",
+    )
+    _add_optimiser_arguments(t)
+    _add_run_arguments(t)
+    _add_device_arguments(t)
+    t.add_argument("--log-every", type=int, default=10, help="steps between progress lines")
+    return p
+
+
+def _add_source_arguments(g):
+    """The clips' sources and voices, and what is kept out of training (held-out kits, validation)."""
     g.add_argument(
         "--data",
         action="append",
@@ -159,6 +180,10 @@ def build_parser():
         help="fraction of clips held out for validation (whole instruments at a time)",
     )
     g.add_argument("--licence", default=None, help="licence recorded for files from --data")
+
+
+def _add_clip_arguments(g):
+    """How each clip is cut, normalised and augmented."""
     g.add_argument("--sample-rate", type=int, default=16000, metavar="HZ")
     g.add_argument("--clip-duration", type=float, default=0.2, metavar="SECONDS")
     g.add_argument(
@@ -198,42 +223,46 @@ def build_parser():
         metavar="SAMPLES",
         help="train on random windows of this many samples (half at the onset); 0: whole clips",
     )
-    m = p.add_argument_group("model")
-    m.add_argument("--quantization-channels", type=int, default=256, metavar="Q")
-    m.add_argument("--residual-channels", type=int, default=32, metavar="R")
-    m.add_argument("--dilation-channels", type=int, default=32, metavar="D")
-    m.add_argument("--skip-channels", type=int, default=128, metavar="S")
-    m.add_argument("--dilations", default="1..512x2", help="e.g. '1..512x2' or '1,2,4,8'")
-    m.add_argument(
+
+
+def _add_model_arguments(g):
+    """The network's sizes and dilations."""
+    g.add_argument("--quantization-channels", type=int, default=256, metavar="Q")
+    g.add_argument("--residual-channels", type=int, default=32, metavar="R")
+    g.add_argument("--dilation-channels", type=int, default=32, metavar="D")
+    g.add_argument("--skip-channels", type=int, default=128, metavar="S")
+    g.add_argument("--dilations", default="1..512x2", help="e.g. '1..512x2' or '1,2,4,8'")
+    g.add_argument(
         "--embedding-size", type=int, default=16, metavar="E", help="voice embedding size"
     )
-    t = p.add_argument_group("training")
-    t.add_argument(
-        "--out",
-        required=True,
-        metavar="FILE.npz",
-        help="exported model (format 1; format 2 with --voices or --preemphasis)",
-    )
-    t.add_argument("--steps", type=int, default=2000, help="step budget")
-    t.add_argument("--batch-size", type=int, default=4, help="clips per step")
-    t.add_argument("--learning-rate", type=float, default=1e-3)
-    t.add_argument("--clipnorm", type=float, default=1.0, help="global gradient norm clip (0: off)")
-    t.add_argument(
+
+
+def _add_optimiser_arguments(g):
+    """Steps, batches, the optimiser and when to stop."""
+    g.add_argument("--steps", type=int, default=2000, help="step budget")
+    g.add_argument("--batch-size", type=int, default=4, help="clips per step")
+    g.add_argument("--learning-rate", type=float, default=1e-3)
+    g.add_argument("--clipnorm", type=float, default=1.0, help="global gradient norm clip (0: off)")
+    g.add_argument(
         "--loss-threshold",
         type=float,
         default=0.0,
         help="stop when the mean training loss of the last --log-every steps falls below (0: off)",
     )
-    t.add_argument("--eval-every", type=int, default=50, help="steps between validation losses")
-    t.add_argument(
+    g.add_argument("--eval-every", type=int, default=50, help="steps between validation losses")
+    g.add_argument(
         "--patience",
         type=int,
         default=10,
         help="stop after this many validations without improvement (0: off); "
         "the best-validation weights are exported",
     )
-    t.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints")
-    t.add_argument(
+
+
+def _add_run_arguments(g):
+    """The run: its directory, checkpoints, snapshots and resumption; the primers exported; the seed."""
+    g.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints")
+    g.add_argument(
         "--snapshot-every",
         type=int,
         default=0,
@@ -241,38 +270,40 @@ def build_parser():
         help="also keep the weights every this many steps in <run-dir>/snapshots/ "
         "(to pick a step by listening, not by validation loss; 0: off)",
     )
-    t.add_argument(
+    g.add_argument(
         "--from-snapshot",
         type=int,
         default=0,
         metavar="STEP",
         help="with --resume: train no further; export the weights of <run-dir>/snapshots/ at STEP",
     )
-    t.add_argument("--run-dir", default=None, help="checkpoints and logs (default runs/<out name>)")
-    t.add_argument(
+    g.add_argument("--run-dir", default=None, help="checkpoints and logs (default runs/<out name>)")
+    g.add_argument(
         "--resume", action="store_true", help="continue from the run dir's last checkpoint"
     )
-    t.add_argument(
+    g.add_argument(
         "--primers", type=int, default=32, help="codes of each training clip stored as primers"
     )
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--no-xla", dest="xla", action="store_false", help="disable jit_compile (XLA)")
-    t.add_argument(
+    g.add_argument("--seed", type=int, default=0)
+
+
+def _add_device_arguments(g):
+    """XLA and tf.distribute: where the steps run."""
+    g.add_argument("--no-xla", dest="xla", action="store_false", help="disable jit_compile (XLA)")
+    g.add_argument(
         "--strategy",
         choices=distribute.STRATEGIES,
         default="default",
         help="tf.distribute: none, MirroredStrategy (this machine's GPUs or --cpu-devices), or "
         "MultiWorkerMirroredStrategy (the workers of TF_CONFIG); --batch-size is the global batch",
     )
-    t.add_argument(
+    g.add_argument(
         "--cpu-devices",
         type=int,
         default=0,
         metavar="N",
         help="with --strategy mirrored and no GPU: split the CPU into N logical devices (0: one)",
     )
-    t.add_argument("--log-every", type=int, default=10, help="steps between progress lines")
-    return p
 
 
 def _check_args(a):
@@ -889,8 +920,7 @@ class _Trainer:
                 raise ResumeError(
                     f"no snapshot {snap!r} (--snapshot-every writes them while a run trains)"
                 )
-            with np.load(snap, allow_pickle=False) as z:
-                self.net.set_weights_from({k: z[k] for k in z.files})
+            self.net.set_weights_from(read_snapshot(snap))
             return a.from_snapshot, f"exported from snapshot of step {a.from_snapshot}"
         if self.val is not None and int(st.best_step) > 0:
             for w, bw in zip(self.variables, st.best_weights):
