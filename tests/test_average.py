@@ -72,8 +72,22 @@ def test_cli_writes_once_and_fails_in_one_line(tmp_path, capsys):
     assert out.read_bytes() == before
     assert main([TINY, "--run-dir", str(run), "--first", "250", "-o", str(out), "--overwrite"]) == 0
     assert fastdrum.load_model(out).meta["weights_averaged"]["snapshots"] == 4
-    assert main([TINY, "--run-dir", str(tmp_path / "none"), "--first", "1", "-o", "x.npz"]) == 2
+    assert (
+        main(
+            [
+                TINY,
+                "--run-dir",
+                str(tmp_path / "none"),
+                "--first",
+                "1",
+                "-o",
+                str(tmp_path / "x.npz"),
+            ]
+        )
+        == 2
+    )
     assert "no snapshots" in capsys.readouterr().err
+    assert not (tmp_path / "x.npz").exists()
 
 
 def test_temperatures_become_the_voices_defaults(tmp_path, capsys):

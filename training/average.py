@@ -123,17 +123,20 @@ def model_with_arrays(model, arrays, meta, source):
         ) from None
 
 
-def averaged_model(model, run_dir, first, last=None):
-    """`model` (everything but its weights) with the mean weights of its run's snapshots."""
+def averaged_model(model, run_dir, first, last=None, temperatures=None):
+    """`model` (everything but its weights) with the mean weights of its run's snapshots.
+
+    `temperatures` (``{voice: temperature}``, optional) become those voices' default temperatures.
+    """
     arrays, steps = average_snapshots(run_dir, first, last)
-    meta = dict(model.meta)
+    meta = with_temperatures(model, temperatures or {})
     meta["weights_averaged"] = {"first": steps[0], "last": steps[-1], "snapshots": len(steps)}
     meta["steps"] = meta["steps_trained"] = steps[-1]
     return model_with_arrays(model, arrays, meta, f"the snapshots of {run_dir!r}")
 
 
 def with_temperatures(model, temperatures):
-    """`model` with ``{voice: temperature}`` recorded as the voices' default temperatures."""
+    """A copy of `model`'s meta with ``{voice: temperature}`` as the voices' default temperatures."""
     meta = dict(model.meta)
     voices = {v: dict(s) for v, s in (meta.get("voices") or {}).items()}
     for voice, t in temperatures.items():
@@ -146,7 +149,7 @@ def with_temperatures(model, temperatures):
             t, error=fastdrum.ModelFormatError
         )
     meta["voices"] = voices
-    return model_with_arrays(model, model.weights, meta, "the model")
+    return meta
 
 
 def _voice_temperature(text):
@@ -183,8 +186,13 @@ def main(argv=None):
     )
     args = p.parse_args(argv)
     try:
-        model = averaged_model(fastdrum.load_model(args.model), args.run_dir, args.first, args.last)
-        model = with_temperatures(model, dict(args.temperature))
+        model = averaged_model(
+            fastdrum.load_model(args.model),
+            args.run_dir,
+            args.first,
+            args.last,
+            temperatures=dict(args.temperature),
+        )
         model.save(args.out, overwrite=args.overwrite)
     except FastDrumError as exc:
         print(f"error: {exc}", file=sys.stderr)
