@@ -180,3 +180,35 @@ def test_with_weights_of_another_models_snapshot_names_it(tmp_path):
     np.savez(tmp_path / "step-000010.npz", **other.weights)
     with pytest.raises(fastdrum.ModelFormatError, match="step-000010.npz"):
         with_weights(model, tmp_path / "step-000010.npz")
+
+
+def _replace_meta(m, meta):
+    """A shallow copy of model `m` with `meta` over its own."""
+    import copy
+
+    m = copy.copy(m)
+    m.meta = dict(m.meta, **meta)
+    return m
+
+
+def test_holdout_for_takes_the_models_own_held_out_kits_and_refuses_its_training_kits():
+    """A model is judged on the kits its run held out; a kit it trained on cannot be held out for it."""
+    from training.errors import DataError
+    from training.evaluate import DEFAULT_HOLDOUT, holdout_for, trained_kits
+
+    data = [
+        dict(kit="KitA", file="KitA/kick.wav"),
+        dict(kit="rumpf_kit_z01_gm", file="rumpf_kit_z01_h2/kick.flac"),
+        dict(kit="KitH", file="KitH/kick.wav", split="holdout"),
+    ]
+    import fastdrum
+
+    tiny = fastdrum.load_model("tests/data/tiny_drums.npz")
+    m = _replace_meta(tiny, dict(kits={"KitA": "GPL"}, data=data, holdout_kits=["KitH"]))
+    assert trained_kits(m) == {"KitA", "rumpf_kit_z01_gm", "rumpf_kit_z01_h2"}
+    assert holdout_for(m) == ("KitH",)
+    assert holdout_for(m, ["KitH", "KitZ"]) == ("KitH", "KitZ")
+    with pytest.raises(DataError, match="rumpf_kit_z01_h2"):
+        holdout_for(m, ["KitH", "rumpf_kit_z01_h2"])
+    assert holdout_for(None) == DEFAULT_HOLDOUT
+    assert holdout_for(_replace_meta(m, dict(holdout_kits=None))) == DEFAULT_HOLDOUT

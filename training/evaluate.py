@@ -352,12 +352,14 @@ DEFAULT_SF2 = (
     "/usr/share/sounds/sf2/Red_Zeppelin_4_LV2.sf2",
     "/usr/share/sounds/sf2/FluidR3_GM.sf2",
 )
+#: The kits held out of the shipped recipe's training (``python -m training.holdout`` chose them):
+#: the real clips a model is judged against when its file does not name its own.
 DEFAULT_HOLDOUT = (
-    "Millo_MultiLayered3",
-    "VariBreaks",
-    "rumpf_kit_z01_h2",
-    "TR808EmulationKit",
+    "Audiophob",
+    "ColomboAcousticDrumkit",
+    "Forzee Stereo Drumkit",
     "Millo-Drums_v.1",
+    "Millo_MultiLayered2",
 )
 #: Length of the clips the classifier sees (seconds).
 CLASSIFIER_SECONDS = 0.5
@@ -556,7 +558,11 @@ def _parser():
     p.add_argument("-n", type=int, default=100, help="clips generated per voice (default 100)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--kits", default=DEFAULT_KITS, help="folder of Hydrogen kits")
-    p.add_argument("--holdout-kits", default=",".join(DEFAULT_HOLDOUT))
+    p.add_argument(
+        "--holdout-kits",
+        help="comma-separated kits to judge against (default: the kits each model's run held out, "
+        "as its file records; for baselines " + ",".join(DEFAULT_HOLDOUT) + ")",
+    )
     p.add_argument(
         "--baseline",
         choices=("noise", "untrained"),
@@ -593,13 +599,47 @@ def _models(args):
     return models
 
 
+def trained_kits(model):
+    """Every name (kit name and folder) of the kits `model`'s training data came from, as its file records."""
+    names = set((model.meta.get("kits") or {}).keys())
+    for e in model.meta.get("data") or ():
+        if e.get("split") != "holdout":
+            names.add(e.get("kit"))
+            names.add(str(e.get("file", "")).split("/", 1)[0])
+    return names - {None, ""}
+
+
+def holdout_for(model, requested=None):
+    """The held-out kits to judge `model` against: `requested`, else those its run held out.
+
+    Raises DataError if one of them is a kit the model trained on (its clips are
+    not held out for it).
+    """
+    from .errors import DataError
+
+    kits = tuple(
+        requested or (model.meta.get("holdout_kits") if model else None) or DEFAULT_HOLDOUT
+    )
+    seen = sorted(set(kits) & trained_kits(model)) if model else []
+    if seen:
+        raise DataError(f"the model trained on {', '.join(seen)}: not held out for it")
+    return kits
+
+
+def _real_key(args, m):
+    """The (sample rate, held-out kits) of the real clips model `m` (None: a baseline) is judged against."""
+    requested = [k for k in (args.holdout_kits or "").split(",") if k.strip()]
+    return (m.sample_rate if m is not None else args.sample_rate, holdout_for(m, requested))
+
+
 def _real_clips(args, models):
-    """The real clips at each sample rate to be evaluated: {rate: RealClips}."""
-    rates = {m.sample_rate for _, m in models} | ({args.sample_rate} if args.baseline else set())
-    holdout = args.holdout_kits.split(",")
+    """The real clips every model (and baseline) is judged against: {(rate, held-out kits): RealClips}."""
+    keys = {_real_key(args, m) for _, m in models} | (
+        {_real_key(args, None)} if args.baseline else set()
+    )
     return {
-        sr: RealClips(sr, kits=[args.kits], holdout_kits=holdout, seed=args.seed)
-        for sr in sorted(rates)
+        key: RealClips(key[0], kits=[args.kits], holdout_kits=key[1], seed=args.seed)
+        for key in sorted(keys)
     }
 
 
@@ -610,14 +650,15 @@ def _jobs(args, models, real):
     jobs += [
         (f"baseline: {b}", None, v)
         for b in args.baseline
-        for v in (want or list(real[args.sample_rate].held))
+        for v in (want or list(real[_real_key(args, None)].held))
     ]
     return jobs
 
 
 def _evaluate_job(args, name, m, v, real):
     """Generate `args.n` clips of voice `v` with model `m` (or the baseline `name`) and evaluate them."""
-    sr = m.sample_rate if m is not None else args.sample_rate
+    key = _real_key(args, m)
+    sr = key[0]
     if m is not None:
         y = _generate(m, v, args.n, args.seed)
     else:
@@ -625,10 +666,11 @@ def _evaluate_job(args, name, m, v, real):
 
         T = int(round(VOICE_DURATIONS[v] * sr))
         y = baseline_clips(name.split(": ")[1], args.n, T, sr, seed=args.seed)
-    row = evaluate_clips(np.asarray(y, dtype=np.float64), v, real[sr])
+    row = evaluate_clips(np.asarray(y, dtype=np.float64), v, real[key])
     row["source"] = name
+    row["holdout_kits"] = list(key[1])
     if args.post and m is not None:
-        row["post"] = post_figures(y, v, real[sr])
+        row["post"] = post_figures(y, v, real[key])
     return row
 
 
@@ -656,7 +698,10 @@ def _write_json(path, rows, real):
             dict(
                 criteria=CRITERIA,
                 rows=rows,
-                classifier={str(sr): r.real_accuracy for sr, r in real.items()},
+                classifier=[
+                    dict(sample_rate=sr, holdout_kits=list(kits), real_accuracy=r.real_accuracy)
+                    for (sr, kits), r in real.items()
+                ],
             ),
             f,
             indent=1,

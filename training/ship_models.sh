@@ -9,15 +9,16 @@
 set -e
 KITS=/usr/share/hydrogen/data/drumkits
 SF2=/usr/share/sounds/sf2
-# Kept out of training entirely: the evaluation's real clips come from these five kits.
-HOLDOUT=Millo_MultiLayered3,VariBreaks,rumpf_kit_z01_h2,TR808EmulationKit,Millo-Drums_v.1
+# Kept out of training entirely: the evaluation's real clips come from these five kits, chosen from
+# the real data alone by `python -m training.holdout` (the most representative set of whole kits).
+HOLDOUT="Audiophob,ColomboAcousticDrumkit,Forzee Stereo Drumkit,Millo-Drums_v.1,Millo_MultiLayered2"
 PY=${PYTHON:-python}
 SEED=${SEED:-0}
 STEPS=${STEPS:-20000}
 OUT=${OUT:-runs/drums-seed$SEED.npz}
 $PY -m training.train --voices all --kits $KITS \
   --sf2 $SF2/Black_Pearl_4_LV2.sf2 --sf2 $SF2/Red_Zeppelin_4_LV2.sf2 --sf2 $SF2/FluidR3_GM.sf2 \
-  --holdout-kits $HOLDOUT --sample-rate 44100 --val-fraction 0.1 \
+  --holdout-kits "$HOLDOUT" --sample-rate 44100 --val-fraction 0.1 \
   --preemphasis 0.85 --crop 8192 --dilations 1..1024x2 --embedding-size 16 \
   --gain-db 6 --pitch-semitones 1 --pitch-steps 5 --batch-size 4 --learning-rate 1e-3 \
   --steps $STEPS --eval-every 250 --patience 0 --checkpoint-every 100 --snapshot-every 250 --log-every 25 \
