@@ -228,6 +228,14 @@ def test_conditioned_training_exports_format2_equal_to_keras(tmp_path):
         n_voices=2,
         embedding_size=3,
     )
+    # Weights that lack a key, or hold another number of layers, are named, not a KeyError.
+    from training.errors import TrainingError
+
+    with pytest.raises(TrainingError, match="lack cond_w"):
+        net.set_weights_from({k: v for k, v in model.weights.items() if k != "cond_w"})
+    short = dict(model.weights, dil_w=model.weights["dil_w"][:-1])
+    with pytest.raises(TrainingError, match="dil_w hold"):
+        net.set_weights_from(short)
     net.set_weights_from(model.weights)  # format-1 keys plus voice_emb and cond_w
     codes = np.random.default_rng(3).integers(0, 32, (2, 40)).astype(np.int32)
     keras_logits = net(codes, np.array([0, 1], np.int32)).numpy()

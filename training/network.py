@@ -165,7 +165,21 @@ class WaveNet(keras.Model):
         )
 
     def set_weights_from(self, arrays):
-        """Load weights given as :meth:`format1_weights` and :meth:`conditioning_weights` arrays."""
+        """Load weights given as :meth:`format1_weights` and :meth:`conditioning_weights` arrays.
+
+        Raises TrainingError naming what is missing or does not fit (a key, the number of layers, a shape).
+        """
+        need = ["input_w", "input_b", "out1_w", "out1_b", "out2_w", "out2_b"]
+        need += ["dil_w", "dil_b", "res_w", "res_b", "skip_w", "skip_b"]
+        need += ["voice_emb", "cond_w"] if self.n_voices else []
+        missing = [k for k in need if k not in arrays]
+        if missing:
+            raise TrainingError(f"weights lack {', '.join(missing)}")
+        for k in [k for k in need[6:] if k != "voice_emb"]:
+            if len(arrays[k]) != len(self.dil):
+                raise TrainingError(
+                    f"weights {k} hold {len(arrays[k])} layers; the network has {len(self.dil)}"
+                )
         pairs = [
             (self.input_conv.kernel, arrays["input_w"]),
             (self.input_conv.bias, arrays["input_b"]),
