@@ -79,11 +79,8 @@ _MODELS = {}
 
 # -- arguments --------------------------------------------------------------------------
 def _sha256(path):
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _voice_plan(voice, *, duration, temperature, shard_size):

@@ -98,14 +98,7 @@ def _common(parser, *, models=True, generation=True):
             help="random seed: the same seed gives the same output (default: random, printed)",
         )
         _duration_option(parser)
-        parser.add_argument(
-            "--temperature",
-            type=_number,
-            default=None,
-            metavar="T",
-            help="sampling temperature; 0 is deterministic argmax "
-            "(default: each model's recommended value, else 1)",
-        )
+        _temperature_option(parser)
         parser.add_argument(
             "--primer-noise",
             type=_number,
@@ -134,6 +127,18 @@ def _duration_option(parser):
         default=None,
         metavar="SECONDS",
         help="clip length in seconds (default: each model's own)",
+    )
+
+
+def _temperature_option(parser):
+    """--temperature: the sampling temperature."""
+    parser.add_argument(
+        "--temperature",
+        type=_number,
+        default=None,
+        metavar="T",
+        help="sampling temperature; 0 is deterministic argmax "
+        "(default: each model's recommended value, else 1)",
     )
 
 
@@ -986,13 +991,7 @@ def _add_library(subs):
         metavar="N",
         help="random seed (default: the library's own when resuming, else random, printed)",
     )
-    p.add_argument(
-        "--temperature",
-        type=_number,
-        default=None,
-        metavar="T",
-        help="sampling temperature (default: each model's recommended value, else 1)",
-    )
+    _temperature_option(p)
     _duration_option(p)
     p.add_argument(
         "--shard-size",
@@ -1100,14 +1099,10 @@ def main(argv=None):
             except SystemExit as exc:  # --help, --version, argparse errors
                 return exc.code if isinstance(exc.code, int) else 2
             return _run(args)
-        except ImportError as exc:
+        except (ImportError, KeyboardInterrupt) as exc:
             # A signal that lands while an extension module initialises (scipy's, imported lazily)
             # comes out as "ImportError: initialization failed" caused by our KeyboardInterrupt.
             exc = _interrupt_behind(exc)
-            signum = getattr(exc, "signum", signal.SIGINT)
-            print(f"{PROG}: {_stopped_by(signum)}", file=sys.stderr)
-            return 128 + int(signum)
-        except KeyboardInterrupt as exc:
             signum = getattr(exc, "signum", signal.SIGINT)
             print(f"{PROG}: {_stopped_by(signum)}", file=sys.stderr)
             return 128 + int(signum)
