@@ -20,19 +20,24 @@ from fastdrum import FastDrumError, _io
 __all__ = ["sanity_check", "render", "main"]
 
 
-def sanity_check(model, n=4, seed=0, duration=None):
-    """Generate `n` clips and measure them: NaN, peak, and energy of each quarter of the clip.
+def sanity_check(model, n=4, seed=0, duration=None, voice=None):
+    """Generate `n` clips (of `voice`, for a conditioned model) and measure them: NaN, peak, and
+    energy of each quarter of the clip.
 
     Returns a dict with ``backend``, ``duration``, ``finite``, ``peaks``,
     ``quarter_rms`` (n, 4) and ``decays`` (RMS of the last quarter below half the first's).
     """
-    backend = "c" if "c" in fastdrum._backends.available() else "numpy"
-    duration = duration or model.duration
-    y = fastdrum.generate(model, n, duration=duration, seed=seed, backend=backend)
+    from fastdrum import _backends
+
+    backend = "c" if "c" in _backends.available() else "numpy"
+    kw = dict(voice=voice) if voice else {}
+    y = fastdrum.generate(model, n, duration=duration, seed=seed, backend=backend, **kw)
+    duration = round(y.shape[1] / model.sample_rate, 4)  # each voice's own default if None
     finite = bool(np.isfinite(y).all())
     quarters = np.array_split(y, 4, axis=1)
     rms = np.stack([np.sqrt(np.mean(q.astype(np.float64) ** 2, axis=1)) for q in quarters], axis=1)
     return dict(
+        voice=voice,
         backend=backend,
         duration=duration,
         n=n,
@@ -61,23 +66,42 @@ def _dilations_text(dilations):
 
 def _config_lines(model):
     rf = model.receptive_field
-    return [
-        "## Configuration",
-        "",
-        "| | |",
-        "|---|---|",
-        f"| sample rate | {model.sample_rate} Hz |",
-        f"| clip duration | {model.duration} s |",
-        f"| quantization (mu-law) Q | {model.quantization_channels} |",
-        f"| residual / dilation / skip channels R, D, S | {model.residual_channels}, "
-        f"{model.dilation_channels}, {model.skip_channels} |",
-        f"| layers L | {model.n_layers} (dilations {_dilations_text(model.dilations)}) |",
-        f"| receptive field | {rf} samples ({1000 * rf / model.sample_rate:.0f} ms) |",
-        f"| parameters | {sum(w.size for w in model.weights.values()):,} |",
-        f"| cost per generated sample | {model.flops_per_sample:,} FLOPs |",
-        f"| primers | {None if model.primers is None else model.primers.shape} (first codes of each training clip) |",
-        "",
-    ]
+    return (
+        [
+            "## Configuration",
+            "",
+            "| | |",
+            "|---|---|",
+            f"| sample rate | {model.sample_rate} Hz |",
+            f"| clip duration | {'per voice (below)' if model.voices else f'{model.duration} s'} |",
+            f"| quantization (mu-law) Q | {model.quantization_channels} |",
+            f"| residual / dilation / skip channels R, D, S | {model.residual_channels}, "
+            f"{model.dilation_channels}, {model.skip_channels} |",
+            f"| layers L | {model.n_layers} (dilations {_dilations_text(model.dilations)}) |",
+            f"| receptive field | {rf} samples ({1000 * rf / model.sample_rate:.0f} ms) |",
+            f"| parameters | {sum(w.size for w in model.weights.values()):,} |",
+            f"| cost per generated sample | {model.flops_per_sample:,} FLOPs |",
+            f"| primers | {None if model.primers is None else model.primers.shape} (first codes of each training clip) |",
+        ]
+        + _format2_config_rows(model)
+        + [""]
+    )
+
+
+def _format2_config_rows(model):
+    """Rows of what format 2 adds: pre-emphasis, the voice embedding."""
+    rows = []
+    if model.preemphasis:
+        rows.append(
+            f"| pre-emphasis | y(t) - {model.preemphasis:g} y(t-1) before mu-law; undone by `generate()` |"
+        )
+    if model.voices:
+        E = model.weights["voice_emb"].shape[1]
+        rows.append(
+            f"| voices | {len(model.voices)}, a learned embedding of {E} values each, added to every "
+            "layer's gate pre-activation |"
+        )
+    return rows
 
 
 def _data_lines(model):
@@ -92,8 +116,15 @@ def _data_lines(model):
         "",
         f"{sum(c['train'] for c in counts.values())} training and {sum(c['val'] for c in counts.values())} "
         f"validation clips (whole instruments held out for validation), from Debian's `hydrogen-drumkits` "
-        "and `hydrogen-data` kits. Licences as recorded by Debian's copyright files "
-        "(`/usr/share/doc/hydrogen-drumkits/copyright`, `/usr/share/doc/hydrogen-data/copyright`).",
+        "and `hydrogen-data` kits"
+        + (
+            " and SoundFont kits (`FILE.sf2:PRESET`, from `avldrums.lv2-soundfont` and "
+            "`fluid-soundfont-gm`)"
+            if any(".sf2:" in k for k in counts)
+            else ""
+        )
+        + ". Licences as recorded by Debian's copyright files "
+        "(`/usr/share/doc/<package>/copyright`).",
         "",
         "| kit | licence | training clips | validation clips |",
         "|---|---|---|---|",
@@ -130,8 +161,7 @@ def _training_lines(meta):
         "|---|---|",
         f"| steps trained | {meta.get('steps_trained')} (batch {cfg.get('batch_size')} clips, Adam lr "
         f"{cfg.get('learning_rate')}, gradient clip {cfg.get('clipnorm')}) |",
-        f"| exported weights | step {meta.get('steps')}"
-        f"{' (best validation loss)' if losses.get('val_best') is not None else ''} |",
+        _exported_row(meta, losses),
         f"| stopped by | {meta.get('stop_reason')} |",
         f"| training loss (last {cfg.get('log_every')} steps) | {losses.get('train')} nats |",
         f"| validation loss, best | {losses.get('val_best')} nats |",
@@ -144,39 +174,84 @@ def _training_lines(meta):
     ]
 
 
-def _check_lines(check):
-    return [
-        "## Sanity check",
+def _exported_row(meta, losses):
+    avg = meta.get("weights_averaged")
+    if avg:
+        return (
+            f"| exported weights | the mean of {avg['snapshots']} snapshots, steps {avg['first']} to "
+            f"{avg['last']} (`training/average.py`) |"
+        )
+    best = " (best validation loss)" if losses.get("val_best") is not None else ""
+    return f"| exported weights | step {meta.get('steps')}{best} |"
+
+
+def _voices_lines(model):
+    """Per voice: clip length, default temperature (and how it was chosen), clips trained on and held out."""
+    m = model.meta
+    train = collections.Counter(
+        e.get("voice") for e in m.get("data", []) if e.get("split") == "train"
+    )
+    held = collections.Counter(e.get("voice") for e in m.get("holdout_data", []))
+    tuning = m.get("temperature_tuning") or {}
+    lines = [
+        "## Voices",
         "",
-        f"{check['n']} clips of {check['duration']} s, seed {check['seed']}, backend `{check['backend']}`: "
-        f"all finite: {check['finite']}; peaks {check['peaks']}; RMS per quarter of each clip "
-        f"{check['quarter_rms']}; last quarter's RMS below half the first's: {check['decays']}.",
-        "",
+        "| voice | clip length | default temperature | training clips | held-out clips |",
+        "|---|---|---|---|---|",
     ]
+    for v in model.voices:
+        spec = (m.get("voices") or {}).get(v, {})
+        lines.append(
+            f"| {v} | {spec.get('duration')} s | {spec.get('temperature', 1.0)} | {train[v]} | {held[v]} |"
+        )
+    if tuning:
+        lines += [
+            "",
+            f"Default temperatures chosen by `training/tune.py` among {tuning['grid']}: the one whose "
+            f"{tuning['n']} clips (seed {tuning['seed']}) fall least short of the evaluation's criteria; "
+            'the shortfall of each (0: passes) is in `meta["temperature_tuning"]`.',
+        ]
+    return lines + [""]
+
+
+def _check_lines(checks):
+    lines = ["## Sanity check", ""]
+    for check in checks:
+        who = f"`{check['voice']}`: " if check.get("voice") else ""
+        lines.append(
+            f"- {who}{check['n']} clips of {check['duration']} s, seed {check['seed']}, backend "
+            f"`{check['backend']}`: all finite: {check['finite']}; peaks {check['peaks']}; RMS per quarter "
+            f"of each clip {check['quarter_rms']}; last quarter's RMS below half the first's: {check['decays']}."
+        )
+    return lines + [""]
 
 
 def render(model, name, check=None, note=None):
     """The model card of `model` (Markdown): configuration, data, training, notes and sanity check."""
-    lines = [
-        f"# `{name}` model card",
-        "",
-        f"An unconditional WaveNet that generates **{model.meta.get('instrument')}** one-shots "
-        f"({model.sample_rate} Hz, {model.duration} s clips), in fastdrum model format 1.",
-        "",
-    ]
-    lines += _config_lines(model) + _data_lines(model) + _training_lines(model.meta)
+    if model.voices:
+        what = (
+            f"A WaveNet conditioned on the voice that generates **{len(model.voices)} voices** "
+            f"({', '.join(model.voices)}) at {model.sample_rate} Hz, in fastdrum model format 2."
+        )
+    else:
+        what = (
+            f"An unconditional WaveNet that generates **{model.meta.get('instrument')}** one-shots "
+            f"({model.sample_rate} Hz, {model.duration} s clips), in fastdrum model format 1."
+        )
+    lines = [f"# `{name}` model card", "", what, ""]
+    lines += _config_lines(model) + _data_lines(model)
+    if model.voices:
+        lines += _voices_lines(model)
+    lines += _training_lines(model.meta)
     if note:
         lines += ["## Notes", "", note, ""]
     if check is not None:
-        lines += _check_lines(check)
+        lines += _check_lines(check if isinstance(check, list) else [check])
     lines += [
         "## Evaluation",
         "",
-        "To be filled in by the evaluation step (held-out kits above).",
-        "",
-        "| metric | value |",
-        "|---|---|",
-        "| | |",
+        f"`python -m training.evaluate {name}.npz -n 100` judges raw output against the held-out kits "
+        "above; definitions and figures: docs/evaluation.md in the repository.",
         "",
     ]
     return "\n".join(lines)
@@ -186,7 +261,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(
         prog="python -m training.model_card", description=__doc__.split("\n\n")[0]
     )
-    p.add_argument("model", help="a format-1 .npz file")
+    p.add_argument("model", help="a model file (.npz, format 1 or 2)")
     p.add_argument("--out", default=None, help="card path (default: the model's path with .md)")
     p.add_argument(
         "--check", action="store_true", help="generate a few clips and record a sanity check"
@@ -200,7 +275,12 @@ def main(argv=None):
     args = p.parse_args(argv)
     try:
         model = fastdrum.load_model(args.model)
-        check = sanity_check(model, duration=args.check_duration) if args.check else None
+        check = None
+        if args.check:
+            check = [
+                sanity_check(model, duration=args.check_duration, voice=v)
+                for v in (model.voices or [None])
+            ]
     except FastDrumError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -212,7 +292,9 @@ def main(argv=None):
             f.write(text)
     print(out)
     if check is not None:
-        print(f"sanity: finite={check['finite']} peaks={check['peaks']} decays={check['decays']}")
+        for c in check:
+            who = f"{c['voice']}: " if c["voice"] else ""
+            print(f"sanity: {who}finite={c['finite']} peaks={c['peaks']} decays={c['decays']}")
     return 0
 
 

@@ -1,0 +1,39 @@
+"""training.model_card on a conditioned model (format 2): voices, averaged weights, a check per voice."""
+
+import fastdrum
+from training import model_card
+from training.average import model_with_arrays
+from training.tune import tuned_model
+
+
+def test_card_of_a_conditioned_model_lists_every_voice_and_how_its_weights_were_made(tmp_path):
+    tiny = fastdrum.load_model("tests/data/tiny_drums.npz")
+    data = [
+        dict(kit="KitA", voice="kick", split="train"),
+        dict(kit="KitA", voice="kick", split="train"),
+        dict(kit="FluidR3_GM.sf2:Power", voice="crash", split="val"),
+    ]
+    meta = dict(
+        tiny.meta,
+        data=data,
+        holdout_data=[dict(kit="KitH", voice="kick")],
+        holdout_kits=["KitH"],
+        kits={"KitA": "CC0", "FluidR3_GM.sf2:Power": "MIT"},
+        weights_averaged=dict(first=250, last=1000, snapshots=4),
+    )
+    arrays = {k: v for k, v in tiny.weights.items()}
+    model = model_with_arrays(tiny, arrays, meta, "test")
+    rows = [dict(voice="kick", temperature=0.7, shortfall=0.0)]
+    model = tuned_model(model, {"kick": 0.7}, grid=(0.7, 1.0), n=4, seed=1, rows=rows)
+    path = tmp_path / "drums.npz"
+    model.save(path)
+    assert model_card.main([str(path), "--check", "--check-duration", "0.005"]) == 0
+    card = (tmp_path / "drums.md").read_text()
+    assert "conditioned on the voice that generates **10 voices**" in card
+    assert "| pre-emphasis | y(t) - 0.85 y(t-1)" in card
+    assert "| kick | 0.02 s | 0.7 | 2 | 1 |" in card  # two training clips, one held out
+    assert "| crash | 0.03 s | 1.0 | 0 | 0 |" in card  # a validation clip is not a training clip
+    assert "the mean of 4 snapshots, steps 250 to 1000" in card
+    assert "among [0.7, 1.0]" in card and "SoundFont kits" in card
+    assert card.count("- `") == len(model.voices)  # a sanity check line per voice
+    assert "To be filled" not in card

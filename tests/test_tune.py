@@ -1,0 +1,81 @@
+"""training.tune: per-voice default temperatures chosen by the evaluation's criteria."""
+
+import numpy as np
+import pytest
+
+import fastdrum
+from training.tune import choose, main, shortfall, tuned_model
+
+PASSING = dict(
+    hf_db=-40.0,
+    hf_db_real=-41.0,
+    decaying=0.95,
+    mel_db=3.0,
+    mel_db_real=4.0,
+    recognised=0.80,
+    recognised_real=0.80,
+    copy_rate=0.0,
+    duplicate_pair_rate=0.0,
+)
+
+
+def test_shortfall_is_zero_when_a_row_passes_and_adds_each_criterions_distance():
+    assert shortfall(PASSING) == 0.0
+    # 6 dB from the real median (3 dB beyond the band: 1), 70% decay (2), 1 dB too far in spectrum (1),
+    # recognised 45% against 80% real (0.3 below the 75% bar: 3), 20% copies (1), 15% dup. pairs (1).
+    row = dict(
+        PASSING,
+        hf_db=-35.0,
+        decaying=0.70,
+        mel_db=5.0,
+        recognised=0.45,
+        copy_rate=0.20,
+        duplicate_pair_rate=0.15,
+    )
+    assert shortfall(row) == pytest.approx(1 + 2 + 1 + 3 + 1 + 1)
+
+
+def test_choose_takes_the_least_shortfall_and_on_a_tie_the_temperature_nearest_one():
+    figures = {
+        ("kick", 0.8): dict(PASSING, hf_db=-47.0),  # 3 dB beyond the band: 1
+        ("kick", 0.9): dict(PASSING, hf_db=-46.0),  # 2 dB beyond: 0.667
+        ("kick", 1.0): dict(PASSING, decaying=0.8),  # 1
+        ("snare", 0.8): PASSING,
+        ("snare", 0.9): PASSING,
+        ("snare", 1.0): dict(PASSING, decaying=0.5),
+    }
+    chosen, rows = choose(["kick", "snare"], (0.8, 0.9, 1.0), lambda v, t: figures[v, t])
+    assert chosen == {"kick": 0.9, "snare": 0.9}
+    assert [(r["voice"], r["temperature"]) for r in rows] == list(figures)
+    assert rows[1]["shortfall"] == pytest.approx(2 / 3)
+
+
+def test_tuned_model_records_the_temperatures_generate_then_uses():
+    model = fastdrum.load_model("tests/data/tiny_drums.npz")
+    v0, v1 = model.voices[:2]
+    rows = [
+        dict(voice=v0, temperature=0.7, shortfall=0.5),
+        dict(voice=v1, temperature=0.7, shortfall=0),
+    ]
+    tuned = tuned_model(model, {v0: 0.7, v1: 0.9}, grid=(0.7, 0.9), n=4, seed=1, rows=rows)
+    assert tuned.meta["voices"][v0]["temperature"] == 0.7
+    assert tuned.meta["voices"][v1]["temperature"] == 0.9
+    assert tuned.meta["temperature_tuning"]["shortfall"] == {f"{v0}@0.7": 0.5, f"{v1}@0.7": 0}
+    for k, w in model.weights.items():
+        np.testing.assert_array_equal(tuned.weights[k], w)
+    np.testing.assert_array_equal(
+        fastdrum.generate(tuned, 2, voice=v0, seed=3, duration=0.01),
+        fastdrum.generate(model, 2, voice=v0, seed=3, duration=0.01, temperature=0.7),
+    )
+
+
+def test_cli_refuses_a_format1_model_and_a_bad_grid_with_exit_2(tmp_path, capsys):
+    out = tmp_path / "tuned.npz"
+    assert main(["kick", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a conditioned model" in err
+    with pytest.raises(SystemExit) as exc:
+        main(["tests/data/tiny_drums.npz", "-o", str(out), "--temperatures", "0.8,hot"])
+    assert exc.value.code == 2
+    assert "expected temperatures" in capsys.readouterr().err
+    assert not out.exists()

@@ -1,0 +1,147 @@
+"""Choose each voice's default temperature by judging generated clips: ``python -m training.tune``.
+
+One temperature does not fit every voice of a conditioned model (docs/evaluation.md: at 0.8 kicks lose
+their hiss while snares and cymbals turn 7 dB too dark; at 1.0 open hats stop decaying). For every
+voice and every temperature of ``--temperatures``, this generates ``-n`` raw clips and judges them as
+``python -m training.evaluate`` does, against the kits the model's run held out. A voice gets the
+temperature whose clips fall least short of the criteria (:func:`shortfall`; ties go to the
+temperature nearest 1, which changes the learned distribution least), recorded as its default in
+``meta["voices"][voice]["temperature"]``, with the figures behind the choice in
+``meta["temperature_tuning"]``::
+
+    python -m training.tune runs/drums-seed0.npz -o runs/drums-seed0.npz --overwrite
+
+The clips are drawn with ``--seed`` 1 by default: the evaluation's own figures use seed 0, so the
+choice is not made on the clips it is then judged on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+import fastdrum
+from fastdrum import FastDrumError, _checks
+
+from .average import SNAPSHOT_KEYS, model_with_arrays, with_temperatures
+
+__all__ = ["DEFAULT_GRID", "shortfall", "choose", "tuned_model", "main"]
+
+#: The temperatures tried by default.
+DEFAULT_GRID = (0.7, 0.8, 0.9, 1.0)
+
+
+def shortfall(row):
+    """How far an evaluation row (training.evaluate.evaluate_clips) falls short of the criteria.
+
+    The sum over the criteria of the distance to passing, each in a unit of its own scale: dB beyond
+    the 3 dB hiss band (per 3 dB), decay below 90% (per 10 points), log-mel distance above the real
+    kits' (per dB), recognition below the real clips' minus 5 points (per 10 points), copies above
+    10% and duplicate pairs above 5% (per 10 points). 0 when the row passes.
+    """
+    return (
+        max(0.0, abs(row["hf_db"] - row["hf_db_real"]) - 3.0) / 3.0
+        + max(0.0, 0.9 - row["decaying"]) / 0.1
+        + max(0.0, row["mel_db"] - row["mel_db_real"])
+        + max(0.0, row["recognised_real"] - 0.05 - row["recognised"]) / 0.1
+        + max(0.0, row["copy_rate"] - 0.10) / 0.1
+        + max(0.0, row["duplicate_pair_rate"] - 0.05) / 0.1
+    )
+
+
+def choose(voices, grid, judge):
+    """``({voice: temperature}, rows)``: for each voice, the temperature of `grid` whose row
+    ``judge(voice, temperature)`` has the least :func:`shortfall` (ties: nearest 1.0, then lower)."""
+    chosen, rows = {}, []
+    for v in voices:
+        scored = []
+        for t in grid:
+            row = dict(judge(v, t), voice=v, temperature=t)
+            row["shortfall"] = shortfall(row)
+            rows.append(row)
+            scored.append((row["shortfall"], abs(t - 1.0), t))
+        chosen[v] = min(scored)[2]
+    return chosen, rows
+
+
+def tuned_model(model, chosen, *, grid, n, seed, rows):
+    """`model` with `chosen` as its voices' default temperatures and the tuning recorded in its meta."""
+    meta = with_temperatures(model, chosen)
+    meta["temperature_tuning"] = dict(
+        grid=list(grid),
+        n=n,
+        seed=seed,
+        shortfall={
+            r["voice"] + "@" + str(r["temperature"]): round(r["shortfall"], 3) for r in rows
+        },
+    )
+    arrays = {k: model.weights[k] for k in SNAPSHOT_KEYS if k in model.weights}
+    return model_with_arrays(model, arrays, meta, model.path or "the model")
+
+
+def _grid(text):
+    try:
+        grid = tuple(float(t) for t in text.split(","))
+        for t in grid:
+            _checks.temperature(t, error=ValueError)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected temperatures like 0.8,0.9,1.0: {exc}") from None
+    if not grid or any(t == 0 for t in grid):
+        raise argparse.ArgumentTypeError("expected sampling temperatures above 0, like 0.8,0.9,1.0")
+    return grid
+
+
+def main(argv=None):
+    from .evaluate import DEFAULT_KITS, RealClips, evaluate_clips, holdout_for, model_voices
+
+    p = argparse.ArgumentParser(
+        prog="python -m training.tune", description=__doc__.split("\n\n")[0]
+    )
+    p.add_argument("model", help="a conditioned model file (.npz)")
+    p.add_argument("-o", "--out", required=True, help="the tuned model file (.npz)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument(
+        "--temperatures",
+        type=_grid,
+        default=DEFAULT_GRID,
+        metavar="T,T,...",
+        help="the temperatures tried (default: " + ",".join(map(str, DEFAULT_GRID)) + ")",
+    )
+    p.add_argument("-n", type=int, default=40, help="clips generated per voice and temperature")
+    p.add_argument("--seed", type=int, default=1, help="seed of the clips (default 1; see above)")
+    p.add_argument("--kits", default=DEFAULT_KITS, help="folder of Hydrogen kits")
+    args = p.parse_args(argv)
+    if args.n < 2:
+        p.error("-n must be at least 2 (duplicate pairs need two clips)")
+    try:
+        model = fastdrum.load_model(args.model)
+        voices = model_voices(model)
+        if not model.voices:
+            raise fastdrum.ModelFormatError(f"{args.model}: not a conditioned model (no voices)")
+        real = RealClips(model.sample_rate, kits=[args.kits], holdout_kits=holdout_for(model))
+
+        def judge(voice, t):
+            y = fastdrum.generate(model, args.n, seed=args.seed, voice=voice, temperature=t)
+            return evaluate_clips(np.asarray(y, dtype=np.float64), voice, real)
+
+        chosen, rows = choose(voices, args.temperatures, judge)
+        tuned = tuned_model(
+            model, chosen, grid=args.temperatures, n=args.n, seed=args.seed, rows=rows
+        )
+        tuned.save(args.out, overwrite=args.overwrite)
+    except FastDrumError as exc:
+        print(f"python -m training.tune: error: {exc}", file=sys.stderr)
+        return 2
+    print("| voice | " + " | ".join(f"T {t}" for t in args.temperatures) + " | chosen |")
+    print("|---|" + "---|" * (len(args.temperatures) + 1))
+    for v in voices:
+        cells = [f"{r['shortfall']:.2f}" for r in rows if r["voice"] == v]
+        print(f"| {v} | " + " | ".join(cells) + f" | {chosen[v]} |")
+    print(f"{args.out}: default temperatures {chosen}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
