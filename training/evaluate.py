@@ -398,6 +398,7 @@ class RealClips:
         from .voices import VOICE_DURATIONS, VOICES, load_voice_clips
 
         self.sr = sample_rate
+        self._reference = {}
         train, held, self.info = load_voice_clips(
             sample_rate=sample_rate,
             kit_dirs=list(kits),
@@ -422,6 +423,22 @@ class RealClips:
                 pred = self.classifier.predict(_fit_len(self.held[v], n), sample_rate)
                 self.real_accuracy[v] = float(np.mean(pred == v))
 
+    def reference(self, voice, T):
+        """The real clips' own figures for `voice` at clip length `T` (computed once per voice and length)."""
+        key = (voice, T)
+        if key not in self._reference:
+            sr = self.sr
+            held, train = _fit_len(self.held[voice], T), _fit_len(self.train[voice], T)
+            self._reference[key] = dict(
+                hf_db_real=float(np.median([hf_share_db(c, sr) for c in held])),
+                # What the model was asked to learn: the training kits' median, beside (not a criterion).
+                hf_db_train=float(np.median([hf_share_db(c, sr) for c in train])),
+                decaying_real=float(decays(held).mean()),
+                abrupt_cut_real=float(abrupt_cuts(held, sr).mean()),
+                mel_db_real=mel_distance_db(train, held, sr),
+            )
+        return self._reference[key]
+
     def recognised(self, clips, voice):
         pred = self.classifier.predict(
             _fit_len(clips, int(round(CLASSIFIER_SECONDS * self.sr))), self.sr
@@ -440,20 +457,15 @@ def evaluate_clips(y, voice, real):
         samples=T,
         sample_rate=sr,
         hf_db=float(np.median([hf_share_db(c, sr) for c in y])),
-        hf_db_real=float(np.median([hf_share_db(c, sr) for c in held])),
-        # What the model was asked to learn: the training kits' median, beside (not a criterion).
-        hf_db_train=float(np.median([hf_share_db(c, sr) for c in train])),
         decaying=float(decays(y).mean()),
-        decaying_real=float(decays(held).mean()),
         abrupt_cut=float(abrupt_cuts(y, sr).mean()),
-        abrupt_cut_real=float(abrupt_cuts(held, sr).mean()),
         mel_db=mel_distance_db(y, held, sr),
-        mel_db_real=mel_distance_db(train, held, sr),
         recognised=rec,
         recognised_real=real.real_accuracy.get(voice, float("nan")),
         predicted=predicted,
         n_real_heldout=len(held),
         n_real_train=len(train),
+        **real.reference(voice, T),
     )
     row.update(novelty(y, train))
     row.update(variety(y))
