@@ -124,7 +124,13 @@ def main(argv=None):
 
         def judge(voice, t):
             y = fastdrum.generate(model, args.n, seed=args.seed, voice=voice, temperature=t)
-            return evaluate_clips(np.asarray(y, dtype=np.float64), voice, real)
+            row = evaluate_clips(np.asarray(y, dtype=np.float64), voice, real)
+            failed = [k for k, ok in row["passes"].items() if not ok]
+            print(
+                f"{voice} T={t}: {'fails ' + ', '.join(failed) if failed else 'passes'}",
+                file=sys.stderr,
+            )
+            return row
 
         chosen, rows = choose(voices, args.temperatures, judge)
         tuned = tuned_model(
