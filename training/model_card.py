@@ -200,7 +200,9 @@ def _voices_lines(model):
         "|---|---|---|---|---|",
     ]
     for v in model.voices:
-        spec = (m.get("voices") or {}).get(v, {})
+        spec = model._voice_defaults(
+            v
+        )  # what generate(voice=v) uses: meta["generation"], then the voice's
         lines.append(
             f"| {v} | {spec.get('duration')} s | {spec.get('temperature', 1.0)} | {train[v]} | {held[v]} |"
         )
