@@ -212,3 +212,18 @@ def test_holdout_for_takes_the_models_own_held_out_kits_and_refuses_its_training
         holdout_for(m, ["KitH", "rumpf_kit_z01_h2"])
     assert holdout_for(None) == DEFAULT_HOLDOUT
     assert holdout_for(_replace_meta(m, dict(holdout_kits=None))) == DEFAULT_HOLDOUT
+
+
+def test_decay_times_of_known_envelopes():
+    """A tone decaying 20 dB in 0.3 s (exp(-t/tau), tau = 0.3 / ln 10) after a 0.05 s rise; a steady tone."""
+    from training.evaluate import decay_times
+
+    sr = 8000
+    t = np.arange(sr) / sr
+    tau = 0.3 / np.log(10)  # amplitude down 10x (20 dB) in 0.3 s
+    env = np.where(t < 0.05, t / 0.05, np.exp(-(t - 0.05) / tau))
+    tone = np.sin(2 * np.pi * 400 * t)
+    got = decay_times(np.stack([env * tone, tone]), sr)
+    # Frames of 10 ms: the loudest frame is the one at 0.05 s; 20 dB down 0.3 s later, within a frame.
+    assert got[0] == pytest.approx(0.3, abs=0.015)
+    assert np.isinf(got[1])

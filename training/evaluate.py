@@ -267,6 +267,26 @@ def decays(clips):
     return last < 0.5 * first
 
 
+def decay_times(clips, sr, *, frame=0.01, drop_db=20.0):
+    """Per clip: seconds from its loudest `frame` until a frame is `drop_db` below it (inf if none is)."""
+    clips = np.asarray(clips, dtype=np.float64)
+    f = max(1, int(round(frame * sr)))
+    n = clips.shape[1] // f
+    e = 10 * np.log10(np.mean(clips[:, : n * f].reshape(len(clips), n, f) ** 2, axis=2) + 1e-20)
+    out = np.full(len(clips), np.inf)
+    for i, row in enumerate(e):
+        pk = int(row.argmax())
+        below = np.flatnonzero(row[pk:] < row[pk] - drop_db)
+        if len(below):
+            out[i] = below[0] * f / sr
+    return out
+
+
+def _median_time(clips, sr):
+    """The median of :func:`decay_times` (inf if most clips never fall 20 dB)."""
+    return float(np.median(decay_times(clips, sr)))
+
+
 def abrupt_cuts(clips, sr, *, frame=0.005, drop_db=30.0, floor_db=-50.0):
     """Per clip: does it fall more than `drop_db` within one `frame` from above `floor_db` (re its peak)?
 
@@ -434,6 +454,8 @@ class RealClips:
                 # What the model was asked to learn: the training kits' median, beside (not a criterion).
                 hf_db_train=float(np.median([hf_share_db(c, sr) for c in train])),
                 decaying_real=float(decays(held).mean()),
+                decay_time_real=_median_time(held, sr),
+                decay_time_train=_median_time(train, sr),
                 abrupt_cut_real=float(abrupt_cuts(held, sr).mean()),
                 mel_db_real=mel_distance_db(train, held, sr),
             )
@@ -458,6 +480,8 @@ def evaluate_clips(y, voice, real):
         sample_rate=sr,
         hf_db=float(np.median([hf_share_db(c, sr) for c in y])),
         decaying=float(decays(y).mean()),
+        # Reported, not a criterion: seconds from the peak to 20 dB below it (median).
+        decay_time=_median_time(y, sr),
         abrupt_cut=float(abrupt_cuts(y, sr).mean()),
         mel_db=mel_distance_db(y, held, sr),
         recognised=rec,
