@@ -26,6 +26,8 @@ $PY -m training.train --voices all --kits $KITS \
 # The shipped weights are the mean of the snapshots from step $SWA_FIRST to the end (stochastic weight
 # averaging, training/average.py): at this constant learning rate single snapshots wander between
 # steady noise and decaying drums; their mean generates steadily (docs/evaluation.md).
+SWA_FIRST=${SWA_FIRST:-$((STEPS / 4))}
+$PY -m training.average $OUT --run-dir runs/drums-seed$SEED --first $SWA_FIRST -o $OUT --overwrite
 # Round the weight matrices to float16 values: the kernel then streams half the bytes
 # (about 1.6x at batch size 1) with the same float32 arithmetic.
 $PY -c "import sys, fastdrum; fastdrum.load_model(sys.argv[1]).round_weights().save(sys.argv[1], overwrite=True)" $OUT

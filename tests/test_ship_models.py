@@ -1,0 +1,74 @@
+"""training/ship_models.sh: the commands it runs, recorded by a stand-in for Python.
+
+The script is the shipped recipe; these tests run it with ``PYTHON`` pointing at a small script
+that records its arguments and exits 0, so they check the pipeline (train, average the snapshots,
+round to float16 values, tune the temperatures, all on one file) without training anything.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from training.evaluate import DEFAULT_HOLDOUT
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(ROOT, "training", "ship_models.sh")
+
+pytestmark = pytest.mark.skipif(shutil.which("sh") is None, reason="needs a POSIX sh")
+
+
+def _run(tmp_path, **env):
+    log = tmp_path / "calls.jsonl"
+    fake = tmp_path / "fake-python"
+    fake.write_text(
+        f"#!{sys.executable}\n"
+        "import json, sys\n"
+        f"with open({str(log)!r}, 'a') as f:\n"
+        "    f.write(json.dumps(sys.argv[1:]) + '\\n')\n"
+    )
+    fake.chmod(0o755)
+    full_env = {k: v for k, v in os.environ.items() if k not in ("RESUME", "SEED", "STEPS", "OUT")}
+    full_env.update(PYTHON=str(fake), **env)
+    subprocess.run(["sh", SCRIPT], cwd=ROOT, env=full_env, check=True, capture_output=True)
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def _option(argv, name):
+    return argv[argv.index(name) + 1]
+
+
+def test_trains_averages_rounds_and_tunes_the_same_file(tmp_path):
+    out = str(tmp_path / "drums.npz")
+    calls = _run(tmp_path, SEED="3", STEPS="400", OUT=out)
+    assert [c[:2] for c in calls] == [
+        ["-m", "training.train"],
+        ["-m", "training.average"],
+        ["-c", calls[2][1]],
+        ["-m", "training.tune"],
+    ]
+    train, average, round_, tune = calls
+    assert _option(train, "--steps") == "400"
+    assert _option(train, "--seed") == "3"
+    assert _option(train, "--out") == out
+    assert _option(train, "--run-dir") == "runs/drums-seed3"
+    assert "--resume" not in train
+    # The mean of the snapshots from a quarter of the run to its end replaces the export.
+    assert average[2] == out
+    assert _option(average, "--run-dir") == "runs/drums-seed3"
+    assert _option(average, "--first") == "100"
+    assert _option(average, "-o") == out
+    assert "round_weights()" in round_[1] and round_[2:] == [out]
+    assert tune[2] == out and _option(tune, "-o") == out
+
+
+def test_resume_reaches_the_trainer_and_the_holdout_is_the_evaluations_default(tmp_path):
+    calls = _run(tmp_path, RESUME="--resume", OUT=str(tmp_path / "x.npz"))
+    train = calls[0]
+    assert "--resume" in train
+    assert _option(train, "--holdout-kits").split(",") == list(DEFAULT_HOLDOUT)
+    assert _option(train, "--sample-rate") == "44100"
+    assert _option(train, "--voices") == "all"
