@@ -229,6 +229,50 @@ def _goals(records, sgemm):
     return lines
 
 
+#: Issue 12's speed goals for models at 44.1 kHz: batch 1 at least this many times real time on one
+#: thread, batch 32 at least GOAL_SGEMM_FRACTION_B32 of sgemm.
+GOAL_REALTIME_B1 = 2.0
+GOAL_RATE = 44100
+
+
+def _rate_goals(records, sgemm):
+    """Issue 12's goals, on every benchmarked model at 44.1 kHz (the recipe's shape, shipped ones)."""
+    lines = []
+    for config in _configs(records):
+        c1 = _find(records, config=config, batch=1, threads=1, backend="c")
+        c32 = _find(records, config=config, batch=32, threads=1, backend="c")
+        if not c1 or c1["sample_rate"] != GOAL_RATE:
+            continue
+        need = GOAL_REALTIME_B1 * c1["sample_rate"]
+        s, sb = c1["samples_per_s"], c1["samples_per_s_best"]
+        cpu1 = c1.get("samples_per_cpu_s")
+        lines.append(
+            f"| {config}: c samples/s, batch 1 | {need:,.0f} ({GOAL_REALTIME_B1:.0f}x real time) | "
+            f"{s:,.0f} ({sb:,.0f}) = {s / c1['sample_rate']:.2f}x | {_fmt(cpu1)} | "
+            f"{'yes' if s >= need else 'no'} |"
+        )
+        if c32 and sgemm:
+            f, fb = c32["gflops"] / sgemm, c32["gflops_best"] / sgemm
+            lines.append(
+                f"| {config}: c at batch 32 as a fraction of sgemm | {GOAL_SGEMM_FRACTION_B32:.0%} | "
+                f"{c32['gflops']:.1f} GFLOP/s = {f:.0%} ({fb:.0%}) | – | "
+                f"{'yes' if f >= GOAL_SGEMM_FRACTION_B32 else 'no'} |"
+            )
+    if not lines:
+        return []
+    return [
+        "## Speed goals at 44,100 Hz (issue 12, one thread)",
+        "",
+        "On every benchmarked model at 44,100 Hz: `recipe-44k` is the shape `training/ship_models.sh` "
+        "trains, with random float16-exact weights. Median round, best in brackets.",
+        "",
+        "| goal | target | measured | CPU time | met |",
+        "|---|---|---|---|---|",
+        *lines,
+        "",
+    ]
+
+
 def _throughput(records, sgemm):
     lines = []
     for config in _configs(records):
@@ -347,6 +391,7 @@ def render_markdown(data, records):
     ]
     lines += _machine(data, records, sgemm) + [""]
     lines += _goals(records, sgemm) + [""]
+    lines += _rate_goals(records, sgemm)
     lines += _throughput(records, sgemm)
     lines += _scaling(records)
     lines += _details(records, sgemm)

@@ -8,12 +8,12 @@ from .test_generate import throughput
 FLOPS, RATE, SGEMM = 466_944, 16_000, 100.0
 
 
-def _bench(name, group, stats, **info):
+def _bench(name, group, stats, rate=RATE, **info):
     median, best = stats
     per_round = info["batch"] * info["steps_per_round"]
     for label, seconds in (("", median), ("_best", best)):
-        info.update(throughput(per_round, seconds, FLOPS, RATE, SGEMM, label))
-    info.update(sample_rate=RATE, flops_per_sample=FLOPS, layers=20, receptive_field=2048)
+        info.update(throughput(per_round, seconds, FLOPS, rate, SGEMM, label))
+    info.update(sample_rate=rate, flops_per_sample=FLOPS, layers=20, receptive_field=2048)
     return {
         "name": name,
         "group": group,
@@ -112,3 +112,39 @@ def test_report_files(tmp_path):
         "(128,000/s) would be 1.28x it."
     ) in md
     assert (tmp_path / "run.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_speed_goals_at_44100_judge_every_model_at_that_rate(tmp_path):
+    def markdown(data):
+        path = tmp_path / "run.json"
+        path.write_text(json.dumps(data))
+        return report.render_markdown(*report.load(path))
+
+    data = _data()
+    md16 = markdown(data)
+    assert "Speed goals at 44,100 Hz" not in md16  # no model at 44.1 kHz in the run
+    for batch, seconds in ((1, 0.004), (32, 0.1)):
+        data["benchmarks"].append(
+            _bench(
+                f"test_generate[recipe-44k-b{batch}-t1-c]",
+                f"generate recipe-44k batch={batch} threads=1",
+                (seconds, seconds * 0.8),
+                rate=44100,
+                config="recipe-44k",
+                backend="c",
+                batch=batch,
+                threads=1,
+                steps_per_round=256,
+            )
+        )
+    md = markdown(data)
+    # 256 samples in 0.004 s = 64,000/s = 1.45x real time at 44.1 kHz: short of 2x (88,200/s).
+    assert (
+        "| recipe-44k: c samples/s, batch 1 | 88,200 (2x real time) | 64,000 (80,000) = 1.45x | – | no |"
+        in md
+    )
+    frac = 32 * 256 / 0.1 * FLOPS / 1e9 / SGEMM
+    assert (
+        f"| recipe-44k: c at batch 32 as a fraction of sgemm | 60% | {frac * SGEMM:.1f} GFLOP/s = "
+        f"{frac:.0%} ({frac / 0.8:.0%}) | – | {'yes' if frac >= 0.6 else 'no'} |"
+    ) in md
