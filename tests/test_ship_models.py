@@ -13,7 +13,10 @@ import sys
 
 import pytest
 
+from bench.cases import RECIPE_CONFIG
+from fastdrum.instruments import INSTRUMENTS
 from training.evaluate import DEFAULT_HOLDOUT
+from training.train import build_parser, parse_dilations
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "training", "ship_models.sh")
@@ -31,7 +34,11 @@ def _run(tmp_path, **env):
         "    f.write(json.dumps(sys.argv[1:]) + '\\n')\n"
     )
     fake.chmod(0o755)
-    full_env = {k: v for k, v in os.environ.items() if k not in ("RESUME", "SEED", "STEPS", "OUT")}
+    full_env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("RESUME", "SEED", "STEPS", "OUT", "SWA_FIRST")
+    }
     full_env.update(PYTHON=str(fake), **env)
     subprocess.run(["sh", SCRIPT], cwd=ROOT, env=full_env, check=True, capture_output=True)
     return [json.loads(line) for line in log.read_text().splitlines()]
@@ -72,3 +79,20 @@ def test_resume_reaches_the_trainer_and_the_holdout_is_the_evaluations_default(t
     assert _option(train, "--holdout-kits").split(",") == list(DEFAULT_HOLDOUT)
     assert _option(train, "--sample-rate") == "44100"
     assert _option(train, "--voices") == "all"
+
+
+def test_the_benchmarks_recipe_case_has_the_shape_the_script_trains(tmp_path):
+    """bench's recipe-44k stands in for the shipped model in the speed goals: it must match the recipe."""
+    args = build_parser().parse_args(_run(tmp_path, OUT=str(tmp_path / "x.npz"))[0][2:])
+    trained = dict(
+        dilations=parse_dilations(args.dilations),
+        sample_rate=args.sample_rate,
+        quantization_channels=args.quantization_channels,
+        residual_channels=args.residual_channels,
+        dilation_channels=args.dilation_channels,
+        skip_channels=args.skip_channels,
+        embedding_size=args.embedding_size,
+        preemphasis=args.preemphasis,
+        voices=list(INSTRUMENTS) if args.voices == "all" else args.voices.split(","),
+    )
+    assert trained == RECIPE_CONFIG
