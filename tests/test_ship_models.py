@@ -14,9 +14,9 @@ import sys
 import pytest
 
 from bench.cases import RECIPE_CONFIG
-from fastdrum.instruments import INSTRUMENTS
 from training.evaluate import DEFAULT_HOLDOUT
 from training.train import build_parser, parse_dilations
+from training.voices import VOICES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "training", "ship_models.sh")
@@ -93,6 +93,6 @@ def test_the_benchmarks_recipe_case_has_the_shape_the_script_trains(tmp_path):
         skip_channels=args.skip_channels,
         embedding_size=args.embedding_size,
         preemphasis=args.preemphasis,
-        voices=list(INSTRUMENTS) if args.voices == "all" else args.voices.split(","),
+        voices=list(VOICES) if args.voices == "all" else args.voices.split(","),
     )
     assert trained == RECIPE_CONFIG
