@@ -41,7 +41,7 @@ MAX_CHANNELS = 65536
 MAX_RECEPTIVE_FIELD = 2**22
 
 #: Bounds on the container, checked before it is parsed: a format-2 file has
-#: at most 22 members; a header or directory beyond these is hostile.
+#: at most 25 members; a header or directory beyond these is hostile.
 MAX_MEMBERS = 256
 MAX_DIRECTORY_BYTES = 2**20
 MAX_HEADER_BYTES = 10_000
@@ -82,8 +82,10 @@ def is_float16_exact(a):
 OPTIONAL_KEYS = ("primers", "meta")
 #: Format 2's conditioning keys: all present (a conditioned model) or all absent.
 CONDITIONING_KEYS = ("voices", "voice_emb", "cond_w")
+#: Format 2's time-since-onset keys: all present (a time-conditioned model) or all absent.
+TIME_KEYS = ("time_tau", "time_block", "time_w")
 #: Every optional key of format 2 (``preemphasis`` is required in format 2).
-OPTIONAL_KEYS_2 = OPTIONAL_KEYS + CONDITIONING_KEYS + ("primer_voices",)
+OPTIONAL_KEYS_2 = OPTIONAL_KEYS + CONDITIONING_KEYS + ("primer_voices",) + TIME_KEYS
 #: Every key either format reads.
 KNOWN_KEYS = REQUIRED_KEYS + OPTIONAL_KEYS_2 + ("preemphasis",)
 
@@ -91,6 +93,10 @@ KNOWN_KEYS = REQUIRED_KEYS + OPTIONAL_KEYS_2 + ("preemphasis",)
 MAX_VOICES = 256
 MAX_EMBEDDING = 1024
 VOICE_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+#: Bounds of the time-since-onset conditioning: features F, time constants and block (samples).
+MAX_TIME_FEATURES = 64
+MAX_TIME_TAU = 2.0**24
+MAX_TIME_BLOCK = 65536
 
 
 def expected_shapes(L, Q, R, D, S):
@@ -400,7 +406,8 @@ def validate(arrays):
     Returns a dict with version, L, Q, R, D, S, sample_rate, dilations
     (tuple), meta (dict), primers (int32 array or None), preemphasis (float;
     0.0 in format 1), voices (tuple of str, empty when unconditioned), E (the
-    embedding size, or None) and primer_voices (int32 array or None). Weights
+    embedding size, or None), primer_voices (int32 array or None), time_tau
+    (float32 array (F,) or None) and time_block (int or None). Weights
     may be float32 in either byte order (callers convert to native);
     everything else about the tables is strict. A format-1 file's format-2
     keys are unknown keys to it, so they are ignored.
@@ -428,6 +435,8 @@ def validate(arrays):
         voices=(),
         E=None,
         primer_voices=None,
+        time_tau=None,
+        time_block=None,
     )
     if version >= 2:
         info.update(_validate_2(arrays, info))
@@ -535,6 +544,7 @@ def _validate_2(arrays, info):
     if not 0.0 <= preemphasis < 1.0:  # also False for NaN
         _fail("preemphasis", f"must lie in [0, 1), got {preemphasis!r}")
     out = dict(preemphasis=preemphasis)
+    out.update(_validate_time(arrays, info))
 
     present = [k for k in CONDITIONING_KEYS if k in arrays]
     if present and len(present) < len(CONDITIONING_KEYS):
@@ -598,6 +608,34 @@ def _validate_2(arrays, info):
         )
     out.update(primer_voices=pv.astype(np.int32))
     return out
+
+
+def _validate_time(arrays, info):
+    """The time-since-onset keys of format 2: all three or none (docs/format.md)."""
+    present = [k for k in TIME_KEYS if k in arrays]
+    if not present:
+        return {}
+    if len(present) < len(TIME_KEYS):
+        missing = [k for k in TIME_KEYS if k not in arrays]
+        _fail(
+            missing[0],
+            f"missing: time_tau, time_block and time_w go together (the file has {', '.join(present)})",
+        )
+    tau = arrays["time_tau"]
+    if tau.ndim != 1 or not 1 <= tau.shape[0] <= MAX_TIME_FEATURES:
+        _fail(
+            "time_tau", f"must be 1-D with 1 to {MAX_TIME_FEATURES} values, got shape {tau.shape}"
+        )
+    if not _is_float32(tau.dtype):
+        _fail("time_tau", f"dtype must be float32, got {tau.dtype}")
+    if not ((tau >= 1) & (tau <= MAX_TIME_TAU)).all():  # also False for NaN
+        _fail(
+            "time_tau", f"each must lie in [1, {MAX_TIME_TAU:g}] samples, got {tau.tolist()[:8]!r}"
+        )
+    block = _as_int_scalar(arrays, "time_block", 1, MAX_TIME_BLOCK)
+    L, D, F = info["L"], info["D"], tau.shape[0]
+    _check_float32(arrays, "time_w", (L, F, 2 * D), f"L={L}, F={F}, D={D}")
+    return dict(time_tau=tau.astype(np.float32), time_block=block)
 
 
 def _check_voice_meta(meta, voices):

@@ -15,7 +15,11 @@ Nothing here is written for speed.
 
 import numpy as np
 
-__all__ = ["forward", "sample", "State"]
+__all__ = ["forward", "sample", "time_bias", "State"]
+
+
+#: Entries of a weights mapping that are not float arrays of the network.
+_NOT_WEIGHTS = ("dilations", "time_tau", "time_block")
 
 
 def _sigmoid(x):
@@ -37,6 +41,30 @@ def _layer_bias(W, cond, dtype):
     return (W["dil_b"].astype(np.float32) + np.asarray(cond, dtype=np.float32)).astype(dtype)
 
 
+def time_bias(time_w, time_tau, time_block, t):
+    """The bias of z that time-since-onset conditioning adds at step `t`: (L, 2D) float32.
+
+    ``b = time_block * (t // time_block)``; feature k is ``exp(-b / time_tau[k])``
+    (in float64, rounded to float32); layer l gets ``sum_k feature_k * time_w[l, k]``.
+    Step 0 feeds the clip's first code. The bias changes once every
+    `time_block` steps (docs/format.md).
+    """
+    b = int(time_block) * (int(t) // int(time_block))
+    phi = np.exp(-b / np.asarray(time_tau, dtype=np.float64)).astype(np.float32)
+    return np.einsum("k,lkd->ld", phi, np.asarray(time_w, dtype=np.float32))
+
+
+def _time_biases(w, T, dtype):
+    """(T, L, 2D) time biases of steps 0..T-1, or None for a model without time conditioning."""
+    if "time_w" not in w:
+        return None
+    block = int(w["time_block"])
+    per_block = [
+        time_bias(w["time_w"], w["time_tau"], block, t).astype(dtype) for t in range(0, T, block)
+    ]
+    return np.repeat(np.stack(per_block), block, axis=0)[:T]
+
+
 def forward(w, codes, dtype=np.float32, cond=None):
     """Logits of every step of a code sequence: ``logits[t]`` predicts ``codes[t+1]``.
 
@@ -52,11 +80,14 @@ def forward(w, codes, dtype=np.float32, cond=None):
         of layer l at every step (the sum with ``dil_b`` is taken in float32,
         as the kernel does).
 
+    A time-conditioned model (``time_w``, ``time_tau``, ``time_block`` in `w`)
+    adds :func:`time_bias` of step t to every layer's z; ``codes[0]`` is step 0.
+
     Returns
     -------
     logits : ndarray, shape (T, Q)
     """
-    W = {k: np.asarray(v, dtype=dtype) for k, v in w.items() if k != "dilations"}
+    W = {k: np.asarray(v, dtype=dtype) for k, v in w.items() if k not in _NOT_WEIGHTS}
     codes = np.asarray(codes)
     D = W["dil_b"].shape[1] // 2
     # Input layer: a causal convolution of width 2 over one-hot codes,
@@ -64,9 +95,12 @@ def forward(w, codes, dtype=np.float32, cond=None):
     x = W["input_w"][1][codes] + W["input_b"]
     x[1:] += W["input_w"][0][codes[:-1]]
     bias = _layer_bias(W, cond, dtype)
+    tb = _time_biases(w, len(codes), dtype)
     skip = 0.0
     for l, d in enumerate(w["dilations"]):
         z = _shift(x, d) @ W["dil_w"][l, 0] + x @ W["dil_w"][l, 1] + bias[l]
+        if tb is not None:
+            z = z + tb[:, l]
         h = np.tanh(z[:, :D]) * _sigmoid(z[:, D:])
         skip = skip + h @ W["skip_w"][l] + W["skip_b"][l]
         x = x + h @ W["res_w"][l] + W["res_b"][l]
@@ -116,10 +150,17 @@ class State:
     cond : ndarray of float32, shape (batch_size, L, 2D), optional
         Per-row conditioning bias (format 2), added to z of every layer at
         every step.
+
+    A time-conditioned model's weights (``time_w``, ``time_tau``,
+    ``time_block``) add :func:`time_bias` of the step count: the first
+    :meth:`step` is step 0.
     """
 
     def __init__(self, w, batch_size, dtype=np.float32, cond=None):
-        self.w = {k: np.asarray(v, dtype=dtype) for k, v in w.items() if k != "dilations"}
+        self.w = {k: np.asarray(v, dtype=dtype) for k, v in w.items() if k not in _NOT_WEIGHTS}
+        self.time = (w["time_w"], w["time_tau"], w["time_block"]) if "time_w" in w else None
+        self.dtype = dtype
+        self.t = 0  # the step the next call of step() runs
         self.dilations = [int(d) for d in w["dilations"]]
         self.batch_size = int(batch_size)
         # (L, 2D) shared, or (B, L, 2D) one per row; indexed [..., l, :] either way
@@ -138,6 +179,8 @@ class State:
         if self.prev_codes is not None:
             x = x + W["input_w"][0][self.prev_codes]
         self.prev_codes = np.array(codes)
+        tb = None if self.time is None else time_bias(*self.time, self.t).astype(self.dtype)
+        self.t += 1
         skip = 0.0
         for l, d in enumerate(self.dilations):
             queue, head = self.queues[l], self.heads[l]
@@ -145,6 +188,8 @@ class State:
             queue[head] = x  # x_l(t) replaces it
             self.heads[l] = (head + 1) % d
             z = x_old @ W["dil_w"][l, 0] + x @ W["dil_w"][l, 1] + self.bias[..., l, :]
+            if tb is not None:
+                z = z + tb[l]
             h = np.tanh(z[:, :D]) * _sigmoid(z[:, D:])
             skip = skip + h @ W["skip_w"][l] + W["skip_b"][l]
             x = x + h @ W["res_w"][l] + W["res_b"][l]
@@ -159,6 +204,8 @@ class State:
         (teacher forcing below ``n_primer``). ``logits_out[:, t - start]``
         receives the logits when given. `codes` is modified in place.
         """
+        if start != self.t:
+            raise ValueError(f"run starts at step {start}, but the state is at step {self.t}")
         for t in range(start, stop):
             logits = self.step(codes[:, t])
             if logits_out is not None:

@@ -802,6 +802,8 @@ def _describe(model):
         "voices": list(model.voices),
         "default_voice": model.default_voice,
         "preemphasis": model.preemphasis,
+        "time_constants_samples": None if model.time_tau is None else model.time_tau.tolist(),
+        "time_block": model.time_block,
         "sample_rate": model.sample_rate,
         "layers": model.n_layers,
         "dilations": list(model.dilations),
@@ -848,7 +850,7 @@ def _short(value, width=100):
 
 
 def _format2_rows(info):
-    """The rows of `fastdrum info` that only a format-2 model has: format, voices, pre-emphasis."""
+    """The rows of `fastdrum info` that only a format-2 model has: format, voices, pre-emphasis, time."""
     voices = info["voices"]
     if voices:
         shown = (
@@ -862,7 +864,14 @@ def _format2_rows(info):
         voices_row = "none (not conditioned)"
     a = info["preemphasis"]
     pre = f"{a:g} (generation de-emphasises its output)" if a else "none"
-    return [("format", "2"), ("voices", voices_row), ("pre-emphasis", pre)]
+    rows = [("format", "2"), ("voices", voices_row), ("pre-emphasis", pre)]
+    taus = info["time_constants_samples"]
+    if taus is not None:
+        ms = ", ".join(f"{1000 * t / info['sample_rate']:g}" for t in taus)
+        rows.append(
+            ("time since onset", f"{len(taus)} features, tau {ms} ms, block {info['time_block']}")
+        )
+    return rows
 
 
 def _cmd_info(args):

@@ -229,6 +229,12 @@ class Model:
     primer_voices : array_like of int, shape (N,), optional
         Format 2: the voice index of each primer row (needed when both
         `primers` and `voices` are given).
+    time_tau : array_like of float, shape (F,), optional
+    time_block : int, optional
+    time_w : array_like, shape (L, F, 2D), optional
+        Format 2: time-since-onset conditioning (given together). Step t adds
+        ``sum_k exp(-b / time_tau[k]) * time_w[l, k]`` to z of layer l, where
+        ``b = time_block * (t // time_block)`` (docs/format.md).
 
     Attributes
     ----------
@@ -241,8 +247,12 @@ class Model:
         0.0 for format 1.
     weights : dict of ndarray
         The float32 arrays of the network (read-only): the format-1 weights,
-        and ``voice_emb`` and ``cond_w`` of a conditioned model.
+        ``voice_emb`` and ``cond_w`` of a conditioned model, ``time_w`` of a
+        time-conditioned one.
     primers, primer_voices : ndarray of int32 or None
+    time_tau : ndarray of float32 or None
+        The time constants (samples) of a time-conditioned model.
+    time_block : int or None
 
     Raises
     ------
@@ -262,10 +272,19 @@ class Model:
         voice_emb=None,
         cond_w=None,
         primer_voices=None,
+        time_tau=None,
+        time_block=None,
+        time_w=None,
         **weights,
     ):
         format2 = dict(
-            voices=voices, voice_emb=voice_emb, cond_w=cond_w, primer_voices=primer_voices
+            voices=voices,
+            voice_emb=voice_emb,
+            cond_w=cond_w,
+            primer_voices=primer_voices,
+            time_tau=time_tau,
+            time_block=time_block,
+            time_w=time_w,
         )
         format2 = {k: v for k, v in format2.items() if v is not None}
         try:
@@ -292,6 +311,8 @@ class Model:
             for k, v in format2.items():
                 if k == "voices" and not isinstance(v, (np.ndarray, str)):
                     v = [str(x) if isinstance(x, str) else x for x in v]
+                if k == "time_tau" and np.asarray(v).dtype.kind in "iuf":
+                    v = np.asarray(v, dtype=np.float32)
                 arrays[k] = _as_array(k, v)
         if primers is not None:
             arrays["primers"] = _as_array("primers", primers)
@@ -323,9 +344,13 @@ class Model:
         self.primer_voices = info["primer_voices"]
         if self.primer_voices is not None:
             self.primer_voices.setflags(write=False)
+        self.time_tau, self.time_block = info["time_tau"], info["time_block"]
+        if self.time_tau is not None:
+            self.time_tau.setflags(write=False)
         self._sizes = {k: info[k] for k in "LQRDS"}
         self.weights = {}
         keys = _format.WEIGHT_KEYS + (("voice_emb", "cond_w") if self.voices else ())
+        keys += ("time_w",) if self.time_tau is not None else ()
         for k in keys:
             a = np.array(arrays[k], dtype=np.float32, order="C")  # own, contiguous copy
             a.setflags(write=False)
@@ -558,9 +583,9 @@ class Model:
         float16 (relative change at most 2**-11 down to 6.1e-5, float16's
         smallest normal; at most 3e-8 absolute below it); biases and the
         input taps are unchanged, and so are a conditioned model's
-        ``voice_emb`` and ``cond_w``: they make one bias per clip, not a
-        product per step, so rounding them would cost accuracy and save
-        nothing. The result keeps its format and computes in float32; on the shipped
+        ``voice_emb`` and ``cond_w``, and ``time_w``: they make one bias per
+        clip (or per block of steps), not a product per step, so rounding them
+        would cost accuracy and save nothing. The result keeps its format and computes in float32; on the shipped
         models the teacher-forced likelihood moved by less than 1e-5 nats a
         sample. `meta["rounded_weights"]` records it.
 
@@ -611,6 +636,7 @@ class Model:
         L, Q, R, D, S = (self._sizes[k] for k in "LQRDS")
         extra = f" voices={len(self.voices)}" if self.voices else ""
         extra += f" preemphasis={self.preemphasis:g}" if self.preemphasis else ""
+        extra += f" time_features={len(self.time_tau)}" if self.time_tau is not None else ""
         return (
             f"<fastdrum.Model instrument={self.instrument!r} sample_rate={self.sample_rate} "
             f"L={L} Q={Q} R={R} D={D} S={S} receptive_field={self.receptive_field}{extra}>"
@@ -632,12 +658,19 @@ class Model:
                 arrays["voices"] = np.array(self.voices, dtype=str)
             if self.primer_voices is not None:
                 arrays["primer_voices"] = np.asarray(self.primer_voices, dtype=np.int16)
+            if self.time_tau is not None:
+                arrays["time_tau"] = np.array(self.time_tau, dtype=np.float32)
+                arrays["time_block"] = np.array(self.time_block, dtype=np.int64)
         arrays["meta"] = np.array(json.dumps(self.meta, sort_keys=True))
         return arrays
 
     def _reference_weights(self):
         w = {k: self.weights[k] for k in _format.WEIGHT_KEYS}
         w["dilations"] = self.dilations
+        if self.time_tau is not None:
+            w.update(
+                time_w=self.weights["time_w"], time_tau=self.time_tau, time_block=self.time_block
+            )
         return w
 
     def _check_voice(self, voice):

@@ -40,10 +40,12 @@ def random_model(
     voices=None,
     embedding_size=4,
     preemphasis=0.0,
+    time_tau=None,
+    time_block=64,
 ):
     """A Model with random weights, scaled so activations stay in a useful range.
 
-    With `voices` or a non-zero `preemphasis` it is a format-2 model.
+    With `voices`, a non-zero `preemphasis` or `time_tau` it is a format-2 model.
 
     Parameters
     ----------
@@ -64,6 +66,10 @@ def random_model(
         `embedding_size` values, ``cond_w`` and, with `primers`, ``primer_voices``).
     embedding_size : int, default 4
     preemphasis : float, default 0.0
+    time_tau : sequence of float, optional
+        Time constants (samples) of time-since-onset conditioning: random
+        ``time_w`` of shape (L, F, 2D), with `time_block`.
+    time_block : int, default 64
 
     Returns
     -------
@@ -103,6 +109,12 @@ def random_model(
         )
         if instrument not in voices:
             del meta["instrument"]
+    if time_tau is not None:
+        arrays.update(
+            time_tau=np.asarray(time_tau, dtype=np.float32),
+            time_block=time_block,
+            time_w=w(L, len(time_tau), 2 * D, fan_in=len(time_tau)),
+        )
     if primers:
         n_rows = primers
         primers = rng.integers(0, Q, size=(n_rows, 8))

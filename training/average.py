@@ -42,8 +42,8 @@ __all__ = [
 _SNAPSHOT = re.compile(r"step-(\d+)\.npz")
 
 #: The arrays of a weight snapshot (train.py ``--snapshot-every``): format 1's weights, and the
-#: voice weights of a conditioned model.
-SNAPSHOT_KEYS = WEIGHT_KEYS + ("voice_emb", "cond_w")
+#: voice weights of a conditioned model and the time weights of a time-conditioned one.
+SNAPSHOT_KEYS = WEIGHT_KEYS + ("voice_emb", "cond_w", "time_w")
 
 
 def read_snapshot(path):
@@ -99,7 +99,8 @@ def average_snapshots(run_dir, first, last=None):
 
 
 def model_with_arrays(model, arrays, meta, source):
-    """`model`'s frame (sample rate, dilations, primers, pre-emphasis, voices) with other weights.
+    """`model`'s frame (sample rate, dilations, primers, pre-emphasis, voices, time constants) with
+    other weights.
 
     `arrays` are the weight arrays by their format names, `meta` the new model's meta; arrays that do
     not fit the frame raise :class:`fastdrum.ModelFormatError` naming `source`.
@@ -107,6 +108,8 @@ def model_with_arrays(model, arrays, meta, source):
     extra = {}
     if model.voices:
         extra = dict(voices=list(model.voices), primer_voices=model.primer_voices)
+    if model.time_tau is not None:
+        extra.update(time_tau=model.time_tau, time_block=model.time_block)
     try:
         return fastdrum.Model(
             sample_rate=model.sample_rate,

@@ -54,11 +54,17 @@ def fade_out(y, fraction=FADE_FRACTION):
 
 @dataclass
 class Batch:
-    """``codes`` (B, W) int32, ``voices`` (B,) int32, ``mask`` (B, W - 1) float32 (which logits count)."""
+    """``codes`` (B, W) int32, ``voices`` (B,) int32, ``mask`` (B, W - 1) float32 (which logits count),
+    ``starts`` (B,) int32 (each window's first sample, counted from its clip's onset)."""
 
     codes: np.ndarray
     voices: np.ndarray
     mask: np.ndarray
+    starts: np.ndarray = None
+
+    def __post_init__(self):
+        if self.starts is None:
+            self.starts = np.zeros(len(self.codes), dtype=np.int32)
 
 
 class TrainingSet:
@@ -143,6 +149,7 @@ class TrainingSet:
         voices = rng.integers(self.V, size=B)
         codes = np.empty((B, W), dtype=np.int32)
         mask = np.ones((B, W - 1), dtype=np.float32)
+        starts = np.zeros(B, dtype=np.int32)
         gains = 10.0 ** (-rng.uniform(0.0, gain_db, size=B) / 20.0)
         for b, v in enumerate(voices):
             a = self.audio[v]
@@ -156,7 +163,8 @@ class TrainingSet:
             )
             if start > 0:
                 mask[b, : self.rf - 1] = 0.0
-        return Batch(codes=codes, voices=voices.astype(np.int32), mask=mask)
+            starts[b] = start
+        return Batch(codes=codes, voices=voices.astype(np.int32), mask=mask, starts=starts)
 
     def validation(self):
         """The validation windows (each voice's clips from their onset): a :class:`Batch`, or None."""

@@ -126,8 +126,8 @@ def is_chief(strategy):
 def distribute_batch(strategy, batch, stop):
     """Per-replica inputs of a step: each replica's rows of `batch`, the batch's mask total, `stop`.
 
-    Returns what the replica step takes as arguments: ``(codes, voices, mask, norm, stop)``, where
-    `norm` (the loss mask's sum over the whole global batch) makes the sum of the replicas' losses
+    Returns what the replica step takes as arguments: ``(codes, voices, mask, starts, norm, stop)``,
+    where `norm` (the loss mask's sum over the whole global batch) makes the sum of the replicas' losses
     the global batch's mean loss, and `stop` (1.0 if this worker was asked to stop) is summed
     across workers so that all stop after the same step.
     """
@@ -143,6 +143,7 @@ def distribute_batch(strategy, batch, stop):
             tf.constant(batch.codes[part]),
             tf.constant(batch.voices[part]),
             tf.constant(batch.mask[part]),
+            tf.constant(batch.starts[part]),
             tf.constant(norm),
             tf.constant(np.float32(stop)),
         )

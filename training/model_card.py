@@ -89,7 +89,7 @@ def _config_lines(model):
 
 
 def _format2_config_rows(model):
-    """Rows of what format 2 adds: pre-emphasis, the voice embedding."""
+    """Rows of what format 2 adds: pre-emphasis, the voice embedding, the time since the onset."""
     rows = []
     if model.preemphasis:
         rows.append(
@@ -100,6 +100,12 @@ def _format2_config_rows(model):
         rows.append(
             f"| voices | {len(model.voices)}, a learned embedding of {E} values each, added to every "
             "layer's gate pre-activation |"
+        )
+    if model.time_tau is not None:
+        ms = ", ".join(f"{1000 * t / model.sample_rate:g}" for t in model.time_tau)
+        rows.append(
+            f"| time since the onset | {len(model.time_tau)} features exp(-t / tau), tau = {ms} ms, "
+            f"updated every {model.time_block} samples, added to every layer's gate pre-activation |"
         )
     return rows
 

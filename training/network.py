@@ -6,6 +6,11 @@ x(t-d), tap 1 is x(t)), the gate tanh(z[:D]) * sigmoid(z[D:]), a residual and
 a skip 1x1 projection, and the relu-dense-relu-dense output. Keras' Conv1D with
 ``padding="causal"`` pads with zeros before t = 0, as the format requires, and
 its kernel ``(2, in, out)`` is the format's ``(tap, in, out)`` layout as is.
+
+Format 2 adds two optional biases of every layer's z: the voice (an embedding
+projected by ``cond_l``, one bias per clip) and the time since the onset (the
+features ``exp(-b / tau_k)`` of the step's block start b, projected by
+``time_l``; docs/format.md).
 """
 
 import os
@@ -73,12 +78,21 @@ class WaveNetConfig(dict):
 
 
 class WaveNet(keras.Model):
-    """Keras 3 WaveNet: ``call(codes (B, T) int) -> logits (B, T, Q)``, logits[t] predicts codes[t+1]."""
+    """Keras 3 WaveNet: ``call(codes (B, T) int) -> logits (B, T, Q)``, logits[t] predicts codes[t+1].
 
-    def __init__(self, config, *, n_voices=0, embedding_size=16, **kwargs):
+    `time_tau` (time constants in samples, optional) and `time_block` add the
+    time-since-onset conditioning; its projections start at zero, so a new
+    time-conditioned net computes what the same net without it does.
+    """
+
+    def __init__(
+        self, config, *, n_voices=0, embedding_size=16, time_tau=(), time_block=64, **kwargs
+    ):
         super().__init__(**kwargs)
         self.config = WaveNetConfig(**config)
         self.n_voices, self.E = int(n_voices), int(embedding_size)
+        self.time_tau = np.asarray(time_tau if time_tau is not None else (), dtype=np.float32)
+        self.time_block = int(time_block)
         Q, R, D, S = (
             self.config[k]
             for k in (
@@ -105,6 +119,13 @@ class WaveNet(keras.Model):
                 keras.layers.Dense(2 * D, use_bias=False, name=f"cond_{l}")
                 for l in range(len(self.dil))
             ]
+        if self.time_tau.size:
+            self.time = [
+                keras.layers.Dense(
+                    2 * D, use_bias=False, kernel_initializer="zeros", name=f"time_{l}"
+                )
+                for l in range(len(self.dil))
+            ]
         self.build((None, None))
 
     def build(self, input_shape):
@@ -120,12 +141,31 @@ class WaveNet(keras.Model):
             self.voice_emb.build((None,))
             for c in self.cond:
                 c.build((None, self.E))
+        if self.time_tau.size:
+            for c in self.time:
+                c.build((None, None, self.time_tau.size))
         self.built = True
 
-    def call(self, codes, voices=None):
-        """Logits (B, T, Q) of codes (B, T); `voices` (B,) int voice indices for a conditioned net."""
+    def time_features(self, starts, T):
+        """(B, T, F) float32 features of steps ``starts[b] + 0 .. T-1``: ``exp(-b / tau_k)``, b the block start."""
+        t = tf.cast(starts, tf.int64)[:, None] + tf.range(T, dtype=tf.int64)[None, :]
+        b = tf.cast((t // self.time_block) * self.time_block, tf.float64)
+        tau = tf.constant(self.time_tau, dtype=tf.float64)
+        return tf.cast(tf.exp(-b[..., None] / tau), tf.float32)
+
+    def call(self, codes, voices=None, starts=None):
+        """Logits (B, T, Q) of codes (B, T); `voices` (B,) int voice indices for a conditioned net.
+
+        `starts` (B,) int: the step of each row's first code, counted from the clip's onset (a
+        time-conditioned net; None: 0).
+        """
         x = self.input_conv(tf.one_hot(codes, self.Q))
         c = self.voice_emb(voices) if self.n_voices else None
+        phi = None
+        if self.time_tau.size:
+            if starts is None:
+                starts = tf.zeros(tf.shape(codes)[:1], tf.int32)
+            phi = self.time_features(starts, tf.shape(codes)[1])
         gates = []
         for l, (dil, res) in enumerate(zip(self.dil, self.res)):
             z = dil(x)
@@ -133,6 +173,8 @@ class WaveNet(keras.Model):
                 z = (
                     z + self.cond[l](c)[:, None, :]
                 )  # a per-clip bias: WaveNet's global conditioning
+            if phi is not None:
+                z = z + self.time[l](phi)  # a per-block bias: the time since the onset
             h = tf.tanh(z[..., : self.D]) * tf.sigmoid(z[..., self.D :])
             gates.append(h)
             x = x + res(h)
@@ -172,10 +214,11 @@ class WaveNet(keras.Model):
         need = ["input_w", "input_b", "out1_w", "out1_b", "out2_w", "out2_b"]
         need += ["dil_w", "dil_b", "res_w", "res_b", "skip_w", "skip_b"]
         need += ["voice_emb", "cond_w"] if self.n_voices else []
+        need += ["time_w"] if self.time_tau.size else []
         missing = [k for k in need if k not in arrays]
         if missing:
             raise TrainingError(f"weights lack {', '.join(missing)}")
-        for k in [k for k in need[6:] if k != "voice_emb"]:
+        for k in [k for k in need[6:] if k != "voice_emb"]:  # one entry per layer
             if len(arrays[k]) != len(self.dil):
                 raise TrainingError(
                     f"weights {k} hold {len(arrays[k])} layers; the network has {len(self.dil)}"
@@ -200,6 +243,8 @@ class WaveNet(keras.Model):
         if self.n_voices:
             pairs.append((self.voice_emb.embeddings, arrays["voice_emb"]))
             pairs += [(c.kernel, arrays["cond_w"][l]) for l, c in enumerate(self.cond)]
+        if self.time_tau.size:
+            pairs += [(c.kernel, arrays["time_w"][l]) for l, c in enumerate(self.time)]
         for var, value in pairs:
             if tuple(var.shape) != tuple(np.shape(value)):
                 raise TrainingError(
@@ -208,13 +253,17 @@ class WaveNet(keras.Model):
             var.assign(np.asarray(value, dtype=np.float32))
 
     def conditioning_weights(self):
-        """``voice_emb`` (V, E) and ``cond_w`` (L, E, 2D) as format-2 arrays, or {} for an unconditioned net."""
-        if not self.n_voices:
-            return {}
-        return dict(
-            voice_emb=np.asarray(self.voice_emb.embeddings.numpy(), dtype=np.float32),
-            cond_w=np.stack([np.asarray(c.kernel.numpy(), dtype=np.float32) for c in self.cond]),
-        )
+        """Format 2's learned arrays: ``voice_emb`` (V, E) and ``cond_w`` (L, E, 2D) of a voice-conditioned
+        net, ``time_w`` (L, F, 2D) of a time-conditioned one; {} for neither."""
+        out = {}
+        if self.n_voices:
+            out.update(
+                voice_emb=np.asarray(self.voice_emb.embeddings.numpy(), dtype=np.float32),
+                cond_w=np.stack([np.asarray(c.kernel.numpy(), np.float32) for c in self.cond]),
+            )
+        if self.time_tau.size:
+            out["time_w"] = np.stack([np.asarray(c.kernel.numpy(), np.float32) for c in self.time])
+        return out
 
 
 def to_fastdrum_model(
@@ -222,14 +271,18 @@ def to_fastdrum_model(
 ):
     """A :class:`fastdrum.Model` holding `net`'s weights (validated by fastdrum's format checks).
 
-    An unconditioned net without pre-emphasis is a format-1 model; pre-emphasis
-    or voices make it format 2 (docs/format.md).
+    An unconditioned net without pre-emphasis is a format-1 model; pre-emphasis,
+    voices or time conditioning make it format 2 (docs/format.md).
     """
     arrays = net.format1_weights()
-    if preemphasis or voices:
+    timed = bool(net.time_tau.size)
+    if preemphasis or voices or timed:
         arrays["preemphasis"] = np.float32(preemphasis)
+        arrays.update(net.conditioning_weights())
+        if timed:
+            arrays.update(time_tau=net.time_tau, time_block=net.time_block)
         if voices:
-            arrays.update(net.conditioning_weights(), voices=np.array(list(voices)))
+            arrays["voices"] = np.array(list(voices))
             if primers is not None:
                 arrays["primer_voices"] = np.asarray(primer_voices, dtype=np.int32)
     return fastdrum.Model(

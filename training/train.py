@@ -235,6 +235,21 @@ def _add_model_arguments(g):
     g.add_argument(
         "--embedding-size", type=int, default=16, metavar="E", help="voice embedding size"
     )
+    g.add_argument(
+        "--time-constants",
+        default=None,
+        metavar="SECONDS",
+        help="time-since-onset conditioning (format 2): comma-separated time constants of its "
+        "features exp(-t / tau), e.g. '0.0025,0.01,0.04,0.16,0.64' (default: none)",
+    )
+    g.add_argument(
+        "--time-block",
+        type=int,
+        default=None,
+        metavar="SAMPLES",
+        help="with --time-constants: the time features change once every this many samples "
+        "(default 64)",
+    )
 
 
 def _add_optimiser_arguments(g):
@@ -356,6 +371,25 @@ def _check_args(a):
         )
     if not 1 <= a.embedding_size <= 1024:
         raise ConfigError(f"--embedding-size must lie in [1, 1024], got {a.embedding_size!r}")
+    if a.time_constants is not None:
+        try:
+            taus = [float(x) for x in a.time_constants.split(",")]
+        except ValueError:
+            taus = []
+        if not taus or not all(math.isfinite(x) and x > 0 for x in taus) or len(taus) > 64:
+            raise ConfigError(
+                "--time-constants must be 1 to 64 comma-separated positive seconds, "
+                f"got {a.time_constants!r}"
+            )
+        if not all(1 <= x * a.sample_rate <= 2**24 for x in taus):
+            raise ConfigError(
+                f"--time-constants must lie between 1 and 2**24 samples at {a.sample_rate} Hz, "
+                f"got {a.time_constants!r}"
+            )
+    if a.time_block is not None and a.time_constants is None:
+        raise ConfigError("--time-block needs --time-constants")
+    if a.time_block is not None and not 1 <= a.time_block <= 65536:
+        raise ConfigError(f"--time-block must lie in [1, 65536] samples, got {a.time_block!r}")
     if not a.out.endswith(".npz"):
         raise ConfigError(f"--out must name a .npz file, got {a.out!r}")
     distribute.check_strategy_args(a.strategy, a.cpu_devices)
@@ -363,6 +397,19 @@ def _check_args(a):
 
 class TrainResult(dict):
     """What :func:`train` returns: ``model`` (fastdrum.Model), ``net`` (Keras), ``path``, figures."""
+
+
+#: Samples per block of the time features when --time-block is not given (1.45 ms at 44.1 kHz).
+DEFAULT_TIME_BLOCK = 64
+
+
+def _time_tau(args):
+    """The time constants of --time-constants in samples (float32), or () for none."""
+    if args.time_constants is None:
+        return ()
+    return np.array(
+        [float(x) * args.sample_rate for x in args.time_constants.split(",")], dtype=np.float32
+    )
 
 
 def _log(msg):
@@ -638,9 +685,9 @@ class _Scalars:
         self.writer.flush()
 
 
-def _masked_nll_sum(tf, net, conditioned, codes, voice_ids, mask):
+def _masked_nll_sum(tf, net, conditioned, codes, voice_ids, mask, starts):
     """Sum over the batch of each counted position's negative log-likelihood (nats)."""
-    logits = net(codes[:, :-1], voice_ids if conditioned else None)
+    logits = net(codes[:, :-1], voice_ids if conditioned else None, starts)
     nll = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=codes[:, 1:], logits=logits)
     return tf.reduce_sum(nll * mask)
 
@@ -654,9 +701,9 @@ def _make_steps(tf, net, optimizer, strategy, *, conditioned, xla, clipnorm):
     """
     variables = net.trainable_variables
 
-    def gradients(codes, voice_ids, mask, norm):
+    def gradients(codes, voice_ids, mask, starts, norm):
         with tf.GradientTape() as tape:
-            loss = _masked_nll_sum(tf, net, conditioned, codes, voice_ids, mask) / norm
+            loss = _masked_nll_sum(tf, net, conditioned, codes, voice_ids, mask, starts) / norm
         grads = tape.gradient(loss, variables)
         # The last layer's residual output feeds nothing: a zero gradient, not None.
         return loss, [
@@ -664,26 +711,26 @@ def _make_steps(tf, net, optimizer, strategy, *, conditioned, xla, clipnorm):
         ]
 
     @tf.function(jit_compile=xla and strategy is None)
-    def val_loss(codes, voice_ids, mask):
-        return _masked_nll_sum(tf, net, conditioned, codes, voice_ids, mask) / tf.reduce_sum(mask)
+    def val_loss(codes, voice_ids, mask, starts):
+        nll = _masked_nll_sum(tf, net, conditioned, codes, voice_ids, mask, starts)
+        return nll / tf.reduce_sum(mask)
+
+    def tensors(batch):
+        return [tf.constant(x) for x in (batch.codes, batch.voices, batch.mask, batch.starts)]
 
     def val_step(batch):
-        return float(
-            val_loss(tf.constant(batch.codes), tf.constant(batch.voices), tf.constant(batch.mask))
-        )
+        return float(val_loss(*tensors(batch)))
 
     if strategy is None:
 
         @tf.function(jit_compile=xla, reduce_retracing=True)
-        def step(codes, voice_ids, mask):
-            loss, grads = gradients(codes, voice_ids, mask, tf.reduce_sum(mask))
+        def step(codes, voice_ids, mask, starts):
+            loss, grads = gradients(codes, voice_ids, mask, starts, tf.reduce_sum(mask))
             optimizer.apply_gradients(zip(grads, variables))
             return loss
 
         def train_step(batch, stop):
-            return float(
-                step(tf.constant(batch.codes), tf.constant(batch.voices), tf.constant(batch.mask))
-            ), stop
+            return float(step(*tensors(batch))), stop
 
         return train_step, val_step
     return _make_replica_step(
@@ -695,8 +742,8 @@ def _make_replica_step(tf, strategy, optimizer, variables, gradients, clipnorm):
     """The distributed ``train_step``: each replica's gradient, summed over replicas, clipped, applied."""
     SUM = tf.distribute.ReduceOp.SUM
 
-    def replica_step(codes, voice_ids, mask, norm, stop):
-        loss, grads = gradients(codes, voice_ids, mask, norm)
+    def replica_step(codes, voice_ids, mask, starts, norm, stop):
+        loss, grads = gradients(codes, voice_ids, mask, starts, norm)
         ctx = tf.distribute.get_replica_context()
         # Keras clips each replica's gradient before it sums them; the global norm is the norm of the
         # sum. So sum here, clip, and hand the optimizer 1/N of it: its own sum makes it whole again.
@@ -792,7 +839,13 @@ class _Trainer:
         distributed = args.strategy != "default"
         keras.utils.set_random_seed(args.seed)
         with strategy.scope():
-            self.net = WaveNet(cfg, n_voices=len(voices), embedding_size=args.embedding_size)
+            self.net = WaveNet(
+                cfg,
+                n_voices=len(voices),
+                embedding_size=args.embedding_size,
+                time_tau=_time_tau(args),
+                time_block=args.time_block or DEFAULT_TIME_BLOCK,
+            )
             # Under a strategy the step clips the replicas' summed gradient itself (_make_replica_step).
             clip = (
                 {"global_clipnorm": args.clipnorm} if args.clipnorm > 0 and not distributed else {}

@@ -36,13 +36,25 @@ cdef struct Plan:
     const float *b1     # (Sp,)
     const char *w2      # (Sp, Qp)
     const float *b2     # (Qp,)
+    # Time-since-onset conditioning (optional, format 2); NULL / 0 for a model without it.
+    bint timed
+    int F               # number of time features
+    int time_block      # the features change every time_block steps
+    const float *tw     # (L, F, 2Dp) time_w, float32 whatever wsize is
+    const double *tau   # (F,) time_tau
 
 
 # One thread's rows [row0, row0 + nb) and everything they own.
 cdef struct Block:
     int row0, nb
     float *ring         # layer l: (dil[l], nb, Rp) at ring + ring_off[l]
-    float *zb           # (L, nb, 2Dp) per-row bias of z: dil_b[l] + conditioning; NULL: dil_b only
+    const float *zbias  # bias of z read by the products: layer l, row i at zbias + l*zb_ls + i*zb_ld
+    Py_ssize_t zb_ls, zb_ld  # its layer and row strides (zb_ld = 0: one bias for all rows)
+    float *zb           # owned bias of z: (L, nb, 2Dp) dil_b[l] + cond[row, l] (+ time bias),
+                        # (L, 1, 2Dp) dil_b[l] + time bias (timed, no cond), or NULL (zbias = Plan.bd)
+    float *zb_base      # (L, nb, 2Dp) dil_b[l] + cond[row, l] of a timed conditioned block; else NULL
+    float *tscratch     # (F + 2Dp,) phi(t) and one layer's time bias; timed only
+    int time_blk        # t // time_block of the time bias in zb; -1: none yet
     Py_ssize_t *ring_off
     int *head           # (L,) next slot of each ring
     int *prev           # (nb,) q(t-1)

@@ -7,7 +7,8 @@ whole time loop for them with the GIL released; per step and row block:
     x      = input_w[1][q(t)] + input_b + input_w[0][q(t-1)]
     for each layer l (ring buffer of its last d inputs):
       buf    = [x(t-d) | x | skip]                     (one row per clip)
-      z      = buf[:, :2R] @ dil_w[l].reshape(2R, 2D) + dil_b[l]
+      z      = buf[:, :2R] @ dil_w[l].reshape(2R, 2D) + zb[l]
+               (zb[l] = dil_b[l] (+ cond[row, l]) (+ time bias of layer l at step t))
       h      = tanh(z[:, :D]) * sigmoid(z[:, D:])
       [x | skip] += h @ [res_w[l] | skip_w[l]] + [res_b[l] | skip_b[l]]
     logits = relu(relu(skip) @ out1_w + out1_b) @ out2_w + out2_b
@@ -37,6 +38,7 @@ import numpy as np
 
 cimport cython
 from cython.parallel cimport prange
+from libc.math cimport exp
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 from scipy.linalg.cython_blas cimport sgemm, sgemv
@@ -151,12 +153,9 @@ cdef inline void _layer_step(const Plan *p, Block *b, int l) noexcept nogil:
     if b.head[l] == p.dil[l]:
         b.head[l] = 0
     # z = concat(x_old, x) @ dil_w[l].reshape(2R, 2D) + dil_b[l] (+ cond[:, l], per row)
-    if b.zb != NULL:
-        _product(p, nb, 2 * Dp, 2 * Rp, b.buf, rs, wd, b.zb + <Py_ssize_t>l * nb * 2 * Dp, 2 * Dp,
-                 b.z, 2 * Dp, False)
-    else:
-        _product(p, nb, 2 * Dp, 2 * Rp, b.buf, rs, wd, p.bd + <Py_ssize_t>l * 2 * Dp, 0,
-                 b.z, 2 * Dp, False)
+    #     (+ the time bias of layer l)
+    _product(p, nb, 2 * Dp, 2 * Rp, b.buf, rs, wd, b.zbias + l * b.zb_ls, b.zb_ld,
+             b.z, 2 * Dp, False)
     # h = tanh(z[:, :D]) * sigmoid(z[:, D:])
     if p.simd_act:
         fd_gate_avx2(nb, Dp, b.z, b.h)
@@ -194,9 +193,51 @@ cdef inline void _output_step(const Plan *p, Block *b, const RunArgs *a, int t) 
         a.codes[row * a.T + t + 1] = code
 
 
+cdef void _time_bias(const Plan *p, Block *b, int blk) noexcept nogil:
+    """zb := base + the time bias of block `blk` (steps blk*time_block ..), every layer and row.
+
+    phi_k = float32(exp(-blk*time_block / time_tau[k])) (in double), then per layer
+    tb = sum_k phi_k * time_w[l, k] (float32, in k order) and zb[l, i] = base[l, i] + tb.
+    """
+    cdef int k, l, i, c, F = p.F, n2 = 2 * p.Dp
+    cdef int rows = b.nb if b.zb_base != NULL else 1
+    cdef double bt = <double>blk * p.time_block
+    cdef float *phi = b.tscratch
+    cdef float *tb = b.tscratch + F
+    cdef float *dst
+    cdef const float *tw
+    cdef const float *base
+    cdef float f
+    for k in range(F):
+        phi[k] = <float>exp(-bt / p.tau[k])
+    for l in range(p.L):
+        tw = p.tw + <Py_ssize_t>l * F * n2
+        for c in range(n2):
+            tb[c] = 0
+        for k in range(F):
+            f = phi[k]
+            for c in range(n2):
+                tb[c] = tb[c] + f * tw[<Py_ssize_t>k * n2 + c]
+        dst = b.zb + <Py_ssize_t>l * rows * n2
+        for i in range(rows):
+            if b.zb_base != NULL:
+                base = b.zb_base + (<Py_ssize_t>l * rows + i) * n2
+            else:
+                base = p.bd + <Py_ssize_t>l * n2
+            for c in range(n2):
+                dst[<Py_ssize_t>i * n2 + c] = base[c] + tb[c]
+
+
 cdef void _run_block(const Plan *p, Block *b, const RunArgs *a) noexcept nogil:
-    cdef int t, l
+    cdef int t, l, blk
     for t in range(a.start, a.stop):
+        if p.timed:
+            # The time bias changes every time_block steps: refresh it only then (or when this
+            # call starts in another block than the bias in zb is for).
+            blk = t // p.time_block
+            if blk != b.time_blk:
+                _time_bias(p, b, blk)
+                b.time_blk = blk
         _input_step(p, b, a, t)
         for l in range(p.L):
             _layer_step(p, b, l)
@@ -208,6 +249,8 @@ cdef void _run_block(const Plan *p, Block *b, const RunArgs *a) noexcept nogil:
 
 #: The packed arrays of a Plan (its fields of the same names), in their order in State.weights_mem.
 _PACKED = ("iw", "ib", "wd", "bd", "wrs", "brs", "w1", "b1", "w2", "b2")
+#: Those of a time-conditioned model, after them: time_w padded (float32), time_tau (float64).
+_PACKED_TIME = ("tw", "tau")
 #: Bytes each packed array is aligned to in State.weights_mem (one cache line).
 _ALIGN = 64
 #: Padded channel counts are multiples of these: FD_NR columns for R, S, Q; 8 lanes for D.
@@ -246,17 +289,38 @@ def _check_int(name, value, lo, hi):
 
 
 def _model_arrays(model):
-    """(float32 weights by name, dilations, float16-exact?) of a Model, or GenerationError."""
+    """(float32 weights by name, dilations, float16-exact?, time) of a Model, or GenerationError.
+
+    `time` is (time_tau as float64 (F,), time_block) for a time-conditioned model
+    (``weights["time_w"]`` is then float32 (L, F, 2D)), else None.
+    """
     try:
         weights = model.weights
         dilations = [int(d) for d in model.dilations]
         exact16 = bool(model.float16_exact)
+        tau = getattr(model, "time_tau", None)
+        block = getattr(model, "time_block", None)
     except (AttributeError, TypeError):
         raise GenerationError(
             f"model must be a fastdrum.Model, got {type(model).__name__}") from None
     if not dilations or min(dilations) < 1:
         raise GenerationError(f"dilations must be positive, got {dilations!r}")
-    return {k: np.asarray(v, dtype=np.float32) for k, v in weights.items()}, dilations, exact16
+    W = {k: np.asarray(v, dtype=np.float32) for k, v in weights.items()}
+    if tau is None and block is None and "time_w" not in W:
+        return W, dilations, exact16, None
+    if tau is None or block is None or "time_w" not in W:
+        raise GenerationError("a time-conditioned model needs time_tau, time_block and "
+                              "weights['time_w'] together")
+    tau = np.asarray(tau, dtype=np.float32)
+    if tau.ndim != 1:
+        raise GenerationError(f"time_tau must have one dimension, got shape {tau.shape!r}")
+    if not np.all((tau >= 1) & (tau <= 2**24)):
+        raise GenerationError(f"time_tau must lie in [1, 2**24], got {tau!r:.80}")
+    block = _check_int("time_block", block, 1, 65536)
+    shape = (len(dilations), tau.shape[0], W["dil_b"].shape[1])
+    if W["time_w"].shape != shape:
+        raise GenerationError(f"time_w must have shape {shape!r}, got {W['time_w'].shape!r}")
+    return W, dilations, exact16, (tau.astype(np.float64), block)
 
 
 def _choose_paths(gemm, act, weights, exact16):
@@ -309,9 +373,18 @@ def _padded(W, Rp, Dp, Sp, Qp):
     return a
 
 
+def _padded_time(time_w, tau, Dp):
+    """time_w (L, F, 2D) padded as dil_b to (L, F, 2Dp), and time_tau, by _PACKED_TIME name."""
+    L, F, D = time_w.shape[0], time_w.shape[1], time_w.shape[2] // 2
+    tw = np.zeros((L, F, 2 * Dp), np.float32)
+    tw[:, :, :D] = time_w[:, :, :D]
+    tw[:, :, Dp:Dp + D] = time_w[:, :, D:]
+    return {"tw": tw, "tau": np.ascontiguousarray(tau, dtype=np.float64)}
+
+
 def _packed(padded, simd_gemm, half):
-    """The padded arrays as bytes, by _PACKED name: product matrices in panels for the SIMD
-    path, and as binary16 if `half`."""
+    """The padded arrays as bytes, by _PACKED (and _PACKED_TIME) name: product matrices in
+    panels for the SIMD path, and as binary16 if `half`."""
     a = dict(padded)
     if simd_gemm:
         a["wd"] = np.stack([_panels(w) for w in a["wd"]])
@@ -348,6 +421,7 @@ cdef void _set_sizes(Plan *p, W, int L, bint simd_gemm, bint simd_act, bint half
     p.use_gemv = batch_size == 1
     p.half = half
     p.wsize = 2 if half else 4
+    p.timed = False  # set with F, time_block by State.__init__ for a time-conditioned model
 
 
 cdef inline char *_at(State st, dict offsets, str name):
@@ -359,22 +433,26 @@ cdef void _load_weights(State st, dict packed, list dilations) except *:
     cdef Plan *p = &st.plan
     cdef const unsigned char[::1] flat
     cdef int l
+    names = _PACKED + (_PACKED_TIME if p.timed else ())
     offsets, total = {}, 0
-    for name in _PACKED:
+    for name in names:
         offsets[name] = total
         total += _pad(packed[name].size, _ALIGN)
     st.weights_mem = <char *>fd_calloc_aligned(total)
     st.dil_mem = <int *>malloc(len(dilations) * sizeof(int))
     if st.weights_mem == NULL or st.dil_mem == NULL:
         raise MemoryError("cannot allocate the kernel's weights")
-    for name in _PACKED:
+    for name in names:
         flat = packed[name]
-        memcpy(_at(st, offsets, name), &flat[0], flat.shape[0])
+        if flat.shape[0]:
+            memcpy(_at(st, offsets, name), &flat[0], flat.shape[0])
     p.iw, p.ib = <float *>_at(st, offsets, "iw"), <float *>_at(st, offsets, "ib")
     p.wd, p.bd = _at(st, offsets, "wd"), <float *>_at(st, offsets, "bd")
     p.wrs, p.brs = _at(st, offsets, "wrs"), <float *>_at(st, offsets, "brs")
     p.w1, p.b1 = _at(st, offsets, "w1"), <float *>_at(st, offsets, "b1")
     p.w2, p.b2 = _at(st, offsets, "w2"), <float *>_at(st, offsets, "b2")
+    if p.timed:
+        p.tw, p.tau = <float *>_at(st, offsets, "tw"), <double *>_at(st, offsets, "tau")
     for l in range(len(dilations)):
         st.dil_mem[l] = dilations[l]
     p.dil = st.dil_mem
@@ -423,14 +501,17 @@ cdef void _free_block(Block *b) noexcept nogil:
     fd_free_aligned(b.logits)
     fd_free_aligned(b.scratch)
     fd_free_aligned(b.zb)
+    fd_free_aligned(b.zb_base)
+    fd_free_aligned(b.tscratch)
 
 
 cdef void _alloc_blocks(State st, int n_threads, cond, dil_b) except *:
-    """One row block per thread (sizes differing by at most one), each with its buffers and,
-    given `cond`, its per-row bias of z."""
+    """One row block per thread (sizes differing by at most one), each with its buffers and
+    its bias of z: Plan.bd for all rows, or its own (per row given `cond`; refreshed by
+    _time_bias for a time-conditioned model, with dil_b + cond kept in zb_base)."""
     cdef const Plan *p = &st.plan
     cdef Block *b
-    cdef Py_ssize_t ring_size = 0
+    cdef Py_ssize_t ring_size = 0, n2 = 2 * p.Dp
     cdef int i, l, base, extra, B = st.batch_size
     st.n_blocks = min(n_threads, B)
     st.blocks = <Block *>malloc(st.n_blocks * sizeof(Block))
@@ -446,11 +527,22 @@ cdef void _alloc_blocks(State st, int n_threads, cond, dil_b) except *:
         b.row0 = i * base + min(i, extra)
         b.nb = base + (1 if i < extra else 0)
         _alloc_block(b, p, ring_size, B)
+        b.time_blk = -1
+        b.zbias, b.zb_ls, b.zb_ld = p.bd, n2, 0
         if cond is not None:
-            b.zb = <float *>fd_calloc_aligned(<Py_ssize_t>p.L * b.nb * 2 * p.Dp * sizeof(float))
+            b.zb = <float *>fd_calloc_aligned(<Py_ssize_t>p.L * b.nb * n2 * sizeof(float))
             if b.zb == NULL:
                 raise MemoryError("cannot allocate the kernel's conditioning bias")
             _pack_bias(b.zb, dil_b, cond[b.row0:b.row0 + b.nb], p.D, p.Dp)
+            b.zbias, b.zb_ls, b.zb_ld = b.zb, b.nb * n2, n2
+        if p.timed:
+            # zb becomes base + time bias; the base is dil_b + cond (moved to zb_base) or Plan.bd.
+            b.zb_base = b.zb
+            b.zb = <float *>fd_calloc_aligned(p.L * b.zb_ls * sizeof(float))
+            b.tscratch = <float *>fd_calloc_aligned((p.F + n2) * sizeof(float))
+            if b.zb == NULL or b.tscratch == NULL:
+                raise MemoryError("cannot allocate the kernel's time bias")
+            b.zbias = b.zb
 
 
 def _check_run(B, Q, codes, n_primer, uniforms, temperature, start, stop, logits_out):
@@ -498,6 +590,11 @@ cdef class State:
         Per-row conditioning bias (format 2), added to z of every layer at
         every step. It is folded into the bias of z once (``dil_b[l] +
         cond[row, l]``, a float32 sum), so a step costs what it does without.
+        A time-conditioned model (``model.time_tau``, ``model.time_block``,
+        ``model.weights["time_w"]``) adds to z of layer l at step t the bias
+        ``sum_k phi_k(t) * time_w[l, k]``, ``phi_k(t) = float32(exp(-b / time_tau[k]))``,
+        ``b = time_block * (t // time_block)``; it is folded into the bias of z
+        too, refreshed only when t enters a new block (see _time_bias).
     _gemm : {"auto", "simd", "blas"}
         Private, for tests and benchmarks: force the path of the products.
     _act : {"auto", "simd", "scalar"}
@@ -525,7 +622,7 @@ cdef class State:
 
     def __init__(self, model, batch_size, n_threads=1, cond=None, *, _gemm="auto", _act="auto",
                  _weights="auto"):
-        W, dilations, exact16 = _model_arrays(model)
+        W, dilations, exact16, time = _model_arrays(model)
         batch_size = _check_int("batch_size", batch_size, 1, 1 << 24)
         n_threads = _check_int("n_threads", n_threads, 1, 1024)
         self.gemm_path, self.act_path, half = _choose_paths(_gemm, _act, _weights, exact16)
@@ -537,6 +634,10 @@ cdef class State:
         if cond is not None:
             _check_array("cond", cond, np.float32, (batch_size, self.plan.L, 2 * self.plan.D))
         padded = _padded(W, self.plan.Rp, self.plan.Dp, self.plan.Sp, self.plan.Qp)
+        if time is not None:
+            self.plan.timed = True
+            self.plan.F, self.plan.time_block = len(time[0]), time[1]
+            padded.update(_padded_time(W["time_w"], time[0], self.plan.Dp))
         _load_weights(self, _packed(padded, self.plan.simd_gemm, half), dilations)
         _alloc_blocks(self, n_threads, cond, W["dil_b"])
 
