@@ -89,6 +89,11 @@ STANDARD_F16 = "standard-f16"
 #: of them: beside standard-f16, it shows what conditioning costs per step
 #: (the kernel folds the voice into the bias of z once per clip: nothing).
 STANDARD_COND = "standard-f16-voices"
+#: standard-f16-voices with time-since-onset conditioning too (5 features, block 64): beside it, what
+#: the time bias costs per step (the kernel refreshes it once a block: should be nothing).
+STANDARD_TIME = "standard-f16-time"
+#: The time constants (samples) of STANDARD_TIME: 2.5 ms to 0.64 s at 44.1 kHz.
+TIME_TAU = [110.25, 441.0, 1764.0, 7056.0, 28224.0]
 #: The architecture training/ship_models.sh trains (44,100 Hz, dilations 1..1024 twice, ten voices,
 #: embedding size 16, pre-emphasis 0.85), random weights rounded to float16 values as shipped ones
 #: are: issue 12's speed goals (batch 1 at least twice real time, batch 32 at least 60% of sgemm) are
@@ -116,10 +121,11 @@ def get_model(config):
         return random_model(**STANDARD_CONFIG, seed=0)
     if config == STANDARD_F16:
         return get_model("standard").round_weights()
-    if config == STANDARD_COND:
+    if config in (STANDARD_COND, STANDARD_TIME):
         voices = list(INSTRUMENTS)
+        time = dict(time_tau=TIME_TAU, time_block=64) if config == STANDARD_TIME else {}
         return random_model(
-            **STANDARD_CONFIG, seed=0, voices=voices, embedding_size=16
+            **STANDARD_CONFIG, seed=0, voices=voices, embedding_size=16, **time
         ).round_weights()
     if config == RECIPE:
         return random_model(**RECIPE_CONFIG, seed=0).round_weights()
@@ -137,9 +143,9 @@ def _shipped_files():
 
 
 def configs():
-    """``"standard"``, ``"standard-f16"``, ``"standard-f16-voices"``, ``"recipe-44k"``, every shipped
-    model file, then the files of ``$FASTDRUM_BENCH_MODELS``."""
-    names = ["standard", STANDARD_F16, STANDARD_COND, RECIPE] + _shipped_files()
+    """``"standard"``, ``"standard-f16"``, ``"standard-f16-voices"``, ``"standard-f16-time"``,
+    ``"recipe-44k"``, every shipped model file, then the files of ``$FASTDRUM_BENCH_MODELS``."""
+    names = ["standard", STANDARD_F16, STANDARD_COND, STANDARD_TIME, RECIPE] + _shipped_files()
     return names + [n for n in _extra_models() if n not in names]
 
 
