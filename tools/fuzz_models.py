@@ -50,6 +50,7 @@ import zlib
 import numpy as np
 
 import fastdrum
+import fastdrum._backends  # noqa: F401 - fastdrum._backends.available() below; not imported by fastdrum
 from fastdrum import FastDrumError, load_model
 from fastdrum.instruments import INSTRUMENTS
 from fastdrum.testing import random_model
@@ -322,14 +323,22 @@ VOICE_NAMES = list(INSTRUMENTS)
 
 
 def _make_format_2(arrays, model, rnd):
-    """Turn the arrays into format 2: pre-emphasis, and (half the time) voice conditioning."""
+    """Turn the arrays into format 2: pre-emphasis, (half the time) time-since-onset conditioning,
+    and (half the time) voice conditioning."""
     arrays["format_version"] = np.array(2, dtype=rnd.choice([np.int64, np.int32, np.uint8]))
     arrays["preemphasis"] = np.array(rnd.choice([0.0, 0.5, 0.85, 0.999]), dtype=np.float32)
+    L, D2 = model.n_layers, 2 * model.dilation_channels
+    nprng = np.random.default_rng(rnd.randrange(2**32))
+    if rnd.random() < 0.5:
+        F = rnd.randint(1, 4)
+        arrays["time_tau"] = np.array(rnd.sample([1.0, 3.0, 50.0, 1e4, 2.0**24], F), np.float32)
+        arrays["time_block"] = np.array(
+            rnd.choice([1, 3, 64, 65535]), dtype=rnd.choice([np.int64, np.int32, np.uint16])
+        )
+        arrays["time_w"] = (nprng.standard_normal((L, F, D2)) / np.sqrt(F)).astype(np.float32)
     if rnd.random() < 0.5:
         return
     V, E = rnd.randint(1, 4), rnd.randint(1, 5)
-    L, D2 = model.n_layers, 2 * model.dilation_channels
-    nprng = np.random.default_rng(rnd.randrange(2**32))
     arrays["voices"] = np.array(rnd.sample(VOICE_NAMES, V))
     arrays["voice_emb"] = nprng.standard_normal((V, E)).astype(np.float32)
     arrays["cond_w"] = (nprng.standard_normal((L, E, D2)) / np.sqrt(E)).astype(np.float32)
@@ -594,10 +603,13 @@ _BAD_VOICE_META = [
 
 
 def m_format2(c, rnd):
-    """Format 2's own keys: versions, pre-emphasis, voices, partial conditioning, primer voices."""
+    """Format 2's own keys: versions, pre-emphasis, voices, partial conditioning, primer voices,
+    time conditioning."""
     kind = rnd.choice(
-        ["version", "preemphasis", "voices", "partial", "primer_voices", "meta", "emb"]
+        ["version", "preemphasis", "voices", "partial", "primer_voices", "meta", "emb", "time"]
     )
+    if kind == "time":
+        return _bad_time(c, rnd)
     if kind == "version":
         v = rnd.choice([1, 2, 3])
         c.arrays["format_version"] = np.array(v)
@@ -650,6 +662,38 @@ def m_format2(c, rnd):
     shape = rnd.choice([(1, 1025), (0, 3), (2, 2, 2), (5,)])
     c.arrays[key] = np.ones(shape, dtype=np.float32)
     return f"{key} shape {shape}"
+
+
+def _bad_time(c, rnd):
+    """A partial, out-of-range or misshapen set of the time-since-onset keys."""
+    L = len(np.atleast_1d(c.arrays["dilations"]))
+    kind = rnd.choice(["partial", "tau", "block", "time_w"])
+    if kind == "partial":
+        key = rnd.choice(["time_tau", "time_block", "time_w"])
+        if key in c.arrays:
+            del c.arrays[key]
+            return f"drop {key}"
+        c.arrays[key] = {
+            "time_tau": np.array([10.0], np.float32),
+            "time_block": np.array(4),
+            "time_w": np.zeros((L, 1, 2), np.float32),
+        }[key]
+        return f"add only {key}"
+    c.arrays.setdefault("time_tau", np.array([10.0, 100.0], np.float32))
+    c.arrays.setdefault("time_block", np.array(4))
+    c.arrays.setdefault("time_w", np.zeros((L, 2, 2), np.float32))
+    if kind == "tau":
+        value = rnd.choice([0.0, -1.0, 0.5, np.nan, np.inf, 2.0**25])
+        shape = rnd.choice([(2,), (1, 2), (0,), (65,)])
+        c.arrays["time_tau"] = np.full(shape, value, dtype=rnd.choice([np.float32, np.float64]))
+        return f"time_tau {shape} = {value!r}"
+    if kind == "block":
+        value = rnd.choice([0, -1, 65537, 2**40])
+        c.arrays["time_block"] = np.array(value, dtype=rnd.choice([np.int64, np.float64]))
+        return f"time_block {value!r}"
+    shape = rnd.choice([(L, 2, 3), (L + 1, 2, 2), (2,), (L, 2, 2, 1)])
+    c.arrays["time_w"] = np.full(shape, rnd.choice([1.0, np.nan]), dtype=np.float32)
+    return f"time_w {shape}"
 
 
 def m_extra_member(c, rnd):
@@ -898,6 +942,12 @@ def check_file(path, case=None, *, generate=True):
                     raise CaseFailure(f"loaded weights {k!r} differ from the file's")
             if model.voices != tuple(str(v) for v in case.arrays["voices"]):
                 raise CaseFailure("loaded voices differ from the file's")
+        if model.time_tau is not None and not (
+            np.array_equal(model.weights["time_w"], case.arrays["time_w"])
+            and np.array_equal(model.time_tau, case.arrays["time_tau"])
+            and model.time_block == int(case.arrays["time_block"])
+        ):
+            raise CaseFailure("loaded time conditioning differs from the file's")
         if model.format_version == 2 and model.preemphasis != float(
             np.asarray(case.arrays["preemphasis"])
         ):
