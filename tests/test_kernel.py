@@ -339,7 +339,12 @@ def test_generate_c_equals_numpy(seed):
     model = random_model(
         dilations=[1, 2, 4, 8, 1, 2, 4, 8], quantization_channels=16, seed=6, sample_rate=1000
     )
-    n, duration = 3, 0.04
+    check_generate_c_equals_numpy(model, seed)
+
+
+def check_generate_c_equals_numpy(model, seed, n=3, duration=0.04):
+    """generate() on the kernel (2 threads) gives the numpy backend's clips, with a margin that
+    shows it cannot flake. `model` has Q = 16."""
     y_numpy = fastdrum.generate(model, n, duration=duration, seed=seed, backend="numpy")
     y_c = fastdrum.generate(model, n, duration=duration, seed=seed, backend="c", n_threads=2)
     np.testing.assert_array_equal(y_c, y_numpy)

@@ -261,7 +261,7 @@ def test_inconsistent_time_arrays_raise(changes, message):
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_generate_c_equals_numpy_with_time(seed):
-    import test_kernel as tk
+    from test_kernel import check_generate_c_equals_numpy
 
     model = random_model(
         dilations=[1, 2, 4, 8, 1, 2, 4, 8],
@@ -271,16 +271,4 @@ def test_generate_c_equals_numpy_with_time(seed):
         time_tau=[2.0, 10.0, 30.0],
         time_block=3,
     )
-    n, duration = 3, 0.04
-    y_numpy = fastdrum.generate(model, n, duration=duration, seed=seed, backend="numpy")
-    y_c = fastdrum.generate(model, n, duration=duration, seed=seed, backend="c", n_threads=2)
-    np.testing.assert_array_equal(y_c, y_numpy)
-    # Why this cannot flake (as in test_kernel.py): the uniforms are far from every CDF boundary.
-    codes = fastdrum.mu_law_encode(y_numpy, 16).astype(np.int32)
-    T = codes.shape[1]
-    ref = tk._reference_logits(model, codes)
-    error = np.abs(tk._kernel_logits(model, codes, "blas", "scalar") - ref).max()
-    if _wavenet.simd_available():
-        error = max(error, np.abs(tk._kernel_logits(model, codes, "simd", "simd") - ref).max())
-    margin = tk._min_margin(ref[:, : T - 1], tk._generate_uniforms(seed, n, T), 1.0)
-    assert margin > 30 * 2 * error
+    check_generate_c_equals_numpy(model, seed)

@@ -8,7 +8,7 @@ import pytest
 soundfile = pytest.importorskip("soundfile")
 tf = pytest.importorskip("tensorflow")
 
-from test_training import write_kit  # noqa: E402
+from test_training_voices import write_two_voice_kits  # noqa: E402
 
 import fastdrum  # noqa: E402
 from fastdrum import _reference  # noqa: E402
@@ -86,7 +86,7 @@ def test_a_window_gets_its_start_step():
     rng = np.random.default_rng(1)
     clips = [[data_mod.Clip(audio=rng.uniform(-0.5, 0.5, 400).astype(np.float32), entry={})]]
     ts = TrainingSet(
-        clips, [[]], [400], crop=64, receptive_field=16, quantization_channels=32, preemphasis=0.85
+        clips, clips, [400], crop=64, receptive_field=16, quantization_channels=32, preemphasis=0.85
     )
     b = ts.batch(np.random.default_rng(2), 100)
     assert b.starts.dtype == np.int32 and (b.starts == 0).any() and (b.starts > 0).any()
@@ -96,26 +96,8 @@ def test_a_window_gets_its_start_step():
         b.codes, b.starts
     ):  # gain is 0 dB: the window is the clip at its start step
         np.testing.assert_array_equal(codes, mu_law_encode(audio[s : s + 64], 32))
-    assert (ts.validation() is None) or (ts.validation().starts == 0).all()
-
-
-def _kits(tmp_path):
-    kits = tmp_path / "kits"
-    for k in range(3):
-        write_kit(
-            kits,
-            f"kit{k}",
-            [
-                ("Kick", 36, [f"k{k}a.wav", f"k{k}b.wav"]),
-                ("Snare", 38, [f"s{k}a.wav", f"s{k}b.wav"]),
-            ],
-        )
-    rng = np.random.default_rng(4)
-    for wav in sorted(kits.glob("*/*.wav")):
-        soundfile.write(
-            wav, rng.standard_normal(800) * np.exp(-np.arange(800) / 150.0) * 0.5, 16000
-        )
-    return kits
+    val = ts.validation()  # windows at the onset
+    assert val.starts.tolist() == [0] and val.mask.all()
 
 
 def _argv(tmp_path, kits):
@@ -131,7 +113,7 @@ def _argv(tmp_path, kits):
 
 @pytest.mark.slow
 def test_cli_trains_exports_and_averages_a_time_conditioned_model(tmp_path):
-    argv = _argv(tmp_path, _kits(tmp_path)) + ["--out", str(tmp_path / "t.npz")]
+    argv = _argv(tmp_path, write_two_voice_kits(tmp_path)) + ["--out", str(tmp_path / "t.npz")]
     argv += ["--time-constants", "0.001,0.01", "--time-block", "8"]
     assert main(argv) == 0
     model = fastdrum.load_model(tmp_path / "t.npz")
@@ -146,7 +128,7 @@ def test_cli_trains_exports_and_averages_a_time_conditioned_model(tmp_path):
 
 @pytest.mark.slow
 def test_a_run_from_before_time_conditioning_still_resumes(tmp_path):
-    argv = _argv(tmp_path, _kits(tmp_path)) + ["--out", str(tmp_path / "m.npz")]
+    argv = _argv(tmp_path, write_two_voice_kits(tmp_path)) + ["--out", str(tmp_path / "m.npz")]
     assert main(argv) == 0
     path = tmp_path / "run" / "config.json"
     saved = json.loads(path.read_text())

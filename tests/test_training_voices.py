@@ -143,8 +143,8 @@ def test_batches_windows_mask_and_preemphasis():
 
 
 # ----------------------------------------------------------------------------- end to end
-@pytest.mark.slow
-def test_conditioned_training_exports_format2_equal_to_keras(tmp_path):
+def write_two_voice_kits(tmp_path):
+    """Three Hydrogen kits of two kicks and two snares each, distinct decaying noises: the kits folder."""
     kits = tmp_path / "kits"
     for k in range(3):
         write_kit(
@@ -161,6 +161,12 @@ def test_conditioned_training_exports_format2_equal_to_keras(tmp_path):
         soundfile.write(
             wav, rng.standard_normal(800) * np.exp(-np.arange(800) / 150.0) * 0.5, 16000
         )
+    return kits
+
+
+@pytest.mark.slow
+def test_conditioned_training_exports_format2_equal_to_keras(tmp_path):
+    kits = write_two_voice_kits(tmp_path)
     out = tmp_path / "drums.npz"
     argv = [
         "--kits",
