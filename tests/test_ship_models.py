@@ -15,7 +15,7 @@ import pytest
 
 from bench.cases import RECIPE_CONFIG
 from training.evaluate import DEFAULT_HOLDOUT
-from training.train import build_parser, parse_dilations
+from training.train import DEFAULT_TIME_BLOCK, _time_tau, build_parser, parse_dilations
 from training.voices import VOICES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -94,5 +94,7 @@ def test_the_benchmarks_recipe_case_has_the_shape_the_script_trains(tmp_path):
         embedding_size=args.embedding_size,
         preemphasis=args.preemphasis,
         voices=list(VOICES) if args.voices == "all" else args.voices.split(","),
+        time_tau=[float(t) for t in _time_tau(args)],
+        time_block=args.time_block or DEFAULT_TIME_BLOCK,
     )
     assert trained == RECIPE_CONFIG
