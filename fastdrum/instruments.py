@@ -102,7 +102,10 @@ FALLBACKS = {
     "tom_high": "tom_mid",
 }
 
-#: GM percussion note -> instrument, for reading MIDI files (the neighbouring GM notes too).
+#: GM percussion note -> instrument, for reading MIDI files and for the notes an exported SFZ kit
+#: plays: every General MIDI drum note from 35 (acoustic bass drum) to 59 (ride cymbal 2). The three
+#: GM notes with no instrument of their own play the nearest one: 54 tambourine the closed hi-hat,
+#: 56 cowbell the ride (a struck bell), 58 vibraslap the open hi-hat (a rattle that rings on).
 NOTE_TO_INSTRUMENT = {
     35: "kick",
     36: "kick",
@@ -126,6 +129,9 @@ NOTE_TO_INSTRUMENT = {
     51: "ride",
     53: "ride",
     59: "ride",
+    54: "hihat",
+    56: "ride",
+    58: "openhat",
 }
 
 #: Mix level (linear) and stereo position (-1 left .. 1 right) of each instrument.

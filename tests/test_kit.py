@@ -163,6 +163,7 @@ def test_sfz_groups_sit_on_gm_notes_and_round_robin_over_files_that_exist(tmp_pa
         note: first_available(inst, kit.instruments) for note, inst in NOTE_TO_INSTRUMENT.items()
     }
     assert sorted(groups) == sorted(expected)
+    assert sorted(groups)[0] == 35 and set(range(35, 60)) <= set(groups)  # every GM drum note
     for note, inst in expected.items():
         ops, regions = groups[note]
         assert int(ops["seq_length"]) == len(kit[inst]) == len(regions)
