@@ -81,7 +81,7 @@ def _extra_models():
 
 
 #: The standard config with its weight matrices rounded to float16 values
-#: (Model.round_weights, as the shipped models are): the kernel stores them as
+#: (Model.round_weights, as the shipped model's are): the kernel stores them as
 #: binary16 and computes the same float32 numbers; the other backends are
 #: unaffected by the rounding, so only numpy and c run it.
 STANDARD_F16 = "standard-f16"

@@ -2,7 +2,7 @@
 
 Usage (from the repository root; minutes on a quiet 2-core machine)::
 
-    python -m bench.partings                        # the shipped models, 1,000,000 draws each
+    python -m bench.partings                        # every shipped voice, 1,000,000 draws each
     python -m bench.partings kick --draws 200000 --json partings.json
 
 Both backends draw code ``q(t+1)`` by inverse-CDF sampling from
@@ -14,6 +14,7 @@ the clip *parts*, and from there on each backend continues its own clip.
 
 How it is measured: the kernel generates clips (the model's recommended
 temperature and duration, its training primers without noise, else silence;
+of a conditioned model, its default voice's, conditioned on that voice;
 uniforms from ``numpy.random.default_rng(seed)``), recording its logits; the
 reference is fed the kernel's codes (teacher forcing) and at every generated
 step draws with the same uniform from its own logits. A *parting* is a step
@@ -87,12 +88,30 @@ def tie(logits_kernel, logits_ref, u, temperature, code_kernel, code_ref):
 
 
 def _primers(model, n):
-    """(n, P) primer codes: the model's training primers (cycled, no noise), else silence."""
+    """(n, P) primer codes: the model's training primers (cycled, no noise), else silence; of a
+    conditioned model, the primers of its default voice."""
     from fastdrum.mulaw import silence_code
 
-    if model.primers is not None and len(model.primers):
-        return np.asarray(model.primers, np.int32)[np.arange(n) % len(model.primers)]
+    primers = model.primers
+    if primers is not None and model.voices:
+        mine = model.primer_voices == model.voices.index(_voice(model))
+        primers = primers[mine] if model.primer_voices is not None else None
+    if primers is not None and len(primers):
+        return np.asarray(primers, np.int32)[np.arange(n) % len(primers)]
     return np.full((n, 1), silence_code(model.quantization_channels), np.int32)
+
+
+def _voice(model):
+    """The voice a conditioned model generates here: its default voice, else its first."""
+    return model.default_voice or model.voices[0]
+
+
+def _cond(model, batch):
+    """The per-row conditioning bias of :func:`_voice` for a batch (None: not conditioned)."""
+    if not model.voices:
+        return None
+    bias = model.conditioning(_voice(model))
+    return np.ascontiguousarray(np.broadcast_to(bias, (batch,) + bias.shape))
 
 
 def partings(model, n, T, temperature, seed=0, batch_size=64):
@@ -118,7 +137,8 @@ def partings(model, n, T, temperature, seed=0, batch_size=64):
         codes = np.zeros((B, T), np.int32)
         codes[:, :P] = primers[b0 : b0 + B]
         u = rng.random((B, T - 1))
-        kernel, ref = Kernel(model, B), Reference(model, B)
+        cond = _cond(model, B)
+        kernel, ref = Kernel(model, B, cond=cond), Reference(model, B, cond=cond)
         for start in range(0, T - 1, CHUNK):
             stop = min(start + CHUNK, T - 1)
             uk = np.ascontiguousarray(u[:, start:stop])
@@ -150,9 +170,11 @@ def measure(name, draws=1_000_000, seed=0, batch_size=64):
     import fastdrum
 
     model = fastdrum.load_model(name)
-    gen = model.meta.get("generation") or {}
-    temperature = float(gen.get("temperature", 1.0))
-    duration = float(model.meta.get("clip_duration") or 0.25)
+    if model.voices and model.default_voice is None:
+        model = model.with_voice(_voice(model))
+    # What generate() uses by default: the voice's settings, then the model's.
+    temperature = float(model.generation_defaults.get("temperature", 1.0))
+    duration = float(model.duration or 0.25)
     T = round(duration * model.sample_rate)
     P = _primers(model, 1).shape[1]
     n = -(-draws // (T - P))
@@ -193,13 +215,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m bench.partings", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("models", nargs="*", default=["kick", "snare", "hihat"])
+    parser.add_argument(
+        "models", nargs="*", help="shipped names or model files (default: every shipped voice)"
+    )
     parser.add_argument("--draws", type=int, default=1_000_000, help="at least this many per model")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--json", help="write every parting found to this file")
     args = parser.parse_args(argv)
-    rows = [measure(m, args.draws, args.seed, args.batch_size) for m in args.models]
+    from fastdrum.model import _shipped_instruments
+
+    models = args.models or _shipped_instruments()
+    rows = [measure(m, args.draws, args.seed, args.batch_size) for m in models]
     print(_table(rows))
     if args.json:
         with open(args.json, "w") as f:

@@ -156,7 +156,7 @@ def _goals(records, sgemm):
         "Measured on the median round, the best round in brackets; *CPU time*: from the process's "
         "CPU time in the median round instead of wall time (other jobs on the cores hardly change it). "
         "*Met* judges the median round. *float16-exact weights*: the standard config with its weight "
-        "matrices rounded to float16 values (`Model.round_weights()`, as the shipped models are); the "
+        "matrices rounded to float16 values (`Model.round_weights()`, as the shipped model's are); the "
         "kernel stores them as binary16, every backend computes in float32.",
         "",
         "| goal | target | measured | CPU time | met |",

@@ -660,7 +660,7 @@ def _check_voice_meta(meta, voices):
 def write(path, arrays, *, overwrite=False):
     """Write arrays as a deflate-compressed .npz, atomically (:func:`fastdrum._io.atomic_file`).
 
-    (Compressed: float16-exact weights, such as the shipped models', shrink to
+    (Compressed: float16-exact weights, such as the shipped model's, shrink to
     about 60%; loading costs a few milliseconds more.)
 
     Raises

@@ -156,8 +156,9 @@ def generate(
         object is spawned from, so passing the same object again gives new clips.
     temperature : float, optional
         Softmax temperature; 0 is argmax (deterministic) decoding. Default: the
-        model's recommended value (``meta["generation"]["temperature"]``, set
-        for the shipped models from their evaluation), else 1.0.
+        voice's recommended value (``meta["voices"][voice]["temperature"]``,
+        chosen for each voice of the shipped model by ``training/tune.py``),
+        else the model's (``meta["generation"]["temperature"]``), else 1.0.
     primer : {"auto", "data", "silence"} or array_like of int
         Known codes fed first (teacher forcing). ``"data"``: the first codes of
         a random training clip (the model's ``primers``) plus `primer_noise`;

@@ -247,7 +247,8 @@ def _add_kit(subs):
         "--instruments",
         default=None,
         metavar="LIST",
-        help="comma-separated instruments (default: every shipped model, or only the --model ones)",
+        help="comma-separated instruments (default: every instrument of the shipped models, "
+        "or only the --model ones)",
     )
     p.add_argument("--author", default="fastdrum", help="author written into drumkit.xml")
     p.add_argument("--license", default="CC0", help="licence written into drumkit.xml")
@@ -403,7 +404,8 @@ def _add_plot(subs):
         "instruments",
         nargs="*",
         metavar="INSTRUMENT",
-        help="instruments to plot (default: every shipped model, or the --model ones)",
+        help="instruments to plot (default: every instrument of the shipped models, "
+        "or the --model ones)",
     )
     p.add_argument(
         "-n", type=_positive_int, default=4, metavar="N", help="clips per instrument (default 4)"
@@ -532,7 +534,7 @@ def _cmd_generate(args):
 
 def _instrument_list(args, overrides):
     from .instruments import instrument_name
-    from .model import available_models
+    from .model import _shipped_instruments
 
     if getattr(args, "instruments", None) is not None and args.instruments != []:
         items = (
@@ -544,7 +546,8 @@ def _instrument_list(args, overrides):
         return list(dict.fromkeys(names))
     if overrides:
         return list(overrides)
-    names = available_models()
+    # Not available_models(): a conditioned file's name (drums) plays no instrument, its voices do.
+    names = _shipped_instruments()
     if not names:
         raise CLIError("no shipped models are installed; pass --model INSTRUMENT=PATH")
     return names
@@ -957,12 +960,23 @@ def _cmd_plot(args):
 
 
 def _primer_audio(model, n):
-    """The first `n` of the model's training primers as audio, or None if it has none."""
-    from .mulaw import mu_law_decode
+    """The first `n` of the model's training primers as audio, or None if it has none.
 
-    if model.primers is None:
+    A conditioned model's are those of its default voice (None if it has none), de-emphasised as
+    generated clips are (:func:`fastdrum.mulaw.deemphasis`).
+    """
+    from .mulaw import deemphasis, mu_law_decode
+
+    primers = model.primers
+    if primers is not None and model.voices:
+        voice = model.default_voice
+        if voice is None or model.primer_voices is None:
+            return None
+        primers = primers[model.primer_voices == model.voices.index(voice)]
+    if primers is None or not len(primers):
         return None
-    return mu_law_decode(model.primers[:n], model.quantization_channels)
+    y = mu_law_decode(primers[:n], model.quantization_channels)
+    return deemphasis(y, model.preemphasis).astype("float32", copy=False)
 
 
 # -- fastdrum library (on Dask: fastdrum/_library.py) ----------------------------------

@@ -92,6 +92,8 @@ ALIASES = {
 }
 
 #: When a kit lacks an instrument, its clips are borrowed from this one (:func:`fallback_chain`).
+#: The shipped model plays all ten instruments itself; these serve kit folders and ``--model``
+#: sets that lack some.
 FALLBACKS = {
     "openhat": "hihat",
     "clap": "snare",

@@ -746,8 +746,10 @@ def generate_kit(
     models : mapping or sequence, optional
         Instrument -> model (a :class:`~fastdrum.Model`, a shipped model's
         name or a model file); or a sequence of shipped model names (each
-        names its instrument). Default: every shipped model
-        (:func:`fastdrum.available_models`).
+        names its instrument). Default: every instrument the shipped models
+        play, each from its own model or voice (the names of
+        :func:`fastdrum.available_models` but a conditioned model's file
+        name, e.g. ``drums``, whose voices are names of their own).
     n : int, default 8
         Variations per instrument.
     duration : float or mapping, optional
@@ -813,10 +815,10 @@ def generate_kit(
 
 def _kit_models(models):
     """{instrument: Model} of generate_kit's `models` (a mapping, a sequence or None: every shipped one)."""
-    from .model import as_model, available_models
+    from .model import _shipped_instruments, as_model
 
     if models is None:
-        names = available_models()
+        names = _shipped_instruments()
         if not names:
             raise KitError(
                 "no shipped models are installed; pass models= (instrument -> model file)"

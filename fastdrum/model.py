@@ -44,6 +44,37 @@ def _models_folder():
     return resources.files(_MODELS_PACKAGE)
 
 
+def _shipped_files():
+    """The shipped model files in name order: ``[(stem, path, voices)]``, voices () for a model of
+    one instrument. Only the small ``format_version`` and ``voices`` members of each file are read."""
+    folder = _models_folder()
+    out = []
+    for stem, p in sorted((p.name[:-4], p) for p in folder.iterdir() if p.name.endswith(".npz")):
+        arrays = _format.read_arrays(os.fspath(p), only=("format_version", "voices"))
+        version = arrays.get("format_version")
+        voices = ()
+        if (
+            version is not None
+            and version.shape == ()
+            and version.dtype.kind in "iu"
+            and int(version) >= 2  # format 1 has no voices (its unknown keys are ignored)
+        ):
+            found = np.atleast_1d(arrays.get("voices", np.array([], dtype=str))).tolist()
+            voices = tuple(
+                v for v in found if isinstance(v, str) and _format.VOICE_NAME.fullmatch(v)
+            )
+        out.append((stem, os.fspath(p), voices))
+    return out
+
+
+def _names(files):
+    names = {stem: (path, None) for stem, path, _ in files}
+    for _, path, voices in files:
+        for v in voices:
+            names.setdefault(v, (path, v))
+    return names
+
+
 def _shipped():
     """Every shipped name: ``{name: (path, voice)}``, voice None for a model of its own.
 
@@ -55,30 +86,29 @@ def _shipped():
     the first file in name order. Only the small ``voices`` member of each
     file is read.
     """
-    folder = _models_folder()
-    files = sorted((p.name[:-4], p) for p in folder.iterdir() if p.name.endswith(".npz"))
-    names = {stem: (os.fspath(p), None) for stem, p in files}
-    for _, p in files:
-        arrays = _format.read_arrays(os.fspath(p), only=("format_version", "voices"))
-        version = arrays.get("format_version")
-        if (
-            version is None
-            or version.shape != ()
-            or version.dtype.kind not in "iu"
-            or int(version) < 2
-        ):
-            continue  # format 1 has no voices (its unknown keys are ignored)
-        for v in np.atleast_1d(arrays.get("voices", np.array([], dtype=str))).tolist():
-            if isinstance(v, str) and _format.VOICE_NAME.fullmatch(v):
-                names.setdefault(v, (os.fspath(p), v))
-    return names
+    return _names(_shipped_files())
+
+
+def _shipped_instruments():
+    """The shipped names that each play one instrument, sorted: what a kit, a plot or the drum
+    machine makes "from the shipped models".
+
+    Every name of :func:`available_models` but the file name of a conditioned model (``drums`` of
+    ``drums.npz``): its voices are names of their own, and the file alone names no voice to play.
+    """
+    files = _shipped_files()
+    conditioned = {stem for stem, _, voices in files if voices and stem not in voices}
+    return sorted(n for n in _names(files) if n not in conditioned)
 
 
 def available_models():
     """Names of the pretrained models shipped in the package.
 
     A shipped model file is a name, and so is each voice of a shipped
-    conditioned model (see :func:`load_model`).
+    conditioned model (see :func:`load_model`): the package ships
+    ``drums.npz``, conditioned on the ten voices of the drum machine, so
+    the names are ``drums`` (that model, no voice chosen) and ``kick``,
+    ``snare``, ... (that model playing the voice).
 
     Returns
     -------
@@ -585,9 +615,9 @@ class Model:
         input taps are unchanged, and so are a conditioned model's
         ``voice_emb`` and ``cond_w``, and ``time_w``: they make one bias per
         clip (or per block of steps), not a product per step, so rounding them
-        would cost accuracy and save nothing. The result keeps its format and computes in float32; on the shipped
-        models the teacher-forced likelihood moved by less than 1e-5 nats a
-        sample. `meta["rounded_weights"]` records it.
+        would cost accuracy and save nothing. The result keeps its format and computes in float32; on the three
+        format-1 models shipped before the conditioned one the teacher-forced
+        likelihood moved by less than 1e-5 nats a sample. `meta["rounded_weights"]` records it.
 
         Parameters
         ----------

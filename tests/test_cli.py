@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -11,10 +12,12 @@ import mido
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import TINY_DRUMS
 
 import fastdrum
 from fastdrum import _io
 from fastdrum.cli import main
+from fastdrum.instruments import INSTRUMENTS
 from fastdrum.kit import Kit
 from fastdrum.midi import write_midi
 from fastdrum.sequencer import Pattern
@@ -59,22 +62,23 @@ def test_beat_with_nothing_else_renders_a_house_beat(models, out):
     assert 0.5 < abs(y).max() <= 1.0
 
 
-def test_without_model_options_the_shipped_models_are_used_by_name(tmp_path, out, monkeypatch):
-    """Stand-in shipped models (the real ones may be large): the command must ask for them by name."""
+def test_without_model_options_the_shipped_models_are_used_by_name(
+    shipped_folder, out, monkeypatch
+):
+    """Stand-in shipped models (the real ones are large): the command must ask for them by name."""
     import fastdrum.model
 
-    files = {}
     for i, name in enumerate(["kick", "snare", "hihat", "clap"]):
-        files[name] = tmp_path / f"{name}.npz"
-        random_model(seed=i, instrument=name, clip_duration=CLIP).save(files[name])
+        random_model(seed=i, instrument=name, clip_duration=CLIP).save(
+            shipped_folder / f"{name}.npz"
+        )
     asked = []
     real_load = fastdrum.model.load_model
 
     def load_shipped(name, **kwargs):
         asked.append(name)
-        return real_load(files[name])
+        return real_load(name, **kwargs)
 
-    monkeypatch.setattr(fastdrum.model, "available_models", lambda: sorted(files))
     monkeypatch.setattr(fastdrum.model, "load_model", load_shipped)  # as_model loads names with it
     assert main(["beat", "-o", str(out / "b.wav"), "--backend", "numpy", "-q", "--bars", "1"]) == 0
     assert sorted(asked) == [
@@ -86,6 +90,46 @@ def test_without_model_options_the_shipped_models_are_used_by_name(tmp_path, out
     assert main(["kit", "-o", str(out / "kit"), "-n", "1", "--backend", "numpy", "-q"]) == 0
     assert sorted(asked) == ["clap", "hihat", "kick", "snare"]  # a kit has every shipped instrument
     assert Kit.load(out / "kit").instruments == ["kick", "snare", "hihat", "clap"]
+
+
+#: One hit of every instrument of the drum machine.
+EVERY_INSTRUMENT = ",".join(
+    f"{inst}={'.' * (i % 4)}x{'.' * (3 - i % 4)}" for i, inst in enumerate(INSTRUMENTS)
+)
+
+
+def test_a_shipped_conditioned_model_plays_every_instrument_with_its_own_voice(
+    shipped_folder, out, monkeypatch
+):
+    """A conditioned drums.npz ships (as fastdrum/models/drums.npz does): kit and beat play each
+    instrument with its own voice, at that voice's settings; "drums" itself is no instrument, and
+    nothing borrows another instrument's clips."""
+    import fastdrum._generate
+
+    shutil.copy(TINY_DRUMS, shipped_folder / "drums.npz")
+    voices = []  # the voice each generate() call made
+    real = fastdrum._generate.generate
+
+    def generate(model, *args, **kwargs):
+        voices.append(kwargs.get("voice") or model.default_voice)
+        return real(model, *args, **kwargs)
+
+    monkeypatch.setattr(fastdrum._generate, "generate", generate)
+    opts = ["--backend", "numpy", "-q", "--seed", "3", "--no-post"]
+    assert main(["kit", "-o", str(out / "kit"), "-n", "2", *opts]) == 0
+    assert sorted(voices) == sorted(INSTRUMENTS)  # one call per voice, none for "drums"
+    kit = Kit.load(out / "kit")
+    assert kit.instruments == list(INSTRUMENTS)
+    drums = fastdrum.load_model(TINY_DRUMS)
+    for inst in INSTRUMENTS:  # each voice's own clip length (meta["voices"]), else the model's
+        duration = drums.with_voice(inst).duration
+        assert [len(c) for c in kit[inst]] == [round(duration * drums.sample_rate)] * 2, inst
+    voices.clear()
+    beat = ["beat", "-o", str(out / "b.wav"), "--pattern", EVERY_INSTRUMENT, "--bars", "1"]
+    assert main([*beat, *opts]) == 0
+    assert sorted(voices) == sorted(INSTRUMENTS)  # each instrument from its own voice
+    y, sr = sf.read(out / "b.wav", dtype="float32")
+    assert sr == drums.sample_rate and np.abs(y).max() > 0
 
 
 @pytest.mark.parametrize("bpm, bars", [(120.0, 2), (97.3, 3)])
@@ -424,6 +468,22 @@ def test_plot_writes_a_png(models, out):
     path = out / "p.png"
     assert main(["plot", "-o", str(path), "-n", "2", "--seed", "0", *models]) == 0
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_draws_a_voices_own_training_primers_as_audio():
+    """Of a conditioned model: the primers of the voice plotted, de-emphasised as its clips are."""
+    from fastdrum.cli import _primer_audio
+    from fastdrum.mulaw import deemphasis, mu_law_decode
+
+    drums = fastdrum.load_model(TINY_DRUMS)
+    own = drums.primers[drums.primer_voices == drums.voices.index("snare")]
+    want = deemphasis(mu_law_decode(own[:2], drums.quantization_channels), drums.preemphasis)
+    got = _primer_audio(drums.with_voice("snare"), 2)
+    assert got.shape == (2, drums.primers.shape[1])
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+    assert _primer_audio(drums, 2) is None  # no voice chosen: no voice's primers
+    one = random_model(seed=0, primers=3)  # format 1: its primers as they are
+    np.testing.assert_array_equal(_primer_audio(one, 2), mu_law_decode(one.primers[:2], 32))
 
 
 def test_plot_without_matplotlib_is_a_clean_error(models, out, monkeypatch, capsys):

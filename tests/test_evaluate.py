@@ -227,3 +227,28 @@ def test_decay_times_of_known_envelopes():
     # Frames of 10 ms: the loudest frame is the one at 0.05 s; 20 dB down 0.3 s later, within a frame.
     assert got[0] == pytest.approx(0.3, abs=0.015)
     assert np.isinf(got[1])
+
+
+def test_shipped_names_are_judged_once_per_voice(shipped_folder):
+    """No model named: each shipped file once (a conditioned one with all its voices); a shipped
+    voice's name (kick of drums.npz): that voice alone."""
+    import shutil
+
+    from conftest import TINY_DRUMS
+
+    from fastdrum.instruments import INSTRUMENTS
+    from training.evaluate import _jobs, _models, _parser
+
+    shutil.copy(TINY_DRUMS, shipped_folder / "drums.npz")
+    args = _parser().parse_args([])
+    models = _models(args)
+    assert [name for name, _ in models] == ["drums"]
+    assert [(name, v) for name, _, v in _jobs(args, models, {})] == [
+        ("drums", v) for v in INSTRUMENTS
+    ]
+    args = _parser().parse_args(["kick", "crash", "tests/data/tiny_drums.npz", "--voices", "kick"])
+    jobs = _jobs(args, _models(args), {})
+    assert [(name, v) for name, _, v in jobs] == [
+        ("kick", "kick"),
+        ("tests/data/tiny_drums.npz", "kick"),
+    ]

@@ -407,10 +407,46 @@ def test_a_voice_in_two_conditioned_files_resolves_to_the_first(shipped_folder):
     assert load_model("snare").path == str(shipped_folder / "b.npz")
 
 
+def test_the_instruments_of_the_shipped_models_leave_out_a_conditioned_files_name(shipped_folder):
+    from fastdrum.model import _shipped_instruments
+
+    shutil.copy(TINY_DRUMS, shipped_folder / "drums.npz")
+    assert _shipped_instruments() == sorted(VOICES)  # "drums" alone plays no voice
+    random_model(seed=0, instrument="cowbell").save(shipped_folder / "cowbell.npz")
+    random_model(seed=0, voices=["kick", "bongo"]).save(shipped_folder / "perc.npz")
+    assert _shipped_instruments() == sorted(VOICES + ("bongo", "cowbell"))
+    assert fastdrum.available_models() == sorted(VOICES + ("bongo", "cowbell", "drums", "perc"))
+
+
 def test_the_shipped_models_still_resolve():
-    """The package's own models: every name loads, and its instrument is its name."""
+    """The package's own models: every name loads; a voice's name or a model file of one instrument
+    plays that instrument, and a conditioned model's file name is that model with no voice chosen."""
+    from fastdrum.model import _shipped_instruments
+
+    playable = _shipped_instruments()
     for name in fastdrum.available_models():
-        assert load_model(name).instrument == name
+        model = load_model(name)
+        if name in playable:
+            assert model.instrument == name
+        else:
+            assert model.voices and model.default_voice is None and name not in model.voices
+
+
+def test_the_shipped_models_play_every_instrument_of_the_drum_machine_themselves():
+    """Every instrument has its own shipped model or voice: nothing borrows another's clips
+    (fastdrum.instruments.FALLBACKS), and each generates with its own settings."""
+    from fastdrum.instruments import first_available
+    from fastdrum.model import _shipped_instruments
+
+    playable = _shipped_instruments()
+    for inst in INSTRUMENTS:
+        assert first_available(inst, playable) == inst
+        model = load_model(inst)
+        assert model.instrument == inst
+        assert model.duration > 0  # a clip length of its own (the voice's, of a conditioned model)
+        y = fastdrum.generate(inst, 2, seed=0, duration=0.005)  # the kernel, default temperature
+        assert y.shape == (2, round(0.005 * model.sample_rate)) and y.dtype == np.float32
+        assert np.isfinite(y).all() and np.abs(y).max() <= 1.0
 
 
 # -- the CLI's generate --voice -----------------------------------------------------------------

@@ -36,4 +36,19 @@ def test_card_of_a_conditioned_model_lists_every_voice_and_how_its_weights_were_
     assert "the mean of 4 snapshots, steps 250 to 1000" in card
     assert "among [0.7, 1.0]" in card and "SoundFont kits" in card
     assert card.count("- `") == len(model.voices)  # a sanity check line per voice
-    assert "To be filled" not in card
+    assert "zero-padded to each voice's clip length (below)" in card  # not one length for all
+    assert "To be filled" not in card and "Stand-in" not in card
+
+
+def test_card_of_a_stand_in_says_so_before_anything_else(tmp_path):
+    """A model whose meta has ``stand_in`` (random weights put where a trained model will go)."""
+    tiny = fastdrum.load_model("tests/data/tiny_drums.npz")
+    meta = dict(tiny.meta, stand_in="random weights, replace before release")
+    model = model_with_arrays(tiny, dict(tiny.weights), meta, "test")
+    path = tmp_path / "drums.npz"
+    model.save(path)
+    assert model_card.main([str(path)]) == 0
+    lines = (tmp_path / "drums.md").read_text().splitlines()
+    assert lines[4] == (
+        "> **Stand-in, not a trained model.** random weights, replace before release"
+    )

@@ -9,10 +9,14 @@ backends part, and every parting found, forced or not, must be a tie in the
 sense of ``bench.partings.tie``: neighbouring codes at float32 rounding.
 """
 
+import shutil
+
 import numpy as np
 import pytest
+from conftest import TINY_DRUMS
 
-from bench.partings import partings, tie
+import fastdrum
+from bench.partings import _primers, measure, partings, tie
 from fastdrum import _backends, _reference
 from fastdrum.testing import random_model
 
@@ -82,3 +86,33 @@ def test_tie_rejects_a_parting_away_from_a_boundary():
     skewed = logits + np.float32([0, 0, 0.1, 0])  # logits 0.1 apart: a wide tie
     assert tie(skewed, logits, 0.52, 1.0, 1, 2)["at_tie"]
     assert not tie(logits, logits, 0.52, 1.0, 1, 2)["at_tie"]
+
+
+def test_a_shipped_voice_is_measured_as_generate_makes_it(shipped_folder, monkeypatch):
+    """A voice of a shipped conditioned model: its own temperature, clip length and primers, and
+    both backends conditioned on it (not the bare network)."""
+    shutil.copy(TINY_DRUMS, shipped_folder / "drums.npz")
+    made = []
+    real_get = _backends.get
+
+    def get(name):
+        State = real_get(name)
+
+        def make(model, batch_size, n_threads=1, cond=None):
+            made.append((name, cond))
+            return State(model, batch_size, n_threads=n_threads, cond=cond)
+
+        return make
+
+    monkeypatch.setattr(_backends, "get", get)
+    row = measure("kick", draws=600, batch_size=8)
+    kick = fastdrum.load_model("kick")
+    assert row["temperature"] == kick.generation_defaults["temperature"] == 0.8  # the voice's
+    assert row["clip_samples"] == round(kick.duration * kick.sample_rate) == 320
+    assert row["all_at_ties"]
+    assert {name for name, _ in made} == {"c", "numpy"}
+    for _, cond in made:
+        assert cond.shape[1:] == kick.conditioning("kick").shape
+        np.testing.assert_array_equal(cond, np.broadcast_to(kick.conditioning("kick"), cond.shape))
+    own = kick.primers[kick.primer_voices == kick.voices.index("kick")]
+    np.testing.assert_array_equal(_primers(kick, len(own)), own)

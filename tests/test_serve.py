@@ -22,7 +22,6 @@ httpx = pytest.importorskip("httpx", reason="httpx (test extra) is not installed
 
 from fastdrum import (  # noqa: E402
     _io,  # noqa: E402
-    available_models,
     load_model,
 )
 from fastdrum.cli import main  # noqa: E402
@@ -78,10 +77,18 @@ def _pattern_body(**extra):
 
 # -- what the server offers ----------------------------------------------------------------
 def test_voices_are_what_the_shipped_models_offer(client):
-    names = [v["name"] for v in client.get("/api/state").json()["voices"]]
-    shipped = {load_model(m).instrument or m for m in available_models()}
-    assert set(names) == shipped
-    assert names[:3] == ["kick", "snare", "hihat"]  # General MIDI order
+    from fastdrum.instruments import INSTRUMENTS
+    from fastdrum.model import _shipped_instruments
+
+    voices = client.get("/api/state").json()["voices"]
+    names = [v["name"] for v in voices]
+    shipped = set(_shipped_instruments())  # a voice's name, not a conditioned file's (drums)
+    assert names == [k for k in INSTRUMENTS if k in shipped]  # General MIDI order
+    assert names == list(INSTRUMENTS)  # every voice of the drum machine ships
+    for v in voices:  # each voice's own settings: what generate() uses for it by default
+        model = load_model(v["name"])
+        assert v["sample_rate"] == model.sample_rate and v["duration"] == model.duration
+        assert v["temperature"] == model.generation_defaults.get("temperature", 1.0)
 
 
 def test_state_lists_every_preset_as_the_sequencer_parses_it(client):

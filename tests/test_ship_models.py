@@ -98,3 +98,39 @@ def test_the_benchmarks_recipe_case_has_the_shape_the_script_trains(tmp_path):
         time_block=args.time_block or DEFAULT_TIME_BLOCK,
     )
     assert trained == RECIPE_CONFIG
+
+
+def test_the_shipped_model_has_the_shape_the_script_trains():
+    """fastdrum/models/drums.npz is the recipe's output: the shape of bench's recipe-44k (whose
+    speed the docs quote for it), every voice with its own clip length (train.py) and default
+    temperature (tune.py), and float16-exact weights (the script's rounding step)."""
+    import numpy as np
+
+    import fastdrum
+
+    model = fastdrum.load_model("drums")
+    shape = dict(
+        dilations=list(model.dilations),
+        sample_rate=model.sample_rate,
+        quantization_channels=model.quantization_channels,
+        residual_channels=model.residual_channels,
+        dilation_channels=model.dilation_channels,
+        skip_channels=model.skip_channels,
+        embedding_size=model.weights["voice_emb"].shape[1],
+        preemphasis=model.preemphasis,
+        voices=list(model.voices),
+        time_tau=model.time_tau.tolist(),
+        time_block=model.time_block,
+    )
+    recipe = dict(
+        RECIPE_CONFIG,
+        preemphasis=float(np.float32(RECIPE_CONFIG["preemphasis"])),  # stored as float32
+        time_tau=np.float32(RECIPE_CONFIG["time_tau"]).tolist(),
+    )
+    assert shape == recipe
+    assert model.float16_exact and model.meta["rounded_weights"] == "float16"
+    assert sorted(model.meta["voices"]) == sorted(VOICES)
+    for v in VOICES:
+        settings = model.meta["voices"][v]
+        assert settings["duration"] > 0 and settings["temperature"] > 0, v
+    assert set(model.meta["temperature_tuning"]) >= {"grid", "n", "seed"}

@@ -585,7 +585,12 @@ def _parser():
     import argparse
 
     p = argparse.ArgumentParser(prog="python -m training.evaluate", description=main.__doc__)
-    p.add_argument("models", nargs="*", help="model names or paths (default: every shipped model)")
+    p.add_argument(
+        "models",
+        nargs="*",
+        help="model names or paths: a shipped voice's name judges that voice, a conditioned "
+        "model's file every voice (default: every shipped model file)",
+    )
     p.add_argument(
         "--voices",
         default=None,
@@ -626,10 +631,12 @@ def _models(args):
     """(name, Model) of each model named (every shipped one if none and no baseline), or of the
     one model with the weights of ``--weights``."""
     import fastdrum
+    from fastdrum.model import _shipped_files
 
     if args.baseline and not args.models:
         return []
-    models = [(m, fastdrum.load_model(m)) for m in (args.models or fastdrum.available_models())]
+    names = args.models or [stem for stem, _, _ in _shipped_files()]  # drums: all its voices once
+    models = [(m, fastdrum.load_model(m)) for m in names]
     if args.weights:
         return [(args.weights, with_weights(models[0][1], args.weights))]
     return models
@@ -682,13 +689,21 @@ def _real_clips(args, models):
 def _jobs(args, models, real):
     """(source name, Model or None for a baseline, voice) of every row to evaluate."""
     want = args.voices.split(",") if args.voices else None
-    jobs = [(name, m, v) for name, m in models for v in model_voices(m) if not want or v in want]
+    jobs = [(name, m, v) for name, m in models for v in _judged_voices(m) if not want or v in want]
     jobs += [
         (f"baseline: {b}", None, v)
         for b in args.baseline
         for v in (want or list(real[_real_key(args, None)].held))
     ]
     return jobs
+
+
+def _judged_voices(m):
+    """The voices judged of model `m`: a conditioned model's default voice (the one a shipped
+    voice's name chose: ``kick`` of ``drums.npz``), else every voice it generates (:func:`model_voices`)."""
+    if getattr(m, "voices", ()) and m.default_voice is not None:
+        return [m.default_voice]
+    return model_voices(m)
 
 
 def _evaluate_job(args, name, m, v, real):

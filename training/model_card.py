@@ -1,8 +1,8 @@
 """Write a model card (Markdown) for an exported model, from the model's own metadata.
 
-    python -m training.model_card fastdrum/models/kick.npz [--check]
+    python -m training.model_card fastdrum/models/drums.npz [--check]
 
-writes ``fastdrum/models/kick.md`` beside it. ``--check`` also generates a
+writes ``fastdrum/models/drums.md`` beside it. ``--check`` also generates a
 few clips (the compiled kernel if built, else the NumPy reference) and records
 a sanity check: no NaN, not silent, and the clip decays.
 """
@@ -117,6 +117,7 @@ def _data_lines(model):
     for e in m.get("data", []):
         counts[e.get("kit") or "(folder)"][e.get("split")] += 1
     lic = m.get("kits", {})
+    length = "each voice's clip length (below)" if model.voices else f"{model.duration} s"
     lines = [
         "## Data",
         "",
@@ -146,7 +147,7 @@ def _data_lines(model):
         'split is listed in the model\'s `meta["data"]` (`fastdrum.load_model(path).meta`).',
         f"- Preprocessing: mono, resampled to {model.sample_rate} Hz (`scipy.signal.resample_poly`), aligned to "
         f"the onset (first sample at {cfg.get('onset_threshold')} of the peak, 1 ms pre-roll), cut or "
-        f"zero-padded to {model.duration} s, peak-normalised to {cfg.get('peak')}, mu-law encoded.",
+        f"zero-padded to {length}, peak-normalised to {cfg.get('peak')}, mu-law encoded.",
         "- Augmentation: "
         + (
             f"random gain down to -{cfg.get('gain_db')} dB; pitch shifts of +-{cfg.get('pitch_semitones')} "
@@ -247,6 +248,8 @@ def render(model, name, check=None, note=None):
             f"({model.sample_rate} Hz, {model.duration} s clips), in fastdrum model format 1."
         )
     lines = [f"# `{name}` model card", "", what, ""]
+    if model.meta.get("stand_in"):  # a placeholder for a model still training: say so first
+        lines += [f"> **Stand-in, not a trained model.** {model.meta['stand_in']}", ""]
     lines += _config_lines(model) + _data_lines(model)
     if model.voices:
         lines += _voices_lines(model)

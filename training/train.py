@@ -3,7 +3,10 @@
 Run from the repository root::
 
     python -m training.train --kits /usr/share/hydrogen/data/drumkits --instrument kick \\
-        --out fastdrum/models/kick.npz --steps 2000 --sample-rate 22050 --clip-duration 0.3
+        --out runs/kick.npz --steps 2000 --sample-rate 22050 --clip-duration 0.3
+
+(A file put in ``fastdrum/models/`` ships: ``kick.npz`` there would replace the shipped model's
+``kick`` voice. ``training/ship_models.sh`` trains the shipped model, conditioned on every voice.)
 
 Checkpoints go to ``--run-dir`` (default ``runs/<out name>``) every
 ``--checkpoint-every`` steps; rerun the same command with ``--resume`` after a
