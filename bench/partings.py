@@ -88,14 +88,12 @@ def tie(logits_kernel, logits_ref, u, temperature, code_kernel, code_ref):
 
 
 def _primers(model, n):
-    """(n, P) primer codes: the model's training primers (cycled, no noise), else silence; of a
-    conditioned model, the primers of its default voice."""
+    """(n, P) primer codes: the training primers generation draws from (cycled, no noise), else
+    silence; of a conditioned model, those of its default voice."""
+    from fastdrum._generate import _primer_pool
     from fastdrum.mulaw import silence_code
 
-    primers = model.primers
-    if primers is not None and model.voices:
-        mine = model.primer_voices == model.voices.index(_voice(model))
-        primers = primers[mine] if model.primer_voices is not None else None
+    primers = _primer_pool(model, model.voices.index(_voice(model)) if model.voices else None)
     if primers is not None and len(primers):
         return np.asarray(primers, np.int32)[np.arange(n) % len(primers)]
     return np.full((n, 1), silence_code(model.quantization_channels), np.int32)

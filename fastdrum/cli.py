@@ -962,17 +962,16 @@ def _cmd_plot(args):
 def _primer_audio(model, n):
     """The first `n` of the model's training primers as audio, or None if it has none.
 
-    A conditioned model's are those of its default voice (None if it has none), de-emphasised as
-    generated clips are (:func:`fastdrum.mulaw.deemphasis`).
+    A conditioned model's are those generation draws from for its default voice (None if no voice
+    is chosen), de-emphasised as generated clips are (:func:`fastdrum.mulaw.deemphasis`).
     """
+    from ._generate import _primer_pool
     from .mulaw import deemphasis, mu_law_decode
 
-    primers = model.primers
-    if primers is not None and model.voices:
-        voice = model.default_voice
-        if voice is None or model.primer_voices is None:
-            return None
-        primers = primers[model.primer_voices == model.voices.index(voice)]
+    if model.voices and model.default_voice is None:
+        return None
+    voice = model.voices.index(model.default_voice) if model.voices else None
+    primers = _primer_pool(model, voice)
     if primers is None or not len(primers):
         return None
     y = mu_law_decode(primers[:n], model.quantization_channels)
