@@ -2,7 +2,8 @@
 
 A *backend* is a ``State`` factory ``State(model, batch_size, n_threads=1)``
 with ``run(codes, n_primer, uniforms, temperature, start, stop,
-logits_out=None)`` (see ``fastdrum._backends``):
+logits_out=None)`` (see ``fastdrum._backends``; the compiled kernel and the reference also take
+``epsilon=``, the sampling cutoff, which bench/test_epsilon.py times):
 
 ``naive``
     :class:`bench.naive.NaiveState`: the whole receptive field recomputed for
@@ -228,8 +229,12 @@ class Workload:
     default voice, else its first (:attr:`voice`).
     """
 
-    def __init__(self, backend, model, batch, threads, steps, n_calls, seed=0, state_kwargs=None):
+    def __init__(
+        self, backend, model, batch, threads, steps, n_calls, seed=0, state_kwargs=None, epsilon=0.0
+    ):
         self.model, self.batch, self.steps = model, batch, steps
+        #: epsilon sampling's cutoff (0: none, the only value the naive and tf backends take)
+        self.epsilon = epsilon
         rng = np.random.default_rng(seed)
         q = model.quantization_channels
         if backend == "naive":
@@ -271,7 +276,18 @@ class Workload:
         k = self.calls
         t0 = self.start + k * self.steps
         cpu = time.process_time()
-        self.state.run(self.codes, self.n_primer, self._u[k], TEMPERATURE, t0, t0 + self.steps)
+        if self.epsilon:
+            self.state.run(
+                self.codes,
+                self.n_primer,
+                self._u[k],
+                TEMPERATURE,
+                t0,
+                t0 + self.steps,
+                epsilon=self.epsilon,
+            )
+        else:
+            self.state.run(self.codes, self.n_primer, self._u[k], TEMPERATURE, t0, t0 + self.steps)
         self.cpu_seconds.append(time.process_time() - cpu)
         self.calls += 1
 
@@ -288,7 +304,7 @@ def check_generation(w, n_steps=CHECK_STEPS):
     the first and the last row the first `n_steps` generated codes are exactly
     those that inverse-CDF sampling (:func:`fastdrum._reference.sample`) picks
     from the full causal forward pass (:meth:`fastdrum.Model.forward`) with the
-    same uniforms.
+    same uniforms (and the workload's epsilon).
     """
     q = w.model.quantization_channels
     end = w.start + w.steps * w.calls + 1
@@ -302,7 +318,10 @@ def check_generation(w, n_steps=CHECK_STEPS):
         expected = [
             int(
                 _reference.sample(
-                    logits[t : t + 1], w.uniforms[row, t - w.start : t - w.start + 1], TEMPERATURE
+                    logits[t : t + 1],
+                    w.uniforms[row, t - w.start : t - w.start + 1],
+                    TEMPERATURE,
+                    w.epsilon,
                 )[0]
             )
             for t in range(w.start, w.start + n)

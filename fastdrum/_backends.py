@@ -2,7 +2,7 @@
 
 A backend is a ``State`` factory ``State(model, batch_size, n_threads=1, cond=None)``
 whose ``run(codes, n_primer, uniforms, temperature, start, stop,
-logits_out=None)`` advances generation (see ``fastdrum._reference.State``).
+logits_out=None, epsilon=0.0)`` advances generation (see ``fastdrum._reference.State``).
 There is no silent fallback: asking for the kernel when it is not built is an
 error that says how to build it.
 """

@@ -40,6 +40,7 @@ __all__ = [
     "sample_rate",
     "duration",
     "temperature",
+    "epsilon",
     "bpm",
     "pattern_bpm",
     "gain",
@@ -203,6 +204,24 @@ def temperature(value, *, error):
         raise error(
             f"temperature must be 0 (argmax) or a finite number in [{lo}, {hi}], got {shown!r}"
         )
+    return v
+
+
+def epsilon(value, *, error):
+    """`value` as a float, if it is a probability cutoff in [0, 1) (0: none); else `error`.
+
+    Examples
+    --------
+    >>> epsilon(0.01, error=ValueError)
+    0.01
+    >>> epsilon(1, error=ValueError)
+    Traceback (most recent call last):
+    ...
+    ValueError: epsilon must be a finite number in [0, 1) (0: no cutoff), got 1.0
+    """
+    v, shown = _as_float(value)
+    if not (0.0 <= v < 1.0):
+        raise error(f"epsilon must be a finite number in [0, 1) (0: no cutoff), got {shown!r}")
     return v
 
 

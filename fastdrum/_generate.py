@@ -118,6 +118,7 @@ def generate(
     duration=None,
     seed=None,
     temperature=None,
+    epsilon=None,
     primer="auto",
     primer_noise=None,
     backend="auto",
@@ -159,6 +160,14 @@ def generate(
         voice's recommended value (``meta["voices"][voice]["temperature"]``,
         chosen for each voice of the shipped model by ``training/tune.py``),
         else the model's (``meta["generation"]["temperature"]``), else 1.0.
+    epsilon : float in [0, 1), optional
+        Probability cutoff (epsilon sampling): codes whose probability, after
+        the temperature, is below `epsilon` are never drawn, and the rest are
+        drawn in proportion (the most probable code always stays). It removes
+        the broadband hiss that unlikely codes add without narrowing the
+        distribution as a lower temperature does. 0 draws from the whole
+        softmax. Default: the voice's (``meta["voices"][voice]["epsilon"]``),
+        else the model's (``meta["generation"]["epsilon"]``), else 0.
     primer : {"auto", "data", "silence"} or array_like of int
         Known codes fed first (teacher forcing). ``"data"``: the first codes of
         a random training clip (the model's ``primers``) plus `primer_noise`;
@@ -211,8 +220,8 @@ def generate(
     n = _checks.integer("n", n, lo=1, error=GenerationError)
     cond, heaviest = _resolve_voice(model, voice)
     defaults = model._voice_defaults(None if heaviest is None else model.voices[heaviest])
-    duration, temperature, primer_noise = _sampling_options(
-        model, defaults, duration, temperature, primer_noise
+    duration, temperature, epsilon, primer_noise = _sampling_options(
+        model, defaults, duration, temperature, epsilon, primer_noise
     )
     progress = _checks.flag("progress", progress, error=GenerationError)
     n_threads = _checks.integer("n_threads", n_threads, lo=1, hi=256, error=GenerationError)
@@ -235,13 +244,13 @@ def generate(
                 model, _primer_rows(primer, b0, b1), b1 - b0, T, primer_noise, rngs, heaviest
             )
             state = State(model, b1 - b0, n_threads=n_threads, cond=_rows(cond, b1 - b0))
-            codes = _sample(state, primers, T, rngs, temperature, bar)
+            codes = _sample(state, primers, T, rngs, (temperature, epsilon), bar)
             out[b0:b1] = _finish(codes, model)
     return out
 
 
-def _sampling_options(model, defaults, duration, temperature, primer_noise):
-    """(duration, temperature, primer_noise): each argument, else its default, checked."""
+def _sampling_options(model, defaults, duration, temperature, epsilon, primer_noise):
+    """(duration, temperature, epsilon, primer_noise): each argument, else its default, checked."""
     if duration is None:
         duration = defaults.get("duration", model.meta.get("clip_duration"))
         if duration is None:
@@ -249,11 +258,14 @@ def _sampling_options(model, defaults, duration, temperature, primer_noise):
     duration = _checks.duration(duration, error=GenerationError)
     if temperature is None:
         temperature = defaults.get("temperature", 1.0)
+    if epsilon is None:
+        epsilon = defaults.get("epsilon", 0.0)
     if primer_noise is None:
         primer_noise = defaults.get("primer_noise", 0.0)
     temperature = _checks.temperature(temperature, error=GenerationError)
+    epsilon = _checks.epsilon(epsilon, error=GenerationError)
     primer_noise = _checks.number("primer_noise", primer_noise, lo=0.0, error=GenerationError)
-    return duration, temperature, primer_noise
+    return duration, temperature, epsilon, primer_noise
 
 
 def _clip_samples(model, n, duration, max_samples):
@@ -319,8 +331,10 @@ def _rows(cond, rows):
     return np.ascontiguousarray(np.broadcast_to(cond, (rows,) + cond.shape))
 
 
-def _sample(state, primers, T, rngs, temperature, bar):
-    """Run `state` from the primers to T codes a clip, drawing each clip's uniforms from its rng."""
+def _sample(state, primers, T, rngs, sampling, bar):
+    """Run `state` from the primers to T codes a clip, drawing each clip's uniforms from its rng;
+    `sampling` is (temperature, epsilon)."""
+    temperature, epsilon = sampling
     P = primers.shape[1]
     codes = np.empty((len(primers), T), dtype=np.int32)
     codes[:, :P] = primers
@@ -329,7 +343,7 @@ def _sample(state, primers, T, rngs, temperature, bar):
         uniforms = np.empty((len(primers), stop - start), dtype=np.float64)
         for i, rng in enumerate(rngs):
             uniforms[i] = rng.random(stop - start)
-        state.run(codes, P, uniforms, temperature, start, stop)
+        state.run(codes, P, uniforms, temperature, start, stop, epsilon=epsilon)
         if bar is not None:
             bar.update(len(primers) * (stop - start))
     return codes

@@ -108,20 +108,34 @@ def forward(w, codes, dtype=np.float32, cond=None):
     return hidden @ W["out2_w"] + W["out2_b"]
 
 
-def sample(logits, uniforms, temperature):
-    """Draw one code per row from ``softmax(logits / temperature)``.
+def sample(logits, uniforms, temperature, epsilon=0.0):
+    """Draw one code per row from ``softmax(logits / temperature)``, cut off at `epsilon`.
 
-    The draw is inverse-CDF sampling with a pre-drawn uniform ``u`` in [0, 1):
-    the first code ``k`` whose cumulative probability exceeds ``u``. The
-    compiled kernel implements the same rule, so both pick the same code from
-    the same uniform (up to float32 rounding at a CDF boundary).
-    ``temperature == 0`` is argmax (the first maximum).
+    The rule (the compiled kernel implements the same one, so both pick the
+    same code from the same uniform, up to float32 rounding at a CDF boundary
+    or at the cutoff):
+
+    * ``temperature == 0``: argmax (the first maximum); `epsilon` is ignored.
+    * Otherwise ``z = logits / float32(temperature)``; ``p = exp(z - max z)``
+      computed in float32, then taken as float64 (unnormalised; the most
+      probable code has p exactly 1).
+    * If ``epsilon > 0`` (epsilon sampling, Hewitt et al. 2022; LPCNet's
+      sampling threshold): ``total`` = the float64 sum of p over the row;
+      ``threshold = min(epsilon * total, 1.0)``; every p below threshold is
+      set to 0 (so the most probable code always survives, even when epsilon
+      exceeds its probability). ``epsilon == 0`` skips this step entirely.
+    * The draw is inverse-CDF sampling with a pre-drawn uniform ``u`` in
+      [0, 1): the first code whose cumulative sum of p (float64) exceeds
+      ``u * (sum of the kept p)``; clamped to Q - 1.
 
     Parameters
     ----------
     logits : ndarray, shape (B, Q)
     uniforms : ndarray, shape (B,)
     temperature : float, >= 0
+    epsilon : float in [0, 1), default 0
+        Probability cutoff: codes whose probability (after the temperature)
+        is below it are never drawn.
 
     Returns
     -------
@@ -132,6 +146,9 @@ def sample(logits, uniforms, temperature):
         return np.argmax(logits, axis=1).astype(np.int32)
     z = logits / np.float32(temperature)
     p = np.exp((z - z.max(axis=1, keepdims=True)).astype(np.float32)).astype(np.float64)
+    if epsilon > 0:
+        threshold = np.minimum(epsilon * p.sum(axis=1, keepdims=True), 1.0)
+        p = np.where(p < threshold, 0.0, p)
     cdf = np.cumsum(p, axis=1)
     threshold = np.asarray(uniforms, dtype=np.float64) * cdf[:, -1]
     k = (cdf <= threshold[:, None]).sum(axis=1)
@@ -196,12 +213,15 @@ class State:
         hidden = np.maximum(np.maximum(skip, 0) @ W["out1_w"] + W["out1_b"], 0)
         return hidden @ W["out2_w"] + W["out2_b"]
 
-    def run(self, codes, n_primer, uniforms, temperature, start, stop, logits_out=None):
+    def run(
+        self, codes, n_primer, uniforms, temperature, start, stop, logits_out=None, epsilon=0.0
+    ):
         """Advance steps ``t = start .. stop - 1``.
 
         Step ``t`` feeds ``codes[:, t]``; if ``t + 1 >= n_primer`` it samples
         ``codes[:, t + 1]`` from the logits with ``uniforms[:, t - start]``
-        (teacher forcing below ``n_primer``). ``logits_out[:, t - start]``
+        (teacher forcing below ``n_primer``), by :func:`sample` with
+        `temperature` and `epsilon`. ``logits_out[:, t - start]``
         receives the logits when given. `codes` is modified in place.
         """
         if start != self.t:
@@ -211,4 +231,4 @@ class State:
             if logits_out is not None:
                 logits_out[:, t - start] = logits
             if t + 1 >= n_primer and t + 1 < codes.shape[1]:
-                codes[:, t + 1] = sample(logits, uniforms[:, t - start], temperature)
+                codes[:, t + 1] = sample(logits, uniforms[:, t - start], temperature, epsilon)

@@ -100,6 +100,14 @@ def _common(parser, *, models=True, generation=True):
         _duration_option(parser)
         _temperature_option(parser)
         parser.add_argument(
+            "--epsilon",
+            type=_number,
+            default=None,
+            metavar="P",
+            help="never draw a code less probable than P (epsilon sampling; 0: none) "
+            "(default: each model's recommended value, else 0)",
+        )
+        parser.add_argument(
             "--primer-noise",
             type=_number,
             default=None,
@@ -470,6 +478,7 @@ def _gen_kwargs(args):
     return dict(
         duration=args.duration,
         temperature=args.temperature,
+        epsilon=args.epsilon,
         primer_noise=args.primer_noise,
         backend=args.backend,
         n_threads=args.threads,

@@ -729,6 +729,7 @@ def generate_kit(
     duration=None,
     seed=None,
     temperature=None,
+    epsilon=None,
     primer="auto",
     primer_noise=None,
     backend="auto",
@@ -759,7 +760,7 @@ def generate_kit(
     seed : int, optional
         Repeatable kits; each instrument draws from its own stream, derived
         from `seed` and its name, so adding an instrument changes no other.
-    temperature, primer, primer_noise, backend, n_threads, batch_size
+    temperature, epsilon, primer, primer_noise, backend, n_threads, batch_size
         Passed to :func:`fastdrum.generate`.
     post : bool, default True
         Clean each clip up with :func:`fastdrum.post.process` and its
@@ -800,6 +801,7 @@ def generate_kit(
             duration=d,
             seed=_seed_for(base, inst),
             temperature=temperature,
+            epsilon=epsilon,
             primer=primer,
             primer_noise=primer_noise,
             backend=backend,

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+import fastdrum
 from training.evaluate import max_normalised_xcorr, novelty, sound_checks, variety
 
 SR = 22050
@@ -252,3 +253,21 @@ def test_shipped_names_are_judged_once_per_voice(shipped_folder):
         ("kick", "kick"),
         ("tests/data/tiny_drums.npz", "kick"),
     ]
+
+
+def test_sampling_settings_are_the_voices_defaults_that_generate_uses(tmp_path):
+    from training.average import model_with_arrays
+    from training.evaluate import sampling_settings
+
+    tiny = fastdrum.load_model("tests/data/tiny_drums.npz")
+    meta = dict(tiny.meta, voices={"kick": {"temperature": 0.8, "epsilon": 0.01}})
+    meta["generation"] = {"temperature": 0.9}
+    m = model_with_arrays(tiny, dict(tiny.weights), meta, "test")
+    assert sampling_settings(m, "kick") == {"temperature": 0.8, "epsilon": 0.01}
+    assert sampling_settings(m, "snare") == {"temperature": 0.9, "epsilon": 0.0}
+    np.testing.assert_array_equal(
+        fastdrum.generate(m, 2, voice="kick", seed=0, duration=0.005),
+        fastdrum.generate(
+            m, 2, voice="kick", seed=0, duration=0.005, **sampling_settings(m, "kick")
+        ),
+    )

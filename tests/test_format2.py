@@ -328,6 +328,25 @@ def test_per_voice_generation_defaults(tiny_drums):
     np.testing.assert_array_equal(a, b)
 
 
+def test_a_voices_epsilon_is_its_default(tmp_path, good):
+    meta = json.loads(str(good["meta"]))
+    meta["voices"]["kick"]["epsilon"] = 0.3
+    meta.setdefault("generation", {})["epsilon"] = 0.1  # the voice's entry wins over the model's
+    good["meta"] = np.array(json.dumps(meta))
+    m = load_model(write(tmp_path, good))
+    a = fastdrum.generate(m, 3, voice="kick", seed=1, backend="numpy")
+    np.testing.assert_array_equal(
+        a, fastdrum.generate(m, 3, voice="kick", seed=1, epsilon=0.3, backend="numpy")
+    )
+    assert not np.array_equal(
+        a, fastdrum.generate(m, 3, voice="kick", seed=1, epsilon=0.0, backend="numpy")
+    )
+    np.testing.assert_array_equal(
+        fastdrum.generate(m, 3, voice="snare", seed=1, backend="numpy"),
+        fastdrum.generate(m, 3, voice="snare", seed=1, epsilon=0.1, backend="numpy"),
+    )
+
+
 def test_data_primers_are_those_of_the_voice(tmp_path, good):
     """A "data" primer is a primer row of the voice (of a blend: of its heaviest voice)."""
     good["preemphasis"] = np.array(

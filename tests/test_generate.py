@@ -68,6 +68,46 @@ def test_data_primer_comes_from_the_model(model, backend):
     assert not np.array_equal(noisy[:, :8], y[:, :8])
 
 
+def test_epsilon_never_draws_a_less_probable_code_and_keeps_the_rest_in_proportion(model, backend):
+    """One sampled step from a fixed primer with epsilon sampling: no code below the cutoff is
+    drawn; the others follow softmax(logits) restricted to them and renormalised."""
+    n = 4000
+    primer = np.array([16, 20])
+    logits = model.forward(primer, dtype=np.float64)[-1]
+    p = np.exp(logits - logits.max())
+    p /= p.sum()
+    ranked = np.sort(p)[::-1]
+    eps = (ranked[5] + ranked[6]) / 2  # six codes kept, the cutoff far from every probability
+    assert min(ranked[5] - eps, eps - ranked[6]) > 1e-3
+    y = fastdrum.generate(
+        model,
+        n,
+        duration=3 / 8000,
+        seed=0,
+        primer=primer,
+        epsilon=eps,
+        backend=backend,
+        batch_size=n,
+    )
+    counts = np.bincount(mu_law_encode(y[:, 2], 32), minlength=32)
+    kept = p >= eps
+    assert counts[~kept].sum() == 0
+    q = np.where(kept, p, 0) / p[kept].sum()
+    chi2 = ((counts[kept] - n * q[kept]) ** 2 / (n * q[kept])).sum()
+    assert chi2 < 40  # 5 dof: a p-value of about 1e-7
+    # without the cutoff the same draws reach the less probable codes
+    y0 = fastdrum.generate(
+        model, n, duration=3 / 8000, seed=0, primer=primer, backend=backend, batch_size=n
+    )
+    assert np.bincount(mu_law_encode(y0[:, 2], 32), minlength=32)[~kept].sum() > 0
+
+
+@pytest.mark.parametrize("eps", [-0.1, 1.0, float("nan"), float("inf"), "0.1", True])
+def test_epsilon_outside_0_1_is_refused(model, eps):
+    with pytest.raises(GenerationError, match="epsilon must be"):
+        fastdrum.generate(model, duration=0.01, epsilon=eps, backend="numpy")
+
+
 def test_temperature_zero_is_deterministic_argmax(model, backend):
     a = fastdrum.generate(
         model, 2, duration=0.01, seed=1, temperature=0, primer="silence", backend=backend

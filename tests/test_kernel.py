@@ -216,10 +216,23 @@ def test_reference_state_agrees_with_forward():
 # -- sampling -----------------------------------------------------------------------------
 
 
-def _cdf(logits, temperature):
-    """The reference's sampling maths (_reference.sample): float64 CDF of each row."""
+def _p(logits, temperature):
+    """The reference's unnormalised probabilities (_reference.sample): float64, max 1."""
     z = logits / np.float32(temperature)
-    p = np.exp((z - z.max(axis=-1, keepdims=True)).astype(np.float32)).astype(np.float64)
+    return np.exp((z - z.max(axis=-1, keepdims=True)).astype(np.float32)).astype(np.float64)
+
+
+def _cutoff(p, epsilon):
+    """Epsilon sampling's cutoff of each row of p (_reference.sample)."""
+    return np.minimum(epsilon * p.sum(axis=-1, keepdims=True), 1.0)
+
+
+def _cdf(logits, temperature, epsilon=0.0):
+    """The reference's sampling maths (_reference.sample): float64 CDF of each row, the codes
+    below epsilon's cutoff removed."""
+    p = _p(logits, temperature)
+    if epsilon > 0:
+        p = np.where(p < _cutoff(p, epsilon), 0.0, p)
     return np.cumsum(p, axis=-1)
 
 
@@ -280,9 +293,9 @@ def test_temperature_zero_is_argmax(gemm, act):
     )
 
 
-def _min_margin(logits, uniforms, temperature):
+def _min_margin(logits, uniforms, temperature, epsilon=0.0):
     """Smallest distance between u * total and any CDF boundary, relative to total."""
-    cdf = _cdf(logits, temperature)
+    cdf = _cdf(logits, temperature, epsilon)
     total = cdf[..., -1:]
     return np.min(np.abs(cdf[..., :-1] - uniforms[..., None] * total) / total)
 
@@ -320,6 +333,78 @@ def test_same_codes_as_reference_state(gemm, act, temperature):
             _min_margin(ref[:, steps], uniforms[:, steps], temperature)
             > 30 * 2 * error / temperature
         )
+
+
+@pytest.mark.parametrize("epsilon", [0.01, 0.2])
+@pytest.mark.parametrize("gemm, act", PATHS)
+def test_same_codes_as_reference_state_with_epsilon(gemm, act, epsilon):
+    """Epsilon sampling: whole clips equal the reference's, on a model with Q = 20 (the AVX2
+    sampler's blocks of 8 and its tail). No drawn code lies below the cutoff, the cutoff changed
+    the clips, and the test cannot flake: every uniform is far from the boundaries of the kept
+    codes' CDF, and every probability far from the cutoff (relative to float32 error)."""
+    _need(gemm, act)
+    model = random_model(dilations=[1, 2, 4, 8, 16], quantization_channels=20, seed=5, scale=1.5)
+    B, T, n_primer, temperature = 4, 40, 2, 0.9
+    rng = np.random.default_rng(16)  # a seed ~50x from a boundary or the cutoff
+    start_codes = np.zeros((B, T), np.int32)
+    start_codes[:, :n_primer] = rng.integers(0, 20, (B, n_primer))
+    uniforms = rng.random((B, T - 1))
+    got, want, plain = start_codes.copy(), start_codes.copy(), start_codes.copy()
+    _wavenet.State(model, B, 2, _gemm=gemm, _act=act).run(
+        got, n_primer, uniforms, temperature, 0, T - 1, epsilon=epsilon
+    )
+    reference = _reference.State(model._reference_weights(), B)
+    reference.run(want, n_primer, uniforms, temperature, 0, T - 1, epsilon=epsilon)
+    _wavenet.State(model, B, 2, _gemm=gemm, _act=act).run(
+        plain, n_primer, uniforms, temperature, 0, T - 1
+    )
+    np.testing.assert_array_equal(got, want)
+    assert not np.array_equal(got, plain), "epsilon changed no code: the test shows nothing"
+    steps = slice(n_primer - 1, T - 1)
+    ref = _reference_logits(model, want)[:, steps]
+    p = _p(ref, temperature)
+    cutoff = _cutoff(p, epsilon)
+    drawn = np.take_along_axis(p, want[:, n_primer:, None], -1)[..., 0]
+    assert np.all(drawn >= cutoff[..., 0]), "a code below the cutoff was drawn"
+    error = np.abs(_kernel_logits(model, want, gemm, act)[:, steps] - ref).max()
+    # A logit error e moves each p, and the cutoff, by at most about 2e/temperature (relative);
+    # the most probable code's p is exactly 1 in both backends, so a cutoff of 1 never splits it.
+    gap = np.where(p == 1.0, np.inf, np.abs(p - cutoff) / cutoff)
+    assert np.min(gap) > 30 * 4 * error / temperature
+    assert _min_margin(ref, uniforms[:, steps], temperature, epsilon) > 30 * 2 * error / temperature
+
+
+#: Probabilities of 20 codes around a cutoff of 0.05: just below it in the AVX2 sampler's
+#: first block (code 3) and tail (18), just above in its second block (10) and tail (17).
+NEAR_CUTOFF = np.full(20, 0.02)
+NEAR_CUTOFF[[3, 5, 10, 17, 18]] = [0.049, 0.5, 0.051, 0.052, 0.048]
+
+
+@pytest.mark.parametrize("epsilon, kept", [(0.05, [5, 10, 17]), (0.9, [5]), (0.0, range(20))])
+@pytest.mark.parametrize("gemm, act", PATHS)
+def test_epsilon_cutoff_on_fixed_logits(gemm, act, epsilon, kept):
+    """A model whose logits are out2_b whatever its input (out2_w = 0): a grid of uniforms
+    draws every kept code and none other, as the reference does, in the kept codes'
+    proportions; epsilon above every probability leaves the most probable code."""
+    _need(gemm, act)
+    model = random_model(dilations=[1, 2], quantization_channels=20, seed=1)
+    w = {k: v.copy() for k, v in model.weights.items()}
+    w["out2_w"][:] = 0
+    w["out2_b"][:] = np.log(NEAR_CUTOFF)
+    model = fastdrum.Model(sample_rate=model.sample_rate, dilations=model.dilations, **w)
+    N = 1000
+    grid = (np.arange(N) + 0.5) / N
+    codes = np.zeros((1, N + 1), np.int32)
+    _wavenet.State(model, 1, _gemm=gemm, _act=act).run(
+        codes, 1, grid[None], 1.0, 0, N, epsilon=epsilon
+    )
+    drawn = codes[0, 1:]
+    logits = np.tile(w["out2_b"], (N, 1))
+    np.testing.assert_array_equal(drawn, _reference.sample(logits, grid, 1.0, epsilon))
+    assert set(drawn) == set(kept)
+    share = NEAR_CUTOFF[kept] / NEAR_CUTOFF[kept].sum()
+    np.testing.assert_allclose(np.bincount(drawn, minlength=20)[kept] / N, share, atol=1 / N)
+    assert _min_margin(logits, grid, 1.0, epsilon) > 1e-4  # float32 rounding: ~1e-7
 
 
 # Seeds whose uniforms all lie at least ~100x the kernel's CDF error from a
@@ -470,6 +555,7 @@ def _good_args():
         start=2,
         stop=8,
         logits_out=np.zeros((B_BAD, 6, Q_BAD), np.float32),
+        epsilon=0.05,
     )
 
 
@@ -513,6 +599,12 @@ BAD = [
     ("temperature", "1", "temperature must be a number"),
     ("temperature", 1e39, "temperature must be finite and >= 0"),
     ("temperature", 1e-40, "temperature must be finite and >= 0"),
+    ("epsilon", -0.1, r"epsilon must be finite and in \[0, 1\), got -0.1"),
+    ("epsilon", 1.0, r"epsilon must be finite and in \[0, 1\), got 1.0"),
+    ("epsilon", float("nan"), "epsilon must be finite and in .*, got nan"),
+    ("epsilon", float("inf"), "epsilon must be finite and in .*, got inf"),
+    ("epsilon", True, "epsilon must be a number, got True"),
+    ("epsilon", "0.1", "epsilon must be a number, got '0.1'"),
     ("start", -1, r"start must be in \[0, 10\]"),
     ("start", 9, r"stop must be in \[9, 10\]"),
     ("stop", 11, r"stop must be in \[2, 10\]"),

@@ -23,18 +23,22 @@ def test_card_of_a_conditioned_model_lists_every_voice_and_how_its_weights_were_
     )
     arrays = {k: v for k, v in tiny.weights.items()}
     model = model_with_arrays(tiny, arrays, meta, "test")
-    rows = [dict(voice="kick", temperature=0.7, shortfall=0.0)]
-    model = tuned_model(model, {"kick": 0.7}, grid=(0.7, 1.0), n=4, seed=1, rows=rows)
+    rows = [dict(voice="kick", temperature=0.7, epsilon=0.01, shortfall=0.0)]
+    grid = [(0.7, 0.0), (0.7, 0.01), (1.0, 0.0), (1.0, 0.01)]
+    model = tuned_model(model, {"kick": (0.7, 0.01)}, grid=grid, n=4, seed=1, rows=rows)
     path = tmp_path / "drums.npz"
     model.save(path)
     assert model_card.main([str(path), "--check", "--check-duration", "0.005"]) == 0
     card = (tmp_path / "drums.md").read_text()
     assert "conditioned on the voice that generates **10 voices**" in card
     assert "| pre-emphasis | y(t) - 0.85 y(t-1)" in card
-    assert "| kick | 0.02 s | 0.7 | 2 | 1 |" in card  # two training clips, one held out
-    assert "| crash | 0.03 s | 1.0 | 0 | 0 |" in card  # a validation clip is not a training clip
+    assert "| kick | 0.02 s | 0.7 | 0.01 | 2 | 1 |" in card  # two training clips, one held out
+    assert (
+        "| crash | 0.03 s | 1.0 | 0.0 | 0 | 0 |" in card
+    )  # a validation clip is not a training clip
     assert "the mean of 4 snapshots, steps 250 to 1000" in card
-    assert "among [0.7, 1.0]" in card and "SoundFont kits" in card
+    assert "among temperatures [0.7, 1.0] and epsilons [0.0, 0.01]" in card
+    assert "SoundFont kits" in card
     assert card.count("- `") == len(model.voices)  # a sanity check line per voice
     assert "zero-padded to each voice's clip length (below)" in card  # not one length for all
     assert "To be filled" not in card and "Stand-in" not in card

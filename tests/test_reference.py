@@ -124,3 +124,62 @@ def test_log_prob_matches_forward_softmax():
     p /= p.sum(axis=1, keepdims=True)
     expected = np.log(p[np.arange(19), codes[1:]]).sum()
     assert model.log_prob(codes, codes=True) == pytest.approx(expected, rel=1e-10)
+
+
+# -- epsilon sampling ----------------------------------------------------------------------
+
+#: A uniform grid over [0, 1): the share of it mapping to a code is that code's probability.
+GRID = (np.arange(10_000) + 0.5) / 10_000
+
+
+def _draws(probs, epsilon, temperature=1.0):
+    """The codes of every uniform of GRID from one row of probabilities."""
+    logits = np.tile(np.log(np.asarray(probs, dtype=np.float32)), (len(GRID), 1))
+    return _reference.sample(logits, GRID, temperature, epsilon)
+
+
+def _old_sample(logits, uniforms, temperature):
+    """_reference.sample before epsilon: the rule epsilon = 0 must keep bit for bit."""
+    z = logits / np.float32(temperature)
+    p = np.exp((z - z.max(axis=1, keepdims=True)).astype(np.float32)).astype(np.float64)
+    cdf = np.cumsum(p, axis=1)
+    k = (cdf <= (uniforms * cdf[:, -1])[:, None]).sum(axis=1)
+    return np.minimum(k, logits.shape[1] - 1).astype(np.int32)
+
+
+def test_epsilon_never_draws_a_code_just_below_it():
+    probs = [0.0499, 0.0501, 0.3, 0.6]
+    drawn = _draws(probs, 0.05)
+    assert 0 not in drawn  # 0.0499 < 0.05, whatever u
+    assert set(drawn) == {1, 2, 3}  # 0.0501 >= 0.05 is drawn
+    assert 0 in _draws(probs, 0.0498)  # and 0.0499 is, once the cutoff is below it
+
+
+def test_epsilon_above_every_probability_draws_the_argmax():
+    np.testing.assert_array_equal(_draws([0.2, 0.3, 0.45, 0.05], 0.9), 2)
+    np.testing.assert_array_equal(_draws([0.2, 0.3, 0.45, 0.05], 0.46), 2)
+    # Exact ties at the top (p = 1 each) both survive a cutoff capped at 1.
+    assert set(_draws([0.4, 0.2, 0.4], 0.9)) == {0, 2}
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.7, 1.6])
+def test_epsilon_zero_is_the_old_rule(temperature):
+    rng = np.random.default_rng(9)
+    logits = (rng.standard_normal((500, 256)) * 3).astype(np.float32)
+    u = rng.random(500)
+    old = _old_sample(logits, u, temperature)
+    np.testing.assert_array_equal(_reference.sample(logits, u, temperature), old)
+    np.testing.assert_array_equal(_reference.sample(logits, u, temperature, 0.0), old)
+    assert not np.array_equal(_reference.sample(logits, u, temperature, 0.01), old)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.5])
+@pytest.mark.parametrize("epsilon", [0.02, 0.1, 0.3])
+def test_epsilon_draws_the_renormalised_kept_probabilities(epsilon, temperature):
+    probs = np.array([0.01, 0.04, 0.15, 0.03, 0.25, 0.005, 0.405, 0.11])
+    p = probs ** (1 / temperature)  # the temperature first, then the cutoff
+    p /= p.sum()
+    kept = np.where(p < epsilon, 0.0, p)
+    assert 0 < np.count_nonzero(kept) < len(probs)  # the cutoff removes some codes, not all
+    share = np.bincount(_draws(probs, epsilon, temperature), minlength=len(probs)) / len(GRID)
+    np.testing.assert_allclose(share, kept / kept.sum(), atol=1.5 / len(GRID))

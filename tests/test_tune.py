@@ -38,36 +38,59 @@ def test_shortfall_is_zero_when_a_row_passes_and_adds_each_criterions_distance()
 
 def test_choose_takes_the_least_shortfall_and_on_a_tie_the_temperature_nearest_one():
     figures = {
-        ("kick", 0.8): dict(PASSING, hf_db=-47.0),  # 3 dB beyond the band: 1
-        ("kick", 0.9): dict(PASSING, hf_db=-46.0),  # 2 dB beyond: 0.667
-        ("kick", 1.0): dict(PASSING, decaying=0.8),  # 1
-        ("snare", 0.8): PASSING,
-        ("snare", 0.9): PASSING,
-        ("snare", 1.0): dict(PASSING, decaying=0.5),
+        ("kick", 0.8, 0.0): dict(PASSING, hf_db=-47.0),  # 3 dB beyond the band: 1
+        ("kick", 0.9, 0.0): dict(PASSING, hf_db=-46.0),  # 2 dB beyond: 0.667
+        ("kick", 1.0, 0.0): dict(PASSING, decaying=0.8),  # 1
+        ("snare", 0.8, 0.0): PASSING,
+        ("snare", 0.9, 0.0): PASSING,
+        ("snare", 1.0, 0.0): dict(PASSING, decaying=0.5),
     }
-    chosen, rows = choose(["kick", "snare"], (0.8, 0.9, 1.0), lambda v, t: figures[v, t])
-    assert chosen == {"kick": 0.9, "snare": 0.9}
-    assert [(r["voice"], r["temperature"]) for r in rows] == list(figures)
+    grid = [(0.8, 0.0), (0.9, 0.0), (1.0, 0.0)]
+    chosen, rows = choose(["kick", "snare"], grid, lambda v, t, e: figures[v, t, e])
+    assert chosen == {"kick": (0.9, 0.0), "snare": (0.9, 0.0)}
+    assert [(r["voice"], r["temperature"], r["epsilon"]) for r in rows] == list(figures)
     assert rows[1]["shortfall"] == pytest.approx(2 / 3)
+
+
+def test_choose_prefers_on_a_tie_the_smaller_epsilon_and_takes_a_cutoff_that_passes():
+    figures = {
+        ("kick", 1.0, 0.0): dict(PASSING, hf_db=-20.0),  # hiss: 17 dB beyond the band
+        ("kick", 1.0, 0.01): PASSING,
+        ("kick", 1.0, 0.02): PASSING,
+        ("snare", 1.0, 0.0): PASSING,
+        ("snare", 1.0, 0.01): PASSING,
+        ("snare", 1.0, 0.02): PASSING,
+    }
+    grid = [(1.0, 0.0), (1.0, 0.01), (1.0, 0.02)]
+    chosen, _ = choose(["kick", "snare"], grid, lambda v, t, e: figures[v, t, e])
+    assert chosen == {"kick": (1.0, 0.01), "snare": (1.0, 0.0)}
 
 
 def test_tuned_model_records_the_temperatures_generate_then_uses():
     model = fastdrum.load_model("tests/data/tiny_drums.npz")
     v0, v1 = model.voices[:2]
     rows = [
-        dict(voice=v0, temperature=0.7, shortfall=0.5),
-        dict(voice=v1, temperature=0.7, shortfall=0),
+        dict(voice=v0, temperature=0.7, epsilon=0.0, shortfall=0.5),
+        dict(voice=v1, temperature=0.7, epsilon=0.0, shortfall=0),
     ]
-    tuned = tuned_model(model, {v0: 0.7, v1: 0.9}, grid=(0.7, 0.9), n=4, seed=1, rows=rows)
+    grid = [(0.7, 0.0), (0.9, 0.2)]
+    tuned = tuned_model(model, {v0: (0.7, 0.0), v1: (0.9, 0.2)}, grid=grid, n=4, seed=1, rows=rows)
     assert tuned.meta["voices"][v0]["temperature"] == 0.7
-    assert tuned.meta["voices"][v1]["temperature"] == 0.9
-    assert tuned.meta["temperature_tuning"]["shortfall"] == {f"{v0}@0.7": 0.5, f"{v1}@0.7": 0}
+    assert tuned.meta["voices"][v1] == dict(
+        model.meta["voices"].get(v1, {}), temperature=0.9, epsilon=0.2
+    )
+    assert tuned.meta["temperature_tuning"]["shortfall"] == {
+        f"{v0}@0.7/0.0": 0.5,
+        f"{v1}@0.7/0.0": 0,
+    }
+    assert tuned.meta["temperature_tuning"]["grid"] == [[0.7, 0.0], [0.9, 0.2]]
     for k, w in model.weights.items():
         np.testing.assert_array_equal(tuned.weights[k], w)
-    np.testing.assert_array_equal(
-        fastdrum.generate(tuned, 2, voice=v0, seed=3, duration=0.01),
-        fastdrum.generate(model, 2, voice=v0, seed=3, duration=0.01, temperature=0.7),
-    )
+    for v, t, eps in ((v0, 0.7, 0.0), (v1, 0.9, 0.2)):
+        np.testing.assert_array_equal(
+            fastdrum.generate(tuned, 2, voice=v, seed=3, duration=0.01),
+            fastdrum.generate(model, 2, voice=v, seed=3, duration=0.01, temperature=t, epsilon=eps),
+        )
 
 
 def test_cli_refuses_a_format1_model_and_a_bad_grid_with_exit_2(tmp_path, capsys):
@@ -81,4 +104,8 @@ def test_cli_refuses_a_format1_model_and_a_bad_grid_with_exit_2(tmp_path, capsys
         main(["tests/data/tiny_drums.npz", "-o", str(out), "--temperatures", "0.8,hot"])
     assert exc.value.code == 2
     assert "expected temperatures" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["tests/data/tiny_drums.npz", "-o", str(out), "--epsilons", "0,1"])
+    assert exc.value.code == 2
+    assert "expected epsilons" in capsys.readouterr().err
     assert not out.exists()

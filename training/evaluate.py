@@ -706,6 +706,12 @@ def _judged_voices(m):
     return model_voices(m)
 
 
+def sampling_settings(model, voice):
+    """The default temperature and epsilon :func:`fastdrum.generate` draws `voice` of `model` with."""
+    d = model._voice_defaults(voice if getattr(model, "voices", ()) else None)
+    return dict(temperature=d.get("temperature", 1.0), epsilon=d.get("epsilon", 0.0))
+
+
 def _evaluate_job(args, name, m, v, real):
     """Generate `args.n` clips of voice `v` with model `m` (or the baseline `name`) and evaluate them."""
     key = _real_key(args, m)
@@ -720,6 +726,8 @@ def _evaluate_job(args, name, m, v, real):
     row = evaluate_clips(np.asarray(y, dtype=np.float64), v, real[key])
     row["source"] = name
     row["holdout_kits"] = list(key[1])
+    if m is not None:
+        row["sampling"] = sampling_settings(m, v)
     if args.post and m is not None:
         row["post"] = post_figures(y, v, real[key])
     return row

@@ -193,7 +193,8 @@ def _exported_row(meta, losses):
 
 
 def _voices_lines(model):
-    """Per voice: clip length, default temperature (and how it was chosen), clips trained on and held out."""
+    """Per voice: clip length, default temperature and epsilon (and how they were chosen), clips
+    trained on and held out."""
     m = model.meta
     train = collections.Counter(
         e.get("voice") for e in m.get("data", []) if e.get("split") == "train"
@@ -203,22 +204,28 @@ def _voices_lines(model):
     lines = [
         "## Voices",
         "",
-        "| voice | clip length | default temperature | training clips | held-out clips |",
-        "|---|---|---|---|---|",
+        "| voice | clip length | default temperature | default epsilon | training clips | held-out clips |",
+        "|---|---|---|---|---|---|",
     ]
     for v in model.voices:
         spec = model._voice_defaults(
             v
         )  # what generate(voice=v) uses: meta["generation"], then the voice's
         lines.append(
-            f"| {v} | {spec.get('duration')} s | {spec.get('temperature', 1.0)} | {train[v]} | {held[v]} |"
+            f"| {v} | {spec.get('duration')} s | {spec.get('temperature', 1.0)} "
+            f"| {spec.get('epsilon', 0.0)} | {train[v]} | {held[v]} |"
         )
     if tuning:
+        # grid: [temperature, epsilon] pairs; a file tuned before epsilon sampling lists temperatures
+        pairs = [p if isinstance(p, list) else [p, 0.0] for p in tuning["grid"]]
+        temps = sorted({p[0] for p in pairs})
+        eps = sorted({p[1] for p in pairs})
         lines += [
             "",
-            f"Default temperatures chosen by `training/tune.py` among {tuning['grid']}: the one whose "
-            f"{tuning['n']} clips (seed {tuning['seed']}) fall least short of the evaluation's criteria; "
-            'the shortfall of each (0: passes) is in `meta["temperature_tuning"]`.',
+            f"Default temperatures and epsilons chosen by `training/tune.py` among temperatures "
+            f"{temps} and epsilons {eps}: the pair whose {tuning['n']} clips (seed {tuning['seed']}) "
+            "fall least short of the evaluation's criteria; the shortfall of each (0: passes) is in "
+            '`meta["temperature_tuning"]`.',
         ]
     return lines + [""]
 

@@ -1,13 +1,14 @@
-"""Choose each voice's default temperature by judging generated clips: ``python -m training.tune``.
+"""Choose each voice's default sampling settings by judging generated clips: ``python -m training.tune``.
 
-One temperature does not fit every voice of a conditioned model (docs/evaluation.md: at 0.8 kicks lose
-their hiss while snares and cymbals turn 7 dB too dark; at 1.0 open hats stop decaying). For every
-voice and every temperature of ``--temperatures``, this generates ``-n`` raw clips and judges them as
-``python -m training.evaluate`` does, against the kits the model's run held out. A voice gets the
-temperature whose clips fall least short of the criteria (:func:`shortfall`; ties go to the
-temperature nearest 1, which changes the learned distribution least), recorded as its default in
-``meta["voices"][voice]["temperature"]``, with the figures behind the choice in
-``meta["temperature_tuning"]``::
+One setting does not fit every voice of a conditioned model (docs/evaluation.md: at temperature 0.8
+kicks lose their hiss while snares and cymbals turn 7 dB too dark; at 1.0 open hats stop decaying).
+For every voice and every pair of a temperature of ``--temperatures`` and an epsilon (the probability
+cutoff of epsilon sampling, :func:`fastdrum.generate`) of ``--epsilons``, this generates ``-n`` raw
+clips and judges them as ``python -m training.evaluate`` does, against the kits the model's run held
+out. A voice gets the pair whose clips fall least short of the criteria (:func:`shortfall`; ties go to
+the temperature nearest 1, then the smallest epsilon: the settings that change the learned
+distribution least), recorded as its defaults in ``meta["voices"][voice]["temperature"]`` and
+``["epsilon"]``, with the figures behind the choice in ``meta["temperature_tuning"]``::
 
     python -m training.tune runs/drums-seed0.npz -o runs/drums-seed0.npz --overwrite
 
@@ -27,10 +28,16 @@ from fastdrum import FastDrumError, _checks
 
 from .average import SNAPSHOT_KEYS, model_with_arrays, with_temperatures
 
-__all__ = ["DEFAULT_GRID", "shortfall", "choose", "tuned_model", "main"]
+__all__ = ["DEFAULT_GRID", "DEFAULT_EPSILONS", "shortfall", "choose", "tuned_model", "main"]
 
-#: The temperatures tried by default.
-DEFAULT_GRID = (0.7, 0.8, 0.9, 1.0)
+#: The temperatures tried by default (0.7 was never chosen for a voice of the recipe; 1.1 with a
+#: cutoff lets toms ring as long as real ones: docs/evaluation.md).
+DEFAULT_GRID = (0.8, 0.9, 1.0, 1.1)
+
+#: The epsilons (sampling cutoffs) tried by default, each with every temperature: a cutoff takes the
+#: hiss out of tonal voices (toms, kicks) and the noise out of noisy ones (snares, cymbals), so each
+#: voice also has 0.
+DEFAULT_EPSILONS = (0.0, 0.005, 0.01)
 
 
 def shortfall(row):
@@ -52,30 +59,37 @@ def shortfall(row):
 
 
 def choose(voices, grid, judge):
-    """``({voice: temperature}, rows)``: for each voice, the temperature of `grid` whose row
-    ``judge(voice, temperature)`` has the least :func:`shortfall` (ties: nearest 1.0, then lower)."""
+    """``({voice: (temperature, epsilon)}, rows)``: for each voice, the pair of `grid` whose row
+    ``judge(voice, temperature, epsilon)`` has the least :func:`shortfall` (ties: the temperature
+    nearest 1.0, then the lower, then the smaller epsilon)."""
     chosen, rows = {}, []
     for v in voices:
         scored = []
-        for t in grid:
-            row = dict(judge(v, t), voice=v, temperature=t)
+        for t, eps in grid:
+            row = dict(judge(v, t, eps), voice=v, temperature=t, epsilon=eps)
             row["shortfall"] = shortfall(row)
             rows.append(row)
-            scored.append((row["shortfall"], abs(t - 1.0), t))
-        chosen[v] = min(scored)[2]
+            scored.append((row["shortfall"], abs(t - 1.0), t, eps))
+        chosen[v] = min(scored)[2:]
     return chosen, rows
 
 
+def _key(row):
+    """A row's name in ``meta["temperature_tuning"]["shortfall"]``: ``voice@temperature/epsilon``."""
+    return f"{row['voice']}@{row['temperature']}/{row['epsilon']}"
+
+
 def tuned_model(model, chosen, *, grid, n, seed, rows):
-    """`model` with `chosen` as its voices' default temperatures and the tuning recorded in its meta."""
-    meta = with_temperatures(model, chosen)
+    """`model` with `chosen` (``{voice: (temperature, epsilon)}``) as its voices' default sampling
+    settings and the tuning recorded in its meta."""
+    meta = with_temperatures(model, {v: t for v, (t, _) in chosen.items()})
+    for v, (_, eps) in chosen.items():
+        meta["voices"][v]["epsilon"] = _checks.epsilon(eps, error=fastdrum.ModelFormatError)
     meta["temperature_tuning"] = dict(
-        grid=list(grid),
+        grid=[list(pair) for pair in grid],
         n=n,
         seed=seed,
-        shortfall={
-            r["voice"] + "@" + str(r["temperature"]): round(r["shortfall"], 3) for r in rows
-        },
+        shortfall={_key(r): round(r["shortfall"], 3) for r in rows},
     )
     arrays = {k: model.weights[k] for k in SNAPSHOT_KEYS if k in model.weights}
     return model_with_arrays(model, arrays, meta, model.path or "the model")
@@ -90,6 +104,14 @@ def _grid(text):
         raise argparse.ArgumentTypeError(f"expected temperatures like 0.8,0.9,1.0: {exc}") from None
     if not grid or any(t == 0 for t in grid):
         raise argparse.ArgumentTypeError("expected sampling temperatures above 0, like 0.8,0.9,1.0")
+    return grid
+
+
+def _epsilons(text):
+    try:
+        grid = tuple(_checks.epsilon(float(e), error=ValueError) for e in text.split(","))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected epsilons like 0,0.01,0.02: {exc}") from None
     return grid
 
 
@@ -109,6 +131,15 @@ def main(argv=None):
         metavar="T,T,...",
         help="the temperatures tried (default: " + ",".join(map(str, DEFAULT_GRID)) + ")",
     )
+    p.add_argument(
+        "--epsilons",
+        type=_epsilons,
+        default=DEFAULT_EPSILONS,
+        metavar="E,E,...",
+        help="the sampling cutoffs tried with each temperature (default: "
+        + ",".join(map(str, DEFAULT_EPSILONS))
+        + ")",
+    )
     p.add_argument("-n", type=int, default=40, help="clips generated per voice and temperature")
     p.add_argument("--seed", type=int, default=1, help="seed of the clips (default 1; see above)")
     p.add_argument("--kits", default=DEFAULT_KITS, help="folder of Hydrogen kits")
@@ -122,30 +153,34 @@ def main(argv=None):
             raise fastdrum.ModelFormatError(f"{args.model}: not a conditioned model (no voices)")
         real = RealClips(model.sample_rate, kits=[args.kits], holdout_kits=holdout_for(model))
 
-        def judge(voice, t):
-            y = fastdrum.generate(model, args.n, seed=args.seed, voice=voice, temperature=t)
+        grid = [(t, eps) for t in args.temperatures for eps in args.epsilons]
+
+        def judge(voice, t, eps):
+            y = fastdrum.generate(
+                model, args.n, seed=args.seed, voice=voice, temperature=t, epsilon=eps
+            )
             row = evaluate_clips(np.asarray(y, dtype=np.float64), voice, real)
             failed = [k for k, ok in row["passes"].items() if not ok]
             print(
-                f"{voice} T={t}: {'fails ' + ', '.join(failed) if failed else 'passes'}",
+                f"{voice} T={t} epsilon={eps}: "
+                f"{'fails ' + ', '.join(failed) if failed else 'passes'}",
                 file=sys.stderr,
             )
             return row
 
-        chosen, rows = choose(voices, args.temperatures, judge)
-        tuned = tuned_model(
-            model, chosen, grid=args.temperatures, n=args.n, seed=args.seed, rows=rows
-        )
+        chosen, rows = choose(voices, grid, judge)
+        tuned = tuned_model(model, chosen, grid=grid, n=args.n, seed=args.seed, rows=rows)
         tuned.save(args.out, overwrite=args.overwrite)
     except FastDrumError as exc:
         print(f"python -m training.tune: error: {exc}", file=sys.stderr)
         return 2
-    print("| voice | " + " | ".join(f"T {t}" for t in args.temperatures) + " | chosen |")
-    print("|---|" + "---|" * (len(args.temperatures) + 1))
+    print("| voice | " + " | ".join(f"T {t}, eps {e}" for t, e in grid) + " | chosen |")
+    print("|---|" + "---|" * (len(grid) + 1))
     for v in voices:
         cells = [f"{r['shortfall']:.2f}" for r in rows if r["voice"] == v]
-        print(f"| {v} | " + " | ".join(cells) + f" | {chosen[v]} |")
-    print(f"{args.out}: default temperatures {chosen}")
+        t, e = chosen[v]
+        print(f"| {v} | " + " | ".join(cells) + f" | T {t}, eps {e} |")
+    print(f"{args.out}: default (temperature, epsilon) {chosen}")
     return 0
 
 

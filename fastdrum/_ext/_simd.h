@@ -105,8 +105,31 @@ static int fd_draw(const float *p, int Q, double u)
     return fd_scan(p, Q, 0, 0.0, u * total);
 }
 
-/* Sample one code from softmax(logits / temperature); scratch holds Q floats. */
-static int fd_sample_scalar(const float *logits, int Q, double u, float temperature, float *scratch)
+/* Epsilon sampling's cutoff on p[0:Q] = exp(z - max z) (max p = 1): with total
+ * the sum of p in double, every p[k] with (double)p[k] < min(epsilon * total, 1)
+ * becomes 0 (the rule of fastdrum._reference.sample). The most probable code
+ * (p = 1) always stays. */
+static double fd_cutoff(double epsilon, double total)
+{
+    double threshold = epsilon * total;
+    return threshold < 1.0 ? threshold : 1.0;
+}
+
+static void fd_truncate(float *p, int Q, double epsilon)
+{
+    double total = 0.0, threshold;
+    for (int k = 0; k < Q; k++)
+        total += (double)p[k];
+    threshold = fd_cutoff(epsilon, total);
+    for (int k = 0; k < Q; k++)
+        if ((double)p[k] < threshold)
+            p[k] = 0.0f;
+}
+
+/* Sample one code from softmax(logits / temperature), codes of probability below
+ * epsilon removed (epsilon = 0: none, and no extra pass); scratch holds Q floats. */
+static int fd_sample_scalar(const float *logits, int Q, double u, float temperature, double epsilon,
+                            float *scratch)
 {
     float m;
     if (temperature == 0.0f)
@@ -119,6 +142,8 @@ static int fd_sample_scalar(const float *logits, int Q, double u, float temperat
             m = scratch[k];
     for (int k = 0; k < Q; k++)
         scratch[k] = expf(scratch[k] - m);
+    if (epsilon > 0.0)
+        fd_truncate(scratch, Q, epsilon);
     return fd_draw(scratch, Q, u);
 }
 
@@ -220,8 +245,44 @@ static int fd_draw_blocked(const float *p, int Q, double u, const double *block)
     return fd_scan(p, Q, k, cdf, threshold);
 }
 
+/* fd_truncate for fd_draw_blocked: the total from the sums of the blocks of 8
+ * (and the tail), then the kept values and their block sums (summed as
+ * fd_sample_avx2 sums them), compared in double. */
+FD_AVX2 static void fd_truncate_blocked(float *p, int Q, double epsilon, double *block)
+{
+    const int nblocks = Q >> 3;
+    double total = 0.0, threshold;
+    __m256d vth;
+    int j, k;
+    for (j = 0; j < nblocks; j++)
+        total += block[j];
+    for (k = nblocks * 8; k < Q; k++)
+        total += (double)p[k];
+    threshold = fd_cutoff(epsilon, total);
+    vth = _mm256_set1_pd(threshold);
+    for (j = 0; j < nblocks; j++) {
+        __m256 e = _mm256_loadu_ps(p + 8 * j);
+        __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(e));
+        __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1));
+        __m256d s4;
+        __m128d s2;
+        lo = _mm256_and_pd(lo, _mm256_cmp_pd(lo, vth, _CMP_GE_OQ));   /* kept, else +0 */
+        hi = _mm256_and_pd(hi, _mm256_cmp_pd(hi, vth, _CMP_GE_OQ));
+        /* back to float32: exact, the kept values came from floats */
+        _mm256_storeu_ps(p + 8 * j, _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(lo)),
+                                                         _mm256_cvtpd_ps(hi), 1));
+        s4 = _mm256_add_pd(lo, hi);
+        s2 = _mm_add_pd(_mm256_castpd256_pd128(s4), _mm256_extractf128_pd(s4, 1));
+        block[j] = _mm_cvtsd_f64(_mm_add_sd(s2, _mm_unpackhi_pd(s2, s2)));
+    }
+    for (k = nblocks * 8; k < Q; k++)
+        if ((double)p[k] < threshold)
+            p[k] = 0.0f;
+}
+
 /* scratch holds Q floats and (Q / 8) doubles after them (fd_sample_scratch floats). */
-FD_AVX2 static int fd_sample_avx2(const float *logits, int Q, double u, float temperature, float *scratch)
+FD_AVX2 static int fd_sample_avx2(const float *logits, int Q, double u, float temperature, double epsilon,
+                                  float *scratch)
 {
     int k, Q8 = Q & ~7;
     double *block = (double *)(scratch + ((Q + 15) & ~15));
@@ -257,6 +318,8 @@ FD_AVX2 static int fd_sample_avx2(const float *logits, int Q, double u, float te
     }
     for (; k < Q; k++)
         scratch[k] = expf(scratch[k] - m);
+    if (epsilon > 0.0)
+        fd_truncate_blocked(scratch, Q, epsilon, block);
     return fd_draw_blocked(scratch, Q, u, block);
 }
 
@@ -417,9 +480,10 @@ FD_AVX2 static void fd_gemm_avx2(int M, int N, int K, const float *A, ptrdiff_t 
 #else  /* not x86 with GCC/Clang: only the portable path exists */
 static int fd_cpu_has_avx2_fma_f16c(void) { return 0; }
 static void fd_gate_avx2(int nb, int Dp, const float *z, float *h) { fd_gate_scalar(nb, Dp, z, h); }
-static int fd_sample_avx2(const float *logits, int Q, double u, float temperature, float *scratch)
+static int fd_sample_avx2(const float *logits, int Q, double u, float temperature, double epsilon,
+                          float *scratch)
 {
-    return fd_sample_scalar(logits, Q, u, temperature, scratch);
+    return fd_sample_scalar(logits, Q, u, temperature, epsilon, scratch);
 }
 static void fd_gemm_avx2(int M, int N, int K, const float *A, ptrdiff_t lda, const void *W,
                          int half, const float *bias, ptrdiff_t ldb, float *C, ptrdiff_t ldc,

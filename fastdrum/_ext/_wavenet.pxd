@@ -8,8 +8,10 @@ cdef extern from "_simd.h" nogil:
     int fd_cpu_has_avx2_fma_f16c()
     void fd_gate_scalar(int nb, int Dp, const float *z, float *h)
     void fd_gate_avx2(int nb, int Dp, const float *z, float *h)
-    int fd_sample_scalar(const float *logits, int Q, double u, float temperature, float *scratch)
-    int fd_sample_avx2(const float *logits, int Q, double u, float temperature, float *scratch)
+    int fd_sample_scalar(const float *logits, int Q, double u, float temperature, double epsilon,
+                         float *scratch)
+    int fd_sample_avx2(const float *logits, int Q, double u, float temperature, double epsilon,
+                       float *scratch)
     void fd_gemm_avx2(int M, int N, int K, const float *A, Py_ssize_t lda, const void *W, int half,
                       const float *bias, Py_ssize_t ldb, float *C, Py_ssize_t ldc, int accumulate)
 
@@ -77,6 +79,7 @@ cdef struct RunArgs:
     float *logits_out   # (B, n_steps, Q) or NULL
     int n_steps
     float temperature
+    double epsilon      # epsilon sampling's cutoff; 0: none
     int start, stop
 
 

@@ -12,7 +12,8 @@ whole time loop for them with the GIL released; per step and row block:
       h      = tanh(z[:, :D]) * sigmoid(z[:, D:])
       [x | skip] += h @ [res_w[l] | skip_w[l]] + [res_b[l] | skip_b[l]]
     logits = relu(relu(skip) @ out1_w + out1_b) @ out2_w + out2_b
-    q(t+1) = inverse-CDF draw from softmax(logits / temperature)
+    q(t+1) = inverse-CDF draw from softmax(logits / temperature), codes less
+             probable than epsilon removed (fastdrum._reference.sample)
 
 Products go either through BLAS (scipy's cython_blas) or through the AVX2
 small-matrix kernel of _simd.h; activations through libm or AVX2. Each path is
@@ -187,9 +188,11 @@ cdef inline void _output_step(const Plan *p, Block *b, const RunArgs *a, int t) 
         row = b.row0 + i
         u = a.u[row * a.n_steps + (t - a.start)]
         if p.simd_act:
-            code = fd_sample_avx2(b.logits + <Py_ssize_t>i * Qp, Q, u, a.temperature, b.scratch)
+            code = fd_sample_avx2(b.logits + <Py_ssize_t>i * Qp, Q, u, a.temperature, a.epsilon,
+                                  b.scratch)
         else:
-            code = fd_sample_scalar(b.logits + <Py_ssize_t>i * Qp, Q, u, a.temperature, b.scratch)
+            code = fd_sample_scalar(b.logits + <Py_ssize_t>i * Qp, Q, u, a.temperature, a.epsilon,
+                                    b.scratch)
         a.codes[row * a.T + t + 1] = code
 
 
@@ -545,8 +548,10 @@ cdef void _alloc_blocks(State st, int n_threads, cond, dil_b) except *:
             b.zbias = b.zb
 
 
-def _check_run(B, Q, codes, n_primer, uniforms, temperature, start, stop, logits_out):
-    """The arguments of State.run checked: (T, start, stop, n_primer, float32 temperature)."""
+def _check_run(B, Q, codes, n_primer, uniforms, temperature, start, stop, logits_out,
+               epsilon=0.0):
+    """The arguments of State.run checked: (T, start, stop, n_primer, float32 temperature,
+    float epsilon)."""
     if not isinstance(codes, np.ndarray) or codes.ndim != 2:
         raise GenerationError(f"codes must be a 2-D numpy array, got {codes!r:.80}")
     T = codes.shape[1]
@@ -564,6 +569,10 @@ def _check_run(B, Q, codes, n_primer, uniforms, temperature, start, stop, logits
         raise GenerationError(
             f"temperature must be finite and >= 0 (0, or in [{finfo.tiny}, {finfo.max}] "
             f"to be a float32), got {temperature!r}")
+    if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real):
+        raise GenerationError(f"epsilon must be a number, got {epsilon!r}")
+    if not 0 <= epsilon < 1:  # False for nan
+        raise GenerationError(f"epsilon must be finite and in [0, 1), got {epsilon!r}")
     if logits_out is not None:
         _check_array("logits_out", logits_out, np.float32, (B, stop - start, Q), writeable=True)
     # Codes read but not written by this call: the primer and codes[:, start].
@@ -571,7 +580,7 @@ def _check_run(B, Q, codes, n_primer, uniforms, temperature, start, stop, logits
     if given.size and (given.min() < 0 or given.max() >= Q):
         raise GenerationError(
             f"codes fed as input must lie in [0, {Q}), got range [{given.min()}, {given.max()}]")
-    return T, start, stop, n_primer, np.float32(temperature)
+    return T, start, stop, n_primer, np.float32(temperature), float(epsilon)
 
 
 cdef class State:
@@ -650,14 +659,17 @@ cdef class State:
         fd_free_aligned(self.weights_mem)
         free(self.dil_mem)
 
-    def run(self, codes, n_primer, uniforms, temperature, start, stop, logits_out=None):
+    def run(self, codes, n_primer, uniforms, temperature, start, stop, logits_out=None,
+            epsilon=0.0):
         """Advance steps ``t = start .. stop - 1`` (see ``fastdrum._reference.State.run``).
 
         Step ``t`` feeds ``codes[:, t]``; if ``t + 1 >= n_primer`` (and
         ``t + 1 < T``) it samples ``codes[:, t + 1]`` with
         ``uniforms[:, t - start]``. `codes` (int32, (B, T)) is modified in
         place; `uniforms` is float64 (B, stop - start); `logits_out`, if
-        given, float32 (B, stop - start, Q), receives the logits.
+        given, float32 (B, stop - start, Q), receives the logits. Codes whose
+        probability (after the temperature) is below `epsilon` (in [0, 1);
+        0: none) are never drawn: the rule of ``fastdrum._reference.sample``.
 
         Raises
         ------
@@ -671,9 +683,9 @@ cdef class State:
         cdef float[:, :, ::1] lo_v
         cdef State self_ = self
         cdef int n_blocks = self.n_blocks
-        T, start, stop, n_primer, temp32 = _check_run(
+        T, start, stop, n_primer, temp32, eps = _check_run(
             self.batch_size, self.plan.Q, codes, n_primer, uniforms, temperature, start, stop,
-            logits_out)
+            logits_out, epsilon)
         if stop == start:
             return
         if self.busy:
@@ -688,6 +700,7 @@ cdef class State:
             a.u = &u_v[0, 0]
             a.n_steps = stop - start
             a.temperature = temp32
+            a.epsilon = eps
             a.start = start
             a.stop = stop
             a.logits_out = NULL
