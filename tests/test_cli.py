@@ -409,6 +409,19 @@ def test_generate_writes_n_clips(models, out, tmp_path):
     assert sorted(os.listdir(out / "s")) == [_io.MANIFEST, "snare_000.wav", "snare_001.wav"]
 
 
+def test_generate_epsilon_option_is_the_cutoff_of_generate(out, tmp_path):
+    model = tmp_path / "k.npz"
+    random_model(seed=4, instrument="kick", clip_duration=CLIP).save(model)
+    for eps, name in ((0.3, "cut"), (0.0, "whole")):
+        argv = ["generate", str(model), "-n", "3", "-o", str(out / name), "--seed", "7"]
+        assert main(argv + ["--epsilon", str(eps), "--backend", "numpy", "--no-post", "-q"]) == 0
+    cut = [sf.read(out / "cut" / f"kick_{i:03d}.wav", dtype="float32")[0] for i in range(3)]
+    expected = fastdrum.generate(str(model), 3, seed=7, epsilon=0.3, backend="numpy")
+    np.testing.assert_allclose(cut, expected, atol=1 / 2**15)  # as written to 16-bit WAV
+    whole = [sf.read(out / "whole" / f"kick_{i:03d}.wav", dtype="float32")[0] for i in range(3)]
+    assert not np.allclose(whole, cut, atol=1 / 2**15)
+
+
 def test_info_describes_the_model(tmp_path, capsys):
     path = tmp_path / "m.npz"
     m = random_model(dilations=[1, 2, 4, 8], seed=0, instrument="kick", sample_rate=22050)
@@ -541,6 +554,8 @@ BAD = [
         "'snare'",
     ),  # clap borrows the snare, which has no model here
     (["generate", "cowbell"], "'cowbell'"),
+    (["generate", "kick", "--epsilon", "1.5"], "epsilon must be"),
+    (["kit", "--epsilon", "-0.1"], "epsilon must be"),
     (["info", "nosuchmodel"], "'nosuchmodel'"),
     (["kit", "--instruments", "kick,cowbell"], "'cowbell'"),
     (["kit", "--instruments", ""], "no instruments"),

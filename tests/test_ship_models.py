@@ -101,6 +101,8 @@ def test_the_benchmarks_recipe_case_has_the_shape_the_script_trains(tmp_path):
 
 
 def test_the_shipped_model_has_the_shape_the_script_trains():
+    from training.tune import DEFAULT_EPSILONS, DEFAULT_GRID
+
     """fastdrum/models/drums.npz is the recipe's output: the shape of bench's recipe-44k (whose
     speed the docs quote for it), every voice with its own clip length (train.py) and default
     temperature (tune.py), and float16-exact weights (the script's rounding step)."""
@@ -133,4 +135,7 @@ def test_the_shipped_model_has_the_shape_the_script_trains():
     for v in VOICES:
         settings = model.meta["voices"][v]
         assert settings["duration"] > 0 and settings["temperature"] > 0, v
-    assert set(model.meta["temperature_tuning"]) >= {"grid", "n", "seed"}
+        assert 0 <= settings["epsilon"] < 1, v
+    tuning = model.meta["temperature_tuning"]
+    assert set(tuning) >= {"grid", "n", "seed"}
+    assert tuning["grid"] == [[t, e] for t in DEFAULT_GRID for e in DEFAULT_EPSILONS]
