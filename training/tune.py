@@ -35,8 +35,8 @@ __all__ = ["DEFAULT_GRID", "DEFAULT_EPSILONS", "shortfall", "choose", "tuned_mod
 DEFAULT_GRID = (0.8, 0.9, 1.0, 1.1)
 
 #: The epsilons (sampling cutoffs) tried by default, each with every temperature: a cutoff takes the
-#: hiss out of tonal voices (toms, kicks) and the noise out of noisy ones (snares, cymbals), so each
-#: voice also has 0.
+#: hiss out of tonal voices (toms, kicks), but also the noise that snares and cymbals are made of, so
+#: 0 (no cutoff) is always tried too.
 DEFAULT_EPSILONS = (0.0, 0.005, 0.01)
 
 
