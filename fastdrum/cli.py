@@ -563,14 +563,20 @@ def _instrument_list(args, overrides):
 
 
 def _models_for(instruments, overrides):
-    from .model import available_models
+    from .model import _shipped_files, _shipped_instruments, available_models
 
     models = {}
     for inst in instruments:
         if inst in overrides:
             models[inst] = overrides[inst]
-        elif inst in available_models():
+        elif inst in _shipped_instruments():
             models[inst] = inst
+        elif inst in available_models():  # a conditioned file's name: it plays its voices
+            voices = next(v for stem, _, v in _shipped_files() if stem == inst)
+            raise CLIError(
+                f"{inst!r} is a model of {len(voices)} voices, not one instrument: name the "
+                f"voices to play, e.g. --instruments {','.join(voices[:2])} (it has {','.join(voices)})"
+            )
         else:
             raise CLIError(
                 f"no model for instrument {inst!r}: shipped models are {available_models()!r}; "

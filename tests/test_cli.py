@@ -98,6 +98,19 @@ EVERY_INSTRUMENT = ",".join(
 )
 
 
+def test_a_conditioned_models_file_name_is_no_instrument_and_the_error_says_what_to_name(
+    shipped_folder, out, capsys
+):
+    shutil.copy(TINY_DRUMS, shipped_folder / "drums.npz")
+    capsys.readouterr()
+    assert main(["kit", "--instruments", "drums", "-o", str(out / "k"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "'drums' is a model of 10 voices, not one instrument" in err
+    assert "--instruments kick,snare" in err and "pass voice=" not in err
+    assert not os.path.exists(out / "k")
+
+
 def test_a_shipped_conditioned_model_plays_every_instrument_with_its_own_voice(
     shipped_folder, out, monkeypatch
 ):
