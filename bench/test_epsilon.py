@@ -10,8 +10,8 @@ import pytest
 
 from fastdrum import _backends
 
-from .cases import DISABLED_STEPS, RECIPE, ROUNDS, STEPS, Workload, check_generation, get_model
-from .test_generate import record
+from .cases import RECIPE, ROUNDS, STEPS, Workload, get_model
+from .test_generate import plan, time_and_check
 
 
 @pytest.mark.parametrize("epsilon", [0.0, 0.01])
@@ -19,9 +19,7 @@ from .test_generate import record
 def test_epsilon_cost(benchmark, batch, epsilon, sgemm_gflops):
     if "c" not in _backends.available():
         pytest.skip("the compiled kernel is not built")
-    steps, rounds, warmup = STEPS["c"][batch], ROUNDS["c"], 1
-    if benchmark.disabled:
-        steps, rounds, warmup = min(steps, DISABLED_STEPS), 1, 0
+    steps, rounds, warmup = plan(benchmark, STEPS["c"][batch], ROUNDS["c"])
     model = get_model(RECIPE)
     w = Workload("c", model, batch, 1, steps, rounds + warmup, epsilon=epsilon)
     benchmark.group = f"epsilon cutoff {RECIPE} batch={batch}"
@@ -33,7 +31,4 @@ def test_epsilon_cost(benchmark, batch, epsilon, sgemm_gflops):
         epsilon=epsilon,
         steps_per_round=steps,
     )
-    benchmark.pedantic(w, rounds=rounds, warmup_rounds=warmup)
-    check_generation(w)
-    if not benchmark.disabled:
-        record(benchmark, w, sgemm_gflops, warmup)
+    time_and_check(benchmark, w, rounds, warmup, sgemm_gflops)

@@ -57,14 +57,27 @@ def record(benchmark, w, sgemm_gflops, warmup):
     benchmark.extra_info["samples_per_cpu_s"] = w.batch * w.steps / cpu if cpu > 0 else None
 
 
+def plan(benchmark, steps, rounds):
+    """(steps, rounds, warmup) of a case: one warm-up round before the timed ones, or, with
+    benchmarks disabled (a correctness run), one short untimed round."""
+    if benchmark.disabled:
+        return min(steps, DISABLED_STEPS), 1, 0
+    return steps, rounds, 1
+
+
+def time_and_check(benchmark, w, rounds, warmup, sgemm_gflops):
+    """Time workload `w`'s rounds, check what it generated against the definition, record figures."""
+    benchmark.pedantic(w, rounds=rounds, warmup_rounds=warmup)
+    check_generation(w)
+    if not benchmark.disabled:
+        record(benchmark, w, sgemm_gflops, warmup)
+
+
 def run_case(benchmark, backend, model, batch, threads, steps, rounds, sgemm_gflops):
     reason = unavailable_reason(backend)
     if reason:
         pytest.skip(f"backend {backend!r} unavailable: {reason}")
-    if benchmark.disabled:
-        steps, rounds, warmup = min(steps, DISABLED_STEPS), 1, 0
-    else:
-        warmup = 1
+    steps, rounds, warmup = plan(benchmark, steps, rounds)
     w = Workload(backend, model, batch, threads, steps, rounds + warmup)
     benchmark.extra_info.update(
         backend=backend,
@@ -80,10 +93,7 @@ def run_case(benchmark, backend, model, batch, threads, steps, rounds, sgemm_gfl
         from .tf_backend import tf_threads
 
         benchmark.extra_info["tf_threads"] = tf_threads()
-    benchmark.pedantic(w, rounds=rounds, warmup_rounds=warmup)
-    check_generation(w)
-    if not benchmark.disabled:
-        record(benchmark, w, sgemm_gflops, warmup)
+    time_and_check(benchmark, w, rounds, warmup, sgemm_gflops)
     return w
 
 

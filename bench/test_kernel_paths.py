@@ -13,17 +13,8 @@ import pytest
 
 from fastdrum import _backends
 
-from .cases import (
-    BATCHES,
-    DISABLED_STEPS,
-    ROUNDS,
-    STANDARD_F16,
-    STEPS,
-    Workload,
-    check_generation,
-    get_model,
-)
-from .test_generate import record
+from .cases import BATCHES, ROUNDS, STANDARD_F16, STEPS, Workload, get_model
+from .test_generate import plan, time_and_check
 
 
 def _paths():
@@ -42,9 +33,7 @@ def test_kernel_path(benchmark, config, batch, path, sgemm_gflops):
         pytest.skip(
             f"kernel path {path!r} unavailable here (kernel not built, or no AVX2 + FMA + F16C)"
         )
-    steps, rounds, warmup = STEPS["c"][batch], ROUNDS["c"], 1
-    if benchmark.disabled:
-        steps, rounds, warmup = min(steps, DISABLED_STEPS), 1, 0
+    steps, rounds, warmup = plan(benchmark, STEPS["c"][batch], ROUNDS["c"])
     model = get_model(config)
     w = Workload("c", model, batch, 1, steps, rounds + warmup, state_kwargs={"_gemm": path})
     assert w.state.gemm_path == path
@@ -59,7 +48,4 @@ def test_kernel_path(benchmark, config, batch, path, sgemm_gflops):
         weight_dtype=w.state.weight_dtype,
         steps_per_round=steps,
     )
-    benchmark.pedantic(w, rounds=rounds, warmup_rounds=warmup)
-    check_generation(w)
-    if not benchmark.disabled:
-        record(benchmark, w, sgemm_gflops, warmup)
+    time_and_check(benchmark, w, rounds, warmup, sgemm_gflops)

@@ -244,7 +244,7 @@ def generate(
                 model, _primer_rows(primer, b0, b1), b1 - b0, T, primer_noise, rngs, heaviest
             )
             state = State(model, b1 - b0, n_threads=n_threads, cond=_rows(cond, b1 - b0))
-            codes = _sample(state, primers, T, rngs, (temperature, epsilon), bar)
+            codes = _sample(state, primers, T, rngs, temperature, epsilon, bar)
             out[b0:b1] = _finish(codes, model)
     return out
 
@@ -331,10 +331,8 @@ def _rows(cond, rows):
     return np.ascontiguousarray(np.broadcast_to(cond, (rows,) + cond.shape))
 
 
-def _sample(state, primers, T, rngs, sampling, bar):
-    """Run `state` from the primers to T codes a clip, drawing each clip's uniforms from its rng;
-    `sampling` is (temperature, epsilon)."""
-    temperature, epsilon = sampling
+def _sample(state, primers, T, rngs, temperature, epsilon, bar):
+    """Run `state` from the primers to T codes a clip, drawing each clip's uniforms from its rng."""
     P = primers.shape[1]
     codes = np.empty((len(primers), T), dtype=np.int32)
     codes[:, :P] = primers
