@@ -142,6 +142,28 @@ def test_batches_windows_mask_and_preemphasis():
         assert any(np.array_equal(codes, s) for s in starts)
 
 
+def test_batches_voice_weights_by_length():
+    """--voice-weights length: rows pick voices in proportion to their clip lengths; default uniform."""
+    rng = np.random.default_rng(1)
+    lengths = [100, 300]
+    clips = [
+        [data_mod.Clip(audio=rng.uniform(-0.5, 0.5, n).astype(np.float32), entry={})]
+        for n in lengths
+    ]
+    kw = dict(crop=64, receptive_field=16, quantization_channels=32)
+    shares = {}
+    for weights in (None, "length"):
+        ts = TrainingSet(clips, [[], []], lengths, voice_weights=weights, **kw)
+        shares[weights] = ts.batch(np.random.default_rng(3), 4000).voices.mean()
+    assert abs(shares[None] - 0.5) < 0.03  # voice 1's share, uniform
+    assert abs(shares["length"] - 0.75) < 0.03  # 300 / (100 + 300)
+    # The default keeps the draws of runs made before the option existed (resumes repeat exactly).
+    b = TrainingSet(clips, [[], []], lengths, **kw).batch(np.random.default_rng(5), 8)
+    assert b.voices.tolist() == np.random.default_rng(5).integers(2, size=8).tolist()
+    with pytest.raises(ValueError, match="voice_weights"):
+        TrainingSet(clips, [[], []], lengths, voice_weights="duration", **kw)
+
+
 # ----------------------------------------------------------------------------- end to end
 def write_two_voice_kits(tmp_path):
     """Three Hydrogen kits of two kicks and two snares each, distinct decaying noises: the kits folder."""

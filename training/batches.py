@@ -3,7 +3,9 @@
 A :class:`TrainingSet` holds, for every voice, every pitch-shifted version of
 every training clip as float32 audio *after* pre-emphasis (the signal the
 network models). A batch is B rows; each row picks a voice (uniformly, so
-small voices train as often as large ones), a clip of it, a pitch version, a
+small voices train as often as large ones; or in proportion to the voice's clip
+length, so that every second of every voice's clips is drawn equally often and a
+crash's 1.5 s tail is not seen a third as often as a kick's 0.5 s), a clip of it, a pitch version, a
 gain, and a window of ``crop`` samples. Half the windows start at the onset
 (the attack, where most of a drum's character is); the rest start anywhere in
 the clip. A window that starts after the onset has no true context for its
@@ -88,6 +90,9 @@ class TrainingSet:
         Level clips are normalised to before pre-emphasis.
     fade : bool
         Fade each clip's end (voices whose clips are cut while still ringing).
+    voice_weights : {None, "length"}
+        How a row picks its voice: None, uniformly; ``"length"``, in proportion to the voice's
+        clip length.
     """
 
     def __init__(
@@ -103,8 +108,14 @@ class TrainingSet:
         shifts=(0.0,),
         peak=0.95,
         fade=False,
+        voice_weights=None,
     ):
         self.V = len(clips_by_voice)
+        if voice_weights not in (None, "length"):
+            raise ValueError(f"voice_weights must be None or 'length', got {voice_weights!r}")
+        self.voice_p = None
+        if voice_weights == "length":
+            self.voice_p = np.asarray(lengths, dtype=np.float64) / float(np.sum(lengths))
         self.Q = quantization_channels
         self.rf = receptive_field
         self.a = float(preemphasis)
@@ -146,7 +157,11 @@ class TrainingSet:
     def batch(self, rng, batch_size, gain_db=0.0, onset_share=0.5):
         """One batch drawn with `rng` (a ``numpy.random.Generator``)."""
         B, W = batch_size, self.crop
-        voices = rng.integers(self.V, size=B)
+        voices = (
+            rng.integers(self.V, size=B)
+            if self.voice_p is None
+            else rng.choice(self.V, size=B, p=self.voice_p)
+        )
         codes = np.empty((B, W), dtype=np.int32)
         mask = np.ones((B, W - 1), dtype=np.float32)
         starts = np.zeros(B, dtype=np.int32)

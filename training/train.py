@@ -226,6 +226,13 @@ def _add_clip_arguments(g):
         metavar="SAMPLES",
         help="train on random windows of this many samples (half at the onset); 0: whole clips",
     )
+    g.add_argument(
+        "--voice-weights",
+        choices=("length",),
+        default=None,
+        help="with --voices: draw each row's voice in proportion to its clip length, so long "
+        "voices' tails are seen as often as short voices' bodies (default: uniformly)",
+    )
 
 
 def _add_model_arguments(g):
@@ -365,6 +372,8 @@ def _check_args(a):
         )
     if a.sf2 and not a.voices:
         raise ConfigError("--sf2 needs --voices (SoundFont kits are read by General MIDI note)")
+    if a.voice_weights and not a.voices:
+        raise ConfigError("--voice-weights needs --voices (it weights the voices of one model)")
     if not (math.isfinite(a.preemphasis) and 0 <= a.preemphasis < 1):
         raise ConfigError(f"--preemphasis must lie in [0, 1), got {a.preemphasis!r}")
     if a.crop < 0 or (a.voices and a.crop == 0):
@@ -533,6 +542,7 @@ def _prepare_data(args, cfg):
         shifts=_shifts(args),
         peak=args.peak,
         fade=bool(voices),
+        voice_weights=args.voice_weights,
     )
     return dataset, trainset, voices
 
