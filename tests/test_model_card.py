@@ -20,6 +20,7 @@ def test_card_of_a_conditioned_model_lists_every_voice_and_how_its_weights_were_
         holdout_kits=["KitH"],
         kits={"KitA": "CC0", "FluidR3_GM.sf2:Power": "MIT"},
         weights_averaged=dict(first=250, last=1000, snapshots=4),
+        config=dict(tiny.meta.get("config", {}), crop=8192, voice_weights="length"),
     )
     arrays = {k: v for k, v in tiny.weights.items()}
     model = model_with_arrays(tiny, arrays, meta, "test")
@@ -37,6 +38,8 @@ def test_card_of_a_conditioned_model_lists_every_voice_and_how_its_weights_were_
         "| crash | 0.03 s | 1.0 | 0.0 | 0 | 0 |" in card
     )  # a validation clip is not a training clip
     assert "the mean of 4 snapshots, steps 250 to 1000" in card
+    assert "| windows | 8192 samples, half from the onset" in card
+    assert "each row's voice drawn in proportion to its clip length |" in card
     assert "among temperatures [0.7, 1.0] and epsilons [0.0, 0.01]" in card
     assert "SoundFont kits" in card
     assert card.count("- `") == len(model.voices)  # a sanity check line per voice

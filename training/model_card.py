@@ -168,6 +168,7 @@ def _training_lines(meta):
         "|---|---|",
         f"| steps trained | {meta.get('steps_trained')} (batch {cfg.get('batch_size')} clips, Adam lr "
         f"{cfg.get('learning_rate')}, gradient clip {cfg.get('clipnorm')}) |",
+        _windows_row(cfg),
         _exported_row(meta, losses),
         f"| stopped by | {meta.get('stop_reason')} |",
         f"| training loss (last {cfg.get('log_every')} steps) | {losses.get('train')} nats |",
@@ -179,6 +180,18 @@ def _training_lines(meta):
         f"| seed | {cfg.get('seed')} |",
         "",
     ]
+
+
+def _windows_row(cfg):
+    if not cfg.get("crop"):
+        return "| windows | whole clips |"
+    drawn = (
+        "in proportion to its clip length" if cfg.get("voice_weights") == "length" else "uniformly"
+    )
+    return (
+        f"| windows | {cfg['crop']} samples, half from the onset, the rest anywhere in the clip; "
+        f"each row's voice drawn {drawn} |"
+    )
 
 
 def _exported_row(meta, losses):
