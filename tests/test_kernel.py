@@ -407,6 +407,27 @@ def test_epsilon_cutoff_on_fixed_logits(gemm, act, epsilon, kept):
     assert _min_margin(logits, grid, 1.0, epsilon) > 1e-4  # float32 rounding: ~1e-7
 
 
+def test_blocked_draw_never_returns_a_code_with_zero_probability():
+    """The AVX2 sampler's draw takes its total from block sums, which may round above the
+    running sum it scans; with u within an ulp of 1 the scan then passes every code. It
+    must fall back on the last code with p > 0 (here 7), not on code Q - 1 (cut: p = 0)."""
+    p = np.zeros(10, np.float32)
+    p[[2, 7]] = [1.0, 0.25]
+    exact = np.float64(p[:8].sum())
+    u = np.nextafter(1.0, 0.0)
+    assert _wavenet._draw_blocked(p, u, np.array([exact])) == 7
+    assert _wavenet._draw_blocked(p, u, np.array([np.nextafter(exact, 2.0)])) == 7
+    assert _wavenet._draw_blocked(p, 0.5, np.array([exact])) == 2  # 0.5 * 1.25 < 1: code 2
+    assert _wavenet._draw_blocked(p, 0.9, np.array([exact])) == 7
+    # Without blocks (Q < 8) the running sum is the total: the draw follows the reference.
+    q = np.array([0.5, 1.0, 0.0], np.float32)
+    for u in (0.0, 0.3, 0.34, 0.9, np.nextafter(1.0, 0.0)):
+        assert (
+            _wavenet._draw_blocked(q, u, np.zeros(0))
+            == _reference.sample(np.log(np.maximum(q, 1e-30))[None], np.array([u]), 1.0)[0]
+        )
+
+
 # Seeds whose uniforms all lie at least ~100x the kernel's CDF error from a
 # boundary (the test asserts 30x); other seeds may lie closer.
 SEEDS = [0, 2, 7]

@@ -82,21 +82,27 @@ static int fd_argmax(const float *logits, int Q)
 }
 
 /* Continue the inverse-CDF scan at code k with cdf the sum of p[0:k]: the
- * first code from k on whose running sum exceeds threshold, clamped to Q - 1. */
+ * first code from k on whose running sum exceeds threshold. If none does (the
+ * threshold came from a total summed in another order, and u is within an ulp
+ * or so of 1), the last code with p > 0: never a code the cutoff removed or
+ * whose exp underflowed (p[argmax] = 1, so one exists). */
 static int fd_scan(const float *p, int Q, int k, double cdf, double threshold)
 {
     while (k < Q) {
         cdf += (double)p[k];
         if (!(cdf <= threshold))
-            break;
+            return k;
         k++;
     }
-    return k < Q ? k : Q - 1;
+    for (k = Q - 1; k > 0 && !(p[k] > 0.0f); k--)
+        ;
+    return k;
 }
 
 /* Inverse-CDF draw from the cumulative sums of p[0:Q] (the rule of
  * fastdrum._reference.sample): the number of k with cdf[k] <= u * cdf[Q-1],
- * accumulated in double, clamped to Q - 1. */
+ * accumulated in double (u < 1 keeps it below Q here; fd_scan's fallback is
+ * for fd_draw_blocked). */
 static int fd_draw(const float *p, int Q, double u)
 {
     double total = 0.0;
@@ -145,6 +151,28 @@ static int fd_sample_scalar(const float *logits, int Q, double u, float temperat
     if (epsilon > 0.0)
         fd_truncate(scratch, Q, epsilon);
     return fd_draw(scratch, Q, u);
+}
+
+/* fd_draw with the sums of the blocks p[8j:8j+8] given (Q8 = Q & ~7 of them):
+ * whole blocks are skipped while the running sum stays <= u * total, then the
+ * block holding the boundary is scanned element by element, as fd_draw does.
+ * Summation order differs from fd_draw only by rounding (1e-16 relative). */
+static int fd_draw_blocked(const float *p, int Q, double u, const double *block)
+{
+    const int nblocks = Q >> 3;
+    double total = 0.0, cdf = 0.0, threshold;
+    int j, k = 0;
+    for (j = 0; j < nblocks; j++)
+        total += block[j];
+    for (k = nblocks * 8; k < Q; k++)
+        total += (double)p[k];
+    threshold = u * total;
+    k = 0;
+    for (j = 0; j < nblocks && cdf + block[j] <= threshold; j++) {
+        cdf += block[j];
+        k += 8;
+    }
+    return fd_scan(p, Q, k, cdf, threshold);
 }
 
 /* ---- AVX2 + FMA + F16C ----------------------------------------------------- */
@@ -221,28 +249,6 @@ FD_AVX2 static void fd_gate_avx2(int nb, int Dp, const float *z, float *h)
         for (int j = 0; j < Dp; j += 8)   /* Dp is a multiple of 8 */
             _mm256_storeu_ps(hi + j, fd_gate8(_mm256_loadu_ps(zi + j), _mm256_loadu_ps(zi + Dp + j)));
     }
-}
-
-/* fd_draw with the sums of the blocks p[8j:8j+8] given (Q8 = Q & ~7 of them):
- * whole blocks are skipped while the running sum stays <= u * total, then the
- * block holding the boundary is scanned element by element, as fd_draw does.
- * Summation order differs from fd_draw only by rounding (1e-16 relative). */
-static int fd_draw_blocked(const float *p, int Q, double u, const double *block)
-{
-    const int nblocks = Q >> 3;
-    double total = 0.0, cdf = 0.0, threshold;
-    int j, k = 0;
-    for (j = 0; j < nblocks; j++)
-        total += block[j];
-    for (k = nblocks * 8; k < Q; k++)
-        total += (double)p[k];
-    threshold = u * total;
-    k = 0;
-    for (j = 0; j < nblocks && cdf + block[j] <= threshold; j++) {
-        cdf += block[j];
-        k += 8;
-    }
-    return fd_scan(p, Q, k, cdf, threshold);
 }
 
 /* fd_truncate for fd_draw_blocked: the total from the sums of the blocks of 8

@@ -12,6 +12,7 @@ cdef extern from "_simd.h" nogil:
                          float *scratch)
     int fd_sample_avx2(const float *logits, int Q, double u, float temperature, double epsilon,
                        float *scratch)
+    int fd_draw_blocked(const float *p, int Q, double u, const double *block)
     void fd_gemm_avx2(int M, int N, int K, const float *A, Py_ssize_t lda, const void *W, int half,
                       const float *bias, Py_ssize_t ldb, float *C, Py_ssize_t ldc, int accumulate)
 

@@ -54,6 +54,19 @@ def simd_available():
     return bool(fd_cpu_has_avx2_fma_f16c())
 
 
+def _draw_blocked(float[::1] p, double u, double[::1] block):
+    """fd_draw_blocked on probabilities `p` (Q,) with the given block sums (Q // 8,): for tests.
+
+    The AVX2 sampler's draw; the block sums come from the caller, so a test can give
+    sums that round above the running sum, as a different summation order can.
+    """
+    if block.shape[0] != p.shape[0] // 8:
+        raise ValueError(f"block must hold {p.shape[0] // 8} sums, got {block.shape[0]}")
+    if not 0.0 <= u < 1.0:
+        raise ValueError(f"u must be in [0, 1), got {u!r}")
+    return fd_draw_blocked(&p[0], p.shape[0], u, &block[0] if block.shape[0] else NULL)
+
+
 # ---- BLAS helpers (row-major views of Fortran BLAS) ------------------------------
 
 cdef inline void _sgemm_rm(int M, int N, int K, const float *A, int lda, const float *B, int ldb,
