@@ -126,7 +126,10 @@ def sample(logits, uniforms, temperature, epsilon=0.0):
       exceeds its probability). ``epsilon == 0`` skips this step entirely.
     * The draw is inverse-CDF sampling with a pre-drawn uniform ``u`` in
       [0, 1): the first code whose cumulative sum of p (float64) exceeds
-      ``u * (sum of the kept p)``; clamped to Q - 1.
+      ``u * (sum of the kept p)``. Since u < 1 that code exists and has
+      p > 0 (the clamp to Q - 1 below is a guard). The kernel's AVX2 draw sums
+      the total in another order; where that total rounds above the running
+      sum and u is within an ulp of 1, it takes the last code with p > 0.
 
     Parameters
     ----------
