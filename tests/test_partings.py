@@ -6,7 +6,10 @@ rounding only, so a clip can part where a uniform falls within that rounding
 of a boundary of the cumulative distribution. Here uniforms are put exactly
 on such boundaries (found from the reference's own distribution) to make the
 backends part, and every parting found, forced or not, must be a tie in the
-sense of ``bench.partings.tie``: neighbouring codes at float32 rounding.
+sense of ``bench.partings.tie``: neighbouring codes at float32 rounding. With
+an epsilon cutoff a clip can also part where a code's probability lies within
+that rounding of the cutoff (one backend keeps it, the other does not); here
+the cutoff is put exactly on a code's probability to force such partings.
 """
 
 import shutil
@@ -16,7 +19,7 @@ import pytest
 from conftest import TINY_DRUMS
 
 import fastdrum
-from bench.partings import _primers, measure, partings, tie
+from bench.partings import _p, _primers, main, measure, partings, tie
 from fastdrum import _backends, _reference
 from fastdrum.testing import random_model
 
@@ -116,3 +119,159 @@ def test_a_shipped_voice_is_measured_as_generate_makes_it(shipped_folder, monkey
         np.testing.assert_array_equal(cond, np.broadcast_to(kick.conditioning("kick"), cond.shape))
     own = kick.primers[kick.primer_voices == kick.voices.index("kick")]
     np.testing.assert_array_equal(_primers(kick, len(own)), own)
+
+
+def _cutoff_at(p, k):
+    """The largest epsilon whose threshold, computed as ``_reference.sample`` computes it
+    (``min(epsilon * total, 1)``), is at most p[k]: the reference keeps code k, just."""
+    total = p[None].sum(axis=1, keepdims=True)[0, 0]
+    epsilon = float(p[k] / total)
+    while min(epsilon * total, 1.0) > p[k]:
+        epsilon = float(np.nextafter(epsilon, 0.0))
+    return epsilon
+
+
+def test_tie_tells_a_cutoff_tie_from_a_parting_away_from_the_cutoff():
+    """Logits whose code 3 sits exactly at the reference's cutoff; the kernel's logit of code 3
+    one float32 rounding lower, so the kernel cuts it. The kept sets differ, the CDFs with them,
+    and the draws part far from any boundary: a cutoff tie. The same partings without a code
+    at the cutoff, or codes neither kept set draws at u, are not ties."""
+    lr = np.log(np.float32([1.0, 1.0, 1.0, 0.25]))
+    epsilon = _cutoff_at(_p(lr, 1.0), 3)
+    lk = lr.copy()
+    while _reference.sample(lk[None], [0.64], 1.0, epsilon)[0] == 2:  # kernel cuts code 3
+        lk[3] = np.nextafter(lk[3], np.float32(-np.inf))
+    assert abs(float(lk[3]) - float(lr[3])) < 1e-6  # float32 rounding apart
+    # Reference keeps code 3: cdf 1/3.25, 2/3.25, 3/3.25, 1; the kernel does not: 1/3, 2/3, 1.
+    assert _reference.sample(lr[None], [0.64, 0.95], 1.0, epsilon).tolist() == [2, 3]
+    assert _reference.sample(np.stack([lk, lk]), [0.64, 0.95], 1.0, epsilon).tolist() == [1, 2]
+
+    f = tie(lk, lr, 0.64, 1.0, 1, 2, epsilon)
+    assert f["at_tie"] and f["kind"] == "cutoff" and f["at_cutoff"] == [3]
+    assert f["distance"] > 0.02 > 1000 * f["tol"]  # far from the boundary between codes 1 and 2
+    assert f["cutoff_distance"] <= f["tol"]
+    g = tie(lk, lr, 0.95, 1.0, 2, 3, epsilon)  # the cut code itself is the reference's draw
+    assert g["at_tie"] and g["kind"] == "cutoff"
+    # The check can fail.
+    assert not tie(lk, lr, 0.64, 1.0, 1, 2)["at_tie"]  # no cutoff: a parting off any boundary
+    far = tie(lk, lr, 0.64, 1.0, 1, 2, epsilon / 3)  # threshold ~0.08, p of code 3 is 0.25
+    assert not far["at_tie"] and far["kind"] is None and far["at_cutoff"] == []
+    assert far["cutoff_distance"] > 0.5
+    assert not tie(lk, lr, 0.64, 1.0, 0, 2, epsilon)["at_tie"]  # no kept set draws 0 at 0.64
+    assert not tie(lk, lr, 0.2, 1.0, 1, 0, epsilon)["at_tie"]  # both kept sets draw 0 at 0.2
+    assert tie(lr, lr, 2 / 3.25, 1.0, 1, 2, epsilon)["kind"] == "boundary"  # u on cdf[1]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_forced_cutoff_ties_part_and_every_parting_is_a_tie(seed):
+    """The compiled kernel beside the reference, one step at a time on the kernel's codes, with
+    each step's epsilon put exactly on the reference's probability of its second most probable
+    code: where the kernel's rounding puts that code on the other side of its own cutoff, the
+    two keep different codes and part wherever u falls in the stretch their CDFs disagree."""
+    model = random_model(seed=seed, quantization_channels=64, dilations=(1, 2, 4, 8), scale=2.0)
+    rng = np.random.default_rng(seed)
+    T, Q = 200, model.quantization_channels
+    kernel, ref = _backends.get("c")(model, 1), _backends.get("numpy")(model, 1)
+    codes = np.full((1, T), Q // 2, np.int32)
+    lk, lr = np.empty((1, 1, Q), np.float32), np.empty((1, 1, Q), np.float32)
+    found = []
+    for t in range(T - 1):
+        ref.run(codes, T, np.zeros((1, 1)), TEMPERATURE, t, t + 1, logits_out=lr)  # no draw
+        epsilon = _cutoff_at(_p(lr[0, 0], TEMPERATURE), int(np.argsort(lr[0, 0])[-2]))
+        u = rng.random(1)
+        kernel.run(codes, 1, u[:, None], TEMPERATURE, t, t + 1, logits_out=lk, epsilon=epsilon)
+        drawn = _reference.sample(lr[:, 0], u, TEMPERATURE, epsilon)
+        if drawn[0] != codes[0, t + 1]:
+            found.append(
+                tie(lk[0, 0], lr[0, 0], u[0], TEMPERATURE, codes[0, t + 1], drawn[0], epsilon)
+            )
+    cutoff = [f for f in found if f["kind"] == "cutoff"]
+    assert len(cutoff) >= 5, f"only {len(cutoff)} cutoff ties in {T - 1} forced steps"
+    assert all(f["at_tie"] for f in found), [f for f in found if not f["at_tie"]][:3]
+    tol = max(f["tol"] for f in cutoff)
+    assert max(f["distance"] for f in cutoff) > 1000 * tol  # not at a boundary: the old check fails
+
+
+def test_measure_draws_with_the_voices_epsilon(tmp_path, monkeypatch):
+    """A voice's epsilon (meta["voices"]) is what both backends draw with: the row reports it,
+    the kernel's clips are those a kernel run with that epsilon makes from the same primers,
+    conditioning and uniforms (and not those of epsilon 0), and the reference, drawing beside
+    it with the same epsilon, parts from it only at ties."""
+    model = fastdrum.load_model(TINY_DRUMS)
+    model.meta["voices"]["kick"]["epsilon"] = 0.05
+    path = tmp_path / "tiny.npz"
+    model.save(path)
+    clips = []
+    real_get = _backends.get
+
+    def get(name):
+        State = real_get(name)
+        if name != "c":
+            return State
+
+        class Recording(State):
+            def run(self, codes, *args, **kwargs):
+                if not any(c is codes for c in clips):
+                    clips.append(codes)
+                return super().run(codes, *args, **kwargs)
+
+        return Recording
+
+    monkeypatch.setattr(_backends, "get", get)
+    row = measure(f"{path}:kick", draws=600, batch_size=8)
+    monkeypatch.undo()
+    assert row["model"] == f"{path}:kick" and row["voice"] == "kick"
+    assert (row["temperature"], row["epsilon"]) == (0.8, 0.05)
+    assert row["all_at_ties"] and row["partings"] <= 2
+    kick = fastdrum.load_model(path).with_voice("kick")
+    T, n = row["clip_samples"], row["clips"]
+    assert T == 320 and sum(len(c) for c in clips) == n == 2
+    codes = np.concatenate(clips)
+    P = _primers(kick, 1).shape[1]
+    u = np.random.default_rng(0).random((n, T - 1))  # one batch: measure's uniforms
+    bias = kick.conditioning("kick")
+    cond = np.ascontiguousarray(np.broadcast_to(bias, (n,) + bias.shape))
+    for epsilon, same in [(0.05, True), (0.0, False)]:
+        again = np.zeros((n, T), np.int32)
+        again[:, :P] = _primers(kick, n)
+        _backends.get("c")(kick, n, cond=cond).run(again, P, u, 0.8, 0, T - 1, epsilon=epsilon)
+        assert np.array_equal(again, codes) == same, epsilon
+
+
+def test_main_names_every_voice_of_a_conditioned_model(shipped_folder, capsys, monkeypatch):
+    """By default every voice of a shipped conditioned model is measured, rows ``drums:VOICE``; a
+    conditioned model named without a voice (a file, or ``drums``) stands for all its voices;
+    ``NAME:VOICE`` and a shipped voice's own name pick one; the table has an epsilon column."""
+    import bench.partings
+
+    shutil.copy(TINY_DRUMS, shipped_folder / "drums.npz")
+    measured = []
+
+    def fake(name, draws, seed, batch_size):
+        measured.append(name)
+        return {
+            "model": name,
+            "temperature": 1.0,
+            "epsilon": 0.01,
+            "clip_samples": 10,
+            "clips": 1,
+            "draws": 9,
+            "partings": 0,
+            "per_million_draws": 0.0,
+            "clips_parted": 0,
+            "all_at_ties": True,
+            "cutoff_ties": 0,
+        }
+
+    monkeypatch.setattr(bench.partings, "measure", fake)
+    voices = fastdrum.load_model(TINY_DRUMS).voices
+    assert main([]) == 0
+    assert measured == [f"drums:{v}" for v in voices]
+    assert "| epsilon |" in capsys.readouterr().out
+    measured.clear()
+    assert main([str(TINY_DRUMS), "drums:snare", "kick", "drums"]) == 0
+    assert measured == (
+        [f"{TINY_DRUMS}:{v}" for v in voices]
+        + ["drums:snare", "kick"]
+        + [f"drums:{v}" for v in voices]
+    )
