@@ -68,7 +68,7 @@ def _pattern_body(**extra):
         "clips": {
             "kick": {"seed": 1},
             "snare": {"seed": 2, "temperature": 0.9},
-            "hihat": {"seed": 3},
+            "hihat": {"seed": 3, "epsilon": 0.02},
         },
     }
     body.update(extra)
@@ -89,6 +89,8 @@ def test_voices_are_what_the_shipped_models_offer(client):
         model = load_model(v["name"])
         assert v["sample_rate"] == model.sample_rate and v["duration"] == model.duration
         assert v["temperature"] == model.generation_defaults.get("temperature", 1.0)
+        assert v["epsilon"] == model.generation_defaults.get("epsilon", 0.0)
+    assert any(v["epsilon"] > 0 for v in voices)  # the shipped meta names cutoffs: a real check
 
 
 def test_state_lists_every_preset_as_the_sequencer_parses_it(client):
@@ -138,6 +140,27 @@ def test_temperature_and_duration_are_used(client):
     np.testing.assert_array_equal(_samples(body), want["snare"][0])
 
 
+def test_epsilon_is_used_and_defaults_to_the_voices(client):
+    default = load_model("kick").generation_defaults["epsilon"]
+    assert default > 0  # the shipped kick has a cutoff: epsilon 0 must sound different
+    got = {}
+    for eps in (None, 0, 0.05):
+        request = {"voice": "kick", "seed": 4, "duration": 0.2}
+        if eps is not None:
+            request["epsilon"] = eps
+        r = client.post("/api/regenerate", json=request)
+        assert r.status_code == 200
+        body = r.json()
+        assert body["epsilon"] == (default if eps is None else eps)
+        want = generate_kit({"kick": "kick"}, n=1, seed=4, epsilon=eps, duration=0.2, backend="c")[
+            "kick"
+        ][0]
+        np.testing.assert_array_equal(_samples(body), want)
+        got[eps] = _samples(body)
+    assert not np.array_equal(got[None], got[0])
+    assert not np.array_equal(got[0.05], got[None])
+
+
 # -- bad requests --------------------------------------------------------------------------
 BAD = [
     ({"seed": 1}, "missing field 'voice'"),
@@ -151,6 +174,11 @@ BAD = [
     ({"voice": "kick", "temperature": -1}, "temperature must be in"),
     ({"voice": "kick", "temperature": 1e-9}, "temperature must be 0"),
     ({"voice": "kick", "temperature": 1e308 * 10}, "temperature must be a finite number"),
+    ({"voice": "kick", "epsilon": -0.1}, "epsilon must be a finite number in [0, 1)"),
+    ({"voice": "kick", "epsilon": 1.0}, "epsilon must be a finite number in [0, 1)"),
+    ({"voice": "kick", "epsilon": "x"}, "epsilon must be a finite number"),
+    ({"voice": "kick", "epsilon": True}, "epsilon must be a finite number"),
+    ({"voice": "kick", "epsilon": float("nan")}, "epsilon must be a finite number"),
     ({"voice": "kick", "duration": 0}, "duration must be in"),
     ({"voice": "kick", "duration": 1e9}, "duration must be in"),
     ([1, 2], "expected a JSON object"),
@@ -236,6 +264,12 @@ def test_an_oversized_streamed_body_without_length_gets_413(client):
         (_pattern_body(tracks={"kick": [None] * 16}), "must be a grid string or numbers"),
         (_pattern_body(tracks={"tuba": [1] * 16}), "unknown voice 'tuba'"),
         (_pattern_body(voices={"kick": {"volume": 9}}), "kick.volume must be in"),
+        (_pattern_body(voices={"kick": {"epsilon": 1}}), "kick.epsilon must be a finite number in"),
+        (_pattern_body(voices={"kick": {"epsilon": "x"}}), "epsilon must be a finite number, got"),
+        (
+            _pattern_body(voices={"kick": {"epsilon": -0.1}}),
+            "kick.epsilon must be a finite number in",
+        ),
         (_pattern_body(voices={"kick": {"mute": "yes"}}), "mute must be a bool"),
         (_pattern_body(format="something-else"), "not a fastdrum pattern"),
     ],
@@ -253,6 +287,9 @@ def test_an_export_needs_the_clips_it_plays(client):
     assert r.status_code == 400 and "no clip for voice 'snare'" in r.json()["error"]
     body = _pattern_body(clips={"kick": {}, "snare": {"seed": 2}, "hihat": {"seed": 3}})
     assert "missing field 'seed'" in client.post("/api/export/wav", json=body).json()["error"]
+    clips = {"kick": {"seed": 1, "epsilon": 1}, "snare": {"seed": 2}, "hihat": {"seed": 3}}
+    r = client.post("/api/export/wav", json=_pattern_body(clips=clips))
+    assert r.status_code == 400 and "epsilon must be a finite number in [0, 1)" in r.json()["error"]
     r = client.post("/api/export/zip", json=_pattern_body())
     assert r.status_code == 400 and "unknown export 'zip'" in r.json()["error"]
 
@@ -374,7 +411,14 @@ def test_a_closed_engine_answers_503():
 # -- exports -------------------------------------------------------------------------------
 def _kit_of(body):
     kits = [
-        generate_kit({v: v}, n=1, seed=s["seed"], temperature=s.get("temperature"), backend="c")
+        generate_kit(
+            {v: v},
+            n=1,
+            seed=s["seed"],
+            temperature=s.get("temperature"),
+            epsilon=s.get("epsilon"),
+            backend="c",
+        )
         for v, s in body["clips"].items()
     ]
     return Kit({k: c for kit in kits for k, c in kit.items()}, kits[0].sr)
@@ -447,12 +491,21 @@ def test_kit_export_is_a_zip_of_kit_export(client, tmp_path):
 
 
 def test_pattern_json_round_trips(client):
-    body = _pattern_body(voices={"kick": {"volume": 0.5, "mute": True, "seed": 9, "lock": True}})
+    kick = {
+        "volume": 0.5,
+        "mute": True,
+        "seed": 9,
+        "lock": True,
+        "temperature": 0.7,
+        "epsilon": 0.02,
+    }
+    snare = {"seed": 4, "temperature": 0.8}  # as saved before the page had epsilon: still loads
+    body = _pattern_body(voices={"kick": kick, "snare": snare})
     r = client.post("/api/export/json", json=body)
     doc = json.loads(r.content)
     assert doc["format"] == "fastdrum-pattern" and doc["steps"] == 16 and doc["bars"] == 2
     assert doc["grid"] == Pattern(body["tracks"]).to_grid()
-    assert doc["voices"] == {"kick": {"volume": 0.5, "mute": True, "seed": 9, "lock": True}}
+    assert doc["voices"] == {"kick": kick, "snare": snare}
     assert client.post("/api/pattern", json=doc).json() == doc
 
 

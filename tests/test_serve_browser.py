@@ -216,9 +216,11 @@ def test_a_typed_seed_brings_back_that_clip(page):
     from fastdrum.kit import generate_kit
 
     before = _probe(page, "clips")["kick"]["count"]
-    page.execute_script(
-        "const el = document.querySelector('.row[data-voice=\"kick\"] .seed'); el.value = '12345';"
-        "el.dispatchEvent(new Event('change', {bubbles: true}));"
+    page.execute_script(  # no cutoff: the shipped kick's default is 0.01
+        "const row = document.querySelector('.row[data-voice=\"kick\"]');"
+        "for (const [cls, value] of [['.epsilon', '0'], ['.seed', '12345']]) {"
+        "  const el = row.querySelector(cls); el.value = value;"
+        "  el.dispatchEvent(new Event('change', {bubbles: true})); }"
     )
     clip = wait_for(
         lambda: (c := _probe(page, "clips")["kick"])["count"] > before and c,
@@ -229,11 +231,13 @@ def test_a_typed_seed_brings_back_that_clip(page):
             "value"
         )
     )
-    want = generate_kit({"kick": "kick"}, n=1, seed=12345, temperature=temperature, backend="c")[
-        "kick"
-    ][0]
+    want = generate_kit(
+        {"kick": "kick"}, n=1, seed=12345, temperature=temperature, epsilon=0, backend="c"
+    )["kick"][0]
     assert clip["seed"] == 12345 and clip["length"] == len(want)
     assert clip["sum"] == pytest.approx(float(np.abs(want.astype(np.float64)).sum()), rel=1e-9)
+    status = page.find_element("id", "status").text
+    assert status.endswith(f"seed 12345, temperature {temperature:g}, epsilon 0"), status
 
 
 # -- files -----------------------------------------------------------------------------------------
@@ -322,7 +326,7 @@ def test_a_pattern_file_loads_back(page, tmp_path):
         "swing": 0.1,
         "bars": 3,
         "tracks": {"kick": [1, 0, 0] * 4, "hihat": [0.35, 0.7, 0] * 4},
-        "voices": {"snare": {"mute": True, "volume": 0.5}},
+        "voices": {"snare": {"mute": True, "volume": 0.5}, "kick": {"epsilon": 0.002}},
     }
     path = tmp_path / "mine.json"
     path.write_text(json.dumps(doc))
@@ -341,6 +345,8 @@ def test_a_pattern_file_loads_back(page, tmp_path):
         "css selector", '.row[data-voice="snare"] .mute'
     ).get_attribute("class")
     page.find_element("css selector", '.row[data-voice="snare"] .mute').click()
+    epsilon = page.find_element("css selector", '.row[data-voice="kick"] .epsilon')
+    assert epsilon.get_attribute("value") == "0.002"
 
 
 def test_a_bad_pattern_file_is_reported_not_loaded(browser, tmp_path):

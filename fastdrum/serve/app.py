@@ -7,8 +7,9 @@ Routes
 ``GET /api/state``
     Voices, presets and limits (:meth:`Engine.describe`).
 ``POST /api/regenerate``
-    ``{"voice": "kick", "seed": 7, "temperature": 0.9, "duration": 0.4}`` (all
-    but ``voice`` optional) -> the clip as JSON (:meth:`Clip.to_json`).
+    ``{"voice": "kick", "seed": 7, "temperature": 0.9, "epsilon": 0.01,
+    "duration": 0.4}`` (all but ``voice`` optional) -> the clip as JSON
+    (:meth:`Clip.to_json`).
 ``POST /api/pattern``
     A pattern document (the page's state, or a loaded file) -> the same,
     checked and canonical.

@@ -98,6 +98,7 @@ class Voice:
         duration = defaults.get("duration", model.duration)
         self.duration = float(duration) if duration is not None else 0.25
         self.temperature = float(defaults.get("temperature", 1.0))
+        self.epsilon = float(defaults.get("epsilon", 0.0))
 
     def describe(self):
         """The voice as the page sees it."""
@@ -108,6 +109,7 @@ class Voice:
             "sample_rate": self.model.sample_rate,
             "duration": self.duration,
             "temperature": self.temperature,
+            "epsilon": self.epsilon,
             "gain": DEFAULT_GAIN.get(self.name, 0.7),
             "pan": DEFAULT_PAN.get(self.name, 0.0),
             "note": INSTRUMENTS.get(self.name),
@@ -153,8 +155,9 @@ def discover_voices():
 class Clip:
     """A generated clip: `y` (float32, post-processed) at `sr`, and what made it."""
 
-    def __init__(self, voice, seed, temperature, duration, y, sr):
-        self.voice, self.seed, self.temperature, self.duration = voice, seed, temperature, duration
+    def __init__(self, voice, seed, temperature, epsilon, duration, y, sr):
+        self.voice, self.seed, self.duration = voice, seed, duration
+        self.temperature, self.epsilon = temperature, epsilon
         self.y, self.sr = y, sr
 
     def to_json(self):
@@ -164,6 +167,7 @@ class Clip:
             "voice": self.voice,
             "seed": self.seed,
             "temperature": self.temperature,
+            "epsilon": self.epsilon,
             "duration": self.duration,
             "sample_rate": self.sr,
             "samples": data,
@@ -305,7 +309,7 @@ class Engine:
         return self.voices[name]
 
     def clip_spec(self, body, *, new_seed=True):
-        """A regenerate request -> (voice, seed, temperature, duration), checked."""
+        """A regenerate request -> (voice, seed, temperature, epsilon, duration), checked."""
         voice = self._voice(_field(body, "voice", str, required=True))
         seed = _field(body, "seed", "int")
         if seed is None:
@@ -319,16 +323,18 @@ class Engine:
             raise RequestError(
                 f"temperature must be 0 (argmax) or at least 0.001, got {temperature!r}"
             )
+        epsilon = _field(body, "epsilon", "number", default=voice.epsilon)
+        epsilon = _checks.epsilon(epsilon, error=RequestError)  # generate()'s rule: [0, 1)
         duration = _field(body, "duration", "number", default=voice.duration)
         _in_range("duration", duration, 0.01, MAX_CLIP_SECONDS)
-        return voice.name, seed, temperature, duration
+        return voice.name, seed, temperature, epsilon, duration
 
     def clip(self, body, *, new_seed=True):
         """Generate (or fetch from the cache) the clip a request describes, on this thread.
 
-        The clip is :func:`fastdrum.kit.generate_kit`'s for that voice, seed
-        and temperature, post-processed: the same as ``fastdrum kit -n 1
-        --seed SEED --instruments VOICE`` writes.
+        The clip is :func:`fastdrum.kit.generate_kit`'s for that voice, seed,
+        temperature and epsilon, post-processed: the same as ``fastdrum kit
+        -n 1 --seed SEED --instruments VOICE`` writes.
         """
         spec = self.clip_spec(body, new_seed=new_seed)
         with self._cache_lock:
@@ -343,7 +349,7 @@ class Engine:
                 self._cache.popitem(last=False)
         return clip
 
-    def _generate(self, name, seed, temperature, duration):
+    def _generate(self, name, seed, temperature, epsilon, duration):
         from ..kit import generate_kit
 
         kit = generate_kit(
@@ -351,12 +357,13 @@ class Engine:
             n=1,
             seed=seed,
             temperature=temperature,
+            epsilon=epsilon,
             duration=duration,
             backend=self.backend,
             n_threads=1,
         )
         y = kit[name][0]
-        return Clip(name, seed, temperature, duration, y, kit.sr)
+        return Clip(name, seed, temperature, epsilon, duration, y, kit.sr)
 
     # -- patterns -------------------------------------------------------------------
     def pattern(self, body):
@@ -412,6 +419,11 @@ class Engine:
             value = _field(settings, key, "number")
             if value is not None:
                 out[key] = _in_range(f"{name}.{key}", value, lo, hi)
+        value = _field(settings, "epsilon", "number")
+        if value is not None:  # generate()'s rule (_checks.epsilon): [0, 1)
+            out["epsilon"] = _checks.number(
+                f"{name}.epsilon", value, lo=0.0, hi=1.0, hi_open=True, error=RequestError
+            )
         seed = _field(settings, "seed", "int")
         if seed is not None:
             out["seed"] = _in_range(f"{name}.seed", seed, 0, MAX_SEED)
@@ -458,9 +470,10 @@ class Engine:
         kind : {"wav", "flac", "midi", "kit", "json"}
         body : dict
             The pattern (steps, bpm, swing, bars, tracks), per-voice settings
-            (``voices``: volume, pan, mute, solo, seed, temperature) and, for
-            audio and kits, the clips (``clips``: voice -> seed, temperature,
-            duration), which are generated again (or taken from the cache).
+            (``voices``: volume, pan, mute, solo, seed, temperature, epsilon)
+            and, for audio and kits, the clips (``clips``: voice -> seed,
+            temperature, epsilon, duration), which are generated again (or
+            taken from the cache).
         """
         self.check_export(kind, body)
         filename, media = EXPORTS[kind]

@@ -23,8 +23,8 @@ const state = {
   bars: 4,
   voices: [], // names, in order
   tracks: {}, // voice -> velocities
-  settings: {}, // voice -> {volume, pan, mute, solo, lock, temperature}
-  clips: {}, // voice -> {seed, temperature, duration, sample_rate, samples}
+  settings: {}, // voice -> {volume, pan, mute, solo, lock, temperature, epsilon}
+  clips: {}, // voice -> {seed, temperature, epsilon, duration, sample_rate, samples}
 };
 let mixer = null;
 let scheduler = null;
@@ -157,6 +157,9 @@ function buildRow(voice) {
   const temp = control("input", { type: "number", min: 0, max: 2, step: 0.05, className: "temperature" },
     `${voice} temperature (0 is deterministic)`);
   temp.addEventListener("change", () => { s.temperature = Number(temp.value); });
+  const eps = control("input", { type: "number", min: 0, max: 0.05, step: 0.001, className: "epsilon" },
+    `${voice} epsilon (sampling cutoff, 0 is none)`);
+  eps.addEventListener("change", () => { s.epsilon = Number(eps.value); });
   const regen = control("button", { type: "button", className: "regen", textContent: "\u21BB" },
     `New ${voice} clip`);
   regen.addEventListener("click", () => newClip(voice, { force: true }));
@@ -173,12 +176,12 @@ function buildRow(voice) {
     }
   });
   const tag = (text) => Object.assign(document.createElement("span"), { className: "tag", textContent: text });
-  head.append(name, mute, solo, lock, tag("vol"), volume, tag("pan"), pan, tag("temp"), temp, regen, wave,
-    tag("seed"), seed);
+  head.append(name, mute, solo, lock, tag("vol"), volume, tag("pan"), pan, tag("temp"), temp, tag("eps"), eps,
+    regen, wave, tag("seed"), seed);
   const steps = document.createElement("div");
   steps.className = "steps";
   row.append(head, steps);
-  rows[voice] = { row, head, steps, cells: [], wave, seed, mute, solo, lock, volume, pan, temp, regen };
+  rows[voice] = { row, head, steps, cells: [], wave, seed, mute, solo, lock, volume, pan, temp, eps, regen };
   buildCells(voice);
   syncRow(voice);
   return row;
@@ -197,6 +200,7 @@ function syncRow(voice) {
   r.volume.value = String(s.volume);
   r.pan.value = String(s.pan);
   r.temp.value = String(s.temperature);
+  r.eps.value = String(s.epsilon);
 }
 
 function setSteps(n) {
@@ -216,7 +220,7 @@ async function newClip(voice, { force = false, seed = null } = {}) {
   const r = rows[voice];
   r.row.classList.add("busy");
   try {
-    const request = { voice, temperature: s.temperature };
+    const request = { voice, temperature: s.temperature, epsilon: s.epsilon };
     if (seed !== null) request.seed = seed;
     const clip = await api.regenerate(request);
     state.clips[voice] = clip;
@@ -227,7 +231,7 @@ async function newClip(voice, { force = false, seed = null } = {}) {
     for (const x of clip.samples) sum += Math.abs(x);
     const count = (probe.clips[voice]?.count || 0) + 1;
     probe.clips[voice] = { count, seed: clip.seed, length: clip.samples.length, sum };
-    status(`New ${voice}: seed ${clip.seed}, temperature ${clip.temperature}`);
+    status(`New ${voice}: seed ${clip.seed}, temperature ${clip.temperature}, epsilon ${clip.epsilon}`);
   } catch (err) {
     status(`Could not regenerate ${voice}: ${err.message}`, true);
   } finally {
@@ -248,7 +252,7 @@ async function inPairs(tasks) {
 function documentOf() {
   const clips = {};
   for (const [v, c] of Object.entries(state.clips)) {
-    clips[v] = { seed: c.seed, temperature: c.temperature, duration: c.duration };
+    clips[v] = { seed: c.seed, temperature: c.temperature, epsilon: c.epsilon, duration: c.duration };
   }
   const voices = {};
   for (const v of state.voices) {
@@ -301,12 +305,16 @@ async function loadPattern(file) {
   state.tracks = tracks;
   setSteps(doc.steps);
   const reseed = [];
+  const defaults = Object.fromEntries(state.server.voices.map((d) => [d.name, d]));
   for (const [v, s] of Object.entries(doc.voices || {})) {
     const { seed, ...rest } = s;
-    Object.assign(state.settings[v], rest);
+    // A file saved before the page had epsilon made its clips at the voice's default cutoff.
+    Object.assign(state.settings[v], { epsilon: defaults[v].epsilon }, rest);
     syncRow(v);
     const clip = state.clips[v];
-    if (seed !== undefined && (!clip || clip.seed !== seed || clip.temperature !== state.settings[v].temperature)) {
+    const now = state.settings[v];
+    if (seed !== undefined
+      && (!clip || clip.seed !== seed || clip.temperature !== now.temperature || clip.epsilon !== now.epsilon)) {
       reseed.push(() => newClip(v, { force: true, seed }));
     }
   }
@@ -428,7 +436,7 @@ async function start() {
   state.voices = state.server.voices.map((v) => v.name);
   for (const v of state.server.voices) {
     state.settings[v.name] = { volume: v.gain, pan: v.pan, mute: false, solo: false, lock: false,
-      temperature: v.temperature };
+      temperature: v.temperature, epsilon: v.epsilon };
     state.tracks[v.name] = new Array(state.steps).fill(0);
   }
   const grid = $("grid");
