@@ -20,7 +20,9 @@ def test_card_of_a_conditioned_model_lists_every_voice_and_how_its_weights_were_
         holdout_kits=["KitH"],
         kits={"KitA": "CC0", "FluidR3_GM.sf2:Power": "MIT"},
         weights_averaged=dict(first=250, last=1000, snapshots=4),
-        config=dict(tiny.meta.get("config", {}), crop=8192, voice_weights="length"),
+        config=dict(
+            tiny.meta.get("config", {}), crop=8192, voice_weights="length", input_noise=1.5
+        ),
     )
     arrays = {k: v for k, v in tiny.weights.items()}
     model = model_with_arrays(tiny, arrays, meta, "test")
@@ -40,6 +42,7 @@ def test_card_of_a_conditioned_model_lists_every_voice_and_how_its_weights_were_
     assert "the mean of 4 snapshots, steps 250 to 1000" in card
     assert "| windows | 8192 samples, half from the onset" in card
     assert "each row's voice drawn in proportion to its clip length |" in card
+    assert "| input noise | 1.5 codes (training only)" in card
     assert "among temperatures [0.7, 1.0] and epsilons [0.0, 0.01]" in card
     assert "SoundFont kits" in card
     assert card.count("- `") == len(model.voices)  # a sanity check line per voice
@@ -56,6 +59,7 @@ def test_card_of_a_stand_in_says_so_before_anything_else(tmp_path):
     model.save(path)
     assert model_card.main([str(path)]) == 0
     lines = (tmp_path / "drums.md").read_text().splitlines()
+    assert not any("input noise" in x for x in lines)  # a run without input noise: no row
     assert lines[4] == (
         "> **Stand-in, not a trained model.** random weights, replace before release"
     )

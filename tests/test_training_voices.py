@@ -164,6 +164,140 @@ def test_batches_voice_weights_by_length():
         TrainingSet(clips, [[], []], lengths, voice_weights="duration", **kw)
 
 
+def _noise_set(Q=256):
+    """A TrainingSet of two voices whose codes stay away from 0 and Q - 1 (clipping rarely binds)."""
+    rng = np.random.default_rng(1)
+    lengths = [400, 300]
+    clips = [
+        [
+            data_mod.Clip(audio=rng.uniform(-0.5, 0.5, n).astype(np.float32), entry={})
+            for _ in range(2)
+        ]
+        for n in lengths
+    ]
+    kw = dict(crop=64, receptive_field=16, quantization_channels=Q, preemphasis=0.85)
+    return TrainingSet(clips, [[], []], lengths, **kw)
+
+
+def test_batches_input_noise_corrupts_inputs_only_and_draws_it_last():
+    """--input-noise SIGMA: inputs = clip(round(codes + SIGMA N(0, 1))); codes (targets) stay clean."""
+    ts = _noise_set()
+    clean = ts.batch(np.random.default_rng(2), 200, gain_db=6.0)
+    noisy = ts.batch(np.random.default_rng(2), 200, gain_db=6.0, input_noise=1.0)
+    # The noise is drawn after everything else: the clean part is that of the same rng without noise.
+    for k in ("codes", "voices", "mask", "starts"):
+        np.testing.assert_array_equal(getattr(noisy, k), getattr(clean, k))
+    assert noisy.inputs.dtype == np.int32 and noisy.inputs.shape == noisy.codes.shape
+    assert noisy.inputs.min() >= 0 and noisy.inputs.max() <= 255
+    inner = (clean.codes >= 6) & (
+        clean.codes <= 249
+    )  # where clipping cannot bind at SIGMA 1 (5 sd)
+    assert inner.mean() > 0.9
+    diff = (noisy.inputs - noisy.codes)[inner]
+    assert abs((diff != 0).mean() - 0.617) < 0.02  # P(|round(N(0, 1))| >= 1) = P(|N| >= 0.5)
+    assert (
+        abs(diff.std() - np.sqrt(1 + 1 / 12)) < 0.05
+    )  # sd of round(N(0, 1)): sigma, plus rounding
+    assert abs(diff.mean()) < 0.05
+    wide = ts.batch(np.random.default_rng(2), 200, input_noise=3.0)
+    d3 = (wide.inputs - wide.codes)[(wide.codes >= 20) & (wide.codes <= 235)]
+    assert abs(d3.std() - 3.0) < 0.1
+    # Clipping keeps every input a code.
+    assert wide.inputs.min() >= 0 and wide.inputs.max() <= 255
+
+
+def test_batches_without_input_noise_are_those_of_earlier_runs():
+    """SIGMA None or 0 draws nothing more: the batch is bit-identical to the one drawn before the option
+    existed (so runs made before it resume exactly), and inputs are the codes."""
+    import hashlib
+
+    ts = _noise_set(Q=32)
+    for sigma in (None, 0.0):
+        b = ts.batch(np.random.default_rng(7), 16, gain_db=6.0, input_noise=sigma)
+        np.testing.assert_array_equal(b.inputs, b.codes)
+        h = hashlib.sha256()
+        for x in (b.codes, b.voices, b.mask, b.starts):
+            h.update(np.ascontiguousarray(x).tobytes())
+        assert h.hexdigest()[:16] == "0a0575cf32d25c52"  # drawn by the code before --input-noise
+    # Validation windows are clean.
+    assert ts.validation() is None
+    b = TrainingSet(
+        [[data_mod.Clip(audio=np.ones(64, np.float32) * 0.1, entry={})]],
+        [[data_mod.Clip(audio=np.ones(64, np.float32) * 0.1, entry={})]],
+        [64],
+        crop=64,
+        receptive_field=4,
+        quantization_channels=32,
+    ).validation()
+    assert b.inputs is b.codes
+
+
+def test_loss_feeds_the_inputs_and_scores_the_clean_codes():
+    from training.network import WaveNet
+    from training.train import _masked_nll_sum
+
+    net = WaveNet(
+        dict(
+            quantization_channels=32,
+            residual_channels=4,
+            dilation_channels=4,
+            skip_channels=8,
+            dilations=[1, 2],
+        ),
+        n_voices=2,
+        embedding_size=3,
+    )
+    b = _noise_set(Q=32).batch(np.random.default_rng(4), 4, input_noise=2.0)
+    assert (b.inputs != b.codes).any()
+
+    def loss(inputs):
+        return float(
+            _masked_nll_sum(tf, net, True, inputs, b.codes, b.voices, b.mask, b.starts).numpy()
+        )
+
+    clean = loss(b.codes)
+    assert loss(b.codes.copy()) == clean
+    assert loss(b.inputs) != clean
+    # The labels are the clean codes: the loss of noisy inputs is the net's NLL of codes[:, 1:].
+    logits = net(b.inputs[:, :-1], b.voices, b.starts).numpy()
+    logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    want = -(np.take_along_axis(logp, b.codes[:, 1:, None], -1)[..., 0] * b.mask).sum()
+    assert loss(b.inputs) == pytest.approx(want, rel=1e-4)
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf"])
+def test_input_noise_must_be_finite_and_not_negative(value):
+    from training.errors import ConfigError
+    from training.train import _check_args, build_parser
+
+    args = build_parser().parse_args(
+        ["--voices", "kick", "--crop", "64", "--out", "m.npz", "--input-noise", value]
+    )
+    with pytest.raises(ConfigError, match="--input-noise must be a finite number >= 0"):
+        _check_args(args)
+
+
+def test_runs_made_before_input_noise_resume_without_it(tmp_path):
+    """A saved config without the key resumes with input noise off (None); with it on, it does not."""
+    import json
+
+    from training.errors import ResumeError
+    from training.train import _open_run_dir, build_parser
+
+    run = tmp_path / "run"
+    (run / "ckpt").mkdir(parents=True)
+    (run / "ckpt" / "ckpt-1.index").write_bytes(b"")
+    args = build_parser().parse_args(
+        ["--voices", "kick", "--out", "m.npz", "--run-dir", str(run), "--resume"]
+    )
+    config = {k: v for k, v in sorted(vars(args).items())}
+    old = {k: v for k, v in config.items() if k != "input_noise"}
+    (run / "config.json").write_text(json.dumps({"config": old, "manifest_sha256": "x"}))
+    assert _open_run_dir(args, config, {"sha256": "x"}, write=False) == str(run)
+    with pytest.raises(ResumeError, match="input_noise"):
+        _open_run_dir(args, dict(config, input_noise=2.0), {"sha256": "x"}, write=False)
+
+
 # ----------------------------------------------------------------------------- end to end
 def write_two_voice_kits(tmp_path):
     """Three Hydrogen kits of two kicks and two snares each, distinct decaying noises: the kits folder."""
@@ -277,3 +411,61 @@ def test_conditioned_training_exports_format2_equal_to_keras(tmp_path):
         fastdrum.load_model(tmp_path / "s2.npz"), 2, voice="snare", seed=0, duration=0.02
     )
     assert y.shape == (2, 160) and np.isfinite(y).all() and np.abs(y).max() <= 1.0
+
+
+@pytest.mark.slow
+def test_training_with_input_noise_records_it(tmp_path, capsys):
+    """--input-noise 2: a few steps train; the model's meta config and card record it; a resume must
+    keep it."""
+    from training import model_card
+
+    kits = write_two_voice_kits(tmp_path)
+    out = tmp_path / "drums.npz"
+    argv = [
+        "--kits",
+        str(kits),
+        "--voices",
+        "kick,snare",
+        "--holdout-kits",
+        "kit2",
+        "--sample-rate",
+        "8000",
+        "--voice-durations",
+        "kick=0.05,snare=0.05",
+        "--crop",
+        "64",
+        "--dilations",
+        "1..4x2",
+        "--residual-channels",
+        "4",
+        "--dilation-channels",
+        "4",
+        "--skip-channels",
+        "8",
+        "--quantization-channels",
+        "32",
+        "--embedding-size",
+        "3",
+        "--batch-size",
+        "2",
+        "--steps",
+        "3",
+        "--eval-every",
+        "3",
+        "--log-every",
+        "3",
+        "--out",
+        str(out),
+        "--run-dir",
+        str(tmp_path / "run"),
+        "--no-xla",
+    ]
+    assert main(argv + ["--input-noise", "2"]) == 0
+    model = fastdrum.load_model(out)
+    assert model.meta["config"]["input_noise"] == 2.0
+    assert np.isfinite(model.meta["losses"]["val_last"])
+    assert model_card.main([str(out)]) == 0
+    assert "| input noise | 2 codes (training only)" in (tmp_path / "drums.md").read_text()
+    capsys.readouterr()
+    assert main(argv + ["--resume", "--steps", "4"]) == 2  # without --input-noise: refused
+    assert "option 'input_noise' was 2.0, now None" in capsys.readouterr().err

@@ -13,6 +13,12 @@ first ``receptive_field - 1`` outputs (the network sees zeros there), so the
 loss mask leaves those out; a window at the onset has its true context
 (silence) everywhere.
 
+With input noise (``--input-noise SIGMA``, as FFTNet's noise injection) the network's *inputs* are the
+window's codes each moved by ``round(SIGMA * N(0, 1))`` (clipped to the code range), while its targets
+stay the clean next codes: it learns to continue from contexts carrying the kind of errors its own draws
+make in generation. The noise is drawn after every other draw of the batch, so the clean codes, voices,
+mask and starts are those of the same rng without noise; without noise nothing more is drawn.
+
 Every draw is a function of ``(seed, step)``: a resumed run repeats exactly.
 """
 
@@ -57,16 +63,21 @@ def fade_out(y, fraction=FADE_FRACTION):
 @dataclass
 class Batch:
     """``codes`` (B, W) int32, ``voices`` (B,) int32, ``mask`` (B, W - 1) float32 (which logits count),
-    ``starts`` (B,) int32 (each window's first sample, counted from its clip's onset)."""
+    ``starts`` (B,) int32 (each window's first sample, counted from its clip's onset), ``inputs`` (B, W)
+    int32 (what the network is fed: ``codes`` unless input noise corrupted them; the targets are always
+    ``codes[:, 1:]``)."""
 
     codes: np.ndarray
     voices: np.ndarray
     mask: np.ndarray
     starts: np.ndarray = None
+    inputs: np.ndarray = None
 
     def __post_init__(self):
         if self.starts is None:
             self.starts = np.zeros(len(self.codes), dtype=np.int32)
+        if self.inputs is None:
+            self.inputs = self.codes
 
 
 class TrainingSet:
@@ -154,8 +165,12 @@ class TrainingSet:
         voices = [np.full(len(c), v, dtype=np.int32) for v, c in enumerate(codes)]
         return np.concatenate(codes), np.concatenate(voices)
 
-    def batch(self, rng, batch_size, gain_db=0.0, onset_share=0.5):
-        """One batch drawn with `rng` (a ``numpy.random.Generator``)."""
+    def batch(self, rng, batch_size, gain_db=0.0, onset_share=0.5, input_noise=None):
+        """One batch drawn with `rng` (a ``numpy.random.Generator``).
+
+        `input_noise` (SIGMA, codes; None or 0: off) makes ``inputs`` the codes each moved by
+        ``round(SIGMA * N(0, 1))`` and clipped to ``[0, Q - 1]``, drawn after everything else.
+        """
         B, W = batch_size, self.crop
         voices = (
             rng.integers(self.V, size=B)
@@ -179,7 +194,13 @@ class TrainingSet:
             if start > 0:
                 mask[b, : self.rf - 1] = 0.0
             starts[b] = start
-        return Batch(codes=codes, voices=voices.astype(np.int32), mask=mask, starts=starts)
+        inputs = codes
+        if input_noise:
+            noise = np.rint(np.float64(input_noise) * rng.standard_normal((B, W)))
+            inputs = np.clip(codes + noise, 0, self.Q - 1).astype(np.int32)
+        return Batch(
+            codes=codes, voices=voices.astype(np.int32), mask=mask, starts=starts, inputs=inputs
+        )
 
     def validation(self):
         """The validation windows (each voice's clips from their onset): a :class:`Batch`, or None."""

@@ -126,10 +126,11 @@ def is_chief(strategy):
 def distribute_batch(strategy, batch, stop):
     """Per-replica inputs of a step: each replica's rows of `batch`, the batch's mask total, `stop`.
 
-    Returns what the replica step takes as arguments: ``(codes, voices, mask, starts, norm, stop)``,
-    where `norm` (the loss mask's sum over the whole global batch) makes the sum of the replicas' losses
-    the global batch's mean loss, and `stop` (1.0 if this worker was asked to stop) is summed
-    across workers so that all stop after the same step.
+    Returns what the replica step takes as arguments:
+    ``(inputs, codes, voices, mask, starts, norm, stop)`` (`inputs`: what the network is fed, the codes
+    themselves unless input noise corrupted them), where `norm` (the loss mask's sum over the whole
+    global batch) makes the sum of the replicas' losses the global batch's mean loss, and `stop` (1.0
+    if this worker was asked to stop) is summed across workers so that all stop after the same step.
     """
     import tensorflow as tf
 
@@ -140,6 +141,7 @@ def distribute_batch(strategy, batch, stop):
     def value(ctx):
         part = slice(ctx.replica_id_in_sync_group * rows, (ctx.replica_id_in_sync_group + 1) * rows)
         return (
+            tf.constant(batch.inputs[part]),
             tf.constant(batch.codes[part]),
             tf.constant(batch.voices[part]),
             tf.constant(batch.mask[part]),

@@ -169,6 +169,7 @@ def _training_lines(meta):
         f"| steps trained | {meta.get('steps_trained')} (batch {cfg.get('batch_size')} clips, Adam lr "
         f"{cfg.get('learning_rate')}, gradient clip {cfg.get('clipnorm')}) |",
         _windows_row(cfg),
+        *_input_noise_rows(cfg),
         _exported_row(meta, losses),
         f"| stopped by | {meta.get('stop_reason')} |",
         f"| training loss (last {cfg.get('log_every')} steps) | {losses.get('train')} nats |",
@@ -192,6 +193,17 @@ def _windows_row(cfg):
         f"| windows | {cfg['crop']} samples, half from the onset, the rest anywhere in the clip; "
         f"each row's voice drawn {drawn} |"
     )
+
+
+def _input_noise_rows(cfg):
+    """The input-noise row (``--input-noise``), or none when the run had no input noise."""
+    sigma = cfg.get("input_noise")
+    if not sigma:
+        return []
+    return [
+        f"| input noise | {sigma:g} codes (training only): each input code moved by "
+        "round(SIGMA N(0, 1)), the targets clean |"
+    ]
 
 
 def _exported_row(meta, losses):

@@ -233,6 +233,15 @@ def _add_clip_arguments(g):
         help="with --voices: draw each row's voice in proportion to its clip length, so long "
         "voices' tails are seen as often as short voices' bodies (default: uniformly)",
     )
+    g.add_argument(
+        "--input-noise",
+        type=float,
+        default=None,
+        metavar="SIGMA",
+        help="training only: feed the network its input codes each moved by round(SIGMA * N(0, 1)) "
+        "(clipped), the targets staying the clean next codes, so that it learns to continue from "
+        "contexts with errors like its own draws' (FFTNet's noise injection; default/0: off)",
+    )
 
 
 def _add_model_arguments(g):
@@ -360,6 +369,8 @@ def _check_args(a):
         v = getattr(a, name)
         if not (math.isfinite(v) and v >= 0):
             raise ConfigError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {v!r}")
+    if a.input_noise is not None and not (math.isfinite(a.input_noise) and a.input_noise >= 0):
+        raise ConfigError(f"--input-noise must be a finite number >= 0, got {a.input_noise!r}")
     if a.patience < 0:
         raise ConfigError(f"--patience must be >= 0, got {a.patience!r}")
     if a.peak > 1:
@@ -698,9 +709,13 @@ class _Scalars:
         self.writer.flush()
 
 
-def _masked_nll_sum(tf, net, conditioned, codes, voice_ids, mask, starts):
-    """Sum over the batch of each counted position's negative log-likelihood (nats)."""
-    logits = net(codes[:, :-1], voice_ids if conditioned else None, starts)
+def _masked_nll_sum(tf, net, conditioned, inputs, codes, voice_ids, mask, starts):
+    """Sum over the batch of each counted position's negative log-likelihood (nats).
+
+    The network is fed ``inputs[:, :-1]`` (the codes, or the codes with input noise) and predicts the
+    clean ``codes[:, 1:]``.
+    """
+    logits = net(inputs[:, :-1], voice_ids if conditioned else None, starts)
     nll = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=codes[:, 1:], logits=logits)
     return tf.reduce_sum(nll * mask)
 
@@ -714,9 +729,11 @@ def _make_steps(tf, net, optimizer, strategy, *, conditioned, xla, clipnorm):
     """
     variables = net.trainable_variables
 
-    def gradients(codes, voice_ids, mask, starts, norm):
+    def gradients(inputs, codes, voice_ids, mask, starts, norm):
         with tf.GradientTape() as tape:
-            loss = _masked_nll_sum(tf, net, conditioned, codes, voice_ids, mask, starts) / norm
+            loss = (
+                _masked_nll_sum(tf, net, conditioned, inputs, codes, voice_ids, mask, starts) / norm
+            )
         grads = tape.gradient(loss, variables)
         # The last layer's residual output feeds nothing: a zero gradient, not None.
         return loss, [
@@ -724,12 +741,15 @@ def _make_steps(tf, net, optimizer, strategy, *, conditioned, xla, clipnorm):
         ]
 
     @tf.function(jit_compile=xla and strategy is None)
-    def val_loss(codes, voice_ids, mask, starts):
-        nll = _masked_nll_sum(tf, net, conditioned, codes, voice_ids, mask, starts)
+    def val_loss(inputs, codes, voice_ids, mask, starts):
+        nll = _masked_nll_sum(tf, net, conditioned, inputs, codes, voice_ids, mask, starts)
         return nll / tf.reduce_sum(mask)
 
     def tensors(batch):
-        return [tf.constant(x) for x in (batch.codes, batch.voices, batch.mask, batch.starts)]
+        return [
+            tf.constant(x)
+            for x in (batch.inputs, batch.codes, batch.voices, batch.mask, batch.starts)
+        ]
 
     def val_step(batch):
         return float(val_loss(*tensors(batch)))
@@ -737,8 +757,8 @@ def _make_steps(tf, net, optimizer, strategy, *, conditioned, xla, clipnorm):
     if strategy is None:
 
         @tf.function(jit_compile=xla, reduce_retracing=True)
-        def step(codes, voice_ids, mask, starts):
-            loss, grads = gradients(codes, voice_ids, mask, starts, tf.reduce_sum(mask))
+        def step(inputs, codes, voice_ids, mask, starts):
+            loss, grads = gradients(inputs, codes, voice_ids, mask, starts, tf.reduce_sum(mask))
             optimizer.apply_gradients(zip(grads, variables))
             return loss
 
@@ -755,8 +775,8 @@ def _make_replica_step(tf, strategy, optimizer, variables, gradients, clipnorm):
     """The distributed ``train_step``: each replica's gradient, summed over replicas, clipped, applied."""
     SUM = tf.distribute.ReduceOp.SUM
 
-    def replica_step(codes, voice_ids, mask, starts, norm, stop):
-        loss, grads = gradients(codes, voice_ids, mask, starts, norm)
+    def replica_step(inputs, codes, voice_ids, mask, starts, norm, stop):
+        loss, grads = gradients(inputs, codes, voice_ids, mask, starts, norm)
         ctx = tf.distribute.get_replica_context()
         # Keras clips each replica's gradient before it sums them; the global norm is the norm of the
         # sum. So sum here, clip, and hand the optimizer 1/N of it: its own sum makes it whole again.
@@ -952,7 +972,9 @@ class _Trainer:
                 rng = np.random.default_rng(
                     [a.seed, s]
                 )  # a function of (seed, step): resumes repeat exactly
-                batch = self.trainset.batch(rng, a.batch_size, gain_db=a.gain_db)
+                batch = self.trainset.batch(
+                    rng, a.batch_size, gain_db=a.gain_db, input_noise=a.input_noise
+                )
                 loss, stop = self.train_step(batch, bool(sigterm))
                 if not math.isfinite(loss):
                     raise DivergedError(f"training loss became {loss} at step {s + 1}")
@@ -1039,6 +1061,8 @@ def train(args):
     dataset, trainset, voices = _prepare_data(args, cfg)
     config = {k: v for k, v in sorted(vars(args).items())}
     config["dilations"] = dilations
+    # Off is None whether absent or 0, as in the configs of runs made before the option existed.
+    config["input_noise"] = args.input_noise or None
     chief = distribute.is_chief(strategy)
     run_dir = _open_run_dir(args, config, dataset.manifest, write=chief)
     _log_data(args, cfg, dataset, trainset, voices)
