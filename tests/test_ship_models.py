@@ -37,7 +37,7 @@ def _run(tmp_path, **env):
     full_env = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("RESUME", "SEED", "STEPS", "OUT", "SWA_FIRST")
+        if k not in ("RESUME", "SEED", "STEPS", "OUT", "SWA_FIRST", "VARIANT", "TRAIN_ARGS")
     }
     full_env.update(PYTHON=str(fake), **env)
     subprocess.run(["sh", SCRIPT], cwd=ROOT, env=full_env, check=True, capture_output=True)
@@ -70,6 +70,23 @@ def test_trains_averages_rounds_and_tunes_the_same_file(tmp_path):
     assert _option(average, "-o") == out
     assert "round_weights()" in round_[1] and round_[2:] == [out]
     assert tune[2] == out and _option(tune, "-o") == out
+
+
+def test_a_variant_trains_into_its_own_run_with_its_extra_options(tmp_path):
+    calls = _run(
+        tmp_path, SEED="1", VARIANT="in2", TRAIN_ARGS="--input-noise 2 --voice-weights length"
+    )
+    train, average, round_, tune = calls
+    assert _option(train, "--run-dir") == "runs/drums-in2-seed1"
+    assert _option(train, "--out") == "runs/drums-in2-seed1.npz"
+    assert _option(train, "--input-noise") == "2" and _option(train, "--voice-weights") == "length"
+    args = build_parser().parse_args(train[2:])  # the trainer accepts every option it is given
+    assert args.input_noise == 2.0 and args.voice_weights == "length"
+    assert _option(average, "--run-dir") == "runs/drums-in2-seed1"
+    assert average[2] == round_[2] == tune[2] == "runs/drums-in2-seed1.npz"
+    (tmp_path / "plain").mkdir()
+    plain = _run(tmp_path / "plain")[0]  # without the variables: the recipe's own run
+    assert _option(plain, "--run-dir") == "runs/drums-seed0" and "--input-noise" not in plain
 
 
 def test_resume_reaches_the_trainer_and_the_holdout_is_the_evaluations_default(tmp_path):

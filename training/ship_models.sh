@@ -6,9 +6,12 @@
 # Every layer is also told how far into the clip it is (--time-constants: five features exp(-t/tau),
 # tau 2.5 ms to 0.64 s, refreshed every 64 samples): without them crashes never decayed, with them
 # 69% did (docs/evaluation.md, "Time since the onset, one lever alone").
-# It checkpoints into runs/drums-seed$SEED/. After a kill, rerun it with RESUME=--resume to continue
+# It checkpoints into runs/drums-seed$SEED/ ($RUN). After a kill, rerun it with RESUME=--resume to continue
 # from the last checkpoint (a finished run resumes at its final step and just re-exports).
 # SEED=1 sh training/ship_models.sh trains the second seed of the recipe.
+# A lever measured against the recipe: VARIANT names it and TRAIN_ARGS adds its options to the
+# trainer's, e.g. VARIANT=in2 TRAIN_ARGS="--input-noise 2" sh training/ship_models.sh trains into
+# runs/drums-in2-seed0/ and writes runs/drums-in2-seed0.npz (resume it with the same variables).
 set -e
 KITS=/usr/share/hydrogen/data/drumkits
 SF2=/usr/share/sounds/sf2
@@ -20,7 +23,8 @@ SEED=${SEED:-0}
 # 10,000 steps: the shipped drums.npz is seed 0 of this recipe at 10,000 steps (about 50 min on this
 # machine's two cores, 2026-12-01); longer runs are not measured yet (docs/evaluation.md).
 STEPS=${STEPS:-10000}
-OUT=${OUT:-runs/drums-seed$SEED.npz}
+RUN=runs/drums-${VARIANT:+$VARIANT-}seed$SEED
+OUT=${OUT:-$RUN.npz}
 $PY -m training.train --voices all --kits $KITS \
   --sf2 $SF2/Black_Pearl_4_LV2.sf2 --sf2 $SF2/Red_Zeppelin_4_LV2.sf2 --sf2 $SF2/FluidR3_GM.sf2 \
   --holdout-kits "$HOLDOUT" --sample-rate 44100 --val-fraction 0.1 \
@@ -28,12 +32,12 @@ $PY -m training.train --voices all --kits $KITS \
   --time-constants 0.0025,0.01,0.04,0.16,0.64 \
   --gain-db 6 --pitch-semitones 1 --pitch-steps 5 --batch-size 4 --learning-rate 1e-3 \
   --steps $STEPS --eval-every 250 --patience 0 --checkpoint-every 100 --snapshot-every 250 --log-every 25 \
-  --seed $SEED --out $OUT --run-dir runs/drums-seed$SEED $RESUME
+  --seed $SEED --out $OUT --run-dir $RUN $TRAIN_ARGS $RESUME
 # The shipped weights are the mean of the snapshots from step $SWA_FIRST to the end (stochastic weight
 # averaging, training/average.py): at this constant learning rate single snapshots wander between
 # steady noise and decaying drums; their mean generates steadily (docs/evaluation.md).
 SWA_FIRST=${SWA_FIRST:-$((STEPS / 4))}
-$PY -m training.average $OUT --run-dir runs/drums-seed$SEED --first $SWA_FIRST -o $OUT --overwrite
+$PY -m training.average $OUT --run-dir $RUN --first $SWA_FIRST -o $OUT --overwrite
 # Round the weight matrices to float16 values: the kernel then streams half the bytes
 # (about 1.6x at batch size 1) with the same float32 arithmetic.
 $PY -c "import sys, fastdrum; fastdrum.load_model(sys.argv[1]).round_weights().save(sys.argv[1], overwrite=True)" $OUT
