@@ -153,7 +153,8 @@ def generate(
         (``SeedSequence(seed).spawn(n)[i]``). Across backends (and where
         products go through OpenBLAS) a clip can part, differing from there
         on, where a uniform falls within float32 rounding of a boundary
-        between two codes (docs/format.md). A SeedSequence
+        between two codes, or (with an `epsilon` cutoff) a code's probability
+        within that rounding of the cutoff (docs/format.md). A SeedSequence
         object is spawned from, so passing the same object again gives new clips.
     temperature : float, optional
         Softmax temperature; 0 is argmax (deterministic) decoding. Default: the
