@@ -320,53 +320,24 @@ def write_two_voice_kits(tmp_path):
     return kits
 
 
+def tiny_conditioned_argv(kits, out, run_dir, *, steps, every):
+    """Trainer arguments of a tiny two-voice conditioned run (receptive field 16 samples, 8 kHz)."""
+    return [
+        *("--kits", str(kits), "--voices", "kick,snare", "--holdout-kits", "kit2"),
+        *("--sample-rate", "8000", "--voice-durations", "kick=0.05,snare=0.05", "--crop", "64"),
+        *("--dilations", "1..4x2", "--residual-channels", "4", "--dilation-channels", "4"),
+        *("--skip-channels", "8", "--quantization-channels", "32", "--embedding-size", "3"),
+        *("--batch-size", "2", "--steps", str(steps), "--eval-every", str(every)),
+        *("--log-every", str(every), "--out", str(out), "--run-dir", str(run_dir), "--no-xla"),
+    ]
+
+
 @pytest.mark.slow
 def test_conditioned_training_exports_format2_equal_to_keras(tmp_path):
     kits = write_two_voice_kits(tmp_path)
     out = tmp_path / "drums.npz"
-    argv = [
-        "--kits",
-        str(kits),
-        "--voices",
-        "kick,snare",
-        "--holdout-kits",
-        "kit2",
-        "--sample-rate",
-        "8000",
-        "--voice-durations",
-        "kick=0.05,snare=0.05",
-        "--crop",
-        "64",
-        "--preemphasis",
-        "0.85",
-        "--dilations",
-        "1..4x2",
-        "--residual-channels",
-        "4",
-        "--dilation-channels",
-        "4",
-        "--skip-channels",
-        "8",
-        "--quantization-channels",
-        "32",
-        "--embedding-size",
-        "3",
-        "--batch-size",
-        "2",
-        "--steps",
-        "4",
-        "--eval-every",
-        "2",
-        "--log-every",
-        "2",
-        "--snapshot-every",
-        "2",
-        "--out",
-        str(out),
-        "--run-dir",
-        str(tmp_path / "run"),
-        "--no-xla",
-    ]
+    argv = tiny_conditioned_argv(kits, out, tmp_path / "run", steps=4, every=2)
+    argv += ["--preemphasis", "0.85", "--snapshot-every", "2"]
     assert main(argv) == 0
     model = fastdrum.load_model(out)
     assert model.voices == ("kick", "snare") and model.preemphasis == pytest.approx(0.85)
@@ -421,45 +392,7 @@ def test_training_with_input_noise_records_it(tmp_path, capsys):
 
     kits = write_two_voice_kits(tmp_path)
     out = tmp_path / "drums.npz"
-    argv = [
-        "--kits",
-        str(kits),
-        "--voices",
-        "kick,snare",
-        "--holdout-kits",
-        "kit2",
-        "--sample-rate",
-        "8000",
-        "--voice-durations",
-        "kick=0.05,snare=0.05",
-        "--crop",
-        "64",
-        "--dilations",
-        "1..4x2",
-        "--residual-channels",
-        "4",
-        "--dilation-channels",
-        "4",
-        "--skip-channels",
-        "8",
-        "--quantization-channels",
-        "32",
-        "--embedding-size",
-        "3",
-        "--batch-size",
-        "2",
-        "--steps",
-        "3",
-        "--eval-every",
-        "3",
-        "--log-every",
-        "3",
-        "--out",
-        str(out),
-        "--run-dir",
-        str(tmp_path / "run"),
-        "--no-xla",
-    ]
+    argv = tiny_conditioned_argv(kits, out, tmp_path / "run", steps=3, every=3)
     assert main(argv + ["--input-noise", "2"]) == 0
     model = fastdrum.load_model(out)
     assert model.meta["config"]["input_noise"] == 2.0
