@@ -242,9 +242,30 @@ def handle_signals():
     try:
         yield
     finally:
-        for s, h in old.items():
-            signal.signal(s, h if h is not None else signal.SIG_DFL)
-        _STOPPING.clear()
+        _restore_handlers(old)
+
+
+def _restore_handlers(old):
+    """Put `old` handlers back; a signal arriving meanwhile goes to them once they are in place.
+
+    The signals are held back while the handlers change, so none reaches
+    :func:`_on_signal` after the block it guards has ended. One that lands just
+    before they are held back (it raises :class:`Interrupted` here) is raised
+    again once every handler is back.
+    """
+    landed = None
+    while True:
+        try:
+            with _uninterrupted():
+                _STOPPING.append(0)  # our handler ignores what lands from here on
+                for s, h in old.items():
+                    signal.signal(s, h if h is not None else signal.SIG_DFL)
+                _STOPPING.clear()
+            break
+        except Interrupted as exc:
+            landed = exc
+    if landed is not None:
+        raise landed
 
 
 @contextlib.contextmanager

@@ -1128,21 +1128,23 @@ def main(argv=None):
     """
     import signal
 
-    with _io.handle_signals():  # SIGTERM and SIGHUP clean up as Ctrl-C does
-        try:
+    try:
+        # SIGTERM and SIGHUP clean up as Ctrl-C does; a Ctrl-C that lands as the block ends,
+        # after the old handler is back, is caught here too
+        with _io.handle_signals():
             parser = build_parser()
             try:
                 args = parser.parse_args(argv)
             except SystemExit as exc:  # --help, --version, argparse errors
                 return exc.code if isinstance(exc.code, int) else 2
             return _run(args)
-        except (ImportError, KeyboardInterrupt) as exc:
-            # A signal that lands while an extension module initialises (scipy's, imported lazily)
-            # comes out as "ImportError: initialization failed" caused by our KeyboardInterrupt.
-            exc = _interrupt_behind(exc)
-            signum = getattr(exc, "signum", signal.SIGINT)
-            print(f"{PROG}: {_stopped_by(signum)}", file=sys.stderr)
-            return 128 + int(signum)
+    except (ImportError, KeyboardInterrupt) as exc:
+        # A signal that lands while an extension module initialises (scipy's, imported lazily)
+        # comes out as "ImportError: initialization failed" caused by our KeyboardInterrupt.
+        exc = _interrupt_behind(exc)
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"{PROG}: {_stopped_by(signum)}", file=sys.stderr)
+        return 128 + int(signum)
 
 
 def _interrupt_behind(exc):

@@ -206,6 +206,45 @@ def test_a_signal_while_publishing_is_held_back_until_the_output_is_in_place(tmp
     assert "kick_002.wav" in os.listdir(target) and os.listdir(tmp_path) == ["k"]
 
 
+def test_a_signal_while_the_old_handlers_go_back_reaches_the_old_handler(monkeypatch):
+    """CI once caught SIGHUP between the restoring of SIGINT's handler and SIGHUP's: ours raised."""
+    heard = []
+    previous = signal.signal(signal.SIGHUP, lambda signum, frame: heard.append(signum))
+    real = signal.signal
+
+    def kill_while_restoring(signum, handler):
+        if signum == signal.SIGINT and not heard:
+            os.kill(os.getpid(), signal.SIGHUP)  # SIGHUP's handler is still ours at this point
+        return real(signum, handler)
+
+    try:
+        with _io.handle_signals():
+            monkeypatch.setattr(signal, "signal", kill_while_restoring)
+        monkeypatch.setattr(signal, "signal", real)
+        assert heard == [signal.SIGHUP]  # delivered once, to the handler the block found
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert not _io._STOPPING
+    finally:
+        real(signal.SIGHUP, previous)
+
+
+def test_a_signal_just_before_the_handlers_go_back_is_raised_after_they_are_back(monkeypatch):
+    real = _io._uninterrupted
+    calls = []
+
+    def signal_first(*args):
+        calls.append(1)
+        if len(calls) == 1:
+            os.kill(os.getpid(), signal.SIGTERM)  # our handler raises here, before the mask
+        return real(*args)
+
+    with pytest.raises(_io.Interrupted) as info:
+        with _io.handle_signals():
+            monkeypatch.setattr(_io, "_uninterrupted", signal_first)
+    assert info.value.signum == signal.SIGTERM and len(calls) == 2  # restored on the second try
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL and not _io._STOPPING
+
+
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 SCRIPT = """
 import sys
