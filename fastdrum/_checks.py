@@ -188,8 +188,11 @@ def duration(value, *, name="duration", hi=None, error):
     return number(name, value, lo=0.0, lo_open=True, hi=hi, error=error)
 
 
-def temperature(value, *, error):
+def temperature(value, *, name="temperature", hi=TEMPERATURE_RANGE[1], error):
     """`value` as a float, if it is 0 (argmax) or in :data:`TEMPERATURE_RANGE`; else `error`.
+
+    `hi` lowers the top of the range to a caller's own limit (``fastdrum
+    serve``'s); `name` is the argument's name in the message.
 
     Examples
     --------
@@ -197,13 +200,15 @@ def temperature(value, *, error):
     Traceback (most recent call last):
     ...
     ValueError: temperature must be 0 (argmax) or a finite number in [0.001, 1000.0], got 1e-09
+    >>> temperature(20, name="kick.temperature", hi=10.0, error=ValueError)
+    Traceback (most recent call last):
+    ...
+    ValueError: kick.temperature must be 0 (argmax) or a finite number in [0.001, 10.0], got 20.0
     """
-    lo, hi = TEMPERATURE_RANGE
+    lo, hi = TEMPERATURE_RANGE[0], min(hi, TEMPERATURE_RANGE[1])
     v, shown = _as_float(value)
     if not (v == 0 or lo <= v <= hi):
-        raise error(
-            f"temperature must be 0 (argmax) or a finite number in [{lo}, {hi}], got {shown!r}"
-        )
+        raise error(f"{name} must be 0 (argmax) or a finite number in [{lo}, {hi}], got {shown!r}")
     return v
 
 

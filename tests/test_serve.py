@@ -171,8 +171,9 @@ BAD = [
     ({"voice": "kick", "seed": "7"}, "seed must be an integer"),
     ({"voice": "kick", "seed": True}, "seed must be an integer"),
     ({"voice": "kick", "seed": 1.5}, "seed must be an integer"),
-    ({"voice": "kick", "temperature": -1}, "temperature must be in"),
+    ({"voice": "kick", "temperature": -1}, "temperature must be 0 (argmax) or a finite number in"),
     ({"voice": "kick", "temperature": 1e-9}, "temperature must be 0"),
+    ({"voice": "kick", "temperature": 10.5}, "in [0.001, 10.0], got 10.5"),
     ({"voice": "kick", "temperature": 1e308 * 10}, "temperature must be a finite number"),
     ({"voice": "kick", "epsilon": -0.1}, "epsilon must be a finite number in [0, 1)"),
     ({"voice": "kick", "epsilon": 1.0}, "epsilon must be a finite number in [0, 1)"),
@@ -271,6 +272,11 @@ def test_an_oversized_streamed_body_without_length_gets_413(client):
             "kick.epsilon must be a finite number in",
         ),
         (_pattern_body(voices={"kick": {"mute": "yes"}}), "mute must be a bool"),
+        (  # a temperature no regenerate request may ask for: refused as a request's is
+            _pattern_body(voices={"kick": {"temperature": 0.0005}}),
+            "kick.temperature must be 0 (argmax) or a finite number in [0.001, 10.0], got 0.0005",
+        ),
+        (_pattern_body(voices={"kick": {"temperature": 11}}), "kick.temperature must be 0"),
         (_pattern_body(format="something-else"), "not a fastdrum pattern"),
     ],
 )
@@ -279,6 +285,23 @@ def test_a_bad_pattern_gets_400(client, body, message):
         r = client.post(path, json=body)
         assert r.status_code == 400, path
         assert message in r.json()["error"], path
+
+
+def test_the_temperature_limits_of_state_are_what_requests_and_pattern_files_accept(client, engine):
+    lo, hi = client.get("/api/state").json()["limits"]["temperature"]  # and 0, argmax
+    for t in (0.0, lo, 1.0, hi):
+        assert engine.clip_spec({"voice": "kick", "seed": 1, "temperature": t})[2] == t
+        r = client.post("/api/pattern", json=_pattern_body(voices={"kick": {"temperature": t}}))
+        assert r.status_code == 200 and r.json()["voices"]["kick"]["temperature"] == t
+    for t in (-1.0, 1e-300, np.nextafter(lo, 0.0), np.nextafter(hi, np.inf)):
+        r = client.post("/api/regenerate", json={"voice": "kick", "temperature": float(t)})
+        assert r.status_code == 400
+        request_error = r.json()["error"]
+        r = client.post(
+            "/api/pattern", json=_pattern_body(voices={"kick": {"temperature": float(t)}})
+        )
+        assert r.status_code == 400
+        assert r.json()["error"] == "kick." + request_error  # the same check, naming the field
 
 
 def test_an_export_needs_the_clips_it_plays(client):

@@ -240,6 +240,40 @@ def test_a_typed_seed_brings_back_that_clip(page):
     assert status.endswith(f"seed 12345, temperature {temperature:g}, epsilon 0"), status
 
 
+def test_the_temperature_field_takes_the_servers_range(page, server):
+    import httpx
+
+    lo, hi = httpx.get(server + "/api/state").json()["limits"]["temperature"]
+    field = page.find_element("css selector", '.row[data-voice="kick"] .temperature')
+    assert (float(field.get_attribute("min")), float(field.get_attribute("max"))) == (0.0, hi)
+    before = field.get_attribute("value")
+    for bad in ("0.0005", str(2 * hi), "-1", "x"):
+        page.execute_script("window.fastdrumTest.errors.length = 0")
+        _set_temperature(page, "kick", bad)
+        assert _probe(page, "errors") == [
+            f"A temperature is 0 (deterministic) or from {lo:g} to {hi:g}"
+        ]
+        assert field.get_attribute("value") == before  # refused, not kept
+    page.execute_script("window.fastdrumTest.errors.length = 0")
+    _set_temperature(page, "kick", str(hi))  # the top of the range: kept, and the server makes it
+    count = _probe(page, "clips")["kick"]["count"]
+    page.find_element("css selector", '.row[data-voice="kick"] .regen').click()
+    wait_for(
+        lambda: _probe(page, "clips")["kick"]["count"] > count, what="a kick at the top temperature"
+    )
+    assert f"temperature {hi:g}," in page.find_element("id", "status").text
+    _set_temperature(page, "kick", before)
+
+
+def _set_temperature(driver, voice, value):
+    driver.execute_script(
+        "const el = document.querySelector(`.row[data-voice='${arguments[0]}'] .temperature`);"
+        "el.value = arguments[1]; el.dispatchEvent(new Event('change', {bubbles: true}));",
+        voice,
+        value,
+    )
+
+
 # -- files -----------------------------------------------------------------------------------------
 def _download(page, downloads, kind, filename):
     path = downloads / filename
@@ -349,17 +383,37 @@ def test_a_pattern_file_loads_back(page, tmp_path):
     assert epsilon.get_attribute("value") == "0.002"
 
 
-def test_a_bad_pattern_file_is_reported_not_loaded(browser, tmp_path):
+@pytest.mark.parametrize(
+    "doc, message",
+    [
+        (
+            {"steps": 16, "tracks": {"kick": [5] * 16}},
+            "velocity of 'kick' must be a finite number in",
+        ),
+        (  # a temperature the server would refuse to make a clip at
+            {
+                "steps": 16,
+                "tracks": {"kick": [1] * 16},
+                "voices": {"kick": {"temperature": 0.0005}},
+            },
+            "kick.temperature must be 0 (argmax) or a finite number in [0.001, 10.0], got 0.0005",
+        ),
+    ],
+)
+def test_a_bad_pattern_file_is_reported_not_loaded(browser, tmp_path, doc, message):
     steps = browser.find_element("id", "steps").get_attribute("value")
     path = tmp_path / "bad.json"
-    path.write_text(json.dumps({"steps": 16, "tracks": {"kick": [5] * 16}}))
+    path.write_text(json.dumps(doc))
     browser.find_element("id", "load").send_keys(str(path))
-    wait_for(
-        lambda: "Cannot load bad.json" in browser.find_element("id", "status").text,
-        what="the error",
+    status = wait_for(
+        lambda: (
+            "Cannot load bad.json" in (text := browser.find_element("id", "status").text)
+            and message in text
+            and text
+        ),
+        what=f"the error {message!r}",
     )
-    status = browser.find_element("id", "status").text
-    assert "velocity of 'kick' must be a finite number in" in status
+    assert status.startswith("Cannot load bad.json: ")
     assert browser.find_element("id", "steps").get_attribute("value") == steps
     browser.execute_script("window.fastdrumTest.errors.length = 0")
 

@@ -48,6 +48,7 @@ __all__ = [
     "MAX_BARS",
     "BPM_RANGE",
     "MAX_CLIP_SECONDS",
+    "MAX_TEMPERATURE",
     "MAX_SEED",
 ]
 
@@ -59,6 +60,9 @@ MAX_BARS = 16
 BPM_RANGE = (40.0, 300.0)
 #: Longest clip a regenerate request may ask for, in seconds.
 MAX_CLIP_SECONDS = 2.0
+#: A clip's temperature is 0 (argmax) or in [_checks.TEMPERATURE_RANGE[0], MAX_TEMPERATURE], in
+#: requests and saved voice settings alike (:func:`_temperature`); the page reads both from ``limits``.
+MAX_TEMPERATURE = 10.0
 #: Seeds are integers in [0, MAX_SEED].
 MAX_SEED = 2**32 - 1
 #: Clips kept for the exports (least recently used dropped first).
@@ -198,6 +202,14 @@ def _in_range(key, value, lo, hi):
     return value
 
 
+def _temperature(key, value):
+    """`value` as a clip's temperature (of a request or a saved voice setting), else RequestError.
+
+    generate()'s rule (:func:`fastdrum._checks.temperature`) up to :data:`MAX_TEMPERATURE`.
+    """
+    return _checks.temperature(value, name=key, hi=MAX_TEMPERATURE, error=RequestError)
+
+
 def parse_json(data):
     """Bytes of a request body -> the JSON value (RequestError if it is not JSON)."""
     try:
@@ -297,6 +309,7 @@ class Engine:
                 "bpm": list(BPM_RANGE),
                 "swing": [0.0, 0.9],
                 "clip_seconds": MAX_CLIP_SECONDS,
+                "temperature": [_checks.TEMPERATURE_RANGE[0], MAX_TEMPERATURE],  # and 0 (argmax)
                 "seed": MAX_SEED,
             },
             "exports": sorted(EXPORTS),
@@ -318,11 +331,7 @@ class Engine:
             seed = secrets.randbelow(MAX_SEED + 1)
         _in_range("seed", seed, 0, MAX_SEED)
         temperature = _field(body, "temperature", "number", default=voice.temperature)
-        _in_range("temperature", temperature, 0.0, 10.0)
-        if 0.0 < temperature < 1e-3:
-            raise RequestError(
-                f"temperature must be 0 (argmax) or at least 0.001, got {temperature!r}"
-            )
+        temperature = _temperature("temperature", temperature)
         epsilon = _field(body, "epsilon", "number", default=voice.epsilon)
         epsilon = _checks.epsilon(epsilon, error=RequestError)  # generate()'s rule: [0, 1)
         duration = _field(body, "duration", "number", default=voice.duration)
@@ -415,10 +424,13 @@ class Engine:
         if not isinstance(settings, dict):
             raise RequestError(f"the settings of voice {name!r} must be an object")
         out = {}
-        for key, lo, hi in (("volume", 0.0, 2.0), ("pan", -1.0, 1.0), ("temperature", 0.0, 10.0)):
+        for key, lo, hi in (("volume", 0.0, 2.0), ("pan", -1.0, 1.0)):
             value = _field(settings, key, "number")
             if value is not None:
                 out[key] = _in_range(f"{name}.{key}", value, lo, hi)
+        value = _field(settings, "temperature", "number")
+        if value is not None:  # a regenerate request's rule: the clip it names can be made
+            out["temperature"] = _temperature(f"{name}.temperature", value)
         value = _field(settings, "epsilon", "number")
         if value is not None:  # generate()'s rule (_checks.epsilon): [0, 1)
             out["epsilon"] = _checks.number(

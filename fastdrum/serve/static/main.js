@@ -154,9 +154,18 @@ function buildRow(voice) {
   volume.addEventListener("input", () => { s.volume = Number(volume.value); applyMix(); });
   const pan = control("input", { type: "range", min: -1, max: 1, step: 0.05, className: "pan" }, `${voice} pan`);
   pan.addEventListener("input", () => { s.pan = Number(pan.value); applyMix(); });
-  const temp = control("input", { type: "number", min: 0, max: 2, step: 0.05, className: "temperature" },
+  const [tempLo, tempHi] = state.server.limits.temperature; // the server's range; 0 too (argmax)
+  const temp = control("input", { type: "number", min: 0, max: tempHi, step: 0.05, className: "temperature" },
     `${voice} temperature (0 is deterministic)`);
-  temp.addEventListener("change", () => { s.temperature = Number(temp.value); });
+  temp.addEventListener("change", () => {
+    const value = temp.value.trim() === "" ? NaN : Number(temp.value);
+    if (value === 0 || (value >= tempLo && value <= tempHi)) {
+      s.temperature = value;
+    } else {
+      status(`A temperature is 0 (deterministic) or from ${tempLo} to ${tempHi}`, true);
+      temp.value = String(s.temperature);
+    }
+  });
   const eps = control("input", { type: "number", min: 0, max: 0.05, step: 0.001, className: "epsilon" },
     `${voice} epsilon (sampling cutoff, 0 is none)`);
   eps.addEventListener("change", () => { s.epsilon = Number(eps.value); });
