@@ -304,6 +304,19 @@ def test_the_temperature_limits_of_state_are_what_requests_and_pattern_files_acc
         assert r.json()["error"] == "kick." + request_error  # the same check, naming the field
 
 
+def test_the_epsilon_limits_of_state_are_what_requests_and_pattern_files_accept(client, engine):
+    lo, hi = client.get("/api/state").json()["limits"]["epsilon"]  # hi itself excluded
+    for e in (lo, 0.01, float(np.nextafter(hi, 0.0))):
+        assert engine.clip_spec({"voice": "kick", "seed": 1, "epsilon": e})[3] == e
+        r = client.post("/api/pattern", json=_pattern_body(voices={"kick": {"epsilon": e}}))
+        assert r.status_code == 200 and r.json()["voices"]["kick"]["epsilon"] == e
+    for e in (-1e-300, hi):
+        r = client.post("/api/regenerate", json={"voice": "kick", "epsilon": e})
+        assert r.status_code == 400 and "epsilon" in r.json()["error"]
+        r = client.post("/api/pattern", json=_pattern_body(voices={"kick": {"epsilon": e}}))
+        assert r.status_code == 400 and "kick.epsilon" in r.json()["error"]
+
+
 def test_an_export_needs_the_clips_it_plays(client):
     body = _pattern_body(clips={"kick": {"seed": 1}})
     r = client.post("/api/export/wav", json=body)

@@ -249,27 +249,56 @@ def test_the_temperature_field_takes_the_servers_range(page, server):
     before = field.get_attribute("value")
     for bad in ("0.0005", str(2 * hi), "-1", "x"):
         page.execute_script("window.fastdrumTest.errors.length = 0")
-        _set_temperature(page, "kick", bad)
+        _set_field(page, "kick", "temperature", bad)
         assert _probe(page, "errors") == [
             f"A temperature is 0 (deterministic) or from {lo:g} to {hi:g}"
         ]
         assert field.get_attribute("value") == before  # refused, not kept
     page.execute_script("window.fastdrumTest.errors.length = 0")
-    _set_temperature(page, "kick", str(hi))  # the top of the range: kept, and the server makes it
+    _set_field(
+        page, "kick", "temperature", str(hi)
+    )  # the top of the range: kept, and the server makes it
     count = _probe(page, "clips")["kick"]["count"]
     page.find_element("css selector", '.row[data-voice="kick"] .regen').click()
     wait_for(
         lambda: _probe(page, "clips")["kick"]["count"] > count, what="a kick at the top temperature"
     )
     assert f"temperature {hi:g}," in page.find_element("id", "status").text
-    _set_temperature(page, "kick", before)
+    _set_field(page, "kick", "temperature", before)
 
 
-def _set_temperature(driver, voice, value):
+def test_the_epsilon_field_takes_the_servers_range(page, server):
+    import httpx
+
+    lo, hi = httpx.get(server + "/api/state").json()["limits"]["epsilon"]
+    assert (lo, hi) == (0.0, 1.0)  # what _checks.epsilon accepts: [0, 1)
+    field = page.find_element("css selector", '.row[data-voice="kick"] .epsilon')
+    assert (float(field.get_attribute("min")), float(field.get_attribute("max"))) == (lo, hi)
+    before = field.get_attribute("value")
+    for bad in ("1", "-0.001", "x", ""):
+        page.execute_script("window.fastdrumTest.errors.length = 0")
+        _set_field(page, "kick", "epsilon", bad)
+        assert _probe(page, "errors") == [
+            f"An epsilon is at least {lo:g} and below {hi:g} (0 is no cutoff)"
+        ]
+        assert field.get_attribute("value") == before  # refused, not kept
+    page.execute_script("window.fastdrumTest.errors.length = 0")
+    _set_field(
+        page, "kick", "epsilon", "0.5"
+    )  # above the old field's 0.05: kept, and the server makes it
+    count = _probe(page, "clips")["kick"]["count"]
+    page.find_element("css selector", '.row[data-voice="kick"] .regen').click()
+    wait_for(lambda: _probe(page, "clips")["kick"]["count"] > count, what="a kick at epsilon 0.5")
+    assert "epsilon 0.5" in page.find_element("id", "status").text
+    _set_field(page, "kick", "epsilon", before)
+
+
+def _set_field(driver, voice, kind, value):
     driver.execute_script(
-        "const el = document.querySelector(`.row[data-voice='${arguments[0]}'] .temperature`);"
-        "el.value = arguments[1]; el.dispatchEvent(new Event('change', {bubbles: true}));",
+        "const el = document.querySelector(`.row[data-voice='${arguments[0]}'] .${arguments[1]}`);"
+        "el.value = arguments[2]; el.dispatchEvent(new Event('change', {bubbles: true}));",
         voice,
+        kind,
         value,
     )
 

@@ -310,6 +310,7 @@ class Engine:
                 "swing": [0.0, 0.9],
                 "clip_seconds": MAX_CLIP_SECONDS,
                 "temperature": [_checks.TEMPERATURE_RANGE[0], MAX_TEMPERATURE],  # and 0 (argmax)
+                "epsilon": [0.0, 1.0],  # 1 itself excluded (_checks.epsilon)
                 "seed": MAX_SEED,
             },
             "exports": sorted(EXPORTS),

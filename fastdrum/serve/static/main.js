@@ -166,9 +166,18 @@ function buildRow(voice) {
       temp.value = String(s.temperature);
     }
   });
-  const eps = control("input", { type: "number", min: 0, max: 0.05, step: 0.001, className: "epsilon" },
+  const [epsLo, epsHi] = state.server.limits.epsilon; // the server's range, its top excluded
+  const eps = control("input", { type: "number", min: epsLo, max: epsHi, step: 0.001, className: "epsilon" },
     `${voice} epsilon (sampling cutoff, 0 is none)`);
-  eps.addEventListener("change", () => { s.epsilon = Number(eps.value); });
+  eps.addEventListener("change", () => {
+    const value = eps.value.trim() === "" ? NaN : Number(eps.value);
+    if (value >= epsLo && value < epsHi) {
+      s.epsilon = value;
+    } else {
+      status(`An epsilon is at least ${epsLo} and below ${epsHi} (0 is no cutoff)`, true);
+      eps.value = String(s.epsilon);
+    }
+  });
   const regen = control("button", { type: "button", className: "regen", textContent: "\u21BB" },
     `New ${voice} clip`);
   regen.addEventListener("click", () => newClip(voice, { force: true }));
