@@ -240,57 +240,47 @@ def test_a_typed_seed_brings_back_that_clip(page):
     assert status.endswith(f"seed 12345, temperature {temperature:g}, epsilon 0"), status
 
 
-def test_the_temperature_field_takes_the_servers_range(page, server):
+@pytest.mark.parametrize(
+    "kind, bad, message, kept, status",
+    [
+        (
+            "temperature",
+            ("0.0005", "20", "-1", "x"),
+            "A temperature is 0 (deterministic) or from {lo:g} to {hi:g}",
+            "10",  # the top of the range (the old page's max was 2)
+            "temperature 10,",
+        ),
+        (
+            "epsilon",
+            ("1", "-0.001", "x", ""),
+            "An epsilon is at least {lo:g} and below {hi:g} (0 is no cutoff)",
+            "0.5",  # above the old page's max, 0.05
+            "epsilon 0.5",
+        ),
+    ],
+)
+def test_a_sampling_field_takes_the_servers_range(page, server, kind, bad, message, kept, status):
     import httpx
 
-    lo, hi = httpx.get(server + "/api/state").json()["limits"]["temperature"]
-    field = page.find_element("css selector", '.row[data-voice="kick"] .temperature')
+    lo, hi = httpx.get(server + "/api/state").json()["limits"][kind]
+    assert (lo, hi) == {"temperature": (0.001, 10.0), "epsilon": (0.0, 1.0)}[kind]  # and T = 0
+    field = page.find_element("css selector", f'.row[data-voice="kick"] .{kind}')
     assert (float(field.get_attribute("min")), float(field.get_attribute("max"))) == (0.0, hi)
     before = field.get_attribute("value")
-    for bad in ("0.0005", str(2 * hi), "-1", "x"):
+    for value in bad:
         page.execute_script("window.fastdrumTest.errors.length = 0")
-        _set_field(page, "kick", "temperature", bad)
-        assert _probe(page, "errors") == [
-            f"A temperature is 0 (deterministic) or from {lo:g} to {hi:g}"
-        ]
+        _set_field(page, "kick", kind, value)
+        assert _probe(page, "errors") == [message.format(lo=lo, hi=hi)]
         assert field.get_attribute("value") == before  # refused, not kept
     page.execute_script("window.fastdrumTest.errors.length = 0")
-    _set_field(
-        page, "kick", "temperature", str(hi)
-    )  # the top of the range: kept, and the server makes it
+    _set_field(page, "kick", kind, kept)  # kept, and the server makes the clip
     count = _probe(page, "clips")["kick"]["count"]
     page.find_element("css selector", '.row[data-voice="kick"] .regen').click()
     wait_for(
-        lambda: _probe(page, "clips")["kick"]["count"] > count, what="a kick at the top temperature"
+        lambda: _probe(page, "clips")["kick"]["count"] > count, what=f"a kick at {kind} {kept}"
     )
-    assert f"temperature {hi:g}," in page.find_element("id", "status").text
-    _set_field(page, "kick", "temperature", before)
-
-
-def test_the_epsilon_field_takes_the_servers_range(page, server):
-    import httpx
-
-    lo, hi = httpx.get(server + "/api/state").json()["limits"]["epsilon"]
-    assert (lo, hi) == (0.0, 1.0)  # what _checks.epsilon accepts: [0, 1)
-    field = page.find_element("css selector", '.row[data-voice="kick"] .epsilon')
-    assert (float(field.get_attribute("min")), float(field.get_attribute("max"))) == (lo, hi)
-    before = field.get_attribute("value")
-    for bad in ("1", "-0.001", "x", ""):
-        page.execute_script("window.fastdrumTest.errors.length = 0")
-        _set_field(page, "kick", "epsilon", bad)
-        assert _probe(page, "errors") == [
-            f"An epsilon is at least {lo:g} and below {hi:g} (0 is no cutoff)"
-        ]
-        assert field.get_attribute("value") == before  # refused, not kept
-    page.execute_script("window.fastdrumTest.errors.length = 0")
-    _set_field(
-        page, "kick", "epsilon", "0.5"
-    )  # above the old field's 0.05: kept, and the server makes it
-    count = _probe(page, "clips")["kick"]["count"]
-    page.find_element("css selector", '.row[data-voice="kick"] .regen').click()
-    wait_for(lambda: _probe(page, "clips")["kick"]["count"] > count, what="a kick at epsilon 0.5")
-    assert "epsilon 0.5" in page.find_element("id", "status").text
-    _set_field(page, "kick", "epsilon", before)
+    assert status in page.find_element("id", "status").text
+    _set_field(page, "kick", kind, before)
 
 
 def _set_field(driver, voice, kind, value):
