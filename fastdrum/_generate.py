@@ -359,7 +359,9 @@ def _decays(model, decay, n):
             "time (it has no decay_w)"
         )
     if not isinstance(decay, (list, tuple, np.ndarray)):
-        return np.full(n, _checks.decay(decay, error=GenerationError))
+        values = np.full(n, _checks.decay(decay, error=GenerationError))
+        model._decay_bias(values[0])  # a bias beyond float32's range is refused before any work
+        return values
     try:
         values = np.asarray(decay)
     except (TypeError, ValueError) as exc:  # e.g. a ragged nested list
@@ -369,12 +371,15 @@ def _decays(model, decay, n):
             f"decay must be seconds, one number or {n} of them (one per clip), "
             f"got shape {values.shape}"
         )
-    return np.array(
+    values = np.array(
         [
             _checks.decay(v, name=f"decay[{i}]", error=GenerationError)
             for i, v in enumerate(values.tolist())
         ]
     )
+    for d in np.unique(values):
+        model._decay_bias(d)
+    return values
 
 
 def _decay_rows(model, voice, heaviest, decays, rngs):

@@ -8,6 +8,7 @@ uniforms, whether or not decay= is given.
 """
 
 import json
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ import soundfile as sf
 from conftest import ODD_SIZES, TOLERANCES
 
 import fastdrum
-from fastdrum import GenerationError, ModelFormatError, _reference
+from fastdrum import GenerationError, ModelFormatError, _backends, _reference
 from fastdrum.mulaw import mu_law_decode, silence_code
 from fastdrum.testing import random_model
 
@@ -302,6 +303,11 @@ def test_a_decay_whose_bias_overflows_float32_is_refused(model):
     assert np.isfinite(big.conditioning("a", decay=1.0)).all()
     with pytest.raises(GenerationError, match=r"decay=1e\+300 s puts the conditioning bias beyond"):
         fastdrum.generate(big, 1, voice="a", decay=1e300, duration=0.001, backend="numpy")
+    with (
+        pytest.raises(GenerationError, match=r"decay=1e\+300 s"),
+        mock.patch.object(_backends, "get", side_effect=AssertionError("a backend was asked for")),
+    ):  # refused up front, before any clip is generated
+        fastdrum.generate(big, 3, voice="a", decay=[1.0, 1.0, 1e300], batch_size=1, duration=0.001)
 
 
 def test_decay_for_a_model_without_decay_conditioning_is_an_error():
