@@ -41,6 +41,7 @@ __all__ = [
     "duration",
     "temperature",
     "epsilon",
+    "decay",
     "bpm",
     "pattern_bpm",
     "gain",
@@ -227,6 +228,24 @@ def epsilon(value, *, error):
     v, shown = _as_float(value)
     if not (0.0 <= v < 1.0):
         raise error(f"epsilon must be a finite number in [0, 1) (0: no cutoff), got {shown!r}")
+    return v
+
+
+def decay(value, *, name="decay", error):
+    """`value` as a float, if it is a decay time: a finite number of seconds > 0; else `error`.
+
+    Examples
+    --------
+    >>> decay(0.8, error=ValueError)
+    0.8
+    >>> decay(0, error=ValueError)
+    Traceback (most recent call last):
+    ...
+    ValueError: decay must be a finite number of seconds > 0, got 0.0
+    """
+    v, shown = _as_float(value)
+    if not (math.isfinite(v) and v > 0):
+        raise error(f"{name} must be a finite number of seconds > 0, got {shown!r}")
     return v
 
 

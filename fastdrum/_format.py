@@ -41,7 +41,7 @@ MAX_CHANNELS = 65536
 MAX_RECEPTIVE_FIELD = 2**22
 
 #: Bounds on the container, checked before it is parsed: a format-2 file has
-#: at most 25 members; a header or directory beyond these is hostile.
+#: at most 26 members; a header or directory beyond these is hostile.
 MAX_MEMBERS = 256
 MAX_DIRECTORY_BYTES = 2**20
 MAX_HEADER_BYTES = 10_000
@@ -84,8 +84,10 @@ OPTIONAL_KEYS = ("primers", "meta")
 CONDITIONING_KEYS = ("voices", "voice_emb", "cond_w")
 #: Format 2's time-since-onset keys: all present (a time-conditioned model) or all absent.
 TIME_KEYS = ("time_tau", "time_block", "time_w")
+#: Format 2's decay-time key: present with ``meta["decay"]`` and every voice's ``"decays"``.
+DECAY_KEY = "decay_w"
 #: Every optional key of format 2 (``preemphasis`` is required in format 2).
-OPTIONAL_KEYS_2 = OPTIONAL_KEYS + CONDITIONING_KEYS + ("primer_voices",) + TIME_KEYS
+OPTIONAL_KEYS_2 = OPTIONAL_KEYS + CONDITIONING_KEYS + ("primer_voices",) + TIME_KEYS + (DECAY_KEY,)
 #: Every key either format reads.
 KNOWN_KEYS = REQUIRED_KEYS + OPTIONAL_KEYS_2 + ("preemphasis",)
 
@@ -97,6 +99,14 @@ VOICE_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 MAX_TIME_FEATURES = 64
 MAX_TIME_TAU = 2.0**24
 MAX_TIME_BLOCK = 65536
+#: Bounds of the decay-time conditioning (``meta["decay"]`` and each voice's ``"decays"``):
+#: the mean (ln seconds) and scale of ln d, the level drop that defines d (dB), the decays
+#: stored per voice and each one's range (seconds).
+MAX_DECAY_LOG_MEAN = 20.0
+DECAY_SCALE_RANGE = (1e-3, 1e3)
+MAX_DECAY_DROP_DB = 200.0
+MAX_DECAYS = 100_000
+MAX_DECAY_SECONDS = 1000.0
 
 
 def expected_shapes(L, Q, R, D, S):
@@ -334,6 +344,17 @@ def _is_float32(dtype):
     return dtype.kind == "f" and dtype.itemsize == 4
 
 
+def _json_number(value):
+    """`value` as a float if it is a finite JSON number (an int or float, not a bool), else NaN."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return math.nan
+    try:
+        v = float(value)
+    except OverflowError:  # an integer beyond float range
+        return math.nan
+    return v if math.isfinite(v) else math.nan
+
+
 def _check_meta(m):
     if m.shape != () or m.dtype.kind != "U":
         _fail("meta", f"must be a unicode string scalar, got {m.dtype} {m.shape}")
@@ -347,15 +368,8 @@ def _check_meta(m):
     if not isinstance(meta, dict):
         _fail("meta", f"must hold a JSON object, got {type(meta).__name__}")
     dur = meta.get("clip_duration")
-    if dur is not None:
-        ok = isinstance(dur, (int, float)) and not isinstance(dur, bool)
-        if ok:
-            try:
-                ok = math.isfinite(float(dur)) and dur > 0
-            except OverflowError:  # an integer beyond float range
-                ok = False
-        if not ok:
-            _fail("meta", f"clip_duration must be a finite positive number, got {str(dur)[:100]!r}")
+    if dur is not None and not _json_number(dur) > 0:  # also False for NaN
+        _fail("meta", f"clip_duration must be a finite positive number, got {str(dur)[:100]!r}")
     inst = meta.get("instrument")
     if inst is not None and not isinstance(inst, str):
         _fail("meta", f"instrument must be a string, got {str(inst)[:100]!r}")
@@ -407,7 +421,9 @@ def validate(arrays):
     (tuple), meta (dict), primers (int32 array or None), preemphasis (float;
     0.0 in format 1), voices (tuple of str, empty when unconditioned), E (the
     embedding size, or None), primer_voices (int32 array or None), time_tau
-    (float32 array (F,) or None) and time_block (int or None). Weights
+    (float32 array (F,) or None), time_block (int or None), decay (dict of
+    mean, scale and drop_db, or None) and voice_decays ({voice: read-only
+    float64 array of seconds}, or None). Weights
     may be float32 in either byte order (callers convert to native);
     everything else about the tables is strict. A format-1 file's format-2
     keys are unknown keys to it, so they are ignored.
@@ -437,6 +453,8 @@ def validate(arrays):
         primer_voices=None,
         time_tau=None,
         time_block=None,
+        decay=None,
+        voice_decays=None,
     )
     if version >= 2:
         info.update(_validate_2(arrays, info))
@@ -534,7 +552,7 @@ def _check_float32(arrays, key, shape, sizes):
 
 
 def _validate_2(arrays, info):
-    """The format-2 keys (docs/format.md): pre-emphasis, voices, their embeddings and primers."""
+    """The format-2 keys (docs/format.md): pre-emphasis, time, voices and their primers, decay."""
     if "preemphasis" not in arrays:
         _fail("preemphasis", "missing (required in format 2)")
     a = arrays["preemphasis"]
@@ -545,7 +563,14 @@ def _validate_2(arrays, info):
         _fail("preemphasis", f"must lie in [0, 1), got {preemphasis!r}")
     out = dict(preemphasis=preemphasis)
     out.update(_validate_time(arrays, info))
+    out.update(_validate_voices(arrays, info))
+    out.update(_validate_decay(arrays, info, out.get("voices", ())))
+    return out
 
+
+def _validate_voices(arrays, info):
+    """The voice keys of format 2 (all or none) and the primers' voices."""
+    out = {}
     present = [k for k in CONDITIONING_KEYS if k in arrays]
     if present and len(present) < len(CONDITIONING_KEYS):
         missing = [k for k in CONDITIONING_KEYS if k not in arrays]
@@ -636,6 +661,75 @@ def _validate_time(arrays, info):
     L, D, F = info["L"], info["D"], tau.shape[0]
     _check_float32(arrays, "time_w", (L, F, 2 * D), f"L={L}, F={F}, D={D}")
     return dict(time_tau=tau.astype(np.float32), time_block=block)
+
+
+def _validate_decay(arrays, info, voices):
+    """The decay-time conditioning of format 2: ``decay_w`` with ``meta["decay"]`` and every voice's
+    ``"decays"`` (docs/format.md), or none of them."""
+    meta = info["meta"]
+    per_voice = meta.get("voices") if isinstance(meta.get("voices"), dict) else {}
+    if DECAY_KEY not in arrays:
+        if "decay" in meta:
+            _fail(DECAY_KEY, "missing: meta has decay, which goes with decay_w")
+        for name, d in per_voice.items():
+            if isinstance(d, dict) and "decays" in d:
+                _fail(
+                    DECAY_KEY, f"missing: meta voices[{name[:40]!r}] has decays, which go with it"
+                )
+        return {}
+    if not voices:
+        _fail(DECAY_KEY, "given, but the model has no voices (decays are stored per voice)")
+    L, D = info["L"], info["D"]
+    _check_float32(arrays, DECAY_KEY, (L, 2 * D), f"L={L}, D={D}")
+    stats = meta.get("decay")
+    if not isinstance(stats, dict):
+        _fail(
+            "meta",
+            "decay must be an object {mean, scale, drop_db} when the model has decay_w, "
+            f"got {str(stats)[:100]!r}",
+        )
+    lo, hi = DECAY_SCALE_RANGE
+    checks = (
+        (
+            "mean",
+            lambda v: abs(v) <= MAX_DECAY_LOG_MEAN,
+            f"in [-{MAX_DECAY_LOG_MEAN:g}, {MAX_DECAY_LOG_MEAN:g}] (ln seconds)",
+        ),
+        ("scale", lambda v: lo <= v <= hi, f"in [{lo:g}, {hi:g}]"),
+        ("drop_db", lambda v: 0 < v <= MAX_DECAY_DROP_DB, f"in (0, {MAX_DECAY_DROP_DB:g}] dB"),
+    )
+    out = {}
+    for key, ok, what in checks:
+        v = _json_number(stats.get(key))
+        if not ok(v):  # also False for NaN
+            _fail(
+                "meta",
+                f"decay[{key!r}] must be a finite number {what}, got {repr(stats.get(key))[:100]}",
+            )
+        out[key] = v
+    decays = {}
+    for name in voices:
+        entry = per_voice.get(name)
+        d = entry.get("decays") if isinstance(entry, dict) else None
+        where = f"voices[{name!r}]['decays']"
+        if not isinstance(d, list) or not 1 <= len(d) <= MAX_DECAYS:
+            _fail(
+                "meta",
+                f"{where} must be a list of 1 to {MAX_DECAYS} decay times (s) when the model has "
+                f"decay_w, got {str(d)[:100]!r}",
+            )
+        values = np.array([_json_number(x) for x in d], dtype=np.float64)
+        ok = (values > 0) & (values <= MAX_DECAY_SECONDS)  # also False for NaN
+        if not ok.all():
+            bad = d[int(np.flatnonzero(~ok)[0])]
+            _fail(
+                "meta",
+                f"{where}: each must be a finite number of seconds in (0, {MAX_DECAY_SECONDS:g}], "
+                f"got {repr(bad)[:100]}",
+            )
+        values.setflags(write=False)
+        decays[name] = values
+    return dict(decay=out, voice_decays=decays)
 
 
 def _check_voice_meta(meta, voices):

@@ -119,6 +119,7 @@ def generate(
     seed=None,
     temperature=None,
     epsilon=None,
+    decay=None,
     primer="auto",
     primer_noise=None,
     backend="auto",
@@ -169,6 +170,16 @@ def generate(
         distribution as a lower temperature does. 0 draws from the whole
         softmax. Default: the voice's (``meta["voices"][voice]["epsilon"]``),
         else the model's (``meta["generation"]["epsilon"]``), else 0.
+    decay : float or array_like of float, optional
+        For a model conditioned on the decay time (format 2's ``decay_w``):
+        seconds for each clip to fall 20 dB below its loudest 10 ms, as the
+        training clips were measured (``meta["decay"]``), one number for
+        every clip or `n` numbers, one per clip. Default: each clip draws one
+        of its voice's training decay times (``meta["voices"][voice]["decays"]``;
+        of a blend, its heaviest voice's) uniformly, from its own stream. That
+        draw is made whether or not `decay` is given, so a seed's clips differ
+        between decays only by the decay. Not allowed for a model without
+        decay conditioning.
     primer : {"auto", "data", "silence"} or array_like of int
         Known codes fed first (teacher forcing). ``"data"``: the first codes of
         a random training clip (the model's ``primers``) plus `primer_noise`;
@@ -230,6 +241,7 @@ def generate(
     T = _clip_samples(model, n, duration, max_samples)
     seq = _checks.seed_sequence(seed, GenerationError)
     _primers(model, primer, n, T, primer_noise, [], heaviest)  # check it up front (draws nothing)
+    decays = _decays(model, decay, n)
     _check_state_bytes(model, min(batch_size, n))
     State = _backends.get(backend)
 
@@ -244,7 +256,12 @@ def generate(
             primers = _primers(
                 model, _primer_rows(primer, b0, b1), b1 - b0, T, primer_noise, rngs, heaviest
             )
-            state = State(model, b1 - b0, n_threads=n_threads, cond=_rows(cond, b1 - b0))
+            if model.decay is None:
+                rows = _rows(cond, b1 - b0)
+            else:
+                given = None if decays is None else decays[b0:b1]
+                rows = _decay_rows(model, voice, heaviest, given, rngs)
+            state = State(model, b1 - b0, n_threads=n_threads, cond=rows)
             codes = _sample(state, primers, T, rngs, temperature, epsilon, bar)
             out[b0:b1] = _finish(codes, model)
     return out
@@ -330,6 +347,52 @@ def _rows(cond, rows):
     if cond is None:
         return None
     return np.ascontiguousarray(np.broadcast_to(cond, (rows,) + cond.shape))
+
+
+def _decays(model, decay, n):
+    """`decay` as n seconds (float64), or None; GenerationError naming what is wrong."""
+    if decay is None:
+        return None
+    if model.decay is None:
+        raise GenerationError(
+            f"decay={_checks.short(decay)} given, but the model is not conditioned on a decay "
+            "time (it has no decay_w)"
+        )
+    if not isinstance(decay, (list, tuple, np.ndarray)):
+        values = np.full(n, _checks.decay(decay, error=GenerationError))
+        model._decay_bias(values[0])  # a bias beyond float32's range is refused before any work
+        return values
+    try:
+        values = np.asarray(decay)
+    except (TypeError, ValueError) as exc:  # e.g. a ragged nested list
+        raise GenerationError(f"decay must be seconds, one number or {n} of them ({exc})") from None
+    if values.shape != (n,):
+        raise GenerationError(
+            f"decay must be seconds, one number or {n} of them (one per clip), "
+            f"got shape {values.shape}"
+        )
+    values = np.array(
+        [
+            _checks.decay(v, name=f"decay[{i}]", error=GenerationError)
+            for i, v in enumerate(values.tolist())
+        ]
+    )
+    for d in np.unique(values):
+        model._decay_bias(d)
+    return values
+
+
+def _decay_rows(model, voice, heaviest, decays, rngs):
+    """The conditioning bias of each clip of a decay-conditioned model: (rows, L, 2D) float32.
+
+    Every clip draws one of its voice's training decays from its rng (so that the draws after it
+    are the same whether `decays` is given or not); `decays` (seconds, one per clip), if given,
+    replaces the drawn ones.
+    """
+    pool = model.voice_decays[model.voices[heaviest]]
+    drawn = [pool[rng.integers(len(pool))] for rng in rngs]
+    chosen = drawn if decays is None else decays
+    return np.ascontiguousarray(np.stack([model.conditioning(voice, decay=d) for d in chosen]))
 
 
 def _sample(state, primers, T, rngs, temperature, epsilon, bar):

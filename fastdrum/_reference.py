@@ -15,7 +15,7 @@ Nothing here is written for speed.
 
 import numpy as np
 
-__all__ = ["forward", "sample", "time_bias", "State"]
+__all__ = ["forward", "sample", "time_bias", "decay_z", "State"]
 
 
 #: Entries of a weights mapping that are not float arrays of the network.
@@ -52,6 +52,18 @@ def time_bias(time_w, time_tau, time_block, t):
     b = int(time_block) * (int(t) // int(time_block))
     phi = np.exp(-b / np.asarray(time_tau, dtype=np.float64)).astype(np.float32)
     return np.einsum("k,lkd->ld", phi, np.asarray(time_w, dtype=np.float32))
+
+
+def decay_z(seconds, mean, scale):
+    """The decay feature of a clip of decay time `seconds`: ``(ln seconds - mean) / scale``, float64.
+
+    `mean` and `scale` are those of ln d over a decay-conditioned model's
+    training clips (``meta["decay"]``), so the training clips' z have mean 0
+    and standard deviation 1 (or less, where the scale was floored). Layer l
+    of such a model adds ``z * decay_w[l]`` to the clip's conditioning bias
+    (:meth:`fastdrum.Model.conditioning`; docs/format.md). Works on arrays too.
+    """
+    return (np.log(np.asarray(seconds, dtype=np.float64)) - float(mean)) / float(scale)
 
 
 def _time_biases(w, T, dtype):

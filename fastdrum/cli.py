@@ -230,6 +230,14 @@ def _add_generate(subs):
         help="for a model conditioned on voices: a voice (e.g. snare), or a blend of voices "
         "with weights, e.g. tom_low=0.5,kick=0.5 (default: the voice INSTRUMENT names)",
     )
+    p.add_argument(
+        "--decay",
+        type=_number,
+        default=None,
+        metavar="SECONDS",
+        help="for a model conditioned on the decay time: seconds for each clip to fall 20 dB "
+        "below its loudest 10 ms (default: each clip draws one of its voice's training clips')",
+    )
     _output(p, what="folder of clips")
     _common(p)
     p.set_defaults(func=_cmd_generate)
@@ -522,7 +530,7 @@ def _cmd_generate(args):
         model = overrides[inst] if inst in overrides else load_model(target)
     fmt = args.format or "wav"
     seed = _seed(args)
-    y = generate(model, args.n, seed=seed, voice=args.voice, **_gen_kwargs(args))
+    y = generate(model, args.n, seed=seed, voice=args.voice, decay=args.decay, **_gen_kwargs(args))
     sr = model.sample_rate
     if args.post:
         from . import post
@@ -822,6 +830,8 @@ def _describe(model):
         "preemphasis": model.preemphasis,
         "time_constants_samples": None if model.time_tau is None else model.time_tau.tolist(),
         "time_block": model.time_block,
+        "decay": model.decay,
+        "decay_seconds_range": _decay_range(model),
         "sample_rate": model.sample_rate,
         "layers": model.n_layers,
         "dilations": list(model.dilations),
@@ -838,6 +848,14 @@ def _describe(model):
         "primers": None if model.primers is None else list(model.primers.shape),
         "meta": model.meta,
     }
+
+
+def _decay_range(model):
+    """[shortest, longest] training decay time (s) of a decay-conditioned model, else None."""
+    if model.voice_decays is None:
+        return None
+    values = [float(x) for d in model.voice_decays.values() for x in d]
+    return [min(values), max(values)]
 
 
 def _dilations(d):
@@ -868,7 +886,8 @@ def _short(value, width=100):
 
 
 def _format2_rows(info):
-    """The rows of `fastdrum info` that only a format-2 model has: format, voices, pre-emphasis, time."""
+    """The rows of `fastdrum info` that only a format-2 model has: format, voices, pre-emphasis, time,
+    decay."""
     voices = info["voices"]
     if voices:
         shown = (
@@ -888,6 +907,15 @@ def _format2_rows(info):
         ms = ", ".join(f"{1000 * t / info['sample_rate']:g}" for t in taus)
         rows.append(
             ("time since onset", f"{len(taus)} features, tau {ms} ms, block {info['time_block']}")
+        )
+    if info["decay"] is not None:
+        lo, hi = info["decay_seconds_range"]
+        rows.append(
+            (
+                "decay time",
+                f"conditioned (generate --decay SECONDS); training clips fall "
+                f"{info['decay']['drop_db']:g} dB in {lo:g} to {hi:g} s",
+            )
         )
     return rows
 

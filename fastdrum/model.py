@@ -265,12 +265,18 @@ class Model:
         Format 2: time-since-onset conditioning (given together). Step t adds
         ``sum_k exp(-b / time_tau[k]) * time_w[l, k]`` to z of layer l, where
         ``b = time_block * (t // time_block)`` (docs/format.md).
+    decay_w : array_like, shape (L, 2D), optional
+        Format 2: decay-time conditioning of a model with voices; `meta` then
+        holds ``"decay"`` (``mean``, ``scale``, ``drop_db``) and every voice's
+        ``"decays"``. A clip of decay time d adds ``z * decay_w[l]`` to z of
+        layer l, ``z = (ln d - mean) / scale`` (:meth:`conditioning`).
 
     Attributes
     ----------
     format_version : int
         1 or 2: a model built here is format 1 unless it uses a format-2
-        key (pre-emphasis other than 0, or voices); a loaded one keeps its file's.
+        key (pre-emphasis other than 0, voices, time or decay conditioning); a
+        loaded one keeps its file's.
     voices : tuple of str
         Empty for an unconditioned model.
     preemphasis : float
@@ -278,11 +284,19 @@ class Model:
     weights : dict of ndarray
         The float32 arrays of the network (read-only): the format-1 weights,
         ``voice_emb`` and ``cond_w`` of a conditioned model, ``time_w`` of a
-        time-conditioned one.
+        time-conditioned one, ``decay_w`` of a decay-conditioned one.
     primers, primer_voices : ndarray of int32 or None
     time_tau : ndarray of float32 or None
         The time constants (samples) of a time-conditioned model.
     time_block : int or None
+    decay : dict or None
+        A decay-conditioned model's ``meta["decay"]``: ``mean`` and ``scale``
+        of ln d (d in seconds) over its training clips, and ``drop_db`` (the
+        level drop that defines d, 20 dB).
+    voice_decays : dict or None
+        A decay-conditioned model's training decay times (seconds) of each
+        voice, ``{voice: read-only float64 array}``: what :func:`fastdrum.generate`
+        draws from when given no `decay`.
 
     Raises
     ------
@@ -305,6 +319,7 @@ class Model:
         time_tau=None,
         time_block=None,
         time_w=None,
+        decay_w=None,
         **weights,
     ):
         format2 = dict(
@@ -315,6 +330,7 @@ class Model:
             time_tau=time_tau,
             time_block=time_block,
             time_w=time_w,
+            decay_w=decay_w,
         )
         format2 = {k: v for k, v in format2.items() if v is not None}
         try:
@@ -377,10 +393,12 @@ class Model:
         self.time_tau, self.time_block = info["time_tau"], info["time_block"]
         if self.time_tau is not None:
             self.time_tau.setflags(write=False)
+        self.decay, self.voice_decays = info["decay"], info["voice_decays"]
         self._sizes = {k: info[k] for k in "LQRDS"}
         self.weights = {}
         keys = _format.WEIGHT_KEYS + (("voice_emb", "cond_w") if self.voices else ())
         keys += ("time_w",) if self.time_tau is not None else ()
+        keys += (_format.DECAY_KEY,) if self.decay is not None else ()
         for k in keys:
             a = np.array(arrays[k], dtype=np.float32, order="C")  # own, contiguous copy
             a.setflags(write=False)
@@ -493,13 +511,22 @@ class Model:
             raise GenerationError(f"voice weights must not all be zero, got {voice!r}")
         return w / total
 
-    def conditioning(self, voice=None):
+    def conditioning(self, voice=None, decay=None):
         """The per-layer bias ``(w @ voice_emb) @ cond_w[l]`` that `voice` adds to every z.
+
+        A decay-conditioned model adds ``z * decay_w[l]`` for a clip of decay
+        time `decay`: ``z = (ln decay - mean) / scale``, `mean` and `scale`
+        those of :attr:`decay` (:func:`fastdrum._reference.decay_z`).
 
         Parameters
         ----------
         voice : str, dict or None
             As in :meth:`voice_weights`.
+        decay : float, optional
+            Seconds for the clip to fall 20 dB below its loudest 10 ms (see
+            ``meta["decay"]["drop_db"]``). None adds no decay term (z = 0:
+            the geometric mean of the training clips' decay times). Only for a
+            decay-conditioned model.
 
         Returns
         -------
@@ -510,12 +537,31 @@ class Model:
         Raises
         ------
         GenerationError
-            As :meth:`voice_weights`.
+            As :meth:`voice_weights`; or if `decay` is not a finite number of
+            seconds > 0, or is given to a model without decay conditioning.
         """
         w = self.voice_weights(voice)
         c = w @ self.weights["voice_emb"].astype(np.float64)
         bias = np.einsum("e,led->ld", c, self.weights["cond_w"].astype(np.float64))
+        if decay is not None:
+            bias = bias + self._decay_bias(decay)
         return np.ascontiguousarray(bias, dtype=np.float32)
+
+    def _decay_bias(self, decay):
+        """``z * decay_w`` (float64, (L, 2D)) of a clip of `decay` seconds; GenerationError if it cannot be."""
+        if self.decay is None:
+            raise GenerationError(
+                f"decay={_checks.short(decay)} given, but the model is not conditioned on a "
+                "decay time (it has no decay_w)"
+            )
+        d = _checks.decay(decay, error=GenerationError)
+        z = _reference.decay_z(d, self.decay["mean"], self.decay["scale"])
+        bias = z * self.weights[_format.DECAY_KEY].astype(np.float64)
+        if not np.abs(bias).max() < np.finfo(np.float32).max:
+            raise GenerationError(
+                f"decay={d!r} s puts the conditioning bias beyond float32's range"
+            )
+        return bias
 
     def _voice_defaults(self, voice):
         """Generation defaults for `voice` (a name or None): meta["generation"], then meta["voices"][voice]."""
@@ -613,7 +659,7 @@ class Model:
         float16 (relative change at most 2**-11 down to 6.1e-5, float16's
         smallest normal; at most 3e-8 absolute below it); biases and the
         input taps are unchanged, and so are a conditioned model's
-        ``voice_emb`` and ``cond_w``, and ``time_w``: they make one bias per
+        ``voice_emb`` and ``cond_w``, ``time_w`` and ``decay_w``: they make one bias per
         clip (or per block of steps), not a product per step, so rounding them
         would cost accuracy and save nothing. The result keeps its format and computes in float32; on the three
         format-1 models shipped before the conditioned one the teacher-forced
@@ -667,6 +713,7 @@ class Model:
         extra = f" voices={len(self.voices)}" if self.voices else ""
         extra += f" preemphasis={self.preemphasis:g}" if self.preemphasis else ""
         extra += f" time_features={len(self.time_tau)}" if self.time_tau is not None else ""
+        extra += " decay_conditioned" if self.decay is not None else ""
         return (
             f"<fastdrum.Model instrument={self.instrument!r} sample_rate={self.sample_rate} "
             f"L={L} Q={Q} R={R} D={D} S={S} receptive_field={self.receptive_field}{extra}>"
@@ -703,13 +750,15 @@ class Model:
             )
         return w
 
-    def _check_voice(self, voice):
-        """The (L, 2D) conditioning bias of `voice`, or None for an unconditioned model."""
+    def _check_voice(self, voice, decay=None):
+        """The (L, 2D) conditioning bias of `voice` (and `decay`), or None for an unconditioned model."""
         if not self.voices:
             if voice is not None:
                 self.voice_weights(voice)  # raises: not conditioned
+            if decay is not None:
+                self._decay_bias(decay)  # raises: not decay-conditioned
             return None
-        return self.conditioning(voice)
+        return self.conditioning(voice, decay=decay)
 
     def save(self, path, *, overwrite=False):
         """Write the model to `path` in its format (:attr:`format_version`), atomically.
@@ -753,7 +802,9 @@ class Model:
             )
         return codes.astype(np.int64)
 
-    def forward(self, codes, *, voice=None, dtype=np.float32, max_samples=MAX_FORWARD_SAMPLES):
+    def forward(
+        self, codes, *, voice=None, decay=None, dtype=np.float32, max_samples=MAX_FORWARD_SAMPLES
+    ):
         """Logits of the whole sequence: the non-incremental definition of the network.
 
         Parameters
@@ -763,6 +814,9 @@ class Model:
         voice : str or dict, optional
             A conditioned model's voice or blend (see :meth:`voice_weights`;
             default :attr:`default_voice`). Not allowed for an unconditioned model.
+        decay : float, optional
+            A decay-conditioned model's decay time in seconds (see
+            :meth:`conditioning`; None: no decay term).
         dtype : numpy dtype, default float32
             Precision of the computation: float32 or float64.
         max_samples : int, default 2**18
@@ -786,12 +840,12 @@ class Model:
             dt = None
         if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
             raise GenerationError(f"dtype must be float32 or float64, got {dtype!r}")
-        cond = self._check_voice(voice)
+        cond = self._check_voice(voice, decay)
         return _reference.forward(
             self._reference_weights(), self._check_codes(codes, max_samples), dtype=dt, cond=cond
         )
 
-    def log_prob(self, y, *, codes=False, voice=None, max_samples=MAX_FORWARD_SAMPLES):
+    def log_prob(self, y, *, codes=False, voice=None, decay=None, max_samples=MAX_FORWARD_SAMPLES):
         """Log-likelihood (nats) of a clip under the model.
 
         The first sample is given (not scored); each later one is scored by the
@@ -805,6 +859,8 @@ class Model:
             :attr:`preemphasis`) and mu-law encoded first, as in training.
         codes : bool, default False
         voice : str or dict, optional
+            As in :meth:`forward`.
+        decay : float, optional
             As in :meth:`forward`.
         max_samples : int, default 2**18
             Refuse longer clips (every step's activations are kept).
@@ -821,7 +877,7 @@ class Model:
         >>> m.log_prob([0.0, 0.1, -0.1]) < 0
         True
         """
-        cond = self._check_voice(voice)
+        cond = self._check_voice(voice, decay)
         if codes:
             q = self._check_codes(y, max_samples)
         else:

@@ -42,10 +42,11 @@ def random_model(
     preemphasis=0.0,
     time_tau=None,
     time_block=64,
+    decays=None,
 ):
     """A Model with random weights, scaled so activations stay in a useful range.
 
-    With `voices`, a non-zero `preemphasis` or `time_tau` it is a format-2 model.
+    With `voices`, a non-zero `preemphasis`, `time_tau` or `decays` it is a format-2 model.
 
     Parameters
     ----------
@@ -70,6 +71,11 @@ def random_model(
         Time constants (samples) of time-since-onset conditioning: random
         ``time_w`` of shape (L, F, 2D), with `time_block`.
     time_block : int, default 64
+    decays : dict, optional
+        Decay-time conditioning (needs `voices`): ``{voice: [seconds, ...]}``
+        for every voice, stored as ``meta["voices"][voice]["decays"]``; random
+        ``decay_w`` of shape (L, 2D), and ``meta["decay"]`` with the mean and
+        standard deviation of ln d over all of them.
 
     Returns
     -------
@@ -115,6 +121,11 @@ def random_model(
             time_block=time_block,
             time_w=w(L, len(time_tau), 2 * D, fan_in=len(time_tau)),
         )
+    if decays is not None:
+        logs = np.log(np.concatenate([np.asarray(d, dtype=np.float64) for d in decays.values()]))
+        meta["decay"] = dict(mean=float(logs.mean()), scale=float(logs.std()) or 1.0, drop_db=20.0)
+        meta["voices"] = {v: dict(decays=sorted(float(x) for x in d)) for v, d in decays.items()}
+        arrays["decay_w"] = w(L, 2 * D, fan_in=1)
     if primers:
         n_rows = primers
         primers = rng.integers(0, Q, size=(n_rows, 8))

@@ -12,6 +12,15 @@ TOLERANCES = {np.float64: (1e-9, 1e-9), np.float32: (2e-4, 2e-4)}
 
 ALL_BACKENDS = ["numpy", "c"]
 
+#: Sizes of a small random model that are no multiple of any SIMD width (padding in the kernel).
+ODD_SIZES = dict(
+    dilations=[1, 2, 4, 8, 3],
+    residual_channels=7,
+    dilation_channels=5,
+    skip_channels=11,
+    quantization_channels=29,
+)
+
 
 @pytest.fixture(params=ALL_BACKENDS)
 def backend(request):

@@ -7,7 +7,7 @@ whose peak exceeds 1 by its peak.
 
 import numpy as np
 import pytest
-from conftest import TINY_DRUMS, TOLERANCES
+from conftest import ODD_SIZES, TINY_DRUMS, TOLERANCES
 from scipy.signal import lfilter
 
 import fastdrum
@@ -64,11 +64,7 @@ def drums():
 def bigger():
     """A conditioned model with more layers and odd sizes (padding in the kernel)."""
     return random_model(
-        dilations=[1, 2, 4, 8, 3],
-        residual_channels=7,
-        dilation_channels=5,
-        skip_channels=11,
-        quantization_channels=29,
+        **ODD_SIZES,
         seed=4,
         embedding_size=3,
         voices=["a", "b", "c"],

@@ -9,7 +9,7 @@ blocks and cut run() into chunks that start inside a block.
 
 import numpy as np
 import pytest
-from conftest import TOLERANCES
+from conftest import ODD_SIZES, TOLERANCES
 
 import fastdrum
 from fastdrum import GenerationError, _reference
@@ -35,11 +35,7 @@ def _need(*paths):
 
 def _model(time_block, voiced, rounded=False, seed=0, **kwargs):
     model = random_model(
-        dilations=[1, 2, 4, 8, 3],
-        residual_channels=7,
-        dilation_channels=5,
-        skip_channels=11,
-        quantization_channels=29,
+        **ODD_SIZES,
         voices=VOICES if voiced else None,
         embedding_size=3,
         time_tau=TAU,

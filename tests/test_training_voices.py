@@ -277,8 +277,10 @@ def test_input_noise_must_be_finite_and_not_negative(value):
         _check_args(args)
 
 
-def test_runs_made_before_input_noise_resume_without_it(tmp_path):
-    """A saved config without the key resumes with input noise off (None); with it on, it does not."""
+@pytest.mark.parametrize("key, on", [("input_noise", 2.0), ("decay_conditioning", True)])
+def test_runs_made_before_an_option_resume_without_it(tmp_path, key, on):
+    """A saved config without the option's key resumes with it off (None, as train() records off);
+    with it on, it does not."""
     import json
 
     from training.errors import ResumeError
@@ -290,12 +292,12 @@ def test_runs_made_before_input_noise_resume_without_it(tmp_path):
     args = build_parser().parse_args(
         ["--voices", "kick", "--out", "m.npz", "--run-dir", str(run), "--resume"]
     )
-    config = {k: v for k, v in sorted(vars(args).items())}
-    old = {k: v for k, v in config.items() if k != "input_noise"}
+    config = dict(sorted(vars(args).items()), **{key: None})
+    old = {k: v for k, v in config.items() if k != key}
     (run / "config.json").write_text(json.dumps({"config": old, "manifest_sha256": "x"}))
     assert _open_run_dir(args, config, {"sha256": "x"}, write=False) == str(run)
-    with pytest.raises(ResumeError, match="input_noise"):
-        _open_run_dir(args, dict(config, input_noise=2.0), {"sha256": "x"}, write=False)
+    with pytest.raises(ResumeError, match=key):
+        _open_run_dir(args, dict(config, **{key: on}), {"sha256": "x"}, write=False)
 
 
 # ----------------------------------------------------------------------------- end to end

@@ -324,7 +324,7 @@ VOICE_NAMES = list(INSTRUMENTS)
 
 def _make_format_2(arrays, model, rnd):
     """Turn the arrays into format 2: pre-emphasis, (half the time) time-since-onset conditioning,
-    and (half the time) voice conditioning."""
+    and (half the time) voice conditioning, then (half of those) decay conditioning."""
     arrays["format_version"] = np.array(2, dtype=rnd.choice([np.int64, np.int32, np.uint8]))
     arrays["preemphasis"] = np.array(rnd.choice([0.0, 0.5, 0.85, 0.999]), dtype=np.float32)
     L, D2 = model.n_layers, 2 * model.dilation_channels
@@ -347,6 +347,28 @@ def _make_format_2(arrays, model, rnd):
         arrays["primer_voices"] = nprng.integers(0, V, n).astype(
             rnd.choice([np.int16, np.int64, np.uint8])
         )
+    if rnd.random() < 0.5:
+        _add_decay(arrays, [str(v) for v in arrays["voices"]], L, D2, nprng)
+
+
+def _meta_object(arrays):
+    """The arrays' meta as a dict: {} if it is absent or (after another mutation) not an object."""
+    try:
+        meta = json.loads(str(arrays["meta"]))
+    except (KeyError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _add_decay(arrays, voices, L, D2, nprng):
+    """Decay conditioning: decay_w, meta["decay"] and every voice's decays."""
+    meta = _meta_object(arrays)
+    meta["decay"] = dict(mean=-1.0, scale=0.8, drop_db=20.0)
+    meta["voices"] = {
+        v: dict(decays=sorted(nprng.uniform(0.01, 2.0, 3).round(3).tolist())) for v in voices
+    }
+    arrays["meta"] = np.array(json.dumps(meta))
+    arrays["decay_w"] = nprng.standard_normal((L, D2)).astype(np.float32)
 
 
 # -- structured mutations (they edit `case` and return a description) ------------------
@@ -607,9 +629,12 @@ def m_format2(c, rnd):
     time conditioning."""
     kind = rnd.choice(
         ["version", "preemphasis", "voices", "partial", "primer_voices", "meta", "emb", "time"]
+        + ["decay"]
     )
     if kind == "time":
         return _bad_time(c, rnd)
+    if kind == "decay":
+        return _bad_decay(c, rnd)
     if kind == "version":
         v = rnd.choice([1, 2, 3])
         c.arrays["format_version"] = np.array(v)
@@ -631,8 +656,8 @@ def m_format2(c, rnd):
         names = rnd.choice(_BAD_VOICES)
         form = rnd.choice(["U", "U", "S", "2d"])
         a = np.array(names, dtype=str) if names else np.array([], dtype="<U4")
-        if form == "S":
-            a = a.astype("S")
+        if form == "S":  # bytes (UTF-8: astype("S") cannot encode a name such as "été")
+            a = np.array([n.encode() for n in names], dtype="S") if names else a.astype("S")
         elif form == "2d":
             a = a.reshape(1, -1)
         c.arrays["voices"] = a
@@ -694,6 +719,50 @@ def _bad_time(c, rnd):
     shape = rnd.choice([(L, 2, 3), (L + 1, 2, 2), (2,), (L, 2, 2, 1)])
     c.arrays["time_w"] = np.full(shape, rnd.choice([1.0, np.nan]), dtype=np.float32)
     return f"time_w {shape}"
+
+
+#: Bad values of meta["decay"]'s entries and of a voice's decays.
+_BAD_DECAY_STATS = [np.nan, np.inf, -1.0, 0.0, 21.0, 1e4, 10**400, "1", True, None, [1.0]]
+_BAD_DECAYS = [[], [0.0], [-0.1], [np.nan], [1e4], ["0.2"], [True], 0.3, None, [[0.1]]]
+
+
+def _bad_decay(c, rnd):
+    """Decay conditioning with a partner missing, or a misshapen or out-of-range part."""
+    L = len(np.atleast_1d(c.arrays["dilations"]))
+    D2 = np.shape(c.arrays["dil_b"])[-1] if np.ndim(c.arrays["dil_b"]) else 2
+    voices = [str(v) for v in np.atleast_1d(c.arrays.get("voices", np.array(["kick"])))]
+    if "decay_w" not in c.arrays:
+        _add_decay(c.arrays, voices, L, D2, np.random.default_rng(rnd.randrange(2**32)))
+    meta = _meta_object(c.arrays)
+    meta.setdefault("decay", {})
+    if not isinstance(meta.get("voices"), dict):
+        meta["voices"] = {}
+    entry = meta["voices"].setdefault(rnd.choice(voices), {})
+    kind = rnd.choice(["drop", "decay_w", "stats", "decays"])
+    if kind == "drop":
+        what = rnd.choice(["decay_w", "decay", "decays"])
+        if what == "decay_w":
+            del c.arrays["decay_w"]
+        elif what == "decay":
+            del meta["decay"]
+        else:
+            entry.pop("decays", None)
+    elif kind == "decay_w":
+        shape = rnd.choice([(L, D2 + 1), (L + 1, D2), (D2,), (L, 1, D2)])
+        what = rnd.choice([1.0, np.nan, -np.inf])
+        c.arrays["decay_w"] = np.full(shape, what, dtype=rnd.choice([np.float32, np.float64]))
+        what = f"{shape} = {what!r}"
+    elif kind == "stats":
+        key, value = rnd.choice(["mean", "scale", "drop_db"]), rnd.choice(_BAD_DECAY_STATS)
+        if isinstance(meta["decay"], dict):
+            meta["decay"][key] = value
+        what = f"{key} = {value!r}"
+    else:
+        what = rnd.choice(_BAD_DECAYS)
+        if isinstance(entry, dict):
+            entry["decays"] = what
+    c.arrays["meta"] = np.array(json.dumps(meta))
+    return f"decay: {kind} {what!r}"[:80]
 
 
 def m_extra_member(c, rnd):
@@ -948,6 +1017,10 @@ def check_file(path, case=None, *, generate=True):
             and model.time_block == int(case.arrays["time_block"])
         ):
             raise CaseFailure("loaded time conditioning differs from the file's")
+        if model.decay is not None and not np.array_equal(
+            model.weights["decay_w"], case.arrays["decay_w"]
+        ):
+            raise CaseFailure("loaded decay_w differs from the file's")
         if model.format_version == 2 and model.preemphasis != float(
             np.asarray(case.arrays["preemphasis"])
         ):

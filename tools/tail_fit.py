@@ -3,7 +3,8 @@
 Each held-out real clip of a voice (the kits a model's run held out) is prepared as training prepares
 its clips (cut or padded to the voice's length, peak-normalised, faded over its last fifth,
 pre-emphasised, mu-law encoded), and the model scores every next code given the real codes before it
-(teacher forcing, `fastdrum.Model.forward`, float32, conditioned on the voice). Printed per voice and
+(teacher forcing, `fastdrum.Model.forward`, float32, conditioned on the voice and, for a model with
+decay conditioning, on the clip's own decay time as training measures it). Printed per voice and
 stretch of time since the onset: the mean negative log-likelihood of the real codes (nats; lower is a
 better fit) and the mean entropy of the predicted distributions (nats; what the model would spread its
 draws over). A model that has learned a voice's tail predicts it as sharply as its attack; one that has
@@ -25,7 +26,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import fastdrum  # noqa: E402
 from training import data as data_mod  # noqa: E402
-from training.batches import fade_out, preemphasize  # noqa: E402
+from training.batches import decay_seconds, fade_out, preemphasize  # noqa: E402
 from training.evaluate import DEFAULT_KITS, holdout_for  # noqa: E402
 from training.voices import VOICE_DURATIONS, load_voice_clips  # noqa: E402
 
@@ -33,8 +34,9 @@ from training.voices import VOICE_DURATIONS, load_voice_clips  # noqa: E402
 EDGES = (0.0, 0.05, 0.2, 0.5, 1.0, 1.5)
 
 
-def held_out_codes(model, voices, max_clips):
-    """{voice: (n, T) int codes of the held-out real clips}, prepared as in training."""
+def held_out_clips(model, voices, max_clips):
+    """{voice: ((n, T) int codes, (n,) decay times in s)} of the held-out real clips, prepared as in
+    training; the decay times measured as ``--decay-conditioning`` measures them (before the fade)."""
     _, held, _ = load_voice_clips(
         sample_rate=model.sample_rate,
         kit_dirs=[DEFAULT_KITS],
@@ -45,21 +47,27 @@ def held_out_codes(model, voices, max_clips):
     for v in voices:
         T = int(round(VOICE_DURATIONS[v] * model.sample_rate))
         clips = [c.audio for c in held if c.entry["voice"] == v][:max_clips]
-        y = [fade_out(data_mod.fit(a, T, 0.95)) for a in clips]
-        out[v] = np.stack(
+        fitted = np.stack([data_mod.fit(a, T, 0.95) for a in clips])
+        codes = np.stack(
             [
-                data_mod.encode(preemphasize(c, model.preemphasis), model.quantization_channels)
-                for c in y
+                data_mod.encode(
+                    preemphasize(fade_out(c), model.preemphasis), model.quantization_channels
+                )
+                for c in fitted
             ]
         )
+        out[v] = codes, decay_seconds(fitted, model.sample_rate)
     return out
 
 
-def fit_by_time(model, voice, codes):
-    """Mean NLL and entropy (nats) of the next code, per stretch of :data:`EDGES`: two lists."""
+def fit_by_time(model, voice, codes, decays=None):
+    """Mean NLL and entropy (nats) of the next code, per stretch of :data:`EDGES`: two lists.
+
+    `decays` (s, one per clip) condition a decay-conditioned model on each clip's decay time."""
     nll, ent = [], []
-    for q in codes:
-        logits = model.forward(q, voice=voice).astype(np.float64)[:-1]
+    for i, q in enumerate(codes):
+        d = decays[i] if decays is not None and model.decay is not None else None
+        logits = model.forward(q, voice=voice, decay=d).astype(np.float64)[:-1]
         logits -= logits.max(axis=1, keepdims=True)
         logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
         nll.append(-logp[np.arange(len(q) - 1), q[1:]])
@@ -86,7 +94,7 @@ def main(argv=None):
     a = p.parse_args(argv)
     models = [fastdrum.load_model(m) for m in a.models]
     voices = a.voices.split(",")
-    codes = held_out_codes(models[0], voices, a.max_clips)
+    clips = held_out_clips(models[0], voices, a.max_clips)
     print(
         "| voice | model | clips | "
         + " | ".join(f"{x:g}-{y:g} s" for x, y in zip(EDGES, EDGES[1:]))
@@ -94,11 +102,12 @@ def main(argv=None):
     )
     print("|---|---|---|" + "---|" * (len(EDGES) - 1))
     for v in voices:
+        codes, seconds = clips[v]
         for name, m in zip(a.models, models):
-            nll, ent, spans = fit_by_time(m, v, codes[v])
+            nll, ent, spans = fit_by_time(m, v, codes, seconds)
             cells = [f"{n:.2f} ({e:.2f})" for n, e in zip(nll, ent)]
             cells += [""] * (len(EDGES) - 1 - len(cells))
-            print(f"| {v} | {name} | {len(codes[v])} | " + " | ".join(cells) + " |")
+            print(f"| {v} | {name} | {len(codes)} | " + " | ".join(cells) + " |")
     return 0
 
 

@@ -42,8 +42,9 @@ __all__ = [
 _SNAPSHOT = re.compile(r"step-(\d+)\.npz")
 
 #: The arrays of a weight snapshot (train.py ``--snapshot-every``): format 1's weights, and the
-#: voice weights of a conditioned model and the time weights of a time-conditioned one.
-SNAPSHOT_KEYS = WEIGHT_KEYS + ("voice_emb", "cond_w", "time_w")
+#: voice weights of a conditioned model, the time weights of a time-conditioned one and the decay
+#: weights of a decay-conditioned one.
+SNAPSHOT_KEYS = WEIGHT_KEYS + ("voice_emb", "cond_w", "time_w", "decay_w")
 
 
 def read_snapshot(path):

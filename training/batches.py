@@ -19,6 +19,13 @@ stay the clean next codes: it learns to continue from contexts carrying the kind
 make in generation. The noise is drawn after every other draw of the batch, so the clean codes, voices,
 mask and starts are those of the same rng without noise; without noise nothing more is drawn.
 
+With decay conditioning (``--decay-conditioning``) each row also carries its clip's decay feature z =
+(ln d - mean) / scale (:func:`fastdrum._reference.decay_z`): d is the clip's decay time
+(:func:`training.evaluate.decay_times`, 20 dB below its loudest 10 ms), measured on each pitch-shifted
+version as it is prepared (cut or padded to the voice's length and peak-normalised, before the fade-out),
+or the voice's clip length if it never falls that far; mean and scale are those of ln d over the
+unshifted training clips of every voice. Looking z up draws nothing, so the batches are those without it.
+
 Every draw is a function of ``(seed, step)``: a resumed run repeats exactly.
 """
 
@@ -26,13 +33,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import data as data_mod
+from fastdrum._reference import decay_z
 
-__all__ = ["preemphasize", "fade_out", "TrainingSet", "Batch"]
+from . import data as data_mod
+from .evaluate import decay_times
+
+__all__ = ["preemphasize", "fade_out", "decay_seconds", "TrainingSet", "Batch"]
 
 #: Share of each clip's length over which training clips fade out (half a cosine): the
 #: network learns that a one-shot ends in silence, never in a cut.
 FADE_FRACTION = 0.2
+
+#: The level drop (dB below the loudest frame) that defines a clip's decay time.
+DECAY_DROP_DB = 20.0
+#: Floor of the scale of ln d: clips that all decay alike get z near 0, not a division by ~0.
+MIN_DECAY_SCALE = 0.1
 
 
 def preemphasize(y, a):
@@ -60,24 +75,36 @@ def fade_out(y, fraction=FADE_FRACTION):
     return y
 
 
+def decay_seconds(clips, sample_rate):
+    """Decay times (s) of equally long clips (N, n): :func:`training.evaluate.decay_times` at
+    :data:`DECAY_DROP_DB`; a clip that never falls that far gets the clips' length, n / `sample_rate`."""
+    clips = np.asarray(clips)
+    d = decay_times(clips, sample_rate, drop_db=DECAY_DROP_DB)
+    return np.where(np.isfinite(d), d, clips.shape[-1] / sample_rate)
+
+
 @dataclass
 class Batch:
     """``codes`` (B, W) int32, ``voices`` (B,) int32, ``mask`` (B, W - 1) float32 (which logits count),
     ``starts`` (B,) int32 (each window's first sample, counted from its clip's onset), ``inputs`` (B, W)
     int32 (what the network is fed: ``codes`` unless input noise corrupted them; the targets are always
-    ``codes[:, 1:]``)."""
+    ``codes[:, 1:]``), ``decay_z`` (B,) float32 (each row's clip's decay feature; 0 without decay
+    conditioning)."""
 
     codes: np.ndarray
     voices: np.ndarray
     mask: np.ndarray
     starts: np.ndarray = None
     inputs: np.ndarray = None
+    decay_z: np.ndarray = None
 
     def __post_init__(self):
         if self.starts is None:
             self.starts = np.zeros(len(self.codes), dtype=np.int32)
         if self.inputs is None:
             self.inputs = self.codes
+        if self.decay_z is None:
+            self.decay_z = np.zeros(len(self.codes), dtype=np.float32)
 
 
 class TrainingSet:
@@ -104,6 +131,19 @@ class TrainingSet:
     voice_weights : {None, "length"}
         How a row picks its voice: None, uniformly; ``"length"``, in proportion to the voice's
         clip length.
+    sample_rate : int, optional
+        Needed with `decay_conditioning`.
+    decay_conditioning : bool
+        Measure every clip's decay time: each row then carries its clip's ``decay_z``, and
+        :attr:`decay_stats` and :attr:`voice_decays` say what the model file records.
+
+    Attributes
+    ----------
+    decay_stats : dict or None
+        ``{"mean", "scale", "drop_db"}``: mean and scale of ln d (seconds) over the unshifted training
+        clips of every voice (the scale floored at :data:`MIN_DECAY_SCALE`), with decay conditioning.
+    voice_decays : list of list of float, or None
+        Each voice's training decay times (seconds, unshifted clips), sorted, to 3 decimals.
     """
 
     def __init__(
@@ -120,6 +160,8 @@ class TrainingSet:
         peak=0.95,
         fade=False,
         voice_weights=None,
+        sample_rate=None,
+        decay_conditioning=False,
     ):
         self.V = len(clips_by_voice)
         if voice_weights not in (None, "length"):
@@ -135,24 +177,51 @@ class TrainingSet:
             raise ValueError("whole-clip training needs one clip length for every voice")
         self.lengths = [max(int(n), self.crop) for n in lengths]
 
-        def prepare(c, s, n, T):
-            y = data_mod.fit(data_mod.pitch_shift(c.audio, s), n, peak)
-            y = fade_out(y) if fade else y
-            return np.pad(preemphasize(y, self.a), (0, T - n))
+        def fitted(clips, s, n):
+            """The clips as cut or padded to n samples and peak-normalised: (N, n)."""
+            return np.stack(
+                [data_mod.fit(data_mod.pitch_shift(c.audio, s), n, peak) for c in clips]
+            )
 
-        self.audio = [
-            np.stack([np.stack([prepare(c, s, n, T) for c in clips]) for s in shifts])
-            for clips, n, T in zip(clips_by_voice, lengths, self.lengths)
-        ]
-        self.base = [
-            np.stack([prepare(c, 0.0, n, T) for c in clips])
-            for clips, n, T in zip(clips_by_voice, lengths, self.lengths)
-        ]
-        self.val = [
-            np.stack([prepare(c, 0.0, n, T)[: self.crop] for c in clips]) if clips else None
-            for clips, n, T in zip(val_by_voice, lengths, self.lengths)
-        ]
+        def prepare(y, T):
+            y = fade_out(y) if fade else y
+            return np.pad(preemphasize(y, self.a), [(0, 0), (0, T - y.shape[-1])])
+
+        seconds = [] if decay_conditioning else None  # (versions, base, validation) per voice
+        self.audio, self.base, self.val = [], [], []
+        for clips, val_clips, n, T in zip(clips_by_voice, val_by_voice, lengths, self.lengths):
+            ys = [fitted(clips, s, n) for s in shifts]
+            base = ys[shifts.index(0.0)] if 0.0 in shifts else fitted(clips, 0.0, n)
+            val = fitted(val_clips, 0.0, n) if val_clips else None
+            self.audio.append(np.stack([prepare(y, T) for y in ys]))
+            self.base.append(prepare(base, T))
+            self.val.append(None if val is None else prepare(val, T)[:, : self.crop])
+            if seconds is not None:
+                seconds.append(
+                    (
+                        [decay_seconds(y, sample_rate) for y in ys],
+                        decay_seconds(base, sample_rate),
+                        None if val is None else decay_seconds(val, sample_rate),
+                    )
+                )
         self.n_shift = len(shifts)
+        self.decay_stats = self.voice_decays = self._decay_z = self._val_decay_z = None
+        if seconds is not None:
+            self._set_decays(seconds)
+
+    def _set_decays(self, seconds):
+        """Each clip's decay feature z from its decay times ``(versions, base, validation)`` per
+        voice, and what the model file records."""
+        logs = np.log(np.concatenate([base for _, base, _ in seconds]))
+        mean, scale = float(logs.mean()), max(float(logs.std()), MIN_DECAY_SCALE)
+        self.decay_stats = dict(mean=mean, scale=scale, drop_db=DECAY_DROP_DB)
+        self.voice_decays = [sorted(round(float(x), 3) for x in base) for _, base, _ in seconds]
+
+        def z(d):
+            return None if d is None else decay_z(d, mean, scale).astype(np.float32)
+
+        self._decay_z = [np.stack([z(d) for d in versions]) for versions, _, _ in seconds]
+        self._val_decay_z = [z(val) for _, _, val in seconds]
 
     @property
     def n_clips(self):
@@ -180,6 +249,7 @@ class TrainingSet:
         codes = np.empty((B, W), dtype=np.int32)
         mask = np.ones((B, W - 1), dtype=np.float32)
         starts = np.zeros(B, dtype=np.int32)
+        dz = np.zeros(B, dtype=np.float32)
         gains = 10.0 ** (-rng.uniform(0.0, gain_db, size=B) / 20.0)
         for b, v in enumerate(voices):
             a = self.audio[v]
@@ -194,12 +264,19 @@ class TrainingSet:
             if start > 0:
                 mask[b, : self.rf - 1] = 0.0
             starts[b] = start
+            if self._decay_z is not None:
+                dz[b] = self._decay_z[v][ver, clip]
         inputs = codes
         if input_noise:
             noise = np.rint(np.float64(input_noise) * rng.standard_normal((B, W)))
             inputs = np.clip(codes + noise, 0, self.Q - 1).astype(np.int32)
         return Batch(
-            codes=codes, voices=voices.astype(np.int32), mask=mask, starts=starts, inputs=inputs
+            codes=codes,
+            voices=voices.astype(np.int32),
+            mask=mask,
+            starts=starts,
+            inputs=inputs,
+            decay_z=dz,
         )
 
     def validation(self):
@@ -209,6 +286,12 @@ class TrainingSet:
             return None
         codes = np.concatenate([data_mod.encode(x, self.Q) for _, x in parts])
         voices = np.concatenate([np.full(len(x), v, dtype=np.int32) for v, x in parts])
+        dz = None
+        if self._val_decay_z is not None:
+            dz = np.concatenate([self._val_decay_z[v] for v, _ in parts])
         return Batch(
-            codes=codes, voices=voices, mask=np.ones((len(codes), codes.shape[1] - 1), np.float32)
+            codes=codes,
+            voices=voices,
+            mask=np.ones((len(codes), codes.shape[1] - 1), np.float32),
+            decay_z=dz,
         )

@@ -127,8 +127,8 @@ def distribute_batch(strategy, batch, stop):
     """Per-replica inputs of a step: each replica's rows of `batch`, the batch's mask total, `stop`.
 
     Returns what the replica step takes as arguments:
-    ``(inputs, codes, voices, mask, starts, norm, stop)`` (`inputs`: what the network is fed, the codes
-    themselves unless input noise corrupted them), where `norm` (the loss mask's sum over the whole
+    ``(inputs, codes, voices, mask, starts, decay_z, norm, stop)`` (`inputs`: what the network is fed,
+    the codes themselves unless input noise corrupted them; `decay_z`: each row's decay feature), where `norm` (the loss mask's sum over the whole
     global batch) makes the sum of the replicas' losses the global batch's mean loss, and `stop` (1.0
     if this worker was asked to stop) is summed across workers so that all stop after the same step.
     """
@@ -146,6 +146,7 @@ def distribute_batch(strategy, batch, stop):
             tf.constant(batch.voices[part]),
             tf.constant(batch.mask[part]),
             tf.constant(batch.starts[part]),
+            tf.constant(batch.decay_z[part]),
             tf.constant(norm),
             tf.constant(np.float32(stop)),
         )

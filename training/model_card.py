@@ -9,6 +9,7 @@ a sanity check: no NaN, not silent, and the clip decays.
 
 import argparse
 import collections
+import math
 import os
 import sys
 
@@ -89,7 +90,8 @@ def _config_lines(model):
 
 
 def _format2_config_rows(model):
-    """Rows of what format 2 adds: pre-emphasis, the voice embedding, the time since the onset."""
+    """Rows of what format 2 adds: pre-emphasis, the voice embedding, the time since the onset, the
+    decay time."""
     rows = []
     if model.preemphasis:
         rows.append(
@@ -106,6 +108,14 @@ def _format2_config_rows(model):
         rows.append(
             f"| time since the onset | {len(model.time_tau)} features exp(-t / tau), tau = {ms} ms, "
             f"updated every {model.time_block} samples, added to every layer's gate pre-activation |"
+        )
+    if model.decay is not None:
+        seconds = np.concatenate(list(model.voice_decays.values()))
+        rows.append(
+            f"| decay time | each clip's time to fall {model.decay['drop_db']:g} dB below its loudest "
+            f"10 ms ({seconds.min():g} to {seconds.max():g} s in training, geometric mean "
+            f"{math.exp(model.decay['mean']):.3g} s), ln-normalised, projected into every layer's gate "
+            "pre-activation; `generate(decay=)` sets it (default: one of the voice's training clips') |"
         )
     return rows
 

@@ -7,10 +7,11 @@ a skip 1x1 projection, and the relu-dense-relu-dense output. Keras' Conv1D with
 ``padding="causal"`` pads with zeros before t = 0, as the format requires, and
 its kernel ``(2, in, out)`` is the format's ``(tap, in, out)`` layout as is.
 
-Format 2 adds two optional biases of every layer's z: the voice (an embedding
-projected by ``cond_l``, one bias per clip) and the time since the onset (the
+Format 2 adds optional biases of every layer's z: the voice (an embedding
+projected by ``cond_l``, one bias per clip), the time since the onset (the
 features ``exp(-b / tau_k)`` of the step's block start b, projected by
-``time_l``; docs/format.md).
+``time_l``) and the clip's decay time (its feature z = (ln d - mean) / scale,
+projected by ``decay_l``, one bias per clip; docs/format.md).
 """
 
 import os
@@ -81,18 +82,28 @@ class WaveNet(keras.Model):
     """Keras 3 WaveNet: ``call(codes (B, T) int) -> logits (B, T, Q)``, logits[t] predicts codes[t+1].
 
     `time_tau` (time constants in samples, optional) and `time_block` add the
-    time-since-onset conditioning; its projections start at zero, so a new
-    time-conditioned net computes what the same net without it does.
+    time-since-onset conditioning, `decay_conditioning` the clip's decay feature; their
+    projections start at zero, so a new net with them computes what the same net without
+    them does.
     """
 
     def __init__(
-        self, config, *, n_voices=0, embedding_size=16, time_tau=(), time_block=64, **kwargs
+        self,
+        config,
+        *,
+        n_voices=0,
+        embedding_size=16,
+        time_tau=(),
+        time_block=64,
+        decay_conditioning=False,
+        **kwargs,
     ):
         super().__init__(**kwargs)
         self.config = WaveNetConfig(**config)
         self.n_voices, self.E = int(n_voices), int(embedding_size)
         self.time_tau = np.asarray(time_tau if time_tau is not None else (), dtype=np.float32)
         self.time_block = int(time_block)
+        self.decay_conditioning = bool(decay_conditioning)
         Q, R, D, S = (
             self.config[k]
             for k in (
@@ -126,6 +137,13 @@ class WaveNet(keras.Model):
                 )
                 for l in range(len(self.dil))
             ]
+        if self.decay_conditioning:
+            self.decay_proj = [
+                keras.layers.Dense(
+                    2 * D, use_bias=False, kernel_initializer="zeros", name=f"decay_{l}"
+                )
+                for l in range(len(self.dil))
+            ]
         self.build((None, None))
 
     def build(self, input_shape):
@@ -144,6 +162,9 @@ class WaveNet(keras.Model):
         if self.time_tau.size:
             for c in self.time:
                 c.build((None, None, self.time_tau.size))
+        if self.decay_conditioning:
+            for c in self.decay_proj:
+                c.build((None, 1))
         self.built = True
 
     def time_features(self, starts, T):
@@ -153,11 +174,12 @@ class WaveNet(keras.Model):
         tau = tf.constant(self.time_tau, dtype=tf.float64)
         return tf.cast(tf.exp(-b[..., None] / tau), tf.float32)
 
-    def call(self, codes, voices=None, starts=None):
+    def call(self, codes, voices=None, starts=None, decay_z=None):
         """Logits (B, T, Q) of codes (B, T); `voices` (B,) int voice indices for a conditioned net.
 
         `starts` (B,) int: the step of each row's first code, counted from the clip's onset (a
-        time-conditioned net; None: 0).
+        time-conditioned net; None: 0). `decay_z` (B,) float: each row's decay feature (a
+        decay-conditioned net; None: 0).
         """
         x = self.input_conv(tf.one_hot(codes, self.Q))
         c = self.voice_emb(voices) if self.n_voices else None
@@ -166,6 +188,11 @@ class WaveNet(keras.Model):
             if starts is None:
                 starts = tf.zeros(tf.shape(codes)[:1], tf.int32)
             phi = self.time_features(starts, tf.shape(codes)[1])
+        dz = None
+        if self.decay_conditioning:
+            if decay_z is None:
+                decay_z = tf.zeros(tf.shape(codes)[:1], tf.float32)
+            dz = tf.cast(decay_z, tf.float32)[:, None]  # (B, 1)
         gates = []
         for l, (dil, res) in enumerate(zip(self.dil, self.res)):
             z = dil(x)
@@ -175,6 +202,8 @@ class WaveNet(keras.Model):
                 )  # a per-clip bias: WaveNet's global conditioning
             if phi is not None:
                 z = z + self.time[l](phi)  # a per-block bias: the time since the onset
+            if dz is not None:
+                z = z + self.decay_proj[l](dz)[:, None, :]  # a per-clip bias: the decay time
             h = tf.tanh(z[..., : self.D]) * tf.sigmoid(z[..., self.D :])
             gates.append(h)
             x = x + res(h)
@@ -215,6 +244,7 @@ class WaveNet(keras.Model):
         need += ["dil_w", "dil_b", "res_w", "res_b", "skip_w", "skip_b"]
         need += ["voice_emb", "cond_w"] if self.n_voices else []
         need += ["time_w"] if self.time_tau.size else []
+        need += ["decay_w"] if self.decay_conditioning else []
         missing = [k for k in need if k not in arrays]
         if missing:
             raise TrainingError(f"weights lack {', '.join(missing)}")
@@ -245,6 +275,8 @@ class WaveNet(keras.Model):
             pairs += [(c.kernel, arrays["cond_w"][l]) for l, c in enumerate(self.cond)]
         if self.time_tau.size:
             pairs += [(c.kernel, arrays["time_w"][l]) for l, c in enumerate(self.time)]
+        if self.decay_conditioning:  # decay_w[l] (2D,) is the kernel (1, 2D) of a scalar input
+            pairs += [(c.kernel, arrays["decay_w"][l][None]) for l, c in enumerate(self.decay_proj)]
         for var, value in pairs:
             if tuple(var.shape) != tuple(np.shape(value)):
                 raise TrainingError(
@@ -254,7 +286,8 @@ class WaveNet(keras.Model):
 
     def conditioning_weights(self):
         """Format 2's learned arrays: ``voice_emb`` (V, E) and ``cond_w`` (L, E, 2D) of a voice-conditioned
-        net, ``time_w`` (L, F, 2D) of a time-conditioned one; {} for neither."""
+        net, ``time_w`` (L, F, 2D) of a time-conditioned one, ``decay_w`` (L, 2D) of a
+        decay-conditioned one; {} for none."""
         out = {}
         if self.n_voices:
             out.update(
@@ -263,6 +296,10 @@ class WaveNet(keras.Model):
             )
         if self.time_tau.size:
             out["time_w"] = np.stack([np.asarray(c.kernel.numpy(), np.float32) for c in self.time])
+        if self.decay_conditioning:
+            out["decay_w"] = np.stack(
+                [np.asarray(c.kernel.numpy()[0], np.float32) for c in self.decay_proj]
+            )
         return out
 
 
@@ -272,11 +309,13 @@ def to_fastdrum_model(
     """A :class:`fastdrum.Model` holding `net`'s weights (validated by fastdrum's format checks).
 
     An unconditioned net without pre-emphasis is a format-1 model; pre-emphasis,
-    voices or time conditioning make it format 2 (docs/format.md).
+    voices, time or decay conditioning make it format 2 (docs/format.md). A
+    decay-conditioned net's `meta` must hold ``"decay"`` and every voice's
+    ``"decays"``.
     """
     arrays = net.format1_weights()
     timed = bool(net.time_tau.size)
-    if preemphasis or voices or timed:
+    if preemphasis or voices or timed or net.decay_conditioning:
         arrays["preemphasis"] = np.float32(preemphasis)
         arrays.update(net.conditioning_weights())
         if timed:

@@ -269,6 +269,13 @@ def _add_model_arguments(g):
         help="with --time-constants: the time features change once every this many samples "
         "(default 64)",
     )
+    g.add_argument(
+        "--decay-conditioning",
+        action="store_true",
+        help="with --voices: tell the network each clip's decay time (seconds to fall 20 dB below "
+        "its loudest 10 ms, ln-normalised), a per-clip bias of every layer as the voice is; "
+        "generate(decay=) then sets it (format 2's decay_w)",
+    )
 
 
 def _add_optimiser_arguments(g):
@@ -385,6 +392,10 @@ def _check_args(a):
         raise ConfigError("--sf2 needs --voices (SoundFont kits are read by General MIDI note)")
     if a.voice_weights and not a.voices:
         raise ConfigError("--voice-weights needs --voices (it weights the voices of one model)")
+    if a.decay_conditioning and not a.voices:
+        raise ConfigError(
+            "--decay-conditioning needs --voices (the model stores each voice's decay times)"
+        )
     if not (math.isfinite(a.preemphasis) and 0 <= a.preemphasis < 1):
         raise ConfigError(f"--preemphasis must lie in [0, 1), got {a.preemphasis!r}")
     if a.crop < 0 or (a.voices and a.crop == 0):
@@ -451,7 +462,7 @@ def _write_json(path, obj):
 
 
 def _snapshot(net, path):
-    """The net's weights as plain arrays (format-1 names, plus voice_emb/cond_w) in `path`."""
+    """The net's weights as plain arrays (format-1 names, plus its conditioning weights) in `path`."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with _io.atomic_file(path, overwrite=True) as tmp:
         with open(tmp, "wb") as f:
@@ -554,6 +565,8 @@ def _prepare_data(args, cfg):
         peak=args.peak,
         fade=bool(voices),
         voice_weights=args.voice_weights,
+        sample_rate=args.sample_rate,
+        decay_conditioning=args.decay_conditioning,
     )
     return dataset, trainset, voices
 
@@ -564,6 +577,7 @@ def _meta(
     cfg,
     dataset,
     voices,
+    trainset,
     *,
     exported_step,
     steps_done,
@@ -574,7 +588,8 @@ def _meta(
     seconds,
     trainer,
 ):
-    """The exported model's ``meta``: what it learned from, how long, and how far."""
+    """The exported model's ``meta``: what it learned from, how long, and how far (and, with decay
+    conditioning, the decay statistics and each voice's training decay times of `trainset`)."""
 
     def rounded(v):
         return None if not math.isfinite(v) else round(v, 5)
@@ -610,6 +625,10 @@ def _meta(
     )
     if voices:
         meta["voices"] = {v: dict(duration=dataset.manifest["durations"][v]) for v in voices}
+        if trainset.decay_stats is not None:
+            meta["decay"] = dict(trainset.decay_stats)
+            for v, decays in zip(voices, trainset.voice_decays):
+                meta["voices"][v]["decays"] = decays
         meta["holdout_data"] = [
             {k: e.get(k) for k in ("file", "kit", "instrument", "voice", "licence", "sha256")}
             for e in dataset.manifest["holdout"]
@@ -709,13 +728,13 @@ class _Scalars:
         self.writer.flush()
 
 
-def _masked_nll_sum(tf, net, conditioned, inputs, codes, voice_ids, mask, starts):
+def _masked_nll_sum(tf, net, conditioned, inputs, codes, voice_ids, mask, starts, decay_z=None):
     """Sum over the batch of each counted position's negative log-likelihood (nats).
 
     The network is fed ``inputs[:, :-1]`` (the codes, or the codes with input noise) and predicts the
-    clean ``codes[:, 1:]``.
+    clean ``codes[:, 1:]``; `decay_z` is each row's decay feature (a decay-conditioned net).
     """
-    logits = net(inputs[:, :-1], voice_ids if conditioned else None, starts)
+    logits = net(inputs[:, :-1], voice_ids if conditioned else None, starts, decay_z)
     nll = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=codes[:, 1:], logits=logits)
     return tf.reduce_sum(nll * mask)
 
@@ -729,11 +748,12 @@ def _make_steps(tf, net, optimizer, strategy, *, conditioned, xla, clipnorm):
     """
     variables = net.trainable_variables
 
-    def gradients(inputs, codes, voice_ids, mask, starts, norm):
+    def gradients(inputs, codes, voice_ids, mask, starts, decay_z, norm):
         with tf.GradientTape() as tape:
-            loss = (
-                _masked_nll_sum(tf, net, conditioned, inputs, codes, voice_ids, mask, starts) / norm
+            nll = _masked_nll_sum(
+                tf, net, conditioned, inputs, codes, voice_ids, mask, starts, decay_z
             )
+            loss = nll / norm
         grads = tape.gradient(loss, variables)
         # The last layer's residual output feeds nothing: a zero gradient, not None.
         return loss, [
@@ -741,14 +761,21 @@ def _make_steps(tf, net, optimizer, strategy, *, conditioned, xla, clipnorm):
         ]
 
     @tf.function(jit_compile=xla and strategy is None)
-    def val_loss(inputs, codes, voice_ids, mask, starts):
-        nll = _masked_nll_sum(tf, net, conditioned, inputs, codes, voice_ids, mask, starts)
+    def val_loss(inputs, codes, voice_ids, mask, starts, decay_z):
+        nll = _masked_nll_sum(tf, net, conditioned, inputs, codes, voice_ids, mask, starts, decay_z)
         return nll / tf.reduce_sum(mask)
 
     def tensors(batch):
         return [
             tf.constant(x)
-            for x in (batch.inputs, batch.codes, batch.voices, batch.mask, batch.starts)
+            for x in (
+                batch.inputs,
+                batch.codes,
+                batch.voices,
+                batch.mask,
+                batch.starts,
+                batch.decay_z,
+            )
         ]
 
     def val_step(batch):
@@ -757,8 +784,10 @@ def _make_steps(tf, net, optimizer, strategy, *, conditioned, xla, clipnorm):
     if strategy is None:
 
         @tf.function(jit_compile=xla, reduce_retracing=True)
-        def step(inputs, codes, voice_ids, mask, starts):
-            loss, grads = gradients(inputs, codes, voice_ids, mask, starts, tf.reduce_sum(mask))
+        def step(inputs, codes, voice_ids, mask, starts, decay_z):
+            loss, grads = gradients(
+                inputs, codes, voice_ids, mask, starts, decay_z, tf.reduce_sum(mask)
+            )
             optimizer.apply_gradients(zip(grads, variables))
             return loss
 
@@ -775,8 +804,8 @@ def _make_replica_step(tf, strategy, optimizer, variables, gradients, clipnorm):
     """The distributed ``train_step``: each replica's gradient, summed over replicas, clipped, applied."""
     SUM = tf.distribute.ReduceOp.SUM
 
-    def replica_step(inputs, codes, voice_ids, mask, starts, norm, stop):
-        loss, grads = gradients(inputs, codes, voice_ids, mask, starts, norm)
+    def replica_step(inputs, codes, voice_ids, mask, starts, decay_z, norm, stop):
+        loss, grads = gradients(inputs, codes, voice_ids, mask, starts, decay_z, norm)
         ctx = tf.distribute.get_replica_context()
         # Keras clips each replica's gradient before it sums them; the global norm is the norm of the
         # sum. So sum here, clip, and hand the optimizer 1/N of it: its own sum makes it whole again.
@@ -878,6 +907,7 @@ class _Trainer:
                 embedding_size=args.embedding_size,
                 time_tau=_time_tau(args),
                 time_block=args.time_block or DEFAULT_TIME_BLOCK,
+                decay_conditioning=args.decay_conditioning,
             )
             # Under a strategy the step clips the replicas' summed gradient itself (_make_replica_step).
             clip = (
@@ -1063,6 +1093,7 @@ def train(args):
     config["dilations"] = dilations
     # Off is None whether absent or 0, as in the configs of runs made before the option existed.
     config["input_noise"] = args.input_noise or None
+    config["decay_conditioning"] = args.decay_conditioning or None
     chief = distribute.is_chief(strategy)
     run_dir = _open_run_dir(args, config, dataset.manifest, write=chief)
     _log_data(args, cfg, dataset, trainset, voices)
@@ -1106,6 +1137,7 @@ def _export(
         cfg,
         dataset,
         voices,
+        trainer.trainset,
         exported_step=exported_step,
         steps_done=steps_done,
         stop_reason=stop_reason,

@@ -1,0 +1,222 @@
+"""Decay-time conditioning in training (``--decay-conditioning``): each row's decay feature, the
+network's projection of it, the exported decay_w and meta, and a tiny run end to end."""
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+soundfile = pytest.importorskip("soundfile")
+
+from test_training_voices import tiny_conditioned_argv, write_two_voice_kits  # noqa: E402
+
+import fastdrum  # noqa: E402
+from fastdrum._reference import decay_z  # noqa: E402
+from training import data as data_mod  # noqa: E402
+from training.batches import FADE_FRACTION, TrainingSet  # noqa: E402
+from training.evaluate import decay_times  # noqa: E402
+from training.train import main  # noqa: E402
+
+SR = 8000
+N = 2400  # samples per clip (0.3 s: its fade-out falls 20 dB in its last 10 ms)
+SHIFTS = (0.0, 2.0)
+
+
+def _clips(taus, seed):
+    """Noise clips decaying as exp(-t / tau) (tau in samples; None: no decay), of varied lengths."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i, tau in enumerate(taus):
+        n = N - 100 + 60 * i  # some cut, some padded to N
+        env = np.ones(n) if tau is None else np.exp(-np.arange(n) / tau)
+        audio = (rng.uniform(-0.5, 0.5, n) * env).astype(np.float32)
+        out.append(data_mod.Clip(audio=audio, entry={}))
+    return out
+
+
+def _set(decay_conditioning=True):
+    train = [_clips([40.0, 120.0, None], 1), _clips([15.0, 300.0], 2)]
+    val = [_clips([80.0], 3), []]
+    return TrainingSet(
+        train,
+        val,
+        [N, N],
+        crop=0,
+        receptive_field=16,
+        quantization_channels=256,
+        preemphasis=0.85,
+        shifts=SHIFTS,
+        fade=True,
+        sample_rate=SR,
+        decay_conditioning=decay_conditioning,
+    )
+
+
+def _seconds(clip, shift):
+    """The definition: decay_times of the clip cut or padded to N and peak-normalised (before the
+    fade), or the clip length where it never falls 20 dB."""
+    y = data_mod.fit(data_mod.pitch_shift(clip.audio, shift), N, 0.95)
+    d = decay_times(y[None], SR, drop_db=20.0)[0]
+    return d if np.isfinite(d) else N / SR
+
+
+def test_each_row_carries_its_clips_decay_feature():
+    on, off = _set(), _set(decay_conditioning=False)
+    clips = [_clips([40.0, 120.0, None], 1), _clips([15.0, 300.0], 2)]
+    base = np.array([_seconds(c, 0.0) for voice in clips for c in voice])
+    # The never-decaying clip gets the clip length, though its fade-out falls 20 dB before the end.
+    assert base[2] == N / SR and decay_times(_faded(clips[0][2])[None], SR)[0] < N / SR
+    logs = np.log(base)
+    assert on.decay_stats == dict(mean=logs.mean(), scale=logs.std(), drop_db=20.0)
+    assert on.voice_decays == [sorted(round(x, 3) for x in base[:3]), sorted(base[3:].round(3))]
+    assert off.decay_stats is None and off.voice_decays is None
+    b_on = on.batch(np.random.default_rng(7), 24)
+    b_off = off.batch(np.random.default_rng(7), 24)
+    # Nothing more is drawn: the rows are those without the option, and carry z.
+    for k in ("codes", "voices", "mask", "starts", "inputs"):
+        np.testing.assert_array_equal(getattr(b_on, k), getattr(b_off, k))
+    np.testing.assert_array_equal(b_off.decay_z, np.zeros(24, np.float32))
+    assert b_on.decay_z.dtype == np.float32
+    seen = set()
+    for b, v in enumerate(b_on.voices):
+        # The row's clip and pitch version: the one whose codes the row holds.
+        (ver, clip), *rest = [
+            (s, c)
+            for s in range(len(SHIFTS))
+            for c in range(len(clips[v]))
+            if np.array_equal(data_mod.encode(on.audio[v][s, c], 256), b_on.codes[b])
+        ]
+        assert not rest
+        seen.add((v, ver, clip))
+        d = _seconds(clips[v][clip], SHIFTS[ver])
+        want = np.float32(decay_z(d, logs.mean(), logs.std()))
+        assert b_on.decay_z[b] == want
+    assert len(seen) > 5  # rows of both voices, both pitch versions, several clips
+    # Validation windows: the validation clips' decays, with the training clips' mean and scale.
+    val = on.validation()
+    d = _seconds(_clips([80.0], 3)[0], 0.0)
+    np.testing.assert_array_equal(val.decay_z, [np.float32(decay_z(d, logs.mean(), logs.std()))])
+    np.testing.assert_array_equal(off.validation().decay_z, [0.0])
+
+
+def _faded(clip):
+    from training.batches import fade_out
+
+    return fade_out(data_mod.fit(clip.audio, N, 0.95), FADE_FRACTION)
+
+
+def test_alike_clips_get_the_floored_scale():
+    clips = [[data_mod.Clip(audio=np.ones(N, np.float32) * 0.3, entry={}) for _ in range(2)]]
+    ts = TrainingSet(
+        clips,
+        [[]],
+        [N],
+        crop=0,
+        receptive_field=4,
+        quantization_channels=32,
+        sample_rate=SR,
+        decay_conditioning=True,
+    )
+    assert ts.decay_stats["scale"] == 0.1 and ts.voice_decays == [[0.3, 0.3]]
+    np.testing.assert_array_equal(ts.batch(np.random.default_rng(0), 4).decay_z, np.zeros(4))
+
+
+def test_a_new_decay_projection_changes_nothing_and_a_set_one_is_exported():
+    from training.errors import TrainingError
+    from training.network import WaveNet, to_fastdrum_model
+
+    cfg = dict(
+        quantization_channels=32,
+        residual_channels=4,
+        dilation_channels=4,
+        skip_channels=8,
+        dilations=[1, 2, 4],
+    )
+    plain = WaveNet(cfg, n_voices=2, embedding_size=3)
+    net = WaveNet(cfg, n_voices=2, embedding_size=3, decay_conditioning=True)
+    new = net.conditioning_weights()["decay_w"]
+    assert new.shape == (3, 8) and not new.any()  # zero-initialised
+    net.set_weights_from(dict(plain.format1_weights(), **plain.conditioning_weights(), decay_w=new))
+    codes = np.random.default_rng(3).integers(0, 32, (2, 30)).astype(np.int32)
+    voices, zs = np.array([0, 1], np.int32), np.array([-1.5, 2.0], np.float32)
+    np.testing.assert_array_equal(net(codes, voices, None, zs), plain(codes, voices))
+    decay_w = np.random.default_rng(4).standard_normal((3, 8)).astype(np.float32)
+    net.set_weights_from(
+        dict(plain.format1_weights(), **plain.conditioning_weights(), decay_w=decay_w)
+    )
+    np.testing.assert_array_equal(net.conditioning_weights()["decay_w"], decay_w)
+    meta = dict(
+        decay=dict(mean=-1.0, scale=0.5, drop_db=20.0),
+        voices={"kick": dict(decays=[0.2, 0.3]), "snare": dict(decays=[0.1])},
+    )
+    model = to_fastdrum_model(net, sample_rate=SR, meta=meta, voices=["kick", "snare"])
+    keras_logits = net(codes, voices, None, zs).numpy()
+    for row, voice in enumerate(("kick", "snare")):
+        d = float(np.exp(-1.0 + 0.5 * float(zs[row])))  # the decay whose z is zs[row]
+        np.testing.assert_allclose(
+            model.forward(codes[row], voice=voice, decay=d), keras_logits[row], rtol=1e-4, atol=1e-4
+        )
+    with pytest.raises(TrainingError, match="lack decay_w"):
+        net.set_weights_from(dict(plain.format1_weights(), **plain.conditioning_weights()))
+
+
+def test_decay_conditioning_needs_voices():
+    from training.errors import ConfigError
+    from training.train import _check_args, build_parser
+
+    args = build_parser().parse_args(
+        ["--instrument", "kick", "--out", "m.npz", "--decay-conditioning"]
+    )
+    with pytest.raises(ConfigError, match="--decay-conditioning needs --voices"):
+        _check_args(args)
+
+
+@pytest.mark.slow
+def test_training_with_decay_conditioning_exports_and_generates(tmp_path, capsys):
+    """--decay-conditioning: a few steps train; the file has decay_w, meta["decay"] and every
+    voice's decays; it generates with and without decay=; snapshots average; the card has a row;
+    a resume must keep the option."""
+    from training import model_card
+    from training.average import averaged_model
+
+    kits = write_two_voice_kits(tmp_path)
+    # Decays of 0.01 s to longer than the clip (0.05 s): the clips' z differ.
+    rng = np.random.default_rng(5)
+    for i, wav in enumerate(sorted(kits.glob("*/*.wav"))):
+        tau = (30.0, 60.0, 150.0, 400.0)[i % 4]
+        soundfile.write(wav, rng.standard_normal(800) * np.exp(-np.arange(800) / tau) * 0.4, 16000)
+    out = tmp_path / "drums.npz"
+    argv = tiny_conditioned_argv(kits, out, tmp_path / "run", steps=3, every=3)
+    assert main(argv + ["--decay-conditioning", "--snapshot-every", "3"]) == 0
+    model = fastdrum.load_model(out)
+    assert model.meta["config"]["decay_conditioning"] is True
+    assert model.weights["decay_w"].shape == (model.n_layers, 2 * model.dilation_channels)
+    assert np.abs(model.weights["decay_w"]).max() > 0  # trained from zero
+    assert set(model.voice_decays) == {"kick", "snare"}
+    assert len({x for d in model.voice_decays.values() for x in d}) > 1
+    for d in model.voice_decays.values():
+        assert len(d) >= 1 and list(d) == sorted(d) and (d > 0).all() and (d <= 0.05).all()
+    stats = model.decay
+    assert (
+        stats["drop_db"] == 20.0
+        and stats["scale"] > 0
+        and np.isfinite(model.meta["losses"]["val_last"])
+    )
+    drawn = fastdrum.generate(model, 3, voice="kick", seed=0, duration=0.02)
+    given = fastdrum.generate(
+        model, 3, voice="kick", seed=0, duration=0.02, decay=[0.005, 0.02, 0.5]
+    )
+    for y in (drawn, given):
+        assert y.shape == (3, 160) and np.isfinite(y).all() and np.abs(y).max() <= 1.0
+    np.testing.assert_array_equal(
+        fastdrum.generate(model, 2, voice="snare", seed=1, duration=0.01, backend="numpy"),
+        fastdrum.generate(model, 2, voice="snare", seed=1, duration=0.01, backend="c"),
+    )
+    averaged = averaged_model(model, tmp_path / "run", 3)
+    assert averaged.decay == model.decay
+    snap = np.load(tmp_path / "run" / "snapshots" / "step-000003.npz")
+    np.testing.assert_array_equal(averaged.weights["decay_w"], snap["decay_w"])
+    assert model_card.main([str(out)]) == 0
+    assert "| decay time | each clip's time to fall 20 dB" in (tmp_path / "drums.md").read_text()
+    capsys.readouterr()
+    assert main(argv + ["--resume", "--steps", "4"]) == 2  # without --decay-conditioning: refused
+    assert "option 'decay_conditioning' was True, now None" in capsys.readouterr().err
