@@ -4,7 +4,8 @@ A free-running network can lose a tail in two places: in the attack it makes (a 
 real one), or in the tail itself (each draw feeding the next, the level drifting). This separates the
 two. Each held-out real clip of a voice (the kits the first model's run held out), prepared as
 training prepares its clips, gives its first ``--primer`` seconds to `fastdrum.generate` as the
-primer; the network makes the rest at the voice's default temperature and epsilon (a model with
+primer; the network makes the rest at the voice's default temperature and epsilon, or at
+``--temperature`` and ``--epsilon`` (a model with
 decay conditioning is given the real clip's own decay time, as training measures it). Per clip, the
 level of the last quarter relative to the last 50 ms of the primer is compared with the same ratio
 of the real clip's own continuation. Printed per voice and model: the median of generated minus
@@ -90,6 +91,8 @@ def main(argv=None):
     p.add_argument("--max-clips", type=int, default=40, help="held-out clips a voice (default 40)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--baseline", choices=("hold", "silence"), action="append", default=[])
+    p.add_argument("--temperature", type=float, help="instead of each voice's default")
+    p.add_argument("--epsilon", type=float, help="instead of each voice's default")
     a = p.parse_args(argv)
     models = [fastdrum.load_model(m) for m in a.models]
     sr = models[0].sample_rate
@@ -107,7 +110,15 @@ def main(argv=None):
                 y = baseline(name, real, P, sr, seed=a.seed)
             else:
                 d = seconds if m.decay is not None else None
-                y = m.generate(len(c), seed=a.seed, voice=v, primer=c[:, :P], decay=d)
+                y = m.generate(
+                    len(c),
+                    seed=a.seed,
+                    voice=v,
+                    primer=c[:, :P],
+                    decay=d,
+                    temperature=a.temperature,
+                    epsilon=a.epsilon,
+                )
             r = compare(y, real, P, sr)
             print(
                 f"| {v} | {name} | {len(c)} | {r['median_gap_db']:+.1f} | {r['within_6db']:.0%} "
