@@ -1,6 +1,8 @@
 """Decay-time conditioning in training (``--decay-conditioning``): each row's decay feature, the
 network's projection of it, the exported decay_w and meta, and a tiny run end to end."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -244,6 +246,24 @@ def _env_set(envelope=ENV, shifts=SHIFTS):
     )
 
 
+def _contour_seconds(clip, shift, env=ENV):
+    """The definition of an envelope model's decay (docs/format.md, "Envelope"): over the samples
+    of the clip (cut or padded to N, peak-normalised, before the fade) past the hold and above the
+    floor, the bounds (t - hold) / -log10(|y| / peak) sorted, the one at ceil(0.999 (m - 1)), kept
+    within [0.005 s, 4 N / SR]."""
+    y = np.abs(data_mod.fit(data_mod.pitch_shift(clip.audio, shift), N, 0.95).astype(np.float64))
+    peak, bounds = y.max(), []
+    for i, v in enumerate(y):
+        t = i / SR - env["hold"]
+        if t > 0 and v / peak > 10 ** (env["floor_db"] / 20):
+            fall = -math.log10(min(v / peak, 1.0))
+            bounds.append(t / fall if fall > 0 else math.inf)
+    if not bounds:
+        return 0.005
+    d = sorted(bounds)[math.ceil(0.999 * (len(bounds) - 1))]
+    return min(max(d, 0.005), 4 * N / SR)
+
+
 def _normalised(clip, shift, env=ENV):
     """The definition (docs/format.md, "Envelope"): the clip cut or padded to N and peak-normalised,
     faded, divided by max(10 ** (-max(0, t - hold) / d), 10 ** (floor_db / 20)) of its own decay d,
@@ -252,7 +272,7 @@ def _normalised(clip, shift, env=ENV):
 
     y = fade_out(data_mod.fit(data_mod.pitch_shift(clip.audio, shift), N, 0.95), FADE_FRACTION)
     t = np.arange(N) / SR
-    d = _seconds(clip, shift)
+    d = _contour_seconds(clip, shift, env)
     e = np.maximum(10.0 ** (-np.maximum(0.0, t - env["hold"]) / d), 10.0 ** (env["floor_db"] / 20))
     return preemphasize(np.clip(y / e, -1, 1).astype(np.float32), 0.85), np.abs(y / e) > 1
 
@@ -282,9 +302,16 @@ def test_envelope_clips_are_the_clips_divided_by_the_envelope_of_their_decay():
     assert (
         np.abs(on.audio[1][0, 0, N // 2 :]).max() > 10 * np.abs(off.audio[1][0, 0, N // 2 :]).max()
     )
-    # Same draws, the decay features unchanged; only the codes are those of the normalised clips.
+    # The decays recorded, and z, are the contours of the unshifted training clips.
+    base = [[_contour_seconds(c, 0.0) for c in voice] for voice in clips]
+    assert on.voice_decays == [sorted(round(d, 3) for d in voice) for voice in base]
+    logs = np.log(np.concatenate(base))
+    assert on.decay_stats["mean"] == pytest.approx(logs.mean(), rel=1e-12)
+    assert on.decay_stats["scale"] == pytest.approx(max(logs.std(), 0.1), rel=1e-12)
+    assert on.voice_decays != off.voice_decays  # not the 20 dB times
+    # Same draws; only the codes (and z) are those of the normalised clips.
     b_on, b_off = on.batch(np.random.default_rng(7), 24), off.batch(np.random.default_rng(7), 24)
-    for k in ("voices", "mask", "starts", "decay_z"):
+    for k in ("voices", "mask", "starts"):
         np.testing.assert_array_equal(getattr(b_on, k), getattr(b_off, k))
     assert not np.array_equal(b_on.codes, b_off.codes)
     codes, voices = on.primers(20)
@@ -292,6 +319,40 @@ def test_envelope_clips_are_the_clips_divided_by_the_envelope_of_their_decay():
         codes, np.concatenate([data_mod.encode(a[:, :20], 256) for a in on.base])
     )
     np.testing.assert_array_equal(on.validation().codes, data_mod.encode(on.val[0], 256))
+
+
+def test_envelope_decay_is_the_upper_contour():
+    from training.batches import envelope_decay_seconds
+
+    env = {"hold": 1.0, "floor_db": -60.0}
+    # Past the hold, 0.1 one second on and 0.01 two seconds on both give d = 1; 0.5 three seconds
+    # on gives 3 / log10(2) and is the largest of the four bounds, so the 99.9th percentile.
+    y = [[1.0, 1.0, 0.1, 0.01, 0.5]]
+    assert envelope_decay_seconds(y, 1, env).tolist() == [pytest.approx(3 / math.log10(2))]
+    # Scaling a clip changes nothing (the bound is relative to its peak); a quantile of 0 takes the
+    # smallest bound; below the floor and within the hold count for nothing.
+    assert envelope_decay_seconds(np.multiply(y, 0.3), 1, env)[0] == pytest.approx(
+        3 / math.log10(2)
+    )
+    assert envelope_decay_seconds(y, 1, env, quantile=0.0)[0] == pytest.approx(1.0)
+    assert envelope_decay_seconds([[1.0, 0.9, 1e-4, 1e-4]], 1, env).tolist() == [0.005]
+    # A clip that holds its peak past the hold gets the largest d, 4 clip lengths; silence the least.
+    assert envelope_decay_seconds([[1.0, 0.5, 0.5, 1.0], [0.0] * 4], 2, env).tolist() == [
+        8.0,
+        0.005,
+    ]
+    # On a noisy exponential decay with one loud late spike, the contour ignores the spike (one
+    # sample of about 7,000) but lies above all but 0.1% of the samples.
+    rng = np.random.default_rng(1)
+    sr, n = 8000, 8000
+    t = np.arange(n) / sr
+    clip = rng.uniform(-1, 1, n) * 10 ** (-t / 0.4)  # 20 dB per 0.4 s
+    clip[6000] = 0.9
+    d = envelope_decay_seconds([clip], sr, {"hold": 0.01, "floor_db": -60.0})[0]
+    e = np.maximum(10 ** (-np.maximum(0, t - 0.01) / d), 1e-3)
+    a = np.abs(clip) / np.abs(clip).max()
+    over = (a > e).sum() / ((t > 0.01) & (a > 1e-3)).sum()
+    assert 0 < over <= 0.001 and 0.3 < d < 0.5
 
 
 def test_envelope_normalise_is_the_definition():
@@ -373,8 +434,8 @@ def test_training_with_an_envelope_exports_it_and_generates(tmp_path, capsys):
     no_env = [a for a in argv if a != "--envelope"]
     assert main(no_env + ["--resume", "--steps", "5"]) == 2  # without --envelope: refused
     assert "option 'envelope' was True, now None" in capsys.readouterr().err
-    # The defaults: hold 0.01 s, floor -60 dB.
+    # The defaults: hold 0.03 s, floor -60 dB.
     out2 = tmp_path / "drums2.npz"
     argv2 = tiny_conditioned_argv(kits, out2, tmp_path / "run2", steps=2, every=2)
     assert main(argv2 + ["--decay-conditioning", "--envelope"]) == 0
-    assert fastdrum.load_model(out2).envelope == {"hold": 0.01, "floor_db": -60.0}
+    assert fastdrum.load_model(out2).envelope == {"hold": 0.03, "floor_db": -60.0}

@@ -35,7 +35,7 @@ from fastdrum._generate import _finish  # noqa: E402
 from training.evaluate import decays  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tail_fit import held_out_audio, training_codes  # noqa: E402
+from tail_fit import clip_decays, held_out_audio, training_codes  # noqa: E402
 
 #: The window at the end of the primer the tail's level is measured against (seconds).
 REFERENCE = 0.05
@@ -112,12 +112,13 @@ def main(argv=None):
             if m is None:
                 y = baseline(name, real, P, sr, seed=a.seed)
             else:
-                d = seconds if m.decay is not None else None
+                own = clip_decays(fitted, m)  # each clip's decay as m's training measured it
+                d = own if m.decay is not None else None
                 y = m.generate(
                     len(fitted),
                     seed=a.seed,
                     voice=v,
-                    primer=training_codes(fitted, seconds, m)[:, :P],
+                    primer=training_codes(fitted, own, m)[:, :P],
                     decay=d,
                     temperature=a.temperature,
                     epsilon=a.epsilon,

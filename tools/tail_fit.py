@@ -29,6 +29,7 @@ import fastdrum  # noqa: E402
 from training import data as data_mod  # noqa: E402
 from training.batches import (  # noqa: E402
     decay_seconds,
+    envelope_decay_seconds,
     envelope_normalise,
     fade_out,
     preemphasize,
@@ -40,10 +41,18 @@ from training.voices import VOICE_DURATIONS, load_voice_clips  # noqa: E402
 EDGES = (0.0, 0.05, 0.2, 0.5, 1.0, 1.5)
 
 
+def clip_decays(fitted, model):
+    """Decay times (s) of `fitted` clips (n, T) as `model`'s training measured its clips' (before the
+    fade): an envelope model's upper contour, else the 20 dB time of ``--decay-conditioning``."""
+    if model.envelope is not None:
+        return envelope_decay_seconds(fitted, model.sample_rate, model.envelope)
+    return decay_seconds(fitted, model.sample_rate)
+
+
 def held_out_audio(model, voices, max_clips):
     """{voice: ((n, T) float32 clips, (n,) decay times in s)} of the held-out real clips (the kits
     `model`'s run held out), cut or padded to the voice's length and peak-normalised as in training;
-    the decay times measured as ``--decay-conditioning`` measures them (before the fade)."""
+    the decay times those `model`'s training measures (:func:`clip_decays`)."""
     _, held, _ = load_voice_clips(
         sample_rate=model.sample_rate,
         kit_dirs=[DEFAULT_KITS],
@@ -55,7 +64,7 @@ def held_out_audio(model, voices, max_clips):
         T = int(round(VOICE_DURATIONS[v] * model.sample_rate))
         clips = [c.audio for c in held if c.entry["voice"] == v][:max_clips]
         fitted = np.stack([data_mod.fit(a, T, 0.95) for a in clips])
-        out[v] = fitted, decay_seconds(fitted, model.sample_rate)
+        out[v] = fitted, clip_decays(fitted, model)
     return out
 
 
@@ -120,8 +129,9 @@ def main(argv=None):
     )
     print("|---|---|---|" + "---|" * (len(EDGES) - 1))
     for v in voices:
-        fitted, seconds = clips[v]
+        fitted, _ = clips[v]
         for name, m in zip(a.models, models):
+            seconds = clip_decays(fitted, m)
             codes = training_codes(fitted, seconds, m)
             nll, ent, spans = fit_by_time(m, v, codes, seconds)
             cells = [f"{n:.2f} ({e:.2f})" for n, e in zip(nll, ent)]

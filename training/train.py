@@ -62,7 +62,7 @@ RESUMABLE_CHANGES = {
 
 
 #: The envelope of ``--envelope`` when --envelope-hold and --envelope-floor-db are not given.
-DEFAULT_ENVELOPE = {"hold": 0.01, "floor_db": -60.0}
+DEFAULT_ENVELOPE = {"hold": 0.03, "floor_db": -60.0}
 
 
 def parse_dilations(text):
