@@ -107,6 +107,10 @@ DECAY_SCALE_RANGE = (1e-3, 1e3)
 MAX_DECAY_DROP_DB = 200.0
 MAX_DECAYS = 100_000
 MAX_DECAY_SECONDS = 1000.0
+#: Bounds of an envelope-normalised model's ``meta["envelope"]``: the hold (seconds, [0, max]) and
+#: the floor (dB, [lo, hi)).
+MAX_ENVELOPE_HOLD = 1.0
+ENVELOPE_FLOOR_DB_RANGE = (-120.0, 0.0)
 
 
 def expected_shapes(L, Q, R, D, S):
@@ -423,7 +427,8 @@ def validate(arrays):
     embedding size, or None), primer_voices (int32 array or None), time_tau
     (float32 array (F,) or None), time_block (int or None), decay (dict of
     mean, scale and drop_db, or None) and voice_decays ({voice: read-only
-    float64 array of seconds}, or None). Weights
+    float64 array of seconds}, or None) and envelope ({"hold", "floor_db"} as floats, or None).
+    Weights
     may be float32 in either byte order (callers convert to native);
     everything else about the tables is strict. A format-1 file's format-2
     keys are unknown keys to it, so they are ignored.
@@ -458,6 +463,7 @@ def validate(arrays):
     )
     if version >= 2:
         info.update(_validate_2(arrays, info))
+    info["envelope"] = _validate_envelope(meta, info["decay"])
     return info
 
 
@@ -730,6 +736,49 @@ def _validate_decay(arrays, info, voices):
         values.setflags(write=False)
         decays[name] = values
     return dict(decay=out, voice_decays=decays)
+
+
+def _validate_envelope(meta, decay):
+    """``meta["envelope"]`` (docs/format.md, "Envelope") as ``{"hold", "floor_db"}`` floats, or None.
+
+    Checked in every format: an envelope falls with each clip's decay time, so it needs decay
+    conditioning (a format-1 file has none), and a file that has one cannot be generated without it.
+    """
+    if "envelope" not in meta:
+        return None
+    env = meta["envelope"]
+    if not isinstance(env, dict):
+        _fail("meta", f"envelope must be an object {{hold, floor_db}}, got {str(env)[:100]!r}")
+    extra = sorted(k for k in env if k not in ("hold", "floor_db"))
+    if extra:
+        _fail(
+            "meta", f"envelope has unknown key(s) {str(extra)[:100]} (it holds hold and floor_db)"
+        )
+    lo, hi = ENVELOPE_FLOOR_DB_RANGE
+    checks = (
+        (
+            "hold",
+            lambda v: 0 <= v <= MAX_ENVELOPE_HOLD,
+            f"of seconds in [0, {MAX_ENVELOPE_HOLD:g}]",
+        ),
+        ("floor_db", lambda v: lo <= v < hi, f"of dB in [{lo:g}, {hi:g})"),
+    )
+    out = {}
+    for key, ok, what in checks:
+        v = _json_number(env.get(key))
+        if not ok(v):  # also False for NaN: missing, not a number, a bool, not finite
+            _fail(
+                "meta",
+                f"envelope[{key!r}] must be a finite number {what}, got {repr(env.get(key))[:100]}",
+            )
+        out[key] = v
+    if decay is None:
+        _fail(
+            "meta",
+            "envelope needs decay conditioning (decay_w, meta decay and every voice's decays): the "
+            "envelope falls with each clip's decay time",
+        )
+    return out
 
 
 def _check_voice_meta(meta, voices):

@@ -89,12 +89,19 @@ def _primers(model, primer, n, T, noise, rngs, voice=None):
     return np.array(codes, dtype=np.int32, order="C")
 
 
-def _finish(codes, model):
-    """Codes to audio: mu-law decode; for a pre-emphasis model, de-emphasis and peak limiting."""
+def _finish(codes, model, decays=None):
+    """Codes to audio: mu-law decode; for a pre-emphasis model, de-emphasis; for an envelope model,
+    times the envelope of each clip's decay time (`decays`, seconds, one per clip); then, for either,
+    peak limiting."""
     y = mu_law_decode(codes, model.quantization_channels)
-    if model.preemphasis == 0:
+    if model.preemphasis == 0 and model.envelope is None:
         return y  # a = 0 is the identity: format-1 output exactly as it always was
-    y = deemphasis(y, model.preemphasis)
+    if model.preemphasis != 0:
+        y = deemphasis(y, model.preemphasis)
+    if model.envelope is not None:
+        if decays is None:
+            raise GenerationError("an envelope model's clips need their decay times to be finished")
+        y = y * model._envelope(y.shape[-1], np.asarray(decays, dtype=np.float64))
     # De-emphasis can leave [-1, 1]: a clip whose peak exceeds 1 is divided by it.
     peak = np.abs(y).max(axis=-1, keepdims=True)
     return (y / np.maximum(peak, 1.0)).astype(np.float32)
@@ -179,12 +186,16 @@ def generate(
         of a blend, its heaviest voice's) uniformly, from its own stream. That
         draw is made whether or not `decay` is given, so a seed's clips differ
         between decays only by the decay. Not allowed for a model without
-        decay conditioning.
+        decay conditioning. An envelope model (``meta["envelope"]``)
+        multiplies each clip by the envelope of its decay time (below).
     primer : {"auto", "data", "silence"} or array_like of int
         Known codes fed first (teacher forcing). ``"data"``: the first codes of
         a random training clip (the model's ``primers``) plus `primer_noise`;
         ``"silence"``: the silence code; ``"auto"``: ``"data"`` when the model
         has primers, else ``"silence"``; or codes of shape (P,) or (n, P).
+        Codes are of the signal the network models: pre-emphasised and, for
+        an envelope model, divided by the envelope (a ``"data"`` primer is
+        so; codes you give are taken to be so, as is the noise added).
     primer_noise : float, optional
         Standard deviation of Gaussian noise added (in audio units) to a
         ``"data"`` primer, so clips start alike but not identically. Default:
@@ -206,8 +217,10 @@ def generate(
     y : ndarray of float32, shape (n, round(duration * sample_rate))
         Audio in [-1, 1] at ``model.sample_rate``; the primer is its start.
         For a model with pre-emphasis ``a`` (format 2), the mu-law decoded
-        output is de-emphasised (:func:`fastdrum.mulaw.deemphasis`), then
-        each clip whose peak exceeds 1 is divided by its peak.
+        output is de-emphasised (:func:`fastdrum.mulaw.deemphasis`); for an
+        envelope model it is multiplied by the envelope of each clip's decay
+        time (:func:`fastdrum._reference.envelope`); then each clip whose
+        peak exceeds 1 is divided by its peak.
 
     Raises
     ------
@@ -256,14 +269,15 @@ def generate(
             primers = _primers(
                 model, _primer_rows(primer, b0, b1), b1 - b0, T, primer_noise, rngs, heaviest
             )
+            chosen = None  # each clip's decay time (a decay-conditioned model)
             if model.decay is None:
                 rows = _rows(cond, b1 - b0)
             else:
                 given = None if decays is None else decays[b0:b1]
-                rows = _decay_rows(model, voice, heaviest, given, rngs)
+                rows, chosen = _decay_rows(model, voice, heaviest, given, rngs)
             state = State(model, b1 - b0, n_threads=n_threads, cond=rows)
             codes = _sample(state, primers, T, rngs, temperature, epsilon, bar)
-            out[b0:b1] = _finish(codes, model)
+            out[b0:b1] = _finish(codes, model, chosen)
     return out
 
 
@@ -383,7 +397,8 @@ def _decays(model, decay, n):
 
 
 def _decay_rows(model, voice, heaviest, decays, rngs):
-    """The conditioning bias of each clip of a decay-conditioned model: (rows, L, 2D) float32.
+    """The conditioning bias of each clip of a decay-conditioned model, (rows, L, 2D) float32, and
+    each clip's decay time (seconds, (rows,) float64: what an envelope model's envelope falls with).
 
     Every clip draws one of its voice's training decays from its rng (so that the draws after it
     are the same whether `decays` is given or not); `decays` (seconds, one per clip), if given,
@@ -391,8 +406,9 @@ def _decay_rows(model, voice, heaviest, decays, rngs):
     """
     pool = model.voice_decays[model.voices[heaviest]]
     drawn = [pool[rng.integers(len(pool))] for rng in rngs]
-    chosen = drawn if decays is None else decays
-    return np.ascontiguousarray(np.stack([model.conditioning(voice, decay=d) for d in chosen]))
+    chosen = np.asarray(drawn if decays is None else decays, dtype=np.float64)
+    rows = np.stack([model.conditioning(voice, decay=d) for d in chosen])
+    return np.ascontiguousarray(rows), chosen
 
 
 def _sample(state, primers, T, rngs, temperature, epsilon, bar):

@@ -15,7 +15,7 @@ Nothing here is written for speed.
 
 import numpy as np
 
-__all__ = ["forward", "sample", "time_bias", "decay_z", "State"]
+__all__ = ["forward", "sample", "time_bias", "decay_z", "envelope", "State"]
 
 
 #: Entries of a weights mapping that are not float arrays of the network.
@@ -64,6 +64,45 @@ def decay_z(seconds, mean, scale):
     (:meth:`fastdrum.Model.conditioning`; docs/format.md). Works on arrays too.
     """
     return (np.log(np.asarray(seconds, dtype=np.float64)) - float(mean)) / float(scale)
+
+
+def envelope(n_samples, sample_rate, decay, hold, floor_db):
+    """The envelope of an envelope-normalised model's clip of decay time `decay`: float64.
+
+    ``env(t) = max(10 ** (-max(0, t - hold) / decay), 10 ** (floor_db / 20))`` at
+    ``t = i / sample_rate``, ``i = 0 .. n_samples - 1`` (t counted from the clip's onset), computed
+    in float64: 1 for the first `hold` seconds, then falling 20 dB every `decay` seconds (the
+    clip's decay time, as decay conditioning measures it) down to `floor_db`. ``decay = inf`` (a
+    clip that never falls 20 dB) gives 1 everywhere. Training divides each clip by it and
+    generation multiplies each clip by it (docs/format.md, "Envelope"); this function is the one
+    definition both use.
+
+    Parameters
+    ----------
+    n_samples : int
+    sample_rate : int or float
+    decay : float or array_like of float
+        Seconds, > 0 (inf allowed); an array gives one envelope per value.
+    hold : float
+        Seconds, >= 0.
+    floor_db : float
+        dB, <= 0.
+
+    Returns
+    -------
+    env : ndarray of float64, shape ``np.shape(decay) + (n_samples,)``
+
+    Examples
+    --------
+    >>> envelope(5, 4, 0.25, 0.25, -50.0).tolist()  # the floor: 10 ** (-50 / 20)
+    [1.0, 1.0, 0.1, 0.01, 0.0031622776601683794]
+    """
+    d = np.asarray(decay, dtype=np.float64)
+    if not (d > 0).all():  # also False for NaN
+        raise ValueError(f"decay must be seconds > 0 (inf allowed), got {decay!r}")
+    t = np.arange(int(n_samples), dtype=np.float64) / float(sample_rate)
+    fall = 10.0 ** (-np.maximum(0.0, t - float(hold)) / d[..., None])
+    return np.maximum(fall, 10.0 ** (float(floor_db) / 20.0))
 
 
 def _time_biases(w, T, dtype):

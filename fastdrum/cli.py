@@ -832,6 +832,7 @@ def _describe(model):
         "time_block": model.time_block,
         "decay": model.decay,
         "decay_seconds_range": _decay_range(model),
+        "envelope": model.envelope,
         "sample_rate": model.sample_rate,
         "layers": model.n_layers,
         "dilations": list(model.dilations),
@@ -887,7 +888,7 @@ def _short(value, width=100):
 
 def _format2_rows(info):
     """The rows of `fastdrum info` that only a format-2 model has: format, voices, pre-emphasis, time,
-    decay."""
+    decay, envelope."""
     voices = info["voices"]
     if voices:
         shown = (
@@ -915,6 +916,15 @@ def _format2_rows(info):
                 "decay time",
                 f"conditioned (generate --decay SECONDS); training clips fall "
                 f"{info['decay']['drop_db']:g} dB in {lo:g} to {hi:g} s",
+            )
+        )
+    env = info["envelope"]
+    if env is not None:
+        rows.append(
+            (
+                "envelope",
+                f"normalised: the network models each clip divided by an envelope falling 20 dB "
+                f"per decay time after {env['hold']:g} s, down to {env['floor_db']:g} dB",
             )
         )
     return rows

@@ -297,6 +297,11 @@ class Model:
         A decay-conditioned model's training decay times (seconds) of each
         voice, ``{voice: read-only float64 array}``: what :func:`fastdrum.generate`
         draws from when given no `decay`.
+    envelope : dict or None
+        An envelope-normalised model's ``meta["envelope"]``, ``{"hold": seconds, "floor_db": dB}``:
+        its network models each clip divided by the envelope of the clip's decay time
+        (:func:`fastdrum._reference.envelope`), and :func:`fastdrum.generate` multiplies the
+        envelope back. Only with decay conditioning.
 
     Raises
     ------
@@ -394,6 +399,7 @@ class Model:
         if self.time_tau is not None:
             self.time_tau.setflags(write=False)
         self.decay, self.voice_decays = info["decay"], info["voice_decays"]
+        self.envelope = info["envelope"]
         self._sizes = {k: info[k] for k in "LQRDS"}
         self.weights = {}
         keys = _format.WEIGHT_KEYS + (("voice_emb", "cond_w") if self.voices else ())
@@ -563,6 +569,12 @@ class Model:
             )
         return bias
 
+    def _envelope(self, n_samples, decay):
+        """The envelope (float64, ``np.shape(decay) + (n_samples,)``) of clips of `decay` seconds
+        (:func:`fastdrum._reference.envelope` with this envelope model's hold and floor)."""
+        e = self.envelope
+        return _reference.envelope(n_samples, self.sample_rate, decay, e["hold"], e["floor_db"])
+
     def _voice_defaults(self, voice):
         """Generation defaults for `voice` (a name or None): meta["generation"], then meta["voices"][voice]."""
         g = self.meta.get("generation")
@@ -714,6 +726,7 @@ class Model:
         extra += f" preemphasis={self.preemphasis:g}" if self.preemphasis else ""
         extra += f" time_features={len(self.time_tau)}" if self.time_tau is not None else ""
         extra += " decay_conditioned" if self.decay is not None else ""
+        extra += " envelope" if self.envelope is not None else ""
         return (
             f"<fastdrum.Model instrument={self.instrument!r} sample_rate={self.sample_rate} "
             f"L={L} Q={Q} R={R} D={D} S={S} receptive_field={self.receptive_field}{extra}>"
@@ -856,12 +869,15 @@ class Model:
         y : array_like, shape (T,)
             Audio in [-1, 1], or codes if `codes` is True. Audio is
             pre-emphasised (:func:`fastdrum.mulaw.preemphasis` with
-            :attr:`preemphasis`) and mu-law encoded first, as in training.
+            :attr:`preemphasis`) and mu-law encoded first, as in training;
+            for an envelope model it is first divided by the envelope of
+            `decay` and clipped to [-1, 1], as in training (codes are taken
+            to be of that normalised signal).
         codes : bool, default False
         voice : str or dict, optional
             As in :meth:`forward`.
         decay : float, optional
-            As in :meth:`forward`.
+            As in :meth:`forward`; an envelope model needs it to score audio.
         max_samples : int, default 2**18
             Refuse longer clips (every step's activations are kept).
 
@@ -895,6 +911,13 @@ class Model:
                 raise GenerationError(f"y must be a non-empty 1-D array, got shape {y.shape}")
             if not np.isfinite(y).all():
                 raise GenerationError("y contains NaN or Inf")
+            if self.envelope is not None:
+                if decay is None:
+                    raise GenerationError(
+                        "an envelope model scores audio divided by the envelope of its decay time: "
+                        "pass decay= (or codes=True with codes of the normalised signal)"
+                    )
+                y = np.clip(y / self._envelope(len(y), float(decay)), -1.0, 1.0)
             q = mu_law_encode(preemphasis(y, self.preemphasis), self.quantization_channels).astype(
                 np.int64
             )

@@ -43,6 +43,7 @@ def random_model(
     time_tau=None,
     time_block=64,
     decays=None,
+    envelope=None,
 ):
     """A Model with random weights, scaled so activations stay in a useful range.
 
@@ -76,6 +77,9 @@ def random_model(
         for every voice, stored as ``meta["voices"][voice]["decays"]``; random
         ``decay_w`` of shape (L, 2D), and ``meta["decay"]`` with the mean and
         standard deviation of ln d over all of them.
+    envelope : dict, optional
+        ``{"hold": seconds, "floor_db": dB}``, stored as ``meta["envelope"]``: an
+        envelope-normalised model (needs `decays`).
 
     Returns
     -------
@@ -126,6 +130,8 @@ def random_model(
         meta["decay"] = dict(mean=float(logs.mean()), scale=float(logs.std()) or 1.0, drop_db=20.0)
         meta["voices"] = {v: dict(decays=sorted(float(x) for x in d)) for v, d in decays.items()}
         arrays["decay_w"] = w(L, 2 * D, fan_in=1)
+    if envelope is not None:
+        meta["envelope"] = envelope
     if primers:
         n_rows = primers
         primers = rng.integers(0, Q, size=(n_rows, 8))

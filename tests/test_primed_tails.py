@@ -6,6 +6,8 @@ import sys
 import numpy as np
 import pytest
 
+import fastdrum
+
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools"))
 
 primed_tails = pytest.importorskip("primed_tails")
@@ -48,3 +50,30 @@ def test_bad_continuations_fail():
     assert held["median_gap_db"] > 20 and held["within_6db"] == 0 and held["decaying"] == 0
     assert dead["median_gap_db"] < -100 and dead["within_6db"] == 0
     assert np.array_equal(primed_tails.baseline("silence", real, 800, SR)[:, :800], real[:, :800])
+
+
+def test_an_envelope_models_codes_are_the_clip_divided_by_its_envelope():
+    """The primers (and the scored codes of tools/tail_fit.py) of an envelope model are the real
+    clips as its training prepared them: faded, divided by the envelope of each clip's own decay
+    time and clipped, pre-emphasised, mu-law encoded; a model without an envelope's are not divided."""
+    from tail_fit import training_codes
+
+    from fastdrum.testing import random_model
+    from training.batches import fade_out, preemphasize
+
+    kw = dict(voices=["a"], decays={"a": [0.05, 0.1]}, sample_rate=SR, preemphasis=0.85, seed=0)
+    env = {"hold": 0.01, "floor_db": -40.0}
+    m, plain = random_model(envelope=env, **kw), random_model(**kw)
+    clips = (0.9 * decaying_clips(n=2, seconds=0.2, tau=0.3) / 4).astype(np.float32)
+    seconds = np.array([0.05, 0.1])
+    t = np.arange(clips.shape[1]) / SR
+    e = np.maximum(10 ** (-np.maximum(0, t - 0.01) / seconds[:, None]), 10 ** (-40 / 20))
+    faded = fade_out(clips)
+    assert (np.abs(faded / e) > 1).any()  # the clipping is exercised
+    want = fastdrum.mu_law_encode(
+        preemphasize(np.clip(faded / e, -1, 1).astype(np.float32), 0.85), 32
+    )
+    np.testing.assert_array_equal(training_codes(clips, seconds, m), want)
+    np.testing.assert_array_equal(
+        training_codes(clips, seconds, plain), fastdrum.mu_law_encode(preemphasize(faded, 0.85), 32)
+    )

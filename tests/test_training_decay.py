@@ -1,6 +1,8 @@
 """Decay-time conditioning in training (``--decay-conditioning``): each row's decay feature, the
 network's projection of it, the exported decay_w and meta, and a tiny run end to end."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -220,3 +222,220 @@ def test_training_with_decay_conditioning_exports_and_generates(tmp_path, capsys
     capsys.readouterr()
     assert main(argv + ["--resume", "--steps", "4"]) == 2  # without --decay-conditioning: refused
     assert "option 'decay_conditioning' was True, now None" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- --envelope
+ENV = {"hold": 0.002, "floor_db": -50.0}
+
+
+def _env_set(envelope=ENV, shifts=SHIFTS):
+    train = [_clips([40.0, 120.0, None], 1), _clips([15.0, 300.0], 2)]
+    return TrainingSet(
+        train,
+        [_clips([80.0], 3), []],
+        [N, N],
+        crop=0,
+        receptive_field=16,
+        quantization_channels=256,
+        preemphasis=0.85,
+        shifts=shifts,
+        fade=True,
+        sample_rate=SR,
+        decay_conditioning=True,
+        envelope=envelope,
+    )
+
+
+def _contour_seconds(clip, shift, env=ENV):
+    """The definition of an envelope model's decay (docs/format.md, "Envelope"): over the samples
+    of the clip (cut or padded to N, peak-normalised, before the fade) past the hold and above the
+    floor, the bounds (t - hold) / -log10(|y| / peak) sorted, the one at ceil(0.999 (m - 1)), kept
+    within [0.005 s, 4 N / SR]."""
+    y = np.abs(data_mod.fit(data_mod.pitch_shift(clip.audio, shift), N, 0.95).astype(np.float64))
+    peak, bounds = y.max(), []
+    for i, v in enumerate(y):
+        t = i / SR - env["hold"]
+        if t > 0 and v / peak > 10 ** (env["floor_db"] / 20):
+            fall = -math.log10(min(v / peak, 1.0))
+            bounds.append(t / fall if fall > 0 else math.inf)
+    if not bounds:
+        return 0.005
+    d = sorted(bounds)[math.ceil(0.999 * (len(bounds) - 1))]
+    return min(max(d, 0.005), 4 * N / SR)
+
+
+def _normalised(clip, shift, env=ENV):
+    """The definition (docs/format.md, "Envelope"): the clip cut or padded to N and peak-normalised,
+    faded, divided by max(10 ** (-max(0, t - hold) / d), 10 ** (floor_db / 20)) of its own decay d,
+    clipped to [-1, 1]; then pre-emphasised as any clip."""
+    from training.batches import fade_out, preemphasize
+
+    y = fade_out(data_mod.fit(data_mod.pitch_shift(clip.audio, shift), N, 0.95), FADE_FRACTION)
+    t = np.arange(N) / SR
+    d = _contour_seconds(clip, shift, env)
+    e = np.maximum(10.0 ** (-np.maximum(0.0, t - env["hold"]) / d), 10.0 ** (env["floor_db"] / 20))
+    return preemphasize(np.clip(y / e, -1, 1).astype(np.float32), 0.85), np.abs(y / e) > 1
+
+
+def test_envelope_clips_are_the_clips_divided_by_the_envelope_of_their_decay():
+    on, off = _env_set(), _set()
+    clips = [_clips([40.0, 120.0, None], 1), _clips([15.0, 300.0], 2)]
+    over, total = [0, 0], [0, 0]
+    for v, voice in enumerate(clips):
+        for ver, shift in enumerate(SHIFTS):
+            for c, clip in enumerate(voice):
+                want, clipped = _normalised(clip, shift)
+                np.testing.assert_allclose(on.audio[v][ver, c], want, rtol=0, atol=2e-7)
+                over[v] += clipped.sum()
+                total[v] += clipped.size
+        for c, clip in enumerate(voice):  # the primers' clips: the unshifted ones
+            np.testing.assert_allclose(on.base[v][c], _normalised(clip, 0.0)[0], rtol=0, atol=2e-7)
+    want_val, val_clipped = _normalised(_clips([80.0], 3)[0], 0.0)
+    np.testing.assert_allclose(on.val[0][0], want_val, rtol=0, atol=2e-7)
+    assert on.val[1] is None
+    over[0] += val_clipped.sum()
+    total[0] += val_clipped.size
+    # The clipping is counted per voice (training clips of every version, and validation clips).
+    assert on.envelope_clipped == pytest.approx([over[0] / total[0], over[1] / total[1]], abs=0)
+    assert on.envelope == ENV and off.envelope is None and off.envelope_clipped is None
+    # The envelope is no identity: the fast decays' tails are lifted many times over.
+    assert (
+        np.abs(on.audio[1][0, 0, N // 2 :]).max() > 10 * np.abs(off.audio[1][0, 0, N // 2 :]).max()
+    )
+    # The decays recorded, and z, are the contours of the unshifted training clips.
+    base = [[_contour_seconds(c, 0.0) for c in voice] for voice in clips]
+    assert on.voice_decays == [sorted(round(d, 3) for d in voice) for voice in base]
+    logs = np.log(np.concatenate(base))
+    assert on.decay_stats["mean"] == pytest.approx(logs.mean(), rel=1e-12)
+    assert on.decay_stats["scale"] == pytest.approx(max(logs.std(), 0.1), rel=1e-12)
+    assert on.voice_decays != off.voice_decays  # not the 20 dB times
+    # Same draws; only the codes (and z) are those of the normalised clips.
+    b_on, b_off = on.batch(np.random.default_rng(7), 24), off.batch(np.random.default_rng(7), 24)
+    for k in ("voices", "mask", "starts"):
+        np.testing.assert_array_equal(getattr(b_on, k), getattr(b_off, k))
+    assert not np.array_equal(b_on.codes, b_off.codes)
+    codes, voices = on.primers(20)
+    np.testing.assert_array_equal(
+        codes, np.concatenate([data_mod.encode(a[:, :20], 256) for a in on.base])
+    )
+    np.testing.assert_array_equal(on.validation().codes, data_mod.encode(on.val[0], 256))
+
+
+def test_envelope_decay_is_the_upper_contour():
+    from training.batches import envelope_decay_seconds
+
+    env = {"hold": 1.0, "floor_db": -60.0}
+    # Past the hold, 0.1 one second on and 0.01 two seconds on both give d = 1; 0.5 three seconds
+    # on gives 3 / log10(2) and is the largest of the four bounds, so the 99.9th percentile.
+    y = [[1.0, 1.0, 0.1, 0.01, 0.5]]
+    assert envelope_decay_seconds(y, 1, env).tolist() == [pytest.approx(3 / math.log10(2))]
+    # Scaling a clip changes nothing (the bound is relative to its peak); a quantile of 0 takes the
+    # smallest bound; below the floor and within the hold count for nothing.
+    assert envelope_decay_seconds(np.multiply(y, 0.3), 1, env)[0] == pytest.approx(
+        3 / math.log10(2)
+    )
+    assert envelope_decay_seconds(y, 1, env, quantile=0.0)[0] == pytest.approx(1.0)
+    assert envelope_decay_seconds([[1.0, 0.9, 1e-4, 1e-4]], 1, env).tolist() == [0.005]
+    # A clip that holds its peak past the hold gets the largest d, 4 clip lengths; silence the least.
+    assert envelope_decay_seconds([[1.0, 0.5, 0.5, 1.0], [0.0] * 4], 2, env).tolist() == [
+        8.0,
+        0.005,
+    ]
+    # On a noisy exponential decay with one loud late spike, the contour ignores the spike (one
+    # sample of about 7,000) but lies above all but 0.1% of the samples.
+    rng = np.random.default_rng(1)
+    sr, n = 8000, 8000
+    t = np.arange(n) / sr
+    clip = rng.uniform(-1, 1, n) * 10 ** (-t / 0.4)  # 20 dB per 0.4 s
+    clip[6000] = 0.9
+    d = envelope_decay_seconds([clip], sr, {"hold": 0.01, "floor_db": -60.0})[0]
+    e = np.maximum(10 ** (-np.maximum(0, t - 0.01) / d), 1e-3)
+    a = np.abs(clip) / np.abs(clip).max()
+    over = (a > e).sum() / ((t > 0.01) & (a > 1e-3)).sum()
+    assert 0 < over <= 0.001 and 0.3 < d < 0.5
+
+
+def test_envelope_normalise_is_the_definition():
+    from training.batches import envelope_normalise
+
+    rng = np.random.default_rng(0)
+    clips = rng.uniform(-0.95, 0.95, (3, 500)).astype(np.float32)
+    d = np.array([0.01, 0.05, 1.0])
+    y, clipped = envelope_normalise(clips, d, SR, ENV)
+    t = np.arange(500) / SR
+    e = np.maximum(10.0 ** (-np.maximum(0.0, t - 0.002) / d[:, None]), 10.0 ** (-50 / 20))
+    np.testing.assert_array_equal(y, np.clip(clips / e, -1, 1).astype(np.float32))
+    assert clipped == int((np.abs(clips / e) > 1).sum()) > 0 and y.dtype == np.float32
+
+
+def test_an_envelope_needs_decay_conditioning_in_the_training_set_and_the_trainer():
+    from training.errors import ConfigError
+    from training.train import _check_args, build_parser
+
+    with pytest.raises(ValueError, match="an envelope needs decay_conditioning"):
+        TrainingSet(
+            [_clips([40.0], 1)],
+            [[]],
+            [N],
+            crop=0,
+            receptive_field=4,
+            quantization_channels=32,
+            sample_rate=SR,
+            envelope=ENV,
+        )
+    base = ["--voices", "kick,snare", "--crop", "64", "--out", "m.npz"]
+    for extra, match in (
+        (["--envelope"], "--envelope needs --decay-conditioning"),
+        (["--decay-conditioning", "--envelope-hold", "0.1"], "need --envelope"),
+        (["--decay-conditioning", "--envelope-floor-db", "-40"], "need --envelope"),
+        (["--decay-conditioning", "--envelope", "--envelope-hold", "-0.1"], "in \\[0, 1\\] sec"),
+        (["--decay-conditioning", "--envelope", "--envelope-hold", "nan"], "--envelope-hold"),
+        (["--decay-conditioning", "--envelope", "--envelope-floor-db", "0"], "\\[-120, 0\\) dB"),
+        (["--decay-conditioning", "--envelope", "--envelope-floor-db", "-200"], "floor-db"),
+    ):
+        with pytest.raises(ConfigError, match=match):
+            _check_args(build_parser().parse_args(base + extra))
+
+
+@pytest.mark.slow
+def test_training_with_an_envelope_exports_it_and_generates(tmp_path, capsys):
+    """--envelope: a few steps train; the file's meta has the envelope (the defaults, or the options
+    given); it generates; the card has a row; a resume must keep the option."""
+    from training import model_card
+
+    kits = write_two_voice_kits(tmp_path)
+    rng = np.random.default_rng(5)
+    for i, wav in enumerate(sorted(kits.glob("*/*.wav"))):
+        tau = (30.0, 60.0, 150.0, 400.0)[i % 4]
+        soundfile.write(wav, rng.standard_normal(800) * np.exp(-np.arange(800) / tau) * 0.4, 16000)
+    out = tmp_path / "drums.npz"
+    argv = tiny_conditioned_argv(kits, out, tmp_path / "run", steps=3, every=3)
+    argv += ["--decay-conditioning", "--envelope", "--preemphasis", "0.85"]
+    assert main(argv + ["--envelope-hold", "0.002"]) == 0
+    log = capsys.readouterr().out
+    assert "envelope: clips divided by 1 for 0.002 s" in log and "normalised clips" in log
+    model = fastdrum.load_model(out)
+    assert model.envelope == {"hold": 0.002, "floor_db": -60.0} == model.meta["envelope"]
+    assert model.meta["config"]["envelope"] is True
+    assert model.meta["config"]["envelope_hold"] == 0.002
+    assert model.decay is not None and np.isfinite(model.meta["losses"]["val_last"])
+    y = fastdrum.generate(model, 3, voice="kick", seed=0, duration=0.05, decay=[0.003, 0.01, 0.04])
+    assert y.shape == (3, 400) and np.isfinite(y).all() and np.abs(y).max() <= 1.0
+    # From 37.5 ms on, long past hold + 3 d = 11 ms, the 3 ms clip's envelope is its floor, -60 dB:
+    # at most that times the largest de-emphasised code, (1 + a) / (1 - a).
+    assert np.abs(y[0, 300:]).max() <= 10 ** (-60 / 20) * (1 + 0.85) / (1 - 0.85)
+    assert model_card.main([str(out)]) == 0
+    assert (
+        "| envelope | the network models each clip divided by an envelope of its decay time: 1 "
+        "for 0.002 s" in (tmp_path / "drums.md").read_text()
+    )
+    assert main(argv + ["--envelope-hold", "0.002", "--resume", "--steps", "4"]) == 0
+    capsys.readouterr()
+    no_env = [a for a in argv if a != "--envelope"]
+    assert main(no_env + ["--resume", "--steps", "5"]) == 2  # without --envelope: refused
+    assert "option 'envelope' was True, now None" in capsys.readouterr().err
+    # The defaults: hold 0.03 s, floor -60 dB.
+    out2 = tmp_path / "drums2.npz"
+    argv2 = tiny_conditioned_argv(kits, out2, tmp_path / "run2", steps=2, every=2)
+    assert main(argv2 + ["--decay-conditioning", "--envelope"]) == 0
+    assert fastdrum.load_model(out2).envelope == {"hold": 0.03, "floor_db": -60.0}

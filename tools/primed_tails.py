@@ -6,7 +6,9 @@ two. Each held-out real clip of a voice (the kits the first model's run held out
 training prepares its clips, gives its first ``--primer`` seconds to `fastdrum.generate` as the
 primer; the network makes the rest at the voice's default temperature and epsilon, or at
 ``--temperature`` and ``--epsilon`` (a model with
-decay conditioning is given the real clip's own decay time, as training measures it). Per clip, the
+decay conditioning is given the real clip's own decay time, as training measures it; an envelope
+model's primer is the real clip divided by the envelope of that decay time, as its training clips
+were). Per clip, the
 level of the last quarter relative to the last 50 ms of the primer is compared with the same ratio
 of the real clip's own continuation. Printed per voice and model: the median of generated minus
 real (dB; above 0 the tails hold, below 0 they die), the share of clips within 6 dB of their real
@@ -33,7 +35,7 @@ from fastdrum._generate import _finish  # noqa: E402
 from training.evaluate import decays  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tail_fit import held_out_clips  # noqa: E402
+from tail_fit import clip_decays, held_out_audio, training_codes  # noqa: E402
 
 #: The window at the end of the primer the tail's level is measured against (seconds).
 REFERENCE = 0.05
@@ -97,31 +99,33 @@ def main(argv=None):
     models = [fastdrum.load_model(m) for m in a.models]
     sr = models[0].sample_rate
     voices = a.voices.split(",")
-    clips = held_out_clips(models[0], voices, a.max_clips)
+    clips = held_out_audio(models[0], voices, a.max_clips)
     P = int(round(a.primer * sr))
     print("| voice | source | clips | tail minus real's, median dB | within 6 dB | decay (real) |")
     print("|---|---|---|---|---|---|")
     for v in voices:
-        c, seconds = clips[v]
-        real = _finish(c, models[0])
+        fitted, seconds = clips[v]
+        # The real clips as the first model codes and decodes them (its envelope, if any, undone).
+        real = _finish(training_codes(fitted, seconds, models[0]), models[0], seconds)
         sources = [(name, None) for name in a.baseline] + list(zip(a.models, models))
         for name, m in sources:
             if m is None:
                 y = baseline(name, real, P, sr, seed=a.seed)
             else:
-                d = seconds if m.decay is not None else None
+                own = clip_decays(fitted, m)  # each clip's decay as m's training measured it
+                d = own if m.decay is not None else None
                 y = m.generate(
-                    len(c),
+                    len(fitted),
                     seed=a.seed,
                     voice=v,
-                    primer=c[:, :P],
+                    primer=training_codes(fitted, own, m)[:, :P],
                     decay=d,
                     temperature=a.temperature,
                     epsilon=a.epsilon,
                 )
             r = compare(y, real, P, sr)
             print(
-                f"| {v} | {name} | {len(c)} | {r['median_gap_db']:+.1f} | {r['within_6db']:.0%} "
+                f"| {v} | {name} | {len(fitted)} | {r['median_gap_db']:+.1f} | {r['within_6db']:.0%} "
                 f"| {r['decaying']:.0%} ({r['decaying_real']:.0%}) |",
                 flush=True,
             )

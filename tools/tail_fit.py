@@ -1,8 +1,9 @@
 """How well models predict the held-out real clips, by time since the onset: ``python tools/tail_fit.py``.
 
 Each held-out real clip of a voice (the kits a model's run held out) is prepared as training prepares
-its clips (cut or padded to the voice's length, peak-normalised, faded over its last fifth,
-pre-emphasised, mu-law encoded), and the model scores every next code given the real codes before it
+its clips for each model (cut or padded to the voice's length, peak-normalised, faded over its last
+fifth, for an envelope model divided by the envelope of the clip's decay time, pre-emphasised, mu-law
+encoded), and the model scores every next code given the real codes before it
 (teacher forcing, `fastdrum.Model.forward`, float32, conditioned on the voice and, for a model with
 decay conditioning, on the clip's own decay time as training measures it). Printed per voice and
 stretch of time since the onset: the mean negative log-likelihood of the real codes (nats; lower is a
@@ -26,7 +27,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import fastdrum  # noqa: E402
 from training import data as data_mod  # noqa: E402
-from training.batches import decay_seconds, fade_out, preemphasize  # noqa: E402
+from training.batches import (  # noqa: E402
+    decay_seconds,
+    envelope_decay_seconds,
+    envelope_normalise,
+    fade_out,
+    preemphasize,
+)
 from training.evaluate import DEFAULT_KITS, holdout_for  # noqa: E402
 from training.voices import VOICE_DURATIONS, load_voice_clips  # noqa: E402
 
@@ -34,9 +41,18 @@ from training.voices import VOICE_DURATIONS, load_voice_clips  # noqa: E402
 EDGES = (0.0, 0.05, 0.2, 0.5, 1.0, 1.5)
 
 
-def held_out_clips(model, voices, max_clips):
-    """{voice: ((n, T) int codes, (n,) decay times in s)} of the held-out real clips, prepared as in
-    training; the decay times measured as ``--decay-conditioning`` measures them (before the fade)."""
+def clip_decays(fitted, model):
+    """Decay times (s) of `fitted` clips (n, T) as `model`'s training measured its clips' (before the
+    fade): an envelope model's upper contour, else the 20 dB time of ``--decay-conditioning``."""
+    if model.envelope is not None:
+        return envelope_decay_seconds(fitted, model.sample_rate, model.envelope)
+    return decay_seconds(fitted, model.sample_rate)
+
+
+def held_out_audio(model, voices, max_clips):
+    """{voice: ((n, T) float32 clips, (n,) decay times in s)} of the held-out real clips (the kits
+    `model`'s run held out), cut or padded to the voice's length and peak-normalised as in training;
+    the decay times those `model`'s training measures (:func:`clip_decays`)."""
     _, held, _ = load_voice_clips(
         sample_rate=model.sample_rate,
         kit_dirs=[DEFAULT_KITS],
@@ -48,16 +64,27 @@ def held_out_clips(model, voices, max_clips):
         T = int(round(VOICE_DURATIONS[v] * model.sample_rate))
         clips = [c.audio for c in held if c.entry["voice"] == v][:max_clips]
         fitted = np.stack([data_mod.fit(a, T, 0.95) for a in clips])
-        codes = np.stack(
-            [
-                data_mod.encode(
-                    preemphasize(fade_out(c), model.preemphasis), model.quantization_channels
-                )
-                for c in fitted
-            ]
-        )
-        out[v] = codes, decay_seconds(fitted, model.sample_rate)
+        out[v] = fitted, clip_decays(fitted, model)
     return out
+
+
+def training_codes(fitted, seconds, model):
+    """The codes of `fitted` clips (n, T) as `model` was trained on them: faded; for an envelope
+    model divided by the envelope of each clip's decay time (`seconds`) and clipped; pre-emphasised;
+    mu-law encoded."""
+    y = fade_out(fitted)
+    if model.envelope is not None:
+        y, _ = envelope_normalise(y, seconds, model.sample_rate, model.envelope)
+    return data_mod.encode(preemphasize(y, model.preemphasis), model.quantization_channels)
+
+
+def held_out_clips(model, voices, max_clips):
+    """{voice: ((n, T) int codes, (n,) decay times in s)} of the held-out real clips, prepared as
+    `model`'s training prepared its clips (:func:`held_out_audio`, :func:`training_codes`)."""
+    return {
+        v: (training_codes(fitted, seconds, model), seconds)
+        for v, (fitted, seconds) in held_out_audio(model, voices, max_clips).items()
+    }
 
 
 def fit_by_time(model, voice, codes, decays=None):
@@ -94,7 +121,7 @@ def main(argv=None):
     a = p.parse_args(argv)
     models = [fastdrum.load_model(m) for m in a.models]
     voices = a.voices.split(",")
-    clips = held_out_clips(models[0], voices, a.max_clips)
+    clips = held_out_audio(models[0], voices, a.max_clips)
     print(
         "| voice | model | clips | "
         + " | ".join(f"{x:g}-{y:g} s" for x, y in zip(EDGES, EDGES[1:]))
@@ -102,8 +129,10 @@ def main(argv=None):
     )
     print("|---|---|---|" + "---|" * (len(EDGES) - 1))
     for v in voices:
-        codes, seconds = clips[v]
+        fitted, _ = clips[v]
         for name, m in zip(a.models, models):
+            seconds = clip_decays(fitted, m)
+            codes = training_codes(fitted, seconds, m)
             nll, ent, spans = fit_by_time(m, v, codes, seconds)
             cells = [f"{n:.2f} ({e:.2f})" for n, e in zip(nll, ent)]
             cells += [""] * (len(EDGES) - 1 - len(cells))

@@ -26,6 +26,15 @@ version as it is prepared (cut or padded to the voice's length and peak-normalis
 or the voice's clip length if it never falls that far; mean and scale are those of ln d over the
 unshifted training clips of every voice. Looking z up draws nothing, so the batches are those without it.
 
+With an envelope (``--envelope``, which needs decay conditioning; docs/format.md, "Envelope") each clip,
+faded out as above and before pre-emphasis, is divided by the envelope of its own decay time d
+(:func:`fastdrum._reference.envelope`, t counted from the clip's onset) over its whole length and
+clipped to [-1, 1] (:func:`envelope_normalise`): the network models the normalised clip, windows are
+cut from it, and generation multiplies the envelope back. The share of samples the clipping touched
+is kept per voice (:attr:`TrainingSet.envelope_clipped`). An envelope model's d is not the 20 dB time
+above but the clip's upper contour (:func:`envelope_decay_seconds`): the slowest fall of 20 dB per d
+that still lies above 99.9% of the clip's samples; z, the statistics and the recorded decays are of it.
+
 Every draw is a function of ``(seed, step)``: a resumed run repeats exactly.
 """
 
@@ -33,12 +42,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fastdrum._reference import decay_z
+from fastdrum._reference import decay_z, envelope
 
 from . import data as data_mod
 from .evaluate import decay_times
 
-__all__ = ["preemphasize", "fade_out", "decay_seconds", "TrainingSet", "Batch"]
+__all__ = [
+    "preemphasize",
+    "fade_out",
+    "decay_seconds",
+    "envelope_decay_seconds",
+    "envelope_normalise",
+    "TrainingSet",
+    "Batch",
+]
 
 #: Share of each clip's length over which training clips fade out (half a cosine): the
 #: network learns that a one-shot ends in silence, never in a cut.
@@ -81,6 +98,74 @@ def decay_seconds(clips, sample_rate):
     clips = np.asarray(clips)
     d = decay_times(clips, sample_rate, drop_db=DECAY_DROP_DB)
     return np.where(np.isfinite(d), d, clips.shape[-1] / sample_rate)
+
+
+#: An envelope model's clip decay: the envelope of d must lie above this share of the clip's samples
+#: (after the hold, above the floor), so that dividing by it clips about 1 - this share of them.
+ENVELOPE_QUANTILE = 0.999
+#: An envelope model's decay times lie in [ENVELOPE_MIN_DECAY, ENVELOPE_MAX_LENGTHS x clip length].
+ENVELOPE_MIN_DECAY = 0.005
+ENVELOPE_MAX_LENGTHS = 4.0
+
+
+def envelope_decay_seconds(clips, sample_rate, env, quantile=ENVELOPE_QUANTILE):
+    """An envelope model's decay times (s) of equally long clips (N, n): each clip's upper contour.
+
+    For clip y with peak p, sample i at t = i / `sample_rate` past the hold h (``env["hold"]``) and
+    above the floor (|y_i| / p > 10 ** (floor_db / 20)) lies under the envelope of d exactly when
+    ``d >= (t - h) / -log10(|y_i| / p)``; d is the `quantile` of those bounds over the clip's
+    samples (numpy's ``method="higher"``: one of them), so that the envelope of d lies above that
+    share of them and dividing by it clips the rest. It is kept within
+    [:data:`ENVELOPE_MIN_DECAY`, :data:`ENVELOPE_MAX_LENGTHS` x the clip length] (a clip with no
+    sample past the hold above the floor gets the minimum; one that holds its peak, the maximum).
+    The 20 dB decay time of decay conditioning (:func:`decay_seconds`) follows the loudest 10 ms and
+    so misses a slow ring after a fast fall: the ring then lies far above the envelope and clipping
+    it loses it (on the real clips, up to half a kick's samples with hold 0.01 s).
+
+    Examples
+    --------
+    >>> # Past the hold of 1 s, samples of 0.1 (1 s later: d = 1) and 0.01 (2 s later: d = 1)
+    >>> envelope_decay_seconds([[1.0, 1.0, 0.1, 0.01]], 1, {"hold": 1.0, "floor_db": -60.0}).tolist()
+    [1.0]
+    """
+    clips = np.abs(np.asarray(clips, dtype=np.float64))
+    n = clips.shape[-1]
+    t = np.arange(n) / float(sample_rate) - float(env["hold"])
+    floor = 10.0 ** (float(env["floor_db"]) / 20.0)
+    lo, hi = ENVELOPE_MIN_DECAY, ENVELOPE_MAX_LENGTHS * n / float(sample_rate)
+    out = np.empty(len(clips))
+    for i, y in enumerate(clips):
+        peak = y.max()
+        a = y / peak if peak > 0 else y
+        ok = (t > 0) & (a > floor)
+        if not ok.any():
+            out[i] = lo
+            continue
+        fall = -np.log10(np.minimum(a[ok], 1.0))  # > 0, or 0 at the peak: no finite d contains it
+        with np.errstate(divide="ignore"):
+            bounds = np.where(fall > 0, t[ok] / fall, np.inf)
+        out[i] = np.clip(np.quantile(bounds, quantile, method="higher"), lo, hi)
+    return out
+
+
+def envelope_normalise(clips, seconds, sample_rate, env):
+    """Clips (N, n) each divided by the envelope of its decay time and clipped to [-1, 1].
+
+    `seconds` (N,) are the clips' decay times, `env` a model's ``meta["envelope"]``
+    (``{"hold", "floor_db"}``): clip i is divided by :func:`fastdrum._reference.envelope` of
+    ``seconds[i]`` (float64, t = 0 at its first sample). Returns the float32 clips and the number of
+    samples whose magnitude exceeded 1 before the clipping.
+
+    Examples
+    --------
+    >>> y, clipped = envelope_normalise([[0.5, 0.05, 0.02]], [0.25], 4, {"hold": 0.0, "floor_db": -60})
+    >>> y.tolist(), clipped
+    ([[0.5, 0.5, 1.0]], 1)
+    """
+    clips = np.asarray(clips)
+    e = envelope(clips.shape[-1], sample_rate, seconds, env["hold"], env["floor_db"])
+    y = clips.astype(np.float64) / e
+    return np.clip(y, -1.0, 1.0).astype(np.float32), int((np.abs(y) > 1.0).sum())
 
 
 @dataclass
@@ -136,6 +221,10 @@ class TrainingSet:
     decay_conditioning : bool
         Measure every clip's decay time: each row then carries its clip's ``decay_z``, and
         :attr:`decay_stats` and :attr:`voice_decays` say what the model file records.
+    envelope : dict, optional
+        ``{"hold": seconds, "floor_db": dB}`` (needs `decay_conditioning`): every clip, faded and
+        before pre-emphasis, is divided by the envelope of its own decay time and clipped to
+        [-1, 1] (:func:`envelope_normalise`); the model file records it as ``meta["envelope"]``.
 
     Attributes
     ----------
@@ -144,6 +233,11 @@ class TrainingSet:
         clips of every voice (the scale floored at :data:`MIN_DECAY_SCALE`), with decay conditioning.
     voice_decays : list of list of float, or None
         Each voice's training decay times (seconds, unshifted clips), sorted, to 3 decimals.
+    envelope : dict or None
+        The `envelope` given.
+    envelope_clipped : list of float, or None
+        With an envelope: per voice, the share of the samples of its training clips (every pitch
+        version) and validation clips that the clipping to [-1, 1] changed.
     """
 
     def __init__(
@@ -162,7 +256,11 @@ class TrainingSet:
         voice_weights=None,
         sample_rate=None,
         decay_conditioning=False,
+        envelope=None,
     ):
+        if envelope is not None and not decay_conditioning:
+            raise ValueError("an envelope needs decay_conditioning (it falls with each decay time)")
+        self.envelope = None if envelope is None else dict(envelope)
         self.V = len(clips_by_voice)
         if voice_weights not in (None, "length"):
             raise ValueError(f"voice_weights must be None or 'length', got {voice_weights!r}")
@@ -183,27 +281,50 @@ class TrainingSet:
                 [data_mod.fit(data_mod.pitch_shift(c.audio, s), n, peak) for c in clips]
             )
 
-        def prepare(y, T):
+        clipped = [
+            0,
+            0,
+        ]  # of the voice being prepared: samples the envelope's clipping changed, all
+
+        def prepare(y, T, d=None, count=False):
+            """Faded; with an envelope, divided by that of decay times `d` (s, one per clip) and
+            clipped; pre-emphasised; padded to T."""
             y = fade_out(y) if fade else y
+            if self.envelope is not None:
+                y, n_clipped = envelope_normalise(y, d, sample_rate, self.envelope)
+                if count:
+                    clipped[0] += n_clipped
+                    clipped[1] += y.size
             return np.pad(preemphasize(y, self.a), [(0, 0), (0, T - y.shape[-1])])
 
         seconds = [] if decay_conditioning else None  # (versions, base, validation) per voice
+        self.envelope_clipped = None if self.envelope is None else []
         self.audio, self.base, self.val = [], [], []
         for clips, val_clips, n, T in zip(clips_by_voice, val_by_voice, lengths, self.lengths):
             ys = [fitted(clips, s, n) for s in shifts]
             base = ys[shifts.index(0.0)] if 0.0 in shifts else fitted(clips, 0.0, n)
             val = fitted(val_clips, 0.0, n) if val_clips else None
-            self.audio.append(np.stack([prepare(y, T) for y in ys]))
-            self.base.append(prepare(base, T))
-            self.val.append(None if val is None else prepare(val, T)[:, : self.crop])
+            d = (None, [None] * len(ys), None)  # the decay times of (base, versions, validation)
             if seconds is not None:
-                seconds.append(
-                    (
-                        [decay_seconds(y, sample_rate) for y in ys],
-                        decay_seconds(base, sample_rate),
-                        None if val is None else decay_seconds(val, sample_rate),
-                    )
+                if self.envelope is None:
+                    measure = decay_seconds
+                else:  # an envelope model's decay: the envelope that lies above its clip
+
+                    def measure(y, sr):
+                        return envelope_decay_seconds(y, sr, self.envelope)
+
+                d = (
+                    measure(base, sample_rate),
+                    [measure(y, sample_rate) for y in ys],
+                    None if val is None else measure(val, sample_rate),
                 )
+                seconds.append((d[1], d[0], d[2]))
+            clipped[:] = [0, 0]
+            self.audio.append(np.stack([prepare(y, T, dy, True) for y, dy in zip(ys, d[1])]))
+            self.base.append(prepare(base, T, d[0]))
+            self.val.append(None if val is None else prepare(val, T, d[2], True)[:, : self.crop])
+            if self.envelope_clipped is not None:
+                self.envelope_clipped.append(clipped[0] / max(clipped[1], 1))
         self.n_shift = len(shifts)
         self.decay_stats = self.voice_decays = self._decay_z = self._val_decay_z = None
         if seconds is not None:

@@ -91,7 +91,7 @@ def _config_lines(model):
 
 def _format2_config_rows(model):
     """Rows of what format 2 adds: pre-emphasis, the voice embedding, the time since the onset, the
-    decay time."""
+    decay time, the envelope."""
     rows = []
     if model.preemphasis:
         rows.append(
@@ -116,6 +116,13 @@ def _format2_config_rows(model):
             f"10 ms ({seconds.min():g} to {seconds.max():g} s in training, geometric mean "
             f"{math.exp(model.decay['mean']):.3g} s), ln-normalised, projected into every layer's gate "
             "pre-activation; `generate(decay=)` sets it (default: one of the voice's training clips') |"
+        )
+    if model.envelope is not None:
+        env = model.envelope
+        rows.append(
+            f"| envelope | the network models each clip divided by an envelope of its decay time: 1 "
+            f"for {env['hold']:g} s, then 20 dB down per decay time, floored at {env['floor_db']:g} "
+            "dB; `generate()` multiplies it back (the losses are those of the normalised clips) |"
         )
     return rows
 

@@ -61,6 +61,10 @@ RESUMABLE_CHANGES = {
 }
 
 
+#: The envelope of ``--envelope`` when --envelope-hold and --envelope-floor-db are not given.
+DEFAULT_ENVELOPE = {"hold": 0.03, "floor_db": -60.0}
+
+
 def parse_dilations(text):
     """Parse dilations: ``"1,2,4,8"``, ``"1..512"`` (powers of two), ``"1..512x2"`` (repeated).
 
@@ -276,6 +280,31 @@ def _add_model_arguments(g):
         "its loudest 10 ms, ln-normalised), a per-clip bias of every layer as the voice is; "
         "generate(decay=) then sets it (format 2's decay_w)",
     )
+    g.add_argument(
+        "--envelope",
+        action="store_true",
+        help="with --decay-conditioning: the network models each clip divided by a decay envelope "
+        "(1 for --envelope-hold s, then 20 dB down per decay time, floored at --envelope-floor-db; "
+        "before pre-emphasis, clipped to [-1, 1]) and generate() multiplies it back, so the level is "
+        "not left to the network; the validation loss is then a loss on the normalised clips "
+        "(meta['envelope'])",
+    )
+    g.add_argument(
+        "--envelope-hold",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help=f"with --envelope: seconds the envelope holds at 1 after the onset "
+        f"(default {DEFAULT_ENVELOPE['hold']:g})",
+    )
+    g.add_argument(
+        "--envelope-floor-db",
+        type=float,
+        default=None,
+        metavar="DB",
+        help=f"with --envelope: the envelope's floor, dB in [-120, 0) "
+        f"(default {DEFAULT_ENVELOPE['floor_db']:g})",
+    )
 
 
 def _add_optimiser_arguments(g):
@@ -396,6 +425,18 @@ def _check_args(a):
         raise ConfigError(
             "--decay-conditioning needs --voices (the model stores each voice's decay times)"
         )
+    if (a.envelope_hold is not None or a.envelope_floor_db is not None) and not a.envelope:
+        raise ConfigError("--envelope-hold and --envelope-floor-db need --envelope")
+    if a.envelope and not a.decay_conditioning:
+        raise ConfigError(
+            "--envelope needs --decay-conditioning (the envelope falls with each clip's decay time)"
+        )
+    if a.envelope_hold is not None and not (0 <= a.envelope_hold <= 1):  # also False for NaN
+        raise ConfigError(f"--envelope-hold must lie in [0, 1] seconds, got {a.envelope_hold!r}")
+    if a.envelope_floor_db is not None and not (-120 <= a.envelope_floor_db < 0):
+        raise ConfigError(
+            f"--envelope-floor-db must lie in [-120, 0) dB, got {a.envelope_floor_db!r}"
+        )
     if not (math.isfinite(a.preemphasis) and 0 <= a.preemphasis < 1):
         raise ConfigError(f"--preemphasis must lie in [0, 1), got {a.preemphasis!r}")
     if a.crop < 0 or (a.voices and a.crop == 0):
@@ -435,6 +476,17 @@ class TrainResult(dict):
 
 #: Samples per block of the time features when --time-block is not given (1.45 ms at 44.1 kHz).
 DEFAULT_TIME_BLOCK = 64
+
+
+def _envelope(args):
+    """The ``meta["envelope"]`` of ``--envelope`` (its defaults where not given), or None."""
+    if not args.envelope:
+        return None
+    hold, floor_db = args.envelope_hold, args.envelope_floor_db
+    return {
+        "hold": DEFAULT_ENVELOPE["hold"] if hold is None else float(hold),
+        "floor_db": DEFAULT_ENVELOPE["floor_db"] if floor_db is None else float(floor_db),
+    }
 
 
 def _time_tau(args):
@@ -567,6 +619,7 @@ def _prepare_data(args, cfg):
         voice_weights=args.voice_weights,
         sample_rate=args.sample_rate,
         decay_conditioning=args.decay_conditioning,
+        envelope=_envelope(args),
     )
     return dataset, trainset, voices
 
@@ -629,6 +682,8 @@ def _meta(
             meta["decay"] = dict(trainset.decay_stats)
             for v, decays in zip(voices, trainset.voice_decays):
                 meta["voices"][v]["decays"] = decays
+        if trainset.envelope is not None:
+            meta["envelope"] = dict(trainset.envelope)
         meta["holdout_data"] = [
             {k: e.get(k) for k in ("file", "kit", "instrument", "voice", "licence", "sha256")}
             for e in dataset.manifest["holdout"]
@@ -1055,6 +1110,17 @@ def _log_data(args, cfg, dataset, trainset, voices):
         f"held out kits {dataset.manifest['holdout_kits']}; {trainset.n_shift} pitch version(s); "
         f"window {trainset.crop} samples, receptive field {cfg.receptive_field}"
     )
+    if trainset.envelope is not None:
+        env = trainset.envelope
+        shares = {
+            v: f"{100 * x:.3g}%"
+            for v, x in zip(voices or [args.instrument], trainset.envelope_clipped)
+        }
+        _log(
+            f"envelope: clips divided by 1 for {env['hold']:g} s, then 20 dB down per decay time, "
+            f"floored at {env['floor_db']:g} dB; samples clipped to [-1, 1] per voice {shares}; "
+            "the losses are those of the normalised clips"
+        )
 
 
 def _check_replicas(args, strategy):
@@ -1094,6 +1160,11 @@ def train(args):
     # Off is None whether absent or 0, as in the configs of runs made before the option existed.
     config["input_noise"] = args.input_noise or None
     config["decay_conditioning"] = args.decay_conditioning or None
+    # As the decay conditioning: off is None, as in the configs of runs made before the option.
+    envelope = _envelope(args)
+    config["envelope"] = args.envelope or None
+    config["envelope_hold"] = None if envelope is None else envelope["hold"]
+    config["envelope_floor_db"] = None if envelope is None else envelope["floor_db"]
     chief = distribute.is_chief(strategy)
     run_dir = _open_run_dir(args, config, dataset.manifest, write=chief)
     _log_data(args, cfg, dataset, trainset, voices)
