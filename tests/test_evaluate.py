@@ -119,6 +119,29 @@ def test_colored_noise_slopes():
         assert 10 * np.log10(hi / lo) == pytest.approx(slope, abs=1.0)  # dB per octave
 
 
+def test_decaying_noise_baseline_is_white_noise_under_the_envelopes_of_the_given_decays():
+    from training.evaluate import baseline_clips, decay_times
+
+    T, sr = 8000, 8000
+    y = baseline_clips("decaying-noise", 12, T, sr, seed=3, decays=[0.1, 0.4])
+    # Each clip's level over a 50 ms window is that of an envelope holding 30 ms, then falling 20 dB
+    # per d of 0.1 s or 0.4 s (white noise, its window RMS within 2 dB of the envelope's).
+    rms = np.sqrt((y[:, 800:1200] ** 2).mean(axis=1)) / np.sqrt((y[:, :200] ** 2).mean(axis=1))
+    want = {d: 10 ** (-(0.125 - 0.03) / d) for d in (0.1, 0.4)}
+    for r in rms:
+        d = min(want, key=lambda k: abs(np.log(want[k] / r)))
+        assert 20 * np.log10(r / want[d]) == pytest.approx(0, abs=2)
+    assert {min(want, key=lambda k: abs(np.log(want[k] / r))) for r in rms} == {0.1, 0.4}
+    # They decay as the evaluation counts decay, and the 20 dB time is that of their envelope.
+    d20 = decay_times(y, sr)
+    assert ((d20 > 0.08) & (d20 < 0.16) | (d20 > 0.35) & (d20 < 0.47)).all()
+    np.testing.assert_array_equal(
+        y, baseline_clips("decaying-noise", 12, T, sr, seed=3, decays=[0.1, 0.4])
+    )
+    with pytest.raises(ValueError, match="unknown baseline"):
+        baseline_clips("silence", 2, T, sr)
+
+
 def test_with_weights_takes_a_snapshots_weights_and_keeps_the_models_frame(tmp_path):
     import fastdrum
     from fastdrum._format import WEIGHT_KEYS

@@ -20,9 +20,10 @@ kept out of training entirely (the held-out kits a model's metadata names):
 5. **new and varied** -- copies of training clips and near-duplicate pairs
    (items 2 and 3 below).
 
-An evaluation must be able to fail: ``--baseline noise`` and ``--baseline
-untrained`` evaluate white noise and an untrained network in place of a model;
-docs/evaluation.md shows them failing. The measures used by both the earlier
+An evaluation must be able to fail: ``--baseline noise``, ``--baseline
+untrained`` and ``--baseline decaying-noise`` evaluate white noise, an untrained
+network and white noise under decay envelopes of the voice's real decay times
+in place of a model; docs/evaluation.md shows them failing. The measures used by both the earlier
 and this evaluation:
 
 1. **recognisable** -- a simple classifier (standardised log-band spectrum and
@@ -551,12 +552,27 @@ def _generate(model, voice, n, seed):
     return fastdrum.generate(model, n, seed=seed)
 
 
-def baseline_clips(kind, n, T, sr, seed=0):
-    """Clips of a bad generator: stationary white ``"noise"``, or an ``"untrained"`` network."""
+#: The baselines of ``--baseline``: bad generators the evaluation must fail.
+BASELINES = ("noise", "untrained", "decaying-noise")
+
+
+def baseline_clips(kind, n, T, sr, seed=0, decays=None):
+    """Clips of a bad generator: stationary white ``"noise"``, an ``"untrained"`` network, or
+    ``"decaying-noise"``: white noise times an envelope that holds for 0.03 s and then falls 20 dB
+    per d seconds, each clip's d drawn from `decays` (seconds; a voice's real decay times). The last
+    decays by arithmetic, as an envelope-normalised model's clips do whatever its network draws, so
+    the evaluation must fail it on what is left: timbre and recognition."""
+    rng = np.random.default_rng(seed)
     if kind == "noise":
-        return colored_noise(n, T, np.random.default_rng(seed), exponent=0) * 0.5
+        return colored_noise(n, T, rng, exponent=0) * 0.5
     if kind == "untrained":
         return untrained_clips(n, T, sr, seed=seed)
+    if kind == "decaying-noise":
+        from fastdrum._reference import envelope
+
+        d = rng.choice(np.asarray(decays, dtype=np.float64), size=n)
+        env = envelope(T, sr, d, 0.03, -60.0)
+        return colored_noise(n, T, rng, exponent=0) * 0.5 * env
     raise ValueError(f"unknown baseline {kind!r}")
 
 
@@ -606,7 +622,7 @@ def _parser():
     )
     p.add_argument(
         "--baseline",
-        choices=("noise", "untrained"),
+        choices=BASELINES,
         action="append",
         default=[],
         help="also evaluate a bad generator in place of a model (shows the evaluation can fail)",
@@ -722,7 +738,11 @@ def _evaluate_job(args, name, m, v, real):
         from .voices import VOICE_DURATIONS
 
         T = int(round(VOICE_DURATIONS[v] * sr))
-        y = baseline_clips(name.split(": ")[1], args.n, T, sr, seed=args.seed)
+        # The decay times of the voice's real training clips, those it never falls 20 dB within
+        # counted at their length (decaying-noise draws each clip's from them).
+        train = _fit_len(real[key].train[v], T)
+        decays = np.nan_to_num(decay_times(train, sr), posinf=T / sr)
+        y = baseline_clips(name.split(": ")[1], args.n, T, sr, seed=args.seed, decays=decays)
     row = evaluate_clips(np.asarray(y, dtype=np.float64), v, real[key])
     row["source"] = name
     row["holdout_kits"] = list(key[1])
