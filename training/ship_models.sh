@@ -12,6 +12,8 @@
 # A lever measured against the recipe: VARIANT names it and TRAIN_ARGS adds its options to the
 # trainer's, e.g. VARIANT=in2 TRAIN_ARGS="--input-noise 2" sh training/ship_models.sh trains into
 # runs/drums-in2-seed0/ and writes runs/drums-in2-seed0.npz (resume it with the same variables).
+# The envelope-normalised lever (docs/format.md, "Envelope"):
+#   VARIANT=env TRAIN_ARGS="--decay-conditioning --envelope" sh training/ship_models.sh
 set -e
 KITS=/usr/share/hydrogen/data/drumkits
 SF2=/usr/share/sounds/sf2
