@@ -213,7 +213,16 @@ class Interrupted(KeyboardInterrupt):
 _STOPPING = []  # non-empty once a handled signal has been raised: later ones are ignored
 
 
+_RESTORING = 0  # the mark on _STOPPING while the old handlers go back
+_DEFERRED = []  # signals that reached _on_signal while the old handlers went back
+
+
 def _on_signal(signum, frame):
+    if _STOPPING == [_RESTORING]:
+        # Held back from this thread, the signal reached another one (a BLAS or server thread), and
+        # Python runs its handler here all the same: pass it on once the old handlers are back.
+        _DEFERRED.append(signum)
+        return
     if _STOPPING:
         return  # already stopping: let the clean-up finish
     _STOPPING.append(signum)
@@ -248,22 +257,29 @@ def handle_signals():
 def _restore_handlers(old):
     """Put `old` handlers back; a signal arriving meanwhile goes to them once they are in place.
 
-    The signals are held back while the handlers change, so none reaches
-    :func:`_on_signal` after the block it guards has ended. One that lands just
+    The signals are held back while the handlers change, so none is delivered
+    to this thread before the old handlers are in place. One that lands just
     before they are held back (it raises :class:`Interrupted` here) is raised
-    again once every handler is back.
+    again once every handler is back. One delivered meanwhile to another
+    thread, whose handler Python still runs in this one, is passed on to the
+    old handler with :func:`signal.raise_signal` once it is back.
     """
     landed = None
     while True:
         try:
             with _uninterrupted():
-                _STOPPING.append(0)  # our handler ignores what lands from here on
+                _DEFERRED.clear()
+                _STOPPING.append(_RESTORING)  # our handler defers what lands from here on
                 for s, h in old.items():
                     signal.signal(s, h if h is not None else signal.SIG_DFL)
                 _STOPPING.clear()
             break
         except Interrupted as exc:
             landed = exc
+    deferred = list(_DEFERRED)
+    _DEFERRED.clear()
+    for signum in deferred:
+        signal.raise_signal(signum)
     if landed is not None:
         raise landed
 

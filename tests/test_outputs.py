@@ -6,6 +6,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -228,6 +229,37 @@ def test_a_signal_while_the_old_handlers_go_back_reaches_the_old_handler(monkeyp
         real(signal.SIGHUP, previous)
 
 
+def test_a_signal_another_thread_takes_while_the_handlers_go_back_reaches_the_old_handler(
+    monkeypatch,
+):
+    """CI again: with the signals held back in this thread, the kernel gave SIGHUP to another one
+    (a thread of an earlier test), and Python ran our handler here, inside the held-back block,
+    where it was dropped: neither raised nor passed on."""
+    heard = []
+    previous = signal.signal(signal.SIGHUP, lambda signum, frame: heard.append(signum))
+    real = signal.signal
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)  # started unmasked: it can take the signal
+    other.start()
+
+    def kill_while_restoring(signum, handler):
+        if signum == signal.SIGINT and not heard:
+            os.kill(os.getpid(), signal.SIGHUP)  # held back here, so the other thread takes it
+            time.sleep(0.2)  # and Python runs the handler at this thread's next instruction
+        return real(signum, handler)
+
+    try:
+        with _io.handle_signals():
+            monkeypatch.setattr(signal, "signal", kill_while_restoring)
+        monkeypatch.setattr(signal, "signal", real)
+        assert heard == [signal.SIGHUP]  # passed on once, to the handler the block found
+        assert not _io._STOPPING and not _io._DEFERRED
+    finally:
+        stop.set()
+        other.join()
+        real(signal.SIGHUP, previous)
+
+
 def test_a_signal_just_before_the_handlers_go_back_is_raised_after_they_are_back(monkeypatch):
     real = _io._uninterrupted
     calls = []
@@ -248,6 +280,7 @@ def test_a_signal_just_before_the_handlers_go_back_is_raised_after_they_are_back
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 SCRIPT = """
 import sys
+import threading
 from fastdrum.cli import main
 print("ready", file=sys.stderr, flush=True)
 sys.exit(main(sys.argv[1:]))
