@@ -629,12 +629,14 @@ def m_format2(c, rnd):
     time conditioning."""
     kind = rnd.choice(
         ["version", "preemphasis", "voices", "partial", "primer_voices", "meta", "emb", "time"]
-        + ["decay"]
+        + ["decay", "envelope"]
     )
     if kind == "time":
         return _bad_time(c, rnd)
     if kind == "decay":
         return _bad_decay(c, rnd)
+    if kind == "envelope":
+        return _bad_envelope(c, rnd)
     if kind == "version":
         v = rnd.choice([1, 2, 3])
         c.arrays["format_version"] = np.array(v)
@@ -763,6 +765,45 @@ def _bad_decay(c, rnd):
             entry["decays"] = what
     c.arrays["meta"] = np.array(json.dumps(meta))
     return f"decay: {kind} {what!r}"[:80]
+
+
+_BAD_ENVELOPES = [
+    {"hold": -0.1, "floor_db": -60.0},
+    {"hold": 1.5, "floor_db": -60.0},
+    {"hold": np.nan, "floor_db": -60.0},
+    {"hold": 0.03, "floor_db": 0.0},
+    {"hold": 0.03, "floor_db": -121.0},
+    {"hold": 0.03, "floor_db": np.inf},
+    {"hold": "0.03", "floor_db": -60.0},
+    {"hold": True, "floor_db": -60.0},
+    {"hold": 0.03},
+    {"floor_db": -60.0},
+    {"hold": 0.03, "floor_db": -60.0, "decay": 1.0},
+    {"hold": 10**400, "floor_db": -60.0},
+    [0.03, -60.0],
+    "envelope",
+    None,
+]
+
+
+def _bad_envelope(c, rnd):
+    """An envelope (meta["envelope"]) out of range or misshapen, or a good one without the decay
+    conditioning it needs, or (a valid file) a good one with it."""
+    L = len(np.atleast_1d(c.arrays["dilations"]))
+    D2 = np.shape(c.arrays["dil_b"])[-1] if np.ndim(c.arrays["dil_b"]) else 2
+    voices = [str(v) for v in np.atleast_1d(c.arrays.get("voices", np.array(["kick"])))]
+    kind = rnd.choice(["bad", "no-decay", "good"])
+    if kind != "no-decay" and "decay_w" not in c.arrays:
+        _add_decay(c.arrays, voices, L, D2, np.random.default_rng(rnd.randrange(2**32)))
+    if kind == "no-decay":
+        c.arrays.pop("decay_w", None)
+    meta = _meta_object(c.arrays)
+    env = rnd.choice(_BAD_ENVELOPES) if kind == "bad" else {"hold": 0.03, "floor_db": -60.0}
+    meta["envelope"] = env
+    if kind == "no-decay":
+        meta.pop("decay", None)
+    c.arrays["meta"] = np.array(json.dumps(meta))
+    return f"envelope: {kind} {env!r}"[:80]
 
 
 def m_extra_member(c, rnd):
