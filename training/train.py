@@ -377,6 +377,18 @@ def _add_device_arguments(g):
 
 
 def _check_args(a):
+    """ConfigError naming the first option that is out of range or lacks a partner."""
+    _check_numbers(a)
+    _check_voice_options(a)
+    _check_model_options(a)
+    if not a.out.endswith(".npz"):
+        raise ConfigError(f"--out must name a .npz file, got {a.out!r}")
+    distribute.check_strategy_args(a.strategy, a.cpu_devices)
+
+
+def _check_numbers(a):
+    """The run's counts, rates and levels: positive, finite, within their ranges."""
+
     def positive(name, v, integer=False):
         if not (v > 0) or (integer and int(v) != v) or not math.isfinite(v):
             raise ConfigError(
@@ -413,6 +425,10 @@ def _check_args(a):
         raise ConfigError(f"--peak must lie in (0, 1], got {a.peak!r}")
     if not 0 < a.onset_threshold <= 1:
         raise ConfigError(f"--onset-threshold must lie in (0, 1], got {a.onset_threshold!r}")
+
+
+def _check_voice_options(a):
+    """One of --instrument and --voices, and the options that need --voices (or each other)."""
     if (a.instrument is None) == (a.voices is None):
         raise ConfigError(
             "give exactly one of --instrument (one model per instrument) and --voices"
@@ -437,6 +453,10 @@ def _check_args(a):
         raise ConfigError(
             f"--envelope-floor-db must lie in [-120, 0) dB, got {a.envelope_floor_db!r}"
         )
+
+
+def _check_model_options(a):
+    """Pre-emphasis, the crop, the voice embedding and the time features."""
     if not (math.isfinite(a.preemphasis) and 0 <= a.preemphasis < 1):
         raise ConfigError(f"--preemphasis must lie in [0, 1), got {a.preemphasis!r}")
     if a.crop < 0 or (a.voices and a.crop == 0):
@@ -465,9 +485,6 @@ def _check_args(a):
         raise ConfigError("--time-block needs --time-constants")
     if a.time_block is not None and not 1 <= a.time_block <= 65536:
         raise ConfigError(f"--time-block must lie in [1, 65536] samples, got {a.time_block!r}")
-    if not a.out.endswith(".npz"):
-        raise ConfigError(f"--out must name a .npz file, got {a.out!r}")
-    distribute.check_strategy_args(a.strategy, a.cpu_devices)
 
 
 class TrainResult(dict):
