@@ -11,6 +11,7 @@ import os
 
 import numpy as np
 import pytest
+from conftest import ODD_SIZES
 
 import fastdrum
 from fastdrum import GenerationError, ModelFormatError, _reference
@@ -72,20 +73,13 @@ def test_envelope_by_hand():
 VOICES = ["a", "b"]
 DECAYS = {"a": [0.004, 0.01, 0.05], "b": [0.002, 0.03]}
 ENVELOPE = {"hold": 0.001, "floor_db": -40.0}
-ODD = dict(
-    dilations=[1, 2, 4, 8, 3],
-    residual_channels=7,
-    dilation_channels=5,
-    skip_channels=11,
-    quantization_channels=29,
-)
 
 
 def enveloped(envelope=ENVELOPE, seed=4, **kw):
     """A random decay-conditioned model (odd sizes: padding in the kernel) with `envelope`; the same
     weights whatever `envelope` is."""
     kw = dict(dict(voices=VOICES, decays=DECAYS, sample_rate=8000, primers=4), **kw)
-    return random_model(**ODD, seed=seed, embedding_size=3, envelope=envelope, **kw)
+    return random_model(**ODD_SIZES, seed=seed, embedding_size=3, envelope=envelope, **kw)
 
 
 def _arrays(model, edit):

@@ -35,7 +35,7 @@ def _clips(taus, seed):
     return out
 
 
-def _set(decay_conditioning=True):
+def _set(decay_conditioning=True, envelope=None, shifts=SHIFTS):
     train = [_clips([40.0, 120.0, None], 1), _clips([15.0, 300.0], 2)]
     val = [_clips([80.0], 3), []]
     return TrainingSet(
@@ -46,10 +46,11 @@ def _set(decay_conditioning=True):
         receptive_field=16,
         quantization_channels=256,
         preemphasis=0.85,
-        shifts=SHIFTS,
+        shifts=shifts,
         fade=True,
         sample_rate=SR,
         decay_conditioning=decay_conditioning,
+        envelope=envelope,
     )
 
 
@@ -229,21 +230,7 @@ ENV = {"hold": 0.002, "floor_db": -50.0}
 
 
 def _env_set(envelope=ENV, shifts=SHIFTS):
-    train = [_clips([40.0, 120.0, None], 1), _clips([15.0, 300.0], 2)]
-    return TrainingSet(
-        train,
-        [_clips([80.0], 3), []],
-        [N, N],
-        crop=0,
-        receptive_field=16,
-        quantization_channels=256,
-        preemphasis=0.85,
-        shifts=shifts,
-        fade=True,
-        sample_rate=SR,
-        decay_conditioning=True,
-        envelope=envelope,
-    )
+    return _set(envelope=envelope, shifts=shifts)
 
 
 def _contour_seconds(clip, shift, env=ENV):

@@ -15,19 +15,14 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(HERE, ".."))
+
+from conftest import ODD_SIZES  # noqa: E402
 
 import fastdrum  # noqa: E402
 from fastdrum.testing import random_model  # noqa: E402
 
 PATH = os.path.join(HERE, "saved_clips.npz")
-
-ODD = dict(
-    dilations=[1, 2, 4, 8, 3],
-    residual_channels=7,
-    dilation_channels=5,
-    skip_channels=11,
-    quantization_channels=29,
-)
 
 
 def cases():
@@ -36,7 +31,7 @@ def cases():
     plain = random_model(seed=3, sample_rate=8000, primers=4)
     pre = random_model(seed=3, sample_rate=8000, preemphasis=0.85, primers=4)
     decay = random_model(
-        **ODD,
+        **ODD_SIZES,
         seed=4,
         sample_rate=8000,
         voices=["a", "b"],
