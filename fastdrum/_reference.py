@@ -72,8 +72,8 @@ def envelope(n_samples, sample_rate, decay, hold, floor_db):
     ``env(t) = max(10 ** (-max(0, t - hold) / decay), 10 ** (floor_db / 20))`` at
     ``t = i / sample_rate``, ``i = 0 .. n_samples - 1`` (t counted from the clip's onset), computed
     in float64: 1 for the first `hold` seconds, then falling 20 dB every `decay` seconds (the
-    clip's decay time, as decay conditioning measures it) down to `floor_db`. ``decay = inf`` (a
-    clip that never falls 20 dB) gives 1 everywhere. Training divides each clip by it and
+    clip's decay time: for an envelope model, the upper contour of its training clip) down to
+    `floor_db`. ``decay = inf`` gives 1 everywhere. Training divides each clip by it and
     generation multiplies each clip by it (docs/format.md, "Envelope"); this function is the one
     definition both use.
 

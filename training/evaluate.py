@@ -738,11 +738,14 @@ def _evaluate_job(args, name, m, v, real):
         from .voices import VOICE_DURATIONS
 
         T = int(round(VOICE_DURATIONS[v] * sr))
-        # The decay times of the voice's real training clips, those it never falls 20 dB within
-        # counted at their length (decaying-noise draws each clip's from them).
-        train = _fit_len(real[key].train[v], T)
-        decays = np.nan_to_num(decay_times(train, sr), posinf=T / sr)
-        y = baseline_clips(name.split(": ")[1], args.n, T, sr, seed=args.seed, decays=decays)
+        kind = name.split(": ")[1]
+        decays = None
+        if kind == "decaying-noise":
+            # The decay times of the voice's real training clips, those that never fall 20 dB
+            # counted at the clip length: each clip's is drawn from them.
+            train = _fit_len(real[key].train[v], T)
+            decays = np.nan_to_num(decay_times(train, sr), posinf=T / sr)
+        y = baseline_clips(kind, args.n, T, sr, seed=args.seed, decays=decays)
     row = evaluate_clips(np.asarray(y, dtype=np.float64), v, real[key])
     row["source"] = name
     row["holdout_kits"] = list(key[1])
