@@ -47,13 +47,22 @@ def draw(logits, u, T, eps=0.0, top_p=1.0, min_p=0.0):
 
 
 def generate(model, voice, n, seed, rule):
-    """`n` clips of `voice`, each step drawn by ``draw(..., **rule(t_seconds))``."""
+    """`n` clips of `voice`, each step drawn by ``draw(..., **rule(t_seconds))``; primers, decay times
+    (of a decay-conditioned model) and uniforms drawn as ``fastdrum.generate`` draws them, so that
+    the rule ``{"T": T}`` gives its clips at temperature T."""
     cond, heaviest = _generate._resolve_voice(model, voice)
     d = model._voice_defaults(model.voices[heaviest])
-    T = round(d["duration"] * model.sample_rate)
+    T = round(d.get("duration", model.meta.get("clip_duration")) * model.sample_rate)
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(n)]
     primers = _generate._primers(model, "auto", n, T, d.get("primer_noise", 0.0), rngs, heaviest)
-    state = _backends.get("c")(model, n, cond=_generate._rows(cond, n))
+    decays = (
+        None  # each clip's decay time, drawn as generate() draws it (a decay-conditioned model)
+    )
+    if model.decay is None:
+        rows = _generate._rows(cond, n)
+    else:
+        rows, decays = _generate._decay_rows(model, voice, heaviest, None, rngs)
+    state = _backends.get("c")(model, n, cond=rows)
     P = primers.shape[1]
     codes = np.empty((n, T), np.int32)
     codes[:, :P] = primers
@@ -64,7 +73,7 @@ def generate(model, voice, n, seed, rule):
         state.run(codes, T + 1, none, 1.0, t, t + 1, logits)  # n_primer T + 1: no draw
         if t + 1 >= P:
             codes[:, t + 1] = draw(logits[:, 0], uniforms[:, t], **rule(t / model.sample_rate))
-    return _generate._finish(codes, model)
+    return _generate._finish(codes, model, decays)
 
 
 def rule_of(setting):
