@@ -586,6 +586,25 @@ def test_tfgen_generate_samples_from_the_model():
         gen.generate(0)
 
 
+@pytest.mark.parametrize(
+    "kw, named",
+    [
+        (dict(voices=("a", "b")), "voice conditioning"),
+        (dict(time_tau=[100.0]), "time features"),
+        (dict(preemphasis=0.85), "pre-emphasis"),
+        (
+            dict(voices=("a",), decays={"a": [0.01]}, envelope={"hold": 0.0, "floor_db": -60.0}),
+            "voice conditioning, decay conditioning, an envelope",
+        ),
+    ],
+)
+def test_tfgen_refuses_what_format_1_lacks(kw, named):
+    """A network of format 2's additions run without them would be another network: refused."""
+    model = random_model(dilations=[1, 2], quantization_channels=8, seed=4, **kw)
+    with pytest.raises(ConfigError, match=f"this model has {named} "):
+        TFGenerator(model)
+
+
 # ----------------------------------------------------------------------------- model card
 def test_model_card_describes_the_model(tmp_path):
     from training import model_card

@@ -32,7 +32,9 @@ class TFGenerator:
     Parameters
     ----------
     model : fastdrum.Model, str or os.PathLike
-        A model, a model file or a shipped model's name (:func:`fastdrum.load_model`).
+        A model, a model file or a shipped model's name (:func:`fastdrum.load_model`), without any
+        of format 2's additions (voices, time features, pre-emphasis, decay conditioning, an
+        envelope): ConfigError names those it has.
     batch_size : int, default 1
         Clips generated together (rows of every matrix product).
     """
@@ -46,6 +48,22 @@ class TFGenerator:
             or batch_size < 1
         ):
             raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+        missing = [
+            what
+            for what, has in (
+                ("voice conditioning", bool(model.voices)),
+                ("time features", model.time_tau is not None),
+                ("pre-emphasis", model.preemphasis != 0),
+                ("decay conditioning", model.decay is not None),
+                ("an envelope", model.envelope is not None),
+            )
+            if has
+        ]
+        if missing:  # format 2's additions: generating without them would be another network
+            raise ConfigError(
+                f"TFGenerator runs format-1 networks; this model has {', '.join(missing)} "
+                "(use fastdrum.generate)"
+            )
         self.model = model
         self.batch_size = B = int(batch_size)
         W = model.weights
