@@ -35,14 +35,14 @@ def _clips(taus, seed):
     return out
 
 
-def _set(decay_conditioning=True, envelope=None, shifts=SHIFTS):
+def _set(decay_conditioning=True, envelope=None, shifts=SHIFTS, end_mask=False, crop=0):
     train = [_clips([40.0, 120.0, None], 1), _clips([15.0, 300.0], 2)]
     val = [_clips([80.0], 3), []]
     return TrainingSet(
         train,
         val,
         [N, N],
-        crop=0,
+        crop=crop,
         receptive_field=16,
         quantization_channels=256,
         preemphasis=0.85,
@@ -51,6 +51,7 @@ def _set(decay_conditioning=True, envelope=None, shifts=SHIFTS):
         sample_rate=SR,
         decay_conditioning=decay_conditioning,
         envelope=envelope,
+        end_mask=end_mask,
     )
 
 
@@ -426,3 +427,123 @@ def test_training_with_an_envelope_exports_it_and_generates(tmp_path, capsys):
     argv2 = tiny_conditioned_argv(kits, out2, tmp_path / "run2", steps=2, every=2)
     assert main(argv2 + ["--decay-conditioning", "--envelope"]) == 0
     assert fastdrum.load_model(out2).envelope == {"hold": 0.03, "floor_db": -60.0}
+
+
+# ----------------------------------------------------------------------------- --end-mask
+def _end(clip, shift, env=ENV):
+    """The definition: one past the last sample of the clip (cut or padded to N, peak-normalised,
+    faded) whose magnitude exceeds 10 ** (floor_db / 20); 0 if none does."""
+    from training.batches import fade_out
+
+    y = fade_out(data_mod.fit(data_mod.pitch_shift(clip.audio, shift), N, 0.95), FADE_FRACTION)
+    end = 0
+    for i, v in enumerate(np.abs(y.astype(np.float64))):
+        if v > 10 ** (env["floor_db"] / 20):
+            end = i + 1
+    return end
+
+
+def test_clip_ends_is_the_definition():
+    from training.batches import clip_ends
+
+    assert clip_ends([[0.5, 0.2, 0.0, 0.001], [0.0] * 4, [0.0, 0.0, 0.0, 0.9]], -40.0).tolist() == [
+        2,
+        0,
+        4,
+    ]
+    # Exactly at the floor is not above it; the shape is the clips' leading shape.
+    assert clip_ends(np.full((2, 3, 5), 0.01), -40.0).tolist() == [[0] * 3] * 2
+    assert clip_ends(np.full((2, 3, 5), 0.0101), -40.0).tolist() == [[5] * 3] * 2
+
+
+def test_end_mask_leaves_out_every_target_past_its_clips_end():
+    """Each clip's end is the definition's; a row's mask is 0 exactly on the targets at or past its
+    clip's end (and, off the onset, the receptive field's warm-up); windows off the onset start
+    where some target is trained; the codes, voices and decays are those of a set without it."""
+    rf, crop = 16, 600
+    on = _set(envelope=ENV, end_mask=True, crop=crop)
+    off = _set(envelope=ENV, crop=crop)
+    clips = [_clips([40.0, 120.0, None], 1), _clips([15.0, 300.0], 2)]
+    for v, voice in enumerate(clips):
+        want = [[_end(c, s) for c in voice] for s in SHIFTS]
+        assert on.ends[v].tolist() == want
+    assert on.val_ends[0].tolist() == [_end(_clips([80.0], 3)[0], 0.0)] and on.val_ends[1] is None
+    ends = [int(e) for v in range(2) for e in on.ends[v].ravel()]
+    assert min(ends) < N // 2 and max(ends) > (1 - FADE_FRACTION) * N  # early; within the fade
+    assert off.ends is None and off.val_ends is None
+    for seed in range(20):
+        b = on.batch(np.random.default_rng(seed), 8)
+        for row in range(8):
+            v, start = int(b.voices[row]), int(b.starts[row])
+            match = [
+                (ver, c)
+                for ver in range(len(SHIFTS))
+                for c in range(on.audio[v].shape[1])
+                if np.array_equal(
+                    b.codes[row], data_mod.encode(on.audio[v][ver, c, start : start + crop], 256)
+                )
+            ]
+            end = {int(on.ends[v][ver, c]) for ver, c in match}
+            assert len(end) == 1, "the row's clip (and so its end) is one"
+            end = end.pop()
+            target = start + 1 + np.arange(crop - 1)  # the sample each target is
+            want = (target < end).astype(np.float32)
+            if start > 0:
+                want[: rf - 1] = 0.0
+                assert start <= end - rf - 1
+            np.testing.assert_array_equal(b.mask[row], want)
+            assert b.mask[row].any() or start == 0
+    val = on.validation()
+    t = 1 + np.arange(val.mask.shape[1])
+    np.testing.assert_array_equal(val.mask[0], (t < on.val_ends[0][0]).astype(np.float32))
+    np.testing.assert_array_equal(val.codes, off.validation().codes)
+
+
+def test_end_mask_needs_an_envelope():
+    from training.errors import ConfigError
+    from training.train import _check_args, build_parser
+
+    with pytest.raises(ValueError, match="end_mask needs an envelope"):
+        _set(end_mask=True)
+    base = ["--voices", "kick,snare", "--crop", "64", "--out", "m.npz", "--decay-conditioning"]
+    with pytest.raises(ConfigError, match="--end-mask needs --envelope"):
+        _check_args(build_parser().parse_args(base + ["--end-mask"]))
+    _check_args(build_parser().parse_args(base + ["--envelope", "--end-mask"]))
+
+
+def test_a_batch_with_every_target_masked_has_a_norm_of_one():
+    """A batch of --end-mask can mask every target: its loss is then 0, not 0 / 0."""
+    from training import distribute
+    from training.batches import Batch
+
+    tf = pytest.importorskip("tensorflow")
+    batch = Batch(
+        codes=np.zeros((2, 8), np.int32),
+        voices=np.zeros(2, np.int32),
+        mask=np.zeros((2, 7), np.float32),
+    )
+    strategy = tf.distribute.get_strategy()  # the default: one replica
+    values = distribute.distribute_batch(strategy, batch, False)
+    assert float(values[6]) == 1.0
+
+
+@pytest.mark.slow
+def test_training_with_an_end_mask_logs_and_records_it(tmp_path, capsys):
+    kits = write_two_voice_kits(tmp_path)
+    rng = np.random.default_rng(5)
+    for i, wav in enumerate(sorted(kits.glob("*/*.wav"))):
+        n = (300, 500, 800)[i % 3]  # clips that end before the voice's length
+        soundfile.write(wav, rng.standard_normal(n) * np.exp(-np.arange(n) / 200.0) * 0.4, 16000)
+    out = tmp_path / "drums.npz"
+    argv = tiny_conditioned_argv(kits, out, tmp_path / "run", steps=3, every=3)
+    assert main(argv + ["--decay-conditioning", "--envelope", "--end-mask"]) == 0
+    log = capsys.readouterr().out
+    assert "end mask: no loss past a clip's end" in log
+    model = fastdrum.load_model(out)
+    assert model.meta["config"]["end_mask"] is True
+    assert np.isfinite(model.meta["losses"]["val_last"]) and np.isfinite(
+        model.meta["losses"]["train"]
+    )
+    # A resume must keep it.
+    assert main(argv + ["--decay-conditioning", "--envelope", "--resume", "--steps", "4"]) == 2
+    assert "option 'end_mask' was True, now None" in capsys.readouterr().err

@@ -168,6 +168,23 @@ def envelope_normalise(clips, seconds, sample_rate, env):
     return np.clip(y, -1.0, 1.0).astype(np.float32), int((np.abs(y) > 1.0).sum())
 
 
+def clip_ends(clips, floor_db):
+    """Each clip's end: one past its last sample whose magnitude exceeds ``10 ** (floor_db / 20)``
+    (0 for a clip with none), an int64 array of the clips' leading shape.
+
+    An envelope model's ``end_mask`` trains nothing past it: what follows is the silence of a clip
+    that ended before its voice's length, or a tail below the envelope's floor.
+
+    Examples
+    --------
+    >>> clip_ends([[0.5, 0.2, 0.0, 0.001], [0.0, 0.0, 0.0, 0.0]], -40.0).tolist()
+    [2, 0]
+    """
+    above = np.abs(np.asarray(clips, dtype=np.float64)) > 10.0 ** (floor_db / 20.0)
+    last = above.shape[-1] - np.argmax(above[..., ::-1], axis=-1)
+    return np.where(above.any(axis=-1), last, 0).astype(np.int64)
+
+
 @dataclass
 class Batch:
     """``codes`` (B, W) int32, ``voices`` (B,) int32, ``mask`` (B, W - 1) float32 (which logits count),
@@ -225,6 +242,11 @@ class TrainingSet:
         ``{"hold": seconds, "floor_db": dB}`` (needs `decay_conditioning`): every clip, faded and
         before pre-emphasis, is divided by the envelope of its own decay time and clipped to
         [-1, 1] (:func:`envelope_normalise`); the model file records it as ``meta["envelope"]``.
+    end_mask : bool
+        With an envelope: no target at or past a clip's end (:func:`clip_ends` of the faded clip at
+        the envelope's floor) counts in the loss, training or validation. The network then learns no
+        silence: the envelope brings every clip down; only the fade-out of a clip that lasts its
+        voice's whole length is learned.
 
     Attributes
     ----------
@@ -238,6 +260,9 @@ class TrainingSet:
     envelope_clipped : list of float, or None
         With an envelope: per voice, the share of the samples of its training clips (every pitch
         version) and validation clips that the clipping to [-1, 1] changed.
+    ends, val_ends : list of ndarray, or None
+        With `end_mask`: per voice, the ends of its training clips, (versions, N), and of its
+        validation clips, (N,) (None for a voice without).
     """
 
     def __init__(
@@ -257,9 +282,12 @@ class TrainingSet:
         sample_rate=None,
         decay_conditioning=False,
         envelope=None,
+        end_mask=False,
     ):
         if envelope is not None and not decay_conditioning:
             raise ValueError("an envelope needs decay_conditioning (it falls with each decay time)")
+        if end_mask and envelope is None:
+            raise ValueError("end_mask needs an envelope (a clip ends below the envelope's floor)")
         self.envelope = None if envelope is None else dict(envelope)
         self.V = len(clips_by_voice)
         if voice_weights not in (None, "length"):
@@ -299,6 +327,15 @@ class TrainingSet:
 
         seconds = [] if decay_conditioning else None  # (versions, base, validation) per voice
         self.envelope_clipped = None if self.envelope is None else []
+        # With end_mask: each clip's end (clip_ends of the faded clip), (versions, N) per voice, and
+        # each validation clip's (N,).
+        self.ends = self.val_ends = None
+        if end_mask:
+            self.ends, self.val_ends = [], []
+
+        def ends(y):
+            return clip_ends(fade_out(y) if fade else y, self.envelope["floor_db"])
+
         self.audio, self.base, self.val = [], [], []
         for clips, val_clips, n, T in zip(clips_by_voice, val_by_voice, lengths, self.lengths):
             ys = [fitted(clips, s, n) for s in shifts]
@@ -325,6 +362,9 @@ class TrainingSet:
             self.val.append(None if val is None else prepare(val, T, d[2], True)[:, : self.crop])
             if self.envelope_clipped is not None:
                 self.envelope_clipped.append(clipped[0] / max(clipped[1], 1))
+            if self.ends is not None:
+                self.ends.append(np.stack([ends(y) for y in ys]))
+                self.val_ends.append(None if val is None else ends(val))
         self.n_shift = len(shifts)
         self.decay_stats = self.voice_decays = self._decay_z = self._val_decay_z = None
         if seconds is not None:
@@ -360,6 +400,10 @@ class TrainingSet:
 
         `input_noise` (SIGMA, codes; None or 0: off) makes ``inputs`` the codes each moved by
         ``round(SIGMA * N(0, 1))`` and clipped to ``[0, Q - 1]``, drawn after everything else.
+
+        With ``end_mask``, the targets at or past their clip's end are masked, and a window that does
+        not start at the onset starts early enough that some target past the receptive field is
+        before the end (else it starts at the onset).
         """
         B, W = batch_size, self.crop
         voices = (
@@ -376,6 +420,9 @@ class TrainingSet:
             a = self.audio[v]
             clip, ver = rng.integers(a.shape[1]), rng.integers(a.shape[0])
             last = a.shape[2] - W
+            end = None if self.ends is None else int(self.ends[v][ver, clip])
+            if end is not None:
+                last = max(min(last, end - self.rf - 1), 0)
             start = (
                 0 if (last == 0 or rng.random() < onset_share) else int(rng.integers(1, last + 1))
             )
@@ -384,6 +431,8 @@ class TrainingSet:
             )
             if start > 0:
                 mask[b, : self.rf - 1] = 0.0
+            if end is not None:  # target t is sample start + t + 1
+                mask[b, max(end - start - 1, 0) :] = 0.0
             starts[b] = start
             if self._decay_z is not None:
                 dz[b] = self._decay_z[v][ver, clip]
@@ -410,9 +459,8 @@ class TrainingSet:
         dz = None
         if self._val_decay_z is not None:
             dz = np.concatenate([self._val_decay_z[v] for v, _ in parts])
-        return Batch(
-            codes=codes,
-            voices=voices,
-            mask=np.ones((len(codes), codes.shape[1] - 1), np.float32),
-            decay_z=dz,
-        )
+        mask = np.ones((len(codes), codes.shape[1] - 1), np.float32)
+        if self.val_ends is not None:  # as in batch(): no target at or past the clip's end
+            ends = np.concatenate([self.val_ends[v] for v, _ in parts])
+            mask[np.arange(mask.shape[1]) >= ends[:, None] - 1] = 0.0
+        return Batch(codes=codes, voices=voices, mask=mask, decay_z=dz)

@@ -136,7 +136,7 @@ def distribute_batch(strategy, batch, stop):
 
     n = replicas(strategy)
     rows = len(batch.codes) // n
-    norm = np.float32(batch.mask.sum())
+    norm = np.float32(max(batch.mask.sum(), 1.0))  # an all-masked batch (--end-mask) adds nothing
 
     def value(ctx):
         part = slice(ctx.replica_id_in_sync_group * rows, (ctx.replica_id_in_sync_group + 1) * rows)

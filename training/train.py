@@ -305,6 +305,13 @@ def _add_model_arguments(g):
         help=f"with --envelope: the envelope's floor, dB in [-120, 0) "
         f"(default {DEFAULT_ENVELOPE['floor_db']:g})",
     )
+    g.add_argument(
+        "--end-mask",
+        action="store_true",
+        help="with --envelope: no loss on a clip past its last sample above the envelope's floor "
+        "(the silence of a clip shorter than its voice's length), so the network learns no "
+        "silence and the envelope alone brings a clip down",
+    )
 
 
 def _add_optimiser_arguments(g):
@@ -443,6 +450,8 @@ def _check_voice_options(a):
         )
     if (a.envelope_hold is not None or a.envelope_floor_db is not None) and not a.envelope:
         raise ConfigError("--envelope-hold and --envelope-floor-db need --envelope")
+    if a.end_mask and not a.envelope:
+        raise ConfigError("--end-mask needs --envelope (a clip ends below the envelope's floor)")
     if a.envelope and not a.decay_conditioning:
         raise ConfigError(
             "--envelope needs --decay-conditioning (the envelope falls with each clip's decay time)"
@@ -637,6 +646,7 @@ def _prepare_data(args, cfg):
         sample_rate=args.sample_rate,
         decay_conditioning=args.decay_conditioning,
         envelope=_envelope(args),
+        end_mask=args.end_mask,
     )
     return dataset, trainset, voices
 
@@ -835,7 +845,7 @@ def _make_steps(tf, net, optimizer, strategy, *, conditioned, xla, clipnorm):
     @tf.function(jit_compile=xla and strategy is None)
     def val_loss(inputs, codes, voice_ids, mask, starts, decay_z):
         nll = _masked_nll_sum(tf, net, conditioned, inputs, codes, voice_ids, mask, starts, decay_z)
-        return nll / tf.reduce_sum(mask)
+        return nll / tf.maximum(tf.reduce_sum(mask), 1.0)
 
     def tensors(batch):
         return [
@@ -858,7 +868,13 @@ def _make_steps(tf, net, optimizer, strategy, *, conditioned, xla, clipnorm):
         @tf.function(jit_compile=xla, reduce_retracing=True)
         def step(inputs, codes, voice_ids, mask, starts, decay_z):
             loss, grads = gradients(
-                inputs, codes, voice_ids, mask, starts, decay_z, tf.reduce_sum(mask)
+                inputs,
+                codes,
+                voice_ids,
+                mask,
+                starts,
+                decay_z,
+                tf.maximum(tf.reduce_sum(mask), 1.0),
             )
             optimizer.apply_gradients(zip(grads, variables))
             return loss
@@ -1138,6 +1154,15 @@ def _log_data(args, cfg, dataset, trainset, voices):
             f"floored at {env['floor_db']:g} dB; samples clipped to [-1, 1] per voice {shares}; "
             "the losses are those of the normalised clips"
         )
+    if trainset.ends is not None:
+        shares = {
+            v: f"{100 * (1 - e.sum() / (e.size * n)):.3g}%"
+            for v, e, n in zip(voices or [args.instrument], trainset.ends, trainset.lengths)
+        }
+        _log(
+            "end mask: no loss past a clip's end; share of each voice's samples (clips padded to "
+            f"the window) past it {shares}"
+        )
 
 
 def _check_replicas(args, strategy):
@@ -1182,6 +1207,7 @@ def train(args):
     config["envelope"] = args.envelope or None
     config["envelope_hold"] = None if envelope is None else envelope["hold"]
     config["envelope_floor_db"] = None if envelope is None else envelope["floor_db"]
+    config["end_mask"] = args.end_mask or None
     chief = distribute.is_chief(strategy)
     run_dir = _open_run_dir(args, config, dataset.manifest, write=chief)
     _log_data(args, cfg, dataset, trainset, voices)
