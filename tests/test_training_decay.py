@@ -413,10 +413,12 @@ def test_training_with_an_envelope_exports_it_and_generates(tmp_path, capsys):
     # at most that times the largest de-emphasised code, (1 + a) / (1 - a).
     assert np.abs(y[0, 300:]).max() <= 10 ** (-60 / 20) * (1 + 0.85) / (1 - 0.85)
     assert model_card.main([str(out)]) == 0
+    card = (tmp_path / "drums.md").read_text()
     assert (
         "| envelope | the network models each clip divided by an envelope of its decay time: 1 "
-        "for 0.002 s" in (tmp_path / "drums.md").read_text()
+        "for 0.002 s" in card
     )
+    assert "| decay time | each clip's upper contour" in card and "(`--end-mask`)" not in card
     assert main(argv + ["--envelope-hold", "0.002", "--resume", "--steps", "4"]) == 0
     capsys.readouterr()
     no_env = [a for a in argv if a != "--envelope"]
@@ -541,6 +543,10 @@ def test_training_with_an_end_mask_logs_and_records_it(tmp_path, capsys):
     assert "end mask: no loss past a clip's end" in log
     model = fastdrum.load_model(out)
     assert model.meta["config"]["end_mask"] is True
+    from training import model_card
+
+    assert model_card.main([str(out)]) == 0
+    assert "above the floor (`--end-mask`) |" in (tmp_path / "drums.md").read_text()
     assert np.isfinite(model.meta["losses"]["val_last"]) and np.isfinite(
         model.meta["losses"]["train"]
     )

@@ -111,9 +111,14 @@ def _format2_config_rows(model):
         )
     if model.decay is not None:
         seconds = np.concatenate(list(model.voice_decays.values()))
+        measure = (
+            f"each clip's time to fall {model.decay['drop_db']:g} dB below its loudest 10 ms"
+            if model.envelope is None
+            else "each clip's upper contour (the slowest fall of 20 dB per d seconds that lies above "
+            "99.9% of its samples past the hold and above the floor)"
+        )
         rows.append(
-            f"| decay time | each clip's time to fall {model.decay['drop_db']:g} dB below its loudest "
-            f"10 ms ({seconds.min():g} to {seconds.max():g} s in training, geometric mean "
+            f"| decay time | {measure} ({seconds.min():g} to {seconds.max():g} s in training, geometric mean "
             f"{math.exp(model.decay['mean']):.3g} s), ln-normalised, projected into every layer's gate "
             "pre-activation; `generate(decay=)` sets it (default: one of the voice's training clips') |"
         )
@@ -122,7 +127,13 @@ def _format2_config_rows(model):
         rows.append(
             f"| envelope | the network models each clip divided by an envelope of its decay time: 1 "
             f"for {env['hold']:g} s, then 20 dB down per decay time, floored at {env['floor_db']:g} "
-            "dB; `generate()` multiplies it back (the losses are those of the normalised clips) |"
+            "dB; `generate()` multiplies it back (the losses are those of the normalised clips)"
+            + (
+                "; no loss past a clip's last sample above the floor (`--end-mask`)"
+                if model.meta.get("config", {}).get("end_mask")
+                else ""
+            )
+            + " |"
         )
     return rows
 
