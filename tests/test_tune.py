@@ -5,7 +5,7 @@ import pytest
 
 import fastdrum
 from fastdrum.testing import random_model
-from training.tune import choose, main, shortfall, tuned_model
+from training.tune import choose, confirm, main, shortfall, tuned_model
 
 PASSING = dict(
     hf_db=-40.0,
@@ -108,4 +108,77 @@ def test_cli_refuses_a_format1_model_and_a_bad_grid_with_exit_2(tmp_path, capsys
         main(["tests/data/tiny_drums.npz", "-o", str(out), "--epsilons", "0,1"])
     assert exc.value.code == 2
     assert "expected epsilons" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_confirm_judges_each_voices_best_pairs_again_and_takes_the_best_of_those():
+    """The screen's winner (kick at 0.9: it passed on the screen's clips) falls short on fresh clips;
+    the runner-up passes there and is taken. Only the k best of the screen are judged again, in the
+    screen's order; ties of the second judgement go as in choose()."""
+    screen = {
+        ("kick", 0.8, 0.0): dict(PASSING, decaying=0.85),  # 0.5
+        ("kick", 0.9, 0.0): PASSING,  # 0
+        ("kick", 1.0, 0.0): dict(PASSING, decaying=0.5),  # 4: not among the 2 best
+        ("snare", 0.8, 0.0): PASSING,
+        ("snare", 0.9, 0.0): PASSING,
+        ("snare", 1.0, 0.0): PASSING,
+    }
+    grid = [(0.8, 0.0), (0.9, 0.0), (1.0, 0.0)]
+    chosen, rows = choose(["kick", "snare"], grid, lambda v, t, e: screen[v, t, e])
+    assert chosen == {"kick": (0.9, 0.0), "snare": (1.0, 0.0)}
+    second = {
+        ("kick", 0.9, 0.0): dict(PASSING, recognised=0.70),  # 0.5 below the bar's 0.75
+        ("kick", 0.8, 0.0): PASSING,
+        ("snare", 1.0, 0.0): PASSING,
+        ("snare", 0.9, 0.0): PASSING,
+    }
+    asked = []
+
+    def judge(v, t, e):
+        asked.append((v, t, e))
+        return second[v, t, e]
+
+    chosen, confirmed = confirm(rows, 2, judge)
+    assert chosen == {"kick": (0.8, 0.0), "snare": (1.0, 0.0)}
+    assert asked == [
+        ("kick", 0.9, 0.0),
+        ("kick", 0.8, 0.0),
+        ("snare", 1.0, 0.0),
+        ("snare", 0.9, 0.0),
+    ]
+    assert [r["shortfall"] for r in confirmed] == [pytest.approx(0.5), 0, 0, 0]
+    # k = 1 judges the winner alone: the screen's choice stands.
+    assert confirm(rows, 1, lambda v, t, e: second[v, t, e])[0] == {
+        "kick": (0.9, 0.0),
+        "snare": (1.0, 0.0),
+    }
+
+
+def test_tuned_model_records_the_second_judgement():
+    model = fastdrum.load_model("tests/data/tiny_drums.npz")
+    v0 = model.voices[0]
+    rows = [dict(voice=v0, temperature=0.9, epsilon=0.0, shortfall=0.25)]
+    crows = [dict(voice=v0, temperature=0.9, epsilon=0.0, shortfall=1.5)]
+    tuned = tuned_model(
+        model, {v0: (0.9, 0.0)}, grid=[(0.9, 0.0)], n=4, seed=1, rows=rows, confirmed=(8, 2, crows)
+    )
+    assert tuned.meta["temperature_tuning"]["confirm"] == dict(
+        n=8, seed=2, shortfall={f"{v0}@0.9/0.0": 1.5}
+    )
+    plain = tuned_model(model, {v0: (0.9, 0.0)}, grid=[(0.9, 0.0)], n=4, seed=1, rows=rows)
+    assert "confirm" not in plain.meta["temperature_tuning"]
+
+
+@pytest.mark.parametrize(
+    "extra, match",
+    [
+        (["--confirm", "-1"], "--confirm must be 0"),
+        (["--confirm", "2", "--confirm-n", "1"], "at least 2"),
+    ],
+)
+def test_cli_refuses_a_bad_confirm_with_exit_2(tmp_path, capsys, extra, match):
+    out = tmp_path / "tuned.npz"
+    with pytest.raises(SystemExit) as exc:
+        main(["tests/data/tiny_drums.npz", "-o", str(out)] + extra)
+    assert exc.value.code == 2 and match in capsys.readouterr().err
     assert not out.exists()
