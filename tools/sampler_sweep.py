@@ -55,9 +55,8 @@ def generate(model, voice, n, seed, rule):
     T = round(d.get("duration", model.meta.get("clip_duration")) * model.sample_rate)
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(n)]
     primers = _generate._primers(model, "auto", n, T, d.get("primer_noise", 0.0), rngs, heaviest)
-    decays = (
-        None  # each clip's decay time, drawn as generate() draws it (a decay-conditioned model)
-    )
+    # Each clip's decay time, drawn as generate() draws it (a decay-conditioned model).
+    decays = None
     if model.decay is None:
         rows = _generate._rows(cond, n)
     else:
