@@ -209,6 +209,18 @@ class Batch:
             self.decay_z = np.zeros(len(self.codes), dtype=np.float32)
 
 
+def _check_options(lengths, crop, voice_weights, decay_conditioning, envelope, end_mask):
+    """ValueError naming the first of :class:`TrainingSet`'s options that does not fit the others."""
+    if envelope is not None and not decay_conditioning:
+        raise ValueError("an envelope needs decay_conditioning (it falls with each decay time)")
+    if end_mask and envelope is None:
+        raise ValueError("end_mask needs an envelope (a clip ends below the envelope's floor)")
+    if voice_weights not in (None, "length"):
+        raise ValueError(f"voice_weights must be None or 'length', got {voice_weights!r}")
+    if not crop and len(set(lengths)) != 1:
+        raise ValueError("whole-clip training needs one clip length for every voice")
+
+
 class TrainingSet:
     """Pre-emphasised training clips of one or more voices, and the batches drawn from them.
 
@@ -284,14 +296,9 @@ class TrainingSet:
         envelope=None,
         end_mask=False,
     ):
-        if envelope is not None and not decay_conditioning:
-            raise ValueError("an envelope needs decay_conditioning (it falls with each decay time)")
-        if end_mask and envelope is None:
-            raise ValueError("end_mask needs an envelope (a clip ends below the envelope's floor)")
+        _check_options(lengths, crop, voice_weights, decay_conditioning, envelope, end_mask)
         self.envelope = None if envelope is None else dict(envelope)
         self.V = len(clips_by_voice)
-        if voice_weights not in (None, "length"):
-            raise ValueError(f"voice_weights must be None or 'length', got {voice_weights!r}")
         self.voice_p = None
         if voice_weights == "length":
             self.voice_p = np.asarray(lengths, dtype=np.float64) / float(np.sum(lengths))
@@ -299,76 +306,82 @@ class TrainingSet:
         self.rf = receptive_field
         self.a = float(preemphasis)
         self.crop = int(crop) or int(lengths[0])
-        if not crop and len(set(lengths)) != 1:
-            raise ValueError("whole-clip training needs one clip length for every voice")
         self.lengths = [max(int(n), self.crop) for n in lengths]
-
-        def fitted(clips, s, n):
-            """The clips as cut or padded to n samples and peak-normalised: (N, n)."""
-            return np.stack(
-                [data_mod.fit(data_mod.pitch_shift(c.audio, s), n, peak) for c in clips]
-            )
-
-        clipped = [
-            0,
-            0,
-        ]  # of the voice being prepared: samples the envelope's clipping changed, all
-
-        def prepare(y, T, d=None, count=False):
-            """Faded; with an envelope, divided by that of decay times `d` (s, one per clip) and
-            clipped; pre-emphasised; padded to T."""
-            y = fade_out(y) if fade else y
-            if self.envelope is not None:
-                y, n_clipped = envelope_normalise(y, d, sample_rate, self.envelope)
-                if count:
-                    clipped[0] += n_clipped
-                    clipped[1] += y.size
-            return np.pad(preemphasize(y, self.a), [(0, 0), (0, T - y.shape[-1])])
-
-        seconds = [] if decay_conditioning else None  # (versions, base, validation) per voice
+        self._fade, self._peak, self._sample_rate = fade, peak, sample_rate
+        self.audio, self.base, self.val = [], [], []
         self.envelope_clipped = None if self.envelope is None else []
         # With end_mask: each clip's end (clip_ends of the faded clip), (versions, N) per voice, and
         # each validation clip's (N,).
         self.ends = self.val_ends = None
         if end_mask:
             self.ends, self.val_ends = [], []
-
-        def ends(y):
-            return clip_ends(fade_out(y) if fade else y, self.envelope["floor_db"])
-
-        self.audio, self.base, self.val = [], [], []
+        seconds = [] if decay_conditioning else None  # (versions, base, validation) per voice
         for clips, val_clips, n, T in zip(clips_by_voice, val_by_voice, lengths, self.lengths):
-            ys = [fitted(clips, s, n) for s in shifts]
-            base = ys[shifts.index(0.0)] if 0.0 in shifts else fitted(clips, 0.0, n)
-            val = fitted(val_clips, 0.0, n) if val_clips else None
-            d = (None, [None] * len(ys), None)  # the decay times of (base, versions, validation)
+            d = self._add_voice(clips, val_clips, n, T, shifts, decay_conditioning)
             if seconds is not None:
-                if self.envelope is None:
-                    measure = decay_seconds
-                else:  # an envelope model's decay: the envelope that lies above its clip
-
-                    def measure(y, sr):
-                        return envelope_decay_seconds(y, sr, self.envelope)
-
-                d = (
-                    measure(base, sample_rate),
-                    [measure(y, sample_rate) for y in ys],
-                    None if val is None else measure(val, sample_rate),
-                )
-                seconds.append((d[1], d[0], d[2]))
-            clipped[:] = [0, 0]
-            self.audio.append(np.stack([prepare(y, T, dy, True) for y, dy in zip(ys, d[1])]))
-            self.base.append(prepare(base, T, d[0]))
-            self.val.append(None if val is None else prepare(val, T, d[2], True)[:, : self.crop])
-            if self.envelope_clipped is not None:
-                self.envelope_clipped.append(clipped[0] / max(clipped[1], 1))
-            if self.ends is not None:
-                self.ends.append(np.stack([ends(y) for y in ys]))
-                self.val_ends.append(None if val is None else ends(val))
+                seconds.append(d)
         self.n_shift = len(shifts)
         self.decay_stats = self.voice_decays = self._decay_z = self._val_decay_z = None
         if seconds is not None:
             self._set_decays(seconds)
+
+    def _fitted(self, clips, shift, n):
+        """`clips` pitch-shifted by `shift` semitones, cut or padded to n samples and
+        peak-normalised: (N, n)."""
+        return np.stack(
+            [data_mod.fit(data_mod.pitch_shift(c.audio, shift), n, self._peak) for c in clips]
+        )
+
+    def _decay_times(self, base, ys, val):
+        """The decay times (s) of the (unfaded) clips ``(base, versions, validation)``: the 20 dB
+        time, or for an envelope model the envelope that lies above each clip."""
+        sr, env = self._sample_rate, self.envelope
+
+        def measure(y):
+            return decay_seconds(y, sr) if env is None else envelope_decay_seconds(y, sr, env)
+
+        return measure(base), [measure(y) for y in ys], None if val is None else measure(val)
+
+    def _prepare(self, y, T, d, clipped):
+        """`y` (faded if the set fades) with an envelope divided by that of decay times `d` (s, one
+        per clip) and clipped (the samples changed and all added to `clipped`, a [changed, all]
+        pair, unless None); pre-emphasised; padded to T."""
+        if self.envelope is not None:
+            y, n_clipped = envelope_normalise(y, d, self._sample_rate, self.envelope)
+            if clipped is not None:
+                clipped[0] += n_clipped
+                clipped[1] += y.size
+        return np.pad(preemphasize(y, self.a), [(0, 0), (0, T - y.shape[-1])])
+
+    def _add_voice(self, clips, val_clips, n, T, shifts, decay_conditioning):
+        """Prepare one voice: its clips of every shift in :attr:`audio`, the unshifted ones in
+        :attr:`base`, its validation clips in :attr:`val`, and what the envelope and the end mask
+        record. Returns its decay times ``(versions, base, validation)`` with decay conditioning,
+        else None."""
+        ys = [self._fitted(clips, s, n) for s in shifts]
+        base = ys[shifts.index(0.0)] if 0.0 in shifts else self._fitted(clips, 0.0, n)
+        val = self._fitted(val_clips, 0.0, n) if val_clips else None
+        d_base, d_ys, d_val = None, [None] * len(ys), None
+        if decay_conditioning:
+            d_base, d_ys, d_val = self._decay_times(base, ys, val)
+
+        def faded(y):
+            return fade_out(y) if self._fade else y
+
+        f_ys, f_val = [faded(y) for y in ys], None if val is None else faded(val)
+        clipped = [0, 0]  # samples the envelope's clipping changed, all
+        self.audio.append(np.stack([self._prepare(y, T, d, clipped) for y, d in zip(f_ys, d_ys)]))
+        self.base.append(self._prepare(faded(base), T, d_base, None))
+        self.val.append(
+            None if val is None else self._prepare(f_val, T, d_val, clipped)[:, : self.crop]
+        )
+        if self.envelope_clipped is not None:
+            self.envelope_clipped.append(clipped[0] / max(clipped[1], 1))
+        if self.ends is not None:
+            floor = self.envelope["floor_db"]
+            self.ends.append(np.stack([clip_ends(y, floor) for y in f_ys]))
+            self.val_ends.append(None if val is None else clip_ends(f_val, floor))
+        return (d_ys, d_base, d_val) if decay_conditioning else None
 
     def _set_decays(self, seconds):
         """Each clip's decay feature z from its decay times ``(versions, base, validation)`` per

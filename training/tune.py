@@ -74,14 +74,27 @@ def choose(voices, grid, judge):
     nearest 1.0, then the lower, then the smaller epsilon)."""
     chosen, rows = {}, []
     for v in voices:
-        scored = []
-        for t, eps in grid:
-            row = dict(judge(v, t, eps), voice=v, temperature=t, epsilon=eps)
-            row["shortfall"] = shortfall(row)
-            rows.append(row)
-            scored.append((row["shortfall"], abs(t - 1.0), t, eps))
-        chosen[v] = min(scored)[2:]
+        chosen[v], judged = _best(v, grid, judge)
+        rows += judged
     return chosen, rows
+
+
+def _order(row):
+    """A judged row's rank: least shortfall, then the temperature nearest 1.0, then the lower, then
+    the smaller epsilon (the settings that change the learned distribution least)."""
+    return (row["shortfall"], abs(row["temperature"] - 1.0), row["temperature"], row["epsilon"])
+
+
+def _best(voice, pairs, judge):
+    """``((temperature, epsilon), rows)``: `pairs` of `voice` judged, each row with its
+    :func:`shortfall`, and the first of them by :func:`_order`."""
+    rows = []
+    for t, eps in pairs:
+        row = dict(judge(voice, t, eps), voice=voice, temperature=t, epsilon=eps)
+        row["shortfall"] = shortfall(row)
+        rows.append(row)
+    best = min(rows, key=_order)
+    return (best["temperature"], best["epsilon"]), rows
 
 
 def confirm(rows, k, judge):
@@ -94,25 +107,10 @@ def confirm(rows, k, judge):
     winner's curse); a second judgement of the few best on fresh clips does not.
     """
     chosen, out = {}, []
-    voices = list(dict.fromkeys(r["voice"] for r in rows))
-    for v in voices:
-        mine = sorted(
-            (r for r in rows if r["voice"] == v),
-            key=lambda r: (
-                r["shortfall"],
-                abs(r["temperature"] - 1.0),
-                r["temperature"],
-                r["epsilon"],
-            ),
-        )
-        scored = []
-        for r in mine[:k]:
-            t, eps = r["temperature"], r["epsilon"]
-            row = dict(judge(v, t, eps), voice=v, temperature=t, epsilon=eps)
-            row["shortfall"] = shortfall(row)
-            out.append(row)
-            scored.append((row["shortfall"], abs(t - 1.0), t, eps))
-        chosen[v] = min(scored)[2:]
+    for v in dict.fromkeys(r["voice"] for r in rows):
+        best = sorted((r for r in rows if r["voice"] == v), key=_order)[:k]
+        chosen[v], judged = _best(v, [(r["temperature"], r["epsilon"]) for r in best], judge)
+        out += judged
     return chosen, out
 
 
@@ -163,8 +161,8 @@ def _epsilons(text):
     return grid
 
 
-def main(argv=None):
-    from .evaluate import DEFAULT_KITS, RealClips, evaluate_clips, holdout_for, model_voices
+def _parser():
+    from .evaluate import DEFAULT_KITS
 
     p = argparse.ArgumentParser(
         prog="python -m training.tune", description=__doc__.split("\n\n")[0]
@@ -202,6 +200,46 @@ def main(argv=None):
     p.add_argument(
         "--confirm-n", type=int, default=100, help="clips of the second judgement (default 100)"
     )
+    return p
+
+
+def _judge_with(model, real, n, seed):
+    """``judge(voice, temperature, epsilon)``: the evaluation row of `n` clips of `seed` (a line on
+    stderr says what fails)."""
+    from .evaluate import evaluate_clips
+
+    def judge(voice, t, eps):
+        y = fastdrum.generate(model, n, seed=seed, voice=voice, temperature=t, epsilon=eps)
+        row = evaluate_clips(np.asarray(y, dtype=np.float64), voice, real)
+        failed = [k for k, ok in row["passes"].items() if not ok]
+        print(
+            f"{voice} T={t} epsilon={eps} ({n} clips, seed {seed}): "
+            f"{'fails ' + ', '.join(failed) if failed else 'passes'}",
+            file=sys.stderr,
+        )
+        return row
+
+    return judge
+
+
+def _print_tables(args, grid, rows, chosen, confirmed):
+    """The screen's shortfalls (a markdown table), the second judgement's and the choice."""
+    print("| voice | " + " | ".join(f"T {t}, eps {e}" for t, e in grid) + " | chosen |")
+    print("|---|" + "---|" * (len(grid) + 1))
+    for v, (t, e) in chosen.items():
+        cells = [f"{r['shortfall']:.2f}" for r in rows if r["voice"] == v]
+        print(f"| {v} | " + " | ".join(cells) + f" | T {t}, eps {e} |")
+    if confirmed is not None:
+        print(f"\nsecond judgement ({confirmed[0]} clips, seed {confirmed[1]}):")
+        for r in confirmed[2]:
+            print(f"{_key(r)}: {r['shortfall']:.2f}")
+    print(f"{args.out}: default (temperature, epsilon) {chosen}")
+
+
+def main(argv=None):
+    from .evaluate import RealClips, holdout_for, model_voices
+
+    p = _parser()
     args = p.parse_args(argv)
     if args.n < 2 or args.confirm_n < 2:
         p.error("-n and --confirm-n must be at least 2 (duplicate pairs need two clips)")
@@ -213,28 +251,13 @@ def main(argv=None):
         if not model.voices:
             raise fastdrum.ModelFormatError(f"{args.model}: not a conditioned model (no voices)")
         real = RealClips(model.sample_rate, kits=[args.kits], holdout_kits=holdout_for(model))
-
         grid = [(t, eps) for t in args.temperatures for eps in args.epsilons]
-
-        def judge_with(n, seed):
-            def judge(voice, t, eps):
-                y = fastdrum.generate(model, n, seed=seed, voice=voice, temperature=t, epsilon=eps)
-                row = evaluate_clips(np.asarray(y, dtype=np.float64), voice, real)
-                failed = [k for k, ok in row["passes"].items() if not ok]
-                print(
-                    f"{voice} T={t} epsilon={eps} ({n} clips, seed {seed}): "
-                    f"{'fails ' + ', '.join(failed) if failed else 'passes'}",
-                    file=sys.stderr,
-                )
-                return row
-
-            return judge
-
-        chosen, rows = choose(voices, grid, judge_with(args.n, args.seed))
+        chosen, rows = choose(voices, grid, _judge_with(model, real, args.n, args.seed))
         confirmed = None
         if args.confirm:
             cseed = args.seed + 1
-            chosen, crows = confirm(rows, args.confirm, judge_with(args.confirm_n, cseed))
+            judge = _judge_with(model, real, args.confirm_n, cseed)
+            chosen, crows = confirm(rows, args.confirm, judge)
             confirmed = (args.confirm_n, cseed, crows)
         tuned = tuned_model(
             model, chosen, grid=grid, n=args.n, seed=args.seed, rows=rows, confirmed=confirmed
@@ -243,17 +266,7 @@ def main(argv=None):
     except FastDrumError as exc:
         print(f"python -m training.tune: error: {exc}", file=sys.stderr)
         return 2
-    print("| voice | " + " | ".join(f"T {t}, eps {e}" for t, e in grid) + " | chosen |")
-    print("|---|" + "---|" * (len(grid) + 1))
-    for v in voices:
-        cells = [f"{r['shortfall']:.2f}" for r in rows if r["voice"] == v]
-        t, e = chosen[v]
-        print(f"| {v} | " + " | ".join(cells) + f" | T {t}, eps {e} |")
-    if confirmed is not None:
-        print(f"\nsecond judgement ({args.confirm_n} clips, seed {confirmed[1]}):")
-        for r in confirmed[2]:
-            print(f"{_key(r)}: {r['shortfall']:.2f}")
-    print(f"{args.out}: default (temperature, epsilon) {chosen}")
+    _print_tables(args, grid, rows, chosen, confirmed)
     return 0
 
 
