@@ -529,6 +529,49 @@ def test_a_batch_with_every_target_masked_has_a_norm_of_one():
     assert float(values[6]) == 1.0
 
 
+def test_a_step_on_a_batch_with_every_target_masked_is_zero_and_changes_nothing():
+    """The same on the plain path (no strategy): the step's loss and the validation loss are 0, not
+    NaN, and the weights stay as they were (a zero gradient). Without the norm's floor of 1 both are
+    0 / 0."""
+    import keras
+
+    from training.batches import Batch
+    from training.network import WaveNet
+    from training.train import _make_steps
+
+    net = WaveNet(
+        dict(
+            quantization_channels=16,
+            residual_channels=4,
+            dilation_channels=4,
+            skip_channels=8,
+            dilations=[1, 2],
+        ),
+        n_voices=2,
+        embedding_size=2,
+    )
+    optimizer = keras.optimizers.Adam(1e-2, global_clipnorm=1.0)
+    optimizer.build(net.trainable_variables)
+    train_step, val_step = _make_steps(
+        tf, net, optimizer, None, conditioned=True, xla=False, clipnorm=1.0
+    )
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 16, (2, 12)).astype(np.int32)
+    batch = Batch(
+        codes=codes, voices=np.array([0, 1], np.int32), mask=np.zeros((2, 11), np.float32)
+    )
+    before = [v.numpy().copy() for v in net.trainable_variables]
+    loss, _ = train_step(batch, False)
+    assert loss == 0.0 and val_step(batch) == 0.0
+    assert all(np.array_equal(b, v.numpy()) for b, v in zip(before, net.trainable_variables))
+    counted = Batch(
+        codes=codes, voices=np.array([0, 1], np.int32), mask=np.ones((2, 11), np.float32)
+    )
+    assert (
+        math.isfinite(val_step(counted)) and val_step(counted) > 0
+    )  # the same step counts targets
+
+
 @pytest.mark.slow
 def test_training_with_an_end_mask_logs_and_records_it(tmp_path, capsys):
     kits = write_two_voice_kits(tmp_path)
