@@ -13,14 +13,19 @@ normalised_level = pytest.importorskip("normalised_level")
 SR = 1000  # 50-sample windows; a 1 s clip is measured over windows 3 to 14 (0.15 s to 0.75 s)
 
 
-def _by_hand(clip):
+def _level_by_hand(clip):
     """The definition: the median over 50 ms windows 0.15 s .. 0.75 of the clip of each window's
-    RMS in dB relative to the loudest window, below -30 dB."""
+    RMS in dB relative to the loudest window."""
     w = 50
     rms = [np.sqrt(np.mean(clip[i : i + w] ** 2)) for i in range(0, len(clip) - w + 1, w)]
     db = [20 * np.log10(r / max(rms)) if r > 0 else -300.0 for r in rms]
     k = len(rms)
-    return bool(np.median(db[3 : int(0.75 * k)]) < -30)
+    return float(np.median(db[3 : int(0.75 * k)]))
+
+
+def _by_hand(clip):
+    """Silent: that level below -30 dB."""
+    return _level_by_hand(clip) < -30
 
 
 def test_silent_is_the_definition():
@@ -36,6 +41,12 @@ def test_silent_is_the_definition():
     want = [_by_hand(c) for c in clips]
     assert want == [False, True, False, True, False, False, True]
     assert normalised_level.silent(clips, SR).tolist() == want
+    level = normalised_level.level(clips, SR)
+    np.testing.assert_allclose(
+        level[[0, 2, 3, 4]], [_level_by_hand(clips[i]) for i in (0, 2, 3, 4)]
+    )
+    # as built above, within the noise of 50-sample windows: 17 dB down (windows 8 and 9), 34, 0
+    assert abs(level[2] + 17) < 3 and abs(level[3] + 34) < 3 and abs(level[0]) < 3
 
 
 def test_the_baselines_are_silent_and_not():
