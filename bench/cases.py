@@ -96,10 +96,12 @@ STANDARD_TIME = "standard-f16-time"
 #: The time constants (samples) of STANDARD_TIME: 2.5 ms to 0.64 s at 44.1 kHz.
 TIME_TAU = [110.25, 441.0, 1764.0, 7056.0, 28224.0]
 #: The architecture training/ship_models.sh trains (44,100 Hz, dilations 1..1024 twice, ten voices,
-#: embedding size 16, pre-emphasis 0.85, the time features of TIME_TAU in blocks of 64), random weights rounded to float16 values as shipped ones
-#: are: issue 12's speed goals (batch 1 at least twice real time, batch 32 at least 60% of sgemm) are
-#: judged on it before a trained model of that shape ships. Dense products take the same time
-#: whatever the weights, so random ones measure the trained model's speed.
+#: embedding size 16, pre-emphasis 0.85, the time features of TIME_TAU in blocks of 64, decay-time
+#: conditioning and the envelope of its defaults), random weights rounded to float16 values as shipped
+#: ones are: issue 12's speed goals (batch 1 at least twice real time, batch 32 at least 60% of sgemm)
+#: are judged on it before a trained model of that shape ships. Dense products take the same time
+#: whatever the weights, so random ones measure the trained model's speed. The decay joins the
+#: voice's bias once per clip, and the envelope is one multiplication per sample after the kernel.
 RECIPE = "recipe-44k"
 RECIPE_CONFIG = dict(
     STANDARD_CONFIG,
@@ -110,6 +112,8 @@ RECIPE_CONFIG = dict(
     preemphasis=0.85,
     time_tau=TIME_TAU,
     time_block=64,
+    decays={v: [0.1, 0.4] for v in INSTRUMENTS},
+    envelope={"hold": 0.03, "floor_db": -60.0},
 )
 
 

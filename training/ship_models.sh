@@ -6,14 +6,16 @@
 # Every layer is also told how far into the clip it is (--time-constants: five features exp(-t/tau),
 # tau 2.5 ms to 0.64 s, refreshed every 64 samples): without them crashes never decayed, with them
 # 69% did (docs/evaluation.md, "Time since the onset, one lever alone").
+# The network models each clip divided by an envelope of its decay time (--decay-conditioning
+# --envelope; docs/format.md, "Envelope") and learns nothing past a clip's last sample above the
+# envelope's floor (--end-mask): of every recipe measured, the lowest total shortfall on two seeds
+# (docs/evaluation.md, "Why envelope models' clips die early, and the end mask").
 # It checkpoints into runs/drums-seed$SEED/ ($RUN). After a kill, rerun it with RESUME=--resume to continue
 # from the last checkpoint (a finished run resumes at its final step and just re-exports).
 # SEED=1 sh training/ship_models.sh trains the second seed of the recipe.
 # A lever measured against the recipe: VARIANT names it and TRAIN_ARGS adds its options to the
 # trainer's, e.g. VARIANT=in2 TRAIN_ARGS="--input-noise 2" sh training/ship_models.sh trains into
 # runs/drums-in2-seed0/ and writes runs/drums-in2-seed0.npz (resume it with the same variables).
-# The envelope-normalised lever (docs/format.md, "Envelope"):
-#   VARIANT=env TRAIN_ARGS="--decay-conditioning --envelope" sh training/ship_models.sh
 set -e
 KITS=/usr/share/hydrogen/data/drumkits
 SF2=/usr/share/sounds/sf2
@@ -22,8 +24,9 @@ SF2=/usr/share/sounds/sf2
 HOLDOUT="Audiophob,ColomboAcousticDrumkit,Forzee Stereo Drumkit,Millo-Drums_v.1,Millo_MultiLayered2"
 PY=${PYTHON:-python}
 SEED=${SEED:-0}
-# 10,000 steps: the shipped drums.npz is seed 0 of this recipe at 10,000 steps (about 50 min on this
-# machine's two cores, 2026-12-01); longer runs are not measured yet (docs/evaluation.md).
+# 10,000 steps: the shipped drums.npz is seed 0 of this recipe at 10,000 steps (72 min of training on
+# this machine's two cores beside short jobs, 2026-12-02; the whole script 92 min); longer runs are
+# not measured yet (docs/evaluation.md).
 STEPS=${STEPS:-10000}
 RUN=runs/drums-${VARIANT:+$VARIANT-}seed$SEED
 OUT=${OUT:-$RUN.npz}
@@ -31,7 +34,7 @@ $PY -m training.train --voices all --kits $KITS \
   --sf2 $SF2/Black_Pearl_4_LV2.sf2 --sf2 $SF2/Red_Zeppelin_4_LV2.sf2 --sf2 $SF2/FluidR3_GM.sf2 \
   --holdout-kits "$HOLDOUT" --sample-rate 44100 --val-fraction 0.1 \
   --preemphasis 0.85 --crop 8192 --dilations 1..1024x2 --embedding-size 16 \
-  --time-constants 0.0025,0.01,0.04,0.16,0.64 \
+  --time-constants 0.0025,0.01,0.04,0.16,0.64 --decay-conditioning --envelope --end-mask \
   --gain-db 6 --pitch-semitones 1 --pitch-steps 5 --batch-size 4 --learning-rate 1e-3 \
   --steps $STEPS --eval-every 250 --patience 0 --checkpoint-every 100 --snapshot-every 250 --log-every 25 \
   --seed $SEED --out $OUT --run-dir $RUN $TRAIN_ARGS $RESUME
