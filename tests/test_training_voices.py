@@ -27,8 +27,10 @@ def _list(kind, *chunks):
     return _chunk(b"LIST", kind + b"".join(chunks))
 
 
-def write_sf2(path, pcm):
-    """A drum-bank SF2: note 36 plays sample 0 (mono); note 38 plays samples 1 (left) + 2 (right)."""
+def write_sf2(path, pcm, notes=(36, 38), preset=0):
+    """A drum-bank SF2 (bank 128, program `preset`): note ``notes[0]`` (36) plays sample 0 (mono);
+    note ``notes[1]`` (38) plays samples 1 (left) + 2 (right)."""
+    a, b = notes
     starts, smpl = [], b""
     for p in pcm:
         starts.append(len(smpl) // 2)
@@ -45,11 +47,11 @@ def write_sf2(path, pcm):
     igen = b"".join(
         struct.pack("<HH", op, amt)
         for op, amt in [
-            (43, 36 | 36 << 8),
+            (43, a | a << 8),
             (53, 0),
-            (43, 38 | 38 << 8),
+            (43, b | b << 8),
             (53, 1),
-            (43, 38 | 38 << 8),
+            (43, b | b << 8),
             (53, 2),
         ]
     )
@@ -58,7 +60,7 @@ def write_sf2(path, pcm):
     inst = struct.pack("<20sH", b"kit", 0) + struct.pack("<20sH", b"EOI", 3)
     pgen = struct.pack("<HH", 41, 0) + struct.pack("<HH", 0, 0)
     pbag = struct.pack("<HH", 0, 0) + struct.pack("<HH", 1, 0)
-    phdr = struct.pack("<20sHHHIII", b"Standard", 0, 128, 0, 0, 0, 0) + struct.pack(
+    phdr = struct.pack("<20sHHHIII", b"Standard", preset, 128, 0, 0, 0, 0) + struct.pack(
         "<20sHHHIII", b"EOP", 0, 0, 1, 0, 0, 0
     )
     pdta = _list(
@@ -93,6 +95,35 @@ def test_sf2_reader_notes_samples_and_pcm(tmp_path):
     for i, p in enumerate(pcm):
         np.testing.assert_array_equal(reader(by_index[i]), np.asarray(p) / 32768.0)
     assert by_index[1].kind == 4 and by_index[1].link == 2
+
+
+@pytest.mark.parametrize(
+    "preset, notes, voices",
+    [
+        (0, (36, 39), ["kick", "clap"]),  # a standard set: 39 is a hand clap
+        (40, (36, 39), ["kick"]),  # GS's Brush set: 39 is a brush slap
+        (40, (36, 40), ["kick"]),  # and 40 a brush swirl
+        (48, (36, 41), ["kick"]),  # the Orchestra set: 41-53 are timpani
+        (48, (53, 54), []),  # 53 a timpano too; 54 (tambourine) is no voice anywhere
+        (48, (38, 39), ["snare", "clap"]),  # the rest of the Orchestra set is General MIDI
+    ],
+)
+def test_sf2_notes_that_gs_drum_sets_redefine_are_left_out(tmp_path, preset, notes, voices):
+    from training.voices import _sf2_candidates
+
+    rng = np.random.default_rng(0)
+    write_sf2(
+        tmp_path / "kit.sf2", [rng.integers(-30000, 30000, 100) for _ in range(3)], notes, preset
+    )
+    assert [c[0] for c in _sf2_candidates([str(tmp_path / "kit.sf2")])] == voices
+
+
+def test_fluids_brush_variants_and_orchestra_kit_are_left_out_where_gs_redefines_them():
+    from training.voices import GS_REDEFINED_NOTES, SF2_SOURCES
+
+    fluid = SF2_SOURCES["/usr/share/sounds/sf2/FluidR3_GM.sf2"]["skip_preset_notes"]
+    assert fluid[40] == fluid[41] == fluid[42] == (39, 40) and fluid[48] == GS_REDEFINED_NOTES[48]
+    assert GS_REDEFINED_NOTES[48] == tuple(range(41, 54))
 
 
 def test_sf2_reader_refuses_other_files(tmp_path):

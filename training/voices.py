@@ -68,7 +68,13 @@ GM_NOTES = dict(
     ride=(51, 53, 59),
 )
 
-#: SoundFont sources: file, licence of record, notes to skip (not General MIDI in that file).
+#: Roland GS drum sets that give General MIDI drum notes other sounds, by preset number (bank 128):
+#: the Brush set (40) plays Brush Slap and Brush Swirl at 39 and 40 (not a hand clap and a snare), the
+#: Orchestra set (48) timpani at 41-53 (not toms, hats and cymbals). Their zones there are left out.
+GS_REDEFINED_NOTES = {40: (39, 40), 48: tuple(range(41, 54))}
+
+#: SoundFont sources: file, licence of record, notes to skip (not General MIDI in that file) and, by
+#: preset number, notes to skip in that preset only (default: :data:`GS_REDEFINED_NOTES`).
 SF2_SOURCES = {
     # AVL Drumkits: GM up to 47; 48 is a hat swish, 50/52/58 cymbal chokes, 60 a gong.
     "/usr/share/sounds/sf2/Black_Pearl_4_LV2.sf2": dict(
@@ -79,8 +85,12 @@ SF2_SOURCES = {
         licence="GPL-2+ (Debian's copyright file of avldrums.lv2-soundfont)",
         skip_notes=(48, 50, 52, 58),
     ),
+    # FluidR3 follows GS: its Brush set plays a brush snare ("Brush Snr 2") at 39 and a swirl at 40,
+    # as do its Brush 1 and Brush 2 (41, 42); its Orchestra Kit plays timpani at 41-53.
     "/usr/share/sounds/sf2/FluidR3_GM.sf2": dict(
-        licence="MIT (Debian's copyright file of fluid-soundfont-gm)", skip_notes=()
+        licence="MIT (Debian's copyright file of fluid-soundfont-gm)",
+        skip_notes=(),
+        skip_preset_notes={**GS_REDEFINED_NOTES, 41: (39, 40), 42: (39, 40)},
     ),
 }
 
@@ -89,6 +99,7 @@ DUPLICATE_CORRELATION = 0.98
 
 
 def _voice_of_note(note, skip=()):
+    """The voice General MIDI gives drum note `note` (None: no voice, or a note in `skip`)."""
     if note in skip:
         return None
     for v, notes in GM_NOTES.items():
@@ -137,12 +148,14 @@ def _sf2_candidates(sf2_files):
     out = []
     for path in sf2_files:
         spec = SF2_SOURCES.get(os.path.realpath(path), dict(licence="unknown", skip_notes=()))
+        by_preset = spec.get("skip_preset_notes", GS_REDEFINED_NOTES)
         samples, zones, reader = read_sf2(path)
         by_index = {s.index: s for s in samples}
         drums = [z for z in zones if z.bank == 128] or zones
         seen = set()
         for z in drums:
-            voice = _voice_of_note(z.note, spec["skip_notes"])
+            preset_skip = by_preset.get(z.preset, ()) if z.bank == 128 else ()
+            voice = _voice_of_note(z.note, (*spec["skip_notes"], *preset_skip))
             s = by_index[z.sample]
             if voice is None or s.kind & 2:  # right halves join their left half below
                 continue
