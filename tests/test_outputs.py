@@ -236,9 +236,8 @@ def test_a_signal_while_the_old_handlers_go_back_reaches_the_old_handler(monkeyp
         with _io.handle_signals():
             monkeypatch.setattr(signal, "signal", kill_while_restoring)
         monkeypatch.setattr(signal, "signal", real)
-        assert _delivered(heard) == [
-            signal.SIGHUP
-        ]  # delivered once, to the handler the block found
+        # delivered once, to the handler the block found
+        assert _delivered(heard) == [signal.SIGHUP]
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
         assert not _io._STOPPING
     finally:
@@ -268,9 +267,8 @@ def test_a_signal_another_thread_takes_while_the_handlers_go_back_reaches_the_ol
         with _io.handle_signals():
             monkeypatch.setattr(signal, "signal", kill_while_restoring)
         monkeypatch.setattr(signal, "signal", real)
-        assert _delivered(heard) == [
-            signal.SIGHUP
-        ]  # passed on once, to the handler the block found
+        # passed on once, to the handler the block found
+        assert _delivered(heard) == [signal.SIGHUP]
         assert not _io._STOPPING and not _io._DEFERRED
     finally:
         stop.set()
