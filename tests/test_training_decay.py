@@ -9,7 +9,7 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 soundfile = pytest.importorskip("soundfile")
 
-from test_training_voices import tiny_conditioned_argv, write_two_voice_kits  # noqa: E402
+from test_training_voices import tiny_conditioned_argv, tiny_net, write_two_voice_kits  # noqa: E402
 
 import fastdrum  # noqa: E402
 from fastdrum._reference import decay_z  # noqa: E402
@@ -536,20 +536,9 @@ def test_a_step_on_a_batch_with_every_target_masked_is_zero_and_changes_nothing(
     import keras
 
     from training.batches import Batch
-    from training.network import WaveNet
     from training.train import _make_steps
 
-    net = WaveNet(
-        dict(
-            quantization_channels=16,
-            residual_channels=4,
-            dilation_channels=4,
-            skip_channels=8,
-            dilations=[1, 2],
-        ),
-        n_voices=2,
-        embedding_size=2,
-    )
+    net = tiny_net(quantization_channels=16, embedding_size=2)
     optimizer = keras.optimizers.Adam(1e-2, global_clipnorm=1.0)
     optimizer.build(net.trainable_variables)
     train_step, val_step = _make_steps(

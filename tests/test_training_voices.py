@@ -263,21 +263,27 @@ def test_batches_without_input_noise_are_those_of_earlier_runs():
     assert b.inputs is b.codes
 
 
-def test_loss_feeds_the_inputs_and_scores_the_clean_codes():
+def tiny_net(quantization_channels=32, dilations=(1, 2), embedding_size=3):
+    """A Keras WaveNet of 4 residual and dilation channels, 8 skip channels, on two voices."""
     from training.network import WaveNet
-    from training.train import _masked_nll_sum
 
-    net = WaveNet(
+    return WaveNet(
         dict(
-            quantization_channels=32,
+            quantization_channels=quantization_channels,
             residual_channels=4,
             dilation_channels=4,
             skip_channels=8,
-            dilations=[1, 2],
+            dilations=list(dilations),
         ),
         n_voices=2,
-        embedding_size=3,
+        embedding_size=embedding_size,
     )
+
+
+def test_loss_feeds_the_inputs_and_scores_the_clean_codes():
+    from training.train import _masked_nll_sum
+
+    net = tiny_net()
     b = _noise_set(Q=32).batch(np.random.default_rng(4), 4, input_noise=2.0)
     assert (b.inputs != b.codes).any()
 
@@ -381,19 +387,7 @@ def test_conditioned_training_exports_format2_equal_to_keras(tmp_path):
         "snare",
     ]
     # The exported file computes what the Keras net computes, per voice.
-    from training.network import WaveNet
-
-    net = WaveNet(
-        dict(
-            quantization_channels=32,
-            residual_channels=4,
-            dilation_channels=4,
-            skip_channels=8,
-            dilations=list(model.dilations),
-        ),
-        n_voices=2,
-        embedding_size=3,
-    )
+    net = tiny_net(dilations=model.dilations)
     # Weights that lack a key, or hold another number of layers, are named, not a KeyError.
     from training.errors import TrainingError
 
