@@ -35,7 +35,9 @@ def _clips(taus, seed):
     return out
 
 
-def _set(decay_conditioning=True, envelope=None, shifts=SHIFTS, end_mask=False, crop=0):
+def _set(
+    decay_conditioning=True, envelope=None, shifts=SHIFTS, end_mask=False, crop=0, attack=None
+):
     train = [_clips([40.0, 120.0, None], 1), _clips([15.0, 300.0], 2)]
     val = [_clips([80.0], 3), []]
     return TrainingSet(
@@ -52,6 +54,7 @@ def _set(decay_conditioning=True, envelope=None, shifts=SHIFTS, end_mask=False, 
         decay_conditioning=decay_conditioning,
         envelope=envelope,
         end_mask=end_mask,
+        attack=attack,
     )
 
 
@@ -560,6 +563,80 @@ def test_a_step_on_a_batch_with_every_target_masked_is_zero_and_changes_nothing(
     assert math.isfinite(loss) and loss > 0
 
 
+def test_the_attack_weight_weighs_the_first_targets_of_onset_windows_only():
+    """With attack (K, w): a row from the onset has w on its first K targets and the end mask's (or
+    1) elsewhere; a row off the onset is as without it; the codes and the validation are the same."""
+    K, w, crop = 50, 4.0, 600
+    plain = _set(envelope=ENV, end_mask=True, crop=crop)
+    weighed = _set(envelope=ENV, end_mask=True, crop=crop, attack=(K, w))
+    seen = set()
+    for seed in range(10):
+        a = plain.batch(np.random.default_rng(seed), 8)
+        b = weighed.batch(np.random.default_rng(seed), 8)
+        np.testing.assert_array_equal(a.codes, b.codes)
+        for row in range(8):
+            want = a.mask[row].copy()
+            if a.starts[row] == 0:
+                want[:K] *= w
+            np.testing.assert_array_equal(b.mask[row], want)
+            seen.add(bool(a.starts[row] == 0))
+    assert seen == {True, False}
+    np.testing.assert_array_equal(weighed.validation().mask, plain.validation().mask)
+    for bad in [(0, 2.0), (10, 0.0), (10, -1.0), (10, float("nan")), (2.5, 2.0)]:
+        with pytest.raises(ValueError, match="attack must be"):
+            _set(attack=bad)
+
+
+def test_attack_weight_options_are_checked():
+    from training.errors import ConfigError
+    from training.train import _attack, _check_args, build_parser
+
+    base = ["--voices", "kick,snare", "--crop", "64", "--out", "m.npz", "--sample-rate", "16000"]
+    for extra, msg in [
+        (["--attack-ms", "10"], "--attack-ms needs --attack-weight"),
+        (["--attack-weight", "0"], "--attack-weight must be a number above 0, got 0.0"),
+        (["--attack-weight", "nan"], "--attack-weight must be a number above 0"),
+        (["--attack-weight", "2", "--attack-ms", "0"], r"--attack-ms must lie in \(0, 1000\]"),
+    ]:
+        with pytest.raises(ConfigError, match=msg):
+            _check_args(build_parser().parse_args(base + extra))
+    assert _attack(build_parser().parse_args(base)) is None
+    assert _attack(build_parser().parse_args(base + ["--attack-weight", "3"])) == (320, 3.0)
+    got = _attack(build_parser().parse_args(base + ["--attack-weight", "2", "--attack-ms", "5"]))
+    assert got == (80, 2.0)
+
+
+def test_the_training_loss_is_the_weighted_mean_of_the_targets_nll():
+    """The step's loss with a weighted mask is sum(w * nll) / sum(w), nll the targets' own (the
+    validation step's of each target alone, weight 1)."""
+    import keras
+
+    from training.batches import Batch
+    from training.train import _make_steps
+
+    net = tiny_net(quantization_channels=16, embedding_size=2)
+    optimizer = keras.optimizers.SGD(0.0)  # the weights stay: both steps see one network
+    optimizer.build(net.trainable_variables)
+    train_step, val_step = _make_steps(
+        tf, net, optimizer, None, conditioned=True, xla=False, clipnorm=0.0
+    )
+    rng = np.random.default_rng(1)
+    codes = rng.integers(0, 16, (2, 12)).astype(np.int32)
+    voices = np.array([0, 1], np.int32)
+    nll = np.zeros((2, 11))
+    for r in range(2):
+        for t in range(11):
+            one = np.zeros((2, 11), np.float32)
+            one[r, t] = 1.0
+            nll[r, t] = val_step(Batch(codes=codes, voices=voices, mask=one))
+    mask = np.ones((2, 11), np.float32)
+    mask[:, :3] = 4.0
+    mask[1, 9:] = 0.0
+    loss, _ = train_step(Batch(codes=codes, voices=voices, mask=mask), False)
+    assert abs(float(loss) - (mask * nll).sum() / mask.sum()) < 1e-4
+    assert abs((mask * nll).sum() / mask.sum() - nll[mask > 0].mean()) > 1e-3  # the weights count
+
+
 @pytest.mark.slow
 def test_training_with_an_end_mask_logs_and_records_it(tmp_path, capsys):
     kits = write_two_voice_kits(tmp_path)
@@ -584,3 +661,23 @@ def test_training_with_an_end_mask_logs_and_records_it(tmp_path, capsys):
     # A resume must keep it.
     assert main(argv + ["--decay-conditioning", "--envelope", "--resume", "--steps", "4"]) == 2
     assert "option 'end_mask' was True, now None" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_training_with_an_attack_weight_logs_and_records_it(tmp_path, capsys):
+    kits = write_two_voice_kits(tmp_path)
+    out = tmp_path / "drums.npz"
+    argv = tiny_conditioned_argv(kits, out, tmp_path / "run", steps=3, every=3)
+    assert main(argv + ["--attack-weight", "3", "--attack-ms", "2"]) == 0
+    assert "the first 16 targets (2 ms) weigh 3 in the training loss" in capsys.readouterr().out
+    model = fastdrum.load_model(out)
+    assert model.meta["config"]["attack_weight"] == 3.0
+    assert model.meta["config"]["attack_ms"] == 2.0
+    from training import model_card
+
+    assert model_card.main([str(out)]) == 0
+    card = (tmp_path / "drums.md").read_text()
+    assert "the loss of the first 2 ms of targets counts 3 times (`--attack-weight`" in card
+    # A resume must keep it.
+    assert main(argv + ["--resume", "--steps", "4"]) == 2
+    assert "option 'attack_ms' was 2.0, now None" in capsys.readouterr().err

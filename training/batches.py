@@ -259,6 +259,13 @@ class TrainingSet:
         the envelope's floor) counts in the loss, training or validation. The network then learns no
         silence: the envelope brings every clip down; only the fade-out of a clip that lasts its
         voice's whole length is learned.
+    attack : tuple of (int, float), optional
+        ``(K, w)``: in a training window that starts at the onset, the loss of each of the first K
+        targets (samples 1 to K of the clip) counts w times (w > 0). The attack of a drum, the few
+        milliseconds that carry most of a tom's or a kick's energy above 5 kHz, is a small share of
+        the samples; this gives it a larger share of what the network learns. Each target's
+        conditional is still fitted by maximum likelihood, so nothing is biased, only weighted.
+        Validation losses are not weighted.
 
     Attributes
     ----------
@@ -295,8 +302,14 @@ class TrainingSet:
         decay_conditioning=False,
         envelope=None,
         end_mask=False,
+        attack=None,
     ):
         _check_options(lengths, crop, voice_weights, decay_conditioning, envelope, end_mask)
+        if attack is not None:
+            k, w = attack
+            if int(k) != k or k < 1 or not w > 0 or not np.isfinite(w):
+                raise ValueError(f"attack must be (K >= 1 samples, weight > 0), got {attack!r}")
+        self.attack = None if attack is None else (int(attack[0]), float(attack[1]))
         self.envelope = None if envelope is None else dict(envelope)
         self.V = len(clips_by_voice)
         self.voice_p = None
@@ -416,7 +429,8 @@ class TrainingSet:
 
         With ``end_mask``, the targets at or past their clip's end are masked, and a window that does
         not start at the onset starts early enough that some target past the receptive field is
-        before the end (else it starts at the onset).
+        before the end (else it starts at the onset). With ``attack`` ``(K, w)``, the first K targets
+        of a window that starts at the onset weigh w in ``mask``.
         """
         B, W = batch_size, self.crop
         voices = (
@@ -446,6 +460,8 @@ class TrainingSet:
                 mask[b, : self.rf - 1] = 0.0
             if end is not None:  # target t is sample start + t + 1
                 mask[b, max(end - start - 1, 0) :] = 0.0
+            if start == 0 and self.attack is not None:
+                mask[b, : self.attack[0]] *= np.float32(self.attack[1])
             starts[b] = start
             if self._decay_z is not None:
                 dz[b] = self._decay_z[v][ver, clip]

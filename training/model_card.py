@@ -198,6 +198,7 @@ def _training_lines(meta):
         f"{cfg.get('learning_rate')}, gradient clip {cfg.get('clipnorm')}) |",
         _windows_row(cfg),
         *_input_noise_rows(cfg),
+        *_attack_rows(cfg),
         _exported_row(meta, losses),
         f"| stopped by | {meta.get('stop_reason')} |",
         f"| training loss (last {cfg.get('log_every')} steps) | {losses.get('train')} nats |",
@@ -231,6 +232,18 @@ def _input_noise_rows(cfg):
     return [
         f"| input noise | {sigma:g} codes (training only): each input code moved by "
         "round(SIGMA N(0, 1)), the targets clean |"
+    ]
+
+
+def _attack_rows(cfg):
+    """The attack-weight row (``--attack-weight``), or none when the run did not weight the attack."""
+    w = cfg.get("attack_weight")
+    if not w:
+        return []
+    return [
+        f"| attack weight | in windows from the onset, the loss of the first {cfg['attack_ms']:g} ms "
+        f"of targets counts {w:g} times (`--attack-weight`; the training loss below is so weighted, "
+        "the validation losses are not) |"
     ]
 
 

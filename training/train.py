@@ -64,6 +64,10 @@ RESUMABLE_CHANGES = {
 #: The envelope of ``--envelope`` when --envelope-hold and --envelope-floor-db are not given.
 DEFAULT_ENVELOPE = {"hold": 0.03, "floor_db": -60.0}
 
+#: The attack's length of ``--attack-weight`` when --attack-ms is not given (ms): where the stick's
+#: crack of a tom or a kick lies (docs/evaluation.md, "The toms' missing attack").
+DEFAULT_ATTACK_MS = 20.0
+
 
 def parse_dilations(text):
     """Parse dilations: ``"1,2,4,8"``, ``"1..512"`` (powers of two), ``"1..512x2"`` (repeated).
@@ -312,6 +316,22 @@ def _add_model_arguments(g):
         "(the silence of a clip shorter than its voice's length), so the network learns no "
         "silence and the envelope alone brings a clip down",
     )
+    g.add_argument(
+        "--attack-weight",
+        type=float,
+        default=None,
+        metavar="W",
+        help="in a window that starts at the onset, the loss of the first --attack-ms of targets "
+        "counts W times (the attack: most of a tom's or a kick's energy above 5 kHz); "
+        "validation losses are not weighted (default: off)",
+    )
+    g.add_argument(
+        "--attack-ms",
+        type=float,
+        default=None,
+        metavar="MS",
+        help=f"with --attack-weight: the attack's length (default {DEFAULT_ATTACK_MS:g} ms)",
+    )
 
 
 def _add_optimiser_arguments(g):
@@ -452,6 +472,12 @@ def _check_voice_options(a):
         raise ConfigError("--envelope-hold and --envelope-floor-db need --envelope")
     if a.end_mask and not a.envelope:
         raise ConfigError("--end-mask needs --envelope (a clip ends below the envelope's floor)")
+    if a.attack_ms is not None and a.attack_weight is None:
+        raise ConfigError("--attack-ms needs --attack-weight")
+    if a.attack_weight is not None and not (0 < a.attack_weight < math.inf):  # False for NaN
+        raise ConfigError(f"--attack-weight must be a number above 0, got {a.attack_weight!r}")
+    if a.attack_ms is not None and not (0 < a.attack_ms <= 1000):
+        raise ConfigError(f"--attack-ms must lie in (0, 1000] ms, got {a.attack_ms!r}")
     if a.envelope and not a.decay_conditioning:
         raise ConfigError(
             "--envelope needs --decay-conditioning (the envelope falls with each clip's decay time)"
@@ -502,6 +528,14 @@ class TrainResult(dict):
 
 #: Samples per block of the time features when --time-block is not given (1.45 ms at 44.1 kHz).
 DEFAULT_TIME_BLOCK = 64
+
+
+def _attack(args):
+    """``(K samples, weight)`` of ``--attack-weight`` (at least one sample), or None."""
+    if args.attack_weight is None:
+        return None
+    ms = DEFAULT_ATTACK_MS if args.attack_ms is None else args.attack_ms
+    return max(1, int(round(ms * args.sample_rate / 1000.0))), float(args.attack_weight)
 
 
 def _envelope(args):
@@ -647,6 +681,7 @@ def _prepare_data(args, cfg):
         decay_conditioning=args.decay_conditioning,
         envelope=_envelope(args),
         end_mask=args.end_mask,
+        attack=_attack(args),
     )
     return dataset, trainset, voices
 
@@ -1163,6 +1198,13 @@ def _log_data(args, cfg, dataset, trainset, voices):
             "end mask: no loss past a clip's end; share of each voice's samples (clips padded to "
             f"the window) past it {shares}"
         )
+    if trainset.attack is not None:
+        k, w = trainset.attack
+        _log(
+            f"attack: in windows that start at the onset, the first {k} targets "
+            f"({1000 * k / args.sample_rate:g} ms) weigh {w:g} in the training loss (not in the "
+            "validation loss)"
+        )
 
 
 def _check_replicas(args, strategy):
@@ -1208,6 +1250,9 @@ def train(args):
     config["envelope_hold"] = None if envelope is None else envelope["hold"]
     config["envelope_floor_db"] = None if envelope is None else envelope["floor_db"]
     config["end_mask"] = args.end_mask or None
+    attack = _attack(args)
+    config["attack_weight"] = None if attack is None else attack[1]
+    config["attack_ms"] = None if attack is None else 1000.0 * attack[0] / args.sample_rate
     chief = distribute.is_chief(strategy)
     run_dir = _open_run_dir(args, config, dataset.manifest, write=chief)
     _log_data(args, cfg, dataset, trainset, voices)
