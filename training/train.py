@@ -472,12 +472,6 @@ def _check_voice_options(a):
         raise ConfigError("--envelope-hold and --envelope-floor-db need --envelope")
     if a.end_mask and not a.envelope:
         raise ConfigError("--end-mask needs --envelope (a clip ends below the envelope's floor)")
-    if a.attack_ms is not None and a.attack_weight is None:
-        raise ConfigError("--attack-ms needs --attack-weight")
-    if a.attack_weight is not None and not (0 < a.attack_weight < math.inf):  # False for NaN
-        raise ConfigError(f"--attack-weight must be a number above 0, got {a.attack_weight!r}")
-    if a.attack_ms is not None and not (0 < a.attack_ms <= 1000):
-        raise ConfigError(f"--attack-ms must lie in (0, 1000] ms, got {a.attack_ms!r}")
     if a.envelope and not a.decay_conditioning:
         raise ConfigError(
             "--envelope needs --decay-conditioning (the envelope falls with each clip's decay time)"
@@ -491,7 +485,7 @@ def _check_voice_options(a):
 
 
 def _check_model_options(a):
-    """Pre-emphasis, the crop, the voice embedding and the time features."""
+    """Pre-emphasis, the crop, the attack weight, the voice embedding and the time features."""
     if not (math.isfinite(a.preemphasis) and 0 <= a.preemphasis < 1):
         raise ConfigError(f"--preemphasis must lie in [0, 1), got {a.preemphasis!r}")
     if a.crop < 0 or (a.voices and a.crop == 0):
@@ -499,6 +493,12 @@ def _check_model_options(a):
             f"--crop must be a positive number of samples with --voices (>= 0 otherwise), "
             f"got {a.crop!r}"
         )
+    if a.attack_ms is not None and a.attack_weight is None:
+        raise ConfigError("--attack-ms needs --attack-weight")
+    if a.attack_weight is not None and not (0 < a.attack_weight < math.inf):  # False for NaN
+        raise ConfigError(f"--attack-weight must be a number above 0, got {a.attack_weight!r}")
+    if a.attack_ms is not None and not (0 < a.attack_ms <= 1000):
+        raise ConfigError(f"--attack-ms must lie in (0, 1000] ms, got {a.attack_ms!r}")
     if not 1 <= a.embedding_size <= 1024:
         raise ConfigError(f"--embedding-size must lie in [1, 1024], got {a.embedding_size!r}")
     if a.time_constants is not None:
