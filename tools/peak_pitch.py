@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import fastdrum  # noqa: E402
 from fastdrum.errors import FastDrumError  # noqa: E402
 from training.evaluate import DEFAULT_KITS, DEFAULT_SF2, holdout_for  # noqa: E402
-from training.voices import load_voice_clips  # noqa: E402
+from training.voices import VOICES, load_voice_clips  # noqa: E402
 
 #: The band searched (Hz) and the stretch after the onset measured (s).
 LOW, HIGH, START, STOP = 40.0, 400.0, 0.02, 0.2
@@ -84,17 +84,19 @@ def _source(clip):
     return str(clip.group).split("/")[0]
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(
-        prog="python tools/peak_pitch.py", description=__doc__.split("\n")[0]
-    )
+def add_model_arguments(p):
+    """The options this tool shares with tools/attack_share.py: the model, its voices, the clips."""
     p.add_argument("model", help="a model file conditioned on voices")
     p.add_argument("--voices", default="tom_low,tom_mid,tom_high", help="comma-separated")
     p.add_argument("--n", type=int, default=40, help="clips generated a voice (default 40)")
     p.add_argument("--kits", default=DEFAULT_KITS, help="folder of Hydrogen kits")
     p.add_argument("--sf2", action="append", help=f"SF2 files (default: {', '.join(DEFAULT_SF2)})")
-    p.add_argument("--baseline", choices=("sine",), action="append", default=[])
-    a = p.parse_args(argv)
+
+
+def model_and_clips(p, a):
+    """``(model, voices, training clips, held-out clips)`` of :func:`add_model_arguments`' options
+    `a`, the clips those of the sources the model's run trained on and held out (``p.error`` when the
+    model or a voice is not there)."""
     try:
         model = fastdrum.load_model(a.model)
     except FastDrumError as exc:
@@ -103,17 +105,28 @@ def main(argv=None):
     unknown = sorted(set(voices) - set(model.voices or ()))
     if unknown:
         p.error(f"unknown voices {unknown}; the model has {list(model.voices or ())}")
-    sr = model.sample_rate
     try:
         train, held, _ = load_voice_clips(
-            sample_rate=sr,
+            sample_rate=model.sample_rate,
             kit_dirs=[a.kits],
             sf2_files=a.sf2 or list(DEFAULT_SF2),
             holdout_kits=list(holdout_for(model)),
-            voices=voices,
+            voices=VOICES,  # all, as the evaluation: near-duplicates are dropped across voices
         )
     except FastDrumError as exc:
         p.error(str(exc))
+    return model, voices, train, held
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(
+        prog="python tools/peak_pitch.py", description=__doc__.split("\n")[0]
+    )
+    add_model_arguments(p)
+    p.add_argument("--baseline", choices=("sine",), action="append", default=[])
+    a = p.parse_args(argv)
+    model, voices, train, held = model_and_clips(p, a)
+    sr = model.sample_rate
     print("| voice | generated | held-out real | training | training, by source (clips: median) |")
     print("|---|---|---|---|---|")
     for v in voices:
