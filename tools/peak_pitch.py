@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import fastdrum  # noqa: E402
 from fastdrum.errors import FastDrumError  # noqa: E402
-from training.evaluate import DEFAULT_KITS, DEFAULT_SF2, holdout_for  # noqa: E402
+from training.evaluate import DEFAULT_KITS, DEFAULT_SF2, _onset, holdout_for  # noqa: E402
 from training.voices import VOICES, load_voice_clips  # noqa: E402
 
 #: The band searched (Hz) and the stretch after the onset measured (s).
@@ -46,8 +46,7 @@ def peak(y, sample_rate):
     91.0
     """
     y = np.asarray(y, dtype=np.float64)
-    a = np.abs(y)
-    on = int(np.argmax(a >= 0.1 * a.max()))
+    on = _onset(y)
     seg = y[on + int(START * sample_rate) : on + int(STOP * sample_rate)]
     if len(seg) < 2:
         raise ValueError(f"a clip of {len(y)} samples has no {START}-{STOP} s after its onset")
@@ -74,7 +73,7 @@ def sine_baseline(n, T, sample_rate, seed=0):
 
 
 def summary(p):
-    """ "median (q25-q75)" of peaks `p`, Hz."""
+    """The median and quartiles of peaks `p` (Hz) as "median (q25-q75)"."""
     q25, q50, q75 = np.percentile(p, [25, 50, 75])
     return f"{q50:.0f} ({q25:.0f}-{q75:.0f})"
 
