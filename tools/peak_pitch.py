@@ -1,7 +1,7 @@
 """Where are a model's toms pitched? ``python tools/peak_pitch.py MODEL``
 
-A low tom pitched as a mid tom is a mid tom to a listener and to the evaluation's classifier. This
-measures each clip's pitch as its **peak**: the frequency of the strongest spectral peak between
+A low tom pitched as a mid tom may be heard as one, by a listener or the evaluation's classifier.
+This measures each clip's pitch as its **peak**: the frequency of the strongest spectral peak between
 40 and 400 Hz over 20-200 ms after the onset (a Hann window, zero-padded to 1 Hz bins or finer). Per
 voice it prints the median and quartiles over the model's generated clips (raw ``generate()`` at the
 voice's defaults, seed 0), over the held-out real clips (the kits the model's run held out), and

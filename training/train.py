@@ -1250,7 +1250,7 @@ def train(args):
     config["envelope_hold"] = None if envelope is None else envelope["hold"]
     config["envelope_floor_db"] = None if envelope is None else envelope["floor_db"]
     config["end_mask"] = args.end_mask or None
-    attack = _attack(args)
+    attack = trainset.attack  # (samples, weight) of --attack-weight, or None
     config["attack_weight"] = None if attack is None else attack[1]
     config["attack_ms"] = None if attack is None else 1000.0 * attack[0] / args.sample_rate
     chief = distribute.is_chief(strategy)
