@@ -294,3 +294,58 @@ def test_sampling_settings_are_the_voices_defaults_that_generate_uses(tmp_path):
             m, 2, voice="kick", seed=0, duration=0.005, **sampling_settings(m, "kick")
         ),
     )
+
+
+def test_decay_time_factors_by_definition():
+    from training.evaluate import DECAY_TIME_FACTOR, decay_time_factors
+
+    row = dict(
+        decay_time=0.1, decay_time_real=0.4, decay_time_train=0.3, samples=8000, sample_rate=8000
+    )
+    assert decay_time_factors(row) == pytest.approx((4.0, DECAY_TIME_FACTOR))
+    # Longer or shorter by the same factor is the same distance.
+    assert decay_time_factors(dict(row, decay_time=1.0, samples=16000))[0] == pytest.approx(2.5)
+    # Two groups of real kits 3x apart allow 3x.
+    assert decay_time_factors(dict(row, decay_time_train=1.2, samples=16000))[1] == pytest.approx(
+        3.0
+    )
+    # A median that is inf counts as the clip length (here 1 s): 2.5x the real clips' 0.4 s.
+    assert decay_time_factors(dict(row, decay_time=np.inf))[0] == pytest.approx(2.5)
+    # Both inf: as long as each other.
+    inf = dict(row, decay_time=np.inf, decay_time_real=np.inf)
+    assert decay_time_factors(inf)[0] == 1.0
+
+
+class _FakeRealClips:
+    """A stand-in for RealClips: given real clips, a classifier that names every clip the voice."""
+
+    def __init__(self, sr, held, train):
+        from training.evaluate import RealClips
+
+        self.sr, self.held, self.train = sr, {"openhat": held}, {"openhat": train}
+        self.real_accuracy = {"openhat": 1.0}
+        self._reference = {}
+        self.reference = RealClips.reference.__get__(self)
+
+    def recognised(self, clips, voice):
+        return 1.0, {voice: len(clips)}
+
+
+def test_evaluate_clips_fails_clips_that_die_too_soon_on_the_decay_time():
+    """Open hats that fall 20 dB in a quarter of the real clips' time fail the decay-time criterion
+    though they decay (the decay criterion passes them); the same noise with the real decay passes."""
+    from training.evaluate import baseline_clips, evaluate_clips
+
+    T, sr = 8000, 8000
+    held = baseline_clips("decaying-noise", 8, T, sr, seed=1, decays=[0.4])
+    train = baseline_clips("decaying-noise", 8, T, sr, seed=2, decays=[0.3])
+    real = _FakeRealClips(sr, held, train)
+    short = evaluate_clips(
+        baseline_clips("decaying-noise", 8, T, sr, seed=3, decays=[0.1]), "openhat", real
+    )
+    assert short["passes"]["decay"] and not short["passes"]["decay_time"] and not short["pass"]
+    assert short["decay_time_factor"] > 3 and short["decay_time_allowed"] == 2.0
+    alike = evaluate_clips(
+        baseline_clips("decaying-noise", 8, T, sr, seed=4, decays=[0.4]), "openhat", real
+    )
+    assert alike["passes"]["decay_time"] and alike["decay_time_factor"] < 1.3

@@ -17,13 +17,19 @@ PASSING = dict(
     recognised_real=0.80,
     copy_rate=0.0,
     duplicate_pair_rate=0.0,
+    decay_time=0.2,
+    decay_time_real=0.3,
+    decay_time_train=0.25,
+    samples=44100,
+    sample_rate=44100,
 )
 
 
 def test_shortfall_is_zero_when_a_row_passes_and_adds_each_criterions_distance():
     assert shortfall(PASSING) == 0.0
     # 6 dB from the real median (3 dB beyond the band: 1), 70% decay (2), 1 dB too far in spectrum (1),
-    # recognised 45% against 80% real (0.3 below the 75% bar: 3), 20% copies (1), 15% dup. pairs (1).
+    # recognised 45% against 80% real (0.3 below the 75% bar: 3), 20% copies (1), 15% dup. pairs (1),
+    # decay time 0.0375 s against 0.3 s real (8x where 2x is allowed: two doublings, 2).
     row = dict(
         PASSING,
         hf_db=-35.0,
@@ -32,8 +38,11 @@ def test_shortfall_is_zero_when_a_row_passes_and_adds_each_criterions_distance()
         recognised=0.45,
         copy_rate=0.20,
         duplicate_pair_rate=0.15,
+        decay_time=0.0375,
     )
-    assert shortfall(row) == pytest.approx(1 + 2 + 1 + 3 + 1 + 1)
+    assert shortfall(row) == pytest.approx(1 + 2 + 1 + 3 + 1 + 1 + 2)
+    # Within the allowed factor, the decay time adds nothing.
+    assert shortfall(dict(PASSING, decay_time=0.6)) == 0.0
 
 
 def test_choose_takes_the_least_shortfall_and_on_a_tie_the_temperature_nearest_one():

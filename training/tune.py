@@ -21,6 +21,7 @@ shortfall of a dozen noisy screens flatters its pair (:func:`confirm`).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 import numpy as np
@@ -29,6 +30,7 @@ import fastdrum
 from fastdrum import FastDrumError, _checks
 
 from .average import SNAPSHOT_KEYS, model_with_arrays, with_temperatures
+from .evaluate import decay_time_factors
 
 __all__ = [
     "DEFAULT_GRID",
@@ -54,13 +56,16 @@ def shortfall(row):
     """How far an evaluation row (training.evaluate.evaluate_clips) falls short of the criteria.
 
     The sum over the criteria of the distance to passing, each in a unit of its own scale: dB beyond
-    the 3 dB hiss band (per 3 dB), decay below 90% (per 10 points), log-mel distance above the real
-    kits' (per dB), recognition below the real clips' minus 5 points (per 10 points), copies above
-    10% and duplicate pairs above 5% (per 10 points). 0 when the row passes.
+    the 3 dB hiss band (per 3 dB), decay below 90% (per 10 points), a decay time further from the
+    real clips' than allowed (per doubling, :func:`training.evaluate.decay_time_factors`), log-mel
+    distance above the real kits' (per dB), recognition below the real clips' minus 5 points (per 10
+    points), copies above 10% and duplicate pairs above 5% (per 10 points). 0 when the row passes.
     """
+    factor, allowed = decay_time_factors(row)
     return (
         max(0.0, abs(row["hf_db"] - row["hf_db_real"]) - 3.0) / 3.0
         + max(0.0, 0.9 - row["decaying"]) / 0.1
+        + max(0.0, math.log2(factor / allowed))
         + max(0.0, row["mel_db"] - row["mel_db_real"])
         + max(0.0, row["recognised_real"] - 0.05 - row["recognised"]) / 0.1
         + max(0.0, row["copy_rate"] - 0.10) / 0.1
