@@ -85,6 +85,10 @@ def rule_of(setting):
 
 
 def main(argv):
+    if len(argv) < 3 or argv[0] in ("-h", "--help"):
+        print(__doc__.strip().splitlines()[0])
+        print("usage: python tools/sampler_sweep.py MODEL VOICES SETTINGS_JSON [N]")
+        return
     model = fastdrum.load_model(argv[0])
     settings = json.loads(argv[2])
     n = int(argv[3]) if len(argv) > 3 else 40
@@ -98,7 +102,8 @@ def main(argv):
                 f"{voice} {setting['name']}: above 5 kHz {r['hf_db']:.1f} dB ({r['hf_db_real']:.1f}), "
                 f"decay {r['decaying']:.0%}, log-mel {r['mel_db']:.1f} ({r['mel_db_real']:.1f}), "
                 f"recognised {r['recognised']:.0%} ({r['recognised_real']:.0%}), "
-                f"20 dB fall {r['decay_time']} s: {'fails ' + ', '.join(failed) if failed else 'passes'}",
+                f"20 dB fall {r['decay_time']:.3g} s ({r['decay_time_real']:.3g} s): "
+                f"{'fails ' + ', '.join(failed) if failed else 'passes'}",
                 flush=True,
             )
 
