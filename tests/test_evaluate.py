@@ -349,3 +349,24 @@ def test_evaluate_clips_fails_clips_that_die_too_soon_on_the_decay_time():
         baseline_clips("decaying-noise", 8, T, sr, seed=4, decays=[0.4]), "openhat", real
     )
     assert alike["passes"]["decay_time"] and alike["decay_time_factor"] < 1.3
+    # Flatness is reported beside (white noise, as the real clips here are): not a criterion.
+    assert alike["flatness"] == pytest.approx(alike["flatness_real"], abs=0.05)
+    assert "flatness" not in alike["passes"]
+
+
+def test_spectral_flatness_of_white_noise_a_tone_and_the_classifiers_feature():
+    """White noise's periodogram bins are exponential: geometric over arithmetic mean exp(-Euler's
+    gamma) = 0.561; a tone's is near 0; and it is the classifier's flatness feature (x 10)."""
+    from training.evaluate import features, spectral_flatness
+
+    sr = 16000
+    rng = np.random.default_rng(0)
+    white = rng.standard_normal(sr)
+    assert spectral_flatness(white, sr) == pytest.approx(np.exp(-np.euler_gamma), abs=0.02)
+    t = np.arange(sr) / sr
+    assert spectral_flatness(np.sin(2 * np.pi * 1000 * t) + 1e-3 * white, sr) < 0.01
+    # Three partials under a little noise: far from white, though broadband in the noise floor.
+    partials = sum(np.sin(2 * np.pi * f * t) for f in (3000, 4700, 6100)) + 0.01 * white
+    assert spectral_flatness(partials, sr) < 0.1
+    for y in (white, partials):
+        assert spectral_flatness(y, sr) == pytest.approx(features(y, sr)[-2] / 10, rel=1e-12)
