@@ -8,6 +8,9 @@ kept out of training entirely (the held-out kits a model's metadata names):
 2. **decay** -- share of clips whose last quarter's RMS is below half their
    first quarter's (:func:`decays`), and share with an abrupt cut: a 5 ms
    frame more than 30 dB below the frame before it (:func:`abrupt_cuts`).
+   **decay time** -- the median time from the loudest 10 ms to 20 dB below it
+   (:func:`decay_times`), within a factor of the real clips' (:func:`decay_time_factors`).
+   Reported beside, not judged: the spectral flatness (:func:`spectral_flatness`).
 3. **spectrum** -- RMS distance (dB) between the average log-mel spectra of
    generated and real clips (:func:`mel_distance_db`), beside the same
    distance between the real clips of the training kits and those of the
