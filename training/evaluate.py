@@ -44,7 +44,7 @@ and this evaluation:
 
 Run from the repository root, e.g.::
 
-    python -m training.evaluate --models fastdrum/models --n 100 --out eval.json
+    python -m training.evaluate -n 100 --post --json eval.json
 """
 
 import os
