@@ -90,3 +90,20 @@ def test_every_readme_command_runs_in_order_in_a_fresh_folder(tmp_path):
         "my-library/manifest.jsonl",
     ):
         assert os.path.exists(tmp_path / made), made
+
+
+def test_readme_quality_table_is_the_shipped_models_evaluation():
+    """README's quality table is training.evaluate's table of the JSON it links as the shipped model's
+    results (raw output): regenerating one without the other fails here."""
+    import json
+
+    from training.evaluate import table
+
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        readme = f.read()
+    path = "docs/evaluation-v2-endmask-seed0-shipped.json"
+    assert f"Results: [{path}]({path})" in readme
+    with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+        rows = json.load(f)["rows"]
+    assert {r["source"] for r in rows} == {"fastdrum/models/drums.npz"}
+    assert table(rows, model="drums") in readme

@@ -647,18 +647,23 @@ def baseline_clips(kind, n, T, sr, seed=0, decays=None):
     raise ValueError(f"unknown baseline {kind!r}")
 
 
-def table(rows):
-    """The markdown table of evaluation rows (generated / real held-out in each cell)."""
+def table(rows, *, model=None):
+    """The markdown table of evaluation rows (generated / real held-out in each cell).
+
+    With `model` (a name), the first column is "model" and reads `model` in every row, and the hiss
+    cell leaves out the training kits' figure: the README's quality table."""
+    first, hiss = ("source", "(real; training kits)") if model is None else ("model", "(real)")
     head = (
-        "| source | voice | above 5 kHz, dB (real; training kits) | decay (real) | decay time, s (real) "
+        f"| {first} | voice | above 5 kHz, dB {hiss} | decay (real) | decay time, s (real) "
         "| abrupt cuts | log-mel dist, dB (real kits) | recognised (real) | copies | dup. pairs | pass |"
     )
     lines = [head, "|---" * 11 + "|"]
     for r in rows:
         failed = [k for k, ok in r["passes"].items() if not ok]
+        training = "" if model is not None else f"; {r.get('hf_db_train', float('nan')):.1f}"
         lines.append(
-            f"| {r.get('source', '')} | {r['voice']} | {r['hf_db']:.1f} ({r['hf_db_real']:.1f}; "
-            f"{r.get('hf_db_train', float('nan')):.1f}) | "
+            f"| {r.get('source', '') if model is None else model} | {r['voice']} | "
+            f"{r['hf_db']:.1f} ({r['hf_db_real']:.1f}{training}) | "
             f"{r['decaying']:.0%} ({r['decaying_real']:.0%}) | "
             f"{r['decay_time']:.2f} ({r['decay_time_real']:.2f}) | {r['abrupt_cut']:.0%} | "
             f"{r['mel_db']:.1f} ({r['mel_db_real']:.1f}) | {r['recognised']:.0%} ({r['recognised_real']:.0%}) | "
