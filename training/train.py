@@ -64,9 +64,28 @@ RESUMABLE_CHANGES = {
 #: The envelope of ``--envelope`` when --envelope-hold and --envelope-floor-db are not given.
 DEFAULT_ENVELOPE = {"hold": 0.03, "floor_db": -60.0}
 
+#: The last step's learning rate under ``--lr-decay`` as a fraction of the first, when --lr-final is not given.
+DEFAULT_LR_FINAL = 0.01
+
 #: The attack's length of ``--attack-weight`` when --attack-ms is not given (ms): where the stick's
 #: crack of a tom or a kick lies (docs/evaluation.md, "The toms' missing attack").
 DEFAULT_ATTACK_MS = 20.0
+
+
+def learning_rate_at(step, args):
+    """The learning rate of step `step` (0-based) of a run of ``args.steps`` steps.
+
+    Constant without ``--lr-decay``; with ``--lr-decay cosine``, ``lr * (f + (1 - f) * (1 + cos(pi *
+    step / steps)) / 2)`` for ``f = --lr-final``: ``lr`` at step 0, ``f * lr`` at the last step. A
+    function of the step alone, so a resumed run continues the same schedule (the horizon is the
+    --steps given to the run that is training now).
+    """
+    lr = args.learning_rate
+    if args.lr_decay is None:
+        return lr
+    final = DEFAULT_LR_FINAL if args.lr_final is None else args.lr_final
+    progress = min(max(step / max(args.steps - 1, 1), 0.0), 1.0)
+    return lr * (final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
 
 def parse_dilations(text):
@@ -339,6 +358,21 @@ def _add_optimiser_arguments(g):
     g.add_argument("--steps", type=int, default=2000, help="step budget")
     g.add_argument("--batch-size", type=int, default=4, help="clips per step")
     g.add_argument("--learning-rate", type=float, default=1e-3)
+    g.add_argument(
+        "--lr-decay",
+        choices=("cosine",),
+        default=None,
+        help="decay the learning rate over --steps on a half cosine, from --learning-rate at step 0 "
+        "to --lr-final times it at the last step (default: constant)",
+    )
+    g.add_argument(
+        "--lr-final",
+        type=float,
+        default=None,
+        metavar="FRACTION",
+        help=f"with --lr-decay: the last step's rate as a fraction of --learning-rate "
+        f"(default {DEFAULT_LR_FINAL:g})",
+    )
     g.add_argument("--clipnorm", type=float, default=1.0, help="global gradient norm clip (0: off)")
     g.add_argument(
         "--loss-threshold",
@@ -446,6 +480,11 @@ def _check_numbers(a):
             raise ConfigError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {v!r}")
     if a.input_noise is not None and not (math.isfinite(a.input_noise) and a.input_noise >= 0):
         raise ConfigError(f"--input-noise must be a finite number >= 0, got {a.input_noise!r}")
+    if a.lr_final is not None:
+        if a.lr_decay is None:
+            raise ConfigError("--lr-final needs --lr-decay")
+        if not (math.isfinite(a.lr_final) and 0 <= a.lr_final <= 1):
+            raise ConfigError(f"--lr-final must lie in [0, 1], got {a.lr_final!r}")
     if a.patience < 0:
         raise ConfigError(f"--patience must be >= 0, got {a.patience!r}")
     if a.peak > 1:
@@ -1102,6 +1141,7 @@ class _Trainer:
         if s % a.log_every == 0 or s == a.steps:
             mean = progress.line(s, self.state)
             self.scalar("loss", mean, s)
+            self.scalar("learning_rate", learning_rate_at(s - 1, a), s)
             if math.isfinite(progress.rate):
                 self.scalar("steps_per_sec", progress.rate, s)
             if a.loss_threshold > 0 and mean < a.loss_threshold:
@@ -1128,6 +1168,8 @@ class _Trainer:
                 batch = self.trainset.batch(
                     rng, a.batch_size, gain_db=a.gain_db, input_noise=a.input_noise
                 )
+                if a.lr_decay is not None:
+                    self.optimizer.learning_rate = learning_rate_at(s, a)
                 loss, stop = self.train_step(batch, bool(sigterm))
                 if not math.isfinite(loss):
                     raise DivergedError(f"training loss became {loss} at step {s + 1}")
