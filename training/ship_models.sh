@@ -26,7 +26,8 @@ PY=${PYTHON:-python}
 SEED=${SEED:-0}
 # 10,000 steps: the shipped drums.npz is seed 0 of this recipe at 10,000 steps (72 min of training on
 # this machine's two cores beside short jobs, 2026-12-02; the whole script 92 min); longer runs are
-# not measured yet (docs/evaluation.md). It was trained before training/voices.py left out the notes
+# not measured on this recipe (the recipe before the envelope judged worse at 20,000 steps than at
+# 10,000: docs/evaluation.md, "Epsilon sampling"). It was trained before training/voices.py left out the notes
 # that GS drum sets redefine (GS_REDEFINED_NOTES): its data held 4 clips more (399 training and 59
 # validation clips, its model card's table), a brush snare as a clap, a brush swirl as a snare and two
 # timpani as low toms; the script now trains on 396 and validates on 58. Its seeds 0 and 1 on those
