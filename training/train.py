@@ -76,7 +76,8 @@ def learning_rate_at(step, args):
     """The learning rate of step `step` (0-based) of a run of ``args.steps`` steps.
 
     Constant without ``--lr-decay``; with ``--lr-decay cosine``, ``lr * (f + (1 - f) * (1 + cos(pi *
-    step / steps)) / 2)`` for ``f = --lr-final``: ``lr`` at step 0, ``f * lr`` at the last step. A
+    step / (steps - 1))) / 2)`` for ``f = --lr-final``: ``lr`` at step 0, ``f * lr`` at the last step
+    (``steps - 1``) and after it. A
     function of the step alone, so a resumed run continues the same schedule (the horizon is the
     --steps given to the run that is training now).
     """
