@@ -426,6 +426,16 @@ def test_cli_argument_error_is_one_line(capsys):
 
 
 # ----------------------------------------------------------------------------- checkpoints
+def as_older_run(run_dir, keys):
+    """Make the run in `run_dir` look like one of a trainer without the options `keys`: their keys
+    are dropped from its config.json, as an older trainer never wrote them."""
+    path = run_dir / "config.json"
+    saved = json.loads(path.read_text())
+    for k in keys:
+        del saved["config"][k]
+    path.write_text(json.dumps(saved))
+
+
 def test_refuses_to_overwrite_a_run_without_resume(tmp_path, capsys):
     data_dir = write_clips(tmp_path / "clips", [f"kick_{i}.wav" for i in range(3)])
     argv = [

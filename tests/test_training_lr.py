@@ -1,7 +1,6 @@
 """The learning-rate schedule of training/train.py (``--lr-decay cosine``): its definition, that the
 optimiser follows it, and that runs from before it still resume. Needs the ``train`` extra."""
 
-import json
 import math
 import types
 
@@ -11,7 +10,7 @@ import pytest
 soundfile = pytest.importorskip("soundfile")
 tf = pytest.importorskip("tensorflow")
 
-from test_training import TINY, run_main, write_clips  # noqa: E402
+from test_training import TINY, as_older_run, run_main, write_clips  # noqa: E402
 
 from training.average import read_snapshot  # noqa: E402
 from training.train import DEFAULT_LR_FINAL, learning_rate_at, main  # noqa: E402
@@ -80,11 +79,7 @@ def test_options_are_checked_and_old_runs_resume(tmp_path, capsys):
     status, err = run_main(argv + ["--lr-decay", "cosine", "--lr-final", "2"], capsys)
     assert status == 2 and "--lr-final must lie in [0, 1]" in err
     assert main(argv) == 0
-    path = tmp_path / "run" / "config.json"
-    saved = json.loads(path.read_text())
-    for k in ("lr_decay", "lr_final"):  # what a config.json of an older trainer lacks
-        del saved["config"][k]
-    path.write_text(json.dumps(saved))
+    as_older_run(tmp_path / "run", ("lr_decay", "lr_final"))
     assert main(argv + ["--resume", "--steps", "4"]) == 0
     status, err = run_main(argv + ["--resume", "--steps", "5", "--lr-decay", "cosine"], capsys)
     assert status == 2 and "'lr_decay'" in err  # the schedule cannot change on resume

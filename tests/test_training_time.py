@@ -1,13 +1,12 @@
 """The trainer's side of time-since-onset conditioning: features, windows' start steps, the CLI, export."""
 
-import json
-
 import numpy as np
 import pytest
 
 soundfile = pytest.importorskip("soundfile")
 tf = pytest.importorskip("tensorflow")
 
+from test_training import as_older_run  # noqa: E402
 from test_training_voices import write_two_voice_kits  # noqa: E402
 
 import fastdrum  # noqa: E402
@@ -130,11 +129,7 @@ def test_cli_trains_exports_and_averages_a_time_conditioned_model(tmp_path):
 def test_a_run_from_before_time_conditioning_still_resumes(tmp_path):
     argv = _argv(tmp_path, write_two_voice_kits(tmp_path)) + ["--out", str(tmp_path / "m.npz")]
     assert main(argv) == 0
-    path = tmp_path / "run" / "config.json"
-    saved = json.loads(path.read_text())
-    for k in ("time_constants", "time_block"):  # what a config.json of an older trainer lacks
-        del saved["config"][k]
-    path.write_text(json.dumps(saved))
+    as_older_run(tmp_path / "run", ("time_constants", "time_block"))
     assert main(argv + ["--resume", "--steps", "6"]) == 0
     assert fastdrum.load_model(tmp_path / "m.npz").time_tau is None
 

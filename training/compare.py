@@ -79,7 +79,11 @@ def main(argv=None):
     p = argparse.ArgumentParser(
         prog="python -m training.compare", description=__doc__.split("\n\n")[0]
     )
-    p.add_argument("files", nargs="+", help="training.evaluate --json files, one model each")
+    p.add_argument(
+        "files",
+        nargs="+",
+        help="training.evaluate --json files (each model or baseline in a file is a column)",
+    )
     args = p.parse_args(argv)
     named = []
     try:
