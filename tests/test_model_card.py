@@ -50,6 +50,29 @@ def test_card_of_a_conditioned_model_lists_every_voice_and_how_its_weights_were_
     assert "To be filled" not in card and "Stand-in" not in card
 
 
+def test_card_of_a_run_without_a_validation_split_says_so(tmp_path):
+    """A run with ``--val-fraction 0``: every clip trains and no validation loss exists."""
+    tiny = fastdrum.load_model("tests/data/tiny_drums.npz")
+    data = [dict(kit="KitA", voice="kick", split="train")] * 3
+    losses = dict(tiny.meta.get("losses", {}), val_best=None, val_last=None)
+    meta = dict(tiny.meta, data=data, kits={"KitA": "CC0"}, losses=losses)
+    path = tmp_path / "drums.npz"
+    model_with_arrays(tiny, dict(tiny.weights), meta, "test").save(path)
+    assert model_card.main([str(path)]) == 0
+    card = (tmp_path / "drums.md").read_text()
+    assert "3 training clips (no validation split: every clip not held out trains)" in card
+    assert "| validation loss | none (no validation split) |" in card
+    assert "validation loss, best" not in card and "validation loss, last" not in card
+    # With a split, both figures are given.
+    meta = dict(meta, data=data + [dict(kit="KitA", voice="kick", split="val")])
+    meta["losses"] = dict(losses, val_best=3.25, val_last=3.5)
+    model_with_arrays(tiny, dict(tiny.weights), meta, "test").save(path, overwrite=True)
+    assert model_card.main([str(path)]) == 0
+    card = (tmp_path / "drums.md").read_text()
+    assert "3 training and 1 validation clips (whole instruments" in card
+    assert "| validation loss, best | 3.25 nats |" in card
+
+
 def test_card_of_a_stand_in_says_so_before_anything_else(tmp_path):
     """A model whose meta has ``stand_in`` (random weights put where a trained model will go)."""
     tiny = fastdrum.load_model("tests/data/tiny_drums.npz")

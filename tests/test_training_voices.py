@@ -429,3 +429,40 @@ def test_training_with_input_noise_records_it(tmp_path, capsys):
     capsys.readouterr()
     assert main(argv + ["--resume", "--steps", "4"]) == 2  # without --input-noise: refused
     assert "option 'input_noise' was 2.0, now None" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_training_without_a_validation_split_trains_on_every_clip(tmp_path):
+    """--val-fraction 0 (the weights are a mean of snapshots, so no validation loss chooses them):
+    every clip not held out trains, no validation loss is recorded, the snapshots average and the
+    card says so."""
+    from training import model_card
+    from training.average import main as average
+
+    kits = write_two_voice_kits(tmp_path)
+    out = tmp_path / "drums.npz"
+    argv = tiny_conditioned_argv(kits, out, tmp_path / "run", steps=4, every=2)
+    assert main(argv + ["--val-fraction", "0", "--snapshot-every", "2"]) == 0
+    model = fastdrum.load_model(out)
+    # kit0 and kit1 train (two kicks and two snares each); kit2 is held out.
+    assert sorted((e["voice"], e["split"]) for e in model.meta["data"]) == (
+        [("kick", "train")] * 4 + [("snare", "train")] * 4
+    )
+    assert model.meta["losses"]["val_best"] is None and model.meta["losses"]["val_last"] is None
+    assert (
+        average(
+            [
+                str(out),
+                "--run-dir",
+                str(tmp_path / "run"),
+                "--first",
+                "2",
+                "-o",
+                str(out),
+                "--overwrite",
+            ]
+        )
+        == 0
+    )
+    assert model_card.main([str(out)]) == 0
+    assert "| validation loss | none (no validation split) |" in (tmp_path / "drums.md").read_text()

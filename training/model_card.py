@@ -146,12 +146,16 @@ def _data_lines(model):
         counts[e.get("kit") or "(folder)"][e.get("split")] += 1
     lic = m.get("kits", {})
     length = "each voice's clip length (below)" if model.voices else f"{model.duration} s"
+    n_train, n_val = (sum(c[s] for c in counts.values()) for s in ("train", "val"))
+    split = (
+        f"{n_train} training and {n_val} validation clips (whole instruments held out for validation)"
+        if n_val
+        else f"{n_train} training clips (no validation split: every clip not held out trains)"
+    )
     lines = [
         "## Data",
         "",
-        f"{sum(c['train'] for c in counts.values())} training and {sum(c['val'] for c in counts.values())} "
-        f"validation clips (whole instruments held out for validation), from Debian's `hydrogen-drumkits` "
-        "and `hydrogen-data` kits"
+        f"{split}, from Debian's `hydrogen-drumkits` and `hydrogen-data` kits"
         + (
             " and SoundFont kits (`FILE.sf2:PRESET`, from `avldrums.lv2-soundfont` and "
             "`fluid-soundfont-gm`)"
@@ -202,13 +206,22 @@ def _training_lines(meta):
         _exported_row(meta, losses),
         f"| stopped by | {meta.get('stop_reason')} |",
         f"| training loss (last {cfg.get('log_every')} steps) | {losses.get('train')} nats |",
-        f"| validation loss, best | {losses.get('val_best')} nats |",
-        f"| validation loss, last | {losses.get('val_last')} nats |",
+        *_validation_rows(losses),
         f"| training time | {meta.get('training_seconds', 0) / 60:.1f} min on 2 shared CPU cores |",
         f"| trainer | fastdrum {trainer.get('fastdrum')}, TensorFlow "
         f"{trainer.get('tensorflow')}, Keras {trainer.get('keras')} |",
         f"| seed | {cfg.get('seed')} |",
         "",
+    ]
+
+
+def _validation_rows(losses):
+    """The validation-loss rows, or one row saying the run had no validation split."""
+    if losses.get("val_best") is None and losses.get("val_last") is None:
+        return ["| validation loss | none (no validation split) |"]
+    return [
+        f"| validation loss, best | {losses.get('val_best')} nats |",
+        f"| validation loss, last | {losses.get('val_last')} nats |",
     ]
 
 
