@@ -63,6 +63,11 @@ def test_card_of_a_run_without_a_validation_split_says_so(tmp_path):
     assert "3 training clips (no validation split: every clip not held out trains)" in card
     assert "| validation loss | none (no validation split) |" in card
     assert "validation loss, best" not in card and "validation loss, last" not in card
+    # Validation clips without recorded losses (an older file): not "no validation split".
+    meta = dict(meta, data=data + [dict(kit="KitA", voice="kick", split="val")])
+    model_with_arrays(tiny, dict(tiny.weights), meta, "test").save(path, overwrite=True)
+    assert model_card.main([str(path)]) == 0
+    assert "no validation split" not in (tmp_path / "drums.md").read_text()
     # With a split, both figures are given.
     meta = dict(meta, data=data + [dict(kit="KitA", voice="kick", split="val")])
     meta["losses"] = dict(losses, val_best=3.25, val_last=3.5)

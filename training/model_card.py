@@ -206,7 +206,7 @@ def _training_lines(meta):
         _exported_row(meta, losses),
         f"| stopped by | {meta.get('stop_reason')} |",
         f"| training loss (last {cfg.get('log_every')} steps) | {losses.get('train')} nats |",
-        *_validation_rows(losses),
+        *_validation_rows(meta, losses),
         f"| training time | {meta.get('training_seconds', 0) / 60:.1f} min on 2 shared CPU cores |",
         f"| trainer | fastdrum {trainer.get('fastdrum')}, TensorFlow "
         f"{trainer.get('tensorflow')}, Keras {trainer.get('keras')} |",
@@ -215,9 +215,11 @@ def _training_lines(meta):
     ]
 
 
-def _validation_rows(losses):
-    """The validation-loss rows, or one row saying the run had no validation split."""
-    if losses.get("val_best") is None and losses.get("val_last") is None:
+def _validation_rows(meta, losses):
+    """The validation-loss rows, or one row saying the run had no validation split (no validation
+    loss and no validation clip in its data)."""
+    no_val = not any(e.get("split") == "val" for e in meta.get("data", []))
+    if no_val and losses.get("val_best") is None and losses.get("val_last") is None:
         return ["| validation loss | none (no validation split) |"]
     return [
         f"| validation loss, best | {losses.get('val_best')} nats |",
