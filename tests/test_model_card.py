@@ -69,7 +69,6 @@ def test_card_of_a_run_without_a_validation_split_says_so(tmp_path):
     assert model_card.main([str(path)]) == 0
     assert "no validation split" not in (tmp_path / "drums.md").read_text()
     # With a split, both figures are given.
-    meta = dict(meta, data=data + [dict(kit="KitA", voice="kick", split="val")])
     meta["losses"] = dict(losses, val_best=3.25, val_last=3.5)
     model_with_arrays(tiny, dict(tiny.weights), meta, "test").save(path, overwrite=True)
     assert model_card.main([str(path)]) == 0

@@ -449,20 +449,7 @@ def test_training_without_a_validation_split_trains_on_every_clip(tmp_path):
         [("kick", "train")] * 4 + [("snare", "train")] * 4
     )
     assert model.meta["losses"]["val_best"] is None and model.meta["losses"]["val_last"] is None
-    assert (
-        average(
-            [
-                str(out),
-                "--run-dir",
-                str(tmp_path / "run"),
-                "--first",
-                "2",
-                "-o",
-                str(out),
-                "--overwrite",
-            ]
-        )
-        == 0
-    )
+    run = ("--run-dir", str(tmp_path / "run"))
+    assert average([str(out), *run, "--first", "2", "-o", str(out), "--overwrite"]) == 0
     assert model_card.main([str(out)]) == 0
     assert "| validation loss | none (no validation split) |" in (tmp_path / "drums.md").read_text()
