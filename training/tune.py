@@ -44,8 +44,8 @@ __all__ = [
 
 #: The temperatures tried by default (0.7 was never chosen for a voice of the recipe; 1.1 with a
 #: cutoff lets toms ring as long as real ones; the shipped snare and clap were tuned to 1.1, the edge
-#: of the grid before 1.2 and 1.3 were added, and the snare then chose 1.2: docs/evaluation.md,
-#: "A wider tuning grid").
+#: of the grid before 1.2 and 1.3 were added; then the snare chose 1.2, the high tom and the crash 1.3,
+#: the new edge: docs/evaluation.md, "A wider tuning grid").
 DEFAULT_GRID = (0.8, 0.9, 1.0, 1.1, 1.2, 1.3)
 
 #: The epsilons (sampling cutoffs) tried by default, each with every temperature: a cutoff takes the
