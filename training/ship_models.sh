@@ -57,6 +57,6 @@ $PY -c "import sys, fastdrum; fastdrum.load_model(sys.argv[1]).round_weights().s
 # Each voice's default temperature and epsilon (the sampling cutoff of fastdrum.generate), judged on
 # the rounded weights that ship: the pair of temperatures 0.8-1.3 and epsilons 0, 0.005, 0.01 whose
 # clips (40 a voice, seed 1) fall least short of the evaluation's criteria against the held-out kits
-# (training/tune.py; 34 min on two cores for the shipped weights, 2026-12-02; runs before that date
-# were tuned on 0.8-1.1, in about 15-25 min).
+# (training/tune.py; 33 min on two cores for the shipped weights, 35 for the no-split run, 2026-12-02;
+# runs before that date were tuned on 0.8-1.1, in about 15 min alone, 28 beside another job).
 $PY -m training.tune $OUT -o $OUT --overwrite
