@@ -48,6 +48,30 @@ def test_card_of_a_conditioned_model_lists_every_voice_and_how_its_weights_were_
     assert card.count("- `") == len(model.voices)  # a sanity check line per voice
     assert "zero-padded to each voice's clip length (below)" in card  # not one length for all
     assert "To be filled" not in card and "Stand-in" not in card
+    assert "judged again" not in card  # no second judgement in this tuning
+
+
+def test_card_of_a_model_tuned_with_a_second_judgement_says_how(tmp_path):
+    tiny = fastdrum.load_model("tests/data/tiny_drums.npz")
+    rows = [dict(voice="kick", temperature=t, epsilon=0.0, shortfall=t) for t in (0.8, 0.9, 1.0)]
+    crows = rows[:2]  # kick's two best pairs judged again
+    model = tuned_model(
+        tiny,
+        {"kick": (0.8, 0.0)},
+        grid=[(0.8, 0.0), (0.9, 0.0), (1.0, 0.0)],
+        n=40,
+        seed=1,
+        rows=rows,
+        confirmed=(100, 2, crows),
+    )
+    path = tmp_path / "drums.npz"
+    model.save(path)
+    assert model_card.main([str(path)]) == 0
+    card = (tmp_path / "drums.md").read_text()
+    assert "whose 40 clips (seed 1) fall least short" in card
+    assert (
+        "each voice's 2 best pairs of that screen were judged again on 100 clips (seed 2)" in card
+    )
 
 
 def test_card_of_a_run_without_a_validation_split_says_so(tmp_path):

@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 
 import fastdrum
+import training.evaluate
+import training.tune
 from fastdrum.testing import random_model
-from training.tune import choose, confirm, main, shortfall, tuned_model
+from training.tune import choose, confirm, main, recorded_screen, shortfall, tuned_model
 
 PASSING = dict(
     hf_db=-40.0,
@@ -191,3 +193,111 @@ def test_cli_refuses_a_bad_confirm_with_exit_2(tmp_path, capsys, extra, match):
         main(["tests/data/tiny_drums.npz", "-o", str(out)] + extra)
     assert exc.value.code == 2 and match in capsys.readouterr().err
     assert not out.exists()
+
+
+GRID = [(0.9, 0.0), (0.9, 0.005), (1.0, 0.0), (1.0, 0.005)]
+
+
+def _screened(tmp_path, best, *, n=4, seed=1):
+    """tiny_drums.npz with a recorded screen on GRID (n 4, seed 1) in which voice i's least
+    shortfall is at pair ``best(i)`` (the others 1, 2, ...), saved: the file --reuse-screen reads.
+    Returns the loaded model and the rows recorded."""
+    model = fastdrum.load_model("tests/data/tiny_drums.npz")
+    rows = []
+    for i, v in enumerate(model.voices):
+        others = iter(range(1, len(GRID)))
+        for j, (t, e) in enumerate(GRID):
+            s = 0.25 * i if j == best(i) else float(next(others)) + 0.5 * i
+            rows.append(dict(voice=v, temperature=t, epsilon=e, shortfall=s))
+    path = tmp_path / "screened.npz"
+    chosen = {v: GRID[best(i)] for i, v in enumerate(model.voices)}
+    tuned_model(model, chosen, grid=GRID, n=n, seed=seed, rows=rows).save(path)
+    return fastdrum.load_model(path), rows
+
+
+def test_recorded_screen_reads_back_the_screen_a_tuned_model_saved(tmp_path):
+    model, rows = _screened(tmp_path, lambda i: i % len(GRID))
+    got = recorded_screen(model, model.voices, GRID, n=4, seed=1)
+    assert got == rows
+    # so confirm() takes the same best pairs from it as from the screen itself
+    winners = {v: GRID[i % len(GRID)] for i, v in enumerate(model.voices)}
+    assert confirm(got, 1, lambda v, t, e: PASSING)[0] == winners
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (
+            dict(grid=GRID[:2]),
+            r"temperatures \[0.9, 1.0\] and epsilons \[0.0, 0.005\], not temperatures \[0.9\]",
+        ),
+        (dict(n=40), "n = 4, not 40"),
+        (dict(seed=2), "seed = 1, not 2"),
+    ],
+)
+def test_recorded_screen_refuses_a_record_of_another_screen(tmp_path, kwargs, match):
+    model, _ = _screened(tmp_path, lambda i: 0)
+    args = dict(grid=GRID, n=4, seed=1) | kwargs
+    with pytest.raises(fastdrum.ModelFormatError, match=match):
+        recorded_screen(model, model.voices, args.pop("grid"), **args)
+
+
+def test_recorded_screen_refuses_a_model_without_one_or_with_a_pair_missing(tmp_path):
+    plain = fastdrum.load_model("tests/data/tiny_drums.npz")
+    with pytest.raises(fastdrum.ModelFormatError, match="no tuning screen recorded"):
+        recorded_screen(plain, plain.voices, GRID, n=4, seed=1)
+    model, _ = _screened(tmp_path, lambda i: 0)
+    with pytest.raises(fastdrum.ModelFormatError, match=r"no shortfall >= 0 for gong@0.9/0.0"):
+        recorded_screen(model, list(model.voices) + ["gong"], GRID, n=4, seed=1)
+
+
+def _fake_judging(monkeypatch):
+    """Judge every pair as passing without generating, and list what was asked: (voice,
+    temperature, epsilon, clips, seed)."""
+    asked = []
+
+    def judge_with(model, real, n, seed):
+        def judge(v, t, e):
+            asked.append((v, t, e, n, seed))
+            return PASSING
+
+        return judge
+
+    monkeypatch.setattr(training.evaluate, "RealClips", lambda *a, **k: None)
+    monkeypatch.setattr(training.tune, "_judge_with", judge_with)
+    return asked
+
+
+def test_cli_reuse_screen_judges_only_each_voices_best_pairs_again(tmp_path, monkeypatch):
+    model, _ = _screened(tmp_path, lambda i: (3 * i) % len(GRID))
+    asked = _fake_judging(monkeypatch)
+    out = tmp_path / "confirmed.npz"
+    argv = [model.path, "-o", str(out), "--temperatures", "0.9,1.0", "--epsilons", "0,0.005"]
+    assert main(argv + ["-n", "4", "--reuse-screen", "--confirm", "1", "--confirm-n", "7"]) == 0
+    best = [GRID[(3 * i) % len(GRID)] for i in range(len(model.voices))]
+    # the screen is not judged again: only each voice's winner, on 7 clips of seed 1 + 1
+    assert asked == [(v, t, e, 7, 2) for v, (t, e) in zip(model.voices, best, strict=True)]
+    tuned = fastdrum.load_model(out)
+    rec = tuned.meta["temperature_tuning"]
+    assert rec["shortfall"] == model.meta["temperature_tuning"]["shortfall"]
+    assert rec["confirm"]["n"] == 7 and rec["confirm"]["seed"] == 2
+    for v, (t, e) in zip(model.voices, best, strict=True):
+        assert (tuned.meta["voices"][v]["temperature"], tuned.meta["voices"][v]["epsilon"]) == (
+            t,
+            e,
+        )
+
+
+def test_cli_reuse_screen_of_another_grid_or_without_confirm_exits_2(tmp_path, monkeypatch, capsys):
+    model, _ = _screened(tmp_path, lambda i: 0)
+    asked = _fake_judging(monkeypatch)
+    out = tmp_path / "confirmed.npz"
+    argv = [model.path, "-o", str(out), "-n", "4", "--reuse-screen"]
+    # the default grid is not the one recorded
+    assert main(argv + ["--confirm", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "its recorded screen is of temperatures [0.9, 1.0]" in err
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2 and "give --confirm K too" in capsys.readouterr().err
+    assert asked == [] and not out.exists()

@@ -308,6 +308,15 @@ def _voices_lines(model):
             "fall least short of the evaluation's criteria; the shortfall of each (0: passes) is in "
             '`meta["temperature_tuning"]`.',
         ]
+        second = tuning.get("confirm")
+        if isinstance(second, dict) and second.get("shortfall"):
+            k = max(collections.Counter(key.split("@")[0] for key in second["shortfall"]).values())
+            lines[-1] += (
+                f" Then each voice's {k} best pairs of that screen were judged again on "
+                f"{second.get('n')} clips (seed {second.get('seed')}) and the pair with the least "
+                'shortfall there taken (`training/tune.py --confirm`; `meta["temperature_tuning"]'
+                '["confirm"]`).'
+            )
     return lines + [""]
 
 

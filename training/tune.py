@@ -15,7 +15,11 @@ distribution least), recorded as its defaults in ``meta["voices"][voice]["temper
 The clips are drawn with ``--seed`` 1 by default: the evaluation's own figures use seed 0, so the
 choice is not made on the clips it is then judged on. ``--confirm K`` judges each voice's K best
 pairs again on ``--confirm-n`` clips of seed ``--seed`` + 1 and takes the best of those: the least
-shortfall of a dozen noisy screens flatters its pair (:func:`confirm`).
+shortfall of a dozen noisy screens flatters its pair (:func:`confirm`). ``--reuse-screen`` takes the
+screen from the model's own record (a model tuned before, on the same grid, ``-n`` and ``--seed``) and
+judges only the second time: a tuned model gets its confirmation in the time of that step alone::
+
+    python -m training.tune drums.npz -o drums-confirmed.npz --reuse-screen --confirm 3
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ __all__ = [
     "shortfall",
     "choose",
     "confirm",
+    "recorded_screen",
     "tuned_model",
     "main",
 ]
@@ -119,6 +124,50 @@ def confirm(rows, k, judge):
         chosen[v], judged = _best(v, [(r["temperature"], r["epsilon"]) for r in best], judge)
         out += judged
     return chosen, out
+
+
+def recorded_screen(model, voices, grid, *, n, seed):
+    """The screen rows (voice, temperature, epsilon, shortfall) of `voices` on `grid` recorded in
+    `model`'s ``meta["temperature_tuning"]`` by :func:`tuned_model`, in :func:`choose`'s order.
+
+    Raises :class:`fastdrum.ModelFormatError` naming what differs if the model has no record, or one
+    of another grid, `n` or `seed`, or one that lacks a pair of `voices` x `grid`.
+    """
+    where = model.path or "the model"
+    rec = model.meta.get("temperature_tuning")
+    if not isinstance(rec, dict) or not isinstance(rec.get("shortfall"), dict):
+        raise fastdrum.ModelFormatError(f"{where}: no tuning screen recorded to reuse")
+    if rec.get("grid") != [list(pair) for pair in grid]:
+        raise fastdrum.ModelFormatError(
+            f"{where}: its recorded screen is of {_pairs_text(rec.get('grid'))}, not "
+            f"{_pairs_text(grid)} as asked"
+        )
+    for k, want in dict(n=n, seed=seed).items():
+        if rec.get(k) != want:
+            raise fastdrum.ModelFormatError(
+                f"{where}: its recorded screen has {k} = {_checks.short(rec.get(k))}, not {want} "
+                "as asked"
+            )
+    rows = []
+    for v in voices:
+        for t, eps in grid:
+            row = dict(voice=v, temperature=t, epsilon=eps)
+            value = rec["shortfall"].get(_key(row))
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise fastdrum.ModelFormatError(
+                    f"{where}: its recorded screen has no shortfall >= 0 for {_key(row)}"
+                )
+            rows.append(dict(row, shortfall=float(value)))
+    return rows
+
+
+def _pairs_text(grid):
+    """A tuning grid of (temperature, epsilon) pairs in words: its temperatures and epsilons."""
+    try:
+        temps, eps = (sorted({float(p[i]) for p in grid}) for i in (0, 1))
+    except (TypeError, ValueError, IndexError, KeyError):
+        return f"grid {_checks.short(grid)}"
+    return f"temperatures {temps} and epsilons {eps}"
 
 
 def _key(row):
@@ -207,6 +256,12 @@ def _parser():
     p.add_argument(
         "--confirm-n", type=int, default=100, help="clips of the second judgement (default 100)"
     )
+    p.add_argument(
+        "--reuse-screen",
+        action="store_true",
+        help="take the screen from the model's recorded tuning (same grid, -n and --seed) instead "
+        "of judging it again; needs --confirm",
+    )
     return p
 
 
@@ -252,14 +307,19 @@ def main(argv=None):
         p.error("-n and --confirm-n must be at least 2 (duplicate pairs need two clips)")
     if args.confirm < 0:
         p.error(f"--confirm must be 0 (off) or a number of pairs, got {args.confirm}")
+    if args.reuse_screen and not args.confirm:
+        p.error("--reuse-screen judges only the second time: give --confirm K too")
     try:
         model = fastdrum.load_model(args.model)
         voices = model_voices(model)
         if not model.voices:
             raise fastdrum.ModelFormatError(f"{args.model}: not a conditioned model (no voices)")
-        real = RealClips(model.sample_rate, kits=[args.kits], holdout_kits=holdout_for(model))
         grid = [(t, eps) for t in args.temperatures for eps in args.epsilons]
-        chosen, rows = choose(voices, grid, _judge_with(model, real, args.n, args.seed))
+        if args.reuse_screen:  # the second judgement below chooses
+            rows = recorded_screen(model, voices, grid, n=args.n, seed=args.seed)
+        real = RealClips(model.sample_rate, kits=[args.kits], holdout_kits=holdout_for(model))
+        if not args.reuse_screen:
+            chosen, rows = choose(voices, grid, _judge_with(model, real, args.n, args.seed))
         confirmed = None
         if args.confirm:
             cseed = args.seed + 1
