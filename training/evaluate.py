@@ -192,7 +192,7 @@ def unseen_kit_accuracy(clips, labels, kits, sr, *, noise=()):
         out = kits == k
         clf = InstrumentClassifier().fit_features(
             np.concatenate([X[~out], Xn]),
-            np.concatenate([labels[~out], np.full(len(Xn), "noise", dtype=labels.dtype)]),
+            np.concatenate([labels[~out], np.full(len(Xn), "noise")]),
         )
         pred[out] = clf.pipeline.predict(X[out])
     return {v: float(np.mean(pred[labels == v] == v)) for v in dict.fromkeys(labels.tolist())}
