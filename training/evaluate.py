@@ -185,8 +185,13 @@ def unseen_kit_accuracy(clips, labels, kits, sr, *, noise=()):
         voice -> share of its clips named that voice.
     """
     X = np.array([features(c, sr) for c in clips])
-    labels, kits = np.asarray(labels), np.asarray(kits)
     Xn = np.array([features(c, sr) for c in noise]).reshape(len(noise), X.shape[1])
+    return _unseen_kit_accuracy(X, labels, kits, Xn)
+
+
+def _unseen_kit_accuracy(X, labels, kits, Xn):
+    """:func:`unseen_kit_accuracy` of the :func:`features` rows `X` (clips) and `Xn` (noise)."""
+    labels, kits = np.asarray(labels), np.asarray(kits)
     pred = np.empty(len(labels), dtype=object)
     for k in dict.fromkeys(kits.tolist()):
         out = kits == k
@@ -535,20 +540,19 @@ class RealClips:
             durations={v: max(d, CLASSIFIER_SECONDS) for v, d in VOICE_DURATIONS.items()},
         )
         self.train = {v: [c.audio for c in train if c.entry["voice"] == v] for v in VOICES}
-        self.train_kits = {
-            v: [c.entry["kit"] for c in train if c.entry["voice"] == v] for v in VOICES
-        }
-        self._seed, self._unseen_kit_accuracy = seed, None
         self.held = {v: [c.audio for c in held if c.entry["voice"] == v] for v in VOICES}
         n = int(round(CLASSIFIER_SECONDS * sample_rate))
-        X, labels = [], []
-        for v in VOICES:
-            X += list(_fit_len(self.train[v], n))
-            labels += [v] * len(self.train[v])
+        # The classifier's training rows: every training clip (voice by voice), then the noise class.
+        labels = [v for v in VOICES for _ in self.train[v]]
+        kits = [c.entry["kit"] for v in VOICES for c in train if c.entry["voice"] == v]
+        X = [features(c, sample_rate) for v in VOICES for c in _fit_len(self.train[v], n)]
         noise = noise_clips(max(40, len(X) // len(VOICES)), n, sample_rate, seed=seed)
-        X += list(noise)
-        labels += ["noise"] * len(noise)
-        self.classifier = InstrumentClassifier().fit(X, labels, sample_rate)
+        Xn = [features(c, sample_rate) for c in noise]
+        self.classifier = InstrumentClassifier().fit_features(
+            np.array(X + Xn), labels + ["noise"] * len(Xn)
+        )
+        self._leave_kit_out = (np.array(X), labels, kits, np.array(Xn))
+        self._unseen_kit_accuracy = None
         self.real_accuracy = {}
         for v in VOICES:
             if self.held[v]:
@@ -560,14 +564,7 @@ class RealClips:
         """Per voice, the share of the training kits' clips the classifier names right when fitted
         without their kit (:func:`unseen_kit_accuracy`; computed once, on first use)."""
         if self._unseen_kit_accuracy is None:
-            n = int(round(CLASSIFIER_SECONDS * self.sr))
-            voices = [v for v in self.train for _ in self.train[v]]
-            clips = [c for v in self.train for c in _fit_len(self.train[v], n)]
-            kits = [k for v in self.train for k in self.train_kits[v]]
-            noise = noise_clips(max(40, len(clips) // len(self.train)), n, self.sr, seed=self._seed)
-            self._unseen_kit_accuracy = unseen_kit_accuracy(
-                clips, voices, kits, self.sr, noise=noise
-            )
+            self._unseen_kit_accuracy = _unseen_kit_accuracy(*self._leave_kit_out)
         return self._unseen_kit_accuracy
 
     def reference(self, voice, T):
