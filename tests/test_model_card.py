@@ -114,3 +114,16 @@ def test_card_of_a_stand_in_says_so_before_anything_else(tmp_path):
     assert lines[4] == (
         "> **Stand-in, not a trained model.** random weights, replace before release"
     )
+
+
+def test_windows_row_names_how_voices_are_drawn():
+    """The card's windows row says how each row's voice was drawn: uniformly, by length, or by the
+    weights given."""
+    from training.model_card import _windows_row
+
+    assert _windows_row(dict(crop=0)) == "| windows | whole clips |"
+    assert _windows_row(dict(crop=64)).endswith("each row's voice drawn uniformly |")
+    row = _windows_row(dict(crop=64, voice_weights="clap=2,tom_low=2"))
+    assert row.endswith(
+        "drawn in proportion to the weights clap=2,tom_low=2 (a voice not named: 1) |"
+    )

@@ -195,6 +195,24 @@ def test_batches_voice_weights_by_length():
         TrainingSet(clips, [[], []], lengths, voice_weights="duration", **kw)
 
 
+def test_batches_voice_weights_given():
+    """A weight per voice: rows pick voices in proportion to it; a voice weighing 0 is never drawn."""
+    rng = np.random.default_rng(1)
+    lengths = [100, 300, 200]
+    clips = [
+        [data_mod.Clip(audio=rng.uniform(-0.5, 0.5, n).astype(np.float32), entry={})]
+        for n in lengths
+    ]
+    kw = dict(crop=64, receptive_field=16, quantization_channels=32)
+    ts = TrainingSet(clips, [[], [], []], lengths, voice_weights=[3.0, 1.0, 0.0], **kw)
+    v = ts.batch(np.random.default_rng(3), 4000).voices
+    assert abs(np.mean(v == 0) - 0.75) < 0.03
+    assert not np.any(v == 2)
+    for bad in ([1.0, 1.0], [1.0, -1.0, 1.0], [0.0, 0.0, 0.0], [1.0, np.nan, 1.0]):
+        with pytest.raises(ValueError, match="voice_weights"):
+            TrainingSet(clips, [[], [], []], lengths, voice_weights=bad, **kw)
+
+
 def _noise_set(Q=256):
     """A TrainingSet of two voices whose codes stay away from 0 and Q - 1 (clipping rarely binds)."""
     rng = np.random.default_rng(1)
@@ -453,3 +471,20 @@ def test_training_without_a_validation_split_trains_on_every_clip(tmp_path):
     assert average([str(out), *run, "--first", "2", "-o", str(out), "--overwrite"]) == 0
     assert model_card.main([str(out)]) == 0
     assert "| validation loss | none (no validation split) |" in (tmp_path / "drums.md").read_text()
+
+
+def test_voice_weights_option(tmp_path, capsys):
+    """--voice-weights VOICE=W: a weight per voice of the model in its order (1 where not named);
+    a weight that is not a number, below 0, or of a voice the model lacks is refused in one line."""
+    from training.train import _voice_weights
+
+    assert _voice_weights("snare=3", ("kick", "snare", "clap")) == [1.0, 3.0, 1.0]
+    assert _voice_weights("length", ("kick",)) == "length" and _voice_weights(None, ()) is None
+    kits = write_two_voice_kits(tmp_path)
+    argv = tiny_conditioned_argv(kits, tmp_path / "d.npz", tmp_path / "run", steps=1, every=1)
+    for bad in ("snare=x", "snare=-1", "bogus=2", "clap=2", "kick=0,snare=0"):
+        capsys.readouterr()
+        assert main(argv + ["--voice-weights", bad]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "--voice-weights" in err and "\n" not in err and "Traceback" not in err
+    assert not (tmp_path / "d.npz").exists()

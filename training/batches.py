@@ -5,7 +5,8 @@ every training clip as float32 audio *after* pre-emphasis (the signal the
 network models). A batch is B rows; each row picks a voice (uniformly, so
 small voices train as often as large ones; or in proportion to the voice's clip
 length, so that every second of every voice's clips is drawn equally often and a
-crash's 1.5 s tail is not seen a third as often as a kick's 0.5 s), a clip of it, a pitch version, a
+crash's 1.5 s tail is not seen a third as often as a kick's 0.5 s; or in proportion to a weight
+given per voice, so a voice the model is weak on is drawn more), a clip of it, a pitch version, a
 gain, and a window of ``crop`` samples. Half the windows start at the onset
 (the attack, where most of a drum's character is); the rest start anywhere in
 the clip. A window that starts after the onset has no true context for its
@@ -215,8 +216,22 @@ def _check_options(lengths, crop, voice_weights, decay_conditioning, envelope, e
         raise ValueError("an envelope needs decay_conditioning (it falls with each decay time)")
     if end_mask and envelope is None:
         raise ValueError("end_mask needs an envelope (a clip ends below the envelope's floor)")
-    if voice_weights not in (None, "length"):
-        raise ValueError(f"voice_weights must be None or 'length', got {voice_weights!r}")
+    if voice_weights is not None and not isinstance(voice_weights, str):
+        w = np.asarray(voice_weights, dtype=np.float64)
+        if (
+            w.shape != (len(lengths),)
+            or not np.all(np.isfinite(w))
+            or np.any(w < 0)
+            or not w.sum() > 0
+        ):
+            raise ValueError(
+                f"voice_weights must be one weight >= 0 per voice ({len(lengths)}), not all 0, "
+                f"got {voice_weights!r}"
+            )
+    elif voice_weights not in (None, "length"):
+        raise ValueError(
+            f"voice_weights must be None, 'length' or a weight per voice, got {voice_weights!r}"
+        )
     if not crop and len(set(lengths)) != 1:
         raise ValueError("whole-clip training needs one clip length for every voice")
 
@@ -242,9 +257,9 @@ class TrainingSet:
         Level clips are normalised to before pre-emphasis.
     fade : bool
         Fade each clip's end (voices whose clips are cut while still ringing).
-    voice_weights : {None, "length"}
+    voice_weights : {None, "length"} or sequence of float
         How a row picks its voice: None, uniformly; ``"length"``, in proportion to the voice's
-        clip length.
+        clip length; a weight per voice (>= 0, not all 0), in proportion to it.
     sample_rate : int, optional
         Needed with `decay_conditioning`.
     decay_conditioning : bool
@@ -313,8 +328,9 @@ class TrainingSet:
         self.envelope = None if envelope is None else dict(envelope)
         self.V = len(clips_by_voice)
         self.voice_p = None
-        if voice_weights == "length":
-            self.voice_p = np.asarray(lengths, dtype=np.float64) / float(np.sum(lengths))
+        if voice_weights is not None:
+            w = lengths if isinstance(voice_weights, str) else voice_weights
+            self.voice_p = np.asarray(w, dtype=np.float64) / float(np.sum(w))
         self.Q = quantization_channels
         self.rf = receptive_field
         self.a = float(preemphasis)

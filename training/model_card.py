@@ -230,8 +230,13 @@ def _validation_rows(meta, losses):
 def _windows_row(cfg):
     if not cfg.get("crop"):
         return "| windows | whole clips |"
+    weights = cfg.get("voice_weights")
     drawn = (
-        "in proportion to its clip length" if cfg.get("voice_weights") == "length" else "uniformly"
+        "uniformly"
+        if not weights
+        else "in proportion to its clip length"
+        if weights == "length"
+        else f"in proportion to the weights {weights} (a voice not named: 1)"
     )
     return (
         f"| windows | {cfg['crop']} samples, half from the onset, the rest anywhere in the clip; "

@@ -256,10 +256,11 @@ def _add_clip_arguments(g):
     )
     g.add_argument(
         "--voice-weights",
-        choices=("length",),
         default=None,
-        help="with --voices: draw each row's voice in proportion to its clip length, so long "
-        "voices' tails are seen as often as short voices' bodies (default: uniformly)",
+        metavar="length|VOICE=W,...",
+        help="with --voices: draw each row's voice in proportion to its clip length ('length'), "
+        "so long voices' tails are seen as often as short voices' bodies, or to the weights given "
+        "(e.g. 'clap=2,tom_low=2'; a voice not named weighs 1) (default: uniformly)",
     )
     g.add_argument(
         "--input-noise",
@@ -504,6 +505,8 @@ def _check_voice_options(a):
         raise ConfigError("--sf2 needs --voices (SoundFont kits are read by General MIDI note)")
     if a.voice_weights and not a.voices:
         raise ConfigError("--voice-weights needs --voices (it weights the voices of one model)")
+    if a.voice_weights:
+        _voice_weights(a.voice_weights, voices_mod.VOICES)  # its form, before the data is read
     if a.decay_conditioning and not a.voices:
         raise ConfigError(
             "--decay-conditioning needs --voices (the model stores each voice's decay times)"
@@ -638,6 +641,31 @@ def _durations(text):
     return out
 
 
+def _voice_weights(text, voices):
+    """What :class:`TrainingSet` takes for ``--voice-weights`` `text`, for the model's `voices`:
+    None, ``"length"``, or a weight per voice (``"clap=2,tom_low=2"``: 1 for a voice not named)."""
+    if text is None or text == "length":
+        return text
+    out = dict.fromkeys(voices, 1.0)
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        name, _, value = (t.strip() for t in item.partition("="))
+        try:
+            w = float(value)
+        except ValueError:
+            raise ConfigError(
+                f"--voice-weights: {item!r} is not VOICE=WEIGHT (or give 'length')"
+            ) from None
+        if name not in out or not (math.isfinite(w) and w >= 0):
+            raise ConfigError(
+                f"--voice-weights: {item!r} needs a voice of the model ({', '.join(voices)}) "
+                "and a weight >= 0"
+            )
+        out[name] = w
+    if not sum(out.values()) > 0:
+        raise ConfigError(f"--voice-weights {text!r}: every voice weighs 0")
+    return [out[v] for v in voices]
+
+
 def _shifts(args):
     if args.pitch_semitones > 0 and args.pitch_steps > 1:
         return [
@@ -716,7 +744,7 @@ def _prepare_data(args, cfg):
         shifts=_shifts(args),
         peak=args.peak,
         fade=bool(voices),
-        voice_weights=args.voice_weights,
+        voice_weights=_voice_weights(args.voice_weights, voices) if voices else None,
         sample_rate=args.sample_rate,
         decay_conditioning=args.decay_conditioning,
         envelope=_envelope(args),
