@@ -488,3 +488,8 @@ def test_voice_weights_option(tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert "--voice-weights" in err and "\n" not in err and "Traceback" not in err
     assert not (tmp_path / "d.npz").exists()
+    # A weight accepted: the log gives the shares, the model's config records the option.
+    assert main(argv + ["--voice-weights", "snare=3"]) == 0
+    out = capsys.readouterr()
+    assert "drawn with the shares {'kick': '25%', 'snare': '75%'}" in out.out + out.err
+    assert fastdrum.load_model(tmp_path / "d.npz").meta["config"]["voice_weights"] == "snare=3"

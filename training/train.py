@@ -1269,6 +1269,9 @@ def _log_data(args, cfg, dataset, trainset, voices):
             "end mask: no loss past a clip's end; share of each voice's samples (clips padded to "
             f"the window) past it {shares}"
         )
+    if trainset.voice_p is not None:
+        shares = {v: f"{100 * p:.3g}%" for v, p in zip(voices, trainset.voice_p)}
+        _log(f"voices: each row's voice drawn with the shares {shares} (--voice-weights)")
     if trainset.attack is not None:
         k, w = trainset.attack
         _log(
