@@ -47,6 +47,7 @@ Run from the repository root, e.g.::
     python -m training.evaluate -n 100 --post --json eval.json
 """
 
+import functools
 import os
 
 import numpy as np
@@ -552,20 +553,17 @@ class RealClips:
             np.array(X + Xn), labels + ["noise"] * len(Xn)
         )
         self._leave_kit_out = (np.array(X), labels, kits, np.array(Xn))
-        self._unseen_kit_accuracy = None
         self.real_accuracy = {}
         for v in VOICES:
             if self.held[v]:
                 pred = self.classifier.predict(_fit_len(self.held[v], n), sample_rate)
                 self.real_accuracy[v] = float(np.mean(pred == v))
 
-    @property
+    @functools.cached_property
     def unseen_kit_accuracy(self):
         """Per voice, the share of the training kits' clips the classifier names right when fitted
         without their kit (:func:`unseen_kit_accuracy`; computed once, on first use)."""
-        if self._unseen_kit_accuracy is None:
-            self._unseen_kit_accuracy = _unseen_kit_accuracy(*self._leave_kit_out)
-        return self._unseen_kit_accuracy
+        return _unseen_kit_accuracy(*self._leave_kit_out)
 
     def reference(self, voice, T):
         """The real clips' own figures for `voice` at clip length `T` (computed once per voice and length)."""

@@ -231,13 +231,12 @@ def _windows_row(cfg):
     if not cfg.get("crop"):
         return "| windows | whole clips |"
     weights = cfg.get("voice_weights")
-    drawn = (
-        "uniformly"
-        if not weights
-        else "in proportion to its clip length"
-        if weights == "length"
-        else f"in proportion to the weights {weights} (a voice not named: 1)"
-    )
+    if not weights:
+        drawn = "uniformly"
+    elif weights == "length":
+        drawn = "in proportion to its clip length"
+    else:
+        drawn = f"in proportion to the weights {weights} (a voice not named: 1)"
     return (
         f"| windows | {cfg['crop']} samples, half from the onset, the rest anywhere in the clip; "
         f"each row's voice drawn {drawn} |"

@@ -624,21 +624,27 @@ def _snapshot(net, path):
             np.savez(f, **net.format1_weights(), **net.conditioning_weights())
 
 
-def _durations(text):
-    """``"kick=0.5,crash=1.5"`` -> {"kick": 0.5, "crash": 1.5}."""
+def _voice_numbers(option, text, voices, want, ok):
+    """``"kick=0.5,crash=1.5"`` -> {"kick": 0.5, "crash": 1.5}: the numbers `option` gives the
+    `voices` named, each of which `ok` must accept (`want` says what it accepts)."""
     out = {}
     for item in filter(None, (t.strip() for t in text.split(","))):
-        name, _, value = item.partition("=")
+        name, _, value = (t.strip() for t in item.partition("="))
         try:
-            out[name.strip()] = float(value)
+            x = float(value)
         except ValueError:
-            raise ConfigError(f"--voice-durations: {item!r} is not VOICE=SECONDS") from None
-        if name.strip() not in voices_mod.VOICES or not 0 < out[name.strip()] <= 10:
-            raise ConfigError(
-                f"--voice-durations: {item!r} needs a voice of {voices_mod.VOICES} "
-                "and seconds in (0, 10]"
-            )
+            raise ConfigError(f"{option}: {item!r} is not VOICE=NUMBER") from None
+        if name not in voices or not ok(x):
+            raise ConfigError(f"{option}: {item!r} needs a voice of {tuple(voices)} and {want}")
+        out[name] = x
     return out
+
+
+def _durations(text):
+    """``"kick=0.5,crash=1.5"`` -> {"kick": 0.5, "crash": 1.5}."""
+    return _voice_numbers(
+        "--voice-durations", text, voices_mod.VOICES, "seconds in (0, 10]", lambda x: 0 < x <= 10
+    )
 
 
 def _voice_weights(text, voices):
@@ -646,24 +652,13 @@ def _voice_weights(text, voices):
     None, ``"length"``, or a weight per voice (``"clap=2,tom_low=2"``: 1 for a voice not named)."""
     if text is None or text == "length":
         return text
-    out = dict.fromkeys(voices, 1.0)
-    for item in filter(None, (t.strip() for t in text.split(","))):
-        name, _, value = (t.strip() for t in item.partition("="))
-        try:
-            w = float(value)
-        except ValueError:
-            raise ConfigError(
-                f"--voice-weights: {item!r} is not VOICE=WEIGHT (or give 'length')"
-            ) from None
-        if name not in out or not (math.isfinite(w) and w >= 0):
-            raise ConfigError(
-                f"--voice-weights: {item!r} needs a voice of the model ({', '.join(voices)}) "
-                "and a weight >= 0"
-            )
-        out[name] = w
-    if not sum(out.values()) > 0:
+    given = _voice_numbers(
+        "--voice-weights", text, voices, "a weight >= 0", lambda w: math.isfinite(w) and w >= 0
+    )
+    out = [given.get(v, 1.0) for v in voices]
+    if not sum(out) > 0:
         raise ConfigError(f"--voice-weights {text!r}: every voice weighs 0")
-    return [out[v] for v in voices]
+    return out
 
 
 def _shifts(args):
