@@ -493,3 +493,111 @@ def test_voice_weights_option(tmp_path, capsys):
     out = capsys.readouterr()
     assert "drawn with the shares {'kick': '25%', 'snare': '75%'}" in out.out + out.err
     assert fastdrum.load_model(tmp_path / "d.npz").meta["config"]["voice_weights"] == "snare=3"
+
+
+# ----------------------------------------------------------------------------- folders of one-shots
+@pytest.mark.parametrize(
+    "name, voice",
+    [
+        ("kick01", "kick"),
+        ("bassdrum_acoustic01", "kick"),
+        ("clap03", "clap"),
+        ("snare_rim01", "snare"),
+        ("hihat_closed02", "hihat"),
+        ("hihat_opened01", "openhat"),
+        ("tom_hi01", "tom_high"),
+        ("tom_mid01", "tom_mid"),
+        ("Floor Tom", "tom_low"),
+        ("crash01", "crash"),
+        ("ride02", "ride"),
+        ("tom01", None),  # a tom, but which?
+        ("hihat_foot_pedal01", None),
+        ("shaker01", None),
+        ("crash ride", None),  # each excludes the other
+    ],
+)
+def test_voice_of_a_file_name(name, voice):
+    from training.voices import voice_of_name
+
+    assert voice_of_name(name) == voice
+
+
+def write_one_shots(folder, names, sr=8000, seed=5):
+    """Decaying noises, one per name (a different one each), in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for name in names:
+        y = rng.standard_normal(800) * np.exp(-np.arange(800) / 150.0) * 0.5
+        soundfile.write(folder / name, y, sr)
+    return folder
+
+
+def test_a_folder_of_one_shots_gives_clips_by_file_name(tmp_path):
+    """--data with --voices: each file whose name says a voice is a clip of it (tom01 and the pedal
+    hat say none); a file that is not audio is left out and listed, not fatal; the folder's name is
+    the clips' kit, and it can be held out as a kit."""
+    from training.voices import load_voice_clips
+
+    shots = write_one_shots(
+        tmp_path / "shots",
+        ["kick01.wav", "bassdrum02.wav", "clap01.flac", "tom01.wav", "hihat_foot_pedal01.wav"],
+    )
+    (shots / "kick_broken.ogg").write_bytes(b"RIFF not audio")
+    kw = dict(sample_rate=8000, voices=("kick", "clap"), durations=dict(kick=0.05, clap=0.05))
+    train, held, info = load_voice_clips(data_dirs=[str(shots)], **kw)
+    assert held == [] and info["counts"] == {"kick": 2, "clap": 1}
+    assert sorted(c.entry["instrument"] for c in train) == ["bassdrum02", "clap01", "kick01"]
+    e = next(c.entry for c in train if c.entry["instrument"] == "clap01")
+    assert (e["voice"], e["kit"], e["source"], e["licence"]) == (
+        "clap",
+        "shots",
+        "folder",
+        "unknown",
+    )
+    assert [u["file"] for u in info["unreadable"]] == [str(shots / "kick_broken.ogg")]
+    assert "not a readable audio file" in info["unreadable"][0]["reason"]
+    # Held out by its name, beside Hydrogen kits that train (their kicks and snares).
+    kits = write_two_voice_kits(tmp_path)
+    kw = dict(sample_rate=8000, voices=("kick", "snare"), durations=dict(kick=0.05, snare=0.05))
+    train, held, info = load_voice_clips(
+        kit_dirs=[str(kits)], data_dirs=[str(shots)], holdout_kits=["shots"], **kw
+    )
+    assert sorted(c.entry["instrument"] for c in held) == ["bassdrum02", "kick01"]
+    assert all(c.entry["kit"] != "shots" for c in train) and info["holdout_kits"] == ["shots"]
+    assert info["counts"] == {"kick": 6, "snare": 6}
+    with pytest.raises(data_mod.DataError, match="not found"):
+        load_voice_clips(data_dirs=[str(shots)], holdout_kits=["elsewhere"], **kw)
+
+
+def test_a_known_folder_names_its_kit_and_licence(tmp_path, monkeypatch):
+    """A folder of :data:`training.voices.FOLDER_SOURCES` (LMMS's drum samples) gives its clips the
+    kit name and the licence of record there."""
+    from training import voices
+
+    shots = write_one_shots(tmp_path / "drums", ["kick01.wav", "clap01.wav"])
+    spec = dict(kit="Some samples/drums", licence="GPL-2+ (a copyright file)")
+    monkeypatch.setitem(voices.FOLDER_SOURCES, str(shots.resolve()), spec)
+    train, _, _ = voices.load_voice_clips(
+        sample_rate=8000,
+        data_dirs=[str(shots)],
+        voices=("kick", "clap"),
+        durations=dict(kick=0.05, clap=0.05),
+    )
+    assert {(c.entry["kit"], c.entry["licence"]) for c in train} == {tuple(spec.values())}
+
+
+def test_training_takes_voices_from_a_folder_beside_kits(tmp_path):
+    """The trainer's --data folders join the kits for a conditioned model: their clips train, the
+    model's data lists them, its config the folder (which the evaluation reads back)."""
+    from training.evaluate import data_folders
+
+    kits = write_two_voice_kits(tmp_path)
+    shots = write_one_shots(tmp_path / "shots", ["kick01.wav", "snare_electro01.wav"], seed=9)
+    out = tmp_path / "d.npz"
+    argv = tiny_conditioned_argv(kits, out, tmp_path / "run", steps=1, every=1)
+    assert main(argv + ["--data", str(shots), "--val-fraction", "0"]) == 0
+    model = fastdrum.load_model(out)
+    folder = sorted(e["instrument"] for e in model.meta["data"] if e["kit"] == "shots")
+    assert folder == ["kick01", "snare_electro01"]
+    assert data_folders(model) == (str(shots),)
+    assert data_folders(model, ["/elsewhere"]) == ("/elsewhere",)

@@ -515,6 +515,9 @@ def _fit_len(clips, n):
 class RealClips:
     """Real clips of every voice at one rate: training sources and held-out kits, and the classifier.
 
+    The training sources are the Hydrogen kits `kits` (but the held-out ones), the SoundFonts
+    `sf2_files` and the folders of one-shots `data_dirs` (:func:`training.voices.load_voice_clips`).
+
     The classifier is fitted on the training sources' clips plus the reject
     class ``"noise"``; its accuracy on the held-out kits' clips is
     ``real_accuracy`` (per voice).
@@ -526,6 +529,7 @@ class RealClips:
         *,
         kits=(DEFAULT_KITS,),
         sf2_files=DEFAULT_SF2,
+        data_dirs=(),
         holdout_kits=DEFAULT_HOLDOUT,
         seed=0,
     ):
@@ -537,6 +541,7 @@ class RealClips:
             sample_rate=sample_rate,
             kit_dirs=list(kits),
             sf2_files=list(sf2_files),
+            data_dirs=list(data_dirs),
             holdout_kits=list(holdout_kits),
             durations={v: max(d, CLASSIFIER_SECONDS) for v, d in VOICE_DURATIONS.items()},
         )
@@ -749,6 +754,15 @@ def _parser():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--kits", default=DEFAULT_KITS, help="folder of Hydrogen kits")
     p.add_argument(
+        "--data",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder of one-shots among the training sources (the classifier's clips and those "
+        "copies are sought among), beside the kits and SoundFonts; repeatable (default: the --data "
+        "folders each model's run trained on, as its file records; for baselines none)",
+    )
+    p.add_argument(
         "--holdout-kits",
         help="comma-separated kits to judge against (default: the kits each model's run held out, "
         "as its file records; for baselines " + ",".join(DEFAULT_HOLDOUT) + ")",
@@ -818,10 +832,26 @@ def holdout_for(model, requested=None):
     return kits
 
 
+def data_folders(model, requested=()):
+    """The folders of one-shots to count among the training sources when judging `model`:
+    `requested`, else the ``--data`` folders its run trained on (as its file records; none for a
+    model of one instrument or a baseline)."""
+    if requested:
+        return tuple(requested)
+    if model is None or not getattr(model, "voices", ()):
+        return ()
+    return tuple((model.meta.get("config") or {}).get("data") or ())
+
+
 def _real_key(args, m):
-    """The (sample rate, held-out kits) of the real clips model `m` (None: a baseline) is judged against."""
+    """The (sample rate, held-out kits, folders of one-shots) of the real clips model `m` (None: a
+    baseline) is judged against."""
     requested = [k for k in (args.holdout_kits or "").split(",") if k.strip()]
-    return (m.sample_rate if m is not None else args.sample_rate, holdout_for(m, requested))
+    return (
+        m.sample_rate if m is not None else args.sample_rate,
+        holdout_for(m, requested),
+        data_folders(m, args.data),
+    )
 
 
 def _real_clips(args, models):
@@ -830,7 +860,9 @@ def _real_clips(args, models):
         {_real_key(args, None)} if args.baseline else set()
     )
     return {
-        key: RealClips(key[0], kits=[args.kits], holdout_kits=key[1], seed=args.seed)
+        key: RealClips(
+            key[0], kits=[args.kits], holdout_kits=key[1], data_dirs=key[2], seed=args.seed
+        )
         for key in sorted(keys)
     }
 
@@ -882,6 +914,8 @@ def _evaluate_job(args, name, m, v, real):
     row = evaluate_clips(np.asarray(y, dtype=np.float64), v, real[key])
     row["source"] = name
     row["holdout_kits"] = list(key[1])
+    if key[2]:
+        row["data_folders"] = list(key[2])
     if m is not None:
         row["sampling"] = sampling_settings(m, v)
     if args.post and m is not None:
@@ -917,10 +951,11 @@ def _write_json(path, rows, real):
                     dict(
                         sample_rate=sr,
                         holdout_kits=list(kits),
+                        data_folders=list(folders),
                         real_accuracy=r.real_accuracy,
                         unseen_kit_accuracy=r.unseen_kit_accuracy,
                     )
-                    for (sr, kits), r in real.items()
+                    for (sr, kits, folders), r in real.items()
                 ],
             ),
             f,
@@ -954,7 +989,7 @@ def main(argv=None):
         print(f"python -m training.evaluate: error: {exc}", file=sys.stderr)
         return 2
     print(table(rows))
-    for (sr, _), r in real.items():
+    for (sr, _, _), r in real.items():
         acc = ", ".join(f"{v} {a:.0%}" for v, a in r.unseen_kit_accuracy.items())
         print(f"\nrecognised, training kits' clips judged without their kit ({sr} Hz): {acc}")
     if args.post:

@@ -163,7 +163,8 @@ def _add_source_arguments(g):
         action="append",
         default=[],
         metavar="DIR",
-        help="folder of WAV/FLAC one-shots (repeatable); files whose names match --instrument",
+        help="folder of one-shots (WAV, FLAC, AIFF, Ogg; repeatable): with --instrument the files whose "
+        "names match it, with --voices every file whose name says a voice (kick01, tom_hi01, ...)",
     )
     g.add_argument(
         "--kits",
@@ -695,6 +696,7 @@ def _prepare_data(args, cfg):
             seed=args.seed,
             kit_dirs=args.kits,
             sf2_files=args.sf2,
+            data_dirs=args.data,
             holdout_kits=holdout,
             onset_threshold=args.onset_threshold,
             peak=args.peak,
@@ -1244,6 +1246,17 @@ def _log_data(args, cfg, dataset, trainset, voices):
         f"held out kits {dataset.manifest['holdout_kits']}; {trainset.n_shift} pitch version(s); "
         f"window {trainset.crop} samples, receptive field {cfg.receptive_field}"
     )
+    skipped = dataset.manifest.get("skipped") or ()
+    if skipped:
+        _log(
+            f"left out {len(skipped)} file(s): "
+            + "; ".join(
+                s["reason"]
+                if s["file"] in s.get("reason", "")
+                else f"{s['file']} ({s.get('reason')})"
+                for s in skipped
+            )
+        )
     if trainset.envelope is not None:
         env = trainset.envelope
         shares = {

@@ -299,7 +299,7 @@ def _print_tables(args, grid, rows, chosen, confirmed):
 
 
 def main(argv=None):
-    from .evaluate import RealClips, holdout_for, model_voices
+    from .evaluate import RealClips, data_folders, holdout_for, model_voices
 
     p = _parser()
     args = p.parse_args(argv)
@@ -317,7 +317,12 @@ def main(argv=None):
         grid = [(t, eps) for t in args.temperatures for eps in args.epsilons]
         if args.reuse_screen:  # the second judgement below chooses
             rows = recorded_screen(model, voices, grid, n=args.n, seed=args.seed)
-        real = RealClips(model.sample_rate, kits=[args.kits], holdout_kits=holdout_for(model))
+        real = RealClips(
+            model.sample_rate,
+            kits=[args.kits],
+            holdout_kits=holdout_for(model),
+            data_dirs=data_folders(model),
+        )
         if not args.reuse_screen:
             chosen, rows = choose(voices, grid, _judge_with(model, real, args.n, args.seed))
         confirmed = None

@@ -1,8 +1,9 @@
 """Training data for a voice-conditioned model: every drum voice, from every source, deduplicated.
 
 Sources are Hydrogen kits (drumkit.xml; voices found by instrument name, or by
-General MIDI note where the kit's notes mean something) and SoundFont 2 kits
-(the note each sample plays: General MIDI drum notes). Each clip is read,
+General MIDI note where the kit's notes mean something), SoundFont 2 kits
+(the note each sample plays: General MIDI drum notes) and folders of one-shots
+(each file's voice found by its name, as a Hydrogen instrument's). Each clip is read,
 downmixed, resampled to the model's rate and aligned to its onset by
 :func:`training.data.preprocess`, exactly as single-instrument data is.
 
@@ -17,6 +18,7 @@ trained on.
 
 import hashlib
 import os
+import re
 
 import numpy as np
 
@@ -31,6 +33,8 @@ __all__ = [
     "VOICE_DURATIONS",
     "GM_NOTES",
     "SF2_SOURCES",
+    "FOLDER_SOURCES",
+    "voice_of_name",
     "load_voice_clips",
     "dedupe",
     "build_voice_dataset",
@@ -94,6 +98,16 @@ SF2_SOURCES = {
     ),
 }
 
+#: Folders of one-shots: the kit name their clips carry and the licence of record.
+FOLDER_SOURCES = {
+    # LMMS's drum samples: mostly electronic (kicks, snares, claps, hats, a few toms and cymbals);
+    # its untitled toms (tom01-05), rims, shakers and effects match no voice by name.
+    "/usr/share/lmms/samples/drums": dict(
+        kit="LMMS samples/drums",
+        licence="GPL-2+ (Debian's copyright file of lmms-common)",
+    ),
+}
+
 #: Two recordings of one voice whose onset-aligned first 0.1 s correlate above this are one sound.
 DUPLICATE_CORRELATION = 0.98
 
@@ -108,8 +122,44 @@ def _voice_of_note(note, skip=()):
     return None
 
 
-def _hydrogen_candidates(kit_dirs, holdout):
-    """``(voice, path, entry, group, held_out)`` for every sample of every voice in the kits."""
+def voice_of_name(name):
+    """The voice a one-shot's file name says (None: none, or more than one).
+
+    Underscores, digits and punctuation count as spaces ("tom_hi01" is "tom hi"), then the name is
+    matched as a Hydrogen instrument's name is (:func:`training.data.instrument_matcher`, by name
+    alone: a file has no MIDI note)."""
+    words = re.sub(r"[\W_\d]+", " ", name).strip()
+    found = [v for v in VOICES if data_mod.instrument_matcher(v)(words)]
+    return found[0] if len(found) == 1 else None
+
+
+def _folder_candidates(data_dirs, holdout):
+    """``(voice, path, entry, group, held_out)`` for every one-shot of the folders whose name says a voice."""
+    out = []
+    for folder in data_dirs:
+        spec = FOLDER_SOURCES.get(os.path.realpath(folder), {})
+        kit = spec.get("kit") or os.path.basename(os.path.normpath(folder))
+        for path in data_mod._folder_files(folder):
+            rel = os.path.relpath(path, folder)
+            voice = voice_of_name(os.path.splitext(rel)[0])
+            if voice is None:
+                continue
+            entry = dict(
+                file=os.path.abspath(path),
+                kit=kit,
+                instrument=os.path.splitext(os.path.basename(path))[0],
+                midi_note=None,
+                voice=voice,
+                licence=spec.get("licence", "unknown"),
+                source="folder",
+            )
+            out.append((voice, path, entry, f"file:{os.path.abspath(path)}", kit in holdout))
+    return out
+
+
+def _hydrogen_candidates(kit_dirs, holdout, found_elsewhere=frozenset()):
+    """``(voice, path, entry, group, held_out)`` for every sample of every voice in the kits; a
+    DataError for a held-out kit neither among them nor in `found_elsewhere`."""
     out, found = [], set()
     for kits_path in kit_dirs:
         for kit_dir in data_mod.find_kits(kits_path):
@@ -137,7 +187,7 @@ def _hydrogen_candidates(kit_dirs, holdout):
                             source="hydrogen",
                         )
                         out.append((voice, path, entry, f"kit:{kit['name']}/{ins['name']}", held))
-    missing = holdout - found
+    missing = holdout - found - set(found_elsewhere)
     if missing:
         raise DataError(f"held-out kit(s) {sorted(missing)!r} not found among the kits given")
     return out
@@ -225,6 +275,7 @@ def load_voice_clips(
     sample_rate,
     kit_dirs=(),
     sf2_files=(),
+    data_dirs=(),
     holdout_kits=(),
     voices=VOICES,
     durations=None,
@@ -235,7 +286,9 @@ def load_voice_clips(
     """Every clip of every voice: ``(train_clips, holdout_clips, info)``.
 
     Each clip's entry has ``voice`` and provenance (file, kit, licence, sha256 of
-    the decoded audio). Clips are :func:`training.data.preprocess`-ed to
+    the decoded audio). A file of a folder in `data_dirs` that cannot be read as audio is left out
+    and listed in ``info["unreadable"]`` (a folder is taken as found); a kit's or SoundFont's sample
+    that cannot be read is an error. Clips are :func:`training.data.preprocess`-ed to
     ``durations[voice]`` seconds at `sample_rate` (times `margin`).
 
     Raises
@@ -243,16 +296,24 @@ def load_voice_clips(
     DataError
         No source given, a held-out kit not found, or a voice with no clip.
     """
-    if not kit_dirs and not sf2_files:
-        raise DataError("no training data: give --kits DIR and/or --sf2 FILE")
+    if not kit_dirs and not sf2_files and not data_dirs:
+        raise DataError("no training data: give --kits DIR, --sf2 FILE and/or --data DIR")
     durations = dict(VOICE_DURATIONS, **(durations or {}))
     holdout = {h.strip() for h in holdout_kits if h.strip()}
-    cands = _hydrogen_candidates(kit_dirs, holdout) + _sf2_candidates(sf2_files)
-    cands = [c for c in cands if c[0] in voices]
+    folders = _folder_candidates(data_dirs, holdout)
+    held_folders = {c[2]["kit"] for c in folders if c[4]}
+    cands = _hydrogen_candidates(kit_dirs, holdout, held_folders) + _sf2_candidates(sf2_files)
+    cands = [c for c in cands + folders if c[0] in voices]
     cands.sort(key=lambda c: not c[4])  # held-out clips first: dedupe keeps them
-    clips, held, digests, copies = [], [], set(), 0
+    clips, held, digests, copies, unreadable = [], [], set(), 0, []
     for voice, src, entry, group, is_held in cands:
-        y, sr = _read(src)
+        try:
+            y, sr = _read(src)
+        except DataError as exc:
+            if entry["source"] != "folder":
+                raise
+            unreadable.append(dict(file=entry["file"], reason=str(exc)))
+            continue
         digest = hashlib.sha256(np.ascontiguousarray(y, dtype="<f8").tobytes()).hexdigest()
         if digest in digests:
             copies += 1
@@ -293,6 +354,7 @@ def load_voice_clips(
         bit_identical_copies=copies,
         near_duplicates=near,
         holdout_kits=sorted(holdout),
+        unreadable=unreadable,
     )
     return clips, held, info
 
@@ -329,7 +391,7 @@ def build_voice_dataset(*, voices, sample_rate, durations, val_fraction=0.1, see
         holdout_counts=info["holdout_counts"],
         bit_identical_copies=info["bit_identical_copies"],
         near_duplicates=info["near_duplicates"],
-        skipped=[],
+        skipped=list(info["unreadable"]),
         sha256=data_mod.manifest_hash(entries),
     )
     return data_mod.Dataset(train=train, val=val, manifest=manifest)
