@@ -133,12 +133,20 @@ def voice_of_name(name):
     return found[0] if len(found) == 1 else None
 
 
+def _folder_source(folder):
+    """``(kit name, licence)`` of a folder of one-shots: :data:`FOLDER_SOURCES`' or its own name's."""
+    spec = FOLDER_SOURCES.get(os.path.realpath(folder), {})
+    return (
+        spec.get("kit") or os.path.basename(os.path.normpath(folder)),
+        spec.get("licence", "unknown"),
+    )
+
+
 def _folder_candidates(data_dirs, holdout):
     """``(voice, path, entry, group, held_out)`` for every one-shot of the folders whose name says a voice."""
     out = []
     for folder in data_dirs:
-        spec = FOLDER_SOURCES.get(os.path.realpath(folder), {})
-        kit = spec.get("kit") or os.path.basename(os.path.normpath(folder))
+        kit, licence = _folder_source(folder)
         for path in data_mod._folder_files(folder):
             rel = os.path.relpath(path, folder)
             voice = voice_of_name(os.path.splitext(rel)[0])
@@ -150,7 +158,7 @@ def _folder_candidates(data_dirs, holdout):
                 instrument=os.path.splitext(os.path.basename(path))[0],
                 midi_note=None,
                 voice=voice,
-                licence=spec.get("licence", "unknown"),
+                licence=licence,
                 source="folder",
             )
             out.append((voice, path, entry, f"file:{os.path.abspath(path)}", kit in holdout))
@@ -301,7 +309,7 @@ def load_voice_clips(
     durations = dict(VOICE_DURATIONS, **(durations or {}))
     holdout = {h.strip() for h in holdout_kits if h.strip()}
     folders = _folder_candidates(data_dirs, holdout)
-    held_folders = {c[2]["kit"] for c in folders if c[4]}
+    held_folders = {_folder_source(f)[0] for f in data_dirs} & holdout
     cands = _hydrogen_candidates(kit_dirs, holdout, held_folders) + _sf2_candidates(sf2_files)
     cands = [c for c in cands + folders if c[0] in voices]
     cands.sort(key=lambda c: not c[4])  # held-out clips first: dedupe keeps them
