@@ -106,9 +106,10 @@ def available_models():
 
     A shipped model file is a name, and so is each voice of a shipped
     conditioned model (see :func:`load_model`): the package ships
-    ``drums.npz``, conditioned on the ten voices of the drum machine, so
-    the names are ``drums`` (that model, no voice chosen) and ``kick``,
-    ``snare``, ... (that model playing the voice).
+    ``drums.npz``, conditioned on the ten voices of the drum machine, and
+    ``clap.npz``, a model of the clap alone, so the names are ``drums``
+    (that model, no voice chosen), ``kick``, ``snare``, ... (that model
+    playing the voice) and ``clap`` (``clap.npz``: a file of its own wins).
 
     Returns
     -------

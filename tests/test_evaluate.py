@@ -284,13 +284,14 @@ def test_decay_times_of_known_envelopes():
 
 
 def test_shipped_names_are_judged_once_per_voice(shipped_folder):
-    """No model named: each shipped file once (a conditioned one with all its voices); a shipped
-    voice's name (kick of drums.npz): that voice alone."""
+    """No model named: each shipped file once (a conditioned one with all its voices but those a
+    file of their own plays); a shipped voice's name (kick of drums.npz): that voice alone."""
     import shutil
 
     from conftest import TINY_DRUMS
 
     from fastdrum.instruments import INSTRUMENTS
+    from fastdrum.testing import random_model
     from training.evaluate import _jobs, _models, _parser
 
     shutil.copy(TINY_DRUMS, shipped_folder / "drums.npz")
@@ -300,6 +301,14 @@ def test_shipped_names_are_judged_once_per_voice(shipped_folder):
     assert [(name, v) for name, _, v in _jobs(args, models, {})] == [
         ("drums", v) for v in INSTRUMENTS
     ]
+    # A voice with a file of its own (clap.npz, a model conditioned on the clap alone) is judged
+    # once, from that file: what fastdrum.generate("clap") plays.
+    random_model(seed=0, voices=["clap"], dilations=[1, 2]).save(shipped_folder / "clap.npz")
+    models = _models(args)
+    assert [(name, v) for name, _, v in _jobs(args, models, {})] == [("clap", "clap")] + [
+        ("drums", v) for v in INSTRUMENTS if v != "clap"
+    ]
+    assert all(m.path == str(shipped_folder / f"{name}.npz") for name, m in models)
     args = _parser().parse_args(["kick", "crash", "tests/data/tiny_drums.npz", "--voices", "kick"])
     jobs = _jobs(args, _models(args), {})
     assert [(name, v) for name, _, v in jobs] == [

@@ -127,3 +127,25 @@ def test_windows_row_names_how_voices_are_drawn():
     assert row.endswith(
         "drawn in proportion to the weights clap=2,tom_low=2 (a voice not named: 1) |"
     )
+
+
+def test_card_of_a_model_of_one_voice_names_it_and_its_folders(tmp_path):
+    """A model conditioned on one voice (as the shipped clap.npz) is called a model of that voice, and
+    the folders of one-shots it trained on (--data) are named beside the kits."""
+    from fastdrum.testing import random_model
+
+    model = random_model(seed=0, voices=["clap"], dilations=[1, 2])
+    meta = dict(
+        model.meta,
+        instrument="clap",
+        data=[dict(kit="LMMS samples/drums", voice="clap", split="train")],
+        kits={"LMMS samples/drums": "GPL-2+"},
+        config=dict(data=["/usr/share/lmms/samples/drums"]),
+    )
+    model = model_with_arrays(model, dict(model.weights), meta, "test")
+    model.save(tmp_path / "clap.npz")
+    assert model_card.main([str(tmp_path / "clap.npz")]) == 0
+    card = (tmp_path / "clap.md").read_text()
+    assert "A WaveNet of one voice, **clap**, at" in card and "1 voices" not in card
+    assert "and folders of one-shots (`/usr/share/lmms/samples/drums`)." in card
+    assert "| LMMS samples/drums | GPL-2+ | 1 | 0 |" in card

@@ -37,11 +37,14 @@ def _run(tmp_path, **env):
     full_env = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("RESUME", "SEED", "STEPS", "OUT", "SWA_FIRST", "VARIANT", "TRAIN_ARGS")
+        if k
+        not in ("RESUME", "SEED", "STEPS", "OUT", "SWA_FIRST", "VARIANT", "TRAIN_ARGS", "MODELS")
     }
-    full_env.update(PYTHON=str(fake), **env)
+    # drums.npz's four steps alone unless a test asks for MODELS (the script's default: both models).
+    full_env.update(PYTHON=str(fake), MODELS="drums")
+    full_env.update(env)
     subprocess.run(["sh", SCRIPT], cwd=ROOT, env=full_env, check=True, capture_output=True)
-    return [json.loads(line) for line in log.read_text().splitlines()]
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
 
 def _option(argv, name):
@@ -73,6 +76,52 @@ def test_trains_averages_rounds_and_tunes_the_same_file(tmp_path):
     assert _option(average, "-o") == out
     assert "round_weights()" in round_[1] and round_[2:] == [out]
     assert tune[2] == out and _option(tune, "-o") == out
+
+
+def test_by_default_it_trains_drums_then_the_clap_model_of_its_own(tmp_path):
+    """Both shipped models, in turn: drums.npz (every voice, 10,000 steps) then clap.npz (the claps
+    alone, with LMMS's folder of one-shots, 3,000 steps), each in its own run, averaged from a quarter
+    of its own steps, rounded and tuned."""
+    calls = _run(tmp_path, MODELS="drums clap")
+    assert [c[1] for c in calls] == [
+        "training.train",
+        "training.average",
+        calls[2][1],
+        "training.tune",
+    ] * 2
+    drums, clap = calls[:4], calls[4:]
+    assert _option(drums[0], "--voices") == "all" and "--data" not in drums[0]
+    assert _option(drums[0], "--steps") == "10000" and _option(drums[1], "--first") == "2500"
+    assert _option(clap[0], "--voices") == "clap"
+    assert _option(clap[0], "--data") == "/usr/share/lmms/samples/drums"
+    assert _option(clap[0], "--steps") == "3000" and _option(clap[1], "--first") == "750"
+    assert _option(clap[0], "--run-dir") == "runs/clap-seed0"
+    assert (
+        _option(clap[0], "--out") == clap[1][2] == clap[2][2] == clap[3][2] == "runs/clap-seed0.npz"
+    )
+
+    # The same network and recipe but the data: every other option of the trainer is drums.npz's.
+    def rest(argv):
+        argv = list(argv)
+        for name in ("--voices", "--data", "--steps", "--out", "--run-dir"):
+            while name in argv:
+                i = argv.index(name)
+                del argv[i : i + 2]
+        return argv
+
+    assert rest(clap[0]) == rest(drums[0])
+    args = build_parser().parse_args(clap[0][2:])  # the trainer accepts it
+    assert args.voices == "clap" and args.data == ["/usr/share/lmms/samples/drums"]
+
+
+def test_out_names_one_file_and_models_are_known(tmp_path):
+    fail = tmp_path / "fail"
+    fail.mkdir()
+    for env in (dict(MODELS="drums clap", OUT=str(tmp_path / "x.npz")), dict(MODELS="cowbell")):
+        with pytest.raises(subprocess.CalledProcessError) as info:
+            _run(fail, **env)
+        assert info.value.returncode == 2 and b"ship_models.sh: " in info.value.stderr
+        assert not (fail / "calls.jsonl").exists()  # refused before anything ran
 
 
 def test_a_variant_trains_into_its_own_run_with_its_extra_options(tmp_path):
@@ -123,18 +172,9 @@ def test_the_benchmarks_recipe_case_has_the_shape_the_script_trains(tmp_path):
     assert trained == dict(RECIPE_CONFIG, decays=True)
 
 
-def test_the_shipped_model_has_the_shape_the_script_trains():
-    from training.tune import DEFAULT_EPSILONS, DEFAULT_GRID
-
-    """fastdrum/models/drums.npz is the recipe's output: the shape of bench's recipe-44k (whose
-    speed the docs quote for it), every voice with its own clip length (train.py) and default
-    temperature (tune.py), and float16-exact weights (the script's rounding step)."""
-    import numpy as np
-
-    import fastdrum
-
-    model = fastdrum.load_model("drums")
-    shape = dict(
+def _shape(model):
+    """What of a model the recipe sets: its network's shape, voices and conditioning."""
+    return dict(
         dilations=list(model.dilations),
         sample_rate=model.sample_rate,
         quantization_channels=model.quantization_channels,
@@ -149,20 +189,60 @@ def test_the_shipped_model_has_the_shape_the_script_trains():
         decays=bool(model.voice_decays),
         envelope=model.envelope,
     )
-    recipe = dict(
+
+
+def _recipe(**changes):
+    import numpy as np
+
+    return dict(
         RECIPE_CONFIG,
         decays=True,
         preemphasis=float(np.float32(RECIPE_CONFIG["preemphasis"])),  # stored as float32
         time_tau=np.float32(RECIPE_CONFIG["time_tau"]).tolist(),
+        **changes,
     )
-    assert shape == recipe
+
+
+def _assert_rounded_and_tuned(model, voices):
+    from training.tune import DEFAULT_EPSILONS, DEFAULT_GRID
+
     assert model.float16_exact and model.meta["rounded_weights"] == "float16"
     assert model.meta["config"]["end_mask"]
-    assert sorted(model.meta["voices"]) == sorted(VOICES)
-    for v in VOICES:
+    assert sorted(model.meta["voices"]) == sorted(voices)
+    for v in voices:
         settings = model.meta["voices"][v]
         assert settings["duration"] > 0 and settings["temperature"] > 0, v
         assert 0 <= settings["epsilon"] < 1, v
     tuning = model.meta["temperature_tuning"]
     assert set(tuning) >= {"grid", "n", "seed"}
     assert tuning["grid"] == [[t, e] for t in DEFAULT_GRID for e in DEFAULT_EPSILONS]
+
+
+def test_the_shipped_model_has_the_shape_the_script_trains():
+    """fastdrum/models/drums.npz is the recipe's output: the shape of bench's recipe-44k (whose
+    speed the docs quote for it), every voice with its own clip length (train.py) and default
+    temperature (tune.py), and float16-exact weights (the script's rounding step)."""
+    import fastdrum
+
+    model = fastdrum.load_model("drums")
+    assert _shape(model) == _recipe()
+    _assert_rounded_and_tuned(model, VOICES)
+
+
+def test_the_shipped_clap_model_is_the_scripts_second_model():
+    """fastdrum/models/clap.npz is the script's MODELS=clap output: drums.npz's network trained on the
+    claps alone with LMMS's folder, 3,000 steps averaged from 750, rounded and tuned; it plays the
+    clap by default, and fastdrum.generate("clap") plays it."""
+    import os
+
+    import fastdrum
+
+    model = fastdrum.load_model("clap")
+    assert os.path.basename(model.path) == "clap.npz" and model.default_voice == "clap"
+    assert _shape(model) == _recipe(voices=["clap"])
+    _assert_rounded_and_tuned(model, ["clap"])
+    assert model.meta["config"]["data"] == ["/usr/share/lmms/samples/drums"]
+    assert model.meta["steps"] == 3000
+    averaged = model.meta["weights_averaged"]
+    assert (averaged["first"], averaged["last"]) == (750, 3000)
+    assert {e["voice"] for e in model.meta["data"]} == {"clap"}

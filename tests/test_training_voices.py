@@ -450,6 +450,24 @@ def test_training_with_input_noise_records_it(tmp_path, capsys):
 
 
 @pytest.mark.slow
+def test_a_model_of_one_voice_plays_it_by_default(tmp_path):
+    """--voices snare (a model of its own for one voice, as the shipped clap.npz): the file records
+    the voice as its instrument, so generate() plays it without voice=, as it does a kick.npz."""
+    kits = write_two_voice_kits(tmp_path)
+    out = tmp_path / "snare.npz"
+    argv = tiny_conditioned_argv(kits, out, tmp_path / "run", steps=2, every=2)
+    argv[argv.index("kick,snare")] = "snare"
+    assert main(argv + ["--val-fraction", "0"]) == 0
+    model = fastdrum.load_model(out)
+    assert model.voices == ("snare",) and model.meta["instrument"] == "snare"
+    assert model.default_voice == "snare" and model.instrument == "snare"
+    np.testing.assert_array_equal(
+        fastdrum.generate(model, 2, seed=0, duration=0.01, backend="numpy"),
+        fastdrum.generate(model, 2, voice="snare", seed=0, duration=0.01, backend="numpy"),
+    )
+
+
+@pytest.mark.slow
 def test_training_without_a_validation_split_trains_on_every_clip(tmp_path):
     """--val-fraction 0 (the weights are a mean of snapshots, so no validation loss chooses them):
     every clip not held out trains, no validation loss is recorded, the snapshots average and the

@@ -711,8 +711,9 @@ def baseline_clips(kind, n, T, sr, seed=0, decays=None):
 def table(rows, *, model=None):
     """The markdown table of evaluation rows (generated / real held-out in each cell).
 
-    With `model` (a name), the first column is "model" and reads `model` in every row, and the hiss
-    cell leaves out the training kits' figure: the README's quality table."""
+    With `model` (a name, or ``{source: name}``), the first column is "model" and reads that name in
+    every row (the row's own under its source), and the hiss cell leaves out the training kits'
+    figure: the README's quality table."""
     first, hiss = ("source", "(real; training kits)") if model is None else ("model", "(real)")
     head = (
         f"| {first} | voice | above 5 kHz, dB {hiss} | decay (real) | decay time, s (real) "
@@ -723,7 +724,7 @@ def table(rows, *, model=None):
         failed = [k for k, ok in r["passes"].items() if not ok]
         training = "" if model is not None else f"; {r.get('hf_db_train', float('nan')):.1f}"
         lines.append(
-            f"| {r.get('source', '') if model is None else model} | {r['voice']} | "
+            f"| {_model_name(r, model)} | {r['voice']} | "
             f"{r['hf_db']:.1f} ({r['hf_db_real']:.1f}{training}) | "
             f"{r['decaying']:.0%} ({r['decaying_real']:.0%}) | "
             f"{r['decay_time']:.2f} ({r['decay_time_real']:.2f}) | {r['abrupt_cut']:.0%} | "
@@ -732,6 +733,13 @@ def table(rows, *, model=None):
             f"{'yes' if r['pass'] else 'no: ' + ', '.join(failed)} |"
         )
     return "\n".join(lines)
+
+
+def _model_name(row, model):
+    """The first cell of `row` in :func:`table`: its source, or the name `model` gives it."""
+    if model is None:
+        return row.get("source", "")
+    return model[row.get("source", "")] if isinstance(model, dict) else model
 
 
 def _parser():
@@ -743,7 +751,8 @@ def _parser():
         "models",
         nargs="*",
         help="model names or paths: a shipped voice's name judges that voice, a conditioned "
-        "model's file every voice (default: every shipped model file)",
+        "model's file every voice (default: every shipped model file, each voice from the file "
+        "fastdrum.generate plays it with)",
     )
     p.add_argument(
         "--voices",
@@ -794,14 +803,34 @@ def _models(args):
     """(name, Model) of each model named (every shipped one if none and no baseline), or of the
     one model with the weights of ``--weights``."""
     import fastdrum
-    from fastdrum.model import _shipped_files
 
     if args.baseline and not args.models:
         return []
-    names = args.models or [stem for stem, _, _ in _shipped_files()]  # drums: all its voices once
-    models = [(m, fastdrum.load_model(m)) for m in names]
+    if not args.models:
+        return _shipped_models()
+    models = [(m, fastdrum.load_model(m)) for m in args.models]
     if args.weights:
         return [(args.weights, with_weights(models[0][1], args.weights))]
+    return models
+
+
+def _shipped_models():
+    """(name, Model) of every shipped model file, each voice once, as ``fastdrum.generate`` plays it:
+    a conditioned file (drums) with all its voices, or, where a file of its own plays one of them
+    (clap.npz), once per voice it still plays (that voice its default)."""
+    import fastdrum
+    from fastdrum.model import _shipped_files
+
+    files = _shipped_files()
+    own = {stem for stem, _, _ in files}
+    models = []
+    for stem, path, voices in files:
+        m = fastdrum.load_model(path)
+        shadowed = [v for v in voices if v in own and v != stem]
+        if shadowed:
+            models += [(stem, m.with_voice(v)) for v in voices if v not in shadowed]
+        else:
+            models.append((stem, m))
     return models
 
 

@@ -162,6 +162,11 @@ def _data_lines(model):
             if any(".sf2:" in k for k in counts)
             else ""
         )
+        + (
+            " and folders of one-shots (" + ", ".join(f"`{d}`" for d in cfg["data"]) + ")"
+            if model.voices and cfg.get("data")
+            else ""
+        )
         + ". Licences as recorded by Debian's copyright files "
         "(`/usr/share/doc/<package>/copyright`).",
         "",
@@ -338,7 +343,12 @@ def _check_lines(checks):
 
 def render(model, name, check=None, note=None):
     """The model card of `model` (Markdown): configuration, data, training, notes and sanity check."""
-    if model.voices:
+    if len(model.voices) == 1:
+        what = (
+            f"A WaveNet of one voice, **{model.voices[0]}**, at {model.sample_rate} Hz, in fastdrum "
+            "model format 2 (conditioned on that voice alone, which it plays by default)."
+        )
+    elif model.voices:
         what = (
             f"A WaveNet conditioned on the voice that generates **{len(model.voices)} voices** "
             f"({', '.join(model.voices)}) at {model.sample_rate} Hz, in fastdrum model format 2."

@@ -775,7 +775,8 @@ def _meta(
         return None if not math.isfinite(v) else round(v, 5)
 
     meta = dict(
-        instrument=args.instrument,
+        # A model of one voice plays it by default (fastdrum.Model.default_voice).
+        instrument=voices[0] if len(voices) == 1 else args.instrument,
         sample_rate=args.sample_rate,
         clip_duration=(
             args.clip_duration
