@@ -708,13 +708,12 @@ def baseline_clips(kind, n, T, sr, seed=0, decays=None):
     raise ValueError(f"unknown baseline {kind!r}")
 
 
-def table(rows, *, model=None):
+def table(rows, *, readme=False):
     """The markdown table of evaluation rows (generated / real held-out in each cell).
 
-    With `model` (a name, or ``{source: name}``), the first column is "model" and reads that name in
-    every row (the row's own under its source), and the hiss cell leaves out the training kits'
-    figure: the README's quality table."""
-    first, hiss = ("source", "(real; training kits)") if model is None else ("model", "(real)")
+    With `readme`, the first column is headed "model" (each row's source: the shipped model's name)
+    and the hiss cell leaves out the training kits' figure: the README's quality table."""
+    first, hiss = ("model", "(real)") if readme else ("source", "(real; training kits)")
     head = (
         f"| {first} | voice | above 5 kHz, dB {hiss} | decay (real) | decay time, s (real) "
         "| abrupt cuts | log-mel dist, dB (real kits) | recognised (real) | copies | dup. pairs | pass |"
@@ -722,9 +721,9 @@ def table(rows, *, model=None):
     lines = [head, "|---" * 11 + "|"]
     for r in rows:
         failed = [k for k, ok in r["passes"].items() if not ok]
-        training = "" if model is not None else f"; {r.get('hf_db_train', float('nan')):.1f}"
+        training = "" if readme else f"; {r.get('hf_db_train', float('nan')):.1f}"
         lines.append(
-            f"| {_model_name(r, model)} | {r['voice']} | "
+            f"| {r.get('source', '')} | {r['voice']} | "
             f"{r['hf_db']:.1f} ({r['hf_db_real']:.1f}{training}) | "
             f"{r['decaying']:.0%} ({r['decaying_real']:.0%}) | "
             f"{r['decay_time']:.2f} ({r['decay_time_real']:.2f}) | {r['abrupt_cut']:.0%} | "
@@ -733,13 +732,6 @@ def table(rows, *, model=None):
             f"{'yes' if r['pass'] else 'no: ' + ', '.join(failed)} |"
         )
     return "\n".join(lines)
-
-
-def _model_name(row, model):
-    """The first cell of `row` in :func:`table`: its source, or the name `model` gives it."""
-    if model is None:
-        return row.get("source", "")
-    return model[row.get("source", "")] if isinstance(model, dict) else model
 
 
 def _parser():
@@ -815,22 +807,22 @@ def _models(args):
 
 
 def _shipped_models():
-    """(name, Model) of every shipped model file, each voice once, as ``fastdrum.generate`` plays it:
-    a conditioned file (drums) with all its voices, or, where a file of its own plays one of them
-    (clap.npz), once per voice it still plays (that voice its default)."""
+    """(name, Model) of every shipped model file, each voice once, from the file ``fastdrum.generate``
+    plays it with (:func:`fastdrum.model._shipped`): a conditioned file (drums) with all its voices,
+    or, where another file plays some of them (clap.npz), once per voice it still plays (that voice
+    its default)."""
     import fastdrum
-    from fastdrum.model import _shipped_files
+    from fastdrum.model import _shipped, _shipped_files
 
-    files = _shipped_files()
-    own = {stem for stem, _, _ in files}
+    resolved = _shipped()
     models = []
-    for stem, path, voices in files:
+    for stem, path, voices in _shipped_files():
         m = fastdrum.load_model(path)
-        shadowed = [v for v in voices if v in own and v != stem]
-        if shadowed:
-            models += [(stem, m.with_voice(v)) for v in voices if v not in shadowed]
-        else:
+        played = [v for v in voices if resolved.get(v) == (path, v)]
+        if stem in voices or played == list(voices):
             models.append((stem, m))
+        else:
+            models += [(stem, m.with_voice(v)) for v in played]
     return models
 
 
