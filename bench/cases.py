@@ -230,15 +230,31 @@ class Workload:
     starts at ``t = receptive_field - 1`` after a random primer of
     ``receptive_field`` codes, so that every timed step recomputes a full
     receptive field (its steady state). A conditioned model generates its
-    default voice, else its first (:attr:`voice`).
+    default voice, else its first (:attr:`voice`). With `negative` (a voice) and `guidance`
+    (a weight), each of the `batch` clips is a pair of rows, the second conditioned on `negative`
+    (negative-voice guidance, docs/format.md; the incremental backends only).
     """
 
     def __init__(
-        self, backend, model, batch, threads, steps, n_calls, seed=0, state_kwargs=None, epsilon=0.0
+        self,
+        backend,
+        model,
+        batch,
+        threads,
+        steps,
+        n_calls,
+        seed=0,
+        state_kwargs=None,
+        epsilon=0.0,
+        negative=None,
+        guidance=None,
     ):
         self.model, self.batch, self.steps = model, batch, steps
         #: epsilon sampling's cutoff (0: none, the only value the naive and tf backends take)
         self.epsilon = epsilon
+        self.negative, self.guidance = negative, guidance
+        #: rows of the State a clip takes: 2 with guidance
+        self.pairs = 1 if guidance is None else 2
         rng = np.random.default_rng(seed)
         q = model.quantization_channels
         if backend == "naive":
@@ -248,13 +264,14 @@ class Workload:
             self.n_primer = 1
             self.start = 0
         T = self.start + steps * n_calls + 1
-        self.codes = np.zeros((batch, T), dtype=np.int32)
+        self.codes = np.zeros((self.pairs * batch, T), dtype=np.int32)
         if backend == "naive":
             self.codes[:, : self.n_primer] = rng.integers(0, q, size=(batch, self.n_primer))
         else:
             self.codes[:, 0] = silence_code(q)
         self.primer = self.codes[:, : self.n_primer].copy()
-        self.uniforms = rng.random((batch, steps * n_calls))
+        # both rows of a pair get the clip's uniforms (the second row's are not used)
+        self.uniforms = np.repeat(rng.random((batch, steps * n_calls)), self.pairs, axis=0)
         # One C-contiguous block of uniforms per round, made before timing.
         self._u = [
             np.ascontiguousarray(self.uniforms[:, k * steps : (k + 1) * steps])
@@ -264,13 +281,14 @@ class Workload:
         kwargs = dict(state_kwargs or {})
         if model.voices:
             self.voice = model.default_voice or model.voices[0]
-            kwargs["cond"] = np.ascontiguousarray(
-                np.broadcast_to(
-                    model.conditioning(self.voice),
-                    (batch, model.n_layers, 2 * model.dilation_channels),
-                )
-            )
-        self.state = state_factory(backend)(model, batch, n_threads=threads, **kwargs)
+            rows = [model.conditioning(self.voice)]
+            if guidance is not None:
+                rows.append(model.conditioning(negative))
+                kwargs["guidance"] = guidance
+            kwargs["cond"] = np.ascontiguousarray(np.stack(rows * batch))
+        elif guidance is not None:
+            raise ValueError("negative-voice guidance needs a conditioned model")
+        self.state = state_factory(backend)(model, self.pairs * batch, n_threads=threads, **kwargs)
         self.calls = 0
         #: CPU time of the whole process (all its threads) in each round, seconds.
         self.cpu_seconds = []
@@ -308,7 +326,9 @@ def check_generation(w, n_steps=CHECK_STEPS):
     the first and the last row the first `n_steps` generated codes are exactly
     those that inverse-CDF sampling (:func:`fastdrum._reference.sample`) picks
     from the full causal forward pass (:meth:`fastdrum.Model.forward`) with the
-    same uniforms (and the workload's epsilon).
+    same uniforms (and the workload's epsilon). With guidance, of the first and
+    the last clip: both rows of the pair hold the same codes, drawn from
+    :func:`fastdrum._reference.guide` of the voice's and the negative voice's logits.
     """
     q = w.model.quantization_channels
     end = w.start + w.steps * w.calls + 1
@@ -317,8 +337,12 @@ def check_generation(w, n_steps=CHECK_STEPS):
     assert ((done >= 0) & (done < q)).all(), f"codes outside [0, {q}): {done.min()}..{done.max()}"
     np.testing.assert_array_equal(w.codes[:, : w.n_primer], w.primer)
     n = min(n_steps, w.steps * w.calls)
-    for row in sorted({0, w.batch - 1}):
+    for row in sorted({0, w.pairs * (w.batch - 1)}):
         logits = w.model.forward(w.codes[row, : w.start + n], voice=w.voice)
+        if w.guidance is not None:
+            np.testing.assert_array_equal(w.codes[row], w.codes[row + 1])
+            negative = w.model.forward(w.codes[row, : w.start + n], voice=w.negative)
+            logits = _reference.guide(logits, negative, w.guidance)
         expected = [
             int(
                 _reference.sample(

@@ -1,6 +1,7 @@
 """Generation backends: the compiled kernel ("c") and the NumPy reference ("numpy").
 
-A backend is a ``State`` factory ``State(model, batch_size, n_threads=1, cond=None)``
+A backend is a ``State`` factory ``State(model, batch_size, n_threads=1, cond=None,
+guidance=None)``
 whose ``run(codes, n_primer, uniforms, temperature, start, stop,
 logits_out=None, epsilon=0.0)`` advances generation (see ``fastdrum._reference.State``).
 There is no silent fallback: asking for the kernel when it is not built is an
@@ -23,8 +24,8 @@ _BUILD_HELP = (
 
 
 class _ReferenceState(_reference.State):
-    def __init__(self, model, batch_size, n_threads=1, cond=None):
-        super().__init__(model._reference_weights(), batch_size, cond=cond)
+    def __init__(self, model, batch_size, n_threads=1, cond=None, guidance=None):
+        super().__init__(model._reference_weights(), batch_size, cond=cond, guidance=guidance)
 
 
 def _kernel():

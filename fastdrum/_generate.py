@@ -126,6 +126,8 @@ def generate(
     seed=None,
     temperature=None,
     epsilon=None,
+    negative_voice=None,
+    guidance=None,
     decay=None,
     primer="auto",
     primer_noise=None,
@@ -177,6 +179,20 @@ def generate(
         distribution as a lower temperature does. 0 draws from the whole
         softmax. Default: the voice's (``meta["voices"][voice]["epsilon"]``),
         else the model's (``meta["generation"]["epsilon"]``), else 0.
+    negative_voice : str or dict, optional
+        For a conditioned model: a voice (or blend) to steer away from. Every step also runs
+        the network on it (a second row per clip: about twice the arithmetic, less than twice
+        the time where streaming the weights bounds it) and draws from
+        ``l + guidance * (l - n)``, where ``l`` and ``n`` are the logits of `voice` and of
+        `negative_voice` (:func:`fastdrum._reference.guide`, then the temperature and
+        `epsilon` as without). It moves probability to what tells the voice apart from its
+        neighbour: open hats from closed ones, low toms from mid toms. Default: the voice's
+        (``meta["voices"][voice]["negative_voice"]``, chosen with its `guidance` for the
+        shipped model by ``training/tune.py``), else none.
+    guidance : float, optional
+        The weight of `negative_voice`, in [0, 1000]; 0 turns guidance off. Default: the
+        voice's (``meta["voices"][voice]["guidance"]``), else 1.0 when a `negative_voice` is
+        given, else 0. A weight above 0 needs a negative voice.
     decay : float or array_like of float, optional
         For a model conditioned on the decay time (format 2's ``decay_w``):
         seconds for each clip to fall 20 dB below its loudest 10 ms, as the
@@ -248,6 +264,8 @@ def generate(
     duration, temperature, epsilon, primer_noise = _sampling_options(
         model, defaults, duration, temperature, epsilon, primer_noise
     )
+    negative_voice, guidance = _guidance_options(model, defaults, negative_voice, guidance)
+    pairs = 2 if guidance else 1  # rows a clip takes: the voice's, and the negative voice's
     progress = _checks.flag("progress", progress, error=GenerationError)
     n_threads = _checks.integer("n_threads", n_threads, lo=1, hi=256, error=GenerationError)
     batch_size = _checks.integer("batch_size", batch_size, lo=1, hi=65536, error=GenerationError)
@@ -255,7 +273,7 @@ def generate(
     seq = _checks.seed_sequence(seed, GenerationError)
     _primers(model, primer, n, T, primer_noise, [], heaviest)  # check it up front (draws nothing)
     decays = _decays(model, decay, n)
-    _check_state_bytes(model, min(batch_size, n))
+    _check_state_bytes(model, pairs * min(batch_size, n))
     State = _backends.get(backend)
 
     out = np.empty((n, T), dtype=np.float32)
@@ -275,9 +293,14 @@ def generate(
             else:
                 given = None if decays is None else decays[b0:b1]
                 rows, chosen = _decay_rows(model, voice, heaviest, given, rngs)
-            state = State(model, b1 - b0, n_threads=n_threads, cond=rows)
+            if pairs == 1:
+                state = State(model, b1 - b0, n_threads=n_threads, cond=rows)
+            else:
+                rows = _guided_rows(model, rows, negative_voice, chosen)
+                state = State(model, 2 * (b1 - b0), n_threads, rows, guidance=guidance)
+                primers = np.repeat(primers, 2, axis=0)
             codes = _sample(state, primers, T, rngs, temperature, epsilon, bar)
-            out[b0:b1] = _finish(codes, model, chosen)
+            out[b0:b1] = _finish(codes[::pairs], model, chosen)
     return out
 
 
@@ -298,6 +321,42 @@ def _sampling_options(model, defaults, duration, temperature, epsilon, primer_no
     epsilon = _checks.epsilon(epsilon, error=GenerationError)
     primer_noise = _checks.number("primer_noise", primer_noise, lo=0.0, error=GenerationError)
     return duration, temperature, epsilon, primer_noise
+
+
+def _guidance_options(model, defaults, negative_voice, guidance):
+    """(negative voice or None, guidance weight): the arguments, else the voice's defaults, checked.
+
+    A weight of 0 (or none) gives (None, 0.0): generation without guidance.
+    """
+    if negative_voice is None:
+        negative_voice = defaults.get("negative_voice")
+        if guidance is None:
+            guidance = defaults.get("guidance", 0.0) if negative_voice is not None else 0.0
+    elif guidance is None:
+        guidance = defaults.get("guidance", 1.0)
+    guidance = _checks.number("guidance", guidance, lo=0.0, hi=1000.0, error=GenerationError)
+    if guidance == 0:
+        return None, 0.0
+    if negative_voice is None:
+        raise GenerationError(f"guidance={guidance!r} needs a negative_voice to steer away from")
+    if not model.voices:
+        raise GenerationError(
+            "negative_voice needs a model conditioned on voices; this one has none"
+        )
+    model.voice_weights(negative_voice)  # an unknown voice or a bad blend is refused here
+    return negative_voice, guidance
+
+
+def _guided_rows(model, rows, negative_voice, decays):
+    """The conditioning of a guided batch, (2 rows, L, 2D): each clip's row (`rows`), then the
+    negative voice's (with the clip's decay time, for a decay-conditioned model)."""
+    if decays is None:
+        neg = np.broadcast_to(model.conditioning(negative_voice), rows.shape)
+    else:
+        neg = np.stack([model.conditioning(negative_voice, decay=d) for d in decays])
+    out = np.empty((2 * len(rows),) + rows.shape[1:], dtype=np.float32)
+    out[0::2], out[1::2] = rows, neg
+    return out
 
 
 def _clip_samples(model, n, duration, max_samples):
@@ -412,16 +471,20 @@ def _decay_rows(model, voice, heaviest, decays, rngs):
 
 
 def _sample(state, primers, T, rngs, temperature, epsilon, bar):
-    """Run `state` from the primers to T codes a clip, drawing each clip's uniforms from its rng."""
+    """Run `state` from the primers to T codes a row, drawing each clip's uniforms from its rng.
+
+    A guided state has two rows a clip (as many primers as rows); both get the clip's uniforms.
+    """
     P = primers.shape[1]
+    rows = len(primers) // len(rngs)
     codes = np.empty((len(primers), T), dtype=np.int32)
     codes[:, :P] = primers
     for start in range(0, T - 1, _CHUNK):
         stop = min(start + _CHUNK, T - 1)
         uniforms = np.empty((len(primers), stop - start), dtype=np.float64)
         for i, rng in enumerate(rngs):
-            uniforms[i] = rng.random(stop - start)
+            uniforms[rows * i : rows * (i + 1)] = rng.random(stop - start)
         state.run(codes, P, uniforms, temperature, start, stop, epsilon=epsilon)
         if bar is not None:
-            bar.update(len(primers) * (stop - start))
+            bar.update(len(rngs) * (stop - start))
     return codes

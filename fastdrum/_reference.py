@@ -15,7 +15,7 @@ Nothing here is written for speed.
 
 import numpy as np
 
-__all__ = ["forward", "sample", "time_bias", "decay_z", "envelope", "State"]
+__all__ = ["forward", "sample", "guide", "time_bias", "decay_z", "envelope", "State"]
 
 
 #: Entries of a weights mapping that are not float arrays of the network.
@@ -209,6 +209,27 @@ def sample(logits, uniforms, temperature, epsilon=0.0):
     return np.minimum(k, logits.shape[1] - 1).astype(np.int32)
 
 
+def guide(logits, negative, guidance):
+    """Negative-voice guidance: ``logits + guidance * (logits - negative)``, rounded to float32.
+
+    `logits` and `negative` are a voice's and the negative voice's logits of the same step (rows
+    alike); the draw is then :func:`sample` of the result. The rule, which the compiled kernel
+    follows: the difference in float32, ``guidance`` taken as float32, the rest in float64 (where
+    the product of two float32 values is exact), rounded once to float32. ``guidance = 0`` gives
+    `logits` back; larger weights move probability towards codes the voice makes likelier than
+    the negative voice does (the classifier-free guidance of Ho and Salimans 2022, with the
+    negative voice in place of the unconditional model).
+
+    Examples
+    --------
+    >>> guide(np.array([[1.0, 0.0]], np.float32), np.array([[0.0, 0.0]], np.float32), 2.0)
+    array([[3., 0.]], dtype=float32)
+    """
+    l = np.asarray(logits, dtype=np.float32)
+    d = (l - np.asarray(negative, dtype=np.float32)).astype(np.float64)
+    return (l.astype(np.float64) + np.float64(np.float32(guidance)) * d).astype(np.float32)
+
+
 class State:
     """Incremental generation state for a batch of rows (the reference).
 
@@ -221,13 +242,21 @@ class State:
     cond : ndarray of float32, shape (batch_size, L, 2D), optional
         Per-row conditioning bias (format 2), added to z of every layer at
         every step.
+    guidance : float, optional
+        Negative-voice guidance: rows come in pairs (row 2k conditioned on a voice, row 2k + 1
+        on the voice to steer away from, both fed the same codes); each pair draws one code by
+        :func:`sample` of :func:`guide` of its two rows' logits, with row 2k's uniform (row
+        2k + 1's is not used). `batch_size` must be even.
 
     A time-conditioned model's weights (``time_w``, ``time_tau``,
     ``time_block``) add :func:`time_bias` of the step count: the first
     :meth:`step` is step 0.
     """
 
-    def __init__(self, w, batch_size, dtype=np.float32, cond=None):
+    def __init__(self, w, batch_size, dtype=np.float32, cond=None, guidance=None):
+        if guidance is not None and int(batch_size) % 2:
+            raise ValueError(f"a guided State's rows come in pairs, got batch_size {batch_size}")
+        self.guidance = guidance
         self.w = {k: np.asarray(v, dtype=dtype) for k, v in w.items() if k not in _NOT_WEIGHTS}
         self.time = (w["time_w"], w["time_tau"], w["time_block"]) if "time_w" in w else None
         self.dtype = dtype
@@ -285,4 +314,9 @@ class State:
             if logits_out is not None:
                 logits_out[:, t - start] = logits
             if t + 1 >= n_primer and t + 1 < codes.shape[1]:
-                codes[:, t + 1] = sample(logits, uniforms[:, t - start], temperature, epsilon)
+                if self.guidance is None:
+                    codes[:, t + 1] = sample(logits, uniforms[:, t - start], temperature, epsilon)
+                else:
+                    g = guide(logits[0::2], logits[1::2], self.guidance)
+                    drawn = sample(g, uniforms[0::2, t - start], temperature, epsilon)
+                    codes[0::2, t + 1] = codes[1::2, t + 1] = drawn

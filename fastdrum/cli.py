@@ -231,6 +231,23 @@ def _add_generate(subs):
         "with weights, e.g. tom_low=0.5,kick=0.5 (default: the voice INSTRUMENT names)",
     )
     p.add_argument(
+        "--negative-voice",
+        type=_voice,
+        default=None,
+        metavar="VOICE|VOICE=W,...",
+        help="for a model conditioned on voices: a voice (or blend) to steer away from, e.g. "
+        "hihat for open hats (negative-voice guidance; about twice the arithmetic) "
+        "(default: the voice's recommended one, if any)",
+    )
+    p.add_argument(
+        "--guidance",
+        type=_number,
+        default=None,
+        metavar="W",
+        help="weight of --negative-voice, 0 for none (default: the voice's recommended weight, "
+        "else 1 with --negative-voice)",
+    )
+    p.add_argument(
         "--decay",
         type=_number,
         default=None,
@@ -530,7 +547,16 @@ def _cmd_generate(args):
         model = overrides[inst] if inst in overrides else load_model(target)
     fmt = args.format or "wav"
     seed = _seed(args)
-    y = generate(model, args.n, seed=seed, voice=args.voice, decay=args.decay, **_gen_kwargs(args))
+    y = generate(
+        model,
+        args.n,
+        seed=seed,
+        voice=args.voice,
+        negative_voice=args.negative_voice,
+        guidance=args.guidance,
+        decay=args.decay,
+        **_gen_kwargs(args),
+    )
     sr = model.sample_rate
     if args.post:
         from . import post

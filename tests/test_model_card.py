@@ -149,3 +149,34 @@ def test_card_of_a_model_of_one_voice_names_it_and_its_folders(tmp_path):
     assert "A WaveNet of one voice, **clap**, at" in card and "1 voices" not in card
     assert "and folders of one-shots (`/usr/share/lmms/samples/drums`)." in card
     assert "| LMMS samples/drums | GPL-2+ | 1 | 0 |" in card
+
+
+def test_card_of_a_model_tuned_with_guidance_lists_each_voices_default(tmp_path):
+    tiny = fastdrum.load_model("tests/data/tiny_drums.npz")
+    grows = [
+        dict(
+            voice="openhat", temperature=0.9, epsilon=0.0, negative_voice=u, guidance=w, shortfall=s
+        )
+        for u, w, s in ((None, 0.0, 1.0), ("hihat", 0.5, 0.2))
+    ]
+    model = tuned_model(
+        tiny,
+        {"openhat": (0.9, 0.0)},
+        grid=None,
+        n=40,
+        seed=1,
+        rows=None,
+        guided=((0.5, 1.0), {"openhat": ("hihat", 0.5)}, grows),
+    )
+    path = tmp_path / "drums.npz"
+    model.save(path)
+    assert model_card.main([str(path), "--check", "--check-duration", "0.005"]) == 0
+    card = (tmp_path / "drums.md").read_text()
+    assert "| default guidance |" in card
+    assert "| openhat | " in card and "| 0.9 | 0.0 | away from hihat x0.5 | 0 | 0 |" in card
+    assert "| kick | 0.02 s | 0.8 | 0.0 | none | 0 | 0 |" in card
+    assert "at weights [0.5, 1.0], beside no guidance, on 40 clips (seed 1)" in card
+    assert model.meta["guidance_tuning"]["shortfall"] == {
+        "openhat@0.9/0.0": 1.0,
+        "openhat@0.9/0.0-hihat*0.5": 0.2,
+    }

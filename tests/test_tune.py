@@ -301,3 +301,74 @@ def test_cli_reuse_screen_of_another_grid_or_without_confirm_exits_2(tmp_path, m
         main(argv)
     assert exc.value.code == 2 and "give --confirm K too" in capsys.readouterr().err
     assert asked == [] and not out.exists()
+
+
+def test_choose_guidance_keeps_guidance_only_where_it_falls_less_short():
+    short = {
+        ("kick", None, 0.0): 0.5,
+        ("kick", "tom_low", 0.5): 0.2,
+        ("kick", "tom_low", 1.0): 0.2,  # a tie: the smaller weight
+        ("snare", None, 0.0): 0.3,
+        ("snare", "clap", 0.5): 0.3,  # a tie with none: none
+        ("snare", "clap", 1.0): 0.9,
+    }
+    asked = []
+
+    def judge(v, t, e, u, w):
+        asked.append((v, t, e, u, w))
+        return dict(PASSING, recognised=PASSING["recognised_real"] - 0.05 - short[(v, u, w)] / 10)
+
+    choice, rows = training.tune.choose_guidance(
+        {"kick": (0.9, 0.005), "snare": (1.2, 0.0)}, (0.5, 1.0), judge
+    )
+    assert choice == {"kick": ("tom_low", 0.5), "snare": None}
+    assert asked[0] == ("kick", 0.9, 0.005, None, 0.0) and len(asked) == 6
+    assert [round(r["shortfall"], 6) for r in rows] == [0.5, 0.2, 0.2, 0.3, 0.3, 0.9]
+
+
+def test_cli_guidance_only_keeps_the_sampling_defaults_and_records_the_choice(
+    tmp_path, monkeypatch
+):
+    model = fastdrum.load_model("tests/data/tiny_drums.npz")
+    asked = []
+
+    def judge_with(m, real, n, seed):
+        def judge(v, t, e, u=None, w=0.0):
+            asked.append((v, t, e, u, w, n, seed))
+            # guidance away from the first neighbour at weight 1 is the only pass
+            miss = 0.0 if (u is not None and w == 1.0) else 0.2
+            return dict(PASSING, recognised=PASSING["recognised_real"] - 0.05 - miss)
+
+        return judge
+
+    monkeypatch.setattr(training.evaluate, "RealClips", lambda *a, **k: None)
+    monkeypatch.setattr(training.tune, "_judge_with", judge_with)
+    near = {
+        v: tuple(u for u in training.tune.NEIGHBOURS.get(v, ()) if u in model.voices)
+        for v in model.voices
+    }
+    out = tmp_path / "guided.npz"
+    argv = ["tests/data/tiny_drums.npz", "-o", str(out), "-n", "4", "--guidance", "0.5,1"]
+    assert main(argv + ["--guidance-only"]) == 0
+    tuned = fastdrum.load_model(out)
+    for v in model.voices:
+        d = model._voice_defaults(v)
+        t, e = d.get("temperature", 1.0), d.get("epsilon", 0.0)
+        tries = [(v, t, e, None, 0.0, 4, 1)] + [
+            (v, t, e, u, w, 4, 1) for u in near[v] for w in (0.5, 1.0)
+        ]
+        assert [a for a in asked if a[0] == v] == tries
+        got = tuned.meta["voices"][v]
+        assert (got.get("temperature", 1.0), got.get("epsilon", 0.0)) == (t, e)
+        if near[v]:
+            assert (got["negative_voice"], got["guidance"]) == (near[v][0], 1.0)
+        else:
+            assert "negative_voice" not in got and "guidance" not in got
+    assert tuned.meta.get("temperature_tuning") == model.meta.get("temperature_tuning")
+    assert tuned.meta["guidance_tuning"]["weights"] == [0.5, 1.0]
+    with pytest.raises(SystemExit) as exc:
+        main(["tests/data/tiny_drums.npz", "-o", str(tmp_path / "x.npz"), "--guidance-only"])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:
+        main(argv[:-2] + ["--guidance", "0,1"])
+    assert exc.value.code == 2

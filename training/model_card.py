@@ -291,19 +291,26 @@ def _voices_lines(model):
     )
     held = collections.Counter(e.get("voice") for e in m.get("holdout_data", []))
     tuning = m.get("temperature_tuning") or {}
+    guided = m.get("guidance_tuning") or {}
+    # what generate(voice=v) uses: meta["generation"], then the voice's
+    specs = {v: model._voice_defaults(v) for v in model.voices}
+    steer = any(s.get("negative_voice") is not None for s in specs.values()) or guided
     lines = [
         "## Voices",
         "",
-        "| voice | clip length | default temperature | default epsilon | training clips | held-out clips |",
-        "|---|---|---|---|---|---|",
+        "| voice | clip length | default temperature | default epsilon | "
+        + ("default guidance | " if steer else "")
+        + "training clips | held-out clips |",
+        "|---|---|---|---|" + ("---|" if steer else "") + "---|---|",
     ]
-    for v in model.voices:
-        spec = model._voice_defaults(
-            v
-        )  # what generate(voice=v) uses: meta["generation"], then the voice's
+    for v, spec in specs.items():
+        away = ""
+        if steer:
+            u = spec.get("negative_voice")
+            away = "none | " if u is None else f"away from {u} x{spec.get('guidance', 1.0)} | "
         lines.append(
             f"| {v} | {spec.get('duration')} s | {spec.get('temperature', 1.0)} "
-            f"| {spec.get('epsilon', 0.0)} | {train[v]} | {held[v]} |"
+            f"| {spec.get('epsilon', 0.0)} | {away}{train[v]} | {held[v]} |"
         )
     if tuning:
         # grid: [temperature, epsilon] pairs; a file tuned before epsilon sampling lists temperatures
@@ -326,6 +333,15 @@ def _voices_lines(model):
                 'shortfall there taken (`training/tune.py --confirm`; `meta["temperature_tuning"]'
                 '["confirm"]`).'
             )
+    if guided:
+        lines += [
+            "",
+            "Default guidance chosen by `training/tune.py --guidance`: each voice steered away from "
+            f"its neighbours in a kit at weights {guided.get('weights')}, beside no guidance, on "
+            f"{guided.get('n')} clips (seed {guided.get('seed')}) at its default temperature and "
+            "epsilon; guidance kept only where it falls less short of the criteria "
+            '(`meta["guidance_tuning"]`).',
+        ]
     return lines + [""]
 
 

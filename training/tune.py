@@ -20,6 +20,16 @@ screen from the model's own record (a model tuned before, on the same grid, ``-n
 judges only the second time: a tuned model gets its confirmation in the time of that step alone::
 
     python -m training.tune drums.npz -o drums-confirmed.npz --reuse-screen --confirm 3
+
+``--guidance W,W,...`` then tries negative-voice guidance (:func:`fastdrum.generate`'s
+``negative_voice`` and ``guidance``) on each voice at its chosen pair: every voice of
+:data:`NEIGHBOURS` that the model has, at every weight, judged on the same clips, beside the chosen
+pair without guidance; a voice keeps guidance only where it falls less short (ties: none). The
+choice is recorded as ``meta["voices"][voice]["negative_voice"]`` and ``["guidance"]``, the figures in
+``meta["guidance_tuning"]``. ``--guidance-only`` keeps the model's own defaults (temperature,
+epsilon) and judges guidance alone::
+
+    python -m training.tune drums.npz -o drums-guided.npz --guidance 0.5,1 --guidance-only
 """
 
 from __future__ import annotations
@@ -39,6 +49,7 @@ from .evaluate import decay_time_factors
 __all__ = [
     "DEFAULT_GRID",
     "DEFAULT_EPSILONS",
+    "NEIGHBOURS",
     "shortfall",
     "choose",
     "confirm",
@@ -57,6 +68,22 @@ DEFAULT_GRID = (0.8, 0.9, 1.0, 1.1, 1.2, 1.3)
 #: hiss out of tonal voices (toms, kicks), but also the noise that snares and cymbals are made of, so
 #: 0 (no cutoff) is always tried too.
 DEFAULT_EPSILONS = (0.0, 0.005, 0.01)
+
+#: The voices each voice is steered away from when ``--guidance`` is tried: its neighbours in a kit,
+#: fixed before any judging (the same family, the next pitch or the next articulation), not taken from
+#: the classifier's confusions, which would fit the choice to the judge.
+NEIGHBOURS = {
+    "kick": ("tom_low",),
+    "snare": ("clap",),
+    "hihat": ("openhat",),
+    "openhat": ("hihat",),
+    "clap": ("snare",),
+    "tom_low": ("tom_mid",),
+    "tom_mid": ("tom_low", "tom_high"),
+    "tom_high": ("tom_mid",),
+    "crash": ("ride",),
+    "ride": ("crash",),
+}
 
 
 def shortfall(row):
@@ -126,6 +153,36 @@ def confirm(rows, k, judge):
     return chosen, out
 
 
+def choose_guidance(chosen, weights, judge, neighbours=None):
+    """``({voice: (negative voice, weight) or None}, rows)``: each voice of `chosen` (``{voice:
+    (temperature, epsilon)}``) judged at its pair without guidance, then with every voice of
+    `neighbours` (default :data:`NEIGHBOURS`; those the model lacks are left to the caller to drop)
+    at every weight of `weights`, by ``judge(voice, temperature, epsilon, negative, weight)``; the
+    least :func:`shortfall` wins, ties to no guidance, then the smaller weight."""
+    neighbours = NEIGHBOURS if neighbours is None else neighbours
+    out, rows = {}, []
+    for v, (t, eps) in chosen.items():
+        tries = [(None, 0.0)] + [(u, w) for u in neighbours.get(v, ()) for w in weights if w > 0]
+        judged = []
+        for u, w in tries:
+            row = dict(
+                judge(v, t, eps, u, w),
+                voice=v,
+                temperature=t,
+                epsilon=eps,
+                negative_voice=u,
+                guidance=w,
+            )
+            row["shortfall"] = shortfall(row)
+            judged.append(row)
+        best = min(judged, key=lambda r: (r["shortfall"], r["guidance"]))
+        out[v] = (
+            None if best["negative_voice"] is None else (best["negative_voice"], best["guidance"])
+        )
+        rows += judged
+    return out, rows
+
+
 def recorded_screen(model, voices, grid, *, n, seed):
     """The screen rows (voice, temperature, epsilon, shortfall) of `voices` on `grid` recorded in
     `model`'s ``meta["temperature_tuning"]`` by :func:`tuned_model`, in :func:`choose`'s order.
@@ -175,13 +232,40 @@ def _key(row):
     return f"{row['voice']}@{row['temperature']}/{row['epsilon']}"
 
 
-def tuned_model(model, chosen, *, grid, n, seed, rows, confirmed=None):
+def _guided_key(row):
+    """A row's name in ``meta["guidance_tuning"]["shortfall"]``: ``voice@T/eps`` and, with
+    guidance, ``-negative*weight``."""
+    key = _key(row)
+    return (
+        key if row["negative_voice"] is None else f"{key}-{row['negative_voice']}*{row['guidance']}"
+    )
+
+
+def tuned_model(model, chosen, *, grid, n, seed, rows, confirmed=None, guided=None):
     """`model` with `chosen` (``{voice: (temperature, epsilon)}``) as its voices' default sampling
     settings and the tuning recorded in its meta (with `confirmed`, ``(n, seed, rows)`` of
-    :func:`confirm`, its second judgement too)."""
+    :func:`confirm`, its second judgement too; with `guided`, ``(weights, choice, rows)`` of
+    :func:`choose_guidance`, each voice's negative voice and guidance, or none). A `grid` of None
+    keeps the model's record of its temperature tuning as it is (``--guidance-only``)."""
     meta = with_temperatures(model, {v: t for v, (t, _) in chosen.items()})
     for v, (_, eps) in chosen.items():
         meta["voices"][v]["epsilon"] = _checks.epsilon(eps, error=fastdrum.ModelFormatError)
+    if guided is not None:
+        weights, choice, grows = guided
+        for v, pick in choice.items():
+            meta["voices"][v].pop("negative_voice", None)
+            meta["voices"][v].pop("guidance", None)
+            if pick is not None:
+                meta["voices"][v]["negative_voice"], meta["voices"][v]["guidance"] = pick
+        meta["guidance_tuning"] = dict(
+            weights=list(weights),
+            n=n,
+            seed=seed,
+            shortfall={_guided_key(r): round(r["shortfall"], 3) for r in grows},
+        )
+    if grid is None:
+        arrays = {k: model.weights[k] for k in SNAPSHOT_KEYS if k in model.weights}
+        return model_with_arrays(model, arrays, meta, model.path or "the model")
     meta["temperature_tuning"] = dict(
         grid=[list(pair) for pair in grid],
         n=n,
@@ -195,6 +279,12 @@ def tuned_model(model, chosen, *, grid, n, seed, rows, confirmed=None):
         )
     arrays = {k: model.weights[k] for k in SNAPSHOT_KEYS if k in model.weights}
     return model_with_arrays(model, arrays, meta, model.path or "the model")
+
+
+def _defaults(model, voice):
+    """(temperature, epsilon) that :func:`fastdrum.generate` draws `voice` of `model` with."""
+    d = model._voice_defaults(voice)
+    return d.get("temperature", 1.0), d.get("epsilon", 0.0)
 
 
 def _grid(text):
@@ -215,6 +305,17 @@ def _epsilons(text):
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"expected epsilons like 0,0.01,0.02: {exc}") from None
     return grid
+
+
+def _weights(text):
+    try:
+        weights = tuple(
+            _checks.number("guidance", float(w), lo=0.0, hi=1000.0, lo_open=True, error=ValueError)
+            for w in text.split(",")
+        )
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected guidance weights like 0.5,1: {exc}") from None
+    return weights
 
 
 def _parser():
@@ -242,6 +343,19 @@ def _parser():
         + ",".join(map(str, DEFAULT_EPSILONS))
         + ")",
     )
+    p.add_argument(
+        "--guidance",
+        type=_weights,
+        default=(),
+        metavar="W,W,...",
+        help="then try negative-voice guidance at these weights (> 0) against each voice's "
+        "neighbours (NEIGHBOURS), at its chosen pair (default: none)",
+    )
+    p.add_argument(
+        "--guidance-only",
+        action="store_true",
+        help="keep the model's default temperatures and epsilons and judge --guidance alone",
+    )
     p.add_argument("-n", type=int, default=40, help="clips generated per voice and temperature")
     p.add_argument("--seed", type=int, default=1, help="seed of the clips (default 1; see above)")
     p.add_argument("--kits", default=DEFAULT_KITS, help="folder of Hydrogen kits")
@@ -266,16 +380,26 @@ def _parser():
 
 
 def _judge_with(model, real, n, seed):
-    """``judge(voice, temperature, epsilon)``: the evaluation row of `n` clips of `seed` (a line on
-    stderr says what fails)."""
+    """``judge(voice, temperature, epsilon, negative_voice=None, guidance=0)``: the evaluation row
+    of `n` clips of `seed` (a line on stderr says what fails)."""
     from .evaluate import evaluate_clips
 
-    def judge(voice, t, eps):
-        y = fastdrum.generate(model, n, seed=seed, voice=voice, temperature=t, epsilon=eps)
+    def judge(voice, t, eps, negative=None, weight=0.0):
+        y = fastdrum.generate(
+            model,
+            n,
+            seed=seed,
+            voice=voice,
+            temperature=t,
+            epsilon=eps,
+            negative_voice=negative,
+            guidance=weight,
+        )
         row = evaluate_clips(np.asarray(y, dtype=np.float64), voice, real)
         failed = [k for k, ok in row["passes"].items() if not ok]
+        away = f" away from {negative} x{weight}" if negative is not None else ""
         print(
-            f"{voice} T={t} epsilon={eps} ({n} clips, seed {seed}): "
+            f"{voice} T={t} epsilon={eps}{away} ({n} clips, seed {seed}): "
             f"{'fails ' + ', '.join(failed) if failed else 'passes'}",
             file=sys.stderr,
         )
@@ -284,8 +408,14 @@ def _judge_with(model, real, n, seed):
     return judge
 
 
-def _print_tables(args, grid, rows, chosen, confirmed):
+def _print_tables(args, grid, rows, chosen, confirmed, guided=None):
     """The screen's shortfalls (a markdown table), the second judgement's and the choice."""
+    if guided is not None:
+        for r in guided[2]:
+            print(f"{_guided_key(r)}: {r['shortfall']:.2f}")
+        print(f"{args.out}: negative voice and guidance {guided[1]}")
+    if grid is None:
+        return
     print("| voice | " + " | ".join(f"T {t}, eps {e}" for t, e in grid) + " | chosen |")
     print("|---|" + "---|" * (len(grid) + 1))
     for v, (t, e) in chosen.items():
@@ -309,12 +439,17 @@ def main(argv=None):
         p.error(f"--confirm must be 0 (off) or a number of pairs, got {args.confirm}")
     if args.reuse_screen and not args.confirm:
         p.error("--reuse-screen judges only the second time: give --confirm K too")
+    if args.guidance_only and (not args.guidance or args.confirm or args.reuse_screen):
+        p.error("--guidance-only judges guidance alone: give --guidance, and not --confirm")
     try:
         model = fastdrum.load_model(args.model)
         voices = model_voices(model)
         if not model.voices:
             raise fastdrum.ModelFormatError(f"{args.model}: not a conditioned model (no voices)")
         grid = [(t, eps) for t in args.temperatures for eps in args.epsilons]
+        if args.guidance_only:
+            grid = rows = None
+            chosen = {v: tuple(_defaults(model, v)) for v in voices}
         if args.reuse_screen:  # the second judgement below chooses
             rows = recorded_screen(model, voices, grid, n=args.n, seed=args.seed)
         real = RealClips(
@@ -323,7 +458,7 @@ def main(argv=None):
             holdout_kits=holdout_for(model),
             data_dirs=data_folders(model),
         )
-        if not args.reuse_screen:
+        if not args.reuse_screen and not args.guidance_only:
             chosen, rows = choose(voices, grid, _judge_with(model, real, args.n, args.seed))
         confirmed = None
         if args.confirm:
@@ -331,14 +466,27 @@ def main(argv=None):
             judge = _judge_with(model, real, args.confirm_n, cseed)
             chosen, crows = confirm(rows, args.confirm, judge)
             confirmed = (args.confirm_n, cseed, crows)
+        guided = None
+        if args.guidance:
+            judge = _judge_with(model, real, args.n, args.seed)
+            near = {v: tuple(u for u in NEIGHBOURS.get(v, ()) if u in voices) for v in voices}
+            choice, grows = choose_guidance(chosen, args.guidance, judge, near)
+            guided = (args.guidance, choice, grows)
         tuned = tuned_model(
-            model, chosen, grid=grid, n=args.n, seed=args.seed, rows=rows, confirmed=confirmed
+            model,
+            chosen,
+            grid=grid,
+            n=args.n,
+            seed=args.seed,
+            rows=rows,
+            confirmed=confirmed,
+            guided=guided,
         )
         tuned.save(args.out, overwrite=args.overwrite)
     except FastDrumError as exc:
         print(f"python -m training.tune: error: {exc}", file=sys.stderr)
         return 2
-    _print_tables(args, grid, rows, chosen, confirmed)
+    _print_tables(args, grid, rows, chosen, confirmed, guided)
     return 0
 
 

@@ -45,6 +45,10 @@ cdef struct Plan:
     int time_block      # the features change every time_block steps
     const float *tw     # (L, F, 2Dp) time_w, float32 whatever wsize is
     const double *tau   # (F,) time_tau
+    # Negative-voice guidance (optional): rows come in pairs (2k: the voice, 2k + 1: the negative
+    # voice, fed the same codes); row 2k draws from l(2k) + guidance * (l(2k) - l(2k + 1)).
+    bint guided
+    float guidance
 
 
 # One thread's rows [row0, row0 + nb) and everything they own.
@@ -96,3 +100,4 @@ cdef class State:
     cdef readonly str gemm_path
     cdef readonly str act_path
     cdef readonly str weight_dtype
+    cdef readonly object guidance

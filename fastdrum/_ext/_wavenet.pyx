@@ -197,6 +197,9 @@ cdef inline void _output_step(const Plan *p, Block *b, const RunArgs *a, int t) 
                    b.logits + <Py_ssize_t>i * Qp, Q * sizeof(float))
     if t + 1 < a.n_primer or t + 1 >= a.T:
         return
+    if p.guided:
+        _guided_step(p, b, a, t)
+        return
     for i in range(b.nb):
         row = b.row0 + i
         u = a.u[row * a.n_steps + (t - a.start)]
@@ -207,6 +210,31 @@ cdef inline void _output_step(const Plan *p, Block *b, const RunArgs *a, int t) 
             code = fd_sample_scalar(b.logits + <Py_ssize_t>i * Qp, Q, u, a.temperature, a.epsilon,
                                     b.scratch)
         a.codes[row * a.T + t + 1] = code
+
+
+cdef inline void _guided_step(const Plan *p, Block *b, const RunArgs *a, int t) noexcept nogil:
+    """Negative-voice guidance: each pair of rows (2k, 2k + 1) draws one code, from
+    g = l + w * (l - n) (l, n: the logits of rows 2k and 2k + 1; the difference in float32, the
+    rest in double, rounded once to float32: the reference's rule) with row 2k's uniform, and
+    both rows are fed it. The block's rows are whole pairs (_alloc_blocks)."""
+    cdef int i, j, code, Qp = p.Qp, Q = p.Q
+    cdef Py_ssize_t row
+    cdef double u, w = p.guidance
+    cdef float *g
+    cdef const float *neg
+    for i in range(0, b.nb, 2):
+        row = b.row0 + i
+        g = b.logits + <Py_ssize_t>i * Qp
+        neg = g + Qp
+        for j in range(Q):
+            g[j] = <float>(<double>g[j] + w * <double>(g[j] - neg[j]))
+        u = a.u[row * a.n_steps + (t - a.start)]
+        if p.simd_act:
+            code = fd_sample_avx2(g, Q, u, a.temperature, a.epsilon, b.scratch)
+        else:
+            code = fd_sample_scalar(g, Q, u, a.temperature, a.epsilon, b.scratch)
+        a.codes[row * a.T + t + 1] = code
+        a.codes[(row + 1) * a.T + t + 1] = code
 
 
 cdef void _time_bias(const Plan *p, Block *b, int blk) noexcept nogil:
@@ -438,6 +466,7 @@ cdef void _set_sizes(Plan *p, W, int L, bint simd_gemm, bint simd_act, bint half
     p.half = half
     p.wsize = 2 if half else 4
     p.timed = False  # set with F, time_block by State.__init__ for a time-conditioned model
+    p.guided = False  # set with guidance by State.__init__ for a guided State
 
 
 cdef inline char *_at(State st, dict offsets, str name):
@@ -522,26 +551,28 @@ cdef void _free_block(Block *b) noexcept nogil:
 
 
 cdef void _alloc_blocks(State st, int n_threads, cond, dil_b) except *:
-    """One row block per thread (sizes differing by at most one), each with its buffers and
+    """One row block per thread (sizes differing by at most one row, or one pair of rows for a
+    guided State), each with its buffers and
     its bias of z: Plan.bd for all rows, or its own (per row given `cond`; refreshed by
     _time_bias for a time-conditioned model, with dil_b + cond kept in zb_base)."""
     cdef const Plan *p = &st.plan
     cdef Block *b
     cdef Py_ssize_t ring_size = 0, n2 = 2 * p.Dp
     cdef int i, l, base, extra, B = st.batch_size
-    st.n_blocks = min(n_threads, B)
+    cdef int unit = 2 if p.guided else 1  # a guided State splits its rows in whole pairs
+    st.n_blocks = min(n_threads, B // unit)
     st.blocks = <Block *>malloc(st.n_blocks * sizeof(Block))
     if st.blocks == NULL:
         st.n_blocks = 0
         raise MemoryError("cannot allocate the kernel's row blocks")
     memset(st.blocks, 0, st.n_blocks * sizeof(Block))
-    base, extra = divmod(B, st.n_blocks)
+    base, extra = divmod(B // unit, st.n_blocks)
     for l in range(p.L):
         ring_size += p.dil[l]
     for i in range(st.n_blocks):
         b = &st.blocks[i]
-        b.row0 = i * base + min(i, extra)
-        b.nb = base + (1 if i < extra else 0)
+        b.row0 = unit * (i * base + min(i, extra))
+        b.nb = unit * (base + (1 if i < extra else 0))
         _alloc_block(b, p, ring_size, B)
         b.time_blk = -1
         b.zbias, b.zb_ls, b.zb_ld = p.bd, n2, 0
@@ -559,6 +590,18 @@ cdef void _alloc_blocks(State st, int n_threads, cond, dil_b) except *:
             if b.zb == NULL or b.tscratch == NULL:
                 raise MemoryError("cannot allocate the kernel's time bias")
             b.zbias = b.zb
+
+
+def _check_guidance(guidance, batch_size):
+    """`guidance` as a float32 weight in [0, 1000] for an even `batch_size`, or GenerationError."""
+    if isinstance(guidance, bool) or not isinstance(guidance, numbers.Real):
+        raise GenerationError(f"guidance must be a number, got {guidance!r}")
+    if not 0 <= guidance <= 1000:  # False for nan
+        raise GenerationError(f"guidance must be in [0, 1000], got {guidance!r}")
+    if batch_size % 2:
+        raise GenerationError(
+            f"a guided State's rows come in pairs: batch_size must be even, got {batch_size}")
+    return np.float32(guidance)
 
 
 def _check_run(B, Q, codes, n_primer, uniforms, temperature, start, stop, logits_out,
@@ -617,6 +660,12 @@ cdef class State:
         ``sum_k phi_k(t) * time_w[l, k]``, ``phi_k(t) = float32(exp(-b / time_tau[k]))``,
         ``b = time_block * (t // time_block)``; it is folded into the bias of z
         too, refreshed only when t enters a new block (see _time_bias).
+    guidance : float, optional
+        Negative-voice guidance (``fastdrum._reference.State``): rows come in pairs, row 2k
+        conditioned on a voice and row 2k + 1 on the voice to steer away from; each pair draws
+        one code from ``l + guidance * (l - n)`` (the logits of its two rows) with row 2k's
+        uniform, and both rows are fed it. `batch_size` must be even; a number >= 0 and at most
+        1000 (0: the pair's first row alone, at twice the cost).
     _gemm : {"auto", "simd", "blas"}
         Private, for tests and benchmarks: force the path of the products.
     _act : {"auto", "simd", "scalar"}
@@ -628,6 +677,8 @@ cdef class State:
 
     Attributes
     ----------
+    guidance : float or None
+        As given.
     gemm_path, act_path : str
         The paths chosen ("simd" or "blas"; "simd" or "scalar").
     weight_dtype : str
@@ -642,11 +693,13 @@ cdef class State:
         self.dil_mem = NULL
         self.busy = False
 
-    def __init__(self, model, batch_size, n_threads=1, cond=None, *, _gemm="auto", _act="auto",
-                 _weights="auto"):
+    def __init__(self, model, batch_size, n_threads=1, cond=None, *, guidance=None, _gemm="auto",
+                 _act="auto", _weights="auto"):
         W, dilations, exact16, time = _model_arrays(model)
         batch_size = _check_int("batch_size", batch_size, 1, 1 << 24)
         n_threads = _check_int("n_threads", n_threads, 1, 1024)
+        if guidance is not None:
+            self.plan.guidance = _check_guidance(guidance, batch_size)
         self.gemm_path, self.act_path, half = _choose_paths(_gemm, _act, _weights, exact16)
         self.weight_dtype = "float16" if half else "float32"
         self.batch_size = batch_size
@@ -661,6 +714,8 @@ cdef class State:
             self.plan.F, self.plan.time_block = len(time[0]), time[1]
             padded.update(_padded_time(W["time_w"], time[0], self.plan.Dp))
         _load_weights(self, _packed(padded, self.plan.simd_gemm, half), dilations)
+        self.plan.guided = guidance is not None
+        self.guidance = guidance
         _alloc_blocks(self, n_threads, cond, W["dil_b"])
 
     def __dealloc__(self):
