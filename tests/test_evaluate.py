@@ -322,17 +322,25 @@ def test_sampling_settings_are_the_voices_defaults_that_generate_uses(tmp_path):
     from training.evaluate import sampling_settings
 
     tiny = fastdrum.load_model("tests/data/tiny_drums.npz")
-    meta = dict(tiny.meta, voices={"kick": {"temperature": 0.8, "epsilon": 0.01}})
+    meta = dict(
+        tiny.meta,
+        voices={
+            "kick": {"temperature": 0.8, "epsilon": 0.01},
+            "openhat": {"negative_voice": "hihat", "guidance": 0.5},
+        },
+    )
     meta["generation"] = {"temperature": 0.9}
     m = model_with_arrays(tiny, dict(tiny.weights), meta, "test")
     assert sampling_settings(m, "kick") == {"temperature": 0.8, "epsilon": 0.01}
     assert sampling_settings(m, "snare") == {"temperature": 0.9, "epsilon": 0.0}
-    np.testing.assert_array_equal(
-        fastdrum.generate(m, 2, voice="kick", seed=0, duration=0.005),
-        fastdrum.generate(
-            m, 2, voice="kick", seed=0, duration=0.005, **sampling_settings(m, "kick")
-        ),
+    assert sampling_settings(m, "openhat") == dict(
+        temperature=0.9, epsilon=0.0, negative_voice="hihat", guidance=0.5
     )
+    for v in ("kick", "openhat"):
+        np.testing.assert_array_equal(
+            fastdrum.generate(m, 2, voice=v, seed=0, duration=0.005),
+            fastdrum.generate(m, 2, voice=v, seed=0, duration=0.005, **sampling_settings(m, v)),
+        )
 
 
 def test_decay_time_factors_by_definition():

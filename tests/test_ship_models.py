@@ -76,6 +76,8 @@ def test_trains_averages_rounds_and_tunes_the_same_file(tmp_path):
     assert _option(average, "-o") == out
     assert "round_weights()" in round_[1] and round_[2:] == [out]
     assert tune[2] == out and _option(tune, "-o") == out
+    # then negative-voice guidance, tried at the chosen pair of each voice
+    assert _option(tune, "--guidance") == "0.5,1"
 
 
 def test_by_default_it_trains_drums_then_the_clap_model_of_its_own(tmp_path):

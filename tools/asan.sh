@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Run the kernel tests against an AddressSanitizer + UndefinedBehaviorSanitizer
 # build of fastdrum._ext._wavenet, with leak checking: tests/test_kernel.py,
-# tests/test_kernel_time.py (time since the onset) and tests/test_conditioning.py (the per-row
-# conditioning bias).
+# tests/test_kernel_time.py (time since the onset), tests/test_conditioning.py (the per-row
+# conditioning bias) and tests/test_guidance.py (rows in pairs, negative-voice guidance).
 #
 # The sanitized extension is built into a temporary copy of the package (the
 # normal in-place build is never touched), and tests/test_kernel.py runs
@@ -48,6 +48,7 @@ import fastdrum._ext._wavenet as k
 assert "/src/fastdrum/" in k.__file__ and "/tmp" in k.__file__, k.__file__   # the sanitized copy
 print("kernel under test:", k.__file__)
 sys.exit(pytest.main(["-p", "no:cacheprovider", "-q", "tests/test_kernel.py", "tests/test_kernel_time.py", "tests/test_conditioning.py",
+                      "tests/test_guidance.py",
                       *sys.argv[1:]]))
 PY
 if [ "$status" -ne 0 ]; then

@@ -909,9 +909,13 @@ def _judged_voices(m):
 
 
 def sampling_settings(model, voice):
-    """The default temperature and epsilon :func:`fastdrum.generate` draws `voice` of `model` with."""
+    """The default temperature and epsilon :func:`fastdrum.generate` draws `voice` of `model` with,
+    and its negative voice and guidance where it has them."""
     d = model._voice_defaults(voice if getattr(model, "voices", ()) else None)
-    return dict(temperature=d.get("temperature", 1.0), epsilon=d.get("epsilon", 0.0))
+    out = dict(temperature=d.get("temperature", 1.0), epsilon=d.get("epsilon", 0.0))
+    if d.get("negative_voice") is not None:
+        out.update(negative_voice=d["negative_voice"], guidance=d.get("guidance", 1.0))
+    return out
 
 
 def _evaluate_job(args, name, m, v, real):

@@ -81,5 +81,8 @@ $PY -c "import sys, fastdrum; fastdrum.load_model(sys.argv[1]).round_weights().s
 # clips (40 a voice, seed 1) fall least short of the evaluation's criteria against the held-out kits
 # (training/tune.py; 33 min on two cores for the shipped weights, 35 for the no-split run, 2026-12-02;
 # runs before that date were tuned on 0.8-1.1, in about 15 min alone, 28 beside another job).
-$PY -m training.tune $MODEL_OUT -o $MODEL_OUT --overwrite
+# Then, at that pair, negative-voice guidance (fastdrum.generate's negative_voice and guidance) away
+# from each of the voice's neighbours in a kit at weights 0.5 and 1, kept where its clips fall less
+# short than without (training/tune.py --guidance; docs/evaluation.md, "Negative-voice guidance").
+$PY -m training.tune $MODEL_OUT -o $MODEL_OUT --overwrite --guidance 0.5,1
 done

@@ -470,7 +470,9 @@ def main(argv=None):
         if args.guidance:
             judge = _judge_with(model, real, args.n, args.seed)
             near = {v: tuple(u for u in NEIGHBOURS.get(v, ()) if u in voices) for v in voices}
-            choice, grows = choose_guidance(chosen, args.guidance, judge, near)
+            # a voice none of whose neighbours the model has (a model of one voice) is not judged
+            steerable = {v: pair for v, pair in chosen.items() if near.get(v)}
+            choice, grows = choose_guidance(steerable, args.guidance, judge, near)
             guided = (args.guidance, choice, grows)
         tuned = tuned_model(
             model,
