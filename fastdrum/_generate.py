@@ -188,7 +188,7 @@ def generate(
         `epsilon` as without). It moves probability to what tells the voice apart from its
         neighbour: open hats from closed ones, low toms from mid toms. Default: the voice's
         (``meta["voices"][voice]["negative_voice"]``, chosen with its `guidance` for the
-        shipped model by ``training/tune.py``), else none.
+        shipped model by ``training/tune.py``), else none; a blend of voices has none.
     guidance : float, optional
         The weight of `negative_voice`, in [0, 1000]; 0 turns guidance off. Default: the
         voice's (``meta["voices"][voice]["guidance"]``), else 1.0 when a `negative_voice` is
@@ -264,7 +264,10 @@ def generate(
     duration, temperature, epsilon, primer_noise = _sampling_options(
         model, defaults, duration, temperature, epsilon, primer_noise
     )
-    negative_voice, guidance = _guidance_options(model, defaults, negative_voice, guidance)
+    # A voice's default guidance is for that voice: a blend gets guidance only when asked.
+    negative_voice, guidance = _guidance_options(
+        model, {} if isinstance(voice, dict) else defaults, negative_voice, guidance
+    )
     pairs = 2 if guidance else 1  # rows a clip takes: the voice's, and the negative voice's
     progress = _checks.flag("progress", progress, error=GenerationError)
     n_threads = _checks.integer("n_threads", n_threads, lo=1, hi=256, error=GenerationError)

@@ -182,6 +182,11 @@ def test_the_voices_defaults_are_used_and_an_argument_overrides_them(drums):
         fastdrum.generate(guided, 3, negative_voice="hihat", **kw),
         fastdrum.generate(drums, 3, negative_voice="hihat", guidance=0.7, **kw),
     )
+    # a blend gets no default guidance, even of its heaviest voice
+    blend = dict(kw, voice={"kick": 2, "snare": 1})
+    np.testing.assert_array_equal(
+        fastdrum.generate(guided, 3, **blend), fastdrum.generate(drums, 3, **blend)
+    )
     # without a default weight, a negative voice given alone has weight 1
     np.testing.assert_array_equal(
         fastdrum.generate(drums, 3, negative_voice="hihat", **kw),
