@@ -69,9 +69,10 @@ DEFAULT_GRID = (0.8, 0.9, 1.0, 1.1, 1.2, 1.3)
 #: 0 (no cutoff) is always tried too.
 DEFAULT_EPSILONS = (0.0, 0.005, 0.01)
 
-#: The voices each voice is steered away from when ``--guidance`` is tried: its neighbours in a kit,
-#: fixed before any judging (the same family, the next pitch or the next articulation), not taken from
-#: the classifier's confusions, which would fit the choice to the judge.
+#: The voices each voice is steered away from when ``--guidance`` is tried: its neighbours in a kit
+#: (the same family, the next pitch or the next articulation), not the classifier's confusions, which
+#: would fit the choice to the judge: the snare's is the clap, though snares are mistaken for rides
+#: (docs/evaluation.md, "Negative-voice guidance", says which runs came before this table).
 NEIGHBOURS = {
     "kick": ("tom_low",),
     "snare": ("clap",),
@@ -281,12 +282,6 @@ def tuned_model(model, chosen, *, grid, n, seed, rows, confirmed=None, guided=No
     return model_with_arrays(model, arrays, meta, model.path or "the model")
 
 
-def _defaults(model, voice):
-    """(temperature, epsilon) that :func:`fastdrum.generate` draws `voice` of `model` with."""
-    d = model._voice_defaults(voice)
-    return d.get("temperature", 1.0), d.get("epsilon", 0.0)
-
-
 def _grid(text):
     try:
         grid = tuple(float(t) for t in text.split(","))
@@ -429,7 +424,7 @@ def _print_tables(args, grid, rows, chosen, confirmed, guided=None):
 
 
 def main(argv=None):
-    from .evaluate import RealClips, data_folders, holdout_for, model_voices
+    from .evaluate import RealClips, data_folders, holdout_for, model_voices, sampling_settings
 
     p = _parser()
     args = p.parse_args(argv)
@@ -449,7 +444,8 @@ def main(argv=None):
         grid = [(t, eps) for t in args.temperatures for eps in args.epsilons]
         if args.guidance_only:
             grid = rows = None
-            chosen = {v: tuple(_defaults(model, v)) for v in voices}
+            settings = {v: sampling_settings(model, v) for v in voices}
+            chosen = {v: (s["temperature"], s["epsilon"]) for v, s in settings.items()}
         if args.reuse_screen:  # the second judgement below chooses
             rows = recorded_screen(model, voices, grid, n=args.n, seed=args.seed)
         real = RealClips(
