@@ -11,7 +11,7 @@ import pytest
 from conftest import ODD_SIZES, TINY_DRUMS
 
 import fastdrum
-from fastdrum import GenerationError, _reference, load_model
+from fastdrum import GenerationError, _reference
 from fastdrum.testing import random_model
 
 _wavenet = pytest.importorskip("fastdrum._ext._wavenet")
@@ -33,11 +33,6 @@ def bigger():
         time_block=4,
         decays={"a": [0.1, 0.3], "b": [0.2], "c": [0.05, 0.5]},
     )
-
-
-@pytest.fixture(scope="module")
-def drums():
-    return load_model(TINY_DRUMS)
 
 
 def _need(*paths):
@@ -141,15 +136,17 @@ def test_a_guided_state_needs_an_even_batch_and_a_weight_in_range(bigger):
 
 
 @pytest.mark.parametrize("voice, negative", [("kick", "snare"), ({"kick": 1, "snare": 1}, "hihat")])
-def test_generate_guided_is_the_same_on_both_backends_and_any_split(drums, voice, negative):
+def test_generate_guided_is_the_same_on_both_backends_and_any_split(tiny_drums, voice, negative):
     kw = dict(voice=voice, negative_voice=negative, guidance=0.8, seed=4, duration=0.004)
-    c = fastdrum.generate(drums, 5, backend="c", **kw)
-    np.testing.assert_array_equal(c, fastdrum.generate(drums, 5, backend="numpy", **kw))
-    np.testing.assert_array_equal(c, fastdrum.generate(drums, 5, batch_size=2, n_threads=3, **kw))
-    plain = fastdrum.generate(drums, 5, voice=voice, seed=4, duration=0.004)
+    c = fastdrum.generate(tiny_drums, 5, backend="c", **kw)
+    np.testing.assert_array_equal(c, fastdrum.generate(tiny_drums, 5, backend="numpy", **kw))
+    np.testing.assert_array_equal(
+        c, fastdrum.generate(tiny_drums, 5, batch_size=2, n_threads=3, **kw)
+    )
+    plain = fastdrum.generate(tiny_drums, 5, voice=voice, seed=4, duration=0.004)
     assert not np.array_equal(c, plain)
     # a weight of 0 is generation without guidance, exactly
-    off = fastdrum.generate(drums, 5, **dict(kw, guidance=0))
+    off = fastdrum.generate(tiny_drums, 5, **dict(kw, guidance=0))
     np.testing.assert_array_equal(off, plain)
 
 
@@ -165,44 +162,44 @@ def test_generate_guided_decay_model_gives_the_negative_row_the_clips_decay(bigg
         np.testing.assert_array_equal(y[i], one)
 
 
-def test_the_voices_defaults_are_used_and_an_argument_overrides_them(drums):
+def test_the_voices_defaults_are_used_and_an_argument_overrides_them(tiny_drums):
     # (tools/asan.sh runs this file in a copy of the package without training/: skipped there)
     model_with_arrays = pytest.importorskip("training.average").model_with_arrays
-    meta = dict(drums.meta)
+    meta = dict(tiny_drums.meta)
     meta["voices"] = {v: dict(s) for v, s in (meta.get("voices") or {}).items()}
     meta["voices"].setdefault("kick", {}).update(negative_voice="snare", guidance=0.7)
-    guided = model_with_arrays(drums, dict(drums.weights), meta, "tiny")
+    guided = model_with_arrays(tiny_drums, dict(tiny_drums.weights), meta, "tiny")
     kw = dict(voice="kick", seed=1, duration=0.004)
-    explicit = fastdrum.generate(drums, 3, negative_voice="snare", guidance=0.7, **kw)
+    explicit = fastdrum.generate(tiny_drums, 3, negative_voice="snare", guidance=0.7, **kw)
     np.testing.assert_array_equal(fastdrum.generate(guided, 3, **kw), explicit)
     # guidance=0 turns the default off; another negative voice takes the default weight
     np.testing.assert_array_equal(
-        fastdrum.generate(guided, 3, guidance=0, **kw), fastdrum.generate(drums, 3, **kw)
+        fastdrum.generate(guided, 3, guidance=0, **kw), fastdrum.generate(tiny_drums, 3, **kw)
     )
     np.testing.assert_array_equal(
         fastdrum.generate(guided, 3, negative_voice="hihat", **kw),
-        fastdrum.generate(drums, 3, negative_voice="hihat", guidance=0.7, **kw),
+        fastdrum.generate(tiny_drums, 3, negative_voice="hihat", guidance=0.7, **kw),
     )
     # a blend gets no default guidance, even of its heaviest voice
     blend = dict(kw, voice={"kick": 2, "snare": 1})
     np.testing.assert_array_equal(
-        fastdrum.generate(guided, 3, **blend), fastdrum.generate(drums, 3, **blend)
+        fastdrum.generate(guided, 3, **blend), fastdrum.generate(tiny_drums, 3, **blend)
     )
     # without a default weight, a negative voice given alone has weight 1
     np.testing.assert_array_equal(
-        fastdrum.generate(drums, 3, negative_voice="hihat", **kw),
-        fastdrum.generate(drums, 3, negative_voice="hihat", guidance=1.0, **kw),
+        fastdrum.generate(tiny_drums, 3, negative_voice="hihat", **kw),
+        fastdrum.generate(tiny_drums, 3, negative_voice="hihat", guidance=1.0, **kw),
     )
 
 
-def test_bad_guidance_arguments_raise(drums):
+def test_bad_guidance_arguments_raise(tiny_drums):
     kw = dict(voice="kick", duration=0.004)
     with pytest.raises(GenerationError, match="needs a negative_voice"):
-        fastdrum.generate(drums, **kw, guidance=1.0)
+        fastdrum.generate(tiny_drums, **kw, guidance=1.0)
     with pytest.raises(GenerationError, match="guidance must be a finite number"):
-        fastdrum.generate(drums, **kw, negative_voice="snare", guidance=-1)
+        fastdrum.generate(tiny_drums, **kw, negative_voice="snare", guidance=-1)
     with pytest.raises(GenerationError, match="gong"):
-        fastdrum.generate(drums, **kw, negative_voice="gong")
+        fastdrum.generate(tiny_drums, **kw, negative_voice="gong")
     one = random_model(seed=0, sample_rate=8000)
     with pytest.raises(GenerationError, match="conditioned on voices"):
         fastdrum.generate(one, duration=0.004, negative_voice="snare")

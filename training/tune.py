@@ -264,15 +264,13 @@ def tuned_model(model, chosen, *, grid, n, seed, rows, confirmed=None, guided=No
             seed=seed,
             shortfall={_guided_key(r): round(r["shortfall"], 3) for r in grows},
         )
-    if grid is None:
-        arrays = {k: model.weights[k] for k in SNAPSHOT_KEYS if k in model.weights}
-        return model_with_arrays(model, arrays, meta, model.path or "the model")
-    meta["temperature_tuning"] = dict(
-        grid=[list(pair) for pair in grid],
-        n=n,
-        seed=seed,
-        shortfall={_key(r): round(r["shortfall"], 3) for r in rows},
-    )
+    if grid is not None:
+        meta["temperature_tuning"] = dict(
+            grid=[list(pair) for pair in grid],
+            n=n,
+            seed=seed,
+            shortfall={_key(r): round(r["shortfall"], 3) for r in rows},
+        )
     if confirmed is not None:
         cn, cseed, crows = confirmed
         meta["temperature_tuning"]["confirm"] = dict(
