@@ -619,3 +619,95 @@ def test_training_takes_voices_from_a_folder_beside_kits(tmp_path):
     assert folder == ["kick01", "snare_electro01"]
     assert data_folders(model) == (str(shots),)
     assert data_folders(model, ["/elsewhere"]) == ("/elsewhere",)
+
+
+def test_batches_voice_dropout_replaces_voices_and_draws_them_last():
+    """--voice-dropout p: each row's voice becomes V (the model's "any") with probability p, drawn after
+    everything else, so the rest of the batch, input noise included, is that of a run without it."""
+    ts = _noise_set()
+    plain = ts.batch(np.random.default_rng(2), 400, gain_db=6.0, input_noise=1.0)
+    dropped = ts.batch(
+        np.random.default_rng(2), 400, gain_db=6.0, input_noise=1.0, voice_dropout=0.3
+    )
+    for k in ("codes", "inputs", "mask", "starts"):
+        np.testing.assert_array_equal(getattr(dropped, k), getattr(plain, k))
+    kept = dropped.voices != ts.V
+    np.testing.assert_array_equal(dropped.voices[kept], plain.voices[kept])
+    assert dropped.voices.dtype == np.int32 and set(np.unique(dropped.voices)) <= {0, 1, 2}
+    assert abs((~kept).mean() - 0.3) < 0.07  # 400 Bernoulli(0.3) draws: sd 0.023
+    off = ts.batch(np.random.default_rng(2), 400, gain_db=6.0, input_noise=1.0, voice_dropout=0.0)
+    np.testing.assert_array_equal(off.voices, plain.voices)
+
+
+@pytest.mark.slow
+def test_voice_dropout_from_initial_weights_adds_an_unconditional_voice(tmp_path, capsys):
+    """--voice-dropout with --init-from a model of the same voices: the run starts from that model's
+    weights, the "any" voice's embedding from the mean of the others'; the export has the voice, with
+    every clip's decay times, and generate() plays it and guides away from it; the evaluation's
+    voices leave it out."""
+    from training.evaluate import model_voices
+
+    kits = write_two_voice_kits(tmp_path)
+    base = tmp_path / "base.npz"
+    argv = tiny_conditioned_argv(kits, base, tmp_path / "run0", steps=2, every=2)
+    argv += ["--decay-conditioning", "--val-fraction", "0", "--preemphasis", "0.85"]
+    assert main(argv) == 0
+    first = fastdrum.load_model(base)
+    out = tmp_path / "cfg.npz"
+    argv1 = tiny_conditioned_argv(kits, out, tmp_path / "run1", steps=1, every=1)
+    argv1 += ["--decay-conditioning", "--val-fraction", "0", "--preemphasis", "0.85"]
+    argv1 += ["--learning-rate", "1e-12"]
+    assert main(argv1 + ["--voice-dropout", "0.5", "--init-from", str(base)]) == 0
+    model = fastdrum.load_model(out)
+    assert model.voices == ("kick", "snare", "any")
+    emb = model.weights["voice_emb"]
+    np.testing.assert_allclose(emb[:2], first.weights["voice_emb"], atol=1e-6)
+    np.testing.assert_allclose(emb[2], first.weights["voice_emb"].mean(axis=0), atol=1e-6)
+    for k in ("dil_w", "cond_w", "decay_w", "out2_w"):
+        np.testing.assert_allclose(model.weights[k], first.weights[k], atol=1e-6)
+    voices = model.meta["voices"]
+    assert voices["any"]["decays"] == sorted(voices["kick"]["decays"] + voices["snare"]["decays"])
+    assert voices["any"]["duration"] == 0.05
+    assert model.meta["config"]["voice_dropout"] == 0.5
+    assert model_voices(model) == ["kick", "snare"]
+    from training import model_card
+
+    assert model_card.main([str(out)]) == 0
+    card = (tmp_path / "cfg.md").read_text()
+    assert "| voice dropout | 0.5: each window's voice replaced by 'any'" in card
+    assert "| initial weights | those of base.npz |" in card
+    y = fastdrum.generate(model, 2, voice="any", seed=0, duration=0.01, backend="numpy")
+    g = fastdrum.generate(
+        model, 2, voice="kick", negative_voice="any", guidance=1.0, seed=0, duration=0.01
+    )
+    assert y.shape == g.shape == (2, 80) and np.isfinite(g).all()
+    # What does not fit is named, with exit status 2.
+    capsys.readouterr()
+    other = tiny_conditioned_argv(kits, tmp_path / "x.npz", tmp_path / "run2", steps=1, every=1)
+    other[other.index("kick,snare")] = "snare"
+    assert main(other + ["--decay-conditioning", "--init-from", str(base)]) == 2
+    assert "its voices ['kick', 'snare'] are not the run's ['snare']" in capsys.readouterr().err
+    assert main(other + ["--init-from", str(tmp_path / "missing.npz")]) == 2
+    assert "--init-from" in capsys.readouterr().err
+    argv2 = tiny_conditioned_argv(kits, tmp_path / "y.npz", tmp_path / "run3", steps=1, every=1)
+    assert main(argv2 + ["--decay-conditioning", "--init-from", str(base)]) == 2
+    assert "pre-emphasis 0.85" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--voice-dropout", "1"], "--voice-dropout must lie in [0, 1)"),
+        (["--voice-dropout", "nan"], "--voice-dropout must lie in [0, 1)"),
+    ],
+)
+def test_voice_dropout_out_of_range_is_refused(tmp_path, capsys, extra, message):
+    argv = tiny_conditioned_argv(tmp_path, tmp_path / "x.npz", tmp_path / "run", steps=1, every=1)
+    assert main(argv + extra) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_voice_dropout_needs_voices(tmp_path, capsys):
+    argv = ["--instrument", "kick", "--out", str(tmp_path / "k.npz"), "--voice-dropout", "0.1"]
+    assert main(argv) == 2
+    assert "--voice-dropout needs --voices" in capsys.readouterr().err

@@ -372,3 +372,67 @@ def test_cli_guidance_only_keeps_the_sampling_defaults_and_records_the_choice(
     with pytest.raises(SystemExit) as exc:
         main(argv[:-2] + ["--guidance", "0,1"])
     assert exc.value.code == 2
+
+
+def test_temperatures_tuned_without_guidance_drop_the_stale_guidance_defaults():
+    """Guidance chosen at old temperatures was not judged at the new ones: a temperature tune without
+    --guidance drops the defaults of the voices it tunes (and the guidance record), so generate()
+    plays them unguided; --guidance-only (grid None) keeps the temperatures and sets guidance."""
+    model = fastdrum.load_model("tests/data/tiny_drums.npz")
+    v0, v1 = model.voices[:2]
+    guided = tuned_model(
+        model,
+        {v0: (0.9, 0.0), v1: (0.9, 0.0)},
+        grid=None,
+        n=4,
+        seed=1,
+        rows=None,
+        guided=((0.5,), {v0: (v1, 0.5), v1: (v0, 0.5)}, []),
+    )
+    assert guided.meta["voices"][v0]["negative_voice"] == v1
+    rows = [dict(voice=v0, temperature=0.7, epsilon=0.0, shortfall=0.5)]
+    retuned = tuned_model(guided, {v0: (0.7, 0.0)}, grid=[(0.7, 0.0)], n=4, seed=1, rows=rows)
+    assert "negative_voice" not in retuned.meta["voices"][v0]
+    assert "guidance" not in retuned.meta["voices"][v0]
+    assert "guidance_tuning" not in retuned.meta
+    assert retuned.meta["voices"][v1]["negative_voice"] == v0  # a voice not tuned keeps its own
+    np.testing.assert_array_equal(
+        fastdrum.generate(retuned, 2, voice=v0, seed=3, duration=0.01),
+        fastdrum.generate(guided, 2, voice=v0, seed=3, duration=0.01, temperature=0.7, guidance=0),
+    )
+
+
+def test_cli_guidance_tries_the_any_voice_of_voice_dropout_first_and_never_tunes_it(
+    tmp_path, monkeypatch
+):
+    """A model trained with --voice-dropout has the voice "any" (unconditional): every voice is
+    judged against it beside its neighbours, and "any" itself, not a drum of the kit, is not judged."""
+    path = tmp_path / "m.npz"
+    random_model(seed=0, voices=("kick", "tom_low", "any")).save(path)
+    asked = []
+
+    def judge_with(m, real, n, seed):
+        def judge(v, t, e, u=None, w=0.0):
+            asked.append((v, u, w))
+            miss = 0.0 if u == "any" else 0.2  # guidance away from "any" is the only pass
+            return dict(PASSING, recognised=PASSING["recognised_real"] - 0.05 - miss)
+
+        return judge
+
+    monkeypatch.setattr(training.evaluate, "RealClips", lambda *a, **k: None)
+    monkeypatch.setattr(training.tune, "_judge_with", judge_with)
+    out = tmp_path / "guided.npz"
+    argv = [str(path), "-o", str(out), "-n", "4", "--guidance", "1", "--guidance-only"]
+    assert main(argv) == 0
+    assert asked == [
+        ("kick", None, 0.0),
+        ("kick", "any", 1.0),
+        ("kick", "tom_low", 1.0),
+        ("tom_low", None, 0.0),
+        ("tom_low", "any", 1.0),
+    ]
+    tuned = fastdrum.load_model(out)
+    assert tuned.meta["voices"]["kick"]["negative_voice"] == "any"
+    assert (
+        "any" not in tuned.meta.get("voices", {}) or "guidance" not in tuned.meta["voices"]["any"]
+    )

@@ -437,11 +437,16 @@ class TrainingSet:
         voices = [np.full(len(c), v, dtype=np.int32) for v, c in enumerate(codes)]
         return np.concatenate(codes), np.concatenate(voices)
 
-    def batch(self, rng, batch_size, gain_db=0.0, onset_share=0.5, input_noise=None):
+    def batch(
+        self, rng, batch_size, gain_db=0.0, onset_share=0.5, input_noise=None, voice_dropout=0.0
+    ):
         """One batch drawn with `rng` (a ``numpy.random.Generator``).
 
         `input_noise` (SIGMA, codes; None or 0: off) makes ``inputs`` the codes each moved by
         ``round(SIGMA * N(0, 1))`` and clipped to ``[0, Q - 1]``, drawn after everything else.
+        `voice_dropout` (p; 0: off) gives each row's ``voices`` the index ``V`` (one past the data's
+        voices: the model's :data:`training.voices.ANY_VOICE`) with probability p, drawn after the
+        input noise, so the rest of the batch is that of a run without it.
 
         With ``end_mask``, the targets at or past their clip's end are masked, and a window that does
         not start at the onset starts early enough that some target past the receptive field is
@@ -485,6 +490,8 @@ class TrainingSet:
         if input_noise:
             noise = np.rint(np.float64(input_noise) * rng.standard_normal((B, W)))
             inputs = np.clip(codes + noise, 0, self.Q - 1).astype(np.int32)
+        if voice_dropout:
+            voices = np.where(rng.random(B) < voice_dropout, self.V, voices)
         return Batch(
             codes=codes,
             voices=voices.astype(np.int32),

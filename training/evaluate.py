@@ -672,8 +672,12 @@ def with_weights(model, snapshot):
 
 
 def model_voices(model):
-    """The voices a model generates: its conditioning voices, or its one instrument."""
-    return list(getattr(model, "voices", ()) or ()) or [model.instrument]
+    """The voices a model generates: its conditioning voices, or its one instrument. The voice of
+    ``--voice-dropout`` (:data:`training.voices.ANY_VOICE`) is not a drum of the kit and not one."""
+    from .voices import ANY_VOICE
+
+    voices = [v for v in getattr(model, "voices", ()) or () if v != ANY_VOICE]
+    return voices or [model.instrument]
 
 
 def _generate(model, voice, n, seed):

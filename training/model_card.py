@@ -207,6 +207,7 @@ def _training_lines(meta):
         f"{cfg.get('learning_rate')}, gradient clip {cfg.get('clipnorm')}) |",
         _windows_row(cfg),
         *_input_noise_rows(cfg),
+        *_voice_dropout_rows(cfg),
         *_attack_rows(cfg),
         _exported_row(meta, losses),
         f"| stopped by | {meta.get('stop_reason')} |",
@@ -257,6 +258,20 @@ def _input_noise_rows(cfg):
         f"| input noise | {sigma:g} codes (training only): each input code moved by "
         "round(SIGMA N(0, 1)), the targets clean |"
     ]
+
+
+def _voice_dropout_rows(cfg):
+    """The rows of ``--voice-dropout`` and ``--init-from``, or none for a run without them."""
+    rows = []
+    if cfg.get("voice_dropout"):
+        rows.append(
+            f"| voice dropout | {cfg['voice_dropout']:g}: each window's voice replaced by 'any' "
+            "with that probability, so 'any' is the unconditional network (classifier-free "
+            "guidance's negative) |"
+        )
+    if cfg.get("init_from"):
+        rows.append(f"| initial weights | those of {os.path.basename(cfg['init_from'])} |")
+    return rows
 
 
 def _attack_rows(cfg):

@@ -40,6 +40,7 @@ from . import voices as voices_mod
 from .average import read_snapshot
 from .batches import TrainingSet
 from .errors import ConfigError, DivergedError, ResumeError
+from .voices import ANY_VOICE
 
 __all__ = ["main", "train", "parse_dilations", "build_parser", "TrainResult"]
 
@@ -272,6 +273,15 @@ def _add_clip_arguments(g):
         "(clipped), the targets staying the clean next codes, so that it learns to continue from "
         "contexts with errors like its own draws' (FFTNet's noise injection; default/0: off)",
     )
+    g.add_argument(
+        "--voice-dropout",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help=f"with --voices: the model has one more voice, {ANY_VOICE!r}, which each training window "
+        "is given instead of its own with probability P: the network conditioned on it is "
+        "unconditional, the negative voice of classifier-free guidance (default/0: off)",
+    )
 
 
 def _add_model_arguments(g):
@@ -416,6 +426,14 @@ def _add_run_arguments(g):
         "--resume", action="store_true", help="continue from the run dir's last checkpoint"
     )
     g.add_argument(
+        "--init-from",
+        default=None,
+        metavar="MODEL",
+        help="start from the weights of this model file (the same network and voices; with "
+        f"--voice-dropout, its voices and not yet {ANY_VOICE!r}, whose embedding starts as the mean of "
+        "the others'), not from random ones; a resumed run continues from its checkpoint",
+    )
+    g.add_argument(
         "--primers", type=int, default=32, help="codes of each training clip stored as primers"
     )
     g.add_argument("--seed", type=int, default=0)
@@ -483,6 +501,8 @@ def _check_numbers(a):
             raise ConfigError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {v!r}")
     if a.input_noise is not None and not (math.isfinite(a.input_noise) and a.input_noise >= 0):
         raise ConfigError(f"--input-noise must be a finite number >= 0, got {a.input_noise!r}")
+    if not 0 <= a.voice_dropout < 1:  # also False for NaN
+        raise ConfigError(f"--voice-dropout must lie in [0, 1), got {a.voice_dropout!r}")
     if a.lr_final is not None:
         if a.lr_decay is None:
             raise ConfigError("--lr-final needs --lr-decay")
@@ -508,6 +528,10 @@ def _check_voice_options(a):
         raise ConfigError("--voice-weights needs --voices (it weights the voices of one model)")
     if a.voice_weights:
         _voice_weights(a.voice_weights, voices_mod.VOICES)  # its form, before the data is read
+    if a.voice_dropout and not a.voices:
+        raise ConfigError(
+            "--voice-dropout needs --voices (it drops the voice of a conditioned model)"
+        )
     if a.decay_conditioning and not a.voices:
         raise ConfigError(
             "--decay-conditioning needs --voices (the model stores each voice's decay times)"
@@ -805,11 +829,17 @@ def _meta(
         trainer=trainer,
     )
     if voices:
-        meta["voices"] = {v: dict(duration=dataset.manifest["durations"][v]) for v in voices}
+        durations = dict(dataset.manifest["durations"])
+        durations.setdefault(ANY_VOICE, max(durations.values()))  # its clips are any voice's
+        meta["voices"] = {v: dict(duration=durations[v]) for v in voices}
         if trainset.decay_stats is not None:
             meta["decay"] = dict(trainset.decay_stats)
             for v, decays in zip(voices, trainset.voice_decays):
                 meta["voices"][v]["decays"] = decays
+            if ANY_VOICE in meta["voices"]:  # every clip's: a dropped window keeps its clip's decay
+                meta["voices"][ANY_VOICE]["decays"] = sorted(
+                    d for decays in trainset.voice_decays for d in decays
+                )
         if trainset.envelope is not None:
             meta["envelope"] = dict(trainset.envelope)
         meta["holdout_data"] = [
@@ -1193,7 +1223,11 @@ class _Trainer:
                     [a.seed, s]
                 )  # a function of (seed, step): resumes repeat exactly
                 batch = self.trainset.batch(
-                    rng, a.batch_size, gain_db=a.gain_db, input_noise=a.input_noise
+                    rng,
+                    a.batch_size,
+                    gain_db=a.gain_db,
+                    input_noise=a.input_noise,
+                    voice_dropout=a.voice_dropout,
                 )
                 if a.lr_decay is not None:
                     self.optimizer.learning_rate = learning_rate_at(s, a)
@@ -1322,6 +1356,8 @@ def train(args):
         dilations=dilations,
     )
     dataset, trainset, voices = _prepare_data(args, cfg)
+    if args.voice_dropout:  # the index one past the data's voices (TrainingSet.batch)
+        voices = voices + [ANY_VOICE]
     config = {k: v for k, v in sorted(vars(args).items())}
     config["dilations"] = dilations
     # Off is None whether absent or 0, as in the configs of runs made before the option existed.
@@ -1333,6 +1369,7 @@ def train(args):
     config["envelope_hold"] = None if envelope is None else envelope["hold"]
     config["envelope_floor_db"] = None if envelope is None else envelope["floor_db"]
     config["end_mask"] = args.end_mask or None
+    config["voice_dropout"] = args.voice_dropout or None
     attack = trainset.attack  # (samples, weight) of --attack-weight, or None
     config["attack_weight"] = None if attack is None else attack[1]
     config["attack_ms"] = None if attack is None else 1000.0 * attack[0] / args.sample_rate
@@ -1340,6 +1377,8 @@ def train(args):
     run_dir = _open_run_dir(args, config, dataset.manifest, write=chief)
     _log_data(args, cfg, dataset, trainset, voices)
     trainer = _Trainer(args, cfg, trainset, voices, strategy=strategy, run_dir=run_dir, chief=chief)
+    if args.init_from:  # before restore(): a resumed run's checkpoint wins
+        trainer.net.set_weights_from(_initial_weights(args, voices))
     with trainer.checkpoints:
         trainer.restore()
         progress = _Progress(args, int(trainer.state.step))
@@ -1360,6 +1399,39 @@ def train(args):
         exported_step=exported_step,
         stop_reason=stop_reason,
     )
+
+
+def _initial_weights(args, voices):
+    """The arrays of ``--init-from``'s model for a net of `voices` (its voices, and with
+    --voice-dropout :data:`ANY_VOICE` after them, whose embedding is then the mean of the others').
+
+    Raises ConfigError naming what does not fit: the file, its voices, sample rate or pre-emphasis
+    (the network's shapes are checked as the weights are set).
+    """
+    import fastdrum
+
+    where = f"--init-from {args.init_from!r}"
+    try:
+        model = fastdrum.load_model(args.init_from)
+    except (OSError, FastDrumError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    theirs = list(model.voices)
+    if theirs not in (voices, [v for v in voices if v != ANY_VOICE]):
+        raise ConfigError(f"{where}: its voices {theirs} are not the run's {voices}")
+    if (model.sample_rate, np.float32(model.preemphasis)) != (
+        args.sample_rate,
+        np.float32(args.preemphasis),  # the file keeps it in float32
+    ):
+        raise ConfigError(
+            f"{where}: {model.sample_rate} Hz, pre-emphasis {float(model.preemphasis):.6g}; the run's are "
+            f"{args.sample_rate} Hz, {args.preemphasis}"
+        )
+    arrays = dict(model.weights)
+    if voices and theirs != voices:
+        emb = arrays["voice_emb"]
+        arrays["voice_emb"] = np.concatenate([emb, emb.mean(axis=0, keepdims=True)])
+    _log(f"initial weights from {args.init_from} ({len(theirs)} voices)")
+    return arrays
 
 
 def _export(

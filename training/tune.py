@@ -45,6 +45,7 @@ from fastdrum import FastDrumError, _checks
 
 from .average import SNAPSHOT_KEYS, model_with_arrays, with_temperatures
 from .evaluate import decay_time_factors
+from .voices import ANY_VOICE
 
 __all__ = [
     "DEFAULT_GRID",
@@ -247,10 +248,17 @@ def tuned_model(model, chosen, *, grid, n, seed, rows, confirmed=None, guided=No
     settings and the tuning recorded in its meta (with `confirmed`, ``(n, seed, rows)`` of
     :func:`confirm`, its second judgement too; with `guided`, ``(weights, choice, rows)`` of
     :func:`choose_guidance`, each voice's negative voice and guidance, or none). A `grid` of None
-    keeps the model's record of its temperature tuning as it is (``--guidance-only``)."""
+    keeps the model's record of its temperature tuning as it is (``--guidance-only``). Temperatures
+    tuned without `guided` drop the guidance defaults of the voices of `chosen` (and the record of
+    their tuning): they were chosen at the old temperatures and were not judged at the new ones."""
     meta = with_temperatures(model, {v: t for v, (t, _) in chosen.items()})
     for v, (_, eps) in chosen.items():
         meta["voices"][v]["epsilon"] = _checks.epsilon(eps, error=fastdrum.ModelFormatError)
+    if guided is None and grid is not None:
+        for v in chosen:
+            meta["voices"][v].pop("negative_voice", None)
+            meta["voices"][v].pop("guidance", None)
+        meta.pop("guidance_tuning", None)
     if guided is not None:
         weights, choice, grows = guided
         for v, pick in choice.items():
@@ -342,7 +350,9 @@ def _parser():
         default=(),
         metavar="W,W,...",
         help="then try negative-voice guidance at these weights (> 0) against each voice's "
-        "neighbours (NEIGHBOURS), at its chosen pair (default: none)",
+        f"neighbours (NEIGHBOURS; and {ANY_VOICE!r}, a model trained with --voice-dropout), at its "
+        "chosen pair (default: none, and a voice's guidance default is dropped with its old "
+        "temperature)",
     )
     p.add_argument(
         "--guidance-only",
@@ -464,6 +474,8 @@ def main(argv=None):
         if args.guidance:
             judge = _judge_with(model, real, args.n, args.seed)
             near = {v: tuple(u for u in NEIGHBOURS.get(v, ()) if u in voices) for v in voices}
+            if ANY_VOICE in model.voices:  # trained unconditional: every voice's true CFG negative
+                near = {v: (ANY_VOICE,) + us for v, us in near.items()}
             # a voice none of whose neighbours the model has (a model of one voice) is not judged
             steerable = {v: pair for v, pair in chosen.items() if near.get(v)}
             choice, grows = choose_guidance(steerable, args.guidance, judge, near)

@@ -29,6 +29,7 @@ from .errors import DataError
 from .sf2 import read_sf2
 
 __all__ = [
+    "ANY_VOICE",
     "VOICES",
     "VOICE_DURATIONS",
     "GM_NOTES",
@@ -42,6 +43,11 @@ __all__ = [
 
 #: The voices of the drum machine, in the order of the model's embedding table.
 VOICES = tuple(INSTRUMENTS)
+
+#: The voice a model trained with ``--voice-dropout`` has beside :data:`VOICES`: the clips whose voice
+#: was dropped, so the network conditioned on it is unconditional (a drum of any voice), the negative
+#: voice of classifier-free guidance. Not a voice of the drum machine, so not judged or tuned.
+ANY_VOICE = "any"
 
 #: Clip length per voice (seconds): long enough for each voice's decay (cymbals and open hats >= 1 s).
 VOICE_DURATIONS = dict(
