@@ -739,6 +739,7 @@ def generate_kit(
     sr=None,
     name="fastdrum",
     progress=False,
+    guidance=None,
 ):
     """Generate a kit: `n` new clips of each instrument from its WaveNet.
 
@@ -762,6 +763,9 @@ def generate_kit(
         from `seed` and its name, so adding an instrument changes no other.
     temperature, epsilon, primer, primer_noise, backend, n_threads, batch_size
         Passed to :func:`fastdrum.generate`.
+    guidance : float, optional
+        Passed to :func:`fastdrum.generate`: each voice's negative-voice guidance weight, away from
+        its default negative voice (0: none; default: each voice's own default weight).
     post : bool, default True
         Clean each clip up with :func:`fastdrum.post.process` and its
         instrument's settings.
@@ -802,6 +806,7 @@ def generate_kit(
             seed=_seed_for(base, inst),
             temperature=temperature,
             epsilon=epsilon,
+            guidance=guidance,
             primer=primer,
             primer_noise=primer_noise,
             backend=backend,

@@ -543,3 +543,29 @@ def test_drumkit_xml_validates_against_hydrogens_xsd(tmp_path):
     assert len(
         ET.parse(os.path.join(path, "drumkit.xml")).getroot().findall(f".//{NS}instrument")
     ) == len(names)
+
+
+def test_generate_kit_passes_the_guidance_weight_on_to_generate():
+    """generate_kit(guidance=w): each voice's clips are generate()'s at weight w away from its default
+    negative voice, drawn from the voice's own stream; 0 is none; the default is the voice's own."""
+    import fastdrum
+    from fastdrum.kit import _seed_for
+
+    model = fastdrum.load_model("tests/data/tiny_drums.npz")
+    v, u = model.voices[:2]
+    meta = dict(model.meta)
+    meta["voices"] = dict(meta.get("voices", {}))
+    meta["voices"][v] = dict(meta["voices"].get(v, {}), negative_voice=u, guidance=0.5)
+    model.meta = meta
+    model = model.with_voice(v)  # the instrument a kit plays
+
+    def stream():  # a fresh one each time: generate() spawns from it
+        return _seed_for(np.random.SeedSequence(3), v)
+
+    for w in (None, 0.0, 2.0):
+        kit = generate_kit({v: model}, n=2, seed=3, duration=0.01, guidance=w, post=False)
+        want = fastdrum.generate(model, 2, seed=stream(), duration=0.01, guidance=w, voice=v)
+        np.testing.assert_array_equal(np.stack(kit[v]), want)
+    plain = fastdrum.generate(model, 2, seed=stream(), duration=0.01, guidance=0, voice=v)
+    guided = fastdrum.generate(model, 2, seed=stream(), duration=0.01, voice=v)
+    assert not np.array_equal(plain, guided)  # the default weight does guide

@@ -20,13 +20,19 @@ import soundfile as sf
 pytest.importorskip("starlette", reason="the serve extra is not installed")
 httpx = pytest.importorskip("httpx", reason="httpx (test extra) is not installed")
 
+from conftest import TINY_DRUMS  # noqa: E402
+
+import fastdrum  # noqa: E402
 from fastdrum import (  # noqa: E402
+    GenerationError,
+    RequestError,
     _io,  # noqa: E402
     load_model,
 )
 from fastdrum.cli import main  # noqa: E402
 from fastdrum.kit import Kit, generate_kit  # noqa: E402
 from fastdrum.midi import to_midi  # noqa: E402
+from fastdrum.post import process  # noqa: E402
 from fastdrum.sequencer import Pattern, beat_length, render  # noqa: E402
 from fastdrum.serve import engine as eng  # noqa: E402
 from fastdrum.serve.app import MAX_BODY_BYTES  # noqa: E402
@@ -52,6 +58,18 @@ def client(engine):
 
 def _samples(clip_json):
     return np.frombuffer(base64.b64decode(clip_json["samples"]), dtype="<f4")
+
+
+def _generate_kits_clip(voice, seed, **kwargs):
+    """The definition of a served clip: fastdrum.generate's clip of the shipped `voice` with `kwargs`,
+    drawn from the voice's own stream of `seed` and post-processed, as generate_kit draws and
+    cleans it (written out here, not through generate_kit, so that its guidance is checked too)."""
+    from fastdrum.kit import _seed_for
+
+    model = load_model(voice)
+    seed = _seed_for(np.random.SeedSequence(seed), voice)
+    y = fastdrum.generate(model, 1, seed=seed, backend="c", **kwargs)
+    return process(y, model.sample_rate, instrument=voice)[0]
 
 
 def _pattern_body(**extra):
@@ -90,7 +108,12 @@ def test_voices_are_what_the_shipped_models_offer(client):
         assert v["sample_rate"] == model.sample_rate and v["duration"] == model.duration
         assert v["temperature"] == model.generation_defaults.get("temperature", 1.0)
         assert v["epsilon"] == model.generation_defaults.get("epsilon", 0.0)
+        negative = model.generation_defaults.get("negative_voice")  # generate()'s default guidance
+        assert v["negative_voice"] == negative
+        assert v["guidance"] == (0.0 if negative is None else model.generation_defaults["guidance"])
     assert any(v["epsilon"] > 0 for v in voices)  # the shipped meta names cutoffs: a real check
+    assert any(v["guidance"] > 0 for v in voices)  # and guided voices
+    assert any(v["negative_voice"] is None and v["guidance"] == 0 for v in voices)
 
 
 def test_state_lists_every_preset_as_the_sequencer_parses_it(client):
@@ -119,6 +142,9 @@ def test_a_clip_is_generate_kits_clip_for_that_seed(client):
     want = generate_kit({"kick": "kick"}, n=1, seed=5, backend="c")
     assert body["sample_rate"] == want.sr and body["seed"] == 5
     np.testing.assert_array_equal(_samples(body), want["kick"][0])
+    assert body["negative_voice"] is None and body["guidance"] == 0.0  # the kick has no guidance
+    off = client.post("/api/regenerate", json={"voice": "kick", "seed": 5, "guidance": 0}).json()
+    np.testing.assert_array_equal(_samples(off), want["kick"][0])
 
 
 def test_no_seed_draws_one_and_reports_it(client):
@@ -161,6 +187,66 @@ def test_epsilon_is_used_and_defaults_to_the_voices(client):
     assert not np.array_equal(got[0.05], got[None])
 
 
+def test_guidance_is_used_and_defaults_to_the_voices(client):
+    defaults = load_model("openhat").generation_defaults
+    negative, default = defaults.get("negative_voice"), defaults.get("guidance")
+    assert negative is not None and default > 0  # the shipped open hat is guided: 0 must differ
+    got = {}
+    for weight in (None, 0, 1.5):
+        request = {"voice": "openhat", "seed": 4, "duration": 0.2}
+        if weight is not None:
+            request["guidance"] = weight
+        r = client.post("/api/regenerate", json=request)
+        assert r.status_code == 200
+        body = r.json()
+        assert body["guidance"] == (default if weight is None else weight)
+        assert body["negative_voice"] == (None if weight == 0 else negative)  # 0: none used
+        want = _generate_kits_clip("openhat", 4, duration=0.2, guidance=weight)
+        np.testing.assert_array_equal(_samples(body), want)
+        got[weight] = _samples(body)
+    # the default is generate_kit's clip (`fastdrum kit` plays each voice's default guidance)
+    kit = generate_kit({"openhat": "openhat"}, n=1, seed=4, duration=0.2, backend="c")
+    np.testing.assert_array_equal(got[None], kit["openhat"][0])
+    assert not np.array_equal(got[None], got[0])
+    assert not np.array_equal(got[1.5], got[None])
+
+
+def _tiny_drums_recommending(path, **kick):
+    """tests/data/tiny_drums.npz with `kick` added to the kick's ``meta["voices"]`` entry: a copy
+    written with NumPy, as another program would write a model file, then loaded."""
+    with np.load(TINY_DRUMS) as f:
+        arrays = dict(f)
+    meta = json.loads(str(arrays["meta"]))
+    meta["voices"]["kick"].update(kick)
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(path, **arrays)
+    return load_model(path)
+
+
+def test_a_voices_guidance_is_its_models_default_and_a_weight_is_that_default(tmp_path, tiny_drums):
+    """The served clip at weight w is generate_kit's clip from a model that recommends w for the
+    voice; weight 0 is the clip of a model that recommends no guidance at all."""
+    guided = _tiny_drums_recommending(tmp_path / "a.npz", negative_voice="snare", guidance=0.7)
+    other = _tiny_drums_recommending(tmp_path / "b.npz", negative_voice="snare", guidance=0.3)
+    engine = eng.Engine([eng.Voice(v, guided.with_voice(v)) for v in ("kick", "snare")])
+    try:
+        kick, snare = engine.describe()["voices"]
+        assert (kick["negative_voice"], kick["guidance"]) == ("snare", 0.7)
+        assert (snare["negative_voice"], snare["guidance"]) == (None, 0.0)
+        for weight, model in ((None, guided), (0, tiny_drums), (0.3, other)):
+            request = {"voice": "kick", "seed": 3}
+            if weight is not None:
+                request["guidance"] = weight
+            clip = engine.clip(request)
+            kit = generate_kit({"kick": model.with_voice("kick")}, n=1, seed=3, backend="c")
+            np.testing.assert_array_equal(clip.y, kit["kick"][0])
+            assert clip.guidance == (0.7 if weight is None else weight)
+        with pytest.raises(RequestError, match="voice 'snare' has no negative voice"):
+            engine.clip({"voice": "snare", "seed": 3, "guidance": 0.7})
+    finally:
+        engine.close()
+
+
 # -- bad requests --------------------------------------------------------------------------
 BAD = [
     ({"seed": 1}, "missing field 'voice'"),
@@ -180,6 +266,15 @@ BAD = [
     ({"voice": "kick", "epsilon": "x"}, "epsilon must be a finite number"),
     ({"voice": "kick", "epsilon": True}, "epsilon must be a finite number"),
     ({"voice": "kick", "epsilon": float("nan")}, "epsilon must be a finite number"),
+    (
+        {"voice": "kick", "guidance": 0.5},
+        "guidance must be 0 (voice 'kick' has no negative voice to steer away from), got 0.5",
+    ),
+    ({"voice": "openhat", "guidance": -0.5}, "guidance must be a finite number in [0.0, 1000.0]"),
+    ({"voice": "openhat", "guidance": 1000.5}, "in [0.0, 1000.0], got 1000.5"),
+    ({"voice": "openhat", "guidance": "x"}, "guidance must be a finite number, got 'x'"),
+    ({"voice": "openhat", "guidance": True}, "guidance must be a finite number"),
+    ({"voice": "openhat", "guidance": float("nan")}, "guidance must be a finite number"),
     ({"voice": "kick", "duration": 0}, "duration must be in"),
     ({"voice": "kick", "duration": 1e9}, "duration must be in"),
     ([1, 2], "expected a JSON object"),
@@ -271,6 +366,14 @@ def test_an_oversized_streamed_body_without_length_gets_413(client):
             _pattern_body(voices={"kick": {"epsilon": -0.1}}),
             "kick.epsilon must be a finite number in",
         ),
+        (
+            _pattern_body(voices={"kick": {"guidance": 0.5}}),
+            "kick.guidance must be 0 (voice 'kick' has no negative voice to steer away from)",
+        ),
+        (
+            _pattern_body(voices={"openhat": {"guidance": 1001}}),
+            "openhat.guidance must be a finite number in [0.0, 1000.0], got 1001.0",
+        ),
         (_pattern_body(voices={"kick": {"mute": "yes"}}), "mute must be a bool"),
         (  # a temperature no regenerate request may ask for: refused as a request's is
             _pattern_body(voices={"kick": {"temperature": 0.0005}}),
@@ -317,6 +420,28 @@ def test_the_epsilon_limits_of_state_are_what_requests_and_pattern_files_accept(
         assert r.status_code == 400 and "kick.epsilon" in r.json()["error"]
 
 
+def test_the_guidance_limits_of_state_are_generates_and_what_requests_and_files_accept(
+    client, engine, tiny_drums
+):
+    lo, hi = client.get("/api/state").json()["limits"]["guidance"]
+    assert (lo, hi) == (0.0, 1000.0)
+    kw = dict(voice="kick", negative_voice="snare", seed=0, duration=0.004)
+    for g in (lo, 0.5, hi):
+        fastdrum.generate(tiny_drums, guidance=g, **kw)  # generate()'s range
+        assert engine.clip_spec({"voice": "openhat", "seed": 1, "guidance": g})[4] == g
+        r = client.post("/api/pattern", json=_pattern_body(voices={"openhat": {"guidance": g}}))
+        assert r.status_code == 200 and r.json()["voices"]["openhat"]["guidance"] == g
+    for g in (-1e-300, float(np.nextafter(hi, np.inf))):
+        with pytest.raises(GenerationError) as refused:
+            fastdrum.generate(tiny_drums, guidance=g, **kw)
+        r = client.post("/api/regenerate", json={"voice": "openhat", "guidance": g})
+        assert r.status_code == 400
+        assert r.json()["error"] == str(refused.value)  # generate()'s check, word for word
+        r = client.post("/api/pattern", json=_pattern_body(voices={"openhat": {"guidance": g}}))
+        assert r.status_code == 400
+        assert r.json()["error"] == "openhat." + str(refused.value)
+
+
 def test_an_export_needs_the_clips_it_plays(client):
     body = _pattern_body(clips={"kick": {"seed": 1}})
     r = client.post("/api/export/wav", json=body)
@@ -326,6 +451,9 @@ def test_an_export_needs_the_clips_it_plays(client):
     clips = {"kick": {"seed": 1, "epsilon": 1}, "snare": {"seed": 2}, "hihat": {"seed": 3}}
     r = client.post("/api/export/wav", json=_pattern_body(clips=clips))
     assert r.status_code == 400 and "epsilon must be a finite number in [0, 1)" in r.json()["error"]
+    clips = {"kick": {"seed": 1, "guidance": 0.5}, "snare": {"seed": 2}, "hihat": {"seed": 3}}
+    r = client.post("/api/export/wav", json=_pattern_body(clips=clips))
+    assert r.status_code == 400 and "guidance must be 0 (voice 'kick'" in r.json()["error"]
     r = client.post("/api/export/zip", json=_pattern_body())
     assert r.status_code == 400 and "unknown export 'zip'" in r.json()["error"]
 
@@ -536,12 +664,15 @@ def test_pattern_json_round_trips(client):
         "epsilon": 0.02,
     }
     snare = {"seed": 4, "temperature": 0.8}  # as saved before the page had epsilon: still loads
-    body = _pattern_body(voices={"kick": kick, "snare": snare})
+    openhat = {"seed": 2, "guidance": 0.8, "epsilon": 0.0}
+    body = _pattern_body(
+        voices={"kick": dict(kick, guidance=0.0), "snare": snare, "openhat": openhat}
+    )
     r = client.post("/api/export/json", json=body)
     doc = json.loads(r.content)
     assert doc["format"] == "fastdrum-pattern" and doc["steps"] == 16 and doc["bars"] == 2
     assert doc["grid"] == Pattern(body["tracks"]).to_grid()
-    assert doc["voices"] == {"kick": kick, "snare": snare}
+    assert doc["voices"] == {"kick": dict(kick, guidance=0.0), "snare": snare, "openhat": openhat}
     assert client.post("/api/pattern", json=doc).json() == doc
 
 

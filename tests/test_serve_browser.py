@@ -240,10 +240,24 @@ def test_a_typed_seed_brings_back_that_clip(page):
     assert status.endswith(f"seed 12345, temperature {temperature:g}, epsilon 0"), status
 
 
+def test_the_guidance_field_starts_at_the_voices_default_and_is_off_without_a_negative_voice(
+    page, server
+):
+    import httpx
+
+    voices = httpx.get(server + "/api/state").json()["voices"]
+    assert {v["negative_voice"] is None for v in voices} == {True, False}  # both kinds of row
+    for v in voices:
+        field = page.find_element("css selector", f'.row[data-voice="{v["name"]}"] .guidance')
+        assert float(field.get_attribute("value")) == v["guidance"]
+        assert field.get_property("disabled") == (v["negative_voice"] is None), v["name"]
+
+
 @pytest.mark.parametrize(
-    "kind, bad, message, kept, status",
+    "voice, kind, bad, message, kept, status",
     [
         (
+            "kick",
             "temperature",
             ("0.0005", "20", "-1", "x"),
             "A temperature is 0 (deterministic) or from {lo:g} to {hi:g}",
@@ -251,36 +265,51 @@ def test_a_typed_seed_brings_back_that_clip(page):
             "temperature 10,",
         ),
         (
+            "kick",
             "epsilon",
             ("1", "-0.001", "x", ""),
             "An epsilon is at least {lo:g} and below {hi:g} (0 is no cutoff)",
             "0.5",  # above the old page's max, 0.05
             "epsilon 0.5",
         ),
+        (
+            "openhat",  # the shipped open hat is guided by default (away from the closed hat)
+            "guidance",
+            ("-0.1", "1000.5", "x", ""),
+            "A guidance weight is from {lo:g} to {hi:g} (0 is none)",
+            "2",
+            "guidance 2 away from ",
+        ),
     ],
 )
-def test_a_sampling_field_takes_the_servers_range(page, server, kind, bad, message, kept, status):
+def test_a_sampling_field_takes_the_servers_range(
+    page, server, voice, kind, bad, message, kept, status
+):
     import httpx
 
     lo, hi = httpx.get(server + "/api/state").json()["limits"][kind]
-    assert (lo, hi) == {"temperature": (0.001, 10.0), "epsilon": (0.0, 1.0)}[kind]  # and T = 0
-    field = page.find_element("css selector", f'.row[data-voice="kick"] .{kind}')
+    assert (lo, hi) == {
+        "temperature": (0.001, 10.0),  # and T = 0
+        "epsilon": (0.0, 1.0),
+        "guidance": (0.0, 1000.0),
+    }[kind]
+    field = page.find_element("css selector", f'.row[data-voice="{voice}"] .{kind}')
     assert (float(field.get_attribute("min")), float(field.get_attribute("max"))) == (0.0, hi)
     before = field.get_attribute("value")
     for value in bad:
         page.execute_script("window.fastdrumTest.errors.length = 0")
-        _set_field(page, "kick", kind, value)
+        _set_field(page, voice, kind, value)
         assert _probe(page, "errors") == [message.format(lo=lo, hi=hi)]
         assert field.get_attribute("value") == before  # refused, not kept
     page.execute_script("window.fastdrumTest.errors.length = 0")
-    _set_field(page, "kick", kind, kept)  # kept, and the server makes the clip
-    count = _probe(page, "clips")["kick"]["count"]
-    page.find_element("css selector", '.row[data-voice="kick"] .regen').click()
+    _set_field(page, voice, kind, kept)  # kept, and the server makes the clip
+    count = _probe(page, "clips")[voice]["count"]
+    page.find_element("css selector", f'.row[data-voice="{voice}"] .regen').click()
     wait_for(
-        lambda: _probe(page, "clips")["kick"]["count"] > count, what=f"a kick at {kind} {kept}"
+        lambda: _probe(page, "clips")[voice]["count"] > count, what=f"a {voice} at {kind} {kept}"
     )
     assert status in page.find_element("id", "status").text
-    _set_field(page, "kick", kind, before)
+    _set_field(page, voice, kind, before)
 
 
 def _set_field(driver, voice, kind, value):
@@ -379,7 +408,11 @@ def test_a_pattern_file_loads_back(page, tmp_path):
         "swing": 0.1,
         "bars": 3,
         "tracks": {"kick": [1, 0, 0] * 4, "hihat": [0.35, 0.7, 0] * 4},
-        "voices": {"snare": {"mute": True, "volume": 0.5}, "kick": {"epsilon": 0.002}},
+        "voices": {
+            "snare": {"mute": True, "volume": 0.5},
+            "kick": {"epsilon": 0.002},
+            "openhat": {"guidance": 0.25},
+        },
     }
     path = tmp_path / "mine.json"
     path.write_text(json.dumps(doc))
@@ -400,6 +433,8 @@ def test_a_pattern_file_loads_back(page, tmp_path):
     page.find_element("css selector", '.row[data-voice="snare"] .mute').click()
     epsilon = page.find_element("css selector", '.row[data-voice="kick"] .epsilon')
     assert epsilon.get_attribute("value") == "0.002"
+    guidance = page.find_element("css selector", '.row[data-voice="openhat"] .guidance')
+    assert guidance.get_attribute("value") == "0.25"
 
 
 @pytest.mark.parametrize(

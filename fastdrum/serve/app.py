@@ -7,9 +7,10 @@ Routes
 ``GET /api/state``
     Voices, presets and limits (:meth:`Engine.describe`).
 ``POST /api/regenerate``
-    ``{"voice": "kick", "seed": 7, "temperature": 0.9, "epsilon": 0.01,
-    "duration": 0.4}`` (all but ``voice`` optional) -> the clip as JSON
-    (:meth:`Clip.to_json`).
+    ``{"voice": "openhat", "seed": 7, "temperature": 0.9, "epsilon": 0.01,
+    "guidance": 0.5, "duration": 0.4}`` (all but ``voice`` optional;
+    ``guidance`` above 0 only for a voice with a default negative voice) ->
+    the clip as JSON (:meth:`Clip.to_json`), with the negative voice used.
 ``POST /api/pattern``
     A pattern document (the page's state, or a loaded file) -> the same,
     checked and canonical.

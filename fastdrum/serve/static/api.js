@@ -43,7 +43,10 @@ export async function getState() {
   return (await check(await fetch("/api/state"))).json();
 }
 
-/** A new clip: {voice, seed, temperature, epsilon, duration, sample_rate, samples: Float32Array}. */
+/**
+ * A new clip: {voice, seed, temperature, epsilon, negative_voice, guidance, duration, sample_rate,
+ * samples: Float32Array}.
+ */
 export async function regenerate(request) {
   const clip = await (await postRetrying("/api/regenerate", request)).json();
   const bytes = Uint8Array.from(atob(clip.samples), (c) => c.charCodeAt(0));

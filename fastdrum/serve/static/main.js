@@ -23,8 +23,8 @@ const state = {
   bars: 4,
   voices: [], // names, in order
   tracks: {}, // voice -> velocities
-  settings: {}, // voice -> {volume, pan, mute, solo, lock, temperature, epsilon}
-  clips: {}, // voice -> {seed, temperature, epsilon, duration, sample_rate, samples}
+  settings: {}, // voice -> {volume, pan, mute, solo, lock, temperature, epsilon, guidance}
+  clips: {}, // voice -> {seed, temperature, epsilon, negative_voice, guidance, duration, sample_rate, samples}
 };
 let mixer = null;
 let scheduler = null;
@@ -126,6 +126,16 @@ function control(tag, attrs, label) {
   return el;
 }
 
+// A negative voice as the page names it: a voice, or a blend of voices.
+function voiceName(v) {
+  return typeof v === "string" ? v : Object.keys(v).join("+");
+}
+
+// The voice's default negative voice (null: none), which its guidance steers away from.
+function negativeVoice(voice) {
+  return state.server.voices.find((d) => d.name === voice).negative_voice;
+}
+
 function buildRow(voice) {
   const s = state.settings[voice];
   const row = document.createElement("div");
@@ -178,10 +188,25 @@ function buildRow(voice) {
       eps.value = String(s.epsilon);
     }
   });
+  const [guideLo, guideHi] = state.server.limits.guidance; // the server's range
+  const negative = negativeVoice(voice); // a voice without one has no guidance: its field is off
+  const guideLabel = negative === null ? `${voice} guidance (no negative voice to steer away from)`
+    : `${voice} guidance away from ${voiceName(negative)} (0 is none)`;
+  const guide = control("input", { type: "number", min: guideLo, max: guideHi, step: 0.1, className: "guidance",
+    disabled: negative === null }, guideLabel);
+  guide.addEventListener("change", () => {
+    const value = guide.value.trim() === "" ? NaN : Number(guide.value);
+    if (value >= guideLo && value <= guideHi) {
+      s.guidance = value;
+    } else {
+      status(`A guidance weight is from ${guideLo} to ${guideHi} (0 is none)`, true);
+      guide.value = String(s.guidance);
+    }
+  });
   const regen = control("button", { type: "button", className: "regen", textContent: "\u21BB" },
     `New ${voice} clip`);
   regen.addEventListener("click", () => newClip(voice, { force: true }));
-  const wave = control("canvas", { className: "wave", width: 120, height: 32 }, `${voice} waveform`);
+  const wave = control("canvas", { className: "wave", width: 80, height: 32 }, `${voice} waveform`);
   const seed = control("input", { type: "text", inputMode: "numeric", maxLength: 10, className: "seed" },
     `${voice} seed: type one to hear that clip`);
   seed.addEventListener("change", () => {
@@ -195,11 +220,11 @@ function buildRow(voice) {
   });
   const tag = (text) => Object.assign(document.createElement("span"), { className: "tag", textContent: text });
   head.append(name, mute, solo, lock, tag("vol"), volume, tag("pan"), pan, tag("temp"), temp, tag("eps"), eps,
-    regen, wave, tag("seed"), seed);
+    tag("guide"), guide, regen, wave, tag("seed"), seed);
   const steps = document.createElement("div");
   steps.className = "steps";
   row.append(head, steps);
-  rows[voice] = { row, head, steps, cells: [], wave, seed, mute, solo, lock, volume, pan, temp, eps, regen };
+  rows[voice] = { row, head, steps, cells: [], wave, seed, mute, solo, lock, volume, pan, temp, eps, guide, regen };
   buildCells(voice);
   syncRow(voice);
   return row;
@@ -219,6 +244,7 @@ function syncRow(voice) {
   r.pan.value = String(s.pan);
   r.temp.value = String(s.temperature);
   r.eps.value = String(s.epsilon);
+  r.guide.value = String(s.guidance);
 }
 
 function setSteps(n) {
@@ -238,7 +264,7 @@ async function newClip(voice, { force = false, seed = null } = {}) {
   const r = rows[voice];
   r.row.classList.add("busy");
   try {
-    const request = { voice, temperature: s.temperature, epsilon: s.epsilon };
+    const request = { voice, temperature: s.temperature, epsilon: s.epsilon, guidance: s.guidance };
     if (seed !== null) request.seed = seed;
     const clip = await api.regenerate(request);
     state.clips[voice] = clip;
@@ -249,7 +275,12 @@ async function newClip(voice, { force = false, seed = null } = {}) {
     for (const x of clip.samples) sum += Math.abs(x);
     const count = (probe.clips[voice]?.count || 0) + 1;
     probe.clips[voice] = { count, seed: clip.seed, length: clip.samples.length, sum };
-    status(`New ${voice}: seed ${clip.seed}, temperature ${clip.temperature}, epsilon ${clip.epsilon}`);
+    let guided = ""; // a voice without a negative voice has no guidance to report
+    if (negativeVoice(voice) !== null) {
+      guided = `, guidance ${clip.guidance}`;
+      if (clip.negative_voice !== null) guided += ` away from ${voiceName(clip.negative_voice)}`;
+    }
+    status(`New ${voice}: seed ${clip.seed}, temperature ${clip.temperature}, epsilon ${clip.epsilon}${guided}`);
   } catch (err) {
     status(`Could not regenerate ${voice}: ${err.message}`, true);
   } finally {
@@ -270,7 +301,8 @@ async function inPairs(tasks) {
 function documentOf() {
   const clips = {};
   for (const [v, c] of Object.entries(state.clips)) {
-    clips[v] = { seed: c.seed, temperature: c.temperature, epsilon: c.epsilon, duration: c.duration };
+    clips[v] = { seed: c.seed, temperature: c.temperature, epsilon: c.epsilon, guidance: c.guidance,
+      duration: c.duration };
   }
   const voices = {};
   for (const v of state.voices) {
@@ -326,13 +358,14 @@ async function loadPattern(file) {
   const defaults = Object.fromEntries(state.server.voices.map((d) => [d.name, d]));
   for (const [v, s] of Object.entries(doc.voices || {})) {
     const { seed, ...rest } = s;
-    // A file saved before the page had epsilon made its clips at the voice's default cutoff.
-    Object.assign(state.settings[v], { epsilon: defaults[v].epsilon }, rest);
+    // A file saved before the page had epsilon (or guidance) made its clips at the voice's default.
+    Object.assign(state.settings[v], { epsilon: defaults[v].epsilon, guidance: defaults[v].guidance }, rest);
     syncRow(v);
     const clip = state.clips[v];
     const now = state.settings[v];
     if (seed !== undefined
-      && (!clip || clip.seed !== seed || clip.temperature !== now.temperature || clip.epsilon !== now.epsilon)) {
+      && (!clip || clip.seed !== seed || clip.temperature !== now.temperature || clip.epsilon !== now.epsilon
+        || clip.guidance !== now.guidance)) {
       reseed.push(() => newClip(v, { force: true, seed }));
     }
   }
@@ -454,7 +487,7 @@ async function start() {
   state.voices = state.server.voices.map((v) => v.name);
   for (const v of state.server.voices) {
     state.settings[v.name] = { volume: v.gain, pan: v.pan, mute: false, solo: false, lock: false,
-      temperature: v.temperature, epsilon: v.epsilon };
+      temperature: v.temperature, epsilon: v.epsilon, guidance: v.guidance };
     state.tracks[v.name] = new Array(state.steps).fill(0);
   }
   const grid = $("grid");
