@@ -71,7 +71,7 @@ def _voice(text):
 
 
 # -- shared options ---------------------------------------------------------------------
-def _common(parser, *, models=True, generation=True):
+def _common(parser, *, models=True, generation=True, guidance=True):
     if models:
         parser.add_argument(
             "--model",
@@ -107,6 +107,16 @@ def _common(parser, *, models=True, generation=True):
             help="never draw a code less probable than P (epsilon sampling; 0: none) "
             "(default: each model's recommended value, else 0)",
         )
+        if guidance:
+            parser.add_argument(
+                "--guidance",
+                type=_number,
+                default=None,
+                metavar="W",
+                help="weight of negative-voice guidance for the voices that recommend a negative "
+                "voice (e.g. open hats away from closed hats), 0 for none; other voices are not "
+                "guided (default: each voice's recommended weight)",
+            )
         parser.add_argument(
             "--primer-noise",
             type=_number,
@@ -256,7 +266,7 @@ def _add_generate(subs):
         "below its loudest 10 ms (default: each clip draws one of its voice's training clips')",
     )
     _output(p, what="folder of clips")
-    _common(p)
+    _common(p, guidance=False)  # its own --guidance, with --negative-voice
     p.set_defaults(func=_cmd_generate)
 
 
@@ -629,7 +639,13 @@ def _cmd_kit(args):
     models = _models_for(instruments, overrides)
     seed = _seed(args)
     kit = generate_kit(
-        models, n=args.n, seed=seed, post=args.post, sr=args.sample_rate, **_gen_kwargs(args)
+        models,
+        n=args.n,
+        seed=seed,
+        post=args.post,
+        sr=args.sample_rate,
+        guidance=args.guidance,
+        **_gen_kwargs(args),
     )
     kit.export(
         out,
@@ -708,7 +724,14 @@ def _beat_kit(args, hits, seed):
     for source, model in models.items():
         n = max(args.variations, counts[source]) if args.no_repeat else args.variations
         kits.append(
-            generate_kit({source: model}, n=n, seed=seed, post=args.post, **_gen_kwargs(args))
+            generate_kit(
+                {source: model},
+                n=n,
+                seed=seed,
+                post=args.post,
+                guidance=args.guidance,
+                **_gen_kwargs(args),
+            )
         )
     rate = max(k.sr for k in kits)
     return Kit({inst: clips for k in kits for inst, clips in k.resample(rate).items()}, rate)
@@ -1015,6 +1038,7 @@ def _cmd_plot(args):
     import numpy as np
 
     from ._generate import generate
+    from .kit import kit_guidance
     from .model import as_model
 
     out = _check_output(args.output, args.force)
@@ -1027,7 +1051,8 @@ def _cmd_plot(args):
     seeds = np.random.SeedSequence(seed).spawn(len(models))
     rows = []
     for (inst, model), s in zip(models.items(), seeds):
-        y = generate(model, args.n, seed=s, **_gen_kwargs(args))
+        g = kit_guidance(model, args.guidance)
+        y = generate(model, args.n, seed=s, guidance=g, **_gen_kwargs(args))
         if args.post:
             from . import post
 

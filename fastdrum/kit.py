@@ -764,8 +764,9 @@ def generate_kit(
     temperature, epsilon, primer, primer_noise, backend, n_threads, batch_size
         Passed to :func:`fastdrum.generate`.
     guidance : float, optional
-        Passed to :func:`fastdrum.generate`: each voice's negative-voice guidance weight, away from
-        its default negative voice (0: none; default: each voice's own default weight).
+        The weight of each voice's recommended negative-voice guidance (:func:`fastdrum.generate`'s
+        `guidance`, away from the voice's recommended `negative_voice`; 0: none); a voice without a
+        recommended negative voice is not guided (default: each voice's recommended weight).
     post : bool, default True
         Clean each clip up with :func:`fastdrum.post.process` and its
         instrument's settings.
@@ -806,7 +807,7 @@ def generate_kit(
             seed=_seed_for(base, inst),
             temperature=temperature,
             epsilon=epsilon,
-            guidance=guidance,
+            guidance=kit_guidance(model, guidance),
             primer=primer,
             primer_noise=primer_noise,
             backend=backend,
@@ -818,6 +819,15 @@ def generate_kit(
             y = process(y, model.sample_rate, instrument=inst)
         clips[inst] = list(resample(y, model.sample_rate, rate))
     return Kit(clips, rate, name=name)
+
+
+def kit_guidance(model, guidance):
+    """generate()'s `guidance` for a kit's `model` asked for `guidance`: the weight if the model's
+    voice has a recommended negative voice, else None (its own default: no guidance)."""
+    voice = getattr(model, "default_voice", None)
+    if guidance is None or voice is None:
+        return None
+    return guidance if model._voice_defaults(voice).get("negative_voice") is not None else None
 
 
 def _kit_models(models):

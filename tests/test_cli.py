@@ -664,3 +664,41 @@ def test_model_option_without_instrument_uses_the_models_own(tmp_path, out, caps
     )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "'random'" in err and "INSTRUMENT=" in err
+
+
+def test_kit_and_beat_guidance_weighs_the_voices_that_recommend_a_negative_voice(
+    shipped_folder, out, monkeypatch
+):
+    """--guidance W (kit, beat): a voice whose model recommends a negative voice is generated at
+    weight W away from it (0: none), the others unguided; without it, each voice's default."""
+    import fastdrum._generate
+
+    drums = fastdrum.load_model(TINY_DRUMS)
+    meta = dict(drums.meta, voices=dict(drums.meta.get("voices", {})))
+    meta["voices"]["kick"] = dict(
+        meta["voices"].get("kick", {}), negative_voice="snare", guidance=0.5
+    )
+    drums.meta = meta
+    drums.save(shipped_folder / "drums.npz")
+    asked = {}
+    real = fastdrum._generate.generate
+
+    def generate(model, *args, **kwargs):
+        asked[kwargs.get("voice") or model.default_voice] = kwargs.get("guidance")
+        return real(model, *args, **kwargs)
+
+    monkeypatch.setattr(fastdrum._generate, "generate", generate)
+    opts = ["--backend", "numpy", "-q", "--seed", "3", "--instruments", "kick,snare"]
+    for extra, want in (([], None), (["--guidance", "0"], 0.0), (["--guidance", "2"], 2.0)):
+        asked.clear()
+        target = out / f"kit{len(extra)}{want}"
+        assert main(["kit", "-o", str(target), "-n", "1", *opts, *extra]) == 0
+        assert asked == {"kick": want, "snare": None}
+    asked.clear()
+    beat = ["beat", "-o", str(out / "b.wav"), "--pattern", "kick=x...,snare=..x.", "--bars", "1"]
+    assert main([*beat, "--backend", "numpy", "-q", "--seed", "3", "--guidance", "0"]) == 0
+    assert asked == {"kick": 0.0, "snare": None}
+    # the kick's clips follow the weight: 0 is unguided, the default guides
+    k0 = Kit.load(out / "kit20.0")["kick"][0]
+    kd = Kit.load(out / "kit0None")["kick"][0]
+    assert not np.array_equal(k0, kd)
