@@ -681,8 +681,30 @@ def test_voice_dropout_from_initial_weights_adds_an_unconditional_voice(tmp_path
         model, 2, voice="kick", negative_voice="any", guidance=1.0, seed=0, duration=0.01
     )
     assert y.shape == g.shape == (2, 80) and np.isfinite(g).all()
+    # --train-only voice_emb with every window dropped: the network and the voices' embeddings stay
+    # exactly as they were; only "any"'s embedding moves from the mean.
+    only = tmp_path / "only.npz"
+    argv3 = tiny_conditioned_argv(kits, only, tmp_path / "run4", steps=3, every=3)
+    argv3 += ["--decay-conditioning", "--val-fraction", "0", "--preemphasis", "0.85"]
+    argv3 += ["--voice-dropout", "1", "--train-only", "voice_emb", "--init-from", str(base)]
+    assert main(argv3 + ["--learning-rate", "0.01"]) == 0
+    fitted = fastdrum.load_model(only)
+    assert fitted.voices == ("kick", "snare", "any")
+    for k, w in first.weights.items():
+        if k != "voice_emb":
+            np.testing.assert_array_equal(fitted.weights[k], w, err_msg=k)
+    np.testing.assert_array_equal(fitted.weights["voice_emb"][:2], first.weights["voice_emb"])
+    moved = fitted.weights["voice_emb"][2] - first.weights["voice_emb"].mean(axis=0)
+    assert np.abs(moved).max() > 1e-3
+    for v in ("kick", "snare"):  # so the voices generate what they did
+        np.testing.assert_array_equal(
+            fastdrum.generate(fitted, 2, voice=v, seed=1, duration=0.01, backend="numpy"),
+            fastdrum.generate(first, 2, voice=v, seed=1, duration=0.01, backend="numpy"),
+        )
     # What does not fit is named, with exit status 2.
     capsys.readouterr()
+    assert main(argv3[:-2] + ["--learning-rate", "0.01"]) == 2
+    assert "--train-only needs --init-from" in capsys.readouterr().err
     other = tiny_conditioned_argv(kits, tmp_path / "x.npz", tmp_path / "run2", steps=1, every=1)
     other[other.index("kick,snare")] = "snare"
     assert main(other + ["--decay-conditioning", "--init-from", str(base)]) == 2
@@ -697,8 +719,8 @@ def test_voice_dropout_from_initial_weights_adds_an_unconditional_voice(tmp_path
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--voice-dropout", "1"], "--voice-dropout must lie in [0, 1)"),
-        (["--voice-dropout", "nan"], "--voice-dropout must lie in [0, 1)"),
+        (["--voice-dropout", "1.5"], "--voice-dropout must lie in [0, 1]"),
+        (["--voice-dropout", "nan"], "--voice-dropout must lie in [0, 1]"),
     ],
 )
 def test_voice_dropout_out_of_range_is_refused(tmp_path, capsys, extra, message):

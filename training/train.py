@@ -280,7 +280,8 @@ def _add_clip_arguments(g):
         metavar="P",
         help=f"with --voices: the model has one more voice, {ANY_VOICE!r}, which each training window "
         "is given instead of its own with probability P: the network conditioned on it is "
-        "unconditional, the negative voice of classifier-free guidance (default/0: off)",
+        "unconditional, the negative voice of classifier-free guidance (default/0: off; 1, with "
+        "--train-only voice_emb: fit only that voice's embedding to every clip)",
     )
 
 
@@ -434,6 +435,14 @@ def _add_run_arguments(g):
         "the others'), not from random ones; a resumed run continues from its checkpoint",
     )
     g.add_argument(
+        "--train-only",
+        choices=["voice_emb"],
+        default=None,
+        help="with --init-from: train the voice embeddings alone, every other weight kept as it "
+        "is (with --voice-dropout 1, only the 'any' voice's embedding moves: the network the "
+        "model was is unchanged, and gains an unconditional voice)",
+    )
+    g.add_argument(
         "--primers", type=int, default=32, help="codes of each training clip stored as primers"
     )
     g.add_argument("--seed", type=int, default=0)
@@ -501,8 +510,10 @@ def _check_numbers(a):
             raise ConfigError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {v!r}")
     if a.input_noise is not None and not (math.isfinite(a.input_noise) and a.input_noise >= 0):
         raise ConfigError(f"--input-noise must be a finite number >= 0, got {a.input_noise!r}")
-    if not 0 <= a.voice_dropout < 1:  # also False for NaN
-        raise ConfigError(f"--voice-dropout must lie in [0, 1), got {a.voice_dropout!r}")
+    if not 0 <= a.voice_dropout <= 1:  # also False for NaN
+        raise ConfigError(f"--voice-dropout must lie in [0, 1], got {a.voice_dropout!r}")
+    if a.train_only and not a.init_from:
+        raise ConfigError("--train-only needs --init-from (the weights it keeps)")
     if a.lr_final is not None:
         if a.lr_decay is None:
             raise ConfigError("--lr-final needs --lr-decay")
@@ -1128,6 +1139,9 @@ class _Trainer:
                 time_block=args.time_block or DEFAULT_TIME_BLOCK,
                 decay_conditioning=args.decay_conditioning,
             )
+            if args.train_only:  # every other layer frozen: the optimizer sees its variables alone
+                for layer in self.net.layers:
+                    layer.trainable = layer is getattr(self.net, args.train_only)
             # Under a strategy the step clips the replicas' summed gradient itself (_make_replica_step).
             clip = (
                 {"global_clipnorm": args.clipnorm} if args.clipnorm > 0 and not distributed else {}
