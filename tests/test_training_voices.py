@@ -701,6 +701,12 @@ def test_voice_dropout_from_initial_weights_adds_an_unconditional_voice(tmp_path
             fastdrum.generate(fitted, 2, voice=v, seed=1, duration=0.01, backend="numpy"),
             fastdrum.generate(first, 2, voice=v, seed=1, duration=0.01, backend="numpy"),
         )
+    assert model_card.main([str(only)]) == 0
+    card = (tmp_path / "only.md").read_text()
+    assert (
+        "| initial weights | those of base.npz; only voice_emb trained, every other weight kept |"
+        in card
+    )
     # What does not fit is named, with exit status 2.
     capsys.readouterr()
     assert main(argv3[:-2] + ["--learning-rate", "0.01"]) == 2

@@ -270,7 +270,12 @@ def _voice_dropout_rows(cfg):
             "guidance's negative) |"
         )
     if cfg.get("init_from"):
-        rows.append(f"| initial weights | those of {os.path.basename(cfg['init_from'])} |")
+        kept = (
+            f"; only {cfg['train_only']} trained, every other weight kept"
+            if cfg.get("train_only")
+            else ""
+        )
+        rows.append(f"| initial weights | those of {os.path.basename(cfg['init_from'])}{kept} |")
     return rows
 
 
