@@ -21,6 +21,7 @@ from . import _checks
 from .errors import KitError, PatternError
 
 __all__ = [
+    "ANY_VOICE",
     "INSTRUMENTS",
     "ALIASES",
     "FALLBACKS",
@@ -37,6 +38,12 @@ __all__ = [
     "gains",
     "pans",
 ]
+
+#: The voice of a conditioned model trained with ``--voice-dropout`` (training/train.py): the network
+#: conditioned on it is unconditional, a drum of any voice, the negative voice of classifier-free
+#: guidance (docs/format.md). A name that :func:`fastdrum.load_model` and :func:`fastdrum.generate`
+#: accept, but no instrument: kits, plots and the drum machine leave it out.
+ANY_VOICE = "any"
 
 #: The instruments a pattern can name, with their General MIDI drum notes.
 INSTRUMENTS = {

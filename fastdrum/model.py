@@ -16,6 +16,7 @@ from .errors import (
     ModelFormatError,
     ModelNotFoundError,
 )
+from .instruments import ANY_VOICE
 from .mulaw import mu_law_encode, preemphasis
 
 __all__ = ["Model", "load_model", "available_models", "as_model"]
@@ -94,22 +95,24 @@ def _shipped_instruments():
     machine makes "from the shipped models".
 
     Every name of :func:`available_models` but the file name of a conditioned model (``drums`` of
-    ``drums.npz``): its voices are names of their own, and the file alone names no voice to play.
+    ``drums.npz``): its voices are names of their own, and the file alone names no voice to play;
+    and but :data:`fastdrum.instruments.ANY_VOICE`, the unconditional voice, which is no instrument.
     """
     files = _shipped_files()
     conditioned = {stem for stem, _, voices in files if voices and stem not in voices}
-    return sorted(n for n in _names(files) if n not in conditioned)
+    return sorted(n for n in _names(files) if n not in conditioned and n != ANY_VOICE)
 
 
 def available_models():
     """Names of the pretrained models shipped in the package.
 
     A shipped model file is a name, and so is each voice of a shipped
-    conditioned model (see :func:`load_model`): the package ships
-    ``drums.npz``, conditioned on the ten voices of the drum machine, and
-    ``clap.npz``, a model of the clap alone, so the names are ``drums``
-    (that model, no voice chosen), ``kick``, ``snare``, ... (that model
-    playing the voice) and ``clap`` (``clap.npz``: a file of its own wins).
+    conditioned model (see :func:`load_model`; a model file of its own wins
+    over a voice of the same name): the package ships ``drums.npz``,
+    conditioned on the ten voices of the drum machine and on ``any``, its
+    unconditional voice, so the names are ``drums`` (that model, no voice
+    chosen), ``kick``, ``snare``, ... and ``any`` (that model playing the
+    voice).
 
     Returns
     -------

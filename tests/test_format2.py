@@ -435,17 +435,23 @@ def test_the_instruments_of_the_shipped_models_leave_out_a_conditioned_files_nam
     random_model(seed=0, voices=["kick", "bongo"]).save(shipped_folder / "perc.npz")
     assert _shipped_instruments() == sorted(VOICES + ("bongo", "cowbell"))
     assert fastdrum.available_models() == sorted(VOICES + ("bongo", "cowbell", "drums", "perc"))
+    # The unconditional voice of --voice-dropout is a name, but no instrument a kit plays.
+    random_model(seed=0, voices=["kick", "any"]).save(shipped_folder / "cfg.npz")
+    assert "any" in fastdrum.available_models() and load_model("any").default_voice == "any"
+    assert _shipped_instruments() == sorted(VOICES + ("bongo", "cowbell"))
 
 
 def test_the_shipped_models_still_resolve():
     """The package's own models: every name loads; a voice's name or a model file of one instrument
-    plays that instrument, and a conditioned model's file name is that model with no voice chosen."""
+    plays that instrument, the unconditional voice 'any' plays itself though no kit plays it, and a
+    conditioned model's file name is that model with no voice chosen."""
+    from fastdrum.instruments import ANY_VOICE
     from fastdrum.model import _shipped_instruments
 
     playable = _shipped_instruments()
     for name in fastdrum.available_models():
         model = load_model(name)
-        if name in playable:
+        if name in playable or name == ANY_VOICE:
             assert model.instrument == name
         else:
             assert model.voices and model.default_voice is None and name not in model.voices

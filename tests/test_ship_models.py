@@ -77,7 +77,7 @@ def test_trains_averages_rounds_and_tunes_the_same_file(tmp_path):
     assert "round_weights()" in round_[1] and round_[2:] == [out]
     assert tune[2] == out and _option(tune, "-o") == out
     # then negative-voice guidance, tried at the chosen pair of each voice
-    assert _option(tune, "--guidance") == "0.5,1"
+    assert _option(tune, "--guidance") == "0.5,1,2"
 
 
 def test_by_default_it_trains_drums_then_the_clap_model_of_its_own(tmp_path):
@@ -205,13 +205,13 @@ def _recipe(**changes):
     )
 
 
-def _assert_rounded_and_tuned(model, voices):
+def _assert_rounded_and_tuned(model, voices, tuned=None):
     from training.tune import DEFAULT_EPSILONS, DEFAULT_GRID
 
     assert model.float16_exact and model.meta["rounded_weights"] == "float16"
     assert model.meta["config"]["end_mask"]
     assert sorted(model.meta["voices"]) == sorted(voices)
-    for v in voices:
+    for v in voices if tuned is None else tuned:
         settings = model.meta["voices"][v]
         assert settings["duration"] > 0 and settings["temperature"] > 0, v
         assert 0 <= settings["epsilon"] < 1, v
@@ -227,24 +227,22 @@ def test_the_shipped_model_has_the_shape_the_script_trains():
     import fastdrum
 
     model = fastdrum.load_model("drums")
-    assert _shape(model) == _recipe()
-    _assert_rounded_and_tuned(model, VOICES)
+    assert _shape(model) == _recipe(voices=list(VOICES) + ["any"])  # and the fitted 'any' voice
+    _assert_rounded_and_tuned(model, VOICES + ("any",), tuned=VOICES)
 
 
-def test_the_shipped_clap_model_is_the_scripts_second_model():
-    """fastdrum/models/clap.npz is the script's MODELS=clap output: drums.npz's network trained on the
-    claps alone with LMMS's folder, 3,000 steps averaged from 750, rounded and tuned; it plays the
-    clap by default, and fastdrum.generate("clap") plays it."""
-    import os
-
+def test_the_shipped_clap_is_drums_voice_guided_away_from_the_fitted_any_voice():
+    """No model of its own plays the clap since 2026-12-03: fastdrum.generate("clap") plays drums.npz's
+    clap, steered away from its 'any' voice (tools/graft_any.py: an embedding fitted to every clip
+    with the network frozen, recorded in meta["any_voice"]); 'any' is no instrument a kit plays."""
     import fastdrum
+    from fastdrum.model import _shipped_instruments
 
     model = fastdrum.load_model("clap")
-    assert os.path.basename(model.path) == "clap.npz" and model.default_voice == "clap"
-    assert _shape(model) == _recipe(voices=["clap"])
-    _assert_rounded_and_tuned(model, ["clap"])
-    assert model.meta["config"]["data"] == ["/usr/share/lmms/samples/drums"]
-    assert model.meta["steps"] == 3000
-    averaged = model.meta["weights_averaged"]
-    assert (averaged["first"], averaged["last"]) == (750, 3000)
-    assert {e["voice"] for e in model.meta["data"]} == {"clap"}
+    assert os.path.basename(model.path) == "drums.npz" and model.default_voice == "clap"
+    assert model.voices[-1] == "any" and model.meta["any_voice"]["steps"] == 1000
+    voices = model.meta["voices"]  # tools/graft_any.py: every voice's training decay times
+    assert voices["any"]["decays"] == sorted(d for v in VOICES for d in voices[v]["decays"])
+    defaults = model._voice_defaults("clap")
+    assert (defaults["negative_voice"], defaults["guidance"]) == ("any", 2.0)
+    assert _shipped_instruments() == sorted(VOICES)

@@ -22,7 +22,7 @@ import re
 
 import numpy as np
 
-from fastdrum.instruments import INSTRUMENTS
+from fastdrum.instruments import ANY_VOICE, INSTRUMENTS
 
 from . import data as data_mod
 from .errors import DataError
@@ -44,10 +44,6 @@ __all__ = [
 #: The voices of the drum machine, in the order of the model's embedding table.
 VOICES = tuple(INSTRUMENTS)
 
-#: The voice a model trained with ``--voice-dropout`` has beside :data:`VOICES`: the clips whose voice
-#: was dropped, so the network conditioned on it is unconditional (a drum of any voice), the negative
-#: voice of classifier-free guidance. Not a voice of the drum machine, so not judged or tuned.
-ANY_VOICE = "any"
 
 #: Clip length per voice (seconds): long enough for each voice's decay (cymbals and open hats >= 1 s).
 VOICE_DURATIONS = dict(

@@ -1,0 +1,78 @@
+"""tools/graft_any.py: a model given the 'any' voice another run fitted to its network."""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+import fastdrum
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools"))
+graft_any = pytest.importorskip("graft_any")
+
+TINY_DRUMS = os.path.join(os.path.dirname(__file__), "data", "tiny_drums.npz")
+
+
+def _fitted(base, emb_row, **weights):
+    """BASE's network with an 'any' voice of embedding `emb_row` (and `weights` changed), as a run of
+    --voice-dropout 1 --train-only voice_emb exports it."""
+    meta = dict(base.meta, voices=dict(base.meta["voices"]))
+    meta["voices"]["any"] = {"duration": 0.1}
+    meta["config"] = dict(base.meta.get("config", {}), learning_rate=0.003)
+    meta.update(steps_trained=7, training_seconds=1.5, manifest_sha256="0" * 64)
+    arrays = dict(base.weights, **weights)
+    arrays["voice_emb"] = np.concatenate([base.weights["voice_emb"], emb_row[None]])
+    return fastdrum.Model(
+        sample_rate=base.sample_rate,
+        dilations=base.dilations,
+        primers=base.primers,
+        meta=meta,
+        preemphasis=base.preemphasis,
+        voices=list(base.voices) + ["any"],
+        primer_voices=base.primer_voices,
+        time_tau=base.time_tau,
+        time_block=base.time_block,
+        **arrays,
+    )
+
+
+def test_graft_keeps_the_base_and_adds_the_fitted_voice(tmp_path):
+    base = fastdrum.load_model(TINY_DRUMS)
+    row = np.linspace(-0.1, 0.1, base.weights["voice_emb"].shape[1]).astype(np.float32)
+    fitted_path = tmp_path / "fitted.npz"
+    _fitted(base, row).save(fitted_path)
+    out = tmp_path / "out.npz"
+    assert graft_any.main([TINY_DRUMS, str(fitted_path), str(out)]) == 0
+    got = fastdrum.load_model(out)
+    assert got.voices == base.voices + ("any",)
+    np.testing.assert_array_equal(got.weights["voice_emb"][-1], row)
+    for k, w in base.weights.items():
+        np.testing.assert_array_equal(got.weights[k][: len(w)], w)
+    # its meta is the base's (its data, its tuned settings), with the voice and the fitting's record
+    assert {k: v for k, v in got.meta.items() if k not in ("voices", "any_voice")} == {
+        k: v for k, v in base.meta.items() if k != "voices"
+    }
+    longest = max(e["duration"] for e in base.meta["voices"].values())
+    assert got.meta["voices"]["any"] == {
+        "duration": longest
+    }  # tiny_drums has no decay conditioning
+    assert got.meta["any_voice"]["steps"] == 7 and got.meta["any_voice"]["learning_rate"] == 0.003
+    for v in base.voices:  # the base's voices play what they played
+        np.testing.assert_array_equal(
+            fastdrum.generate(got, 2, voice=v, seed=1, duration=0.01),
+            fastdrum.generate(base, 2, voice=v, seed=1, duration=0.01),
+        )
+
+
+def test_graft_refuses_another_network_and_bad_arguments(tmp_path, capsys):
+    base = fastdrum.load_model(TINY_DRUMS)
+    row = np.zeros(base.weights["voice_emb"].shape[1], np.float32)
+    other = tmp_path / "other.npz"
+    _fitted(base, row, out2_b=base.weights["out2_b"] + 1e-3).save(other)
+    assert graft_any.main([TINY_DRUMS, str(other), str(tmp_path / "out.npz")]) == 2
+    assert "out2_b differs" in capsys.readouterr().err
+    assert not (tmp_path / "out.npz").exists()
+    assert graft_any.main([TINY_DRUMS, TINY_DRUMS, str(tmp_path / "out.npz")]) == 2
+    assert "are not BASE's and 'any'" in capsys.readouterr().err
+    assert graft_any.main([TINY_DRUMS]) == 2

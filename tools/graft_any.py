@@ -1,0 +1,82 @@
+"""Give a conditioned model the unconditional voice 'any' that another run fitted to its network.
+
+Usage: python tools/graft_any.py BASE FITTED OUT
+
+FITTED is BASE's network with one more voice, 'any', trained alone (``training/train.py --init-from
+BASE --voice-dropout 1 --train-only voice_emb``, averaged with training/average.py). OUT is BASE
+(its primers, and its meta: the data its network learned from, its tuned settings) with FITTED's
+embeddings, the voice 'any' (the longest voice's duration, every voice's training decay times) and a
+record of the fitting in ``meta["any_voice"]``; the voice's decay times are every voice's, for a
+decay-conditioned BASE. Every other weight of FITTED must be BASE's bit for
+bit, and OUT's voices generate BASE's clips: both are checked. This is how the shipped drums.npz got
+its 'any' voice (docs/evaluation.md, "A trained unconditional voice").
+"""
+
+import sys
+
+import numpy as np
+
+import fastdrum
+from fastdrum.instruments import ANY_VOICE
+
+
+def graft(base, fitted):
+    """BASE with FITTED's 'any' voice (both fastdrum.Model); ValueError if FITTED is not BASE's network."""
+    if fitted.voices != base.voices + (ANY_VOICE,):
+        raise ValueError(f"FITTED's voices {fitted.voices} are not BASE's and {ANY_VOICE!r}")
+    for k, w in base.weights.items():
+        theirs = fitted.weights[k][:-1] if k == "voice_emb" else fitted.weights[k]
+        if not np.array_equal(theirs, w):
+            raise ValueError(f"FITTED's {k} differs from BASE's: not BASE's network")
+    meta = dict(base.meta)
+    meta["voices"] = {v: dict(e) for v, e in base.meta["voices"].items()}
+    entries = base.meta["voices"].values()
+    meta["voices"][ANY_VOICE] = {"duration": max(e["duration"] for e in entries)}
+    if base.decay is not None:  # a decay-conditioned model: every voice's training decay times
+        meta["voices"][ANY_VOICE]["decays"] = sorted(d for e in entries for d in e["decays"])
+    cfg = fitted.meta["config"]
+    meta["any_voice"] = dict(
+        fitted="embedding alone, the network frozen (training/train.py --init-from BASE "
+        "--voice-dropout 1 --train-only voice_emb), every window's voice 'any'",
+        steps=fitted.meta["steps_trained"],
+        learning_rate=cfg["learning_rate"],
+        averaged=fitted.meta.get("weights_averaged"),
+        training_seconds=fitted.meta["training_seconds"],
+        manifest_sha256=fitted.meta["manifest_sha256"],
+    )
+    return fastdrum.Model(
+        sample_rate=base.sample_rate,
+        dilations=base.dilations,
+        primers=base.primers,
+        meta=meta,
+        preemphasis=base.preemphasis,
+        voices=list(fitted.voices),
+        primer_voices=base.primer_voices,
+        time_tau=base.time_tau,
+        time_block=base.time_block,
+        **dict(base.weights, voice_emb=fitted.weights["voice_emb"]),
+    )
+
+
+def main(argv=None):
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 3:
+        print(__doc__.split("\n\n")[1], file=sys.stderr)
+        return 2
+    try:
+        base, fitted = fastdrum.load_model(args[0]), fastdrum.load_model(args[1])
+        out = graft(base, fitted)
+        out.save(args[2])
+    except (ValueError, fastdrum.FastDrumError) as exc:
+        print(f"graft_any: error: {exc}", file=sys.stderr)
+        return 2
+    for v in base.voices:  # every voice generates what it did
+        a = fastdrum.generate(out, 2, voice=v, seed=5, duration=0.05)
+        b = fastdrum.generate(base, 2, voice=v, seed=5, duration=0.05)
+        assert np.array_equal(a, b), v
+    print(f"{args[2]}: {args[0]} with the voice {ANY_VOICE!r} of {args[1]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
