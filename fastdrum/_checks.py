@@ -31,6 +31,7 @@ import numbers
 __all__ = [
     "MAX_SAMPLE_RATE",
     "TEMPERATURE_RANGE",
+    "GUIDANCE_RANGE",
     "BPM_RANGE",
     "DEFAULT_BPM",
     "MAX_GAIN",
@@ -57,6 +58,9 @@ MAX_SAMPLE_RATE = 768_000
 #: Temperatures other than 0 (argmax) lie in this range: outside it the
 #: float32 division in sampling overflows or underflows.
 TEMPERATURE_RANGE = (1e-3, 1e3)
+
+#: Negative-voice guidance weights lie in this range (0: off), as the compiled kernel's State checks.
+GUIDANCE_RANGE = (0.0, 1000.0)
 
 #: Tempos lie in (lo, hi] beats per minute.
 BPM_RANGE = (0.0, 10_000.0)

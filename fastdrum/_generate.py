@@ -337,7 +337,8 @@ def _guidance_options(model, defaults, negative_voice, guidance):
             guidance = defaults.get("guidance", 0.0) if negative_voice is not None else 0.0
     elif guidance is None:
         guidance = defaults.get("guidance", 1.0)
-    guidance = _checks.number("guidance", guidance, lo=0.0, hi=1000.0, error=GenerationError)
+    lo, hi = _checks.GUIDANCE_RANGE
+    guidance = _checks.number("guidance", guidance, lo=lo, hi=hi, error=GenerationError)
     if guidance == 0:
         return None, 0.0
     if negative_voice is None:

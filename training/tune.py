@@ -311,7 +311,14 @@ def _epsilons(text):
 def _weights(text):
     try:
         weights = tuple(
-            _checks.number("guidance", float(w), lo=0.0, hi=1000.0, lo_open=True, error=ValueError)
+            _checks.number(
+                "guidance",
+                float(w),
+                lo=0.0,
+                hi=_checks.GUIDANCE_RANGE[1],
+                lo_open=True,
+                error=ValueError,
+            )
             for w in text.split(",")
         )
     except ValueError as exc:

@@ -65,10 +65,10 @@ MAX_CLIP_SECONDS = 2.0
 #: A clip's temperature is 0 (argmax) or in [_checks.TEMPERATURE_RANGE[0], MAX_TEMPERATURE], in
 #: requests and saved voice settings alike (:func:`_temperature`); the page reads both from ``limits``.
 MAX_TEMPERATURE = 10.0
-#: A clip's negative-voice guidance weight is in GUIDANCE_RANGE, generate()'s range (its
-#: ``_guidance_options``; 0: off), and above 0 only for a voice with a default negative voice
+#: A clip's negative-voice guidance weight is in GUIDANCE_RANGE, generate()'s range
+#: (``_checks.GUIDANCE_RANGE``; 0: off), and above 0 only for a voice with a default negative voice
 #: (:func:`_guidance`); the page reads the range from ``limits``.
-GUIDANCE_RANGE = (0.0, 1000.0)
+GUIDANCE_RANGE = _checks.GUIDANCE_RANGE
 #: Seeds are integers in [0, MAX_SEED].
 MAX_SEED = 2**32 - 1
 #: Clips kept for the exports (least recently used dropped first).
