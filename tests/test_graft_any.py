@@ -75,4 +75,24 @@ def test_graft_refuses_another_network_and_bad_arguments(tmp_path, capsys):
     assert not (tmp_path / "out.npz").exists()
     assert graft_any.main([TINY_DRUMS, TINY_DRUMS, str(tmp_path / "out.npz")]) == 2
     assert "are not BASE's and 'any'" in capsys.readouterr().err
-    assert graft_any.main([TINY_DRUMS]) == 2
+    with pytest.raises(SystemExit) as exit_:
+        graft_any.main([TINY_DRUMS])
+    assert exit_.value.code == 2
+
+
+def test_graft_replaces_out_only_with_overwrite(tmp_path, capsys):
+    base = fastdrum.load_model(TINY_DRUMS)
+    row = np.full(base.weights["voice_emb"].shape[1], 0.05, np.float32)
+    fitted_path = tmp_path / "fitted.npz"
+    _fitted(base, row).save(fitted_path)
+    out = tmp_path / "base.npz"
+    base.save(out)
+    before = out.read_bytes()
+    assert graft_any.main([str(out), str(fitted_path), str(out)]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert out.read_bytes() == before  # untouched without --overwrite
+    # in place, as training/ship_models.sh runs it
+    assert graft_any.main([str(out), str(fitted_path), str(out), "--overwrite"]) == 0
+    got = fastdrum.load_model(out)
+    assert got.voices == base.voices + ("any",)
+    np.testing.assert_array_equal(got.weights["voice_emb"][-1], row)

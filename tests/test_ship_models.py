@@ -2,7 +2,9 @@
 
 The script is the shipped recipe; these tests run it with ``PYTHON`` pointing at a small script
 that records its arguments and exits 0, so they check the pipeline (train, average the snapshots,
-round to float16 values, tune the temperatures, all on one file) without training anything.
+round to float16 values, fit and graft the voice 'any', tune the temperatures, all on one file)
+without training anything. The stand-in answers the script's question "has the model 'any'
+already?" with exit code ``HAS_ANY`` (default 0: no).
 """
 
 import json
@@ -29,9 +31,11 @@ def _run(tmp_path, **env):
     fake = tmp_path / "fake-python"
     fake.write_text(
         f"#!{sys.executable}\n"
-        "import json, sys\n"
+        "import json, os, sys\n"
         f"with open({str(log)!r}, 'a') as f:\n"
         "    f.write(json.dumps(sys.argv[1:]) + '\\n')\n"
+        "if sys.argv[1] == '-c' and \"'any' in\" in sys.argv[2]:\n"
+        "    sys.exit(int(os.environ.get('HAS_ANY', '0')))\n"
     )
     fake.chmod(0o755)
     full_env = {
@@ -40,27 +44,43 @@ def _run(tmp_path, **env):
         if k
         not in ("RESUME", "SEED", "STEPS", "OUT", "SWA_FIRST", "VARIANT", "TRAIN_ARGS", "MODELS")
     }
-    # drums.npz's four steps alone unless a test asks for MODELS (the script's default: both models).
-    full_env.update(PYTHON=str(fake), MODELS="drums")
+    full_env.update(PYTHON=str(fake))
     full_env.update(env)
     subprocess.run(["sh", SCRIPT], cwd=ROOT, env=full_env, check=True, capture_output=True)
     return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
 
 def _option(argv, name):
-    return argv[argv.index(name) + 1]
+    """The value of option `name` (its last: the trainer's argparse keeps the last)."""
+    return argv[len(argv) - 1 - argv[::-1].index(name) + 1]
 
 
-def test_trains_averages_rounds_and_tunes_the_same_file(tmp_path):
+#: The steps of one conditioned model (drums), in order, by the module or script each runs.
+DRUMS_STEPS = [
+    "training.train",
+    "training.average",
+    "round",
+    "has-any",
+    "training.train",
+    "training.average",
+    "tools/graft_any.py",
+    "training.tune",
+]
+
+
+def _step(argv):
+    if argv[0] == "-m":
+        return argv[1]
+    if argv[0] == "-c":
+        return "round" if "round_weights()" in argv[1] else "has-any"
+    return argv[0]
+
+
+def test_trains_averages_rounds_fits_any_and_tunes_the_same_file(tmp_path):
     out = str(tmp_path / "drums.npz")
     calls = _run(tmp_path, SEED="3", STEPS="400", OUT=out)
-    assert [c[:2] for c in calls] == [
-        ["-m", "training.train"],
-        ["-m", "training.average"],
-        ["-c", calls[2][1]],
-        ["-m", "training.tune"],
-    ]
-    train, average, round_, tune = calls
+    assert [_step(c) for c in calls] == DRUMS_STEPS
+    train, average, round_, has_any, any_train, any_average, graft, tune = calls
     assert _option(train, "--steps") == "400"
     assert _option(train, "--seed") == "3"
     assert _option(train, "--out") == out
@@ -74,24 +94,49 @@ def test_trains_averages_rounds_and_tunes_the_same_file(tmp_path):
     assert _option(average, "--run-dir") == "runs/drums-seed3"
     assert _option(average, "--first") == "100"
     assert _option(average, "-o") == out
-    assert "round_weights()" in round_[1] and round_[2:] == [out]
+    assert round_[2:] == [out] and has_any[2:] == [out]
+    # 'any': the embedding alone fitted to every clip on the rounded network, 1,000 steps, averaged
+    # over 500-1,000, then grafted onto the model in place
+    fit = build_parser().parse_args(any_train[2:])
+    assert fit.init_from == out and fit.voice_dropout == 1 and fit.train_only == "voice_emb"
+    assert (fit.steps, fit.learning_rate, fit.snapshot_every, fit.seed) == (1000, 0.003, 100, 3)
+    assert (fit.out, fit.run_dir) == ("runs/drums-seed3-any.npz", "runs/drums-seed3-any")
+    main = vars(build_parser().parse_args(train[2:]))
+    changed = {"init_from", "voice_dropout", "train_only", "steps", "learning_rate"}
+    changed |= {"snapshot_every", "out", "run_dir"}
+    assert {k: v for k, v in vars(fit).items() if k not in changed} == {
+        k: v for k, v in main.items() if k not in changed
+    }  # the same data, augmentation and network
+    assert any_average[2] == "runs/drums-seed3-any.npz" and _option(any_average, "--first") == "500"
+    assert _option(any_average, "--run-dir") == "runs/drums-seed3-any"
+    assert graft[1:] == [out, "runs/drums-seed3-any.npz", out, "--overwrite"]
     assert tune[2] == out and _option(tune, "-o") == out
-    # then negative-voice guidance, tried at the chosen pair of each voice
+    # then negative-voice guidance, tried at the chosen pair of each voice (and away from 'any')
     assert _option(tune, "--guidance") == "0.5,1,2"
 
 
-def test_by_default_it_trains_drums_then_the_clap_model_of_its_own(tmp_path):
-    """Both shipped models, in turn: drums.npz (every voice, 10,000 steps) then clap.npz (the claps
-    alone, with LMMS's folder of one-shots, 3,000 steps), each in its own run, averaged from a quarter
-    of its own steps, rounded and tuned."""
+def test_a_model_trained_with_any_skips_the_fit(tmp_path):
+    """A lever that trains the voice 'any' with the network (--voice-dropout P) keeps it."""
+    calls = _run(tmp_path, HAS_ANY="1", VARIANT="cfg", TRAIN_ARGS="--voice-dropout 0.1")
+    steps = [_step(c) for c in calls]
+    assert steps == ["training.train", "training.average", "round", "has-any", "training.tune"]
+    assert _option(calls[0], "--voice-dropout") == "0.1"
+
+
+def test_by_default_it_trains_drums_alone_and_clap_on_request(tmp_path):
+    """drums.npz (every voice, 10,000 steps) by default; MODELS="drums clap" then also trains
+    clap.npz (the claps alone, with LMMS's folder of one-shots, 3,000 steps, no longer shipped), in
+    its own run, averaged from a quarter of its own steps, rounded and tuned (one voice: no 'any')."""
+    (tmp_path / "default").mkdir()
+    assert [_step(c) for c in _run(tmp_path / "default")] == DRUMS_STEPS
     calls = _run(tmp_path, MODELS="drums clap")
-    assert [c[1] for c in calls] == [
+    assert [_step(c) for c in calls] == DRUMS_STEPS + [
         "training.train",
         "training.average",
-        calls[2][1],
+        "round",
         "training.tune",
-    ] * 2
-    drums, clap = calls[:4], calls[4:]
+    ]
+    drums, clap = calls[:8], calls[8:]
     assert _option(drums[0], "--voices") == "all" and "--data" not in drums[0]
     assert _option(drums[0], "--steps") == "10000" and _option(drums[1], "--first") == "2500"
     assert _option(clap[0], "--voices") == "clap"
@@ -130,14 +175,17 @@ def test_a_variant_trains_into_its_own_run_with_its_extra_options(tmp_path):
     calls = _run(
         tmp_path, SEED="1", VARIANT="in2", TRAIN_ARGS="--input-noise 2 --voice-weights length"
     )
-    train, average, round_, tune = calls
+    train, average, round_, _, any_train, _, graft, tune = calls
     assert _option(train, "--run-dir") == "runs/drums-in2-seed1"
     assert _option(train, "--out") == "runs/drums-in2-seed1.npz"
     assert _option(train, "--input-noise") == "2" and _option(train, "--voice-weights") == "length"
     args = build_parser().parse_args(train[2:])  # the trainer accepts every option it is given
     assert args.input_noise == 2.0 and args.voice_weights == "length"
     assert _option(average, "--run-dir") == "runs/drums-in2-seed1"
-    assert average[2] == round_[2] == tune[2] == "runs/drums-in2-seed1.npz"
+    assert average[2] == round_[2] == graft[3] == tune[2] == "runs/drums-in2-seed1.npz"
+    # the fit of 'any' sees the same data as the network did, in a run of the variant's own
+    assert _option(any_train, "--input-noise") == "2"
+    assert _option(any_train, "--run-dir") == "runs/drums-in2-seed1-any"
     (tmp_path / "plain").mkdir()
     plain = _run(tmp_path / "plain")[0]  # without the variables: the recipe's own run
     assert _option(plain, "--run-dir") == "runs/drums-seed0" and "--input-noise" not in plain
@@ -146,7 +194,7 @@ def test_a_variant_trains_into_its_own_run_with_its_extra_options(tmp_path):
 def test_resume_reaches_the_trainer_and_the_holdout_is_the_evaluations_default(tmp_path):
     calls = _run(tmp_path, RESUME="--resume", OUT=str(tmp_path / "x.npz"))
     train = calls[0]
-    assert "--resume" in train
+    assert "--resume" in train and "--resume" in calls[4]  # and the fit of 'any' resumes too
     assert _option(train, "--holdout-kits").split(",") == list(DEFAULT_HOLDOUT)
     assert _option(train, "--sample-rate") == "44100"
     assert _option(train, "--voices") == "all"

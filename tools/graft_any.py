@@ -1,6 +1,6 @@
 """Give a conditioned model the unconditional voice 'any' that another run fitted to its network.
 
-Usage: python tools/graft_any.py BASE FITTED OUT
+Usage: python tools/graft_any.py BASE FITTED OUT [--overwrite]
 
 FITTED is BASE's network with one more voice, 'any', trained alone (``training/train.py --init-from
 BASE --voice-dropout 1 --train-only voice_emb``, averaged with training/average.py). OUT is BASE
@@ -8,10 +8,13 @@ BASE --voice-dropout 1 --train-only voice_emb``, averaged with training/average.
 embeddings, the voice 'any' (the longest voice's duration, every voice's training decay times) and a
 record of the fitting in ``meta["any_voice"]``; the voice's decay times are every voice's, for a
 decay-conditioned BASE. Every other weight of FITTED must be BASE's bit for
-bit, and OUT's voices generate BASE's clips: both are checked. This is how the shipped drums.npz got
-its 'any' voice (docs/evaluation.md, "A trained unconditional voice").
+bit, and OUT's voices generate BASE's clips: both are checked before OUT is written. An existing OUT
+is replaced only with --overwrite (OUT may be BASE: training/ship_models.sh grafts in place). This
+is how the shipped drums.npz got its 'any' voice (docs/evaluation.md, "A trained unconditional
+voice"); training/ship_models.sh runs the fit and the graft.
 """
 
+import argparse
 import sys
 
 import numpy as np
@@ -59,12 +62,17 @@ def graft(base, fitted):
 
 
 def main(argv=None):
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 3:
-        print(__doc__.split("\n\n")[1], file=sys.stderr)
-        return 2
+    parser = argparse.ArgumentParser(
+        prog="python tools/graft_any.py",
+        description="Give a conditioned model (BASE) the voice 'any' fitted to its network (FITTED).",
+    )
+    parser.add_argument("base", metavar="BASE")
+    parser.add_argument("fitted", metavar="FITTED")
+    parser.add_argument("out", metavar="OUT")
+    parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    args = parser.parse_args(argv)  # a usage error exits with code 2
     try:
-        base, fitted = fastdrum.load_model(args[0]), fastdrum.load_model(args[1])
+        base, fitted = fastdrum.load_model(args.base), fastdrum.load_model(args.fitted)
         out = graft(base, fitted)
         for (
             v
@@ -72,11 +80,11 @@ def main(argv=None):
             a = fastdrum.generate(out, 2, voice=v, seed=5, duration=0.05)
             if not np.array_equal(a, fastdrum.generate(base, 2, voice=v, seed=5, duration=0.05)):
                 raise ValueError(f"voice {v!r} generates other clips than in BASE")
-        out.save(args[2])
-    except (ValueError, fastdrum.FastDrumError) as exc:
+        out.save(args.out, overwrite=args.overwrite)
+    except (ValueError, OSError, fastdrum.FastDrumError) as exc:
         print(f"graft_any: error: {exc}", file=sys.stderr)
         return 2
-    print(f"{args[2]}: {args[0]} with the voice {ANY_VOICE!r} of {args[1]}")
+    print(f"{args.out}: {args.base} with the voice {ANY_VOICE!r} of {args.fitted}")
     return 0
 
 

@@ -3,15 +3,11 @@
 #   sudo apt-get install hydrogen-data hydrogen-drumkits avldrums.lv2-soundfont fluid-soundfont-gm lmms-common
 #   nohup sh training/ship_models.sh > runs/ship.log 2>&1 &
 # drums.npz: one WaveNet conditioned on the voice (model format 2), all ten voices of the drum
-# machine, 44,100 Hz, from every Debian drum source; then clap.npz: the same network and recipe
-# trained on the claps alone (with LMMS's four, 14 clips, 3,000 steps), which played the clap from
-# 2026-12-03 until drums.npz's own clap, steered away from a fitted unconditional voice, fell 6.1
-# short against its 10.2 (docs/evaluation.md, "A trained unconditional voice"); it is no longer
-# shipped. MODELS=drums or MODELS=clap trains one of them (default: both, in turn).
-# Not in this script yet: the shipped drums.npz's 'any' voice, an embedding fitted to every clip with
-# the network frozen (training/train.py --init-from MODEL --voice-dropout 1 --train-only voice_emb
-# --learning-rate 0.003 --steps 1000 --snapshot-every 100 with this script's data and network
-# options, averaged over steps 500-1,000) and grafted with tools/graft_any.py before the tune step.
+# machine, 44,100 Hz, from every Debian drum source, then its unconditional voice 'any' (below).
+# MODELS=clap trains clap.npz instead: the same network and recipe on the claps alone (with LMMS's
+# four, 14 clips, 3,000 steps), which played the clap from 2026-12-03 until drums.npz's own clap,
+# steered away from 'any', fell 6.1 short against its 10.2 (docs/evaluation.md, "A trained
+# unconditional voice"); it is no longer shipped. MODELS="drums clap" trains both, in turn.
 # Every layer is also told how far into the clip it is (--time-constants: five features exp(-t/tau),
 # tau 2.5 ms to 0.64 s, refreshed every 64 samples): without them crashes never decayed, with them
 # 69% did (docs/evaluation.md, "Time since the onset, one lever alone").
@@ -23,8 +19,8 @@
 # weights are a mean of snapshots, the defaults are tuned on generated clips), and training on all 454
 # clips judged lower on both seeds, total shortfall 24.6 and 27.1 against 27.2 and 38.0 with the split
 # of 58 clips (docs/evaluation.md, "No validation split").
-# Each model checkpoints into runs/MODEL-seed$SEED/ ($RUN: runs/drums-seed0/, runs/clap-seed0/) and
-# writes runs/MODEL-seed$SEED.npz (OUT, with one model in MODELS, names another file). After a kill,
+# Each model checkpoints into runs/MODEL-seed$SEED/ ($RUN: runs/drums-seed0/, runs/clap-seed0/; the
+# fit of drums.npz's 'any' into runs/drums-seed0-any/) and writes runs/MODEL-seed$SEED.npz (OUT, with one model in MODELS, names another file). After a kill,
 # rerun it with RESUME=--resume to continue from the last checkpoint (a finished run resumes at its
 # final step and just re-exports). SEED=1 sh training/ship_models.sh trains the second seed of the recipe.
 # STEPS and SWA_FIRST, if set, apply to every model in MODELS.
@@ -51,7 +47,7 @@ SEED=${SEED:-0}
 # 1 without the split (24.6 and 27.1, tuned on 0.8-1.1); none was shipped.
 # drums.npz's sampling defaults were tuned again on the data after that fix with temperatures up to
 # 1.3 (the same weights; total shortfall 21.1 against 22.6: docs/evaluation.md, "A wider tuning grid").
-MODELS=${MODELS:-drums clap}
+MODELS=${MODELS:-drums}
 case "$MODELS" in
   *" "*) if [ -n "$OUT" ]; then echo "ship_models.sh: OUT names one file: set MODELS to one model" >&2; exit 2; fi ;;
 esac
@@ -64,14 +60,17 @@ case $MODEL in
 esac
 RUN=runs/$MODEL-${VARIANT:+$VARIANT-}seed$SEED
 MODEL_OUT=${OUT:-$RUN.npz}
-$PY -m training.train $DATA --kits $KITS \
-  --sf2 $SF2/Black_Pearl_4_LV2.sf2 --sf2 $SF2/Red_Zeppelin_4_LV2.sf2 --sf2 $SF2/FluidR3_GM.sf2 \
-  --holdout-kits "$HOLDOUT" --sample-rate 44100 --val-fraction 0 \
-  --preemphasis 0.85 --crop 8192 --dilations 1..1024x2 --embedding-size 16 \
-  --time-constants 0.0025,0.01,0.04,0.16,0.64 --decay-conditioning --envelope --end-mask \
-  --gain-db 6 --pitch-semitones 1 --pitch-steps 5 --batch-size 4 --learning-rate 1e-3 \
-  --steps $MODEL_STEPS --eval-every 250 --patience 0 --checkpoint-every 100 --snapshot-every 250 --log-every 25 \
-  --seed $SEED --out $MODEL_OUT --run-dir $RUN $TRAIN_ARGS $RESUME
+train() {  # the recipe's data and network options, a lever's (TRAIN_ARGS), then the run's own ("$@")
+  $PY -m training.train $DATA --kits $KITS \
+    --sf2 $SF2/Black_Pearl_4_LV2.sf2 --sf2 $SF2/Red_Zeppelin_4_LV2.sf2 --sf2 $SF2/FluidR3_GM.sf2 \
+    --holdout-kits "$HOLDOUT" --sample-rate 44100 --val-fraction 0 \
+    --preemphasis 0.85 --crop 8192 --dilations 1..1024x2 --embedding-size 16 \
+    --time-constants 0.0025,0.01,0.04,0.16,0.64 --decay-conditioning --envelope --end-mask \
+    --gain-db 6 --pitch-semitones 1 --pitch-steps 5 --batch-size 4 --learning-rate 1e-3 \
+    --eval-every 250 --patience 0 --checkpoint-every 100 --snapshot-every 250 --log-every 25 \
+    --seed $SEED $TRAIN_ARGS "$@" $RESUME
+}
+train --steps $MODEL_STEPS --out $MODEL_OUT --run-dir $RUN
 # The shipped weights are the mean of the snapshots from step $SWA_FIRST to the end (stochastic weight
 # averaging, training/average.py): at this constant learning rate single snapshots wander between
 # steady noise and decaying drums; their mean generates steadily (docs/evaluation.md).
@@ -79,6 +78,19 @@ $PY -m training.average $MODEL_OUT --run-dir $RUN --first ${SWA_FIRST:-$((MODEL_
 # Round the weight matrices to float16 values: the kernel then streams half the bytes
 # (about 1.6x at batch size 1) with the same float32 arithmetic.
 $PY -c "import sys, fastdrum; fastdrum.load_model(sys.argv[1]).round_weights().save(sys.argv[1], overwrite=True)" $MODEL_OUT
+# The unconditional voice 'any' of classifier-free guidance (drums.npz only): with the network frozen,
+# one more voice embedding is fitted to every clip of every voice (every window's voice is 'any'),
+# 1,000 steps at learning rate 0.003 (330 s on two cores, 2026-12-03), averaged over steps 500-1,000,
+# and grafted onto the model; tools/graft_any.py checks that the network is the model's, bit for bit,
+# and that its voices still generate the same clips. Fine-tuning every weight with 20% of windows
+# dropped to 'any' instead judged worse (docs/evaluation.md, "A trained unconditional voice").
+# A model trained with the voice already (TRAIN_ARGS="--voice-dropout P") skips this.
+if [ "$MODEL" = drums ] && $PY -c "import sys, fastdrum; sys.exit('any' in fastdrum.load_model(sys.argv[1]).voices)" $MODEL_OUT; then
+  train --steps 1000 --init-from $MODEL_OUT --voice-dropout 1 --train-only voice_emb \
+    --learning-rate 0.003 --snapshot-every 100 --out $RUN-any.npz --run-dir $RUN-any
+  $PY -m training.average $RUN-any.npz --run-dir $RUN-any --first 500 -o $RUN-any.npz --overwrite
+  $PY tools/graft_any.py $MODEL_OUT $RUN-any.npz $MODEL_OUT --overwrite
+fi
 # Each voice's default temperature and epsilon (the sampling cutoff of fastdrum.generate), judged on
 # the rounded weights that ship: the pair of temperatures 0.8-1.3 and epsilons 0, 0.005, 0.01 whose
 # clips (40 a voice, seed 1) fall least short of the evaluation's criteria against the held-out kits
