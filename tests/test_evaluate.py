@@ -111,6 +111,45 @@ def test_hf_share_of_known_mixture():
     assert hf_share_db(y, SR) == pytest.approx(10 * np.log10(0.01 / 1.01), abs=0.2)
 
 
+def test_lf_share_of_known_mixture_and_of_dc():
+    from training.evaluate import lf_share_db
+
+    t = np.arange(SR // 2) / SR
+    # 100 Hz at amplitude 1 and 15 Hz at amplitude 0.1: the 15 Hz share is 0.01 / 1.01 of the energy.
+    y = np.sin(2 * np.pi * 100 * t) + 0.1 * np.sin(2 * np.pi * 15 * t)
+    assert lf_share_db(y, SR) == pytest.approx(10 * np.log10(0.01 / 1.01), abs=0.3)
+    # A DC offset is rumble too: 0.1 under a 1 kHz tone of RMS 1 is 0.01 / 1.01 of the energy.
+    z = np.sqrt(2) * np.sin(2 * np.pi * 1000 * t) + 0.1
+    assert lf_share_db(z, SR) == pytest.approx(10 * np.log10(0.01 / 1.01), abs=0.3)
+    assert lf_share_db(np.sin(2 * np.pi * 1000 * t), SR) < -60
+
+
+def test_evaluate_clips_fails_clips_that_rumble():
+    """Decaying tones with a slow drift under them (a 12 Hz wave, as a de-emphasised model's noise
+    makes) fail the rumble criterion against the same tones without it, which pass it."""
+    from training.evaluate import evaluate_clips
+
+    rng = np.random.default_rng(11)
+    T, sr = SR // 2, SR
+    t = np.arange(T) / sr
+
+    def toms(n, drift):
+        return np.array(
+            [
+                decaying(rng.uniform(90, 110), 0.1, rng, n=T)
+                + drift * np.exp(-t / 0.2) * np.sin(2 * np.pi * 12 * t + rng.uniform(0, 6))
+                for _ in range(n)
+            ]
+        )
+
+    real = _FakeRealClips(sr, toms(8, 0.0), toms(8, 0.0), voice="tom_low")
+    clean = evaluate_clips(toms(8, 0.0), "tom_low", real)
+    assert clean["passes"]["rumble"] and clean["lf_db"] < clean["lf_db_real"] + 3
+    rumbling = evaluate_clips(toms(8, 0.3), "tom_low", real)
+    assert not rumbling["passes"]["rumble"] and not rumbling["pass"]
+    assert rumbling["lf_db"] > rumbling["lf_db_real"] + 10
+
+
 def test_decay_and_abrupt_cut():
     from training.evaluate import abrupt_cuts, decays
 
@@ -366,11 +405,11 @@ def test_decay_time_factors_by_definition():
 class _FakeRealClips:
     """A stand-in for RealClips: given real clips, a classifier that names every clip the voice."""
 
-    def __init__(self, sr, held, train):
+    def __init__(self, sr, held, train, voice="openhat"):
         from training.evaluate import RealClips
 
-        self.sr, self.held, self.train = sr, {"openhat": held}, {"openhat": train}
-        self.real_accuracy = {"openhat": 1.0}
+        self.sr, self.held, self.train = sr, {voice: held}, {voice: train}
+        self.real_accuracy = {voice: 1.0}
         self._reference = {}
         self.reference = RealClips.reference.__get__(self)
 

@@ -12,6 +12,8 @@ from training.tune import choose, confirm, main, recorded_screen, shortfall, tun
 PASSING = dict(
     hf_db=-40.0,
     hf_db_real=-41.0,
+    lf_db=-43.0,
+    lf_db_real=-45.0,
     decaying=0.95,
     mel_db=3.0,
     mel_db_real=4.0,
@@ -45,6 +47,12 @@ def test_shortfall_is_zero_when_a_row_passes_and_adds_each_criterions_distance()
     assert shortfall(row) == pytest.approx(1 + 2 + 1 + 3 + 1 + 1 + 2)
     # Within the allowed factor, the decay time adds nothing.
     assert shortfall(dict(PASSING, decay_time=0.6)) == 0.0
+    # Rumble: one-sided, per 3 dB beyond 3 dB above the real clips'; a row judged before the
+    # criterion (no lf_db) adds nothing for it.
+    assert shortfall(dict(PASSING, lf_db=-30.0)) == pytest.approx((15 - 3) / 3)  # 15 dB above
+    assert shortfall(dict(PASSING, lf_db=-70.0)) == 0.0
+    old_row = {k: v for k, v in PASSING.items() if k not in ("lf_db", "lf_db_real")}
+    assert shortfall(dict(old_row, hf_db=-35.0)) == pytest.approx(1)
 
 
 def test_choose_takes_the_least_shortfall_and_on_a_tie_the_temperature_nearest_one():

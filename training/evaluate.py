@@ -4,7 +4,8 @@ Per voice, generated clips are set beside real clips of that voice from kits
 kept out of training entirely (the held-out kits a model's metadata names):
 
 1. **hiss** -- median share of energy above 5 kHz in the first 0.25 s from the
-   onset (:func:`hf_share_db`), generated beside real.
+   onset (:func:`hf_share_db`), generated beside real. **rumble** -- the same below
+   30 Hz, DC included (:func:`lf_share_db`): at most 3 dB above the real clips'.
 2. **decay** -- share of clips whose last quarter's RMS is below half their
    first quarter's (:func:`decays`), and share with an abrupt cut: a 5 ms
    frame more than 30 dB below the frame before it (:func:`abrupt_cuts`).
@@ -57,6 +58,8 @@ from scipy import signal
 __all__ = [
     "features",
     "hf_share_db",
+    "lf_share_db",
+    "RUMBLE_HZ",
     "decays",
     "abrupt_cuts",
     "mean_log_mel",
@@ -316,6 +319,21 @@ def spectral_flatness(y, sr, *, duration=0.5):
     return _flatness(spec, np.fft.rfftfreq(n, 1 / sr), sr)
 
 
+#: The rumble criterion's band: energy below this many Hz (:func:`lf_share_db`).
+RUMBLE_HZ = 30.0
+
+
+def _power_from_onset(y, sr, window):
+    """(power, Hz, length) of the one-sided spectrum of `window` s of `y` from its onset (rectangular window:
+    the onset is where the clip starts). With ``power[1:-1] * 2`` (and the last bin too for an odd
+    length) the bins sum to the stretch's energy (Parseval); :func:`hf_share_db` sums them unweighted,
+    as it always has (its band has neither DC nor Nyquist)."""
+    y = np.asarray(y, dtype=np.float64)
+    i = _onset(y)
+    seg = y[i : i + int(round(window * sr))]
+    return np.abs(np.fft.rfft(seg)) ** 2, np.fft.rfftfreq(len(seg), 1 / sr), len(seg)
+
+
 def hf_share_db(y, sr, *, cutoff=5000.0, window=0.25):
     """Energy above `cutoff` Hz as a share of all energy (dB), over `window` s from the onset.
 
@@ -325,15 +343,37 @@ def hf_share_db(y, sr, *, cutoff=5000.0, window=0.25):
     >>> round(hf_share_db(np.sin(2 * np.pi * 100 * t) + 0.1 * np.sin(2 * np.pi * 8000 * t), sr), 1)
     -20.0
     """
-    y = np.asarray(y, dtype=np.float64)
-    i = _onset(y)
-    seg = y[i : i + int(round(window * sr))]
-    spec = np.abs(np.fft.rfft(seg)) ** 2
-    freqs = np.fft.rfftfreq(len(seg), 1 / sr)
+    spec, freqs, _ = _power_from_onset(y, sr, window)
     total = spec.sum()
     if total <= 0:
         return float("-inf")
     return float(10 * np.log10(max(spec[freqs >= cutoff].sum(), 1e-30) / total))
+
+
+def lf_share_db(y, sr, *, cutoff=RUMBLE_HZ, window=0.25):
+    """Energy below `cutoff` Hz (DC included) as a share of all energy (dB), over `window` s from the
+    onset: the rumble criterion's measure. No drum's fundamental lies below 30 Hz; the de-emphasis
+    of a pre-emphasis model raises low frequencies by up to (1 + a) / (1 - a) (21.8 dB at a = 0.85),
+    its sampling noise with them.
+
+    Examples
+    --------
+    >>> sr = 44100; t = np.arange(sr // 4) / sr
+    >>> round(lf_share_db(np.sin(2 * np.pi * 100 * t) + 0.1 * np.sin(2 * np.pi * 20 * t), sr))
+    -20
+    >>> round(lf_share_db(np.sqrt(2) * np.sin(2 * np.pi * 1000 * t) + 0.1, sr))  # DC: 0.01 / 1.01
+    -20
+    """
+    spec, freqs, n = _power_from_onset(y, sr, window)
+    weights = np.full(len(spec), 2.0)  # one-sided: every bin but DC (and Nyquist) stands for two
+    weights[0] = 1.0
+    if n % 2 == 0:
+        weights[-1] = 1.0
+    spec = spec * weights
+    total = spec.sum()
+    if total <= 0:
+        return float("-inf")
+    return float(10 * np.log10(max(spec[freqs < cutoff].sum(), 1e-30) / total))
 
 
 def decays(clips):
@@ -498,6 +538,7 @@ CLASSIFIER_SECONDS = 0.5
 #: The done-when figures of the evaluation (issue 12): a voice passes when every one holds.
 CRITERIA = {
     "hiss": "share above 5 kHz within 3 dB of the held-out real clips' median",
+    "rumble": f"share below {RUMBLE_HZ:g} Hz at most 3 dB above the held-out real clips' median",
     "decay": "at least 90% of clips decay",
     "decay_time": f"median 20 dB decay time within a factor of {DECAY_TIME_FACTOR:g} of the held-out "
     "real clips' median, or of the training kits' factor from it where that is larger",
@@ -580,6 +621,8 @@ class RealClips:
                 hf_db_real=float(np.median([hf_share_db(c, sr) for c in held])),
                 # What the model was asked to learn: the training kits' median, beside (not a criterion).
                 hf_db_train=float(np.median([hf_share_db(c, sr) for c in train])),
+                lf_db_real=float(np.median([lf_share_db(c, sr) for c in held])),
+                lf_db_train=float(np.median([lf_share_db(c, sr) for c in train])),
                 decaying_real=float(decays(held).mean()),
                 decay_time_real=_median_time(held, sr),
                 decay_time_train=_median_time(train, sr),
@@ -608,6 +651,7 @@ def evaluate_clips(y, voice, real):
         samples=T,
         sample_rate=sr,
         hf_db=float(np.median([hf_share_db(c, sr) for c in y])),
+        lf_db=float(np.median([lf_share_db(c, sr) for c in y])),
         decaying=float(decays(y).mean()),
         # Seconds from the peak to 20 dB below it (median): the decay-time criterion.
         decay_time=_median_time(y, sr),
@@ -627,6 +671,7 @@ def evaluate_clips(y, voice, real):
     row["decay_time_factor"], row["decay_time_allowed"] = decay_time_factors(row)
     row["passes"] = {
         "hiss": abs(row["hf_db"] - row["hf_db_real"]) <= 3.0,
+        "rumble": row["lf_db"] <= row["lf_db_real"] + 3.0,
         "decay": row["decaying"] >= 0.9,
         "decay_time": row["decay_time_factor"] <= row["decay_time_allowed"],
         "spectrum": row["mel_db"] <= row["mel_db_real"],
@@ -639,7 +684,8 @@ def evaluate_clips(y, voice, real):
 
 
 def post_figures(y, voice, real):
-    """Hiss, decay and recognition of `y` after the drum machine's post-processing (beside, never instead)."""
+    """Hiss, rumble, decay and recognition of `y` after the drum machine's post-processing (beside,
+    never instead)."""
     from fastdrum.post import process
 
     z = np.asarray(
@@ -647,6 +693,7 @@ def post_figures(y, voice, real):
     )
     return dict(
         hf_db=float(np.median([hf_share_db(c, real.sr) for c in z])),
+        lf_db=float(np.median([lf_share_db(c, real.sr) for c in z])),
         decaying=float(decays(z).mean()),
         recognised=real.recognised(z, voice)[0],
     )
@@ -719,16 +766,20 @@ def table(rows, *, readme=False):
     and the hiss cell leaves out the training kits' figure: the README's quality table."""
     first, hiss = ("model", "(real)") if readme else ("source", "(real; training kits)")
     head = (
-        f"| {first} | voice | above 5 kHz, dB {hiss} | decay (real) | decay time, s (real) "
-        "| abrupt cuts | log-mel dist, dB (real kits) | recognised (real) | copies | dup. pairs | pass |"
+        f"| {first} | voice | above 5 kHz, dB {hiss} | below {RUMBLE_HZ:g} Hz, dB {hiss} "
+        "| decay (real) | decay time, s (real) | abrupt cuts | log-mel dist, dB (real kits) "
+        "| recognised (real) | copies | dup. pairs | pass |"
     )
-    lines = [head, "|---" * 11 + "|"]
+    lines = [head, "|---" * 12 + "|"]
+    nan = float("nan")
     for r in rows:
         failed = [k for k, ok in r["passes"].items() if not ok]
-        training = "" if readme else f"; {r.get('hf_db_train', float('nan')):.1f}"
+        training = "" if readme else f"; {r.get('hf_db_train', nan):.1f}"
+        lf_training = "" if readme else f"; {r.get('lf_db_train', nan):.1f}"
         lines.append(
             f"| {r.get('source', '')} | {r['voice']} | "
             f"{r['hf_db']:.1f} ({r['hf_db_real']:.1f}{training}) | "
+            f"{r.get('lf_db', nan):.1f} ({r.get('lf_db_real', nan):.1f}{lf_training}) | "
             f"{r['decaying']:.0%} ({r['decaying_real']:.0%}) | "
             f"{r['decay_time']:.2f} ({r['decay_time_real']:.2f}) | {r['abrupt_cut']:.0%} | "
             f"{r['mel_db']:.1f} ({r['mel_db_real']:.1f}) | {r['recognised']:.0%} ({r['recognised_real']:.0%}) | "
@@ -955,14 +1006,15 @@ def _evaluate_job(args, name, m, v, real):
 def _post_table(rows):
     """The markdown table of the figures after post-processing (of the rows that have them)."""
     lines = [
-        "\nafter post-processing (fastdrum.post.process):\n\n| source | voice | above 5 kHz, dB | decay | "
-        "recognised |\n|---|---|---|---|---|"
+        "\nafter post-processing (fastdrum.post.process):\n\n| source | voice | above 5 kHz, dB "
+        f"| below {RUMBLE_HZ:g} Hz, dB | decay | recognised |\n|---|---|---|---|---|---|"
     ]
     for r in rows:
         if "post" in r:
             q = r["post"]
             lines.append(
-                f"| {r['source']} | {r['voice']} | {q['hf_db']:.1f} | {q['decaying']:.0%} | {q['recognised']:.0%} |"
+                f"| {r['source']} | {r['voice']} | {q['hf_db']:.1f} | {q.get('lf_db', float('nan')):.1f} "
+                f"| {q['decaying']:.0%} | {q['recognised']:.0%} |"
             )
     return "\n".join(lines)
 
