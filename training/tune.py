@@ -94,10 +94,10 @@ def shortfall(row):
     The sum over the criteria of the distance to passing, each in a unit of its own scale: dB beyond
     the 3 dB hiss band (per 3 dB), rumble more than 3 dB above the real clips' (per 3 dB; a row judged
     before that criterion, 2026-12-03, has no ``lf_db`` and no such term), decay below 90% (per 10
-    points), a decay time further from the
-    real clips' than allowed (per doubling, :func:`training.evaluate.decay_time_factors`), log-mel
-    distance above the real kits' (per dB), recognition below the real clips' minus 5 points (per 10
-    points), copies above 10% and duplicate pairs above 5% (per 10 points). 0 when the row passes.
+    points), a decay time further from the real clips' than allowed (per doubling,
+    :func:`training.evaluate.decay_time_factors`), log-mel distance above the real kits' (per dB),
+    recognition below the real clips' minus 5 points (per 10 points), copies above 10% and duplicate
+    pairs above 5% (per 10 points). 0 when the row passes.
     """
     factor, allowed = decay_time_factors(row)
     return (
