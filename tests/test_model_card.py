@@ -21,7 +21,11 @@ def test_card_of_a_conditioned_model_lists_every_voice_and_how_its_weights_were_
         kits={"KitA": "CC0", "FluidR3_GM.sf2:Power": "MIT"},
         weights_averaged=dict(first=250, last=1000, snapshots=4),
         config=dict(
-            tiny.meta.get("config", {}), crop=8192, voice_weights="length", input_noise=1.5
+            tiny.meta.get("config", {}),
+            crop=8192,
+            voice_weights="length",
+            input_noise=1.5,
+            input_drift=0.01,
         ),
     )
     arrays = {k: v for k, v in tiny.weights.items()}
@@ -43,6 +47,7 @@ def test_card_of_a_conditioned_model_lists_every_voice_and_how_its_weights_were_
     assert "| windows | 8192 samples, half from the onset" in card
     assert "each row's voice drawn in proportion to its clip length |" in card
     assert "| input noise | 1.5 codes (training only)" in card
+    assert "| input drift | RMS 0.01 (training only)" in card
     assert "among temperatures [0.7, 1.0] and epsilons [0.0, 0.01]" in card
     assert "SoundFont kits" in card
     assert card.count("- `") == len(model.voices)  # a sanity check line per voice

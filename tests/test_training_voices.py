@@ -320,19 +320,84 @@ def test_loss_feeds_the_inputs_and_scores_the_clean_codes():
     assert loss(b.inputs) == pytest.approx(want, rel=1e-4)
 
 
+def _drift_set(sr=8000):
+    """A TrainingSet of two voices of quiet noise that knows its sample rate (input drift needs it)."""
+    rng = np.random.default_rng(1)
+    lengths = [800, 600]
+    clips = [
+        [data_mod.Clip(audio=rng.uniform(-0.1, 0.1, n).astype(np.float32), entry={})]
+        for n in lengths
+    ]
+    kw = dict(crop=512, receptive_field=16, quantization_channels=256, preemphasis=0.85)
+    return TrainingSet(clips, [[], []], lengths, sample_rate=sr, **kw)
+
+
+def test_drift_is_slow_and_of_the_rms_asked():
+    """drift(): RMS sigma over rows, its power below max_hz (the cosines' band)."""
+    from training.batches import drift
+
+    sr, n = 8000, 8000
+    d = drift(np.random.default_rng(5), 400, n, sr, 0.02, max_hz=30.0)
+    assert d.shape == (400, n)
+    assert abs(np.sqrt((d**2).mean()) - 0.02) < 0.002
+    power = (np.abs(np.fft.rfft(d * np.hanning(n), axis=1)) ** 2).sum(axis=0)
+    f = np.fft.rfftfreq(n, 1 / sr)
+    assert power[f < 32].sum() > 0.999 * power.sum()  # 2 Hz of Hann leakage past the band
+    # Every row draws its own cosines: rows differ.
+    assert np.corrcoef(d[0], d[1])[0, 1] ** 2 < 0.99
+
+
+def test_batches_input_drift_moves_inputs_only_slowly_and_draws_it_last():
+    """--input-drift SIGMA: inputs = codes of (window + drift); the targets, voices, mask and starts are
+    those of the same rng without it, and so is the voice dropout drawn before it."""
+    from fastdrum.mulaw import mu_law_decode
+
+    ts = _drift_set()
+    clean = ts.batch(np.random.default_rng(2), 64, gain_db=6.0, voice_dropout=0.3)
+    moved = ts.batch(np.random.default_rng(2), 64, gain_db=6.0, voice_dropout=0.3, input_drift=0.05)
+    for k in ("codes", "voices", "mask", "starts"):
+        np.testing.assert_array_equal(getattr(moved, k), getattr(clean, k))
+    assert moved.inputs.dtype == np.int32 and moved.inputs.shape == moved.codes.shape
+    # What moved the inputs is the drift: decoded, the difference is slow (within mu-law's steps)
+    # and of RMS about SIGMA.
+    diff = mu_law_decode(moved.inputs, 256) - mu_law_decode(moved.codes, 256)
+    assert abs(np.sqrt((diff**2).mean()) - 0.05) < 0.015
+    step = np.abs(np.diff(diff, axis=1)).mean()  # sample to sample: quantisation, not the drift
+    assert step < 0.2 * np.abs(diff).mean()
+    # Input noise on top moves the drifted codes, and draws before the drift.
+    both = ts.batch(np.random.default_rng(2), 64, input_noise=1.0, input_drift=0.05)
+    noisy = ts.batch(np.random.default_rng(2), 64, input_noise=1.0)
+    np.testing.assert_array_equal(both.codes, noisy.codes)
+    assert (both.inputs != noisy.inputs).mean() > 0.5
+
+
+def test_batches_input_drift_off_draws_nothing_and_needs_the_sample_rate():
+    ts = _drift_set()
+    for sigma in (None, 0.0):
+        b = ts.batch(np.random.default_rng(7), 8, input_drift=sigma)
+        ref = ts.batch(np.random.default_rng(7), 8)
+        np.testing.assert_array_equal(b.inputs, ref.codes)
+        np.testing.assert_array_equal(b.codes, ref.codes)
+    with pytest.raises(ValueError, match="sample rate"):
+        _noise_set().batch(np.random.default_rng(7), 8, input_drift=0.01)
+
+
+@pytest.mark.parametrize("option", ["--input-noise", "--input-drift"])
 @pytest.mark.parametrize("value", ["-1", "nan", "inf"])
-def test_input_noise_must_be_finite_and_not_negative(value):
+def test_input_noise_must_be_finite_and_not_negative(option, value):
     from training.errors import ConfigError
     from training.train import _check_args, build_parser
 
     args = build_parser().parse_args(
-        ["--voices", "kick", "--crop", "64", "--out", "m.npz", "--input-noise", value]
+        ["--voices", "kick", "--crop", "64", "--out", "m.npz", option, value]
     )
-    with pytest.raises(ConfigError, match="--input-noise must be a finite number >= 0"):
+    with pytest.raises(ConfigError, match=f"{option} must be a finite number >= 0"):
         _check_args(args)
 
 
-@pytest.mark.parametrize("key, on", [("input_noise", 2.0), ("decay_conditioning", True)])
+@pytest.mark.parametrize(
+    "key, on", [("input_noise", 2.0), ("input_drift", 0.01), ("decay_conditioning", True)]
+)
 def test_runs_made_before_an_option_resume_without_it(tmp_path, key, on):
     """A saved config without the option's key resumes with it off (None, as train() records off);
     with it on, it does not."""

@@ -20,6 +20,12 @@ stay the clean next codes: it learns to continue from contexts carrying the kind
 make in generation. The noise is drawn after every other draw of the batch, so the clean codes, voices,
 mask and starts are those of the same rng without noise; without noise nothing more is drawn.
 
+With input drift (``--input-drift SIGMA``) the inputs are instead the codes of the window plus a slow
+random signal (:func:`drift`: a few cosines below :data:`DRIFT_HZ`, RMS SIGMA in the units of the
+modelled signal, after pre-emphasis), the targets again the clean next codes: the network learns not to
+continue a slow wander of its context, the kind its own draws begin in generation and a de-emphasis
+decoder carries on as rumble. It is drawn last of all, after the voice dropout.
+
 With decay conditioning (``--decay-conditioning``) each row also carries its clip's decay feature z =
 (ln d - mean) / scale (:func:`fastdrum._reference.decay_z`): d is the clip's decay time
 (:func:`training.evaluate.decay_times`, 20 dB below its loudest 10 ms), measured on each pitch-shifted
@@ -54,6 +60,7 @@ __all__ = [
     "decay_seconds",
     "envelope_decay_seconds",
     "envelope_normalise",
+    "drift",
     "TrainingSet",
     "Batch",
 ]
@@ -107,6 +114,29 @@ ENVELOPE_QUANTILE = 0.999
 #: An envelope model's decay times lie in [ENVELOPE_MIN_DECAY, ENVELOPE_MAX_LENGTHS x clip length].
 ENVELOPE_MIN_DECAY = 0.005
 ENVELOPE_MAX_LENGTHS = 4.0
+
+#: Input drift (:func:`drift`): its cosines' frequencies are uniform in [0, DRIFT_HZ) Hz, the band of the
+#: rumble criterion (``training.evaluate.RUMBLE_HZ``), DRIFT_COSINES of them per row.
+DRIFT_HZ = 30.0
+DRIFT_COSINES = 3
+
+
+def drift(rng, rows, n, sample_rate, sigma, *, max_hz=DRIFT_HZ, k=DRIFT_COSINES):
+    """`rows` slow random signals of `n` samples (float64): ``sigma * sqrt(2 / k) * sum_j g_j
+    cos(2 pi f_j t / sample_rate + phi_j)``, per row k cosines with g_j ~ N(0, 1), f_j ~ U(0, max_hz)
+    and phi_j ~ U(0, 2 pi), drawn in that order; the RMS over rows and time is `sigma`.
+
+    Examples
+    --------
+    >>> d = drift(np.random.default_rng(0), 4000, 64, 8000, 0.5)
+    >>> round(float(np.sqrt((d ** 2).mean())), 1)
+    0.5
+    """
+    g = rng.standard_normal((rows, k, 1))
+    f = rng.uniform(0.0, max_hz, size=(rows, k, 1))
+    phi = rng.uniform(0.0, 2 * np.pi, size=(rows, k, 1))
+    t = np.arange(n) / float(sample_rate)
+    return sigma * np.sqrt(2.0 / k) * (g * np.cos(2 * np.pi * f * t + phi)).sum(axis=1)
 
 
 def envelope_decay_seconds(clips, sample_rate, env, quantile=ENVELOPE_QUANTILE):
@@ -438,7 +468,14 @@ class TrainingSet:
         return np.concatenate(codes), np.concatenate(voices)
 
     def batch(
-        self, rng, batch_size, gain_db=0.0, onset_share=0.5, input_noise=None, voice_dropout=0.0
+        self,
+        rng,
+        batch_size,
+        gain_db=0.0,
+        onset_share=0.5,
+        input_noise=None,
+        voice_dropout=0.0,
+        input_drift=None,
     ):
         """One batch drawn with `rng` (a ``numpy.random.Generator``).
 
@@ -446,7 +483,10 @@ class TrainingSet:
         ``round(SIGMA * N(0, 1))`` and clipped to ``[0, Q - 1]``, drawn after everything else.
         `voice_dropout` (p; 0: off) gives each row's ``voices`` the index ``V`` (one past the data's
         voices: the model's :data:`training.voices.ANY_VOICE`) with probability p, drawn after the
-        input noise, so the rest of the batch is that of a run without it.
+        input noise, so the rest of the batch is that of a run without it. `input_drift` (SIGMA, in the
+        units of the modelled signal; None or 0: off) makes ``inputs`` the codes of each window plus a
+        :func:`drift` of RMS SIGMA (then moved by the input noise, if any), drawn after the voice
+        dropout.
 
         With ``end_mask``, the targets at or past their clip's end are masked, and a window that does
         not start at the onset starts early enough that some target past the receptive field is
@@ -460,6 +500,7 @@ class TrainingSet:
             else rng.choice(self.V, size=B, p=self.voice_p)
         )
         codes = np.empty((B, W), dtype=np.int32)
+        windows = np.empty((B, W), dtype=np.float32) if input_drift else None
         mask = np.ones((B, W - 1), dtype=np.float32)
         starts = np.zeros(B, dtype=np.int32)
         dz = np.zeros(B, dtype=np.float32)
@@ -474,9 +515,10 @@ class TrainingSet:
             start = (
                 0 if (last == 0 or rng.random() < onset_share) else int(rng.integers(1, last + 1))
             )
-            codes[b] = data_mod.encode(
-                a[ver, clip, start : start + W] * np.float32(gains[b]), self.Q
-            )
+            window = a[ver, clip, start : start + W] * np.float32(gains[b])
+            codes[b] = data_mod.encode(window, self.Q)
+            if windows is not None:
+                windows[b] = window
             if start > 0:
                 mask[b, : self.rf - 1] = 0.0
             if end is not None:  # target t is sample start + t + 1
@@ -486,12 +528,19 @@ class TrainingSet:
             starts[b] = start
             if self._decay_z is not None:
                 dz[b] = self._decay_z[v][ver, clip]
-        inputs = codes
+        inputs, noise = codes, None
         if input_noise:
             noise = np.rint(np.float64(input_noise) * rng.standard_normal((B, W)))
             inputs = np.clip(codes + noise, 0, self.Q - 1).astype(np.int32)
         if voice_dropout:
             voices = np.where(rng.random(B) < voice_dropout, self.V, voices)
+        if input_drift:
+            if self._sample_rate is None:
+                raise ValueError("input drift needs the sample rate (its band is in Hz)")
+            moved = windows + drift(rng, B, W, self._sample_rate, float(input_drift))
+            inputs = data_mod.encode(moved, self.Q)  # clipped to [-1, 1] by the encoder
+            if noise is not None:
+                inputs = np.clip(inputs + noise, 0, self.Q - 1).astype(np.int32)
         return Batch(
             codes=codes,
             voices=voices.astype(np.int32),

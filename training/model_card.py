@@ -207,6 +207,7 @@ def _training_lines(meta):
         f"{cfg.get('learning_rate')}, gradient clip {cfg.get('clipnorm')}) |",
         _windows_row(cfg),
         *_input_noise_rows(cfg),
+        *_input_drift_rows(cfg),
         *_voice_dropout_rows(cfg),
         *_attack_rows(cfg),
         _exported_row(meta, losses),
@@ -257,6 +258,17 @@ def _input_noise_rows(cfg):
     return [
         f"| input noise | {sigma:g} codes (training only): each input code moved by "
         "round(SIGMA N(0, 1)), the targets clean |"
+    ]
+
+
+def _input_drift_rows(cfg):
+    """The input-drift row (``--input-drift``), or none when the run had no input drift."""
+    sigma = cfg.get("input_drift")
+    if not sigma:
+        return []
+    return [
+        f"| input drift | RMS {sigma:g} (training only): each input window plus a few random "
+        "cosines below 30 Hz, the targets clean |"
     ]
 
 

@@ -274,6 +274,16 @@ def _add_clip_arguments(g):
         "contexts with errors like its own draws' (FFTNet's noise injection; default/0: off)",
     )
     g.add_argument(
+        "--input-drift",
+        type=float,
+        default=None,
+        metavar="SIGMA",
+        help="training only: feed the network its input windows plus a slow random signal (a few "
+        "cosines below 30 Hz, RMS SIGMA in the units of the pre-emphasised signal), the targets "
+        "staying the clean next codes, so that it learns not to carry on a slow wander of its "
+        "own draws (rumble) (default/0: off)",
+    )
+    g.add_argument(
         "--voice-dropout",
         type=float,
         default=0.0,
@@ -508,8 +518,10 @@ def _check_numbers(a):
         v = getattr(a, name)
         if not (math.isfinite(v) and v >= 0):
             raise ConfigError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {v!r}")
-    if a.input_noise is not None and not (math.isfinite(a.input_noise) and a.input_noise >= 0):
-        raise ConfigError(f"--input-noise must be a finite number >= 0, got {a.input_noise!r}")
+    for name in ("input_noise", "input_drift"):
+        v = getattr(a, name)
+        if v is not None and not (math.isfinite(v) and v >= 0):
+            raise ConfigError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {v!r}")
     if not 0 <= a.voice_dropout <= 1:  # also False for NaN
         raise ConfigError(f"--voice-dropout must lie in [0, 1], got {a.voice_dropout!r}")
     if a.train_only and not a.init_from:
@@ -1242,6 +1254,7 @@ class _Trainer:
                     gain_db=a.gain_db,
                     input_noise=a.input_noise,
                     voice_dropout=a.voice_dropout,
+                    input_drift=a.input_drift,
                 )
                 if a.lr_decay is not None:
                     self.optimizer.learning_rate = learning_rate_at(s, a)
@@ -1376,6 +1389,7 @@ def train(args):
     config["dilations"] = dilations
     # Off is None whether absent or 0, as in the configs of runs made before the option existed.
     config["input_noise"] = args.input_noise or None
+    config["input_drift"] = args.input_drift or None
     config["decay_conditioning"] = args.decay_conditioning or None
     # As the decay conditioning: off is None, as in the configs of runs made before the option.
     envelope = _envelope(args)
