@@ -382,6 +382,36 @@ def test_batches_input_drift_off_draws_nothing_and_needs_the_sample_rate():
         _noise_set().batch(np.random.default_rng(7), 8, input_drift=0.01)
 
 
+def test_batches_input_drift_band_is_the_one_asked():
+    """input_drift_hz bounds the drift's cosines: at 1 kHz a 512-sample window resolves 2 Hz, and the
+    moved inputs' power lies below 12 Hz when the band is 10 Hz, about half of it when it is 30."""
+    from fastdrum.mulaw import mu_law_decode
+
+    ts = _drift_set(sr=1000)
+
+    def share_below_12_hz(hz):
+        b = ts.batch(np.random.default_rng(3), 200, input_drift=0.05, input_drift_hz=hz)
+        d = mu_law_decode(b.inputs, 256) - mu_law_decode(b.codes, 256)
+        power = (np.abs(np.fft.rfft(d * np.hanning(d.shape[1]), axis=1)) ** 2).sum(axis=0)
+        return power[np.fft.rfftfreq(d.shape[1], 1 / 1000) < 12].sum() / power.sum()
+
+    assert share_below_12_hz(10.0) > 0.97
+    assert 0.2 < share_below_12_hz(30.0) < 0.7
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "22051"])
+def test_input_drift_hz_must_lie_below_nyquist(value):
+    from training.errors import ConfigError
+    from training.train import _check_args, build_parser
+
+    args = build_parser().parse_args(
+        ["--voices", "kick", "--crop", "64", "--out", "m.npz", "--input-drift-hz", value]
+        + ["--input-drift", "0.01", "--sample-rate", "44100"]
+    )
+    with pytest.raises(ConfigError, match="--input-drift-hz must lie in"):
+        _check_args(args)
+
+
 @pytest.mark.parametrize("option", ["--input-noise", "--input-drift"])
 @pytest.mark.parametrize("value", ["-1", "nan", "inf"])
 def test_input_noise_must_be_finite_and_not_negative(option, value):

@@ -21,7 +21,7 @@ make in generation. The noise is drawn after every other draw of the batch, so t
 mask and starts are those of the same rng without noise; without noise nothing more is drawn.
 
 With input drift (``--input-drift SIGMA``) the inputs are instead the codes of the window plus a slow
-random signal (:func:`drift`: a few cosines below :data:`DRIFT_HZ`, RMS SIGMA in the units of the
+random signal (:func:`drift`: a few cosines below :data:`DRIFT_HZ` or ``--input-drift-hz``, RMS SIGMA in the units of the
 modelled signal, after pre-emphasis), the targets again the clean next codes: the network learns not to
 continue a slow wander of its context, the kind its own draws begin in generation and a de-emphasis
 decoder carries on as rumble. It is drawn last of all, after the voice dropout.
@@ -115,8 +115,8 @@ ENVELOPE_QUANTILE = 0.999
 ENVELOPE_MIN_DECAY = 0.005
 ENVELOPE_MAX_LENGTHS = 4.0
 
-#: Input drift (:func:`drift`): its cosines' frequencies are uniform in [0, DRIFT_HZ) Hz, the band of the
-#: rumble criterion (``training.evaluate.RUMBLE_HZ``), DRIFT_COSINES of them per row.
+#: Input drift (:func:`drift`): its cosines' frequencies are uniform in [0, DRIFT_HZ) Hz by default, the
+#: band of the rumble criterion (``training.evaluate.RUMBLE_HZ``), DRIFT_COSINES of them per row.
 DRIFT_HZ = 30.0
 DRIFT_COSINES = 3
 
@@ -476,6 +476,7 @@ class TrainingSet:
         input_noise=None,
         voice_dropout=0.0,
         input_drift=None,
+        input_drift_hz=DRIFT_HZ,
     ):
         """One batch drawn with `rng` (a ``numpy.random.Generator``).
 
@@ -485,8 +486,8 @@ class TrainingSet:
         voices: the model's :data:`training.voices.ANY_VOICE`) with probability p, drawn after the
         input noise, so the rest of the batch is that of a run without it. `input_drift` (SIGMA, in the
         units of the modelled signal; None or 0: off) makes ``inputs`` the codes of each window plus a
-        :func:`drift` of RMS SIGMA (then moved by the input noise, if any), drawn after the voice
-        dropout.
+        :func:`drift` of RMS SIGMA below `input_drift_hz` Hz (then moved by the input noise, if any),
+        drawn after the voice dropout.
 
         With ``end_mask``, the targets at or past their clip's end are masked, and a window that does
         not start at the onset starts early enough that some target past the receptive field is
@@ -537,7 +538,9 @@ class TrainingSet:
         if input_drift:
             if self._sample_rate is None:
                 raise ValueError("input drift needs the sample rate (its band is in Hz)")
-            moved = windows + drift(rng, B, W, self._sample_rate, float(input_drift))
+            moved = windows + drift(
+                rng, B, W, self._sample_rate, float(input_drift), max_hz=float(input_drift_hz)
+            )
             inputs = data_mod.encode(moved, self.Q)  # clipped to [-1, 1] by the encoder
             if noise is not None:
                 inputs = np.clip(inputs + noise, 0, self.Q - 1).astype(np.int32)

@@ -268,7 +268,7 @@ def _input_drift_rows(cfg):
         return []
     return [
         f"| input drift | RMS {sigma:g} (training only): each input window plus a few random "
-        "cosines below 30 Hz, the targets clean |"
+        f"cosines below {cfg.get('input_drift_hz') or 30:g} Hz, the targets clean |"
     ]
 
 

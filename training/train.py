@@ -284,6 +284,14 @@ def _add_clip_arguments(g):
         "own draws (rumble) (default/0: off)",
     )
     g.add_argument(
+        "--input-drift-hz",
+        type=float,
+        default=30.0,
+        metavar="HZ",
+        help="with --input-drift: the drift's cosines lie below this frequency (30: the rumble "
+        "criterion's band)",
+    )
+    g.add_argument(
         "--voice-dropout",
         type=float,
         default=0.0,
@@ -522,6 +530,11 @@ def _check_numbers(a):
         v = getattr(a, name)
         if v is not None and not (math.isfinite(v) and v >= 0):
             raise ConfigError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {v!r}")
+    if not (math.isfinite(a.input_drift_hz) and 0 < a.input_drift_hz <= a.sample_rate / 2):
+        raise ConfigError(
+            f"--input-drift-hz must lie in (0, {a.sample_rate / 2:g}] (half the sample rate), "
+            f"got {a.input_drift_hz!r}"
+        )
     if not 0 <= a.voice_dropout <= 1:  # also False for NaN
         raise ConfigError(f"--voice-dropout must lie in [0, 1], got {a.voice_dropout!r}")
     if a.train_only and not a.init_from:
@@ -1255,6 +1268,7 @@ class _Trainer:
                     input_noise=a.input_noise,
                     voice_dropout=a.voice_dropout,
                     input_drift=a.input_drift,
+                    input_drift_hz=a.input_drift_hz,
                 )
                 if a.lr_decay is not None:
                     self.optimizer.learning_rate = learning_rate_at(s, a)
@@ -1390,6 +1404,7 @@ def train(args):
     # Off is None whether absent or 0, as in the configs of runs made before the option existed.
     config["input_noise"] = args.input_noise or None
     config["input_drift"] = args.input_drift or None
+    config["input_drift_hz"] = args.input_drift_hz if args.input_drift else None
     config["decay_conditioning"] = args.decay_conditioning or None
     # As the decay conditioning: off is None, as in the configs of runs made before the option.
     envelope = _envelope(args)
