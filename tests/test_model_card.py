@@ -26,6 +26,8 @@ def test_card_of_a_conditioned_model_lists_every_voice_and_how_its_weights_were_
             voice_weights="length",
             input_noise=1.5,
             input_drift=0.01,
+            input_drift_hz=10.0,
+            input_drift_share=0.25,
         ),
     )
     arrays = {k: v for k, v in tiny.weights.items()}
@@ -47,7 +49,10 @@ def test_card_of_a_conditioned_model_lists_every_voice_and_how_its_weights_were_
     assert "| windows | 8192 samples, half from the onset" in card
     assert "each row's voice drawn in proportion to its clip length |" in card
     assert "| input noise | 1.5 codes (training only)" in card
-    assert "| input drift | RMS 0.01 (training only)" in card
+    assert (
+        "| input drift | RMS 0.01 (training only): a share 0.25 of the input windows plus a few "
+        "random cosines below 10 Hz, the targets clean |"
+    ) in card
     assert "among temperatures [0.7, 1.0] and epsilons [0.0, 0.01]" in card
     assert "SoundFont kits" in card
     assert card.count("- `") == len(model.voices)  # a sanity check line per voice
@@ -185,3 +190,14 @@ def test_card_of_a_model_tuned_with_guidance_lists_each_voices_default(tmp_path)
         "openhat@0.9/0.0": 1.0,
         "openhat@0.9/0.0-hihat*0.5": 0.2,
     }
+
+
+def test_input_drift_row_says_every_window_and_the_default_band():
+    from training.model_card import _input_drift_rows
+
+    assert _input_drift_rows({}) == [] and _input_drift_rows({"input_drift": None}) == []
+    (row,) = _input_drift_rows({"input_drift": 0.002})
+    assert row == (
+        "| input drift | RMS 0.002 (training only): each input window plus a few random cosines "
+        "below 30 Hz, the targets clean |"
+    )

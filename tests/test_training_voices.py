@@ -399,6 +399,21 @@ def test_batches_input_drift_band_is_the_one_asked():
     assert 0.2 < share_below_12_hz(30.0) < 0.7
 
 
+def test_batches_input_drift_share_moves_that_share_of_the_rows():
+    """input_drift_share P: about P of the rows carry the drift, the others are fed their clean codes;
+    P = 1 draws nothing more than before the option."""
+    ts = _drift_set()
+    b = ts.batch(np.random.default_rng(4), 400, input_drift=0.05, input_drift_share=0.25)
+    moved = (b.inputs != b.codes).any(axis=1)
+    assert abs(moved.mean() - 0.25) < 0.06
+    every = ts.batch(np.random.default_rng(4), 400, input_drift=0.05, input_drift_share=1.0)
+    np.testing.assert_array_equal(
+        every.inputs, ts.batch(np.random.default_rng(4), 400, input_drift=0.05).inputs
+    )
+    # A moved row is moved by the drift of the same draws as without the share.
+    np.testing.assert_array_equal(b.inputs[moved], every.inputs[moved])
+
+
 @pytest.mark.parametrize("value", ["0", "-1", "nan", "22051"])
 def test_input_drift_hz_must_lie_below_nyquist(value):
     from training.errors import ConfigError
@@ -834,3 +849,15 @@ def test_voice_dropout_needs_voices(tmp_path, capsys):
     argv = ["--instrument", "kick", "--out", str(tmp_path / "k.npz"), "--voice-dropout", "0.1"]
     assert main(argv) == 2
     assert "--voice-dropout needs --voices" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["0", "-0.5", "1.5", "nan"])
+def test_input_drift_share_must_lie_in_0_1(value):
+    from training.errors import ConfigError
+    from training.train import _check_args, build_parser
+
+    args = build_parser().parse_args(
+        ["--voices", "kick", "--crop", "64", "--out", "m.npz", "--input-drift-share", value]
+    )
+    with pytest.raises(ConfigError, match="--input-drift-share must lie in"):
+        _check_args(args)

@@ -477,6 +477,7 @@ class TrainingSet:
         voice_dropout=0.0,
         input_drift=None,
         input_drift_hz=DRIFT_HZ,
+        input_drift_share=1.0,
     ):
         """One batch drawn with `rng` (a ``numpy.random.Generator``).
 
@@ -487,7 +488,8 @@ class TrainingSet:
         input noise, so the rest of the batch is that of a run without it. `input_drift` (SIGMA, in the
         units of the modelled signal; None or 0: off) makes ``inputs`` the codes of each window plus a
         :func:`drift` of RMS SIGMA below `input_drift_hz` Hz (then moved by the input noise, if any),
-        drawn after the voice dropout.
+        drawn after the voice dropout; with `input_drift_share` below 1, only that share of the rows
+        (drawn after the drift) carry it.
 
         With ``end_mask``, the targets at or past their clip's end are masked, and a window that does
         not start at the onset starts early enough that some target past the receptive field is
@@ -538,9 +540,12 @@ class TrainingSet:
         if input_drift:
             if self._sample_rate is None:
                 raise ValueError("input drift needs the sample rate (its band is in Hz)")
-            moved = windows + drift(
+            d = drift(
                 rng, B, W, self._sample_rate, float(input_drift), max_hz=float(input_drift_hz)
             )
+            if input_drift_share < 1:
+                d *= (rng.random(B) < input_drift_share)[:, None]
+            moved = windows + d
             inputs = data_mod.encode(moved, self.Q)  # clipped to [-1, 1] by the encoder
             if noise is not None:
                 inputs = np.clip(inputs + noise, 0, self.Q - 1).astype(np.int32)

@@ -266,9 +266,11 @@ def _input_drift_rows(cfg):
     sigma = cfg.get("input_drift")
     if not sigma:
         return []
+    share = cfg.get("input_drift_share")
+    which = f"a share {share:g} of the input windows" if share else "each input window"
     return [
-        f"| input drift | RMS {sigma:g} (training only): each input window plus a few random "
-        f"cosines below {cfg.get('input_drift_hz') or 30:g} Hz, the targets clean |"
+        f"| input drift | RMS {sigma:g} (training only): {which} plus a few random cosines below "
+        f"{cfg.get('input_drift_hz') or 30:g} Hz, the targets clean |"
     ]
 
 

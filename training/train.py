@@ -292,6 +292,14 @@ def _add_clip_arguments(g):
         "criterion's band)",
     )
     g.add_argument(
+        "--input-drift-share",
+        type=float,
+        default=1.0,
+        metavar="P",
+        help="with --input-drift: the share of the windows that carry it (each drawn with "
+        "probability P)",
+    )
+    g.add_argument(
         "--voice-dropout",
         type=float,
         default=0.0,
@@ -535,6 +543,8 @@ def _check_numbers(a):
             f"--input-drift-hz must lie in (0, {a.sample_rate / 2:g}] (half the sample rate), "
             f"got {a.input_drift_hz!r}"
         )
+    if not 0 < a.input_drift_share <= 1:  # also False for NaN
+        raise ConfigError(f"--input-drift-share must lie in (0, 1], got {a.input_drift_share!r}")
     if not 0 <= a.voice_dropout <= 1:  # also False for NaN
         raise ConfigError(f"--voice-dropout must lie in [0, 1], got {a.voice_dropout!r}")
     if a.train_only and not a.init_from:
@@ -1269,6 +1279,7 @@ class _Trainer:
                     voice_dropout=a.voice_dropout,
                     input_drift=a.input_drift,
                     input_drift_hz=a.input_drift_hz,
+                    input_drift_share=a.input_drift_share,
                 )
                 if a.lr_decay is not None:
                     self.optimizer.learning_rate = learning_rate_at(s, a)
@@ -1405,6 +1416,9 @@ def train(args):
     config["input_noise"] = args.input_noise or None
     config["input_drift"] = args.input_drift or None
     config["input_drift_hz"] = args.input_drift_hz if args.input_drift else None
+    # 1 (every window) is recorded as None, as in the configs of drift runs made before the option.
+    share = args.input_drift_share
+    config["input_drift_share"] = share if args.input_drift and share < 1 else None
     config["decay_conditioning"] = args.decay_conditioning or None
     # As the decay conditioning: off is None, as in the configs of runs made before the option.
     envelope = _envelope(args)
