@@ -21,8 +21,9 @@ make in generation. The noise is drawn after every other draw of the batch, so t
 mask and starts are those of the same rng without noise; without noise nothing more is drawn.
 
 With input drift (``--input-drift SIGMA``) the inputs are instead the codes of the window plus a slow
-random signal (:func:`drift`: a few cosines below :data:`DRIFT_HZ` or ``--input-drift-hz``, RMS SIGMA in the units of the
-modelled signal, after pre-emphasis), the targets again the clean next codes: the network learns not to
+random signal (:func:`drift`: a few cosines below ``--input-drift-hz``, by default :data:`DRIFT_HZ`, of
+RMS SIGMA in the units of the modelled signal, after pre-emphasis), in every window or in a share of
+them (``--input-drift-share``), the targets again the clean next codes: the network learns not to
 continue a slow wander of its context, the kind its own draws begin in generation and a de-emphasis
 decoder carries on as rumble. It is drawn last of all, after the voice dropout.
 

@@ -279,7 +279,7 @@ def _add_clip_arguments(g):
         default=None,
         metavar="SIGMA",
         help="training only: feed the network its input windows plus a slow random signal (a few "
-        "cosines below 30 Hz, RMS SIGMA in the units of the pre-emphasised signal), the targets "
+        "cosines below --input-drift-hz, RMS SIGMA in the units of the pre-emphasised signal), the targets "
         "staying the clean next codes, so that it learns not to carry on a slow wander of its "
         "own draws (rumble) (default/0: off)",
     )
