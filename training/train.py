@@ -142,6 +142,7 @@ def build_parser():
     data = p.add_argument_group("data")
     _add_source_arguments(data)
     _add_clip_arguments(data)
+    _add_input_arguments(data)
     _add_model_arguments(p.add_argument_group("model"))
     t = p.add_argument_group("training")
     t.add_argument(
@@ -265,6 +266,20 @@ def _add_clip_arguments(g):
         "(e.g. 'clap=2,tom_low=2'; a voice not named weighs 1) (default: uniformly)",
     )
     g.add_argument(
+        "--voice-dropout",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help=f"with --voices: the model has one more voice, {ANY_VOICE!r}, which each training window "
+        "is given instead of its own with probability P: the network conditioned on it is "
+        "unconditional, the negative voice of classifier-free guidance (default/0: off; 1, with "
+        "--train-only voice_emb: fit only that voice's embedding to every clip)",
+    )
+
+
+def _add_input_arguments(g):
+    """What the network is fed in training instead of its clean codes (the targets stay clean)."""
+    g.add_argument(
         "--input-noise",
         type=float,
         default=None,
@@ -298,16 +313,6 @@ def _add_clip_arguments(g):
         metavar="P",
         help="with --input-drift: the share of the windows that carry it (each drawn with "
         "probability P)",
-    )
-    g.add_argument(
-        "--voice-dropout",
-        type=float,
-        default=0.0,
-        metavar="P",
-        help=f"with --voices: the model has one more voice, {ANY_VOICE!r}, which each training window "
-        "is given instead of its own with probability P: the network conditioned on it is "
-        "unconditional, the negative voice of classifier-free guidance (default/0: off; 1, with "
-        "--train-only voice_emb: fit only that voice's embedding to every clip)",
     )
 
 
