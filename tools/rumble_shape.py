@@ -1,0 +1,123 @@
+"""What is a voice's energy below 30 Hz: an offset or a wander? ``python tools/rumble_shape.py MODEL``
+
+The evaluation's rumble figure (``training.evaluate.lf_share_db``) is the share of a clip's energy
+below 30 Hz, DC included, over its first 0.25 s from the onset. It does not say what that energy is:
+a constant offset, the leakage of a low fundamental, or a slow wander of a few hertz under the hit.
+This splits it, over the same 0.25 s:
+
+- ``dc``: the mean alone, as a share (dB) of the energy;
+- ``peak``: the frequency of the strongest bin of the segment with its mean removed, under a Hann
+  window (its own length, no zero-padding: 4 Hz bins over 0.25 s). A drum's peak is its fundamental
+  or above (real kicks about 70 Hz); a wander puts it at a few hertz.
+
+Printed per voice, as median (quartiles): over the model's generated clips (raw ``generate()`` at the
+voice's defaults, seed 0) and over the held-out real clips (the kits the model's run held out).
+``--baseline drift`` (decaying 68 Hz sines, then the same with a 4 Hz wander of their amplitude
+under them) must read a peak of 68 Hz without the wander and 4 Hz with it::
+
+    python tools/rumble_shape.py fastdrum/models/drums.npz --voices kick,hihat --baseline drift
+
+Figures: docs/evaluation.md ("Input drift, a rumble lever"). About 1 min for 40 clips of two voices.
+"""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from peak_pitch import add_model_arguments, model_and_clips  # noqa: E402
+
+import fastdrum  # noqa: E402
+from training.evaluate import _onset, lf_share_db  # noqa: E402
+
+#: The stretch measured from the onset (s), as the evaluation's rumble and hiss figures.
+WINDOW = 0.25
+
+#: ``--baseline drift``: the tone (Hz), the wander (Hz) and the wander's amplitude against the tone's.
+TONE, WANDER, WANDER_AMPLITUDE = 68.0, 4.0, 1.0
+
+
+def shape(y, sample_rate):
+    """``(below 30 Hz, dB; DC, dB; peak, Hz)`` of clip `y` over :data:`WINDOW` s from its onset.
+
+    Examples
+    --------
+    >>> sr = 8000; t = np.arange(sr) / sr
+    >>> lf, dc, pk = shape(np.sin(2 * np.pi * 100 * t) + 0.1, sr)
+    >>> round(dc), float(pk)
+    (-17, 100.0)
+    """
+    y = np.asarray(y, dtype=np.float64)
+    on = _onset(y)
+    seg = y[on : on + int(WINDOW * sample_rate)]
+    if len(seg) < 2:
+        raise ValueError(f"a clip of {len(y)} samples has nothing after its onset")
+    energy = float((seg**2).sum())
+    if energy <= 0:
+        raise ValueError("a silent clip has no spectrum")
+    dc = max(seg.mean() ** 2 * len(seg) / energy, 1e-30)
+    spectrum = np.abs(np.fft.rfft((seg - seg.mean()) * np.hanning(len(seg))))
+    freqs = np.fft.rfftfreq(len(seg), 1.0 / sample_rate)
+    return lf_share_db(y, sample_rate), float(10 * np.log10(dc)), float(freqs[np.argmax(spectrum)])
+
+
+def shapes(clips, sample_rate):
+    """:func:`shape` of each of `clips`, as an array of rows."""
+    return np.array([shape(c, sample_rate) for c in clips])
+
+
+def drift_baseline(n, T, sample_rate, wander, seed=0):
+    """`n` clips of T samples: 68 Hz sines falling 20 dB per 0.2 s, each with a random phase; with
+    `wander`, a 4 Hz sine of their amplitude (random phase) under each, falling 20 dB per
+    0.4 s."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(T) / sample_rate
+    y = np.sin(2 * np.pi * TONE * t + rng.uniform(0, 2 * np.pi, (n, 1))) * 10.0 ** (-t / 0.2)
+    if wander:
+        phase = rng.uniform(0, 2 * np.pi, (n, 1))
+        y = y + WANDER_AMPLITUDE * np.sin(2 * np.pi * WANDER * t + phase) * 10.0 ** (-t / 0.4)
+    return y
+
+
+def summary(x, digits=0):
+    """The median and quartiles of `x` as "median (q25 to q75)"."""
+    q25, q50, q75 = np.percentile(x, [25, 50, 75])
+    return f"{q50:.{digits}f} ({q25:.{digits}f} to {q75:.{digits}f})"
+
+
+def row(name, clips, sample_rate):
+    """A table row of the medians (quartiles) of `clips`' shapes."""
+    s = shapes(clips, sample_rate)
+    return f"| {name} | {len(s)} | {summary(s[:, 0], 1)} | {summary(s[:, 1], 1)} | {summary(s[:, 2])} |"
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(
+        prog="python tools/rumble_shape.py", description=__doc__.split("\n")[0]
+    )
+    add_model_arguments(p)
+    p.set_defaults(voices="kick,tom_low,snare,hihat")
+    p.add_argument("--baseline", choices=("drift",), action="append", default=[])
+    a = p.parse_args(argv)
+    model, voices, _, held = model_and_clips(p, a)
+    sr = model.sample_rate
+    print("| clips | n | below 30 Hz, dB | DC, dB | peak, Hz |")
+    print("|---|---|---|---|---|")
+    for v in voices:
+        print(row(f"{v}, generated", fastdrum.generate(model, a.n, voice=v, seed=0), sr))
+        real = [c.audio for c in held if c.entry["voice"] == v]
+        if real:
+            print(row(f"{v}, held-out real", real, sr), flush=True)
+    for kind in a.baseline:
+        for wander in (False, True):
+            y = drift_baseline(a.n, int(0.5 * sr), sr, wander)
+            print(row(f"baseline {kind}, {'with' if wander else 'without'} the wander", y, sr))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
