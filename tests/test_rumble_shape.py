@@ -22,18 +22,29 @@ def test_an_offset_is_dc_and_the_tone_is_the_peak():
     the mean is removed first."""
     t = np.arange(SR) / SR
     y = np.sin(2 * np.pi * 100 * t) + 0.8
-    lf, dc, peak = rumble_shape.shape(y, SR)
+    lf, _, _, dc, peak = rumble_shape.shape(y, SR)
     assert dc == pytest.approx(10 * np.log10(0.64 / 1.14), abs=0.1)
     assert peak == 100.0
     assert lf == lf_share_db(y, SR)
+
+
+def test_the_share_below_30_hz_splits_at_10_hz():
+    """Cosines of 4, 20 and 100 Hz (amplitudes 0.1, 0.3, 1), whole cycles over the 0.25 s from the
+    onset (sample 0, the peak): 0.01 / 1.1 of the energy below 10 Hz, 0.09 / 1.1 between 10 and 30."""
+    t = np.arange(SR) / SR
+    y = sum(a * np.cos(2 * np.pi * f * t) for a, f in ((0.1, 4), (0.3, 20), (1.0, 100)))
+    lf, low, mid, _, _ = rumble_shape.shape(y, SR)
+    assert low == pytest.approx(10 * np.log10(0.01 / 1.1), abs=0.01)
+    assert mid == pytest.approx(10 * np.log10(0.09 / 1.1), abs=0.01)
+    assert lf == pytest.approx(10 * np.log10(0.1 / 1.1), abs=0.01)
 
 
 def test_a_wander_as_strong_as_the_body_is_the_peak_and_without_it_the_tone():
     t = np.arange(SR // 2) / SR
     tone = np.sin(2 * np.pi * 68 * t) * 10.0 ** (-t / 0.2)
     wander = np.sin(2 * np.pi * 4 * t + 1.0) * 10.0 ** (-t / 0.4)
-    assert abs(rumble_shape.shape(tone, SR)[2] - 68) <= 2
-    assert rumble_shape.shape(tone + wander, SR)[2] == 4.0
+    assert abs(rumble_shape.shape(tone, SR)[4] - 68) <= 2
+    assert rumble_shape.shape(tone + wander, SR)[4] == 4.0
     # the wander raises the share below 30 Hz by more than 10 dB
     assert lf_share_db(tone + wander, SR) > lf_share_db(tone, SR) + 10
 
@@ -41,7 +52,7 @@ def test_a_wander_as_strong_as_the_body_is_the_peak_and_without_it_the_tone():
 def test_the_drift_baseline_reads_its_tone_and_its_wander():
     for wander, want in ((False, rumble_shape.TONE), (True, rumble_shape.WANDER)):
         got = rumble_shape.shapes(rumble_shape.drift_baseline(20, SR // 2, SR, wander), SR)
-        assert abs(np.median(got[:, 2]) - want) <= 2, (wander, got[:, 2])
+        assert abs(np.median(got[:, 4]) - want) <= 2, (wander, got[:, 4])
 
 
 def test_clips_with_nothing_to_measure_are_refused():
