@@ -161,6 +161,57 @@ def test_by_default_it_trains_drums_alone_and_clap_on_request(tmp_path):
     assert args.voices == "clap" and args.data == ["/usr/share/lmms/samples/drums"]
 
 
+def test_a_voice_alone_trains_its_clips_with_the_recipe_for_1500_steps(tmp_path):
+    """MODELS=kick: the one-voice lever runs of docs/evaluation.md. The kick's clips of the recipe's
+    sources, 1,500 steps, averaged from step 375, rounded and tuned (one voice: no 'any'); every
+    other option of the trainer is drums.npz's, a variant's added."""
+    (tmp_path / "drums").mkdir()
+    drums = _run(tmp_path / "drums")[0]
+    calls = _run(
+        tmp_path,
+        MODELS="kick",
+        VARIANT="drift",
+        TRAIN_ARGS="--input-drift 0.01 --input-drift-share 0.25",
+    )
+    assert [_step(c) for c in calls] == [
+        "training.train",
+        "training.average",
+        "round",
+        "training.tune",
+    ]
+    train, average, round_, tune = calls
+    assert _option(train, "--voices") == "kick" and "--data" not in train
+    assert _option(train, "--steps") == "1500" and _option(average, "--first") == "375"
+    assert _option(train, "--run-dir") == _option(average, "--run-dir") == "runs/kick-drift-seed0"
+    assert (
+        _option(train, "--out") == average[2] == round_[2] == tune[2] == "runs/kick-drift-seed0.npz"
+    )
+    assert _option(train, "--input-drift") == "0.01"
+    args = build_parser().parse_args(train[2:])  # the trainer accepts it
+    assert args.voices == "kick" and args.input_drift_share == 0.25
+
+    def rest(argv):
+        argv = list(argv)
+        for name in (
+            "--voices",
+            "--steps",
+            "--out",
+            "--run-dir",
+            "--input-drift",
+            "--input-drift-share",
+        ):
+            while name in argv:
+                i = argv.index(name)
+                del argv[i : i + 2]
+        return argv
+
+    assert rest(train) == rest(drums)
+    for voice in VOICES:
+        if voice != "clap":  # MODELS=clap is the clap model with LMMS's one-shots (above)
+            (tmp_path / voice).mkdir()
+            assert _option(_run(tmp_path / voice, MODELS=voice)[0], "--voices") == voice
+
+
 def test_out_names_one_file_and_models_are_known(tmp_path):
     fail = tmp_path / "fail"
     fail.mkdir()

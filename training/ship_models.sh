@@ -8,6 +8,10 @@
 # four, 14 clips, 3,000 steps), which played the clap from 2026-12-03 until drums.npz's own clap,
 # steered away from 'any', fell 6.1 short against its 10.2 (docs/evaluation.md, "A trained
 # unconditional voice"); it is no longer shipped. MODELS="drums clap" trains both, in turn.
+# MODELS=kick (or any other voice of the drum machine but the clap) trains that voice's clips alone
+# with the same network and recipe, 1,500 steps (13-20 min of training): the one-voice lever runs of
+# docs/evaluation.md ("The pre-emphasis coefficient, one lever alone", "Input drift"), e.g.
+#   MODELS=kick VARIANT=drift TRAIN_ARGS="--input-drift 0.01 --input-drift-share 0.25" sh training/ship_models.sh
 # Every layer is also told how far into the clip it is (--time-constants: five features exp(-t/tau),
 # tau 2.5 ms to 0.64 s, refreshed every 64 samples): without them crashes never decayed, with them
 # 69% did (docs/evaluation.md, "Time since the onset, one lever alone").
@@ -56,7 +60,8 @@ case $MODEL in
   drums) DATA="--voices all"; MODEL_STEPS=${STEPS:-10000} ;;
   # 3,000 steps of 4 windows: each of the 14 claps drawn about 860 times (drums.npz's clips, 88).
   clap) DATA="--voices clap --data /usr/share/lmms/samples/drums"; MODEL_STEPS=${STEPS:-3000} ;;
-  *) echo "ship_models.sh: MODELS: unknown model $MODEL (drums, clap)" >&2; exit 2 ;;
+  kick|snare|hihat|openhat|tom_low|tom_mid|tom_high|crash|ride) DATA="--voices $MODEL"; MODEL_STEPS=${STEPS:-1500} ;;
+  *) echo "ship_models.sh: MODELS: unknown model $MODEL (drums, clap, or a voice: kick, snare, ...)" >&2; exit 2 ;;
 esac
 RUN=runs/$MODEL-${VARIANT:+$VARIANT-}seed$SEED
 MODEL_OUT=${OUT:-$RUN.npz}
