@@ -422,8 +422,8 @@ def validate(arrays):
     """Check a dict of arrays against format 1 or 2 and return what they describe.
 
     Returns a dict with version, L, Q, R, D, S, sample_rate, dilations
-    (tuple), meta (dict), primers (int32 array or None), preemphasis (float;
-    0.0 in format 1), voices (tuple of str, empty when unconditioned), E (the
+    (tuple), meta (dict), primers (int32 array or None), preemphasis (float,
+    0.0 in format 1; or a tuple of floats, one a voice), voices (tuple of str, empty when unconditioned), E (the
     embedding size, or None), primer_voices (int32 array or None), time_tau
     (float32 array (F,) or None), time_block (int or None), decay (dict of
     mean, scale and drop_db, or None) and voice_decays ({voice: read-only
@@ -559,19 +559,34 @@ def _check_float32(arrays, key, shape, sizes):
 
 def _validate_2(arrays, info):
     """The format-2 keys (docs/format.md): pre-emphasis, time, voices and their primers, decay."""
+    out = dict(preemphasis=_validate_preemphasis(arrays))
+    out.update(_validate_time(arrays, info))
+    out.update(_validate_voices(arrays, info))
+    if isinstance(out["preemphasis"], tuple) and len(out["preemphasis"]) != len(
+        out.get("voices", ())
+    ):
+        _fail(
+            "preemphasis",
+            f"has {len(out['preemphasis'])} coefficients, one a voice, but the model has "
+            f"{len(out.get('voices', ()))} voices",
+        )
+    out.update(_validate_decay(arrays, info, out.get("voices", ())))
+    return out
+
+
+def _validate_preemphasis(arrays):
+    """Format 2's pre-emphasis: a float32 scalar, or one a voice (V,); each in [0, 1). A float, or a
+    tuple of floats (the voices' count is checked by the caller)."""
     if "preemphasis" not in arrays:
         _fail("preemphasis", "missing (required in format 2)")
     a = arrays["preemphasis"]
-    if a.shape != () or not _is_float32(a.dtype):
-        _fail("preemphasis", f"must be a float32 scalar, got {a.dtype} {a.shape}")
-    preemphasis = float(a)
-    if not 0.0 <= preemphasis < 1.0:  # also False for NaN
-        _fail("preemphasis", f"must lie in [0, 1), got {preemphasis!r}")
-    out = dict(preemphasis=preemphasis)
-    out.update(_validate_time(arrays, info))
-    out.update(_validate_voices(arrays, info))
-    out.update(_validate_decay(arrays, info, out.get("voices", ())))
-    return out
+    if a.ndim > 1 or not _is_float32(a.dtype):
+        _fail("preemphasis", f"must be a float32 scalar or (V,) array, got {a.dtype} {a.shape}")
+    values = [float(x) for x in a.reshape(-1)]
+    bad = [x for x in values if not 0.0 <= x < 1.0]  # also NaN
+    if bad or not values:
+        _fail("preemphasis", f"must lie in [0, 1), got {bad[0] if bad else 'no value'!r}")
+    return values[0] if a.ndim == 0 else tuple(values)
 
 
 def _validate_voices(arrays, info):

@@ -89,15 +89,22 @@ def _primers(model, primer, n, T, noise, rngs, voice=None):
     return np.array(codes, dtype=np.int32, order="C")
 
 
-def _finish(codes, model, decays=None):
-    """Codes to audio: mu-law decode; for a pre-emphasis model, de-emphasis; for an envelope model,
-    times the envelope of each clip's decay time (`decays`, seconds, one per clip); then, for either,
-    peak limiting."""
+def _finish(codes, model, decays=None, a=None):
+    """Codes to audio: mu-law decode; for a pre-emphasis model, de-emphasis with coefficient `a`
+    (default :attr:`Model.preemphasis`; a model with one a voice needs it given); for an envelope
+    model, times the envelope of each clip's decay time (`decays`, seconds, one per clip); then,
+    for either, peak limiting."""
+    if a is None:
+        a = model.preemphasis
+        if isinstance(a, tuple):
+            raise GenerationError(
+                "a model with a pre-emphasis a voice needs the voice's to be finished"
+            )
     y = mu_law_decode(codes, model.quantization_channels)
-    if model.preemphasis == 0 and model.envelope is None:
+    if a == 0 and model.envelope is None:
         return y  # a = 0 is the identity: format-1 output exactly as it always was
-    if model.preemphasis != 0:
-        y = deemphasis(y, model.preemphasis)
+    if a != 0:
+        y = deemphasis(y, a)
     if model.envelope is not None:
         if decays is None:
             raise GenerationError("an envelope model's clips need their decay times to be finished")
@@ -260,6 +267,7 @@ def generate(
     model = as_model(instrument_or_model)
     n = _checks.integer("n", n, lo=1, error=GenerationError)
     cond, heaviest = _resolve_voice(model, voice)
+    a = model.preemphasis_of(voice)
     defaults = model._voice_defaults(None if heaviest is None else model.voices[heaviest])
     duration, temperature, epsilon, primer_noise = _sampling_options(
         model, defaults, duration, temperature, epsilon, primer_noise
@@ -303,7 +311,7 @@ def generate(
                 state = State(model, 2 * (b1 - b0), n_threads, rows, guidance=guidance)
                 primers = np.repeat(primers, 2, axis=0)
             codes = _sample(state, primers, T, rngs, temperature, epsilon, bar)
-            out[b0:b1] = _finish(codes[::pairs], model, chosen)
+            out[b0:b1] = _finish(codes[::pairs], model, chosen, a)
     return out
 
 

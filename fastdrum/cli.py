@@ -876,7 +876,7 @@ def _describe(model):
         "instrument": model.instrument,
         "voices": list(model.voices),
         "default_voice": model.default_voice,
-        "preemphasis": model.preemphasis,
+        "preemphasis": list(a) if isinstance(a := model.preemphasis, tuple) else a,
         "time_constants_samples": None if model.time_tau is None else model.time_tau.tolist(),
         "time_block": model.time_block,
         "decay": model.decay,
@@ -950,7 +950,10 @@ def _format2_rows(info):
     else:
         voices_row = "none (not conditioned)"
     a = info["preemphasis"]
-    pre = f"{a:g} (generation de-emphasises its output)" if a else "none"
+    if isinstance(a, (list, tuple)):
+        a = ", ".join(f"{v} {x:g}" for v, x in zip(voices, a))
+    pre = f"{a:g}" if isinstance(a, float) and a else a or "none"
+    pre += " (generation de-emphasises its output)" if pre != "none" else ""
     rows = [("format", "2"), ("voices", voices_row), ("pre-emphasis", pre)]
     taus = info["time_constants_samples"]
     if taus is not None:
@@ -1079,7 +1082,7 @@ def _primer_audio(model, n):
     if primers is None or not len(primers):
         return None
     y = mu_law_decode(primers[:n], model.quantization_channels)
-    return deemphasis(y, model.preemphasis).astype("float32", copy=False)
+    return deemphasis(y, model.preemphasis_of(model.default_voice)).astype("float32", copy=False)
 
 
 # -- fastdrum library (on Dask: fastdrum/_library.py) ----------------------------------

@@ -251,9 +251,10 @@ class Model:
         The first codes of training clips, used to seed generation.
     meta : dict, optional
         JSON-serialisable description (instrument, clip_duration, training ...).
-    preemphasis : float, default 0.0
+    preemphasis : float or sequence of float, default 0.0
         Format 2: the coefficient ``a`` in [0, 1) of the pre-emphasis the
-        network models (generation undoes it); 0 is none.
+        network models (generation undoes it); 0 is none. With `voices`, one
+        coefficient a voice may be given instead (:meth:`preemphasis_of`).
     voices : sequence of str, optional
         Format 2: the names of the voices the network is conditioned on.
     voice_emb : array_like, shape (V, E), optional
@@ -283,8 +284,9 @@ class Model:
         loaded one keeps its file's.
     voices : tuple of str
         Empty for an unconditioned model.
-    preemphasis : float
-        0.0 for format 1.
+    preemphasis : float or tuple of float
+        0.0 for format 1; a tuple, one coefficient a voice, for a model whose
+        voices have their own (:meth:`preemphasis_of` gives any voice's).
     weights : dict of ndarray
         The float32 arrays of the network (read-only): the format-1 weights,
         ``voice_emb`` and ``cond_w`` of a conditioned model, ``time_w`` of a
@@ -727,7 +729,11 @@ class Model:
     def __repr__(self):
         L, Q, R, D, S = (self._sizes[k] for k in "LQRDS")
         extra = f" voices={len(self.voices)}" if self.voices else ""
-        extra += f" preemphasis={self.preemphasis:g}" if self.preemphasis else ""
+        a = self.preemphasis
+        if isinstance(a, tuple):
+            extra += " preemphasis=(" + ", ".join(f"{x:g}" for x in a) + ")"
+        elif a:
+            extra += f" preemphasis={a:g}"
         extra += f" time_features={len(self.time_tau)}" if self.time_tau is not None else ""
         extra += " decay_conditioned" if self.decay is not None else ""
         extra += " envelope" if self.envelope is not None else ""
@@ -766,6 +772,32 @@ class Model:
                 time_w=self.weights["time_w"], time_tau=self.time_tau, time_block=self.time_block
             )
         return w
+
+    def preemphasis_of(self, voice=None):
+        """The pre-emphasis coefficient the clips of `voice` are modelled with (generation undoes it).
+
+        :attr:`preemphasis` for a model with one coefficient (whatever `voice`
+        is); for one with a coefficient a voice, that of `voice`, or for a blend
+        the mean of the blend's voices' coefficients weighted as the blend
+        (:meth:`voice_weights`; None is the default voice).
+
+        Raises
+        ------
+        GenerationError
+            If the model has a coefficient a voice and `voice` is not one of
+            its voices or blends.
+
+        Examples
+        --------
+        >>> from fastdrum.testing import random_model
+        >>> m = random_model(seed=0, voices=["kick", "hihat"], preemphasis=[0.8, 0.0])
+        >>> [round(m.preemphasis_of(v), 6) for v in ("kick", "hihat", {"kick": 1, "hihat": 3})]
+        [0.8, 0.0, 0.2]
+        """
+        if not isinstance(self.preemphasis, tuple):
+            return self.preemphasis
+        w = self.voice_weights(voice)
+        return float(np.clip(np.dot(w, self.preemphasis), 0.0, max(self.preemphasis)))
 
     def _check_voice(self, voice, decay=None):
         """The (L, 2D) conditioning bias of `voice` (and `decay`), or None for an unconditioned model."""
@@ -922,9 +954,8 @@ class Model:
                         "pass decay= (or codes=True with codes of the normalised signal)"
                     )
                 y = np.clip(y / self._envelope(len(y), float(decay)), -1.0, 1.0)
-            q = mu_law_encode(preemphasis(y, self.preemphasis), self.quantization_channels).astype(
-                np.int64
-            )
+            a = self.preemphasis_of(voice)
+            q = mu_law_encode(preemphasis(y, a), self.quantization_channels).astype(np.int64)
         if len(q) < 2:
             return 0.0
         logits = _reference.forward(self._reference_weights(), q, dtype=np.float64, cond=cond)[:-1]

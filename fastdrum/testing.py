@@ -67,7 +67,8 @@ def random_model(
         Condition the model on these voices (random ``voice_emb`` of
         `embedding_size` values, ``cond_w`` and, with `primers`, ``primer_voices``).
     embedding_size : int, default 4
-    preemphasis : float, default 0.0
+    preemphasis : float or sequence of float, default 0.0
+        One coefficient, or with `voices` one a voice.
     time_tau : sequence of float, optional
         Time constants (samples) of time-since-onset conditioning: random
         ``time_w`` of shape (L, F, 2D), with `time_block`.

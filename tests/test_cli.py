@@ -478,6 +478,15 @@ def test_info_shows_a_format_2_models_voices_and_preemphasis(tmp_path, capsys):
     assert not re.search(r"^(voices|pre-emphasis) ", capsys.readouterr().out, re.M)
 
 
+def test_info_shows_a_coefficient_a_voice(tmp_path, capsys):
+    m = random_model(seed=0, voices=["kick", "hihat"], preemphasis=[0.85, 0.0])
+    m.save(tmp_path / "m.npz")
+    assert main(["info", str(tmp_path / "m.npz")]) == 0
+    assert re.search(r"^pre-emphasis +kick 0\.85, hihat 0 \(", capsys.readouterr().out, re.M)
+    assert main(["info", str(tmp_path / "m.npz"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["preemphasis"] == pytest.approx([0.85, 0.0])
+
+
 def test_info_summarises_long_metadata_and_dilation_stacks(tmp_path, capsys):
     m = random_model(dilations=[1, 2, 4, 8, 16, 32] * 3, seed=0, instrument="snare")
     m.meta["data"] = [{"file": f"clip{i}.wav", "sha256": "0" * 64} for i in range(50)]

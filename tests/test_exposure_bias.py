@@ -57,13 +57,14 @@ def test_a_model_that_always_predicts_silence_errs_by_the_signal():
 
 
 def test_codes_are_what_the_network_models():
-    """Without an envelope: the clip scaled to a peak of at most 1, pre-emphasised, coded."""
+    """Without an envelope: the clip scaled to a peak of at most 1, pre-emphasised with the voice's
+    coefficient, coded."""
     m = types.SimpleNamespace(
-        envelope=None, preemphasis=0.5, quantization_channels=Q, sample_rate=SR
+        envelope=None, preemphasis_of={"kick": 0.5}.get, quantization_channels=Q, sample_rate=SR
     )
     y = np.array([[0.0, 2.0, -1.0, 0.5], [0.1, 0.2, 0.3, 0.4]])
     want = mu_law_encode(preemphasis(y / np.array([[2.0], [1.0]]), 0.5), Q)
-    np.testing.assert_array_equal(exposure_bias.codes(m, y, None), want)
+    np.testing.assert_array_equal(exposure_bias.codes(m, y, None, "kick"), want)
 
 
 def test_a_real_model_runs_end_to_end():

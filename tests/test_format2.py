@@ -70,6 +70,28 @@ def test_unconditioned_format_2(tmp_path, good):
     assert y.shape == (1, 32)
 
 
+def test_a_coefficient_a_voice_round_trips(tmp_path, good):
+    good["preemphasis"] = np.linspace(0, 0.9, len(VOICES)).astype(np.float32)
+    m = load_model(write(tmp_path, good))
+    assert m.preemphasis == tuple(float(x) for x in good["preemphasis"])
+    assert "preemphasis=(0, 0.1, " in repr(m)
+    m.save(tmp_path / "back.npz")
+    with np.load(tmp_path / "back.npz") as f:
+        np.testing.assert_array_equal(f["preemphasis"], good["preemphasis"])
+    assert load_model(tmp_path / "back.npz").preemphasis == m.preemphasis
+
+
+def test_coefficients_a_voice_need_voices(tmp_path, good):
+    for k in ("voices", "voice_emb", "cond_w", "primer_voices"):
+        del good[k]
+    del good["meta"]
+    good["preemphasis"] = np.array([0.5], np.float32)
+    with pytest.raises(
+        ModelFormatError, match="has 1 coefficients, one a voice, but the model has 0"
+    ):
+        load_model(write(tmp_path, good))
+
+
 def test_models_built_without_format_2_keys_stay_format_1(tmp_path):
     random_model(seed=0).save(tmp_path / "one.npz")
     random_model(seed=0, preemphasis=0.5).save(tmp_path / "two.npz")
@@ -94,8 +116,14 @@ def test_format_1_ignores_format_2_keys(tmp_path, good):
     "value, match",
     [
         (None, "'preemphasis': missing"),
-        (np.array(0.5), "'preemphasis': must be a float32 scalar"),
-        (np.array([0.5], np.float32), "'preemphasis': must be a float32 scalar"),
+        (np.array(0.5), "'preemphasis': must be a float32 scalar or \\(V,\\) array"),
+        (
+            np.array([0.5], np.float32),
+            "'preemphasis': has 1 coefficients, one a voice, but the model has 10",
+        ),
+        (np.zeros((10, 1), np.float32), "'preemphasis': must be a float32 scalar or"),
+        (np.array([0.5] * 9 + [1.0], np.float32), r"'preemphasis': must lie in \[0, 1\), got 1.0"),
+        (np.array([0.5] * 9 + [np.nan], np.float32), r"'preemphasis': must lie in \[0, 1\)"),
         (np.array(1.0, np.float32), r"'preemphasis': must lie in \[0, 1\)"),
         (np.array(-0.1, np.float32), r"'preemphasis': must lie in \[0, 1\)"),
         (np.array(np.nan, np.float32), r"'preemphasis': must lie in \[0, 1\)"),
@@ -519,3 +547,45 @@ def test_cli_generate_voice(tmp_path, shipped_folder, capsys):
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "d").exists()
+
+
+# -- a pre-emphasis coefficient a voice ------------------------------------------------------------
+def _with_preemphasis(m, a):
+    """`m` (conditioned, 2 voices) with pre-emphasis `a`: the same network, so the same codes."""
+    return fastdrum.Model(
+        sample_rate=m.sample_rate,
+        dilations=m.dilations,
+        meta=m.meta,
+        preemphasis=a,
+        voices=list(m.voices),
+        **m.weights,
+    )
+
+
+@pytest.mark.parametrize("backend", fastdrum._backends.available())
+def test_each_voice_is_deemphasised_with_its_own_coefficient(backend):
+    """A model with a coefficient a voice generates, for each voice, what the same network with that
+    voice's coefficient for all generates; a blend, what its weighted mean does."""
+    base = random_model(seed=3, voices=["kick", "hihat"], preemphasis=0.5)
+    per_voice = _with_preemphasis(base, [0.8, 0.0])
+    kw = dict(n=3, duration=0.01, seed=4, backend=backend)
+    for voice, a in (("kick", 0.8), ("hihat", 0.0), ({"kick": 1, "hihat": 3}, 0.2)):
+        want = fastdrum.generate(_with_preemphasis(base, a), voice=voice, **kw)
+        got = fastdrum.generate(per_voice, voice=voice, **kw)
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+    # The coefficient matters: the kick's clips are not those of the hi-hat's coefficient.
+    other = fastdrum.generate(_with_preemphasis(base, 0.0), voice="kick", **kw)
+    assert not np.allclose(fastdrum.generate(per_voice, voice="kick", **kw), other)
+
+
+def test_log_prob_pre_emphasises_with_the_voice_s_coefficient():
+    base = random_model(seed=5, voices=["kick", "hihat"], preemphasis=0.5)
+    per_voice = _with_preemphasis(base, [0.8, 0.0])
+    y = np.sin(np.linspace(0, 20, 200)) * 0.5
+    for voice, a in (("kick", 0.8), ("hihat", 0.0)):
+        assert per_voice.log_prob(y, voice=voice) == _with_preemphasis(base, a).log_prob(
+            y, voice=voice
+        )
+    assert per_voice.preemphasis_of({"kick": 1, "hihat": 1}) == pytest.approx(0.4)
+    with pytest.raises(GenerationError, match="snare"):
+        per_voice.preemphasis_of("snare")

@@ -14,7 +14,7 @@ graft_any = pytest.importorskip("graft_any")
 TINY_DRUMS = os.path.join(os.path.dirname(__file__), "data", "tiny_drums.npz")
 
 
-def _fitted(base, emb_row, **weights):
+def _fitted(base, emb_row, preemphasis=None, **weights):
     """BASE's network with an 'any' voice of embedding `emb_row` (and `weights` changed), as a run of
     --voice-dropout 1 --train-only voice_emb exports it."""
     meta = dict(base.meta, voices=dict(base.meta["voices"]))
@@ -28,7 +28,7 @@ def _fitted(base, emb_row, **weights):
         dilations=base.dilations,
         primers=base.primers,
         meta=meta,
-        preemphasis=base.preemphasis,
+        preemphasis=base.preemphasis if preemphasis is None else preemphasis,
         voices=list(base.voices) + ["any"],
         primer_voices=base.primer_voices,
         time_tau=base.time_tau,
@@ -96,3 +96,27 @@ def test_graft_replaces_out_only_with_overwrite(tmp_path, capsys):
     got = fastdrum.load_model(out)
     assert got.voices == base.voices + ("any",)
     np.testing.assert_array_equal(got.weights["voice_emb"][-1], row)
+
+
+def test_graft_keeps_a_coefficient_a_voice(tmp_path, capsys):
+    """A base whose voices have their own pre-emphasis: OUT keeps them, 'any' gets FITTED's."""
+    arrays = fastdrum.load_model(TINY_DRUMS)._arrays()
+    arrays["preemphasis"] = np.linspace(0, 0.9, len(arrays["voices"])).astype(np.float32)
+    base = fastdrum.Model._from_arrays(arrays)
+    base.save(tmp_path / "base.npz")
+    row = np.zeros(base.weights["voice_emb"].shape[1], np.float32)
+    _fitted(base, row, list(base.preemphasis) + [0.5]).save(tmp_path / "fitted.npz")
+    paths = [str(tmp_path / n) for n in ("base.npz", "fitted.npz", "out.npz")]
+    assert graft_any.main(paths) == 0
+    got = fastdrum.load_model(paths[2])
+    assert got.preemphasis == base.preemphasis + (0.5,)
+    for v in base.voices:  # each voice de-emphasised as before
+        np.testing.assert_array_equal(
+            fastdrum.generate(got, 2, voice=v, seed=1, duration=0.01),
+            fastdrum.generate(base, 2, voice=v, seed=1, duration=0.01),
+        )
+    wrong = [0.5] + list(base.preemphasis)
+    _fitted(base, row, wrong).save(tmp_path / "wrong.npz")
+    assert graft_any.main([paths[0], str(tmp_path / "wrong.npz"), str(tmp_path / "o2.npz")]) == 2
+    assert "pre-emphasis" in capsys.readouterr().err
+    assert not (tmp_path / "o2.npz").exists()

@@ -201,3 +201,13 @@ def test_input_drift_row_says_every_window_and_the_default_band():
         "| input drift | RMS 0.002 (training only): each input window plus a few random cosines "
         "below 30 Hz, the targets clean |"
     )
+
+
+def test_card_names_each_voice_s_pre_emphasis():
+    from fastdrum.testing import random_model
+
+    m = random_model(seed=0, voices=["kick", "hihat"], preemphasis=[0.85, 0.0])
+    assert model_card._format2_config_rows(m)[0] == (
+        "| pre-emphasis | y(t) - a y(t-1) before mu-law, a by voice (kick 0.85, hihat 0); "
+        "undone by `generate()` |"
+    )

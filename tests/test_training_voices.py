@@ -861,3 +861,66 @@ def test_input_drift_share_must_lie_in_0_1(value):
     )
     with pytest.raises(ConfigError, match="--input-drift-share must lie in"):
         _check_args(args)
+
+
+# ------------------------------------------------------------------- pre-emphasis a voice
+def test_each_voice_is_pre_emphasised_with_its_own_coefficient():
+    rng = np.random.default_rng(6)
+    clips = [
+        [data_mod.Clip(audio=rng.uniform(-0.5, 0.5, n).astype(np.float32), entry={})]
+        for n in (400, 300)
+    ]
+    kw = dict(crop=64, receptive_field=16, quantization_channels=32)
+    ts = TrainingSet(clips, [[], []], [400, 300], preemphasis=[0.85, 0.0], **kw)
+    for v, (a, n) in enumerate([(0.85, 400), (0.0, 300)]):
+        want = preemphasize(data_mod.fit(clips[v][0].audio, n), a)
+        np.testing.assert_allclose(ts.base[v][0, :n], want, rtol=1e-6)
+    # One coefficient for both is the same as that coefficient given a voice.
+    one = TrainingSet(clips, [[], []], [400, 300], preemphasis=0.85, **kw)
+    both = TrainingSet(clips, [[], []], [400, 300], preemphasis=[0.85, 0.85], **kw)
+    for x, y in zip(one.base, both.base):
+        np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (["--instrument", "kick", "--voice-preemphasis", "kick=0"], "needs --voices"),
+        (["--voices", "kick", "--voice-preemphasis", "snare=0"], "needs a voice of \\('kick',\\)"),
+        (["--voices", "kick", "--voice-preemphasis", "kick=1"], "a coefficient in \\[0, 1\\)"),
+        (["--voices", "kick", "--voice-preemphasis", "kick"], "'kick' is not VOICE=NUMBER"),
+    ],
+)
+def test_voice_preemphasis_is_checked(argv, match):
+    from training.errors import ConfigError
+    from training.train import _check_args, _preemphasis, build_parser
+
+    args = build_parser().parse_args(["--crop", "64", "--out", "m.npz", *argv])
+    with pytest.raises(ConfigError, match=match):
+        _check_args(args)
+        _preemphasis(args, ["kick"])
+
+
+def test_voice_preemphasis_gives_every_other_voice_the_run_s():
+    from training.train import _preemphasis, build_parser
+
+    args = build_parser().parse_args(
+        ["--voices", "all", "--out", "m.npz", "--preemphasis", "0.85"]
+        + ["--voice-preemphasis", "hihat=0,openhat=0.5"]
+    )
+    assert _preemphasis(args, ["kick", "hihat", "openhat", "any"]) == [0.85, 0.0, 0.5, 0.85]
+    args.voice_preemphasis = None
+    assert _preemphasis(args, ["kick", "hihat"]) == 0.85
+
+
+@pytest.mark.slow
+def test_conditioned_training_exports_a_coefficient_a_voice(tmp_path):
+    kits = write_two_voice_kits(tmp_path)
+    out = tmp_path / "drums.npz"
+    argv = tiny_conditioned_argv(kits, out, tmp_path / "run", steps=2, every=2)
+    argv += ["--preemphasis", "0.85", "--voice-preemphasis", "snare=0.25"]
+    assert main(argv) == 0
+    model = fastdrum.load_model(out)
+    assert model.voices == ("kick", "snare")
+    assert model.preemphasis == pytest.approx((0.85, 0.25))
+    assert model.meta["config"]["voice_preemphasis"] == "snare=0.25"

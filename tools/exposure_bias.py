@@ -43,7 +43,7 @@ from training.batches import envelope_decay_seconds, envelope_normalise  # noqa:
 from training.evaluate import RUMBLE_HZ  # noqa: E402
 
 
-def codes(model, clips, decays):
+def codes(model, clips, decays, voice=None):
     """The codes the network of `model` models for `clips` (N, T) of `decays` (s, one per clip; None
     for a model without an envelope): divided by the envelope and clipped, scaled to a peak of at
     most 1, pre-emphasised, mu-law coded."""
@@ -51,7 +51,7 @@ def codes(model, clips, decays):
     if model.envelope is not None:
         y, _ = envelope_normalise(y, decays, model.sample_rate, model.envelope)
     y = y / np.maximum(np.abs(y).max(axis=-1, keepdims=True), 1.0)
-    return mu_law_encode(preemphasis(y, model.preemphasis or 0.0), model.quantization_channels)
+    return mu_law_encode(preemphasis(y, model.preemphasis_of(voice)), model.quantization_channels)
 
 
 def prediction_errors(model, q, *, voice=None, decay=None):
@@ -70,7 +70,7 @@ def prediction_errors(model, q, *, voice=None, decay=None):
 
 def errors(model, clips, voice, decays):
     """:func:`prediction_errors` of each of `clips` (N, T), as rows (N, 2)."""
-    q = codes(model, clips, decays)
+    q = codes(model, clips, decays, voice)
     ds = [None] * len(q) if model.decay is None else decays
     return np.array([prediction_errors(model, c, voice=voice, decay=d) for c, d in zip(q, ds)])
 

@@ -1062,8 +1062,8 @@ def check_file(path, case=None, *, generate=True):
             model.weights["decay_w"], case.arrays["decay_w"]
         ):
             raise CaseFailure("loaded decay_w differs from the file's")
-        if model.format_version == 2 and model.preemphasis != float(
-            np.asarray(case.arrays["preemphasis"])
+        if model.format_version == 2 and not np.array_equal(
+            np.asarray(model.preemphasis, np.float32), case.arrays["preemphasis"]
         ):
             raise CaseFailure("loaded preemphasis differs from the file's")
     if not generate:

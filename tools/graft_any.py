@@ -31,6 +31,9 @@ def graft(base, fitted):
         theirs = fitted.weights[k][:-1] if k == "voice_emb" else fitted.weights[k]
         if not np.array_equal(theirs, w):
             raise ValueError(f"FITTED's {k} differs from BASE's: not BASE's network")
+    a = fitted.preemphasis  # one, or one a voice: then 'any''s is FITTED's, the others BASE's
+    if (a[:-1] if isinstance(a, tuple) else a) != base.preemphasis:
+        raise ValueError(f"FITTED's pre-emphasis {a} is not BASE's {base.preemphasis}")
     meta = dict(base.meta)
     meta["voices"] = {v: dict(e) for v, e in base.meta["voices"].items()}
     entries = base.meta["voices"].values()
@@ -52,7 +55,7 @@ def graft(base, fitted):
         dilations=base.dilations,
         primers=base.primers,
         meta=meta,
-        preemphasis=base.preemphasis,
+        preemphasis=fitted.preemphasis,
         voices=list(fitted.voices),
         primer_voices=base.primer_voices,
         time_tau=base.time_tau,

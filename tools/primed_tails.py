@@ -106,7 +106,12 @@ def main(argv=None):
     for v in voices:
         fitted, seconds = clips[v]
         # The real clips as the first model codes and decodes them (its envelope, if any, undone).
-        real = _finish(training_codes(fitted, seconds, models[0]), models[0], seconds)
+        real = _finish(
+            training_codes(fitted, seconds, models[0], v),
+            models[0],
+            seconds,
+            models[0].preemphasis_of(v),
+        )
         sources = [(name, None) for name in a.baseline] + list(zip(a.models, models))
         for name, m in sources:
             if m is None:
@@ -118,7 +123,7 @@ def main(argv=None):
                     len(fitted),
                     seed=a.seed,
                     voice=v,
-                    primer=training_codes(fitted, own, m)[:, :P],
+                    primer=training_codes(fitted, own, m, v)[:, :P],
                     decay=d,
                     temperature=a.temperature,
                     epsilon=a.epsilon,

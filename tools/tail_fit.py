@@ -68,21 +68,23 @@ def held_out_audio(model, voices, max_clips):
     return out
 
 
-def training_codes(fitted, seconds, model):
+def training_codes(fitted, seconds, model, voice=None):
     """The codes of `fitted` clips (n, T) as `model` was trained on them: faded; for an envelope
     model divided by the envelope of each clip's decay time (`seconds`) and clipped; pre-emphasised;
-    mu-law encoded."""
+    mu-law encoded (with `voice`'s pre-emphasis, :meth:`fastdrum.Model.preemphasis_of`)."""
     y = fade_out(fitted)
     if model.envelope is not None:
         y, _ = envelope_normalise(y, seconds, model.sample_rate, model.envelope)
-    return data_mod.encode(preemphasize(y, model.preemphasis), model.quantization_channels)
+    return data_mod.encode(
+        preemphasize(y, model.preemphasis_of(voice)), model.quantization_channels
+    )
 
 
 def held_out_clips(model, voices, max_clips):
     """{voice: ((n, T) int codes, (n,) decay times in s)} of the held-out real clips, prepared as
     `model`'s training prepared its clips (:func:`held_out_audio`, :func:`training_codes`)."""
     return {
-        v: (training_codes(fitted, seconds, model), seconds)
+        v: (training_codes(fitted, seconds, model, v), seconds)
         for v, (fitted, seconds) in held_out_audio(model, voices, max_clips).items()
     }
 
@@ -132,7 +134,7 @@ def main(argv=None):
         fitted, _ = clips[v]
         for name, m in zip(a.models, models):
             seconds = clip_decays(fitted, m)
-            codes = training_codes(fitted, seconds, m)
+            codes = training_codes(fitted, seconds, m, v)
             nll, ent, spans = fit_by_time(m, v, codes, seconds)
             cells = [f"{n:.2f} ({e:.2f})" for n, e in zip(nll, ent)]
             cells += [""] * (len(EDGES) - 1 - len(cells))

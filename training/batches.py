@@ -281,7 +281,8 @@ class TrainingSet:
     crop : int
         Window length W; 0 means whole clips (then every voice must have one length).
     receptive_field, quantization_channels : int
-    preemphasis : float
+    preemphasis : float or sequence of float
+        The coefficient of every voice, or one a voice.
     shifts : list of float
         Pitch shifts (semitones) of the augmentation, 0 included.
     peak : float
@@ -364,7 +365,8 @@ class TrainingSet:
             self.voice_p = np.asarray(w, dtype=np.float64) / float(np.sum(w))
         self.Q = quantization_channels
         self.rf = receptive_field
-        self.a = float(preemphasis)
+        a = np.broadcast_to(np.asarray(preemphasis, dtype=np.float64), (self.V,))
+        self.a = [float(x) for x in a]  # each voice's
         self.crop = int(crop) or int(lengths[0])
         self.lengths = [max(int(n), self.crop) for n in lengths]
         self._fade, self._peak, self._sample_rate = fade, peak, sample_rate
@@ -402,16 +404,16 @@ class TrainingSet:
 
         return measure(base), [measure(y) for y in ys], None if val is None else measure(val)
 
-    def _prepare(self, y, T, d, clipped):
+    def _prepare(self, y, T, d, clipped, a):
         """`y` (faded if the set fades) with an envelope divided by that of decay times `d` (s, one
         per clip) and clipped (the samples changed and all added to `clipped`, a [changed, all]
-        pair, unless None); pre-emphasised; padded to T."""
+        pair, unless None); pre-emphasised with coefficient `a`; padded to T."""
         if self.envelope is not None:
             y, n_clipped = envelope_normalise(y, d, self._sample_rate, self.envelope)
             if clipped is not None:
                 clipped[0] += n_clipped
                 clipped[1] += y.size
-        return np.pad(preemphasize(y, self.a), [(0, 0), (0, T - y.shape[-1])])
+        return np.pad(preemphasize(y, a), [(0, 0), (0, T - y.shape[-1])])
 
     def _add_voice(self, clips, val_clips, n, T, shifts, decay_conditioning):
         """Prepare one voice: its clips of every shift in :attr:`audio`, the unshifted ones in
@@ -430,10 +432,13 @@ class TrainingSet:
 
         f_ys, f_val = [faded(y) for y in ys], None if val is None else faded(val)
         clipped = [0, 0]  # samples the envelope's clipping changed, all
-        self.audio.append(np.stack([self._prepare(y, T, d, clipped) for y, d in zip(f_ys, d_ys)]))
-        self.base.append(self._prepare(faded(base), T, d_base, None))
+        a = self.a[len(self.audio)]  # this voice's pre-emphasis
+        self.audio.append(
+            np.stack([self._prepare(y, T, d, clipped, a) for y, d in zip(f_ys, d_ys)])
+        )
+        self.base.append(self._prepare(faded(base), T, d_base, None, a))
         self.val.append(
-            None if val is None else self._prepare(f_val, T, d_val, clipped)[:, : self.crop]
+            None if val is None else self._prepare(f_val, T, d_val, clipped, a)[:, : self.crop]
         )
         if self.envelope_clipped is not None:
             self.envelope_clipped.append(clipped[0] / max(clipped[1], 1))

@@ -93,10 +93,14 @@ def _format2_config_rows(model):
     """Rows of what format 2 adds: pre-emphasis, the voice embedding, the time since the onset, the
     decay time, the envelope."""
     rows = []
-    if model.preemphasis:
+    a = model.preemphasis
+    if isinstance(a, tuple):
+        each = ", ".join(f"{v} {x:g}" for v, x in zip(model.voices, a))
         rows.append(
-            f"| pre-emphasis | y(t) - {model.preemphasis:g} y(t-1) before mu-law; undone by `generate()` |"
+            f"| pre-emphasis | y(t) - a y(t-1) before mu-law, a by voice ({each}); undone by `generate()` |"
         )
+    elif a:
+        rows.append(f"| pre-emphasis | y(t) - {a:g} y(t-1) before mu-law; undone by `generate()` |")
     if model.voices:
         E = model.weights["voice_emb"].shape[1]
         rows.append(

@@ -315,8 +315,9 @@ def to_fastdrum_model(
     """
     arrays = net.format1_weights()
     timed = bool(net.time_tau.size)
-    if preemphasis or voices or timed or net.decay_conditioning:
-        arrays["preemphasis"] = np.float32(preemphasis)
+    preemphasis = np.asarray(preemphasis, dtype=np.float32)  # () or, a voice, (V,)
+    if np.any(preemphasis != 0) or voices or timed or net.decay_conditioning:
+        arrays["preemphasis"] = preemphasis
         arrays.update(net.conditioning_weights())
         if timed:
             arrays.update(time_tau=net.time_tau, time_block=net.time_block)

@@ -53,7 +53,7 @@ class TFGenerator:
             for what, has in (
                 ("voice conditioning", bool(model.voices)),
                 ("time features", model.time_tau is not None),
-                ("pre-emphasis", model.preemphasis != 0),
+                ("pre-emphasis", bool(np.any(np.asarray(model.preemphasis) != 0))),
                 ("decay conditioning", model.decay is not None),
                 ("an envelope", model.envelope is not None),
             )

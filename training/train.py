@@ -251,6 +251,13 @@ def _add_clip_arguments(g):
         "spectrum (0: off; the model file records A and generate() undoes it)",
     )
     g.add_argument(
+        "--voice-preemphasis",
+        default=None,
+        metavar="VOICE=A,...",
+        help="with --voices: these voices' own pre-emphasis coefficients (e.g. 'hihat=0,openhat=0'); "
+        "a voice not named has --preemphasis's. The model file records one a voice",
+    )
+    g.add_argument(
         "--crop",
         type=int,
         default=0,
@@ -607,6 +614,10 @@ def _check_model_options(a):
     """Pre-emphasis, the crop, the attack weight, the voice embedding and the time features."""
     if not (math.isfinite(a.preemphasis) and 0 <= a.preemphasis < 1):
         raise ConfigError(f"--preemphasis must lie in [0, 1), got {a.preemphasis!r}")
+    if a.voice_preemphasis is not None and not a.voices:
+        raise ConfigError(
+            "--voice-preemphasis needs --voices (it gives voices their own coefficients)"
+        )
     if a.crop < 0 or (a.voices and a.crop == 0):
         raise ConfigError(
             f"--crop must be a positive number of samples with --voices (>= 0 otherwise), "
@@ -737,6 +748,21 @@ def _voice_weights(text, voices):
     return out
 
 
+def _preemphasis(args, voices):
+    """The pre-emphasis coefficient of the run (--preemphasis), or with --voice-preemphasis a list,
+    one for each of `voices` (--preemphasis's for a voice not named, and for 'any')."""
+    if args.voice_preemphasis is None:
+        return args.preemphasis
+    given = _voice_numbers(
+        "--voice-preemphasis",
+        args.voice_preemphasis,
+        voices,
+        "a coefficient in [0, 1)",
+        lambda x: 0 <= x < 1,
+    )
+    return [given.get(v, args.preemphasis) for v in voices]
+
+
 def _shifts(args):
     if args.pitch_semitones > 0 and args.pitch_steps > 1:
         return [
@@ -812,7 +838,7 @@ def _prepare_data(args, cfg):
         crop=args.crop,
         receptive_field=rf,
         quantization_channels=cfg["quantization_channels"],
-        preemphasis=args.preemphasis,
+        preemphasis=_preemphasis(args, voices),
         shifts=_shifts(args),
         peak=args.peak,
         fade=bool(voices),
@@ -1480,13 +1506,18 @@ def _initial_weights(args, voices):
     theirs = list(model.voices)
     if theirs not in (voices, [v for v in voices if v != ANY_VOICE]):
         raise ConfigError(f"{where}: its voices {theirs} are not the run's {voices}")
-    if (model.sample_rate, np.float32(model.preemphasis)) != (
-        args.sample_rate,
-        np.float32(args.preemphasis),  # the file keeps it in float32
+    ours = _preemphasis(args, voices)
+    if isinstance(ours, list) and not isinstance(model.preemphasis, tuple):
+        ours = ours[0] if len(set(ours)) == 1 else ours  # the one coefficient of every voice
+    elif isinstance(ours, list):
+        ours = ours[: len(theirs)]  # not 'any', which the file does not have yet
+    # The file keeps them in float32.
+    if model.sample_rate != args.sample_rate or not np.array_equal(
+        np.float32(model.preemphasis), np.float32(ours)
     ):
         raise ConfigError(
-            f"{where}: {model.sample_rate} Hz, pre-emphasis {float(model.preemphasis):.6g}; the run's are "
-            f"{args.sample_rate} Hz, {args.preemphasis}"
+            f"{where}: {model.sample_rate} Hz, pre-emphasis {model.preemphasis}; the run's are "
+            f"{args.sample_rate} Hz, {ours}"
         )
     arrays = dict(model.weights)
     if voices and theirs != voices:
@@ -1534,7 +1565,7 @@ def _export(
         sample_rate=args.sample_rate,
         primers=primers,
         meta=meta,
-        preemphasis=args.preemphasis,
+        preemphasis=_preemphasis(args, voices),
         voices=voices,
         primer_voices=primer_voices,
     )
