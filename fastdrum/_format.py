@@ -575,7 +575,7 @@ def _validate_2(arrays, info):
 
 
 def _validate_preemphasis(arrays):
-    """Format 2's pre-emphasis: a float32 scalar, or one a voice (V,); each in [0, 1). A float, or a
+    """Format 2's pre-emphasis: a float32 scalar, or one a voice (V,); each in (-1, 1). A float, or a
     tuple of floats (the voices' count is checked by the caller)."""
     if "preemphasis" not in arrays:
         _fail("preemphasis", "missing (required in format 2)")
@@ -583,9 +583,9 @@ def _validate_preemphasis(arrays):
     if a.ndim > 1 or not _is_float32(a.dtype):
         _fail("preemphasis", f"must be a float32 scalar or (V,) array, got {a.dtype} {a.shape}")
     values = [float(x) for x in a.reshape(-1)]
-    bad = [x for x in values if not 0.0 <= x < 1.0]  # also NaN
+    bad = [x for x in values if not -1.0 < x < 1.0]  # also NaN
     if bad or not values:
-        _fail("preemphasis", f"must lie in [0, 1), got {bad[0] if bad else 'no value'!r}")
+        _fail("preemphasis", f"must lie in (-1, 1), got {bad[0] if bad else 'no value'!r}")
     return values[0] if a.ndim == 0 else tuple(values)
 
 

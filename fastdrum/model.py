@@ -252,7 +252,7 @@ class Model:
     meta : dict, optional
         JSON-serialisable description (instrument, clip_duration, training ...).
     preemphasis : float or sequence of float, default 0.0
-        Format 2: the coefficient ``a`` in [0, 1) of the pre-emphasis the
+        Format 2: the coefficient ``a`` in (-1, 1) of the pre-emphasis the
         network models (generation undoes it); 0 is none. With `voices`, one
         coefficient a voice may be given instead (:meth:`preemphasis_of`).
     voices : sequence of str, optional

@@ -38,21 +38,30 @@ def silence_code(quantization_channels=256):
 
 def _check_a(a):
     return _checks.number(
-        "the pre-emphasis coefficient", a, lo=0.0, hi=1.0, hi_open=True, error=MuLawError
+        "the pre-emphasis coefficient",
+        a,
+        lo=-1.0,
+        hi=1.0,
+        lo_open=True,
+        hi_open=True,
+        error=MuLawError,
     )
 
 
 def preemphasis(y, a):
-    """Pre-emphasis ``e(t) = (y(t) - a*y(t-1)) / (1 + a)``, ``y(-1) = 0``, along the last axis.
+    """Pre-emphasis ``e(t) = (y(t) - a*y(t-1)) / (1 + |a|)``, ``y(-1) = 0``, along the last axis.
 
     What a format-2 model with ``preemphasis = a`` models (before mu-law);
-    dividing by ``1 + a`` keeps ``e`` in [-1, 1] when ``y`` is. ``a = 0`` is
-    the identity: `y` is returned unchanged.
+    dividing by ``1 + |a|`` keeps ``e`` in [-1, 1] when ``y`` is. ``a = 0`` is
+    the identity: `y` is returned unchanged. A positive `a` lifts high
+    frequencies in `e` (generation's de-emphasis then lowers the model's
+    sampling noise there and raises it at low frequencies); a negative `a`
+    the reverse, for voices whose energy is high (hi-hats).
 
     Parameters
     ----------
     y : array_like of float
-    a : float in [0, 1)
+    a : float in (-1, 1)
 
     Returns
     -------
@@ -69,19 +78,19 @@ def preemphasis(y, a):
     y = np.asarray(y, dtype=np.float64)
     e = y.copy()
     e[..., 1:] -= a * y[..., :-1]
-    return e / (1.0 + a)
+    return e / (1.0 + abs(a))
 
 
 def deemphasis(e, a):
-    """Undo :func:`preemphasis`: ``y(t) = (1 + a)*e(t) + a*y(t-1)``, ``y(-1) = 0``, along the last axis.
+    """Undo :func:`preemphasis`: ``y(t) = (1 + |a|)*e(t) + a*y(t-1)``, ``y(-1) = 0``, along the last axis.
 
-    ``scipy.signal.lfilter([1 + a], [1, -a], e)``. ``a = 0`` is the
+    ``scipy.signal.lfilter([1 + |a|], [1, -a], e)``. ``a = 0`` is the
     identity: `e` is returned unchanged.
 
     Parameters
     ----------
     e : array_like of float
-    a : float in [0, 1)
+    a : float in (-1, 1)
 
     Returns
     -------
@@ -92,13 +101,15 @@ def deemphasis(e, a):
     >>> y = np.array([0.5, -0.25, 1.0, 0.0])
     >>> bool(np.allclose(deemphasis(preemphasis(y, 0.85), 0.85), y))
     True
+    >>> bool(np.allclose(deemphasis(preemphasis(y, -0.85), -0.85), y))
+    True
     """
     a = _check_a(a)
     if a == 0:
         return np.asarray(e)
     from scipy.signal import lfilter  # scipy.signal is slow to import: only when needed
 
-    return lfilter([1.0 + a], [1.0, -a], np.asarray(e, dtype=np.float64), axis=-1)
+    return lfilter([1.0 + abs(a)], [1.0, -a], np.asarray(e, dtype=np.float64), axis=-1)
 
 
 def mu_law_encode(y, quantization_channels=256):

@@ -281,12 +281,15 @@ def test_only_clips_over_full_scale_are_scaled(drums, backend):
 
 def test_preemphasis_and_deemphasis_are_inverse():
     y = np.random.default_rng(0).uniform(-1, 1, (3, 50))
-    for a in (0.0, 0.5, 0.85, 0.97):
+    for a in (0.0, 0.5, 0.85, 0.97, -0.5, -0.85):
         e = fastdrum.mulaw.preemphasis(y, a)
         np.testing.assert_allclose(fastdrum.mulaw.deemphasis(e, a), y, atol=1e-12)
-        np.testing.assert_allclose(e[:, 1:], (y[:, 1:] - a * y[:, :-1]) / (1 + a))
+        np.testing.assert_allclose(e[:, 1:], (y[:, 1:] - a * y[:, :-1]) / (1 + abs(a)))
+        # 1 + |a| keeps e in [-1, 1]: y = +-1 alternating (a > 0) or held (a < 0) reaches it
+        worst = (-np.sign(a or 1)) ** np.arange(50)
+        assert np.abs(fastdrum.mulaw.preemphasis(worst, a)).max() == pytest.approx(1.0)
     assert fastdrum.mulaw.preemphasis(y, 0) is not None
     np.testing.assert_array_equal(fastdrum.mulaw.deemphasis(y, 0.0), y)
-    for bad in (1.0, -0.1, float("nan"), "0.5", True):
+    for bad in (1.0, -1.0, float("nan"), "0.5", True):
         with pytest.raises(fastdrum.FastDrumError, match="pre-emphasis coefficient"):
             fastdrum.mulaw.deemphasis(y, bad)

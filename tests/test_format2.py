@@ -122,11 +122,11 @@ def test_format_1_ignores_format_2_keys(tmp_path, good):
             "'preemphasis': has 1 coefficients, one a voice, but the model has 10",
         ),
         (np.zeros((10, 1), np.float32), "'preemphasis': must be a float32 scalar or"),
-        (np.array([0.5] * 9 + [1.0], np.float32), r"'preemphasis': must lie in \[0, 1\), got 1.0"),
-        (np.array([0.5] * 9 + [np.nan], np.float32), r"'preemphasis': must lie in \[0, 1\)"),
-        (np.array(1.0, np.float32), r"'preemphasis': must lie in \[0, 1\)"),
-        (np.array(-0.1, np.float32), r"'preemphasis': must lie in \[0, 1\)"),
-        (np.array(np.nan, np.float32), r"'preemphasis': must lie in \[0, 1\)"),
+        (np.array([0.5] * 9 + [1.0], np.float32), r"'preemphasis': must lie in \(-1, 1\), got 1.0"),
+        (np.array([0.5] * 9 + [np.nan], np.float32), r"'preemphasis': must lie in \(-1, 1\)"),
+        (np.array(1.0, np.float32), r"'preemphasis': must lie in \(-1, 1\)"),
+        (np.array(-1.0, np.float32), r"'preemphasis': must lie in \(-1, 1\)"),
+        (np.array(np.nan, np.float32), r"'preemphasis': must lie in \(-1, 1\)"),
     ],
 )
 def test_bad_preemphasis(tmp_path, good, value, match):

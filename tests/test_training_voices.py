@@ -887,7 +887,7 @@ def test_each_voice_is_pre_emphasised_with_its_own_coefficient():
     [
         (["--instrument", "kick", "--voice-preemphasis", "kick=0"], "needs --voices"),
         (["--voices", "kick", "--voice-preemphasis", "snare=0"], "needs a voice of \\('kick',\\)"),
-        (["--voices", "kick", "--voice-preemphasis", "kick=1"], "a coefficient in \\[0, 1\\)"),
+        (["--voices", "kick", "--voice-preemphasis", "kick=1"], "a coefficient in \\(-1, 1\\)"),
         (["--voices", "kick", "--voice-preemphasis", "kick"], "'kick' is not VOICE=NUMBER"),
     ],
 )

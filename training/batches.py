@@ -77,7 +77,8 @@ MIN_DECAY_SCALE = 0.1
 
 
 def preemphasize(y, a):
-    """The signal a model with pre-emphasis `a` learns: ``e(t) = (y(t) - a*y(t-1)) / (1 + a)``, y(-1) = 0.
+    """The signal a model with pre-emphasis `a` learns: ``e(t) = (y(t) - a*y(t-1)) / (1 + |a|)``, y(-1) = 0
+    (:func:`fastdrum.mulaw.preemphasis` in float32).
 
     Examples
     --------
@@ -89,7 +90,7 @@ def preemphasize(y, a):
         return y.copy()
     e = y.copy()
     e[..., 1:] -= np.float32(a) * y[..., :-1]
-    return e / np.float32(1.0 + a)
+    return e / np.float32(1.0 + abs(a))
 
 
 def fade_out(y, fraction=FADE_FRACTION):

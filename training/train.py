@@ -247,8 +247,9 @@ def _add_clip_arguments(g):
         type=float,
         default=0.0,
         metavar="A",
-        help="model e(t) = (y(t) - A y(t-1)) / (1 + A) instead of y: 8-bit noise lands under the "
-        "spectrum (0: off; the model file records A and generate() undoes it)",
+        help="model e(t) = (y(t) - A y(t-1)) / (1 + |A|) instead of y, -1 < A < 1: 8-bit noise lands "
+        "under the spectrum, of a low voice with A > 0, of a high one with A < 0 (0: off; the model "
+        "file records A and generate() undoes it)",
     )
     g.add_argument(
         "--voice-preemphasis",
@@ -612,8 +613,8 @@ def _check_voice_options(a):
 
 def _check_model_options(a):
     """Pre-emphasis, the crop, the attack weight, the voice embedding and the time features."""
-    if not (math.isfinite(a.preemphasis) and 0 <= a.preemphasis < 1):
-        raise ConfigError(f"--preemphasis must lie in [0, 1), got {a.preemphasis!r}")
+    if not (math.isfinite(a.preemphasis) and -1 < a.preemphasis < 1):
+        raise ConfigError(f"--preemphasis must lie in (-1, 1), got {a.preemphasis!r}")
     if a.voice_preemphasis is not None and not a.voices:
         raise ConfigError(
             "--voice-preemphasis needs --voices (it gives voices their own coefficients)"
@@ -757,8 +758,8 @@ def _preemphasis(args, voices):
         "--voice-preemphasis",
         args.voice_preemphasis,
         voices,
-        "a coefficient in [0, 1)",
-        lambda x: 0 <= x < 1,
+        "a coefficient in (-1, 1)",
+        lambda x: -1 < x < 1,
     )
     return [given.get(v, args.preemphasis) for v in voices]
 
