@@ -790,14 +790,15 @@ class Model:
         Examples
         --------
         >>> from fastdrum.testing import random_model
-        >>> m = random_model(seed=0, voices=["kick", "hihat"], preemphasis=[0.8, 0.0])
+        >>> m = random_model(seed=0, voices=["kick", "hihat"], preemphasis=[0.8, -0.4])
         >>> [round(m.preemphasis_of(v), 6) for v in ("kick", "hihat", {"kick": 1, "hihat": 3})]
-        [0.8, 0.0, 0.2]
+        [0.8, -0.4, -0.1]
         """
         if not isinstance(self.preemphasis, tuple):
             return self.preemphasis
         w = self.voice_weights(voice)
-        return float(np.clip(np.dot(w, self.preemphasis), 0.0, max(self.preemphasis)))
+        a = self.preemphasis
+        return float(np.clip(np.dot(w, a), min(a), max(a)))  # within them despite rounding
 
     def _check_voice(self, voice, decay=None):
         """The (L, 2D) conditioning bias of `voice` (and `decay`), or None for an unconditioned model."""
