@@ -924,3 +924,96 @@ def test_conditioned_training_exports_a_coefficient_a_voice(tmp_path):
     assert model.voices == ("kick", "snare")
     assert model.preemphasis == pytest.approx((0.85, 0.25))
     assert model.meta["config"]["voice_preemphasis"] == "snare=0.25"
+
+
+# ------------------------------------------------------------------- the mean's low band
+def _mean_lf_share_numpy(logits, codes, mask, levels, width):
+    """:func:`training.train.mean_lf_share` by its definition, in NumPy."""
+    p = np.exp(logits - logits.max(axis=2, keepdims=True))
+    p /= p.sum(axis=2, keepdims=True)
+    m = (mask > 0).astype(np.float64)
+    err = (p @ levels - levels[codes[:, 1:]]) * m
+    lows, n = 0.0, 0
+    for b in range(err.shape[0]):
+        for t in range(err.shape[1] - width + 1):
+            if m[b, t : t + width].all():
+                lows += err[b, t : t + width].mean() ** 2
+                n += 1
+    return (lows / max(n, 1)) / ((err**2).sum() / m.sum())
+
+
+def test_mean_lf_share_is_its_definition():
+    from training.train import mean_lf_share
+
+    rng = np.random.default_rng(7)
+    Q, B, T, W = 16, 3, 60, 7
+    levels = fastdrum.mu_law_decode(np.arange(Q), Q)
+    logits = rng.normal(size=(B, T - 1, Q))
+    codes = rng.integers(0, Q, size=(B, T))
+    mask = (rng.random((B, T - 1)) > 0.1) * np.where(rng.random((B, T - 1)) > 0.5, 1.0, 3.0)
+    got = mean_lf_share(tf, tf.constant(logits), tf.constant(codes), tf.constant(mask), levels, W)
+    assert float(got) == pytest.approx(
+        _mean_lf_share_numpy(logits, codes, mask, levels, W), rel=1e-9
+    )
+
+
+def test_mean_lf_share_of_white_and_of_a_constant_bias():
+    from training.train import mean_lf_share
+
+    Q, T, W = 256, 20001, 50
+    levels = fastdrum.mu_law_decode(np.arange(Q), Q)
+    rng = np.random.default_rng(8)
+    codes = rng.integers(100, 156, size=(4, T))
+    sure = np.full((4, T - 1, Q), -30.0)  # a model sure of one code at each step
+    mask = np.ones((4, T - 1))
+
+    def share(predicted, codes):
+        logits = sure.copy()
+        np.put_along_axis(logits, predicted[..., None], 30.0, axis=2)
+        return float(mean_lf_share(tf, tf.constant(logits), tf.constant(codes), mask, levels, W))
+
+    # errors independent from step to step: 1 / W
+    assert share(rng.integers(100, 156, size=(4, T - 1)), codes) == pytest.approx(1 / W, rel=0.1)
+    # one code too high at every step of a steady signal: a constant bias, all in the low band
+    steady = np.full((4, T), 140)
+    assert share(steady[:, 1:] + 1, steady) == pytest.approx(1.0, rel=1e-4)
+    # half a window too high, half too low: little in the low band
+    flip = np.where((np.arange(T - 1) // (W // 2)) % 2 == 0, 141, 139)
+    assert share(np.broadcast_to(flip, (4, T - 1)), steady) < 0.1
+
+
+@pytest.mark.slow
+def test_mean_lf_weight_changes_training_and_off_is_off(tmp_path):
+    kits = write_two_voice_kits(tmp_path)
+
+    def run(name, *extra):
+        out = tmp_path / f"{name}.npz"
+        argv = tiny_conditioned_argv(kits, out, tmp_path / name, steps=3, every=3)
+        assert main([*argv, "--seed", "3", *extra]) == 0
+        return fastdrum.load_model(out)
+
+    plain = run("plain")
+    off = run("off", "--mean-lf-weight", "0")
+    on = run("on", "--mean-lf-weight", "100", "--mean-lf-hz", "400")
+    for k, w in plain.weights.items():
+        np.testing.assert_array_equal(off.weights[k], w)
+    assert any(not np.array_equal(on.weights[k], w) for k, w in plain.weights.items())
+    assert on.meta["config"]["mean_lf_weight"] == 100 and on.meta["config"]["mean_lf_hz"] == 400
+    assert plain.meta["config"]["mean_lf_weight"] is None
+
+
+def test_mean_lf_band_must_fit_a_window():
+    from training.errors import ConfigError
+    from training.network import WaveNetConfig
+    from training.train import _mean_lf, build_parser
+
+    args = build_parser().parse_args(
+        ["--voices", "kick", "--crop", "2000", "--out", "m.npz", "--mean-lf-weight", "10"]
+        + ["--sample-rate", "44100", "--dilations", "1..256x2"]
+    )
+    cfg = WaveNetConfig(dilations=[2**i for i in range(9)] * 2)
+    with pytest.raises(ConfigError, match="moving average \\(1470 samples\\) is longer"):
+        _mean_lf(args, cfg)
+    args.crop = 8192
+    weight, width, levels = _mean_lf(args, cfg)
+    assert (weight, width, levels.shape) == (10.0, 1470, (256,))

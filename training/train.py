@@ -33,6 +33,7 @@ import numpy as np
 
 from fastdrum import FastDrumError, _io
 from fastdrum import __version__ as fastdrum_version
+from fastdrum.mulaw import mu_law_decode
 
 from . import data as data_mod
 from . import distribute
@@ -322,6 +323,23 @@ def _add_input_arguments(g):
         help="with --input-drift: the share of the windows that carry it (each drawn with "
         "probability P)",
     )
+    g.add_argument(
+        "--mean-lf-weight",
+        type=float,
+        default=None,
+        metavar="W",
+        help="add to the loss W times the share below --mean-lf-hz of the error of the predicted "
+        "mean (the mean of each step's distribution less the next value, on the training windows): "
+        "the cross-entropy barely sees a slow bias of the mean, which the de-emphasis raises into "
+        "rumble (white error: 1 / window; default/0: off)",
+    )
+    g.add_argument(
+        "--mean-lf-hz",
+        type=float,
+        default=30.0,
+        metavar="HZ",
+        help="with --mean-lf-weight: the band, as a moving average over sample_rate / HZ samples",
+    )
 
 
 def _add_model_arguments(g):
@@ -547,7 +565,7 @@ def _check_numbers(a):
         v = getattr(a, name)
         if not (math.isfinite(v) and v >= 0):
             raise ConfigError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {v!r}")
-    for name in ("input_noise", "input_drift"):
+    for name in ("input_noise", "input_drift", "mean_lf_weight"):
         v = getattr(a, name)
         if v is not None and not (math.isfinite(v) and v >= 0):
             raise ConfigError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {v!r}")
@@ -555,6 +573,11 @@ def _check_numbers(a):
         raise ConfigError(
             f"--input-drift-hz must lie in (0, {a.sample_rate / 2:g}] (half the sample rate), "
             f"got {a.input_drift_hz!r}"
+        )
+    if not (math.isfinite(a.mean_lf_hz) and 0 < a.mean_lf_hz <= a.sample_rate / 2):
+        raise ConfigError(
+            f"--mean-lf-hz must lie in (0, {a.sample_rate / 2:g}] (half the sample rate), "
+            f"got {a.mean_lf_hz!r}"
         )
     if not 0 < a.input_drift_share <= 1:  # also False for NaN
         raise ConfigError(f"--input-drift-share must lie in (0, 1], got {a.input_drift_share!r}")
@@ -1030,21 +1053,68 @@ def _masked_nll_sum(tf, net, conditioned, inputs, codes, voice_ids, mask, starts
     return tf.reduce_sum(nll * mask)
 
 
-def _make_steps(tf, net, optimizer, strategy, *, conditioned, xla, clipnorm):
+def mean_lf_share(tf, logits, codes, mask, levels, width):
+    """The share of the energy of the error of the predicted mean that a moving average over `width`
+    steps keeps (below about sample_rate / width Hz): ``mean(box(err)**2) / mean(err**2)``, the
+    denominator held constant for the gradient; for white error, 1 / width.
+
+    ``err[b, t]`` is the mean of ``softmax(logits[b, t])`` over the decoded `levels` (Q,) less
+    ``levels[codes[b, t + 1]]``, at the counted positions (``mask > 0``; 0 elsewhere); the moving
+    average counts the windows of `width` counted positions only. 0 when there are none.
+    """
+    levels = tf.cast(levels, logits.dtype)
+    mean = tf.tensordot(tf.nn.softmax(logits), levels, axes=[[2], [0]])
+    m = tf.cast(mask > 0, logits.dtype)
+    err = (mean - tf.gather(levels, codes[:, 1:])) * m
+
+    def sums(x):  # moving sums over `width` steps: (B, T - 1 - width + 1)
+        c = tf.cumsum(tf.pad(x, [[0, 0], [1, 0]]), axis=1)
+        return c[:, width:] - c[:, :-width]
+
+    full = tf.cast(sums(m) > width - 0.5, logits.dtype)
+    low = tf.reduce_sum((sums(err) / width) ** 2 * full) / tf.maximum(tf.reduce_sum(full), 1.0)
+    total = tf.reduce_sum(err**2) / tf.maximum(tf.reduce_sum(m), 1.0)
+    return low / (tf.stop_gradient(total) + 1e-12)
+
+
+def _mean_lf(args, cfg):
+    """``(weight, width, levels)`` of --mean-lf-weight for :func:`_make_steps`, or None when off.
+
+    Raises ConfigError when a training window holds no `width` counted steps."""
+    if not args.mean_lf_weight:
+        return None
+    width = max(1, int(round(args.sample_rate / args.mean_lf_hz)))
+    counted = (args.crop or int(round(args.clip_duration * args.sample_rate))) - cfg.receptive_field
+    if width > counted:
+        raise ConfigError(
+            f"--mean-lf-hz {args.mean_lf_hz:g}: its moving average ({width} samples) is longer "
+            f"than the {counted} steps a window counts: raise --mean-lf-hz or --crop"
+        )
+    q = cfg["quantization_channels"]
+    return float(args.mean_lf_weight), width, mu_law_decode(np.arange(q), q).astype(np.float32)
+
+
+def _make_steps(tf, net, optimizer, strategy, *, conditioned, xla, clipnorm, mean_lf=None):
     """``(train_step(batch, stop) -> (loss, stop_any), val_step(batch) -> loss)`` for `strategy` (None: none).
 
     Without a strategy one XLA-compiled function computes and applies the gradient. Under one, XLA
     compiles each replica's gradient; the sum across replicas and the update run outside it, and
-    validation (the whole validation batch, on every worker alike) runs without XLA.
+    validation (the whole validation batch, on every worker alike) runs without XLA. `mean_lf`,
+    ``(weight, width, levels)``, adds ``weight`` times :func:`mean_lf_share` to the training loss
+    (each replica its share of it).
     """
     variables = net.trainable_variables
+    replicas = strategy.num_replicas_in_sync if strategy is not None else 1
 
     def gradients(inputs, codes, voice_ids, mask, starts, decay_z, norm):
         with tf.GradientTape() as tape:
-            nll = _masked_nll_sum(
-                tf, net, conditioned, inputs, codes, voice_ids, mask, starts, decay_z
-            )
-            loss = nll / norm
+            logits = net(inputs[:, :-1], voice_ids if conditioned else None, starts, decay_z)
+            nll = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=codes[:, 1:], logits=logits)
+            loss = tf.reduce_sum(nll * mask) / norm
+            if mean_lf is not None:
+                weight, width, levels = mean_lf
+                share = mean_lf_share(tf, logits, codes, mask, levels, width)
+                loss += (weight / replicas) * share
         grads = tape.gradient(loss, variables)
         # The last layer's residual output feeds nothing: a zero gradient, not None.
         return loss, [
@@ -1230,6 +1300,7 @@ class _Trainer:
             conditioned=bool(voices),
             xla=args.xla,
             clipnorm=args.clipnorm,
+            mean_lf=_mean_lf(args, cfg),
         )
         self.scalar = _Scalars(tf, run_dir, chief)
         self.val = trainset.validation()
@@ -1451,6 +1522,9 @@ def train(args):
     # 1 (every window) is recorded as None, as in the configs of drift runs made before the option.
     share = args.input_drift_share
     config["input_drift_share"] = share if args.input_drift and share < 1 else None
+    # As the drift: off is None, as in the configs of runs made before the option.
+    config["mean_lf_weight"] = args.mean_lf_weight or None
+    config["mean_lf_hz"] = args.mean_lf_hz if args.mean_lf_weight else None
     config["decay_conditioning"] = args.decay_conditioning or None
     # As the decay conditioning: off is None, as in the configs of runs made before the option.
     envelope = _envelope(args)
