@@ -74,3 +74,18 @@ def test_unknown_voices_are_refused(tmp_path, capsys):
         rumble_shape.main([str(tmp_path / "m.npz")])
     assert exc.value.code == 2
     assert "unknown voices ['hihat', 'kick', 'snare', 'tom_low']" in capsys.readouterr().err
+
+
+def test_the_shared_part_tells_one_offset_from_independent_wanders():
+    sr, n = 8000, 16
+    t = np.arange(sr // 2) / sr
+    rng = np.random.default_rng(3)
+    hit = np.sin(2 * np.pi * 200 * t) * np.exp(-t / 0.05)
+    # the same slow offset under every clip: all of it shared
+    same = [hit * rng.uniform(0.5, 1) + 0.1 * np.exp(-t / 0.1) for _ in range(n)]
+    assert rumble_shape.shared_db(same, sr) > -1.0
+    # a 4-12 Hz wander of random phase under each: about 1/n of it shared
+    own = [
+        hit + 0.1 * np.sin(2 * np.pi * rng.uniform(4, 12) * t + rng.uniform(0, 7)) for _ in range(n)
+    ]
+    assert -10 * np.log10(n) - 4 < rumble_shape.shared_db(own, sr) < -10 * np.log10(n) + 4
