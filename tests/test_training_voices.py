@@ -1017,3 +1017,26 @@ def test_mean_lf_band_must_fit_a_window():
     args.crop = 8192
     weight, width, levels = _mean_lf(args, cfg)
     assert (weight, width, levels.shape) == (10.0, 1470, (256,))
+
+
+def test_init_from_checks_each_voice_s_coefficient(tmp_path):
+    from fastdrum.testing import random_model
+    from training.errors import ConfigError
+    from training.train import _initial_weights, build_parser
+
+    path = tmp_path / "base.npz"
+    random_model(seed=0, voices=["kick", "snare"], preemphasis=[0.85, 0.25]).save(path)
+
+    def args(*extra):
+        return build_parser().parse_args(
+            ["--voices", "kick,snare", "--out", "m.npz", "--init-from", str(path)]
+            + ["--sample-rate", "16000", "--preemphasis", "0.85", *extra]
+        )
+
+    # the run of its 'any' voice: the file's two coefficients, and one more for 'any'
+    arrays = _initial_weights(args("--voice-preemphasis", "snare=0.25"), ["kick", "snare", "any"])
+    assert arrays["voice_emb"].shape[0] == 3
+    with pytest.raises(ConfigError, match="pre-emphasis \\(0.85"):
+        _initial_weights(args(), ["kick", "snare"])  # one coefficient: not the file's two
+    with pytest.raises(ConfigError, match="the run's are 16000 Hz, \\[0.85, 0.5\\]"):
+        _initial_weights(args("--voice-preemphasis", "snare=0.5"), ["kick", "snare"])
