@@ -951,9 +951,10 @@ def _format2_rows(info):
         voices_row = "none (not conditioned)"
     a = info["preemphasis"]
     if isinstance(a, (list, tuple)):
-        a = ", ".join(f"{v} {x:g}" for v, x in zip(voices, a))
-    pre = f"{a:g}" if isinstance(a, float) and a else a or "none"
-    pre += " (generation de-emphasises its output)" if pre != "none" else ""
+        pre = ", ".join(f"{v} {x:g}" for v, x in zip(voices, a))
+    else:
+        pre = f"{a:g}" if a else ""
+    pre = f"{pre} (generation de-emphasises its output)" if pre else "none"
     rows = [("format", "2"), ("voices", voices_row), ("pre-emphasis", pre)]
     taus = info["time_constants_samples"]
     if taus is not None:

@@ -12,7 +12,14 @@ import pytest
 from conftest import TINY_DRUMS
 
 import fastdrum
-from fastdrum import GenerationError, ModelFormatError, ModelNotFoundError, _io, load_model
+from fastdrum import (
+    GenerationError,
+    ModelFormatError,
+    ModelNotFoundError,
+    _backends,
+    _io,
+    load_model,
+)
 from fastdrum.instruments import INSTRUMENTS
 from fastdrum.testing import random_model
 
@@ -562,7 +569,7 @@ def _with_preemphasis(m, a):
     )
 
 
-@pytest.mark.parametrize("backend", fastdrum._backends.available())
+@pytest.mark.parametrize("backend", _backends.available())
 def test_each_voice_is_deemphasised_with_its_own_coefficient(backend):
     """A model with a coefficient a voice generates, for each voice, what the same network with that
     voice's coefficient for all generates; a blend, what its weighted mean does."""

@@ -1581,14 +1581,14 @@ def _initial_weights(args, voices):
     theirs = list(model.voices)
     if theirs not in (voices, [v for v in voices if v != ANY_VOICE]):
         raise ConfigError(f"{where}: its voices {theirs} are not the run's {voices}")
+    n = max(len(theirs), 1)  # each voice's coefficient, one for all broadcast to them
     ours = _preemphasis(args, voices)
-    if isinstance(ours, list) and not isinstance(model.preemphasis, tuple):
-        ours = ours[0] if len(set(ours)) == 1 else ours  # the one coefficient of every voice
-    elif isinstance(ours, list):
-        ours = ours[: len(theirs)]  # not 'any', which the file does not have yet
+    if isinstance(ours, list):
+        ours = ours[:n]  # not 'any', which the file does not have yet
     # The file keeps them in float32.
     if model.sample_rate != args.sample_rate or not np.array_equal(
-        np.float32(model.preemphasis), np.float32(ours)
+        np.broadcast_to(np.float32(model.preemphasis), (n,)),
+        np.broadcast_to(np.float32(ours), (n,)),
     ):
         raise ConfigError(
             f"{where}: {model.sample_rate} Hz, pre-emphasis {model.preemphasis}; the run's are "
