@@ -39,6 +39,20 @@ def test_variety_counts_duplicate_pairs():
     assert variety(np.array(clips))["duplicate_pair_rate"] == pytest.approx(0.1)
 
 
+def test_pairs_of_one_set_are_max_normalised_xcorr_of_each_pair_once():
+    """variety's pairs, each transformed once, are max_normalised_xcorr of pairs i < j, in the order
+    of np.triu_indices; and against another set, every pair."""
+    from training.evaluate import _pairwise_max_xcorr, max_normalised_xcorr
+
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal((6, 300)), rng.standard_normal((3, 300))
+    want = [max_normalised_xcorr(a[i], a[j]) for i, j in zip(*np.triu_indices(6, k=1))]
+    np.testing.assert_allclose(_pairwise_max_xcorr(a), want, rtol=1e-9)
+    cross = [[max_normalised_xcorr(x, y) for y in b] for x in a]
+    np.testing.assert_allclose(_pairwise_max_xcorr(a, b), cross, rtol=1e-9)
+    assert _pairwise_max_xcorr(a[:1]).shape == (0,)
+
+
 def test_sound_checks():
     rng = np.random.default_rng(4)
     good = decaying(200, 0.03, rng)
