@@ -17,7 +17,14 @@ import pytest
 
 from bench.cases import RECIPE_CONFIG
 from training.evaluate import DEFAULT_HOLDOUT
-from training.train import DEFAULT_TIME_BLOCK, _envelope, _time_tau, build_parser, parse_dilations
+from training.train import (
+    DEFAULT_TIME_BLOCK,
+    _envelope,
+    _preemphasis,
+    _time_tau,
+    build_parser,
+    parse_dilations,
+)
 from training.voices import VOICES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -53,6 +60,16 @@ def _run(tmp_path, **env):
 def _option(argv, name):
     """The value of option `name` (its last: the trainer's argparse keeps the last)."""
     return argv[len(argv) - 1 - argv[::-1].index(name) + 1]
+
+
+def _without(argv, names):
+    """`argv` without every occurrence of the options `names` and their values."""
+    argv = list(argv)
+    for name in names:
+        while name in argv:
+            i = argv.index(name)
+            del argv[i : i + 2]
+    return argv
 
 
 #: The steps of one conditioned model (drums), in order, by the module or script each runs.
@@ -148,15 +165,8 @@ def test_by_default_it_trains_drums_alone_and_clap_on_request(tmp_path):
     )
 
     # The same network and recipe but the data: every other option of the trainer is drums.npz's.
-    def rest(argv):
-        argv = list(argv)
-        for name in ("--voices", "--data", "--steps", "--out", "--run-dir"):
-            while name in argv:
-                i = argv.index(name)
-                del argv[i : i + 2]
-        return argv
-
-    assert rest(clap[0]) == rest(drums[0])
+    data = ("--voices", "--voice-preemphasis", "--data", "--steps", "--out", "--run-dir")
+    assert _without(clap[0], data) == _without(drums[0], data)
     args = build_parser().parse_args(clap[0][2:])  # the trainer accepts it
     assert args.voices == "clap" and args.data == ["/usr/share/lmms/samples/drums"]
 
@@ -170,8 +180,8 @@ def test_a_voice_alone_trains_its_clips_with_the_recipe_for_1500_steps(tmp_path)
     calls = _run(
         tmp_path,
         MODELS="kick",
-        VARIANT="drift",
-        TRAIN_ARGS="--input-drift 0.01 --input-drift-share 0.25",
+        VARIANT="pe0.7",
+        TRAIN_ARGS="--preemphasis 0.7",
     )
     assert [_step(c) for c in calls] == [
         "training.train",
@@ -182,34 +192,24 @@ def test_a_voice_alone_trains_its_clips_with_the_recipe_for_1500_steps(tmp_path)
     train, average, round_, tune = calls
     assert _option(train, "--voices") == "kick" and "--data" not in train
     assert _option(train, "--steps") == "1500" and _option(average, "--first") == "375"
-    assert _option(train, "--run-dir") == _option(average, "--run-dir") == "runs/kick-drift-seed0"
+    assert _option(train, "--run-dir") == _option(average, "--run-dir") == "runs/kick-pe0.7-seed0"
     assert (
-        _option(train, "--out") == average[2] == round_[2] == tune[2] == "runs/kick-drift-seed0.npz"
+        _option(train, "--out") == average[2] == round_[2] == tune[2] == "runs/kick-pe0.7-seed0.npz"
     )
-    assert _option(train, "--input-drift") == "0.01"
-    args = build_parser().parse_args(train[2:])  # the trainer accepts it
-    assert args.voices == "kick" and args.input_drift_share == 0.25
+    assert _option(train, "--preemphasis") == "0.7"
+    args = build_parser().parse_args(train[2:])  # the trainer accepts it; the variant's option wins
+    assert args.voices == "kick" and args.preemphasis == 0.7 and args.input_drift_share == 0.25
 
-    def rest(argv):
-        argv = list(argv)
-        for name in (
-            "--voices",
-            "--steps",
-            "--out",
-            "--run-dir",
-            "--input-drift",
-            "--input-drift-share",
-        ):
-            while name in argv:
-                i = argv.index(name)
-                del argv[i : i + 2]
-        return argv
-
-    assert rest(train) == rest(drums)
+    own = ("--voices", "--steps", "--out", "--run-dir", "--preemphasis", "--voice-preemphasis")
+    assert _without(train, own) == _without(drums, own)
     for voice in VOICES:
         if voice != "clap":  # MODELS=clap is the clap model with LMMS's one-shots (above)
             (tmp_path / voice).mkdir()
-            assert _option(_run(tmp_path / voice, MODELS=voice)[0], "--voices") == voice
+            alone = _run(tmp_path / voice, MODELS=voice)[0]
+            assert _option(alone, "--voices") == voice
+            # a hat alone keeps its coefficient of drums.npz (0); the others have --preemphasis's
+            want = [0.0] if voice in ("hihat", "openhat") else 0.85
+            assert _preemphasis(build_parser().parse_args(alone[2:]), [voice]) == want
 
 
 def test_out_names_one_file_and_models_are_known(tmp_path):
@@ -254,6 +254,7 @@ def test_resume_reaches_the_trainer_and_the_holdout_is_the_evaluations_default(t
 def test_the_benchmarks_recipe_case_has_the_shape_the_script_trains(tmp_path):
     """bench's recipe-44k stands in for the shipped model in the speed goals: it must match the recipe."""
     args = build_parser().parse_args(_run(tmp_path, OUT=str(tmp_path / "x.npz"))[0][2:])
+    voices = list(VOICES) if args.voices == "all" else args.voices.split(",")
     trained = dict(
         dilations=parse_dilations(args.dilations),
         sample_rate=args.sample_rate,
@@ -262,14 +263,15 @@ def test_the_benchmarks_recipe_case_has_the_shape_the_script_trains(tmp_path):
         dilation_channels=args.dilation_channels,
         skip_channels=args.skip_channels,
         embedding_size=args.embedding_size,
-        preemphasis=args.preemphasis,
-        voices=list(VOICES) if args.voices == "all" else args.voices.split(","),
+        preemphasis=_preemphasis(args, voices),
+        voices=voices,
         time_tau=[float(t) for t in _time_tau(args)],
         time_block=args.time_block or DEFAULT_TIME_BLOCK,
         decays=args.decay_conditioning,
         envelope=_envelope(args),
     )
     assert args.end_mask  # the recipe trains nothing past a clip's end (no bearing on the kernel)
+    assert (args.input_drift, args.input_drift_share) == (0.01, 0.25)  # training only, likewise
     assert trained == dict(RECIPE_CONFIG, decays=True)
 
 
@@ -298,7 +300,11 @@ def _recipe(**changes):
     return dict(
         RECIPE_CONFIG,
         decays=True,
-        preemphasis=float(np.float32(RECIPE_CONFIG["preemphasis"])),  # stored as float32
+        # one coefficient a voice, stored as float32 ('any' has the recipe's --preemphasis, 0.85)
+        preemphasis=tuple(
+            float(np.float32(a))
+            for a in RECIPE_CONFIG["preemphasis"] + [0.85] * ("any" in changes.get("voices", ()))
+        ),
         time_tau=np.float32(RECIPE_CONFIG["time_tau"]).tolist(),
         **changes,
     )
