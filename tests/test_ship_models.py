@@ -336,10 +336,12 @@ def test_the_shipped_model_has_the_shape_the_script_trains():
     _assert_rounded_and_tuned(model, VOICES + ("any",), tuned=VOICES)
 
 
-def test_the_shipped_clap_is_drums_voice_guided_away_from_the_fitted_any_voice():
+def test_the_shipped_clap_is_drums_voice_and_each_voices_guidance_is_the_tuners_pick():
     """No model of its own plays the clap since 2026-12-03: fastdrum.generate("clap") plays drums.npz's
-    clap, steered away from its 'any' voice (tools/graft_any.py: an embedding fitted to every clip
-    with the network frozen, recorded in meta["any_voice"]); 'any' is no instrument a kit plays."""
+    clap. Its 'any' voice is tools/graft_any.py's (an embedding fitted to every clip with the network
+    frozen, recorded in meta["any_voice"]), no instrument a kit plays; each voice's negative voice and
+    guidance, or none, are the least short of its rows in meta["guidance_tuning"] (training/tune.py's
+    rule: ties to no guidance, then the smaller weight)."""
     import fastdrum
     from fastdrum.model import _shipped_instruments
 
@@ -348,6 +350,13 @@ def test_the_shipped_clap_is_drums_voice_guided_away_from_the_fitted_any_voice()
     assert model.voices[-1] == "any" and model.meta["any_voice"]["steps"] == 1000
     voices = model.meta["voices"]  # tools/graft_any.py: every voice's training decay times
     assert voices["any"]["decays"] == sorted(d for v in VOICES for d in voices[v]["decays"])
-    defaults = model._voice_defaults("clap")
-    assert (defaults["negative_voice"], defaults["guidance"]) == ("any", 2.0)
+    shortfall = model.meta["guidance_tuning"]["shortfall"]
+    for v in VOICES:
+        d = model._voice_defaults(v)
+        plain = f"{v}@{d['temperature']}/{d['epsilon']}"
+        rows = [k for k in shortfall if k == plain or k.startswith(plain + "-")]
+        assert len(rows) > 1, v  # judged unguided and guided
+        pick = min(rows, key=lambda k: (shortfall[k], k != plain, float(k.partition("*")[2] or 0)))
+        negative = d.get("negative_voice")
+        assert pick == (plain if negative is None else f"{plain}-{negative}*{d['guidance']}"), v
     assert _shipped_instruments() == sorted(VOICES)
