@@ -26,6 +26,15 @@ CHROMIUM = os.environ.get("FASTDRUM_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("FASTDRUM_CHROMEDRIVER", "/usr/bin/chromedriver")
 
 
+def guided_voice():
+    """A voice the shipped drums.npz draws with negative-voice guidance by default (which voices are,
+    the tuner chooses: training/tune.py --guidance); the tests of guidance's default and limits use it."""
+    from fastdrum import load_model
+    from fastdrum.instruments import INSTRUMENTS
+
+    return next(v for v in INSTRUMENTS if load_model(v).generation_defaults.get("negative_voice"))
+
+
 def in_ci():
     """True under CI (CI=true), where a browser that cannot start is a failure, not a skip."""
     return os.environ.get("CI", "").lower() == "true"

@@ -30,7 +30,6 @@ from fastdrum import (  # noqa: E402
     load_model,
 )
 from fastdrum.cli import main  # noqa: E402
-from fastdrum.instruments import INSTRUMENTS  # noqa: E402
 from fastdrum.kit import Kit, generate_kit  # noqa: E402
 from fastdrum.midi import to_midi  # noqa: E402
 from fastdrum.post import process  # noqa: E402
@@ -39,7 +38,7 @@ from fastdrum.serve import engine as eng  # noqa: E402
 from fastdrum.serve.app import MAX_BODY_BYTES  # noqa: E402
 from fastdrum.serve.command import _hosts, _is_loopback  # noqa: E402
 
-from serve_support import HYDROGEN_XSD, live_server, require_xsd  # noqa: E402
+from serve_support import HYDROGEN_XSD, guided_voice, live_server, require_xsd  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +60,7 @@ def _samples(clip_json):
     return np.frombuffer(base64.b64decode(clip_json["samples"]), dtype="<f4")
 
 
-# A voice the shipped drums.npz draws with negative-voice guidance by default (which voices are, the
-# tuner chooses: training/tune.py --guidance); the tests of guidance's default and limits use it.
-GUIDED = next(v for v in INSTRUMENTS if load_model(v).generation_defaults.get("negative_voice"))
+GUIDED = guided_voice()
 
 
 def _generate_kits_clip(voice, seed, **kwargs):

@@ -22,11 +22,19 @@ pytest.importorskip("starlette", reason="the serve extra is not installed")
 from fastdrum.sequencer import Pattern  # noqa: E402
 from fastdrum.serve import engine as eng  # noqa: E402
 
-from serve_support import HYDROGEN_XSD, chromium, live_server, require_xsd, wait_for  # noqa: E402
+from serve_support import (  # noqa: E402
+    HYDROGEN_XSD,
+    chromium,
+    guided_voice,
+    live_server,
+    require_xsd,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
 
 #: Where to save the page's screenshot besides the test's own folder (e.g. docs/).
+GUIDED = guided_voice()
 SCREENSHOT_DIR = os.environ.get("FASTDRUM_SCREENSHOT_DIR")
 
 
@@ -273,7 +281,7 @@ def test_the_guidance_field_starts_at_the_voices_default_and_is_off_without_a_ne
             "epsilon 0.5",
         ),
         (
-            "openhat",  # the shipped open hat is guided by default (away from the closed hat)
+            GUIDED,  # guided by default: 0 is not its value
             "guidance",
             ("-0.1", "1000.5", "x", ""),
             "A guidance weight is from {lo:g} to {hi:g} (0 is none)",
@@ -411,7 +419,7 @@ def test_a_pattern_file_loads_back(page, tmp_path):
         "voices": {
             "snare": {"mute": True, "volume": 0.5},
             "kick": {"epsilon": 0.002},
-            "openhat": {"guidance": 0.25},
+            GUIDED: {"guidance": 0.25},
         },
     }
     path = tmp_path / "mine.json"
@@ -433,7 +441,7 @@ def test_a_pattern_file_loads_back(page, tmp_path):
     page.find_element("css selector", '.row[data-voice="snare"] .mute').click()
     epsilon = page.find_element("css selector", '.row[data-voice="kick"] .epsilon')
     assert epsilon.get_attribute("value") == "0.002"
-    guidance = page.find_element("css selector", '.row[data-voice="openhat"] .guidance')
+    guidance = page.find_element("css selector", f'.row[data-voice="{GUIDED}"] .guidance')
     assert guidance.get_attribute("value") == "0.25"
 
 
