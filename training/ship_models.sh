@@ -51,7 +51,7 @@ SEED=${SEED:-0}
 # this machine's two cores beside short jobs, 2026-12-04; the 'any' fit 311 s, the tune 56 min, the
 # whole script about 2 h 35 min); longer runs are not measured on this recipe (the recipe before the
 # envelope judged worse at 20,000 steps than at 10,000: docs/evaluation.md, "Epsilon sampling"). Its
-# total shortfall is 57.45 (the model before it, this recipe without the drift and the hats' coefficient,
+# total shortfall is 57.45 (the model before it, without the drift, the hats' coefficient and --val-fraction 0,
 # trained before the data fix of 2026-12-02: 71.44; docs/evaluation.md, "The ten-voice recipe with the
 # hats at a = 0").
 MODELS=${MODELS:-drums}
