@@ -32,7 +32,8 @@ def guided_voice():
     from fastdrum import load_model
     from fastdrum.instruments import INSTRUMENTS
 
-    return next(v for v in INSTRUMENTS if load_model(v).generation_defaults.get("negative_voice"))
+    drums = load_model("drums")  # every instrument's model: one file, loaded once
+    return next(v for v in INSTRUMENTS if drums._voice_defaults(v).get("negative_voice"))
 
 
 def in_ci():

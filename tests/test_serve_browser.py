@@ -33,8 +33,8 @@ from serve_support import (  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-#: Where to save the page's screenshot besides the test's own folder (e.g. docs/).
 GUIDED = guided_voice()
+#: Where to save the page's screenshot besides the test's own folder (e.g. docs/).
 SCREENSHOT_DIR = os.environ.get("FASTDRUM_SCREENSHOT_DIR")
 
 

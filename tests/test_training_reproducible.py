@@ -1,6 +1,7 @@
-"""A run of training/train.py is a function of its data, options and seed: ``training/ship_models.sh``
-reproduces a model by running again, and a run resumed after a kill ends where an unbroken one does
-(each step's batch is drawn from (seed, step), the checkpoint holds the optimiser's state)."""
+"""A run of training/train.py is a function of its data, options and seed: a second run of the same
+command, resumed after a stop, ends on the weights of an unbroken one (each step's batch is drawn from
+(seed, step), the checkpoint holds the optimiser's state). Shown here on a tiny network; whether a full
+run of ``training/ship_models.sh`` rebuilds drums.npz bit for bit is docs/evaluation.md's question."""
 
 import numpy as np
 import pytest
