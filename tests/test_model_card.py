@@ -177,11 +177,17 @@ def test_card_of_a_model_tuned_with_guidance_lists_each_voices_default(tmp_path)
         seed=1,
         rows=None,
         guided=((0.5, 1.0), {"openhat": ("hihat", 0.5)}, grows),
+        guidance_confirmed=(40, [2, 3], [dict(r, seed=s) for s in (2, 3) for r in grows]),
     )
     path = tmp_path / "drums.npz"
     model.save(path)
     assert model_card.main([str(path), "--check", "--check-duration", "0.005"]) == 0
     card = (tmp_path / "drums.md").read_text()
+    assert (
+        "then only where it also falls less short than no guidance on 40 clips of each of the "
+        in card
+    )
+    assert "seeds [2, 3]" in card
     assert "| default guidance |" in card
     assert "| openhat | " in card and "| 0.9 | 0.0 | away from hihat x0.5 | 0 | 0 |" in card
     assert "| kick | 0.02 s | 0.8 | 0.0 | none | 0 | 0 |" in card

@@ -38,12 +38,26 @@ from fastdrum.serve import engine as eng  # noqa: E402
 from fastdrum.serve.app import MAX_BODY_BYTES  # noqa: E402
 from fastdrum.serve.command import _hosts, _is_loopback  # noqa: E402
 
-from serve_support import HYDROGEN_XSD, guided_voice, live_server, require_xsd  # noqa: E402
+from serve_support import (  # noqa: E402
+    GUIDED,
+    HYDROGEN_XSD,
+    guided_drums,
+    guided_voices,
+    live_server,
+    require_xsd,
+)
 
 
 @pytest.fixture(scope="module")
-def engine():
-    e = eng.Engine(workers=1, queue=4)
+def guided(tmp_path_factory):
+    """The shipped drums.npz with GUIDED guided by default (serve_support.guided_drums)."""
+    return guided_drums(tmp_path_factory.mktemp("guided") / "drums.npz")
+
+
+@pytest.fixture(scope="module")
+def engine(guided):
+    """The shipped voices, GUIDED played by `guided`."""
+    e = eng.Engine(guided_voices(guided), workers=1, queue=4)
     yield e
     e.close()
 
@@ -60,16 +74,14 @@ def _samples(clip_json):
     return np.frombuffer(base64.b64decode(clip_json["samples"]), dtype="<f4")
 
 
-GUIDED = guided_voice()
-
-
-def _generate_kits_clip(voice, seed, **kwargs):
-    """The definition of a served clip: fastdrum.generate's clip of the shipped `voice` with `kwargs`,
-    drawn from the voice's own stream of `seed` and post-processed, as generate_kit draws and
-    cleans it (written out here, not through generate_kit, so that its guidance is checked too)."""
+def _generate_kits_clip(voice, seed, model=None, **kwargs):
+    """The definition of a served clip: fastdrum.generate's clip of `voice` (its shipped model, or
+    `model`) with `kwargs`, drawn from the voice's own stream of `seed` and post-processed, as
+    generate_kit draws and cleans it (written out here, not through generate_kit, so that its
+    guidance is checked too)."""
     from fastdrum.kit import _seed_for
 
-    model = load_model(voice)
+    model = load_model(voice) if model is None else model
     seed = _seed_for(np.random.SeedSequence(seed), voice)
     y = fastdrum.generate(model, 1, seed=seed, backend="c", **kwargs)
     return process(y, model.sample_rate, instrument=voice)[0]
@@ -97,7 +109,7 @@ def _pattern_body(**extra):
 
 
 # -- what the server offers ----------------------------------------------------------------
-def test_voices_are_what_the_shipped_models_offer(client):
+def test_voices_are_what_the_shipped_models_offer(client, guided):
     from fastdrum.instruments import INSTRUMENTS
     from fastdrum.model import _shipped_instruments
 
@@ -107,7 +119,7 @@ def test_voices_are_what_the_shipped_models_offer(client):
     assert names == [k for k in INSTRUMENTS if k in shipped]  # General MIDI order
     assert names == list(INSTRUMENTS)  # every voice of the drum machine ships
     for v in voices:  # each voice's own settings: what generate() uses for it by default
-        model = load_model(v["name"])
+        model = guided if v["name"] == GUIDED else load_model(v["name"])
         assert v["sample_rate"] == model.sample_rate and v["duration"] == model.duration
         assert v["temperature"] == model.generation_defaults.get("temperature", 1.0)
         assert v["epsilon"] == model.generation_defaults.get("epsilon", 0.0)
@@ -115,7 +127,7 @@ def test_voices_are_what_the_shipped_models_offer(client):
         assert v["negative_voice"] == negative
         assert v["guidance"] == (0.0 if negative is None else model.generation_defaults["guidance"])
     assert any(v["epsilon"] > 0 for v in voices)  # the shipped meta names cutoffs: a real check
-    assert any(v["guidance"] > 0 for v in voices)  # and guided voices
+    assert any(v["guidance"] > 0 for v in voices)  # and a guided voice (GUIDED)
     assert any(v["negative_voice"] is None and v["guidance"] == 0 for v in voices)
 
 
@@ -190,8 +202,8 @@ def test_epsilon_is_used_and_defaults_to_the_voices(client):
     assert not np.array_equal(got[0.05], got[None])
 
 
-def test_guidance_is_used_and_defaults_to_the_voices(client):
-    defaults = load_model(GUIDED).generation_defaults
+def test_guidance_is_used_and_defaults_to_the_voices(client, guided):
+    defaults = guided.generation_defaults
     negative, default = defaults.get("negative_voice"), defaults.get("guidance")
     assert negative is not None and default > 0  # GUIDED is guided: 0 must differ
     got = {}
@@ -204,11 +216,11 @@ def test_guidance_is_used_and_defaults_to_the_voices(client):
         body = r.json()
         assert body["guidance"] == (default if weight is None else weight)
         assert body["negative_voice"] == (None if weight == 0 else negative)  # 0: none used
-        want = _generate_kits_clip(GUIDED, 4, duration=0.2, guidance=weight)
+        want = _generate_kits_clip(GUIDED, 4, guided, duration=0.2, guidance=weight)
         np.testing.assert_array_equal(_samples(body), want)
         got[weight] = _samples(body)
     # the default is generate_kit's clip (`fastdrum kit` plays each voice's default guidance)
-    kit = generate_kit({GUIDED: GUIDED}, n=1, seed=4, duration=0.2, backend="c")
+    kit = generate_kit({GUIDED: guided}, n=1, seed=4, duration=0.2, backend="c")
     np.testing.assert_array_equal(got[None], kit[GUIDED][0])
     assert not np.array_equal(got[None], got[0])
     assert not np.array_equal(got[1.5], got[None])

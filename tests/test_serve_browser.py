@@ -23,9 +23,11 @@ from fastdrum.sequencer import Pattern  # noqa: E402
 from fastdrum.serve import engine as eng  # noqa: E402
 
 from serve_support import (  # noqa: E402
+    GUIDED,
     HYDROGEN_XSD,
     chromium,
-    guided_voice,
+    guided_drums,
+    guided_voices,
     live_server,
     require_xsd,
     wait_for,
@@ -33,14 +35,15 @@ from serve_support import (  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-GUIDED = guided_voice()
 #: Where to save the page's screenshot besides the test's own folder (e.g. docs/).
 SCREENSHOT_DIR = os.environ.get("FASTDRUM_SCREENSHOT_DIR")
 
 
 @pytest.fixture(scope="module")
-def server():
-    e = eng.Engine(workers=2, queue=8)
+def server(tmp_path_factory):
+    """A live server of the shipped voices, GUIDED guided by default (serve_support.guided_drums)."""
+    guided = guided_drums(tmp_path_factory.mktemp("guided") / "drums.npz")
+    e = eng.Engine(guided_voices(guided), workers=2, queue=8)
     try:
         with live_server(e) as url:
             yield url

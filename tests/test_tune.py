@@ -365,7 +365,12 @@ def test_cli_guidance_only_keeps_the_sampling_defaults_and_records_the_choice(
         tries = [(v, t, e, None, 0.0, 4, 1)] + [
             (v, t, e, u, w, 4, 1) for u in near[v] for w in (0.5, 1.0)
         ]
-        assert [a for a in asked if a[0] == v] == tries
+        assert [a for a in asked if a[0] == v and a[6] == 1] == tries
+        # the winner is judged again, without and with its pick, on each fresh seed (2, 3, 4)
+        fresh = [
+            (v, t, e, u, w, 4, s) for s in (2, 3, 4) for u, w in ((None, 0.0), (near[v][0], 1.0))
+        ]
+        assert [a for a in asked if a[0] == v and a[6] != 1] == (fresh if near[v] else [])
         got = tuned.meta["voices"][v]
         assert (got.get("temperature", 1.0), got.get("epsilon", 0.0)) == (t, e)
         if near[v]:
@@ -431,7 +436,7 @@ def test_cli_guidance_tries_the_any_voice_of_voice_dropout_first_and_never_tunes
     monkeypatch.setattr(training.tune, "_judge_with", judge_with)
     out = tmp_path / "guided.npz"
     argv = [str(path), "-o", str(out), "-n", "4", "--guidance", "1", "--guidance-only"]
-    assert main(argv) == 0
+    assert main(argv + ["--guidance-seeds", "0"]) == 0
     assert asked == [
         ("kick", None, 0.0),
         ("kick", "any", 1.0),
@@ -444,3 +449,147 @@ def test_cli_guidance_tries_the_any_voice_of_voice_dropout_first_and_never_tunes
     assert (
         "any" not in tuned.meta.get("voices", {}) or "guidance" not in tuned.meta["voices"]["any"]
     )
+
+
+def _short_judge(short, asked):
+    """A judge whose row for (voice, negative voice, weight, seed) falls short[...] short."""
+
+    def judge_for(seed):
+        def judge(v, t, e, u=None, w=0.0):
+            asked.append((v, u, w, seed))
+            miss = short[(v, u, w, seed)] / 10
+            return dict(PASSING, recognised=PASSING["recognised_real"] - 0.05 - miss)
+
+        return judge
+
+    return judge_for
+
+
+def test_confirm_guidance_keeps_a_pick_only_where_it_wins_every_fresh_seed():
+    short = {}
+    for s in (2, 3):
+        short.update({("kick", None, 0.0, s): 0.5, ("kick", "tom_low", 0.5, s): 0.2})
+        # the snare's pick wins seed 2 and ties seed 3: a tie is not a win
+        short.update(
+            {("snare", None, 0.0, s): 0.4, ("snare", "clap", 1.0, s): 0.1 + 0.3 * (s == 3)}
+        )
+    asked = []
+    judge_for = _short_judge(short, asked)
+    chosen = {"kick": (0.9, 0.005), "snare": (1.2, 0.0), "clap": (1.0, 0.0)}
+    choice = {"kick": ("tom_low", 0.5), "snare": ("clap", 1.0), "clap": None}
+    kept, rows = training.tune.confirm_guidance(chosen, choice, [(s, judge_for(s)) for s in (2, 3)])
+    assert kept == {"kick": ("tom_low", 0.5), "snare": None, "clap": None}
+    # a voice the screen left unguided is not judged again
+    assert asked == [
+        ("kick", None, 0.0, 2),
+        ("kick", "tom_low", 0.5, 2),
+        ("kick", None, 0.0, 3),
+        ("kick", "tom_low", 0.5, 3),
+        ("snare", None, 0.0, 2),
+        ("snare", "clap", 1.0, 2),
+        ("snare", None, 0.0, 3),
+        ("snare", "clap", 1.0, 3),
+    ]
+    assert [(r["seed"], round(r["shortfall"], 6)) for r in rows][-2:] == [(3, 0.4), (3, 0.4)]
+
+
+def test_recorded_guidance_reads_back_the_screen_a_tuned_model_saved(tmp_path):
+    model = fastdrum.load_model("tests/data/tiny_drums.npz")
+    v0, v1 = model.voices[:2]
+    near = {v0: (v1,), v1: (v0,)}
+    short = {(v0, None, 0.0, 1): 0.5, (v0, v1, 0.5, 1): 0.25, (v0, v1, 1.0, 1): 0.25}
+    short.update({(v1, None, 0.0, 1): 0.25, (v1, v0, 0.5, 1): 0.75, (v1, v0, 1.0, 1): 0.25})
+    chosen = {v0: (0.9, 0.0), v1: (1.0, 0.005)}
+    choice, rows = training.tune.choose_guidance(
+        chosen, (0.5, 1.0), _short_judge(short, [])(1), near
+    )
+    assert choice == {v0: (v1, 0.5), v1: None}
+    tuned = tuned_model(
+        model, chosen, grid=None, n=4, seed=1, rows=None, guided=((0.5, 1.0), choice, rows)
+    )
+    path = tmp_path / "tuned.npz"
+    tuned.save(path)
+    again = fastdrum.load_model(path)
+    got, got_rows = training.tune.recorded_guidance(again, chosen, (0.5, 1.0), near, n=4, seed=1)
+    assert got == choice
+    assert [round(r["shortfall"], 6) for r in got_rows] == [round(r["shortfall"], 6) for r in rows]
+    for kwargs, match in [
+        (dict(weights=(0.5, 2.0), n=4, seed=1), r"has weights = \[0.5, 1.0\], not \[0.5, 2.0\]"),
+        (dict(weights=(0.5, 1.0), n=40, seed=1), "has n = 4, not 40"),
+        (dict(weights=(0.5, 1.0), n=4, seed=2), "has seed = 1, not 2"),
+    ]:
+        w = kwargs.pop("weights")
+        with pytest.raises(fastdrum.ModelFormatError, match=match):
+            training.tune.recorded_guidance(again, chosen, w, near, **kwargs)
+    with pytest.raises(fastdrum.ModelFormatError, match=rf"no shortfall >= 0 for {v0}@0.8/0.0"):
+        training.tune.recorded_guidance(again, {v0: (0.8, 0.0)}, (0.5, 1.0), near, n=4, seed=1)
+    with pytest.raises(fastdrum.ModelFormatError, match="no guidance screen recorded"):
+        training.tune.recorded_guidance(model, chosen, (0.5, 1.0), near, n=4, seed=1)
+
+
+def test_cli_guidance_reuse_screen_judges_only_the_fresh_seeds(tmp_path, monkeypatch, capsys):
+    """--guidance-only --reuse-screen takes the screen from the model's record and judges only the
+    fresh seeds: a pick that loses one of them is dropped, and the record says why."""
+    model = fastdrum.load_model("tests/data/tiny_drums.npz")
+    near = {
+        v: tuple(u for u in training.tune.NEIGHBOURS.get(v, ()) if u in model.voices)
+        for v in model.voices
+    }
+    v0 = next(v for v in model.voices if near[v])  # the screen guides it, and it alone
+    chosen = {
+        v: (
+            model._voice_defaults(v).get("temperature", 1.0),
+            model._voice_defaults(v).get("epsilon", 0.0),
+        )
+        for v in model.voices
+        if near[v]
+    }
+    rows = [
+        dict(voice=v, temperature=t, epsilon=e, negative_voice=u, guidance=w, shortfall=s)
+        for v, (t, e) in chosen.items()
+        for u, w, s in [(None, 0.0, 0.5)] + [(u, 1.0, 0.2 if v == v0 else 0.9) for u in near[v]]
+    ]
+    screened = tuned_model(
+        model,
+        chosen,
+        grid=None,
+        n=4,
+        seed=1,
+        rows=None,
+        guided=(
+            (1.0,),
+            {v: (near[v][0], 1.0) if v == v0 else None for v in chosen},
+            rows,
+        ),
+    )
+    path = tmp_path / "screened.npz"
+    screened.save(path)
+    asked = []
+    short = {}
+    for s in (2, 3):
+        short[(v0, None, 0.0, s)] = 0.5
+        short[(v0, near[v0][0], 1.0, s)] = 0.2 if s == 2 else 0.6  # loses the second fresh seed
+    monkeypatch.setattr(training.evaluate, "RealClips", lambda *a, **k: None)
+    monkeypatch.setattr(
+        training.tune, "_judge_with", lambda m, real, n, seed: _short_judge(short, asked)(seed)
+    )
+    out = tmp_path / "confirmed.npz"
+    argv = [str(path), "-o", str(out), "-n", "4", "--guidance", "1", "--guidance-only"]
+    assert main(argv + ["--reuse-screen", "--guidance-seeds", "2"]) == 0
+    assert asked == [(v0, u, w, s) for s in (2, 3) for u, w in ((None, 0.0), (near[v0][0], 1.0))]
+    tuned = fastdrum.load_model(out)
+    assert "negative_voice" not in tuned.meta["voices"][v0]
+    rec = tuned.meta["guidance_tuning"]
+    assert rec["shortfall"] == screened.meta["guidance_tuning"]["shortfall"]
+    key = f"{v0}@{chosen[v0][0]}/{chosen[v0][1]}"
+    assert rec["confirm"] == dict(
+        n=4,
+        seeds=[2, 3],
+        shortfall={
+            "2": {key: 0.5, f"{key}-{near[v0][0]}*1.0": 0.2},
+            "3": {key: 0.5, f"{key}-{near[v0][0]}*1.0": 0.6},
+        },
+    )
+    with pytest.raises(SystemExit) as exc:
+        main(argv + ["--reuse-screen", "--guidance-seeds", "0"])
+    assert exc.value.code == 2 and "give --guidance-seeds K" in capsys.readouterr().err

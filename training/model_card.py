@@ -372,13 +372,22 @@ def _voices_lines(model):
                 '["confirm"]`).'
             )
     if guided:
+        fresh = guided.get("confirm")
+        kept = "guidance kept only where it falls less short of the criteria"
+        record = '`meta["guidance_tuning"]`'
+        if isinstance(fresh, dict) and fresh.get("seeds"):
+            kept += (
+                f", and then only where it also falls less short than no guidance on "
+                f"{fresh.get('n')} clips of each of the seeds {fresh['seeds']} "
+                "(`training/tune.py --guidance-seeds`)"
+            )
+            record += ', the fresh seeds in its `["confirm"]`'
         lines += [
             "",
             "Default guidance chosen by `training/tune.py --guidance`: each voice steered away from "
             f"its neighbours in a kit at weights {guided.get('weights')}, beside no guidance, on "
             f"{guided.get('n')} clips (seed {guided.get('seed')}) at its default temperature and "
-            "epsilon; guidance kept only where it falls less short of the criteria "
-            '(`meta["guidance_tuning"]`).',
+            f"epsilon; {kept} ({record}).",
         ]
     return lines + [""]
 

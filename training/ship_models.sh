@@ -108,6 +108,8 @@ fi
 # runs before that date were tuned on 0.8-1.1, in about 15 min alone, 28 beside another job).
 # Then, at that pair, negative-voice guidance (fastdrum.generate's negative_voice and guidance) away
 # from each of the voice's neighbours in a kit (and from 'any', where the model has it) at weights 0.5, 1 and 2, kept where its clips fall less
-# short than without (training/tune.py --guidance; docs/evaluation.md, "Negative-voice guidance").
+# short than without (training/tune.py --guidance; docs/evaluation.md, "Negative-voice guidance"), and
+# then only if they also do on each of three fresh seeds of clips (--guidance-seeds 3, the default):
+# guidance costs a second row of the network a clip (docs/evaluation.md, "Guidance that earns its cost").
 $PY -m training.tune $MODEL_OUT -o $MODEL_OUT --overwrite --guidance 0.5,1,2
 done

@@ -24,12 +24,19 @@ judges only the second time: a tuned model gets its confirmation in the time of 
 ``--guidance W,W,...`` then tries negative-voice guidance (:func:`fastdrum.generate`'s
 ``negative_voice`` and ``guidance``) on each voice at its chosen pair: every voice of
 :data:`NEIGHBOURS` that the model has, at every weight, judged on the same clips, beside the chosen
-pair without guidance; a voice keeps guidance only where it falls less short (ties: none). The
-choice is recorded as ``meta["voices"][voice]["negative_voice"]`` and ``["guidance"]``, the figures in
-``meta["guidance_tuning"]``. ``--guidance-only`` keeps the model's own defaults (temperature,
-epsilon) and judges guidance alone::
+pair without guidance; the least short wins (ties: none). Guidance runs a second row of the
+network for every clip (about 1.8x the time), so a voice keeps its winner only if it also falls less
+short than without on each of ``--guidance-seeds`` K fresh sets of ``-n`` clips (seeds ``--seed`` + 1
+to ``--seed`` + K; default 3; :func:`confirm_guidance`): on the shipped model the screen's winners
+had won by 0.02 and 0.05 where the paired difference between seeds ran 0.3 to 1.2 (docs/evaluation.md,
+"Guidance that earns its cost"). The choice is recorded as ``meta["voices"][voice]["negative_voice"]``
+and ``["guidance"]``, the figures in ``meta["guidance_tuning"]`` (the fresh seeds' in its
+``"confirm"``). ``--guidance-only`` keeps the model's own defaults (temperature, epsilon) and judges
+guidance alone; with ``--reuse-screen`` too it takes the guidance screen from the model's record and
+judges only the fresh seeds::
 
     python -m training.tune drums.npz -o drums-guided.npz --guidance 0.5,1 --guidance-only
+    python -m training.tune drums.npz -o drums-confirmed.npz --guidance 0.5,1,2 --guidance-only --reuse-screen
 """
 
 from __future__ import annotations
@@ -55,6 +62,9 @@ __all__ = [
     "choose",
     "confirm",
     "recorded_screen",
+    "choose_guidance",
+    "confirm_guidance",
+    "recorded_guidance",
     "tuned_model",
     "main",
 ]
@@ -167,25 +177,92 @@ def choose_guidance(chosen, weights, judge, neighbours=None):
     neighbours = NEIGHBOURS if neighbours is None else neighbours
     out, rows = {}, []
     for v, (t, eps) in chosen.items():
-        tries = [(None, 0.0)] + [(u, w) for u in neighbours.get(v, ()) for w in weights if w > 0]
-        judged = []
-        for u, w in tries:
-            row = dict(
-                judge(v, t, eps, u, w),
-                voice=v,
-                temperature=t,
-                epsilon=eps,
-                negative_voice=u,
-                guidance=w,
-            )
-            row["shortfall"] = shortfall(row)
-            judged.append(row)
-        best = min(judged, key=lambda r: (r["shortfall"], r["guidance"]))
-        out[v] = (
-            None if best["negative_voice"] is None else (best["negative_voice"], best["guidance"])
-        )
+        judged = [_guided_row(judge, v, t, eps, u, w) for u, w in _tries(v, weights, neighbours)]
+        out[v] = _pick(judged)
         rows += judged
     return out, rows
+
+
+def confirm_guidance(chosen, choice, judges):
+    """``({voice: (negative voice, weight) or None}, rows)``: each voice that `choice` (of
+    :func:`choose_guidance`) guides, judged again at its pair of `chosen` without guidance and with
+    its pick by each ``(seed, judge)`` of `judges` (fresh clips, one seed each); the voice keeps
+    its pick only where it falls less short than without on every one of them.
+
+    Guidance runs a second row of the network for every clip (about 1.8x the time a sample,
+    docs/benchmarks.md), and the screen's least shortfall is the best of several noisy figures: a
+    pick with no real effect wins each fresh judgement about half the time, all K of them about one
+    time in 2 ** K.
+    """
+    out, rows = dict(choice), []
+    for v, pick in choice.items():
+        if pick is None:
+            continue
+        t, eps = chosen[v]
+        wins = []
+        for seed, judge in judges:
+            plain, guided = (
+                _guided_row(judge, v, t, eps, u, w, seed=seed) for u, w in ((None, 0.0), pick)
+            )
+            rows += [plain, guided]
+            wins.append(guided["shortfall"] < plain["shortfall"])
+        out[v] = pick if all(wins) else None
+    return out, rows
+
+
+def recorded_guidance(model, chosen, weights, neighbours, *, n, seed):
+    """``({voice: (negative voice, weight) or None}, rows)`` as :func:`choose_guidance` would judge
+    them, from the screen `model` recorded in ``meta["guidance_tuning"]`` (:func:`tuned_model`).
+
+    Raises :class:`fastdrum.ModelFormatError` naming what differs if the model has no record, or one
+    of other weights, `n` or `seed`, or one that lacks a try of a voice of `chosen`. The record's
+    shortfalls are rounded to 3 decimals: a tie there that was not one when judged goes to no
+    guidance, then the smaller weight.
+    """
+    where = model.path or "the model"
+    rec = model.meta.get("guidance_tuning")
+    if not isinstance(rec, dict) or not isinstance(rec.get("shortfall"), dict):
+        raise fastdrum.ModelFormatError(f"{where}: no guidance screen recorded to reuse")
+    what = f"{where}: its recorded guidance screen"
+    _check_record(rec, what, weights=[float(w) for w in weights], n=n, seed=seed)
+
+    out, rows = {}, []
+    for v, (t, eps) in chosen.items():
+        judged = []
+        for u, w in _tries(v, weights, neighbours):
+            row = dict(voice=v, temperature=t, epsilon=eps, negative_voice=u, guidance=w)
+            judged.append(dict(row, shortfall=_recorded(rec, _guided_key(row), what)))
+        out[v] = _pick(judged)
+        rows += judged
+    return out, rows
+
+
+def _tries(voice, weights, neighbours):
+    """The settings :func:`choose_guidance` judges for `voice`: none, then each neighbour at each
+    weight."""
+    return [(None, 0.0)] + [(u, w) for u in neighbours.get(voice, ()) for w in weights if w > 0]
+
+
+def _guided_row(judge, v, t, eps, u, w, **extra):
+    """``judge(v, t, eps, u, w)``'s row, named by its settings, with its :func:`shortfall`."""
+    row = dict(
+        judge(v, t, eps, u, w),
+        voice=v,
+        temperature=t,
+        epsilon=eps,
+        negative_voice=u,
+        guidance=w,
+        **extra,
+    )
+    row["shortfall"] = shortfall(row)
+    return row
+
+
+def _pick(judged):
+    """The least short of a voice's judged guidance rows (ties: no guidance, then the smaller
+    weight) as ``(negative voice, weight)``, or None."""
+    best = min(judged, key=lambda r: (r["shortfall"], r["guidance"]))
+    return None if best["negative_voice"] is None else (best["negative_voice"], best["guidance"])
 
 
 def recorded_screen(model, voices, grid, *, n, seed):
@@ -204,23 +281,31 @@ def recorded_screen(model, voices, grid, *, n, seed):
             f"{where}: its recorded screen is of {_pairs_text(rec.get('grid'))}, not "
             f"{_pairs_text(grid)} as asked"
         )
-    for k, want in dict(n=n, seed=seed).items():
-        if rec.get(k) != want:
-            raise fastdrum.ModelFormatError(
-                f"{where}: its recorded screen has {k} = {_checks.short(rec.get(k))}, not {want} "
-                "as asked"
-            )
+    _check_record(rec, f"{where}: its recorded screen", n=n, seed=seed)
     rows = []
     for v in voices:
         for t, eps in grid:
             row = dict(voice=v, temperature=t, epsilon=eps)
-            value = rec["shortfall"].get(_key(row))
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-                raise fastdrum.ModelFormatError(
-                    f"{where}: its recorded screen has no shortfall >= 0 for {_key(row)}"
-                )
-            rows.append(dict(row, shortfall=float(value)))
+            value = _recorded(rec, _key(row), f"{where}: its recorded screen")
+            rows.append(dict(row, shortfall=value))
     return rows
+
+
+def _check_record(rec, what, **want):
+    """ModelFormatError unless the tuning record `rec` has each of `want`'s values."""
+    for k, value in want.items():
+        if rec.get(k) != value:
+            raise fastdrum.ModelFormatError(
+                f"{what} has {k} = {_checks.short(rec.get(k))}, not {value} as asked"
+            )
+
+
+def _recorded(rec, key, what):
+    """The shortfall the tuning record `rec` holds for `key`: a number >= 0, else ModelFormatError."""
+    value = rec["shortfall"].get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise fastdrum.ModelFormatError(f"{what} has no shortfall >= 0 for {key}")
+    return float(value)
 
 
 def _pairs_text(grid):
@@ -246,11 +331,15 @@ def _guided_key(row):
     )
 
 
-def tuned_model(model, chosen, *, grid, n, seed, rows, confirmed=None, guided=None):
+def tuned_model(
+    model, chosen, *, grid, n, seed, rows, confirmed=None, guided=None, guidance_confirmed=None
+):
     """`model` with `chosen` (``{voice: (temperature, epsilon)}``) as its voices' default sampling
     settings and the tuning recorded in its meta (with `confirmed`, ``(n, seed, rows)`` of
     :func:`confirm`, its second judgement too; with `guided`, ``(weights, choice, rows)`` of
-    :func:`choose_guidance`, each voice's negative voice and guidance, or none). A `grid` of None
+    :func:`choose_guidance`, each voice's negative voice and guidance, or none, and with
+    `guidance_confirmed`, ``(n, seeds, rows)`` of :func:`confirm_guidance`, its fresh judgements:
+    `guided`'s choice is then the one they left). A `grid` of None
     keeps the model's record of its temperature tuning as it is (``--guidance-only``). Temperatures
     tuned without `guided` drop the guidance defaults of the voices of `chosen` (and the record of
     their tuning): they were chosen at the old temperatures and were not judged at the new ones."""
@@ -275,6 +364,18 @@ def tuned_model(model, chosen, *, grid, n, seed, rows, confirmed=None, guided=No
             seed=seed,
             shortfall={_guided_key(r): round(r["shortfall"], 3) for r in grows},
         )
+        if guidance_confirmed is not None:
+            gn, seeds, crows = guidance_confirmed
+            meta["guidance_tuning"]["confirm"] = dict(
+                n=gn,
+                seeds=list(seeds),
+                shortfall={
+                    str(s): {
+                        _guided_key(r): round(r["shortfall"], 3) for r in crows if r["seed"] == s
+                    }
+                    for s in seeds
+                },
+            )
     if grid is not None:
         meta["temperature_tuning"] = dict(
             grid=[list(pair) for pair in grid],
@@ -365,6 +466,15 @@ def _parser():
         "temperature)",
     )
     p.add_argument(
+        "--guidance-seeds",
+        type=int,
+        default=3,
+        metavar="K",
+        help="a voice keeps the guidance it won with only if it also falls less short than "
+        "without on -n clips of each of K fresh seeds (--seed + 1 .. --seed + K; default 3; "
+        "0: the screen alone decides)",
+    )
+    p.add_argument(
         "--guidance-only",
         action="store_true",
         help="keep the model's default temperatures and epsilons and judge --guidance alone",
@@ -387,7 +497,8 @@ def _parser():
         "--reuse-screen",
         action="store_true",
         help="take the screen from the model's recorded tuning (same grid, -n and --seed) instead "
-        "of judging it again; needs --confirm",
+        "of judging it again; needs --confirm (with --guidance-only: the recorded guidance "
+        "screen, same --guidance weights, and --guidance-seeds judges only the fresh seeds)",
     )
     return p
 
@@ -421,11 +532,13 @@ def _judge_with(model, real, n, seed):
     return judge
 
 
-def _print_tables(args, grid, rows, chosen, confirmed, guided=None):
+def _print_tables(args, grid, rows, chosen, confirmed, guided=None, gconfirmed=None):
     """The screen's shortfalls (a markdown table), the second judgement's and the choice."""
     if guided is not None:
         for r in guided[2]:
             print(f"{_guided_key(r)}: {r['shortfall']:.2f}")
+        for r in gconfirmed[2] if gconfirmed is not None else ():
+            print(f"{_guided_key(r)} (seed {r['seed']}): {r['shortfall']:.2f}")
         print(f"{args.out}: negative voice and guidance {guided[1]}")
     if grid is None:
         return
@@ -450,10 +563,16 @@ def main(argv=None):
         p.error("-n and --confirm-n must be at least 2 (duplicate pairs need two clips)")
     if args.confirm < 0:
         p.error(f"--confirm must be 0 (off) or a number of pairs, got {args.confirm}")
-    if args.reuse_screen and not args.confirm:
+    if args.guidance_seeds < 0:
+        p.error(f"--guidance-seeds must be 0 (off) or a number of seeds, got {args.guidance_seeds}")
+    if args.reuse_screen and not args.confirm and not args.guidance_only:
         p.error("--reuse-screen judges only the second time: give --confirm K too")
-    if args.guidance_only and (not args.guidance or args.confirm or args.reuse_screen):
+    if args.guidance_only and (not args.guidance or args.confirm):
         p.error("--guidance-only judges guidance alone: give --guidance, and not --confirm")
+    if args.guidance_only and args.reuse_screen and not args.guidance_seeds:
+        p.error(
+            "--guidance-only --reuse-screen judges only the fresh seeds: give --guidance-seeds K"
+        )
     try:
         model = fastdrum.load_model(args.model)
         voices = model_voices(model)
@@ -464,7 +583,7 @@ def main(argv=None):
             grid = rows = None
             settings = {v: sampling_settings(model, v) for v in voices}
             chosen = {v: (s["temperature"], s["epsilon"]) for v, s in settings.items()}
-        if args.reuse_screen:  # the second judgement below chooses
+        if args.reuse_screen and not args.guidance_only:  # the second judgement below chooses
             rows = recorded_screen(model, voices, grid, n=args.n, seed=args.seed)
         real = RealClips(
             model.sample_rate,
@@ -480,16 +599,9 @@ def main(argv=None):
             judge = _judge_with(model, real, args.confirm_n, cseed)
             chosen, crows = confirm(rows, args.confirm, judge)
             confirmed = (args.confirm_n, cseed, crows)
-        guided = None
+        guided = gconfirmed = None
         if args.guidance:
-            judge = _judge_with(model, real, args.n, args.seed)
-            near = {v: tuple(u for u in NEIGHBOURS.get(v, ()) if u in voices) for v in voices}
-            if ANY_VOICE in model.voices:  # trained unconditional: every voice's true CFG negative
-                near = {v: (ANY_VOICE,) + us for v, us in near.items()}
-            # a voice none of whose neighbours the model has (a model of one voice) is not judged
-            steerable = {v: pair for v, pair in chosen.items() if near.get(v)}
-            choice, grows = choose_guidance(steerable, args.guidance, judge, near)
-            guided = (args.guidance, choice, grows)
+            guided, gconfirmed = _tune_guidance(args, model, voices, chosen, real)
         tuned = tuned_model(
             model,
             chosen,
@@ -499,13 +611,38 @@ def main(argv=None):
             rows=rows,
             confirmed=confirmed,
             guided=guided,
+            guidance_confirmed=gconfirmed,
         )
         tuned.save(args.out, overwrite=args.overwrite)
     except FastDrumError as exc:
         print(f"python -m training.tune: error: {exc}", file=sys.stderr)
         return 2
-    _print_tables(args, grid, rows, chosen, confirmed, guided)
+    _print_tables(args, grid, rows, chosen, confirmed, guided, gconfirmed)
     return 0
+
+
+def _tune_guidance(args, model, voices, chosen, real):
+    """``((weights, choice, rows), confirmed or None)`` for :func:`tuned_model`: the guidance
+    screen (judged, or the model's record with --reuse-screen), then its fresh seeds."""
+    near = {v: tuple(u for u in NEIGHBOURS.get(v, ()) if u in voices) for v in voices}
+    if ANY_VOICE in model.voices:  # trained unconditional: every voice's true CFG negative
+        near = {v: (ANY_VOICE,) + us for v, us in near.items()}
+    # a voice none of whose neighbours the model has (a model of one voice) is not judged
+    steerable = {v: pair for v, pair in chosen.items() if near.get(v)}
+    if args.reuse_screen:
+        choice, grows = recorded_guidance(
+            model, steerable, args.guidance, near, n=args.n, seed=args.seed
+        )
+    else:
+        judge = _judge_with(model, real, args.n, args.seed)
+        choice, grows = choose_guidance(steerable, args.guidance, judge, near)
+    confirmed = None
+    if args.guidance_seeds:
+        seeds = [args.seed + 1 + i for i in range(args.guidance_seeds)]
+        judges = [(s, _judge_with(model, real, args.n, s)) for s in seeds]
+        choice, crows = confirm_guidance(steerable, choice, judges)
+        confirmed = (args.n, seeds, crows)
+    return (args.guidance, choice, grows), confirmed
 
 
 if __name__ == "__main__":
