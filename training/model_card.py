@@ -378,10 +378,11 @@ def _voices_lines(model):
         if isinstance(fresh, dict) and fresh.get("seeds"):
             kept += (
                 f", and then only where it also falls less short than no guidance on "
-                f"{fresh.get('n')} clips of each of the seeds {fresh['seeds']} "
-                "(`training/tune.py --guidance-seeds`)"
+                f"{fresh.get('n')} clips of each of the seeds {fresh['seeds']}"
             )
-            record += ', the fresh seeds in its `["confirm"]`'
+            record = (
+                f'`training/tune.py --guidance-seeds`; {record}, its fresh seeds in `["confirm"]`'
+            )
         lines += [
             "",
             "Default guidance chosen by `training/tune.py --guidance`: each voice steered away from "

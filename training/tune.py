@@ -28,8 +28,8 @@ pair without guidance; the least short wins (ties: none). Guidance runs a second
 network for every clip (about 1.8x the time), so a voice keeps its winner only if it also falls less
 short than without on each of ``--guidance-seeds`` K fresh sets of ``-n`` clips (seeds ``--seed`` + 1
 to ``--seed`` + K; default 3; :func:`confirm_guidance`): on the shipped model the screen's winners
-had won by 0.02 and 0.05 where the paired difference between seeds ran 0.3 to 1.2 (docs/evaluation.md,
-"Guidance that earns its cost"). The choice is recorded as ``meta["voices"][voice]["negative_voice"]``
+had won by 0.02 and 0.05, where the paired difference between seeds had an SD of 1.01 and 0.37
+(docs/evaluation.md, "Guidance that earns its cost"). The choice is recorded as ``meta["voices"][voice]["negative_voice"]``
 and ``["guidance"]``, the figures in ``meta["guidance_tuning"]`` (the fresh seeds' in its
 ``"confirm"``). ``--guidance-only`` keeps the model's own defaults (temperature, epsilon) and judges
 guidance alone; with ``--reuse-screen`` too it takes the guidance screen from the model's record and
