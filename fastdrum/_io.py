@@ -12,6 +12,7 @@ name, exactly one wins and the other gets :class:`OutputExistsError`.
 
 import contextlib
 import errno
+import functools
 import json
 import os
 import shutil
@@ -246,12 +247,43 @@ def handle_signals():
         return
     old = {s: signal.getsignal(s) for s in _SIGNALS}
     _STOPPING.clear()
+    old_hook = sys.unraisablehook
+    sys.unraisablehook = functools.partial(_on_unraisable, old_hook)
+    _SWALLOWED.clear()
     for s in _SIGNALS:
         signal.signal(s, _on_signal)
     try:
         yield
     finally:
-        _restore_handlers(old)
+        swallowed = list(_SWALLOWED)
+        _SWALLOWED.clear()
+        try:
+            _restore_handlers(old)
+        finally:
+            sys.unraisablehook = old_hook
+    if swallowed:  # the block ran to its end: the signal Python swallowed ends it now
+        raise Interrupted(swallowed[0])
+
+
+_SWALLOWED = []  # a signal whose Interrupted Python swallowed (see _on_unraisable)
+
+
+def _on_unraisable(old_hook, unraisable):
+    """sys.unraisablehook under :func:`handle_signals`: an :class:`Interrupted` that Python swallowed
+    is kept for the block's end, silently; anything else goes to `old_hook`.
+
+    Python runs a signal's handler at whatever instruction the main thread is at. In a weakref's
+    callback (an import's module lock), a ``__del__`` or a garbage collection, an exception cannot
+    leave: Python prints "Exception ignored in ..." with a traceback and goes on (CI saw a SIGHUP
+    so lost). So the signal is not lost: the block raises it when it ends, unless another signal
+    stops it first (the next one raises at once, as a first one does).
+    """
+    exc = unraisable.exc_value
+    if isinstance(exc, Interrupted) and [exc.signum] == _STOPPING:
+        _STOPPING.clear()  # not stopping yet: a later signal raises where it lands
+        _SWALLOWED.append(exc.signum)
+        return
+    old_hook(unraisable)
 
 
 def _restore_handlers(old):

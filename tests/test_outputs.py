@@ -293,6 +293,52 @@ def test_a_signal_just_before_the_handlers_go_back_is_raised_after_they_are_back
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL and not _io._STOPPING
 
 
+class _SignalledWhenDropped:
+    """An object whose ``__del__`` sends SIGTERM: the handler runs, and raises, inside ``__del__``,
+    where Python swallows exceptions (as it does in a weakref callback of an import's module lock,
+    where CI once caught a SIGHUP)."""
+
+    def __del__(self):
+        signal.raise_signal(signal.SIGTERM)
+
+
+def test_a_signal_python_swallows_ends_the_block_when_it_ends_silently(capfd):
+    hook = sys.unraisablehook
+    ran = []
+    with pytest.raises(_io.Interrupted) as info:
+        with _io.handle_signals():
+            _SignalledWhenDropped()  # dropped at once
+            ran.append("on")  # the block goes on to its end
+    assert ran == ["on"] and info.value.signum == signal.SIGTERM
+    assert "Exception ignored" not in capfd.readouterr().err  # no traceback on stderr
+    assert sys.unraisablehook is hook and not _io._STOPPING and not _io._SWALLOWED
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_after_a_swallowed_signal_the_next_one_raises_where_it_lands():
+    ran = []
+    with pytest.raises(_io.Interrupted) as info:
+        with _io.handle_signals():
+            _SignalledWhenDropped()
+            signal.raise_signal(signal.SIGHUP)
+            ran.append("not reached")
+    assert ran == [] and info.value.signum == signal.SIGHUP
+    assert not _io._STOPPING and not _io._SWALLOWED
+
+
+def test_other_unraisable_exceptions_still_reach_the_hook_before(monkeypatch):
+    heard = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: heard.append(u.exc_value))
+
+    class Broken:
+        def __del__(self):
+            raise ValueError("from __del__")
+
+    with _io.handle_signals():
+        Broken()
+    assert [str(e) for e in heard] == ["from __del__"]
+
+
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 SCRIPT = """
 import sys
