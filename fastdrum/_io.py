@@ -237,8 +237,10 @@ def handle_signals():
     So every signal that ends the process runs the same clean-up as Ctrl-C:
     temporary files are removed, and a replacement either completes or leaves
     the old output. Signals after the first are ignored while the clean-up
-    runs. Outside the main thread this does nothing (Python delivers signals
-    there only).
+    runs. A signal whose exception Python swallows (its handler ran in a
+    ``__del__`` or a weakref callback) is raised when the block ends
+    (:func:`_on_unraisable`). Outside the main thread this does nothing
+    (Python delivers signals there only).
     """
     import threading as _threading
 
