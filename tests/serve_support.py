@@ -32,22 +32,31 @@ CHROMEDRIVER = os.environ.get("FASTDRUM_CHROMEDRIVER", "/usr/bin/chromedriver")
 GUIDED = "tom_high"
 
 
-def guided_drums(path):
-    """The shipped drums.npz, copied to `path` with GUIDED recommending guidance away from 'any' at
-    0.5 (the default the model shipped on 2026-12-04 had for it), loaded with GUIDED as its voice."""
+def recommending(src, path, voice, **defaults):
+    """The model file `src` copied to `path` with `defaults` added to `voice`'s ``meta["voices"]``
+    entry, written with NumPy as another program would write a model file, then loaded."""
     import json
 
     import numpy as np
 
     from fastdrum import load_model
 
-    with np.load(load_model("drums").path) as f:
+    with np.load(src) as f:
         arrays = dict(f)
     meta = json.loads(str(arrays["meta"]))
-    meta["voices"][GUIDED].update(negative_voice="any", guidance=0.5)
+    meta["voices"][voice].update(defaults)
     arrays["meta"] = np.array(json.dumps(meta))
     np.savez(path, **arrays)
-    return load_model(path).with_voice(GUIDED)
+    return load_model(path)
+
+
+def guided_drums(path):
+    """The shipped drums.npz, copied to `path` with GUIDED recommending guidance away from 'any' at
+    0.5 (the default the model shipped on 2026-12-04 had for it), loaded with GUIDED as its voice."""
+    from fastdrum import load_model
+
+    drums = load_model("drums").path
+    return recommending(drums, path, GUIDED, negative_voice="any", guidance=0.5).with_voice(GUIDED)
 
 
 def guided_voices(guided):

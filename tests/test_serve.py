@@ -44,6 +44,7 @@ from serve_support import (  # noqa: E402
     guided_drums,
     guided_voices,
     live_server,
+    recommending,
     require_xsd,
 )
 
@@ -227,15 +228,8 @@ def test_guidance_is_used_and_defaults_to_the_voices(client, guided):
 
 
 def _tiny_drums_recommending(path, **kick):
-    """tests/data/tiny_drums.npz with `kick` added to the kick's ``meta["voices"]`` entry: a copy
-    written with NumPy, as another program would write a model file, then loaded."""
-    with np.load(TINY_DRUMS) as f:
-        arrays = dict(f)
-    meta = json.loads(str(arrays["meta"]))
-    meta["voices"]["kick"].update(kick)
-    arrays["meta"] = np.array(json.dumps(meta))
-    np.savez(path, **arrays)
-    return load_model(path)
+    """tests/data/tiny_drums.npz with `kick` added to the kick's ``meta["voices"]`` entry."""
+    return recommending(TINY_DRUMS, path, "kick", **kick)
 
 
 def test_a_voices_guidance_is_its_models_default_and_a_weight_is_that_default(tmp_path, tiny_drums):

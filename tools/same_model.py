@@ -31,21 +31,10 @@ RUN_OWN = ("config.out", "config.run_dir", "config.resume", "*training_seconds")
 
 
 def arrays(model):
-    """Every array of a model file but the meta: the weights, then those of the format's other
-    arrays the model has (a format 1 model has no voices, a model without time conditioning no
-    time constants)."""
-    out = dict(model.weights)
-    other = dict(
-        sample_rate=model.sample_rate,
-        dilations=model.dilations,
-        primers=model.primers,
-        primer_voices=model.primer_voices,
-        preemphasis=model.preemphasis,
-        voices=model.voices,
-        time_tau=model.time_tau,
-        time_block=model.time_block,
-    )
-    out.update({k: np.asarray(v) for k, v in other.items() if v is not None})
+    """Every array the model's file holds but the meta: those Model.save writes (the weights, the
+    format version, dilations, primers, pre-emphasis, voices, time constants), as it writes them."""
+    out = model._arrays()
+    del out["meta"]
     return out
 
 
@@ -132,11 +121,12 @@ def main(argv=None):
         print(f"same_model: error: {exc}", file=sys.stderr)
         return 2
     ignore = RUN_OWN if args.ignore is None else tuple(args.ignore)
-    lines = array_differences(arrays(a), arrays(b)) + meta_differences(a.meta, b.meta, ignore)
+    ours = arrays(a)
+    lines = array_differences(ours, arrays(b)) + meta_differences(a.meta, b.meta, ignore)
     for line in lines[: max(0, args.show)]:
         print(line)
     if not lines:
-        print(f"{args.a} and {args.b}: the same model ({len(arrays(a))} arrays bit for bit)")
+        print(f"{args.a} and {args.b}: the same model ({len(ours)} arrays bit for bit)")
         return 0
     print(f"{args.a} and {args.b}: {len(lines)} difference(s)")
     return 1
