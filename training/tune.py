@@ -25,7 +25,7 @@ judges only the second time: a tuned model gets its confirmation in the time of 
 ``negative_voice`` and ``guidance``) on each voice at its chosen pair: every voice of
 :data:`NEIGHBOURS` that the model has, at every weight, judged on the same clips, beside the chosen
 pair without guidance; the least short wins (ties: none). Guidance runs a second row of the
-network for every clip (about 1.8x the time), so a voice keeps its winner only if it also falls less
+network for every clip (1.5x to 1.8x the time), so a voice keeps its winner only if it also falls less
 short than without on each of ``--guidance-seeds`` K fresh sets of ``-n`` clips (seeds ``--seed`` + 1
 to ``--seed`` + K; default 3; :func:`confirm_guidance`): on the shipped model the screen's winners
 had won by 0.02 and 0.05, where the paired difference between seeds had an SD of 1.01 and 0.37
@@ -189,7 +189,7 @@ def confirm_guidance(chosen, choice, judges):
     its pick by each ``(seed, judge)`` of `judges` (fresh clips, one seed each); the voice keeps
     its pick only where it falls less short than without on every one of them.
 
-    Guidance runs a second row of the network for every clip (about 1.8x the time a sample,
+    Guidance runs a second row of the network for every clip (1.5x to 1.8x the time a sample,
     docs/benchmarks.md), and the screen's least shortfall is the best of several noisy figures: a
     pick with no real effect wins each fresh judgement about half the time, all K of them about one
     time in 2 ** K.
