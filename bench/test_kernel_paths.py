@@ -1,13 +1,14 @@
-"""The compiled kernel's product paths side by side: AVX2 panels against scipy's BLAS.
+"""The compiled kernel's product paths side by side: AVX-512F and AVX2 panels against scipy's BLAS.
 
-The kernel chooses its path once per State: "simd" (the AVX2 + FMA + F16C
-small-matrix products of ``_simd.h``) whenever the CPU has those instructions,
-else "blas" (scipy's ``cython_blas``). These cases force each path on the
-standard config, float32 and float16-exact weights, one thread, so that one
-report shows what the choice is worth (the evidence behind "auto" in the
-kernel's docstring; figures in docs/benchmarks.md). Each case checks what it
-generated against the definition of the network, as every case of the suite.
-"""
+The kernel chooses its path once per State: "avx512" (the AVX-512F tiles of
+``_simd.h``) on a CPU with AVX-512F, else "simd" (its AVX2 + FMA + F16C
+small-matrix products) whenever the CPU has those instructions, else "blas"
+(scipy's ``cython_blas``). These cases force each path on the standard config,
+float32 and float16-exact weights, one thread, so that one report shows what
+the choice is worth (the evidence behind "auto" in the kernel's docstring;
+figures in docs/benchmarks.md); a path the CPU lacks is skipped. Each case
+checks what it generated against the definition of the network, as every case
+of the suite."""
 
 import pytest
 
@@ -22,16 +23,16 @@ def _paths():
         return []
     from fastdrum._ext import _wavenet
 
-    return ["simd", "blas"] if _wavenet.simd_available() else ["blas"]
+    return _wavenet.gemm_paths()
 
 
-@pytest.mark.parametrize("path", ["simd", "blas"])
+@pytest.mark.parametrize("path", ["simd", "avx512", "blas"])
 @pytest.mark.parametrize("batch", BATCHES)
 @pytest.mark.parametrize("config", ["standard", STANDARD_F16])
 def test_kernel_path(benchmark, config, batch, path, sgemm_gflops):
     if path not in _paths():
         pytest.skip(
-            f"kernel path {path!r} unavailable here (kernel not built, or no AVX2 + FMA + F16C)"
+            f"kernel path {path!r} unavailable here (kernel not built, or the CPU lacks it)"
         )
     steps, rounds, warmup = plan(benchmark, STEPS["c"][batch], ROUNDS["c"])
     model = get_model(config)

@@ -8,6 +8,7 @@ whose peak exceeds 1 by its peak.
 import numpy as np
 import pytest
 from conftest import ODD_SIZES, TINY_DRUMS, TOLERANCES
+from kernel_support import PATHS, need
 from scipy.signal import lfilter
 
 import fastdrum
@@ -15,8 +16,6 @@ from fastdrum import GenerationError, Model, _reference, load_model
 from fastdrum.testing import random_model
 
 RTOL, ATOL = TOLERANCES[np.float32]
-GEMM_PATHS = ["blas", "simd"]
-ACT_PATHS = ["scalar", "simd"]
 BLENDS = ["kick", {"tom_low": 0.5, "kick": 0.5}, {"snare": 1, "crash": 2, "ride": 3}, "ride"]
 
 
@@ -125,13 +124,11 @@ _wavenet = pytest.importorskip(
 
 
 def _need(*paths):
-    if "simd" in paths and not _wavenet.simd_available():
-        pytest.skip("this CPU has no AVX2 + FMA")
+    need(_wavenet, *paths)
 
 
 @pytest.mark.parametrize("rounded", [False, True], ids=["float32-weights", "float16-exact-weights"])
-@pytest.mark.parametrize("gemm", GEMM_PATHS)
-@pytest.mark.parametrize("act", ACT_PATHS)
+@pytest.mark.parametrize("gemm, act", PATHS)
 @pytest.mark.parametrize("B", [1, 7])
 def test_kernel_logits_and_codes_match_the_reference(bigger, gemm, act, B, rounded):
     """Per-row conditioning: same logits as forward(), same codes as the reference from the same uniforms."""

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from conftest import ODD_SIZES, TOLERANCES
+from kernel_support import PATHS, need
 
 import fastdrum
 from fastdrum import GenerationError, ModelFormatError, _backends, _reference
@@ -325,15 +326,12 @@ def wavenet():
 
 
 @pytest.mark.parametrize("rounded", [False, True], ids=["float32", "float16-exact"])
-@pytest.mark.parametrize(
-    "gemm, act", [(g, a) for g in ("blas", "simd") for a in ("scalar", "simd")]
-)
+@pytest.mark.parametrize("gemm, act", PATHS)
 @pytest.mark.parametrize("B", [1, 6])
 def test_kernel_with_a_decay_per_row_matches_the_reference(wavenet, model, gemm, act, B, rounded):
     """Each row its own decay (and voice): the kernel's logits are forward()'s, its codes the
     reference State's from the same uniforms."""
-    if "simd" in (gemm, act) and not wavenet.simd_available():
-        pytest.skip("this CPU has no AVX2 + FMA")
+    need(wavenet, gemm, act)
     m = model.round_weights() if rounded else model
     rows = [("a", 0.01), ("a", 3.0), ("b", 0.2), ({"a": 1, "c": 2}, 0.05), ("c", 1.0), ("b", 9.0)]
     rows = rows[:B]

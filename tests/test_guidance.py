@@ -9,15 +9,13 @@ rows' logits.
 import numpy as np
 import pytest
 from conftest import ODD_SIZES, TINY_DRUMS
+from kernel_support import PATHS, need
 
 import fastdrum
 from fastdrum import GenerationError, _reference
 from fastdrum.testing import random_model
 
 _wavenet = pytest.importorskip("fastdrum._ext._wavenet")
-
-GEMM_PATHS = ["blas", "simd"]
-ACT_PATHS = ["scalar", "simd"]
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +34,7 @@ def bigger():
 
 
 def _need(*paths):
-    if "simd" in paths and not _wavenet.simd_available():
-        pytest.skip("this CPU has no AVX2 + FMA")
+    need(_wavenet, *paths)
 
 
 def test_guide_is_the_rule_in_its_docstring():
@@ -59,8 +56,7 @@ def _pairs(model, voices, negatives):
 
 
 @pytest.mark.parametrize("rounded", [False, True], ids=["float32-weights", "float16-exact-weights"])
-@pytest.mark.parametrize("gemm", GEMM_PATHS)
-@pytest.mark.parametrize("act", ACT_PATHS)
+@pytest.mark.parametrize("gemm, act", PATHS)
 def test_kernel_draws_the_reference_codes_and_feeds_both_rows(bigger, gemm, act, rounded):
     """Same codes as the reference for every thread split (pairs stay whole in a block), the same
     code in both rows of a pair, the network's own logits in logits_out, and guidance changes the

@@ -13,6 +13,7 @@ import pytest
 from conftest import TOLERANCES
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from kernel_support import PANEL_PATHS, PATHS, need
 
 import fastdrum
 from fastdrum import GenerationError, _reference
@@ -23,14 +24,10 @@ _wavenet = pytest.importorskip(
 )
 
 RTOL, ATOL = TOLERANCES[np.float32]
-GEMM_PATHS = ["blas", "simd"]
-ACT_PATHS = ["scalar", "simd"]
-PATHS = [(g, a) for g in GEMM_PATHS for a in ACT_PATHS]
 
 
 def _need(*paths):
-    if "simd" in paths and not _wavenet.simd_available():
-        pytest.skip("this CPU has no AVX2 + FMA")
+    need(_wavenet, *paths)
 
 
 # Models of many shapes: (config, batch sizes, clip length).
@@ -150,25 +147,62 @@ def test_float16_storage_is_chosen_only_when_lossless():
         _wavenet.State(nudged, 2, _weights="float16")
 
 
+@pytest.mark.parametrize("gemm", PANEL_PATHS)
 @pytest.mark.parametrize("config, B, T", SHAPES)
-def test_float16_storage_computes_the_same_numbers(config, B, T):
+def test_float16_storage_computes_the_same_numbers(config, B, T, gemm):
     """binary16 storage widens to the very same float32 weights: bit-identical
     logits and codes to the float32 storage, and the reference's within tolerance."""
-    _need("simd")
+    _need(gemm, "simd")
     model = random_model(**config, seed=B).round_weights()
     codes = _random_codes(model, B, T, seed=T)
     for n_threads in (1, 3):
-        half = _kernel_logits(model, codes, "simd", "simd", n_threads, weights="float16")
-        single = _kernel_logits(model, codes, "simd", "simd", n_threads, weights="float32")
+        half = _kernel_logits(model, codes, gemm, "simd", n_threads, weights="float16")
+        single = _kernel_logits(model, codes, gemm, "simd", n_threads, weights="float32")
         np.testing.assert_array_equal(half, single)
     np.testing.assert_allclose(half, _reference_logits(model, codes), rtol=RTOL, atol=ATOL)
     drawn = []
     for weights in ("float16", "float32"):
         c = codes.copy()
         u = np.random.default_rng(T).random((B, T - 1))
-        _wavenet.State(model, B, 2, _weights=weights).run(c, 1, u, 0.9, 0, T - 1)
+        _wavenet.State(model, B, 2, _gemm=gemm, _weights=weights).run(c, 1, u, 0.9, 0, T - 1)
         drawn.append(c)
     np.testing.assert_array_equal(drawn[0], drawn[1])
+
+
+@pytest.mark.parametrize("weights", ["float32", "float16"])
+@pytest.mark.parametrize("B", [1, 2, 3, 4, 5, 6, 7, 13, 32])
+def test_avx512_products_are_the_avx2_products_bit_for_bit(B, weights):
+    """The AVX-512 tiles do, for every output element, the AVX2 tiles' operations in the same
+    order: the same logits and codes bit for bit, at every remainder of its 6-row tiles and of
+    its 4-panel tiles (16-column panels: 2Dp 3, Sp 7, Qp 5, Rp + Sp 10), and the one-row tiles
+    of 2 to 7 panels."""
+    _need("simd", "avx512")
+    model = random_model(
+        dilations=[1, 2, 4, 8, 3],
+        residual_channels=37,
+        dilation_channels=21,
+        skip_channels=100,
+        quantization_channels=77,
+        seed=B,
+    ).round_weights()
+    codes = _random_codes(model, B, 20, seed=B)
+    for n_threads in (1, 2):
+        wide = _kernel_logits(model, codes, "avx512", "simd", n_threads, weights=weights)
+        narrow = _kernel_logits(model, codes, "simd", "simd", n_threads, weights=weights)
+        np.testing.assert_array_equal(wide, narrow)
+    u = np.random.default_rng(B).random((B, 19))
+    drawn = []
+    for gemm in ("avx512", "simd"):
+        c = codes.copy()
+        _wavenet.State(model, B, 2, _gemm=gemm, _weights=weights).run(c, 1, u, 0.9, 0, 19)
+        drawn.append(c)
+    np.testing.assert_array_equal(drawn[0], drawn[1])
+
+
+def test_auto_takes_the_widest_product_path_the_cpu_runs():
+    model = random_model(seed=0)
+    assert _wavenet.State(model, 2).gemm_path == _wavenet.gemm_paths()[-1]
+    assert _wavenet.gemm_paths()[0] == "blas"
 
 
 @settings(max_examples=40, deadline=None)
@@ -187,7 +221,7 @@ def test_float16_storage_computes_the_same_numbers(config, B, T):
 )
 def test_teacher_forced_logits_random_shapes(L, R, D, S, Q, B, T, dmax, n_threads, path, seed):
     gemm, act = path
-    if "simd" in path and not _wavenet.simd_available():
+    if gemm not in _wavenet.gemm_paths() or (act == "simd" and not _wavenet.simd_available()):
         gemm, act = "blas", "scalar"
     rng = np.random.default_rng(seed)
     model = random_model(
@@ -255,7 +289,7 @@ def test_sampled_codes_satisfy_reference_cdf(gemm, act, temperature):
     _need(gemm, act)
     model = (
         random_model(**STANDARD_CONFIG, seed=3, scale=1.5)
-        if gemm == "simd"
+        if gemm in PANEL_PATHS
         else random_model(dilations=[1, 2, 4, 8, 1, 2], quantization_channels=64, seed=3, scale=1.5)
     )
     B, T, n_primer = 5, 120, 4
@@ -658,7 +692,7 @@ def test_bad_run_arguments_raise(name, value, message):
         (("model", 2.5), {}, "batch_size must be an integer"),
         (("model", 2), {"_gemm": "fortran"}, "unknown kernel path"),
         (("model", 2), {"_weights": "bfloat16"}, "unknown kernel path"),
-        (("model", 2), {"_weights": "float16"}, "needs the 'simd' path and float16-exact weights"),
+        (("model", 2), {"_weights": "float16"}, "needs the 'simd' or 'avx512' path and float16"),
     ],
 )
 def test_bad_state_arguments_raise(args, kwargs, message):

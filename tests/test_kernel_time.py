@@ -10,6 +10,7 @@ blocks and cut run() into chunks that start inside a block.
 import numpy as np
 import pytest
 from conftest import ODD_SIZES, TOLERANCES
+from kernel_support import PANEL_PATHS, PATHS, need
 
 import fastdrum
 from fastdrum import GenerationError, _reference
@@ -20,7 +21,6 @@ _wavenet = pytest.importorskip(
 )
 
 RTOL, ATOL = TOLERANCES[np.float32]
-PATHS = [(g, a) for g in ("blas", "simd") for a in ("scalar", "simd")]
 VOICES = ["a", "b", "c"]
 TAU = [1.0, 7.0, 60.0, 900.0, 2.0**24]
 T = 200
@@ -29,8 +29,7 @@ CHUNKS = [0, 5, 17, 64, 65, 130, T]
 
 
 def _need(*paths):
-    if "simd" in paths and not _wavenet.simd_available():
-        pytest.skip("this CPU has no AVX2 + FMA")
+    need(_wavenet, *paths)
 
 
 def _model(time_block, voiced, rounded=False, seed=0, **kwargs):
@@ -100,7 +99,7 @@ def test_time_conditioned_logits_match_reference(gemm, act, time_block, voiced, 
             # Chunks starting inside a block: the very same numbers as one call.
             chunked = _kernel_logits(model, codes, gemm, act, n_threads, CHUNKS, cond)
             np.testing.assert_array_equal(chunked, whole[n_threads])
-        if gemm == "simd":  # BLAS may round differently for other row counts (see test_kernel)
+        if gemm in PANEL_PATHS:  # BLAS may round differently for other row counts (see test_kernel)
             np.testing.assert_array_equal(whole[2], whole[1])
 
 

@@ -15,6 +15,10 @@ cdef extern from "_simd.h" nogil:
     int fd_draw_blocked(const float *p, int Q, double u, const double *block)
     void fd_gemm_avx2(int M, int N, int K, const float *A, Py_ssize_t lda, const void *W, int half,
                       const float *bias, Py_ssize_t ldb, float *C, Py_ssize_t ldc, int accumulate)
+    int fd_cpu_has_avx512f()
+    void fd_gemm_avx512(int M, int N, int K, const float *A, Py_ssize_t lda, const void *W,
+                        int half, const float *bias, Py_ssize_t ldb, float *C, Py_ssize_t ldc,
+                        int accumulate)
 
 
 # The network, padded and packed once per State; shared read-only by all threads.
@@ -23,7 +27,8 @@ cdef struct Plan:
     int L, Q, R, D, S
     int Rp, Dp, Sp, Qp
     int rs              # row stride of a block's buf: [x_old (Rp) | x (Rp) | skip (Sp)]
-    bint simd_gemm      # products by fd_gemm_avx2 (packed panels) or BLAS (row-major)
+    bint simd_gemm      # products by fd_gemm_avx2 / fd_gemm_avx512 (packed panels) or BLAS (row-major)
+    bint wide_gemm      # the SIMD products by fd_gemm_avx512 (same panels, same results)
     bint simd_act       # gate and softmax by the AVX2 or the scalar (libm) functions
     bint use_gemv       # BLAS path with batch size 1: sgemv instead of sgemm
     bint half           # the product weights wd, wrs, w1, w2 are binary16 (SIMD path only)

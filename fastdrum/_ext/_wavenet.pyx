@@ -15,16 +15,21 @@ whole time loop for them with the GIL released; per step and row block:
     q(t+1) = inverse-CDF draw from softmax(logits / temperature), codes less
              probable than epsilon removed (fastdrum._reference.sample)
 
-Products go either through BLAS (scipy's cython_blas) or through the AVX2
-small-matrix kernel of _simd.h; activations through libm or AVX2. Each path is
-chosen once per State (``_gemm=``, ``_act=`` force one, for tests). "auto"
-takes AVX2 for both whenever the CPU has AVX2 + FMA + F16C: on the standard
-config (bench/test_kernel_paths.py; figures in docs/benchmarks.md, Zen 4) the
-AVX2 products were 10 to 30% faster than scipy's OpenBLAS (itself using
-AVX-512) at batch 8 to 128 and as fast at batch 1, where both stream the
-~0.9 MB of weights from L2 at the rate of a bare streaming loop. The path
-depends on the CPU only, never on the batch split, so results do not depend
-on ``n_threads``.
+Products go through BLAS (scipy's cython_blas), the AVX2 small-matrix kernel of
+_simd.h ("simd"), or its AVX-512F tiles ("avx512": the same packed panels, the
+same operations for every output element, so the same results bit for bit);
+activations through libm or AVX2. Each path is chosen once per State (``_gemm=``,
+``_act=`` force one, for tests). "auto" takes the widest the CPU has:
+"avx512" if it has AVX-512F, else "simd" if it has AVX2 + FMA + F16C, else
+BLAS. On the standard config (bench/test_kernel_paths.py; figures in
+docs/benchmarks.md) the AVX2 products were 10 to 30% faster than scipy's
+OpenBLAS (itself using AVX-512) at batch 8 to 128 on Zen 4 and as fast at
+batch 1; on an Intel Xeon with AVX-512 (2026-12-04), whose single-thread
+sgemm (160 GFLOP/s at 2.6 GHz) needs two 512-bit FMA units that AVX2 code can
+only half fill, the AVX2 products were as fast as OpenBLAS (batch 32: 50% of
+sgemm) and the AVX-512F tiles 1.3x faster than either (66%).
+The path depends on the CPU only, never on the batch split, so results do not
+depend on ``n_threads``.
 
 At batch 1 the products are bound by that stream (about 32 bytes a cycle
 from L2 on Zen 4), not by arithmetic. When every product weight of the model
@@ -46,12 +51,22 @@ from scipy.linalg.cython_blas cimport sgemm, sgemv
 
 from fastdrum.errors import GenerationError
 
-__all__ = ["State", "simd_available"]
+__all__ = ["State", "gemm_paths", "simd_available"]
 
 
 def simd_available():
     """Whether this CPU runs the SIMD paths: it has AVX2, FMA and F16C (and the OS saves YMM)."""
     return bool(fd_cpu_has_avx2_fma_f16c())
+
+
+def gemm_paths():
+    """The product paths this CPU runs: "blas", then "simd" and "avx512" if it has them."""
+    paths = ["blas"]
+    if fd_cpu_has_avx2_fma_f16c():
+        paths.append("simd")
+    if fd_cpu_has_avx512f():
+        paths.append("avx512")
+    return paths
 
 
 def _draw_blocked(float[::1] p, double u, double[::1] block):
@@ -99,6 +114,9 @@ cdef inline void _product(const Plan *p, int M, int N, int K, const float *A, in
     cdef float *c
     cdef const float *bi
     cdef const float *W = <const float *>Wb
+    if p.wide_gemm:
+        fd_gemm_avx512(M, N, K, A, lda, Wb, p.half, bias, ldb, C, ldc, accumulate)
+        return
     if p.simd_gemm:
         fd_gemm_avx2(M, N, K, A, lda, Wb, p.half, bias, ldb, C, ldc, accumulate)
         return
@@ -375,18 +393,25 @@ def _choose_paths(gemm, act, weights, exact16):
     makes such models). The products then compute the same float32 numbers
     from half the bytes.
     """
-    if (gemm not in ("auto", "simd", "blas") or act not in ("auto", "simd", "scalar")
+    if (gemm not in ("auto", "simd", "avx512", "blas") or act not in ("auto", "simd", "scalar")
             or weights not in ("auto", "float16", "float32")):
         raise GenerationError(
             f"unknown kernel path _gemm={gemm!r}, _act={act!r}, _weights={weights!r}")
     simd = bool(fd_cpu_has_avx2_fma_f16c())
     if not simd and "simd" in (gemm, act):
         raise GenerationError("this CPU has no AVX2 + FMA + F16C: the 'simd' path is unavailable")
-    gemm_path = ("simd" if simd else "blas") if gemm == "auto" else gemm
+    if gemm == "avx512" and not fd_cpu_has_avx512f():
+        raise GenerationError("this CPU has no AVX-512F: the 'avx512' path is unavailable")
+    if gemm == "auto":
+        gemm_path = "avx512" if fd_cpu_has_avx512f() else "simd" if simd else "blas"
+    else:
+        gemm_path = gemm
     act_path = ("simd" if simd else "scalar") if act == "auto" else act
-    if weights == "float16" and not (exact16 and gemm_path == "simd"):
-        raise GenerationError("_weights='float16' needs the 'simd' path and float16-exact weights")
-    return gemm_path, act_path, exact16 and gemm_path == "simd" and weights != "float32"
+    panels = gemm_path in ("simd", "avx512")
+    if weights == "float16" and not (exact16 and panels):
+        raise GenerationError(
+            "_weights='float16' needs the 'simd' or 'avx512' path and float16-exact weights")
+    return gemm_path, act_path, exact16 and panels and weights != "float32"
 
 
 def _padded(W, Rp, Dp, Sp, Qp):
@@ -666,8 +691,9 @@ cdef class State:
         one code from ``l + guidance * (l - n)`` (the logits of its two rows) with row 2k's
         uniform, and both rows are fed it. `batch_size` must be even; a number >= 0 and at most
         1000 (0: the pair's first row alone, at twice the cost).
-    _gemm : {"auto", "simd", "blas"}
-        Private, for tests and benchmarks: force the path of the products.
+    _gemm : {"auto", "avx512", "simd", "blas"}
+        Private, for tests and benchmarks: force the path of the products
+        (`gemm_paths()` lists those this CPU runs).
     _act : {"auto", "simd", "scalar"}
         Private: force the path of the activations and the softmax.
     _weights : {"auto", "float16", "float32"}
@@ -680,7 +706,7 @@ cdef class State:
     guidance : float or None
         As given.
     gemm_path, act_path : str
-        The paths chosen ("simd" or "blas"; "simd" or "scalar").
+        The paths chosen ("avx512", "simd" or "blas"; "simd" or "scalar").
     weight_dtype : str
         "float16" or "float32": how the product weights are stored. Either
         way the products compute in float32 on the same values.
@@ -704,8 +730,9 @@ cdef class State:
         self.weight_dtype = "float16" if half else "float32"
         self.batch_size = batch_size
         self.n_threads = n_threads
-        _set_sizes(&self.plan, W, len(dilations), self.gemm_path == "simd",
+        _set_sizes(&self.plan, W, len(dilations), self.gemm_path in ("simd", "avx512"),
                    self.act_path == "simd", half, batch_size)
+        self.plan.wide_gemm = self.gemm_path == "avx512"
         if cond is not None:
             _check_array("cond", cond, np.float32, (batch_size, self.plan.L, 2 * self.plan.D))
         padded = _padded(W, self.plan.Rp, self.plan.Dp, self.plan.Sp, self.plan.Qp)
