@@ -35,8 +35,8 @@
 # fit of drums.npz's 'any' into runs/drums-seed0-any/) and writes runs/MODEL-seed$SEED.npz (OUT, with one model in MODELS, names another file). After a kill,
 # rerun it with RESUME=--resume to continue from the last checkpoint (a finished run resumes at its
 # final step and just re-exports). A run of seed 0 killed at step 1,173 and resumed so rebuilt the shipped
-# drums.npz's weights bit for bit, up to its tune (2026-12-04; `python tools/same_model.py A B` compares two
-# model files; docs/evaluation.md, "Reproducing drums.npz"). SEED=1 sh training/ship_models.sh trains the second seed of the recipe.
+# drums.npz bit for bit, weights, tuned defaults and records (2026-12-04; `python tools/same_model.py A B`
+# compares two model files; docs/evaluation.md, "Reproducing drums.npz"). SEED=1 sh training/ship_models.sh trains the second seed of the recipe.
 # STEPS and SWA_FIRST, if set, apply to every model in MODELS.
 # A lever measured against the recipe: VARIANT names it and TRAIN_ARGS adds its options to the
 # trainer's, e.g. VARIANT=in2 TRAIN_ARGS="--input-noise 2" MODELS=drums sh training/ship_models.sh trains
