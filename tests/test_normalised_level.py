@@ -62,3 +62,19 @@ def test_a_model_without_an_envelope_is_refused(tmp_path, capsys):
         normalised_level.main([str(tmp_path / "m.npz")])
     assert exc.value.code == 2
     assert "is not an envelope model" in capsys.readouterr().err
+
+
+def test_the_unconditional_voice_is_no_voice_to_measure(tmp_path, capsys):
+    """'any' (a model's voice of no drum) has no held-out clips: asking for it is refused as an
+    unknown voice, and it is not among the voices measured by default."""
+    from fastdrum.testing import random_model
+
+    decays = {"a": [0.01], "any": [0.01]}
+    model = random_model(
+        voices=("a", "any"), decays=decays, envelope={"hold": 0.03, "floor_db": -60.0}
+    )
+    model.save(tmp_path / "m.npz")
+    with pytest.raises(SystemExit) as exc:
+        normalised_level.main([str(tmp_path / "m.npz"), "--voices", "a,any"])
+    assert exc.value.code == 2
+    assert "unknown voices ['any']; the model has ['a']" in capsys.readouterr().err

@@ -32,6 +32,7 @@ from tail_fit import held_out_audio  # noqa: E402
 import fastdrum  # noqa: E402
 from fastdrum.errors import FastDrumError  # noqa: E402
 from training.batches import envelope_normalise  # noqa: E402
+from training.evaluate import model_voices  # noqa: E402
 
 #: Windows (s), where the measured stretch starts (s) and ends (share of the clip), and how far
 #: below the loudest window (dB) its median must be for a clip to count as silent.
@@ -101,10 +102,11 @@ def main(argv=None):
         p.error(str(exc))
     if model.envelope is None:
         p.error(f"{a.model} is not an envelope model (it has no meta['envelope'])")
-    voices = a.voices.split(",") if a.voices else list(model.voices)
-    unknown = sorted(set(voices) - set(model.voices))
+    drums = model_voices(model)  # not 'any': no kit has its clips
+    voices = a.voices.split(",") if a.voices else drums
+    unknown = sorted(set(voices) - set(drums))
     if unknown:
-        p.error(f"unknown voices {unknown}; the model has {list(model.voices)}")
+        p.error(f"unknown voices {unknown}; the model has {drums}")
     sr = model.sample_rate
     real = held_out_audio(model, voices, 40)
     rng = np.random.default_rng(0)
