@@ -175,7 +175,7 @@ def test_avx512_products_are_the_avx2_products_bit_for_bit(B, weights):
     """The AVX-512 tiles do, for every output element, the AVX2 tiles' operations in the same
     order: the same logits and codes bit for bit, at every remainder of its 6-row tiles and of
     its 4-panel tiles (16-column panels: 2Dp 3, Sp 7, Qp 5, Rp + Sp 10), and the one-row tiles
-    of 2 to 7 panels."""
+    of 2, 3, 4, 5 and 7 panels."""
     _need("simd", "avx512")
     model = random_model(
         dilations=[1, 2, 4, 8, 3],
