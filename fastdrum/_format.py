@@ -1,4 +1,4 @@
-"""Model formats 1 and 2: reading, validating and writing WaveNet weights in .npz files.
+"""Model formats 1, 2 and 3: reading, validating and writing WaveNet weights in .npz files.
 
 The tables in the project's docs (docs/format.md) are the contract: format 2
 is format 1 plus pre-emphasis and (optionally) voice conditioning. Reading is
@@ -25,9 +25,9 @@ from ._checks import MAX_SAMPLE_RATE
 from .errors import ModelFormatError
 
 #: The versions this fastdrum reads (and writes: the lowest one that holds a model).
-FORMAT_VERSIONS = (1, 2)
+FORMAT_VERSIONS = (1, 2, 3)
 #: The newest version.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 #: Default bound on the total uncompressed size of a model file's arrays.
 DEFAULT_MAX_BYTES = 256 * 2**20
@@ -89,7 +89,7 @@ DECAY_KEY = "decay_w"
 #: Every optional key of format 2 (``preemphasis`` is required in format 2).
 OPTIONAL_KEYS_2 = OPTIONAL_KEYS + CONDITIONING_KEYS + ("primer_voices",) + TIME_KEYS + (DECAY_KEY,)
 #: Every key either format reads.
-KNOWN_KEYS = REQUIRED_KEYS + OPTIONAL_KEYS_2 + ("preemphasis",)
+KNOWN_KEYS = REQUIRED_KEYS + OPTIONAL_KEYS_2 + ("preemphasis", "integration")
 
 #: Bounds of format 2: voices V, embedding size E, and the voice-name pattern.
 MAX_VOICES = 256
@@ -419,11 +419,12 @@ def _vote(arrays, name):
 
 
 def validate(arrays):
-    """Check a dict of arrays against format 1 or 2 and return what they describe.
+    """Check a dict of arrays against format 1, 2 or 3 and return what they describe.
 
     Returns a dict with version, L, Q, R, D, S, sample_rate, dilations
     (tuple), meta (dict), primers (int32 array or None), preemphasis (float,
-    0.0 in format 1; or a tuple of floats, one a voice), voices (tuple of str, empty when unconditioned), E (the
+    0.0 in format 1; or a tuple of floats, one a voice), integration (likewise, 0.0
+    before format 3), voices (tuple of str, empty when unconditioned), E (the
     embedding size, or None), primer_voices (int32 array or None), time_tau
     (float32 array (F,) or None), time_block (int or None), decay (dict of
     mean, scale and drop_db, or None) and voice_decays ({voice: read-only
@@ -463,6 +464,7 @@ def validate(arrays):
     )
     if version >= 2:
         info.update(_validate_2(arrays, info))
+    info["integration"] = _validate_integration(arrays, info) if version >= 3 else 0.0
     info["envelope"] = _validate_envelope(meta, info["decay"])
     return info
 
@@ -587,6 +589,27 @@ def _validate_preemphasis(arrays):
     if bad or not values:
         _fail("preemphasis", f"must lie in (-1, 1), got {bad[0] if bad else 'no value'!r}")
     return values[0] if a.ndim == 0 else tuple(values)
+
+
+def _validate_integration(arrays, info):
+    """Format 3's leaky integration: a float32 scalar, or one a voice (V,); each in [0, 1). A float,
+    or a tuple of floats."""
+    if "integration" not in arrays:
+        _fail("integration", "missing (required in format 3)")
+    b = arrays["integration"]
+    if b.ndim > 1 or not _is_float32(b.dtype):
+        _fail("integration", f"must be a float32 scalar or (V,) array, got {b.dtype} {b.shape}")
+    values = [float(x) for x in b.reshape(-1)]
+    bad = [x for x in values if not 0.0 <= x < 1.0]  # also NaN
+    if bad or not values:
+        _fail("integration", f"must lie in [0, 1), got {bad[0] if bad else 'no value'!r}")
+    if b.ndim == 1 and len(values) != len(info["voices"]):
+        _fail(
+            "integration",
+            f"has {len(values)} coefficients, one a voice, but the model has "
+            f"{len(info['voices'])} voices",
+        )
+    return values[0] if b.ndim == 0 else tuple(values)
 
 
 def _validate_voices(arrays, info):

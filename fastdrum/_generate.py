@@ -89,22 +89,18 @@ def _primers(model, primer, n, T, noise, rngs, voice=None):
     return np.array(codes, dtype=np.int32, order="C")
 
 
-def _finish(codes, model, decays=None, a=None):
+def _finish(codes, model, decays=None, a=None, b=None):
     """Codes to audio: mu-law decode; for a pre-emphasis model, de-emphasis with coefficient `a`
-    (default :attr:`Model.preemphasis`; a model with one a voice needs it given); for an envelope
+    (default :attr:`Model.preemphasis`; a model with one a voice needs it given) and, for one with
+    leaky integration, its first difference with coefficient `b` (likewise); for an envelope
     model, times the envelope of each clip's decay time (`decays`, seconds, one per clip); then,
-    for either, peak limiting."""
-    if a is None:
-        a = model.preemphasis
-        if isinstance(a, tuple):
-            raise GenerationError(
-                "a model with a pre-emphasis a voice needs the voice's to be finished"
-            )
+    for any of these, peak limiting."""
+    a = _voice_coefficient(model.preemphasis if a is None else a, "a pre-emphasis")
+    b = _voice_coefficient(model.integration if b is None else b, "an integration")
     y = mu_law_decode(codes, model.quantization_channels)
-    if a == 0 and model.envelope is None:
+    if a == 0 and b == 0 and model.envelope is None:
         return y  # a = 0 is the identity: format-1 output exactly as it always was
-    if a != 0:
-        y = deemphasis(y, a)
+    y = deemphasis(y, a, b)
     if model.envelope is not None:
         if decays is None:
             raise GenerationError("an envelope model's clips need their decay times to be finished")
@@ -112,6 +108,12 @@ def _finish(codes, model, decays=None, a=None):
     # De-emphasis can leave [-1, 1]: a clip whose peak exceeds 1 is divided by it.
     peak = np.abs(y).max(axis=-1, keepdims=True)
     return (y / np.maximum(peak, 1.0)).astype(np.float32)
+
+
+def _voice_coefficient(value, what):
+    if isinstance(value, tuple):
+        raise GenerationError(f"a model with {what} a voice needs the voice's to be finished")
+    return value
 
 
 def _resolve_voice(model, voice):
@@ -267,7 +269,7 @@ def generate(
     model = as_model(instrument_or_model)
     n = _checks.integer("n", n, lo=1, error=GenerationError)
     cond, heaviest = _resolve_voice(model, voice)
-    a = model.preemphasis_of(voice)
+    a, b = model.preemphasis_of(voice), model.integration_of(voice)
     defaults = model._voice_defaults(None if heaviest is None else model.voices[heaviest])
     duration, temperature, epsilon, primer_noise = _sampling_options(
         model, defaults, duration, temperature, epsilon, primer_noise
@@ -311,7 +313,7 @@ def generate(
                 state = State(model, 2 * (b1 - b0), n_threads, rows, guidance=guidance)
                 primers = np.repeat(primers, 2, axis=0)
             codes = _sample(state, primers, T, rngs, temperature, epsilon, bar)
-            out[b0:b1] = _finish(codes[::pairs], model, chosen, a)
+            out[b0:b1] = _finish(codes[::pairs], model, chosen, a, b)
     return out
 
 

@@ -877,6 +877,7 @@ def _describe(model):
         "voices": list(model.voices),
         "default_voice": model.default_voice,
         "preemphasis": list(a) if isinstance(a := model.preemphasis, tuple) else a,
+        "integration": list(b) if isinstance(b := model.integration, tuple) else b,
         "time_constants_samples": None if model.time_tau is None else model.time_tau.tolist(),
         "time_block": model.time_block,
         "decay": model.decay,
@@ -935,9 +936,18 @@ def _short(value, width=100):
     return text[: width - 3] + "..."
 
 
+def _coefficients(values, voices, note):
+    """A `fastdrum info` row of a model's coefficient(s): one, or one a voice; "none" for 0."""
+    if isinstance(values, (list, tuple)):
+        text = ", ".join(f"{v} {x:g}" for v, x in zip(voices, values))
+    else:
+        text = f"{values:g}" if values else ""
+    return f"{text} ({note})" if text else "none"
+
+
 def _format2_rows(info):
-    """The rows of `fastdrum info` that only a format-2 model has: format, voices, pre-emphasis, time,
-    decay, envelope."""
+    """The rows of `fastdrum info` that only a format-2 (or 3) model has: format, voices,
+    pre-emphasis, integration (format 3), time, decay, envelope."""
     voices = info["voices"]
     if voices:
         shown = (
@@ -949,13 +959,10 @@ def _format2_rows(info):
         voices_row = f"{len(voices)}: {shown}" + (f" (default {default})" if default else "")
     else:
         voices_row = "none (not conditioned)"
-    a = info["preemphasis"]
-    if isinstance(a, (list, tuple)):
-        pre = ", ".join(f"{v} {x:g}" for v, x in zip(voices, a))
-    else:
-        pre = f"{a:g}" if a else ""
-    pre = f"{pre} (generation de-emphasises its output)" if pre else "none"
-    rows = [("format", "2"), ("voices", voices_row), ("pre-emphasis", pre)]
+    pre = _coefficients(info["preemphasis"], voices, "generation de-emphasises its output")
+    integ = _coefficients(info["integration"], voices, "generation takes its first difference")
+    rows = [("format", str(info["format_version"])), ("voices", voices_row), ("pre-emphasis", pre)]
+    rows += [("integration", integ)] if info["format_version"] >= 3 else []
     taus = info["time_constants_samples"]
     if taus is not None:
         ms = ", ".join(f"{1000 * t / info['sample_rate']:g}" for t in taus)
@@ -1083,7 +1090,10 @@ def _primer_audio(model, n):
     if primers is None or not len(primers):
         return None
     y = mu_law_decode(primers[:n], model.quantization_channels)
-    return deemphasis(y, model.preemphasis_of(model.default_voice)).astype("float32", copy=False)
+    v = model.default_voice
+    return deemphasis(y, model.preemphasis_of(v), model.integration_of(v)).astype(
+        "float32", copy=False
+    )
 
 
 # -- fastdrum library (on Dask: fastdrum/_library.py) ----------------------------------

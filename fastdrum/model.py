@@ -1,4 +1,4 @@
-"""The :class:`Model`: a WaveNet's weights in model format 1 or 2, and how to load one."""
+"""The :class:`Model`: a WaveNet's weights in model format 1, 2 or 3, and how to load one."""
 
 import copy
 import functools
@@ -27,6 +27,14 @@ _MODELS_PACKAGE = "fastdrum.models"
 #: the whole-sequence reference keeps every step's activations (about
 #: Q + 3R + 4D + 2S values a step, 3 KB in the standard config).
 MAX_FORWARD_SAMPLES = 2**18
+
+
+def _nonzero(coefficients):
+    """Whether a model's coefficient(s) hold anything but 0 (a value validation will reject counts)."""
+    try:
+        return bool(np.any(np.asarray(coefficients) != 0))
+    except (TypeError, ValueError):
+        return True  # let validation name it
 
 
 def _as_array(key, value):
@@ -148,7 +156,7 @@ def _resolve(path_or_name):
 
 
 def load_model(path_or_name, *, max_bytes=_format.DEFAULT_MAX_BYTES):
-    """Load a model from a .npz file (format 1 or 2) or by the name of a shipped model.
+    """Load a model from a .npz file (format 1, 2 or 3) or by the name of a shipped model.
 
     A shipped name is a model file of that name (``kick`` is ``kick.npz``)
     or, failing that, a voice of a shipped conditioned model: ``"kick"`` then
@@ -174,7 +182,7 @@ def load_model(path_or_name, *, max_bytes=_format.DEFAULT_MAX_BYTES):
     ModelNotFoundError
         If no such file or shipped model exists.
     ModelFormatError
-        If the file is not a valid model (format 1 or 2); the message names the key.
+        If the file is not a valid model (format 1, 2 or 3); the message names the key.
 
     Examples
     --------
@@ -235,7 +243,7 @@ def as_model(model_or_name):
 
 
 class Model:
-    """A WaveNet in model format 1 or 2: unconditional, or conditioned on a voice.
+    """A WaveNet in model format 1, 2 or 3: unconditional, or conditioned on a voice.
 
     Build one with :func:`load_model`, or from arrays with the keyword
     arguments below (the keys of docs/format.md). Weights are stored read-only as
@@ -255,6 +263,11 @@ class Model:
         Format 2: the coefficient ``a`` in (-1, 1) of the pre-emphasis the
         network models (generation undoes it); 0 is none. With `voices`, one
         coefficient a voice may be given instead (:meth:`preemphasis_of`).
+    integration : float or sequence of float, default 0.0
+        Format 3: the coefficient ``b`` in [0, 1) of the leaky integration the
+        network's signal is taken through before pre-emphasis
+        (:func:`fastdrum.mulaw.preemphasis`; generation undoes it with a first
+        difference); 0 is none. With `voices`, one a voice may be given.
     voices : sequence of str, optional
         Format 2: the names of the voices the network is conditioned on.
     voice_emb : array_like, shape (V, E), optional
@@ -279,14 +292,16 @@ class Model:
     Attributes
     ----------
     format_version : int
-        1 or 2: a model built here is format 1 unless it uses a format-2
-        key (pre-emphasis other than 0, voices, time or decay conditioning); a
-        loaded one keeps its file's.
+        1, 2 or 3: a model built here is format 1 unless it uses a format-2
+        key (pre-emphasis other than 0, voices, time or decay conditioning), and
+        format 3 when its integration is not 0; a loaded one keeps its file's.
     voices : tuple of str
         Empty for an unconditioned model.
     preemphasis : float or tuple of float
         0.0 for format 1; a tuple, one coefficient a voice, for a model whose
         voices have their own (:meth:`preemphasis_of` gives any voice's).
+    integration : float or tuple of float
+        0.0 before format 3; likewise one a voice (:meth:`integration_of`).
     weights : dict of ndarray
         The float32 arrays of the network (read-only): the format-1 weights,
         ``voice_emb`` and ``cond_w`` of a conditioned model, ``time_w`` of a
@@ -323,6 +338,7 @@ class Model:
         primers=None,
         meta=None,
         preemphasis=0.0,
+        integration=0.0,
         voices=None,
         voice_emb=None,
         cond_w=None,
@@ -344,11 +360,7 @@ class Model:
             decay_w=decay_w,
         )
         format2 = {k: v for k, v in format2.items() if v is not None}
-        try:
-            nonzero = bool(np.any(np.asarray(preemphasis) != 0))
-        except (TypeError, ValueError):
-            nonzero = True  # let validation name it
-        version = 2 if format2 or nonzero else 1
+        version = 3 if _nonzero(integration) else 2 if format2 or _nonzero(preemphasis) else 1
         arrays = {
             "format_version": np.array(version),
             "sample_rate": _as_array("sample_rate", sample_rate),
@@ -362,9 +374,11 @@ class Model:
         for k in _format.WEIGHT_KEYS:
             if k not in arrays:
                 raise ModelFormatError(f"model key {k!r}: missing")
-        if version == 2:
-            a = _as_array("preemphasis", preemphasis)
-            arrays["preemphasis"] = a.astype(np.float32) if a.dtype.kind in "iuf" else a
+        if version >= 2:
+            for k, v in dict(preemphasis=preemphasis, integration=integration).items():
+                if k == "preemphasis" or version == 3:
+                    a = _as_array(k, v)
+                    arrays[k] = a.astype(np.float32) if a.dtype.kind in "iuf" else a
             for k, v in format2.items():
                 if k == "voices" and not isinstance(v, (np.ndarray, str)):
                     v = [str(x) if isinstance(x, str) else x for x in v]
@@ -397,6 +411,7 @@ class Model:
         if self.primers is not None:
             self.primers.setflags(write=False)
         self.preemphasis = info["preemphasis"]
+        self.integration = info["integration"]
         self.voices = info["voices"]
         self.primer_voices = info["primer_voices"]
         if self.primer_voices is not None:
@@ -734,6 +749,11 @@ class Model:
             extra += " preemphasis=(" + ", ".join(f"{x:g}" for x in a) + ")"
         elif a:
             extra += f" preemphasis={a:g}"
+        b = self.integration
+        if isinstance(b, tuple):
+            extra += " integration=(" + ", ".join(f"{x:g}" for x in b) + ")"
+        elif b:
+            extra += f" integration={b:g}"
         extra += f" time_features={len(self.time_tau)}" if self.time_tau is not None else ""
         extra += " decay_conditioned" if self.decay is not None else ""
         extra += " envelope" if self.envelope is not None else ""
@@ -754,6 +774,8 @@ class Model:
             arrays["primers"] = np.asarray(self.primers, dtype=int_codes)
         if self.format_version >= 2:
             arrays["preemphasis"] = np.array(self.preemphasis, dtype=np.float32)
+            if self.format_version >= 3:
+                arrays["integration"] = np.array(self.integration, dtype=np.float32)
             if self.voices:
                 arrays["voices"] = np.array(self.voices, dtype=str)
             if self.primer_voices is not None:
@@ -794,11 +816,26 @@ class Model:
         >>> [round(m.preemphasis_of(v), 6) for v in ("kick", "hihat", {"kick": 1, "hihat": 3})]
         [0.8, -0.4, -0.1]
         """
-        if not isinstance(self.preemphasis, tuple):
-            return self.preemphasis
+        return self._coefficient_of(self.preemphasis, voice)
+
+    def integration_of(self, voice=None):
+        """The leaky-integration coefficient of `voice`'s clips, as :meth:`preemphasis_of` gives theirs.
+
+        Examples
+        --------
+        >>> from fastdrum.testing import random_model
+        >>> m = random_model(seed=0, voices=["kick", "hihat"], integration=[0.0, 0.9])
+        >>> [round(m.integration_of(v), 6) for v in ("kick", "hihat", {"kick": 1, "hihat": 3})]
+        [0.0, 0.9, 0.675]
+        """
+        return self._coefficient_of(self.integration, voice)
+
+    def _coefficient_of(self, values, voice):
+        if not isinstance(values, tuple):
+            return values
         w = self.voice_weights(voice)
-        a = self.preemphasis
-        return float(np.clip(np.dot(w, a), min(a), max(a)))  # within them despite rounding
+        # The weighted mean, within the values despite rounding.
+        return float(np.clip(np.dot(w, values), min(values), max(values)))
 
     def _check_voice(self, voice, decay=None):
         """The (L, 2D) conditioning bias of `voice` (and `decay`), or None for an unconditioned model."""
@@ -955,8 +992,8 @@ class Model:
                         "pass decay= (or codes=True with codes of the normalised signal)"
                     )
                 y = np.clip(y / self._envelope(len(y), float(decay)), -1.0, 1.0)
-            a = self.preemphasis_of(voice)
-            q = mu_law_encode(preemphasis(y, a), self.quantization_channels).astype(np.int64)
+            e = preemphasis(y, self.preemphasis_of(voice), self.integration_of(voice))
+            q = mu_law_encode(e, self.quantization_channels).astype(np.int64)
         if len(q) < 2:
             return 0.0
         logits = _reference.forward(self._reference_weights(), q, dtype=np.float64, cond=cond)[:-1]

@@ -48,8 +48,14 @@ def _check_a(a):
     )
 
 
-def preemphasis(y, a):
-    """Pre-emphasis ``e(t) = (y(t) - a*y(t-1)) / (1 + |a|)``, ``y(-1) = 0``, along the last axis.
+def _check_b(b):
+    return _checks.number(
+        "the integration coefficient", b, lo=0.0, hi=1.0, hi_open=True, error=MuLawError
+    )
+
+
+def preemphasis(y, a, b=0.0):
+    """Pre-emphasis ``e(t) = (u(t) - a*u(t-1)) / (1 + |a|)`` of ``u = y``, or of `y` integrated, along the last axis.
 
     What a format-2 model with ``preemphasis = a`` models (before mu-law);
     dividing by ``1 + |a|`` keeps ``e`` in [-1, 1] when ``y`` is. ``a = 0`` is
@@ -58,43 +64,59 @@ def preemphasis(y, a):
     sampling noise there and raises it at low frequencies); a negative `a`
     the reverse, for voices whose energy is high (hi-hats).
 
+    With ``b > 0`` (format 3's ``integration``), ``u`` is the leaky integral
+    ``u(t) = (1 - b)*y(t) + b*u(t-1)``, a one-pole low-pass of unit gain at DC
+    that keeps ``u`` in [-1, 1] when ``y`` is. Its inverse in :func:`deemphasis`
+    is a first difference, whose zero at ``z = b`` takes the model's sampling
+    noise away from the lowest frequencies (rumble) and up towards the top:
+    for voices with nothing down there (hi-hats). ``u(-1) = y(-1) = 0``.
+
     Parameters
     ----------
     y : array_like of float
     a : float in (-1, 1)
+    b : float in [0, 1), default 0
 
     Returns
     -------
-    e : ndarray (float64 unless `a` is 0)
+    e : ndarray (float64 unless `a` and `b` are 0)
 
     Examples
     --------
     >>> preemphasis([1.0, 1.0, 0.0], 0.5).tolist()
     [0.6666666666666666, 0.3333333333333333, -0.3333333333333333]
+    >>> preemphasis([1.0, 1.0, 0.0], 0.0, 0.5).tolist()
+    [0.5, 0.75, 0.375]
     """
-    a = _check_a(a)
-    if a == 0:
+    a, b = _check_a(a), _check_b(b)
+    if a == 0 and b == 0:
         return np.asarray(y)
-    y = np.asarray(y, dtype=np.float64)
-    e = y.copy()
-    e[..., 1:] -= a * y[..., :-1]
+    u = np.asarray(y, dtype=np.float64)
+    if b:
+        from scipy.signal import lfilter  # scipy.signal is slow to import: only when needed
+
+        u = lfilter([1.0 - b], [1.0, -b], u, axis=-1)
+    e = u.copy()
+    e[..., 1:] -= a * u[..., :-1]
     return e / (1.0 + abs(a))
 
 
-def deemphasis(e, a):
-    """Undo :func:`preemphasis`: ``y(t) = (1 + |a|)*e(t) + a*y(t-1)``, ``y(-1) = 0``, along the last axis.
+def deemphasis(e, a, b=0.0):
+    """Undo :func:`preemphasis`: ``u(t) = (1 + |a|)*e(t) + a*u(t-1)``, then ``y = u`` or, with ``b > 0``, ``y(t) = (u(t) - b*u(t-1)) / (1 - b)``.
 
-    ``scipy.signal.lfilter([1 + |a|], [1, -a], e)``. ``a = 0`` is the
-    identity: `e` is returned unchanged.
+    ``scipy.signal.lfilter([1 + |a|], [1, -a], e)``, ``u(-1) = 0``, along the
+    last axis; then for ``b > 0`` the first difference that undoes the leaky
+    integration. ``a = b = 0`` is the identity: `e` is returned unchanged.
 
     Parameters
     ----------
     e : array_like of float
     a : float in (-1, 1)
+    b : float in [0, 1), default 0
 
     Returns
     -------
-    y : ndarray (float64 unless `a` is 0)
+    y : ndarray (float64 unless `a` and `b` are 0)
 
     Examples
     --------
@@ -103,13 +125,22 @@ def deemphasis(e, a):
     True
     >>> bool(np.allclose(deemphasis(preemphasis(y, -0.85), -0.85), y))
     True
+    >>> bool(np.allclose(deemphasis(preemphasis(y, 0.85, 0.95), 0.85, 0.95), y))
+    True
     """
-    a = _check_a(a)
-    if a == 0:
+    a, b = _check_a(a), _check_b(b)
+    if a == 0 and b == 0:
         return np.asarray(e)
     from scipy.signal import lfilter  # scipy.signal is slow to import: only when needed
 
-    return lfilter([1.0 + abs(a)], [1.0, -a], np.asarray(e, dtype=np.float64), axis=-1)
+    u = np.asarray(e, dtype=np.float64)
+    if a:
+        u = lfilter([1.0 + abs(a)], [1.0, -a], u, axis=-1)
+    if not b:
+        return u
+    y = u / (1.0 - b)
+    y[..., 1:] -= (b / (1.0 - b)) * u[..., :-1]
+    return y
 
 
 def mu_law_encode(y, quantization_channels=256):

@@ -40,6 +40,7 @@ def random_model(
     voices=None,
     embedding_size=4,
     preemphasis=0.0,
+    integration=0.0,
     time_tau=None,
     time_block=64,
     decays=None,
@@ -47,7 +48,8 @@ def random_model(
 ):
     """A Model with random weights, scaled so activations stay in a useful range.
 
-    With `voices`, a non-zero `preemphasis`, `time_tau` or `decays` it is a format-2 model.
+    With `voices`, a non-zero `preemphasis`, `time_tau` or `decays` it is a format-2 model; with a
+    non-zero `integration`, format 3.
 
     Parameters
     ----------
@@ -69,6 +71,8 @@ def random_model(
     embedding_size : int, default 4
     preemphasis : float or sequence of float, default 0.0
         One coefficient, or with `voices` one a voice.
+    integration : float or sequence of float, default 0.0
+        The leaky integration's coefficient(s) in [0, 1), likewise.
     time_tau : sequence of float, optional
         Time constants (samples) of time-since-onset conditioning: random
         ``time_w`` of shape (L, F, 2D), with `time_block`.
@@ -144,5 +148,6 @@ def random_model(
         primers=primers,
         meta=meta,
         preemphasis=preemphasis,
+        integration=integration,
         **arrays,
     )

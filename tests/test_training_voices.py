@@ -926,6 +926,57 @@ def test_conditioned_training_exports_a_coefficient_a_voice(tmp_path):
     assert model.meta["config"]["voice_preemphasis"] == "snare=0.25"
 
 
+# ------------------------------------------------------------------- leaky integration (format 3)
+def test_each_voice_is_integrated_with_its_own_coefficient():
+    rng = np.random.default_rng(6)
+    clips = [
+        [data_mod.Clip(audio=rng.uniform(-0.5, 0.5, n).astype(np.float32), entry={})]
+        for n in (400, 300)
+    ]
+    kw = dict(crop=64, receptive_field=16, quantization_channels=32, preemphasis=0.5)
+    ts = TrainingSet(clips, [[], []], [400, 300], integration=[0.0, 0.9], **kw)
+    for v, (b, n) in enumerate([(0.0, 400), (0.9, 300)]):
+        y = data_mod.fit(clips[v][0].audio, n)
+        np.testing.assert_allclose(ts.base[v][0, :n], preemphasize(y, 0.5, b), rtol=1e-6)
+        want = fastdrum.mulaw.preemphasis(y, 0.5, b)  # the definition generation undoes
+        np.testing.assert_allclose(ts.base[v][0, :n], want, rtol=1e-4, atol=1e-6)
+    assert not np.allclose(
+        ts.base[1][0, :300], preemphasize(data_mod.fit(clips[1][0].audio, 300), 0.5)
+    )
+
+
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (["--voices", "kick", "--integration", "1"], "--integration must lie in \\[0, 1\\)"),
+        (["--voices", "kick", "--integration", "-0.5"], "--integration must lie in"),
+        (["--instrument", "kick", "--voice-integration", "kick=0.9"], "needs --voices"),
+        (["--voices", "kick", "--voice-integration", "kick=1"], "a coefficient in \\[0, 1\\)"),
+    ],
+)
+def test_integration_options_are_checked(argv, match):
+    from training.errors import ConfigError
+    from training.train import _check_args, _integration, build_parser
+
+    args = build_parser().parse_args(["--crop", "64", "--out", "m.npz", *argv])
+    with pytest.raises(ConfigError, match=match):
+        _check_args(args)
+        _integration(args, ["kick"])
+
+
+@pytest.mark.slow
+def test_conditioned_training_exports_an_integration_a_voice(tmp_path):
+    kits = write_two_voice_kits(tmp_path)
+    out = tmp_path / "drums.npz"
+    argv = tiny_conditioned_argv(kits, out, tmp_path / "run", steps=2, every=2)
+    argv += ["--preemphasis", "0.85", "--voice-integration", "snare=0.9"]
+    assert main(argv) == 0
+    model = fastdrum.load_model(out)
+    assert model.format_version == 3 and model.integration == pytest.approx((0.0, 0.9))
+    assert model.meta["config"]["voice_integration"] == "snare=0.9"
+    assert fastdrum.generate(model, 2, voice="snare", duration=0.01, seed=0).shape == (2, 80)
+
+
 # ------------------------------------------------------------------- the mean's low band
 def _mean_lf_share_numpy(logits, codes, mask, levels, width):
     """:func:`training.train.mean_lf_share` by its definition, in NumPy."""

@@ -1,4 +1,4 @@
-"""Fuzz fastdrum's model loader with hostile model files (formats 1 and 2).
+"""Fuzz fastdrum's model loader with hostile model files (formats 1, 2 and 3).
 
 Each case starts from a valid, randomly sized format-1 or format-2 model
 (pre-emphasis, and voice conditioning or none) and mutates it:
@@ -324,9 +324,13 @@ VOICE_NAMES = list(INSTRUMENTS)
 
 def _make_format_2(arrays, model, rnd):
     """Turn the arrays into format 2: pre-emphasis, (half the time) time-since-onset conditioning,
-    and (half the time) voice conditioning, then (half of those) decay conditioning."""
+    and (half the time) voice conditioning, then (half of those) decay conditioning; a quarter
+    of them format 3 (leaky integration)."""
     arrays["format_version"] = np.array(2, dtype=rnd.choice([np.int64, np.int32, np.uint8]))
     arrays["preemphasis"] = np.array(rnd.choice([0.0, 0.5, 0.85, 0.999]), dtype=np.float32)
+    if rnd.random() < 0.25:  # format 3: leaky integration
+        arrays["format_version"] = np.array(3, dtype=np.int64)
+        arrays["integration"] = np.array(rnd.choice([0.0, 0.5, 0.95, 0.999]), dtype=np.float32)
     L, D2 = model.n_layers, 2 * model.dilation_channels
     nprng = np.random.default_rng(rnd.randrange(2**32))
     if rnd.random() < 0.5:
@@ -625,11 +629,11 @@ _BAD_VOICE_META = [
 
 
 def m_format2(c, rnd):
-    """Format 2's own keys: versions, pre-emphasis, voices, partial conditioning, primer voices,
+    """Format 2's (and 3's) own keys: versions, pre-emphasis, integration, voices, partial conditioning, primer voices,
     time conditioning."""
     kind = rnd.choice(
         ["version", "preemphasis", "voices", "partial", "primer_voices", "meta", "emb", "time"]
-        + ["decay", "envelope"]
+        + ["decay", "envelope", "integration"]
     )
     if kind == "time":
         return _bad_time(c, rnd)
@@ -638,22 +642,24 @@ def m_format2(c, rnd):
     if kind == "envelope":
         return _bad_envelope(c, rnd)
     if kind == "version":
-        v = rnd.choice([1, 2, 3])
+        v = rnd.choice([1, 2, 3, 4])
         c.arrays["format_version"] = np.array(v)
         return f"format_version {v}"
-    if kind == "preemphasis":
+    if kind in ("preemphasis", "integration"):
+        if kind == "integration":
+            c.arrays["format_version"] = np.array(3)
         value = rnd.choice([1.0, -0.1, np.nan, np.inf, 0.5, 2.0, 0.0])
         form = rnd.choice(["f4", "f8", "vector", "absent", "int"])
         if form == "absent":
-            c.arrays.pop("preemphasis", None)
+            c.arrays.pop(kind, None)
         else:
-            c.arrays["preemphasis"] = {
+            c.arrays[kind] = {
                 "f4": lambda: np.array(value, np.float32),
                 "f8": lambda: np.array(value),
                 "vector": lambda: np.array([value], np.float32),
                 "int": lambda: np.array(1),
             }[form]()
-        return f"preemphasis {value!r} as {form}"
+        return f"{kind} {value!r} as {form}"
     if kind == "voices":
         names = rnd.choice(_BAD_VOICES)
         form = rnd.choice(["U", "U", "S", "2d"])
@@ -1062,10 +1068,9 @@ def check_file(path, case=None, *, generate=True):
             model.weights["decay_w"], case.arrays["decay_w"]
         ):
             raise CaseFailure("loaded decay_w differs from the file's")
-        if model.format_version == 2 and not np.array_equal(
-            np.asarray(model.preemphasis, np.float32), case.arrays["preemphasis"]
-        ):
-            raise CaseFailure("loaded preemphasis differs from the file's")
+        for key in ("preemphasis", "integration")[: model.format_version - 1]:
+            if not np.array_equal(np.asarray(getattr(model, key), np.float32), case.arrays[key]):
+                raise CaseFailure(f"loaded {key} differs from the file's")
     if not generate:
         return "loaded"
     T = 16

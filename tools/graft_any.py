@@ -34,6 +34,9 @@ def graft(base, fitted):
     a = fitted.preemphasis  # one, or one a voice: then 'any''s is FITTED's, the others BASE's
     if (a[:-1] if isinstance(a, tuple) else a) != base.preemphasis:
         raise ValueError(f"FITTED's pre-emphasis {a} is not BASE's {base.preemphasis}")
+    b = fitted.integration  # likewise
+    if (b[:-1] if isinstance(b, tuple) else b) != base.integration:
+        raise ValueError(f"FITTED's integration {b} is not BASE's {base.integration}")
     meta = dict(base.meta)
     meta["voices"] = {v: dict(e) for v, e in base.meta["voices"].items()}
     entries = base.meta["voices"].values()
@@ -56,6 +59,7 @@ def graft(base, fitted):
         primers=base.primers,
         meta=meta,
         preemphasis=fitted.preemphasis,
+        integration=fitted.integration,
         voices=list(fitted.voices),
         primer_voices=base.primer_voices,
         time_tau=base.time_tau,

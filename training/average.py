@@ -118,6 +118,7 @@ def model_with_arrays(model, arrays, meta, source):
             primers=model.primers,
             meta=meta,
             preemphasis=model.preemphasis,
+            integration=model.integration,
             **extra,
             **arrays,
         )

@@ -76,16 +76,23 @@ DECAY_DROP_DB = 20.0
 MIN_DECAY_SCALE = 0.1
 
 
-def preemphasize(y, a):
-    """The signal a model with pre-emphasis `a` learns: ``e(t) = (y(t) - a*y(t-1)) / (1 + |a|)``, y(-1) = 0
-    (:func:`fastdrum.mulaw.preemphasis` in float32).
+def preemphasize(y, a, b=0.0):
+    """The signal a model with pre-emphasis `a` (and leaky integration `b`) learns:
+    ``e(t) = (u(t) - a*u(t-1)) / (1 + |a|)``, u(-1) = 0, with ``u = y``, or for ``b > 0``
+    ``u(t) = (1 - b)*y(t) + b*u(t-1)`` (:func:`fastdrum.mulaw.preemphasis`, in float32).
 
     Examples
     --------
     >>> preemphasize(np.array([1.0, 1.0, 0.0], dtype=np.float32), 0.5).tolist()
     [0.6666666865348816, 0.3333333432674408, -0.3333333432674408]
+    >>> preemphasize(np.array([1.0, 1.0, 0.0], dtype=np.float32), 0.0, 0.5).tolist()
+    [0.5, 0.75, 0.375]
     """
     y = np.asarray(y, dtype=np.float32)
+    if b:
+        from scipy.signal import lfilter
+
+        y = lfilter([1.0 - b], [1.0, -b], y, axis=-1).astype(np.float32)
     if a == 0:
         return y.copy()
     e = y.copy()
@@ -284,6 +291,8 @@ class TrainingSet:
     receptive_field, quantization_channels : int
     preemphasis : float or sequence of float
         The coefficient of every voice, or one a voice.
+    integration : float or sequence of float
+        The leaky integration's coefficient of every voice, or one a voice (0: none).
     shifts : list of float
         Pitch shifts (semitones) of the augmentation, 0 included.
     peak : float
@@ -342,6 +351,7 @@ class TrainingSet:
         receptive_field,
         quantization_channels,
         preemphasis=0.0,
+        integration=0.0,
         shifts=(0.0,),
         peak=0.95,
         fade=False,
@@ -368,6 +378,8 @@ class TrainingSet:
         self.rf = receptive_field
         a = np.broadcast_to(np.asarray(preemphasis, dtype=np.float64), (self.V,))
         self.a = [float(x) for x in a]  # each voice's
+        b = np.broadcast_to(np.asarray(integration, dtype=np.float64), (self.V,))
+        self.b = [float(x) for x in b]
         self.crop = int(crop) or int(lengths[0])
         self.lengths = [max(int(n), self.crop) for n in lengths]
         self._fade, self._peak, self._sample_rate = fade, peak, sample_rate
@@ -408,13 +420,13 @@ class TrainingSet:
     def _prepare(self, y, T, d, clipped, a):
         """`y` (faded if the set fades) with an envelope divided by that of decay times `d` (s, one
         per clip) and clipped (the samples changed and all added to `clipped`, a [changed, all]
-        pair, unless None); pre-emphasised with coefficient `a`; padded to T."""
+        pair, unless None); pre-emphasised with `a`, a (pre-emphasis, integration) pair; padded to T."""
         if self.envelope is not None:
             y, n_clipped = envelope_normalise(y, d, self._sample_rate, self.envelope)
             if clipped is not None:
                 clipped[0] += n_clipped
                 clipped[1] += y.size
-        return np.pad(preemphasize(y, a), [(0, 0), (0, T - y.shape[-1])])
+        return np.pad(preemphasize(y, *a), [(0, 0), (0, T - y.shape[-1])])
 
     def _add_voice(self, clips, val_clips, n, T, shifts, decay_conditioning):
         """Prepare one voice: its clips of every shift in :attr:`audio`, the unshifted ones in
@@ -433,7 +445,10 @@ class TrainingSet:
 
         f_ys, f_val = [faded(y) for y in ys], None if val is None else faded(val)
         clipped = [0, 0]  # samples the envelope's clipping changed, all
-        a = self.a[len(self.audio)]  # this voice's pre-emphasis
+        a = (
+            self.a[len(self.audio)],
+            self.b[len(self.audio)],
+        )  # this voice's pre-emphasis, integration
         self.audio.append(
             np.stack([self._prepare(y, T, d, clipped, a) for y, d in zip(f_ys, d_ys)])
         )

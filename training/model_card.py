@@ -90,7 +90,7 @@ def _config_lines(model):
 
 
 def _format2_config_rows(model):
-    """Rows of what format 2 adds: pre-emphasis, the voice embedding, the time since the onset, the
+    """Rows of what format 2 (and 3) adds: pre-emphasis, integration, the voice embedding, the time since the onset, the
     decay time, the envelope."""
     rows = []
     a = model.preemphasis
@@ -101,6 +101,17 @@ def _format2_config_rows(model):
         )
     elif a:
         rows.append(f"| pre-emphasis | y(t) - {a:g} y(t-1) before mu-law; undone by `generate()` |")
+    b = model.integration
+    if b:
+        each = (
+            ", ".join(f"{v} {x:g}" for v, x in zip(model.voices, b))
+            if isinstance(b, tuple)
+            else f"{b:g}"
+        )
+        rows.append(
+            f"| integration | u(t) = (1 - b) y(t) + b u(t-1) before pre-emphasis, b {each}; undone by "
+            "`generate()`'s first difference |"
+        )
     if model.voices:
         E = model.weights["voice_emb"].shape[1]
         rows.append(
@@ -447,7 +458,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(
         prog="python -m training.model_card", description=__doc__.split("\n\n")[0]
     )
-    p.add_argument("model", help="a model file (.npz, format 1 or 2)")
+    p.add_argument("model", help="a model file (.npz, format 1, 2 or 3)")
     p.add_argument("--out", default=None, help="card path (default: the model's path with .md)")
     p.add_argument(
         "--check", action="store_true", help="generate a few clips and record a sanity check"

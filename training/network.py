@@ -304,20 +304,32 @@ class WaveNet(keras.Model):
 
 
 def to_fastdrum_model(
-    net, *, sample_rate, primers=None, meta=None, preemphasis=0.0, voices=(), primer_voices=None
+    net,
+    *,
+    sample_rate,
+    primers=None,
+    meta=None,
+    preemphasis=0.0,
+    integration=0.0,
+    voices=(),
+    primer_voices=None,
 ):
     """A :class:`fastdrum.Model` holding `net`'s weights (validated by fastdrum's format checks).
 
     An unconditioned net without pre-emphasis is a format-1 model; pre-emphasis,
-    voices, time or decay conditioning make it format 2 (docs/format.md). A
+    voices, time or decay conditioning make it format 2, leaky integration
+    format 3 (docs/format.md). A
     decay-conditioned net's `meta` must hold ``"decay"`` and every voice's
     ``"decays"``.
     """
     arrays = net.format1_weights()
     timed = bool(net.time_tau.size)
     preemphasis = np.asarray(preemphasis, dtype=np.float32)  # () or, a voice, (V,)
-    if np.any(preemphasis != 0) or voices or timed or net.decay_conditioning:
+    if np.any(preemphasis != 0) or np.any(integration) or voices or timed or net.decay_conditioning:
         arrays["preemphasis"] = preemphasis
+        integration = np.asarray(integration, dtype=np.float32)
+        if np.any(integration != 0):
+            arrays["integration"] = integration
         arrays.update(net.conditioning_weights())
         if timed:
             arrays.update(time_tau=net.time_tau, time_block=net.time_block)

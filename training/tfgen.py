@@ -54,6 +54,7 @@ class TFGenerator:
                 ("voice conditioning", bool(model.voices)),
                 ("time features", model.time_tau is not None),
                 ("pre-emphasis", bool(np.any(np.asarray(model.preemphasis) != 0))),
+                ("integration", bool(np.any(np.asarray(model.integration) != 0))),
                 ("decay conditioning", model.decay is not None),
                 ("an envelope", model.envelope is not None),
             )

@@ -260,6 +260,22 @@ def _add_clip_arguments(g):
         "a voice not named has --preemphasis's. The model file records one a voice",
     )
     g.add_argument(
+        "--integration",
+        type=float,
+        default=0.0,
+        metavar="B",
+        help="model the leaky integral u(t) = (1 - B) y(t) + B u(t-1) of the clips (then "
+        "pre-emphasised), 0 <= B < 1: generate() takes its first difference, which moves the "
+        "network's sampling noise away from the lowest frequencies (0: off; format 3)",
+    )
+    g.add_argument(
+        "--voice-integration",
+        default=None,
+        metavar="VOICE=B,...",
+        help="with --voices: these voices' own integration coefficients (e.g. 'hihat=0.95'); "
+        "a voice not named has --integration's",
+    )
+    g.add_argument(
         "--crop",
         type=int,
         default=0,
@@ -638,10 +654,13 @@ def _check_model_options(a):
     """Pre-emphasis, the crop, the attack weight, the voice embedding and the time features."""
     if not (math.isfinite(a.preemphasis) and -1 < a.preemphasis < 1):
         raise ConfigError(f"--preemphasis must lie in (-1, 1), got {a.preemphasis!r}")
-    if a.voice_preemphasis is not None and not a.voices:
-        raise ConfigError(
-            "--voice-preemphasis needs --voices (it gives voices their own coefficients)"
-        )
+    if not (math.isfinite(a.integration) and 0 <= a.integration < 1):
+        raise ConfigError(f"--integration must lie in [0, 1), got {a.integration!r}")
+    for flag in ("preemphasis", "integration"):
+        if getattr(a, f"voice_{flag}") is not None and not a.voices:
+            raise ConfigError(
+                f"--voice-{flag} needs --voices (it gives voices their own coefficients)"
+            )
     if a.crop < 0 or (a.voices and a.crop == 0):
         raise ConfigError(
             f"--crop must be a positive number of samples with --voices (>= 0 otherwise), "
@@ -775,16 +794,23 @@ def _voice_weights(text, voices):
 def _preemphasis(args, voices):
     """The pre-emphasis coefficient of the run (--preemphasis), or with --voice-preemphasis a list,
     one for each of `voices` (--preemphasis's for a voice not named, and for 'any')."""
-    if args.voice_preemphasis is None:
-        return args.preemphasis
-    given = _voice_numbers(
-        "--voice-preemphasis",
-        args.voice_preemphasis,
-        voices,
-        "a coefficient in (-1, 1)",
-        lambda x: -1 < x < 1,
-    )
-    return [given.get(v, args.preemphasis) for v in voices]
+    return _coefficients(args, voices, "preemphasis", "in (-1, 1)", lambda x: -1 < x < 1)
+
+
+def _integration(args, voices):
+    """The leaky integration's coefficient of the run (--integration), or with --voice-integration
+    a list, as :func:`_preemphasis`."""
+    return _coefficients(args, voices, "integration", "in [0, 1)", lambda x: 0 <= x < 1)
+
+
+def _coefficients(args, voices, name, bounds, ok):
+    one = getattr(args, name)
+    text = getattr(args, f"voice_{name}")
+    if text is None:
+        return one
+    flag = f"--voice-{name}"
+    given = _voice_numbers(flag, text, voices, f"a coefficient {bounds}", ok)
+    return [given.get(v, one) for v in voices]
 
 
 def _shifts(args):
@@ -863,6 +889,7 @@ def _prepare_data(args, cfg):
         receptive_field=rf,
         quantization_channels=cfg["quantization_channels"],
         preemphasis=_preemphasis(args, voices),
+        integration=_integration(args, voices),
         shifts=_shifts(args),
         peak=args.peak,
         fade=bool(voices),
@@ -1582,17 +1609,24 @@ def _initial_weights(args, voices):
     if theirs not in (voices, [v for v in voices if v != ANY_VOICE]):
         raise ConfigError(f"{where}: its voices {theirs} are not the run's {voices}")
     n = max(len(theirs), 1)  # each voice's coefficient, one for all broadcast to them
-    ours = _preemphasis(args, voices)
-    if isinstance(ours, list):
-        ours = ours[:n]  # not 'any', which the file does not have yet
-    # The file keeps them in float32.
-    if model.sample_rate != args.sample_rate or not np.array_equal(
-        np.broadcast_to(np.float32(model.preemphasis), (n,)),
-        np.broadcast_to(np.float32(ours), (n,)),
+
+    def same(file_values, run_values):
+        if isinstance(run_values, list):
+            run_values = run_values[:n]  # not 'any', which the file does not have yet
+        return np.array_equal(  # the file keeps them in float32
+            np.broadcast_to(np.float32(file_values), (n,)),
+            np.broadcast_to(np.float32(run_values), (n,)),
+        )
+
+    ours = _preemphasis(args, voices), _integration(args, voices)
+    if (
+        model.sample_rate != args.sample_rate
+        or not same(model.preemphasis, ours[0])
+        or not same(model.integration, ours[1])
     ):
         raise ConfigError(
-            f"{where}: {model.sample_rate} Hz, pre-emphasis {model.preemphasis}; the run's are "
-            f"{args.sample_rate} Hz, {ours}"
+            f"{where}: {model.sample_rate} Hz, pre-emphasis {model.preemphasis}, integration "
+            f"{model.integration}; the run's are {args.sample_rate} Hz, {ours[0]}, {ours[1]}"
         )
     arrays = dict(model.weights)
     if voices and theirs != voices:
@@ -1641,6 +1675,7 @@ def _export(
         primers=primers,
         meta=meta,
         preemphasis=_preemphasis(args, voices),
+        integration=_integration(args, voices),
         voices=voices,
         primer_voices=primer_voices,
     )
