@@ -14,7 +14,7 @@ graft_any = pytest.importorskip("graft_any")
 TINY_DRUMS = os.path.join(os.path.dirname(__file__), "data", "tiny_drums.npz")
 
 
-def _fitted(base, emb_row, preemphasis=None, **weights):
+def _fitted(base, emb_row, preemphasis=None, integration=None, **weights):
     """BASE's network with an 'any' voice of embedding `emb_row` (and `weights` changed), as a run of
     --voice-dropout 1 --train-only voice_emb exports it."""
     meta = dict(base.meta, voices=dict(base.meta["voices"]))
@@ -29,6 +29,7 @@ def _fitted(base, emb_row, preemphasis=None, **weights):
         primers=base.primers,
         meta=meta,
         preemphasis=base.preemphasis if preemphasis is None else preemphasis,
+        integration=base.integration if integration is None else integration,
         voices=list(base.voices) + ["any"],
         primer_voices=base.primer_voices,
         time_tau=base.time_tau,
@@ -119,4 +120,29 @@ def test_graft_keeps_a_coefficient_a_voice(tmp_path, capsys):
     _fitted(base, row, wrong).save(tmp_path / "wrong.npz")
     assert graft_any.main([paths[0], str(tmp_path / "wrong.npz"), str(tmp_path / "o2.npz")]) == 2
     assert "pre-emphasis" in capsys.readouterr().err
+    assert not (tmp_path / "o2.npz").exists()
+
+
+def test_graft_keeps_an_integration_a_voice(tmp_path, capsys):
+    """A format-3 base whose hats are integrated: OUT keeps each voice's b, 'any' gets FITTED's."""
+    arrays = fastdrum.load_model(TINY_DRUMS)._arrays()
+    arrays["format_version"] = np.array(3)
+    b = [0.995 if v in ("hihat", "openhat") else 0.0 for v in arrays["voices"]]
+    arrays["integration"] = np.array(b, np.float32)
+    base = fastdrum.Model._from_arrays(arrays)
+    base.save(tmp_path / "base.npz")
+    row = np.zeros(base.weights["voice_emb"].shape[1], np.float32)
+    _fitted(base, row, integration=list(base.integration) + [0.0]).save(tmp_path / "fitted.npz")
+    paths = [str(tmp_path / n) for n in ("base.npz", "fitted.npz", "out.npz")]
+    assert graft_any.main(paths) == 0
+    got = fastdrum.load_model(paths[2])
+    assert got.format_version == 3 and got.integration == base.integration + (0.0,)
+    for v in ("kick", "hihat"):
+        np.testing.assert_array_equal(
+            fastdrum.generate(got, 2, voice=v, seed=1, duration=0.01),
+            fastdrum.generate(base, 2, voice=v, seed=1, duration=0.01),
+        )
+    _fitted(base, row, integration=[0.5] * (len(b) + 1)).save(tmp_path / "wrong.npz")
+    assert graft_any.main([paths[0], str(tmp_path / "wrong.npz"), str(tmp_path / "o2.npz")]) == 2
+    assert "integration" in capsys.readouterr().err
     assert not (tmp_path / "o2.npz").exists()

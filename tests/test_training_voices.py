@@ -977,6 +977,27 @@ def test_conditioned_training_exports_an_integration_a_voice(tmp_path):
     assert fastdrum.generate(model, 2, voice="snare", duration=0.01, seed=0).shape == (2, 80)
 
 
+def test_init_from_checks_each_voice_s_integration(tmp_path):
+    """The fit of 'any' on a format-3 model: the file's integration a voice, 'any' the run's."""
+    from fastdrum.testing import random_model
+    from training.errors import ConfigError
+    from training.train import _initial_weights, build_parser
+
+    path = tmp_path / "base.npz"
+    random_model(seed=0, voices=["kick", "hihat"], integration=[0.0, 0.995]).save(path)
+
+    def args(*extra):
+        return build_parser().parse_args(
+            ["--voices", "kick,hihat", "--out", "m.npz", "--init-from", str(path)]
+            + ["--sample-rate", "16000", *extra]
+        )
+
+    arrays = _initial_weights(args("--voice-integration", "hihat=0.995"), ["kick", "hihat", "any"])
+    assert arrays["voice_emb"].shape[0] == 3
+    with pytest.raises(ConfigError, match="integration \\(0.0, 0.995"):
+        _initial_weights(args(), ["kick", "hihat"])
+
+
 # ------------------------------------------------------------------- the mean's low band
 def _mean_lf_share_numpy(logits, codes, mask, levels, width):
     """:func:`training.train.mean_lf_share` by its definition, in NumPy."""
