@@ -12,6 +12,8 @@
 # with the same network and recipe, 1,500 steps (13-20 min of training): the one-voice lever runs of
 # docs/evaluation.md ("The pre-emphasis coefficient, one lever alone", "Input drift"), e.g.
 #   MODELS=kick VARIANT=pe0.7 TRAIN_ARGS="--preemphasis 0.7" sh training/ship_models.sh
+# or the hats' leaky integration (model format 3; docs/evaluation.md, "Leaky integration"):
+#   MODELS=hihat VARIANT=int0.995 TRAIN_ARGS="--voice-integration hihat=0.995" sh training/ship_models.sh
 # The hats are pre-emphasised with a = 0 (--voice-preemphasis; every other voice 0.85): their clips are
 # near white (lag-1 autocorrelation +0.05 and +0.38), and at 0.85 the de-emphasis, which multiplies DC
 # by 12.3, raised the network's slow offset into rumble (docs/evaluation.md, "A pre-emphasis coefficient
