@@ -55,7 +55,7 @@ def _check_b(b):
 
 
 def preemphasis(y, a, b=0.0):
-    """Pre-emphasis ``e(t) = (u(t) - a*u(t-1)) / (1 + |a|)`` of ``u = y``, or of `y` integrated, along the last axis.
+    """Pre-emphasis ``e(t) = (u(t) - a*u(t-1)) / (1 + |a|)``, ``u = y`` or `y` integrated, along the last axis.
 
     What a format-2 model with ``preemphasis = a`` models (before mu-law);
     dividing by ``1 + |a|`` keeps ``e`` in [-1, 1] when ``y`` is. ``a = 0`` is
@@ -102,11 +102,11 @@ def preemphasis(y, a, b=0.0):
 
 
 def deemphasis(e, a, b=0.0):
-    """Undo :func:`preemphasis`: ``u(t) = (1 + |a|)*e(t) + a*u(t-1)``, then ``y = u`` or, with ``b > 0``, ``y(t) = (u(t) - b*u(t-1)) / (1 - b)``.
+    """Undo :func:`preemphasis`: de-emphasis ``u(t) = (1 + |a|)*e(t) + a*u(t-1)``, then ``y = u``.
 
     ``scipy.signal.lfilter([1 + |a|], [1, -a], e)``, ``u(-1) = 0``, along the
     last axis; then for ``b > 0`` the first difference that undoes the leaky
-    integration. ``a = b = 0`` is the identity: `e` is returned unchanged.
+    integration, ``y(t) = (u(t) - b*u(t-1)) / (1 - b)``. ``a = b = 0`` is the identity: `e` is returned unchanged.
 
     Parameters
     ----------

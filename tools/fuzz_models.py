@@ -629,8 +629,8 @@ _BAD_VOICE_META = [
 
 
 def m_format2(c, rnd):
-    """Format 2's (and 3's) own keys: versions, pre-emphasis, integration, voices, partial conditioning, primer voices,
-    time conditioning."""
+    """Format 2's and 3's own keys: versions, pre-emphasis, integration, voices, partial
+    conditioning, primer voices, time conditioning."""
     kind = rnd.choice(
         ["version", "preemphasis", "voices", "partial", "primer_voices", "meta", "emb", "time"]
         + ["decay", "envelope", "integration"]

@@ -445,10 +445,8 @@ class TrainingSet:
 
         f_ys, f_val = [faded(y) for y in ys], None if val is None else faded(val)
         clipped = [0, 0]  # samples the envelope's clipping changed, all
-        a = (
-            self.a[len(self.audio)],
-            self.b[len(self.audio)],
-        )  # this voice's pre-emphasis, integration
+        v = len(self.audio)
+        a = self.a[v], self.b[v]  # this voice's pre-emphasis and integration
         self.audio.append(
             np.stack([self._prepare(y, T, d, clipped, a) for y, d in zip(f_ys, d_ys)])
         )

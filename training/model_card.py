@@ -90,8 +90,8 @@ def _config_lines(model):
 
 
 def _format2_config_rows(model):
-    """Rows of what format 2 (and 3) adds: pre-emphasis, integration, the voice embedding, the time since the onset, the
-    decay time, the envelope."""
+    """Rows of what formats 2 and 3 add: pre-emphasis, integration, the voice embedding, the time
+    since the onset, the decay time, the envelope."""
     rows = []
     a = model.preemphasis
     if isinstance(a, tuple):
