@@ -939,7 +939,7 @@ def _short(value, width=100):
 def _coefficients(values, voices, note):
     """A `fastdrum info` row of a model's coefficient(s): one, or one a voice; "none" for 0."""
     if isinstance(values, (list, tuple)):
-        text = ", ".join(f"{v} {x:g}" for v, x in zip(voices, values))
+        text = ", ".join(f"{v} {x:g}" for v, x in zip(voices, values)) if any(values) else ""
     else:
         text = f"{values:g}" if values else ""
     return f"{text} ({note})" if text else "none"

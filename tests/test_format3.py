@@ -134,6 +134,13 @@ def test_info_shows_the_integration(tmp_path, good, capsys):
     assert info["format_version"] == 3 and info["integration"][1] == pytest.approx(0.1)
 
 
+def test_info_says_none_for_coefficients_that_are_all_zero(tmp_path, good, capsys):
+    good["preemphasis"] = np.zeros(len(good["voices"]), np.float32)
+    assert main(["info", str(write(tmp_path, good))]) == 0
+    row = [line for line in capsys.readouterr().out.splitlines() if line.startswith("pre-emphasis")]
+    assert row[0].split()[-1] == "none"
+
+
 # -- generation and scoring ------------------------------------------------------------------------
 def _with(m, b, a=0.0):
     """`m` (conditioned, 2 voices) with integration `b`: the same network, so the same codes."""
