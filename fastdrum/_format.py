@@ -561,55 +561,44 @@ def _check_float32(arrays, key, shape, sizes):
 
 def _validate_2(arrays, info):
     """The format-2 keys (docs/format.md): pre-emphasis, time, voices and their primers, decay."""
-    out = dict(preemphasis=_validate_preemphasis(arrays))
+    a = _validate_coefficients(arrays, "preemphasis", 2, "(-1, 1)", lambda x: -1.0 < x < 1.0)
+    out = dict(preemphasis=a)
     out.update(_validate_time(arrays, info))
     out.update(_validate_voices(arrays, info))
-    if isinstance(out["preemphasis"], tuple) and len(out["preemphasis"]) != len(
-        out.get("voices", ())
-    ):
-        _fail(
-            "preemphasis",
-            f"has {len(out['preemphasis'])} coefficients, one a voice, but the model has "
-            f"{len(out.get('voices', ()))} voices",
-        )
+    _check_one_a_voice("preemphasis", a, out.get("voices", ()))
     out.update(_validate_decay(arrays, info, out.get("voices", ())))
     return out
 
 
-def _validate_preemphasis(arrays):
-    """Format 2's pre-emphasis: a float32 scalar, or one a voice (V,); each in (-1, 1). A float, or a
-    tuple of floats (the voices' count is checked by the caller)."""
-    if "preemphasis" not in arrays:
-        _fail("preemphasis", "missing (required in format 2)")
-    a = arrays["preemphasis"]
+def _validate_coefficients(arrays, key, version, bounds, ok):
+    """`key`, required from format `version` on: a float32 scalar, or one a voice (V,); each `ok`
+    (written `bounds`). A float, or a tuple of floats (:func:`_check_one_a_voice` checks their count)."""
+    if key not in arrays:
+        _fail(key, f"missing (required in format {version})")
+    a = arrays[key]
     if a.ndim > 1 or not _is_float32(a.dtype):
-        _fail("preemphasis", f"must be a float32 scalar or (V,) array, got {a.dtype} {a.shape}")
+        _fail(key, f"must be a float32 scalar or (V,) array, got {a.dtype} {a.shape}")
     values = [float(x) for x in a.reshape(-1)]
-    bad = [x for x in values if not -1.0 < x < 1.0]  # also NaN
+    bad = [x for x in values if not ok(x)]  # also NaN
     if bad or not values:
-        _fail("preemphasis", f"must lie in (-1, 1), got {bad[0] if bad else 'no value'!r}")
+        _fail(key, f"must lie in {bounds}, got {bad[0] if bad else 'no value'!r}")
     return values[0] if a.ndim == 0 else tuple(values)
 
 
-def _validate_integration(arrays, info):
-    """Format 3's leaky integration: a float32 scalar, or one a voice (V,); each in [0, 1). A float,
-    or a tuple of floats."""
-    if "integration" not in arrays:
-        _fail("integration", "missing (required in format 3)")
-    b = arrays["integration"]
-    if b.ndim > 1 or not _is_float32(b.dtype):
-        _fail("integration", f"must be a float32 scalar or (V,) array, got {b.dtype} {b.shape}")
-    values = [float(x) for x in b.reshape(-1)]
-    bad = [x for x in values if not 0.0 <= x < 1.0]  # also NaN
-    if bad or not values:
-        _fail("integration", f"must lie in [0, 1), got {bad[0] if bad else 'no value'!r}")
-    if b.ndim == 1 and len(values) != len(info["voices"]):
+def _check_one_a_voice(key, values, voices):
+    """Coefficients one a voice (a tuple) must be as many as the voices."""
+    if isinstance(values, tuple) and len(values) != len(voices):
         _fail(
-            "integration",
-            f"has {len(values)} coefficients, one a voice, but the model has "
-            f"{len(info['voices'])} voices",
+            key,
+            f"has {len(values)} coefficients, one a voice, but the model has {len(voices)} voices",
         )
-    return values[0] if b.ndim == 0 else tuple(values)
+
+
+def _validate_integration(arrays, info):
+    """Format 3's leaky integration, each coefficient in [0, 1)."""
+    b = _validate_coefficients(arrays, "integration", 3, "[0, 1)", lambda x: 0.0 <= x < 1.0)
+    _check_one_a_voice("integration", b, info["voices"])
+    return b
 
 
 def _validate_voices(arrays, info):

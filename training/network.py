@@ -325,9 +325,15 @@ def to_fastdrum_model(
     arrays = net.format1_weights()
     timed = bool(net.time_tau.size)
     preemphasis = np.asarray(preemphasis, dtype=np.float32)  # () or, a voice, (V,)
-    if np.any(preemphasis != 0) or np.any(integration) or voices or timed or net.decay_conditioning:
+    integration = np.asarray(integration, dtype=np.float32)
+    if (
+        np.any(preemphasis != 0)
+        or np.any(integration != 0)
+        or voices
+        or timed
+        or net.decay_conditioning
+    ):
         arrays["preemphasis"] = preemphasis
-        integration = np.asarray(integration, dtype=np.float32)
         if np.any(integration != 0):
             arrays["integration"] = integration
         arrays.update(net.conditioning_weights())

@@ -143,6 +143,7 @@ def build_parser():
     data = p.add_argument_group("data")
     _add_source_arguments(data)
     _add_clip_arguments(data)
+    _add_emphasis_arguments(data)
     _add_input_arguments(data)
     _add_model_arguments(p.add_argument_group("model"))
     t = p.add_argument_group("training")
@@ -244,6 +245,35 @@ def _add_clip_arguments(g):
         "--pitch-steps", type=int, default=5, help="number of pitch-shifted versions, incl. 0"
     )
     g.add_argument(
+        "--crop",
+        type=int,
+        default=0,
+        metavar="SAMPLES",
+        help="train on random windows of this many samples (half at the onset); 0: whole clips",
+    )
+    g.add_argument(
+        "--voice-weights",
+        default=None,
+        metavar="length|VOICE=W,...",
+        help="with --voices: draw each row's voice in proportion to its clip length ('length'), "
+        "so long voices' tails are seen as often as short voices' bodies, or to the weights given "
+        "(e.g. 'clap=2,tom_low=2'; a voice not named weighs 1) (default: uniformly)",
+    )
+    g.add_argument(
+        "--voice-dropout",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help=f"with --voices: the model has one more voice, {ANY_VOICE!r}, which each training window "
+        "is given instead of its own with probability P: the network conditioned on it is "
+        "unconditional, the negative voice of classifier-free guidance (default/0: off; 1, with "
+        "--train-only voice_emb: fit only that voice's embedding to every clip)",
+    )
+
+
+def _add_emphasis_arguments(g):
+    """The filters of the signal the network models: pre-emphasis and leaky integration."""
+    g.add_argument(
         "--preemphasis",
         type=float,
         default=0.0,
@@ -274,31 +304,6 @@ def _add_clip_arguments(g):
         metavar="VOICE=B,...",
         help="with --voices: these voices' own integration coefficients (e.g. 'hihat=0.95'); "
         "a voice not named has --integration's",
-    )
-    g.add_argument(
-        "--crop",
-        type=int,
-        default=0,
-        metavar="SAMPLES",
-        help="train on random windows of this many samples (half at the onset); 0: whole clips",
-    )
-    g.add_argument(
-        "--voice-weights",
-        default=None,
-        metavar="length|VOICE=W,...",
-        help="with --voices: draw each row's voice in proportion to its clip length ('length'), "
-        "so long voices' tails are seen as often as short voices' bodies, or to the weights given "
-        "(e.g. 'clap=2,tom_low=2'; a voice not named weighs 1) (default: uniformly)",
-    )
-    g.add_argument(
-        "--voice-dropout",
-        type=float,
-        default=0.0,
-        metavar="P",
-        help=f"with --voices: the model has one more voice, {ANY_VOICE!r}, which each training window "
-        "is given instead of its own with probability P: the network conditioned on it is "
-        "unconditional, the negative voice of classifier-free guidance (default/0: off; 1, with "
-        "--train-only voice_emb: fit only that voice's embedding to every clip)",
     )
 
 
