@@ -60,7 +60,11 @@ def test_codes_are_what_the_network_models():
     """Without an envelope: the clip scaled to a peak of at most 1, pre-emphasised with the voice's
     coefficient, coded."""
     m = types.SimpleNamespace(
-        envelope=None, preemphasis_of={"kick": 0.5}.get, quantization_channels=Q, sample_rate=SR
+        envelope=None,
+        preemphasis_of={"kick": 0.5}.get,
+        integration_of={"kick": 0.0}.get,
+        quantization_channels=Q,
+        sample_rate=SR,
     )
     y = np.array([[0.0, 2.0, -1.0, 0.5], [0.1, 0.2, 0.3, 0.4]])
     want = mu_law_encode(preemphasis(y / np.array([[2.0], [1.0]]), 0.5), Q)
@@ -71,3 +75,17 @@ def test_a_real_model_runs_end_to_end():
     m = random_model(quantization_channels=Q, seed=0)
     rows = exposure_bias.errors(m, np.sin(np.arange(300)[None] / 7.0), None, [None])
     assert rows.shape == (1, 2) and 0 < rows[0, 1] <= rows[0, 0] < 2
+
+
+def test_codes_of_a_format_3_model_are_of_the_integral():
+    """The codes a format-3 model's network models: the clip integrated, then pre-emphasised."""
+    model = random_model(
+        quantization_channels=Q, sample_rate=SR, seed=0, preemphasis=0.5, integration=0.9
+    )
+    y = np.random.default_rng(0).uniform(-0.9, 0.9, (2, 300))
+    np.testing.assert_array_equal(
+        exposure_bias.codes(model, y, None), mu_law_encode(preemphasis(y, 0.5, 0.9), Q)
+    )
+    np.testing.assert_array_equal(
+        exposure_bias.codes(model, y, None, a=0.0, b=0.0), mu_law_encode(y, Q)
+    )

@@ -1,0 +1,76 @@
+"""tools/code_floor.py: real clips through a model's code as a perfect network would draw them."""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+from scipy.signal import lfilter
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools"))
+
+code_floor = pytest.importorskip("code_floor")
+
+from fastdrum.mulaw import mu_law_decode, mu_law_encode  # noqa: E402
+from fastdrum.testing import random_model  # noqa: E402
+
+SR = 44100
+
+
+def _model():
+    return random_model(quantization_channels=256, sample_rate=SR, seed=0)
+
+
+def _noise(kind, n=8, T=4410, seed=0):
+    """Noise clips of peak 0.9: ``"rising"``, white noise differenced (6 dB an octave up, nothing at
+    DC: hat-like); ``"falling"``, white noise through 1 / (1 - 0.95 z^-1) (kick-like)."""
+    w = np.random.default_rng(seed).standard_normal((n, T + 1))
+    y = np.diff(w, axis=1) if kind == "rising" else lfilter([1.0], [1.0, -0.95], w[:, 1:], axis=1)
+    return 0.9 * y / np.abs(y).max(axis=1, keepdims=True)
+
+
+def test_without_coefficients_the_floor_is_the_mu_law_round_trip():
+    y = _noise("rising")
+    clean, decoded, peaks = code_floor.through_code(_model(), y, 0.0, 0.0)
+    np.testing.assert_array_equal(clean, y)
+    want = mu_law_decode(mu_law_encode(y, 256), 256).astype(np.float32)
+    np.testing.assert_array_equal(decoded, want)
+    np.testing.assert_allclose(peaks, 0.9)
+
+
+def test_the_floor_is_low_where_the_coefficients_whiten_the_clips():
+    """Mu-law's noise is white and about proportional to the coded signal; decoding shapes it by
+    (1 + |a|)(1 - b z^-1) / ((1 - b)(1 - a z^-1)). It follows the clips' spectrum (a low floor) when
+    the coding whitens them: integration for rising noise, pre-emphasis a = 0.95 for falling; the
+    other way round, it lifts the noise where the clips have little (their top octave, or DC)."""
+    model = _model()
+    falling = {
+        ab: code_floor.floor(model, _noise("falling"), *ab) for ab in ((0.95, 0), (0, 0.995))
+    }
+    assert falling[0.95, 0]["mel_damage"] < 0.2
+    assert falling[0, 0.995]["top_damage"] > 6.0
+    assert falling[0, 0.995]["hf"] > falling[0, 0.995]["hf_clean"] + 6.0
+    rising = {ab: code_floor.floor(model, _noise("rising"), *ab) for ab in ((0, 0.995), (0.85, 0))}
+    assert rising[0, 0.995]["mel_damage"] < 0.2
+    assert rising[0.85, 0]["lf"] > rising[0.85, 0]["lf_clean"] + 10.0
+    assert rising[0.85, 0]["mel_damage"] > 3.0
+
+
+def test_the_peak_is_the_coded_signals():
+    """Integration at b = 0.995 divides the falling noise's top by (1 + b) / (1 - b) = 399 and keeps
+    its DC: the coded peak falls."""
+    _, _, peaks = code_floor.through_code(_model(), _noise("falling"), 0.0, 0.995)
+    assert np.all(peaks < 0.5)
+
+
+def test_pairs_are_parsed_and_a_bad_one_is_named():
+    assert code_floor.parse_pairs("0.5:0.9,0:0") == [(0.5, 0.9), (0.0, 0.0)]
+    with pytest.raises(ValueError, match="'0.5' is not A:B"):
+        code_floor.parse_pairs("0.85:0,0.5")
+
+
+def test_a_bad_pair_exits_2_before_anything_is_loaded(capsys):
+    with pytest.raises(SystemExit) as exc:
+        code_floor.main(["no-such-model.npz", "--coefficients", "x:1"])
+    assert exc.value.code == 2
+    assert "'x:1' is not A:B" in capsys.readouterr().err
