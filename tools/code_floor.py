@@ -1,22 +1,24 @@
 """What would a perfect network score through the model's code? ``python tools/code_floor.py MODEL``
 
 A model's network draws one of 256 mu-law codes a step; ``generate()`` decodes them, undoes the
-pre-emphasis a and the leaky integration b (model formats 2 and 3), and multiplies the envelope back.
+pre-emphasis a and the leaky integration b (model formats 2 and 3), and multiplies the envelope
+back.
 Even a network that drew exactly the codes of a real clip would not give back the real clip: the
 8-bit quantisation noise of the signal it models passes through the decoding filter
 ``(1 + |a|)(1 - b z^-1) / ((1 - b)(1 - a z^-1))``, which raises it below the pole at a (rumble) and
 above the zero at b (the top octave). This measures that floor: the held-out real clips of each
 voice (the kits the model's run held out), coded as training codes them (divided by the envelope of
-their decay time and clipped, pre-emphasised, mu-law coded: ``tools/exposure_bias.py``'s
-:func:`codes`) and decoded as ``generate()`` decodes them (``fastdrum._generate._finish``), then
-judged beside the clean clips, per voice and per pair (a, b) (``--clips training``: the training
-sources' clips instead, to choose coefficients without looking at the held-out kits):
+their decay time and clipped, integrated and pre-emphasised, mu-law coded:
+``tools/exposure_bias.py``'s :func:`modelled`) and decoded as ``generate()`` decodes them
+(``fastdrum._generate._finish``), then judged beside the clean clips, per voice and per pair (a, b)
+(``--clips training``: the training sources' clips instead, to choose coefficients without looking
+at the held-out kits):
 
 - the medians of the evaluation's share below 30 Hz and above 5 kHz (``training.evaluate``), clean
   and through the code;
 - the log-mel damage: the RMS over the 64 mel bands of the difference of the mean log-mel spectra
-  (``training.evaluate.mean_log_mel``) of the clips through the code and the clean ones (dB), and the
-  mean of that difference over the top eighth of the bands (about 14-22 kHz at 44.1 kHz);
+  (``training.evaluate.mean_log_mel``) of the clips through the code and the clean ones (dB), and
+  the mean of that difference over the top eighth of the bands (about 14-22 kHz at 44.1 kHz);
 - the median peak of the coded signal (before mu-law): how much of the code's range it uses.
 
 ``--coefficients A:B,...`` names the pairs (default: the model's own for each voice). No model is
@@ -25,8 +27,8 @@ will do. Figures: docs/evaluation.md ("The code's floor")::
 
     python tools/code_floor.py fastdrum/models/drums.npz --voices hihat,openhat --coefficients 0:0,0.85:0,0:0.995
 
-Loading the clips takes a few seconds, then about 0.3 s a voice and pair on two cores (21 pairs of three
-voices in 6 s with the shipped model, 2026-12-05).
+Loading the clips takes a few seconds, then about 0.3 s a voice and pair on two cores (21 pairs of
+three voices in 6 s with the shipped model, 2026-12-05).
 """
 
 import argparse
@@ -38,12 +40,12 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from exposure_bias import codes  # noqa: E402
+from exposure_bias import modelled  # noqa: E402
 from peak_pitch import add_model_arguments, model_and_clips  # noqa: E402
 
 from fastdrum._generate import _finish  # noqa: E402
-from fastdrum.mulaw import preemphasis  # noqa: E402
-from training.batches import envelope_decay_seconds, envelope_normalise  # noqa: E402
+from fastdrum.mulaw import mu_law_encode  # noqa: E402
+from training.batches import envelope_decay_seconds  # noqa: E402
 from training.evaluate import hf_share_db, lf_share_db, mean_log_mel  # noqa: E402
 
 #: The mel bands whose mean damage is reported apart: the top eighth of the 64.
@@ -56,16 +58,15 @@ def through_code(model, clips, a, b):
     multiplied back (``clean``: what a perfect network should give); ``decoded``, the same through
     8-bit codes and ``generate()``'s decoding; ``peaks``, each clip's peak before mu-law."""
     y = np.asarray(clips, dtype=np.float64)
-    decays, normalised = None, y
+    decays = None
     if model.envelope is not None:
         decays = envelope_decay_seconds(y, model.sample_rate, model.envelope)
-        normalised, _ = envelope_normalise(y, decays, model.sample_rate, model.envelope)
-    normalised = normalised / np.maximum(np.abs(normalised).max(axis=-1, keepdims=True), 1.0)
-    decoded = _finish(codes(model, y, decays, a=a, b=b), model, decays, a=a, b=b)
+    normalised, e = modelled(model, y, decays, a=a, b=b)
+    decoded = _finish(mu_law_encode(e, model.quantization_channels), model, decays, a=a, b=b)
     clean = normalised
     if decays is not None:
         clean = normalised * model._envelope(y.shape[-1], np.asarray(decays, dtype=np.float64))
-    peaks = np.abs(preemphasis(normalised, a, b)).max(axis=-1)
+    peaks = np.abs(e).max(axis=-1)
     return clean, np.asarray(decoded, dtype=np.float64), peaks
 
 

@@ -43,18 +43,25 @@ from training.batches import envelope_decay_seconds, envelope_normalise  # noqa:
 from training.evaluate import RUMBLE_HZ  # noqa: E402
 
 
-def codes(model, clips, decays, voice=None, *, a=None, b=None):
-    """The codes the network of `model` models for `clips` (N, T) of `decays` (s, one per clip; None
-    for a model without an envelope): divided by the envelope and clipped, scaled to a peak of at
-    most 1, integrated and pre-emphasised (coefficients `b` and `a`, default `voice`'s of the
-    model), mu-law coded."""
+def modelled(model, clips, decays, voice=None, *, a=None, b=None):
+    """``(normalised, coded)``: `clips` (N, T) of `decays` (s, one per clip; None for a model
+    without an envelope) divided by the envelope and clipped, scaled to a peak of at most 1; and
+    that integrated and pre-emphasised (coefficients `b` and `a`, default `voice`'s of the model): the
+    signal the network of `model` models, before mu-law."""
     y = np.asarray(clips, dtype=np.float64)
     if model.envelope is not None:
         y, _ = envelope_normalise(y, decays, model.sample_rate, model.envelope)
     y = y / np.maximum(np.abs(y).max(axis=-1, keepdims=True), 1.0)
     a = model.preemphasis_of(voice) if a is None else a
     b = model.integration_of(voice) if b is None else b
-    return mu_law_encode(preemphasis(y, a, b), model.quantization_channels)
+    return y, preemphasis(y, a, b)
+
+
+def codes(model, clips, decays, voice=None, *, a=None, b=None):
+    """The codes the network of `model` models for `clips`: :func:`modelled`'s signal, mu-law
+    coded."""
+    _, e = modelled(model, clips, decays, voice, a=a, b=b)
+    return mu_law_encode(e, model.quantization_channels)
 
 
 def prediction_errors(model, q, *, voice=None, decay=None):
