@@ -214,6 +214,7 @@ class Interrupted(KeyboardInterrupt):
 _STOPPING = []  # non-empty once a handled signal has been raised: later ones are ignored
 
 
+_RAISED = []  # the signal _on_signal raised in the last handle_signals block (see raised_signal)
 _RESTORING = 0  # the mark on _STOPPING while the old handlers go back
 _DEFERRED = []  # signals that reached _on_signal while the old handlers went back
 
@@ -227,7 +228,18 @@ def _on_signal(signum, frame):
     if _STOPPING:
         return  # already stopping: let the clean-up finish
     _STOPPING.append(signum)
+    _RAISED[:] = [signum]
     raise Interrupted(signum)
+
+
+def raised_signal():
+    """The signal whose :class:`Interrupted` the last :func:`handle_signals` block raised, or None.
+
+    For an exception that C code put in the Interrupted's place: a signal that lands while NumPy's
+    extension imports ``datetime`` comes out as "ImportError: PyCapsule_Import could not import
+    module" with no cause to follow back to it.
+    """
+    return _RAISED[0] if _RAISED else None
 
 
 @contextlib.contextmanager
@@ -249,6 +261,7 @@ def handle_signals():
         return
     old = {s: signal.getsignal(s) for s in _SIGNALS}
     _STOPPING.clear()
+    _RAISED.clear()
     old_hook = sys.unraisablehook
     sys.unraisablehook = functools.partial(_on_unraisable, old_hook)
     _SWALLOWED.clear()

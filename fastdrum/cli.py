@@ -1251,13 +1251,18 @@ def main(argv=None):
 
 
 def _interrupt_behind(exc):
-    """The KeyboardInterrupt in `exc`'s chain of causes; re-raises `exc` if there is none."""
+    """The KeyboardInterrupt in `exc`'s chain of causes, or, for an ImportError without one, the
+    signal the block's handler raised (C code can drop the cause: :func:`_io.raised_signal`);
+    re-raises `exc` if there is neither."""
     seen, e = set(), exc
     while e is not None and id(e) not in seen:
         if isinstance(e, KeyboardInterrupt):
             return e
         seen.add(id(e))
         e = e.__cause__ or e.__context__
+    signum = _io.raised_signal()
+    if isinstance(exc, ImportError) and signum is not None:
+        return _io.Interrupted(signum)
     raise exc
 
 

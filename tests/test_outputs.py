@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from fastdrum import OutputExistsError, _io
+from fastdrum import OutputExistsError, _io, cli
 from fastdrum._io import MANIFEST
 from fastdrum.cli import main
 from fastdrum.kit import Kit
@@ -324,6 +324,35 @@ def test_after_a_swallowed_signal_the_next_one_raises_where_it_lands():
             ran.append("not reached")
     assert ran == [] and info.value.signum == signal.SIGHUP
     assert not _io._STOPPING and not _io._SWALLOWED
+
+
+def test_a_signal_c_code_turns_into_an_import_error_without_a_cause_still_stops_cleanly(
+    monkeypatch, capsys
+):
+    """NumPy's extension, importing ``datetime`` as the signal lands, reports "PyCapsule_Import could
+    not import module" and drops the Interrupted (CI saw the traceback): main still reports the
+    signal it was stopped by."""
+
+    def parser_whose_import_is_interrupted():
+        try:
+            signal.raise_signal(signal.SIGTERM)
+        except _io.Interrupted:
+            pass  # dropped: neither cause nor context of the ImportError
+        raise ImportError('PyCapsule_Import could not import module "datetime"')
+
+    monkeypatch.setattr(cli, "build_parser", parser_whose_import_is_interrupted)
+    assert cli.main(["info", "kick"]) == 128 + signal.SIGTERM
+    assert capsys.readouterr().err == "fastdrum: stopped by SIGTERM\n"
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_an_import_error_without_a_signal_is_not_taken_for_one(monkeypatch):
+    def broken_parser():
+        raise ImportError("no module named 'scipy'")
+
+    monkeypatch.setattr(cli, "build_parser", broken_parser)
+    with pytest.raises(ImportError, match="scipy"):
+        cli.main(["info", "kick"])
 
 
 def test_other_unraisable_exceptions_still_reach_the_hook_before(monkeypatch):
