@@ -330,8 +330,8 @@ def test_a_signal_c_code_turns_into_an_import_error_without_a_cause_still_stops_
     monkeypatch, capsys
 ):
     """NumPy's extension, importing ``datetime`` as the signal lands, reports "PyCapsule_Import could
-    not import module" and drops the Interrupted (CI saw the traceback): main still reports the
-    signal it was stopped by."""
+    not import module" and drops the Interrupted (a test run beside training saw the traceback): main
+    still reports the signal it was stopped by."""
 
     def parser_whose_import_is_interrupted():
         try:
