@@ -362,6 +362,18 @@ def test_shipped_names_are_judged_once_per_voice(shipped_folder):
         ("drums", v) for v in INSTRUMENTS if v != "clap"
     ]
     assert all(m.path == str(shipped_folder / f"{name}.npz") for name, m in models)
+    # With the unconditional voice 'any' among drums.npz's (a name, no drum) and the hi-hat in a file
+    # of its own: the nine other drums from drums.npz, and not 'any' (it has no real clips to judge).
+    (shipped_folder / "clap.npz").unlink()
+    voices = [*INSTRUMENTS, "any"]
+    random_model(seed=0, voices=voices, dilations=[1, 2]).save(
+        shipped_folder / "drums.npz", overwrite=True
+    )
+    random_model(seed=0, voices=["hihat"], dilations=[1, 2]).save(shipped_folder / "hihat.npz")
+    models = _models(args)
+    assert [(name, v) for name, _, v in _jobs(args, models, {})] == [
+        ("drums", v) for v in INSTRUMENTS if v != "hihat"
+    ] + [("hihat", "hihat")]
     args = _parser().parse_args(["kick", "crash", "tests/data/tiny_drums.npz", "--voices", "kick"])
     jobs = _jobs(args, _models(args), {})
     assert [(name, v) for name, _, v in jobs] == [

@@ -217,3 +217,15 @@ def test_card_names_each_voice_s_pre_emphasis():
         "| pre-emphasis | y(t) - a y(t-1) before mu-law, a by voice (kick 0.85, hihat 0); "
         "undone by `generate()` |"
     )
+
+
+def test_card_names_the_files_format():
+    """A model with leaky integration is format 3 and its card says so (it said format 2)."""
+    from fastdrum.testing import random_model
+
+    for voices in (["hihat"], ["kick", "hihat"]):
+        for b, version in ((0.0, 2), (0.995, 3)):
+            m = random_model(seed=0, voices=voices, preemphasis=0.0, integration=b)
+            assert m.format_version == version
+            text = model_card.render(m, "m")
+            assert f"in fastdrum model format {version}" in text, (voices, b)

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from bench.cases import RECIPE_CONFIG
@@ -20,6 +21,7 @@ from training.evaluate import DEFAULT_HOLDOUT
 from training.train import (
     DEFAULT_TIME_BLOCK,
     _envelope,
+    _integration,
     _preemphasis,
     _time_tau,
     build_parser,
@@ -34,6 +36,8 @@ pytestmark = pytest.mark.skipif(shutil.which("sh") is None, reason="needs a POSI
 
 
 def _run(tmp_path, **env):
+    """The script's calls, run with `env` (MODELS drums unless given; None: unset, the default)."""
+    env = {"MODELS": "drums", **env}
     log = tmp_path / "calls.jsonl"
     fake = tmp_path / "fake-python"
     fake.write_text(
@@ -52,7 +56,7 @@ def _run(tmp_path, **env):
         not in ("RESUME", "SEED", "STEPS", "OUT", "SWA_FIRST", "VARIANT", "TRAIN_ARGS", "MODELS")
     }
     full_env.update(PYTHON=str(fake))
-    full_env.update(env)
+    full_env.update({k: v for k, v in env.items() if v is not None})
     subprocess.run(["sh", SCRIPT], cwd=ROOT, env=full_env, check=True, capture_output=True)
     return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
@@ -140,12 +144,22 @@ def test_a_model_trained_with_any_skips_the_fit(tmp_path):
     assert _option(calls[0], "--voice-dropout") == "0.1"
 
 
-def test_by_default_it_trains_drums_alone_and_clap_on_request(tmp_path):
-    """drums.npz (every voice, 10,000 steps) by default; MODELS="drums clap" then also trains
+def test_by_default_it_trains_drums_and_hihat_and_clap_on_request(tmp_path):
+    """drums.npz (every voice, 10,000 steps) then hihat.npz (the hi-hat alone at a = 0, b = 0.995,
+    1,500 steps), both shipped, by default; MODELS="drums clap" trains drums and
     clap.npz (the claps alone, with LMMS's folder of one-shots, 3,000 steps, no longer shipped), in
     its own run, averaged from a quarter of its own steps, rounded and tuned (one voice: no 'any')."""
     (tmp_path / "default").mkdir()
-    assert [_step(c) for c in _run(tmp_path / "default")] == DRUMS_STEPS
+    calls = _run(tmp_path / "default", MODELS=None)
+    assert [_step(c) for c in calls] == DRUMS_STEPS + [
+        "training.train",
+        "training.average",
+        "round",
+        "training.tune",
+    ]
+    hihat = build_parser().parse_args(calls[8][2:])
+    assert hihat.voices == "hihat" and hihat.steps == 1500 and hihat.out == "runs/hihat-seed0.npz"
+    assert (_preemphasis(hihat, ["hihat"]), _integration(hihat, ["hihat"])) == ([0.0], [0.995])
     calls = _run(tmp_path, MODELS="drums clap")
     assert [_step(c) for c in calls] == DRUMS_STEPS + [
         "training.train",
@@ -201,15 +215,19 @@ def test_a_voice_alone_trains_its_clips_with_the_recipe_for_1500_steps(tmp_path)
     assert args.voices == "kick" and args.preemphasis == 0.7 and args.input_drift_share == 0.25
 
     own = ("--voices", "--steps", "--out", "--run-dir", "--preemphasis", "--voice-preemphasis")
+    own += ("--voice-integration",)
     assert _without(train, own) == _without(drums, own)
     for voice in VOICES:
         if voice != "clap":  # MODELS=clap is the clap model with LMMS's one-shots (above)
             (tmp_path / voice).mkdir()
             alone = _run(tmp_path / voice, MODELS=voice)[0]
             assert _option(alone, "--voices") == voice
-            # a hat alone keeps its coefficient of drums.npz (0); the others have --preemphasis's
-            want = [0.0] if voice in ("hihat", "openhat") else 0.85
-            assert _preemphasis(build_parser().parse_args(alone[2:]), [voice]) == want
+            # a hat alone keeps its coefficient of drums.npz (a = 0) and is integrated (b = 0.995);
+            # the others have --preemphasis's and --integration's (0.85, 0)
+            hat = voice in ("hihat", "openhat")
+            args = build_parser().parse_args(alone[2:])
+            assert _preemphasis(args, [voice]) == ([0.0] if hat else 0.85)
+            assert _integration(args, [voice]) == ([0.995] if hat else 0.0)
 
 
 def test_out_names_one_file_and_models_are_known(tmp_path):
@@ -366,3 +384,20 @@ def test_the_shipped_clap_is_drums_voice_and_each_voices_guidance_is_the_tuners_
         negative = d.get("negative_voice")
         assert pick == (plain if negative is None else f"{plain}-{negative}*{d['guidance']}"), v
     assert _shipped_instruments() == sorted(VOICES)
+
+
+def test_the_shipped_hihat_is_the_one_voice_recipe_with_integration(tmp_path):
+    """fastdrum/models/hihat.npz, which plays the hi-hat, is MODELS=hihat's output: the recipe's
+    network on the hi-hat alone, a = 0 and b = 0.995 as the script trains it, rounded and tuned."""
+    import fastdrum
+
+    model = fastdrum.load_model("hihat")
+    args = build_parser().parse_args(_run(tmp_path, MODELS="hihat")[0][2:])
+    want = dict(
+        _recipe(voices=["hihat"]),
+        preemphasis=tuple(float(np.float32(a)) for a in _preemphasis(args, ["hihat"])),
+    )
+    assert _shape(model) == want
+    assert model.integration == tuple(float(np.float32(b)) for b in _integration(args, ["hihat"]))
+    assert model.meta["steps_trained"] == args.steps == 1500
+    _assert_rounded_and_tuned(model, ("hihat",))

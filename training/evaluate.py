@@ -875,12 +875,15 @@ def _shipped_models():
     import fastdrum
     from fastdrum.model import _shipped, _shipped_files
 
+    from .voices import ANY_VOICE
+
     resolved = _shipped()
     models = []
     for stem, path, voices in _shipped_files():
         m = fastdrum.load_model(path)
-        played = [v for v in voices if resolved.get(v) == (path, v)]
-        if stem in voices or played == list(voices):
+        drums = [v for v in voices if v != ANY_VOICE]  # 'any' is a name, but no drum to judge
+        played = [v for v in drums if resolved.get(v) == (path, v)]
+        if stem in voices or played == drums:
             models.append((stem, m))
         else:
             models += [(stem, m.with_voice(v)) for v in played]

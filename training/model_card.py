@@ -421,12 +421,14 @@ def render(model, name, check=None, note=None):
     if len(model.voices) == 1:
         what = (
             f"A WaveNet of one voice, **{model.voices[0]}**, at {model.sample_rate} Hz, in fastdrum "
-            "model format 2 (conditioned on that voice alone, which it plays by default)."
+            f"model format {model.format_version} (conditioned on that voice alone, which it plays by "
+            "default)."
         )
     elif model.voices:
         what = (
             f"A WaveNet conditioned on the voice that generates **{len(model.voices)} voices** "
-            f"({', '.join(model.voices)}) at {model.sample_rate} Hz, in fastdrum model format 2."
+            f"({', '.join(model.voices)}) at {model.sample_rate} Hz, in fastdrum model format "
+            f"{model.format_version}."
         )
     else:
         what = (
