@@ -144,22 +144,19 @@ def test_a_model_trained_with_any_skips_the_fit(tmp_path):
     assert _option(calls[0], "--voice-dropout") == "0.1"
 
 
-def test_by_default_it_trains_drums_and_hihat_and_clap_on_request(tmp_path):
-    """drums.npz (every voice, 10,000 steps) then hihat.npz (the hi-hat alone at a = 0, b = 0.995,
-    1,500 steps), both shipped, by default; MODELS="drums clap" trains drums and
+def test_by_default_it_trains_drums_and_the_hats_and_clap_on_request(tmp_path):
+    """drums.npz (every voice, 10,000 steps) then hihat.npz and openhat.npz (each hat alone at a = 0,
+    b = 0.995, 1,500 steps), all shipped, by default; MODELS="drums clap" trains drums and
     clap.npz (the claps alone, with LMMS's folder of one-shots, 3,000 steps, no longer shipped), in
     its own run, averaged from a quarter of its own steps, rounded and tuned (one voice: no 'any')."""
     (tmp_path / "default").mkdir()
     calls = _run(tmp_path / "default", MODELS=None)
-    assert [_step(c) for c in calls] == DRUMS_STEPS + [
-        "training.train",
-        "training.average",
-        "round",
-        "training.tune",
-    ]
-    hihat = build_parser().parse_args(calls[8][2:])
-    assert hihat.voices == "hihat" and hihat.steps == 1500 and hihat.out == "runs/hihat-seed0.npz"
-    assert (_preemphasis(hihat, ["hihat"]), _integration(hihat, ["hihat"])) == ([0.0], [0.995])
+    one_voice = ["training.train", "training.average", "round", "training.tune"]
+    assert [_step(c) for c in calls] == DRUMS_STEPS + one_voice * 2
+    for hat, train in (("hihat", calls[8]), ("openhat", calls[12])):
+        args = build_parser().parse_args(train[2:])
+        assert args.voices == hat and args.steps == 1500 and args.out == f"runs/{hat}-seed0.npz"
+        assert (_preemphasis(args, [hat]), _integration(args, [hat])) == ([0.0], [0.995])
     calls = _run(tmp_path, MODELS="drums clap")
     assert [_step(c) for c in calls] == DRUMS_STEPS + [
         "training.train",
@@ -386,18 +383,21 @@ def test_the_shipped_clap_is_drums_voice_and_each_voices_guidance_is_the_tuners_
     assert _shipped_instruments() == sorted(VOICES)
 
 
-def test_the_shipped_hihat_is_the_one_voice_recipe_with_integration(tmp_path):
-    """fastdrum/models/hihat.npz, which plays the hi-hat, is MODELS=hihat's output: the recipe's
-    network on the hi-hat alone, a = 0 and b = 0.995 as the script trains it, rounded and tuned."""
+@pytest.mark.parametrize("hat", ["hihat", "openhat"])
+def test_the_shipped_hats_are_the_one_voice_recipe_with_integration(tmp_path, hat):
+    """fastdrum/models/hihat.npz and openhat.npz, which play the two hats, are MODELS=hihat's and
+    MODELS=openhat's output: the recipe's network on that hat alone, a = 0 and b = 0.995 as the
+    script trains it, rounded and tuned."""
     import fastdrum
 
-    model = fastdrum.load_model("hihat")
-    args = build_parser().parse_args(_run(tmp_path, MODELS="hihat")[0][2:])
+    model = fastdrum.load_model(hat)
+    assert os.path.basename(model.path) == f"{hat}.npz"
+    args = build_parser().parse_args(_run(tmp_path, MODELS=hat)[0][2:])
     want = dict(
-        _recipe(voices=["hihat"]),
-        preemphasis=tuple(float(np.float32(a)) for a in _preemphasis(args, ["hihat"])),
+        _recipe(voices=[hat]),
+        preemphasis=tuple(float(np.float32(a)) for a in _preemphasis(args, [hat])),
     )
     assert _shape(model) == want
-    assert model.integration == tuple(float(np.float32(b)) for b in _integration(args, ["hihat"]))
+    assert model.integration == tuple(float(np.float32(b)) for b in _integration(args, [hat]))
     assert model.meta["steps_trained"] == args.steps == 1500
-    _assert_rounded_and_tuned(model, ("hihat",))
+    _assert_rounded_and_tuned(model, (hat,))
