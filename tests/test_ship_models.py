@@ -144,26 +144,23 @@ def test_a_model_trained_with_any_skips_the_fit(tmp_path):
     assert _option(calls[0], "--voice-dropout") == "0.1"
 
 
-def test_by_default_it_trains_drums_and_the_hats_and_clap_on_request(tmp_path):
-    """drums.npz (every voice, 10,000 steps) then hihat.npz and openhat.npz (each hat alone at a = 0,
-    b = 0.995, 1,500 steps), all shipped, by default; MODELS="drums clap" trains drums and
-    clap.npz (the claps alone, with LMMS's folder of one-shots, 3,000 steps, no longer shipped), in
-    its own run, averaged from a quarter of its own steps, rounded and tuned (one voice: no 'any')."""
+def test_by_default_it_trains_drums_the_hats_and_the_clap(tmp_path):
+    """drums.npz (every voice, 10,000 steps), then hihat.npz and openhat.npz (each hat alone at a = 0,
+    b = 0.995, 1,500 steps), then clap.npz (the claps alone, with LMMS's folder of one-shots, 3,000
+    steps), all shipped, by default; MODELS="drums clap" trains drums and the clap alone. Each
+    one-voice model in its own run, averaged from a quarter of its own steps, rounded and tuned (one
+    voice: no 'any')."""
     (tmp_path / "default").mkdir()
     calls = _run(tmp_path / "default", MODELS=None)
     one_voice = ["training.train", "training.average", "round", "training.tune"]
-    assert [_step(c) for c in calls] == DRUMS_STEPS + one_voice * 2
+    assert [_step(c) for c in calls] == DRUMS_STEPS + one_voice * 3
     for hat, train in (("hihat", calls[8]), ("openhat", calls[12])):
         args = build_parser().parse_args(train[2:])
         assert args.voices == hat and args.steps == 1500 and args.out == f"runs/{hat}-seed0.npz"
         assert (_preemphasis(args, [hat]), _integration(args, [hat])) == ([0.0], [0.995])
+    assert _option(calls[16], "--voices") == "clap" and _option(calls[16], "--steps") == "3000"
     calls = _run(tmp_path, MODELS="drums clap")
-    assert [_step(c) for c in calls] == DRUMS_STEPS + [
-        "training.train",
-        "training.average",
-        "round",
-        "training.tune",
-    ]
+    assert [_step(c) for c in calls] == DRUMS_STEPS + one_voice
     drums, clap = calls[:8], calls[8:]
     assert _option(drums[0], "--voices") == "all" and "--data" not in drums[0]
     assert _option(drums[0], "--steps") == "10000" and _option(drums[1], "--first") == "2500"
@@ -351,9 +348,8 @@ def test_the_shipped_model_has_the_shape_the_script_trains():
     _assert_rounded_and_tuned(model, VOICES + ("any",), tuned=VOICES)
 
 
-def test_the_shipped_clap_is_drums_voice_and_each_voices_guidance_is_the_tuners_pick():
-    """No model of its own plays the clap since 2026-12-03: fastdrum.generate("clap") plays drums.npz's
-    clap. Its 'any' voice is tools/graft_any.py's (an embedding fitted to every clip with the network
+def test_drums_any_voice_and_each_voices_guidance_is_the_tuners_pick():
+    """drums.npz's 'any' voice is tools/graft_any.py's (an embedding fitted to every clip with the network
     frozen, recorded in meta["any_voice"]), no instrument a kit plays; each voice's negative voice and
     guidance, or none, are the least short of its rows in meta["guidance_tuning"] (ties to no
     guidance, then the smaller weight), kept only where it also fell less short than no guidance on
@@ -361,8 +357,7 @@ def test_the_shipped_clap_is_drums_voice_and_each_voices_guidance_is_the_tuners_
     import fastdrum
     from fastdrum.model import _shipped_instruments
 
-    model = fastdrum.load_model("clap")
-    assert os.path.basename(model.path) == "drums.npz" and model.default_voice == "clap"
+    model = fastdrum.load_model("drums")
     assert model.voices[-1] == "any" and model.meta["any_voice"]["steps"] == 1000
     voices = model.meta["voices"]  # tools/graft_any.py: every voice's training decay times
     assert voices["any"]["decays"] == sorted(d for v in VOICES for d in voices[v]["decays"])
@@ -400,4 +395,24 @@ def test_the_shipped_hats_are_the_one_voice_recipe_with_integration(tmp_path, ha
     assert _shape(model) == want
     assert model.integration == tuple(float(np.float32(b)) for b in _integration(args, [hat]))
     assert model.meta["steps_trained"] == args.steps == 1500
+    assert model.meta["config"]["seed"] == args.seed == 0  # SEED's default
     _assert_rounded_and_tuned(model, (hat,))
+
+
+def test_the_shipped_clap_is_the_clap_recipe(tmp_path):
+    """fastdrum/models/clap.npz, which plays the clap since 2026-12-05, is MODELS=clap's output: the
+    recipe's network on the claps alone, LMMS's among them, 3,000 steps, rounded and tuned."""
+    import fastdrum
+
+    model = fastdrum.load_model("clap")
+    assert os.path.basename(model.path) == "clap.npz"
+    args = build_parser().parse_args(_run(tmp_path, MODELS="clap")[0][2:])
+    assert args.voices == "clap" and args.preemphasis == 0.85 and not args.voice_preemphasis
+    assert _shape(model) == dict(
+        _recipe(voices=["clap"]), preemphasis=float(np.float32(args.preemphasis))
+    )
+    assert model.integration == 0.0
+    assert model.meta["config"]["data"] == args.data == ["/usr/share/lmms/samples/drums"]
+    assert model.meta["steps_trained"] == args.steps == 3000
+    assert model.meta["config"]["seed"] == args.seed == 0  # SEED's default
+    _assert_rounded_and_tuned(model, ("clap",))
