@@ -378,41 +378,36 @@ def test_drums_any_voice_and_each_voices_guidance_is_the_tuners_pick():
     assert _shipped_instruments() == sorted(VOICES)
 
 
-@pytest.mark.parametrize("hat", ["hihat", "openhat"])
-def test_the_shipped_hats_are_the_one_voice_recipe_with_integration(tmp_path, hat):
-    """fastdrum/models/hihat.npz and openhat.npz, which play the two hats, are MODELS=hihat's and
-    MODELS=openhat's output: the recipe's network on that hat alone, a = 0 and b = 0.995 as the
-    script trains it, rounded and tuned."""
+def _stored(coefficients):
+    """A coefficient of the trainer's (one, or a list a voice) as a model file stores it (float32)."""
+    if isinstance(coefficients, (list, tuple)):
+        return tuple(float(np.float32(c)) for c in coefficients)
+    return float(np.float32(coefficients))
+
+
+@pytest.mark.parametrize(
+    "voice, steps, coefficients, data",
+    [
+        ("hihat", 1500, ((0.0,), (0.995,)), []),
+        ("openhat", 1500, ((0.0,), (0.995,)), []),
+        ("clap", 3000, (0.85, 0.0), ["/usr/share/lmms/samples/drums"]),
+    ],
+)
+def test_the_shipped_one_voice_models_are_the_scripts(tmp_path, voice, steps, coefficients, data):
+    """fastdrum/models/hihat.npz, openhat.npz and clap.npz, which play those voices, are MODELS=VOICE's
+    output with the default seed: the recipe's network on that voice alone (the hats at a = 0 and
+    b = 0.995 for 1,500 steps; the clap, LMMS's claps among its data, at 0.85 and no integration for
+    3,000), rounded and tuned."""
     import fastdrum
 
-    model = fastdrum.load_model(hat)
-    assert os.path.basename(model.path) == f"{hat}.npz"
-    args = build_parser().parse_args(_run(tmp_path, MODELS=hat)[0][2:])
-    want = dict(
-        _recipe(voices=[hat]),
-        preemphasis=tuple(float(np.float32(a)) for a in _preemphasis(args, [hat])),
-    )
-    assert _shape(model) == want
-    assert model.integration == tuple(float(np.float32(b)) for b in _integration(args, [hat]))
-    assert model.meta["steps_trained"] == args.steps == 1500
+    model = fastdrum.load_model(voice)
+    assert os.path.basename(model.path) == f"{voice}.npz"
+    args = build_parser().parse_args(_run(tmp_path, MODELS=voice)[0][2:])
+    preemphasis, integration = _preemphasis(args, [voice]), _integration(args, [voice])
+    assert (_stored(preemphasis), _stored(integration)) == tuple(map(_stored, coefficients))
+    assert _shape(model) == dict(_recipe(voices=[voice]), preemphasis=_stored(preemphasis))
+    assert model.integration == _stored(integration)
+    assert model.meta["config"]["data"] == args.data == data
+    assert model.meta["steps_trained"] == args.steps == steps
     assert model.meta["config"]["seed"] == args.seed == 0  # SEED's default
-    _assert_rounded_and_tuned(model, (hat,))
-
-
-def test_the_shipped_clap_is_the_clap_recipe(tmp_path):
-    """fastdrum/models/clap.npz, which plays the clap since 2026-12-05, is MODELS=clap's output: the
-    recipe's network on the claps alone, LMMS's among them, 3,000 steps, rounded and tuned."""
-    import fastdrum
-
-    model = fastdrum.load_model("clap")
-    assert os.path.basename(model.path) == "clap.npz"
-    args = build_parser().parse_args(_run(tmp_path, MODELS="clap")[0][2:])
-    assert args.voices == "clap" and args.preemphasis == 0.85 and not args.voice_preemphasis
-    assert _shape(model) == dict(
-        _recipe(voices=["clap"]), preemphasis=float(np.float32(args.preemphasis))
-    )
-    assert model.integration == 0.0
-    assert model.meta["config"]["data"] == args.data == ["/usr/share/lmms/samples/drums"]
-    assert model.meta["steps_trained"] == args.steps == 3000
-    assert model.meta["config"]["seed"] == args.seed == 0  # SEED's default
-    _assert_rounded_and_tuned(model, ("clap",))
+    _assert_rounded_and_tuned(model, (voice,))
