@@ -102,14 +102,14 @@ def test_readme_quality_table_is_the_shipped_models_evaluation():
 
     with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
         readme = f.read()
-    path = "docs/evaluation-v2-shipped-clap-recipe.json"
+    path = "docs/evaluation-v2-shipped-crash.json"
     assert f"Results: [{path}]({path})" in readme
     with open(os.path.join(ROOT, path), encoding="utf-8") as f:
         rows = json.load(f)["rows"]
     # Every shipped voice once, from the file fastdrum.generate plays it with: hihat.npz,
-    # openhat.npz and clap.npz for those three voices, drums.npz for the seven others.
+    # openhat.npz, clap.npz and crash.npz for those four voices, drums.npz for the six others.
     assert {r["voice"]: r["source"] for r in rows} == {
-        v: v if v in ("hihat", "openhat", "clap") else "drums" for v in VOICES
+        v: v if v in ("hihat", "openhat", "clap", "crash") else "drums" for v in VOICES
     }
     rows.sort(key=lambda r: VOICES.index(r["voice"]))
     assert table(rows, readme=True) in readme
