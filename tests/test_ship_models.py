@@ -146,8 +146,8 @@ def test_a_model_trained_with_any_skips_the_fit(tmp_path):
 
 def test_by_default_it_trains_drums_the_hats_the_clap_and_the_crash(tmp_path):
     """drums.npz (every voice, 10,000 steps), then hihat.npz and openhat.npz (each hat alone at a = 0,
-    b = 0.995, 1,500 steps), then clap.npz (the claps alone, with LMMS's folder of one-shots, 3,000
-    steps), then crash.npz (the crashes alone at a = 0.85, b = 0.99, 1,500 steps), all shipped, by
+    b = 0.995, 1,500 steps), then clap.npz (the claps alone, with LMMS's folder of one-shots, a = 0.85,
+    b = 0.98, 3,000 steps), then crash.npz (the crashes alone at a = 0.85, b = 0.99, 1,500 steps), all shipped, by
     default; MODELS="drums clap" trains drums and the clap alone. Each
     one-voice model in its own run, averaged from a quarter of its own steps, rounded and tuned (one
     voice: no 'any')."""
@@ -160,6 +160,8 @@ def test_by_default_it_trains_drums_the_hats_the_clap_and_the_crash(tmp_path):
         assert args.voices == hat and args.steps == 1500 and args.out == f"runs/{hat}-seed0.npz"
         assert (_preemphasis(args, [hat]), _integration(args, [hat])) == ([0.0], [0.995])
     assert _option(calls[16], "--voices") == "clap" and _option(calls[16], "--steps") == "3000"
+    args = build_parser().parse_args(calls[16][2:])
+    assert (_preemphasis(args, ["clap"]), _integration(args, ["clap"])) == (0.85, [0.98])
     args = build_parser().parse_args(calls[20][2:])
     assert args.voices == "crash" and args.steps == 1500 and args.out == "runs/crash-seed0.npz"
     assert (_preemphasis(args, ["crash"]), _integration(args, ["crash"])) == (0.85, [0.99])
@@ -176,8 +178,9 @@ def test_by_default_it_trains_drums_the_hats_the_clap_and_the_crash(tmp_path):
         _option(clap[0], "--out") == clap[1][2] == clap[2][2] == clap[3][2] == "runs/clap-seed0.npz"
     )
 
-    # The same network and recipe but the data: every other option of the trainer is drums.npz's.
-    data = ("--voices", "--voice-preemphasis", "--data", "--steps", "--out", "--run-dir")
+    # The same network and recipe but the data and the clap's b: every other option is drums.npz's.
+    data = ("--voices", "--voice-preemphasis", "--voice-integration", "--data", "--steps", "--out")
+    data += ("--run-dir",)
     assert _without(clap[0], data) == _without(drums[0], data)
     args = build_parser().parse_args(clap[0][2:])  # the trainer accepts it
     assert args.voices == "clap" and args.data == ["/usr/share/lmms/samples/drums"]
@@ -396,15 +399,15 @@ def _stored(coefficients):
     [
         ("hihat", 1500, ((0.0,), (0.995,)), []),
         ("openhat", 1500, ((0.0,), (0.995,)), []),
-        ("clap", 3000, (0.85, 0.0), ["/usr/share/lmms/samples/drums"]),
+        ("clap", 3000, (0.85, (0.98,)), ["/usr/share/lmms/samples/drums"]),
         ("crash", 1500, (0.85, (0.99,)), []),
     ],
 )
 def test_the_shipped_one_voice_models_are_the_scripts(tmp_path, voice, steps, coefficients, data):
     """fastdrum/models/hihat.npz, openhat.npz, clap.npz and crash.npz, which play those voices, are
     MODELS=VOICE's output with the default seed: the recipe's network on that voice alone (the hats at
-    a = 0 and b = 0.995 for 1,500 steps; the clap, LMMS's claps among its data, at 0.85 and no
-    integration for 3,000; the crash at 0.85 and b = 0.99 for 1,500), rounded and tuned."""
+    a = 0 and b = 0.995 for 1,500 steps; the clap, LMMS's claps among its data, at 0.85 and b = 0.98
+    for 3,000; the crash at 0.85 and b = 0.99 for 1,500), rounded and tuned."""
     import fastdrum
 
     model = fastdrum.load_model(voice)
