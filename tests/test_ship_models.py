@@ -147,10 +147,9 @@ def test_a_model_trained_with_any_skips_the_fit(tmp_path):
 def test_by_default_it_trains_drums_the_hats_the_clap_and_the_crash(tmp_path):
     """drums.npz (every voice, 10,000 steps), then hihat.npz and openhat.npz (each hat alone at a = 0,
     b = 0.995, 1,500 steps), then clap.npz (the claps alone, with LMMS's folder of one-shots, a = 0.85,
-    b = 0.98, 3,000 steps), then crash.npz (the crashes alone at a = 0.85, b = 0.99, 1,500 steps), all shipped, by
-    default; MODELS="drums clap" trains drums and the clap alone. Each
-    one-voice model in its own run, averaged from a quarter of its own steps, rounded and tuned (one
-    voice: no 'any')."""
+    b = 0.98, 3,000 steps), then crash.npz (the crashes alone at a = 0.85, b = 0.99, 1,500 steps), all
+    shipped, by default; MODELS="drums clap" trains drums and the clap alone. Each one-voice model in
+    its own run, averaged from a quarter of its own steps, rounded and tuned (one voice: no 'any')."""
     (tmp_path / "default").mkdir()
     calls = _run(tmp_path / "default", MODELS=None)
     one_voice = ["training.train", "training.average", "round", "training.tune"]

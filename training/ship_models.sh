@@ -17,10 +17,10 @@
 # seeds 0 and 1, judged with LMMS's claps among the sources, against drums.npz's clap's 18.84 and the
 # recipe's seed 1's 18.62 (docs/evaluation.md, "The clap of its own again"); since 2026-12-05 (session
 # 40) with leaky integration b = 0.98 too: 10.30 and 11.59 short against those two's 14.38 and 14.15
-# (docs/evaluation.md, "The clap with leaky integration"). crash.npz: the crashes
-# alone at a = 0.85 with leaky integration b = 0.99, 1,500 steps: 2.39 and 2.04 short on seeds
-# 0 and 1 against drums.npz's crash's 6.68 and the recipe's seed 1's 7.01 (docs/evaluation.md, "A crash
-# model of its own"). By default all five are trained, in turn; MODELS="drums clap" trains two of them.
+# (docs/evaluation.md, "The clap with leaky integration"). crash.npz: the crashes alone at a = 0.85
+# with leaky integration b = 0.99, 1,500 steps: 2.39 and 2.04 short on seeds 0 and 1 against
+# drums.npz's crash's 6.68 and the recipe's seed 1's 7.01 (docs/evaluation.md, "A crash model of its
+# own"). By default all five are trained, in turn; MODELS="drums clap" trains two of them.
 # MODELS=kick (or any other voice of the drum machine but the clap) trains that voice's clips alone
 # with the same network and recipe, 1,500 steps (13-20 min of training): the one-voice lever runs of
 # docs/evaluation.md ("The pre-emphasis coefficient, one lever alone", "Input drift"), e.g.
