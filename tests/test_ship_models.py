@@ -144,6 +144,16 @@ def test_a_model_trained_with_any_skips_the_fit(tmp_path):
     assert _option(calls[0], "--voice-dropout") == "0.1"
 
 
+#: The shipped one-voice models, in the order the script trains them by default: each one's steps,
+#: (pre-emphasis a, leaky integration b) as the trainer resolves them, and extra data folders.
+ONE_VOICE_MODELS = {
+    "hihat": (1500, ([0.0], [0.995]), []),
+    "openhat": (1500, ([0.0], [0.995]), []),
+    "clap": (3000, (0.85, [0.98]), ["/usr/share/lmms/samples/drums"]),
+    "crash": (1500, (0.85, [0.99]), []),
+}
+
+
 def test_by_default_it_trains_drums_the_hats_the_clap_and_the_crash(tmp_path):
     """drums.npz (every voice, 10,000 steps), then hihat.npz and openhat.npz (each hat alone at a = 0,
     b = 0.995, 1,500 steps), then clap.npz (the claps alone, with LMMS's folder of one-shots, a = 0.85,
@@ -153,17 +163,13 @@ def test_by_default_it_trains_drums_the_hats_the_clap_and_the_crash(tmp_path):
     (tmp_path / "default").mkdir()
     calls = _run(tmp_path / "default", MODELS=None)
     one_voice = ["training.train", "training.average", "round", "training.tune"]
-    assert [_step(c) for c in calls] == DRUMS_STEPS + one_voice * 4
-    for hat, train in (("hihat", calls[8]), ("openhat", calls[12])):
-        args = build_parser().parse_args(train[2:])
-        assert args.voices == hat and args.steps == 1500 and args.out == f"runs/{hat}-seed0.npz"
-        assert (_preemphasis(args, [hat]), _integration(args, [hat])) == ([0.0], [0.995])
-    assert _option(calls[16], "--voices") == "clap" and _option(calls[16], "--steps") == "3000"
-    args = build_parser().parse_args(calls[16][2:])
-    assert (_preemphasis(args, ["clap"]), _integration(args, ["clap"])) == (0.85, [0.98])
-    args = build_parser().parse_args(calls[20][2:])
-    assert args.voices == "crash" and args.steps == 1500 and args.out == "runs/crash-seed0.npz"
-    assert (_preemphasis(args, ["crash"]), _integration(args, ["crash"])) == (0.85, [0.99])
+    assert [_step(c) for c in calls] == DRUMS_STEPS + one_voice * len(ONE_VOICE_MODELS)
+    for i, (voice, (steps, coefficients, _)) in enumerate(ONE_VOICE_MODELS.items()):
+        args = build_parser().parse_args(calls[len(DRUMS_STEPS) + 4 * i][2:])
+        assert (
+            args.voices == voice and args.steps == steps and args.out == f"runs/{voice}-seed0.npz"
+        )
+        assert (_preemphasis(args, [voice]), _integration(args, [voice])) == coefficients
     calls = _run(tmp_path, MODELS="drums clap")
     assert [_step(c) for c in calls] == DRUMS_STEPS + one_voice
     drums, clap = calls[:8], calls[8:]
@@ -222,14 +228,11 @@ def test_a_voice_alone_trains_its_clips_with_the_recipe_for_1500_steps(tmp_path)
             (tmp_path / voice).mkdir()
             alone = _run(tmp_path / voice, MODELS=voice)[0]
             assert _option(alone, "--voices") == voice
-            # a hat alone keeps its coefficient of drums.npz (a = 0) and is integrated (b = 0.995);
-            # the crash is integrated with b = 0.99; the others have --preemphasis's and
-            # --integration's (0.85, 0)
-            hat = voice in ("hihat", "openhat")
+            # a shipped one-voice model's coefficients (the hats at a = 0, b = 0.995, the crash at
+            # b = 0.99); the others have --preemphasis's and --integration's (0.85, 0)
             args = build_parser().parse_args(alone[2:])
-            assert _preemphasis(args, [voice]) == ([0.0] if hat else 0.85)
-            integration = {"hihat": [0.995], "openhat": [0.995], "crash": [0.99]}
-            assert _integration(args, [voice]) == integration.get(voice, 0.0)
+            coefficients = ONE_VOICE_MODELS.get(voice, (None, (0.85, 0.0)))[1]
+            assert (_preemphasis(args, [voice]), _integration(args, [voice])) == coefficients
 
 
 def test_out_names_one_file_and_models_are_known(tmp_path):
@@ -393,22 +396,15 @@ def _stored(coefficients):
     return float(np.float32(coefficients))
 
 
-@pytest.mark.parametrize(
-    "voice, steps, coefficients, data",
-    [
-        ("hihat", 1500, ((0.0,), (0.995,)), []),
-        ("openhat", 1500, ((0.0,), (0.995,)), []),
-        ("clap", 3000, (0.85, (0.98,)), ["/usr/share/lmms/samples/drums"]),
-        ("crash", 1500, (0.85, (0.99,)), []),
-    ],
-)
-def test_the_shipped_one_voice_models_are_the_scripts(tmp_path, voice, steps, coefficients, data):
+@pytest.mark.parametrize("voice", ONE_VOICE_MODELS)
+def test_the_shipped_one_voice_models_are_the_scripts(tmp_path, voice):
     """fastdrum/models/hihat.npz, openhat.npz, clap.npz and crash.npz, which play those voices, are
     MODELS=VOICE's output with the default seed: the recipe's network on that voice alone (the hats at
     a = 0 and b = 0.995 for 1,500 steps; the clap, LMMS's claps among its data, at 0.85 and b = 0.98
     for 3,000; the crash at 0.85 and b = 0.99 for 1,500), rounded and tuned."""
     import fastdrum
 
+    steps, coefficients, data = ONE_VOICE_MODELS[voice]
     model = fastdrum.load_model(voice)
     assert os.path.basename(model.path) == f"{voice}.npz"
     args = build_parser().parse_args(_run(tmp_path, MODELS=voice)[0][2:])
