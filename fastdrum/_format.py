@@ -1,4 +1,4 @@
-"""Model formats 1, 2 and 3: reading, validating and writing WaveNet weights in .npz files.
+"""Model formats 1 to 4: reading, validating and writing WaveNet weights in .npz files.
 
 The tables in the project's docs (docs/format.md) are the contract: format 2
 is format 1 plus pre-emphasis and (optionally) voice conditioning. Reading is
@@ -25,9 +25,9 @@ from ._checks import MAX_SAMPLE_RATE
 from .errors import ModelFormatError
 
 #: The versions this fastdrum reads (and writes: the lowest one that holds a model).
-FORMAT_VERSIONS = (1, 2, 3)
+FORMAT_VERSIONS = (1, 2, 3, 4)
 #: The newest version.
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 
 #: Default bound on the total uncompressed size of a model file's arrays.
 DEFAULT_MAX_BYTES = 256 * 2**20
@@ -89,7 +89,9 @@ DECAY_KEY = "decay_w"
 #: Every optional key of format 2 (``preemphasis`` is required in format 2).
 OPTIONAL_KEYS_2 = OPTIONAL_KEYS + CONDITIONING_KEYS + ("primer_voices",) + TIME_KEYS + (DECAY_KEY,)
 #: Every key either format reads.
-KNOWN_KEYS = REQUIRED_KEYS + OPTIONAL_KEYS_2 + ("preemphasis", "integration")
+#: Format 4's low shelf: the zero and the pole of the filter the clips are taken through in training.
+SHELF_KEYS = ("shelf_zero", "shelf_pole")
+KNOWN_KEYS = REQUIRED_KEYS + OPTIONAL_KEYS_2 + ("preemphasis", "integration") + SHELF_KEYS
 
 #: Bounds of format 2: voices V, embedding size E, and the voice-name pattern.
 MAX_VOICES = 256
@@ -419,12 +421,13 @@ def _vote(arrays, name):
 
 
 def validate(arrays):
-    """Check a dict of arrays against format 1, 2 or 3 and return what they describe.
+    """Check a dict of arrays against format 1, 2, 3 or 4 and return what they describe.
 
     Returns a dict with version, L, Q, R, D, S, sample_rate, dilations
     (tuple), meta (dict), primers (int32 array or None), preemphasis (float,
     0.0 in format 1; or a tuple of floats, one a voice), integration (likewise, 0.0
-    before format 3), voices (tuple of str, empty when unconditioned), E (the
+    before format 3), shelf_zero and shelf_pole (likewise, 0.0 before format 4), voices
+    (tuple of str, empty when unconditioned), E (the
     embedding size, or None), primer_voices (int32 array or None), time_tau
     (float32 array (F,) or None), time_block (int or None), decay (dict of
     mean, scale and drop_db, or None) and voice_decays ({voice: read-only
@@ -465,6 +468,9 @@ def validate(arrays):
     if version >= 2:
         info.update(_validate_2(arrays, info))
     info["integration"] = _validate_integration(arrays, info) if version >= 3 else 0.0
+    info.update(
+        _validate_shelf(arrays, info) if version >= 4 else dict(shelf_zero=0.0, shelf_pole=0.0)
+    )
     info["envelope"] = _validate_envelope(meta, info["decay"])
     return info
 
@@ -599,6 +605,21 @@ def _validate_integration(arrays, info):
     b = _validate_coefficients(arrays, "integration", 3, "[0, 1)", lambda x: 0.0 <= x < 1.0)
     _check_one_a_voice("integration", b, info["voices"])
     return b
+
+
+def _validate_shelf(arrays, info):
+    """Format 4's low shelf: its zero c and pole p, each in [0, 1), and c <= p for every voice."""
+    out = {}
+    for key in SHELF_KEYS:
+        out[key] = _validate_coefficients(arrays, key, 4, "[0, 1)", lambda x: 0.0 <= x < 1.0)
+        _check_one_a_voice(key, out[key], info["voices"])
+    n = len(info["voices"]) or 1
+    zeros, poles = (v if isinstance(v, tuple) else (v,) * n for v in out.values())
+    for i, (c, p) in enumerate(zip(zeros, poles)):
+        if c > p:
+            where = f" (voice {info['voices'][i]!r})" if info["voices"] else ""
+            _fail("shelf_zero", f"{c:.7g} exceeds the shelf's pole {p:.7g}{where}: it must not")
+    return out
 
 
 def _validate_voices(arrays, info):

@@ -89,18 +89,23 @@ def _primers(model, primer, n, T, noise, rngs, voice=None):
     return np.array(codes, dtype=np.int32, order="C")
 
 
-def _finish(codes, model, decays=None, a=None, b=None):
+def _finish(codes, model, decays=None, a=None, b=None, shelf=None):
     """Codes to audio: mu-law decode; for a pre-emphasis model, de-emphasis with coefficient `a`
     (default :attr:`Model.preemphasis`; a model with one a voice needs it given) and, for one with
-    leaky integration, its first difference with coefficient `b` (likewise); for an envelope
+    leaky integration, its first difference with coefficient `b` (likewise), and for one with a
+    low shelf, the shelf's inverse (`shelf`, ``(c, p)``; likewise); for an envelope
     model, times the envelope of each clip's decay time (`decays`, seconds, one per clip); then,
     for any of these, peak limiting."""
     a = _voice_coefficient(model.preemphasis if a is None else a, "a pre-emphasis")
     b = _voice_coefficient(model.integration if b is None else b, "an integration")
+    if shelf is None:
+        shelf = tuple(
+            _voice_coefficient(v, "a low shelf") for v in (model.shelf_zero, model.shelf_pole)
+        )
     y = mu_law_decode(codes, model.quantization_channels)
-    if a == 0 and b == 0 and model.envelope is None:
+    if a == 0 and b == 0 and shelf[0] == shelf[1] and model.envelope is None:
         return y  # a = 0 is the identity: format-1 output exactly as it always was
-    y = deemphasis(y, a, b)
+    y = deemphasis(y, a, b, shelf)
     if model.envelope is not None:
         if decays is None:
             raise GenerationError("an envelope model's clips need their decay times to be finished")
@@ -269,7 +274,7 @@ def generate(
     model = as_model(instrument_or_model)
     n = _checks.integer("n", n, lo=1, error=GenerationError)
     cond, heaviest = _resolve_voice(model, voice)
-    a, b = model.preemphasis_of(voice), model.integration_of(voice)
+    a, b, shelf = model.preemphasis_of(voice), model.integration_of(voice), model.shelf_of(voice)
     defaults = model._voice_defaults(None if heaviest is None else model.voices[heaviest])
     duration, temperature, epsilon, primer_noise = _sampling_options(
         model, defaults, duration, temperature, epsilon, primer_noise
@@ -313,7 +318,7 @@ def generate(
                 state = State(model, 2 * (b1 - b0), n_threads, rows, guidance=guidance)
                 primers = np.repeat(primers, 2, axis=0)
             codes = _sample(state, primers, T, rngs, temperature, epsilon, bar)
-            out[b0:b1] = _finish(codes[::pairs], model, chosen, a, b)
+            out[b0:b1] = _finish(codes[::pairs], model, chosen, a, b, shelf)
     return out
 
 

@@ -878,6 +878,8 @@ def _describe(model):
         "default_voice": model.default_voice,
         "preemphasis": list(a) if isinstance(a := model.preemphasis, tuple) else a,
         "integration": list(b) if isinstance(b := model.integration, tuple) else b,
+        "shelf_zero": list(c) if isinstance(c := model.shelf_zero, tuple) else c,
+        "shelf_pole": list(p) if isinstance(p := model.shelf_pole, tuple) else p,
         "time_constants_samples": None if model.time_tau is None else model.time_tau.tolist(),
         "time_block": model.time_block,
         "decay": model.decay,
@@ -945,9 +947,26 @@ def _coefficients(values, voices, note):
     return f"{text} ({note})" if text else "none"
 
 
+def _shelf_row(info):
+    """`fastdrum info`'s low-shelf row: each voice's corner and the depth of generation's cut
+    below it (:func:`fastdrum.mulaw.shelf_corner`); "none" where a voice has no shelf."""
+    from .mulaw import shelf_corner
+
+    voices = info["voices"] or [None]
+    zeros, poles = (
+        v if isinstance(v, list) else [v] * len(voices)
+        for v in (info["shelf_zero"], info["shelf_pole"])
+    )
+    parts = []
+    for v, c, p in zip(voices, zeros, poles):
+        hz, db = shelf_corner((c, p), info["sample_rate"])
+        parts += [(f"{v} " if v else "") + f"{hz:.0f} Hz, {db:.0f} dB"] if hz else []
+    return ", ".join(parts) + " (generation cuts below)" if parts else "none"
+
+
 def _format2_rows(info):
-    """The rows of `fastdrum info` that only a format-2 (or 3) model has: format, voices,
-    pre-emphasis, integration (format 3), time, decay, envelope."""
+    """The rows of `fastdrum info` that only a format-2 (or later) model has: format, voices,
+    pre-emphasis, integration (format 3), low shelf (format 4), time, decay, envelope."""
     voices = info["voices"]
     if voices:
         shown = (
@@ -963,6 +982,7 @@ def _format2_rows(info):
     integ = _coefficients(info["integration"], voices, "generation takes its first difference")
     rows = [("format", str(info["format_version"])), ("voices", voices_row), ("pre-emphasis", pre)]
     rows += [("integration", integ)] if info["format_version"] >= 3 else []
+    rows += [("low shelf", _shelf_row(info))] if info["format_version"] >= 4 else []
     taus = info["time_constants_samples"]
     if taus is not None:
         ms = ", ".join(f"{1000 * t / info['sample_rate']:g}" for t in taus)
@@ -1091,9 +1111,8 @@ def _primer_audio(model, n):
         return None
     y = mu_law_decode(primers[:n], model.quantization_channels)
     v = model.default_voice
-    return deemphasis(y, model.preemphasis_of(v), model.integration_of(v)).astype(
-        "float32", copy=False
-    )
+    a, b, shelf = model.preemphasis_of(v), model.integration_of(v), model.shelf_of(v)
+    return deemphasis(y, a, b, shelf).astype("float32", copy=False)
 
 
 # -- fastdrum library (on Dask: fastdrum/_library.py) ----------------------------------

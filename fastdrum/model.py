@@ -1,4 +1,4 @@
-"""The :class:`Model`: a WaveNet's weights in model format 1, 2 or 3, and how to load one."""
+"""The :class:`Model`: a WaveNet's weights in model format 1 to 4, and how to load one."""
 
 import copy
 import functools
@@ -156,7 +156,7 @@ def _resolve(path_or_name):
 
 
 def load_model(path_or_name, *, max_bytes=_format.DEFAULT_MAX_BYTES):
-    """Load a model from a .npz file (format 1, 2 or 3) or by the name of a shipped model.
+    """Load a model from a .npz file (format 1 to 4) or by the name of a shipped model.
 
     A shipped name is a model file of that name (``kick`` is ``kick.npz``)
     or, failing that, a voice of a shipped conditioned model: ``"kick"`` then
@@ -182,7 +182,7 @@ def load_model(path_or_name, *, max_bytes=_format.DEFAULT_MAX_BYTES):
     ModelNotFoundError
         If no such file or shipped model exists.
     ModelFormatError
-        If the file is not a valid model (format 1, 2 or 3); the message names the key.
+        If the file is not a valid model (format 1 to 4); the message names the key.
 
     Examples
     --------
@@ -243,7 +243,7 @@ def as_model(model_or_name):
 
 
 class Model:
-    """A WaveNet in model format 1, 2 or 3: unconditional, or conditioned on a voice.
+    """A WaveNet in model format 1 to 4: unconditional, or conditioned on a voice.
 
     Build one with :func:`load_model`, or from arrays with the keyword
     arguments below (the keys of docs/format.md). Weights are stored read-only as
@@ -268,6 +268,12 @@ class Model:
         network's signal is taken through before pre-emphasis
         (:func:`fastdrum.mulaw.preemphasis`; generation undoes it with a first
         difference); 0 is none. With `voices`, one a voice may be given.
+    shelf_zero, shelf_pole : float or sequence of float, default 0.0
+        Format 4: the zero ``c`` and the pole ``p`` (``0 <= c <= p < 1``) of
+        the low shelf ``(1 - c z^-1) / (1 - p z^-1)`` the clips are taken
+        through first (:func:`fastdrum.mulaw.preemphasis`; generation undoes
+        it, cutting what the network adds below the zero's corner); equal is
+        none. With `voices`, one a voice may be given.
     voices : sequence of str, optional
         Format 2: the names of the voices the network is conditioned on.
     voice_emb : array_like, shape (V, E), optional
@@ -292,9 +298,10 @@ class Model:
     Attributes
     ----------
     format_version : int
-        1, 2 or 3: a model built here is format 1 unless it uses a format-2
-        key (pre-emphasis other than 0, voices, time or decay conditioning), and
-        format 3 when its integration is not 0; a loaded one keeps its file's.
+        1 to 4: a model built here is format 1 unless it uses a format-2
+        key (pre-emphasis other than 0, voices, time or decay conditioning),
+        format 3 when its integration is not 0, and format 4 when its low shelf's
+        zero or pole is not 0; a loaded one keeps its file's.
     voices : tuple of str
         Empty for an unconditioned model.
     preemphasis : float or tuple of float
@@ -302,6 +309,8 @@ class Model:
         voices have their own (:meth:`preemphasis_of` gives any voice's).
     integration : float or tuple of float
         0.0 before format 3; likewise one a voice (:meth:`integration_of`).
+    shelf_zero, shelf_pole : float or tuple of float
+        0.0 before format 4; likewise one a voice (:meth:`shelf_of`).
     weights : dict of ndarray
         The float32 arrays of the network (read-only): the format-1 weights,
         ``voice_emb`` and ``cond_w`` of a conditioned model, ``time_w`` of a
@@ -339,6 +348,8 @@ class Model:
         meta=None,
         preemphasis=0.0,
         integration=0.0,
+        shelf_zero=0.0,
+        shelf_pole=0.0,
         voices=None,
         voice_emb=None,
         cond_w=None,
@@ -360,7 +371,13 @@ class Model:
             decay_w=decay_w,
         )
         format2 = {k: v for k, v in format2.items() if v is not None}
-        version = 3 if _nonzero(integration) else 2 if format2 or _nonzero(preemphasis) else 1
+        shelf = dict(shelf_zero=shelf_zero, shelf_pole=shelf_pole)
+        if _nonzero(shelf_zero) or _nonzero(shelf_pole):
+            version = 4
+        elif _nonzero(integration):
+            version = 3
+        else:
+            version = 2 if format2 or _nonzero(preemphasis) else 1
         arrays = {
             "format_version": np.array(version),
             "sample_rate": _as_array("sample_rate", sample_rate),
@@ -375,8 +392,9 @@ class Model:
             if k not in arrays:
                 raise ModelFormatError(f"model key {k!r}: missing")
         if version >= 2:
-            for k, v in dict(preemphasis=preemphasis, integration=integration).items():
-                if k == "preemphasis" or version == 3:
+            coefficients = dict(preemphasis=preemphasis, integration=integration, **shelf)
+            for k, v in coefficients.items():
+                if version >= {"preemphasis": 2, "integration": 3}.get(k, 4):
                     a = _as_array(k, v)
                     arrays[k] = a.astype(np.float32) if a.dtype.kind in "iuf" else a
             for k, v in format2.items():
@@ -412,6 +430,7 @@ class Model:
             self.primers.setflags(write=False)
         self.preemphasis = info["preemphasis"]
         self.integration = info["integration"]
+        self.shelf_zero, self.shelf_pole = info["shelf_zero"], info["shelf_pole"]
         self.voices = info["voices"]
         self.primer_voices = info["primer_voices"]
         if self.primer_voices is not None:
@@ -749,11 +768,12 @@ class Model:
             extra += " preemphasis=(" + ", ".join(f"{x:g}" for x in a) + ")"
         elif a:
             extra += f" preemphasis={a:g}"
-        b = self.integration
-        if isinstance(b, tuple):
-            extra += " integration=(" + ", ".join(f"{x:g}" for x in b) + ")"
-        elif b:
-            extra += f" integration={b:g}"
+        for name in ("integration", "shelf_zero", "shelf_pole"):
+            b = getattr(self, name)
+            if isinstance(b, tuple):
+                extra += f" {name}=(" + ", ".join(f"{x:g}" for x in b) + ")"
+            elif b:
+                extra += f" {name}={b:g}"
         extra += f" time_features={len(self.time_tau)}" if self.time_tau is not None else ""
         extra += " decay_conditioned" if self.decay is not None else ""
         extra += " envelope" if self.envelope is not None else ""
@@ -776,6 +796,9 @@ class Model:
             arrays["preemphasis"] = np.array(self.preemphasis, dtype=np.float32)
             if self.format_version >= 3:
                 arrays["integration"] = np.array(self.integration, dtype=np.float32)
+            if self.format_version >= 4:
+                arrays["shelf_zero"] = np.array(self.shelf_zero, dtype=np.float32)
+                arrays["shelf_pole"] = np.array(self.shelf_pole, dtype=np.float32)
             if self.voices:
                 arrays["voices"] = np.array(self.voices, dtype=str)
             if self.primer_voices is not None:
@@ -829,6 +852,23 @@ class Model:
         [0.0, 0.9, 0.675]
         """
         return self._coefficient_of(self.integration, voice)
+
+    def shelf_of(self, voice=None):
+        """The low shelf ``(c, p)`` of `voice`'s clips (format 4), each as :meth:`preemphasis_of`
+        gives its coefficient; ``(0.0, 0.0)`` before format 4 (no shelf).
+
+        Examples
+        --------
+        >>> from fastdrum.testing import random_model
+        >>> m = random_model(seed=0, voices=["kick", "hihat"], shelf_zero=[0.99, 0.0],
+        ...                  shelf_pole=[0.999, 0.0])
+        >>> [tuple(round(x, 6) for x in m.shelf_of(v)) for v in ("kick", "hihat")]
+        [(0.99, 0.999), (0.0, 0.0)]
+        """
+        return (
+            self._coefficient_of(self.shelf_zero, voice),
+            self._coefficient_of(self.shelf_pole, voice),
+        )
 
     def _coefficient_of(self, values, voice):
         if not isinstance(values, tuple):
@@ -992,7 +1032,9 @@ class Model:
                         "pass decay= (or codes=True with codes of the normalised signal)"
                     )
                 y = np.clip(y / self._envelope(len(y), float(decay)), -1.0, 1.0)
-            e = preemphasis(y, self.preemphasis_of(voice), self.integration_of(voice))
+            e = preemphasis(
+                y, self.preemphasis_of(voice), self.integration_of(voice), self.shelf_of(voice)
+            )
             q = mu_law_encode(e, self.quantization_channels).astype(np.int64)
         if len(q) < 2:
             return 0.0

@@ -13,7 +13,15 @@ import numpy as np
 from . import _checks
 from .errors import MuLawError
 
-__all__ = ["mu_law_encode", "mu_law_decode", "silence_code", "preemphasis", "deemphasis"]
+__all__ = [
+    "mu_law_encode",
+    "mu_law_decode",
+    "silence_code",
+    "preemphasis",
+    "deemphasis",
+    "shelf_coefficients",
+    "shelf_corner",
+]
 
 
 def _check_q(quantization_channels):
@@ -54,7 +62,63 @@ def _check_b(b):
     )
 
 
-def preemphasis(y, a, b=0.0):
+def _check_shelf(shelf):
+    """A low shelf's ``(c, p)``: the zero and the pole of its training filter, ``0 <= c <= p < 1``."""
+    try:
+        c, p = shelf
+    except (TypeError, ValueError):
+        raise MuLawError(f"the low shelf must be a pair (c, p), got {shelf!r}") from None
+    c = _checks.number("the low shelf's zero", c, lo=0.0, hi=1.0, hi_open=True, error=MuLawError)
+    p = _checks.number("the low shelf's pole", p, lo=0.0, hi=1.0, hi_open=True, error=MuLawError)
+    if c > p:
+        raise MuLawError(f"the low shelf's zero {c!r} must not exceed its pole {p!r}")
+    return c, p
+
+
+def shelf_coefficients(hz, sample_rate, depth_db=20.0):
+    """The low shelf ``(c, p)`` whose zero's corner is `hz` and whose depth is `depth_db`.
+
+    ``c = 1 - 2 pi hz / sample_rate`` (the zero, near which the filter's gain
+    falls back to about 1) and ``p = 1 - (1 - c) / 10^(depth_db / 20)`` (the
+    pole): :func:`preemphasis` lifts DC by `depth_db` and :func:`deemphasis`
+    cuts it by as much. ``hz = 0`` is none, ``(0.0, 0.0)``.
+
+    Examples
+    --------
+    >>> c, p = shelf_coefficients(40, 44100)
+    >>> round(c, 6), round(p, 7), round(float(20 * np.log10((1 - c) / (1 - p))), 6)
+    (0.994301, 0.9994301, 20.0)
+    """
+    hz = _checks.number("the low shelf's corner", hz, lo=0.0, error=MuLawError)
+    rate = _checks.number("the sample rate", sample_rate, lo=0.0, lo_open=True, error=MuLawError)
+    depth_db = _checks.number(
+        "the low shelf's depth", depth_db, lo=0.0, hi=200.0, lo_open=True, error=MuLawError
+    )
+    if not hz:
+        return (0.0, 0.0)
+    c = 1.0 - 2.0 * np.pi * hz / rate
+    if not 0.0 <= c < 1.0:
+        bound = rate / (2 * np.pi)
+        raise MuLawError(f"the low shelf's corner {hz:g} Hz must lie below {bound:g} Hz")
+    return (c, 1.0 - (1.0 - c) / 10.0 ** (depth_db / 20.0))
+
+
+def shelf_corner(shelf, sample_rate):
+    """``(hz, depth_db)`` of a low shelf ``(c, p)``: the inverse of :func:`shelf_coefficients`
+    (``(0.0, 0.0)`` where ``c == p``, no shelf).
+
+    Examples
+    --------
+    >>> [round(x, 6) for x in shelf_corner(shelf_coefficients(40, 44100), 44100)]
+    [40.0, 20.0]
+    """
+    c, p = _check_shelf(shelf)
+    if c == p:
+        return (0.0, 0.0)
+    return ((1.0 - c) * sample_rate / (2.0 * np.pi), 20.0 * float(np.log10((1.0 - c) / (1.0 - p))))
+
+
+def preemphasis(y, a, b=0.0, shelf=(0.0, 0.0)):
     """Pre-emphasis ``e(t) = (u(t) - a*u(t-1)) / (1 + |a|)``, ``u = y`` or `y` integrated, along the last axis.
 
     What a format-2 model with ``preemphasis = a`` models (before mu-law);
@@ -71,11 +135,20 @@ def preemphasis(y, a, b=0.0):
     noise away from the lowest frequencies (rumble) and up towards the top:
     for voices with nothing down there (hi-hats). ``u(-1) = y(-1) = 0``.
 
+    With a `shelf` ``(c, p)``, ``c < p`` (format 4), `y` is first taken through
+    the low shelf ``s(t) = y(t) - c*y(t-1) + p*s(t-1)``, ``S(z) = (1 - c z^-1)
+    / (1 - p z^-1)``: gain (1 - c) / (1 - p) at DC, about 1 above the zero's
+    corner ``(1 - c) fs / 2 pi``. Its inverse in :func:`deemphasis` cuts
+    whatever the model adds below that corner (the slow wander of kicks and
+    toms) by up to the same factor, and leaves the band above it alone.
+
     Parameters
     ----------
     y : array_like of float
     a : float in (-1, 1)
     b : float in [0, 1), default 0
+    shelf : pair of float, default (0, 0)
+        ``(c, p)``, ``0 <= c <= p < 1``; ``c == p`` is none.
 
     Returns
     -------
@@ -87,32 +160,41 @@ def preemphasis(y, a, b=0.0):
     [0.6666666666666666, 0.3333333333333333, -0.3333333333333333]
     >>> preemphasis([1.0, 1.0, 0.0], 0.0, 0.5).tolist()
     [0.5, 0.75, 0.375]
+    >>> preemphasis([1.0, 1.0, 0.0], 0.0, 0.0, (0.5, 0.75)).tolist()
+    [1.0, 1.25, 0.4375]
     """
-    a, b = _check_a(a), _check_b(b)
-    if a == 0 and b == 0:
+    a, b, (c, p) = _check_a(a), _check_b(b), _check_shelf(shelf)
+    if a == 0 and b == 0 and c == p:
         return np.asarray(y)
     u = np.asarray(y, dtype=np.float64)
-    if b:
+    if c != p or b:
         from scipy.signal import lfilter  # scipy.signal is slow to import: only when needed
 
+    if c != p:
+        u = lfilter([1.0, -c], [1.0, -p], u, axis=-1)
+    if b:
         u = lfilter([1.0 - b], [1.0, -b], u, axis=-1)
     e = u.copy()
     e[..., 1:] -= a * u[..., :-1]
     return e / (1.0 + abs(a))
 
 
-def deemphasis(e, a, b=0.0):
+def deemphasis(e, a, b=0.0, shelf=(0.0, 0.0)):
     """Undo :func:`preemphasis`: de-emphasis ``u(t) = (1 + |a|)*e(t) + a*u(t-1)``, then ``y = u``.
 
     ``scipy.signal.lfilter([1 + |a|], [1, -a], e)``, ``u(-1) = 0``, along the
     last axis; then for ``b > 0`` the first difference that undoes the leaky
-    integration, ``y(t) = (u(t) - b*u(t-1)) / (1 - b)``. ``a = b = 0`` is the identity: `e` is returned unchanged.
+    integration, ``y(t) = (u(t) - b*u(t-1)) / (1 - b)``; then for a `shelf`
+    ``(c, p)`` with ``c < p``, its inverse ``y(t) = s(t) - p*s(t-1) + c*y(t-1)``,
+    ``lfilter([1, -p], [1, -c], s)``. ``a = b = 0`` without a shelf is the
+    identity: `e` is returned unchanged.
 
     Parameters
     ----------
     e : array_like of float
     a : float in (-1, 1)
     b : float in [0, 1), default 0
+    shelf : pair of float, default (0, 0)
 
     Returns
     -------
@@ -127,20 +209,25 @@ def deemphasis(e, a, b=0.0):
     True
     >>> bool(np.allclose(deemphasis(preemphasis(y, 0.85, 0.95), 0.85, 0.95), y))
     True
+    >>> s = (0.99, 0.999)
+    >>> bool(np.allclose(deemphasis(preemphasis(y, 0.85, 0.0, s), 0.85, 0.0, s), y))
+    True
     """
-    a, b = _check_a(a), _check_b(b)
-    if a == 0 and b == 0:
+    a, b, (c, p) = _check_a(a), _check_b(b), _check_shelf(shelf)
+    if a == 0 and b == 0 and c == p:
         return np.asarray(e)
     from scipy.signal import lfilter  # scipy.signal is slow to import: only when needed
 
     u = np.asarray(e, dtype=np.float64)
     if a:
         u = lfilter([1.0 + abs(a)], [1.0, -a], u, axis=-1)
-    if not b:
-        return u
-    y = u / (1.0 - b)
-    y[..., 1:] -= (b / (1.0 - b)) * u[..., :-1]
-    return y
+    if b:
+        y = u / (1.0 - b)
+        y[..., 1:] -= (b / (1.0 - b)) * u[..., :-1]
+        u = y
+    if c != p:
+        u = lfilter([1.0, -p], [1.0, -c], u, axis=-1)
+    return u
 
 
 def mu_law_encode(y, quantization_channels=256):

@@ -41,6 +41,8 @@ def random_model(
     embedding_size=4,
     preemphasis=0.0,
     integration=0.0,
+    shelf_zero=0.0,
+    shelf_pole=0.0,
     time_tau=None,
     time_block=64,
     decays=None,
@@ -49,7 +51,7 @@ def random_model(
     """A Model with random weights, scaled so activations stay in a useful range.
 
     With `voices`, a non-zero `preemphasis`, `time_tau` or `decays` it is a format-2 model; with a
-    non-zero `integration`, format 3.
+    non-zero `integration`, format 3; with a low shelf (`shelf_zero`, `shelf_pole`), format 4.
 
     Parameters
     ----------
@@ -73,6 +75,8 @@ def random_model(
         One coefficient, or with `voices` one a voice.
     integration : float or sequence of float, default 0.0
         The leaky integration's coefficient(s) in [0, 1), likewise.
+    shelf_zero, shelf_pole : float or sequence of float, default 0.0
+        The low shelf's zero and pole, ``0 <= c <= p < 1``, likewise.
     time_tau : sequence of float, optional
         Time constants (samples) of time-since-onset conditioning: random
         ``time_w`` of shape (L, F, 2D), with `time_block`.
@@ -149,5 +153,7 @@ def random_model(
         meta=meta,
         preemphasis=preemphasis,
         integration=integration,
+        shelf_zero=shelf_zero,
+        shelf_pole=shelf_pole,
         **arrays,
     )

@@ -35,6 +35,19 @@ def backend(request):
 TINY_DRUMS = Path(__file__).parent / "data" / "tiny_drums.npz"
 
 
+def tiny_drums_arrays():
+    """The tiny conditioned model's arrays, by key (to be made another format, or broken)."""
+    with np.load(TINY_DRUMS, allow_pickle=False) as f:
+        return {k: f[k] for k in f.files}
+
+
+def write_arrays(tmp_path, arrays):
+    """`arrays` saved as tmp_path/m.npz (np.savez: any keys, valid or not); its path."""
+    path = tmp_path / "m.npz"
+    np.savez(path, **arrays)
+    return path
+
+
 @pytest.fixture
 def tiny_drums():
     """The tiny conditioned model, loaded from its file."""

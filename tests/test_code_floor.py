@@ -11,7 +11,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools"))
 
 code_floor = pytest.importorskip("code_floor")
 
-from fastdrum.mulaw import mu_law_decode, mu_law_encode  # noqa: E402
+from fastdrum.mulaw import mu_law_decode, mu_law_encode, shelf_coefficients  # noqa: E402
 from fastdrum.testing import random_model  # noqa: E402
 
 SR = 44100
@@ -63,10 +63,26 @@ def test_the_peak_is_the_coded_signals():
     assert np.all(peaks < 0.5)
 
 
+def test_a_low_shelf_takes_the_code_s_noise_off_below_its_corner():
+    """Pre-emphasis a = 0.85 lifts mu-law's noise under hat-like noise at DC (the floor's rumble);
+    a 40 Hz shelf in the code cuts it there by up to 20 dB, and leaves kick-like noise, whose
+    energy is low, as unharmed as without it."""
+    model = _model()
+    shelf = shelf_coefficients(40, model.sample_rate)
+    rising, falling = _noise("rising"), _noise("falling")
+    plain = code_floor.floor(model, rising, 0.85, 0.0)
+    shelved = code_floor.floor(model, rising, 0.85, 0.0, shelf)
+    assert shelved["lf"] < plain["lf"] - 6.0
+    assert shelved["lf_clean"] == plain["lf_clean"]
+    assert code_floor.floor(model, falling, 0.85, 0.0, shelf)["mel_damage"] < 0.2
+
+
 def test_pairs_are_parsed_and_a_bad_one_is_named():
-    assert code_floor.parse_pairs("0.5:0.9,0:0") == [(0.5, 0.9), (0.0, 0.0)]
-    with pytest.raises(ValueError, match="'0.5' is not A:B"):
+    assert code_floor.parse_pairs("0.5:0.9,0:0:40") == [(0.5, 0.9, 0.0), (0.0, 0.0, 40.0)]
+    with pytest.raises(ValueError, match="'0.5' is not A:B or A:B:HZ"):
         code_floor.parse_pairs("0.85:0,0.5")
+    with pytest.raises(ValueError, match="'1:2:3:4' is not A:B or A:B:HZ"):
+        code_floor.parse_pairs("1:2:3:4")
 
 
 def test_a_bad_pair_exits_2_before_anything_is_loaded(capsys):

@@ -63,6 +63,7 @@ def test_codes_are_what_the_network_models():
         envelope=None,
         preemphasis_of={"kick": 0.5}.get,
         integration_of={"kick": 0.0}.get,
+        shelf_of={"kick": (0.0, 0.0)}.get,
         quantization_channels=Q,
         sample_rate=SR,
     )

@@ -10,7 +10,8 @@ import json
 
 import numpy as np
 import pytest
-from conftest import TINY_DRUMS
+from conftest import tiny_drums_arrays
+from conftest import write_arrays as write
 
 import fastdrum
 from fastdrum import GenerationError, ModelFormatError, _backends, _format, load_model
@@ -61,17 +62,10 @@ def test_bad_integration_coefficients_are_named(b):
 @pytest.fixture
 def good():
     """The tiny conditioned model's arrays made format 3: one integration coefficient a voice."""
-    with np.load(TINY_DRUMS, allow_pickle=False) as f:
-        arrays = {k: f[k] for k in f.files}
+    arrays = tiny_drums_arrays()
     arrays["format_version"] = np.array(3)
     arrays["integration"] = np.linspace(0, 0.9, len(arrays["voices"])).astype(np.float32)
     return arrays
-
-
-def write(tmp_path, arrays):
-    path = tmp_path / "m.npz"
-    np.savez(path, **arrays)
-    return path
 
 
 def test_a_format_3_file_round_trips(tmp_path, good):

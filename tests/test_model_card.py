@@ -229,3 +229,18 @@ def test_card_names_the_files_format():
             assert m.format_version == version
             text = model_card.render(m, "m")
             assert f"in fastdrum model format {version}" in text, (voices, b)
+
+
+def test_card_gives_each_voice_s_low_shelf():
+    """A format-4 model's card says so and gives each shelved voice's corner and depth."""
+    from fastdrum.mulaw import shelf_coefficients
+    from fastdrum.testing import random_model
+
+    c, p = shelf_coefficients(40, 44100)
+    m = random_model(
+        seed=0, voices=["kick", "hihat"], sample_rate=44100, shelf_zero=[c, 0], shelf_pole=[p, 0]
+    )
+    text = model_card.render(m, "m")
+    assert "in fastdrum model format 4" in text
+    row = [r for r in model_card._format2_config_rows(m) if r.startswith("| low shelf")]
+    assert len(row) == 1 and "depth kick 40 Hz, 20 dB;" in row[0] and "hihat" not in row[0]

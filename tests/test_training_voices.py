@@ -977,6 +977,110 @@ def test_conditioned_training_exports_an_integration_a_voice(tmp_path):
     assert fastdrum.generate(model, 2, voice="snare", duration=0.01, seed=0).shape == (2, 80)
 
 
+# ---------------------------------------------------------------------------- low shelf (format 4)
+def test_each_voice_is_shelved_with_its_own_shelf():
+    """The shelf comes first, in float64 (a long pole), then the integration and the pre-emphasis:
+    the definition generation undoes (fastdrum.mulaw.preemphasis)."""
+    rng = np.random.default_rng(7)
+    clips = [
+        [data_mod.Clip(audio=rng.uniform(-0.5, 0.5, n).astype(np.float32), entry={})]
+        for n in (400, 300)
+    ]
+    shelf = fastdrum.mulaw.shelf_coefficients(40, 16000)
+    kw = dict(crop=64, receptive_field=16, quantization_channels=32, preemphasis=0.5)
+    ts = TrainingSet(clips, [[], []], [400, 300], shelf=([0.0, shelf[0]], [0.0, shelf[1]]), **kw)
+    for v, (s, n) in enumerate([((0.0, 0.0), 400), (shelf, 300)]):
+        y = data_mod.fit(clips[v][0].audio, n)
+        want = fastdrum.mulaw.preemphasis(y, 0.5, 0.0, s)
+        np.testing.assert_allclose(ts.base[v][0, :n], want, rtol=1e-4, atol=1e-6)
+    assert not np.allclose(
+        ts.base[1][0, :300], preemphasize(data_mod.fit(clips[1][0].audio, 300), 0.5)
+    )
+
+
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (["--voices", "kick", "--shelf-hz", "-1"], "--shelf-hz must lie in \\[0, 1000\\] Hz"),
+        (["--voices", "kick", "--shelf-hz", "nan"], "--shelf-hz must lie in"),
+        (["--voices", "kick", "--shelf-db", "0"], "--shelf-db must lie in \\(0, 60\\] dB"),
+        (
+            ["--instrument", "kick", "--voice-shelf-hz", "kick=40"],
+            "--voice-shelf-hz needs --voices",
+        ),
+        (["--voices", "kick", "--voice-shelf-hz", "kick=2000"], "a corner in \\[0, 1000\\] Hz"),
+        (["--voices", "kick", "--sample-rate", "4000", "--shelf-hz", "1000"], "must lie below 636"),
+    ],
+)
+def test_shelf_options_are_checked(argv, match):
+    from training.errors import ConfigError
+    from training.train import _check_args, _shelf, build_parser
+
+    args = build_parser().parse_args(["--crop", "64", "--out", "m.npz", *argv])
+    with pytest.raises(ConfigError, match=match):
+        _check_args(args)
+        _shelf(args, ["kick"])
+
+
+def test_the_shelf_of_a_run_is_its_corner_and_depth():
+    from training.train import _shelf, build_parser
+
+    def shelf(*argv):
+        args = build_parser().parse_args(["--voices", "kick,snare", "--out", "m.npz", *argv])
+        return _shelf(args, ["kick", "snare"])
+
+    assert shelf() == (0.0, 0.0)
+    c, p = fastdrum.mulaw.shelf_coefficients(40, 16000, 30)
+    assert shelf("--sample-rate", "16000", "--shelf-hz", "40", "--shelf-db", "30") == (c, p)
+    c, p = fastdrum.mulaw.shelf_coefficients(40, 44100)
+    assert shelf("--sample-rate", "44100", "--voice-shelf-hz", "kick=40") == ([c, 0.0], [p, 0.0])
+
+
+@pytest.mark.slow
+def test_conditioned_training_exports_a_shelf_a_voice(tmp_path):
+    kits = write_two_voice_kits(tmp_path)
+    out = tmp_path / "drums.npz"
+    argv = tiny_conditioned_argv(kits, out, tmp_path / "run", steps=2, every=2)
+    argv += ["--preemphasis", "0.85", "--voice-shelf-hz", "kick=40"]
+    assert main(argv) == 0
+    model = fastdrum.load_model(out)
+    c, p = fastdrum.mulaw.shelf_coefficients(40, model.sample_rate)
+    assert model.format_version == 4 and model.integration == 0.0
+    assert model.shelf_zero == pytest.approx((c, 0.0)) and model.shelf_pole == pytest.approx(
+        (p, 0.0)
+    )
+    assert model.meta["config"]["voice_shelf_hz"] == "kick=40"
+    assert fastdrum.generate(model, 2, voice="kick", duration=0.01, seed=0).shape == (2, 80)
+
+
+def test_init_from_checks_each_voice_s_shelf(tmp_path):
+    """The fit of 'any' on a format-4 model: the file's shelf a voice, 'any' the run's (none)."""
+    from fastdrum.testing import random_model
+    from training.errors import ConfigError
+    from training.train import _initial_weights, build_parser
+
+    c, p = fastdrum.mulaw.shelf_coefficients(40, 16000)
+    path = tmp_path / "base.npz"
+    random_model(
+        seed=0,
+        voices=["kick", "hihat"],
+        shelf_zero=[c, 0.0],
+        shelf_pole=[p, 0.0],
+        sample_rate=16000,
+    ).save(path)
+
+    def args(*extra):
+        return build_parser().parse_args(
+            ["--voices", "kick,hihat", "--out", "m.npz", "--init-from", str(path)]
+            + ["--sample-rate", "16000", *extra]
+        )
+
+    arrays = _initial_weights(args("--voice-shelf-hz", "kick=40"), ["kick", "hihat", "any"])
+    assert arrays["voice_emb"].shape[0] == 3
+    with pytest.raises(ConfigError, match="low shelf \\(0.984"):
+        _initial_weights(args(), ["kick", "hihat"])
+
+
 def test_init_from_checks_each_voice_s_integration(tmp_path):
     """The fit of 'any' on a format-3 model: the file's integration a voice, 'any' the run's."""
     from fastdrum.testing import random_model

@@ -44,7 +44,7 @@ from exposure_bias import modelled  # noqa: E402
 from peak_pitch import add_model_arguments, model_and_clips  # noqa: E402
 
 from fastdrum._generate import _finish  # noqa: E402
-from fastdrum.mulaw import mu_law_encode  # noqa: E402
+from fastdrum.mulaw import mu_law_encode, shelf_coefficients, shelf_corner  # noqa: E402
 from training.batches import envelope_decay_seconds  # noqa: E402
 from training.evaluate import hf_share_db, lf_share_db, mean_log_mel  # noqa: E402
 
@@ -52,17 +52,18 @@ from training.evaluate import hf_share_db, lf_share_db, mean_log_mel  # noqa: E4
 TOP_BANDS = 8
 
 
-def through_code(model, clips, a, b):
+def through_code(model, clips, a, b, shelf=(0.0, 0.0)):
     """``(clean, decoded, peaks)``: `clips` (N, T) as the network of `model` would model them with
-    coefficients (a, b), divided by their envelope and clipped as training divides them, then
+    coefficients (a, b) and the low shelf `shelf` (``(c, p)``), divided by their envelope and clipped as training divides them, then
     multiplied back (``clean``: what a perfect network should give); ``decoded``, the same through
     8-bit codes and ``generate()``'s decoding; ``peaks``, each clip's peak before mu-law."""
     y = np.asarray(clips, dtype=np.float64)
     decays = None
     if model.envelope is not None:
         decays = envelope_decay_seconds(y, model.sample_rate, model.envelope)
-    normalised, e = modelled(model, y, decays, a=a, b=b)
-    decoded = _finish(mu_law_encode(e, model.quantization_channels), model, decays, a=a, b=b)
+    normalised, e = modelled(model, y, decays, a=a, b=b, shelf=shelf)
+    q = mu_law_encode(e, model.quantization_channels)
+    decoded = _finish(q, model, decays, a=a, b=b, shelf=shelf)
     clean = normalised
     if decays is not None:
         clean = normalised * model._envelope(y.shape[-1], np.asarray(decays, dtype=np.float64))
@@ -70,10 +71,10 @@ def through_code(model, clips, a, b):
     return clean, np.asarray(decoded, dtype=np.float64), peaks
 
 
-def floor(model, clips, a, b):
+def floor(model, clips, a, b, shelf=(0.0, 0.0)):
     """The figures of :func:`through_code` (module docstring) as a dict."""
     sr = model.sample_rate
-    clean, decoded, peaks = through_code(model, clips, a, b)
+    clean, decoded, peaks = through_code(model, clips, a, b, shelf)
     damage = mean_log_mel(decoded, sr) - mean_log_mel(clean, sr)
     return dict(
         lf_clean=float(np.median([lf_share_db(c, sr) for c in clean])),
@@ -87,15 +88,20 @@ def floor(model, clips, a, b):
 
 
 def parse_pairs(text):
-    """``"A:B,..."`` as [(a, b), ...] (ValueError naming a pair that is not two numbers)."""
+    """``"A:B,..."`` as [(a, b, 0.0), ...], ``"A:B:HZ"`` as (a, b, HZ), HZ the corner of a low
+    shelf (0: none) (ValueError naming an item that is not two or three numbers)."""
     pairs = []
     for item in text.split(","):
         try:
-            a, b = (float(x) for x in item.split(":"))
+            numbers = [float(x) for x in item.split(":")]
+            if len(numbers) not in (2, 3):
+                raise ValueError
         except ValueError:
-            raise ValueError(f"--coefficients: {item!r} is not A:B (two numbers)") from None
-        pairs.append((a, b))
-    return pairs
+            raise ValueError(
+                f"--coefficients: {item!r} is not A:B or A:B:HZ (two or three numbers)"
+            ) from None
+        pairs.append((numbers + [0.0])[:3])
+    return [tuple(x) for x in pairs]
 
 
 def main(argv=None):
@@ -104,7 +110,12 @@ def main(argv=None):
     )
     add_model_arguments(p)
     p.set_defaults(voices="hihat,openhat")
-    p.add_argument("--coefficients", metavar="A:B,...", help="(a, b) pairs (default the model's)")
+    p.add_argument(
+        "--coefficients",
+        metavar="A:B[:HZ],...",
+        help="(a, b) pairs, or triples with a low shelf's corner HZ, 20 dB deep as training's "
+        "--shelf-hz makes it (default the model's own)",
+    )
     p.add_argument(
         "--clips",
         choices=("held-out", "training"),
@@ -120,20 +131,24 @@ def main(argv=None):
     model, voices, train, held = model_and_clips(p, a)
     clips = held if a.clips == "held-out" else train
     print(
-        "| voice | a | b | n | below 30 Hz, dB: clean / coded | above 5 kHz, dB: clean / coded "
-        "| log-mel damage, dB RMS | top eighth, dB | peak coded |"
+        "| voice | a | b | shelf, Hz | n | below 30 Hz, dB: clean / coded | above 5 kHz, dB: clean "
+        "/ coded | log-mel damage, dB RMS | top eighth, dB | peak coded |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    sr = model.sample_rate
     for v in voices:
         real = [c.audio for c in clips if c.entry["voice"] == v]
         if not real:
             continue
         T = min(len(c) for c in real)
         real = np.array([c[:T] for c in real])
-        for pa, pb in pairs or [(model.preemphasis_of(v), model.integration_of(v))]:
-            f = floor(model, real, pa, pb)
+        own = [(model.preemphasis_of(v), model.integration_of(v), model.shelf_of(v))]
+        triples = [(pa, pb, shelf_coefficients(hz, sr)) for pa, pb, hz in pairs] if pairs else own
+        for pa, pb, shelf in triples:
+            f = floor(model, real, pa, pb, shelf)
             print(
-                f"| {v} | {pa:g} | {pb:g} | {len(real)} | {f['lf_clean']:.1f} / {f['lf']:.1f} | "
+                f"| {v} | {pa:g} | {pb:g} | {shelf_corner(shelf, sr)[0]:.0f} | {len(real)} | "
+                f"{f['lf_clean']:.1f} / {f['lf']:.1f} | "
                 f"{f['hf_clean']:.1f} / {f['hf']:.1f} | {f['mel_damage']:.2f} | "
                 f"{f['top_damage']:+.1f} | {f['peak']:.3f} |",
                 flush=True,

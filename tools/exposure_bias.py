@@ -43,18 +43,20 @@ from training.batches import envelope_decay_seconds, envelope_normalise  # noqa:
 from training.evaluate import RUMBLE_HZ  # noqa: E402
 
 
-def modelled(model, clips, decays, voice=None, *, a=None, b=None):
+def modelled(model, clips, decays, voice=None, *, a=None, b=None, shelf=None):
     """``(normalised, coded)``: `clips` (N, T) of `decays` (s, one per clip; None for a model
     without an envelope) divided by the envelope and clipped, scaled to a peak of at most 1; and
-    that integrated and pre-emphasised (coefficients `b` and `a`, default `voice`'s of the model): the
-    signal the network of `model` models, before mu-law."""
+    that taken through the low shelf, integrated and pre-emphasised (`shelf`, ``(c, p)``, and
+    coefficients `b` and `a`, default `voice`'s of the model): the signal the network of `model`
+    models, before mu-law."""
     y = np.asarray(clips, dtype=np.float64)
     if model.envelope is not None:
         y, _ = envelope_normalise(y, decays, model.sample_rate, model.envelope)
     y = y / np.maximum(np.abs(y).max(axis=-1, keepdims=True), 1.0)
     a = model.preemphasis_of(voice) if a is None else a
     b = model.integration_of(voice) if b is None else b
-    return y, preemphasis(y, a, b)
+    shelf = model.shelf_of(voice) if shelf is None else shelf
+    return y, preemphasis(y, a, b, shelf)
 
 
 def codes(model, clips, decays, voice=None, *, a=None, b=None):

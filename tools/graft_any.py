@@ -60,6 +60,8 @@ def graft(base, fitted):
         meta=meta,
         preemphasis=fitted.preemphasis,
         integration=fitted.integration,
+        shelf_zero=fitted.shelf_zero,
+        shelf_pole=fitted.shelf_pole,
         voices=list(fitted.voices),
         primer_voices=base.primer_voices,
         time_tau=base.time_tau,

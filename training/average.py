@@ -119,6 +119,8 @@ def model_with_arrays(model, arrays, meta, source):
             meta=meta,
             preemphasis=model.preemphasis,
             integration=model.integration,
+            shelf_zero=model.shelf_zero,
+            shelf_pole=model.shelf_pole,
             **extra,
             **arrays,
         )

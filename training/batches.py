@@ -76,10 +76,12 @@ DECAY_DROP_DB = 20.0
 MIN_DECAY_SCALE = 0.1
 
 
-def preemphasize(y, a, b=0.0):
-    """The signal a model with pre-emphasis `a` (and leaky integration `b`) learns:
-    ``e(t) = (u(t) - a*u(t-1)) / (1 + |a|)``, u(-1) = 0, with ``u = y``, or for ``b > 0``
-    ``u(t) = (1 - b)*y(t) + b*u(t-1)`` (:func:`fastdrum.mulaw.preemphasis`, in float32).
+def preemphasize(y, a, b=0.0, shelf=(0.0, 0.0)):
+    """The signal a model with pre-emphasis `a` (and leaky integration `b`, and a low shelf
+    ``(c, p)``) learns: ``e(t) = (u(t) - a*u(t-1)) / (1 + |a|)``, u(-1) = 0, with ``u = y``, or for
+    ``b > 0`` ``u(t) = (1 - b)*y(t) + b*u(t-1)``, `y` first taken through the shelf
+    ``(1 - c z^-1) / (1 - p z^-1)`` where ``c != p`` (:func:`fastdrum.mulaw.preemphasis`, in float32;
+    the shelf in float64).
 
     Examples
     --------
@@ -88,10 +90,13 @@ def preemphasize(y, a, b=0.0):
     >>> preemphasize(np.array([1.0, 1.0, 0.0], dtype=np.float32), 0.0, 0.5).tolist()
     [0.5, 0.75, 0.375]
     """
-    y = np.asarray(y, dtype=np.float32)
-    if b:
-        from scipy.signal import lfilter
+    from scipy.signal import lfilter
 
+    y = np.asarray(y, dtype=np.float32)
+    c, p = shelf
+    if c != p:
+        y = lfilter([1.0, -c], [1.0, -p], np.asarray(y, np.float64), axis=-1).astype(np.float32)
+    if b:
         y = lfilter([1.0 - b], [1.0, -b], y, axis=-1).astype(np.float32)
     if a == 0:
         return y.copy()
@@ -293,6 +298,8 @@ class TrainingSet:
         The coefficient of every voice, or one a voice.
     integration : float or sequence of float
         The leaky integration's coefficient of every voice, or one a voice (0: none).
+    shelf : pair of (float or sequence of float)
+        The low shelf's zero(s) and pole(s) (:func:`preemphasize`), likewise (equal: none).
     shifts : list of float
         Pitch shifts (semitones) of the augmentation, 0 included.
     peak : float
@@ -352,6 +359,7 @@ class TrainingSet:
         quantization_channels,
         preemphasis=0.0,
         integration=0.0,
+        shelf=(0.0, 0.0),
         shifts=(0.0,),
         peak=0.95,
         fade=False,
@@ -380,6 +388,10 @@ class TrainingSet:
         self.a = [float(x) for x in a]  # each voice's
         b = np.broadcast_to(np.asarray(integration, dtype=np.float64), (self.V,))
         self.b = [float(x) for x in b]
+        self.shelf = [
+            (float(c), float(p))
+            for c, p in zip(*(np.broadcast_to(np.asarray(x, np.float64), (self.V,)) for x in shelf))
+        ]
         self.crop = int(crop) or int(lengths[0])
         self.lengths = [max(int(n), self.crop) for n in lengths]
         self._fade, self._peak, self._sample_rate = fade, peak, sample_rate
@@ -420,7 +432,7 @@ class TrainingSet:
     def _prepare(self, y, T, d, clipped, a):
         """`y` (faded if the set fades) with an envelope divided by that of decay times `d` (s, one
         per clip) and clipped (the samples changed and all added to `clipped`, a [changed, all]
-        pair, unless None); pre-emphasised with `a`, a (pre-emphasis, integration) pair; padded to T."""
+        pair, unless None); pre-emphasised with `a`, a (pre-emphasis, integration, shelf) triple; padded to T."""
         if self.envelope is not None:
             y, n_clipped = envelope_normalise(y, d, self._sample_rate, self.envelope)
             if clipped is not None:
@@ -446,7 +458,7 @@ class TrainingSet:
         f_ys, f_val = [faded(y) for y in ys], None if val is None else faded(val)
         clipped = [0, 0]  # samples the envelope's clipping changed, all
         v = len(self.audio)
-        a = self.a[v], self.b[v]  # this voice's pre-emphasis and integration
+        a = self.a[v], self.b[v], self.shelf[v]  # this voice's pre-emphasis, integration, shelf
         self.audio.append(
             np.stack([self._prepare(y, T, d, clipped, a) for y, d in zip(f_ys, d_ys)])
         )

@@ -17,6 +17,7 @@ import numpy as np
 
 import fastdrum
 from fastdrum import FastDrumError, _io
+from fastdrum.mulaw import shelf_corner
 
 __all__ = ["sanity_check", "render", "main"]
 
@@ -90,7 +91,7 @@ def _config_lines(model):
 
 
 def _format2_config_rows(model):
-    """Rows of what formats 2 and 3 add: pre-emphasis, integration, the voice embedding, the time
+    """Rows of what formats 2 to 4 add: pre-emphasis, integration, the low shelf, the voice embedding, the time
     since the onset, the decay time, the envelope."""
     rows = []
     a = model.preemphasis
@@ -111,6 +112,18 @@ def _format2_config_rows(model):
         rows.append(
             f"| integration | u(t) = (1 - b) y(t) + b u(t-1) before pre-emphasis, b {each}; undone by "
             "`generate()`'s first difference |"
+        )
+    shelves = [
+        (v, shelf_corner(model.shelf_of(v), model.sample_rate)) for v in model.voices or [None]
+    ]
+    shelves = [(v, hz, db) for v, (hz, db) in shelves if hz]
+    if shelves:
+        each = ", ".join(
+            (f"{v} " if v else "") + f"{hz:.0f} Hz, {db:.0f} dB" for v, hz, db in shelves
+        )
+        rows.append(
+            f"| low shelf | (1 - c z^-1) / (1 - p z^-1) before integration and pre-emphasis, corner "
+            f"and depth {each}; undone by `generate()`, which cuts below the corner |"
         )
     if model.voices:
         E = model.weights["voice_emb"].shape[1]
@@ -460,7 +473,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(
         prog="python -m training.model_card", description=__doc__.split("\n\n")[0]
     )
-    p.add_argument("model", help="a model file (.npz, format 1, 2 or 3)")
+    p.add_argument("model", help="a model file (.npz, format 1 to 4)")
     p.add_argument("--out", default=None, help="card path (default: the model's path with .md)")
     p.add_argument(
         "--check", action="store_true", help="generate a few clips and record a sanity check"

@@ -311,6 +311,7 @@ def to_fastdrum_model(
     meta=None,
     preemphasis=0.0,
     integration=0.0,
+    shelf=(0.0, 0.0),
     voices=(),
     primer_voices=None,
 ):
@@ -318,7 +319,7 @@ def to_fastdrum_model(
 
     An unconditioned net without pre-emphasis is a format-1 model; pre-emphasis,
     voices, time or decay conditioning make it format 2, leaky integration
-    format 3 (docs/format.md). A
+    format 3, a low shelf (`shelf`, its zero(s) and pole(s)) format 4 (docs/format.md). A
     decay-conditioned net's `meta` must hold ``"decay"`` and every voice's
     ``"decays"``.
     """
@@ -326,9 +327,12 @@ def to_fastdrum_model(
     timed = bool(net.time_tau.size)
     preemphasis = np.asarray(preemphasis, dtype=np.float32)  # () or, a voice, (V,)
     integration = np.asarray(integration, dtype=np.float32)
+    zero, pole = (np.asarray(x, dtype=np.float32) for x in shelf)
     if (
         np.any(preemphasis != 0)
         or np.any(integration != 0)
+        or np.any(zero != 0)
+        or np.any(pole != 0)
         or voices
         or timed
         or net.decay_conditioning
@@ -336,6 +340,8 @@ def to_fastdrum_model(
         arrays["preemphasis"] = preemphasis
         if np.any(integration != 0):
             arrays["integration"] = integration
+        if np.any(zero != 0) or np.any(pole != 0):
+            arrays.update(shelf_zero=zero, shelf_pole=pole)
         arrays.update(net.conditioning_weights())
         if timed:
             arrays.update(time_tau=net.time_tau, time_block=net.time_block)

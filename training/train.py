@@ -33,7 +33,7 @@ import numpy as np
 
 from fastdrum import FastDrumError, _io
 from fastdrum import __version__ as fastdrum_version
-from fastdrum.mulaw import mu_law_decode
+from fastdrum.mulaw import mu_law_decode, shelf_coefficients
 
 from . import data as data_mod
 from . import distribute
@@ -304,6 +304,31 @@ def _add_emphasis_arguments(g):
         metavar="VOICE=B,...",
         help="with --voices: these voices' own integration coefficients (e.g. 'hihat=0.95'); "
         "a voice not named has --integration's",
+    )
+    g.add_argument(
+        "--shelf-hz",
+        type=float,
+        default=0.0,
+        metavar="HZ",
+        help="take the clips through a low shelf (1 - c z^-1) / (1 - p z^-1) first, its zero's "
+        "corner at HZ (c = 1 - 2 pi HZ / rate) and its pole --shelf-db lower: generate() undoes "
+        "it, cutting what the network adds below HZ, the slow wander under kicks and toms "
+        "(0: off; format 4)",
+    )
+    g.add_argument(
+        "--voice-shelf-hz",
+        default=None,
+        metavar="VOICE=HZ,...",
+        help="with --voices: these voices' own shelf corners (e.g. 'kick=40'); a voice not named "
+        "has --shelf-hz's",
+    )
+    g.add_argument(
+        "--shelf-db",
+        type=float,
+        default=20.0,
+        metavar="DB",
+        help="the low shelf's depth: its gain at DC in training, and generate()'s cut there, "
+        "20 log10((1 - c) / (1 - p)) dB (default 20)",
     )
 
 
@@ -661,10 +686,15 @@ def _check_model_options(a):
         raise ConfigError(f"--preemphasis must lie in (-1, 1), got {a.preemphasis!r}")
     if not (math.isfinite(a.integration) and 0 <= a.integration < 1):
         raise ConfigError(f"--integration must lie in [0, 1), got {a.integration!r}")
-    for flag in ("preemphasis", "integration"):
+    if not (math.isfinite(a.shelf_hz) and 0 <= a.shelf_hz <= _MAX_SHELF_HZ):
+        raise ConfigError(f"--shelf-hz must lie in [0, {_MAX_SHELF_HZ:g}] Hz, got {a.shelf_hz!r}")
+    if not (math.isfinite(a.shelf_db) and 0 < a.shelf_db <= 60):
+        raise ConfigError(f"--shelf-db must lie in (0, 60] dB, got {a.shelf_db!r}")
+    for flag in ("preemphasis", "integration", "shelf_hz"):
         if getattr(a, f"voice_{flag}") is not None and not a.voices:
             raise ConfigError(
-                f"--voice-{flag} needs --voices (it gives voices their own coefficients)"
+                f"--voice-{flag.replace('_', '-')} needs --voices (it gives voices their own "
+                "coefficients)"
             )
     if a.crop < 0 or (a.voices and a.crop == 0):
         raise ConfigError(
@@ -799,23 +829,57 @@ def _voice_weights(text, voices):
 def _preemphasis(args, voices):
     """The pre-emphasis coefficient of the run (--preemphasis), or with --voice-preemphasis a list,
     one for each of `voices` (--preemphasis's for a voice not named, and for 'any')."""
-    return _coefficients(args, voices, "preemphasis", "in (-1, 1)", lambda x: -1 < x < 1)
+    return _coefficients(
+        args, voices, "preemphasis", "a coefficient in (-1, 1)", lambda x: -1 < x < 1
+    )
 
 
 def _integration(args, voices):
     """The leaky integration's coefficient of the run (--integration), or with --voice-integration
     a list, as :func:`_preemphasis`."""
-    return _coefficients(args, voices, "integration", "in [0, 1)", lambda x: 0 <= x < 1)
+    return _coefficients(
+        args, voices, "integration", "a coefficient in [0, 1)", lambda x: 0 <= x < 1
+    )
 
 
-def _coefficients(args, voices, name, bounds, ok):
+def _coefficients(args, voices, name, want, ok):
+    """The run's `name` (an option's value), or with ``--voice-NAME`` a list, one for each of
+    `voices` (the option's for a voice not named); each given must be `ok` (`want` says what is)."""
     one = getattr(args, name)
     text = getattr(args, f"voice_{name}")
     if text is None:
         return one
-    flag = f"--voice-{name}"
-    given = _voice_numbers(flag, text, voices, f"a coefficient {bounds}", ok)
+    flag = f"--voice-{name.replace('_', '-')}"
+    given = _voice_numbers(flag, text, voices, want, ok)
     return [given.get(v, one) for v in voices]
+
+
+#: The highest corner of the low shelf: well below any voice's fundamental is what it is for.
+_MAX_SHELF_HZ = 1000.0
+
+
+def _shelf(args, voices):
+    """``(zeros, poles)``: the low shelf of the run (--shelf-hz, --shelf-db) as its filter's zero c
+    and pole p, each a float, or with --voice-shelf-hz a list, one a voice as :func:`_preemphasis`
+    (:func:`fastdrum.mulaw.shelf_coefficients`: c = p = 0 where HZ is 0)."""
+    hz = _coefficients(
+        args,
+        voices,
+        "shelf_hz",
+        f"a corner in [0, {_MAX_SHELF_HZ:g}] Hz",
+        lambda x: 0 <= x <= _MAX_SHELF_HZ,
+    )
+
+    def pair(f):
+        try:
+            return shelf_coefficients(f, args.sample_rate, args.shelf_db)
+        except FastDrumError as exc:  # a corner above the sample rate's bound
+            raise ConfigError(f"--shelf-hz: {exc}") from None
+
+    if not isinstance(hz, list):
+        return pair(hz)
+    pairs = [pair(f) for f in hz]
+    return [c for c, _ in pairs], [p for _, p in pairs]
 
 
 def _shifts(args):
@@ -895,6 +959,7 @@ def _prepare_data(args, cfg):
         quantization_channels=cfg["quantization_channels"],
         preemphasis=_preemphasis(args, voices),
         integration=_integration(args, voices),
+        shelf=_shelf(args, voices),
         shifts=_shifts(args),
         peak=args.peak,
         fade=bool(voices),
@@ -1623,15 +1688,13 @@ def _initial_weights(args, voices):
             np.broadcast_to(np.float32(run_values), (n,)),
         )
 
-    ours = _preemphasis(args, voices), _integration(args, voices)
-    if (
-        model.sample_rate != args.sample_rate
-        or not same(model.preemphasis, ours[0])
-        or not same(model.integration, ours[1])
-    ):
+    ours = _preemphasis(args, voices), _integration(args, voices), *_shelf(args, voices)
+    filed = model.preemphasis, model.integration, model.shelf_zero, model.shelf_pole
+    if model.sample_rate != args.sample_rate or not all(map(same, filed, ours)):
         raise ConfigError(
-            f"{where}: {model.sample_rate} Hz, pre-emphasis {model.preemphasis}, integration "
-            f"{model.integration}; the run's are {args.sample_rate} Hz, {ours[0]}, {ours[1]}"
+            f"{where}: {model.sample_rate} Hz, pre-emphasis {filed[0]}, integration "
+            f"{filed[1]}, low shelf {filed[2]}, {filed[3]}; the run's are "
+            f"{args.sample_rate} Hz, {', '.join(map(str, ours))}"
         )
     arrays = dict(model.weights)
     if voices and theirs != voices:
@@ -1681,6 +1744,7 @@ def _export(
         meta=meta,
         preemphasis=_preemphasis(args, voices),
         integration=_integration(args, voices),
+        shelf=_shelf(args, voices),
         voices=voices,
         primer_voices=primer_voices,
     )
