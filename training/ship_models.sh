@@ -27,6 +27,8 @@
 #   MODELS=kick VARIANT=pe0.7 TRAIN_ARGS="--preemphasis 0.7" sh training/ship_models.sh
 # or another coefficient of the hats' leaky integration (docs/evaluation.md, "Leaky integration"):
 #   MODELS=openhat VARIANT=int0.99 TRAIN_ARGS="--voice-integration openhat=0.99" sh training/ship_models.sh
+# or a low shelf (model format 4; docs/evaluation.md, "A low shelf"):
+#   MODELS=kick VARIANT=shelf40 TRAIN_ARGS="--shelf-hz 40" sh training/ship_models.sh
 # The hats are pre-emphasised with a = 0 (--voice-preemphasis; every other voice 0.85): their clips are
 # near white (lag-1 autocorrelation +0.05 and +0.38), and at 0.85 the de-emphasis, which multiplies DC
 # by 12.3, raised the network's slow offset into rumble (docs/evaluation.md, "A pre-emphasis coefficient
