@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from bench.cases import RECIPE_CONFIG
+from fastdrum.mulaw import shelf_coefficients
 from training.evaluate import DEFAULT_HOLDOUT
 from training.train import (
     DEFAULT_TIME_BLOCK,
@@ -147,18 +148,25 @@ def test_a_model_trained_with_any_skips_the_fit(tmp_path):
 #: The shipped one-voice models, in the order the script trains them by default: each one's steps,
 #: (pre-emphasis a, leaky integration b) as the trainer resolves them, and extra data folders.
 ONE_VOICE_MODELS = {
-    "hihat": (1500, ([0.0], [0.995]), []),
-    "openhat": (1500, ([0.0], [0.995]), []),
-    "clap": (3000, (0.85, [0.98]), ["/usr/share/lmms/samples/drums"]),
-    "crash": (1500, (0.85, [0.99]), []),
+    "hihat": (1500, ([0.0], [0.995], 0.0), []),
+    "openhat": (1500, ([0.0], [0.995], 0.0), []),
+    "clap": (3000, (0.85, [0.98], 0.0), ["/usr/share/lmms/samples/drums"]),
+    "crash": (1500, (0.85, [0.99], 0.0), []),
+    "tom_mid": (1500, (0.85, 0.0, 80.0), []),
 }
 
 
-def test_by_default_it_trains_drums_the_hats_the_clap_and_the_crash(tmp_path):
+def _coefficients(args, voice):
+    """A one-voice run's (pre-emphasis, integration, low-shelf corner in Hz) as the trainer takes them."""
+    return _preemphasis(args, [voice]), _integration(args, [voice]), args.shelf_hz
+
+
+def test_by_default_it_trains_drums_the_hats_the_clap_the_crash_and_the_mid_tom(tmp_path):
     """drums.npz (every voice, 10,000 steps), then hihat.npz and openhat.npz (each hat alone at a = 0,
     b = 0.995, 1,500 steps), then clap.npz (the claps alone, with LMMS's folder of one-shots, a = 0.85,
-    b = 0.98, 3,000 steps), then crash.npz (the crashes alone at a = 0.85, b = 0.99, 1,500 steps), all
-    shipped, by default; MODELS="drums clap" trains drums and the clap alone. Each one-voice model in
+    b = 0.98, 3,000 steps), then crash.npz (the crashes alone at a = 0.85, b = 0.99, 1,500 steps), then
+    tom_mid.npz (the mid toms alone at a = 0.85 with a low shelf at 80 Hz, 1,500 steps), all shipped, by
+    default; MODELS="drums clap" trains drums and the clap alone. Each one-voice model in
     its own run, averaged from a quarter of its own steps, rounded and tuned (one voice: no 'any')."""
     (tmp_path / "default").mkdir()
     calls = _run(tmp_path / "default", MODELS=None)
@@ -169,7 +177,7 @@ def test_by_default_it_trains_drums_the_hats_the_clap_and_the_crash(tmp_path):
         assert (
             args.voices == voice and args.steps == steps and args.out == f"runs/{voice}-seed0.npz"
         )
-        assert (_preemphasis(args, [voice]), _integration(args, [voice])) == coefficients
+        assert _coefficients(args, voice) == coefficients
     calls = _run(tmp_path, MODELS="drums clap")
     assert [_step(c) for c in calls] == DRUMS_STEPS + one_voice
     drums, clap = calls[:8], calls[8:]
@@ -229,10 +237,10 @@ def test_a_voice_alone_trains_its_clips_with_the_recipe_for_1500_steps(tmp_path)
             alone = _run(tmp_path / voice, MODELS=voice)[0]
             assert _option(alone, "--voices") == voice
             # a shipped one-voice model's coefficients (the hats at a = 0, b = 0.995, the crash at
-            # b = 0.99); the others have --preemphasis's and --integration's (0.85, 0)
+            # b = 0.99, the mid tom's shelf); the others have the recipe's (0.85, 0, no shelf)
             args = build_parser().parse_args(alone[2:])
-            coefficients = ONE_VOICE_MODELS.get(voice, (None, (0.85, 0.0)))[1]
-            assert (_preemphasis(args, [voice]), _integration(args, [voice])) == coefficients
+            coefficients = ONE_VOICE_MODELS.get(voice, (None, (0.85, 0.0, 0.0)))[1]
+            assert _coefficients(args, voice) == coefficients
 
 
 def test_out_names_one_file_and_models_are_known(tmp_path):
@@ -398,18 +406,26 @@ def _stored(coefficients):
 
 @pytest.mark.parametrize("voice", ONE_VOICE_MODELS)
 def test_the_shipped_one_voice_models_are_the_scripts(tmp_path, voice):
-    """fastdrum/models/hihat.npz, openhat.npz, clap.npz and crash.npz, which play those voices, are
-    MODELS=VOICE's output with the default seed: the recipe's network on that voice alone (the hats at
-    a = 0 and b = 0.995 for 1,500 steps; the clap, LMMS's claps among its data, at 0.85 and b = 0.98
-    for 3,000; the crash at 0.85 and b = 0.99 for 1,500), rounded and tuned."""
+    """fastdrum/models/hihat.npz, openhat.npz, clap.npz, crash.npz and tom_mid.npz, which play those
+    voices, are MODELS=VOICE's output with the default seed: the recipe's network on that voice alone
+    (the hats at a = 0 and b = 0.995 for 1,500 steps; the clap, LMMS's claps among its data, at 0.85
+    and b = 0.98 for 3,000; the crash at 0.85 and b = 0.99 for 1,500; the mid tom at 0.85 with a low
+    shelf at 80 Hz, 20 dB, for 1,500), rounded and tuned."""
     import fastdrum
 
     steps, coefficients, data = ONE_VOICE_MODELS[voice]
     model = fastdrum.load_model(voice)
     assert os.path.basename(model.path) == f"{voice}.npz"
     args = build_parser().parse_args(_run(tmp_path, MODELS=voice)[0][2:])
-    preemphasis, integration = _preemphasis(args, [voice]), _integration(args, [voice])
-    assert (_stored(preemphasis), _stored(integration)) == tuple(map(_stored, coefficients))
+    preemphasis, integration, shelf_hz = _coefficients(args, voice)
+    assert (_stored(preemphasis), _stored(integration), shelf_hz) == (
+        *map(_stored, coefficients[:2]),
+        coefficients[2],
+    )
+    shelf = tuple(
+        _stored(x) for x in shelf_coefficients(shelf_hz, model.sample_rate, args.shelf_db)
+    )
+    assert (model.shelf_zero, model.shelf_pole) == shelf
     assert _shape(model) == dict(_recipe(voices=[voice]), preemphasis=_stored(preemphasis))
     assert model.integration == _stored(integration)
     assert model.meta["config"]["data"] == args.data == data

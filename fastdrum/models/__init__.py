@@ -1,1 +1,1 @@
-"""Pretrained models shipped with fastdrum (.npz model files, format 1, 2 or 3, and their model cards)."""
+"""Pretrained models shipped with fastdrum (.npz model files, format 1 to 4, and their model cards)."""
