@@ -1,4 +1,4 @@
-"""Fuzz fastdrum's model loader with hostile model files (formats 1, 2 and 3).
+"""Fuzz fastdrum's model loader with hostile model files (formats 1 to 4).
 
 Each case starts from a valid, randomly sized format-1 or format-2 model
 (pre-emphasis, and voice conditioning or none) and mutates it:
@@ -325,12 +325,17 @@ VOICE_NAMES = list(INSTRUMENTS)
 def _make_format_2(arrays, model, rnd):
     """Turn the arrays into format 2: pre-emphasis, (half the time) time-since-onset conditioning,
     and (half the time) voice conditioning, then (half of those) decay conditioning; a quarter
-    of them format 3 (leaky integration)."""
+    of them format 3 (leaky integration), a quarter of those format 4 (a low shelf)."""
     arrays["format_version"] = np.array(2, dtype=rnd.choice([np.int64, np.int32, np.uint8]))
     arrays["preemphasis"] = np.array(rnd.choice([0.0, 0.5, 0.85, 0.999]), dtype=np.float32)
     if rnd.random() < 0.25:  # format 3: leaky integration
         arrays["format_version"] = np.array(3, dtype=np.int64)
         arrays["integration"] = np.array(rnd.choice([0.0, 0.5, 0.95, 0.999]), dtype=np.float32)
+        if rnd.random() < 0.25:  # format 4: a low shelf, zero <= pole
+            arrays["format_version"] = np.array(4, dtype=np.int64)
+            c, p = rnd.choice([(0.0, 0.0), (0.5, 0.5), (0.99, 0.999), (0.0, 0.9999)])
+            arrays["shelf_zero"] = np.array(c, np.float32)
+            arrays["shelf_pole"] = np.array(p, np.float32)
     L, D2 = model.n_layers, 2 * model.dilation_channels
     nprng = np.random.default_rng(rnd.randrange(2**32))
     if rnd.random() < 0.5:
@@ -629,11 +634,11 @@ _BAD_VOICE_META = [
 
 
 def m_format2(c, rnd):
-    """Format 2's and 3's own keys: versions, pre-emphasis, integration, voices, partial
-    conditioning, primer voices, time conditioning."""
+    """Format 2's, 3's and 4's own keys: versions, pre-emphasis, integration, the low shelf,
+    voices, partial conditioning, primer voices, time conditioning."""
     kind = rnd.choice(
         ["version", "preemphasis", "voices", "partial", "primer_voices", "meta", "emb", "time"]
-        + ["decay", "envelope", "integration"]
+        + ["decay", "envelope", "integration", "shelf_zero", "shelf_pole"]
     )
     if kind == "time":
         return _bad_time(c, rnd)
@@ -645,9 +650,14 @@ def m_format2(c, rnd):
         v = rnd.choice([1, 2, 3, 4])
         c.arrays["format_version"] = np.array(v)
         return f"format_version {v}"
-    if kind in ("preemphasis", "integration"):
+    if kind in ("preemphasis", "integration", "shelf_zero", "shelf_pole"):
         if kind == "integration":
             c.arrays["format_version"] = np.array(3)
+        if kind.startswith("shelf"):  # format 4, the other key valid: the bad one is this
+            c.arrays["format_version"] = np.array(4)
+            c.arrays.setdefault("integration", np.array(0.0, np.float32))
+            c.arrays["shelf_zero"] = np.array(0.99, np.float32)
+            c.arrays["shelf_pole"] = np.array(0.999, np.float32)
         value = rnd.choice([1.0, -0.1, np.nan, np.inf, 0.5, 2.0, 0.0])
         form = rnd.choice(["f4", "f8", "vector", "absent", "int"])
         if form == "absent":
