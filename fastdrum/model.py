@@ -371,7 +371,6 @@ class Model:
             decay_w=decay_w,
         )
         format2 = {k: v for k, v in format2.items() if v is not None}
-        shelf = dict(shelf_zero=shelf_zero, shelf_pole=shelf_pole)
         if _nonzero(shelf_zero) or _nonzero(shelf_pole):
             version = 4
         elif _nonzero(integration):
@@ -392,9 +391,14 @@ class Model:
             if k not in arrays:
                 raise ModelFormatError(f"model key {k!r}: missing")
         if version >= 2:
-            coefficients = dict(preemphasis=preemphasis, integration=integration, **shelf)
-            for k, v in coefficients.items():
-                if version >= {"preemphasis": 2, "integration": 3}.get(k, 4):
+            coefficients = dict(
+                preemphasis=(preemphasis, 2),  # each key with the version that brings it
+                integration=(integration, 3),
+                shelf_zero=(shelf_zero, 4),
+                shelf_pole=(shelf_pole, 4),
+            )
+            for k, (v, since) in coefficients.items():
+                if version >= since:
                     a = _as_array(k, v)
                     arrays[k] = a.astype(np.float32) if a.dtype.kind in "iuf" else a
             for k, v in format2.items():

@@ -170,10 +170,10 @@ def preemphasis(y, a, b=0.0, shelf=(0.0, 0.0)):
     if c != p or b:
         from scipy.signal import lfilter  # scipy.signal is slow to import: only when needed
 
-    if c != p:
-        u = lfilter([1.0, -c], [1.0, -p], u, axis=-1)
-    if b:
-        u = lfilter([1.0 - b], [1.0, -b], u, axis=-1)
+        if c != p:
+            u = lfilter([1.0, -c], [1.0, -p], u, axis=-1)
+        if b:
+            u = lfilter([1.0 - b], [1.0, -b], u, axis=-1)
     e = u.copy()
     e[..., 1:] -= a * u[..., :-1]
     return e / (1.0 + abs(a))

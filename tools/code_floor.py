@@ -100,8 +100,8 @@ def parse_pairs(text):
             raise ValueError(
                 f"--coefficients: {item!r} is not A:B or A:B:HZ (two or three numbers)"
             ) from None
-        pairs.append((numbers + [0.0])[:3])
-    return [tuple(x) for x in pairs]
+        pairs.append(tuple(numbers + [0.0])[:3])
+    return pairs
 
 
 def main(argv=None):
