@@ -78,11 +78,15 @@ def test_a_low_shelf_takes_the_code_s_noise_off_below_its_corner():
 
 
 def test_pairs_are_parsed_and_a_bad_one_is_named():
-    assert code_floor.parse_pairs("0.5:0.9,0:0:40") == [(0.5, 0.9, 0.0), (0.0, 0.0, 40.0)]
-    with pytest.raises(ValueError, match="'0.5' is not A:B or A:B:HZ"):
+    assert code_floor.parse_pairs("0.5:0.9,0:0:40,0.85:0:200:30") == [
+        (0.5, 0.9, 0.0, 20.0),
+        (0.0, 0.0, 40.0, 20.0),
+        (0.85, 0.0, 200.0, 30.0),
+    ]
+    with pytest.raises(ValueError, match="'0.5' is not A:B, A:B:HZ or A:B:HZ:DB"):
         code_floor.parse_pairs("0.85:0,0.5")
-    with pytest.raises(ValueError, match="'1:2:3:4' is not A:B or A:B:HZ"):
-        code_floor.parse_pairs("1:2:3:4")
+    with pytest.raises(ValueError, match="'1:2:3:4:5' is not A:B, A:B:HZ or A:B:HZ:DB"):
+        code_floor.parse_pairs("1:2:3:4:5")
 
 
 def test_a_bad_pair_exits_2_before_anything_is_loaded(capsys):

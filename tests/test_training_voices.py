@@ -1216,3 +1216,42 @@ def test_init_from_checks_each_voice_s_coefficient(tmp_path):
         _initial_weights(args(), ["kick", "snare"])  # one coefficient: not the file's two
     with pytest.raises(ConfigError, match="the run's are 16000 Hz, \\[0.85, 0.5\\]"):
         _initial_weights(args("--voice-preemphasis", "snare=0.5"), ["kick", "snare"])
+
+
+def test_highpass_takes_out_what_lies_below_its_corner_and_nothing_before_the_onset():
+    """--highpass-hz: each clip through a second-order Butterworth high-pass (scipy.signal), causal;
+    off (0), the clips as given."""
+    from training.data import Clip
+    from training.evaluate import lf_share_db
+    from training.train import _highpassed, build_parser
+
+    sr = 16000
+    t = np.arange(sr) / sr
+    body = np.sin(2 * np.pi * 1000 * t) * np.exp(-t / 0.1)
+    wander = 0.5 + 0.5 * np.sin(2 * np.pi * 4 * t)  # an offset and a 4 Hz wander under the hit
+    audio = np.r_[np.zeros(100), body + wander].astype(np.float32)
+    clip = Clip(audio=audio, entry={"voice": "clap"})
+    args = build_parser().parse_args(
+        ["--voices", "clap", "--out", "m.npz", "--sample-rate", "16000"]
+    )
+    assert _highpassed([clip], args)[0] is clip  # off by default
+    args.highpass_hz = 200.0
+    (out,) = _highpassed([clip], args)
+    assert out.entry is clip.entry and out.audio.dtype == np.float32
+    assert not out.audio[:100].any()  # causal: nothing before the onset
+    assert lf_share_db(out.audio, sr) < lf_share_db(audio, sr) - 30.0
+    # the 1 kHz body keeps its level (Butterworth: -0.02 dB at five times the corner)
+    late = slice(100 + sr // 10, 100 + sr // 5)
+    gain = np.std(out.audio[late]) / np.std(body[sr // 10 : sr // 5])
+    assert abs(20 * np.log10(gain)) < 0.2
+
+
+@pytest.mark.parametrize("hz", ["-1", "600", "nan"])
+def test_highpass_corner_is_checked(hz):
+    from training.errors import ConfigError
+    from training.train import _check_args, build_parser
+
+    args = build_parser().parse_args(["--voices", "clap", "--crop", "64", "--out", "m.npz"])
+    args.highpass_hz = float(hz)
+    with pytest.raises(ConfigError, match="--highpass-hz must lie in \\[0, 500\\] Hz"):
+        _check_args(args)

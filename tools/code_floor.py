@@ -21,7 +21,9 @@ at the held-out kits):
   the mean of that difference over the top eighth of the bands (about 14-22 kHz at 44.1 kHz);
 - the median peak of the coded signal (before mu-law): how much of the code's range it uses.
 
-``--coefficients A:B,...`` names the pairs (default: the model's own for each voice). No model is
+``--coefficients A:B,...`` names the pairs (default: the model's own for each voice); ``A:B:HZ``
+adds a low shelf at HZ, 20 dB deep, and ``A:B:HZ:DB`` one DB deep (training's ``--shelf-hz`` and
+``--shelf-db``). No model is
 run: only its code, its envelope and its sample rate are used, so any trained model of the voices
 will do. Figures: docs/evaluation.md ("The code's floor")::
 
@@ -88,19 +90,20 @@ def floor(model, clips, a, b, shelf=(0.0, 0.0)):
 
 
 def parse_pairs(text):
-    """``"A:B,..."`` as [(a, b, 0.0), ...], ``"A:B:HZ"`` as (a, b, HZ), HZ the corner of a low
-    shelf (0: none) (ValueError naming an item that is not two or three numbers)."""
+    """``"A:B,..."`` as [(a, b, 0.0, 20.0), ...], ``"A:B:HZ"`` as (a, b, HZ, 20.0), HZ the corner of
+    a low shelf (0: none), ``"A:B:HZ:DB"`` as (a, b, HZ, DB), DB its depth as training's
+    ``--shelf-db`` (ValueError naming an item that is not two to four numbers)."""
     pairs = []
     for item in text.split(","):
         try:
             numbers = [float(x) for x in item.split(":")]
-            if len(numbers) not in (2, 3):
+            if len(numbers) not in (2, 3, 4):
                 raise ValueError
         except ValueError:
             raise ValueError(
-                f"--coefficients: {item!r} is not A:B or A:B:HZ (two or three numbers)"
+                f"--coefficients: {item!r} is not A:B, A:B:HZ or A:B:HZ:DB (two to four numbers)"
             ) from None
-        pairs.append(tuple(numbers + [0.0])[:3])
+        pairs.append(tuple(numbers + [0.0, 20.0][len(numbers) - 2 :]))
     return pairs
 
 
@@ -112,9 +115,9 @@ def main(argv=None):
     p.set_defaults(voices="hihat,openhat")
     p.add_argument(
         "--coefficients",
-        metavar="A:B[:HZ],...",
-        help="(a, b) pairs, or triples with a low shelf's corner HZ, 20 dB deep as training's "
-        "--shelf-hz makes it (default the model's own)",
+        metavar="A:B[:HZ[:DB]],...",
+        help="(a, b) pairs, or with a low shelf's corner HZ and depth DB (default 20, as training's "
+        "--shelf-db) (default the model's own)",
     )
     p.add_argument(
         "--clips",
@@ -131,7 +134,7 @@ def main(argv=None):
     model, voices, train, held = model_and_clips(p, a)
     clips = held if a.clips == "held-out" else train
     print(
-        "| voice | a | b | shelf, Hz | n | below 30 Hz, dB: clean / coded | above 5 kHz, dB: clean "
+        "| voice | a | b | shelf, Hz / dB | n | below 30 Hz, dB: clean / coded | above 5 kHz, dB: clean "
         "/ coded | log-mel damage, dB RMS | top eighth, dB | peak coded |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
@@ -143,11 +146,14 @@ def main(argv=None):
         T = min(len(c) for c in real)
         real = np.array([c[:T] for c in real])
         own = [(model.preemphasis_of(v), model.integration_of(v), model.shelf_of(v))]
-        triples = [(pa, pb, shelf_coefficients(hz, sr)) for pa, pb, hz in pairs] if pairs else own
+        triples = (
+            [(pa, pb, shelf_coefficients(hz, sr, db)) for pa, pb, hz, db in pairs] if pairs else own
+        )
         for pa, pb, shelf in triples:
             f = floor(model, real, pa, pb, shelf)
             print(
-                f"| {v} | {pa:g} | {pb:g} | {shelf_corner(shelf, sr)[0]:.0f} | {len(real)} | "
+                f"| {v} | {pa:g} | {pb:g} | {'{:.0f} / {:.0f}'.format(*shelf_corner(shelf, sr))} | "
+                f"{len(real)} | "
                 f"{f['lf_clean']:.1f} / {f['lf']:.1f} | "
                 f"{f['hf_clean']:.1f} / {f['hf']:.1f} | {f['mel_damage']:.2f} | "
                 f"{f['top_damage']:+.1f} | {f['peak']:.3f} |",

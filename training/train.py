@@ -21,6 +21,7 @@ model is the same file either way.
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -229,6 +230,15 @@ def _add_clip_arguments(g):
         help="a clip starts where it first reaches this fraction of its peak",
     )
     g.add_argument("--peak", type=float, default=0.95, help="peak level clips are normalised to")
+    g.add_argument(
+        "--highpass-hz",
+        type=float,
+        default=0.0,
+        metavar="HZ",
+        help="high-pass every training and validation clip first (a second-order Butterworth, "
+        "causal): what the clips carry below HZ (DC, a sampler's sub-bass wander) is not learned "
+        "and generate() undoes nothing (0: off)",
+    )
     g.add_argument(
         "--gain-db",
         type=float,
@@ -688,6 +698,10 @@ def _check_model_options(a):
         raise ConfigError(f"--integration must lie in [0, 1), got {a.integration!r}")
     if not (math.isfinite(a.shelf_hz) and 0 <= a.shelf_hz <= _MAX_SHELF_HZ):
         raise ConfigError(f"--shelf-hz must lie in [0, {_MAX_SHELF_HZ:g}] Hz, got {a.shelf_hz!r}")
+    if not (math.isfinite(a.highpass_hz) and 0 <= a.highpass_hz <= _MAX_HIGHPASS_HZ):
+        raise ConfigError(
+            f"--highpass-hz must lie in [0, {_MAX_HIGHPASS_HZ:g}] Hz, got {a.highpass_hz!r}"
+        )
     if not (math.isfinite(a.shelf_db) and 0 < a.shelf_db <= 60):
         raise ConfigError(f"--shelf-db must lie in (0, 60] dB, got {a.shelf_db!r}")
     for flag in ("preemphasis", "integration", "shelf_hz"):
@@ -891,6 +905,25 @@ def _shifts(args):
     return [0.0]
 
 
+#: The highest --highpass-hz: under every voice's body (claps lie above 1 kHz, kicks' fundamentals
+#: about 50-70 Hz) is what it is for.
+_MAX_HIGHPASS_HZ = 500.0
+
+
+def _highpassed(clips, args):
+    """`clips` (:class:`training.data.Clip`) with their audio through --highpass-hz's filter (a
+    second-order Butterworth high-pass, causal: nothing moves before a clip's onset); as given
+    where it is 0."""
+    if not args.highpass_hz or not clips:
+        return clips
+    from scipy.signal import butter, sosfilt
+
+    sos = butter(2, args.highpass_hz, "highpass", fs=args.sample_rate, output="sos")
+    return [
+        dataclasses.replace(c, audio=sosfilt(sos, c.audio).astype(c.audio.dtype)) for c in clips
+    ]
+
+
 def _prepare_data(args, cfg):
     """The dataset (clips and manifest), the :class:`TrainingSet` and the voice names ([] for one instrument)."""
     holdout = [k for item in args.holdout_kits for k in item.split(",") if k.strip()]
@@ -942,6 +975,8 @@ def _prepare_data(args, cfg):
             peak=args.peak,
         )
         by_voice, val_by_voice = [dataset.train], [dataset.val]
+    by_voice = [_highpassed(clips, args) for clips in by_voice]
+    val_by_voice = [_highpassed(clips, args) for clips in val_by_voice]
     window = args.crop or min(lengths)
     if window <= rf or (not args.crop and min(lengths) <= rf):
         raise ConfigError(
