@@ -244,3 +244,10 @@ def test_card_gives_each_voice_s_low_shelf():
     assert "in fastdrum model format 4" in text
     row = [r for r in model_card._format2_config_rows(m) if r.startswith("| low shelf")]
     assert len(row) == 1 and "depth kick 40 Hz, 20 dB;" in row[0] and "hihat" not in row[0]
+
+
+def test_preprocessing_names_the_high_pass_of_a_run_that_had_one():
+    from training.model_card import _highpass_words
+
+    assert _highpass_words({}) == "" and _highpass_words({"highpass_hz": 0.0}) == ""
+    assert _highpass_words({"highpass_hz": 60.0}).startswith("high-passed at 60 Hz (a second-order")

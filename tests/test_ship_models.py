@@ -150,7 +150,7 @@ def test_a_model_trained_with_any_skips_the_fit(tmp_path):
 ONE_VOICE_MODELS = {
     "hihat": (1500, ([0.0], [0.995], 0.0), []),
     "openhat": (1500, ([0.0], [0.995], 0.0), []),
-    "clap": (3000, (0.85, [0.98], 0.0), ["/usr/share/lmms/samples/drums"]),
+    "clap": (3000, (0.85, 0.0, 200.0), ["/usr/share/lmms/samples/drums"]),
     "crash": (1500, (0.85, [0.99], 0.0), []),
     "tom_mid": (1500, (0.85, 0.0, 80.0), []),
     "tom_low": (1500, (0.85, 0.0, 60.0), []),
@@ -165,8 +165,8 @@ def _coefficients(args, voice):
 
 def test_by_default_it_trains_drums_and_the_one_voice_models(tmp_path):
     """drums.npz (every voice, 10,000 steps), then hihat.npz and openhat.npz (each hat alone at a = 0,
-    b = 0.995, 1,500 steps), then clap.npz (the claps alone, with LMMS's folder of one-shots, a = 0.85,
-    b = 0.98, 3,000 steps), then crash.npz (the crashes alone at a = 0.85, b = 0.99, 1,500 steps), then
+    b = 0.995, 1,500 steps), then clap.npz (the claps alone, with LMMS's folder of one-shots, high-passed
+    at 60 Hz, a = 0.85 with a low shelf at 200 Hz, 30 dB, 3,000 steps), then crash.npz (the crashes alone at a = 0.85, b = 0.99, 1,500 steps), then
     tom_mid.npz and tom_low.npz (each tom alone at a = 0.85 with a low shelf at 80 and 60 Hz, 1,500
     steps), then snare.npz (the snares alone the same way, the shelf at 80 Hz), all
     shipped, by default; MODELS="drums clap" trains drums and the clap alone. Each one-voice model in
@@ -194,12 +194,14 @@ def test_by_default_it_trains_drums_and_the_one_voice_models(tmp_path):
         _option(clap[0], "--out") == clap[1][2] == clap[2][2] == clap[3][2] == "runs/clap-seed0.npz"
     )
 
-    # The same network and recipe but the data and the clap's b: every other option is drums.npz's.
+    # The same network and recipe but the data, the clap's high-pass and shelf: every other option
+    # is drums.npz's.
     data = ("--voices", "--voice-preemphasis", "--voice-integration", "--data", "--steps", "--out")
-    data += ("--run-dir",)
+    data += ("--run-dir", "--highpass-hz", "--shelf-hz", "--shelf-db")
     assert _without(clap[0], data) == _without(drums[0], data)
     args = build_parser().parse_args(clap[0][2:])  # the trainer accepts it
     assert args.voices == "clap" and args.data == ["/usr/share/lmms/samples/drums"]
+    assert (args.highpass_hz, args.shelf_hz, args.shelf_db) == (60.0, 200.0, 30.0)
 
 
 def test_a_voice_alone_trains_its_clips_with_the_recipe_for_1500_steps(tmp_path):
@@ -412,7 +414,8 @@ def test_the_shipped_one_voice_models_are_the_scripts(tmp_path, voice):
     """fastdrum/models/hihat.npz, openhat.npz, clap.npz, crash.npz, tom_mid.npz, tom_low.npz
     and snare.npz, which play those voices, are MODELS=VOICE's output with the default
     seed: the recipe's network on that voice alone (the hats at a = 0 and b = 0.995 for 1,500 steps; the
-    clap, LMMS's claps among its data, at 0.85 and b = 0.98 for 3,000; the crash at 0.85 and b = 0.99
+    clap, LMMS's claps among its data, high-passed at 60 Hz, at 0.85 with a low shelf at 200 Hz, 30 dB,
+    for 3,000; the crash at 0.85 and b = 0.99
     for 1,500; the toms and the snare at 0.85 with a low shelf, 20 dB, at 80 Hz (mid tom,
     snare) and 60 Hz (low tom), for 1,500), rounded and tuned."""
     import fastdrum
@@ -433,6 +436,7 @@ def test_the_shipped_one_voice_models_are_the_scripts(tmp_path, voice):
     assert _shape(model) == dict(_recipe(voices=[voice]), preemphasis=_stored(preemphasis))
     assert model.integration == _stored(integration)
     assert model.meta["config"]["data"] == args.data == data
+    assert model.meta["config"].get("highpass_hz", 0.0) == args.highpass_hz
     assert model.meta["steps_trained"] == args.steps == steps
     assert model.meta["config"]["seed"] == args.seed == 0  # SEED's default
     _assert_rounded_and_tuned(model, (voice,))

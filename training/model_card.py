@@ -211,8 +211,9 @@ def _data_lines(model):
         f"- Manifest SHA-256: `{m.get('manifest_sha256')}`; every file with its SHA-256, kit, licence and "
         'split is listed in the model\'s `meta["data"]` (`fastdrum.load_model(path).meta`).',
         f"- Preprocessing: mono, resampled to {model.sample_rate} Hz (`scipy.signal.resample_poly`), aligned to "
-        f"the onset (first sample at {cfg.get('onset_threshold')} of the peak, 1 ms pre-roll), cut or "
-        f"zero-padded to {length}, peak-normalised to {cfg.get('peak')}, mu-law encoded.",
+        f"the onset (first sample at {cfg.get('onset_threshold')} of the peak, 1 ms pre-roll), "
+        + _highpass_words(cfg)
+        + f"cut or zero-padded to {length}, peak-normalised to {cfg.get('peak')}, mu-law encoded.",
         "- Augmentation: "
         + (
             f"random gain down to -{cfg.get('gain_db')} dB; pitch shifts of +-{cfg.get('pitch_semitones')} "
@@ -222,6 +223,17 @@ def _data_lines(model):
         ),
         "",
     ]
+
+
+def _highpass_words(cfg):
+    """The preprocessing's words for ``--highpass-hz`` ('' for a run without it)."""
+    hz = cfg.get("highpass_hz")
+    if not hz:
+        return ""
+    return (
+        f"high-passed at {hz:g} Hz (a second-order Butterworth, causal: what the sources carry "
+        "below it is not learned, and `generate()` undoes nothing), "
+    )
 
 
 def _training_lines(meta):
