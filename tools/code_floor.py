@@ -151,9 +151,9 @@ def main(argv=None):
         )
         for pa, pb, shelf in triples:
             f = floor(model, real, pa, pb, shelf)
+            hz, db = shelf_corner(shelf, sr)
             print(
-                f"| {v} | {pa:g} | {pb:g} | {'{:.0f} / {:.0f}'.format(*shelf_corner(shelf, sr))} | "
-                f"{len(real)} | "
+                f"| {v} | {pa:g} | {pb:g} | {hz:.0f} / {db:.0f} | {len(real)} | "
                 f"{f['lf_clean']:.1f} / {f['lf']:.1f} | "
                 f"{f['hf_clean']:.1f} / {f['hf']:.1f} | {f['mel_damage']:.2f} | "
                 f"{f['top_damage']:+.1f} | {f['peak']:.3f} |",

@@ -35,6 +35,7 @@ import numpy as np
 from fastdrum import FastDrumError, _io
 from fastdrum import __version__ as fastdrum_version
 from fastdrum.mulaw import mu_law_decode, shelf_coefficients
+from fastdrum.post import highpass
 
 from . import data as data_mod
 from . import distribute
@@ -911,16 +912,14 @@ _MAX_HIGHPASS_HZ = 500.0
 
 
 def _highpassed(clips, args):
-    """`clips` (:class:`training.data.Clip`) with their audio through --highpass-hz's filter (a
-    second-order Butterworth high-pass, causal: nothing moves before a clip's onset); as given
-    where it is 0."""
-    if not args.highpass_hz or not clips:
+    """`clips` (:class:`training.data.Clip`) with their audio through --highpass-hz's filter
+    (:func:`fastdrum.post.highpass`, the drum machine's: a second-order Butterworth, causal, so
+    nothing moves before a clip's onset); as given where it is 0."""
+    if not args.highpass_hz:
         return clips
-    from scipy.signal import butter, sosfilt
-
-    sos = butter(2, args.highpass_hz, "highpass", fs=args.sample_rate, output="sos")
     return [
-        dataclasses.replace(c, audio=sosfilt(sos, c.audio).astype(c.audio.dtype)) for c in clips
+        dataclasses.replace(c, audio=highpass(c.audio, args.sample_rate, cutoff=args.highpass_hz))
+        for c in clips
     ]
 
 
