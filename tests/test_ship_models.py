@@ -413,7 +413,8 @@ def _stored(coefficients):
 def test_the_shipped_one_voice_models_are_the_scripts(tmp_path, voice):
     """fastdrum/models/hihat.npz, openhat.npz, clap.npz, crash.npz, tom_mid.npz, tom_low.npz
     and snare.npz, which play those voices, are MODELS=VOICE's output with the default
-    seed: the recipe's network on that voice alone (the hats at a = 0 and b = 0.995 for 1,500 steps; the
+    seed: the recipe's network on that voice alone (the hats at a = 0 and b = 0.995 for 1,500 steps, the
+    hi-hat's clips high-passed at 60 Hz; the
     clap, LMMS's claps among its data, high-passed at 60 Hz, at 0.85 with a low shelf at 200 Hz, 30 dB,
     for 3,000; the crash at 0.85 and b = 0.99
     for 1,500; the toms and the snare at 0.85 with a low shelf, 20 dB, at 80 Hz (mid tom,
