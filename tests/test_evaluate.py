@@ -164,6 +164,36 @@ def test_evaluate_clips_fails_clips_that_rumble():
     assert rumbling["lf_db"] > rumbling["lf_db_real"] + 10
 
 
+def test_rows_of_pitched_voices_carry_their_pitch():
+    """A tom row gives the median peak pitch of its clips and of the real ones (decaying tones built
+    at 150 Hz, the real ones at 100 and 90 Hz), and the pitch line prints them; a cymbal row has no
+    pitch, and rows without one print no line."""
+    from training.evaluate import evaluate_clips, pitch_line
+
+    rng = np.random.default_rng(12)
+    T = SR // 2
+
+    def toms(n, f):
+        return np.array([decaying(f * rng.uniform(0.99, 1.01), 0.1, rng, n=T) for _ in range(n)])
+
+    real = _FakeRealClips(SR, toms(8, 100.0), toms(8, 90.0), voice="tom_high")
+    row = evaluate_clips(toms(8, 150.0), "tom_high", real)
+    assert row["pitch_hz"] == pytest.approx(150, abs=3)
+    assert row["pitch_hz_real"] == pytest.approx(100, abs=3)
+    assert row["pitch_hz_train"] == pytest.approx(90, abs=3)
+    assert "pitch" not in row["passes"]
+    row["source"] = "drums"
+    assert pitch_line([row]).endswith(
+        f"tom_high {row['pitch_hz']:.0f} ({row['pitch_hz_real']:.0f}; "
+        f"{row['pitch_hz_train']:.0f}) [drums]"
+    )
+    cymbal = evaluate_clips(
+        toms(8, 150.0), "crash", _FakeRealClips(SR, toms(8, 100.0), toms(8, 90.0), voice="crash")
+    )
+    assert not any(k.startswith("pitch") for k in cymbal)
+    assert pitch_line([cymbal]) == ""
+
+
 def test_decay_and_abrupt_cut():
     from training.evaluate import abrupt_cuts, decays
 

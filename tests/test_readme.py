@@ -97,7 +97,7 @@ def test_readme_quality_table_is_the_shipped_models_evaluation():
     results (raw output): regenerating one without the other fails here."""
     import json
 
-    from training.evaluate import table
+    from training.evaluate import PITCHED_VOICES, pitch_line, table
     from training.voices import VOICES
 
     with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
@@ -115,3 +115,6 @@ def test_readme_quality_table_is_the_shipped_models_evaluation():
     }
     rows.sort(key=lambda r: VOICES.index(r["voice"]))
     assert table(rows, readme=True) in readme
+    # and the pitch line it prints below the table, of the kick and the toms
+    assert all(f"{v} " in pitch_line(rows) for v in PITCHED_VOICES)
+    assert f"\n{pitch_line(rows)}\n" in readme

@@ -25,41 +25,20 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import fastdrum  # noqa: E402
 from fastdrum.errors import FastDrumError  # noqa: E402
-from training.evaluate import DEFAULT_KITS, DEFAULT_SF2, _onset, holdout_for  # noqa: E402
+from training.evaluate import (  # noqa: E402
+    DEFAULT_KITS,
+    DEFAULT_SF2,
+    holdout_for,
+    peak_pitch,
+    peak_pitches,
+)
 from training.voices import VOICES, load_voice_clips  # noqa: E402
-
-#: The band searched (Hz) and the stretch after the onset measured (s).
-LOW, HIGH, START, STOP = 40.0, 400.0, 0.02, 0.2
 
 #: The frequencies (Hz) of ``--baseline sine``: the held-out kits' median low, mid and high tom.
 SINES = (73.0, 106.0, 140.0)
 
-
-def peak(y, sample_rate):
-    """The frequency (Hz) of `y`'s strongest spectral peak between `LOW` and `HIGH` Hz over `START`
-    to `STOP` s after its onset (the first sample at a tenth of its peak magnitude).
-
-    Examples
-    --------
-    >>> t = np.arange(22050) / 22050
-    >>> float(round(peak(np.sin(2 * np.pi * 91 * t) * np.exp(-t / 0.2), 22050)))
-    91.0
-    """
-    y = np.asarray(y, dtype=np.float64)
-    on = _onset(y)
-    seg = y[on + int(START * sample_rate) : on + int(STOP * sample_rate)]
-    if len(seg) < 2:
-        raise ValueError(f"a clip of {len(y)} samples has no {START}-{STOP} s after its onset")
-    n = 1 << max(int(np.ceil(np.log2(sample_rate))), int(np.ceil(np.log2(len(seg)))))
-    spectrum = np.abs(np.fft.rfft(seg * np.hanning(len(seg)), n))
-    f = np.fft.rfftfreq(n, 1.0 / sample_rate)
-    band = (f >= LOW) & (f <= HIGH)
-    return float(f[band][np.argmax(spectrum[band])])
-
-
-def peaks(clips, sample_rate):
-    """:func:`peak` of each row of `clips`, an array."""
-    return np.array([peak(c, sample_rate) for c in clips])
+#: The measure itself: :func:`training.evaluate.peak_pitch` (rows of the evaluation carry it too).
+peak, peaks = peak_pitch, peak_pitches
 
 
 def sine_baseline(n, T, sample_rate, seed=0):
