@@ -69,6 +69,21 @@ def test_any_other_meta_difference_counts(tmp_path, capsys):
     assert f"meta voices.{first}.temperature:" in capsys.readouterr().out
 
 
+def test_an_option_newer_than_a_file_counts_only_off_its_default(tmp_path, capsys):
+    """A rerun's config holds the options added since the older file was trained: at the trainer's
+    default (the high-pass off) it is the same model, at any other value another one."""
+    config = {"seed": 0, "steps": 10}
+    old = _variant(tmp_path / "old.npz", meta={"config": config})
+    off = _variant(tmp_path / "off.npz", meta={"config": dict(config, highpass_hz=0.0)})
+    assert same_model.main([off, old]) == 0
+    on = _variant(tmp_path / "on.npz", meta={"config": dict(config, highpass_hz=60.0)})
+    assert same_model.main([old, on]) == 1
+    assert "meta config.highpass_hz: only in B" in capsys.readouterr().out
+    # a key no trainer option has counts whatever its value
+    odd = _variant(tmp_path / "odd.npz", meta={"config": dict(config, no_such_option=0.0)})
+    assert same_model.main([old, odd]) == 1
+
+
 def test_a_file_that_is_not_a_model_exits_2_in_one_line(tmp_path, capsys):
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a zip file")

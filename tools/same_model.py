@@ -9,7 +9,10 @@ bit for bit: dtype, shape and bytes. The meta is compared key by key, nested key
 ``*training_seconds``) are left out. By default the keys a rerun of the same recipe cannot share are
 left out: where its files went (``config.out``, ``config.run_dir``), whether it was resumed
 (``config.resume``) and its wall times (``training_seconds``); every other difference counts,
-the losses and the tuned settings among them.
+the losses and the tuned settings among them. A trainer option newer than one of the files is in the
+other's ``config`` only; where its value there is the option's default (``training.train``'s parser),
+the run did what the older trainer did, and the key is not a difference (``--highpass-hz``, added in
+session 43, is 0 in a rerun of a model trained before it).
 
 This is the check that training/ship_models.sh reproduces a shipped model, e.g.
 ``python tools/same_model.py runs/drums-seed0.npz fastdrum/models/drums.npz`` (docs/evaluation.md,
@@ -20,11 +23,14 @@ key's two values); 2: a file cannot be read as a model.
 
 import argparse
 import fnmatch
+import os
 import sys
 
 import numpy as np
 
-import fastdrum
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import fastdrum  # noqa: E402
 
 #: Meta keys a rerun of the same recipe cannot share: its paths, its --resume, its wall times.
 RUN_OWN = ("config.out", "config.run_dir", "config.resume", "*training_seconds")
@@ -80,11 +86,24 @@ def meta_differences(a, b, ignore=RUN_OWN):
         if any(fnmatch.fnmatchcase(k, p) for p in ignore):
             continue
         x, y = fa.get(k, missing), fb.get(k, missing)
+        if (x is missing or y is missing) and _trainer_default(k, y if x is missing else x):
+            continue
         if x is missing or y is missing:
             lines.append(f"meta {k}: only in {'A' if y is missing else 'B'}")
         elif x != y:
             lines.append(f"meta {k}: {_short(x)} against {_short(y)}")
     return lines
+
+
+def _trainer_default(key, value):
+    """Is `key` a trainer option (``config.NAME``) and `value` its default: what a trainer without
+    the option did?"""
+    if not key.startswith("config.") or "." in key[len("config.") :]:
+        return False
+    from training.train import build_parser
+
+    default = build_parser().get_default(key[len("config.") :])
+    return default is not None and default == value
 
 
 def _short(value, n=60):
