@@ -79,8 +79,11 @@ def test_an_option_newer_than_a_file_counts_only_off_its_default(tmp_path, capsy
     on = _variant(tmp_path / "on.npz", meta={"config": dict(config, highpass_hz=60.0)})
     assert same_model.main([old, on]) == 1
     assert "meta config.highpass_hz: only in B" in capsys.readouterr().out
+    # an option whose default is None (a voice's own shelf corners) at None
+    none = _variant(tmp_path / "none.npz", meta={"config": dict(config, voice_shelf_hz=None)})
+    assert same_model.main([none, old]) == 0
     # a key no trainer option has counts whatever its value
-    odd = _variant(tmp_path / "odd.npz", meta={"config": dict(config, no_such_option=0.0)})
+    odd = _variant(tmp_path / "odd.npz", meta={"config": dict(config, no_such_option=None)})
     assert same_model.main([old, odd]) == 1
 
 

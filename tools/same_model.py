@@ -102,8 +102,10 @@ def _trainer_default(key, value):
         return False
     from training.train import build_parser
 
-    default = build_parser().get_default(key[len("config.") :])
-    return default is not None and default == value
+    # the parsed defaults of every option (--out, the one required, given)
+    defaults = vars(build_parser().parse_args(["--out", "x.npz"]))
+    name = key[len("config.") :]
+    return name != "out" and name in defaults and defaults[name] == value
 
 
 def _short(value, n=60):
