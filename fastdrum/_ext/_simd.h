@@ -499,6 +499,14 @@ static int fd_cpu_has_avx512f(void)
     return fd_cpu_has_avx2_fma_f16c() && __builtin_cpu_supports("avx512f");
 }
 
+/* An AMD CPU: Zen 4 executes AVX-512 in 256-bit halves, and there the AVX2 products are
+ * the faster ones (docs/benchmarks.md), so "auto" does not take the AVX-512F tiles. */
+static int fd_cpu_is_amd(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_is("amd");
+}
+
 /* Sixteen weights W[off : off + 16], float32 (H = 0) or binary16 (H = 1). */
 FD_AVX512 FD_INLINE __m512 fd_load_w16(const int H, const void *W, ptrdiff_t off)
 {
@@ -644,6 +652,7 @@ static void fd_gemm_avx2(int M, int N, int K, const float *A, ptrdiff_t lda, con
     abort();  /* never called: the kernel selects this path only if fd_cpu_has_avx2_fma_f16c() */
 }
 static int fd_cpu_has_avx512f(void) { return 0; }
+static int fd_cpu_is_amd(void) { return 0; }
 static void fd_gemm_avx512(int M, int N, int K, const float *A, ptrdiff_t lda, const void *W,
                            int half, const float *bias, ptrdiff_t ldb, float *C, ptrdiff_t ldc,
                            int accumulate)

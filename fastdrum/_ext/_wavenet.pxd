@@ -16,6 +16,7 @@ cdef extern from "_simd.h" nogil:
     void fd_gemm_avx2(int M, int N, int K, const float *A, Py_ssize_t lda, const void *W, int half,
                       const float *bias, Py_ssize_t ldb, float *C, Py_ssize_t ldc, int accumulate)
     int fd_cpu_has_avx512f()
+    int fd_cpu_is_amd()
     void fd_gemm_avx512(int M, int N, int K, const float *A, Py_ssize_t lda, const void *W,
                         int half, const float *bias, Py_ssize_t ldb, float *C, Py_ssize_t ldc,
                         int accumulate)

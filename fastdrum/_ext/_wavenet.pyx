@@ -19,9 +19,12 @@ Products go through BLAS (scipy's cython_blas), the AVX2 small-matrix kernel of
 _simd.h ("simd"), or its AVX-512F tiles ("avx512": the same packed panels, the
 same operations for every output element, so the same results bit for bit);
 activations through libm or AVX2. Each path is chosen once per State (``_gemm=``,
-``_act=`` force one, for tests). "auto" takes the widest the CPU has:
-"avx512" if it has AVX-512F, else "simd" if it has AVX2 + FMA + F16C, else
-BLAS. On the standard config (bench/test_kernel_paths.py; figures in
+``_act=`` force one, for tests). "auto" takes the widest the CPU runs at full
+width: "avx512" if it has AVX-512F and is not an AMD CPU, else "simd" if it has
+AVX2 + FMA + F16C, else BLAS. Zen 4 executes AVX-512 in 256-bit halves, and on
+it the AVX2 products were 1.27-1.32x faster than the AVX-512F tiles at batch 1
+and 1.05-1.08x at batch 8 and 32 (2026-12-06, rounds of the two interleaved:
+``python -m bench.interleave_paths``); Zen 5 is not measured. On the standard config (bench/test_kernel_paths.py; figures in
 docs/benchmarks.md) the AVX2 products were 10 to 30% faster than scipy's
 OpenBLAS (itself using AVX-512) at batch 8 to 128 on Zen 4 and as fast at
 batch 1; on an Intel Xeon with AVX-512 (2026-12-04), whose single-thread
@@ -403,7 +406,8 @@ def _choose_paths(gemm, act, weights, exact16):
     if gemm == "avx512" and not fd_cpu_has_avx512f():
         raise GenerationError("this CPU has no AVX-512F: the 'avx512' path is unavailable")
     if gemm == "auto":
-        gemm_path = "avx512" if fd_cpu_has_avx512f() else "simd" if simd else "blas"
+        wide = fd_cpu_has_avx512f() and not fd_cpu_is_amd()
+        gemm_path = "avx512" if wide else "simd" if simd else "blas"
     else:
         gemm_path = gemm
     act_path = ("simd" if simd else "scalar") if act == "auto" else act
