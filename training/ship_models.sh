@@ -71,7 +71,9 @@
 # rerun it with RESUME=--resume to continue from the last checkpoint (a finished run resumes at its
 # final step and just re-exports). A run of seed 0 killed at step 1,173 and resumed so rebuilt the shipped
 # drums.npz bit for bit, weights, tuned defaults and records (2026-12-04; `python tools/same_model.py A B`
-# compares two model files; docs/evaluation.md, "Reproducing drums.npz"). SEED=1 sh training/ship_models.sh trains the second seed of the recipe.
+# compares two model files; docs/evaluation.md, "Reproducing drums.npz"); each of the seven others too
+# (2026-12-05/06, the snare and the hi-hat killed and resumed; docs/evaluation.md, "Reproducing the
+# snare, the toms and the open hat, and the clap"). SEED=1 sh training/ship_models.sh trains the second seed of the recipe.
 # STEPS and SWA_FIRST, if set, apply to every model in MODELS.
 # A lever measured against the recipe: VARIANT names it and TRAIN_ARGS adds its options to the
 # trainer's, e.g. VARIANT=in2 TRAIN_ARGS="--input-noise 2" MODELS=drums sh training/ship_models.sh trains
