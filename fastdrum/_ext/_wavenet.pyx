@@ -22,10 +22,10 @@ activations through libm or AVX2. Each path is chosen once per State (``_gemm=``
 ``_act=`` force one, for tests). "auto" takes the widest the CPU runs at full
 width: "avx512" if it has AVX-512F and is not an AMD CPU, else "simd" if it has
 AVX2 + FMA + F16C, else BLAS. Zen 4 executes AVX-512 in 256-bit halves, and on
-it the AVX2 products were 1.27-1.32x faster than the AVX-512F tiles at batch 1
+it the AVX2 products were 1.27-1.34x faster than the AVX-512F tiles at batch 1
 and 1.05-1.08x at batch 8 and 32 (2026-12-06, rounds of the two interleaved:
-``python -m bench.interleave_paths``); Zen 5 is not measured. On the standard config (bench/test_kernel_paths.py; figures in
-docs/benchmarks.md) the AVX2 products were 10 to 30% faster than scipy's
+``python -m bench.interleave_paths``); Zen 5 is not measured. On the standard
+config (bench/test_kernel_paths.py; figures in docs/benchmarks.md) the AVX2 products were 10 to 30% faster than scipy's
 OpenBLAS (itself using AVX-512) at batch 8 to 128 on Zen 4 and as fast at
 batch 1; on an Intel Xeon with AVX-512 (2026-12-04), whose single-thread
 sgemm (160 GFLOP/s at 2.6 GHz) needs two 512-bit FMA units that AVX2 code can
