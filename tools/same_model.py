@@ -23,6 +23,7 @@ key's two values); 2: a file cannot be read as a model.
 
 import argparse
 import fnmatch
+import functools
 import os
 import sys
 
@@ -95,17 +96,24 @@ def meta_differences(a, b, ignore=RUN_OWN):
     return lines
 
 
+@functools.cache
+def _trainer_defaults():
+    """Every trainer option's parsed default, by name (--out, the one required, left out)."""
+    from training.train import build_parser
+
+    defaults = vars(build_parser().parse_args(["--out", "x.npz"]))
+    del defaults["out"]
+    return defaults
+
+
 def _trainer_default(key, value):
     """Is `key` a trainer option (``config.NAME``) and `value` its default: what a trainer without
     the option did?"""
-    if not key.startswith("config.") or "." in key[len("config.") :]:
+    name = key.removeprefix("config.")
+    if name == key or "." in name:
         return False
-    from training.train import build_parser
-
-    # the parsed defaults of every option (--out, the one required, given)
-    defaults = vars(build_parser().parse_args(["--out", "x.npz"]))
-    name = key[len("config.") :]
-    return name != "out" and name in defaults and defaults[name] == value
+    defaults = _trainer_defaults()
+    return name in defaults and defaults[name] == value
 
 
 def _short(value, n=60):

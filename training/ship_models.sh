@@ -13,8 +13,8 @@
 # those two's 0.59 and 0.98 (docs/evaluation.md, "The hi-hat high-passed"). openhat.npz: the open
 # hat alone, the same way (4.02 and 4.17 short on seeds 0 and 1 against drums.npz's open hat's 9.87
 # and the recipe's seed 1's 10.06; docs/evaluation.md, "An open hat model of its own"); high-passed
-# as the hi-hat, 0.53 and 4.54 short on seeds 0 and 1: not adopted (docs/evaluation.md, "The open
-# hat high-passed").
+# as the hi-hat, 0.53 and 4.54 short on seeds 0 and 1 (seed 2, session 45: 0.89): not adopted
+# (docs/evaluation.md, "The open hat high-passed").
 # clap.npz: the same network and recipe on the claps alone (with LMMS's four, 14 clips, 3,000 steps),
 # shipped from 2026-12-03 (an earlier recipe) until drums.npz's own clap, steered away from 'any', fell
 # 6.1 short against its 10.2, and again since 2026-12-05 with today's recipe: 14.38 and 14.15 short on
