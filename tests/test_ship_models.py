@@ -155,6 +155,7 @@ ONE_VOICE_MODELS = {
     "tom_mid": (1500, (0.85, 0.0, 80.0), []),
     "tom_low": (1500, (0.85, 0.0, 60.0), []),
     "snare": (1500, (0.85, 0.0, 80.0), []),
+    "kick": (1500, (0.85, 0.0, 0.0), []),
 }
 
 
@@ -168,8 +169,8 @@ def test_by_default_it_trains_drums_and_the_one_voice_models(tmp_path):
     b = 0.995, 1,500 steps), then clap.npz (the claps alone, with LMMS's folder of one-shots, high-passed
     at 60 Hz, a = 0.85 with a low shelf at 200 Hz, 30 dB, 3,000 steps), then crash.npz (the crashes alone at a = 0.85, b = 0.99, 1,500 steps), then
     tom_mid.npz and tom_low.npz (each tom alone at a = 0.85 with a low shelf at 80 and 60 Hz, 1,500
-    steps), then snare.npz (the snares alone the same way, the shelf at 80 Hz), all
-    shipped, by default; MODELS="drums clap" trains drums and the clap alone. Each one-voice model in
+    steps), then snare.npz (the snares alone the same way, the shelf at 80 Hz), then kick.npz (the
+    kicks alone at a = 0.85, high-passed at 30 Hz, 1,500 steps), all shipped, by default; MODELS="drums clap" trains drums and the clap alone. Each one-voice model in
     its own run, averaged from a quarter of its own steps, rounded and tuned (one voice: no 'any')."""
     (tmp_path / "default").mkdir()
     calls = _run(tmp_path / "default", MODELS=None)
@@ -234,8 +235,9 @@ def test_a_voice_alone_trains_its_clips_with_the_recipe_for_1500_steps(tmp_path)
     assert args.voices == "kick" and args.preemphasis == 0.7 and args.input_drift_share == 0.25
 
     own = ("--voices", "--steps", "--out", "--run-dir", "--preemphasis", "--voice-preemphasis")
-    own += ("--voice-integration",)
+    own += ("--voice-integration", "--highpass-hz")
     assert _without(train, own) == _without(drums, own)
+    assert args.highpass_hz == 30.0  # the shipped kick's own option (kick.npz)
     for voice in VOICES:
         if voice != "clap":  # MODELS=clap is the clap model with LMMS's one-shots (above)
             (tmp_path / voice).mkdir()
@@ -412,13 +414,14 @@ def _stored(coefficients):
 @pytest.mark.parametrize("voice", ONE_VOICE_MODELS)
 def test_the_shipped_one_voice_models_are_the_scripts(tmp_path, voice):
     """fastdrum/models/hihat.npz, openhat.npz, clap.npz, crash.npz, tom_mid.npz, tom_low.npz
-    and snare.npz, which play those voices, are MODELS=VOICE's output with the default
+    snare.npz and kick.npz, which play those voices, are MODELS=VOICE's output with the default
     seed: the recipe's network on that voice alone (the hats at a = 0 and b = 0.995 for 1,500 steps, the
     hi-hat's clips high-passed at 60 Hz; the
     clap, LMMS's claps among its data, high-passed at 60 Hz, at 0.85 with a low shelf at 200 Hz, 30 dB,
     for 3,000; the crash at 0.85 and b = 0.99
     for 1,500; the toms and the snare at 0.85 with a low shelf, 20 dB, at 80 Hz (mid tom,
-    snare) and 60 Hz (low tom), for 1,500), rounded and tuned."""
+    snare) and 60 Hz (low tom), for 1,500; the kick at 0.85, its clips high-passed at 30 Hz, for
+    1,500), rounded and tuned."""
     import fastdrum
 
     steps, coefficients, data = ONE_VOICE_MODELS[voice]
