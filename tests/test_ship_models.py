@@ -413,7 +413,7 @@ def _stored(coefficients):
 
 @pytest.mark.parametrize("voice", ONE_VOICE_MODELS)
 def test_the_shipped_one_voice_models_are_the_scripts(tmp_path, voice):
-    """fastdrum/models/hihat.npz, openhat.npz, clap.npz, crash.npz, tom_mid.npz, tom_low.npz
+    """fastdrum/models/hihat.npz, openhat.npz, clap.npz, crash.npz, tom_mid.npz, tom_low.npz,
     snare.npz and kick.npz, which play those voices, are MODELS=VOICE's output with the default
     seed: the recipe's network on that voice alone (the hats at a = 0 and b = 0.995 for 1,500 steps, the
     hi-hat's clips high-passed at 60 Hz; the
