@@ -164,6 +164,37 @@ def test_evaluate_clips_fails_clips_that_rumble():
     assert rumbling["lf_db"] > rumbling["lf_db_real"] + 10
 
 
+def test_evaluate_clips_fails_clips_too_quiet_for_the_level_they_were_trained_at():
+    """Decaying tones peak-normalised as training normalises its clips (0.95) pass the level criterion,
+    and still do 6 dB down (the gain augmentation's floor); the same tones with a third of them 14 dB
+    down fail it, and no other criterion changes its verdict."""
+    from training.evaluate import QUIET_PEAK, evaluate_clips, quiet_share
+    from training.tune import shortfall
+
+    rng = np.random.default_rng(13)
+    T = SR // 2
+
+    def toms(n):
+        clips = np.array([decaying(rng.uniform(90, 110), 0.1, rng, n=T) for _ in range(n)])
+        return 0.95 * clips / np.abs(clips).max(axis=1, keepdims=True)
+
+    assert abs(QUIET_PEAK - 0.95 * 10 ** (-12 / 20)) < 1e-12
+    real = _FakeRealClips(SR, toms(8), toms(8), voice="tom_low")
+    loud = evaluate_clips(toms(9), "tom_low", real)
+    assert loud["passes"]["level"] and loud["quiet"] == 0.0 and loud["quiet_real"] == 0.0
+    assert evaluate_clips(toms(9) * 10 ** (-6 / 20), "tom_low", real)["passes"]["level"]
+    y = toms(9)
+    y[::3] *= 10 ** (-14 / 20)
+    assert quiet_share(y) == pytest.approx(1 / 3)
+    quiet = evaluate_clips(y, "tom_low", real)
+    assert not quiet["passes"]["level"] and not quiet["pass"]
+    failed = {k for k, ok in quiet["passes"].items() if not ok}
+    assert failed == {k for k, ok in loud["passes"].items() if not ok} | {"level"}
+    assert shortfall(quiet) - shortfall(dict(quiet, quiet=0.0)) == pytest.approx(
+        (1 / 3 - 0.1) / 0.1
+    )
+
+
 def test_rows_of_pitched_voices_carry_their_pitch():
     """A tom row gives the median peak pitch of its clips and of the real ones (decaying tones built
     at 150 Hz, the real ones at 100 and 90 Hz), and the pitch line prints them; a cymbal row has no

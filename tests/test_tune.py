@@ -15,6 +15,7 @@ PASSING = dict(
     lf_db=-43.0,
     lf_db_real=-45.0,
     decaying=0.95,
+    quiet=0.05,
     mel_db=3.0,
     mel_db_real=4.0,
     recognised=0.80,
@@ -53,6 +54,10 @@ def test_shortfall_is_zero_when_a_row_passes_and_adds_each_criterions_distance()
     assert shortfall(dict(PASSING, lf_db=-70.0)) == 0.0
     old_row = {k: v for k, v in PASSING.items() if k not in ("lf_db", "lf_db_real")}
     assert shortfall(dict(old_row, hf_db=-35.0)) == pytest.approx(1)
+    # Level: quiet clips beyond 10%, per 10 points; a row judged before the criterion adds nothing.
+    assert shortfall(dict(PASSING, quiet=0.10)) == 0.0
+    assert shortfall(dict(PASSING, quiet=0.53)) == pytest.approx(4.3)
+    assert shortfall({k: v for k, v in PASSING.items() if k != "quiet"}) == 0.0
 
 
 def test_choose_takes_the_least_shortfall_and_on_a_tie_the_temperature_nearest_one():

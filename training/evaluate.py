@@ -491,6 +491,23 @@ def decay_time_factors(row):
     return factor(gen, held), max(DECAY_TIME_FACTOR, factor(train, held))
 
 
+#: The peak every training clip is normalised to (``training.data``'s default), and how far under it
+#: a generated clip's peak may lie before the level criterion calls it quiet: 12 dB, 6 dB under the
+#: quietest the recipe's gain augmentation (``--gain-db 6``) trains on. The other measures are
+#: level-free, so a temperature that collapses the attack (a kick at 0.8) passed them.
+TRAINED_PEAK = 0.95
+QUIET_DB = 12.0
+QUIET_PEAK = TRAINED_PEAK * 10 ** (-QUIET_DB / 20)
+
+
+def quiet_share(clips, *, peak=QUIET_PEAK):
+    """The share of `clips` (n, T) whose absolute peak lies under `peak` (the level criterion)."""
+    clips = np.asarray(clips, dtype=np.float64)
+    if not len(clips):
+        return float("nan")
+    return float(np.mean(np.abs(clips).max(axis=1) < peak))
+
+
 def abrupt_cuts(clips, sr, *, frame=0.005, drop_db=30.0, floor_db=-50.0):
     """Per clip: does it fall more than `drop_db` within one `frame` from above `floor_db` (re its peak)?
 
@@ -592,6 +609,8 @@ CRITERIA = {
     "hiss": "share above 5 kHz within 3 dB of the held-out real clips' median",
     "rumble": f"share below {RUMBLE_HZ:g} Hz at most 3 dB above the held-out real clips' median",
     "decay": "at least 90% of clips decay",
+    "level": f"at most 10% of clips peak more than {QUIET_DB:g} dB under the training clips' level "
+    f"({TRAINED_PEAK:g})",
     "decay_time": f"median 20 dB decay time within a factor of {DECAY_TIME_FACTOR:g} of the held-out "
     "real clips' median, or of the training kits' factor from it where that is larger",
     "spectrum": "log-mel distance to held-out real clips no larger than between two groups of real kits",
@@ -712,6 +731,8 @@ def evaluate_clips(y, voice, real):
         # Seconds from the peak to 20 dB below it (median): the decay-time criterion.
         decay_time=_median_time(y, sr),
         abrupt_cut=float(abrupt_cuts(y, sr).mean()),
+        quiet=quiet_share(y),
+        quiet_real=quiet_share(held),
         # Reported, not a criterion: how white the clips' noise is (median; real clips beside).
         flatness=float(np.median([spectral_flatness(c, sr) for c in y])),
         mel_db=mel_distance_db(y, held, sr),
@@ -732,6 +753,7 @@ def evaluate_clips(y, voice, real):
         "hiss": abs(row["hf_db"] - row["hf_db_real"]) <= 3.0,
         "rumble": row["lf_db"] <= row["lf_db_real"] + 3.0,
         "decay": row["decaying"] >= 0.9,
+        "level": row["quiet"] <= 0.10,
         "decay_time": row["decay_time_factor"] <= row["decay_time_allowed"],
         "spectrum": row["mel_db"] <= row["mel_db_real"],
         "recognised": row["recognised"] >= row["recognised_real"] - 0.05,
@@ -826,10 +848,10 @@ def table(rows, *, readme=False):
     first, hiss = ("model", "(real)") if readme else ("source", "(real; training kits)")
     head = (
         f"| {first} | voice | above 5 kHz, dB {hiss} | below {RUMBLE_HZ:g} Hz, dB {hiss} "
-        "| decay (real) | decay time, s (real) | abrupt cuts | log-mel dist, dB (real kits) "
+        "| decay (real) | decay time, s (real) | abrupt cuts | quiet | log-mel dist, dB (real kits) "
         "| recognised (real) | copies | dup. pairs | pass |"
     )
-    lines = [head, "|---" * 12 + "|"]
+    lines = [head, "|---" * 13 + "|"]
     nan = float("nan")
     for r in rows:
         failed = [k for k, ok in r["passes"].items() if not ok]
@@ -841,6 +863,7 @@ def table(rows, *, readme=False):
             f"{r.get('lf_db', nan):.1f} ({r.get('lf_db_real', nan):.1f}{lf_training}) | "
             f"{r['decaying']:.0%} ({r['decaying_real']:.0%}) | "
             f"{r['decay_time']:.2f} ({r['decay_time_real']:.2f}) | {r['abrupt_cut']:.0%} | "
+            f"{r.get('quiet', nan):.0%} | "
             f"{r['mel_db']:.1f} ({r['mel_db_real']:.1f}) | {r['recognised']:.0%} ({r['recognised_real']:.0%}) | "
             f"{r['copy_rate']:.0%} | {r['duplicate_pair_rate']:.1%} | "
             f"{'yes' if r['pass'] else 'no: ' + ', '.join(failed)} |"

@@ -104,7 +104,9 @@ def shortfall(row):
     The sum over the criteria of the distance to passing, each in a unit of its own scale: dB beyond
     the 3 dB hiss band (per 3 dB), rumble more than 3 dB above the real clips' (per 3 dB; a row judged
     before that criterion, 2026-12-03, has no ``lf_db`` and no such term), decay below 90% (per 10
-    points), a decay time further from the real clips' than allowed (per doubling,
+    points), more than 10% quiet clips (per 10 points; :func:`training.evaluate.quiet_share`, a row
+    judged before that criterion, 2026-12-06, has no ``quiet`` and no such term), a decay time further
+    from the real clips' than allowed (per doubling,
     :func:`training.evaluate.decay_time_factors`), log-mel distance above the real kits' (per dB),
     recognition below the real clips' minus 5 points (per 10 points), copies above 10% and duplicate
     pairs above 5% (per 10 points). 0 when the row passes.
@@ -114,6 +116,7 @@ def shortfall(row):
         max(0.0, abs(row["hf_db"] - row["hf_db_real"]) - 3.0) / 3.0
         + (max(0.0, row["lf_db"] - row["lf_db_real"] - 3.0) / 3.0 if "lf_db" in row else 0.0)
         + max(0.0, 0.9 - row["decaying"]) / 0.1
+        + (max(0.0, row["quiet"] - 0.10) / 0.1 if "quiet" in row else 0.0)
         + max(0.0, math.log2(factor / allowed))
         + max(0.0, row["mel_db"] - row["mel_db_real"])
         + max(0.0, row["recognised_real"] - 0.05 - row["recognised"]) / 0.1
