@@ -119,7 +119,7 @@ case $MODEL in
   tom_mid) DATA="--voices tom_mid --shelf-hz 80"; MODEL_STEPS=${STEPS:-1500} ;;
   # at 60 Hz, below the low toms' fundamentals (68-74 Hz): the code's floor on the training low toms
   # 0.79 dB (0.70 without it)
-  # 3,000 steps since session 46 (each low tom drawn about 250 times; 1,500: 4.47 and 4.70 short)
+  # 3,000 steps since session 47 (each low tom drawn about 250 times; 1,500: 4.47 and 4.70 short)
   tom_low) DATA="--voices tom_low --shelf-hz 60"; MODEL_STEPS=${STEPS:-3000} ;;
   # at 80 Hz: the code's floor on the 79 training snares 0.25 dB, as without it
   snare) DATA="--voices snare --shelf-hz 80"; MODEL_STEPS=${STEPS:-1500} ;;
