@@ -323,6 +323,9 @@ def onset(y, threshold=0.1, preroll=0):
 
 
 SILENCE_PEAK = 1e-4
+#: The peak every clip is normalised to (the trainer's ``--peak`` default; the evaluation's level
+#: criterion measures generated clips against it).
+PEAK = 0.95
 
 
 def preprocess(
@@ -334,7 +337,7 @@ def preprocess(
     margin=1.25,
     onset_threshold=0.1,
     preroll_s=0.001,
-    peak=0.95,
+    peak=PEAK,
 ):
     """Mono audio -> aligned, peak-normalised audio at `sample_rate`, ``margin x clip_samples`` long.
 
@@ -353,7 +356,7 @@ def preprocess(
     return (seg * (peak / np.abs(seg).max())).astype(np.float32)
 
 
-def fit(y, clip_samples, peak=0.95):
+def fit(y, clip_samples, peak=PEAK):
     """Trim or zero-pad to `clip_samples` and peak-normalise to `peak`."""
     out = np.zeros(clip_samples, dtype=np.float64)
     part = np.asarray(y[:clip_samples], dtype=np.float64)
@@ -493,7 +496,7 @@ def load_clips(
     holdout_kits=(),
     licence=None,
     onset_threshold=0.1,
-    peak=0.95,
+    peak=PEAK,
     margin=1.25,
 ):
     """Find, read and preprocess every clip of `instrument`.

@@ -55,6 +55,8 @@ import numpy as np
 import scipy.fft
 from scipy import signal
 
+from .data import PEAK
+
 __all__ = [
     "features",
     "hf_share_db",
@@ -491,11 +493,11 @@ def decay_time_factors(row):
     return factor(gen, held), max(DECAY_TIME_FACTOR, factor(train, held))
 
 
-#: The peak every training clip is normalised to (``training.data``'s default), and how far under it
+#: The peak every training clip is normalised to (:data:`training.data.PEAK`), and how far under it
 #: a generated clip's peak may lie before the level criterion calls it quiet: 12 dB, 6 dB under the
 #: quietest the recipe's gain augmentation (``--gain-db 6``) trains on. The other measures are
 #: level-free, so a temperature that collapses the attack (a kick at 0.8) passed them.
-TRAINED_PEAK = 0.95
+TRAINED_PEAK = PEAK
 QUIET_DB = 12.0
 QUIET_PEAK = TRAINED_PEAK * 10 ** (-QUIET_DB / 20)
 

@@ -230,7 +230,9 @@ def _add_clip_arguments(g):
         default=0.1,
         help="a clip starts where it first reaches this fraction of its peak",
     )
-    g.add_argument("--peak", type=float, default=0.95, help="peak level clips are normalised to")
+    g.add_argument(
+        "--peak", type=float, default=data_mod.PEAK, help="peak level clips are normalised to"
+    )
     g.add_argument(
         "--highpass-hz",
         type=float,

@@ -290,7 +290,7 @@ def load_voice_clips(
     voices=VOICES,
     durations=None,
     onset_threshold=0.1,
-    peak=0.95,
+    peak=data_mod.PEAK,
     margin=1.25,
 ):
     """Every clip of every voice: ``(train_clips, holdout_clips, info)``.
