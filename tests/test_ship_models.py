@@ -135,6 +135,7 @@ def test_trains_averages_rounds_fits_any_and_tunes_the_same_file(tmp_path):
     assert tune[2] == out and _option(tune, "-o") == out
     # then negative-voice guidance, tried at the chosen pair of each voice (and away from 'any')
     assert _option(tune, "--guidance") == "0.5,1,2"
+    assert "--temperatures" not in tune and "--epsilons" not in tune  # the tuner's default grid
 
 
 def test_a_model_trained_with_any_skips_the_fit(tmp_path):
@@ -171,7 +172,8 @@ def test_by_default_it_trains_drums_and_the_one_voice_models(tmp_path):
     tom_mid.npz and tom_low.npz (each tom alone at a = 0.85 with a low shelf at 80 and 60 Hz, 1,500
     and 3,000 steps), then snare.npz (the snares alone the same way, the shelf at 80 Hz), then kick.npz (the
     kicks alone at a = 0.85, high-passed at 30 Hz, 1,500 steps), all shipped, by default; MODELS="drums clap" trains drums and the clap alone. Each one-voice model in
-    its own run, averaged from a quarter of its own steps, rounded and tuned (one voice: no 'any')."""
+    its own run, averaged from a quarter of its own steps, rounded and tuned (one voice: no 'any'; the
+    clap on temperatures 0.8-1.8, the others on the tuner's default grid)."""
     (tmp_path / "default").mkdir()
     calls = _run(tmp_path / "default", MODELS=None)
     one_voice = ["training.train", "training.average", "round", "training.tune"]
@@ -182,6 +184,13 @@ def test_by_default_it_trains_drums_and_the_one_voice_models(tmp_path):
             args.voices == voice and args.steps == steps and args.out == f"runs/{voice}-seed0.npz"
         )
         assert _coefficients(args, voice) == coefficients
+        # the clap's pick sat on the default grid's edge (1.3): it alone tries temperatures to 1.8
+        wide = [round(0.8 + 0.1 * k, 1) for k in range(11)] if voice == "clap" else None
+        tune = calls[len(DRUMS_STEPS) + 4 * i + 3]
+        assert _option(tune, "--guidance") == "0.5,1,2"
+        assert ("--temperatures" in tune) == (wide is not None) and "--epsilons" not in tune
+        if wide:
+            assert [float(t) for t in _option(tune, "--temperatures").split(",")] == wide
     calls = _run(tmp_path, MODELS="drums clap")
     assert [_step(c) for c in calls] == DRUMS_STEPS + one_voice
     drums, clap = calls[:8], calls[8:]
@@ -348,7 +357,15 @@ def _recipe(**changes):
     )
 
 
-def _assert_rounded_and_tuned(model, voices, tuned=None):
+def _tuning_grid(tune_call):
+    """The (temperature, epsilon) pairs a call of training.tune tries, by the tuner's own parser."""
+    from training.tune import _parser
+
+    args = _parser().parse_args(tune_call[2:])
+    return [[t, e] for t in args.temperatures for e in args.epsilons]
+
+
+def _assert_rounded_and_tuned(model, voices, tuned=None, grid=None):
     from training.tune import DEFAULT_EPSILONS, DEFAULT_GRID
 
     assert model.float16_exact and model.meta["rounded_weights"] == "float16"
@@ -360,7 +377,8 @@ def _assert_rounded_and_tuned(model, voices, tuned=None):
         assert 0 <= settings["epsilon"] < 1, v
     tuning = model.meta["temperature_tuning"]
     assert set(tuning) >= {"grid", "n", "seed"}
-    assert tuning["grid"] == [[t, e] for t in DEFAULT_GRID for e in DEFAULT_EPSILONS]
+    default = [[t, e] for t in DEFAULT_GRID for e in DEFAULT_EPSILONS]
+    assert tuning["grid"] == (default if grid is None else grid)
 
 
 def test_the_shipped_model_has_the_shape_the_script_trains():
@@ -421,13 +439,14 @@ def test_the_shipped_one_voice_models_are_the_scripts(tmp_path, voice):
     for 3,000; the crash at 0.85 and b = 0.99
     for 1,500; the toms and the snare at 0.85 with a low shelf, 20 dB, at 80 Hz (mid tom,
     snare) and 60 Hz (low tom), for 1,500 (the low tom 3,000); the kick at 0.85, its clips high-passed at 30 Hz, for
-    1,500), rounded and tuned."""
+    1,500), rounded and tuned on the script's grid (the clap's temperatures to 1.8)."""
     import fastdrum
 
     steps, coefficients, data = ONE_VOICE_MODELS[voice]
     model = fastdrum.load_model(voice)
     assert os.path.basename(model.path) == f"{voice}.npz"
-    args = build_parser().parse_args(_run(tmp_path, MODELS=voice)[0][2:])
+    calls = _run(tmp_path, MODELS=voice)
+    args = build_parser().parse_args(calls[0][2:])
     preemphasis, integration, shelf_hz = _coefficients(args, voice)
     assert (_stored(preemphasis), _stored(integration), shelf_hz) == (
         *map(_stored, coefficients[:2]),
@@ -443,7 +462,7 @@ def test_the_shipped_one_voice_models_are_the_scripts(tmp_path, voice):
     assert model.meta["config"].get("highpass_hz", 0.0) == args.highpass_hz
     assert model.meta["steps_trained"] == args.steps == steps
     assert model.meta["config"]["seed"] == args.seed == 0  # SEED's default
-    _assert_rounded_and_tuned(model, (voice,))
+    _assert_rounded_and_tuned(model, (voice,), grid=_tuning_grid(calls[-1]))  # the script's grid
 
 
 def test_the_shipped_models_fit_in_10_mb_and_each_has_a_card():
