@@ -177,6 +177,7 @@ fi
 # short than without (training/tune.py --guidance; docs/evaluation.md, "Negative-voice guidance"), and
 # then only if they also do on each of three fresh seeds of clips (--guidance-seeds 3, the default):
 # guidance costs a second row of the network a clip (docs/evaluation.md, "Guidance that earns its cost").
-# A voice whose pick sat on the default grid's edge tries more temperatures ($TUNE_GRID: the clap).
+# The clap, whose pick sat on the default grid's edge (1.3), tries temperatures to 1.8 ($TUNE_GRID); the
+# snare, also at that edge, kept its pick on the wider grid (docs/evaluation.md, "The clap's quiet clips").
 $PY -m training.tune $MODEL_OUT -o $MODEL_OUT --overwrite --guidance 0.5,1,2 $TUNE_GRID
 done
