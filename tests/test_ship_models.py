@@ -153,7 +153,7 @@ ONE_VOICE_MODELS = {
     "openhat": (3000, ([0.0], [0.995], 0.0), []),
     "clap": (3000, (0.85, 0.0, 200.0), ["/usr/share/lmms/samples/drums"]),
     "crash": (1500, (0.85, [0.99], 0.0), []),
-    "tom_mid": (1500, (0.85, 0.0, 80.0), []),
+    "tom_mid": (3000, (0.85, 0.0, 80.0), []),
     "tom_low": (3000, (0.85, 0.0, 60.0), []),
     "snare": (1500, (0.85, 0.0, 80.0), []),
     "kick": (1500, (0.85, 0.0, 0.0), []),
@@ -169,8 +169,8 @@ def test_by_default_it_trains_drums_and_the_one_voice_models(tmp_path):
     """drums.npz (every voice, 10,000 steps), then hihat.npz and openhat.npz (each hat alone at a = 0,
     b = 0.995, 1,500 and 3,000 steps), then clap.npz (the claps alone, with LMMS's folder of one-shots, high-passed
     at 60 Hz, a = 0.85 with a low shelf at 200 Hz, 30 dB, 3,000 steps), then crash.npz (the crashes alone at a = 0.85, b = 0.99, 1,500 steps), then
-    tom_mid.npz and tom_low.npz (each tom alone at a = 0.85 with a low shelf at 80 and 60 Hz, 1,500
-    and 3,000 steps), then snare.npz (the snares alone the same way, the shelf at 80 Hz), then kick.npz (the
+    tom_mid.npz and tom_low.npz (each tom alone at a = 0.85 with a low shelf at 80 and 60 Hz, 3,000
+    steps), then snare.npz (the snares alone the same way, the shelf at 80 Hz), then kick.npz (the
     kicks alone at a = 0.85, high-passed at 30 Hz, 1,500 steps), all shipped, by default; MODELS="drums clap" trains drums and the clap alone. Each one-voice model in
     its own run, averaged from a quarter of its own steps, rounded and tuned (one voice: no 'any'; the
     clap on temperatures 0.8-1.8, the others on the tuner's default grid)."""
@@ -438,7 +438,7 @@ def test_the_shipped_one_voice_models_are_the_scripts(tmp_path, voice):
     clap, LMMS's claps among its data, high-passed at 60 Hz, at 0.85 with a low shelf at 200 Hz, 30 dB,
     for 3,000; the crash at 0.85 and b = 0.99
     for 1,500; the toms and the snare at 0.85 with a low shelf, 20 dB, at 80 Hz (mid tom,
-    snare) and 60 Hz (low tom), for 1,500 (the low tom 3,000); the kick at 0.85, its clips high-passed at 30 Hz, for
+    snare) and 60 Hz (low tom), for 1,500 (the toms 3,000); the kick at 0.85, its clips high-passed at 30 Hz, for
     1,500), rounded and tuned on the script's grid (the clap's temperatures to 1.8)."""
     import fastdrum
 
