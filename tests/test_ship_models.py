@@ -167,7 +167,7 @@ def _coefficients(args, voice):
 
 def test_by_default_it_trains_drums_and_the_one_voice_models(tmp_path):
     """drums.npz (every voice, 10,000 steps), then hihat.npz and openhat.npz (each hat alone at a = 0,
-    b = 0.995, 1,500 and 3,000 steps), then clap.npz (the claps alone, with LMMS's folder of one-shots, high-passed
+    b = 0.995, high-passed at 60 Hz, 1,500 and 3,000 steps), then clap.npz (the claps alone, with LMMS's folder of one-shots, high-passed
     at 60 Hz, a = 0.85 with a low shelf at 200 Hz, 30 dB, 3,000 steps), then crash.npz (the crashes alone at a = 0.85, b = 0.99, 1,500 steps), then
     tom_mid.npz and tom_low.npz (each tom alone at a = 0.85 with a low shelf at 80 and 60 Hz, 3,000
     steps), then snare.npz (the snares alone the same way, the shelf at 80 Hz), then kick.npz (the
@@ -434,7 +434,7 @@ def test_the_shipped_one_voice_models_are_the_scripts(tmp_path, voice):
     """fastdrum/models/hihat.npz, openhat.npz, clap.npz, crash.npz, tom_mid.npz, tom_low.npz,
     snare.npz and kick.npz, which play those voices, are MODELS=VOICE's output with the default
     seed: the recipe's network on that voice alone (the hats at a = 0 and b = 0.995 for 1,500 steps, the
-    open hat 3,000, the hi-hat's clips high-passed at 60 Hz; the
+    open hat 3,000, both hats' clips high-passed at 60 Hz; the
     clap, LMMS's claps among its data, high-passed at 60 Hz, at 0.85 with a low shelf at 200 Hz, 30 dB,
     for 3,000; the crash at 0.85 and b = 0.99
     for 1,500; the toms and the snare at 0.85 with a low shelf, 20 dB, at 80 Hz (mid tom,
