@@ -152,7 +152,7 @@ ONE_VOICE_MODELS = {
     "hihat": (1500, ([0.0], [0.995], 0.0), []),
     "openhat": (3000, ([0.0], [0.995], 0.0), []),
     "clap": (3000, (0.85, 0.0, 200.0), ["/usr/share/lmms/samples/drums"]),
-    "crash": (1500, (0.85, [0.99], 0.0), []),
+    "crash": (3000, (0.85, [0.99], 0.0), []),
     "tom_mid": (3000, (0.85, 0.0, 80.0), []),
     "tom_low": (3000, (0.85, 0.0, 60.0), []),
     "snare": (1500, (0.85, 0.0, 80.0), []),
@@ -168,7 +168,7 @@ def _coefficients(args, voice):
 def test_by_default_it_trains_drums_and_the_one_voice_models(tmp_path):
     """drums.npz (every voice, 10,000 steps), then hihat.npz and openhat.npz (each hat alone at a = 0,
     b = 0.995, high-passed at 60 Hz, 1,500 and 3,000 steps), then clap.npz (the claps alone, with LMMS's folder of one-shots, high-passed
-    at 60 Hz, a = 0.85 with a low shelf at 200 Hz, 30 dB, 3,000 steps), then crash.npz (the crashes alone at a = 0.85, b = 0.99, 1,500 steps), then
+    at 60 Hz, a = 0.85 with a low shelf at 200 Hz, 30 dB, 3,000 steps), then crash.npz (the crashes alone at a = 0.85, b = 0.99, high-passed at 60 Hz, 3,000 steps), then
     tom_mid.npz and tom_low.npz (each tom alone at a = 0.85 with a low shelf at 80 and 60 Hz, 3,000
     steps), then snare.npz (the snares alone the same way, the shelf at 80 Hz), then kick.npz (the
     kicks alone at a = 0.85, high-passed at 30 Hz, 1,500 steps), all shipped, by default; MODELS="drums clap" trains drums and the clap alone. Each one-voice model in
@@ -436,8 +436,8 @@ def test_the_shipped_one_voice_models_are_the_scripts(tmp_path, voice):
     seed: the recipe's network on that voice alone (the hats at a = 0 and b = 0.995 for 1,500 steps, the
     open hat 3,000, both hats' clips high-passed at 60 Hz; the
     clap, LMMS's claps among its data, high-passed at 60 Hz, at 0.85 with a low shelf at 200 Hz, 30 dB,
-    for 3,000; the crash at 0.85 and b = 0.99
-    for 1,500; the toms and the snare at 0.85 with a low shelf, 20 dB, at 80 Hz (mid tom,
+    for 3,000; the crash at 0.85 and b = 0.99, high-passed at 60 Hz,
+    for 3,000; the toms and the snare at 0.85 with a low shelf, 20 dB, at 80 Hz (mid tom,
     snare) and 60 Hz (low tom), for 1,500 (the toms 3,000); the kick at 0.85, its clips high-passed at 30 Hz, for
     1,500), rounded and tuned on the script's grid (the clap's temperatures to 1.8)."""
     import fastdrum
