@@ -59,6 +59,18 @@ def test_card_of_a_conditioned_model_lists_every_voice_and_how_its_weights_were_
     assert "zero-padded to each voice's clip length (below)" in card  # not one length for all
     assert "To be filled" not in card and "Stand-in" not in card
     assert "judged again" not in card  # no second judgement in this tuning
+    assert "training/window.py" not in card  # the window was not chosen by clips
+    model.meta["window_choice"] = dict(
+        n=40, seed=1, own_first=250, chosen_first=750, shortfall={"250": 2.0, "750": 1.0}
+    )
+    model.meta["weights_averaged"] = dict(first=750, last=1000, snapshots=2)
+    model.save(path, overwrite=True)
+    assert model_card.main([str(path)]) == 0
+    assert (
+        "| exported weights | the mean of 2 snapshots, steps 750 to 1000 (`training/average.py`); "
+        "the window chosen among 2 by the shortfall of 40 clips a voice, seed 1 "
+        "(`training/window.py`; the run's own began at step 250) |"
+    ) in (tmp_path / "drums.md").read_text()
 
 
 def test_card_of_a_model_tuned_with_a_second_judgement_says_how(tmp_path):

@@ -4,7 +4,8 @@ The script is the shipped recipe; these tests run it with ``PYTHON`` pointing at
 that records its arguments and exits 0, so they check the pipeline (train, average the snapshots,
 round to float16 values, fit and graft the voice 'any', tune the temperatures, all on one file)
 without training anything. The stand-in answers the script's question "has the model 'any'
-already?" with exit code ``HAS_ANY`` (default 0: no).
+already?" with exit code ``HAS_ANY`` (default 0: no), and "is the window training/window.py chose
+another than the run's own?" with ``OWN_WINDOW`` (default 0: yes, another).
 """
 
 import json
@@ -48,6 +49,8 @@ def _run(tmp_path, **env):
         "    f.write(json.dumps(sys.argv[1:]) + '\\n')\n"
         "if sys.argv[1] == '-c' and \"'any' in\" in sys.argv[2]:\n"
         "    sys.exit(int(os.environ.get('HAS_ANY', '0')))\n"
+        "if sys.argv[1] == '-c' and 'window_choice' in sys.argv[2]:\n"
+        "    sys.exit(int(os.environ.get('OWN_WINDOW', '0')))\n"
     )
     fake.chmod(0o755)
     full_env = {
@@ -94,6 +97,8 @@ def _step(argv):
     if argv[0] == "-m":
         return argv[1]
     if argv[0] == "-c":
+        if "window_choice" in argv[1]:
+            return "window-changed"
         return "round" if "round_weights()" in argv[1] else "has-any"
     return argv[0]
 
@@ -146,6 +151,16 @@ def test_a_model_trained_with_any_skips_the_fit(tmp_path):
     assert _option(calls[0], "--voice-dropout") == "0.1"
 
 
+def test_a_window_that_is_the_runs_own_is_not_tuned_again(tmp_path):
+    """training/window.py keeps the run's own window: its tuning stands. A voice without the step
+    (the snare) has none."""
+    one_voice = ["training.train", "training.average", "round", "training.tune"]
+    calls = _run(tmp_path, MODELS="tom_low", OWN_WINDOW="1")
+    assert [_step(c) for c in calls] == one_voice + WINDOW_STEPS[:2]
+    (tmp_path / "snare").mkdir()
+    assert [_step(c) for c in _run(tmp_path / "snare", MODELS="snare")] == one_voice
+
+
 #: The shipped one-voice models, in the order the script trains them by default: each one's steps,
 #: (pre-emphasis a, leaky integration b) as the trainer resolves them, and extra data folders.
 ONE_VOICE_MODELS = {
@@ -158,6 +173,11 @@ ONE_VOICE_MODELS = {
     "snare": (1500, (0.85, 0.0, 80.0), []),
     "kick": (1500, (0.85, 0.0, 0.0), []),
 }
+
+#: The one-voice models whose averaging window training/window.py chooses after the tuning (tuned
+#: again when it is not the run's own), and those steps.
+WINDOW_VOICES = ("tom_mid", "tom_low", "kick")
+WINDOW_STEPS = ["training.window", "window-changed", "training.tune"]
 
 
 def _coefficients(args, voice):
@@ -177,16 +197,20 @@ def test_by_default_it_trains_drums_and_the_one_voice_models(tmp_path):
     (tmp_path / "default").mkdir()
     calls = _run(tmp_path / "default", MODELS=None)
     one_voice = ["training.train", "training.average", "round", "training.tune"]
-    assert [_step(c) for c in calls] == DRUMS_STEPS + one_voice * len(ONE_VOICE_MODELS)
+    want = list(DRUMS_STEPS)
+    for voice in ONE_VOICE_MODELS:
+        want += one_voice + (WINDOW_STEPS if voice in WINDOW_VOICES else [])
+    assert [_step(c) for c in calls] == want
+    starts = [i for i, c in enumerate(calls) if _step(c) == "training.train"][2:]
     for i, (voice, (steps, coefficients, _)) in enumerate(ONE_VOICE_MODELS.items()):
-        args = build_parser().parse_args(calls[len(DRUMS_STEPS) + 4 * i][2:])
+        args = build_parser().parse_args(calls[starts[i]][2:])
         assert (
             args.voices == voice and args.steps == steps and args.out == f"runs/{voice}-seed0.npz"
         )
         assert _coefficients(args, voice) == coefficients
         # the clap's pick sat on the default grid's edge (1.3): it alone tries temperatures to 1.8
         wide = [round(0.8 + 0.1 * k, 1) for k in range(11)] if voice == "clap" else None
-        tune = calls[len(DRUMS_STEPS) + 4 * i + 3]
+        tune = calls[starts[i] + 3]
         assert _option(tune, "--guidance") == "0.5,1,2"
         assert ("--temperatures" in tune) == (wide is not None) and "--epsilons" not in tune
         if wide:
@@ -231,9 +255,17 @@ def test_a_voice_alone_trains_its_clips_with_the_recipe_for_1500_steps(tmp_path)
         "training.average",
         "round",
         "training.tune",
+        *WINDOW_STEPS,
     ]
-    train, average, round_, tune = calls
+    train, average, round_, tune, window, changed, retune = calls
     assert _option(train, "--voices") == "kick" and "--data" not in train
+    # the kick's window chosen by its clips on the run's snapshots, in place, then tuned again
+    out = "runs/kick-pe0.7-seed0.npz"
+    assert (
+        window[2] == changed[2] == out and _option(window, "--run-dir") == "runs/kick-pe0.7-seed0"
+    )
+    assert _option(window, "-o") == out and "--overwrite" in window
+    assert retune == tune
     assert _option(train, "--steps") == "1500" and _option(average, "--first") == "375"
     assert _option(train, "--run-dir") == _option(average, "--run-dir") == "runs/kick-pe0.7-seed0"
     assert (
@@ -463,6 +495,19 @@ def test_the_shipped_one_voice_models_are_the_scripts(tmp_path, voice):
     assert model.meta["steps_trained"] == args.steps == steps
     assert model.meta["config"]["seed"] == args.seed == 0  # SEED's default
     _assert_rounded_and_tuned(model, (voice,), grid=_tuning_grid(calls[-1]))  # the script's grid
+    # the window training/window.py chose: every snapshot's step judged, the least short taken
+    record = model.meta.get("window_choice")
+    assert (record is not None) == (voice in WINDOW_VOICES)
+    if record is not None:
+        from training.window import choose_window
+
+        snapshots = list(range(250, steps + 1, 250))
+        assert record["own_first"] == min(s for s in snapshots if s >= steps // 4)
+        assert sorted(int(f) for f in record["shortfall"]) == snapshots
+        assert (record["n"], record["seed"]) == (40, 1)
+        rows = [dict(first=int(f), shortfall=x) for f, x in record["shortfall"].items()]
+        chosen = choose_window(rows, record["own_first"])["first"]
+        assert chosen == record["chosen_first"] == model.meta["weights_averaged"]["first"]
 
 
 def test_the_shipped_models_fit_in_10_mb_and_each_has_a_card():

@@ -348,9 +348,17 @@ def _attack_rows(cfg):
 def _exported_row(meta, losses):
     avg = meta.get("weights_averaged")
     if avg:
+        chosen = meta.get("window_choice")
+        how = ""
+        if chosen:
+            how = (
+                f"; the window chosen among {len(chosen['shortfall'])} by the shortfall of "
+                f"{chosen['n']} clips a voice, seed {chosen['seed']} (`training/window.py`; the "
+                f"run's own began at step {chosen['own_first']})"
+            )
         return (
             f"| exported weights | the mean of {avg['snapshots']} snapshots, steps {avg['first']} to "
-            f"{avg['last']} (`training/average.py`) |"
+            f"{avg['last']} (`training/average.py`){how} |"
         )
     best = " (best validation loss)" if losses.get("val_best") is not None else ""
     return f"| exported weights | step {meta.get('steps')}{best} |"
