@@ -176,7 +176,7 @@ ONE_VOICE_MODELS = {
 
 #: The one-voice models whose averaging window training/window.py chooses after the tuning (tuned
 #: again when it is not the run's own), and those steps.
-WINDOW_VOICES = ("tom_mid", "tom_low", "kick")
+WINDOW_VOICES = ("crash", "tom_mid", "tom_low", "kick")
 WINDOW_STEPS = ["training.window", "window-changed", "training.tune"]
 
 

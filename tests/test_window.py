@@ -116,7 +116,9 @@ def test_cli_writes_the_chosen_window_once_and_fails_in_one_line(tmp_path, monke
     assert chosen.meta["window_choice"]["chosen_first"] == 1000
     assert sorted(chosen.meta["window_choice"]["shortfall"]) == ["1000", "250", "500", "750"]
     before = out.read_bytes()
+    monkeypatch.setattr(training.window, "_judge", None)  # refused before any judging
     assert main(args + ["--firsts", "250,500"]) == 2  # exists, no --overwrite
+    monkeypatch.setattr(training.window, "_judge", judge_with)
     err = capsys.readouterr().err
     assert err.splitlines()[-1].startswith("python -m training.window: error:")
     assert "exists" in err.splitlines()[-1] and out.read_bytes() == before

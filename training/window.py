@@ -22,7 +22,7 @@ import sys
 import numpy as np
 
 import fastdrum
-from fastdrum import FastDrumError
+from fastdrum import FastDrumError, _io
 
 from .average import averaged_model, snapshot_steps
 from .tune import shortfall
@@ -129,6 +129,7 @@ def main(argv=None):
     if args.n < 2:
         p.error("-n must be at least 2 (duplicate pairs need two clips)")
     try:
+        _io.check_dest(args.out, overwrite=args.overwrite)  # before minutes of judging, not after
         model = fastdrum.load_model(args.model)
         firsts = args.firsts or snapshot_steps(args.run_dir)
         real = RealClips(
