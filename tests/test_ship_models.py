@@ -193,7 +193,8 @@ def test_by_default_it_trains_drums_and_the_one_voice_models(tmp_path):
     steps), then snare.npz (the snares alone the same way, the shelf at 80 Hz), then kick.npz (the
     kicks alone at a = 0.85, high-passed at 30 Hz, 1,500 steps), all shipped, by default; MODELS="drums clap" trains drums and the clap alone. Each one-voice model in
     its own run, averaged from a quarter of its own steps, rounded and tuned (one voice: no 'any'; the
-    clap on temperatures 0.8-1.8, the others on the tuner's default grid)."""
+    clap on temperatures 0.8-1.8, the others on the tuner's default grid); the crash's, the toms' and the
+    kick's averaging window then chosen by their clips (training/window.py) and tuned again."""
     (tmp_path / "default").mkdir()
     calls = _run(tmp_path / "default", MODELS=None)
     one_voice = ["training.train", "training.average", "round", "training.tune"]

@@ -197,7 +197,7 @@ $PY -m training.tune $MODEL_OUT -o $MODEL_OUT --overwrite --guidance 0.5,1,2 $TU
 # The averaging window chosen by generated clips (WINDOW=screen: the crash, the toms and the kick since
 # session 52; training/window.py): each snapshot's step as the window's first, the mean from it to the end
 # rounded and judged at the tuned defaults (40 clips, seed 1, against the held-out kits); the least short
-# wins, ties the window above. A window other than that one is tuned again. Measured on seeds 0 and 1 of
+# wins, ties the run's own window. A window other than the run's own is tuned again. Measured on seeds 0 and 1 of
 # each voice's shipped recipe: the crash 1.25 and 1.30 short -> 1.08 and 1.22, the low tom 3.44 and 3.33
 # -> 2.40 and 1.95, the mid tom 1.43 and 1.17 -> 1.32 and 0.96, the kick 3.58 and 1.09 -> 3.58 (its own
 # window won) and 1.06 (docs/evaluation.md, "The averaging window chosen by generated clips").
