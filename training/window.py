@@ -100,7 +100,11 @@ def _judge(real, n, seed):
     def judge(m, voice):
         y = fastdrum.generate(m, n, seed=seed, voice=voice)
         row = evaluate_clips(np.asarray(y, dtype=np.float64), voice, real)
-        print(f"  {voice}: {shortfall(row):.2f} short", file=sys.stderr)
+        w = m.meta["weights_averaged"]
+        print(
+            f"window {w['first']}..{w['last']}, {voice}: {shortfall(row):.2f} short",
+            file=sys.stderr,
+        )
         return row
 
     return judge
@@ -139,10 +143,7 @@ def main(argv=None):
             data_dirs=data_folders(model),
         )
         judge = _judge(real, args.n, args.seed)
-        rows = []
-        for first in firsts:
-            print(f"window from step {first}:", file=sys.stderr)
-            rows += judge_windows(model, args.run_dir, [first], judge)
+        rows = judge_windows(model, args.run_dir, firsts, judge)
         own = (model.meta.get("weights_averaged") or {}).get("first")
         chosen = choose_window(rows, own)
         out = windowed_model(model, args.run_dir, rows, chosen, n=args.n, seed=args.seed)
