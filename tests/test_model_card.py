@@ -71,6 +71,13 @@ def test_card_of_a_conditioned_model_lists_every_voice_and_how_its_weights_were_
         "the window chosen among 2 by the shortfall of 40 clips a voice, seed 1 "
         "(`training/window.py`; the run's own began at step 250) |"
     ) in (tmp_path / "drums.md").read_text()
+    # a window of one snapshot is that snapshot, not a mean
+    model.meta["weights_averaged"] = dict(first=1000, last=1000, snapshots=1)
+    model.save(path, overwrite=True)
+    assert model_card.main([str(path)]) == 0
+    assert (
+        "| exported weights | the snapshot of step 1000 alone (`training/average.py`); the window"
+    ) in (tmp_path / "drums.md").read_text()
 
 
 def test_card_of_a_model_tuned_with_a_second_judgement_says_how(tmp_path):

@@ -176,7 +176,7 @@ ONE_VOICE_MODELS = {
 
 #: The one-voice models whose averaging window training/window.py chooses after the tuning (tuned
 #: again when it is not the run's own), and those steps.
-WINDOW_VOICES = ("crash", "tom_mid", "tom_low", "kick")
+WINDOW_VOICES = ("clap", "crash", "tom_mid", "tom_low", "kick")
 WINDOW_STEPS = ["training.window", "window-changed", "training.tune"]
 
 
@@ -193,8 +193,8 @@ def test_by_default_it_trains_drums_and_the_one_voice_models(tmp_path):
     steps), then snare.npz (the snares alone the same way, the shelf at 80 Hz), then kick.npz (the
     kicks alone at a = 0.85, high-passed at 30 Hz, 1,500 steps), all shipped, by default; MODELS="drums clap" trains drums and the clap alone. Each one-voice model in
     its own run, averaged from a quarter of its own steps, rounded and tuned (one voice: no 'any'; the
-    clap on temperatures 0.8-1.8, the others on the tuner's default grid); the crash's, the toms' and the
-    kick's averaging window then chosen by their clips (training/window.py) and tuned again."""
+    clap on temperatures 0.8-1.8, the others on the tuner's default grid); the clap's, the crash's, the
+    toms' and the kick's averaging window then chosen by their clips (training/window.py) and tuned again."""
     (tmp_path / "default").mkdir()
     calls = _run(tmp_path / "default", MODELS=None)
     one_voice = ["training.train", "training.average", "round", "training.tune"]
@@ -211,13 +211,15 @@ def test_by_default_it_trains_drums_and_the_one_voice_models(tmp_path):
         assert _coefficients(args, voice) == coefficients
         # the clap's pick sat on the default grid's edge (1.3): it alone tries temperatures to 1.8
         wide = [round(0.8 + 0.1 * k, 1) for k in range(11)] if voice == "clap" else None
-        tune = calls[starts[i] + 3]
-        assert _option(tune, "--guidance") == "0.5,1,2"
-        assert ("--temperatures" in tune) == (wide is not None) and "--epsilons" not in tune
-        if wide:
-            assert [float(t) for t in _option(tune, "--temperatures").split(",")] == wide
+        # the tuning, and where the window step runs the tuning again, each on the voice's grid
+        tunes = [calls[starts[i] + 3]] + ([calls[starts[i] + 6]] if voice in WINDOW_VOICES else [])
+        for tune in tunes:
+            assert _step(tune) == "training.tune" and _option(tune, "--guidance") == "0.5,1,2"
+            assert ("--temperatures" in tune) == (wide is not None) and "--epsilons" not in tune
+            if wide:
+                assert [float(t) for t in _option(tune, "--temperatures").split(",")] == wide
     calls = _run(tmp_path, MODELS="drums clap")
-    assert [_step(c) for c in calls] == DRUMS_STEPS + one_voice
+    assert [_step(c) for c in calls] == DRUMS_STEPS + one_voice + WINDOW_STEPS
     drums, clap = calls[:8], calls[8:]
     assert _option(drums[0], "--voices") == "all" and "--data" not in drums[0]
     assert _option(drums[0], "--steps") == "10000" and _option(drums[1], "--first") == "2500"

@@ -356,10 +356,12 @@ def _exported_row(meta, losses):
                 f"{chosen['n']} clips a voice, seed {chosen['seed']} (`training/window.py`; the "
                 f"run's own began at step {chosen['own_first']})"
             )
-        return (
-            f"| exported weights | the mean of {avg['snapshots']} snapshots, steps {avg['first']} to "
-            f"{avg['last']} (`training/average.py`){how} |"
+        mean = (
+            f"the snapshot of step {avg['last']} alone"
+            if avg["snapshots"] == 1
+            else f"the mean of {avg['snapshots']} snapshots, steps {avg['first']} to {avg['last']}"
         )
+        return f"| exported weights | {mean} (`training/average.py`){how} |"
     best = " (best validation loss)" if losses.get("val_best") is not None else ""
     return f"| exported weights | step {meta.get('steps')}{best} |"
 
