@@ -19,6 +19,7 @@ import json
 import os
 import sys
 
+from fastdrum import FastDrumError, _io
 from training.compare import read_rows
 from training.errors import DataError
 from training.evaluate import pitch_line, table
@@ -100,8 +101,12 @@ def main(argv=None):
         print(f"python tools/shipped_rows.py: error: {exc}", file=sys.stderr)
         return 2
     if args.out:
-        with open(args.out, "x", encoding="utf-8") as f:
-            json.dump(merged, f, indent=1)
+        try:
+            with _io.atomic_file(args.out) as tmp, open(tmp, "w", encoding="utf-8") as f:
+                json.dump(merged, f, indent=1)
+        except FastDrumError as exc:  # the file appeared since the check above
+            print(f"python tools/shipped_rows.py: error: {exc}", file=sys.stderr)
+            return 2
     print(readme_lines(merged))
     return 0
 
