@@ -71,6 +71,19 @@ def test_card_of_a_conditioned_model_lists_every_voice_and_how_its_weights_were_
         "the window chosen among 2 by the shortfall of 40 clips a voice, seed 1 "
         "(`training/window.py`; the run's own began at step 250) |"
     ) in (tmp_path / "drums.md").read_text()
+    assert "| seed | None |" in (tmp_path / "drums.md").read_text()  # tiny's config has none
+    # a training seed chosen by training/seeds.py: the card names the runs and their screens
+    model.meta["config"] = dict(model.meta.get("config") or {}, seed=2)
+    model.meta["seed_choice"] = dict(
+        n=100, seed=5, seeds=[0, 1, 2], chosen=2, shortfall={"0": 3.1, "1": 1.25, "2": 0.5}
+    )
+    model.save(path, overwrite=True)
+    assert model_card.main([str(path)]) == 0
+    assert (
+        "| seed | 2: of the runs of training seeds [0, 1, 2], the least short by 100 clips a voice, "
+        "seed 5 (`training/seeds.py`; shortfall 0: 3.1, 1: 1.25, 2: 0.5) |"
+    ) in (tmp_path / "drums.md").read_text()
+    del model.meta["seed_choice"]
     # a window of one snapshot is that snapshot, not a mean
     model.meta["weights_averaged"] = dict(first=1000, last=1000, snapshots=1)
     model.save(path, overwrite=True)

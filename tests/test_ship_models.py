@@ -179,6 +179,17 @@ ONE_VOICE_MODELS = {
 WINDOW_VOICES = ("clap", "crash", "tom_mid", "tom_low", "kick")
 WINDOW_STEPS = ["training.window", "window-changed", "training.tune"]
 
+#: The one-voice models trained on three training seeds, of which training/seeds.py keeps the least
+#: short by its clips.
+CHOOSE_VOICES = ("clap", "kick")
+
+
+def _voice_steps(voice):
+    """The steps the script runs for one-voice model `voice` (OWN_WINDOW 0: each window another)."""
+    one = ["training.train", "training.average", "round", "training.tune"]
+    one += WINDOW_STEPS if voice in WINDOW_VOICES else []
+    return one * 3 + ["training.seeds"] if voice in CHOOSE_VOICES else one
+
 
 def _coefficients(args, voice):
     """A one-voice run's (pre-emphasis, integration, low-shelf corner in Hz) as the trainer takes them."""
@@ -194,15 +205,18 @@ def test_by_default_it_trains_drums_and_the_one_voice_models(tmp_path):
     kicks alone at a = 0.85, high-passed at 30 Hz, 1,500 steps), all shipped, by default; MODELS="drums clap" trains drums and the clap alone. Each one-voice model in
     its own run, averaged from a quarter of its own steps, rounded and tuned (one voice: no 'any'; the
     clap on temperatures 0.8-1.8, the others on the tuner's default grid); the clap's, the crash's, the
-    toms' and the kick's averaging window then chosen by their clips (training/window.py) and tuned again."""
+    toms' and the kick's averaging window then chosen by their clips (training/window.py) and tuned again;
+    the clap and the kick each on training seeds 0, 1 and 2, the least short kept (training/seeds.py)."""
     (tmp_path / "default").mkdir()
     calls = _run(tmp_path / "default", MODELS=None)
-    one_voice = ["training.train", "training.average", "round", "training.tune"]
     want = list(DRUMS_STEPS)
     for voice in ONE_VOICE_MODELS:
-        want += one_voice + (WINDOW_STEPS if voice in WINDOW_VOICES else [])
+        want += _voice_steps(voice)
     assert [_step(c) for c in calls] == want
-    starts = [i for i, c in enumerate(calls) if _step(c) == "training.train"][2:]
+    trains = [i for i, c in enumerate(calls) if _step(c) == "training.train"][2:]
+    # each voice's first run (a voice trained on three seeds: its seed 0's)
+    voices = [_option(calls[i], "--voices") for i in trains]
+    starts = [i for k, i in enumerate(trains) if voices[k] not in voices[:k]]
     for i, (voice, (steps, coefficients, _)) in enumerate(ONE_VOICE_MODELS.items()):
         args = build_parser().parse_args(calls[starts[i]][2:])
         assert (
@@ -219,8 +233,8 @@ def test_by_default_it_trains_drums_and_the_one_voice_models(tmp_path):
             if wide:
                 assert [float(t) for t in _option(tune, "--temperatures").split(",")] == wide
     calls = _run(tmp_path, MODELS="drums clap")
-    assert [_step(c) for c in calls] == DRUMS_STEPS + one_voice + WINDOW_STEPS
-    drums, clap = calls[:8], calls[8:]
+    assert [_step(c) for c in calls] == DRUMS_STEPS + _voice_steps("clap")
+    drums, clap = calls[:8], calls[8:]  # the clap's seed 0, then seeds 1 and 2 and the choice
     assert _option(drums[0], "--voices") == "all" and "--data" not in drums[0]
     assert _option(drums[0], "--steps") == "10000" and _option(drums[1], "--first") == "2500"
     assert _option(clap[0], "--voices") == "clap"
@@ -253,14 +267,8 @@ def test_a_voice_alone_trains_its_clips_with_the_recipe_for_1500_steps(tmp_path)
         VARIANT="pe0.7",
         TRAIN_ARGS="--preemphasis 0.7",
     )
-    assert [_step(c) for c in calls] == [
-        "training.train",
-        "training.average",
-        "round",
-        "training.tune",
-        *WINDOW_STEPS,
-    ]
-    train, average, round_, tune, window, changed, retune = calls
+    assert [_step(c) for c in calls] == _voice_steps("kick")
+    train, average, round_, tune, window, changed, retune = calls[:7]
     assert _option(train, "--voices") == "kick" and "--data" not in train
     # the kick's window chosen by its clips on the run's snapshots, in place, then tuned again
     out = "runs/kick-pe0.7-seed0.npz"
@@ -275,6 +283,28 @@ def test_a_voice_alone_trains_its_clips_with_the_recipe_for_1500_steps(tmp_path)
         _option(train, "--out") == average[2] == round_[2] == tune[2] == "runs/kick-pe0.7-seed0.npz"
     )
     assert _option(train, "--preemphasis") == "0.7"
+    # training seeds 0, 1 and 2, each its own run of the same steps; the least short of the three kept
+    for seed in (1, 2):
+        run = calls[7 * seed : 7 * seed + 7]
+        assert _without(run[0], ("--seed", "--out", "--run-dir")) == _without(
+            train, ("--seed", "--out", "--run-dir")
+        )
+        assert _option(run[0], "--seed") == str(seed)
+        assert _option(run[0], "--run-dir") == f"runs/kick-pe0.7-seed{seed}"
+        assert (
+            {c[2] for c in run[1:]}
+            == {_option(run[0], "--out")}
+            == {f"runs/kick-pe0.7-seed{seed}.npz"}
+        )
+    seeds = calls[-1]
+    assert seeds[2:] == [
+        "runs/kick-pe0.7-seed0.npz",
+        "runs/kick-pe0.7-seed1.npz",
+        "runs/kick-pe0.7-seed2.npz",
+        "-o",
+        "runs/kick-pe0.7-seeds0-2.npz",
+        "--overwrite",
+    ]
     args = build_parser().parse_args(train[2:])  # the trainer accepts it; the variant's option wins
     assert args.voices == "kick" and args.preemphasis == 0.7 and args.input_drift_share == 0.25
 
@@ -292,6 +322,23 @@ def test_a_voice_alone_trains_its_clips_with_the_recipe_for_1500_steps(tmp_path)
             args = build_parser().parse_args(alone[2:])
             coefficients = ONE_VOICE_MODELS.get(voice, (None, (0.85, 0.0, 0.0)))[1]
             assert _coefficients(args, voice) == coefficients
+
+
+def test_a_voice_chosen_among_seeds_trains_the_next_three_for_each_seed_of_its_recipe(tmp_path):
+    """SEED=1 of a voice trained on three seeds: training seeds 3, 4 and 5, each resumed with
+    RESUME, the choice written to OUT (or runs/VOICE-seeds3-5.npz)."""
+    voice = CHOOSE_VOICES[0]
+    out = str(tmp_path / "chosen.npz")
+    calls = _run(tmp_path, MODELS=voice, SEED="1", RESUME="--resume", OUT=out)
+    trains = [c for c in calls if _step(c) == "training.train"]
+    assert [_option(c, "--seed") for c in trains] == ["3", "4", "5"]
+    assert all("--resume" in c for c in trains)
+    assert [_option(c, "--out") for c in trains] == [f"runs/{voice}-seed{s}.npz" for s in (3, 4, 5)]
+    assert calls[-1][2:] == [_option(c, "--out") for c in trains] + ["-o", out, "--overwrite"]
+    (tmp_path / "default").mkdir()
+    assert (
+        _run(tmp_path / "default", MODELS=voice, SEED="1")[-1][-2] == f"runs/{voice}-seeds3-5.npz"
+    )
 
 
 def test_out_names_one_file_and_models_are_known(tmp_path):
@@ -468,7 +515,7 @@ def _stored(coefficients):
 def test_the_shipped_one_voice_models_are_the_scripts(tmp_path, voice):
     """fastdrum/models/hihat.npz, openhat.npz, clap.npz, crash.npz, tom_mid.npz, tom_low.npz,
     snare.npz and kick.npz, which play those voices, are MODELS=VOICE's output with the default
-    seed: the recipe's network on that voice alone (the hats at a = 0 and b = 0.995 for 1,500 steps, the
+    seed (training seed 0; the clap and the kick: the least short of seeds 0, 1 and 2): the recipe's network on that voice alone (the hats at a = 0 and b = 0.995 for 1,500 steps, the
     open hat 3,000, both hats' clips high-passed at 60 Hz; the
     clap, LMMS's claps among its data, high-passed at 60 Hz, at 0.85 with a low shelf at 200 Hz, 30 dB,
     for 3,000; the crash at 0.85 and b = 0.99, high-passed at 60 Hz,
@@ -496,8 +543,21 @@ def test_the_shipped_one_voice_models_are_the_scripts(tmp_path, voice):
     assert model.meta["config"]["data"] == args.data == data
     assert model.meta["config"].get("highpass_hz", 0.0) == args.highpass_hz
     assert model.meta["steps_trained"] == args.steps == steps
-    assert model.meta["config"]["seed"] == args.seed == 0  # SEED's default
-    _assert_rounded_and_tuned(model, (voice,), grid=_tuning_grid(calls[-1]))  # the script's grid
+    tunes = [c for c in calls if _step(c) == "training.tune"]
+    _assert_rounded_and_tuned(model, (voice,), grid=_tuning_grid(tunes[-1]))  # the script's grid
+    # SEED's default: training seed 0, or for a voice trained on three, the least short of 0, 1, 2
+    choice = model.meta.get("seed_choice")
+    assert (choice is not None) == (voice in CHOOSE_VOICES) and args.seed == 0
+    if choice is None:
+        assert model.meta["config"]["seed"] == 0
+    else:
+        from training.seeds import choose_seed
+
+        assert (choice["n"], choice["seed"], choice["seeds"]) == (100, 5, [0, 1, 2])
+        rows = [dict(seed=s, shortfall=choice["shortfall"][str(s)]) for s in choice["seeds"]]
+        chosen = rows[choose_seed(rows)]["seed"]
+        assert chosen == choice["chosen"] == model.meta["config"]["seed"]
+        assert calls[-1][2:5] == [f"runs/{voice}-seed{s}.npz" for s in (0, 1, 2)]
     # the window training/window.py chose: every snapshot's step judged, the least short taken
     record = model.meta.get("window_choice")
     assert (record is not None) == (voice in WINDOW_VOICES)

@@ -257,9 +257,22 @@ def _training_lines(meta):
         f"| training time | {meta.get('training_seconds', 0) / 60:.1f} min on 2 shared CPU cores |",
         f"| trainer | fastdrum {trainer.get('fastdrum')}, TensorFlow "
         f"{trainer.get('tensorflow')}, Keras {trainer.get('keras')} |",
-        f"| seed | {cfg.get('seed')} |",
+        _seed_row(meta, cfg),
         "",
     ]
+
+
+def _seed_row(meta, cfg):
+    """The training seed, and where training/seeds.py chose it, among which and by what."""
+    chosen = meta.get("seed_choice")
+    if not chosen:
+        return f"| seed | {cfg.get('seed')} |"
+    screens = ", ".join(f"{s}: {chosen['shortfall'][str(s)]:g}" for s in chosen["seeds"])
+    return (
+        f"| seed | {cfg.get('seed')}: of the runs of training seeds {chosen['seeds']}, the least short "
+        f"by {chosen['n']} clips a voice, seed {chosen['seed']} (`training/seeds.py`; shortfall "
+        f"{screens}) |"
+    )
 
 
 def _validation_rows(meta, losses):

@@ -94,25 +94,54 @@ def _firsts(text):
     return firsts
 
 
-def _judge(real, n, seed):
+def _window_label(m):
+    w = m.meta["weights_averaged"]
+    return f"window {w['first']}..{w['last']}"
+
+
+def _judge(real, n, seed, label=_window_label):
+    """``judge(model, voice)``: the evaluation row of `n` clips of `seed` at the model's default
+    sampling settings (a line on stderr gives ``label(model)`` and the shortfall)."""
     from .evaluate import evaluate_clips
 
     def judge(m, voice):
         y = fastdrum.generate(m, n, seed=seed, voice=voice)
         row = evaluate_clips(np.asarray(y, dtype=np.float64), voice, real)
-        w = m.meta["weights_averaged"]
-        print(
-            f"window {w['first']}..{w['last']}, {voice}: {shortfall(row):.2f} short",
-            file=sys.stderr,
-        )
+        print(f"{label(m)}, {voice}: {shortfall(row):.2f} short", file=sys.stderr)
         return row
 
     return judge
 
 
-def main(argv=None):
-    from .evaluate import DEFAULT_KITS, RealClips, data_folders, holdout_for
+def screen_options(p, *, n, each, seed, why):
+    """The options of a screen by generated clips: -n, --seed, --kits, -o and --overwrite."""
+    from .evaluate import DEFAULT_KITS
 
+    p.add_argument("-n", type=int, default=n, help=f"clips a voice and {each} (default {n})")
+    p.add_argument(
+        "--seed", type=int, default=seed, help=f"seed of the clips (default {seed}, {why})"
+    )
+    p.add_argument("--kits", default=DEFAULT_KITS, help="folder of Hydrogen kits")
+    p.add_argument("-o", "--out", required=True, help="the chosen model file (.npz)")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+
+
+def real_clips(model, kits, seed=0):
+    """The held-out real clips `model` is judged against (its held-out kits in folder `kits`, its
+    extra data folders' held-out clips), at its sample rate; `seed` draws the classifier's noise
+    class (training.evaluate's ``--seed`` does the same; this tool's screen keeps 0)."""
+    from .evaluate import RealClips, data_folders, holdout_for
+
+    return RealClips(
+        model.sample_rate,
+        kits=[kits],
+        holdout_kits=holdout_for(model),
+        data_dirs=data_folders(model),
+        seed=seed,
+    )
+
+
+def main(argv=None):
     p = argparse.ArgumentParser(
         prog="python -m training.window", description=__doc__.split("\n\n")[0]
     )
@@ -124,11 +153,7 @@ def main(argv=None):
         default=None,
         help="the candidate first steps, e.g. 250,750,1500 (default: every snapshot's step)",
     )
-    p.add_argument("-n", type=int, default=40, help="clips a voice and window (default 40)")
-    p.add_argument("--seed", type=int, default=1, help="seed of the clips (default 1, the tuner's)")
-    p.add_argument("--kits", default=DEFAULT_KITS, help="folder of Hydrogen kits")
-    p.add_argument("-o", "--out", required=True, help="the chosen model file (.npz)")
-    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    screen_options(p, n=40, each="window", seed=1, why="the tuner's")
     args = p.parse_args(argv)
     if args.n < 2:
         p.error("-n must be at least 2 (duplicate pairs need two clips)")
@@ -136,13 +161,7 @@ def main(argv=None):
         _io.check_dest(args.out, overwrite=args.overwrite)  # before minutes of judging, not after
         model = fastdrum.load_model(args.model)
         firsts = args.firsts or snapshot_steps(args.run_dir)
-        real = RealClips(
-            model.sample_rate,
-            kits=[args.kits],
-            holdout_kits=holdout_for(model),
-            data_dirs=data_folders(model),
-        )
-        judge = _judge(real, args.n, args.seed)
+        judge = _judge(real_clips(model, args.kits), args.n, args.seed)
         rows = judge_windows(model, args.run_dir, firsts, judge)
         own = (model.meta.get("weights_averaged") or {}).get("first")
         chosen = choose_window(rows, own)
