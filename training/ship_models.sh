@@ -26,7 +26,8 @@
 # (docs/evaluation.md, "The clap with leaky integration"); since session 43 without the integration,
 # its clips high-passed at 60 Hz (--highpass-hz: the training claps' DC and wander are not learned)
 # and a low shelf at 200 Hz, 30 dB: 3.59 and 4.73 short on seeds 0 and 1 against those two's 10.30 and
-# 11.59 (docs/evaluation.md, "The clap high-passed"). crash.npz: the crashes alone at a = 0.85
+# 11.59 (docs/evaluation.md, "The clap high-passed"); since session 54 the least short of training
+# seeds 0, 1 and 2 (CHOOSE, below). crash.npz: the crashes alone at a = 0.85
 # with leaky integration b = 0.99, 1,500 steps: 2.39 and 2.04 short on seeds 0 and 1 against
 # drums.npz's crash's 6.68 and the recipe's seed 1's 7.01 (docs/evaluation.md, "A crash model of its
 # own"); since session 50 trained 3,000 steps with its clips high-passed at 60 Hz (two levers at once):
@@ -44,7 +45,8 @@
 # recipe's seed 1's 1.39 (docs/evaluation.md, "A low shelf for the snare"). kick.npz: the kicks alone,
 # their training clips high-passed at 30 Hz (--highpass-hz, the drum machine's own high-pass for
 # kicks), 1,500 steps: 3.27 and 1.09 short on seeds 0 and 1 against drums.npz's kick's 3.67 and the
-# recipe's seed 1's 2.23 (docs/evaluation.md, "The kick high-passed"). By default all nine are
+# recipe's seed 1's 2.23 (docs/evaluation.md, "The kick high-passed"); since session 54 the least
+# short of training seeds 0, 1 and 2 (CHOOSE, below). By default all nine are
 # trained, in turn;
 # MODELS="drums clap" trains two of them.
 # MODELS=kick (or any other voice of the drum machine but the clap) trains that voice's clips alone
@@ -232,7 +234,8 @@ done
 # to runs/MODEL-seedsA-B.npz (OUT names another file) with the screen in meta['seed_choice']
 # (training/seeds.py). Runs of one recipe on seeds 0, 1 and 2 fell 3.58, 1.06 and 0.58 short (the
 # kick) and 3.08, 2.95 and 4.32 (the clap); the screen chose seed 2 of the kick and seed 1 of the clap
-# (docs/evaluation.md, "The training seed chosen by generated clips"). SEED=1 trains seeds 3, 4 and 5.
+# (docs/evaluation.md, "The training seed chosen by generated clips"). SEED=1 trains seeds 3, 4 and 5:
+# of the kick's (0.83, 2.48, 0.49 short) the screen chose seed 3.
 if [ -n "$CHOOSE" ]; then
   $PY -m training.seeds $CANDIDATES -o ${OUT:-runs/$MODEL-${VARIANT:+$VARIANT-}seeds$((SEED * CHOOSE))-$(((SEED + 1) * CHOOSE - 1)).npz} --overwrite
 fi
