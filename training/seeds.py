@@ -14,7 +14,8 @@ Each file is judged as ``python -m training.evaluate FILE -n N --seed S`` judges
 the clips and the classifier's noise class). The screen's clips are 100 a voice of seed 5 by default:
 no clip of that seed is drawn by training.tune (seed 1, its guidance checks 2-4), training.window
 (seed 1) or the evaluation's own figures (seed 0), so the chosen file's evaluation is judged on clips
-the choice never saw. The candidates must be one recipe: the same training options but the seed (and where the files went).
+the choice never saw. The candidates must be one recipe: the same training options but the seed
+(and where the files went).
 ``meta["seed_choice"]`` of the output records every candidate's training seed and shortfall, the
 clips judged and the choice.
 """
@@ -27,7 +28,6 @@ from fastdrum import _io
 
 from . import window
 from .errors import ConfigError
-from .tune import shortfall
 
 __all__ = ["judge_seeds", "choose_seed", "seed_chosen_model", "main"]
 
@@ -69,7 +69,7 @@ def judge_seeds(models, judge):
     per voice of ``judge(model, voice)`` (an evaluation row) and summed."""
     rows = []
     for m in models:
-        per = {v: shortfall(judge(m, v)) for v in (m.voices or (None,))}
+        per = window.voice_shortfalls(m, judge)
         rows.append(
             dict(seed=int(m.meta["config"]["seed"]), shortfall=sum(per.values()), voices=per)
         )

@@ -33,6 +33,11 @@ __all__ = ["judge_windows", "choose_window", "windowed_model", "main"]
 TUNING_RECORDS = ("temperature_tuning", "guidance_tuning")
 
 
+def voice_shortfalls(model, judge):
+    """``{voice: shortfall}`` of ``judge(model, voice)`` (an evaluation row) for each of `model`'s voices."""
+    return {v: shortfall(judge(model, v)) for v in (model.voices or (None,))}
+
+
 def judge_windows(model, run_dir, firsts, judge):
     """One row per first step of `firsts`: ``{"first", "last", "snapshots", "shortfall", "voices"}``.
 
@@ -45,7 +50,7 @@ def judge_windows(model, run_dir, firsts, judge):
     for first in firsts:
         m = averaged_model(model, run_dir, first).round_weights()
         w = m.meta["weights_averaged"]
-        per = {v: shortfall(judge(m, v)) for v in (m.voices or (None,))}
+        per = voice_shortfalls(m, judge)
         rows.append(
             dict(
                 first=w["first"],
