@@ -21,6 +21,7 @@ __all__ = [
     "deemphasis",
     "shelf_coefficients",
     "shelf_corner",
+    "fir_filter",
 ]
 
 
@@ -228,6 +229,36 @@ def deemphasis(e, a, b=0.0, shelf=(0.0, 0.0)):
     if c != p:
         u = lfilter([1.0, -p], [1.0, -c], u, axis=-1)
     return u
+
+
+def fir_filter(y, h):
+    """Causal FIR filtering along the last axis, cut to the input's length: ``out(t) = sum_k h(k) y(t-k)``.
+
+    What :func:`fastdrum.generate` takes a model's output filter (format 5) through:
+    ``scipy.signal.lfilter(h, [1], y, axis=-1)``, computed by FFT (float64).
+
+    Parameters
+    ----------
+    y : array_like of float, shape (..., T)
+    h : array_like of float, shape (K,)
+
+    Returns
+    -------
+    out : ndarray of float64, shape (..., T)
+
+    Examples
+    --------
+    >>> fir_filter([1.0, 2.0, 3.0], [0.5, 0.25])
+    array([0.5 , 1.25, 2.  ])
+    """
+    y = np.asarray(y, dtype=np.float64)
+    h = np.asarray(h, dtype=np.float64).reshape(-1)
+    T = y.shape[-1]
+    if T == 0 or h.size == 0:
+        return np.zeros_like(y)
+    n = 1 << int(np.ceil(np.log2(T + min(h.size, T) - 1)))
+    spectrum = np.fft.rfft(y, n, axis=-1) * np.fft.rfft(h[:T], n)
+    return np.fft.irfft(spectrum, n, axis=-1)[..., :T]
 
 
 def mu_law_encode(y, quantization_channels=256):
