@@ -1,4 +1,4 @@
-"""Model formats 1 to 4: reading, validating and writing WaveNet weights in .npz files.
+"""Model formats 1 to 5: reading, validating and writing WaveNet weights in .npz files.
 
 The tables in the project's docs (docs/format.md) are the contract: format 2
 is format 1 plus pre-emphasis and (optionally) voice conditioning. Reading is
@@ -25,9 +25,9 @@ from ._checks import MAX_SAMPLE_RATE
 from .errors import ModelFormatError
 
 #: The versions this fastdrum reads (and writes: the lowest one that holds a model).
-FORMAT_VERSIONS = (1, 2, 3, 4)
+FORMAT_VERSIONS = (1, 2, 3, 4, 5)
 #: The newest version.
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 
 #: Default bound on the total uncompressed size of a model file's arrays.
 DEFAULT_MAX_BYTES = 256 * 2**20
@@ -91,7 +91,15 @@ OPTIONAL_KEYS_2 = OPTIONAL_KEYS + CONDITIONING_KEYS + ("primer_voices",) + TIME_
 #: Every key either format reads.
 #: Format 4's low shelf: the zero and the pole of the filter the clips are taken through in training.
 SHELF_KEYS = ("shelf_zero", "shelf_pole")
-KNOWN_KEYS = REQUIRED_KEYS + OPTIONAL_KEYS_2 + ("preemphasis", "integration") + SHELF_KEYS
+#: Format 5's output filter: a causal FIR (one a voice) generation takes the finished clips through.
+OUTPUT_FILTER_KEY = "output_filter"
+KNOWN_KEYS = (
+    REQUIRED_KEYS
+    + OPTIONAL_KEYS_2
+    + ("preemphasis", "integration")
+    + SHELF_KEYS
+    + (OUTPUT_FILTER_KEY,)
+)
 
 #: Bounds of format 2: voices V, embedding size E, and the voice-name pattern.
 MAX_VOICES = 256
@@ -113,6 +121,9 @@ MAX_DECAY_SECONDS = 1000.0
 #: the floor (dB, [lo, hi)).
 MAX_ENVELOPE_HOLD = 1.0
 ENVELOPE_FLOOR_DB_RANGE = (-120.0, 0.0)
+#: Bounds of format 5's output filter: taps K a filter, and each tap's magnitude.
+MAX_OUTPUT_FILTER_TAPS = 8192
+MAX_OUTPUT_FILTER_VALUE = 1000.0
 
 
 def expected_shapes(L, Q, R, D, S):
@@ -421,12 +432,14 @@ def _vote(arrays, name):
 
 
 def validate(arrays):
-    """Check a dict of arrays against format 1, 2, 3 or 4 and return what they describe.
+    """Check a dict of arrays against format 1, 2, 3, 4 or 5 and return what they describe.
 
     Returns a dict with version, L, Q, R, D, S, sample_rate, dilations
     (tuple), meta (dict), primers (int32 array or None), preemphasis (float,
     0.0 in format 1; or a tuple of floats, one a voice), integration (likewise, 0.0
-    before format 3), shelf_zero and shelf_pole (likewise, 0.0 before format 4), voices
+    before format 3), shelf_zero and shelf_pole (likewise, 0.0 before format 4),
+    output_filter (a read-only float32 array, (K,) or with voices (V, K); None before
+    format 5), voices
     (tuple of str, empty when unconditioned), E (the
     embedding size, or None), primer_voices (int32 array or None), time_tau
     (float32 array (F,) or None), time_block (int or None), decay (dict of
@@ -471,6 +484,7 @@ def validate(arrays):
     info.update(
         _validate_shelf(arrays, info) if version >= 4 else dict(shelf_zero=0.0, shelf_pole=0.0)
     )
+    info["output_filter"] = _validate_output_filter(arrays, info) if version >= 5 else None
     info["envelope"] = _validate_envelope(meta, info["decay"])
     return info
 
@@ -619,6 +633,47 @@ def _validate_shelf(arrays, info):
         if c > p:
             where = f" (voice {info['voices'][i]!r})" if info["voices"] else ""
             _fail("shelf_zero", f"{c:.7g} exceeds the shelf's pole {p:.7g}{where}: it must not")
+    return out
+
+
+def _validate_output_filter(arrays, info):
+    """Format 5's output filter: float32 taps, (K,) for a model without voices or (V, K), one row a
+    voice; 1 <= K <= MAX_OUTPUT_FILTER_TAPS, each tap finite with magnitude at most
+    MAX_OUTPUT_FILTER_VALUE. A read-only native float32 copy."""
+    key = OUTPUT_FILTER_KEY
+    if key not in arrays:
+        _fail(key, "missing (required in format 5)")
+    h = arrays[key]
+    if not _is_float32(h.dtype):
+        _fail(key, f"dtype must be float32, got {h.dtype}")
+    voices = info["voices"]
+    if voices:
+        if h.ndim != 2:
+            _fail(
+                key,
+                f"must be 2-D (V, K), one filter a voice, for a model with voices, got shape {h.shape}",
+            )
+        if h.shape[0] != len(voices):
+            _fail(
+                key,
+                f"has {h.shape[0]} rows, one filter a voice, but the model has {len(voices)} voices",
+            )
+    elif h.ndim != 1:
+        _fail(key, f"must be 1-D (K,) for a model without voices, got shape {h.shape}")
+    K = h.shape[-1]
+    if not 1 <= K <= MAX_OUTPUT_FILTER_TAPS:
+        _fail(key, f"needs 1 to {MAX_OUTPUT_FILTER_TAPS} taps, got {K}")
+    if not np.isfinite(h).all():
+        _fail(key, "contains NaN or Inf")
+    big = np.abs(h) > MAX_OUTPUT_FILTER_VALUE
+    if big.any():
+        _fail(
+            key,
+            f"each tap must lie in [-{MAX_OUTPUT_FILTER_VALUE:g}, {MAX_OUTPUT_FILTER_VALUE:g}], "
+            f"got {float(h[big][0])!r}",
+        )
+    out = np.array(h, dtype=np.float32, order="C")  # own, native, contiguous copy
+    out.setflags(write=False)
     return out
 
 

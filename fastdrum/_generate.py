@@ -7,7 +7,7 @@ import numpy as np
 from . import _backends, _checks
 from .errors import GenerationError, LimitExceededError
 from .model import as_model
-from .mulaw import deemphasis, mu_law_decode, mu_law_encode, silence_code
+from .mulaw import deemphasis, fir_filter, mu_law_decode, mu_law_encode, silence_code
 
 __all__ = ["generate", "DEFAULT_MAX_SAMPLES"]
 
@@ -89,27 +89,37 @@ def _primers(model, primer, n, T, noise, rngs, voice=None):
     return np.array(codes, dtype=np.int32, order="C")
 
 
-def _finish(codes, model, decays=None, a=None, b=None, shelf=None):
+def _finish(codes, model, decays=None, a=None, b=None, shelf=None, fir=None):
     """Codes to audio: mu-law decode; for a pre-emphasis model, de-emphasis with coefficient `a`
     (default :attr:`Model.preemphasis`; a model with one a voice needs it given) and, for one with
     leaky integration, its first difference with coefficient `b` (likewise), and for one with a
     low shelf, the shelf's inverse (`shelf`, ``(c, p)``; likewise); for an envelope
-    model, times the envelope of each clip's decay time (`decays`, seconds, one per clip); then,
-    for any of these, peak limiting."""
+    model, times the envelope of each clip's decay time (`decays`, seconds, one per clip); for a
+    model with an output filter (format 5), through the FIR filter `fir` (taps (K,); default the
+    model's own, which a model with one a voice needs given: :meth:`Model.output_filter_of`);
+    then, for any of these, peak limiting."""
     a = _voice_coefficient(model.preemphasis if a is None else a, "a pre-emphasis")
     b = _voice_coefficient(model.integration if b is None else b, "an integration")
     if shelf is None:
         shelf = tuple(
             _voice_coefficient(v, "a low shelf") for v in (model.shelf_zero, model.shelf_pole)
         )
+    if fir is None and model.output_filter is not None:
+        if model.output_filter.ndim != 1:
+            raise GenerationError(
+                "a model with an output filter a voice needs the voice's to be finished"
+            )
+        fir = model.output_filter
     y = mu_law_decode(codes, model.quantization_channels)
-    if a == 0 and b == 0 and shelf[0] == shelf[1] and model.envelope is None:
+    if a == 0 and b == 0 and shelf[0] == shelf[1] and model.envelope is None and fir is None:
         return y  # a = 0 is the identity: format-1 output exactly as it always was
     y = deemphasis(y, a, b, shelf)
     if model.envelope is not None:
         if decays is None:
             raise GenerationError("an envelope model's clips need their decay times to be finished")
         y = y * model._envelope(y.shape[-1], np.asarray(decays, dtype=np.float64))
+    if fir is not None:
+        y = fir_filter(y, fir)  # format 5's output filter, before the peak limit
     # De-emphasis can leave [-1, 1]: a clip whose peak exceeds 1 is divided by it.
     peak = np.abs(y).max(axis=-1, keepdims=True)
     return (y / np.maximum(peak, 1.0)).astype(np.float32)
@@ -249,8 +259,10 @@ def generate(
         For a model with pre-emphasis ``a`` (format 2), the mu-law decoded
         output is de-emphasised (:func:`fastdrum.mulaw.deemphasis`); for an
         envelope model it is multiplied by the envelope of each clip's decay
-        time (:func:`fastdrum._reference.envelope`); then each clip whose
-        peak exceeds 1 is divided by its peak.
+        time (:func:`fastdrum._reference.envelope`); for a model with an
+        output filter (format 5) it is filtered with the voice's
+        (:meth:`Model.output_filter_of`, :func:`fastdrum.mulaw.fir_filter`);
+        then each clip whose peak exceeds 1 is divided by its peak.
 
     Raises
     ------
@@ -275,6 +287,7 @@ def generate(
     n = _checks.integer("n", n, lo=1, error=GenerationError)
     cond, heaviest = _resolve_voice(model, voice)
     a, b, shelf = model.preemphasis_of(voice), model.integration_of(voice), model.shelf_of(voice)
+    fir = model.output_filter_of(voice)  # format 5's, or None
     defaults = model._voice_defaults(None if heaviest is None else model.voices[heaviest])
     duration, temperature, epsilon, primer_noise = _sampling_options(
         model, defaults, duration, temperature, epsilon, primer_noise
@@ -318,7 +331,7 @@ def generate(
                 state = State(model, 2 * (b1 - b0), n_threads, rows, guidance=guidance)
                 primers = np.repeat(primers, 2, axis=0)
             codes = _sample(state, primers, T, rngs, temperature, epsilon, bar)
-            out[b0:b1] = _finish(codes[::pairs], model, chosen, a, b, shelf)
+            out[b0:b1] = _finish(codes[::pairs], model, chosen, a, b, shelf, fir)
     return out
 
 

@@ -880,6 +880,8 @@ def _describe(model):
         "integration": list(b) if isinstance(b := model.integration, tuple) else b,
         "shelf_zero": list(c) if isinstance(c := model.shelf_zero, tuple) else c,
         "shelf_pole": list(p) if isinstance(p := model.shelf_pole, tuple) else p,
+        "output_filter_taps": None if (h := model.output_filter) is None else h.shape[-1],
+        "output_filter_voices": _filtered_voices(model),
         "time_constants_samples": None if model.time_tau is None else model.time_tau.tolist(),
         "time_block": model.time_block,
         "decay": model.decay,
@@ -901,6 +903,27 @@ def _describe(model):
         "primers": None if model.primers is None else list(model.primers.shape),
         "meta": model.meta,
     }
+
+
+def _filtered_voices(model):
+    """The voices whose output filter (format 5) is not the unit impulse, or None (no voices, or
+    no filter)."""
+    h = model.output_filter
+    if h is None or h.ndim != 2:
+        return None
+    identity = (h[:, 0] == 1) & ~h[:, 1:].any(axis=1)
+    return [v for v, same in zip(model.voices, identity) if not same]
+
+
+def _output_filter_row(info):
+    """`fastdrum info`'s output-filter row (format 5): its taps and the voices it corrects."""
+    K = info["output_filter_taps"]
+    taps = f"{K} tap" + ("s" if K != 1 else "")
+    note = " (generation filters its output)"
+    voices = info["output_filter_voices"]
+    if voices is None:
+        return taps + note
+    return f"{taps} a voice, correcting {', '.join(voices) if voices else 'none'}" + note
 
 
 def _decay_range(model):
@@ -966,7 +989,8 @@ def _shelf_row(info):
 
 def _format2_rows(info):
     """The rows of `fastdrum info` that only a format-2 (or later) model has: format, voices,
-    pre-emphasis, integration (format 3), low shelf (format 4), time, decay, envelope."""
+    pre-emphasis, integration (format 3), low shelf (format 4), output filter (format 5), time,
+    decay, envelope."""
     voices = info["voices"]
     if voices:
         shown = (
@@ -983,6 +1007,7 @@ def _format2_rows(info):
     rows = [("format", str(info["format_version"])), ("voices", voices_row), ("pre-emphasis", pre)]
     rows += [("integration", integ)] if info["format_version"] >= 3 else []
     rows += [("low shelf", _shelf_row(info))] if info["format_version"] >= 4 else []
+    rows += [("output filter", _output_filter_row(info))] if info["format_version"] >= 5 else []
     taus = info["time_constants_samples"]
     if taus is not None:
         ms = ", ".join(f"{1000 * t / info['sample_rate']:g}" for t in taus)
@@ -1098,10 +1123,12 @@ def _primer_audio(model, n):
     """The first `n` of the model's training primers as audio, or None if it has none.
 
     A conditioned model's are those generation draws from for its default voice (None if no voice
-    is chosen), de-emphasised as generated clips are (:func:`fastdrum.mulaw.deemphasis`).
+    is chosen), de-emphasised as generated clips are (:func:`fastdrum.mulaw.deemphasis`) and, for
+    a model with an output filter (format 5), filtered with the voice's
+    (:func:`fastdrum.mulaw.fir_filter`).
     """
     from ._generate import _primer_pool
-    from .mulaw import deemphasis, mu_law_decode
+    from .mulaw import deemphasis, fir_filter, mu_law_decode
 
     if model.voices and model.default_voice is None:
         return None
@@ -1112,7 +1139,11 @@ def _primer_audio(model, n):
     y = mu_law_decode(primers[:n], model.quantization_channels)
     v = model.default_voice
     a, b, shelf = model.preemphasis_of(v), model.integration_of(v), model.shelf_of(v)
-    return deemphasis(y, a, b, shelf).astype("float32", copy=False)
+    y = deemphasis(y, a, b, shelf)
+    h = model.output_filter_of(v)
+    if h is not None:
+        y = fir_filter(y, h)
+    return y.astype("float32", copy=False)
 
 
 # -- fastdrum library (on Dask: fastdrum/_library.py) ----------------------------------

@@ -1,4 +1,4 @@
-"""The :class:`Model`: a WaveNet's weights in model format 1 to 4, and how to load one."""
+"""The :class:`Model`: a WaveNet's weights in model format 1 to 5, and how to load one."""
 
 import copy
 import functools
@@ -42,6 +42,12 @@ def _as_array(key, value):
         return np.asarray(value)
     except (TypeError, ValueError) as exc:
         raise ModelFormatError(f"model key {key!r}: not an array ({exc})") from None
+
+
+def _as_taps(filters):
+    """An output filter's taps as an array: numbers as float32 (validation checks the rest)."""
+    a = _as_array(_format.OUTPUT_FILTER_KEY, filters)
+    return a.astype(np.float32) if a.dtype.kind in "iuf" else a
 
 
 def _check_max_samples(max_samples):
@@ -156,7 +162,7 @@ def _resolve(path_or_name):
 
 
 def load_model(path_or_name, *, max_bytes=_format.DEFAULT_MAX_BYTES):
-    """Load a model from a .npz file (format 1 to 4) or by the name of a shipped model.
+    """Load a model from a .npz file (format 1 to 5) or by the name of a shipped model.
 
     A shipped name is a model file of that name (``kick`` is ``kick.npz``)
     or, failing that, a voice of a shipped conditioned model: ``"kick"`` then
@@ -182,7 +188,7 @@ def load_model(path_or_name, *, max_bytes=_format.DEFAULT_MAX_BYTES):
     ModelNotFoundError
         If no such file or shipped model exists.
     ModelFormatError
-        If the file is not a valid model (format 1 to 4); the message names the key.
+        If the file is not a valid model (format 1 to 5); the message names the key.
 
     Examples
     --------
@@ -243,7 +249,7 @@ def as_model(model_or_name):
 
 
 class Model:
-    """A WaveNet in model format 1 to 4: unconditional, or conditioned on a voice.
+    """A WaveNet in model format 1 to 5: unconditional, or conditioned on a voice.
 
     Build one with :func:`load_model`, or from arrays with the keyword
     arguments below (the keys of docs/format.md). Weights are stored read-only as
@@ -274,6 +280,14 @@ class Model:
         through first (:func:`fastdrum.mulaw.preemphasis`; generation undoes
         it, cutting what the network adds below the zero's corner); equal is
         none. With `voices`, one a voice may be given.
+    output_filter : array_like of float, shape (K,) or (V, K), optional
+        Format 5: the taps of a fixed causal FIR filter :func:`fastdrum.generate`
+        takes the finished clips through (after de-emphasis and the envelope,
+        before the peak limit; :func:`fastdrum.mulaw.fir_filter`): (K,) for a
+        model without voices, (V, K) with `voices`, one row a voice (the unit
+        impulse ``[1, 0, ..., 0]`` for a voice with no correction);
+        ``1 <= K <= 8192``, each tap finite with ``|h| <= 1000``. Given, the
+        model is format 5 (:meth:`output_filter_of`, :meth:`with_output_filter`).
     voices : sequence of str, optional
         Format 2: the names of the voices the network is conditioned on.
     voice_emb : array_like, shape (V, E), optional
@@ -298,10 +312,11 @@ class Model:
     Attributes
     ----------
     format_version : int
-        1 to 4: a model built here is format 1 unless it uses a format-2
+        1 to 5: a model built here is format 1 unless it uses a format-2
         key (pre-emphasis other than 0, voices, time or decay conditioning),
-        format 3 when its integration is not 0, and format 4 when its low shelf's
-        zero or pole is not 0; a loaded one keeps its file's.
+        format 3 when its integration is not 0, format 4 when its low shelf's
+        zero or pole is not 0, and format 5 when it has an output filter
+        (whatever the rest); a loaded one keeps its file's.
     voices : tuple of str
         Empty for an unconditioned model.
     preemphasis : float or tuple of float
@@ -311,6 +326,9 @@ class Model:
         0.0 before format 3; likewise one a voice (:meth:`integration_of`).
     shelf_zero, shelf_pole : float or tuple of float
         0.0 before format 4; likewise one a voice (:meth:`shelf_of`).
+    output_filter : ndarray of float32 or None
+        Format 5's output filter (read-only), shape (K,), or (V, K) for a model
+        with voices (:meth:`output_filter_of` gives any voice's); None before format 5.
     weights : dict of ndarray
         The float32 arrays of the network (read-only): the format-1 weights,
         ``voice_emb`` and ``cond_w`` of a conditioned model, ``time_w`` of a
@@ -358,6 +376,7 @@ class Model:
         time_block=None,
         time_w=None,
         decay_w=None,
+        output_filter=None,
         **weights,
     ):
         format2 = dict(
@@ -371,7 +390,9 @@ class Model:
             decay_w=decay_w,
         )
         format2 = {k: v for k, v in format2.items() if v is not None}
-        if _nonzero(shelf_zero) or _nonzero(shelf_pole):
+        if output_filter is not None:
+            version = 5
+        elif _nonzero(shelf_zero) or _nonzero(shelf_pole):
             version = 4
         elif _nonzero(integration):
             version = 3
@@ -407,6 +428,8 @@ class Model:
                 if k == "time_tau" and np.asarray(v).dtype.kind in "iuf":
                     v = np.asarray(v, dtype=np.float32)
                 arrays[k] = _as_array(k, v)
+        if output_filter is not None:
+            arrays[_format.OUTPUT_FILTER_KEY] = _as_taps(output_filter)
         if primers is not None:
             arrays["primers"] = _as_array("primers", primers)
         if meta is not None:
@@ -435,6 +458,7 @@ class Model:
         self.preemphasis = info["preemphasis"]
         self.integration = info["integration"]
         self.shelf_zero, self.shelf_pole = info["shelf_zero"], info["shelf_pole"]
+        self.output_filter = info["output_filter"]  # read-only float32, or None
         self.voices = info["voices"]
         self.primer_voices = info["primer_voices"]
         if self.primer_voices is not None:
@@ -717,7 +741,8 @@ class Model:
         input taps are unchanged, and so are a conditioned model's
         ``voice_emb`` and ``cond_w``, ``time_w`` and ``decay_w``: they make one bias per
         clip (or per block of steps), not a product per step, so rounding them
-        would cost accuracy and save nothing. The result keeps its format and computes in float32; on the three
+        would cost accuracy and save nothing. (A format-5 model's output filter is
+        not a weight of the network: it is kept as it is too.) The result keeps its format and computes in float32; on the three
         format-1 models shipped before the conditioned one the teacher-forced
         likelihood moved by less than 1e-5 nats a sample. `meta["rounded_weights"]` records it.
 
@@ -781,6 +806,8 @@ class Model:
         extra += f" time_features={len(self.time_tau)}" if self.time_tau is not None else ""
         extra += " decay_conditioned" if self.decay is not None else ""
         extra += " envelope" if self.envelope is not None else ""
+        if self.output_filter is not None:
+            extra += f" output_filter={self.output_filter.shape[-1]} taps"
         return (
             f"<fastdrum.Model instrument={self.instrument!r} sample_rate={self.sample_rate} "
             f"L={L} Q={Q} R={R} D={D} S={S} receptive_field={self.receptive_field}{extra}>"
@@ -803,6 +830,8 @@ class Model:
             if self.format_version >= 4:
                 arrays["shelf_zero"] = np.array(self.shelf_zero, dtype=np.float32)
                 arrays["shelf_pole"] = np.array(self.shelf_pole, dtype=np.float32)
+            if self.format_version >= 5:
+                arrays[_format.OUTPUT_FILTER_KEY] = np.array(self.output_filter, dtype=np.float32)
             if self.voices:
                 arrays["voices"] = np.array(self.voices, dtype=str)
             if self.primer_voices is not None:
@@ -873,6 +902,89 @@ class Model:
             self._coefficient_of(self.shelf_zero, voice),
             self._coefficient_of(self.shelf_pole, voice),
         )
+
+    def output_filter_of(self, voice=None):
+        """The output filter `voice`'s clips are taken through (format 5), float64 taps (K,), or
+        None for a model without one.
+
+        A model without voices has one filter (whatever `voice` is); a model with voices has one
+        a voice: that of `voice`, or for a blend the mean of its voices' filters weighted as the
+        blend (:meth:`voice_weights`; None is the default voice), as :meth:`preemphasis_of` gives
+        a coefficient.
+
+        Raises
+        ------
+        GenerationError
+            If the model has a filter a voice and `voice` is not one of its voices or blends.
+
+        Examples
+        --------
+        >>> from fastdrum.testing import random_model
+        >>> m = random_model(seed=0, voices=["kick", "hihat"],
+        ...                  output_filter=[[1.0, 0.0, 0.0], [0.5, 0.25, 0.25]])
+        >>> m.output_filter_of("hihat").tolist(), m.output_filter_of({"kick": 1, "hihat": 3}).tolist()
+        ([0.5, 0.25, 0.25], [0.625, 0.1875, 0.1875])
+        >>> random_model(seed=0).output_filter_of() is None
+        True
+        """
+        h = self.output_filter
+        if h is None:
+            return None
+        if h.ndim == 1:
+            return h.astype(np.float64)
+        return self.voice_weights(voice) @ h.astype(np.float64)
+
+    def with_output_filter(self, filters):
+        """A new model (format 5), this one with the output filter `filters` (the same network,
+        primers and meta; its default voice kept).
+
+        Parameters
+        ----------
+        filters : array_like of float, shape (K,) or (V, K), or None
+            As the `output_filter` of :class:`Model`: (K,) for a model without voices, one row a
+            voice for a model with them. None removes the model's filter: the result is the
+            model at the version it has without one (4 with a low shelf, 3 with integration, 2
+            with any other format-2 key, else 1; a model without a filter keeps its version).
+
+        Returns
+        -------
+        Model
+
+        Raises
+        ------
+        ModelFormatError
+            If `filters` is not a valid output filter for this model.
+
+        Examples
+        --------
+        >>> from fastdrum.testing import random_model
+        >>> m = random_model(seed=0, shelf_zero=0.9, shelf_pole=0.99)
+        >>> f = m.with_output_filter([1.0, -0.5])
+        >>> f.format_version, f.output_filter.tolist(), f.with_output_filter(None).format_version
+        (5, [1.0, -0.5], 4)
+        """
+        arrays = self._arrays()
+        if filters is None:
+            if self.output_filter is not None:
+                del arrays[_format.OUTPUT_FILTER_KEY]
+                arrays["format_version"] = np.array(self._version_without_filter(), np.int64)
+        else:
+            arrays["format_version"] = np.array(5, dtype=np.int64)
+            for k in ("preemphasis", "integration", "shelf_zero", "shelf_pole"):
+                arrays[k] = np.array(getattr(self, k), dtype=np.float32)
+            arrays[_format.OUTPUT_FILTER_KEY] = _as_taps(filters)
+        other = Model._from_arrays(arrays)
+        other._default_voice = self._default_voice
+        return other
+
+    def _version_without_filter(self):
+        """The format that holds this model without its output filter (as :class:`Model` picks)."""
+        if _nonzero(self.shelf_zero) or _nonzero(self.shelf_pole):
+            return 4
+        if _nonzero(self.integration):
+            return 3
+        conditioned = self.voices or self.time_tau is not None or self.decay is not None
+        return 2 if conditioned or _nonzero(self.preemphasis) else 1
 
     def _coefficient_of(self, values, voice):
         if not isinstance(values, tuple):
@@ -985,7 +1097,8 @@ class Model:
         Parameters
         ----------
         y : array_like, shape (T,)
-            Audio in [-1, 1], or codes if `codes` is True. Audio is
+            Audio in [-1, 1], or codes if `codes` is True (a model with an
+            output filter, format 5, scores codes only: the filter is not inverted). Audio is
             pre-emphasised (:func:`fastdrum.mulaw.preemphasis` with
             :attr:`preemphasis`) and mu-law encoded first, as in training;
             for an envelope model it is first divided by the envelope of
@@ -1015,6 +1128,11 @@ class Model:
         if codes:
             q = self._check_codes(y, max_samples)
         else:
+            if self.output_filter is not None:
+                raise GenerationError(
+                    "a model with an output filter (format 5) scores codes (codes=True), not "
+                    "audio: its filter is not inverted"
+                )
             max_samples = _check_max_samples(max_samples)
             try:
                 y = np.asarray(y, dtype=np.float64)

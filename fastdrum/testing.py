@@ -43,6 +43,7 @@ def random_model(
     integration=0.0,
     shelf_zero=0.0,
     shelf_pole=0.0,
+    output_filter=None,
     time_tau=None,
     time_block=64,
     decays=None,
@@ -51,7 +52,8 @@ def random_model(
     """A Model with random weights, scaled so activations stay in a useful range.
 
     With `voices`, a non-zero `preemphasis`, `time_tau` or `decays` it is a format-2 model; with a
-    non-zero `integration`, format 3; with a low shelf (`shelf_zero`, `shelf_pole`), format 4.
+    non-zero `integration`, format 3; with a low shelf (`shelf_zero`, `shelf_pole`), format 4; with
+    an `output_filter`, format 5.
 
     Parameters
     ----------
@@ -77,6 +79,8 @@ def random_model(
         The leaky integration's coefficient(s) in [0, 1), likewise.
     shelf_zero, shelf_pole : float or sequence of float, default 0.0
         The low shelf's zero and pole, ``0 <= c <= p < 1``, likewise.
+    output_filter : array_like of float, shape (K,) or (V, K), optional
+        Format 5's output filter: its taps, or with `voices` one row of taps a voice.
     time_tau : sequence of float, optional
         Time constants (samples) of time-since-onset conditioning: random
         ``time_w`` of shape (L, F, 2D), with `time_block`.
@@ -155,5 +159,6 @@ def random_model(
         integration=integration,
         shelf_zero=shelf_zero,
         shelf_pole=shelf_pole,
+        output_filter=output_filter,
         **arrays,
     )

@@ -25,7 +25,8 @@ at the held-out kits):
 adds a low shelf at HZ, 20 dB deep, and ``A:B:HZ:DB`` one DB deep (training's ``--shelf-hz`` and
 ``--shelf-db``). No model is
 run: only its code, its envelope and its sample rate are used, so any trained model of the voices
-will do. Figures: docs/evaluation.md ("The code's floor")::
+will do (a format-5 model's output filter, a correction of its network's spectrum, is left out: the
+floor is the code's). Figures: docs/evaluation.md ("The code's floor")::
 
     python tools/code_floor.py fastdrum/models/drums.npz --voices hihat,openhat --coefficients 0:0,0.85:0,0:0.995
 
@@ -65,7 +66,9 @@ def through_code(model, clips, a, b, shelf=(0.0, 0.0)):
         decays = envelope_decay_seconds(y, model.sample_rate, model.envelope)
     normalised, e = modelled(model, y, decays, a=a, b=b, shelf=shelf)
     q = mu_law_encode(e, model.quantization_channels)
-    decoded = _finish(q, model, decays, a=a, b=b, shelf=shelf)
+    # Not the output filter (format 5): it corrects the network's spectrum, not the code's.
+    unfiltered = None if model.output_filter is None else np.ones(1)
+    decoded = _finish(q, model, decays, a=a, b=b, shelf=shelf, fir=unfiltered)
     clean = normalised
     if decays is not None:
         clean = normalised * model._envelope(y.shape[-1], np.asarray(decays, dtype=np.float64))

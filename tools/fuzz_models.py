@@ -1,4 +1,4 @@
-"""Fuzz fastdrum's model loader with hostile model files (formats 1 to 4).
+"""Fuzz fastdrum's model loader with hostile model files (formats 1 to 5).
 
 Each case starts from a valid, randomly sized format-1 or format-2 model
 (pre-emphasis, and voice conditioning or none) and mutates it:
@@ -6,7 +6,7 @@ structured mutations of its arrays (shapes, dtypes, NaN/Inf, object arrays
 holding a pickle that would create a marker file, absurd dilations, bad meta
 JSON, primer codes out of range, fortran order, big-endian; format 2's
 pre-emphasis, voice names, partial conditioning keys, primer voices and
-per-voice meta), of its container
+per-voice meta; format 5's output filter), of its container
 (duplicate, unknown and non-.npy members, bzip2/lzma/unsupported compression,
 encrypted flag, forged .npy headers, declared sizes that disagree), byte-level
 damage (truncation, flips, insertions) and whole-file replacements (pickles,
@@ -325,7 +325,8 @@ VOICE_NAMES = list(INSTRUMENTS)
 def _make_format_2(arrays, model, rnd):
     """Turn the arrays into format 2: pre-emphasis, (half the time) time-since-onset conditioning,
     and (half the time) voice conditioning, then (half of those) decay conditioning; a quarter
-    of them format 3 (leaky integration), a quarter of those format 4 (a low shelf)."""
+    of them format 3 (leaky integration), a quarter of those format 4 (a low shelf), half of
+    those format 5 (an output filter)."""
     arrays["format_version"] = np.array(2, dtype=rnd.choice([np.int64, np.int32, np.uint8]))
     arrays["preemphasis"] = np.array(rnd.choice([0.0, 0.5, 0.85, 0.999]), dtype=np.float32)
     if rnd.random() < 0.25:  # format 3: leaky integration
@@ -336,6 +337,29 @@ def _make_format_2(arrays, model, rnd):
             c, p = rnd.choice([(0.0, 0.0), (0.5, 0.5), (0.99, 0.999), (0.0, 0.9999)])
             arrays["shelf_zero"] = np.array(c, np.float32)
             arrays["shelf_pole"] = np.array(p, np.float32)
+            if rnd.random() < 0.5:  # format 5: the filter is added last, once the voices are known
+                arrays["format_version"] = np.array(5, dtype=np.int64)
+    _add_format_2_keys(arrays, model, rnd)
+    if int(arrays["format_version"]) == 5:
+        V = len(arrays["voices"]) if "voices" in arrays else None
+        arrays["output_filter"] = _output_filter(V, rnd)
+
+
+def _output_filter(V, rnd):
+    """A valid output filter: (K,) taps, or with V voices (V, K), some rows the unit impulse."""
+    K = rnd.choice([1, 3, 64, 8192])
+    nprng = np.random.default_rng(rnd.randrange(2**32))
+    h = (nprng.standard_normal((V or 1, K)) * rnd.choice([0.01, 1.0, 300.0])).astype(np.float32)
+    h = np.clip(h, -1000.0, 1000.0)
+    for row in h:
+        if rnd.random() < 0.3:
+            row[:] = 0.0
+            row[0] = 1.0
+    return h if V else h[0]
+
+
+def _add_format_2_keys(arrays, model, rnd):
+    """The rest of :func:`_make_format_2`: time, voice and decay conditioning."""
     L, D2 = model.n_layers, 2 * model.dilation_channels
     nprng = np.random.default_rng(rnd.randrange(2**32))
     if rnd.random() < 0.5:
@@ -638,8 +662,10 @@ def m_format2(c, rnd):
     voices, partial conditioning, primer voices, time conditioning."""
     kind = rnd.choice(
         ["version", "preemphasis", "voices", "partial", "primer_voices", "meta", "emb", "time"]
-        + ["decay", "envelope", "integration", "shelf_zero", "shelf_pole"]
+        + ["decay", "envelope", "integration", "shelf_zero", "shelf_pole", "output_filter"]
     )
+    if kind == "output_filter":
+        return _bad_output_filter(c, rnd)
     if kind == "time":
         return _bad_time(c, rnd)
     if kind == "decay":
@@ -705,6 +731,46 @@ def m_format2(c, rnd):
     shape = rnd.choice([(1, 1025), (0, 3), (2, 2, 2), (5,)])
     c.arrays[key] = np.ones(shape, dtype=np.float32)
     return f"{key} shape {shape}"
+
+
+def _bad_output_filter(c, rnd):
+    """Format 5 (the shelf keys valid) with an output filter that is missing, misshapen, of the
+    wrong dtype, too long, empty or holding NaN, Inf or values beyond 1000; or a valid one."""
+    c.arrays["format_version"] = np.array(5)
+    for key, value in (("preemphasis", 0.0), ("integration", 0.0)):
+        c.arrays.setdefault(key, np.array(value, np.float32))
+    c.arrays["shelf_zero"] = np.array(0.99, np.float32)
+    c.arrays["shelf_pole"] = np.array(0.999, np.float32)
+    voices = c.arrays.get("voices")
+    V = len(voices) if voices is not None and voices.ndim == 1 else None
+    h = _output_filter(V, rnd)
+    kind = rnd.choice(
+        ["valid", "absent", "f8", "f2", "int", "scalar", "3d", "rows", "flat", "empty", "long"]
+        + ["nan", "inf", "big"]
+    )
+    if kind == "absent":
+        c.arrays.pop("output_filter", None)
+        return "output_filter absent"
+    if kind in ("f8", "f2", "int"):
+        h = h.astype({"f8": np.float64, "f2": np.float16, "int": np.int32}[kind])
+    elif kind == "scalar":
+        h = np.array(1.0, np.float32)
+    elif kind == "3d":
+        h = h.reshape((1,) + h.shape + (1,))
+    elif kind == "rows":
+        h = np.ones((rnd.choice([2, 5, 300]), 4), np.float32)
+    elif kind == "flat":
+        h = np.atleast_2d(h)[0]
+    elif kind == "empty":
+        h = np.zeros(h.shape[:-1] + (0,), np.float32)
+    elif kind == "long":
+        h = np.zeros(h.shape[:-1] + (8193,), np.float32)
+    elif kind != "valid":
+        bad = {"nan": np.nan, "inf": -np.inf, "big": rnd.choice([1000.5, -3e38])}[kind]
+        h = h.copy()
+        h.reshape(-1)[rnd.randrange(h.size)] = bad
+    c.arrays["output_filter"] = h
+    return f"output_filter {kind} {h.dtype} {h.shape}"
 
 
 def _bad_time(c, rnd):
@@ -1081,6 +1147,10 @@ def check_file(path, case=None, *, generate=True):
         for key in ("preemphasis", "integration")[: model.format_version - 1]:
             if not np.array_equal(np.asarray(getattr(model, key), np.float32), case.arrays[key]):
                 raise CaseFailure(f"loaded {key} differs from the file's")
+        if model.format_version >= 5 and not np.array_equal(
+            model.output_filter, case.arrays["output_filter"]
+        ):
+            raise CaseFailure("loaded output_filter differs from the file's")
     if not generate:
         return "loaded"
     T = 16

@@ -105,12 +105,14 @@ def main(argv=None):
     print("|---|---|---|---|---|---|")
     for v in voices:
         fitted, seconds = clips[v]
-        # The real clips as the first model codes and decodes them (its envelope, if any, undone).
+        # The real clips as the first model codes and decodes them (its envelope, if any, undone;
+        # not its output filter, format 5's correction of the network's spectrum: they are real).
         real = _finish(
             training_codes(fitted, seconds, models[0], v),
             models[0],
             seconds,
             models[0].preemphasis_of(v),
+            fir=None if models[0].output_filter is None else np.ones(1),
         )
         sources = [(name, None) for name in a.baseline] + list(zip(a.models, models))
         for name, m in sources:

@@ -72,7 +72,9 @@ def generate(model, voice, n, seed, rule):
         state.run(codes, T + 1, none, 1.0, t, t + 1, logits)  # n_primer T + 1: no draw
         if t + 1 >= P:
             codes[:, t + 1] = draw(logits[:, 0], uniforms[:, t], **rule(t / model.sample_rate))
-    return _generate._finish(codes, model, decays, model.preemphasis_of(voice))
+    return _generate._finish(
+        codes, model, decays, model.preemphasis_of(voice), fir=model.output_filter_of(voice)
+    )
 
 
 def rule_of(setting):
