@@ -543,3 +543,34 @@ def test_spectral_flatness_of_white_noise_a_tone_and_the_classifiers_feature():
     assert spectral_flatness(partials, sr) < 0.1
     for y in (white, partials):
         assert spectral_flatness(y, sr) == pytest.approx(features(y, sr)[-2] / 10, rel=1e-12)
+
+
+def test_matched_noise_is_shaped_like_each_voices_training_clips_and_decays():
+    """The reject class's noise shaped like the voices: the training clips' mean spectrum, their decay
+    times, one set a voice with clips; not the clips the decaying-noise baseline of any seed draws."""
+    from training.evaluate import (
+        baseline_clips,
+        decays,
+        matched_noise_clips,
+        mean_log_mel,
+    )
+    from training.voices import VOICE_DURATIONS
+
+    sr = 16000
+    rng = np.random.default_rng(3)
+    T = int(round(VOICE_DURATIONS["tom_low"] * sr))
+    t = np.arange(T) / sr
+    # a decaying partial over a decaying noise floor 26 dB down
+    toms = [
+        (np.sin(2 * np.pi * f * t) + 0.05 * rng.standard_normal(T)) * np.exp(-t / 0.1)
+        for f in rng.uniform(70, 110, 10)
+    ]
+    train = {"tom_low": toms, "snare": []}
+    out = matched_noise_clips(train, sr, 6, seed=0)
+    assert len(out) == 6 and all(len(c) == T and np.abs(c).max() <= 1.0 for c in out)
+    plain = baseline_clips("decaying-noise", 6, T, sr, seed=0, decays=[0.3] * 10)
+    distance = lambda a, b: np.sqrt(np.mean((mean_log_mel(a, sr) - mean_log_mel(b, sr)) ** 2))  # noqa: E731
+    assert distance(out, toms) < 2.5 < 8.0 < distance(plain, toms)  # white noise is far from toms
+    assert decays(np.array(out)).mean() == 1.0
+    assert all(np.array_equal(a, b) for a, b in zip(out, matched_noise_clips(train, sr, 6, seed=0)))
+    assert not np.allclose(out[0], matched_noise_clips(train, sr, 6, seed=1)[0])

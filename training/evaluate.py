@@ -588,6 +588,40 @@ def noise_clips(n, length, sr, *, seed=0):
     return y * rng.uniform(0.1, 1.0, size=(len(y), 1))
 
 
+#: Clips a voice in the reject class's noise shaped like the voices (:func:`matched_noise_clips`).
+MATCHED_NOISE_CLIPS = 12
+
+
+def matched_noise_clips(train, sr, n, *, seed=0):
+    """Noise shaped like each voice: for every voice of `train` (``{voice: training clips}``; voices
+    without clips are skipped), `n` clips of white noise under the envelope of the voice's training
+    decay times (:func:`baseline_clips`, ``"decaying-noise"``, at the voice's clip length), through the
+    minimum-phase filter that takes such noise (another draw) to the training clips' mean log-mel
+    spectrum (:func:`training.match_eq.correction_db`, the whole strength): what an output filter
+    (model format 5) makes of noise. In the classifier's reject class since 2026-12-07: without it,
+    such noise matched to a tom's spectrum was named a tom in two clips of three (docs/evaluation.md,
+    "An output filter fitted on the training clips"). Training clips only: the held-out kits choose
+    nothing. A list of 1-D arrays."""
+    from fastdrum.mulaw import fir_filter
+
+    from .match_eq import correction_db, strength_filter
+    from .voices import VOICE_DURATIONS
+
+    out = []
+    for k, (voice, clips) in enumerate(train.items()):
+        if not len(clips):
+            continue
+        T = int(round(VOICE_DURATIONS[voice] * sr))
+        target = _fit_len(clips, T)
+        decays = np.nan_to_num(decay_times(target, sr), posinf=T / sr)
+        draw = seed + 1000 + 10 * k  # clips no baseline of --seed draws
+        fit = baseline_clips("decaying-noise", n, T, sr, seed=draw + 1, decays=decays)
+        h = strength_filter(correction_db(fit, target, sr), 1.0, fit, sr)
+        y = fir_filter(baseline_clips("decaying-noise", n, T, sr, seed=draw, decays=decays), h)
+        out += list(y / np.maximum(np.abs(y).max(axis=-1, keepdims=True), 1.0))
+    return out
+
+
 # ----------------------------------------------------------------------------- the driver
 DEFAULT_KITS = "/usr/share/hydrogen/data/drumkits"
 DEFAULT_SF2 = (
@@ -633,7 +667,8 @@ class RealClips:
     `sf2_files` and the folders of one-shots `data_dirs` (:func:`training.voices.load_voice_clips`).
 
     The classifier is fitted on the training sources' clips plus the reject
-    class ``"noise"``; its accuracy on the held-out kits' clips is
+    class ``"noise"`` (:func:`noise_clips`, and since 2026-12-07 noise shaped like
+    each voice, :func:`matched_noise_clips`); its accuracy on the held-out kits' clips is
     ``real_accuracy`` (per voice).
     """
 
@@ -667,6 +702,9 @@ class RealClips:
         kits = [c.entry["kit"] for v in VOICES for c in train if c.entry["voice"] == v]
         X = [features(c, sample_rate) for v in VOICES for c in _fit_len(self.train[v], n)]
         noise = noise_clips(max(40, len(X) // len(VOICES)), n, sample_rate, seed=seed)
+        # ... and noise shaped like each voice, what an output filter would make of noise
+        matched = matched_noise_clips(self.train, sample_rate, MATCHED_NOISE_CLIPS, seed=seed)
+        noise = list(noise) + list(_fit_len(matched, n))
         Xn = [features(c, sample_rate) for c in noise]
         self.classifier = InstrumentClassifier().fit_features(
             np.array(X + Xn), labels + ["noise"] * len(Xn)

@@ -1,0 +1,74 @@
+"""Can an output filter make a bad generator pass? The evaluation's baselines, each matched to the
+training clips' spectrum the way training/match_eq.py matches a model's, then judged.
+
+    python tools/matched_baselines.py --voices clap,tom_low -n 100
+
+For each voice and each baseline of ``training.evaluate --baseline`` (white noise, an untrained
+network, white noise under the envelope of real decay times): the baseline's clips of seed 7 give
+the correction (:func:`training.match_eq.correction_db`, the whole strength), and the baseline's clips
+of seed 0 are judged before and after the filter against the held-out kits, as ``python -m
+training.evaluate --baseline KIND -n N`` judges them. A filter corrects the average spectrum only:
+what the baselines lack otherwise (a drum's decay, its timbre over time) must still fail them.
+"""
+
+import argparse
+import sys
+
+import numpy as np
+
+from fastdrum.mulaw import fir_filter
+from training.evaluate import (
+    BASELINES,
+    DEFAULT_HOLDOUT,
+    DEFAULT_KITS,
+    RealClips,
+    _fit_len,
+    baseline_clips,
+    decay_times,
+    evaluate_clips,
+)
+from training.match_eq import correction_db, strength_filter
+from training.tune import shortfall
+from training.voices import VOICE_DURATIONS
+
+
+def _clips(kind, voice, real, n, seed):
+    sr = real.sr
+    T = int(round(VOICE_DURATIONS[voice] * sr))
+    train = _fit_len(real.train[voice], T)
+    decays = np.nan_to_num(decay_times(train, sr), posinf=T / sr)
+    return baseline_clips(kind, n, T, sr, seed=seed, decays=decays), train
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--voices", default="clap,tom_low,tom_mid", help="comma-separated voices")
+    p.add_argument("-n", type=int, default=100, help="clips a voice and baseline (default 100)")
+    args = p.parse_args(argv)
+    real = RealClips(44100, kits=[DEFAULT_KITS], holdout_kits=DEFAULT_HOLDOUT, seed=0)
+    print(
+        "| voice | baseline | shortfall | fails | matched: shortfall | fails | log-mel (real kits) |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for voice in args.voices.split(","):
+        for kind in BASELINES:
+            fit, train = _clips(kind, voice, real, args.n, seed=7)
+            h = strength_filter(correction_db(fit, train, real.sr), 1.0, fit, real.sr)
+            y, _ = _clips(kind, voice, real, args.n, seed=0)
+            matched = fir_filter(y, h)
+            matched /= np.maximum(np.abs(matched).max(axis=-1, keepdims=True), 1.0)
+            cells = []
+            for clips in (y, matched):
+                row = evaluate_clips(np.asarray(clips, dtype=np.float64), voice, real)
+                fails = ", ".join(k for k, ok in row["passes"].items() if not ok)
+                cells += [f"{shortfall(row):.2f}", fails]
+            print(
+                f"| {voice} | {kind} | {' | '.join(cells)} | "
+                f"{row['mel_db']:.2f} ({row['mel_db_real']:.2f}) |",
+                flush=True,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
