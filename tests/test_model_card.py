@@ -278,6 +278,33 @@ def test_card_gives_each_voice_s_low_shelf():
     assert len(row) == 1 and "depth kick 40 Hz, 20 dB;" in row[0] and "hihat" not in row[0]
 
 
+def test_card_gives_the_output_filter_and_each_corrected_voice_s_strength():
+    """A format-5 model's card says so, its filter's length, and the strength each voice chose."""
+    import numpy as np
+
+    from fastdrum.testing import random_model
+
+    h = np.zeros((2, 64), dtype=np.float32)
+    h[:, 0] = 1.0
+    h[0, 1] = 0.5
+    m = random_model(seed=0, voices=["kick", "hihat"], output_filter=h)
+    m.meta = dict(
+        m.meta,
+        output_filter_choice=dict(
+            n=100,
+            seed=6,
+            fit_seed=7,
+            taps=64,
+            voices={"kick": dict(strength=0.5), "hihat": dict(strength=0.0)},
+        ),
+    )
+    text = model_card.render(m, "m")
+    assert "in fastdrum model format 5" in text
+    row = [r for r in model_card._format2_config_rows(m) if r.startswith("| output filter")]
+    assert len(row) == 1 and "FIR of 64 taps" in row[0] and "(kick 0.5) |" in row[0]
+    assert "seed 7" in row[0] and "hihat" not in row[0]
+
+
 def test_preprocessing_names_the_high_pass_of_a_run_that_had_one():
     from training.model_card import _highpass_words
 

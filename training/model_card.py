@@ -91,8 +91,8 @@ def _config_lines(model):
 
 
 def _format2_config_rows(model):
-    """Rows of what formats 2 to 4 add: pre-emphasis, integration, the low shelf, the voice embedding, the time
-    since the onset, the decay time, the envelope."""
+    """Rows of what formats 2 to 5 add: pre-emphasis, integration, the low shelf, the voice embedding, the time
+    since the onset, the decay time, the envelope, the output filter."""
     rows = []
     a = model.preemphasis
     if isinstance(a, tuple):
@@ -163,7 +163,29 @@ def _format2_config_rows(model):
             )
             + " |"
         )
+    if model.output_filter is not None:
+        rows.append(_output_filter_row(model))
     return rows
+
+
+def _output_filter_row(model):
+    """Format 5's row: the output filter, and how training/match_eq.py fitted and chose it."""
+    taps = model.output_filter.shape[-1]
+    choice = model.meta.get("output_filter_choice") or {}
+    chosen = {v: r["strength"] for v, r in (choice.get("voices") or {}).items() if r["strength"]}
+    how = ""
+    if chosen:
+        each = ", ".join(f"{v} {s:g}" for v, s in chosen.items())
+        how = (
+            f"; the correction of the network's mean log-mel spectrum toward its training clips' "
+            f"(`training/match_eq.py`, fitted on {choice['n']} clips of seed {choice['fit_seed']}), "
+            f"at the strength chosen on {choice['n']} clips of seed {choice['seed']} against the "
+            f"held-out kits ({each})"
+        )
+    return (
+        f"| output filter | a minimum-phase FIR of {taps} taps a voice that `generate()` applies "
+        f"after de-emphasis and the envelope, before the peak limit{how} |"
+    )
 
 
 def _data_lines(model):
