@@ -93,3 +93,16 @@ def test_a_file_that_is_not_a_model_exits_2_in_one_line(tmp_path, capsys):
     assert same_model.main([str(bad), TINY_DRUMS]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("same_model: error:") and "\n" not in err
+
+
+def test_another_format_version_is_named_not_a_crash(tmp_path, capsys):
+    """A model and its format-5 copy (an output filter added): the version, a scalar, is one of the
+    differences named (a 0-d array has no byte view to compare)."""
+    base = fastdrum.load_model(TINY_DRUMS)
+    h = np.zeros((len(base.voices), 4), dtype=np.float32)
+    h[:, 0] = 1.0
+    path = str(tmp_path / "eq.npz")
+    base.with_output_filter(h).save(path)
+    assert same_model.main([TINY_DRUMS, path]) == 1
+    out = capsys.readouterr().out
+    assert "array format_version: " in out and "array output_filter: only in B" in out

@@ -90,6 +90,7 @@ DRUMS_STEPS = [
     "training.average",
     "tools/graft_any.py",
     "training.tune",
+    "training.match_eq",
 ]
 
 
@@ -107,7 +108,7 @@ def test_trains_averages_rounds_fits_any_and_tunes_the_same_file(tmp_path):
     out = str(tmp_path / "drums.npz")
     calls = _run(tmp_path, SEED="3", STEPS="400", OUT=out)
     assert [_step(c) for c in calls] == DRUMS_STEPS
-    train, average, round_, has_any, any_train, any_average, graft, tune = calls
+    train, average, round_, has_any, any_train, any_average, graft, tune, eq = calls
     assert _option(train, "--steps") == "400"
     assert _option(train, "--seed") == "3"
     assert _option(train, "--out") == out
@@ -141,13 +142,22 @@ def test_trains_averages_rounds_fits_any_and_tunes_the_same_file(tmp_path):
     # then negative-voice guidance, tried at the chosen pair of each voice (and away from 'any')
     assert _option(tune, "--guidance") == "0.5,1,2"
     assert "--temperatures" not in tune and "--epsilons" not in tune  # the tuner's default grid
+    # then the output filter of the two voices drums.npz plays, in place
+    assert eq[2:] == [out, "--voices", "tom_high,ride", "-o", out, "--overwrite"]
 
 
 def test_a_model_trained_with_any_skips_the_fit(tmp_path):
     """A lever that trains the voice 'any' with the network (--voice-dropout P) keeps it."""
     calls = _run(tmp_path, HAS_ANY="1", VARIANT="cfg", TRAIN_ARGS="--voice-dropout 0.1")
     steps = [_step(c) for c in calls]
-    assert steps == ["training.train", "training.average", "round", "has-any", "training.tune"]
+    assert steps == [
+        "training.train",
+        "training.average",
+        "round",
+        "has-any",
+        "training.tune",
+        "training.match_eq",
+    ]
     assert _option(calls[0], "--voice-dropout") == "0.1"
 
 
@@ -156,9 +166,11 @@ def test_a_window_that_is_the_runs_own_is_not_tuned_again(tmp_path):
     (the snare) has none."""
     one_voice = ["training.train", "training.average", "round", "training.tune"]
     calls = _run(tmp_path, MODELS="tom_low", OWN_WINDOW="1")
-    assert [_step(c) for c in calls] == one_voice + WINDOW_STEPS[:2]
+    eq = ["training.match_eq"]  # each voice's output filter, last
+    assert [_step(c) for c in calls] == one_voice + WINDOW_STEPS[:2] + eq
     (tmp_path / "snare").mkdir()
-    assert [_step(c) for c in _run(tmp_path / "snare", MODELS="snare")] == one_voice
+    steps = [_step(c) for c in _run(tmp_path / "snare", MODELS="snare")]
+    assert steps == one_voice + (eq if "snare" in EQ_MODELS else [])
 
 
 #: The shipped one-voice models, in the order the script trains them by default: each one's steps,
@@ -184,11 +196,17 @@ WINDOW_STEPS = ["training.window", "window-changed", "training.tune"]
 CHOOSE_VOICES = ("clap", "kick")
 
 
+#: The models whose output filter training/match_eq.py fits last (model format 5), and the voices
+#: it fits ("all": every voice of the file).
+EQ_MODELS = {"clap": "all", "tom_low": "all", "kick": "all", "crash": "all", "openhat": "all"}
+
+
 def _voice_steps(voice):
     """The steps the script runs for one-voice model `voice` (OWN_WINDOW 0: each window another)."""
     one = ["training.train", "training.average", "round", "training.tune"]
     one += WINDOW_STEPS if voice in WINDOW_VOICES else []
-    return one * 3 + ["training.seeds"] if voice in CHOOSE_VOICES else one
+    steps = one * 3 + ["training.seeds"] if voice in CHOOSE_VOICES else one
+    return steps + (["training.match_eq"] if voice in EQ_MODELS else [])
 
 
 def _coefficients(args, voice):
@@ -234,7 +252,8 @@ def test_by_default_it_trains_drums_and_the_one_voice_models(tmp_path):
                 assert [float(t) for t in _option(tune, "--temperatures").split(",")] == wide
     calls = _run(tmp_path, MODELS="drums clap")
     assert [_step(c) for c in calls] == DRUMS_STEPS + _voice_steps("clap")
-    drums, clap = calls[:8], calls[8:]  # the clap's seed 0, then seeds 1 and 2 and the choice
+    # drums, then the clap's seed 0, seeds 1 and 2, the choice and the output filter
+    drums, clap = calls[: len(DRUMS_STEPS)], calls[len(DRUMS_STEPS) :]
     assert _option(drums[0], "--voices") == "all" and "--data" not in drums[0]
     assert _option(drums[0], "--steps") == "10000" and _option(drums[1], "--first") == "2500"
     assert _option(clap[0], "--voices") == "clap"
@@ -296,7 +315,7 @@ def test_a_voice_alone_trains_its_clips_with_the_recipe_for_1500_steps(tmp_path)
             == {_option(run[0], "--out")}
             == {f"runs/kick-pe0.7-seed{seed}.npz"}
         )
-    seeds = calls[-1]
+    seeds, eq = calls[-2:]
     assert seeds[2:] == [
         "runs/kick-pe0.7-seed0.npz",
         "runs/kick-pe0.7-seed1.npz",
@@ -304,6 +323,10 @@ def test_a_voice_alone_trains_its_clips_with_the_recipe_for_1500_steps(tmp_path)
         "-o",
         "runs/kick-pe0.7-seeds0-2.npz",
         "--overwrite",
+    ]
+    # the chosen file's output filter, fitted in place
+    assert eq[2:] == ["runs/kick-pe0.7-seeds0-2.npz", "-o", "runs/kick-pe0.7-seeds0-2.npz"] + [
+        "--overwrite"
     ]
     args = build_parser().parse_args(train[2:])  # the trainer accepts it; the variant's option wins
     assert args.voices == "kick" and args.preemphasis == 0.7 and args.input_drift_share == 0.25
@@ -334,11 +357,15 @@ def test_a_voice_chosen_among_seeds_trains_the_next_three_for_each_seed_of_its_r
     assert [_option(c, "--seed") for c in trains] == ["3", "4", "5"]
     assert all("--resume" in c for c in trains)
     assert [_option(c, "--out") for c in trains] == [f"runs/{voice}-seed{s}.npz" for s in (3, 4, 5)]
-    assert calls[-1][2:] == [_option(c, "--out") for c in trains] + ["-o", out, "--overwrite"]
+    seeds = [c for c in calls if _step(c) == "training.seeds"]
+    assert len(seeds) == 1
+    assert seeds[0][2:] == [_option(c, "--out") for c in trains] + ["-o", out, "--overwrite"]
+    # then the output filter, fitted on the chosen file in place
+    assert calls[-1] == ["-m", "training.match_eq", out, "-o", out, "--overwrite"]
     (tmp_path / "default").mkdir()
-    assert (
-        _run(tmp_path / "default", MODELS=voice, SEED="1")[-1][-2] == f"runs/{voice}-seeds3-5.npz"
-    )
+    calls = _run(tmp_path / "default", MODELS=voice, SEED="1")
+    assert [c for c in calls if _step(c) == "training.seeds"][0][-2] == f"runs/{voice}-seeds3-5.npz"
+    assert calls[-1][2] == f"runs/{voice}-seeds3-5.npz"
 
 
 def test_out_names_one_file_and_models_are_known(tmp_path):
@@ -355,14 +382,14 @@ def test_a_variant_trains_into_its_own_run_with_its_extra_options(tmp_path):
     calls = _run(
         tmp_path, SEED="1", VARIANT="in2", TRAIN_ARGS="--input-noise 2 --voice-weights length"
     )
-    train, average, round_, _, any_train, _, graft, tune = calls
+    train, average, round_, _, any_train, _, graft, tune, eq = calls
     assert _option(train, "--run-dir") == "runs/drums-in2-seed1"
     assert _option(train, "--out") == "runs/drums-in2-seed1.npz"
     assert _option(train, "--input-noise") == "2" and _option(train, "--voice-weights") == "length"
     args = build_parser().parse_args(train[2:])  # the trainer accepts every option it is given
     assert args.input_noise == 2.0 and args.voice_weights == "length"
     assert _option(average, "--run-dir") == "runs/drums-in2-seed1"
-    assert average[2] == round_[2] == graft[3] == tune[2] == "runs/drums-in2-seed1.npz"
+    assert average[2] == round_[2] == graft[3] == tune[2] == eq[2] == "runs/drums-in2-seed1.npz"
     # the fit of 'any' sees the same data as the network did, in a run of the variant's own
     assert _option(any_train, "--input-noise") == "2"
     assert _option(any_train, "--run-dir") == "runs/drums-in2-seed1-any"
@@ -472,6 +499,7 @@ def test_the_shipped_model_has_the_shape_the_script_trains():
     model = fastdrum.load_model("drums")
     assert _shape(model) == _recipe(voices=list(VOICES) + ["any"])  # and the fitted 'any' voice
     _assert_rounded_and_tuned(model, VOICES + ("any",), tuned=VOICES)
+    _assert_output_filter_is_the_tools_choice(model, model.voices, "tom_high,ride")
 
 
 def test_drums_any_voice_and_each_voices_guidance_is_the_tuners_pick():
@@ -557,7 +585,8 @@ def test_the_shipped_one_voice_models_are_the_scripts(tmp_path, voice):
         rows = [dict(seed=s, shortfall=choice["shortfall"][str(s)]) for s in choice["seeds"]]
         chosen = rows[choose_seed(rows)]["seed"]
         assert chosen == choice["chosen"] == model.meta["config"]["seed"]
-        assert calls[-1][2:5] == [f"runs/{voice}-seed{s}.npz" for s in (0, 1, 2)]
+        seeds = [c for c in calls if _step(c) == "training.seeds"][0]
+        assert seeds[2:5] == [f"runs/{voice}-seed{s}.npz" for s in (0, 1, 2)]
     # the window training/window.py chose: every snapshot's step judged, the least short taken
     record = model.meta.get("window_choice")
     assert (record is not None) == (voice in WINDOW_VOICES)
@@ -571,6 +600,47 @@ def test_the_shipped_one_voice_models_are_the_scripts(tmp_path, voice):
         rows = [dict(first=int(f), shortfall=x) for f, x in record["shortfall"].items()]
         chosen = choose_window(rows, record["own_first"])["first"]
         assert chosen == record["chosen_first"] == model.meta["weights_averaged"]["first"]
+
+
+def _assert_output_filter_is_the_tools_choice(model, voices, eq):
+    """`model`'s output filter is training/match_eq.py's: each fitted voice's strength the least short
+    of its record (ties the weaker), a filter where one is above 0 and the unit impulse elsewhere."""
+    from training.match_eq import choose_strength
+
+    record = model.meta.get("output_filter_choice")
+    assert (record is not None) == (eq is not None)
+    if record is None:
+        assert model.output_filter is None
+        return
+    fitted = list(voices) if eq == "all" else eq.split(",")
+    assert sorted(record["voices"]) == sorted(fitted)
+    assert (record["n"], record["seed"], record["fit_seed"], record["taps"]) == (100, 6, 7, 1024)
+    for v in model.voices:
+        h = model.output_filter_of(v)
+        r = record["voices"].get(v)
+        strength = choose_strength({float(k): x for k, x in r["shortfall"].items()}) if r else 0
+        assert (r or {}).get("strength", 0) == strength, v
+        if strength:
+            assert h.shape == (1024,) and np.any(h[1:] != 0), v
+        else:
+            assert h is None or (h[0] == 1 and not np.any(h[1:])), v
+
+
+@pytest.mark.parametrize("voice", ONE_VOICE_MODELS)
+def test_the_shipped_output_filters_are_the_scripts(tmp_path, voice):
+    """The script fits the output filter of the voices in EQ_MODELS last (training/match_eq.py, in
+    place), and each shipped file holds the tool's choice."""
+    import fastdrum
+
+    calls = _run(tmp_path, MODELS=voice)
+    eq = EQ_MODELS.get(voice)
+    assert (_step(calls[-1]) == "training.match_eq") == (eq is not None)
+    if eq is not None:
+        assert calls[-1][2] == calls[-1][4] and calls[-1][3] == "-o"
+        assert ("--voices" in calls[-1]) == (eq != "all")
+    model = fastdrum.load_model(voice)
+    assert model.format_version == (5 if eq else model.format_version)
+    _assert_output_filter_is_the_tools_choice(model, model.voices, eq)
 
 
 def test_the_shipped_models_fit_in_10_mb_and_each_has_a_card():

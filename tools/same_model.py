@@ -57,6 +57,7 @@ def array_differences(a, b):
         if x.dtype != y.dtype or x.shape != y.shape:
             lines.append(f"array {k}: {x.dtype}{list(x.shape)} against {y.dtype}{list(y.shape)}")
         elif x.tobytes() != y.tobytes():
+            x, y = np.atleast_1d(x), np.atleast_1d(y)  # a 0-d array has no byte view
             differ = x != y if x.dtype.kind in "fc" else x.view(np.uint8) != y.view(np.uint8)
             line = f"array {k}: {np.mean(differ):.2%} of elements differ"
             if x.dtype.kind in "iuf":

@@ -112,8 +112,9 @@ for MODEL in $MODELS; do
 TUNE_GRID=
 WINDOW=
 CHOOSE=
+EQ=
 case $MODEL in
-  drums) DATA="--voices all --voice-preemphasis hihat=0,openhat=0"; MODEL_STEPS=${STEPS:-10000} ;;
+  drums) DATA="--voices all --voice-preemphasis hihat=0,openhat=0"; MODEL_STEPS=${STEPS:-10000}; EQ=tom_high,ride ;;
   # 3,000 steps of 4 windows: each of the 14 claps drawn about 860 times (drums.npz's clips, 88).
   # high-passed at 60 Hz: the training claps' median share below 30 Hz -34.4 -> -51.2 dB, their
   # log-mel spectrum moved 0.69 dB; the shelf's code floor on them 0.23 dB (tools/code_floor.py)
@@ -122,19 +123,19 @@ case $MODEL in
   # its averaging window chosen by generated clips since session 53 (WINDOW, below), its training
   # seed since session 54 (CHOOSE, below)
   clap) DATA="--voices clap --data /usr/share/lmms/samples/drums --highpass-hz 60 --shelf-hz 200 --shelf-db 30"; MODEL_STEPS=${STEPS:-3000}
-    TUNE_GRID="--temperatures 0.8,0.9,1.0,1.1,1.2,1.3,1.4,1.5,1.6,1.7,1.8"; WINDOW=screen; CHOOSE=3 ;;
+    TUNE_GRID="--temperatures 0.8,0.9,1.0,1.1,1.2,1.3,1.4,1.5,1.6,1.7,1.8"; WINDOW=screen; CHOOSE=3; EQ=all ;;
   # high-passed at 60 Hz: the training hi-hats' median share below 30 Hz -48.0 -> -63.7 dB, their
   # log-mel spectrum moved 0.38 dB (the same on the open hats: seed 1 fell short, docs/evaluation.md)
   hihat) DATA="--voices hihat --voice-preemphasis hihat=0 --voice-integration hihat=0.995 --highpass-hz 60"; MODEL_STEPS=${STEPS:-1500} ;;
   # 3,000 steps since session 47 (each open hat drawn about 390 times; 1,500: 4.02 and 4.17 short);
   # high-passed at 60 Hz since session 49 (as the hi-hat): 0.60 and 0.02 short on seeds 0 and 1,
   # rumble passed, against 3.58 and 4.06 without it (at 1,500 steps it passed on no seed of three)
-  openhat) DATA="--voices openhat --voice-preemphasis openhat=0 --voice-integration openhat=0.995 --highpass-hz 60"; MODEL_STEPS=${STEPS:-3000} ;;
+  openhat) DATA="--voices openhat --voice-preemphasis openhat=0 --voice-integration openhat=0.995 --highpass-hz 60"; MODEL_STEPS=${STEPS:-3000}; EQ=all ;;
   # the code's floor on the training crashes at b = 0.99: 2.1 dB of log-mel damage (tools/code_floor.py)
   # 3,000 steps and high-passed at 60 Hz since session 50 (as the open hat): 1.25 and 1.30 short on
   # seeds 0 and 1, rumble passed (-45.3 and -45.0 dB below 30 Hz), against 2.39 and 2.04
   # its averaging window chosen by generated clips since session 52 (WINDOW, below)
-  crash) DATA="--voices crash --voice-integration crash=0.99 --highpass-hz 60"; MODEL_STEPS=${STEPS:-3000}; WINDOW=screen ;;
+  crash) DATA="--voices crash --voice-integration crash=0.99 --highpass-hz 60"; MODEL_STEPS=${STEPS:-3000}; WINDOW=screen; EQ=all ;;
   # a low shelf at 80 Hz: the code's floor on the training mid toms 1.14 dB (1.03 without it)
   # 3,000 steps since session 48 (each mid tom drawn about 320 times; 1,500: 2.25 and 1.95 short)
   # its averaging window chosen by generated clips since session 52 (WINDOW, below)
@@ -143,13 +144,13 @@ case $MODEL in
   # 0.79 dB (0.70 without it)
   # 3,000 steps since session 47 (each low tom drawn about 250 times; 1,500: 4.47 and 4.70 short)
   # its averaging window chosen by generated clips since session 52 (WINDOW, below)
-  tom_low) DATA="--voices tom_low --shelf-hz 60"; MODEL_STEPS=${STEPS:-3000}; WINDOW=screen ;;
+  tom_low) DATA="--voices tom_low --shelf-hz 60"; MODEL_STEPS=${STEPS:-3000}; WINDOW=screen; EQ=all ;;
   # at 80 Hz: the code's floor on the 79 training snares 0.25 dB, as without it
   snare) DATA="--voices snare --shelf-hz 80"; MODEL_STEPS=${STEPS:-1500} ;;
   # high-passed at 30 Hz: the training kicks' median share below 30 Hz -25.9 -> -30.7 dB, their
   # log-mel spectrum moved 0.05 dB, their pitch (59 Hz) unchanged
   # its averaging window chosen by generated clips since session 52, its training seed since session 54
-  kick) DATA="--voices kick --highpass-hz 30"; MODEL_STEPS=${STEPS:-1500}; WINDOW=screen; CHOOSE=3 ;;
+  kick) DATA="--voices kick --highpass-hz 30"; MODEL_STEPS=${STEPS:-1500}; WINDOW=screen; CHOOSE=3; EQ=all ;;
   tom_high|ride) DATA="--voices $MODEL"; MODEL_STEPS=${STEPS:-1500} ;;
   *) echo "ship_models.sh: MODELS: unknown model $MODEL (drums, clap, or a voice: kick, snare, ...)" >&2; exit 2 ;;
 esac
@@ -238,7 +239,23 @@ done
 # of the kick's (0.83, 2.48, 0.49 short) the screen chose seed 3.
 # On the low tom (2.40, 1.95, 4.18) and the snare (0.08, 0, 0) it chose seed 0, the file each ships, so
 # they train one seed (docs/evaluation.md, "The training seed screened on the low tom and the snare").
+FINAL=$MODEL_OUT
 if [ -n "$CHOOSE" ]; then
-  $PY -m training.seeds $CANDIDATES -o ${OUT:-runs/$MODEL-${VARIANT:+$VARIANT-}seeds$((SEED * CHOOSE))-$(((SEED + 1) * CHOOSE - 1)).npz} --overwrite
+  FINAL=${OUT:-runs/$MODEL-${VARIANT:+$VARIANT-}seeds$((SEED * CHOOSE))-$(((SEED + 1) * CHOOSE - 1)).npz}
+  $PY -m training.seeds $CANDIDATES -o $FINAL --overwrite
+fi
+# The output filter (EQ, since session 56: training/match_eq.py; model format 5): each voice's average spectrum
+# error against its training clips (as training saw them), measured on 100 clips of seed 7 and
+# inverted by a minimum-phase FIR filter that generate() applies; its strength (none, half, whole)
+# chosen on 100 clips of seed 6 against the held-out kits (docs/evaluation.md, "An output filter
+# fitted on the training clips"). Adopted where, by a rule written before its figures, the shipped file
+# fell less short with it under the evaluation before and after noise shaped like each voice joined the
+# classifier's reject class (and on a second seed's file where one was at hand): under the latter the
+# clap 3.85 -> 0.92, the low tom 5.40 -> 4.37, the kick 1.65 -> 1.04, the crash 1.08 -> 0.05, the open
+# hat 0.60 -> 0, drums.npz's ride 0.16 -> 0 and high tom 0.72 -> 0.71; the mid tom's 1.46 -> 1.67 (none).
+# EQ=all fits every voice of the file, EQ=V,W those voices (drums.npz: the voices it plays).
+if [ -n "$EQ" ]; then
+  if [ "$EQ" = all ]; then EQ_VOICES=; else EQ_VOICES="--voices $EQ"; fi
+  $PY -m training.match_eq $FINAL $EQ_VOICES -o $FINAL --overwrite
 fi
 done
