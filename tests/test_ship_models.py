@@ -198,7 +198,7 @@ CHOOSE_VOICES = ("clap", "kick")
 
 #: The models whose output filter training/match_eq.py fits last (model format 5), and the voices
 #: it fits ("all": every voice of the file).
-EQ_MODELS = {"clap": "all", "tom_low": "all", "kick": "all", "crash": "all", "openhat": "all"}
+EQ_MODELS = {"clap": "all", "tom_low": "all", "crash": "all", "openhat": "all"}
 
 
 def _voice_steps(voice):
@@ -315,7 +315,7 @@ def test_a_voice_alone_trains_its_clips_with_the_recipe_for_1500_steps(tmp_path)
             == {_option(run[0], "--out")}
             == {f"runs/kick-pe0.7-seed{seed}.npz"}
         )
-    seeds, eq = calls[-2:]
+    seeds = calls[-1]
     assert seeds[2:] == [
         "runs/kick-pe0.7-seed0.npz",
         "runs/kick-pe0.7-seed1.npz",
@@ -323,10 +323,6 @@ def test_a_voice_alone_trains_its_clips_with_the_recipe_for_1500_steps(tmp_path)
         "-o",
         "runs/kick-pe0.7-seeds0-2.npz",
         "--overwrite",
-    ]
-    # the chosen file's output filter, fitted in place
-    assert eq[2:] == ["runs/kick-pe0.7-seeds0-2.npz", "-o", "runs/kick-pe0.7-seeds0-2.npz"] + [
-        "--overwrite"
     ]
     args = build_parser().parse_args(train[2:])  # the trainer accepts it; the variant's option wins
     assert args.voices == "kick" and args.preemphasis == 0.7 and args.input_drift_share == 0.25
