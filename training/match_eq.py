@@ -26,9 +26,9 @@ For each voice:
    each strength of ``--strengths`` (0, half and whole by default; the gains in dB scaled; 0 is no
    filter) judged as ``python -m training.evaluate FILE -n N --seed 6`` judges it
    (:func:`training.tune.shortfall`); the least short wins, ties the weaker. Matching the training
-   clips moves a voice toward its training kits, which differ from the held-out kits (the held-out
-   kicks are 3 dB brighter above 5 kHz than the training kicks): the screen keeps a correction only
-   where the whole evaluation gains.
+   clips moves a voice toward its training kits, which differ from the held-out kits (the kick's
+   clips, matched, end 5.6 dB darker above 5 kHz than the held-out kicks): the screen keeps a
+   correction only where the whole evaluation gains.
 
 ``meta["output_filter_choice"]`` records each voice's band gains, every strength's shortfall and the
 choice. A model whose voices all choose 0 is written without an output filter.
