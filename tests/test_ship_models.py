@@ -635,7 +635,7 @@ def test_the_shipped_output_filters_are_the_scripts(tmp_path, voice):
         assert calls[-1][2] == calls[-1][4] and calls[-1][3] == "-o"
         assert ("--voices" in calls[-1]) == (eq != "all")
     model = fastdrum.load_model(voice)
-    assert model.format_version == (5 if eq else model.format_version)
+    assert (model.format_version == 5) == (eq is not None)
     _assert_output_filter_is_the_tools_choice(model, model.voices, eq)
 
 

@@ -5,7 +5,7 @@ training clips' spectrum the way training/match_eq.py matches a model's, then ju
 
 For each voice and each baseline of ``training.evaluate --baseline`` (white noise, an untrained
 network, white noise under the envelope of real decay times): the baseline's clips of seed 7 give
-the correction (:func:`training.match_eq.correction_db`, the whole strength), and the baseline's clips
+the correction (:func:`training.evaluate.matched_baseline`, the whole strength), and the baseline's clips
 of seed 0 are judged before and after the filter against the held-out kits, as ``python -m
 training.evaluate --baseline KIND -n N`` judges them. A filter corrects the average spectrum only:
 what the baselines lack otherwise (a drum's decay, its timbre over time) must still fail them.
@@ -16,28 +16,17 @@ import sys
 
 import numpy as np
 
-from fastdrum.mulaw import fir_filter
 from training.evaluate import (
     BASELINES,
     DEFAULT_HOLDOUT,
     DEFAULT_KITS,
     RealClips,
     _fit_len,
-    baseline_clips,
-    decay_times,
     evaluate_clips,
+    matched_baseline,
 )
-from training.match_eq import correction_db, strength_filter
 from training.tune import shortfall
 from training.voices import VOICE_DURATIONS
-
-
-def _clips(kind, voice, real, n, seed):
-    sr = real.sr
-    T = int(round(VOICE_DURATIONS[voice] * sr))
-    train = _fit_len(real.train[voice], T)
-    decays = np.nan_to_num(decay_times(train, sr), posinf=T / sr)
-    return baseline_clips(kind, n, T, sr, seed=seed, decays=decays), train
 
 
 def main(argv=None):
@@ -52,11 +41,9 @@ def main(argv=None):
     print("|---|---|---|---|---|---|---|")
     for voice in args.voices.split(","):
         for kind in BASELINES:
-            fit, train = _clips(kind, voice, real, args.n, seed=7)
-            h = strength_filter(correction_db(fit, train, real.sr), 1.0, fit, real.sr)
-            y, _ = _clips(kind, voice, real, args.n, seed=0)
-            matched = fir_filter(y, h)
-            matched /= np.maximum(np.abs(matched).max(axis=-1, keepdims=True), 1.0)
+            T = int(round(VOICE_DURATIONS[voice] * real.sr))
+            target = _fit_len(real.train[voice], T)
+            y, matched = matched_baseline(kind, target, real.sr, args.n, seed=0, fit_seed=7)
             cells = []
             for clips in (y, matched):
                 row = evaluate_clips(np.asarray(clips, dtype=np.float64), voice, real)

@@ -602,24 +602,36 @@ def matched_noise_clips(train, sr, n, *, seed=0):
     such noise matched to a tom's spectrum was named a tom in two clips of three (docs/evaluation.md,
     "An output filter fitted on the training clips"). Training clips only: the held-out kits choose
     nothing. A list of 1-D arrays."""
-    from fastdrum.mulaw import fir_filter
-
-    from .match_eq import correction_db, strength_filter
     from .voices import VOICE_DURATIONS
 
     out = []
     for k, (voice, clips) in enumerate(train.items()):
         if not len(clips):
             continue
-        T = int(round(VOICE_DURATIONS[voice] * sr))
-        target = _fit_len(clips, T)
-        decays = np.nan_to_num(decay_times(target, sr), posinf=T / sr)
+        target = _fit_len(clips, int(round(VOICE_DURATIONS[voice] * sr)))
         draw = seed + 1000 + 10 * k  # clips no baseline of --seed draws
-        fit = baseline_clips("decaying-noise", n, T, sr, seed=draw + 1, decays=decays)
-        h = strength_filter(correction_db(fit, target, sr), 1.0, fit, sr)
-        y = fir_filter(baseline_clips("decaying-noise", n, T, sr, seed=draw, decays=decays), h)
-        out += list(y / np.maximum(np.abs(y).max(axis=-1, keepdims=True), 1.0))
+        _, matched = matched_baseline("decaying-noise", target, sr, n, seed=draw, fit_seed=draw + 1)
+        out += list(matched)
     return out
+
+
+def matched_baseline(kind, target, sr, n, *, seed, fit_seed):
+    """``(clips, matched)``: `n` clips of :func:`baseline_clips` `kind` (seed `seed`) as long as the
+    voice's clips `target` (n, T) (their decay times for ``"decaying-noise"``), and the same clips
+    through the filter that takes the baseline's clips of seed `fit_seed` to `target`'s mean log-mel
+    spectrum (:func:`training.match_eq.correction_db`, the whole strength), then peak-limited as
+    :func:`fastdrum.generate` limits: what an output filter (model format 5) makes of the baseline."""
+    from fastdrum.mulaw import fir_filter
+
+    from .match_eq import correction_db, strength_filter
+
+    T = target.shape[1]
+    decays = np.nan_to_num(decay_times(target, sr), posinf=T / sr)
+    fit = baseline_clips(kind, n, T, sr, seed=fit_seed, decays=decays)
+    h = strength_filter(correction_db(fit, target, sr), 1.0, fit, sr)
+    y = baseline_clips(kind, n, T, sr, seed=seed, decays=decays)
+    matched = fir_filter(y, h)
+    return y, matched / np.maximum(np.abs(matched).max(axis=-1, keepdims=True), 1.0)
 
 
 # ----------------------------------------------------------------------------- the driver

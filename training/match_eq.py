@@ -1,9 +1,9 @@
 """Fit each voice's output filter (model format 5): a correction of the network's average spectrum.
 
 A network that learned its voice perfectly would give clips whose average log-mel spectrum is its
-training clips'; the shipped ones are off by up to 8 dB in places (the clap: too much below 200 Hz,
-too little from 300 Hz to 5 kHz; docs/evaluation.md, "An output filter fitted on the training
-clips"). This tool measures that error and writes its inverse into the model as a fixed
+training clips'; the shipped ones are off by up to 8 dB in places (the clap: too much from 70 to
+700 Hz and above 14 kHz, too little from 1 to 5 kHz; docs/evaluation.md, "An output filter fitted on
+the training clips"). This tool measures that error and writes its inverse into the model as a fixed
 minimum-phase FIR filter that :func:`fastdrum.generate` applies to every clip of the voice (after
 de-emphasis and the envelope, before the peak limit), so the correction is part of the raw output on
 every backend::
