@@ -63,6 +63,31 @@ def test_the_peak_is_the_coded_signals():
     assert np.all(peaks < 0.5)
 
 
+def test_flatness_is_the_evaluations_clean_and_through_the_code():
+    """Three decaying partials are far from flat (a tone's flatness is near 0); the code's white
+    noise fills the spectrum between them, so through the code they are flatter."""
+    from training.evaluate import spectral_flatness
+
+    t = np.arange(4410) / SR
+    rng = np.random.default_rng(1)
+    y = np.array(
+        [
+            sum(np.sin(2 * np.pi * f * t + rng.uniform(0, 6)) for f in (3100.0, 5270.0, 8830.0))
+            * np.exp(-t / 0.03)
+            for _ in range(4)
+        ]
+    )
+    y *= 0.9 / np.abs(y).max(axis=1, keepdims=True)
+    f = code_floor.floor(_model(), y, 0.0, 0.995)
+    clean, decoded, _ = code_floor.through_code(_model(), y, 0.0, 0.995)
+    assert f["flatness_clean"] == pytest.approx(
+        np.median([spectral_flatness(c, SR) for c in clean])
+    )
+    assert f["flatness"] == pytest.approx(np.median([spectral_flatness(c, SR) for c in decoded]))
+    assert f["flatness_clean"] < 0.05
+    assert f["flatness"] > 2 * f["flatness_clean"]
+
+
 def test_a_low_shelf_takes_the_code_s_noise_off_below_its_corner():
     """Pre-emphasis a = 0.85 lifts mu-law's noise under hat-like noise at DC (the floor's rumble);
     a 40 Hz shelf in the code cuts it there by up to 20 dB, and leaves kick-like noise, whose

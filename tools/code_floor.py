@@ -19,7 +19,10 @@ at the held-out kits):
 - the log-mel damage: the RMS over the 64 mel bands of the difference of the mean log-mel spectra
   (``training.evaluate.mean_log_mel``) of the clips through the code and the clean ones (dB), and
   the mean of that difference over the top eighth of the bands (about 14-22 kHz at 44.1 kHz);
-- the median peak of the coded signal (before mu-law): how much of the code's range it uses.
+- the median peak of the coded signal (before mu-law): how much of the code's range it uses;
+- the median spectral flatness (``training.evaluate.spectral_flatness``, one of the classifier's
+  features), clean and through the code: how much of a generated clip's flatness the code alone
+  explains (docs/evaluation.md, "Why the hi-hat is named noise").
 
 ``--coefficients A:B,...`` names the pairs (default: the model's own for each voice); ``A:B:HZ``
 adds a low shelf at HZ, 20 dB deep, and ``A:B:HZ:DB`` one DB deep (training's ``--shelf-hz`` and
@@ -49,7 +52,7 @@ from peak_pitch import add_model_arguments, model_and_clips  # noqa: E402
 from fastdrum._generate import _finish  # noqa: E402
 from fastdrum.mulaw import mu_law_encode, shelf_coefficients, shelf_corner  # noqa: E402
 from training.batches import envelope_decay_seconds  # noqa: E402
-from training.evaluate import hf_share_db, lf_share_db, mean_log_mel  # noqa: E402
+from training.evaluate import hf_share_db, lf_share_db, mean_log_mel, spectral_flatness  # noqa: E402
 
 #: The mel bands whose mean damage is reported apart: the top eighth of the 64.
 TOP_BANDS = 8
@@ -89,6 +92,8 @@ def floor(model, clips, a, b, shelf=(0.0, 0.0)):
         mel_damage=float(np.sqrt((damage**2).mean())),
         top_damage=float(damage[-TOP_BANDS:].mean()),
         peak=float(np.median(peaks)),
+        flatness_clean=float(np.median([spectral_flatness(c, sr) for c in clean])),
+        flatness=float(np.median([spectral_flatness(c, sr) for c in decoded])),
     )
 
 
@@ -138,9 +143,9 @@ def main(argv=None):
     clips = held if a.clips == "held-out" else train
     print(
         "| voice | a | b | shelf, Hz / dB | n | below 30 Hz, dB: clean / coded | above 5 kHz, dB: clean "
-        "/ coded | log-mel damage, dB RMS | top eighth, dB | peak coded |"
+        "/ coded | log-mel damage, dB RMS | top eighth, dB | peak coded | flatness: clean / coded |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     sr = model.sample_rate
     for v in voices:
         real = [c.audio for c in clips if c.entry["voice"] == v]
@@ -159,7 +164,8 @@ def main(argv=None):
                 f"| {v} | {pa:g} | {pb:g} | {hz:.0f} / {db:.0f} | {len(real)} | "
                 f"{f['lf_clean']:.1f} / {f['lf']:.1f} | "
                 f"{f['hf_clean']:.1f} / {f['hf']:.1f} | {f['mel_damage']:.2f} | "
-                f"{f['top_damage']:+.1f} | {f['peak']:.3f} |",
+                f"{f['top_damage']:+.1f} | {f['peak']:.3f} | "
+                f"{f['flatness_clean']:.3f} / {f['flatness']:.3f} |",
                 flush=True,
             )
     return 0
