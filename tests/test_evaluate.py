@@ -574,3 +574,34 @@ def test_matched_noise_is_shaped_like_each_voices_training_clips_and_decays():
     assert decays(np.array(out)).mean() == 1.0
     assert all(np.array_equal(a, b) for a, b in zip(out, matched_noise_clips(train, sr, 6, seed=0)))
     assert not np.allclose(out[0], matched_noise_clips(train, sr, 6, seed=1)[0])
+
+
+def test_enveloped_noise_follows_a_real_clips_envelope_and_matching_takes_its_spectrum():
+    """Noise under real envelopes: each clip is white noise where one target clip sounds and silent
+    where none does; through matched_baseline it takes the targets' mean spectrum."""
+    from training.evaluate import enveloped_noise, matched_baseline, mean_log_mel
+
+    sr = 16000
+    T = int(0.4 * sr)
+    t = np.arange(T) / sr
+    # two kinds of target: sounding only in the first 0.1 s, or only from 0.2 to 0.3 s
+    early = [np.sin(2 * np.pi * 200 * t) * (t < 0.1) for _ in range(4)]
+    late = [np.sin(2 * np.pi * 300 * t + 1) * ((t >= 0.2) & (t < 0.3)) for _ in range(4)]
+    target = np.array(early + late)
+    y = enveloped_noise(target, sr, 20, seed=0)
+    assert y.shape == (20, T) and np.abs(y).max() <= 0.5
+    np.testing.assert_array_equal(y, enveloped_noise(target, sr, 20, seed=0))
+    assert not np.allclose(y, enveloped_noise(target, sr, 20, seed=1))
+    a, b = (t > 0.01) & (t < 0.09), (t > 0.21) & (t < 0.29)
+    quiet = (t > 0.12) & (t < 0.18)
+    kinds = set()
+    for c in y:
+        e = [np.mean(c[m] ** 2) for m in (a, b)]
+        assert np.mean(c[quiet] ** 2) < 1e-6 * max(e)  # silent where no target sounds
+        assert max(e) > 1e4 * min(e)  # one target's envelope, not a mix
+        kinds.add(int(np.argmax(e)))
+    assert kinds == {0, 1}  # both kinds drawn
+    _, matched = matched_baseline("enveloped-noise", target, sr, 20, seed=0, fit_seed=1)
+    assert matched.shape == (20, T) and np.abs(matched).max() <= 1.0
+    d = lambda u: np.sqrt(np.mean((mean_log_mel(u, sr) - mean_log_mel(target, sr)) ** 2))  # noqa: E731
+    assert d(matched) < 0.5 * d(y)

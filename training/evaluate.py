@@ -615,9 +615,26 @@ def matched_noise_clips(train, sr, n, *, seed=0):
     return out
 
 
+def enveloped_noise(target, sr, n, *, seed):
+    """`n` clips of white noise, each under the 5 ms RMS contour of a clip of `target` (n, T) drawn at
+    random (the contour scaled to peak 1, the noise to peak 0.5 before it): noise with a real drum's
+    envelope, attack and all. Not in the classifier's reject class (whose shaped noise falls 20 dB per
+    decay time by arithmetic): what it names such noise says whether the judge hears more than the
+    envelope it was shown (docs/evaluation.md, "Noise under real envelopes")."""
+    target = np.asarray(target, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    w = max(1, int(round(0.005 * sr)))
+    idx = rng.integers(0, len(target), n)
+    power = signal.fftconvolve(target[idx] ** 2, np.ones((1, w)) / w, mode="same", axes=1)
+    env = np.sqrt(np.maximum(power, 0.0))
+    env /= np.maximum(env.max(axis=1, keepdims=True), 1e-12)
+    return colored_noise(n, target.shape[1], rng, exponent=0) * 0.5 * env
+
+
 def matched_baseline(kind, target, sr, n, *, seed, fit_seed):
     """``(clips, matched)``: `n` clips of :func:`baseline_clips` `kind` (seed `seed`) as long as the
-    voice's clips `target` (n, T) (their decay times for ``"decaying-noise"``), and the same clips
+    voice's clips `target` (n, T) (their decay times for ``"decaying-noise"``; for
+    ``"enveloped-noise"``, :func:`enveloped_noise` under their envelopes), and the same clips
     through the filter that takes the baseline's clips of seed `fit_seed` to `target`'s mean log-mel
     spectrum (:func:`training.match_eq.correction_db`, the whole strength), then peak-limited as
     :func:`fastdrum.generate` limits: what an output filter (model format 5) makes of the baseline."""
@@ -627,9 +644,13 @@ def matched_baseline(kind, target, sr, n, *, seed, fit_seed):
 
     T = target.shape[1]
     decays = np.nan_to_num(decay_times(target, sr), posinf=T / sr)
-    fit = baseline_clips(kind, n, T, sr, seed=fit_seed, decays=decays)
+    if kind == "enveloped-noise":
+        draw = lambda s: enveloped_noise(target, sr, n, seed=s)  # noqa: E731
+    else:
+        draw = lambda s: baseline_clips(kind, n, T, sr, seed=s, decays=decays)  # noqa: E731
+    fit = draw(fit_seed)
     h = strength_filter(correction_db(fit, target, sr), 1.0, fit, sr)
-    y = baseline_clips(kind, n, T, sr, seed=seed, decays=decays)
+    y = draw(seed)
     matched = fir_filter(y, h)
     return y, matched / np.maximum(np.abs(matched).max(axis=-1, keepdims=True), 1.0)
 
@@ -870,6 +891,8 @@ def _generate(model, voice, n, seed):
 
 #: The baselines of ``--baseline``: bad generators the evaluation must fail.
 BASELINES = ("noise", "untrained", "decaying-noise")
+#: The baselines :func:`matched_baseline` knows: those and one that needs the voice's own clips.
+MATCHED_BASELINES = BASELINES + ("enveloped-noise",)
 
 
 def baseline_clips(kind, n, T, sr, seed=0, decays=None):
