@@ -57,3 +57,14 @@ def test_unknown_class_is_named():
     X = np.array([features(kicks[0], SR)])
     with pytest.raises(ValueError, match="no class 'snare'"):
         fc.contributions(clf, X, "snare")
+
+
+def test_a_voice_the_model_lacks_exits_2_before_anything_is_loaded(tmp_path, capsys):
+    from fastdrum.testing import random_model
+
+    path = tmp_path / "m.npz"
+    random_model(seed=0).save(path)
+    with pytest.raises(SystemExit) as exc:
+        fc.main([str(path), "--voice", "snare"])
+    assert exc.value.code == 2
+    assert "no voice 'snare'" in capsys.readouterr().err

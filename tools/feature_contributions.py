@@ -28,6 +28,7 @@ from training.evaluate import (
     RealClips,
     _fit_len,
     _generate,
+    data_folders,
     features,
     holdout_for,
     matched_noise_clips,
@@ -74,8 +75,16 @@ def main(argv=None):
     args = p.parse_args(argv)
     model = fastdrum.load_model(args.model)
     voice = args.voice or model_voices(model)[0]
+    if voice not in model_voices(model):
+        p.error(f"--voice: the model has no voice {voice!r} ({', '.join(model_voices(model))})")
     sr = model.sample_rate
-    real = RealClips(sr, kits=[DEFAULT_KITS], holdout_kits=holdout_for(model), seed=0)
+    real = RealClips(
+        sr,
+        kits=[DEFAULT_KITS],
+        holdout_kits=holdout_for(model),
+        data_dirs=data_folders(model),
+        seed=0,
+    )
     n = int(round(CLASSIFIER_SECONDS * sr))
     sets = {
         "held-out": real.held[voice],
