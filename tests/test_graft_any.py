@@ -66,6 +66,29 @@ def test_graft_keeps_the_base_and_adds_the_fitted_voice(tmp_path):
         )
 
 
+def test_graft_keeps_a_format5_bases_output_filter(tmp_path):
+    """The base's filters stay its voices'; 'any' gets the unit impulse (it plays unfiltered)."""
+    plain = fastdrum.load_model(TINY_DRUMS)
+    h = np.random.default_rng(4).standard_normal((len(plain.voices), 8)) * 0.2
+    h[:, 0] = 1.0
+    base_path = tmp_path / "base.npz"
+    plain.with_output_filter(h).save(base_path)
+    base = fastdrum.load_model(base_path)
+    row = np.linspace(-0.1, 0.1, base.weights["voice_emb"].shape[1]).astype(np.float32)
+    fitted_path = tmp_path / "fitted.npz"
+    _fitted(plain, row).save(fitted_path)
+    out = tmp_path / "out.npz"
+    assert graft_any.main([str(base_path), str(fitted_path), str(out)]) == 0
+    got = fastdrum.load_model(out)
+    np.testing.assert_array_equal(got.output_filter[:-1], base.output_filter)
+    np.testing.assert_array_equal(got.output_filter[-1], np.eye(1, 8)[0])
+    for v in base.voices:
+        np.testing.assert_array_equal(
+            fastdrum.generate(got, 2, voice=v, seed=1, duration=0.01),
+            fastdrum.generate(base, 2, voice=v, seed=1, duration=0.01),
+        )
+
+
 def test_graft_refuses_another_network_and_bad_arguments(tmp_path, capsys):
     base = fastdrum.load_model(TINY_DRUMS)
     row = np.zeros(base.weights["voice_emb"].shape[1], np.float32)

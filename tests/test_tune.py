@@ -117,6 +117,25 @@ def test_tuned_model_records_the_temperatures_generate_then_uses():
         )
 
 
+def test_tuned_model_keeps_the_output_filter():
+    """A format-5 model's output filter is the model's, not the defaults': tuning keeps it bit for
+    bit and generates through it (until 2026-12-07 the tuned file lost it)."""
+    base = fastdrum.load_model("tests/data/tiny_drums.npz")
+    rng = np.random.default_rng(2)
+    h = rng.standard_normal((len(base.voices), 16)) * 0.3
+    h[:, 0] = 1.0
+    model = base.with_output_filter(h)
+    v0 = model.voices[0]
+    rows = [dict(voice=v0, temperature=0.7, epsilon=0.0, shortfall=0.5)]
+    tuned = tuned_model(model, {v0: (0.7, 0.0)}, grid=[(0.7, 0.0)], n=4, seed=1, rows=rows)
+    assert tuned.format_version == 5
+    np.testing.assert_array_equal(tuned.output_filter, model.output_filter)
+    np.testing.assert_array_equal(
+        fastdrum.generate(tuned, 2, voice=v0, seed=3, duration=0.01),
+        fastdrum.generate(model, 2, voice=v0, seed=3, duration=0.01, temperature=0.7, epsilon=0.0),
+    )
+
+
 def test_cli_refuses_a_format1_model_and_a_bad_grid_with_exit_2(tmp_path, capsys):
     out = tmp_path / "tuned.npz"
     one = tmp_path / "kick.npz"

@@ -7,7 +7,7 @@ BASE --voice-dropout 1 --train-only voice_emb``, averaged with training/average.
 (its primers, and its meta: the data its network learned from, its tuned settings) with FITTED's
 embeddings, the voice 'any' (the longest voice's duration, every voice's training decay times) and a
 record of the fitting in ``meta["any_voice"]``; the voice's decay times are every voice's, for a
-decay-conditioned BASE. Every other weight of FITTED must be BASE's bit for
+decay-conditioned BASE; a format-5 BASE keeps its output filter, 'any' a unit impulse (no filter). Every other weight of FITTED must be BASE's bit for
 bit, and OUT's voices generate BASE's clips: both are checked before OUT is written. An existing OUT
 is replaced only with --overwrite (OUT may be BASE: training/ship_models.sh grafts in place). This
 is how the shipped drums.npz got its 'any' voice (docs/evaluation.md, "A trained unconditional
@@ -53,6 +53,11 @@ def graft(base, fitted):
         training_seconds=fitted.meta["training_seconds"],
         manifest_sha256=fitted.meta["manifest_sha256"],
     )
+    output_filter = None
+    if base.output_filter is not None:  # format 5: 'any' plays unfiltered (a unit impulse)
+        unit = np.zeros((1, base.output_filter.shape[-1]), dtype=base.output_filter.dtype)
+        unit[0, 0] = 1.0
+        output_filter = np.concatenate([base.output_filter, unit])
     return fastdrum.Model(
         sample_rate=base.sample_rate,
         dilations=base.dilations,
@@ -66,6 +71,7 @@ def graft(base, fitted):
         primer_voices=base.primer_voices,
         time_tau=base.time_tau,
         time_block=base.time_block,
+        output_filter=output_filter,
         **dict(base.weights, voice_emb=fitted.weights["voice_emb"]),
     )
 

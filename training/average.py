@@ -100,11 +100,14 @@ def average_snapshots(run_dir, first, last=None):
 
 
 def model_with_arrays(model, arrays, meta, source):
-    """`model`'s frame (sample rate, dilations, primers, pre-emphasis, voices, time constants) with
-    other weights.
+    """`model`'s frame (sample rate, dilations, primers, pre-emphasis, voices, time constants,
+    output filter) with other weights.
 
     `arrays` are the weight arrays by their format names, `meta` the new model's meta; arrays that do
-    not fit the frame raise :class:`fastdrum.ModelFormatError` naming `source`.
+    not fit the frame raise :class:`fastdrum.ModelFormatError` naming `source`. A format-5 model's
+    output filter is kept as it is (``python -m training.tune`` rewrites a model's defaults through
+    this: until 2026-12-07 it dropped the filter); it was fitted to `model`'s own network, so where
+    the weights are another network's, ``python -m training.match_eq`` fits it again.
     """
     extra = {}
     if model.voices:
@@ -121,6 +124,7 @@ def model_with_arrays(model, arrays, meta, source):
             integration=model.integration,
             shelf_zero=model.shelf_zero,
             shelf_pole=model.shelf_pole,
+            output_filter=model.output_filter,
             **extra,
             **arrays,
         )
