@@ -198,7 +198,14 @@ CHOOSE_VOICES = ("clap", "kick")
 
 #: The models whose output filter training/match_eq.py fits last (model format 5), and the voices
 #: it fits ("all": every voice of the file).
-EQ_MODELS = {"clap": "all", "tom_low": "all", "crash": "all", "openhat": "all"}
+EQ_MODELS = {"hihat": "all", "clap": "all", "tom_low": "all", "crash": "all", "openhat": "all"}
+
+#: The one-voice models tuned on a grid of their own (the tuner's default epsilons): their
+#: temperatures, and whether a second judgement picks among the screen's best (--confirm K).
+OWN_GRIDS = {
+    "clap": ([round(0.8 + 0.1 * k, 1) for k in range(11)], None),
+    "hihat": ([round(0.6 + 0.1 * k, 1) for k in range(7)], "3"),
+}
 
 
 def _voice_steps(voice):
@@ -222,7 +229,8 @@ def test_by_default_it_trains_drums_and_the_one_voice_models(tmp_path):
     steps), then snare.npz (the snares alone the same way, the shelf at 80 Hz), then kick.npz (the
     kicks alone at a = 0.85, high-passed at 30 Hz, 1,500 steps), all shipped, by default; MODELS="drums clap" trains drums and the clap alone. Each one-voice model in
     its own run, averaged from a quarter of its own steps, rounded and tuned (one voice: no 'any'; the
-    clap on temperatures 0.8-1.8, the others on the tuner's default grid); the clap's, the crash's, the
+    clap on temperatures 0.8-1.8, the hi-hat on 0.6-1.2 with a second judgement, the others on the
+    tuner's default grid); the clap's, the crash's, the
     toms' and the kick's averaging window then chosen by their clips (training/window.py) and tuned again;
     the clap and the kick each on training seeds 0, 1 and 2, the least short kept (training/seeds.py)."""
     (tmp_path / "default").mkdir()
@@ -241,15 +249,19 @@ def test_by_default_it_trains_drums_and_the_one_voice_models(tmp_path):
             args.voices == voice and args.steps == steps and args.out == f"runs/{voice}-seed0.npz"
         )
         assert _coefficients(args, voice) == coefficients
-        # the clap's pick sat on the default grid's edge (1.3): it alone tries temperatures to 1.8
-        wide = [round(0.8 + 0.1 * k, 1) for k in range(11)] if voice == "clap" else None
+        # the clap's pick sat on the default grid's edge (1.3): it tries temperatures to 1.8; the
+        # hi-hat, retuned under the reject class with shaped noise, 0.6-1.2 and a second judgement
+        own, confirm = OWN_GRIDS.get(voice, (None, None))
         # the tuning, and where the window step runs the tuning again, each on the voice's grid
         tunes = [calls[starts[i] + 3]] + ([calls[starts[i] + 6]] if voice in WINDOW_VOICES else [])
         for tune in tunes:
             assert _step(tune) == "training.tune" and _option(tune, "--guidance") == "0.5,1,2"
-            assert ("--temperatures" in tune) == (wide is not None) and "--epsilons" not in tune
-            if wide:
-                assert [float(t) for t in _option(tune, "--temperatures").split(",")] == wide
+            assert ("--temperatures" in tune) == (own is not None) and "--epsilons" not in tune
+            if own:
+                assert [float(t) for t in _option(tune, "--temperatures").split(",")] == own
+            assert ("--confirm" in tune) == (confirm is not None)
+            if confirm:
+                assert _option(tune, "--confirm") == confirm
     calls = _run(tmp_path, MODELS="drums clap")
     assert [_step(c) for c in calls] == DRUMS_STEPS + _voice_steps("clap")
     # drums, then the clap's seed 0, seeds 1 and 2, the choice and the output filter
@@ -545,7 +557,8 @@ def test_the_shipped_one_voice_models_are_the_scripts(tmp_path, voice):
     for 3,000; the crash at 0.85 and b = 0.99, high-passed at 60 Hz,
     for 3,000; the toms and the snare at 0.85 with a low shelf, 20 dB, at 80 Hz (mid tom,
     snare) and 60 Hz (low tom), for 1,500 (the toms 3,000); the kick at 0.85, its clips high-passed at 30 Hz, for
-    1,500), rounded and tuned on the script's grid (the clap's temperatures to 1.8)."""
+    1,500), rounded and tuned on the script's grid (the clap's temperatures to 1.8, the hi-hat's
+    0.6-1.2)."""
     import fastdrum
 
     steps, coefficients, data = ONE_VOICE_MODELS[voice]
