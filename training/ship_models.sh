@@ -129,7 +129,8 @@ case $MODEL in
   # tuned on temperatures 0.6-1.2 with a second judgement (--confirm 3) and given its output filter
   # since session 57, under the evaluation whose reject class holds noise shaped like each voice:
   # 6.65 short -> 3.25 (seed 0) and 6.97 -> 2.07 (seed 3) (docs/evaluation.md, "The hi-hat's
-  # sampling settings and output filter under the new judge")
+  # sampling settings and output filter under the new judge"); tried then and not adopted: 3,000 steps
+  # (2.95 and 3.13 with its filter) and no integration, b = 0 (9.06: rumble)
   hihat) DATA="--voices hihat --voice-preemphasis hihat=0 --voice-integration hihat=0.995 --highpass-hz 60"; MODEL_STEPS=${STEPS:-1500}
     TUNE_GRID="--temperatures 0.6,0.7,0.8,0.9,1.0,1.1,1.2 --confirm 3"; EQ=all ;;
   # 3,000 steps since session 47 (each open hat drawn about 390 times; 1,500: 4.02 and 4.17 short);
