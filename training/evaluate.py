@@ -616,7 +616,7 @@ def matched_noise_clips(train, sr, n, *, seed=0):
 
 
 def enveloped_noise(target, sr, n, *, seed):
-    """`n` clips of white noise, each under the 5 ms RMS contour of a clip of `target` (n, T) drawn at
+    """`n` clips of white noise, each under the 5 ms RMS contour of a clip of `target` (m, T) drawn at
     random (the contour scaled to peak 1, the noise to peak 0.5 before it): noise with a real drum's
     envelope, attack and all. Not in the classifier's reject class (whose shaped noise falls 20 dB per
     decay time by arithmetic): what it names such noise says whether the judge hears more than the
