@@ -24,12 +24,18 @@ def _clips(rng, n=12):
     return kicks, noise
 
 
-def test_groups_cover_every_feature_once():
+def test_groups_cover_every_feature_once_and_name_their_columns():
     width = len(features(np.zeros(SR // 2), SR))
     covered = np.zeros(width, int)
     for s in fc.feature_groups().values():
         covered[s] += 1
     np.testing.assert_array_equal(covered, 1)
+    # the flatness group is the feature's own column (features() stores it times 10)
+    from training.evaluate import spectral_flatness
+
+    y = np.random.default_rng(1).standard_normal(SR // 2) * np.exp(-np.arange(SR // 2) / 2000)
+    col = features(y, SR)[fc.feature_groups()["flatness"]]
+    assert col == pytest.approx([10 * spectral_flatness(y, SR)], rel=1e-12)
 
 
 def test_parts_sum_to_the_classifiers_score_difference():

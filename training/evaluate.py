@@ -633,7 +633,7 @@ def enveloped_noise(target, sr, n, *, seed):
 
 def matched_baseline(kind, target, sr, n, *, seed, fit_seed):
     """``(clips, matched)``: `n` clips of :func:`baseline_clips` `kind` (seed `seed`) as long as the
-    voice's clips `target` (n, T) (their decay times for ``"decaying-noise"``; for
+    voice's clips `target` (m, T) (their decay times for ``"decaying-noise"``; for
     ``"enveloped-noise"``, :func:`enveloped_noise` under their envelopes), and the same clips
     through the filter that takes the baseline's clips of seed `fit_seed` to `target`'s mean log-mel
     spectrum (:func:`training.match_eq.correction_db`, the whole strength), then peak-limited as
@@ -643,10 +643,10 @@ def matched_baseline(kind, target, sr, n, *, seed, fit_seed):
     from .match_eq import correction_db, strength_filter
 
     T = target.shape[1]
-    decays = np.nan_to_num(decay_times(target, sr), posinf=T / sr)
     if kind == "enveloped-noise":
         draw = lambda s: enveloped_noise(target, sr, n, seed=s)  # noqa: E731
     else:
+        decays = np.nan_to_num(decay_times(target, sr), posinf=T / sr)
         draw = lambda s: baseline_clips(kind, n, T, sr, seed=s, decays=decays)  # noqa: E731
     fit = draw(fit_seed)
     h = strength_filter(correction_db(fit, target, sr), 1.0, fit, sr)
