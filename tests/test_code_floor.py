@@ -63,21 +63,25 @@ def test_the_peak_is_the_coded_signals():
     assert np.all(peaks < 0.5)
 
 
+def _partials(freqs, tau, T, seed):
+    """Four clips of decaying partials at `freqs` (random phases), peak 0.9."""
+    t = np.arange(T) / SR
+    rng = np.random.default_rng(seed)
+    y = np.array(
+        [
+            sum(np.sin(2 * np.pi * f * t + rng.uniform(0, 6)) for f in freqs) * np.exp(-t / tau)
+            for _ in range(4)
+        ]
+    )
+    return 0.9 * y / np.abs(y).max(axis=1, keepdims=True)
+
+
 def test_flatness_is_the_evaluations_clean_and_through_the_code():
     """Three decaying partials are far from flat (a tone's flatness is near 0); the code's white
     noise fills the spectrum between them, so through the code they are flatter."""
     from training.evaluate import spectral_flatness
 
-    t = np.arange(4410) / SR
-    rng = np.random.default_rng(1)
-    y = np.array(
-        [
-            sum(np.sin(2 * np.pi * f * t + rng.uniform(0, 6)) for f in (3100.0, 5270.0, 8830.0))
-            * np.exp(-t / 0.03)
-            for _ in range(4)
-        ]
-    )
-    y *= 0.9 / np.abs(y).max(axis=1, keepdims=True)
+    y = _partials((3100.0, 5270.0, 8830.0), 0.03, 4410, seed=1)
     f = code_floor.floor(_model(), y, 0.0, 0.995)
     clean, decoded, _ = code_floor.through_code(_model(), y, 0.0, 0.995)
     assert f["flatness_clean"] == pytest.approx(
@@ -86,6 +90,24 @@ def test_flatness_is_the_evaluations_clean_and_through_the_code():
     assert f["flatness"] == pytest.approx(np.median([spectral_flatness(c, SR) for c in decoded]))
     assert f["flatness_clean"] < 0.05
     assert f["flatness"] > 2 * f["flatness_clean"]
+
+
+def test_persistence_is_the_evaluations_clean_and_through_the_code():
+    """Steady partials ring from frame to frame; through the code, mu-law's white noise fills the
+    spectrum between them and draws its own fine structure there, so less of it lasts; the figures
+    are the evaluation's medians of each set."""
+    from training.evaluate import partial_persistence
+
+    y = _partials((1100.0, 2270.0, 3830.0), 0.3, SR // 2, seed=2)
+    f = code_floor.floor(_model(), y, 0.0, 0.0)
+    clean, decoded, _ = code_floor.through_code(_model(), y, 0.0, 0.0)
+    assert f["persistence_clean"] == pytest.approx(
+        np.median([partial_persistence(c, SR) for c in clean])
+    )
+    assert f["persistence"] == pytest.approx(
+        np.median([partial_persistence(c, SR) for c in decoded])
+    )
+    assert f["persistence_clean"] > 0.9 > f["persistence"] > 0.3
 
 
 def test_a_low_shelf_takes_the_code_s_noise_off_below_its_corner():

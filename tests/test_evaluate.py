@@ -225,6 +225,30 @@ def test_rows_of_pitched_voices_carry_their_pitch():
     assert pitch_line([cymbal]) == ""
 
 
+def test_rows_carry_the_partials_that_last_and_the_line_prints_them():
+    """Ringing tones (real held-out and training here) against noise: the row's persistence is the
+    generated clips' median, the real clips' beside it, and the line prints the three; rows without
+    the figure (files written before it) print no line."""
+    from training.evaluate import baseline_clips, evaluate_clips, persistence_line
+
+    rng = np.random.default_rng(3)
+    T = SR // 2
+    tones = np.array([decaying(f, 0.2, rng, n=T) for f in (3000, 3100, 3200, 3300)])
+    real = _FakeRealClips(SR, tones, tones[::-1], voice="crash")
+    row = evaluate_clips(
+        baseline_clips("decaying-noise", 8, T, SR, seed=5, decays=[0.2]), "crash", real
+    )
+    assert abs(row["persistence"]) < 0.1 < 0.5 < row["persistence_real"]
+    assert row["persistence_train"] == pytest.approx(row["persistence_real"])
+    row["source"] = "drums"
+    assert persistence_line([row]).endswith(
+        f"crash {row['persistence']:.3f} ({row['persistence_real']:.3f}; "
+        f"{row['persistence_train']:.3f}) [drums]"
+    )
+    old = {k: v for k, v in row.items() if not k.startswith("persistence")}
+    assert persistence_line([old]) == ""
+
+
 def test_decay_and_abrupt_cut():
     from training.evaluate import abrupt_cuts, decays
 
@@ -525,6 +549,9 @@ def test_evaluate_clips_fails_clips_that_die_too_soon_on_the_decay_time():
     # Flatness is reported beside (white noise, as the real clips here are): not a criterion.
     assert alike["flatness"] == pytest.approx(alike["flatness_real"], abs=0.05)
     assert "flatness" not in alike["passes"]
+    # So are the partials that last (noise has none): beside, not a criterion.
+    assert abs(alike["persistence"]) < 0.05 and abs(alike["persistence_real"]) < 0.05
+    assert "persistence" not in alike["passes"]
 
 
 def test_spectral_flatness_of_white_noise_a_tone_and_the_classifiers_feature():
@@ -543,6 +570,33 @@ def test_spectral_flatness_of_white_noise_a_tone_and_the_classifiers_feature():
     assert spectral_flatness(partials, sr) < 0.1
     for y in (white, partials):
         assert spectral_flatness(y, sr) == pytest.approx(features(y, sr)[-2] / 10, rel=1e-12)
+
+
+def test_partial_persistence_hears_ringing_partials_not_a_noise_spectrum_or_envelope():
+    """Partials that ring from frame to frame score high, under noise too; noise scores about 0
+    whatever its spectral envelope (filtered) and time envelope (decaying), as the reject class's
+    shaped noise does; the figure does not depend on the gain; a clip of under two frames has none."""
+    from scipy import signal
+
+    from training.evaluate import partial_persistence
+
+    sr = 44100
+    rng = np.random.default_rng(0)
+    t = np.arange(sr // 2) / sr
+    env = np.exp(-t / 0.15)
+    white = rng.standard_normal(len(t))
+    shaped = signal.lfilter(*signal.butter(2, [3000, 9000], "bandpass", fs=sr), white) * env
+    cymbal = sum(
+        np.sin(2 * np.pi * f * t + p) for f, p in zip((3170, 4410, 5230, 7390), (0, 1, 2, 3))
+    )
+    cymbal = cymbal * env
+    noisy = cymbal + 0.3 * np.std(cymbal) * white * env  # partials 10 dB over the noise
+    assert abs(partial_persistence(white, sr)) < 0.05
+    assert abs(partial_persistence(shaped, sr)) < 0.05
+    assert partial_persistence(cymbal, sr) > 0.9
+    assert 0.3 < partial_persistence(noisy, sr) < partial_persistence(cymbal, sr)
+    assert partial_persistence(1e-3 * noisy, sr) == pytest.approx(partial_persistence(noisy, sr))
+    assert np.isnan(partial_persistence(cymbal[: int(0.06 * sr)], sr, duration=0.06))
 
 
 def test_matched_noise_is_shaped_like_each_voices_training_clips_and_decays():

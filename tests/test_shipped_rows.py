@@ -59,13 +59,15 @@ def test_merge_refuses_a_voice_replaced_twice():
 
 
 def test_readme_holds_the_lines_of_the_shipped_json():
-    """README's table, post-processed line, pitch line and total are those of the JSON it links."""
+    """README's table, post-processed line, pitch line, partials line and total are those of the
+    JSON it links."""
     readme = _readme()
     data = _shipped()
-    table, post, pitch, _ = shipped_rows.readme_lines(data).split("\n\n")
+    table, post, pitch, partials, _ = shipped_rows.readme_lines(data).split("\n\n")
     assert table in readme
     assert f"\n{post}\n" in readme
     assert f"\n{pitch}\n" in readme
+    assert partials.startswith("partials that last") and f"\n{partials}\n" in readme
     total = sum(shortfall(r) for r in data["rows"])
     assert f"The shipped models' total shortfall is **{total:.2f}**" in readme
 

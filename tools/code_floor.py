@@ -22,7 +22,10 @@ at the held-out kits):
 - the median peak of the coded signal (before mu-law): how much of the code's range it uses;
 - the median spectral flatness (``training.evaluate.spectral_flatness``, one of the classifier's
   features), clean and through the code: how much of a generated clip's flatness the code alone
-  explains (docs/evaluation.md, "Why the hi-hat is named noise").
+  explains (docs/evaluation.md, "Why the hi-hat is named noise");
+- the median persistence of partials (``training.evaluate.partial_persistence``), clean and through
+  the code: how much of the partials that last from frame to frame the code alone would take away
+  (docs/evaluation.md, "Partials that last").
 
 ``--coefficients A:B,...`` names the pairs (default: the model's own for each voice); ``A:B:HZ``
 adds a low shelf at HZ, 20 dB deep, and ``A:B:HZ:DB`` one DB deep (training's ``--shelf-hz`` and
@@ -52,7 +55,13 @@ from peak_pitch import add_model_arguments, model_and_clips  # noqa: E402
 from fastdrum._generate import _finish  # noqa: E402
 from fastdrum.mulaw import mu_law_encode, shelf_coefficients, shelf_corner  # noqa: E402
 from training.batches import envelope_decay_seconds  # noqa: E402
-from training.evaluate import hf_share_db, lf_share_db, mean_log_mel, spectral_flatness  # noqa: E402
+from training.evaluate import (  # noqa: E402
+    _median_persistence,
+    hf_share_db,
+    lf_share_db,
+    mean_log_mel,
+    spectral_flatness,
+)
 
 #: The mel bands whose mean damage is reported apart: the top eighth of the 64.
 TOP_BANDS = 8
@@ -94,6 +103,8 @@ def floor(model, clips, a, b, shelf=(0.0, 0.0)):
         peak=float(np.median(peaks)),
         flatness_clean=float(np.median([spectral_flatness(c, sr) for c in clean])),
         flatness=float(np.median([spectral_flatness(c, sr) for c in decoded])),
+        persistence_clean=_median_persistence(clean, sr),
+        persistence=_median_persistence(decoded, sr),
     )
 
 
@@ -143,9 +154,10 @@ def main(argv=None):
     clips = held if a.clips == "held-out" else train
     print(
         "| voice | a | b | shelf, Hz / dB | n | below 30 Hz, dB: clean / coded | above 5 kHz, dB: clean "
-        "/ coded | log-mel damage, dB RMS | top eighth, dB | peak coded | flatness: clean / coded |"
+        "/ coded | log-mel damage, dB RMS | top eighth, dB | peak coded | flatness: clean / coded "
+        "| partials that last: clean / coded |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     sr = model.sample_rate
     for v in voices:
         real = [c.audio for c in clips if c.entry["voice"] == v]
@@ -165,7 +177,8 @@ def main(argv=None):
                 f"{f['lf_clean']:.1f} / {f['lf']:.1f} | "
                 f"{f['hf_clean']:.1f} / {f['hf']:.1f} | {f['mel_damage']:.2f} | "
                 f"{f['top_damage']:+.1f} | {f['peak']:.3f} | "
-                f"{f['flatness_clean']:.3f} / {f['flatness']:.3f} |",
+                f"{f['flatness_clean']:.3f} / {f['flatness']:.3f} | "
+                f"{f['persistence_clean']:.3f} / {f['persistence']:.3f} |",
                 flush=True,
             )
     return 0

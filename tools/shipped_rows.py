@@ -7,7 +7,7 @@ NEW.json`` on the installed file; the other rows are unchanged. From the reposit
     PYTHONPATH=. python tools/shipped_rows.py docs/OLD.json NEW.json ... -o docs/SHIPPED.json
 
 writes the merged JSON (refusing an existing file) and prints what README.md takes from it: the
-quality table, the post-processed line, the pitch line and the total shortfall
+quality table, the post-processed line, the pitch line, the partials line and the total shortfall
 (:func:`training.tune.shortfall` summed over the voices). Without ``-o`` it only prints, from the
 merge. A replacing row must come from the shipped file its voice plays from (its ``source``, as
 ``training.evaluate`` records it for an installed model: the voice's name, or ``drums``), and name a
@@ -22,7 +22,7 @@ import sys
 from fastdrum import FastDrumError, _io
 from training.compare import read_rows
 from training.errors import DataError
-from training.evaluate import pitch_line, table
+from training.evaluate import persistence_line, pitch_line, table
 from training.tune import shortfall
 from training.voices import VOICES
 
@@ -71,7 +71,8 @@ def post_line(rows):
 
 
 def readme_lines(data):
-    """The README's table, post-processed line, pitch line and total of a shipped JSON's rows."""
+    """The README's table, post-processed line, pitch line, partials line and total of a shipped
+    JSON's rows."""
     rows = sorted(data["rows"], key=lambda r: VOICES.index(r["voice"]))
     total = sum(shortfall(r) for r in rows)
     per = ", ".join(f"{r['voice']} {shortfall(r):.2f}" for r in rows)
@@ -80,6 +81,7 @@ def readme_lines(data):
             table(rows, readme=True),
             post_line(rows),
             pitch_line(rows),
+            persistence_line(rows),
             f"total shortfall {total:.2f} ({per})",
         ]
     )

@@ -11,7 +11,8 @@ kept out of training entirely (the held-out kits a model's metadata names):
    frame more than 30 dB below the frame before it (:func:`abrupt_cuts`).
    **decay time** -- the median time from the loudest 10 ms to 20 dB below it
    (:func:`decay_times`), within a factor of the real clips' (:func:`decay_time_factors`).
-   Reported beside, not judged: the spectral flatness (:func:`spectral_flatness`).
+   Reported beside, not judged: the spectral flatness (:func:`spectral_flatness`) and
+   the partials that last from one 46 ms frame to the next (:func:`partial_persistence`).
 3. **spectrum** -- RMS distance (dB) between the average log-mel spectra of
    generated and real clips (:func:`mel_distance_db`), beside the same
    distance between the real clips of the training kits and those of the
@@ -76,6 +77,8 @@ __all__ = [
     "novelty",
     "variety",
     "sound_checks",
+    "spectral_flatness",
+    "partial_persistence",
 ]
 
 _N_BANDS = 24
@@ -375,6 +378,63 @@ def spectral_flatness(y, sr, *, duration=0.5):
 
 #: The rumble criterion's band: energy below this many Hz (:func:`lf_share_db`).
 RUMBLE_HZ = 30.0
+
+
+def partial_persistence(y, sr, *, duration=0.5, frame=0.04644, smooth_hz=344.0, floor_db=40.0):
+    """How much of a clip's spectral fine structure lasts from one frame to the next: its partials.
+
+    The clip's first `duration` s (cut or padded) in frames of `frame` s (2,048 samples at 44.1 kHz;
+    Hann-windowed, none overlapping); in each, the log power spectrum between 100 Hz and 16 kHz (or
+    Nyquist) less its moving average over `smooth_hz` (the spectral envelope), leaving the peaks and
+    dips; then the correlation of that fine structure between each pair of consecutive frames, mean
+    weighted by the pair's energy, over the frames within `floor_db` of the loudest. A partial that
+    rings through two frames puts a peak at the same place in both: 1 for a steady tone, about 0 for
+    noise, whatever its spectral envelope or time envelope (each frame's noise draws its peaks
+    afresh). Real cymbals, whose modes ring, stand at 0.4-0.7; toms and snares, mostly one or two low
+    modes and noise, at 0.05-0.1 (docs/evaluation.md, "Partials that last"). NaN for a clip with
+    fewer than two frames above the floor.
+
+    Examples
+    --------
+    >>> sr = 44100; t = np.arange(sr // 2) / sr
+    >>> round(partial_persistence(np.sin(2 * np.pi * 440 * t) * np.exp(-4 * t), sr), 2)
+    1.0
+    >>> abs(partial_persistence(np.random.default_rng(0).standard_normal(sr // 2), sr)) < 0.05
+    True
+    """
+    from scipy.ndimage import uniform_filter1d
+
+    n = int(round(duration * sr))
+    y = np.asarray(y, dtype=np.float64)[:n]
+    y = np.pad(y, (0, n - len(y)))
+    n_fft = int(round(frame * sr))
+    k = n // n_fft
+    if k < 2:
+        return float("nan")
+    power = np.abs(np.fft.rfft(y[: k * n_fft].reshape(k, n_fft) * np.hanning(n_fft), axis=1)) ** 2
+    freqs = np.fft.rfftfreq(n_fft, 1 / sr)
+    power = power[:, (freqs > 100) & (freqs < min(16000, sr / 2))]
+    energy = power.sum(axis=1)
+    if energy.max() <= 0:
+        return float("nan")
+    log = np.log(power + 1e-12 * power.max())
+    width = max(3, int(round(smooth_hz / (sr / n_fft))))
+    fine = log - uniform_filter1d(log, width, axis=1, mode="nearest")
+    fine -= fine.mean(axis=1, keepdims=True)
+    loud = energy >= energy.max() * 10 ** (-floor_db / 10)
+    pairs = np.flatnonzero(loud[:-1] & loud[1:])
+    if not len(pairs):
+        return float("nan")
+    a, b = fine[pairs], fine[pairs + 1]
+    r = (a * b).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1) + 1e-30)
+    return float(np.average(r, weights=np.sqrt(energy[pairs] * energy[pairs + 1])))
+
+
+def _median_persistence(clips, sr):
+    """Median :func:`partial_persistence` of the clips that have one; NaN if none has."""
+    values = np.array([partial_persistence(c, sr) for c in clips])
+    values = values[np.isfinite(values)]
+    return float(np.median(values)) if len(values) else float("nan")
 
 
 def _power_from_onset(y, sr, window):
@@ -738,6 +798,7 @@ class RealClips:
         # ... and noise shaped like each voice, what an output filter would make of noise
         matched = matched_noise_clips(self.train, sample_rate, MATCHED_NOISE_CLIPS, seed=seed)
         noise = list(noise) + list(_fit_len(matched, n))
+        self.noise = noise  # the reject class's clips, for refits with other features (tools/)
         Xn = [features(c, sample_rate) for c in noise]
         self.classifier = InstrumentClassifier().fit_features(
             np.array(X + Xn), labels + ["noise"] * len(Xn)
@@ -773,6 +834,8 @@ class RealClips:
                 abrupt_cut_real=float(abrupt_cuts(held, sr).mean()),
                 flatness_real=float(np.median([spectral_flatness(c, sr) for c in held])),
                 flatness_train=float(np.median([spectral_flatness(c, sr) for c in train])),
+                persistence_real=_median_persistence(held, sr),
+                persistence_train=_median_persistence(train, sr),
                 mel_db_real=mel_distance_db(train, held, sr),
             )
             if voice in PITCHED_VOICES:
@@ -808,6 +871,8 @@ def evaluate_clips(y, voice, real):
         quiet_real=quiet_share(held),
         # Reported, not a criterion: how white the clips' noise is (median; real clips beside).
         flatness=float(np.median([spectral_flatness(c, sr) for c in y])),
+        # Reported, not a criterion: the partials that last from frame to frame (median; real beside).
+        persistence=_median_persistence(y, sr),
         mel_db=mel_distance_db(y, held, sr),
         recognised=rec,
         recognised_real=real.real_accuracy.get(voice, float("nan")),
@@ -946,21 +1011,40 @@ def table(rows, *, readme=False):
     return "\n".join(lines)
 
 
+def _figure_line(rows, key, fmt, title):
+    """``title`` and one cell a row that has `key`: "voice generated (real held-out; training kits)",
+    each figure in format `fmt`, the source where it is not the voice; "" when no row has `key`."""
+    cells = [
+        f"{r['voice']} {r[key]:{fmt}} ({r[key + '_real']:{fmt}}; {r[key + '_train']:{fmt}})"
+        + (f" [{r['source']}]" if r.get("source") and r["source"] != r["voice"] else "")
+        for r in rows
+        if key in r
+    ]
+    return title + ", ".join(cells) if cells else ""
+
+
 def pitch_line(rows):
     """The rows' pitches (:func:`peak_pitch`, median Hz) as one line, generated (real held-out;
     training kits) for each row of a :data:`PITCHED_VOICES` voice; "" when no row has one."""
-    cells = [
-        f"{r['voice']} {r['pitch_hz']:.0f} ({r['pitch_hz_real']:.0f}; {r['pitch_hz_train']:.0f})"
-        + (f" [{r['source']}]" if r.get("source") and r["source"] != r["voice"] else "")
-        for r in rows
-        if "pitch_hz" in r
-    ]
-    if not cells:
-        return ""
-    return (
+    return _figure_line(
+        rows,
+        "pitch_hz",
+        ".0f",
         f"pitch, the strongest peak {PITCH_LOW_HZ:g}-{PITCH_HIGH_HZ:g} Hz {PITCH_START:g}-{PITCH_STOP:g} s "
-        "after the onset, median Hz, generated (real held-out; training kits), not a criterion: "
-        + ", ".join(cells)
+        "after the onset, median Hz, generated (real held-out; training kits), not a criterion: ",
+    )
+
+
+def persistence_line(rows):
+    """The rows' partials that last (:func:`partial_persistence`, median) as one line, generated (real
+    held-out; training kits) for each row that has the figure; "" when none has."""
+    return _figure_line(
+        rows,
+        "persistence",
+        ".3f",
+        "partials that last, the correlation of the spectral fine structure between consecutive "
+        "46 ms frames, median, generated (real held-out; training kits), not a criterion "
+        "(noise: 0): ",
     )
 
 
@@ -1251,9 +1335,9 @@ def main(argv=None):
     for (sr, _, _), r in real.items():
         acc = ", ".join(f"{v} {a:.0%}" for v, a in r.unseen_kit_accuracy.items())
         print(f"\nrecognised, training kits' clips judged without their kit ({sr} Hz): {acc}")
-    pitch = pitch_line(rows)
-    if pitch:
-        print(f"\n{pitch}")
+    for line in (pitch_line(rows), persistence_line(rows)):
+        if line:
+            print(f"\n{line}")
     if args.post:
         print(_post_table(rows))
     if args.json:
