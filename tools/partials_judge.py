@@ -3,15 +3,15 @@
 
     python tools/partials_judge.py -n 40
 
-Both classifiers are fitted as ``training.evaluate`` fits its own (the training sources' real clips of
-every voice and the reject class's noise, 44.1 kHz, the default held-out kits); the second's features
-are :func:`training.evaluate.features` plus ten times the clip's persistence (the scale of the other
-scalar features). Per voice it prints, for each classifier: how many held-out real clips it names
-right; how often it names the voice noise under a real training clip's envelope matched to the
-training spectrum (``tools/matched_baselines.py --baselines enveloped-noise``'s matched clips, the
-kind of bad clip the crash and the clap nearly pass with); and how often it names the shipped model's
-clips at their defaults (``-n`` clips of seed 0) the voice, and noise. A judge that adds the feature
-must keep its accuracy on the real clips (docs/evaluation.md, "Partials that last").
+Both classifiers are fitted as ``training.evaluate`` fits its own (the training sources' real clips
+of every voice and the reject class's noise, 44.1 kHz, the default held-out kits); the second's
+features are :func:`training.evaluate.features` plus ten times the clip's persistence (the scale of
+the other scalar features). Per voice it prints, for each classifier: how many held-out real clips
+it names right; how often it names the voice noise under a real training clip's envelope matched to
+the training spectrum (``tools/matched_baselines.py --baselines enveloped-noise``'s matched clips,
+the kind of bad clip the crash and the clap nearly pass with); and how often it names the shipped
+model's clips at their defaults (``-n`` clips of seed 0) the voice, and noise. A judge that adds the
+feature must keep its accuracy on the real clips (docs/evaluation.md, "Partials that last").
 """
 
 import argparse

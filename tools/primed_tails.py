@@ -12,7 +12,10 @@ were). Per clip, the
 level of the last quarter relative to the last 50 ms of the primer is compared with the same ratio
 of the real clip's own continuation. Printed per voice and model: the median of generated minus
 real (dB; above 0 the tails hold, below 0 they die), the share of clips within 6 dB of their real
-continuation, and the share that decay (``training.evaluate.decays``) beside the real clips'.
+continuation, and the share that decay (``training.evaluate.decays``) beside the real clips'; and
+the partials that last in the continuation (``training.evaluate.partial_persistence`` of the 0.5 s
+after the primer, median) beside the real continuation's: whether the network rings on the partials
+it is given (docs/evaluation.md, "Partials that last").
 
 ``--baseline hold`` and ``--baseline silence`` replace the network's continuation by white noise at
 the primer's level and by silence: they must come out far above and far below 0 dB::
@@ -32,7 +35,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import fastdrum  # noqa: E402
 from fastdrum._generate import _finish  # noqa: E402
-from training.evaluate import decays  # noqa: E402
+from training.evaluate import _median_persistence, decays  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tail_fit import clip_decays, held_out_audio, training_codes  # noqa: E402
@@ -63,6 +66,8 @@ def compare(generated, real, primer, sr):
         within_6db=float(np.mean(np.abs(gap) <= 6.0)),
         decaying=float(decays(generated).mean()),
         decaying_real=float(decays(real).mean()),
+        partials=_median_persistence(np.asarray(generated)[:, primer:], sr),
+        partials_real=_median_persistence(np.asarray(real)[:, primer:], sr),
     )
 
 
@@ -101,8 +106,11 @@ def main(argv=None):
     voices = a.voices.split(",")
     clips = held_out_audio(models[0], voices, a.max_clips)
     P = int(round(a.primer * sr))
-    print("| voice | source | clips | tail minus real's, median dB | within 6 dB | decay (real) |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| voice | source | clips | tail minus real's, median dB | within 6 dB | decay (real) "
+        "| partials that last (real) |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for v in voices:
         fitted, seconds = clips[v]
         # The real clips as the first model codes and decodes them (its envelope, if any, undone;
@@ -112,6 +120,8 @@ def main(argv=None):
             models[0],
             seconds,
             models[0].preemphasis_of(v),
+            models[0].integration_of(v),
+            models[0].shelf_of(v),
             fir=None if models[0].output_filter is None else np.ones(1),
         )
         sources = [(name, None) for name in a.baseline] + list(zip(a.models, models))
@@ -133,7 +143,8 @@ def main(argv=None):
             r = compare(y, real, P, sr)
             print(
                 f"| {v} | {name} | {len(fitted)} | {r['median_gap_db']:+.1f} | {r['within_6db']:.0%} "
-                f"| {r['decaying']:.0%} ({r['decaying_real']:.0%}) |",
+                f"| {r['decaying']:.0%} ({r['decaying_real']:.0%}) "
+                f"| {r['partials']:.3f} ({r['partials_real']:.3f}) |",
                 flush=True,
             )
     return 0

@@ -70,14 +70,16 @@ def held_out_audio(model, voices, max_clips):
 
 def training_codes(fitted, seconds, model, voice=None):
     """The codes of `fitted` clips (n, T) as `model` was trained on them: faded; for an envelope
-    model divided by the envelope of each clip's decay time (`seconds`) and clipped; pre-emphasised;
-    mu-law encoded (with `voice`'s pre-emphasis, :meth:`fastdrum.Model.preemphasis_of`)."""
+    model divided by the envelope of each clip's decay time (`seconds`) and clipped; through
+    `voice`'s low shelf, leaky integration and pre-emphasis (:meth:`fastdrum.Model.shelf_of`,
+    ``integration_of``, ``preemphasis_of``); mu-law encoded."""
     y = fade_out(fitted)
     if model.envelope is not None:
         y, _ = envelope_normalise(y, seconds, model.sample_rate, model.envelope)
-    return data_mod.encode(
-        preemphasize(y, model.preemphasis_of(voice)), model.quantization_channels
+    coded = preemphasize(
+        y, model.preemphasis_of(voice), model.integration_of(voice), model.shelf_of(voice)
     )
+    return data_mod.encode(coded, model.quantization_channels)
 
 
 def held_out_clips(model, voices, max_clips):
