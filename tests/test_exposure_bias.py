@@ -90,3 +90,22 @@ def test_codes_of_a_format_3_model_are_of_the_integral():
     np.testing.assert_array_equal(
         exposure_bias.codes(model, y, None, a=0.0, b=0.0), mu_law_encode(y, Q)
     )
+
+
+def test_partials_kept_by_a_model_that_predicts_them_and_one_that_does_not():
+    """Codes of steady partials: a model sure of every next code predicts them (its error, none:
+    zero); one that predicts silence leaves them in its error as they were in the clip."""
+    from training.evaluate import partial_persistence
+
+    t = np.arange(SR) / SR
+    y = 0.3 * sum(np.sin(2 * np.pi * f * t + k) for k, f in enumerate((700.0, 1300.0, 2900.0)))
+    q = mu_law_encode(y, Q)
+    sure = np.full((len(q), Q), -1e9)
+    sure[np.arange(len(q) - 1), q[1:]] = 0.0
+    sure[-1] = 0.0
+    clip, mean, error = exposure_bias.partials_kept(_stub(lambda c: sure), q)
+    assert clip == pytest.approx(partial_persistence(LEVELS[q[1:]], SR)) and clip > 0.5
+    assert mean == pytest.approx(clip) and np.isnan(error)  # no error at all: no frames to read
+    flat = np.zeros((len(q), Q))
+    clip, mean, error = exposure_bias.partials_kept(_stub(lambda c: flat), q)
+    assert error == pytest.approx(clip) and np.isnan(mean)  # the mean is 0 throughout

@@ -23,6 +23,12 @@ docs/evaluation.md ("Input drift, a rumble lever")::
     python tools/exposure_bias.py fastdrum/models/drums.npz --voices kick,tom_low
 
 About 30 s for 8 clips of two voices on two cores (measured on the shipped model, 2026-12-04).
+
+``--partials`` prints instead, for the held-out real clips (teacher forcing), the medians of
+:func:`partials_kept`: the partials that last (``training.evaluate.partial_persistence``) in the
+coded clip, in the predicted mean and in its error (docs/evaluation.md, "Partials given and lost")::
+
+    python tools/exposure_bias.py fastdrum/models/crash.npz --voices crash --partials --seconds 0.5
 """
 
 import argparse
@@ -40,7 +46,7 @@ from peak_pitch import add_model_arguments, model_and_clips  # noqa: E402
 import fastdrum  # noqa: E402
 from fastdrum.mulaw import mu_law_decode, mu_law_encode, preemphasis  # noqa: E402
 from training.batches import envelope_decay_seconds, envelope_normalise  # noqa: E402
-from training.evaluate import RUMBLE_HZ  # noqa: E402
+from training.evaluate import RUMBLE_HZ, partial_persistence  # noqa: E402
 
 
 def modelled(model, clips, decays, voice=None, *, a=None, b=None, shelf=None):
@@ -66,18 +72,34 @@ def codes(model, clips, decays, voice=None, *, a=None, b=None):
     return mu_law_encode(e, model.quantization_channels)
 
 
-def prediction_errors(model, q, *, voice=None, decay=None):
-    """``(RMS, RMS below 30 Hz)`` of the error of the predicted mean along codes `q`: at each step
-    t, the mean of the distribution of ``logits[t]`` over the decoded levels, less the decoded
-    ``q[t + 1]``.
-    """
+def predicted_means(model, q, *, voice=None, decay=None):
+    """``(mean, came)``: at each step t along codes `q`, the mean of the distribution of
+    ``logits[t]`` over the decoded levels, and the decoded ``q[t + 1]`` that came."""
     levels = mu_law_decode(np.arange(model.quantization_channels), model.quantization_channels)
     logits = np.asarray(model.forward(q, voice=voice, decay=decay), dtype=np.float64)[:-1]
     p = np.exp(logits - logits.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)
-    error = p @ levels - levels[np.asarray(q)[1:]]
+    return p @ levels, levels[np.asarray(q)[1:]]
+
+
+def prediction_errors(model, q, *, voice=None, decay=None):
+    """``(RMS, RMS below 30 Hz)`` of the error of the predicted mean along codes `q`
+    (:func:`predicted_means`: the mean less the value that came).
+    """
+    mean, came = predicted_means(model, q, voice=voice, decay=decay)
+    error = mean - came
     low = sosfiltfilt(butter(4, RUMBLE_HZ, fs=model.sample_rate, output="sos"), error)
     return float(np.sqrt((error**2).mean())), float(np.sqrt((low**2).mean()))
+
+
+def partials_kept(model, q, *, voice=None, decay=None):
+    """``(clip, mean, error)``: :func:`training.evaluate.partial_persistence` of the coded clip
+    along codes `q`, of the predicted mean and of its error (:func:`predicted_means`). A network that
+    predicts the partials ringing in its context leaves none in the error; one that predicts only
+    the spectral envelope leaves them there as they were in the clip."""
+    mean, came = predicted_means(model, q, voice=voice, decay=decay)
+    sr = model.sample_rate
+    return tuple(partial_persistence(y, sr) for y in (came, mean, came - mean))
 
 
 def errors(model, clips, voice, decays):
@@ -100,9 +122,30 @@ def main(argv=None):
     p.set_defaults(voices="kick,tom_low", n=8)
     p.add_argument("--seconds", type=float, default=0.25, help="length measured (default 0.25)")
     p.add_argument("--decay", type=float, default=0.2, help="generated clips' decay (default 0.2)")
+    p.add_argument(
+        "--partials",
+        action="store_true",
+        help="the partials that last in the held-out clips, their predicted mean and its error",
+    )
     a = p.parse_args(argv)
     model, voices, _, held = model_and_clips(p, a)
     sr, T = model.sample_rate, int(a.seconds * model.sample_rate)
+    if a.partials:
+        print("| voice | clips | partials that last: coded clip | predicted mean | error |")
+        print("|---|---|---|---|---|")
+        for v in voices:
+            real = cut([c.audio for c in held if c.entry["voice"] == v][: a.n], T)
+            if not len(real):
+                continue
+            decays = [None] * len(real)
+            if model.envelope is not None:
+                decays = envelope_decay_seconds(real, sr, model.envelope)
+            q = codes(model, real, decays, v)
+            ds = decays if model.decay is not None else [None] * len(real)
+            rows = [partials_kept(model, c, voice=v, decay=d) for c, d in zip(q, ds)]
+            f = np.nanmedian(np.array(rows, dtype=np.float64), axis=0)
+            print(f"| {v} | {len(real)} | {f[0]:.3f} | {f[1]:.3f} | {f[2]:.3f} |", flush=True)
+        return 0
     print("| voice | clips | n | error RMS | error RMS below 30 Hz |")
     print("|---|---|---|---|---|")
     for v in voices:
