@@ -88,27 +88,27 @@ def figures(x, sr, order, window, hop, rng, start=0.1):
     return (gain,) + tuple(partial_persistence(y[P:], sr) for y in (x, e, primed, short))
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(
-        prog="python tools/lpc_partials.py", description=__doc__.split("\n\n")[0]
+def predictor_options(p, default_voices, n):
+    """Add ``--voices``, ``--window``, ``--hop`` and ``-n`` to parser `p`: the options of both
+    predictor tools (this one and ``tools/predictor_code.py``)."""
+    p.add_argument(
+        "--voices", default=default_voices, help=f"comma-separated (default {default_voices})"
     )
-    p.add_argument("--voices", default="crash,ride", help="comma-separated (default crash,ride)")
-    p.add_argument("--orders", default="32,256", help="predictor orders (default 32,256)")
     p.add_argument("--window", type=int, default=4096, help="samples fitted (default 4096)")
     p.add_argument("--hop", type=int, default=256, help="samples between fits (default 256)")
-    p.add_argument("-n", type=int, default=12, help="held-out clips a voice (default 12)")
-    args = p.parse_args(argv)
+    p.add_argument("-n", type=int, default=n, help=f"held-out clips a voice (default {n})")
+
+
+def held_out(p, args, seconds, sr=44100):
+    """``{voice: (n, T) float64}``: up to ``args.n`` held-out real clips of each of ``args.voices``
+    (the default held-out kits), their first `seconds` (zero-padded); ``p.error`` for an unknown
+    voice, or a hop below 1."""
     voices = args.voices.split(",")
     unknown = [v for v in voices if v not in VOICES]
     if unknown:
         p.error(f"--voices: unknown {', '.join(unknown)} (known: {', '.join(VOICES)})")
-    try:
-        orders = [int(o) for o in args.orders.split(",")]
-    except ValueError:
-        p.error(f"--orders: expected integers like 32,256, got {args.orders!r}")
-    if not all(1 <= o < args.window for o in orders) or args.hop < 1:
-        p.error("--orders must lie in [1, --window) and --hop be at least 1")
-    sr = 44100
+    if args.hop < 1:
+        p.error("--hop must be at least 1")
     _, held, _ = load_voice_clips(
         sample_rate=sr,
         kit_dirs=[DEFAULT_KITS],
@@ -116,15 +116,35 @@ def main(argv=None):
         holdout_kits=list(DEFAULT_HOLDOUT),
         voices=VOICES,
     )
-    T = int(0.6 * sr)  # 0.1 s of primer and the 0.5 s the persistence reads
+    T = int(round(seconds * sr))
+    out = {}
+    for v in voices:
+        clips = [c.audio[:T] for c in held if c.entry["voice"] == v][: args.n]
+        out[v] = np.array([np.pad(c, (0, T - len(c))) for c in clips], dtype=np.float64)
+    return out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(
+        prog="python tools/lpc_partials.py", description=__doc__.split("\n\n")[0]
+    )
+    predictor_options(p, "crash,ride", 12)
+    p.add_argument("--orders", default="32,256", help="predictor orders (default 32,256)")
+    args = p.parse_args(argv)
+    try:
+        orders = [int(o) for o in args.orders.split(",")]
+    except ValueError:
+        p.error(f"--orders: expected integers like 32,256, got {args.orders!r}")
+    if not all(1 <= o < args.window for o in orders):
+        p.error("--orders must lie in [1, --window)")
+    sr = 44100
+    clips_of = held_out(p, args, 0.6, sr)  # 0.1 s of primer and the 0.5 s the persistence reads
     print(
         "| voice | order | prediction gain, dB | persistence: clip | error | synthesis, "
         "primed 0.1 s | primed `order` samples |"
     )
     print("|---|---|---|---|---|---|---|")
-    for v in voices:
-        clips = [c.audio for c in held if c.entry["voice"] == v][: args.n]
-        clips = [np.pad(c[:T], (0, max(0, T - len(c)))).astype(np.float64) for c in clips]
+    for v, clips in clips_of.items():
         for order in orders:
             rng = np.random.default_rng(0)
             rows = np.array([figures(x, sr, order, args.window, args.hop, rng) for x in clips])
