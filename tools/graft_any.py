@@ -8,8 +8,8 @@ BASE --voice-dropout 1 --train-only voice_emb``, averaged with training/average.
 embeddings, the voice 'any' (the longest voice's duration, every voice's training decay times) and a
 record of the fitting in ``meta["any_voice"]``; the voice's decay times are every voice's, for a
 decay-conditioned BASE; a format-5 BASE keeps its output filter, 'any' a unit impulse (no
-filter). Every other weight of FITTED must be BASE's bit for bit, and OUT's voices generate BASE's clips: both are checked before OUT is written. An existing OUT
-is replaced only with --overwrite (OUT may be BASE: training/ship_models.sh grafts in place). This
+filter). Every other weight of FITTED must be BASE's bit for bit, and OUT's voices generate BASE's
+clips: both are checked before OUT is written. An existing OUT is replaced only with --overwrite (OUT may be BASE: training/ship_models.sh grafts in place). This
 is how the shipped drums.npz got its 'any' voice (docs/evaluation.md, "A trained unconditional
 voice"); training/ship_models.sh runs the fit and the graft.
 """

@@ -34,31 +34,43 @@ from training.evaluate import (
 from training.voices import VOICE_DURATIONS, VOICES
 
 
+def _features(clips, sr):
+    """The clips cut or padded to the classifier's length, and their :func:`features` rows."""
+    clips = _fit_len(clips, int(round(CLASSIFIER_SECONDS * sr)))
+    return clips, np.array([features(c, sr) for c in clips])
+
+
+def _column(clips, sr):
+    """10 x :func:`partial_persistence` of each clip (0 where it has none)."""
+    return 10 * np.nan_to_num([partial_persistence(c, sr) for c in clips])
+
+
 def rows_with_persistence(clips, sr):
     """``features`` of each clip (cut or padded to the classifier's length) and 10 x its
     :func:`partial_persistence` (0 where it has none) in one more column: (n, features + 1)."""
-    clips = _fit_len(clips, int(round(CLASSIFIER_SECONDS * sr)))
-    extra = np.nan_to_num([partial_persistence(c, sr) for c in clips])
-    return np.array([np.append(features(c, sr), 10 * e) for c, e in zip(clips, extra)])
+    clips, X = _features(clips, sr)
+    return np.column_stack([X, _column(clips, sr)])
 
 
 def classifiers(real):
-    """``{"in force": real.classifier, "with partials": the same fit with the column}``."""
-    labels = [v for v in VOICES for _ in real.train[v]]
-    X = np.vstack([rows_with_persistence(real.train[v], real.sr) for v in VOICES if real.train[v]])
-    Xn = rows_with_persistence(real.noise, real.sr)
-    refit = InstrumentClassifier().fit_features(np.vstack([X, Xn]), labels + ["noise"] * len(Xn))
+    """``{"in force": real.classifier, "with partials": the same fit with the column}``: the feature
+    rows `real` was fitted on, each given its clip's column."""
+    X, labels, _, Xn = real._leave_kit_out
+    n = int(round(CLASSIFIER_SECONDS * real.sr))
+    train = [c for v in VOICES for c in _fit_len(real.train[v], n)]
+    rows = np.vstack(
+        [
+            np.column_stack([X, _column(train, real.sr)]),
+            np.column_stack([Xn, _column(real.noise, real.sr)]),
+        ]
+    )
+    refit = InstrumentClassifier().fit_features(rows, list(labels) + ["noise"] * len(Xn))
     return {"in force": real.classifier, "with partials": refit}
 
 
 def _named(clf, clips, sr, extended):
-    if extended:
-        X = rows_with_persistence(clips, sr)
-    else:
-        X = np.array(
-            [features(c, sr) for c in _fit_len(clips, int(round(CLASSIFIER_SECONDS * sr)))]
-        )
-    return clf.pipeline.predict(X)
+    clips, X = _features(clips, sr)
+    return clf.pipeline.predict(np.column_stack([X, _column(clips, sr)]) if extended else X)
 
 
 def main(argv=None):
