@@ -20,14 +20,14 @@ import zlib
 
 import numpy as np
 
-from . import _io
+from . import _io, predictor
 from ._checks import MAX_SAMPLE_RATE
 from .errors import ModelFormatError
 
 #: The versions this fastdrum reads (and writes: the lowest one that holds a model).
-FORMAT_VERSIONS = (1, 2, 3, 4, 5)
+FORMAT_VERSIONS = (1, 2, 3, 4, 5, 6)
 #: The newest version.
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 
 #: Default bound on the total uncompressed size of a model file's arrays.
 DEFAULT_MAX_BYTES = 256 * 2**20
@@ -432,7 +432,7 @@ def _vote(arrays, name):
 
 
 def validate(arrays):
-    """Check a dict of arrays against format 1, 2, 3, 4 or 5 and return what they describe.
+    """Check a dict of arrays against format 1, 2, 3, 4, 5 or 6 and return what they describe.
 
     Returns a dict with version, L, Q, R, D, S, sample_rate, dilations
     (tuple), meta (dict), primers (int32 array or None), preemphasis (float,
@@ -444,7 +444,8 @@ def validate(arrays):
     embedding size, or None), primer_voices (int32 array or None), time_tau
     (float32 array (F,) or None), time_block (int or None), decay (dict of
     mean, scale and drop_db, or None) and voice_decays ({voice: read-only
-    float64 array of seconds}, or None) and envelope ({"hold", "floor_db"} as floats, or None).
+    float64 array of seconds}, or None), envelope ({"hold", "floor_db"} as floats, or None) and
+    predictor ({"order", "window", "hop"} as ints and "gain" as a float; None before format 6).
     Weights
     may be float32 in either byte order (callers convert to native);
     everything else about the tables is strict. A format-1 file's format-2
@@ -486,6 +487,7 @@ def validate(arrays):
     )
     info["output_filter"] = _validate_output_filter(arrays, info) if version >= 5 else None
     info["envelope"] = _validate_envelope(meta, info["decay"])
+    info["predictor"] = _validate_predictor(meta, version)
     return info
 
 
@@ -642,7 +644,7 @@ def _validate_output_filter(arrays, info):
     MAX_OUTPUT_FILTER_VALUE. A read-only native float32 copy."""
     key = OUTPUT_FILTER_KEY
     if key not in arrays:
-        _fail(key, "missing (required in format 5)")
+        _fail(key, "missing (required in formats 5 and 6)")
     h = arrays[key]
     if not _is_float32(h.dtype):
         _fail(key, f"dtype must be float32, got {h.dtype}")
@@ -881,6 +883,48 @@ def _validate_envelope(meta, decay):
             "envelope needs decay conditioning (decay_w, meta decay and every voice's decays): the "
             "envelope falls with each clip's decay time",
         )
+    return out
+
+
+def _validate_predictor(meta, version):
+    """Format 6's ``meta["predictor"]`` (docs/format.md, "Format 6") as ``{"order", "window", "hop",
+    "gain"}``, or None before format 6 (where the key is refused: an older reader would ignore it)."""
+    if version < 6:
+        if "predictor" in meta:
+            _fail("meta", f"predictor needs format 6 (the file says format {version})")
+        return None
+    p = meta.get("predictor")
+    if not isinstance(p, dict):
+        _fail("meta", f"predictor is required in format 6, an object, got {str(p)[:100]!r}")
+    keys = ("order", "window", "hop", "gain")
+    extra = sorted(k for k in p if k not in keys)
+    if extra:
+        _fail(
+            "meta", f"predictor has unknown key(s) {str(extra)[:100]} (it holds {', '.join(keys)})"
+        )
+    out = {}
+    for key, lo, hi in (
+        ("order", 1, predictor.MAX_ORDER),
+        ("window", 2, predictor.MAX_WINDOW),
+        ("hop", predictor.MIN_HOP, predictor.MAX_WINDOW),
+    ):
+        v = p.get(key)
+        if not (isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi):
+            _fail(
+                "meta",
+                f"predictor[{key!r}] must be an integer in [{lo}, {hi}], got {repr(v)[:100]}",
+            )
+        out[key] = v
+    lo, hi = predictor.GAIN_RANGE
+    g = _json_number(p.get("gain"))
+    if not lo <= g <= hi:  # also False for NaN: missing, not a number, a bool, not finite
+        _fail(
+            "meta",
+            f"predictor['gain'] must be a number in [{lo:g}, {hi:g}], got {repr(p.get('gain'))[:100]}",
+        )
+    out["gain"] = g
+    if not out["order"] < out["window"]:
+        _fail("meta", f"predictor's order {out['order']} must be below its window {out['window']}")
     return out
 
 

@@ -4,7 +4,7 @@ import contextlib
 
 import numpy as np
 
-from . import _backends, _checks
+from . import _backends, _checks, predictor
 from .errors import GenerationError, LimitExceededError
 from .model import as_model
 from .mulaw import deemphasis, fir_filter, mu_law_decode, mu_law_encode, silence_code
@@ -90,7 +90,8 @@ def _primers(model, primer, n, T, noise, rngs, voice=None):
 
 
 def _finish(codes, model, decays=None, a=None, b=None, shelf=None, fir=None):
-    """Codes to audio: mu-law decode; for a pre-emphasis model, de-emphasis with coefficient `a`
+    """Codes to audio: mu-law decode; for a model with a predictor (format 6), the predictor run on
+    the decoded errors (:func:`fastdrum.predictor.synthesise`); for a pre-emphasis model, de-emphasis with coefficient `a`
     (default :attr:`Model.preemphasis`; a model with one a voice needs it given) and, for one with
     leaky integration, its first difference with coefficient `b` (likewise), and for one with a
     low shelf, the shelf's inverse (`shelf`, ``(c, p)``; likewise); for an envelope
@@ -111,6 +112,9 @@ def _finish(codes, model, decays=None, a=None, b=None, shelf=None, fir=None):
             )
         fir = model.output_filter
     y = mu_law_decode(codes, model.quantization_channels)
+    if model.predictor is not None:  # format 6: the codes are the predictor's error's
+        p = model.predictor
+        y = predictor.synthesise(y / np.float64(p["gain"]), p["order"], p["window"], p["hop"])
     if a == 0 and b == 0 and shelf[0] == shelf[1] and model.envelope is None and fir is None:
         return y  # a = 0 is the identity: format-1 output exactly as it always was
     y = deemphasis(y, a, b, shelf)

@@ -350,6 +350,11 @@ class Model:
         its network models each clip divided by the envelope of the clip's decay time
         (:func:`fastdrum._reference.envelope`), and :func:`fastdrum.generate` multiplies the
         envelope back. Only with decay conditioning.
+    predictor : dict or None
+        Format 6's ``meta["predictor"]``, ``{"order", "window", "hop", "gain"}``: the codes are those
+        of the error of a backward-adaptive linear predictor (:mod:`fastdrum.predictor`), and
+        :func:`fastdrum.generate` runs the predictor on the decoded errors. A model is format 6 when
+        its `meta` has one (its output filter then defaults to the unit impulse).
 
     Raises
     ------
@@ -390,7 +395,11 @@ class Model:
             decay_w=decay_w,
         )
         format2 = {k: v for k, v in format2.items() if v is not None}
-        if output_filter is not None:
+        if isinstance(meta, dict) and "predictor" in meta:
+            version = 6
+            if output_filter is None:  # format 6 holds format 5's filter: the unit impulse
+                output_filter = np.ones((len(voices), 1) if voices else (1,), dtype=np.float32)
+        elif output_filter is not None:
             version = 5
         elif _nonzero(shelf_zero) or _nonzero(shelf_pole):
             version = 4
@@ -468,6 +477,7 @@ class Model:
             self.time_tau.setflags(write=False)
         self.decay, self.voice_decays = info["decay"], info["voice_decays"]
         self.envelope = info["envelope"]
+        self.predictor = info["predictor"]
         self._sizes = {k: info[k] for k in "LQRDS"}
         self.weights = {}
         keys = _format.WEIGHT_KEYS + (("voice_emb", "cond_w") if self.voices else ())
@@ -806,6 +816,8 @@ class Model:
         extra += f" time_features={len(self.time_tau)}" if self.time_tau is not None else ""
         extra += " decay_conditioned" if self.decay is not None else ""
         extra += " envelope" if self.envelope is not None else ""
+        if self.predictor is not None:
+            extra += " predictor=" + ",".join(f"{k}={v:g}" for k, v in self.predictor.items())
         if self.output_filter is not None:
             extra += f" output_filter={self.output_filter.shape[-1]} taps"
         return (
@@ -964,12 +976,16 @@ class Model:
         (5, [1.0, -0.5], 4)
         """
         arrays = self._arrays()
+        if filters is None and self.predictor is not None:
+            raise ModelFormatError(
+                "a model with a predictor (format 6) keeps an output filter: give [1.0] for none"
+            )
         if filters is None:
             if self.output_filter is not None:
                 del arrays[_format.OUTPUT_FILTER_KEY]
                 arrays["format_version"] = np.array(self._version_without_filter(), np.int64)
         else:
-            arrays["format_version"] = np.array(5, dtype=np.int64)
+            arrays["format_version"] = np.array(6 if self.predictor else 5, dtype=np.int64)
             for k in ("preemphasis", "integration", "shelf_zero", "shelf_pole"):
                 arrays[k] = np.array(getattr(self, k), dtype=np.float32)
             arrays[_format.OUTPUT_FILTER_KEY] = _as_taps(filters)
@@ -1098,7 +1114,7 @@ class Model:
         ----------
         y : array_like, shape (T,)
             Audio in [-1, 1], or codes if `codes` is True (a model with an
-            output filter, format 5, scores codes only: the filter is not inverted). Audio is
+            output filter, format 5 or 6, scores codes only: the filter is not inverted). Audio is
             pre-emphasised (:func:`fastdrum.mulaw.preemphasis` with
             :attr:`preemphasis`) and mu-law encoded first, as in training;
             for an envelope model it is first divided by the envelope of
@@ -1130,7 +1146,7 @@ class Model:
         else:
             if self.output_filter is not None:
                 raise GenerationError(
-                    "a model with an output filter (format 5) scores codes (codes=True), not "
+                    "a model with an output filter (format 5 or 6) scores codes (codes=True), not "
                     "audio: its filter is not inverted"
                 )
             max_samples = _check_max_samples(max_samples)

@@ -48,6 +48,7 @@ def random_model(
     time_block=64,
     decays=None,
     envelope=None,
+    predictor=None,
 ):
     """A Model with random weights, scaled so activations stay in a useful range.
 
@@ -93,6 +94,9 @@ def random_model(
     envelope : dict, optional
         ``{"hold": seconds, "floor_db": dB}``, stored as ``meta["envelope"]``: an
         envelope-normalised model (needs `decays`).
+    predictor : dict, optional
+        ``{"order", "window", "hop", "gain"}``, stored as ``meta["predictor"]``: a format-6 model
+        (:mod:`fastdrum.predictor`).
 
     Returns
     -------
@@ -145,6 +149,8 @@ def random_model(
         arrays["decay_w"] = w(L, 2 * D, fan_in=1)
     if envelope is not None:
         meta["envelope"] = envelope
+    if predictor is not None:
+        meta["predictor"] = predictor
     if primers:
         n_rows = primers
         primers = rng.integers(0, Q, size=(n_rows, 8))

@@ -125,7 +125,7 @@ def test_a_reader_of_formats_1_to_4_refuses_format_5(tmp_path, good, monkeypatch
 @pytest.mark.parametrize(
     "value, match",
     [
-        (None, "'output_filter': missing \\(required in format 5\\)"),
+        (None, "'output_filter': missing \\(required in formats 5 and 6\\)"),
         (np.ones((10, 3)), "'output_filter': dtype must be float32, got float64"),
         (np.ones((10, 3), np.int32), "'output_filter': dtype must be float32, got int32"),
         (np.ones(3, np.float32), "'output_filter': must be 2-D \\(V, K\\), one filter a voice"),

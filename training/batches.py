@@ -50,7 +50,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fastdrum import predictor as fastdrum_predictor
 from fastdrum._reference import decay_z, envelope
+from fastdrum.mulaw import mu_law_decode
 
 from . import data as data_mod
 from .evaluate import decay_times
@@ -323,6 +325,11 @@ class TrainingSet:
         the envelope's floor) counts in the loss, training or validation. The network then learns no
         silence: the envelope brings every clip down; only the fade-out of a clip that lasts its
         voice's whole length is learned.
+    predictor : dict, optional
+        ``{"order", "window", "hop", "gain"}``: each clip, after pre-emphasis, becomes the decoded
+        error of the closed-loop backward-adaptive predictor (:func:`fastdrum.predictor.encode`), so
+        the codes the network learns are the predictor's (format 6); the model file records it as
+        ``meta["predictor"]``.
     attack : tuple of (int, float), optional
         ``(K, w)``: in a training window that starts at the onset, the loss of each of the first K
         targets (samples 1 to K of the clip) counts w times (w > 0). The attack of a drum, the few
@@ -369,6 +376,7 @@ class TrainingSet:
         envelope=None,
         end_mask=False,
         attack=None,
+        predictor=None,
     ):
         _check_options(lengths, crop, voice_weights, decay_conditioning, envelope, end_mask)
         if attack is not None:
@@ -377,6 +385,7 @@ class TrainingSet:
                 raise ValueError(f"attack must be (K >= 1 samples, weight > 0), got {attack!r}")
         self.attack = None if attack is None else (int(attack[0]), float(attack[1]))
         self.envelope = None if envelope is None else dict(envelope)
+        self.predictor = None if predictor is None else dict(predictor)
         self.V = len(clips_by_voice)
         self.voice_p = None
         if voice_weights is not None:
@@ -438,7 +447,20 @@ class TrainingSet:
             if clipped is not None:
                 clipped[0] += n_clipped
                 clipped[1] += y.size
-        return np.pad(preemphasize(y, *a), [(0, 0), (0, T - y.shape[-1])])
+        y = preemphasize(y, *a)
+        if self.predictor is not None:
+            y = self._predictor_errors(y)
+        return np.pad(y, [(0, 0), (0, T - y.shape[-1])])
+
+    def _predictor_errors(self, y):
+        """Rows `y` as the decoded errors of :attr:`predictor`'s closed loop: each sample the level
+        of its code, so :func:`training.data.encode` gives the code back (float32)."""
+        p = self.predictor
+        codes = [
+            fastdrum_predictor.encode(row, p["order"], p["window"], p["hop"], p["gain"], self.Q)[0]
+            for row in y
+        ]
+        return mu_law_decode(np.stack(codes), self.Q)
 
     def _add_voice(self, clips, val_clips, n, T, shifts, decay_conditioning):
         """Prepare one voice: its clips of every shift in :attr:`audio`, the unshifted ones in

@@ -32,7 +32,7 @@ import time
 
 import numpy as np
 
-from fastdrum import FastDrumError, _io
+from fastdrum import FastDrumError, _io, predictor
 from fastdrum import __version__ as fastdrum_version
 from fastdrum.mulaw import mu_law_decode, shelf_coefficients
 from fastdrum.post import highpass
@@ -342,6 +342,36 @@ def _add_emphasis_arguments(g):
         metavar="DB",
         help="the low shelf's depth: its gain at DC in training, and generate()'s cut there, "
         "20 log10((1 - c) / (1 - p)) dB (default 20)",
+    )
+    g.add_argument(
+        "--predictor-order",
+        type=int,
+        default=0,
+        metavar="N",
+        help="model the codes of the error of a backward-adaptive linear predictor of order N, "
+        "closed loop as ADPCM, which generate() runs on the decoded errors: it holds the partials "
+        "a drum rings (0: off; format 6; fastdrum.predictor)",
+    )
+    g.add_argument(
+        "--predictor-window",
+        type=int,
+        default=4096,
+        metavar="SAMPLES",
+        help="with --predictor-order: the predictor is fitted to the last SAMPLES decoded (default 4096)",
+    )
+    g.add_argument(
+        "--predictor-hop",
+        type=int,
+        default=256,
+        metavar="SAMPLES",
+        help="with --predictor-order: it is fitted again every SAMPLES samples (default 256)",
+    )
+    g.add_argument(
+        "--predictor-gain",
+        type=float,
+        default=1.0,
+        metavar="G",
+        help="with --predictor-order: the error times G is coded (default 1)",
     )
 
 
@@ -693,6 +723,29 @@ def _check_voice_options(a):
         )
 
 
+def _check_predictor(a):
+    """--predictor-* within what a format-6 file may hold (fastdrum.predictor's bounds)."""
+    if not 1 <= a.predictor_order <= predictor.MAX_ORDER:
+        raise ConfigError(
+            f"--predictor-order must lie in [0, {predictor.MAX_ORDER}], got {a.predictor_order}"
+        )
+    if not a.predictor_order < a.predictor_window <= predictor.MAX_WINDOW:
+        raise ConfigError(
+            f"--predictor-window must exceed the order and be at most {predictor.MAX_WINDOW}, "
+            f"got {a.predictor_window}"
+        )
+    if not predictor.MIN_HOP <= a.predictor_hop <= a.predictor_window:
+        raise ConfigError(
+            f"--predictor-hop must lie in [{predictor.MIN_HOP}, --predictor-window], "
+            f"got {a.predictor_hop}"
+        )
+    lo, hi = predictor.GAIN_RANGE
+    if not (math.isfinite(a.predictor_gain) and lo <= a.predictor_gain <= hi):
+        raise ConfigError(
+            f"--predictor-gain must lie in [{lo:g}, {hi:g}], got {a.predictor_gain!r}"
+        )
+
+
 def _check_model_options(a):
     """Pre-emphasis, the crop, the attack weight, the voice embedding and the time features."""
     if not (math.isfinite(a.preemphasis) and -1 < a.preemphasis < 1):
@@ -707,6 +760,8 @@ def _check_model_options(a):
         )
     if not (math.isfinite(a.shelf_db) and 0 < a.shelf_db <= 60):
         raise ConfigError(f"--shelf-db must lie in (0, 60] dB, got {a.shelf_db!r}")
+    if a.predictor_order:
+        _check_predictor(a)
     for flag in ("preemphasis", "integration", "shelf_hz"):
         if getattr(a, f"voice_{flag}") is not None and not a.voices:
             raise ConfigError(
@@ -899,6 +954,18 @@ def _shelf(args, voices):
     return [c for c, _ in pairs], [p for _, p in pairs]
 
 
+def _predictor(args):
+    """``{"order", "window", "hop", "gain"}`` of --predictor-*, or None without --predictor-order."""
+    if not args.predictor_order:
+        return None
+    return dict(
+        order=args.predictor_order,
+        window=args.predictor_window,
+        hop=args.predictor_hop,
+        gain=args.predictor_gain,
+    )
+
+
 def _shifts(args):
     if args.pitch_semitones > 0 and args.pitch_steps > 1:
         return [
@@ -996,6 +1063,7 @@ def _prepare_data(args, cfg):
         preemphasis=_preemphasis(args, voices),
         integration=_integration(args, voices),
         shelf=_shelf(args, voices),
+        predictor=_predictor(args),
         shifts=_shifts(args),
         peak=args.peak,
         fade=bool(voices),
@@ -1080,6 +1148,8 @@ def _meta(
             {k: e.get(k) for k in ("file", "kit", "instrument", "voice", "licence", "sha256")}
             for e in dataset.manifest["holdout"]
         ]
+    if trainset.predictor is not None:
+        meta["predictor"] = dict(trainset.predictor)
     return meta
 
 
