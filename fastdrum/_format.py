@@ -1,4 +1,4 @@
-"""Model formats 1 to 5: reading, validating and writing WaveNet weights in .npz files.
+"""Model formats 1 to 6: reading, validating and writing WaveNet weights in .npz files.
 
 The tables in the project's docs (docs/format.md) are the contract: format 2
 is format 1 plus pre-emphasis and (optionally) voice conditioning. Reading is

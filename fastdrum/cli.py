@@ -887,6 +887,7 @@ def _describe(model):
         "decay": model.decay,
         "decay_seconds_range": _decay_range(model),
         "envelope": model.envelope,
+        "predictor": model.predictor,
         "sample_rate": model.sample_rate,
         "layers": model.n_layers,
         "dilations": list(model.dilations),
@@ -1008,6 +1009,14 @@ def _format2_rows(info):
     rows += [("integration", integ)] if info["format_version"] >= 3 else []
     rows += [("low shelf", _shelf_row(info))] if info["format_version"] >= 4 else []
     rows += [("output filter", _output_filter_row(info))] if info["format_version"] >= 5 else []
+    if (p := info["predictor"]) is not None:
+        rows.append(
+            (
+                "predictor",
+                f"order {p['order']}, refitted every {p['hop']} samples on the last {p['window']}, "
+                f"error gain {p['gain']:g} (the codes are its error's)",
+            )
+        )
     taus = info["time_constants_samples"]
     if taus is not None:
         ms = ", ".join(f"{1000 * t / info['sample_rate']:g}" for t in taus)

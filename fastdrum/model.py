@@ -1,4 +1,4 @@
-"""The :class:`Model`: a WaveNet's weights in model format 1 to 5, and how to load one."""
+"""The :class:`Model`: a WaveNet's weights in model format 1 to 6, and how to load one."""
 
 import copy
 import functools
@@ -162,7 +162,7 @@ def _resolve(path_or_name):
 
 
 def load_model(path_or_name, *, max_bytes=_format.DEFAULT_MAX_BYTES):
-    """Load a model from a .npz file (format 1 to 5) or by the name of a shipped model.
+    """Load a model from a .npz file (format 1 to 6) or by the name of a shipped model.
 
     A shipped name is a model file of that name (``kick`` is ``kick.npz``)
     or, failing that, a voice of a shipped conditioned model: ``"kick"`` then
@@ -188,7 +188,7 @@ def load_model(path_or_name, *, max_bytes=_format.DEFAULT_MAX_BYTES):
     ModelNotFoundError
         If no such file or shipped model exists.
     ModelFormatError
-        If the file is not a valid model (format 1 to 5); the message names the key.
+        If the file is not a valid model (format 1 to 6); the message names the key.
 
     Examples
     --------
@@ -249,7 +249,7 @@ def as_model(model_or_name):
 
 
 class Model:
-    """A WaveNet in model format 1 to 5: unconditional, or conditioned on a voice.
+    """A WaveNet in model format 1 to 6: unconditional, or conditioned on a voice.
 
     Build one with :func:`load_model`, or from arrays with the keyword
     arguments below (the keys of docs/format.md). Weights are stored read-only as

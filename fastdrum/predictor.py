@@ -16,9 +16,11 @@ a time through :func:`scipy.signal.lfilter`; :func:`synthesise_reference` is the
 a time, which the tests hold both to.
 """
 
+import functools
 import math
 
 import numpy as np
+import scipy.fft
 from scipy.linalg import solve_toeplitz
 from scipy.signal import lfilter
 
@@ -41,15 +43,22 @@ def coefficients(past, order, window):
     method (through the FFT), lag 0 times :data:`WHITE_NOISE`, the Levinson recursion
     (:func:`scipy.linalg.solve_toeplitz`). Zeros for silence or a fit that is not finite."""
     x = np.asarray(past, dtype=np.float64)[-window:]
-    x = np.pad(x, (window - len(x), 0)) * np.hanning(window)
-    n = 1 << (window + order).bit_length()
-    spectrum = np.fft.rfft(x, n)
-    r = np.fft.irfft(spectrum.real**2 + spectrum.imag**2, n)[: order + 1]
+    x = np.pad(x, (window - len(x), 0)) * _hann(window)
+    n = scipy.fft.next_fast_len(window + order + 1, real=True)
+    spectrum = scipy.fft.rfft(x, n)
+    r = scipy.fft.irfft(spectrum.real**2 + spectrum.imag**2, n)[: order + 1]
     if not r[0] > 0:
         return np.zeros(order)
     r[0] *= WHITE_NOISE
     a = solve_toeplitz(r[:order], r[1 : order + 1])
     return a if np.isfinite(a).all() else np.zeros(order)
+
+
+@functools.lru_cache(maxsize=8)
+def _hann(window):
+    w = np.hanning(window)
+    w.setflags(write=False)
+    return w
 
 
 def _mu_law_code(v, mu, log_mu):

@@ -1,4 +1,4 @@
-"""Fuzz fastdrum's model loader with hostile model files (formats 1 to 5).
+"""Fuzz fastdrum's model loader with hostile model files (formats 1 to 6).
 
 Each case starts from a valid, randomly sized format-1 or format-2 model
 (pre-emphasis, and voice conditioning or none) and mutates it:
@@ -326,7 +326,7 @@ def _make_format_2(arrays, model, rnd):
     """Turn the arrays into format 2: pre-emphasis, (half the time) time-since-onset conditioning,
     and (half the time) voice conditioning, then (half of those) decay conditioning; a quarter
     of them format 3 (leaky integration), a quarter of those format 4 (a low shelf), half of
-    those format 5 (an output filter)."""
+    those format 5 (an output filter), half of those format 6 (a predictor)."""
     arrays["format_version"] = np.array(2, dtype=rnd.choice([np.int64, np.int32, np.uint8]))
     arrays["preemphasis"] = np.array(rnd.choice([0.0, 0.5, 0.85, 0.999]), dtype=np.float32)
     if rnd.random() < 0.25:  # format 3: leaky integration
@@ -343,6 +343,11 @@ def _make_format_2(arrays, model, rnd):
     if int(arrays["format_version"]) == 5:
         V = len(arrays["voices"]) if "voices" in arrays else None
         arrays["output_filter"] = _output_filter(V, rnd)
+        if rnd.random() < 0.5:  # format 6: a predictor in meta
+            arrays["format_version"] = np.array(6, dtype=np.int64)
+            meta = _meta_object(arrays)
+            meta["predictor"] = dict(_GOOD_PREDICTOR)
+            arrays["meta"] = np.array(json.dumps(meta))
 
 
 def _output_filter(V, rnd):
@@ -663,7 +668,10 @@ def m_format2(c, rnd):
     kind = rnd.choice(
         ["version", "preemphasis", "voices", "partial", "primer_voices", "meta", "emb", "time"]
         + ["decay", "envelope", "integration", "shelf_zero", "shelf_pole", "output_filter"]
+        + ["predictor"]
     )
+    if kind == "predictor":
+        return _bad_predictor(c, rnd)
     if kind == "output_filter":
         return _bad_output_filter(c, rnd)
     if kind == "time":
@@ -886,6 +894,43 @@ def _bad_envelope(c, rnd):
         meta.pop("decay", None)
     c.arrays["meta"] = np.array(json.dumps(meta))
     return f"envelope: {kind} {env!r}"[:80]
+
+
+_GOOD_PREDICTOR = {"order": 8, "window": 64, "hop": 32, "gain": 1.0}
+_BAD_PREDICTORS = [
+    {**_GOOD_PREDICTOR, "order": 0},
+    {**_GOOD_PREDICTOR, "order": 513},
+    {**_GOOD_PREDICTOR, "order": 64},
+    {**_GOOD_PREDICTOR, "order": True},
+    {**_GOOD_PREDICTOR, "order": 8.5},
+    {**_GOOD_PREDICTOR, "window": 2**40},
+    {**_GOOD_PREDICTOR, "hop": 1},
+    {**_GOOD_PREDICTOR, "hop": -32},
+    {**_GOOD_PREDICTOR, "gain": 0.0},
+    {**_GOOD_PREDICTOR, "gain": np.inf},
+    {**_GOOD_PREDICTOR, "gain": 10**400},
+    {**_GOOD_PREDICTOR, "gain": "1"},
+    {**_GOOD_PREDICTOR, "lag": 1},
+    {"order": 8, "window": 64, "hop": 32},
+    [8, 64, 32, 1.0],
+    "predictor",
+    None,
+]
+
+
+def _bad_predictor(c, rnd):
+    """Format 6's predictor (meta["predictor"]) out of range or misshapen, a good one in a file of
+    format 5, or (a valid file) a good one in format 6."""
+    kind = rnd.choice(["bad", "old", "good"])
+    c.arrays["format_version"] = np.array(5 if kind == "old" else 6)
+    if "output_filter" not in c.arrays:
+        V = len(c.arrays["voices"]) if "voices" in c.arrays else None
+        c.arrays["output_filter"] = _output_filter(V, rnd)
+    meta = _meta_object(c.arrays)
+    p = rnd.choice(_BAD_PREDICTORS) if kind == "bad" else dict(_GOOD_PREDICTOR)
+    meta["predictor"] = p
+    c.arrays["meta"] = np.array(json.dumps(meta))
+    return f"predictor: {kind} {p!r}"[:80]
 
 
 def m_extra_member(c, rnd):

@@ -530,7 +530,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(
         prog="python -m training.model_card", description=__doc__.split("\n\n")[0]
     )
-    p.add_argument("model", help="a model file (.npz, format 1 to 5)")
+    p.add_argument("model", help="a model file (.npz, format 1 to 6)")
     p.add_argument("--out", default=None, help="card path (default: the model's path with .md)")
     p.add_argument(
         "--check", action="store_true", help="generate a few clips and record a sanity check"
