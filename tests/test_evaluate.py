@@ -659,3 +659,22 @@ def test_enveloped_noise_follows_a_real_clips_envelope_and_matching_takes_its_sp
     assert matched.shape == (20, T) and np.abs(matched).max() <= 1.0
     d = lambda u: np.sqrt(np.mean((mean_log_mel(u, sr) - mean_log_mel(target, sr)) ** 2))  # noqa: E731
     assert d(matched) < 0.5 * d(y)
+
+
+def test_predicted_noise_keeps_the_attack_and_rings_what_it_predicts():
+    """The format-6 baseline: the first hop is the clip's own (decoded through the code), the rest
+    is the predictor run on noise at the error's level, so a ringing clip's partials carry on."""
+    from training.evaluate import predicted_noise
+
+    sr, T = 8000, 4000
+    t = np.arange(T) / sr
+    clip = 0.8 * np.exp(-4 * t) * np.sin(2 * np.pi * 300 * t)
+    p = dict(order=16, window=512, hop=64, gain=1.0)
+    y = predicted_noise(clip[None], 3, seed=0, predictor=p)
+    assert y.shape == (3, T) and np.abs(y).max() <= 1.0
+    assert np.allclose(y[:, :64], clip[:64], atol=0.02)  # the real attack, through 8-bit mu-law
+    late = np.abs(np.fft.rfft(y[:, T // 2 :], axis=1)).mean(axis=0)
+    freqs = np.fft.rfftfreq(T - T // 2, 1 / sr)
+    # the partial, still ringing a quarter of a second on (the predictor's own, near the clip's)
+    assert abs(freqs[late.argmax()] - 300) < 45 and late.max() > 10 * np.median(late)
+    assert not np.allclose(y[0], y[1])  # each clip its own noise

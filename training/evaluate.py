@@ -28,7 +28,9 @@ kept out of training entirely (the held-out kits a model's metadata names):
 An evaluation must be able to fail: ``--baseline noise``, ``--baseline
 untrained`` and ``--baseline decaying-noise`` evaluate white noise, an untrained
 network and white noise under decay envelopes of the voice's real decay times
-in place of a model; docs/evaluation.md shows them failing. The measures used by both the earlier
+in place of a model; docs/evaluation.md shows them failing. ``--baseline
+predicted-noise`` is a format-6 model's predictor run on noise at the level of a
+real clip's error, from the clip's attack (:func:`predicted_noise`). The measures used by both the earlier
 and this evaluation:
 
 1. **recognisable** -- a simple classifier (standardised log-band spectrum and
@@ -694,7 +696,8 @@ def enveloped_noise(target, sr, n, *, seed):
 def matched_baseline(kind, target, sr, n, *, seed, fit_seed):
     """``(clips, matched)``: `n` clips of :func:`baseline_clips` `kind` (seed `seed`) as long as the
     voice's clips `target` (m, T) (their decay times for ``"decaying-noise"``; for
-    ``"enveloped-noise"``, :func:`enveloped_noise` under their envelopes), and the same clips
+    ``"enveloped-noise"``, :func:`enveloped_noise` under their envelopes; for ``"predicted-noise"``,
+    :func:`predicted_noise` from their attacks), and the same clips
     through the filter that takes the baseline's clips of seed `fit_seed` to `target`'s mean log-mel
     spectrum (:func:`training.match_eq.correction_db`, the whole strength), then peak-limited as
     :func:`fastdrum.generate` limits: what an output filter (model format 5) makes of the baseline."""
@@ -705,6 +708,8 @@ def matched_baseline(kind, target, sr, n, *, seed, fit_seed):
     T = target.shape[1]
     if kind == "enveloped-noise":
         draw = lambda s: enveloped_noise(target, sr, n, seed=s)  # noqa: E731
+    elif kind == "predicted-noise":
+        draw = lambda s: predicted_noise(target, n, seed=s)  # noqa: E731
     else:
         decays = np.nan_to_num(decay_times(target, sr), posinf=T / sr)
         draw = lambda s: baseline_clips(kind, n, T, sr, seed=s, decays=decays)  # noqa: E731
@@ -713,6 +718,39 @@ def matched_baseline(kind, target, sr, n, *, seed, fit_seed):
     y = draw(seed)
     matched = fir_filter(y, h)
     return y, matched / np.maximum(np.abs(matched).max(axis=-1, keepdims=True), 1.0)
+
+
+#: The predictor of :func:`predicted_noise`: the trainer's ``--predictor-order 256`` defaults.
+BASELINE_PREDICTOR = dict(order=256, window=4096, hop=256, gain=1.0)
+
+
+def predicted_noise(target, n, *, seed, predictor=None):
+    """`n` clips a model of format 6 (docs/format.md) would make if its network drew nothing but
+    the level of the error: for a clip of `target` (m, T) drawn at random, its closed-loop
+    predictor's error (:func:`fastdrum.predictor.encode`, `predictor` as a format-6 file's, default
+    :data:`BASELINE_PREDICTOR`) kept for the first hop (the real attack, which the predictor is fitted
+    on), then white noise under the error's RMS over each hop; the predictor run on that
+    (:func:`fastdrum.predictor.synthesise`) and the clip peak-limited to 1. The partials it rings are
+    the predictor's own, from a real attack: whether the judge names such clips the voice says what a
+    network of the error has to add."""
+    from fastdrum import predictor as fp
+    from fastdrum.mulaw import mu_law_decode
+
+    p = dict(BASELINE_PREDICTOR if predictor is None else predictor)
+    order, window, hop, gain = p["order"], p["window"], p["hop"], p["gain"]
+    target = np.asarray(target, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(target), n)
+    T = target.shape[1]
+    errors = np.empty((n, T))
+    for i, j in enumerate(idx):
+        codes, _ = fp.encode(target[j], order, window, hop, gain)
+        e = mu_law_decode(codes).astype(np.float64) / gain
+        rms = np.sqrt(np.mean(np.pad(e, (0, -T % hop)).reshape(-1, hop) ** 2, axis=1))
+        errors[i] = np.repeat(rms, hop)[:T] * rng.standard_normal(T)
+        errors[i, :hop] = e[:hop]
+    y = fp.synthesise(errors, order, window, hop)
+    return y / np.maximum(np.abs(y).max(axis=-1, keepdims=True), 1.0)
 
 
 # ----------------------------------------------------------------------------- the driver
@@ -955,7 +993,7 @@ def _generate(model, voice, n, seed):
 
 
 #: The baselines of ``--baseline``: bad generators the evaluation must fail.
-BASELINES = ("noise", "untrained", "decaying-noise")
+BASELINES = ("noise", "untrained", "decaying-noise", "predicted-noise")
 #: The baselines :func:`matched_baseline` knows: those and one that needs the voice's own clips.
 MATCHED_BASELINES = BASELINES + ("enveloped-noise",)
 
@@ -1247,12 +1285,15 @@ def _evaluate_job(args, name, m, v, real):
         T = int(round(VOICE_DURATIONS[v] * sr))
         kind = name.split(": ")[1]
         decays = None
-        if kind == "decaying-noise":
+        if kind == "predicted-noise":  # needs the voice's clips: not of baseline_clips
+            y = predicted_noise(_fit_len(real[key].train[v], T), args.n, seed=args.seed)
+        elif kind == "decaying-noise":
             # The decay times of the voice's real training clips, those that never fall 20 dB
             # counted at the clip length: each clip's is drawn from them.
             train = _fit_len(real[key].train[v], T)
             decays = np.nan_to_num(decay_times(train, sr), posinf=T / sr)
-        y = baseline_clips(kind, args.n, T, sr, seed=args.seed, decays=decays)
+        if kind != "predicted-noise":
+            y = baseline_clips(kind, args.n, T, sr, seed=args.seed, decays=decays)
     row = evaluate_clips(np.asarray(y, dtype=np.float64), v, real[key])
     row["source"] = name
     row["holdout_kits"] = list(key[1])
