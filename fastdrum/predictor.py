@@ -1,4 +1,4 @@
-"""Backward-adaptive linear prediction: the code of a format-6 model (docs/format.md, "Predictor").
+"""Backward-adaptive linear prediction: the code of a format-6 model (docs/format.md, "Format 6").
 
 A format-6 model's codes are not the 8-bit mu-law of the signal but of the error of a linear
 predictor that adapts to the signal decoded so far, the structure of ADPCM: every `hop` samples the

@@ -170,3 +170,10 @@ def test_info_shows_the_predictor(tmp_path, capsys):
     assert "order 8, refitted every 32 samples on the last 64, error gain 1" in out
     assert main(["info", str(path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["predictor"] == PRED
+
+
+def test_the_scalar_mu_law_is_the_array_one():
+    v = np.concatenate([np.linspace(-1, 1, 20001), [0.0, -0.0, 1e-9, -1e-9]])
+    mu, log_mu = 255, np.log1p(255)
+    got = [P._mu_law_code(float(x), mu, log_mu) for x in v]
+    assert np.array_equal(got, mu_law_encode(v))
