@@ -177,3 +177,87 @@ def test_the_scalar_mu_law_is_the_array_one():
     mu, log_mu = 255, np.log1p(255)
     got = [P._mu_law_code(float(x), mu, log_mu) for x in v]
     assert np.array_equal(got, mu_law_encode(v))
+
+
+# --- training ---------------------------------------------------------------------------------------
+
+
+def test_the_training_set_codes_the_predictors_error_of_the_prepared_clip():
+    """TrainingSet(predictor=...): every batch row's codes are fastdrum.predictor.encode's codes of
+    the clip as training prepares it (fitted, pre-emphasised), and the primers are their first codes."""
+    from training import data as data_mod
+    from training.batches import TrainingSet, preemphasize
+
+    sr, n = 8000, 1200
+    clips = [
+        data_mod.Clip(audio=ringing(n - 40 * i, sr, seed=i).astype(np.float32), entry={})
+        for i in range(3)
+    ]
+
+    def make(predictor):
+        return TrainingSet(
+            [clips],
+            [[]],
+            [n],
+            crop=0,
+            receptive_field=16,
+            quantization_channels=256,
+            preemphasis=0.5,
+            predictor=predictor,
+        )
+
+    ts, plain = make(PRED), make(None)
+    assert ts.predictor == PRED and plain.predictor is None
+    b = ts.batch(np.random.default_rng(0), 6, onset_share=1.0)
+    for row in b.codes:
+        want = [
+            P.encode(preemphasize(data_mod.fit(c.audio, n, 0.95)[None], 0.5)[0], 8, 64, 32, 1.0)[0]
+            for c in clips
+        ]
+        assert any(np.array_equal(row, w) for w in want)
+    codes, plain_codes = ts.primers(60)[0], plain.primers(60)[0]
+    assert np.array_equal(codes[:, :32], plain_codes[:, :32])  # the first hop: plain mu-law
+    assert not np.array_equal(codes[:, 32:], plain_codes[:, 32:])  # then the error's
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["--predictor-order", "513"], r"--predictor-order must lie in \[0, 512\]"),
+        (["--predictor-order", "-1"], r"--predictor-order must lie in"),
+        (["--predictor-order", "64", "--predictor-window", "64"], "--predictor-window must exceed"),
+        (["--predictor-order", "8", "--predictor-hop", "16"], r"--predictor-hop must lie in \[32,"),
+        (["--predictor-order", "8", "--predictor-gain", "nan"], "--predictor-gain must lie in"),
+        (["--predictor-order", "8", "--predictor-gain", "100"], "--predictor-gain must lie in"),
+    ],
+)
+def test_predictor_options_are_checked(argv, match):
+    from training.errors import ConfigError
+    from training.train import _check_args, build_parser
+
+    args = build_parser().parse_args(["--voices", "kick", "--crop", "64", "--out", "m.npz", *argv])
+    with pytest.raises(ConfigError, match=match):
+        _check_args(args)
+
+
+def test_the_predictor_of_a_run_is_its_options():
+    from training.train import _predictor, build_parser
+
+    def predictor(*argv):
+        return _predictor(build_parser().parse_args(["--voices", "kick", "--out", "m.npz", *argv]))
+
+    assert predictor() is None
+    assert predictor("--predictor-order", "256") == dict(order=256, window=4096, hop=256, gain=1.0)
+    got = predictor(
+        *[
+            "--predictor-order",
+            "8",
+            "--predictor-window",
+            "64",
+            "--predictor-hop",
+            "32",
+            "--predictor-gain",
+            "2",
+        ]
+    )
+    assert got == dict(order=8, window=64, hop=32, gain=2.0)
