@@ -310,3 +310,20 @@ def test_preprocessing_names_the_high_pass_of_a_run_that_had_one():
 
     assert _highpass_words({}) == "" and _highpass_words({"highpass_hz": 0.0}) == ""
     assert _highpass_words({"highpass_hz": 60.0}).startswith("high-passed at 60 Hz (a second-order")
+
+
+def test_card_gives_the_predictor_of_a_format_6_model():
+    from fastdrum.testing import random_model
+
+    p = dict(order=8, window=64, hop=32, gain=2.0)
+    m = random_model(seed=0, voices=["kick", "hihat"], predictor=p)
+    text = model_card.render(m, "m")
+    assert "in fastdrum model format 6" in text
+    row = [r for r in model_card._format2_config_rows(m) if r.startswith("| predictor")]
+    assert len(row) == 1 and "order 8, refitted every 32 samples on the last 64" in row[0]
+    assert "(times 2)" in row[0]
+    assert not [
+        r
+        for r in model_card._format2_config_rows(random_model(seed=0, voices=["kick"]))
+        if r.startswith("| predictor")
+    ]

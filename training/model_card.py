@@ -91,8 +91,8 @@ def _config_lines(model):
 
 
 def _format2_config_rows(model):
-    """Rows of what formats 2 to 5 add: pre-emphasis, integration, the low shelf, the voice embedding, the time
-    since the onset, the decay time, the envelope, the output filter."""
+    """Rows of what formats 2 to 6 add: pre-emphasis, integration, the low shelf, the voice embedding, the time
+    since the onset, the decay time, the envelope, the output filter, the predictor."""
     rows = []
     a = model.preemphasis
     if isinstance(a, tuple):
@@ -165,6 +165,14 @@ def _format2_config_rows(model):
         )
     if model.output_filter is not None:
         rows.append(_output_filter_row(model))
+    if model.predictor is not None:
+        p = model.predictor
+        rows.append(
+            f"| predictor | format 6: the codes are the 8-bit mu-law of the error (times {p['gain']:g}) "
+            f"of a backward-adaptive linear predictor of order {p['order']}, refitted every "
+            f"{p['hop']} samples on the last {p['window']} decoded, closed loop; `generate()` runs "
+            "the predictor on the decoded errors before de-emphasis (`fastdrum.predictor`) |"
+        )
     return rows
 
 
