@@ -47,14 +47,29 @@ def test_each_seed_is_judged_per_voice_and_the_least_short_wins_ties_the_first(t
     assert choose_seed(rows) == 1
     tied = [dict(seed=s, shortfall=x) for s, x in ((4, 1.0), (3, 0.5), (5, 0.5))]
     assert choose_seed(tied) == 1  # the first of the tie, whatever its seed
+    # a tie in shortfall (passing files, most often) goes to the larger margin, then the first
+    assert rows[0]["margin"] == pytest.approx(-3.0) and rows[1]["margin"] == pytest.approx(-0.5)
+    tied = [dict(seed=s, shortfall=0.0, margin=m) for s, m in ((0, 0.1), (1, 0.4), (2, 0.4))]
+    assert choose_seed(tied) == 1
+    assert (
+        choose_seed(
+            [dict(seed=0, shortfall=0.5, margin=-0.1), dict(seed=1, shortfall=0.0, margin=0.0)]
+        )
+        == 1
+    )
 
 
 def test_the_record_names_every_seed_and_the_choice(tmp_path):
     model = fastdrum.load_model(_run_file(tmp_path, 2))
-    rows = [dict(seed=s, shortfall=x) for s, x in ((0, 3.5801), (1, 1.0), (2, 0.5))]
+    rows = [dict(seed=s, shortfall=x, margin=-x) for s, x in ((0, 3.5801), (1, 1.0), (2, 0.5))]
     out = seed_chosen_model(model, rows, 2, n=100, seed=5)
     assert out.meta["seed_choice"] == dict(
-        n=100, seed=5, seeds=[0, 1, 2], chosen=2, shortfall={"0": 3.58, "1": 1.0, "2": 0.5}
+        n=100,
+        seed=5,
+        seeds=[0, 1, 2],
+        chosen=2,
+        shortfall={"0": 3.58, "1": 1.0, "2": 0.5},
+        margin={"0": -3.58, "1": -1.0, "2": -0.5},
     )
     assert out.meta["config"]["seed"] == 2
 

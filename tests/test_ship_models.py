@@ -591,7 +591,11 @@ def test_the_shipped_one_voice_models_are_the_scripts(tmp_path, voice):
         from training.seeds import choose_seed
 
         assert (choice["n"], choice["seed"], choice["seeds"]) == (100, 5, [0, 1, 2])
-        rows = [dict(seed=s, shortfall=choice["shortfall"][str(s)]) for s in choice["seeds"]]
+        margins = choice.get("margin", {})  # recorded since session 59
+        rows = [
+            dict(seed=s, shortfall=choice["shortfall"][str(s)], margin=margins.get(str(s), 0.0))
+            for s in choice["seeds"]
+        ]
         chosen = rows[choose_seed(rows)]["seed"]
         assert chosen == choice["chosen"] == model.meta["config"]["seed"]
         seeds = [c for c in calls if _step(c) == "training.seeds"][0]

@@ -1,5 +1,7 @@
 """training.tune: per-voice default temperatures chosen by the evaluation's criteria."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -617,3 +619,33 @@ def test_cli_guidance_reuse_screen_judges_only_the_fresh_seeds(tmp_path, monkeyp
     with pytest.raises(SystemExit) as exc:
         main(argv + ["--reuse-screen", "--guidance-seeds", "0"])
     assert exc.value.code == 2 and "give --guidance-seeds K" in capsys.readouterr().err
+
+
+def test_margin_is_the_slack_of_the_criterion_nearest_failing_and_negative_exactly_when_short():
+    from training.tune import margin
+
+    # PASSING's nearest criterion: rumble, 2 dB above the real clips' where 3 are allowed (per 3 dB)
+    assert margin(PASSING) == pytest.approx(1 / 3)
+    # then the decay time's: 0.2 s against 0.3 (x1.5 of x2 allowed: log2(2 / 1.5) of a doubling)
+    assert margin(dict(PASSING, lf_db=-46.0)) == pytest.approx(math.log2(2 / 1.5))
+    changes = [
+        dict(hf_db=-36.0),
+        dict(hf_db=-46.0),
+        dict(lf_db=-40.0),
+        dict(decaying=0.85),
+        dict(quiet=0.2),
+        dict(mel_db=4.5),
+        dict(recognised=0.70),
+        dict(copy_rate=0.15),
+        dict(duplicate_pair_rate=0.08),
+        dict(decay_time=1.0),
+        dict(decay_time=0.05),
+    ]
+    for change in changes:
+        row = dict(PASSING, **change)
+        assert shortfall(row) > 0 and margin(row) < 0, change
+    assert margin(dict(PASSING, mel_db=4.5)) == pytest.approx(-0.5)  # 0.5 dB beyond the real kits'
+    old = {
+        k: v for k, v in PASSING.items() if k not in ("lf_db", "quiet")
+    }  # rows judged before those
+    assert margin(old) == pytest.approx(math.log2(2 / 1.5))  # without them, the decay time's

@@ -5,7 +5,9 @@ measured: the kick's recipe fell 3.58, 1.06 and 0.58 short on training seeds 0, 
 3.08, 2.95 and 4.32 (docs/evaluation.md). Each candidate file, already averaged, rounded and tuned,
 generates its voices at its own default sampling settings and is judged against the held-out kits as
 the evaluation judges (:func:`training.tune.shortfall`, summed over the voices); the least short wins,
-ties the first given::
+ties (files that all pass, most often) the one of the largest margin (:func:`training.tune.margin`, the
+least over the voices: how far inside the criteria it stands on the one nearest failing), then the
+first given::
 
     python -m training.seeds runs/kick-seed0.npz runs/kick-seed1.npz runs/kick-seed2.npz \\
         -o runs/kick-seeds0-2.npz
@@ -28,6 +30,7 @@ from fastdrum import _io
 
 from . import window
 from .errors import ConfigError
+from .tune import margin, shortfall
 
 __all__ = ["judge_seeds", "choose_seed", "seed_chosen_model", "main"]
 
@@ -65,20 +68,30 @@ def check_one_recipe(models, paths):
 
 
 def judge_seeds(models, judge):
-    """One row per model: ``{"seed", "shortfall", "voices"}``, its :func:`training.tune.shortfall`
-    per voice of ``judge(model, voice)`` (an evaluation row) and summed."""
+    """One row per model: ``{"seed", "shortfall", "voices", "margin"}``, its
+    :func:`training.tune.shortfall` per voice of ``judge(model, voice)`` (an evaluation row) and
+    summed, and the least :func:`training.tune.margin` over the voices."""
     rows = []
     for m in models:
-        per = window.voice_shortfalls(m, judge)
+        judged = {v: judge(m, v) for v in (m.voices or (None,))}
+        per = {v: shortfall(r) for v, r in judged.items()}
         rows.append(
-            dict(seed=int(m.meta["config"]["seed"]), shortfall=sum(per.values()), voices=per)
+            dict(
+                seed=int(m.meta["config"]["seed"]),
+                shortfall=sum(per.values()),
+                voices=per,
+                margin=min(margin(r) for r in judged.values()),
+            )
         )
     return rows
 
 
 def choose_seed(rows):
-    """The index of the row of least shortfall; ties: the first."""
-    return min(range(len(rows)), key=lambda i: (rows[i]["shortfall"], i))
+    """The index of the row of least shortfall; ties: the largest margin (a row without one, 0),
+    then the first."""
+    return min(
+        range(len(rows)), key=lambda i: (rows[i]["shortfall"], -rows[i].get("margin", 0.0), i)
+    )
 
 
 def seed_chosen_model(model, rows, chosen, *, n, seed):
@@ -90,6 +103,7 @@ def seed_chosen_model(model, rows, chosen, *, n, seed):
         seeds=[r["seed"] for r in rows],
         chosen=rows[chosen]["seed"],
         shortfall={str(r["seed"]): round(r["shortfall"], 3) for r in rows},
+        margin={str(r["seed"]): round(r["margin"], 3) for r in rows if "margin" in r},
     )
     model.meta = meta
     return model
@@ -122,10 +136,10 @@ def main(argv=None):
     except fastdrum.FastDrumError as exc:
         print(f"python -m training.seeds: error: {exc}", file=sys.stderr)
         return 2
-    print("| file | training seed | shortfall |")
-    print("|---|---|---|")
+    print("| file | training seed | shortfall | margin |")
+    print("|---|---|---|---|")
     for path, r in zip(args.models, rows):
-        print(f"| {path} | {r['seed']} | {r['shortfall']:.2f} |")
+        print(f"| {path} | {r['seed']} | {r['shortfall']:.2f} | {r['margin']:.2f} |")
     print(f"{args.out}: training seed {rows[chosen]['seed']} ({args.models[chosen]})")
     return 0
 

@@ -125,6 +125,29 @@ def shortfall(row):
     )
 
 
+def margin(row):
+    """How far an evaluation row stands inside the criteria on the one nearest failing: the least,
+    over the criteria, of the distance to failing in :func:`shortfall`'s units (dB of hiss per 3 dB,
+    points of decay per 10, ...; a doubling of the decay time's factor, a dB of log-mel distance).
+    Positive when the row passes (it passes every criterion by at least that much), negative or 0
+    when it does not. The tie-break among rows that all pass (:func:`training.seeds.choose_seed`)."""
+    factor, allowed = decay_time_factors(row)
+    slack = [
+        (3.0 - abs(row["hf_db"] - row["hf_db_real"])) / 3.0,
+        (row["decaying"] - 0.9) / 0.1,
+        math.log2(allowed / factor),
+        row["mel_db_real"] - row["mel_db"],
+        (row["recognised"] - (row["recognised_real"] - 0.05)) / 0.1,
+        (0.10 - row["copy_rate"]) / 0.1,
+        (0.05 - row["duplicate_pair_rate"]) / 0.1,
+    ]
+    if "lf_db" in row:
+        slack.append((3.0 - (row["lf_db"] - row["lf_db_real"])) / 3.0)
+    if "quiet" in row:
+        slack.append((0.10 - row["quiet"]) / 0.1)
+    return min(slack)
+
+
 def choose(voices, grid, judge):
     """``({voice: (temperature, epsilon)}, rows)``: for each voice, the pair of `grid` whose row
     ``judge(voice, temperature, epsilon)`` has the least :func:`shortfall` (ties: the temperature
