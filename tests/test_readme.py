@@ -102,7 +102,7 @@ def test_readme_quality_table_is_the_shipped_models_evaluation():
 
     with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
         readme = f.read()
-    path = "docs/evaluation-v2-shipped-s58-hihat.json"
+    path = "docs/evaluation-v2-shipped-s59-snare.json"
     assert f"Results: [{path}]({path})" in readme
     with open(os.path.join(ROOT, path), encoding="utf-8") as f:
         rows = json.load(f)["rows"]

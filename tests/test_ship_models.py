@@ -163,14 +163,14 @@ def test_a_model_trained_with_any_skips_the_fit(tmp_path):
 
 def test_a_window_that_is_the_runs_own_is_not_tuned_again(tmp_path):
     """training/window.py keeps the run's own window: its tuning stands. A voice without the step
-    (the snare) has none."""
+    (the open hat) has none."""
     one_voice = ["training.train", "training.average", "round", "training.tune"]
     calls = _run(tmp_path, MODELS="tom_low", OWN_WINDOW="1")
     eq = ["training.match_eq"]  # each voice's output filter, last
     assert [_step(c) for c in calls] == one_voice + WINDOW_STEPS[:2] + eq
-    (tmp_path / "snare").mkdir()
-    steps = [_step(c) for c in _run(tmp_path / "snare", MODELS="snare")]
-    assert steps == one_voice + (eq if "snare" in EQ_MODELS else [])
+    (tmp_path / "openhat").mkdir()
+    steps = [_step(c) for c in _run(tmp_path / "openhat", MODELS="openhat")]
+    assert steps == one_voice + (eq if "openhat" in EQ_MODELS else [])
 
 
 #: The shipped one-voice models, in the order the script trains them by default: each one's steps,
@@ -193,7 +193,7 @@ WINDOW_STEPS = ["training.window", "window-changed", "training.tune"]
 
 #: The one-voice models trained on three training seeds, of which training/seeds.py keeps the least
 #: short by its clips.
-CHOOSE_VOICES = ("hihat", "clap", "kick")
+CHOOSE_VOICES = ("hihat", "clap", "kick", "snare")
 
 
 #: The models whose output filter training/match_eq.py fits last (model format 5), and the voices
