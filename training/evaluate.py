@@ -1285,14 +1285,15 @@ def _evaluate_job(args, name, m, v, real):
         T = int(round(VOICE_DURATIONS[v] * sr))
         kind = name.split(": ")[1]
         decays = None
-        if kind == "predicted-noise":  # needs the voice's clips: not of baseline_clips
-            y = predicted_noise(_fit_len(real[key].train[v], T), args.n, seed=args.seed)
-        elif kind == "decaying-noise":
+        if kind in ("decaying-noise", "predicted-noise"):
+            train = _fit_len(real[key].train[v], T)
+        if kind == "decaying-noise":
             # The decay times of the voice's real training clips, those that never fall 20 dB
             # counted at the clip length: each clip's is drawn from them.
-            train = _fit_len(real[key].train[v], T)
             decays = np.nan_to_num(decay_times(train, sr), posinf=T / sr)
-        if kind != "predicted-noise":
+        if kind == "predicted-noise":  # from the voice's own clips: not of baseline_clips
+            y = predicted_noise(train, args.n, seed=args.seed)
+        else:
             y = baseline_clips(kind, args.n, T, sr, seed=args.seed, decays=decays)
     row = evaluate_clips(np.asarray(y, dtype=np.float64), v, real[key])
     row["source"] = name
