@@ -956,7 +956,8 @@ class Model:
             As the `output_filter` of :class:`Model`: (K,) for a model without voices, one row a
             voice for a model with them. None removes the model's filter: the result is the
             model at the version it has without one (4 with a low shelf, 3 with integration, 2
-            with any other format-2 key, else 1; a model without a filter keeps its version).
+            with any other format-2 key, else 1; a model without a filter keeps its version), or
+            for a model with a predictor (format 6, which keeps a filter) the unit impulse.
 
         Returns
         -------
@@ -976,10 +977,8 @@ class Model:
         (5, [1.0, -0.5], 4)
         """
         arrays = self._arrays()
-        if filters is None and self.predictor is not None:
-            raise ModelFormatError(
-                "a model with a predictor (format 6) keeps an output filter: give [1.0] for none"
-            )
+        if filters is None and self.predictor is not None:  # format 6 keeps one: the unit impulse
+            filters = np.ones((len(self.voices), 1) if self.voices else (1,), dtype=np.float32)
         if filters is None:
             if self.output_filter is not None:
                 del arrays[_format.OUTPUT_FILTER_KEY]

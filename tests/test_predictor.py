@@ -105,11 +105,14 @@ def test_generate_runs_the_predictor_on_the_decoded_errors(backend):
     assert not np.allclose(y, codes_decoded, atol=1e-3)  # the predictor did something
 
 
-def test_removing_the_output_filter_of_a_format_6_model_is_refused():
-    m = random_model(seed=0, predictor=PRED)
-    with pytest.raises(ModelFormatError, match="format 6"):
-        m.with_output_filter(None)
-    assert m.with_output_filter([1.0, 0.5]).format_version == 6
+def test_removing_the_output_filter_of_a_format_6_model_leaves_the_unit_impulse():
+    m = random_model(seed=0, predictor=PRED).with_output_filter([1.0, 0.5])
+    assert m.format_version == 6 and m.output_filter.tolist() == [1.0, 0.5]
+    plain = m.with_output_filter(None)
+    assert plain.format_version == 6 and plain.output_filter.tolist() == [1.0]
+    assert plain.predictor == PRED
+    voiced = random_model(seed=0, voices=["kick", "snare"], predictor=PRED)
+    assert voiced.with_output_filter(None).output_filter.tolist() == [[1.0], [1.0]]
 
 
 def _arrays(model):
