@@ -25,10 +25,10 @@ import os
 import sys
 
 import numpy as np
-from scipy.linalg import solve_toeplitz
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from fastdrum.predictor import coefficients  # noqa: E402
 from training.evaluate import (  # noqa: E402
     DEFAULT_HOLDOUT,
     DEFAULT_KITS,
@@ -37,17 +37,9 @@ from training.evaluate import (  # noqa: E402
 )
 from training.voices import VOICES, load_voice_clips  # noqa: E402
 
-
-def lpc_coefficients(past, order, window):
-    """Prediction coefficients ``a`` (``x[t] ~ a @ x[t-1], ..., x[t-order]``) fitted to the last
-    `window` samples of `past` (zeros before its start), Hann-windowed; zeros for silence."""
-    x = np.asarray(past, dtype=np.float64)[-window:]
-    x = np.pad(x, (window - len(x), 0)) * np.hanning(window)
-    r = np.correlate(x, x, "full")[window - 1 : window + order]
-    if r[0] <= 0:
-        return np.zeros(order)
-    r[0] *= 1.0001
-    return solve_toeplitz(r[:order], r[1 : order + 1])
+#: The fit (fastdrum.predictor.coefficients, format 6's): Hann-windowed autocorrelation, lag 0 times
+#: 1.0001, the Levinson recursion; zeros for silence.
+lpc_coefficients = coefficients
 
 
 def prediction_error(x, order, window, hop):

@@ -4,9 +4,11 @@ The networks code a drum as 8-bit mu-law of the signal itself (after pre-emphasi
 none of them rings the partials a real drum rings (docs/evaluation.md, "Partials given and lost").
 The lever ``tools/lpc_partials.py`` points at is a network that models the error of a backward-
 adaptive linear predictor instead. This measures the code such a network would learn, without any
-network: the structure of ADPCM, closed loop, so the decoder can follow the encoder exactly. Every
+network: the structure of ADPCM, closed loop, so the decoder can follow the encoder exactly (since
+session 59 model format 6's code, :mod:`fastdrum.predictor`, whose fit computes the autocorrelation by FFT
+where this tool's own loop did it directly: the same sums to rounding). Every
 ``--hop`` samples, coefficients of order ``--order`` are fitted to the last ``--window`` samples
-*decoded* (:func:`lpc_partials.lpc_coefficients`); each sample's prediction from the decoded past is
+*decoded* (:func:`fastdrum.predictor.coefficients`); each sample's prediction from the decoded past is
 subtracted, the error times a gain (``--gains``) is clipped to [-1, 1] and coded in 8-bit mu-law; the
 decoded sample is the prediction plus the decoded error over the gain. :func:`decode` rebuilds the
 same samples from the codes alone.
@@ -27,36 +29,24 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from lpc_partials import held_out, lpc_coefficients, predictor_options  # noqa: E402
+from lpc_partials import held_out, predictor_options  # noqa: E402
 
+from fastdrum import predictor as fastdrum_predictor  # noqa: E402
 from fastdrum.mulaw import mu_law_decode, mu_law_encode  # noqa: E402
 from training.evaluate import _median_persistence, mean_log_mel  # noqa: E402
 
 
-def _run(x, codes, order, window, hop, gain, q):
-    """The closed loop: encode `x` (codes is None) or decode `codes`; ``(codes, decoded)``."""
-    levels = mu_law_decode(np.arange(q), q)
-    T = len(x) if codes is None else len(codes)
-    y = np.zeros(T + order)
-    out = np.zeros(T, dtype=np.int64) if codes is None else np.asarray(codes)
-    for s in range(0, T, hop):
-        a = lpc_coefficients(y[order : order + s], order, window) if s else np.zeros(order)
-        for t in range(s, min(s + hop, T)):
-            pred = a @ y[t : order + t][::-1]
-            if codes is None:
-                out[t] = mu_law_encode(np.clip((x[t] - pred) * gain, -1.0, 1.0), q)
-            y[order + t] = pred + levels[out[t]] / gain
-    return out, y[order:]
-
-
 def encode(x, order, window, hop, gain, q=256):
-    """``(codes, decoded)`` of clip `x` under the closed-loop predictor's code."""
-    return _run(np.asarray(x, dtype=np.float64), None, order, window, hop, gain, q)
+    """``(codes, decoded)`` of clip `x` under the closed-loop predictor's code
+    (:func:`fastdrum.predictor.encode`, model format 6's)."""
+    return fastdrum_predictor.encode(x, order, window, hop, gain, q)
 
 
 def decode(codes, order, window, hop, gain, q=256):
-    """The samples `codes` decode to: the decoder half of :func:`encode`'s loop."""
-    return _run(None, codes, order, window, hop, gain, q)[1]
+    """The samples `codes` decode to: the decoder half of :func:`encode`'s loop, a sample at a time
+    (:func:`fastdrum.predictor.synthesise_reference` of the decoded errors over the gain)."""
+    errors = mu_law_decode(np.asarray(codes), q).astype(np.float64) / gain
+    return fastdrum_predictor.synthesise_reference(errors, order, window, hop)
 
 
 def snr_db(clean, decoded):
