@@ -93,6 +93,11 @@ def _config_lines(model):
 def _format2_config_rows(model):
     """Rows of what formats 2 to 6 add: pre-emphasis, integration, the low shelf, the voice embedding, the time
     since the onset, the decay time, the envelope, the output filter, the predictor."""
+    return _signal_rows(model) + _conditioning_rows(model) + _finish_rows(model)
+
+
+def _signal_rows(model):
+    """Rows of the filters of the signal the network models: pre-emphasis, integration, low shelf."""
     rows = []
     a = model.preemphasis
     if isinstance(a, tuple):
@@ -125,6 +130,13 @@ def _format2_config_rows(model):
             f"| low shelf | (1 - c z^-1) / (1 - p z^-1) before integration and pre-emphasis, corner "
             f"and depth {each}; undone by `generate()`, which cuts below the corner |"
         )
+    return rows
+
+
+def _conditioning_rows(model):
+    """Rows of what the network is conditioned on (voices, time since the onset, decay time) and
+    the envelope that goes with the decay time."""
+    rows = []
     if model.voices:
         E = model.weights["voice_emb"].shape[1]
         rows.append(
@@ -163,6 +175,12 @@ def _format2_config_rows(model):
             )
             + " |"
         )
+    return rows
+
+
+def _finish_rows(model):
+    """Rows of how codes become clips beyond de-emphasis: the output filter and the predictor."""
+    rows = []
     if model.output_filter is not None:
         rows.append(_output_filter_row(model))
     if model.predictor is not None:

@@ -146,6 +146,7 @@ def build_parser():
     _add_source_arguments(data)
     _add_clip_arguments(data)
     _add_emphasis_arguments(data)
+    _add_predictor_arguments(data)
     _add_input_arguments(data)
     _add_model_arguments(p.add_argument_group("model"))
     t = p.add_argument_group("training")
@@ -343,6 +344,10 @@ def _add_emphasis_arguments(g):
         help="the low shelf's depth: its gain at DC in training, and generate()'s cut there, "
         "20 log10((1 - c) / (1 - p)) dB (default 20)",
     )
+
+
+def _add_predictor_arguments(g):
+    """Model format 6: the codes of a backward-adaptive linear predictor's error."""
     g.add_argument(
         "--predictor-order",
         type=int,
@@ -992,39 +997,46 @@ def _highpassed(clips, args):
     ]
 
 
+def _voice_dataset(args, holdout):
+    """``(voices, dataset, lengths, by_voice, val_by_voice)`` of a --voices run: the voices named (or
+    all), their clips from every source with each voice's length, training and validation by voice."""
+    voices = (
+        list(voices_mod.VOICES)
+        if args.voices == "all"
+        else [v.strip() for v in args.voices.split(",")]
+    )
+    unknown = [v for v in voices if v not in voices_mod.VOICES]
+    if unknown or len(set(voices)) != len(voices) or not voices:
+        raise ConfigError(
+            f"--voices {args.voices!r}: unknown or repeated voice(s) {unknown!r}; "
+            f"known: {', '.join(voices_mod.VOICES)}"
+        )
+    durations = dict(voices_mod.VOICE_DURATIONS, **_durations(args.voice_durations))
+    dataset = voices_mod.build_voice_dataset(
+        voices=voices,
+        sample_rate=args.sample_rate,
+        durations=durations,
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+        kit_dirs=args.kits,
+        sf2_files=args.sf2,
+        data_dirs=args.data,
+        holdout_kits=holdout,
+        onset_threshold=args.onset_threshold,
+        peak=args.peak,
+    )
+    lengths = [int(round(durations[v] * args.sample_rate)) for v in voices]
+    by_voice = [[c for c in dataset.train if c.entry["voice"] == v] for v in voices]
+    val_by_voice = [[c for c in dataset.val if c.entry["voice"] == v] for v in voices]
+    return voices, dataset, lengths, by_voice, val_by_voice
+
+
 def _prepare_data(args, cfg):
     """The dataset (clips and manifest), the :class:`TrainingSet` and the voice names ([] for one instrument)."""
     holdout = [k for item in args.holdout_kits for k in item.split(",") if k.strip()]
     rf = cfg.receptive_field
     if args.voices:
-        voices = (
-            list(voices_mod.VOICES)
-            if args.voices == "all"
-            else [v.strip() for v in args.voices.split(",")]
-        )
-        unknown = [v for v in voices if v not in voices_mod.VOICES]
-        if unknown or len(set(voices)) != len(voices) or not voices:
-            raise ConfigError(
-                f"--voices {args.voices!r}: unknown or repeated voice(s) {unknown!r}; "
-                f"known: {', '.join(voices_mod.VOICES)}"
-            )
-        durations = dict(voices_mod.VOICE_DURATIONS, **_durations(args.voice_durations))
-        dataset = voices_mod.build_voice_dataset(
-            voices=voices,
-            sample_rate=args.sample_rate,
-            durations=durations,
-            val_fraction=args.val_fraction,
-            seed=args.seed,
-            kit_dirs=args.kits,
-            sf2_files=args.sf2,
-            data_dirs=args.data,
-            holdout_kits=holdout,
-            onset_threshold=args.onset_threshold,
-            peak=args.peak,
-        )
-        lengths = [int(round(durations[v] * args.sample_rate)) for v in voices]
-        by_voice = [[c for c in dataset.train if c.entry["voice"] == v] for v in voices]
-        val_by_voice = [[c for c in dataset.val if c.entry["voice"] == v] for v in voices]
+        voices, dataset, lengths, by_voice, val_by_voice = _voice_dataset(args, holdout)
     else:
         voices = []
         T = int(round(args.clip_duration * args.sample_rate))
