@@ -1,4 +1,4 @@
-"""Model formats 1 to 6: reading, validating and writing WaveNet weights in .npz files.
+"""Model formats 1 to 7: reading, validating and writing WaveNet weights in .npz files.
 
 The tables in the project's docs (docs/format.md) are the contract: format 2
 is format 1 plus pre-emphasis and (optionally) voice conditioning. Reading is
@@ -25,9 +25,9 @@ from ._checks import MAX_SAMPLE_RATE
 from .errors import ModelFormatError
 
 #: The versions this fastdrum reads (and writes: the lowest one that holds a model).
-FORMAT_VERSIONS = (1, 2, 3, 4, 5, 6)
+FORMAT_VERSIONS = (1, 2, 3, 4, 5, 6, 7)
 #: The newest version.
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 
 #: Default bound on the total uncompressed size of a model file's arrays.
 DEFAULT_MAX_BYTES = 256 * 2**20
@@ -93,12 +93,14 @@ OPTIONAL_KEYS_2 = OPTIONAL_KEYS + CONDITIONING_KEYS + ("primer_voices",) + TIME_
 SHELF_KEYS = ("shelf_zero", "shelf_pole")
 #: Format 5's output filter: a causal FIR (one a voice) generation takes the finished clips through.
 OUTPUT_FILTER_KEY = "output_filter"
+#: Format 7's table of the prediction's code: the network is fed the prediction of the sample it draws.
+PREDICTION_KEY = "pred_w"
 KNOWN_KEYS = (
     REQUIRED_KEYS
     + OPTIONAL_KEYS_2
     + ("preemphasis", "integration")
     + SHELF_KEYS
-    + (OUTPUT_FILTER_KEY,)
+    + (OUTPUT_FILTER_KEY, PREDICTION_KEY)
 )
 
 #: Bounds of format 2: voices V, embedding size E, and the voice-name pattern.
@@ -445,7 +447,9 @@ def validate(arrays):
     (float32 array (F,) or None), time_block (int or None), decay (dict of
     mean, scale and drop_db, or None) and voice_decays ({voice: read-only
     float64 array of seconds}, or None), envelope ({"hold", "floor_db"} as floats, or None) and
-    predictor ({"order", "window", "hop"} as ints and "gain" as a float; None before format 6).
+    predictor ({"order", "window", "hop"} as ints and "gain" as a float; None before format 6) and
+    loop (True in format 7: the predictor runs inside the sampling loop and the network is fed the
+    decoded signal's code and the prediction's, ``pred_w``; docs/format.md, "Format 7").
     Weights
     may be float32 in either byte order (callers convert to native);
     everything else about the tables is strict. A format-1 file's format-2
@@ -488,6 +492,7 @@ def validate(arrays):
     info["output_filter"] = _validate_output_filter(arrays, info) if version >= 5 else None
     info["envelope"] = _validate_envelope(meta, info["decay"])
     info["predictor"] = _validate_predictor(meta, version)
+    info["loop"] = _validate_loop(arrays, info)
     return info
 
 
@@ -895,7 +900,7 @@ def _validate_predictor(meta, version):
         return None
     p = meta.get("predictor")
     if not isinstance(p, dict):
-        _fail("meta", f"predictor is required in format 6, an object, got {str(p)[:100]!r}")
+        _fail("meta", f"predictor is required in format {version}, an object, got {str(p)[:100]!r}")
     keys = ("order", "window", "hop", "gain")
     extra = sorted(k for k in p if k not in keys)
     if extra:
@@ -926,6 +931,20 @@ def _validate_predictor(meta, version):
     if not out["order"] < out["window"]:
         _fail("meta", f"predictor's order {out['order']} must be below its window {out['window']}")
     return out
+
+
+def _validate_loop(arrays, info):
+    """Format 7's ``pred_w`` (Q, R), float32: True in format 7, False before it (where the key is
+    refused: an older reader would feed the network without it)."""
+    if info["version"] < 7:
+        if PREDICTION_KEY in arrays:
+            _fail(PREDICTION_KEY, f"needs format 7 (the file says format {info['version']})")
+        return False
+    if PREDICTION_KEY not in arrays:
+        _fail(PREDICTION_KEY, "missing (required in format 7)")
+    Q, R = info["Q"], info["R"]
+    _check_float32(arrays, PREDICTION_KEY, (Q, R), f"Q={Q}, R={R}")
+    return True
 
 
 def _check_voice_meta(meta, voices):

@@ -116,7 +116,7 @@ def _time_biases(w, T, dtype):
     return np.repeat(np.stack(per_block), block, axis=0)[:T]
 
 
-def forward(w, codes, dtype=np.float32, cond=None):
+def forward(w, codes, dtype=np.float32, cond=None, predictions=None):
     """Logits of every step of a code sequence: ``logits[t]`` predicts ``codes[t+1]``.
 
     Parameters
@@ -133,6 +133,9 @@ def forward(w, codes, dtype=np.float32, cond=None):
 
     A time-conditioned model (``time_w``, ``time_tau``, ``time_block`` in `w`)
     adds :func:`time_bias` of step t to every layer's z; ``codes[0]`` is step 0.
+    A format-7 model (``pred_w`` in `w`) is also fed `predictions` (T,), the codes of the predictions
+    of the samples its logits are of: ``pred_w[predictions[t]]`` is added to the input layer's
+    output at step t.
 
     Returns
     -------
@@ -145,6 +148,8 @@ def forward(w, codes, dtype=np.float32, cond=None):
     # i.e. two table look-ups; the tap at t - 1 is all-zero at t = 0.
     x = W["input_w"][1][codes] + W["input_b"]
     x[1:] += W["input_w"][0][codes[:-1]]
+    if "pred_w" in W:
+        x = x + W["pred_w"][np.asarray(predictions)]
     bias = _layer_bias(W, cond, dtype)
     tb = _time_biases(w, len(codes), dtype)
     skip = 0.0
@@ -272,12 +277,17 @@ class State:
         self.heads = [0] * len(self.dilations)
         self.prev_codes = None  # q(t-1); None before t = 0 (an all-zero one-hot)
 
-    def step(self, codes):
-        """Feed q(t) for every row; return the logits of q(t+1), shape (B, Q)."""
+    def step(self, codes, predictions=None):
+        """Feed q(t) for every row; return the logits of q(t+1), shape (B, Q).
+
+        A format-7 model is fed `predictions` too: each row's code of the prediction of x(t+1)
+        (:class:`fastdrum.predictor.Loop` runs it)."""
         W, D = self.w, self.D
         x = W["input_w"][1][codes] + W["input_b"]
         if self.prev_codes is not None:
             x = x + W["input_w"][0][self.prev_codes]
+        if "pred_w" in W:
+            x = x + W["pred_w"][predictions]
         self.prev_codes = np.array(codes)
         tb = None if self.time is None else time_bias(*self.time, self.t).astype(self.dtype)
         self.t += 1
@@ -314,9 +324,13 @@ class State:
             if logits_out is not None:
                 logits_out[:, t - start] = logits
             if t + 1 >= n_primer and t + 1 < codes.shape[1]:
-                if self.guidance is None:
-                    codes[:, t + 1] = sample(logits, uniforms[:, t - start], temperature, epsilon)
-                else:
-                    g = guide(logits[0::2], logits[1::2], self.guidance)
-                    drawn = sample(g, uniforms[0::2, t - start], temperature, epsilon)
-                    codes[0::2, t + 1] = codes[1::2, t + 1] = drawn
+                codes[:, t + 1] = self.draw(logits, uniforms[:, t - start], temperature, epsilon)
+
+    def draw(self, logits, uniforms, temperature, epsilon=0.0):
+        """Each row's code drawn from `logits` (B, Q) with `uniforms` (B,): :func:`sample`, or for a
+        guided state :func:`sample` of :func:`guide` of each pair's logits with the pair's first
+        uniform, the code given to both rows."""
+        if self.guidance is None:
+            return sample(logits, uniforms, temperature, epsilon)
+        g = guide(logits[0::2], logits[1::2], self.guidance)
+        return np.repeat(sample(g, uniforms[0::2], temperature, epsilon), 2)

@@ -888,6 +888,7 @@ def _describe(model):
         "decay_seconds_range": _decay_range(model),
         "envelope": model.envelope,
         "predictor": model.predictor,
+        "predictor_in_loop": model.loop,
         "sample_rate": model.sample_rate,
         "layers": model.n_layers,
         "dilations": list(model.dilations),
@@ -1014,7 +1015,12 @@ def _format2_rows(info):
             (
                 "predictor",
                 f"order {p['order']}, refitted every {p['hop']} samples on the last {p['window']}, "
-                f"error gain {p['gain']:g} (the codes are its error's)",
+                f"error gain {p['gain']:g} (the codes are its error's"
+                + (
+                    "; inside the sampling loop, its prediction fed to the network)"
+                    if info["predictor_in_loop"]
+                    else ")"
+                ),
             )
         )
     taus = info["time_constants_samples"]

@@ -52,7 +52,7 @@ class FastDrumWarning(UserWarning):
 
 # -- models and generation ------------------------------------------------------------
 class ModelFormatError(FastDrumError, ValueError):
-    """A model file is not a valid model (format 1 to 6); the message names the key."""
+    """A model file is not a valid model (format 1 to 7); the message names the key."""
 
 
 class ModelNotFoundError(FastDrumError, FileNotFoundError):

@@ -1,4 +1,4 @@
-"""The :class:`Model`: a WaveNet's weights in model format 1 to 6, and how to load one."""
+"""The :class:`Model`: a WaveNet's weights in model format 1 to 7, and how to load one."""
 
 import copy
 import functools
@@ -162,7 +162,7 @@ def _resolve(path_or_name):
 
 
 def load_model(path_or_name, *, max_bytes=_format.DEFAULT_MAX_BYTES):
-    """Load a model from a .npz file (format 1 to 6) or by the name of a shipped model.
+    """Load a model from a .npz file (format 1 to 7) or by the name of a shipped model.
 
     A shipped name is a model file of that name (``kick`` is ``kick.npz``)
     or, failing that, a voice of a shipped conditioned model: ``"kick"`` then
@@ -188,7 +188,7 @@ def load_model(path_or_name, *, max_bytes=_format.DEFAULT_MAX_BYTES):
     ModelNotFoundError
         If no such file or shipped model exists.
     ModelFormatError
-        If the file is not a valid model (format 1 to 6); the message names the key.
+        If the file is not a valid model (format 1 to 7); the message names the key.
 
     Examples
     --------
@@ -249,7 +249,7 @@ def as_model(model_or_name):
 
 
 class Model:
-    """A WaveNet in model format 1 to 6: unconditional, or conditioned on a voice.
+    """A WaveNet in model format 1 to 7: unconditional, or conditioned on a voice.
 
     Build one with :func:`load_model`, or from arrays with the keyword
     arguments below (the keys of docs/format.md). Weights are stored read-only as
@@ -355,6 +355,12 @@ class Model:
         of the error of a backward-adaptive linear predictor (:mod:`fastdrum.predictor`), and
         :func:`fastdrum.generate` runs the predictor on the decoded errors. A model is format 6 when
         its `meta` has one (its output filter then defaults to the unit impulse).
+    pred_w : array_like of float32, shape (Q, R), optional
+        Format 7: the table of the prediction's code. The predictor then runs inside the sampling
+        loop: at each step the network is fed the code of the signal decoded so far (``input_w``)
+        and of the prediction of the sample it draws (``pred_w``), and draws the code of that
+        sample's error (docs/format.md, "Format 7"). Needs a `meta` predictor. :attr:`loop` says
+        whether a model has it.
 
     Raises
     ------
@@ -382,6 +388,7 @@ class Model:
         time_w=None,
         decay_w=None,
         output_filter=None,
+        pred_w=None,
         **weights,
     ):
         format2 = dict(
@@ -396,9 +403,10 @@ class Model:
         )
         format2 = {k: v for k, v in format2.items() if v is not None}
         if isinstance(meta, dict) and "predictor" in meta:
-            version = 6
+            version = 6 if pred_w is None else 7
             if output_filter is None:  # format 6 holds format 5's filter: the unit impulse
-                output_filter = np.ones((len(voices), 1) if voices else (1,), dtype=np.float32)
+                n_voices = 0 if voices is None else len(voices)  # voices may be an array
+                output_filter = np.ones((n_voices, 1) if n_voices else (1,), dtype=np.float32)
         elif output_filter is not None:
             version = 5
         elif _nonzero(shelf_zero) or _nonzero(shelf_pole):
@@ -439,6 +447,8 @@ class Model:
                 arrays[k] = _as_array(k, v)
         if output_filter is not None:
             arrays[_format.OUTPUT_FILTER_KEY] = _as_taps(output_filter)
+        if pred_w is not None:
+            arrays[_format.PREDICTION_KEY] = _as_array(_format.PREDICTION_KEY, pred_w)
         if primers is not None:
             arrays["primers"] = _as_array("primers", primers)
         if meta is not None:
@@ -478,11 +488,13 @@ class Model:
         self.decay, self.voice_decays = info["decay"], info["voice_decays"]
         self.envelope = info["envelope"]
         self.predictor = info["predictor"]
+        self.loop = info["loop"]  # format 7: the predictor inside the sampling loop
         self._sizes = {k: info[k] for k in "LQRDS"}
         self.weights = {}
         keys = _format.WEIGHT_KEYS + (("voice_emb", "cond_w") if self.voices else ())
         keys += ("time_w",) if self.time_tau is not None else ()
         keys += (_format.DECAY_KEY,) if self.decay is not None else ()
+        keys += (_format.PREDICTION_KEY,) if self.loop else ()
         for k in keys:
             a = np.array(arrays[k], dtype=np.float32, order="C")  # own, contiguous copy
             a.setflags(write=False)
@@ -818,6 +830,7 @@ class Model:
         extra += " envelope" if self.envelope is not None else ""
         if self.predictor is not None:
             extra += " predictor=" + ",".join(f"{k}={v:g}" for k, v in self.predictor.items())
+            extra += " in the loop" if self.loop else ""
         if self.output_filter is not None:
             extra += f" output_filter={self.output_filter.shape[-1]} taps"
         return (
@@ -861,6 +874,8 @@ class Model:
             w.update(
                 time_w=self.weights["time_w"], time_tau=self.time_tau, time_block=self.time_block
             )
+        if self.loop:
+            w["pred_w"] = self.weights[_format.PREDICTION_KEY]
         return w
 
     def preemphasis_of(self, voice=None):
@@ -984,7 +999,8 @@ class Model:
                 del arrays[_format.OUTPUT_FILTER_KEY]
                 arrays["format_version"] = np.array(self._version_without_filter(), np.int64)
         else:
-            arrays["format_version"] = np.array(6 if self.predictor else 5, dtype=np.int64)
+            version = (7 if self.loop else 6) if self.predictor else 5
+            arrays["format_version"] = np.array(version, dtype=np.int64)
             for k in ("preemphasis", "integration", "shelf_zero", "shelf_pole"):
                 arrays[k] = np.array(getattr(self, k), dtype=np.float32)
             arrays[_format.OUTPUT_FILTER_KEY] = _as_taps(filters)
@@ -1061,7 +1077,14 @@ class Model:
         return codes.astype(np.int64)
 
     def forward(
-        self, codes, *, voice=None, decay=None, dtype=np.float32, max_samples=MAX_FORWARD_SAMPLES
+        self,
+        codes,
+        *,
+        voice=None,
+        decay=None,
+        dtype=np.float32,
+        max_samples=MAX_FORWARD_SAMPLES,
+        predictions=None,
     ):
         """Logits of the whole sequence: the non-incremental definition of the network.
 
@@ -1079,11 +1102,16 @@ class Model:
             Precision of the computation: float32 or float64.
         max_samples : int, default 2**18
             Refuse longer sequences (every step's activations are kept).
+        predictions : array_like of int, shape (T,)
+            A format-7 model's (:attr:`loop`; required there, refused elsewhere): step t's code
+            of the prediction of sample t + 1, fed beside ``codes[t]``, the decoded signal's
+            (:func:`fastdrum.predictor.loop_inputs`).
 
         Returns
         -------
         logits : ndarray, shape (T, Q)
-            ``logits[t]`` is the (unnormalised log) distribution of ``codes[t+1]``.
+            ``logits[t]`` is the (unnormalised log) distribution of ``codes[t+1]`` (of a format-7
+            model: of the code of the error of sample t + 1).
 
         Examples
         --------
@@ -1099,8 +1127,20 @@ class Model:
         if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
             raise GenerationError(f"dtype must be float32 or float64, got {dtype!r}")
         cond = self._check_voice(voice, decay)
+        codes = self._check_codes(codes, max_samples)
+        if (predictions is None) == self.loop:
+            raise GenerationError(
+                "predictions= is required by a format-7 model (its predictor in the loop) and "
+                "refused by any other"
+            )
+        if predictions is not None:
+            predictions = self._check_codes(predictions, max_samples)
+            if predictions.shape != codes.shape:
+                raise GenerationError(
+                    f"predictions must have the codes' shape {codes.shape}, got {predictions.shape}"
+                )
         return _reference.forward(
-            self._reference_weights(), self._check_codes(codes, max_samples), dtype=dt, cond=cond
+            self._reference_weights(), codes, dtype=dt, cond=cond, predictions=predictions
         )
 
     def log_prob(self, y, *, codes=False, voice=None, decay=None, max_samples=MAX_FORWARD_SAMPLES):

@@ -14,6 +14,12 @@ holds them from one hop to the next (docs/evaluation.md, "Partials given and los
 so the decoder follows it); :func:`synthesise` is the decoder :func:`fastdrum.generate` runs, a hop at
 a time through :func:`scipy.signal.lfilter`; :func:`synthesise_reference` is the same maths a sample at
 a time, which the tests hold both to.
+
+A format-7 model (docs/format.md, "Format 7") runs the same predictor inside the sampling loop
+(:class:`Loop`): at every step the network is fed the code of the sample just decoded and of the
+prediction of the next, as LPCNet feeds its network the prediction, so that it sees what the
+predictor will ring and can draw the error that corrects it. :func:`loop_inputs` gives the same
+inputs for a clip in training.
 """
 
 import functools
@@ -24,7 +30,7 @@ import scipy.fft
 from scipy.linalg import solve_toeplitz
 from scipy.signal import lfilter
 
-from .mulaw import mu_law_decode
+from .mulaw import mu_law_decode, mu_law_encode
 
 #: The white-noise correction of the autocorrelation's lag 0 (a -40 dB floor under the fit).
 WHITE_NOISE = 1.0001
@@ -123,3 +129,80 @@ def synthesise(errors, order, window, hop):
             y[s:stop] = lfilter([1.0], np.r_[1.0, -a], row[s:stop], zi=zi)[0]
         out[idx] = y
     return out
+
+
+def loop_inputs(x, order, window, hop, gain, quantization_channels=256):
+    """The closed loop on clip `x` (1-D) as a format-7 network is trained on it: ``(errors, signal,
+    predictions)``, int32 codes (T,) each: :func:`encode`'s codes, the mu-law codes of the decoded
+    samples, and of the predictions (``predictions[t]`` of sample t; 0 in the first hop, where
+    nothing is predicted). Step t of the network is fed ``signal[t]`` and ``predictions[t + 1]``
+    and its logits are of ``errors[t + 1]``, as :class:`Loop` runs it."""
+    q = int(quantization_channels)
+    codes, decoded = encode(x, order, window, hop, gain, q)
+    levels = mu_law_decode(np.arange(q), q).astype(np.float64) / gain
+    prediction = decoded - levels[codes]
+    prediction[: min(hop, len(prediction))] = 0.0  # exactly, not to rounding
+    return codes, mu_law_encode(decoded, q), mu_law_encode(prediction, q)
+
+
+class Loop:
+    """A format-7 model's sampling: the predictor inside the loop, around a backend's state.
+
+    ``run`` has :meth:`fastdrum._reference.State.run`'s interface; `codes` are the error codes (the
+    primers' too). Before step t, sample t is decoded, ``y(t) = pred(t) + e(t) / gain``; after the
+    sample that ends a hop, each row's coefficients are fitted to its decoded past
+    (:func:`coefficients`, as :func:`encode` fits them); the state is then fed the codes of y(t) and
+    of ``pred(t + 1)``, and its logits give the code of e(t + 1). :attr:`decoded` holds each row's
+    samples so far (float64), which :func:`synthesise` of the error codes gives too (to rounding).
+
+    Parameters
+    ----------
+    state : object
+        A state whose ``step(codes, predictions)`` returns the logits (B, Q) and whose ``draw``
+        draws from them (the NumPy reference's :class:`fastdrum._reference.State`).
+    predictor : dict
+        ``{"order", "window", "hop", "gain"}``.
+    n_samples, quantization_channels : int
+    """
+
+    def __init__(self, state, predictor, n_samples, quantization_channels=256):
+        self.state = state
+        self.order, self.window = int(predictor["order"]), int(predictor["window"])
+        self.hop, gain = int(predictor["hop"]), float(predictor["gain"])
+        self.q = int(quantization_channels)
+        self.levels = mu_law_decode(np.arange(self.q), self.q).astype(np.float64) / gain
+        B = state.batch_size
+        self._y = np.zeros((B, self.order + int(n_samples)))  # [:, order + t]: sample t
+        self._a = np.zeros((B, self.order))  # each row's coefficients, oldest sample's first
+        self._pred = np.zeros(B)  # the prediction of the next sample to decode
+        self.t = 0
+
+    @property
+    def decoded(self):
+        """(B, t) float64: the samples decoded so far."""
+        return self._y[:, self.order : self.order + self.t]
+
+    def run(
+        self, codes, n_primer, uniforms, temperature, start, stop, logits_out=None, epsilon=0.0
+    ):
+        """Advance steps ``t = start .. stop - 1`` (see :class:`Loop`); `codes` modified in place."""
+        if start != self.t:
+            raise ValueError(f"run starts at step {start}, but the loop is at step {self.t}")
+        o, y = self.order, self._y
+        for t in range(start, stop):
+            y[:, o + t] = self._pred + self.levels[codes[:, t]]
+            self.t = t + 1
+            if (t + 1) % self.hop == 0:
+                for b in range(len(y)):
+                    self._a[b] = coefficients(y[b, o : o + t + 1], o, self.window)[::-1]
+            if t + 1 >= self.hop:
+                self._pred = np.einsum("bk,bk->b", self._a, y[:, t + 1 : o + t + 1])
+            logits = self.state.step(
+                mu_law_encode(y[:, o + t], self.q), mu_law_encode(self._pred, self.q)
+            )
+            if logits_out is not None:
+                logits_out[:, t - start] = logits
+            if t + 1 >= n_primer and t + 1 < codes.shape[1]:
+                codes[:, t + 1] = self.state.draw(
+                    logits, uniforms[:, t - start], temperature, epsilon
+                )

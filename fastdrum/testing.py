@@ -49,6 +49,7 @@ def random_model(
     decays=None,
     envelope=None,
     predictor=None,
+    loop=False,
 ):
     """A Model with random weights, scaled so activations stay in a useful range.
 
@@ -97,6 +98,9 @@ def random_model(
     predictor : dict, optional
         ``{"order", "window", "hop", "gain"}``, stored as ``meta["predictor"]``: a format-6 model
         (:mod:`fastdrum.predictor`).
+    loop : bool, default False
+        With `predictor`: a format-7 model, its predictor inside the sampling loop (a random
+        ``pred_w``, drawn after every other array).
 
     Returns
     -------
@@ -156,6 +160,8 @@ def random_model(
         primers = rng.integers(0, Q, size=(n_rows, 8))
         if voices is not None:
             arrays["primer_voices"] = np.arange(n_rows) % len(voices)
+    if loop:
+        arrays["pred_w"] = w(Q, R, fan_in=2)
     return Model(
         sample_rate=sample_rate,
         dilations=list(dilations),

@@ -133,7 +133,7 @@ def test_object_array_is_refused_without_unpickling(tmp_path, good):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("version", [0, 7, 99])
+@pytest.mark.parametrize("version", [0, 8, 99])
 def test_unknown_version(tmp_path, good, version):
     good["format_version"] = np.array(version)
     with pytest.raises(ModelFormatError, match=f"'format_version': unknown version {version}"):

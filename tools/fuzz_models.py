@@ -1,4 +1,4 @@
-"""Fuzz fastdrum's model loader with hostile model files (formats 1 to 6).
+"""Fuzz fastdrum's model loader with hostile model files (formats 1 to 7).
 
 Each case starts from a valid, randomly sized format-1 or format-2 model
 (pre-emphasis, and voice conditioning or none) and mutates it:
@@ -326,7 +326,8 @@ def _make_format_2(arrays, model, rnd):
     """Turn the arrays into format 2: pre-emphasis, (half the time) time-since-onset conditioning,
     and (half the time) voice conditioning, then (half of those) decay conditioning; a quarter
     of them format 3 (leaky integration), a quarter of those format 4 (a low shelf), half of
-    those format 5 (an output filter), half of those format 6 (a predictor)."""
+    those format 5 (an output filter), half of those format 6 (a predictor), half of those format 7
+    (the predictor in the loop: its prediction's table)."""
     arrays["format_version"] = np.array(2, dtype=rnd.choice([np.int64, np.int32, np.uint8]))
     arrays["preemphasis"] = np.array(rnd.choice([0.0, 0.5, 0.85, 0.999]), dtype=np.float32)
     if rnd.random() < 0.25:  # format 3: leaky integration
@@ -348,6 +349,15 @@ def _make_format_2(arrays, model, rnd):
             meta = _meta_object(arrays)
             meta["predictor"] = dict(_GOOD_PREDICTOR)
             arrays["meta"] = np.array(json.dumps(meta))
+            if rnd.random() < 0.5:  # format 7: the prediction's table
+                arrays["format_version"] = np.array(7, dtype=np.int64)
+                arrays["pred_w"] = _pred_w(arrays, rnd)
+
+
+def _pred_w(arrays, rnd):
+    """A valid format-7 ``pred_w`` (Q, R) for `arrays`' network."""
+    _, Q, R = arrays["input_w"].shape
+    return np.random.default_rng(rnd.randrange(2**32)).standard_normal((Q, R)).astype(np.float32)
 
 
 def _output_filter(V, rnd):
@@ -920,17 +930,48 @@ _BAD_PREDICTORS = [
 
 def _bad_predictor(c, rnd):
     """Format 6's predictor (meta["predictor"]) out of range or misshapen, a good one in a file of
-    format 5, or (a valid file) a good one in format 6."""
-    kind = rnd.choice(["bad", "old", "good"])
+    format 5, or (a valid file) a good one in format 6; or format 7's table of the prediction
+    misshapen, missing, not float32 or not finite, or in a file of format 6."""
+    kind = rnd.choice(["bad", "old", "good", "loop"])
+    if kind == "loop":
+        return _bad_pred_w(c, rnd)
+    _bad_predictor_good(c, rnd)
     c.arrays["format_version"] = np.array(5 if kind == "old" else 6)
-    if "output_filter" not in c.arrays:
-        V = len(c.arrays["voices"]) if "voices" in c.arrays else None
-        c.arrays["output_filter"] = _output_filter(V, rnd)
     meta = _meta_object(c.arrays)
     p = rnd.choice(_BAD_PREDICTORS) if kind == "bad" else dict(_GOOD_PREDICTOR)
     meta["predictor"] = p
     c.arrays["meta"] = np.array(json.dumps(meta))
     return f"predictor: {kind} {p!r}"[:80]
+
+
+def _bad_pred_w(c, rnd):
+    """A format-7 file whose ``pred_w`` is bad, or a good ``pred_w`` in a format-6 file."""
+    _bad_predictor_good(c, rnd)
+    c.arrays["format_version"] = np.array(7)
+    w = _pred_w(c.arrays, rnd)
+    kind = rnd.choice(["old", "missing", "shape", "dtype", "nan", "good"])
+    if kind == "old":
+        c.arrays["format_version"] = np.array(6)
+    elif kind == "shape":
+        w = w[:, :-1] if w.shape[1] > 1 else w[:-1]
+    elif kind == "dtype":
+        w = w.astype(rnd.choice([np.float64, np.float16, np.int32]))
+    elif kind == "nan":
+        w[rnd.randrange(len(w))] = rnd.choice([np.nan, np.inf])
+    if kind != "missing":
+        c.arrays["pred_w"] = w
+    return f"pred_w: {kind}"
+
+
+def _bad_predictor_good(c, rnd):
+    """`c` made a valid format-6 file: an output filter and a good predictor."""
+    c.arrays["format_version"] = np.array(6)
+    if "output_filter" not in c.arrays:
+        V = len(c.arrays["voices"]) if "voices" in c.arrays else None
+        c.arrays["output_filter"] = _output_filter(V, rnd)
+    meta = _meta_object(c.arrays)
+    meta["predictor"] = dict(_GOOD_PREDICTOR)
+    c.arrays["meta"] = np.array(json.dumps(meta))
 
 
 def m_extra_member(c, rnd):

@@ -330,6 +330,12 @@ class TrainingSet:
         error of the closed-loop backward-adaptive predictor (:func:`fastdrum.predictor.encode`), so
         the codes the network learns are the predictor's (format 6); the model file records it as
         ``meta["predictor"]``.
+    predictor_loop : bool
+        With `predictor`: the predictor inside the sampling loop (format 7). ``inputs`` of a batch
+        are then (B, W, 2): at step t the code of the decoded signal at t and of the prediction of
+        sample t + 1 (:func:`fastdrum.predictor.loop_inputs`); the targets stay the error's codes.
+        Gain augmentation scales all three; input noise and drift move the signal's code only. No
+        validation clips.
     attack : tuple of (int, float), optional
         ``(K, w)``: in a training window that starts at the onset, the loss of each of the first K
         targets (samples 1 to K of the clip) counts w times (w > 0). The attack of a drum, the few
@@ -377,6 +383,7 @@ class TrainingSet:
         end_mask=False,
         attack=None,
         predictor=None,
+        predictor_loop=False,
     ):
         _check_options(lengths, crop, voice_weights, decay_conditioning, envelope, end_mask)
         if attack is not None:
@@ -386,6 +393,10 @@ class TrainingSet:
         self.attack = None if attack is None else (int(attack[0]), float(attack[1]))
         self.envelope = None if envelope is None else dict(envelope)
         self.predictor = None if predictor is None else dict(predictor)
+        if predictor_loop and (predictor is None or any(val_by_voice)):
+            raise ValueError("predictor_loop needs a predictor and no validation clips")
+        # Format 7: per voice, (2, versions, N, T) levels of the decoded signal and the prediction.
+        self.loop_audio = [] if predictor_loop else None
         self.V = len(clips_by_voice)
         self.voice_p = None
         if voice_weights is not None:
@@ -438,29 +449,38 @@ class TrainingSet:
 
         return measure(base), [measure(y) for y in ys], None if val is None else measure(val)
 
-    def _prepare(self, y, T, d, clipped, a):
+    def _prepare(self, y, T, d, clipped, a, loop=None):
         """`y` (faded if the set fades) with an envelope divided by that of decay times `d` (s, one
         per clip) and clipped (the samples changed and all added to `clipped`, a [changed, all]
-        pair, unless None); pre-emphasised with `a`, a (pre-emphasis, integration, shelf) triple; padded to T."""
+        pair, unless None); pre-emphasised with `a`, a (pre-emphasis, integration, shelf) triple; padded to T.
+        With a predictor in the loop, the levels of the decoded signal and of the prediction, (2, N,
+        T), are appended to the list `loop`."""
         if self.envelope is not None:
             y, n_clipped = envelope_normalise(y, d, self._sample_rate, self.envelope)
             if clipped is not None:
                 clipped[0] += n_clipped
                 clipped[1] += y.size
         y = preemphasize(y, *a)
+        pad = [(0, 0), (0, T - y.shape[-1])]
         if self.predictor is not None:
-            y = self._predictor_errors(y)
-        return np.pad(y, [(0, 0), (0, T - y.shape[-1])])
+            y, inputs = self._predictor_errors(y)
+            if loop is not None:
+                loop.append(np.pad(inputs, [(0, 0)] + pad))
+        return np.pad(y, pad)
 
     def _predictor_errors(self, y):
-        """Rows `y` as the decoded errors of :attr:`predictor`'s closed loop: each sample the level
-        of its code, so :func:`training.data.encode` gives the code back (float32)."""
+        """Rows `y` as the decoded errors of :attr:`predictor`'s closed loop, and the decoded
+        signal and the prediction (2, N, n) of format 7's inputs: each sample the level of its
+        code, so :func:`training.data.encode` gives the code back (float32)."""
         p = self.predictor
-        codes = [
-            fastdrum_predictor.encode(row, p["order"], p["window"], p["hop"], p["gain"], self.Q)[0]
+        rows = [
+            fastdrum_predictor.loop_inputs(
+                row, p["order"], p["window"], p["hop"], p["gain"], self.Q
+            )
             for row in y
         ]
-        return mu_law_decode(np.stack(codes), self.Q)
+        errors, signal, prediction = (mu_law_decode(np.stack(c), self.Q) for c in zip(*rows))
+        return errors, np.stack([signal, prediction])
 
     def _add_voice(self, clips, val_clips, n, T, shifts, decay_conditioning):
         """Prepare one voice: its clips of every shift in :attr:`audio`, the unshifted ones in
@@ -481,9 +501,12 @@ class TrainingSet:
         clipped = [0, 0]  # samples the envelope's clipping changed, all
         v = len(self.audio)
         a = self.a[v], self.b[v], self.shelf[v]  # this voice's pre-emphasis, integration, shelf
+        loop = None if self.loop_audio is None else []
         self.audio.append(
-            np.stack([self._prepare(y, T, d, clipped, a) for y, d in zip(f_ys, d_ys)])
+            np.stack([self._prepare(y, T, d, clipped, a, loop) for y, d in zip(f_ys, d_ys)])
         )
+        if loop is not None:
+            self.loop_audio.append(np.stack(loop, axis=1))
         self.base.append(self._prepare(faded(base), T, d_base, None, a))
         self.val.append(
             None if val is None else self._prepare(f_val, T, d_val, clipped, a)[:, : self.crop]
@@ -557,7 +580,9 @@ class TrainingSet:
             else rng.choice(self.V, size=B, p=self.voice_p)
         )
         codes = np.empty((B, W), dtype=np.int32)
-        windows = np.empty((B, W), dtype=np.float32) if input_drift else None
+        loop = self.loop_audio is not None  # format 7: the signal's and the prediction's codes fed
+        windows = np.empty((B, W), dtype=np.float32) if input_drift or loop else None
+        predictions = np.empty((B, W), dtype=np.int32) if loop else None
         mask = np.ones((B, W - 1), dtype=np.float32)
         starts = np.zeros(B, dtype=np.int32)
         dz = np.zeros(B, dtype=np.float32)
@@ -574,6 +599,11 @@ class TrainingSet:
             )
             window = a[ver, clip, start : start + W] * np.float32(gains[b])
             codes[b] = data_mod.encode(window, self.Q)
+            if loop:  # step t is fed the signal at t and the prediction of t + 1
+                signal, pred = self.loop_audio[v][:, ver, clip]
+                window = signal[start : start + W] * np.float32(gains[b])
+                pred = pred[start + 1 : start + W + 1] * np.float32(gains[b])
+                predictions[b] = data_mod.encode(np.pad(pred, (0, W - len(pred))), self.Q)
             if windows is not None:
                 windows[b] = window
             if start > 0:
@@ -585,10 +615,10 @@ class TrainingSet:
             starts[b] = start
             if self._decay_z is not None:
                 dz[b] = self._decay_z[v][ver, clip]
-        inputs, noise = codes, None
+        inputs, noise = (codes if not loop else data_mod.encode(windows, self.Q)), None
         if input_noise:
             noise = np.rint(np.float64(input_noise) * rng.standard_normal((B, W)))
-            inputs = np.clip(codes + noise, 0, self.Q - 1).astype(np.int32)
+            inputs = np.clip(inputs + noise, 0, self.Q - 1).astype(np.int32)
         if voice_dropout:
             voices = np.where(rng.random(B) < voice_dropout, self.V, voices)
         if input_drift:
@@ -603,6 +633,8 @@ class TrainingSet:
             inputs = data_mod.encode(moved, self.Q)  # clipped to [-1, 1] by the encoder
             if noise is not None:
                 inputs = np.clip(inputs + noise, 0, self.Q - 1).astype(np.int32)
+        if loop:
+            inputs = np.stack([inputs, predictions], axis=-1)
         return Batch(
             codes=codes,
             voices=voices.astype(np.int32),

@@ -84,7 +84,9 @@ class WaveNet(keras.Model):
     `time_tau` (time constants in samples, optional) and `time_block` add the
     time-since-onset conditioning, `decay_conditioning` the clip's decay feature; their
     projections start at zero, so a new net with them computes what the same net without
-    them does.
+    them does. `prediction_input` (format 7) feeds the net a second code a step, the code of the
+    prediction of the sample it predicts: ``call`` then takes codes (B, T, 2), the signal's code
+    and the prediction's, and adds ``pred_emb`` of the second to the input layer's output.
     """
 
     def __init__(
@@ -96,6 +98,7 @@ class WaveNet(keras.Model):
         time_tau=(),
         time_block=64,
         decay_conditioning=False,
+        prediction_input=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -104,6 +107,7 @@ class WaveNet(keras.Model):
         self.time_tau = np.asarray(time_tau if time_tau is not None else (), dtype=np.float32)
         self.time_block = int(time_block)
         self.decay_conditioning = bool(decay_conditioning)
+        self.prediction_input = bool(prediction_input)
         Q, R, D, S = (
             self.config[k]
             for k in (
@@ -115,6 +119,8 @@ class WaveNet(keras.Model):
         )
         self.Q, self.D = Q, D
         self.input_conv = keras.layers.Conv1D(R, 2, padding="causal", name="input_conv")
+        if self.prediction_input:  # format 7's pred_w: a table of the prediction's code
+            self.pred_emb = keras.layers.Embedding(Q, R, name="pred_emb")
         self.dil = [
             keras.layers.Conv1D(2 * D, 2, dilation_rate=d, padding="causal", name=f"dil_{l}")
             for l, d in enumerate(self.config["dilations"])
@@ -149,6 +155,8 @@ class WaveNet(keras.Model):
     def build(self, input_shape):
         R = self.config["residual_channels"]
         self.input_conv.build((None, None, self.Q))
+        if self.prediction_input:
+            self.pred_emb.build((None, None))
         for dil, res, skip in zip(self.dil, self.res, self.skip):
             dil.build((None, None, R))
             res.build((None, None, self.D))
@@ -181,7 +189,11 @@ class WaveNet(keras.Model):
         time-conditioned net; None: 0). `decay_z` (B,) float: each row's decay feature (a
         decay-conditioned net; None: 0).
         """
-        x = self.input_conv(tf.one_hot(codes, self.Q))
+        if self.prediction_input:  # (B, T, 2): the signal's code and the prediction's
+            x = self.input_conv(tf.one_hot(codes[..., 0], self.Q)) + self.pred_emb(codes[..., 1])
+            codes = codes[..., 0]
+        else:
+            x = self.input_conv(tf.one_hot(codes, self.Q))
         c = self.voice_emb(voices) if self.n_voices else None
         phi = None
         if self.time_tau.size:
@@ -245,10 +257,11 @@ class WaveNet(keras.Model):
         need += ["voice_emb", "cond_w"] if self.n_voices else []
         need += ["time_w"] if self.time_tau.size else []
         need += ["decay_w"] if self.decay_conditioning else []
+        need += ["pred_w"] if self.prediction_input else []
         missing = [k for k in need if k not in arrays]
         if missing:
             raise TrainingError(f"weights lack {', '.join(missing)}")
-        for k in [k for k in need[6:] if k != "voice_emb"]:  # one entry per layer
+        for k in [k for k in need[6:] if k not in ("voice_emb", "pred_w")]:  # one entry per layer
             if len(arrays[k]) != len(self.dil):
                 raise TrainingError(
                     f"weights {k} hold {len(arrays[k])} layers; the network has {len(self.dil)}"
@@ -277,6 +290,8 @@ class WaveNet(keras.Model):
             pairs += [(c.kernel, arrays["time_w"][l]) for l, c in enumerate(self.time)]
         if self.decay_conditioning:  # decay_w[l] (2D,) is the kernel (1, 2D) of a scalar input
             pairs += [(c.kernel, arrays["decay_w"][l][None]) for l, c in enumerate(self.decay_proj)]
+        if self.prediction_input:
+            pairs.append((self.pred_emb.embeddings, arrays["pred_w"]))
         for var, value in pairs:
             if tuple(var.shape) != tuple(np.shape(value)):
                 raise TrainingError(
@@ -300,6 +315,8 @@ class WaveNet(keras.Model):
             out["decay_w"] = np.stack(
                 [np.asarray(c.kernel.numpy()[0], np.float32) for c in self.decay_proj]
             )
+        if self.prediction_input:
+            out["pred_w"] = np.asarray(self.pred_emb.embeddings.numpy(), dtype=np.float32)
         return out
 
 
@@ -336,6 +353,7 @@ def to_fastdrum_model(
         or voices
         or timed
         or net.decay_conditioning
+        or net.prediction_input
     ):
         arrays["preemphasis"] = preemphasis
         if np.any(integration != 0):
