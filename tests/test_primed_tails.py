@@ -118,3 +118,24 @@ def test_a_model_with_integration_and_a_shelf_gets_its_voices_codes_and_decodes_
     np.testing.assert_array_equal(q, fastdrum.mu_law_encode(want, 256))
     y = _finish(q, m, None, m.preemphasis_of("a"), m.integration_of("a"), m.shelf_of("a"))
     assert np.corrcoef(y.ravel(), fade_out(clips).ravel())[0, 1] > 0.9
+
+
+def test_a_format_6_models_codes_are_its_predictors_and_format_7_is_refused():
+    """tools/tail_fit.py's codes of a format-6 model are the closed loop's error codes of the clip as
+    training prepares it (they were plain mu-law of the clip); a format-7 model is refused by name."""
+    from tail_fit import training_codes
+
+    from fastdrum import predictor
+    from fastdrum.testing import random_model
+    from training.batches import fade_out, preemphasize
+
+    pred = dict(order=8, window=64, hop=32, gain=1.0)
+    kw = dict(sample_rate=SR, preemphasis=0.85, seed=0, predictor=pred)
+    clips = (0.9 * decaying_clips(n=2, seconds=0.2, tau=0.3) / 4).astype(np.float32)
+    coded = preemphasize(fade_out(clips), 0.85)
+    want = np.stack([predictor.encode(r, 8, 64, 32, 1.0, 32)[0] for r in coded])
+    got = training_codes(clips, None, random_model(**kw))
+    np.testing.assert_array_equal(got, want)
+    assert not np.array_equal(got, fastdrum.mu_law_encode(coded, 32))
+    with pytest.raises(fastdrum.GenerationError, match="format-7 model is fed the prediction"):
+        training_codes(clips, None, random_model(loop=True, **kw))

@@ -26,6 +26,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import fastdrum  # noqa: E402
+from fastdrum import predictor  # noqa: E402
 from training import data as data_mod  # noqa: E402
 from training.batches import (  # noqa: E402
     decay_seconds,
@@ -72,14 +73,24 @@ def training_codes(fitted, seconds, model, voice=None):
     """The codes of `fitted` clips (n, T) as `model` was trained on them: faded; for an envelope
     model divided by the envelope of each clip's decay time (`seconds`) and clipped; through
     `voice`'s low shelf, leaky integration and pre-emphasis (:meth:`fastdrum.Model.shelf_of`,
-    ``integration_of``, ``preemphasis_of``); mu-law encoded."""
+    ``integration_of``, ``preemphasis_of``); mu-law encoded, or for a model with a predictor (format
+    6) the codes of its closed loop's error (:func:`fastdrum.predictor.encode`). A format-7 model's
+    network is fed more than codes: refused."""
+    if model.loop:
+        raise fastdrum.GenerationError(
+            "a format-7 model is fed the prediction's codes too; these tools score codes alone"
+        )
     y = fade_out(fitted)
     if model.envelope is not None:
         y, _ = envelope_normalise(y, seconds, model.sample_rate, model.envelope)
     coded = preemphasize(
         y, model.preemphasis_of(voice), model.integration_of(voice), model.shelf_of(voice)
     )
-    return data_mod.encode(coded, model.quantization_channels)
+    q, p = model.quantization_channels, model.predictor
+    if p is None:
+        return data_mod.encode(coded, q)
+    rows = [predictor.encode(r, p["order"], p["window"], p["hop"], p["gain"], q)[0] for r in coded]
+    return np.stack(rows)
 
 
 def held_out_clips(model, voices, max_clips):
