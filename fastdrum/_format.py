@@ -93,14 +93,15 @@ OPTIONAL_KEYS_2 = OPTIONAL_KEYS + CONDITIONING_KEYS + ("primer_voices",) + TIME_
 SHELF_KEYS = ("shelf_zero", "shelf_pole")
 #: Format 5's output filter: a causal FIR (one a voice) generation takes the finished clips through.
 OUTPUT_FILTER_KEY = "output_filter"
-#: Format 7's table of the prediction's code: the network is fed the prediction of the sample it draws.
-PREDICTION_KEY = "pred_w"
+#: Format 7's tables of the decoded signal's code and of the prediction's: the network is fed both.
+LOOP_KEYS = ("sig_w", "pred_w")
 KNOWN_KEYS = (
     REQUIRED_KEYS
     + OPTIONAL_KEYS_2
     + ("preemphasis", "integration")
     + SHELF_KEYS
-    + (OUTPUT_FILTER_KEY, PREDICTION_KEY)
+    + (OUTPUT_FILTER_KEY,)
+    + LOOP_KEYS
 )
 
 #: Bounds of format 2: voices V, embedding size E, and the voice-name pattern.
@@ -448,8 +449,9 @@ def validate(arrays):
     mean, scale and drop_db, or None) and voice_decays ({voice: read-only
     float64 array of seconds}, or None), envelope ({"hold", "floor_db"} as floats, or None) and
     predictor ({"order", "window", "hop"} as ints and "gain" as a float; None before format 6) and
-    loop (True in format 7: the predictor runs inside the sampling loop and the network is fed the
-    decoded signal's code and the prediction's, ``pred_w``; docs/format.md, "Format 7").
+    loop (True in format 7: the predictor runs inside the sampling loop and the network is also fed
+    the decoded signal's code and the prediction's, ``sig_w`` and ``pred_w``; docs/format.md,
+    "Format 7").
     Weights
     may be float32 in either byte order (callers convert to native);
     everything else about the tables is strict. A format-1 file's format-2
@@ -934,17 +936,18 @@ def _validate_predictor(meta, version):
 
 
 def _validate_loop(arrays, info):
-    """Format 7's ``pred_w`` (Q, R), float32: True in format 7, False before it (where the key is
-    refused: an older reader would feed the network without it)."""
-    if info["version"] < 7:
-        if PREDICTION_KEY in arrays:
-            _fail(PREDICTION_KEY, f"needs format 7 (the file says format {info['version']})")
-        return False
-    if PREDICTION_KEY not in arrays:
-        _fail(PREDICTION_KEY, "missing (required in format 7)")
+    """Format 7's ``sig_w`` and ``pred_w``, (Q, R) float32 each: True in format 7, False before it
+    (where the keys are refused: an older reader would feed the network without them)."""
     Q, R = info["Q"], info["R"]
-    _check_float32(arrays, PREDICTION_KEY, (Q, R), f"Q={Q}, R={R}")
-    return True
+    for key in LOOP_KEYS:
+        if info["version"] < 7:
+            if key in arrays:
+                _fail(key, f"needs format 7 (the file says format {info['version']})")
+            continue
+        if key not in arrays:
+            _fail(key, "missing (required in format 7)")
+        _check_float32(arrays, key, (Q, R), f"Q={Q}, R={R}")
+    return info["version"] >= 7
 
 
 def _check_voice_meta(meta, voices):

@@ -116,7 +116,7 @@ def _time_biases(w, T, dtype):
     return np.repeat(np.stack(per_block), block, axis=0)[:T]
 
 
-def forward(w, codes, dtype=np.float32, cond=None, predictions=None):
+def forward(w, codes, dtype=np.float32, cond=None, signal=None, predictions=None):
     """Logits of every step of a code sequence: ``logits[t]`` predicts ``codes[t+1]``.
 
     Parameters
@@ -133,9 +133,10 @@ def forward(w, codes, dtype=np.float32, cond=None, predictions=None):
 
     A time-conditioned model (``time_w``, ``time_tau``, ``time_block`` in `w`)
     adds :func:`time_bias` of step t to every layer's z; ``codes[0]`` is step 0.
-    A format-7 model (``pred_w`` in `w`) is also fed `predictions` (T,), the codes of the predictions
-    of the samples its logits are of: ``pred_w[predictions[t]]`` is added to the input layer's
-    output at step t.
+    A format-7 model (``sig_w`` and ``pred_w`` in `w`) is also fed `signal` and `predictions` (T,),
+    the codes of the decoded sample t and of the prediction of sample t + 1 (whose error's code
+    ``logits[t]`` is of): ``sig_w[signal[t]] + pred_w[predictions[t]]`` is added to the input
+    layer's output at step t.
 
     Returns
     -------
@@ -149,7 +150,7 @@ def forward(w, codes, dtype=np.float32, cond=None, predictions=None):
     x = W["input_w"][1][codes] + W["input_b"]
     x[1:] += W["input_w"][0][codes[:-1]]
     if "pred_w" in W:
-        x = x + W["pred_w"][np.asarray(predictions)]
+        x = x + W["sig_w"][np.asarray(signal)] + W["pred_w"][np.asarray(predictions)]
     bias = _layer_bias(W, cond, dtype)
     tb = _time_biases(w, len(codes), dtype)
     skip = 0.0
@@ -277,17 +278,17 @@ class State:
         self.heads = [0] * len(self.dilations)
         self.prev_codes = None  # q(t-1); None before t = 0 (an all-zero one-hot)
 
-    def step(self, codes, predictions=None):
+    def step(self, codes, signal=None, predictions=None):
         """Feed q(t) for every row; return the logits of q(t+1), shape (B, Q).
 
-        A format-7 model is fed `predictions` too: each row's code of the prediction of x(t+1)
-        (:class:`fastdrum.predictor.Loop` runs it)."""
+        A format-7 model is fed `signal` and `predictions` too: each row's code of the decoded
+        sample t and of the prediction of sample t + 1 (:class:`fastdrum.predictor.Loop` runs it)."""
         W, D = self.w, self.D
         x = W["input_w"][1][codes] + W["input_b"]
         if self.prev_codes is not None:
             x = x + W["input_w"][0][self.prev_codes]
         if "pred_w" in W:
-            x = x + W["pred_w"][predictions]
+            x = x + W["sig_w"][signal] + W["pred_w"][predictions]
         self.prev_codes = np.array(codes)
         tb = None if self.time is None else time_bias(*self.time, self.t).astype(self.dtype)
         self.t += 1

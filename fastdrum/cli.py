@@ -1017,7 +1017,7 @@ def _format2_rows(info):
                 f"order {p['order']}, refitted every {p['hop']} samples on the last {p['window']}, "
                 f"error gain {p['gain']:g} (the codes are its error's"
                 + (
-                    "; inside the sampling loop, its prediction fed to the network)"
+                    "; inside the sampling loop, the signal and the prediction fed to the network)"
                     if info["predictor_in_loop"]
                     else ")"
                 ),

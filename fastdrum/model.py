@@ -355,12 +355,13 @@ class Model:
         of the error of a backward-adaptive linear predictor (:mod:`fastdrum.predictor`), and
         :func:`fastdrum.generate` runs the predictor on the decoded errors. A model is format 6 when
         its `meta` has one (its output filter then defaults to the unit impulse).
-    pred_w : array_like of float32, shape (Q, R), optional
-        Format 7: the table of the prediction's code. The predictor then runs inside the sampling
-        loop: at each step the network is fed the code of the signal decoded so far (``input_w``)
-        and of the prediction of the sample it draws (``pred_w``), and draws the code of that
-        sample's error (docs/format.md, "Format 7"). Needs a `meta` predictor. :attr:`loop` says
-        whether a model has it.
+    sig_w, pred_w : array_like of float32, shape (Q, R), optional
+        Format 7 (both or neither): the tables of the decoded signal's code and of the prediction's.
+        The predictor then runs inside the sampling loop: at each step the network is fed, beside
+        the error's code (``input_w``, as in format 6), the code of the sample just decoded
+        (``sig_w``) and of the prediction of the sample it draws (``pred_w``), and draws the code of
+        that sample's error (docs/format.md, "Format 7"). Needs a `meta` predictor. :attr:`loop`
+        says whether a model has it.
 
     Raises
     ------
@@ -388,6 +389,7 @@ class Model:
         time_w=None,
         decay_w=None,
         output_filter=None,
+        sig_w=None,
         pred_w=None,
         **weights,
     ):
@@ -403,7 +405,7 @@ class Model:
         )
         format2 = {k: v for k, v in format2.items() if v is not None}
         if isinstance(meta, dict) and "predictor" in meta:
-            version = 6 if pred_w is None else 7
+            version = 6 if sig_w is None and pred_w is None else 7
             if output_filter is None:  # format 6 holds format 5's filter: the unit impulse
                 n_voices = 0 if voices is None else len(voices)  # voices may be an array
                 output_filter = np.ones((n_voices, 1) if n_voices else (1,), dtype=np.float32)
@@ -447,8 +449,9 @@ class Model:
                 arrays[k] = _as_array(k, v)
         if output_filter is not None:
             arrays[_format.OUTPUT_FILTER_KEY] = _as_taps(output_filter)
-        if pred_w is not None:
-            arrays[_format.PREDICTION_KEY] = _as_array(_format.PREDICTION_KEY, pred_w)
+        for k, v in zip(_format.LOOP_KEYS, (sig_w, pred_w)):
+            if v is not None:
+                arrays[k] = _as_array(k, v)
         if primers is not None:
             arrays["primers"] = _as_array("primers", primers)
         if meta is not None:
@@ -494,7 +497,7 @@ class Model:
         keys = _format.WEIGHT_KEYS + (("voice_emb", "cond_w") if self.voices else ())
         keys += ("time_w",) if self.time_tau is not None else ()
         keys += (_format.DECAY_KEY,) if self.decay is not None else ()
-        keys += (_format.PREDICTION_KEY,) if self.loop else ()
+        keys += _format.LOOP_KEYS if self.loop else ()
         for k in keys:
             a = np.array(arrays[k], dtype=np.float32, order="C")  # own, contiguous copy
             a.setflags(write=False)
@@ -875,7 +878,7 @@ class Model:
                 time_w=self.weights["time_w"], time_tau=self.time_tau, time_block=self.time_block
             )
         if self.loop:
-            w["pred_w"] = self.weights[_format.PREDICTION_KEY]
+            w.update({k: self.weights[k] for k in _format.LOOP_KEYS})
         return w
 
     def preemphasis_of(self, voice=None):
@@ -1084,6 +1087,7 @@ class Model:
         decay=None,
         dtype=np.float32,
         max_samples=MAX_FORWARD_SAMPLES,
+        signal=None,
         predictions=None,
     ):
         """Logits of the whole sequence: the non-incremental definition of the network.
@@ -1102,10 +1106,10 @@ class Model:
             Precision of the computation: float32 or float64.
         max_samples : int, default 2**18
             Refuse longer sequences (every step's activations are kept).
-        predictions : array_like of int, shape (T,)
-            A format-7 model's (:attr:`loop`; required there, refused elsewhere): step t's code
-            of the prediction of sample t + 1, fed beside ``codes[t]``, the decoded signal's
-            (:func:`fastdrum.predictor.loop_inputs`).
+        signal, predictions : array_like of int, shape (T,)
+            A format-7 model's (:attr:`loop`; required there, refused elsewhere): step t's code of
+            the decoded sample t and of the prediction of sample t + 1, fed beside ``codes[t]``, the
+            error's (:func:`fastdrum.predictor.loop_inputs`).
 
         Returns
         -------
@@ -1128,20 +1132,20 @@ class Model:
             raise GenerationError(f"dtype must be float32 or float64, got {dtype!r}")
         cond = self._check_voice(voice, decay)
         codes = self._check_codes(codes, max_samples)
-        if (predictions is None) == self.loop:
-            raise GenerationError(
-                "predictions= is required by a format-7 model (its predictor in the loop) and "
-                "refused by any other"
-            )
-        if predictions is not None:
-            predictions = self._check_codes(predictions, max_samples)
-            if predictions.shape != codes.shape:
+        loop = {"signal": signal, "predictions": predictions}
+        for name, v in loop.items():
+            if (v is None) == self.loop:
                 raise GenerationError(
-                    f"predictions must have the codes' shape {codes.shape}, got {predictions.shape}"
+                    f"{name}= is required by a format-7 model (its predictor in the loop) and "
+                    "refused by any other"
                 )
-        return _reference.forward(
-            self._reference_weights(), codes, dtype=dt, cond=cond, predictions=predictions
-        )
+            if v is not None:
+                loop[name] = self._check_codes(v, max_samples)
+                if loop[name].shape != codes.shape:
+                    raise GenerationError(
+                        f"{name} must have the codes' shape {codes.shape}, got {loop[name].shape}"
+                    )
+        return _reference.forward(self._reference_weights(), codes, dtype=dt, cond=cond, **loop)
 
     def log_prob(self, y, *, codes=False, voice=None, decay=None, max_samples=MAX_FORWARD_SAMPLES):
         """Log-likelihood (nats) of a clip under the model.

@@ -16,10 +16,10 @@ a time through :func:`scipy.signal.lfilter`; :func:`synthesise_reference` is the
 a time, which the tests hold both to.
 
 A format-7 model (docs/format.md, "Format 7") runs the same predictor inside the sampling loop
-(:class:`Loop`): at every step the network is fed the code of the sample just decoded and of the
-prediction of the next, as LPCNet feeds its network the prediction, so that it sees what the
-predictor will ring and can draw the error that corrects it. :func:`loop_inputs` gives the same
-inputs for a clip in training.
+(:class:`Loop`): at every step the network is fed, beside the error's code, the code of the sample
+just decoded and of the prediction of the next, as LPCNet feeds its network the last excitation, the
+last sample and the prediction, so that it sees what the predictor will ring and can draw the error
+that corrects it. :func:`loop_inputs` gives the same inputs for a clip in training.
 """
 
 import functools
@@ -135,8 +135,8 @@ def loop_inputs(x, order, window, hop, gain, quantization_channels=256):
     """The closed loop on clip `x` (1-D) as a format-7 network is trained on it: ``(errors, signal,
     predictions)``, int32 codes (T,) each: :func:`encode`'s codes, the mu-law codes of the decoded
     samples, and of the predictions (``predictions[t]`` of sample t; 0 in the first hop, where
-    nothing is predicted). Step t of the network is fed ``signal[t]`` and ``predictions[t + 1]``
-    and its logits are of ``errors[t + 1]``, as :class:`Loop` runs it."""
+    nothing is predicted). Step t of the network is fed ``errors[t]``, ``signal[t]`` and
+    ``predictions[t + 1]`` and its logits are of ``errors[t + 1]``, as :class:`Loop` runs it."""
     q = int(quantization_channels)
     codes, decoded = encode(x, order, window, hop, gain, q)
     levels = mu_law_decode(np.arange(q), q).astype(np.float64) / gain
@@ -151,14 +151,14 @@ class Loop:
     ``run`` has :meth:`fastdrum._reference.State.run`'s interface; `codes` are the error codes (the
     primers' too). Before step t, sample t is decoded, ``y(t) = pred(t) + e(t) / gain``; after the
     sample that ends a hop, each row's coefficients are fitted to its decoded past
-    (:func:`coefficients`, as :func:`encode` fits them); the state is then fed the codes of y(t) and
-    of ``pred(t + 1)``, and its logits give the code of e(t + 1). :attr:`decoded` holds each row's
+    (:func:`coefficients`, as :func:`encode` fits them); the state is then fed the codes of e(t), of
+    y(t) and of ``pred(t + 1)``, and its logits give the code of e(t + 1). :attr:`decoded` holds each row's
     samples so far (float64), which :func:`synthesise` of the error codes gives too (to rounding).
 
     Parameters
     ----------
     state : object
-        A state whose ``step(codes, predictions)`` returns the logits (B, Q) and whose ``draw``
+        A state whose ``step(codes, signal, predictions)`` returns the logits (B, Q) and whose ``draw``
         draws from them (the NumPy reference's :class:`fastdrum._reference.State`).
     predictor : dict
         ``{"order", "window", "hop", "gain"}``.
@@ -198,7 +198,7 @@ class Loop:
             if t + 1 >= self.hop:
                 self._pred = np.einsum("bk,bk->b", self._a, y[:, t + 1 : o + t + 1])
             logits = self.state.step(
-                mu_law_encode(y[:, o + t], self.q), mu_law_encode(self._pred, self.q)
+                codes[:, t], mu_law_encode(y[:, o + t], self.q), mu_law_encode(self._pred, self.q)
             )
             if logits_out is not None:
                 logits_out[:, t - start] = logits

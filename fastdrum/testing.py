@@ -99,8 +99,8 @@ def random_model(
         ``{"order", "window", "hop", "gain"}``, stored as ``meta["predictor"]``: a format-6 model
         (:mod:`fastdrum.predictor`).
     loop : bool, default False
-        With `predictor`: a format-7 model, its predictor inside the sampling loop (a random
-        ``pred_w``, drawn after every other array).
+        With `predictor`: a format-7 model, its predictor inside the sampling loop (random
+        ``sig_w`` and ``pred_w``, drawn after every other array).
 
     Returns
     -------
@@ -161,7 +161,7 @@ def random_model(
         if voices is not None:
             arrays["primer_voices"] = np.arange(n_rows) % len(voices)
     if loop:
-        arrays["pred_w"] = w(Q, R, fan_in=2)
+        arrays.update(sig_w=w(Q, R, fan_in=2), pred_w=w(Q, R, fan_in=2))
     return Model(
         sample_rate=sample_rate,
         dilations=list(dilations),

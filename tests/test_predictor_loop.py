@@ -1,5 +1,6 @@
 """Format 7: the predictor inside the sampling loop (fastdrum.predictor.Loop and loop_inputs), the
-reference network fed the prediction's code, the loader, generate(), and training's inputs."""
+reference network fed the signal's and the prediction's codes, the loader, generate(), and
+training's inputs."""
 
 import numpy as np
 import pytest
@@ -37,8 +38,8 @@ class _Recorder:
     def __init__(self, batch_size, q):
         self.batch_size, self.q, self.fed = batch_size, q, []
 
-    def step(self, codes, predictions):
-        self.fed.append((np.array(codes), np.array(predictions)))
+    def step(self, codes, signal, predictions):
+        self.fed.append((np.array(codes), np.array(signal), np.array(predictions)))
         return np.zeros((self.batch_size, self.q), np.float32)
 
     def draw(self, logits, uniforms, temperature, epsilon=0.0):
@@ -47,7 +48,7 @@ class _Recorder:
 
 def test_the_loop_feeds_what_training_feeds_for_the_same_codes():
     """Teacher-forced on a clip's error codes, the loop decodes the clip's closed-loop signal and
-    feeds the network signal[t] and predictions[t + 1] at step t, as training does."""
+    feeds the network errors[t], signal[t] and predictions[t + 1] at step t, as training does."""
     x = np.stack([ringing(300, seed=0), 0.5 * ringing(300, seed=1)[::-1]])
     rows = [P.loop_inputs(r, 8, 64, 32, 1.0, Q) for r in x]
     codes = np.stack([r[0] for r in rows]).astype(np.int32)
@@ -55,8 +56,8 @@ def test_the_loop_feeds_what_training_feeds_for_the_same_codes():
     loop = P.Loop(rec, PRED, 300, Q)
     loop.run(codes.copy(), 300, np.zeros((2, 150)), 1.0, 0, 150)
     loop.run(codes.copy(), 300, np.zeros((2, 149)), 1.0, 150, 299)
-    fed_signal = np.stack([s for s, _ in rec.fed], axis=1)
-    fed_pred = np.stack([p for _, p in rec.fed], axis=1)
+    fed_errors, fed_signal, fed_pred = (np.stack(f, axis=1) for f in zip(*rec.fed))
+    np.testing.assert_array_equal(fed_errors, codes[:, :299])
     np.testing.assert_array_equal(fed_signal, np.stack([r[1] for r in rows])[:, :299])
     np.testing.assert_array_equal(fed_pred, np.stack([r[2] for r in rows])[:, 1:300])
     decoded = P.synthesise(mu_law_decode(codes, Q)[:, :299], 8, 64, 32)
@@ -68,23 +69,29 @@ def test_the_loop_feeds_what_training_feeds_for_the_same_codes():
 def test_the_reference_state_is_fed_the_prediction_as_forward_is():
     m = _loop_model(seed=2)
     rng = np.random.default_rng(0)
-    codes, preds = rng.integers(0, Q, (2, 40)), rng.integers(0, Q, (2, 40))
+    codes, sigs, preds = (rng.integers(0, Q, (2, 40)) for _ in range(3))
     state = _reference.State(m._reference_weights(), 2)
-    steps = np.stack([state.step(codes[:, t], preds[:, t]) for t in range(40)], axis=1)
+    steps = np.stack([state.step(codes[:, t], sigs[:, t], preds[:, t]) for t in range(40)], axis=1)
     for b in range(2):
-        want = m.forward(codes[b], predictions=preds[b])
+        want = m.forward(codes[b], signal=sigs[b], predictions=preds[b])
         np.testing.assert_allclose(steps[b], want, rtol=1e-5, atol=1e-5)
-    other = m.forward(codes[0], predictions=(preds[0] + 1) % Q)
-    assert not np.allclose(other, m.forward(codes[0], predictions=preds[0]))  # pred_w is used
+    base = m.forward(codes[0], signal=sigs[0], predictions=preds[0])
+    for moved in (
+        dict(signal=(sigs[0] + 1) % Q, predictions=preds[0]),
+        dict(signal=sigs[0], predictions=(preds[0] + 1) % Q),
+    ):
+        assert not np.allclose(m.forward(codes[0], **moved), base)  # sig_w and pred_w are used
 
 
 def test_forward_needs_predictions_exactly_for_a_format_7_model():
-    with pytest.raises(GenerationError, match="predictions= is required by a format-7 model"):
+    with pytest.raises(GenerationError, match="signal= is required by a format-7 model"):
         _loop_model().forward([1, 2, 3])
+    with pytest.raises(GenerationError, match="predictions= is required by a format-7 model"):
+        _loop_model().forward([1, 2, 3], signal=[1, 2, 3])
     with pytest.raises(GenerationError, match="predictions= is required"):
         random_model(seed=0, quantization_channels=Q).forward([1, 2], predictions=[1, 2])
     with pytest.raises(GenerationError, match="predictions must have the codes' shape"):
-        _loop_model().forward([1, 2, 3], predictions=[1, 2])
+        _loop_model().forward([1, 2, 3], signal=[1, 2, 3], predictions=[1, 2])
 
 
 def test_generation_draws_what_the_network_fed_the_loop_predicts():
@@ -99,7 +106,7 @@ def test_generation_draws_what_the_network_fed_the_loop_predicts():
     loop.run(codes, 1, np.zeros((3, T - 1)), 0.0, 0, T - 1)
     for b in range(3):
         errors, signal, preds = _loop_codes(codes[b])
-        logits = m.forward(signal[:-1], predictions=preds[1:], dtype=np.float64)
+        logits = m.forward(errors[:-1], signal=signal[:-1], predictions=preds[1:], dtype=np.float64)
         np.testing.assert_array_equal(codes[b, 1:], np.argmax(logits, axis=1))
     assert len(np.unique(codes)) > 4  # not stuck on one code
 
@@ -134,10 +141,12 @@ def test_generate_runs_a_format_7_model_on_the_reference_and_decodes_its_loop():
 def test_a_format_7_model_round_trips_and_keeps_its_format(tmp_path):
     m = _loop_model()
     assert m.format_version == 7 and m.loop and m.weights["pred_w"].shape == (Q, 8)
+    assert m.weights["sig_w"].shape == (Q, 8)
     m.save(tmp_path / "m.npz")
     back = fastdrum.load_model(tmp_path / "m.npz")
     assert back.format_version == 7 and back.loop and back.predictor == PRED
-    np.testing.assert_array_equal(back.weights["pred_w"], m.weights["pred_w"])
+    for k in ("sig_w", "pred_w"):
+        np.testing.assert_array_equal(back.weights[k], m.weights[k])
     filtered = m.with_output_filter([1.0, 0.5])
     assert filtered.format_version == 7 and filtered.with_output_filter(None).format_version == 7
     plain = random_model(seed=0, predictor=PRED, quantization_channels=Q)
@@ -154,10 +163,16 @@ def _save(tmp_path, arrays):
     ("change", "match"),
     [
         (lambda a: a.pop("pred_w"), r"'pred_w': missing \(required in format 7\)"),
+        (lambda a: a.pop("sig_w"), r"'sig_w': missing \(required in format 7\)"),
+        (lambda a: a.update(sig_w=np.zeros((Q + 1, 8), np.float32)), r"'sig_w'.*shape must be"),
         (lambda a: a.update(pred_w=np.zeros((Q, 7), np.float32)), r"shape must be \(32, 8\)"),
         (lambda a: a.update(pred_w=np.zeros((Q, 8), np.float64)), "dtype must be float32"),
         (lambda a: a.update(pred_w=np.full((Q, 8), np.nan, np.float32)), "pred_w"),
-        (lambda a: a.update(format_version=np.array(6)), "pred_w': needs format 7"),
+        (lambda a: a.update(format_version=np.array(6)), "sig_w': needs format 7"),
+        (
+            lambda a: [a.update(format_version=np.array(6)), a.pop("sig_w")],
+            "pred_w': needs format 7",
+        ),
     ],
 )
 def test_bad_format_7_files_are_refused(tmp_path, change, match):
@@ -201,8 +216,9 @@ def _loop_set(clips, val=(), **kw):
 
 
 def test_a_training_batch_feeds_the_signal_and_the_next_prediction():
-    """Each row: targets the error codes, inputs[..., 0] the decoded signal's codes at t and
-    inputs[..., 1] the prediction's codes of t + 1, of the clip as training prepares it."""
+    """Each row: targets the error codes, inputs[..., 0] the same codes, inputs[..., 1] the decoded
+    signal's codes at t and inputs[..., 2] the prediction's codes of t + 1, of the clip as training
+    prepares it."""
     from training import data as data_mod
     from training.batches import preemphasize
 
@@ -213,28 +229,26 @@ def test_a_training_batch_feeds_the_signal_and_the_next_prediction():
         for c in clips
     ]
     b = ts.batch(np.random.default_rng(0), 8, onset_share=0.5)
-    assert b.inputs.shape == (8, 400, 2) and b.codes.shape == (8, 400)
+    assert b.inputs.shape == (8, 400, 3) and b.codes.shape == (8, 400)
     for row, inputs, start in zip(b.codes, b.inputs, b.starts):
         ((e, s, p),) = [w for w in want if np.array_equal(row, w[0][start : start + 400])]
-        np.testing.assert_array_equal(inputs[:, 0], s[start : start + 400])
+        np.testing.assert_array_equal(inputs[:, 0], row)
+        np.testing.assert_array_equal(inputs[:, 1], s[start : start + 400])
         tail = p[start + 1 : start + 401]
-        np.testing.assert_array_equal(inputs[: len(tail), 1], tail)
+        np.testing.assert_array_equal(inputs[: len(tail), 2], tail)
     assert (b.starts > 0).any() and (b.starts == 0).any()
     with pytest.raises(ValueError, match="predictor_loop needs a predictor and no validation"):
         _loop_set(clips, val=clips[:1])
 
 
 @pytest.mark.parametrize("option", [dict(input_drift=0.05), dict(input_noise=2.0)])
-def test_drift_and_noise_move_the_signals_code_only(option):
+def test_drift_and_noise_move_the_errors_code_only(option):
     ts = _loop_set(_ringing_clips(), crop=400, sample_rate=8000)
     plain = ts.batch(np.random.default_rng(1), 4)
     moved = ts.batch(np.random.default_rng(1), 4, **option)
     np.testing.assert_array_equal(moved.codes, plain.codes)
-    np.testing.assert_array_equal(moved.inputs[..., 1], plain.inputs[..., 1])
-    changed = moved.inputs[..., 0] != plain.inputs[..., 0]
-    assert changed.mean() > 0.3
-    # Moved from the signal's codes, not from the targets (the error's): mostly within a few codes.
-    assert np.median(np.abs(moved.inputs[..., 0] - plain.inputs[..., 0])[changed]) <= 8
+    np.testing.assert_array_equal(moved.inputs[..., 1:], plain.inputs[..., 1:])
+    assert (moved.inputs[..., 0] != plain.inputs[..., 0]).mean() > 0.3
 
 
 def test_the_keras_net_fed_the_prediction_is_the_exported_format_7_model():
@@ -248,23 +262,23 @@ def test_the_keras_net_fed_the_prediction_is_the_exported_format_7_model():
         skip_channels=8,
         dilations=[1, 2, 4],
     )
-    net = WaveNet(cfg, prediction_input=True)
+    net, plain = WaveNet(cfg, prediction_input=True), WaveNet(cfg)
     rng = np.random.default_rng(3)
-    net.set_weights_from(
-        dict(
-            {
-                k: rng.standard_normal(v.shape).astype(np.float32)
-                for k, v in net.format1_weights().items()
-            },
-            pred_w=rng.standard_normal((Q, 4)).astype(np.float32),
-        )
-    )
+    inputs = rng.integers(0, Q, (2, 30, 3)).astype(np.int32)
+    w = {
+        k: rng.standard_normal(v.shape).astype(np.float32)
+        for k, v in plain.format1_weights().items()
+    }
+    plain.set_weights_from(w)
+    net.set_weights_from(dict(w, **net.conditioning_weights()))  # its new tables: zeros
+    np.testing.assert_array_equal(net(inputs).numpy(), plain(inputs[..., 0]).numpy())
+    tables = {k: rng.standard_normal((Q, 4)).astype(np.float32) for k in ("sig_w", "pred_w")}
+    net.set_weights_from(dict(w, **tables))
     model = to_fastdrum_model(net, sample_rate=8000, meta=dict(predictor=PRED))
     assert model.format_version == 7
-    inputs = rng.integers(0, Q, (2, 30, 2)).astype(np.int32)
     keras_logits = net(inputs).numpy()
     for b in range(2):
-        got = model.forward(inputs[b, :, 0], predictions=inputs[b, :, 1])
+        got = model.forward(inputs[b, :, 0], signal=inputs[b, :, 1], predictions=inputs[b, :, 2])
         np.testing.assert_allclose(got, keras_logits[b], rtol=1e-4, atol=1e-4)
 
 
@@ -301,10 +315,9 @@ def test_a_tiny_run_with_the_predictor_in_the_loop_exports_format_7(tmp_path):
     from training.average import averaged_model
 
     averaged = averaged_model(model, tmp_path / "run", 2)
-    assert (
-        averaged.format_version == 7
-        and averaged.weights["pred_w"].shape == model.weights["pred_w"].shape
-    )
+    assert averaged.format_version == 7
+    for k in ("sig_w", "pred_w"):
+        assert averaged.weights[k].shape == model.weights[k].shape
 
 
 def test_info_and_the_model_card_say_the_predictor_is_in_the_loop(tmp_path, capsys):
@@ -316,7 +329,7 @@ def test_info_and_the_model_card_say_the_predictor_is_in_the_loop(tmp_path, caps
     path = tmp_path / "p.npz"
     _loop_model().save(path)
     assert main(["info", str(path)]) == 0
-    assert "inside the sampling loop, its prediction fed to the network" in capsys.readouterr().out
+    assert "inside the sampling loop, the signal and the prediction fed" in capsys.readouterr().out
     assert main(["info", str(path), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["predictor_in_loop"] is True and info["format_version"] == 7

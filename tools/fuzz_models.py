@@ -327,7 +327,7 @@ def _make_format_2(arrays, model, rnd):
     and (half the time) voice conditioning, then (half of those) decay conditioning; a quarter
     of them format 3 (leaky integration), a quarter of those format 4 (a low shelf), half of
     those format 5 (an output filter), half of those format 6 (a predictor), half of those format 7
-    (the predictor in the loop: its prediction's table)."""
+    (the predictor in the loop: the signal's and the prediction's tables)."""
     arrays["format_version"] = np.array(2, dtype=rnd.choice([np.int64, np.int32, np.uint8]))
     arrays["preemphasis"] = np.array(rnd.choice([0.0, 0.5, 0.85, 0.999]), dtype=np.float32)
     if rnd.random() < 0.25:  # format 3: leaky integration
@@ -349,13 +349,13 @@ def _make_format_2(arrays, model, rnd):
             meta = _meta_object(arrays)
             meta["predictor"] = dict(_GOOD_PREDICTOR)
             arrays["meta"] = np.array(json.dumps(meta))
-            if rnd.random() < 0.5:  # format 7: the prediction's table
+            if rnd.random() < 0.5:  # format 7: the signal's and the prediction's tables
                 arrays["format_version"] = np.array(7, dtype=np.int64)
-                arrays["pred_w"] = _pred_w(arrays, rnd)
+                arrays["sig_w"], arrays["pred_w"] = _pred_w(arrays, rnd), _pred_w(arrays, rnd)
 
 
 def _pred_w(arrays, rnd):
-    """A valid format-7 ``pred_w`` (Q, R) for `arrays`' network."""
+    """A valid format-7 table, ``sig_w`` or ``pred_w``, (Q, R) for `arrays`' network."""
     _, Q, R = arrays["input_w"].shape
     return np.random.default_rng(rnd.randrange(2**32)).standard_normal((Q, R)).astype(np.float32)
 
@@ -930,8 +930,8 @@ _BAD_PREDICTORS = [
 
 def _bad_predictor(c, rnd):
     """Format 6's predictor (meta["predictor"]) out of range or misshapen, a good one in a file of
-    format 5, or (a valid file) a good one in format 6; or format 7's table of the prediction
-    misshapen, missing, not float32 or not finite, or in a file of format 6."""
+    format 5, or (a valid file) a good one in format 6; or one of format 7's tables misshapen,
+    missing, not float32 or not finite, or in a file of format 6."""
     kind = rnd.choice(["bad", "old", "good", "loop"])
     if kind == "loop":
         return _bad_pred_w(c, rnd)
@@ -945,9 +945,12 @@ def _bad_predictor(c, rnd):
 
 
 def _bad_pred_w(c, rnd):
-    """A format-7 file whose ``pred_w`` is bad, or a good ``pred_w`` in a format-6 file."""
+    """A format-7 file whose ``sig_w`` or ``pred_w`` is bad, or good tables in a format-6 file."""
     _bad_predictor_good(c, rnd)
     c.arrays["format_version"] = np.array(7)
+    key = rnd.choice(["sig_w", "pred_w"])
+    other = "pred_w" if key == "sig_w" else "sig_w"
+    c.arrays[other] = _pred_w(c.arrays, rnd)
     w = _pred_w(c.arrays, rnd)
     kind = rnd.choice(["old", "missing", "shape", "dtype", "nan", "good"])
     if kind == "old":
@@ -959,8 +962,8 @@ def _bad_pred_w(c, rnd):
     elif kind == "nan":
         w[rnd.randrange(len(w))] = rnd.choice([np.nan, np.inf])
     if kind != "missing":
-        c.arrays["pred_w"] = w
-    return f"pred_w: {kind}"
+        c.arrays[key] = w
+    return f"{key}: {kind}"
 
 
 def _bad_predictor_good(c, rnd):

@@ -43,8 +43,8 @@ _SNAPSHOT = re.compile(r"step-(\d+)\.npz")
 
 #: The arrays of a weight snapshot (train.py ``--snapshot-every``): format 1's weights, and the
 #: voice weights of a conditioned model, the time weights of a time-conditioned one and the decay
-#: weights of a decay-conditioned one, and the prediction's table of a format-7 one.
-SNAPSHOT_KEYS = WEIGHT_KEYS + ("voice_emb", "cond_w", "time_w", "decay_w", "pred_w")
+#: weights of a decay-conditioned one, and the signal's and the prediction's tables of a format-7 one.
+SNAPSHOT_KEYS = WEIGHT_KEYS + ("voice_emb", "cond_w", "time_w", "decay_w", "sig_w", "pred_w")
 
 
 def read_snapshot(path):

@@ -332,10 +332,10 @@ class TrainingSet:
         ``meta["predictor"]``.
     predictor_loop : bool
         With `predictor`: the predictor inside the sampling loop (format 7). ``inputs`` of a batch
-        are then (B, W, 2): at step t the code of the decoded signal at t and of the prediction of
-        sample t + 1 (:func:`fastdrum.predictor.loop_inputs`); the targets stay the error's codes.
-        Gain augmentation scales all three; input noise and drift move the signal's code only. No
-        validation clips.
+        are then (B, W, 3): at step t the error's code (as format 6's, moved by input noise and
+        drift if asked), the code of the decoded signal at t and of the prediction of sample t + 1
+        (:func:`fastdrum.predictor.loop_inputs`); the targets stay the error's codes. Gain
+        augmentation scales all three. No validation clips.
     attack : tuple of (int, float), optional
         ``(K, w)``: in a training window that starts at the onset, the loss of each of the first K
         targets (samples 1 to K of the clip) counts w times (w > 0). The attack of a drum, the few
@@ -581,8 +581,8 @@ class TrainingSet:
         )
         codes = np.empty((B, W), dtype=np.int32)
         loop = self.loop_audio is not None  # format 7: the signal's and the prediction's codes fed
-        windows = np.empty((B, W), dtype=np.float32) if input_drift or loop else None
-        predictions = np.empty((B, W), dtype=np.int32) if loop else None
+        windows = np.empty((B, W), dtype=np.float32) if input_drift else None
+        extra = np.empty((B, W, 2), dtype=np.int32) if loop else None
         mask = np.ones((B, W - 1), dtype=np.float32)
         starts = np.zeros(B, dtype=np.int32)
         dz = np.zeros(B, dtype=np.float32)
@@ -601,9 +601,9 @@ class TrainingSet:
             codes[b] = data_mod.encode(window, self.Q)
             if loop:  # step t is fed the signal at t and the prediction of t + 1
                 signal, pred = self.loop_audio[v][:, ver, clip]
-                window = signal[start : start + W] * np.float32(gains[b])
-                pred = pred[start + 1 : start + W + 1] * np.float32(gains[b])
-                predictions[b] = data_mod.encode(np.pad(pred, (0, W - len(pred))), self.Q)
+                pred = pred[start + 1 : start + W + 1]
+                both = np.stack([signal[start : start + W], np.pad(pred, (0, W - len(pred)))], -1)
+                extra[b] = data_mod.encode(both * np.float32(gains[b]), self.Q)
             if windows is not None:
                 windows[b] = window
             if start > 0:
@@ -615,7 +615,7 @@ class TrainingSet:
             starts[b] = start
             if self._decay_z is not None:
                 dz[b] = self._decay_z[v][ver, clip]
-        inputs, noise = (codes if not loop else data_mod.encode(windows, self.Q)), None
+        inputs, noise = codes, None
         if input_noise:
             noise = np.rint(np.float64(input_noise) * rng.standard_normal((B, W)))
             inputs = np.clip(inputs + noise, 0, self.Q - 1).astype(np.int32)
@@ -634,7 +634,7 @@ class TrainingSet:
             if noise is not None:
                 inputs = np.clip(inputs + noise, 0, self.Q - 1).astype(np.int32)
         if loop:
-            inputs = np.stack([inputs, predictions], axis=-1)
+            inputs = np.concatenate([inputs[..., None], extra], axis=-1)
         return Batch(
             codes=codes,
             voices=voices.astype(np.int32),

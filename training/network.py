@@ -84,9 +84,11 @@ class WaveNet(keras.Model):
     `time_tau` (time constants in samples, optional) and `time_block` add the
     time-since-onset conditioning, `decay_conditioning` the clip's decay feature; their
     projections start at zero, so a new net with them computes what the same net without
-    them does. `prediction_input` (format 7) feeds the net a second code a step, the code of the
-    prediction of the sample it predicts: ``call`` then takes codes (B, T, 2), the signal's code
-    and the prediction's, and adds ``pred_emb`` of the second to the input layer's output.
+    them does. `prediction_input` (format 7) feeds the net two more codes a step, the decoded
+    signal's and the prediction's of the sample it predicts: ``call`` then takes codes (B, T, 3),
+    the error's code (what ``input_conv`` is fed, as in format 6), the signal's and the
+    prediction's, and adds ``sig_emb`` and ``pred_emb`` of the last two to the input layer's
+    output; both tables start at zero, so a new net computes what its format-6 net does.
     """
 
     def __init__(
@@ -119,8 +121,11 @@ class WaveNet(keras.Model):
         )
         self.Q, self.D = Q, D
         self.input_conv = keras.layers.Conv1D(R, 2, padding="causal", name="input_conv")
-        if self.prediction_input:  # format 7's pred_w: a table of the prediction's code
-            self.pred_emb = keras.layers.Embedding(Q, R, name="pred_emb")
+        if self.prediction_input:  # format 7's sig_w and pred_w: tables of two more codes
+            self.sig_emb, self.pred_emb = (
+                keras.layers.Embedding(Q, R, embeddings_initializer="zeros", name=name)
+                for name in ("sig_emb", "pred_emb")
+            )
         self.dil = [
             keras.layers.Conv1D(2 * D, 2, dilation_rate=d, padding="causal", name=f"dil_{l}")
             for l, d in enumerate(self.config["dilations"])
@@ -156,6 +161,7 @@ class WaveNet(keras.Model):
         R = self.config["residual_channels"]
         self.input_conv.build((None, None, self.Q))
         if self.prediction_input:
+            self.sig_emb.build((None, None))
             self.pred_emb.build((None, None))
         for dil, res, skip in zip(self.dil, self.res, self.skip):
             dil.build((None, None, R))
@@ -189,8 +195,9 @@ class WaveNet(keras.Model):
         time-conditioned net; None: 0). `decay_z` (B,) float: each row's decay feature (a
         decay-conditioned net; None: 0).
         """
-        if self.prediction_input:  # (B, T, 2): the signal's code and the prediction's
-            x = self.input_conv(tf.one_hot(codes[..., 0], self.Q)) + self.pred_emb(codes[..., 1])
+        if self.prediction_input:  # (B, T, 3): the error's code, the signal's, the prediction's
+            x = self.input_conv(tf.one_hot(codes[..., 0], self.Q))
+            x = x + self.sig_emb(codes[..., 1]) + self.pred_emb(codes[..., 2])
             codes = codes[..., 0]
         else:
             x = self.input_conv(tf.one_hot(codes, self.Q))
@@ -257,11 +264,11 @@ class WaveNet(keras.Model):
         need += ["voice_emb", "cond_w"] if self.n_voices else []
         need += ["time_w"] if self.time_tau.size else []
         need += ["decay_w"] if self.decay_conditioning else []
-        need += ["pred_w"] if self.prediction_input else []
+        need += ["sig_w", "pred_w"] if self.prediction_input else []
         missing = [k for k in need if k not in arrays]
         if missing:
             raise TrainingError(f"weights lack {', '.join(missing)}")
-        for k in [k for k in need[6:] if k not in ("voice_emb", "pred_w")]:  # one entry per layer
+        for k in [k for k in need[6:] if k not in ("voice_emb", "sig_w", "pred_w")]:  # per layer
             if len(arrays[k]) != len(self.dil):
                 raise TrainingError(
                     f"weights {k} hold {len(arrays[k])} layers; the network has {len(self.dil)}"
@@ -291,6 +298,7 @@ class WaveNet(keras.Model):
         if self.decay_conditioning:  # decay_w[l] (2D,) is the kernel (1, 2D) of a scalar input
             pairs += [(c.kernel, arrays["decay_w"][l][None]) for l, c in enumerate(self.decay_proj)]
         if self.prediction_input:
+            pairs.append((self.sig_emb.embeddings, arrays["sig_w"]))
             pairs.append((self.pred_emb.embeddings, arrays["pred_w"]))
         for var, value in pairs:
             if tuple(var.shape) != tuple(np.shape(value)):
@@ -316,6 +324,7 @@ class WaveNet(keras.Model):
                 [np.asarray(c.kernel.numpy()[0], np.float32) for c in self.decay_proj]
             )
         if self.prediction_input:
+            out["sig_w"] = np.asarray(self.sig_emb.embeddings.numpy(), dtype=np.float32)
             out["pred_w"] = np.asarray(self.pred_emb.embeddings.numpy(), dtype=np.float32)
         return out
 
