@@ -23,7 +23,7 @@ _BUILD_HELP = (
 )
 
 
-class _ReferenceState(_reference.State):
+class ReferenceState(_reference.State):
     def __init__(self, model, batch_size, n_threads=1, cond=None, guidance=None):
         super().__init__(model._reference_weights(), batch_size, cond=cond, guidance=guidance)
 
@@ -39,7 +39,7 @@ def _kernel():
 def get(name):
     """Return the State factory of backend `name` ("auto", "c" or "numpy")."""
     if name == "numpy":
-        return _ReferenceState
+        return ReferenceState
     if name in ("auto", "c"):
         return _kernel().State
     raise GenerationError(f"backend must be one of {BACKENDS!r}, got {name!r}")

@@ -309,7 +309,7 @@ def generate(
     _primers(model, primer, n, T, primer_noise, [], heaviest)  # check it up front (draws nothing)
     decays = _decays(model, decay, n)
     _check_state_bytes(model, pairs * min(batch_size, n))
-    State = _backends.get(_loop_backend(model, backend))
+    State = _backends.get(backend)
 
     out = np.empty((n, T), dtype=np.float32)
     with _progress_bar(progress, model, n * (T - 1)) as bar:
@@ -334,24 +334,11 @@ def generate(
                 rows = _guided_rows(model, rows, negative_voice, chosen)
                 state = State(model, 2 * (b1 - b0), n_threads, rows, guidance=guidance)
                 primers = np.repeat(primers, 2, axis=0)
-            if model.loop:  # format 7: the predictor inside the sampling loop
+            if model.loop and State is _backends.ReferenceState:  # the kernel runs it itself
                 state = predictor.Loop(state, model.predictor, T, model.quantization_channels)
             codes = _sample(state, primers, T, rngs, temperature, epsilon, bar)
             out[b0:b1] = _finish(codes[::pairs], model, chosen, a, b, shelf, fir)
     return out
-
-
-def _loop_backend(model, backend):
-    """The backend a model runs on: a format-7 model's predictor runs inside the sampling loop,
-    which only the NumPy reference does ("auto" picks it; "c" is an error)."""
-    if not model.loop or backend == "numpy":
-        return backend
-    if backend == "c":
-        raise GenerationError(
-            "a format-7 model (its predictor inside the sampling loop) runs on the NumPy reference "
-            "only: the compiled kernel does not run the predictor yet; use backend='numpy' or 'auto'"
-        )
-    return "numpy" if backend == "auto" else backend
 
 
 def _sampling_options(model, defaults, duration, temperature, epsilon, primer_noise):

@@ -146,7 +146,8 @@ def loop_inputs(x, order, window, hop, gain, quantization_channels=256):
 
 
 class Loop:
-    """A format-7 model's sampling: the predictor inside the loop, around a backend's state.
+    """A format-7 model's sampling on the NumPy reference: the predictor inside the loop, around
+    its state (the compiled kernel runs the same loop inside its step, ``_loop_input``).
 
     ``run`` has :meth:`fastdrum._reference.State.run`'s interface; `codes` are the error codes (the
     primers' too). Before step t, sample t is decoded, ``y(t) = pred(t) + e(t) / gain``; after the

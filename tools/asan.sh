@@ -49,6 +49,8 @@ assert "/src/fastdrum/" in k.__file__ and "/tmp" in k.__file__, k.__file__   # t
 print("kernel under test:", k.__file__)
 sys.exit(pytest.main(["-p", "no:cacheprovider", "-q", "tests/test_kernel.py", "tests/test_kernel_time.py", "tests/test_conditioning.py",
                       "tests/test_guidance.py",
+                      "tests/test_predictor_loop.py::test_the_kernel_runs_the_loop_as_the_reference_does",
+                      "tests/test_predictor_loop.py::test_the_kernel_draws_the_references_clips",
                       *sys.argv[1:]]))
 PY
 if [ "$status" -ne 0 ]; then

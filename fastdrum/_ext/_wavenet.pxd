@@ -55,6 +55,14 @@ cdef struct Plan:
     # voice, fed the same codes); row 2k draws from l(2k) + guidance * (l(2k) - l(2k + 1)).
     bint guided
     float guidance
+    # Format 7 (optional): the linear predictor inside the sampling loop (fastdrum.predictor.Loop);
+    # False / NULL for a model without it.
+    bint loop
+    int order, window, hop
+    const float *sw     # (Q, Rp) sig_w: the table of the decoded sample's code
+    const float *pw     # (Q, Rp) pred_w: the table of the prediction's code
+    const double *lev   # (Q,) each error code's decoded level over the gain
+    const double *hann  # (window,) the fit's window
 
 
 # One thread's rows [row0, row0 + nb) and everything they own.
@@ -80,6 +88,11 @@ cdef struct Block:
     float *hid          # (nb, Sp)
     float *logits       # (nb, Qp)
     float *scratch      # fd_sample_scratch(Q) floats
+    # Format 7 only (else NULL): the predictor's state of each row.
+    double *yring       # (nb, 2 window) decoded samples, sample t at t % window and window + t % window
+    double *coef        # (nb, order) prediction coefficients a(1..order)
+    double *pred        # (nb,) prediction of the next sample to decode
+    double *fit         # (window + 3 (order + 1) + 16,) a fit's scratch
 
 
 cdef struct RunArgs:
@@ -107,3 +120,4 @@ cdef class State:
     cdef readonly str act_path
     cdef readonly str weight_dtype
     cdef readonly object guidance
+    cdef int next_t     # the step the next run of a format-7 State must start at

@@ -47,7 +47,7 @@ import numpy as np
 
 cimport cython
 from cython.parallel cimport prange
-from libc.math cimport exp
+from libc.math cimport exp, fabs, floor, isfinite, log1p
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 from scipy.linalg.cython_blas cimport sgemm, sgemv
@@ -153,7 +153,7 @@ cdef inline void _relu(int M, int N, const float *src, float *dst, int ld_src) n
 # ---- the time loop of one row block (no Python objects, no GIL) -------------------
 
 cdef inline void _input_step(const Plan *p, Block *b, const RunArgs *a, int t) noexcept nogil:
-    """x = input_w[1][q(t)] + input_b (+ input_w[0][q(t-1)]); skip = 0."""
+    """x = input_w[1][q(t)] + input_b (+ input_w[0][q(t-1)]) (+ format 7's tables); skip = 0."""
     cdef int i, j, code, Rp = p.Rp
     cdef float *x
     cdef const float *w1
@@ -168,9 +168,94 @@ cdef inline void _input_step(const Plan *p, Block *b, const RunArgs *a, int t) n
             w0 = p.iw + <Py_ssize_t>b.prev[i] * Rp
             for j in range(Rp):
                 x[j] = x[j] + w0[j]
+        if p.loop:
+            _loop_input(p, b, i, code, t, x)
         b.prev[i] = code
         memset(x + Rp, 0, p.Sp * sizeof(float))
     b.has_prev = True
+
+
+cdef inline int _mu_law(double v, int Q) noexcept nogil:
+    """fastdrum.mulaw.mu_law_encode of one sample (clipped to [-1, 1]; NaN taken as 0)."""
+    cdef double mu = Q - 1, f
+    cdef int c
+    if not (v == v):
+        v = 0.0
+    v = 1.0 if v > 1.0 else (-1.0 if v < -1.0 else v)
+    f = log1p(mu * fabs(v)) / log1p(mu)
+    if v < 0:
+        f = -f
+    c = <int>floor((f + 1.0) / 2.0 * mu + 0.5)
+    return 0 if c < 0 else (Q - 1 if c > Q - 1 else c)
+
+
+cdef inline void _loop_input(const Plan *p, Block *b, int i, int code, int t, float *x) noexcept nogil:
+    """Format 7 (fastdrum.predictor.Loop): decode sample t of row i from its error's code, refit
+    the row's coefficients after the sample that ends a hop, predict sample t + 1, and add
+    sig_w[mulaw(y(t))] + pred_w[mulaw(pred(t + 1))] to its input x."""
+    cdef int j, k, W = p.window, O = p.order, pos = t % p.window
+    cdef double y, pr = 0.0
+    # Each sample is stored twice, so the last `window` samples are contiguous: last[1 - window ..
+    # 0] (zeros before the clip, never written).
+    cdef double *yr = b.yring + <Py_ssize_t>i * 2 * W
+    cdef double *last = yr + pos + W
+    cdef double *c = b.coef + <Py_ssize_t>i * O
+    cdef const float *ws
+    cdef const float *wp
+    y = b.pred[i] + p.lev[code]
+    yr[pos] = y
+    yr[pos + W] = y
+    if (t + 1) % p.hop == 0:
+        _fit(p, last + 1 - W, c, b.fit)
+    if t + 1 >= p.hop:
+        for k in range(1, O + 1):
+            pr += c[k - 1] * last[1 - k]
+    b.pred[i] = pr
+    ws = p.sw + <Py_ssize_t>_mu_law(y, p.Q) * p.Rp
+    wp = p.pw + <Py_ssize_t>_mu_law(pr, p.Q) * p.Rp
+    for j in range(p.Rp):
+        x[j] = x[j] + ws[j] + wp[j]
+
+
+cdef void _fit(const Plan *p, const double *x, double *c, double *scratch) noexcept nogil:
+    """fastdrum.predictor.coefficients of the `window` samples x (oldest first) into c: Hann
+    window, autocorrelation (direct sums, eight lags at a time; the FFT's to rounding), lag 0 times
+    1.0001, the Levinson recursion; zeros for silence or a fit that fails."""
+    cdef int j, k, m, q, W = p.window, O = p.order
+    cdef double acc, err, kk, xj
+    cdef double acc8[8]
+    cdef double *xw = scratch  # (W + 8): the windowed samples, then zeros
+    cdef double *r = scratch + W + 8  # (O + 1 + 8)
+    cdef double *tmp = r + O + 1 + 8  # (O + 1)
+    for j in range(W):
+        xw[j] = x[j] * p.hann[j]
+    memset(xw + W, 0, 8 * sizeof(double))
+    for k in range(0, O + 1, 8):  # r[k .. k + 7]: terms past the window's end are zeros
+        memset(acc8, 0, 8 * sizeof(double))
+        for j in range(W - k):
+            xj = xw[j]
+            for q in range(8):
+                acc8[q] = acc8[q] + xj * xw[j + k + q]
+        for q in range(8):
+            r[k + q] = acc8[q]
+    memset(c, 0, O * sizeof(double))
+    if not r[0] > 0:
+        return
+    err = r[0] * 1.0001
+    for m in range(O):
+        acc = r[m + 1]
+        for j in range(m):
+            acc = acc - c[j] * r[m - j]
+        kk = acc / err
+        for j in range(m):
+            tmp[j] = c[j] - kk * c[m - 1 - j]
+        for j in range(m):
+            c[j] = tmp[j]
+        c[m] = kk
+        err = err * (1.0 - kk * kk)
+        if not (err > 0 and isfinite(kk)):
+            memset(c, 0, O * sizeof(double))
+            return
 
 
 cdef inline void _layer_step(const Plan *p, Block *b, int l) noexcept nogil:
@@ -316,6 +401,9 @@ cdef void _run_block(const Plan *p, Block *b, const RunArgs *a) noexcept nogil:
 _PACKED = ("iw", "ib", "wd", "bd", "wrs", "brs", "w1", "b1", "w2", "b2")
 #: Those of a time-conditioned model, after them: time_w padded (float32), time_tau (float64).
 _PACKED_TIME = ("tw", "tau")
+#: Those of a format-7 model, after them: sig_w and pred_w padded (float32), the error codes' levels
+#: over the gain and the fit's Hann window (float64).
+_PACKED_LOOP = ("sw", "pw", "lev", "hann")
 #: Bytes each packed array is aligned to in State.weights_mem (one cache line).
 _ALIGN = 64
 #: Padded channel counts are multiples of these: FD_NR columns for R, S, Q; 8 lanes for D.
@@ -455,6 +543,39 @@ def _padded_time(time_w, tau, Dp):
     return {"tw": tw, "tau": np.ascontiguousarray(tau, dtype=np.float64)}
 
 
+def _loop_of(model):
+    """(order, window, hop, gain) of a format-7 model (its predictor inside the sampling loop), or
+    None; GenerationError for a predictor the kernel cannot run."""
+    if not getattr(model, "loop", False):
+        return None
+    p = model.predictor
+    try:
+        order, window, hop = (int(p[k]) for k in ("order", "window", "hop"))
+        gain = float(p["gain"])
+    except (TypeError, KeyError, ValueError):
+        raise GenerationError(f"a format-7 model needs its predictor, got {p!r:.80}") from None
+    if not (1 <= order < window <= 16384 and 32 <= hop <= window and 1 / 64 <= gain <= 64):
+        raise GenerationError(f"predictor out of range: {p!r:.80}")
+    return order, window, hop, gain
+
+
+def _padded_loop(W, loop, Q, Rp):
+    """sig_w and pred_w (Q, R) padded to (Q, Rp), each error code's level over the gain and the Hann
+    window, by _PACKED_LOOP name (the levels and the window as fastdrum.predictor computes them)."""
+    from fastdrum.mulaw import mu_law_decode
+
+    _, window, _, gain = loop
+    a = {}
+    for name, key in (("sw", "sig_w"), ("pw", "pred_w")):
+        if W[key].shape != (Q, W["input_w"].shape[2]):
+            raise GenerationError(f"{key} must have shape (Q, R), got {W[key].shape!r}")
+        a[name] = np.zeros((Q, Rp), np.float32)
+        a[name][:, :W[key].shape[1]] = W[key]
+    a["lev"] = mu_law_decode(np.arange(Q), Q).astype(np.float64) / gain
+    a["hann"] = np.hanning(window).astype(np.float64)
+    return a
+
+
 def _packed(padded, simd_gemm, half):
     """The padded arrays as bytes, by _PACKED (and _PACKED_TIME) name: product matrices in
     panels for the SIMD path, and as binary16 if `half`."""
@@ -496,6 +617,7 @@ cdef void _set_sizes(Plan *p, W, int L, bint simd_gemm, bint simd_act, bint half
     p.wsize = 2 if half else 4
     p.timed = False  # set with F, time_block by State.__init__ for a time-conditioned model
     p.guided = False  # set with guidance by State.__init__ for a guided State
+    p.loop = False  # set with order, window, hop by State.__init__ for a format-7 model
 
 
 cdef inline char *_at(State st, dict offsets, str name):
@@ -507,7 +629,7 @@ cdef void _load_weights(State st, dict packed, list dilations) except *:
     cdef Plan *p = &st.plan
     cdef const unsigned char[::1] flat
     cdef int l
-    names = _PACKED + (_PACKED_TIME if p.timed else ())
+    names = _PACKED + (_PACKED_TIME if p.timed else ()) + (_PACKED_LOOP if p.loop else ())
     offsets, total = {}, 0
     for name in names:
         offsets[name] = total
@@ -527,6 +649,9 @@ cdef void _load_weights(State st, dict packed, list dilations) except *:
     p.w2, p.b2 = _at(st, offsets, "w2"), <float *>_at(st, offsets, "b2")
     if p.timed:
         p.tw, p.tau = <float *>_at(st, offsets, "tw"), <double *>_at(st, offsets, "tau")
+    if p.loop:
+        p.sw, p.pw = <float *>_at(st, offsets, "sw"), <float *>_at(st, offsets, "pw")
+        p.lev, p.hann = <double *>_at(st, offsets, "lev"), <double *>_at(st, offsets, "hann")
     for l in range(len(dilations)):
         st.dil_mem[l] = dilations[l]
     p.dil = st.dil_mem
@@ -560,6 +685,13 @@ cdef void _alloc_block(Block *b, const Plan *p, Py_ssize_t ring_size, int batch_
         b.ring_off[l] = off
         off += <Py_ssize_t>p.dil[l] * nb * p.Rp
     b.has_prev = False
+    if p.loop:
+        b.yring = <double *>fd_calloc_aligned(<Py_ssize_t>nb * 2 * p.window * sizeof(double))
+        b.coef = <double *>fd_calloc_aligned(<Py_ssize_t>nb * p.order * sizeof(double))
+        b.pred = <double *>fd_calloc_aligned(<Py_ssize_t>nb * sizeof(double))
+        b.fit = <double *>fd_calloc_aligned((p.window + 3 * (p.order + 1) + 16) * sizeof(double))
+        if b.yring == NULL or b.coef == NULL or b.pred == NULL or b.fit == NULL:
+            raise MemoryError("cannot allocate the kernel's predictor state")
 
 
 cdef void _free_block(Block *b) noexcept nogil:
@@ -577,6 +709,10 @@ cdef void _free_block(Block *b) noexcept nogil:
     fd_free_aligned(b.zb)
     fd_free_aligned(b.zb_base)
     fd_free_aligned(b.tscratch)
+    fd_free_aligned(b.yring)
+    fd_free_aligned(b.coef)
+    fd_free_aligned(b.pred)
+    fd_free_aligned(b.fit)
 
 
 cdef void _alloc_blocks(State st, int n_threads, cond, dil_b) except *:
@@ -689,6 +825,11 @@ cdef class State:
         ``sum_k phi_k(t) * time_w[l, k]``, ``phi_k(t) = float32(exp(-b / time_tau[k]))``,
         ``b = time_block * (t // time_block)``; it is folded into the bias of z
         too, refreshed only when t enters a new block (see _time_bias).
+        A format-7 model (``model.loop``: its predictor inside the sampling loop) is fed at
+        step t, beside ``codes[:, t]`` (its error's code), ``sig_w`` of the code of the sample
+        decoded from it and ``pred_w`` of the code of the prediction of the next sample, as
+        ``fastdrum.predictor.Loop`` runs the reference (see _loop_input); its runs must follow
+        one another from step 0.
     guidance : float, optional
         Negative-voice guidance (``fastdrum._reference.State``): rows come in pairs, row 2k
         conditioned on a voice and row 2k + 1 on the voice to steer away from; each pair draws
@@ -744,6 +885,12 @@ cdef class State:
             self.plan.timed = True
             self.plan.F, self.plan.time_block = len(time[0]), time[1]
             padded.update(_padded_time(W["time_w"], time[0], self.plan.Dp))
+        loop = _loop_of(model)
+        if loop is not None:
+            self.plan.loop = True
+            self.plan.order, self.plan.window, self.plan.hop = loop[:3]
+            padded.update(_padded_loop(W, loop, self.plan.Q, self.plan.Rp))
+        self.next_t = 0
         _load_weights(self, _packed(padded, self.plan.simd_gemm, half), dilations)
         self.plan.guided = guidance is not None
         self.guidance = guidance
@@ -787,6 +934,9 @@ cdef class State:
             logits_out, epsilon)
         if stop == start:
             return
+        if self.plan.loop and start != self.next_t:
+            raise GenerationError(
+                f"run starts at step {start}, but this format-7 State is at step {self.next_t}")
         if self.busy:
             raise GenerationError("this State is already running in another thread")
         self.busy = True
@@ -819,5 +969,6 @@ cdef class State:
             for i in range(n_blocks):
                 if not self.blocks[i].ran:
                     raise RuntimeError(f"the kernel's row block {i} did not run (OpenMP failure)")
+            self.next_t = stop
         finally:
             self.busy = False
