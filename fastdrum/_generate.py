@@ -419,8 +419,12 @@ def _clip_samples(model, n, duration, max_samples):
 
 
 def _check_state_bytes(model, rows):
-    """Refuse a batch of `rows` clips whose ring buffers would exceed MAX_STATE_BYTES."""
-    state_bytes = rows * sum(model.dilations) * model.residual_channels * 4
+    """Refuse a batch of `rows` clips whose ring buffers (and a format-7 model's predictor state,
+    two windows of float64 samples and the coefficients a row) would exceed MAX_STATE_BYTES."""
+    per_row = sum(model.dilations) * model.residual_channels * 4
+    if model.loop:
+        per_row += (2 * model.predictor["window"] + model.predictor["order"] + 1) * 8
+    state_bytes = rows * per_row
     if state_bytes > MAX_STATE_BYTES:
         raise LimitExceededError(
             f"a batch of {rows} clips needs {state_bytes} bytes of generation state (receptive "

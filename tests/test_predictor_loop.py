@@ -410,3 +410,19 @@ def test_a_format_6_model_of_voices_given_as_an_array_gets_a_unit_filter_a_voice
         **{k: m.weights[k] for k in fastdrum._format.WEIGHT_KEYS},
     )
     assert voiced.format_version == 6 and voiced.output_filter.shape == (2, 1)
+
+
+def test_the_state_bound_counts_the_predictors_state(monkeypatch):
+    """generate()'s bound on a batch's state counts a format-7 model's predictor (two windows of
+    samples and the coefficients a row), not the ring buffers alone."""
+    from fastdrum import _generate
+    from fastdrum.errors import LimitExceededError
+
+    plain, looped = random_model(seed=0, predictor=PRED), _loop_model()
+    rings = sum(plain.dilations) * plain.residual_channels * 4  # bytes a row
+    monkeypatch.setattr(_generate, "MAX_STATE_BYTES", 4 * rings + 10)
+    assert fastdrum.generate(plain, 4, duration=0.01, seed=0).shape == (4, 160)
+    with pytest.raises(LimitExceededError, match="a batch of 4 clips needs"):
+        fastdrum.generate(looped, 4, duration=0.01, seed=0)
+    monkeypatch.setattr(_generate, "MAX_STATE_BYTES", 4 * (rings + (2 * 64 + 9) * 8))
+    assert fastdrum.generate(looped, 4, duration=0.01, seed=0).shape == (4, 160)
