@@ -9,7 +9,7 @@ from importlib import resources
 
 import numpy as np
 
-from . import _checks, _format, _reference
+from . import _checks, _format, _reference, predictor
 from .errors import (
     GenerationError,
     LimitExceededError,
@@ -17,7 +17,7 @@ from .errors import (
     ModelNotFoundError,
 )
 from .instruments import ANY_VOICE
-from .mulaw import mu_law_encode, preemphasis
+from .mulaw import mu_law_decode, mu_law_encode, preemphasis
 
 __all__ = ["Model", "load_model", "available_models", "as_model"]
 
@@ -1147,6 +1147,18 @@ class Model:
                     )
         return _reference.forward(self._reference_weights(), codes, dtype=dt, cond=cond, **loop)
 
+    def _loop_inputs(self, codes):
+        """A format-7 model's other inputs along its error codes: ``{"signal", "predictions"}``,
+        the codes of each decoded sample and of the prediction of the next (the loop's decoder,
+        :func:`fastdrum.predictor.synthesise`; the last step's prediction, never scored, silence)."""
+        p, Q = self.predictor, self.quantization_channels
+        errors = mu_law_decode(codes, Q).astype(np.float64) / np.float64(p["gain"])
+        y = predictor.synthesise(errors, p["order"], p["window"], p["hop"])
+        prediction = y - errors
+        prediction[: p["hop"]] = 0.0  # nothing is predicted in the first hop
+        next_prediction = np.append(prediction[1:], 0.0)
+        return dict(signal=mu_law_encode(y, Q), predictions=mu_law_encode(next_prediction, Q))
+
     def log_prob(self, y, *, codes=False, voice=None, decay=None, max_samples=MAX_FORWARD_SAMPLES):
         """Log-likelihood (nats) of a clip under the model.
 
@@ -1157,7 +1169,9 @@ class Model:
         ----------
         y : array_like, shape (T,)
             Audio in [-1, 1], or codes if `codes` is True (a model with an
-            output filter, format 5 or 6, scores codes only: the filter is not inverted). Audio is
+            output filter, format 5 to 7, scores codes only: the filter is not inverted; a format-7
+            model is fed the loop's decoded samples and predictions of the error codes, as
+            :func:`fastdrum.generate` feeds it). Audio is
             pre-emphasised (:func:`fastdrum.mulaw.preemphasis` with
             :attr:`preemphasis`) and mu-law encoded first, as in training;
             for an envelope model it is first divided by the envelope of
@@ -1189,7 +1203,7 @@ class Model:
         else:
             if self.output_filter is not None:
                 raise GenerationError(
-                    "a model with an output filter (format 5 or 6) scores codes (codes=True), not "
+                    "a model with an output filter (format 5 to 7) scores codes (codes=True), not "
                     "audio: its filter is not inverted"
                 )
             max_samples = _check_max_samples(max_samples)
@@ -1219,7 +1233,9 @@ class Model:
             q = mu_law_encode(e, self.quantization_channels).astype(np.int64)
         if len(q) < 2:
             return 0.0
-        logits = _reference.forward(self._reference_weights(), q, dtype=np.float64, cond=cond)[:-1]
+        loop = self._loop_inputs(q) if self.loop else {}
+        W = self._reference_weights()
+        logits = _reference.forward(W, q, dtype=np.float64, cond=cond, **loop)[:-1]
         m = logits.max(axis=1, keepdims=True)
         log_z = (m + np.log(np.exp(logits - m).sum(axis=1, keepdims=True)))[:, 0]
         return float((logits[np.arange(len(q) - 1), q[1:]] - log_z).sum())

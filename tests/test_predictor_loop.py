@@ -426,3 +426,19 @@ def test_the_state_bound_counts_the_predictors_state(monkeypatch):
         fastdrum.generate(looped, 4, duration=0.01, seed=0)
     monkeypatch.setattr(_generate, "MAX_STATE_BYTES", 4 * (rings + (2 * 64 + 9) * 8))
     assert fastdrum.generate(looped, 4, duration=0.01, seed=0).shape == (4, 160)
+
+
+def test_log_prob_of_a_format_7_model_feeds_the_loop_of_its_codes():
+    """log_prob(codes=True) of a format-7 model scores each error code with the network fed the
+    closed loop's decoded samples and next predictions (loop_inputs of the clip the codes are of)."""
+    from scipy.special import log_softmax
+
+    m = _loop_model(seed=3, scale=2.0)
+    x = ringing(400, seed=2)
+    errors, signal, preds = P.loop_inputs(x, 8, 64, 32, 1.0, Q)
+    next_preds = np.append(preds[1:], silence_code(Q))
+    logits = m.forward(errors, signal=signal, predictions=next_preds, dtype=np.float64)
+    want = float(log_softmax(logits[:-1], axis=1)[np.arange(399), errors[1:]].sum())
+    assert m.log_prob(errors, codes=True) == pytest.approx(want, rel=1e-9)
+    with pytest.raises(GenerationError, match="scores codes"):
+        m.log_prob(x)
