@@ -17,7 +17,7 @@ from .errors import (
     ModelNotFoundError,
 )
 from .instruments import ANY_VOICE
-from .mulaw import mu_law_decode, mu_law_encode, preemphasis
+from .mulaw import mu_law_decode, mu_law_encode, preemphasis, silence_code
 
 __all__ = ["Model", "load_model", "available_models", "as_model"]
 
@@ -1154,10 +1154,8 @@ class Model:
         p, Q = self.predictor, self.quantization_channels
         errors = mu_law_decode(codes, Q).astype(np.float64) / np.float64(p["gain"])
         y = predictor.synthesise(errors, p["order"], p["window"], p["hop"])
-        prediction = y - errors
-        prediction[: p["hop"]] = 0.0  # nothing is predicted in the first hop
-        next_prediction = np.append(prediction[1:], 0.0)
-        return dict(signal=mu_law_encode(y, Q), predictions=mu_law_encode(next_prediction, Q))
+        signal, predictions = predictor.loop_codes(codes, y, p["hop"], p["gain"], Q)
+        return dict(signal=signal, predictions=np.append(predictions[1:], silence_code(Q)))
 
     def log_prob(self, y, *, codes=False, voice=None, decay=None, max_samples=MAX_FORWARD_SAMPLES):
         """Log-likelihood (nats) of a clip under the model.

@@ -139,10 +139,18 @@ def loop_inputs(x, order, window, hop, gain, quantization_channels=256):
     ``predictions[t + 1]`` and its logits are of ``errors[t + 1]``, as :class:`Loop` runs it."""
     q = int(quantization_channels)
     codes, decoded = encode(x, order, window, hop, gain, q)
+    return (codes,) + loop_codes(codes, decoded, hop, gain, q)
+
+
+def loop_codes(codes, decoded, hop, gain, quantization_channels=256):
+    """``(signal, predictions)`` of error `codes` and the samples they decode to (both (T,)): the
+    mu-law codes of the decoded samples and of each sample's prediction (the sample less its decoded
+    error; exactly 0 in the first hop, where nothing is predicted)."""
+    q = int(quantization_channels)
     levels = mu_law_decode(np.arange(q), q).astype(np.float64) / gain
     prediction = decoded - levels[codes]
     prediction[: min(hop, len(prediction))] = 0.0  # exactly, not to rounding
-    return codes, mu_law_encode(decoded, q), mu_law_encode(prediction, q)
+    return mu_law_encode(decoded, q), mu_law_encode(prediction, q)
 
 
 class Loop:

@@ -469,17 +469,21 @@ class TrainingSet:
         return np.pad(y, pad)
 
     def _predictor_errors(self, y):
-        """Rows `y` as the decoded errors of :attr:`predictor`'s closed loop, and the decoded
-        signal and the prediction (2, N, n) of format 7's inputs: each sample the level of its
-        code, so :func:`training.data.encode` gives the code back (float32)."""
+        """Rows `y` as the decoded errors of :attr:`predictor`'s closed loop, and (format 7; else
+        None) the decoded signal and the prediction (2, N, n) of its inputs: each sample the level
+        of its code, so :func:`training.data.encode` gives the code back (float32)."""
         p = self.predictor
-        rows = [
-            fastdrum_predictor.loop_inputs(
-                row, p["order"], p["window"], p["hop"], p["gain"], self.Q
-            )
-            for row in y
-        ]
-        errors, signal, prediction = (mu_law_decode(np.stack(c), self.Q) for c in zip(*rows))
+        # Format 6 needs only the errors' codes; format 7 the loop's other codes too.
+        code = (
+            fastdrum_predictor.loop_inputs
+            if self.loop_audio is not None
+            else fastdrum_predictor.encode
+        )
+        rows = [code(row, p["order"], p["window"], p["hop"], p["gain"], self.Q) for row in y]
+        errors = mu_law_decode(np.stack([r[0] for r in rows]), self.Q)
+        if self.loop_audio is None:
+            return errors, None
+        signal, prediction = (mu_law_decode(np.stack([r[k] for r in rows]), self.Q) for k in (1, 2))
         return errors, np.stack([signal, prediction])
 
     def _add_voice(self, clips, val_clips, n, T, shifts, decay_conditioning):

@@ -52,7 +52,9 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 from scipy.linalg.cython_blas cimport sgemm, sgemv
 
+from fastdrum import predictor
 from fastdrum.errors import GenerationError
+from fastdrum.mulaw import mu_law_decode
 
 __all__ = ["State", "gemm_paths", "simd_available"]
 
@@ -554,7 +556,9 @@ def _loop_of(model):
         gain = float(p["gain"])
     except (TypeError, KeyError, ValueError):
         raise GenerationError(f"a format-7 model needs its predictor, got {p!r:.80}") from None
-    if not (1 <= order < window <= 16384 and 32 <= hop <= window and 1 / 64 <= gain <= 64):
+    lo, hi = predictor.GAIN_RANGE
+    if not (1 <= order <= predictor.MAX_ORDER and order < window <= predictor.MAX_WINDOW
+            and predictor.MIN_HOP <= hop <= window and lo <= gain <= hi):
         raise GenerationError(f"predictor out of range: {p!r:.80}")
     return order, window, hop, gain
 
@@ -562,8 +566,6 @@ def _loop_of(model):
 def _padded_loop(W, loop, Q, Rp):
     """sig_w and pred_w (Q, R) padded to (Q, Rp), each error code's level over the gain and the Hann
     window, by _PACKED_LOOP name (the levels and the window as fastdrum.predictor computes them)."""
-    from fastdrum.mulaw import mu_law_decode
-
     _, window, _, gain = loop
     a = {}
     for name, key in (("sw", "sig_w"), ("pw", "pred_w")):
